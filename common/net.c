@@ -1,0 +1,251 @@
+/* Socket set-up only; the packet loops live with their users. */
+#include "common/net.h"
+#include "common/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int net_parse_endpoint(const char *s, uint16_t default_port,
+		       struct sockaddr_in *out)
+{
+	char host[INET_ADDRSTRLEN];
+	const char *colon = strchr(s, ':');
+	size_t hlen = colon ? (size_t)(colon - s) : strlen(s);
+	unsigned long port = default_port;
+
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (colon) {
+		char *end;
+
+		errno = 0;
+		port = strtoul(colon + 1, &end, 10);
+		if (errno || end == colon + 1 || *end || port == 0 ||
+		    port > 65535)
+			return -EINVAL;
+	}
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	out->sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &out->sin_addr) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+const char *net_endpoint_str(const struct sockaddr_in *sa, char *buf,
+			     size_t len)
+{
+	char host[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &sa->sin_addr, host, sizeof(host));
+	snprintf(buf, len, "%s:%u", host, ntohs(sa->sin_port));
+	return buf;
+}
+
+bool net_is_multicast(const struct sockaddr_in *sa)
+{
+	return IN_MULTICAST(ntohl(sa->sin_addr.s_addr));
+}
+
+int net_set_dscp(int fd, int dscp)
+{
+	int tos = dscp << 2;
+
+	if (dscp < 0 || dscp > 63)
+		return -EINVAL;
+	if (setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos)) < 0) {
+		int err = errno;
+
+		log_err("setsockopt(IP_TOS, dscp %d): %m", dscp);
+		return -err;
+	}
+	return 0;
+}
+
+/* connect() picks the route; its interface gives the MAC. */
+void net_egress(const struct sockaddr_in *dst, struct in_addr *addr,
+		      uint8_t mac[6])
+{
+	struct sockaddr_in local;
+	socklen_t len = sizeof(local);
+	struct ifaddrs *ifa, *i;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	memset(mac, 0, 6);
+	addr->s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0)
+		return;
+	if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&local, &len) == 0)
+		*addr = local.sin_addr;
+	if (getifaddrs(&ifa) == 0) {
+		/* Multicast routes leave the source open: take the first
+		 * up, non-loopback IPv4 address, as a sender's SDP needs a
+		 * real origin for receivers' source filters. */
+		for (i = ifa; i && addr->s_addr == htonl(INADDR_ANY);
+		     i = i->ifa_next) {
+			if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+			    (i->ifa_flags & IFF_UP) &&
+			    !(i->ifa_flags & IFF_LOOPBACK))
+				*addr = ((struct sockaddr_in *)i->ifa_addr)
+						->sin_addr;
+		}
+		if (addr->s_addr == htonl(INADDR_ANY))
+			addr->s_addr = htonl(INADDR_LOOPBACK);
+		for (i = ifa; i; i = i->ifa_next) {
+			struct ifreq ifr = { 0 };
+
+			if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+			    ((struct sockaddr_in *)i->ifa_addr)
+					    ->sin_addr.s_addr != addr->s_addr)
+				continue;
+			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s",
+				 i->ifa_name);
+			if (ioctl(fd, SIOCGIFHWADDR, &ifr) == 0)
+				memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+			break;
+		}
+		freeifaddrs(ifa);
+	}
+	close(fd);
+}
+
+static int ifindex_of(const char *ifname)
+{
+	unsigned int idx;
+
+	if (!ifname || !*ifname)
+		return 0;
+	idx = if_nametoindex(ifname);
+	if (idx == 0) {
+		log_err("interface '%s': %m", ifname);
+		return -ENODEV;
+	}
+	return (int)idx;
+}
+
+int net_udp_tx_open(const struct sockaddr_in *dst,
+		    const struct net_tx_opts *opts)
+{
+	int fd, err, ifindex;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = errno;
+		log_err("socket: %m");
+		return -err;
+	}
+	err = net_set_dscp(fd, opts->dscp);
+	if (err)
+		goto out_close;
+	if (opts->src.s_addr != htonl(INADDR_ANY)) {
+		/* Send from a real address: an unbound socket may send
+		 * multicast from 0.0.0.0, which no source filter admits. */
+		struct sockaddr_in src = { .sin_family = AF_INET,
+					   .sin_addr = opts->src };
+
+		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+			err = -errno;
+			log_err("bind(%s): %m", inet_ntoa(opts->src));
+			goto out_close;
+		}
+	}
+	if (net_is_multicast(dst)) {
+		int ttl = opts->ttl;
+		int loop = 1;
+		struct ip_mreqn mreq = { 0 };
+
+		ifindex = ifindex_of(opts->ifname);
+		if (ifindex < 0) {
+			err = ifindex;
+			goto out_close;
+		}
+		if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl,
+			       sizeof(ttl)) < 0 ||
+		    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop,
+			       sizeof(loop)) < 0) {
+			err = -errno;
+			log_err("setsockopt(multicast ttl/loop): %m");
+			goto out_close;
+		}
+		if (ifindex) {
+			mreq.imr_ifindex = ifindex;
+			if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mreq,
+				       sizeof(mreq)) < 0) {
+				err = -errno;
+				log_err("setsockopt(IP_MULTICAST_IF %s): %m",
+					opts->ifname);
+				goto out_close;
+			}
+		}
+	}
+	return fd;
+
+out_close:
+	close(fd);
+	return err;
+}
+
+int net_udp_rx_open(const struct sockaddr_in *addr, const char *ifname)
+{
+	int fd, err, ifindex, on = 1, rcvbuf = 4 << 20;
+	struct sockaddr_in bind_addr = *addr;
+
+	ifindex = ifindex_of(ifname);
+	if (ifindex < 0)
+		return ifindex;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		log_err("socket: %m");
+		return err;
+	}
+	/* Several receivers of one group on a host each get every packet. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0) {
+		err = -errno;
+		log_err("setsockopt(SO_REUSEADDR/SO_TIMESTAMPNS): %m");
+		goto out_close;
+	}
+	/* Best effort: a larger buffer rides out a late media thread. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (!net_is_multicast(addr) && addr->sin_addr.s_addr != INADDR_ANY) {
+		/* A unicast subscription listens on every local address. */
+		bind_addr.sin_addr.s_addr = htonl(INADDR_ANY);
+	}
+	if (bind(fd, (struct sockaddr *)&bind_addr, sizeof(bind_addr)) < 0) {
+		char ep[32];
+
+		err = -errno;
+		log_err("bind %s: %m", net_endpoint_str(addr, ep, sizeof(ep)));
+		goto out_close;
+	}
+	if (net_is_multicast(addr)) {
+		struct ip_mreqn mreq = { 0 };
+
+		mreq.imr_multiaddr = addr->sin_addr;
+		mreq.imr_ifindex = ifindex;
+		if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq,
+			       sizeof(mreq)) < 0) {
+			err = -errno;
+			log_err("IP_ADD_MEMBERSHIP: %m");
+			goto out_close;
+		}
+	}
+	return fd;
+
+out_close:
+	close(fd);
+	return err;
+}

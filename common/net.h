@@ -1,0 +1,46 @@
+/* UDP socket helpers shared by media, PTP and discovery code: endpoints,
+ * DSCP marking, multicast membership and kernel receive timestamps. */
+#ifndef D4_COMMON_NET_H
+#define D4_COMMON_NET_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Parse "a.b.c.d" or "a.b.c.d:port". A missing port becomes @default_port;
+ * returns 0 or -EINVAL. */
+int net_parse_endpoint(const char *s, uint16_t default_port,
+		       struct sockaddr_in *out);
+
+/* "a.b.c.d:port" into @buf (at least 22 bytes). */
+const char *net_endpoint_str(const struct sockaddr_in *sa, char *buf,
+			     size_t len);
+
+bool net_is_multicast(const struct sockaddr_in *sa);
+
+/* Mark every packet of @fd with DSCP @dscp (0-63). 0 or -errno. */
+int net_set_dscp(int fd, int dscp);
+
+/* The local address the kernel would send from towards @dst (for multicast,
+ * the first up non-loopback IPv4 address, else 127.0.0.1) and the MAC of its
+ * interface (zeros when it has none). */
+void net_egress(const struct sockaddr_in *dst, struct in_addr *addr,
+		uint8_t mac[6]);
+
+struct net_tx_opts {
+	struct in_addr src; /* bind to this source address; 0: don't */
+	int dscp;	  /* 0-63 */
+	int ttl;	  /* multicast TTL, 1-255 */
+	const char *ifname; /* multicast egress interface, or NULL */
+};
+
+/* A non-blocking UDP socket for sending to @dst. -errno on failure. */
+int net_udp_tx_open(const struct sockaddr_in *dst,
+		    const struct net_tx_opts *opts);
+
+/* A non-blocking UDP socket bound to @addr (unicast address, 0.0.0.0, or a
+ * multicast group it joins on @ifname or the default interface), with
+ * SO_TIMESTAMPNS receive timestamps. -errno on failure. */
+int net_udp_rx_open(const struct sockaddr_in *addr, const char *ifname);
+
+#endif

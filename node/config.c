@@ -1,0 +1,977 @@
+/* INI configuration through inih. inih reports no line numbers to handlers,
+ * so the reader callback counts lines itself. Values are checked where they
+ * are read; references between sections once the whole file is in. */
+#include "node/config.h"
+#include "common/net.h"
+#include "discovery/sdp.h"
+#include "ptp/mclock.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <sndfile.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum section_kind {
+	SEC_NONE,
+	SEC_NODE,
+	SEC_SOURCE,
+	SEC_FLOW,
+	SEC_SUB,
+	SEC_SINK,
+};
+
+/* What the parser keeps besides the config itself. */
+struct parse_ctx {
+	struct node_config *cfg;
+	const char *fname;
+	char *err;
+	size_t err_len;
+	int line;
+	int failed;
+	/* the section being read */
+	char section[128];
+	enum section_kind kind;
+	int idx;
+	/* per-subscription: keys given explicitly (they override an SDP) */
+	unsigned int sub_set[CONFIG_MAX_SUBS];
+	char sub_sdp[CONFIG_MAX_SUBS][4096];
+	int sub_line[CONFIG_MAX_SUBS];
+	int flow_src_line[CONFIG_MAX_FLOWS];
+	int sink_sub_line[CONFIG_MAX_SINKS];
+	/* text reader */
+	const char *text;
+};
+
+enum {
+	SET_ADDR = 1 << 0,
+	SET_ENC = 1 << 1,
+	SET_RATE = 1 << 2,
+	SET_CH = 1 << 3,
+	SET_PT = 1 << 4,
+	SET_PTIME = 1 << 5,
+	SET_OFFSET = 1 << 6,
+	SET_FILTER = 1 << 7,
+};
+
+__attribute__((format(printf, 4, 5))) static int
+fail(struct parse_ctx *p, int line, const char *key, const char *fmt, ...)
+{
+	size_t n;
+	va_list ap;
+
+	if (p->failed)
+		return 0;
+	p->failed = -EINVAL;
+	if (key)
+		n = (size_t)snprintf(p->err, p->err_len, "%s:%d: [%s] %s: ",
+				     p->fname, line, p->section, key);
+	else
+		n = (size_t)snprintf(p->err, p->err_len, "%s:%d: ", p->fname,
+				     line);
+	if (n < p->err_len) {
+		va_start(ap, fmt);
+		vsnprintf(p->err + n, p->err_len - n, fmt, ap);
+		va_end(ap);
+	}
+	return 0;
+}
+
+int config_parse_duration(const char *s, unsigned long long bare_unit_ns,
+			  unsigned long long *out_ns)
+{
+	char *end;
+	double v;
+	double unit = (double)bare_unit_ns;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || v < 0)
+		return -EINVAL;
+	while (*end == ' ')
+		end++;
+	if (!strcmp(end, "ns"))
+		unit = 1;
+	else if (!strcmp(end, "us") || !strcmp(end, "µs"))
+		unit = 1e3;
+	else if (!strcmp(end, "ms"))
+		unit = 1e6;
+	else if (!strcmp(end, "s"))
+		unit = 1e9;
+	else if (*end)
+		return -EINVAL;
+	if (v * unit > 1e18)
+		return -EINVAL;
+	*out_ns = (unsigned long long)llround(v * unit);
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned long min, unsigned long max,
+		      unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	if (!strcasecmp(s, "true") || !strcasecmp(s, "yes") ||
+	    !strcmp(s, "1") || !strcasecmp(s, "on"))
+		*out = true;
+	else if (!strcasecmp(s, "false") || !strcasecmp(s, "no") ||
+		 !strcmp(s, "0") || !strcasecmp(s, "off"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int config_parse_channels(const char *s, uint8_t *chans, unsigned int max)
+{
+	unsigned int n = 0;
+	const char *p = s;
+
+	while (*p) {
+		unsigned long a, b;
+		char *end;
+
+		while (*p == ' ')
+			p++;
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+		a = strtoul(p, &end, 10);
+		b = a;
+		p = end;
+		if (*p == '-') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				return -EINVAL;
+			b = strtoul(p, &end, 10);
+			p = end;
+		}
+		while (*p == ' ')
+			p++;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return -EINVAL;
+		if (a < 1 || b < a || b > SOURCE_MAX_CHANNELS)
+			return -EINVAL;
+		for (; a <= b; a++) {
+			if (n >= max)
+				return -EINVAL;
+			chans[n++] = (uint8_t)(a - 1);
+		}
+	}
+	return n ? (int)n : -EINVAL;
+}
+
+/* "now" or PTP seconds since the epoch ("1795000000.5"). */
+static int parse_start(const char *s, enum start_mode *mode, uint64_t *ns,
+		       bool allow_first)
+{
+	char *end;
+	double v;
+
+	if (!strcasecmp(s, "now")) {
+		*mode = START_NOW;
+		return 0;
+	}
+	if (allow_first && !strcasecmp(s, "first")) {
+		*mode = START_FIRST;
+		return 0;
+	}
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 1e10)
+		return -EINVAL;
+	/* Whole nanoseconds from the text, so "T.5" is exact. */
+	*mode = START_AT;
+	*ns = (uint64_t)llround(floor(v)) * NSEC_PER_SEC +
+	      (uint64_t)llround((v - floor(v)) * 1e9);
+	return 0;
+}
+
+/* A comma-separated list of numbers; one number fills every channel. */
+static int parse_list(const char *s, double *out, unsigned int max,
+		      double min, double maxv)
+{
+	unsigned int n = 0, i;
+	const char *p = s;
+
+	while (*p) {
+		char *end;
+		double v;
+
+		errno = 0;
+		v = strtod(p, &end);
+		if (errno || end == p || !isfinite(v) || v < min || v > maxv ||
+		    n >= max)
+			return -EINVAL;
+		out[n++] = v;
+		p = end;
+		while (*p == ' ')
+			p++;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return -EINVAL;
+	}
+	if (n == 0)
+		return -EINVAL;
+	for (i = n; i < max; i++)
+		out[i] = out[n - 1];
+	return (int)n;
+}
+
+static int parse_ptime(const char *v, uint32_t *ptime_us)
+{
+	unsigned long long ns;
+
+	if (config_parse_duration(v, 1000, &ns) < 0)
+		return -EINVAL;
+	/* 333 µs is 16 frames: accept the exact third too. */
+	if (ns >= 333000 && ns <= 334000)
+		ns = 333000;
+	if (ns % 1000 || !flow_frames_per_packet((uint32_t)(ns / 1000), 48000))
+		return -EINVAL;
+	*ptime_us = (uint32_t)(ns / 1000);
+	return 0;
+}
+
+static int new_entry(struct parse_ctx *p, const char *name, unsigned int *n,
+		     unsigned int max, const char *what)
+{
+	if (*n >= max) {
+		fail(p, p->line, NULL, "too many %s sections (at most %u)",
+		     what, max);
+		return -1;
+	}
+	if (!*name || strlen(name) >= SOURCE_NAME_MAX) {
+		fail(p, p->line, NULL,
+		     "[%s] needs a name of 1-%d characters, as in [%s NAME]",
+		     p->section, SOURCE_NAME_MAX - 1, what);
+		return -1;
+	}
+	return (int)(*n)++;
+}
+
+static void start_section(struct parse_ctx *p, const char *section)
+{
+	struct node_config *cfg = p->cfg;
+	char kind[32] = "";
+	const char *name;
+	const char *sp = strchr(section, ' ');
+	size_t klen = sp ? (size_t)(sp - section) : strlen(section);
+	int i;
+
+	snprintf(p->section, sizeof(p->section), "%s", section);
+	if (klen < sizeof(kind))
+		memcpy(kind, section, klen);
+	kind[klen < sizeof(kind) ? klen : 0] = '\0';
+	name = sp ? sp + 1 : "";
+	while (*name == ' ')
+		name++;
+	p->idx = -1;
+	p->kind = SEC_NONE;
+	if (!strcmp(kind, "node") && !*name) {
+		p->kind = SEC_NODE;
+	} else if (!strcmp(kind, "source")) {
+		if (config_find_source(cfg, name) >= 0) {
+			fail(p, p->line, NULL, "source '%s' defined twice",
+			     name);
+			return;
+		}
+		i = new_entry(p, name, &cfg->nsources, CONFIG_MAX_SOURCES,
+			      "source");
+		if (i < 0)
+			return;
+		struct source_config *s = &cfg->sources[i];
+
+		snprintf(s->name, sizeof(s->name), "%s", name);
+		s->type = SOURCE_TONE;
+		s->channels = 2;
+		s->rate = 48000;
+		s->start = START_NOW;
+		s->loop = true;
+		for (unsigned int c = 0; c < SOURCE_MAX_CHANNELS; c++) {
+			s->freq_hz[c] = 1000;
+			s->level_dbfs[c] = -20;
+		}
+		p->kind = SEC_SOURCE;
+		p->idx = i;
+	} else if (!strcmp(kind, "flow")) {
+		for (unsigned int k = 0; k < cfg->nflows; k++)
+			if (!strcmp(cfg->flows[k].name, name)) {
+				fail(p, p->line, NULL,
+				     "flow '%s' defined twice", name);
+				return;
+			}
+		i = new_entry(p, name, &cfg->nflows, CONFIG_MAX_FLOWS, "flow");
+		if (i < 0)
+			return;
+		struct flow_config *f = &cfg->flows[i];
+
+		snprintf(f->name, sizeof(f->name), "%s", name);
+		f->enc = RTP_ENC_L24;
+		f->rate = 48000;
+		f->ptime_us = 1000;
+		f->pt = 98;
+		f->dscp = 34;
+		f->ttl = 16;
+		cfg->flow_line[i] = p->line;
+		p->kind = SEC_FLOW;
+		p->idx = i;
+	} else if (!strcmp(kind, "subscription")) {
+		if (config_find_sub(cfg, name) >= 0) {
+			fail(p, p->line, NULL,
+			     "subscription '%s' defined twice", name);
+			return;
+		}
+		i = new_entry(p, name, &cfg->nsubs, CONFIG_MAX_SUBS,
+			      "subscription");
+		if (i < 0)
+			return;
+		struct sub_config *s = &cfg->subs[i];
+
+		snprintf(s->name, sizeof(s->name), "%s", name);
+		s->enc = RTP_ENC_L24;
+		s->rate = 48000;
+		s->channels = 2;
+		s->pt = 98;
+		s->fpp = 1000; /* µs until the rate is known */
+		s->latency_ns = SUB_LATENCY_DEFAULT_NS;
+		s->timing = SUB_TIMING_AUTO;
+		p->sub_line[i] = p->line;
+		p->kind = SEC_SUB;
+		p->idx = i;
+	} else if (!strcmp(kind, "sink")) {
+		i = new_entry(p, name, &cfg->nsinks, CONFIG_MAX_SINKS, "sink");
+		if (i < 0)
+			return;
+		struct sink_config *k = &cfg->sinks[i];
+
+		snprintf(k->rec.name, sizeof(k->rec.name), "%s", name);
+		k->type = SINK_FILE;
+		k->rec.format = SF_FORMAT_WAV | SF_FORMAT_PCM_24;
+		k->rec.start = START_FIRST;
+		k->line = p->line;
+		p->kind = SEC_SINK;
+		p->idx = i;
+	} else {
+		fail(p, p->line, NULL,
+		     "unknown section [%s]; expected [node], [source NAME], "
+		     "[flow NAME], [subscription NAME] or [sink NAME]",
+		     section);
+	}
+}
+
+#define BAD(what) fail(p, p->line, key, "'%s' is not %s", v, what)
+
+static int node_key(struct parse_ctx *p, const char *key, const char *v)
+{
+	struct node_config *cfg = p->cfg;
+	unsigned long u;
+
+	if (!strcmp(key, "name")) {
+		if (!*v || strlen(v) >= sizeof(cfg->name))
+			return BAD("a name of 1-63 characters");
+		snprintf(cfg->name, sizeof(cfg->name), "%s", v);
+	} else if (!strcmp(key, "status_interval")) {
+		if (parse_uint(v, 0, 3600, &u))
+			return BAD("a number of seconds from 0 to 3600");
+		cfg->status_interval_s = (unsigned int)u;
+	} else if (!strcmp(key, "rt_priority")) {
+		if (parse_uint(v, 0, 99, &u))
+			return BAD("a SCHED_FIFO priority from 0 to 99");
+		cfg->rt_priority = (int)u;
+	} else {
+		return fail(p, p->line, key, "unknown key in [node]");
+	}
+	return 1;
+}
+
+static int source_key(struct parse_ctx *p, const char *key, const char *v)
+{
+	struct source_config *s = &p->cfg->sources[p->idx];
+	unsigned long u;
+
+	if (!strcmp(key, "type")) {
+		if (!strcmp(v, "file"))
+			s->type = SOURCE_FILE;
+		else if (!strcmp(v, "tone"))
+			s->type = SOURCE_TONE;
+		else if (!strcmp(v, "silence"))
+			s->type = SOURCE_SILENCE;
+		else
+			return BAD("file, tone or silence");
+	} else if (!strcmp(key, "path")) {
+		if (!*v || strlen(v) >= sizeof(s->path))
+			return BAD("a file path");
+		snprintf(s->path, sizeof(s->path), "%s", v);
+	} else if (!strcmp(key, "loop")) {
+		if (parse_bool(v, &s->loop))
+			return BAD("true or false");
+	} else if (!strcmp(key, "start")) {
+		if (parse_start(v, &s->start, &s->start_ns, false))
+			return BAD("'now' or a PTP time in seconds");
+	} else if (!strcmp(key, "channels")) {
+		if (parse_uint(v, 1, SOURCE_MAX_CHANNELS, &u))
+			return BAD("a channel count from 1 to 64");
+		s->channels = (unsigned int)u;
+	} else if (!strcmp(key, "rate")) {
+		if (parse_uint(v, 1, 1000000, &u) ||
+		    (u != 44100 && u != 48000 && u != 96000))
+			return BAD("44100, 48000 or 96000");
+		s->rate = (uint32_t)u;
+	} else if (!strcmp(key, "frequency")) {
+		if (parse_list(v, s->freq_hz, SOURCE_MAX_CHANNELS, 1, 48000) <
+		    0)
+			return BAD("a frequency in Hz, or one per channel "
+				   "separated by commas");
+	} else if (!strcmp(key, "level")) {
+		if (parse_list(v, s->level_dbfs, SOURCE_MAX_CHANNELS, -200,
+			       0) < 0)
+			return BAD("a level in dBFS (<= 0), or one per "
+				   "channel separated by commas");
+	} else {
+		return fail(p, p->line, key, "unknown key in [source]");
+	}
+	return 1;
+}
+
+static int flow_key(struct parse_ctx *p, const char *key, const char *v)
+{
+	struct flow_config *f = &p->cfg->flows[p->idx];
+	unsigned long u;
+	int n;
+
+	if (!strcmp(key, "source")) {
+		snprintf(f->source, sizeof(f->source), "%s", v);
+		p->flow_src_line[p->idx] = p->line;
+	} else if (!strcmp(key, "channels")) {
+		n = config_parse_channels(v, f->chans, SOURCE_MAX_CHANNELS);
+		if (n < 0)
+			return BAD("a list of source channels such as 1-8 "
+				   "or 1,3,5");
+		f->nch = (unsigned int)n;
+	} else if (!strcmp(key, "destination")) {
+		if (net_parse_endpoint(v, 5004, &f->dest))
+			return BAD("an IPv4 address with an optional port, "
+				   "such as 239.69.0.1:5004");
+	} else if (!strcmp(key, "encoding")) {
+		if (rtp_encoding_parse(v, &f->enc))
+			return BAD("L24 or L16");
+	} else if (!strcmp(key, "rate")) {
+		if (parse_uint(v, 1, 1000000, &u) ||
+		    (u != 44100 && u != 48000 && u != 96000))
+			return BAD("44100, 48000 or 96000");
+		f->rate = (uint32_t)u;
+	} else if (!strcmp(key, "ptime")) {
+		if (parse_ptime(v, &f->ptime_us))
+			return BAD("a packet time: 125us, 250us, 333us, 1ms "
+				   "or 4ms");
+	} else if (!strcmp(key, "payload_type")) {
+		if (parse_uint(v, 96, 127, &u))
+			return BAD("a dynamic payload type from 96 to 127");
+		f->pt = (uint8_t)u;
+	} else if (!strcmp(key, "dscp")) {
+		if (parse_uint(v, 0, 63, &u))
+			return BAD("a DSCP value from 0 to 63");
+		f->dscp = (int)u;
+	} else if (!strcmp(key, "ttl")) {
+		if (parse_uint(v, 1, 255, &u))
+			return BAD("a TTL from 1 to 255");
+		f->ttl = (int)u;
+	} else if (!strcmp(key, "interface")) {
+		if (!*v || strlen(v) >= sizeof(f->ifname))
+			return BAD("an interface name");
+		snprintf(f->ifname, sizeof(f->ifname), "%s", v);
+	} else if (!strcmp(key, "sdp_file")) {
+		snprintf(f->sdp_path, sizeof(f->sdp_path), "%s", v);
+	} else {
+		return fail(p, p->line, key, "unknown key in [flow]");
+	}
+	return 1;
+}
+
+static int sub_key(struct parse_ctx *p, const char *key, const char *v)
+{
+	struct sub_config *s = &p->cfg->subs[p->idx];
+	unsigned int *set = &p->sub_set[p->idx];
+	unsigned long long ns;
+	unsigned long u;
+
+	if (!strcmp(key, "address")) {
+		if (net_parse_endpoint(v, 5004, &s->addr))
+			return BAD("an IPv4 address with an optional port, "
+				   "such as 239.69.0.1:5004");
+		*set |= SET_ADDR;
+	} else if (!strcmp(key, "sdp")) {
+		snprintf(p->sub_sdp[p->idx], sizeof(p->sub_sdp[0]), "%s", v);
+	} else if (!strcmp(key, "encoding")) {
+		if (rtp_encoding_parse(v, &s->enc))
+			return BAD("L24 or L16");
+		*set |= SET_ENC;
+	} else if (!strcmp(key, "rate")) {
+		if (parse_uint(v, 1, 1000000, &u) ||
+		    (u != 44100 && u != 48000 && u != 96000))
+			return BAD("44100, 48000 or 96000");
+		s->rate = (uint32_t)u;
+		*set |= SET_RATE;
+	} else if (!strcmp(key, "channels")) {
+		if (parse_uint(v, 1, SOURCE_MAX_CHANNELS, &u))
+			return BAD("a channel count from 1 to 64");
+		s->channels = (unsigned int)u;
+		*set |= SET_CH;
+	} else if (!strcmp(key, "ptime")) {
+		uint32_t us;
+
+		if (parse_ptime(v, &us))
+			return BAD("a packet time: 125us, 250us, 333us, 1ms "
+				   "or 4ms");
+		s->fpp = us; /* frames once the rate is known */
+		*set |= SET_PTIME;
+	} else if (!strcmp(key, "payload_type")) {
+		if (parse_uint(v, 0, 127, &u))
+			return BAD("a payload type from 0 to 127");
+		s->pt = (uint8_t)u;
+		*set |= SET_PT;
+	} else if (!strcmp(key, "latency")) {
+		if (config_parse_duration(v, 1000000, &ns) ||
+		    ns < SUB_LATENCY_MIN_NS || ns > SUB_LATENCY_MAX_NS)
+			return BAD("a latency from 250us to 100ms");
+		s->latency_ns = ns;
+	} else if (!strcmp(key, "timing")) {
+		if (!strcmp(v, "auto"))
+			s->timing = SUB_TIMING_AUTO;
+		else if (!strcmp(v, "ptp"))
+			s->timing = SUB_TIMING_PTP;
+		else if (!strcmp(v, "arrival"))
+			s->timing = SUB_TIMING_ARRIVAL;
+		else
+			return BAD("auto, ptp or arrival");
+	} else if (!strcmp(key, "interface")) {
+		if (!*v || strlen(v) >= sizeof(s->ifname))
+			return BAD("an interface name");
+		snprintf(s->ifname, sizeof(s->ifname), "%s", v);
+	} else if (!strcmp(key, "source_filter")) {
+		struct sockaddr_in sa;
+
+		if (net_parse_endpoint(v, 1, &sa))
+			return BAD("a sender's IPv4 address");
+		s->has_source_filter = true;
+		s->source_filter = sa.sin_addr;
+		*set |= SET_FILTER;
+	} else if (!strcmp(key, "mediaclk_offset")) {
+		if (parse_uint(v, 0, UINT32_MAX, &u))
+			return BAD("an RTP timestamp offset from 0 to "
+				   "4294967295");
+		s->mediaclk_offset = (uint32_t)u;
+		*set |= SET_OFFSET;
+	} else {
+		return fail(p, p->line, key, "unknown key in [subscription]");
+	}
+	return 1;
+}
+
+static int sink_format(const char *v, int *format)
+{
+	int major = *format & SF_FORMAT_TYPEMASK;
+
+	if (!strcasecmp(v, "wav"))
+		major = SF_FORMAT_WAV;
+	else if (!strcasecmp(v, "flac"))
+		major = SF_FORMAT_FLAC;
+	else if (!strcasecmp(v, "aiff"))
+		major = SF_FORMAT_AIFF;
+	else if (!strcasecmp(v, "w64"))
+		major = SF_FORMAT_W64;
+	else
+		return -EINVAL;
+	*format = major | (*format & SF_FORMAT_SUBMASK);
+	return 0;
+}
+
+static int sink_key(struct parse_ctx *p, const char *key, const char *v)
+{
+	struct sink_config *k = &p->cfg->sinks[p->idx];
+	unsigned long long ns;
+	unsigned long u;
+	int n;
+
+	if (!strcmp(key, "type")) {
+		if (!strcmp(v, "file"))
+			k->type = SINK_FILE;
+		else if (!strcmp(v, "null"))
+			k->type = SINK_NULL;
+		else
+			return BAD("file or null");
+	} else if (!strcmp(key, "subscription")) {
+		snprintf(k->sub, sizeof(k->sub), "%s", v);
+		p->sink_sub_line[p->idx] = p->line;
+	} else if (!strcmp(key, "channels")) {
+		n = config_parse_channels(v, k->rec.chans, SOURCE_MAX_CHANNELS);
+		if (n < 0)
+			return BAD("a list of stream channels such as 1-8 "
+				   "or 2,1");
+		k->nch = (unsigned int)n;
+	} else if (!strcmp(key, "path")) {
+		if (!*v || strlen(v) >= sizeof(k->rec.path))
+			return BAD("a file path");
+		snprintf(k->rec.path, sizeof(k->rec.path), "%s", v);
+	} else if (!strcmp(key, "format")) {
+		if (sink_format(v, &k->rec.format))
+			return BAD("wav, flac, aiff or w64");
+	} else if (!strcmp(key, "bits")) {
+		int sub;
+
+		if (parse_uint(v, 16, 32, &u) || (u != 16 && u != 24 && u != 32))
+			return BAD("16, 24 or 32");
+		sub = u == 16 ? SF_FORMAT_PCM_16 :
+		      u == 24 ? SF_FORMAT_PCM_24 :
+				SF_FORMAT_PCM_32;
+		k->rec.format = (k->rec.format & SF_FORMAT_TYPEMASK) | sub;
+	} else if (!strcmp(key, "start")) {
+		if (parse_start(v, &k->rec.start, &k->rec.start_ns, true))
+			return BAD("'first', 'now' or a PTP time in seconds");
+	} else if (!strcmp(key, "duration")) {
+		if (config_parse_duration(v, NSEC_PER_SEC, &ns) || ns == 0)
+			return BAD("a duration such as 10 (seconds) or 500ms");
+		k->rec.duration_ns = ns;
+	} else {
+		return fail(p, p->line, key, "unknown key in [sink]");
+	}
+	return 1;
+}
+
+static int on_value(void *user, const char *section, const char *key,
+		    const char *v)
+{
+	struct parse_ctx *p = user;
+
+	if (p->failed)
+		return 0;
+	if (strcmp(section, p->section) || (!key && !v)) {
+		start_section(p, section);
+		if (p->failed)
+			return 0;
+	}
+	if (!key)
+		return 1; /* inih: a new section with no keys yet */
+	switch (p->kind) {
+	case SEC_NODE:
+		return node_key(p, key, v);
+	case SEC_SOURCE:
+		return p->idx >= 0 && source_key(p, key, v);
+	case SEC_FLOW:
+		return p->idx >= 0 && flow_key(p, key, v);
+	case SEC_SUB:
+		return p->idx >= 0 && sub_key(p, key, v);
+	case SEC_SINK:
+		return p->idx >= 0 && sink_key(p, key, v);
+	case SEC_NONE:
+		if (!*section)
+			return fail(p, p->line, NULL,
+				    "key '%s' outside any section", key);
+		return 0;
+	}
+	return 0;
+}
+
+/* Debian's inih calls handlers only for keys, so a section is noticed here,
+ * on its own line: an empty or repeated section is still seen, and errors
+ * about it name the header's line. inih itself reports a malformed one. */
+static void see_section_header(struct parse_ctx *p, const char *line)
+{
+	const char *start = line, *end;
+	char name[128];
+
+	while (*start == ' ' || *start == '\t')
+		start++;
+	if (*start != '[' || p->failed)
+		return;
+	end = strchr(start, ']');
+	if (!end || (size_t)(end - start - 1) >= sizeof(name))
+		return;
+	memcpy(name, start + 1, (size_t)(end - start - 1));
+	name[end - start - 1] = '\0';
+	start_section(p, name);
+}
+
+/* inih calls this for each line: count lines as they are read. */
+static char *read_line(char *buf, int size, void *stream)
+{
+	struct parse_ctx *p = stream;
+	const char *nl;
+	size_t n;
+
+	if (!*p->text)
+		return NULL;
+	nl = strchr(p->text, '\n');
+	n = nl ? (size_t)(nl - p->text) + 1 : strlen(p->text);
+	p->line++;
+	if (n > (size_t)size - 1) {
+		/* inih would split the line; say so instead. */
+		fail(p, p->line, NULL, "line longer than %d characters",
+		     size - 2);
+		p->text += n;
+		buf[0] = '\0';
+		return buf;
+	}
+	memcpy(buf, p->text, n);
+	buf[n] = '\0';
+	p->text += n;
+	see_section_header(p, buf);
+	return buf;
+}
+
+/* Fill a subscription from its SDP file, keys given in the INI win. */
+static int apply_sdp(struct parse_ctx *p, unsigned int i)
+{
+	struct sub_config *s = &p->cfg->subs[i];
+	unsigned int set = p->sub_set[i];
+	struct sdp_stream st;
+	char perr[160];
+	uint8_t *buf;
+	long len;
+	FILE *f;
+	int err;
+
+	f = fopen(p->sub_sdp[i], "rb");
+	if (!f)
+		return fail(p, p->sub_line[i], NULL,
+			    "[subscription %s] sdp: cannot open '%s': %s",
+			    s->name, p->sub_sdp[i], strerror(errno));
+	buf = malloc(65536);
+	len = buf ? (long)fread(buf, 1, 65536, f) : -1;
+	fclose(f);
+	if (len < 0) {
+		free(buf);
+		return fail(p, p->sub_line[i], NULL, "out of memory");
+	}
+	err = sdp_parse(buf, (size_t)len, &st, perr, sizeof(perr));
+	free(buf);
+	if (err)
+		return fail(p, p->sub_line[i], NULL,
+			    "[subscription %s] sdp: '%s': %s", s->name,
+			    p->sub_sdp[i], perr);
+	if (!(set & SET_ADDR)) {
+		s->addr.sin_family = AF_INET;
+		s->addr.sin_addr = st.addr;
+		s->addr.sin_port = htons(st.port);
+	}
+	if (!(set & SET_ENC) && rtp_encoding_parse(st.encoding, &s->enc))
+		return fail(p, p->sub_line[i], NULL,
+			    "[subscription %s] sdp: '%s': encoding %s is not "
+			    "L24 or L16",
+			    s->name, p->sub_sdp[i], st.encoding);
+	if (!(set & SET_RATE))
+		s->rate = st.rate;
+	if (!(set & SET_CH))
+		s->channels = st.channels;
+	if (!(set & SET_PT))
+		s->pt = st.payload_type;
+	if (!(set & SET_PTIME)) {
+		s->fpp = sdp_frames_per_packet(&st);
+		p->sub_set[i] |= SET_PTIME | (1u << 31); /* fpp is frames */
+	}
+	if (!(set & SET_OFFSET) && st.has_mediaclk)
+		s->mediaclk_offset = st.mediaclk_offset;
+	if (!(set & SET_FILTER) && st.has_source_filter) {
+		s->has_source_filter = true;
+		s->source_filter = st.source_filter;
+	}
+	return 1;
+}
+
+static int check_refs(struct parse_ctx *p)
+{
+	struct node_config *cfg = p->cfg;
+	unsigned int i;
+
+	for (i = 0; i < cfg->nsources && !p->failed; i++) {
+		struct source_config *s = &cfg->sources[i];
+
+		if (s->type == SOURCE_FILE && !s->path[0])
+			fail(p, p->line, NULL,
+			     "[source %s] type = file needs a path", s->name);
+	}
+	for (i = 0; i < cfg->nflows && !p->failed; i++) {
+		struct flow_config *f = &cfg->flows[i];
+		int line = cfg->flow_line[i];
+
+		if (!f->source[0])
+			fail(p, line, NULL, "[flow %s] needs source = NAME",
+			     f->name);
+		else if (config_find_source(cfg, f->source) < 0)
+			fail(p, p->flow_src_line[i], NULL,
+			     "[flow %s] source: no [source %s] in this file",
+			     f->name, f->source);
+		else if (!f->dest.sin_family)
+			fail(p, line, NULL,
+			     "[flow %s] needs destination = ADDRESS[:PORT]",
+			     f->name);
+	}
+	for (i = 0; i < cfg->nsubs && !p->failed; i++) {
+		struct sub_config *s = &cfg->subs[i];
+
+		if (p->sub_sdp[i][0] && !apply_sdp(p, i))
+			break;
+		if (!s->addr.sin_family) {
+			fail(p, p->sub_line[i], NULL,
+			     "[subscription %s] needs address = "
+			     "ADDRESS[:PORT] or sdp = FILE",
+			     s->name);
+			break;
+		}
+		if (p->sub_set[i] & (1u << 31))
+			continue; /* frames per packet came from the SDP */
+		s->fpp = flow_frames_per_packet(s->fpp, s->rate);
+	}
+	for (i = 0; i < cfg->nsinks && !p->failed; i++) {
+		struct sink_config *k = &cfg->sinks[i];
+		int si = config_find_sub(cfg, k->sub);
+		unsigned int c;
+
+		if (si < 0 && k->sub[0]) {
+			fail(p, p->sink_sub_line[i], NULL,
+			     "[sink %s] subscription: no [subscription %s] in "
+			     "this file",
+			     k->rec.name, k->sub);
+			break;
+		}
+		if (si < 0) {
+			fail(p, k->line, NULL,
+			     "[sink %s] needs subscription = NAME",
+			     k->rec.name);
+			break;
+		}
+		if (k->type == SINK_FILE && !k->rec.path[0]) {
+			fail(p, k->line, NULL,
+			     "[sink %s] type = file needs a path",
+			     k->rec.name);
+			break;
+		}
+		if (!k->nch) {
+			k->nch = cfg->subs[si].channels;
+			for (c = 0; c < k->nch; c++)
+				k->rec.chans[c] = (uint8_t)c;
+		}
+		for (c = 0; c < k->nch; c++)
+			if (k->rec.chans[c] >= cfg->subs[si].channels)
+				fail(p, k->line, NULL,
+				     "[sink %s] channel %u: subscription %s "
+				     "has %u channels",
+				     k->rec.name, k->rec.chans[c] + 1u,
+				     k->sub, cfg->subs[si].channels);
+		k->rec.nch = k->nch;
+		k->rec.rate = cfg->subs[si].rate;
+	}
+	return p->failed;
+}
+
+int config_parse_string(const char *text, const char *name,
+			struct node_config *cfg, char *err, size_t err_len)
+{
+	struct parse_ctx *p = calloc(1, sizeof(*p));
+	int rc;
+
+	if (!p) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
+	snprintf(cfg->name, sizeof(cfg->name), "d4node");
+	cfg->status_interval_s = 2;
+	cfg->rt_priority = 70;
+	p->cfg = cfg;
+	p->fname = name;
+	p->err = err;
+	p->err_len = err_len;
+	p->text = text;
+	rc = ini_parse_stream(read_line, p, on_value, p);
+	if (rc != 0 && !p->failed) {
+		if (rc > 0)
+			fail(p, rc, NULL,
+			     "not a [section] or key = value line");
+		else
+			fail(p, 0, NULL, "cannot read (error %d)", rc);
+	}
+	if (!p->failed)
+		check_refs(p);
+	rc = p->failed;
+	free(p);
+	return rc;
+}
+
+int config_load(const char *path, struct node_config *cfg, char *err,
+		size_t err_len)
+{
+	FILE *f = fopen(path, "rb");
+	char *text;
+	long len;
+	int rc;
+
+	if (!f) {
+		rc = -errno;
+		snprintf(err, err_len, "%s: cannot open: %s", path,
+			 strerror(errno));
+		return rc;
+	}
+	if (fseek(f, 0, SEEK_END) < 0 || (len = ftell(f)) < 0 ||
+	    len > (1 << 20) || fseek(f, 0, SEEK_SET) < 0) {
+		fclose(f);
+		snprintf(err, err_len, "%s: not a readable file under 1 MiB",
+			 path);
+		return -EINVAL;
+	}
+	text = malloc((size_t)len + 1);
+	if (!text || fread(text, 1, (size_t)len, f) != (size_t)len) {
+		fclose(f);
+		free(text);
+		snprintf(err, err_len, "%s: cannot read", path);
+		return -EIO;
+	}
+	fclose(f);
+	text[len] = '\0';
+	if (strlen(text) != (size_t)len) {
+		free(text);
+		snprintf(err, err_len, "%s: contains a NUL byte", path);
+		return -EINVAL;
+	}
+	rc = config_parse_string(text, path, cfg, err, err_len);
+	free(text);
+	return rc;
+}
+
+int config_find_source(const struct node_config *cfg, const char *name)
+{
+	for (unsigned int i = 0; i < cfg->nsources; i++)
+		if (!strcmp(cfg->sources[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int config_find_sub(const struct node_config *cfg, const char *name)
+{
+	for (unsigned int i = 0; i < cfg->nsubs; i++)
+		if (!strcmp(cfg->subs[i].name, name))
+			return (int)i;
+	return -1;
+}

@@ -1,0 +1,71 @@
+/* The node's INI configuration (docs/config.md lists every key). Parsing
+ * checks every value and every cross-reference; an error names the file,
+ * line, section and key, and quotes the bad value. */
+#ifndef D4_NODE_CONFIG_H
+#define D4_NODE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "node/flow.h"
+#include "node/recorder.h"
+#include "node/source.h"
+#include "node/sub.h"
+
+#define CONFIG_MAX_SOURCES 32
+#define CONFIG_MAX_FLOWS   64
+#define CONFIG_MAX_SUBS	   64
+#define CONFIG_MAX_SINKS   64
+
+enum sink_type {
+	SINK_FILE,
+	SINK_NULL,
+};
+
+struct sink_config {
+	enum sink_type type;
+	char sub[SUB_NAME_MAX];
+	unsigned int nch; /* 0: every channel of the subscription */
+	struct recorder_config rec;
+	int line;
+};
+
+struct node_config {
+	char path[4096];
+	char name[64];
+	unsigned int status_interval_s;
+	int rt_priority;
+
+	struct source_config sources[CONFIG_MAX_SOURCES];
+	unsigned int nsources;
+	struct flow_config flows[CONFIG_MAX_FLOWS];
+	int flow_line[CONFIG_MAX_FLOWS];
+	unsigned int nflows;
+	struct sub_config subs[CONFIG_MAX_SUBS];
+	unsigned int nsubs;
+	struct sink_config sinks[CONFIG_MAX_SINKS];
+	unsigned int nsinks;
+};
+
+/* Parse @path. 0, or -errno / -EINVAL with "FILE:LINE: ..." in @err. */
+int config_load(const char *path, struct node_config *cfg, char *err,
+		size_t err_len);
+
+/* The same for text in memory; @name stands for the file in messages. */
+int config_parse_string(const char *text, const char *name,
+			struct node_config *cfg, char *err, size_t err_len);
+
+/* Index of the source/subscription called @name, or -1. */
+int config_find_source(const struct node_config *cfg, const char *name);
+int config_find_sub(const struct node_config *cfg, const char *name);
+
+/* "1ms", "250us", "0.5s", "3000ns"; a bare number is in @bare_unit_ns.
+ * 0 or -EINVAL. */
+int config_parse_duration(const char *s, unsigned long long bare_unit_ns,
+			  unsigned long long *out_ns);
+
+/* "1-8,10" (1-based, ranges allowed) into 0-based @chans; returns the
+ * count or -EINVAL. */
+int config_parse_channels(const char *s, uint8_t *chans, unsigned int max);
+
+#endif

@@ -1,0 +1,252 @@
+/* Flow pacing: packet n carries positions [x, x + fpp) and leaves at the PTP
+ * time of position x. A synthetic source's sample is stamped with the moment
+ * it leaves, so arrival minus timestamp is pure network + wake-up delay. */
+#include "node/flow.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "ptp/mclock.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Past this much lag the flow jumps ahead instead of bursting to catch up. */
+#define FLOW_MAX_CATCHUP_NS (20 * 1000 * 1000ull)
+
+struct flow {
+	struct flow_config cfg;
+	struct source *src;
+	int fd;
+	uint32_t ssrc;
+	uint16_t seq;
+	struct in_addr src_addr;
+	uint8_t mac[6];
+	uint64_t next_x;
+	uint64_t next_ns;
+	int32_t frames[192 * 2 * SOURCE_MAX_CHANNELS];
+	uint8_t pkt[1500];
+	struct flow_stats stats;
+};
+
+#define STAT_ADD(f, n)                                                   \
+	atomic_store_explicit(&(f), atomic_load_explicit(&(f),           \
+							 memory_order_relaxed) + \
+					    (n),                         \
+			      memory_order_relaxed)
+
+uint32_t flow_frames_per_packet(uint32_t ptime_us, uint32_t rate)
+{
+	uint32_t base;
+
+	switch (ptime_us) {
+	case 125:
+		base = 6;
+		break;
+	case 250:
+		base = 12;
+		break;
+	case 333:
+		base = 16;
+		break;
+	case 1000:
+		base = 48;
+		break;
+	case 4000:
+		base = 192;
+		break;
+	default:
+		return 0;
+	}
+	switch (rate) {
+	case 44100:
+	case 48000:
+		return base;
+	case 96000:
+		return base * 2;
+	}
+	return 0;
+}
+
+int flow_config_check(const struct flow_config *cfg, char *err,
+		      size_t err_len)
+{
+	uint32_t fpp = flow_frames_per_packet(cfg->ptime_us, cfg->rate);
+	size_t payload;
+
+	if (cfg->nch < 1 || cfg->nch > SOURCE_MAX_CHANNELS) {
+		snprintf(err, err_len, "flow %s: %u channels; 1-%d allowed",
+			 cfg->name, cfg->nch, SOURCE_MAX_CHANNELS);
+		return -EINVAL;
+	}
+	if (cfg->rate != 44100 && cfg->rate != 48000 && cfg->rate != 96000) {
+		snprintf(err, err_len,
+			 "flow %s: rate %u Hz; 44100, 48000 or 96000 allowed",
+			 cfg->name, cfg->rate);
+		return -EINVAL;
+	}
+	if (!fpp) {
+		snprintf(err, err_len,
+			 "flow %s: packet time %u us; 125, 250, 333, 1000 or "
+			 "4000 allowed",
+			 cfg->name, cfg->ptime_us);
+		return -EINVAL;
+	}
+	payload = (size_t)fpp * cfg->nch * rtp_bytes_per_sample(cfg->enc);
+	if (payload > RTP_MAX_PAYLOAD) {
+		snprintf(err, err_len,
+			 "flow %s: %u channels of %s at %u us need %zu payload "
+			 "bytes, over the %d a 1500-byte MTU allows (use fewer "
+			 "channels or a shorter packet time)",
+			 cfg->name, cfg->nch, rtp_encoding_name(cfg->enc),
+			 cfg->ptime_us, payload, RTP_MAX_PAYLOAD);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+struct flow *flow_open(const struct flow_config *cfg, struct source *src,
+		       char *err, size_t err_len)
+{
+	struct net_tx_opts opts = { .dscp = cfg->dscp, .ttl = cfg->ttl };
+	struct flow *f;
+	uint32_t rnd[2];
+	unsigned int c;
+
+	if (flow_config_check(cfg, err, err_len) < 0)
+		return NULL;
+	if (source_rate(src) != cfg->rate) {
+		snprintf(err, err_len,
+			 "flow %s: source %s runs at %u Hz but the flow at %u "
+			 "Hz (d4 never resamples a source)",
+			 cfg->name, source_name(src), source_rate(src),
+			 cfg->rate);
+		return NULL;
+	}
+	for (c = 0; c < cfg->nch; c++) {
+		if (cfg->chans[c] >= source_channels(src)) {
+			snprintf(err, err_len,
+				 "flow %s: channel %u of source %s does not "
+				 "exist (it has %u)",
+				 cfg->name, cfg->chans[c] + 1u,
+				 source_name(src), source_channels(src));
+			return NULL;
+		}
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	f->cfg = *cfg;
+	f->cfg.fpp = flow_frames_per_packet(cfg->ptime_us, cfg->rate);
+	f->src = src;
+	opts.ifname = cfg->ifname[0] ? cfg->ifname : NULL;
+	net_egress(&cfg->dest, &opts.src, f->mac);
+	f->src_addr = opts.src;
+	f->fd = net_udp_tx_open(&cfg->dest, &opts);
+	if (f->fd < 0) {
+		snprintf(err, err_len, "flow %s: cannot open socket: %s",
+			 cfg->name, strerror(-f->fd));
+		free(f);
+		return NULL;
+	}
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+		snprintf(err, err_len, "flow %s: getrandom: %s", cfg->name,
+			 strerror(errno));
+		flow_destroy(f);
+		return NULL;
+	}
+	f->ssrc = rnd[0];
+	f->seq = (uint16_t)rnd[1];
+	return f;
+}
+
+void flow_destroy(struct flow *f)
+{
+	if (!f)
+		return;
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f);
+}
+
+const struct flow_config *flow_config(const struct flow *f)
+{
+	return &f->cfg;
+}
+
+const struct flow_stats *flow_stats(const struct flow *f)
+{
+	return &f->stats;
+}
+
+uint32_t flow_ssrc(const struct flow *f)
+{
+	return f->ssrc;
+}
+
+void flow_origin(const struct flow *f, struct in_addr *addr, uint8_t mac[6])
+{
+	*addr = f->src_addr;
+	memcpy(mac, f->mac, 6);
+}
+
+void flow_start(struct flow *f, uint64_t now_ns)
+{
+	uint64_t x = mclock_ns_to_samples(now_ns, f->cfg.rate);
+
+	/* Packets on multiples of fpp: all d4 flows of one packet time leave
+	 * together, and receivers see round timestamps. */
+	f->next_x = (x / f->cfg.fpp + 1) * f->cfg.fpp;
+	f->next_ns = mclock_samples_to_ns(f->next_x, f->cfg.rate);
+}
+
+static void send_one(struct flow *f)
+{
+	struct rtp_hdr h = {
+		.pt = f->cfg.pt,
+		.seq = f->seq++,
+		.ts = (uint32_t)f->next_x, /* a=mediaclk:direct=0 */
+		.ssrc = f->ssrc,
+	};
+	size_t len = RTP_HDR_LEN + (size_t)f->cfg.fpp * f->cfg.nch *
+					   rtp_bytes_per_sample(f->cfg.enc);
+
+	source_read(f->src, f->next_x, f->cfg.fpp, f->cfg.chans, f->cfg.nch,
+		    f->frames);
+	rtp_hdr_encode(&h, f->pkt);
+	rtp_pack(f->cfg.enc, f->frames, f->cfg.nch, f->cfg.fpp,
+		 f->pkt + RTP_HDR_LEN);
+	if (sendto(f->fd, f->pkt, len, 0, (struct sockaddr *)&f->cfg.dest,
+		   sizeof(f->cfg.dest)) < 0) {
+		STAT_ADD(f->stats.send_errors, 1);
+		atomic_store_explicit(&f->stats.last_errno, errno,
+				      memory_order_relaxed);
+	} else {
+		STAT_ADD(f->stats.packets, 1);
+	}
+}
+
+uint64_t flow_send_due(struct flow *f, uint64_t now_ns)
+{
+	if (now_ns > f->next_ns + FLOW_MAX_CATCHUP_NS) {
+		/* Stalled: resume at the current boundary; receivers
+		 * conceal the gap instead of taking a burst. */
+		uint64_t old = f->next_x;
+
+		flow_start(f, now_ns);
+		f->next_x -= f->cfg.fpp;
+		f->next_ns = mclock_samples_to_ns(f->next_x, f->cfg.rate);
+		STAT_ADD(f->stats.skipped, (f->next_x - old) / f->cfg.fpp);
+	}
+	while (f->next_ns <= now_ns) {
+		send_one(f);
+		f->next_x += f->cfg.fpp;
+		f->next_ns = mclock_samples_to_ns(f->next_x, f->cfg.rate);
+	}
+	return f->next_ns;
+}

@@ -1,0 +1,69 @@
+/* A TX flow: one RTP stream of some of a source's channels, paced by the
+ * media clock, one packet per packet time. */
+#ifndef D4_NODE_FLOW_H
+#define D4_NODE_FLOW_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "node/rtp.h"
+#include "node/source.h"
+
+#define FLOW_NAME_MAX 64
+
+struct flow_config {
+	char name[FLOW_NAME_MAX];
+	char source[SOURCE_NAME_MAX];
+	unsigned int nch;
+	uint8_t chans[SOURCE_MAX_CHANNELS]; /* 0-based source channels */
+	struct sockaddr_in dest;
+	enum rtp_encoding enc;
+	uint32_t rate;
+	uint32_t ptime_us;
+	uint32_t fpp; /* frames per packet */
+	uint8_t pt;
+	int dscp;
+	int ttl;
+	char ifname[32];
+	char sdp_path[4096]; /* write the flow's SDP here, or "" */
+};
+
+struct flow_stats {
+	_Atomic uint64_t packets;
+	_Atomic uint64_t send_errors;
+	_Atomic uint64_t skipped; /* packets not sent after a long stall */
+	_Atomic int last_errno;
+};
+
+struct flow;
+struct mclock;
+
+/* Frames per packet for a packet time at a rate (AES67 frame counts: 6, 12,
+ * 16, 48, 192 at 44.1/48 kHz, twice that at 96 kHz), or 0 when unsupported. */
+uint32_t flow_frames_per_packet(uint32_t ptime_us, uint32_t rate);
+
+/* Check a config: channel count, rate, packet time and MTU. 0, or -EINVAL
+ * with a message in @err. */
+int flow_config_check(const struct flow_config *cfg, char *err,
+		      size_t err_len);
+
+/* Open the socket and pick SSRC and first sequence number at random. */
+struct flow *flow_open(const struct flow_config *cfg, struct source *src,
+		       char *err, size_t err_len);
+void flow_destroy(struct flow *f);
+
+const struct flow_config *flow_config(const struct flow *f);
+const struct flow_stats *flow_stats(const struct flow *f);
+uint32_t flow_ssrc(const struct flow *f);
+/* The address the flow sends from and its interface's MAC. */
+void flow_origin(const struct flow *f, struct in_addr *addr, uint8_t mac[6]);
+
+/* Media side: the first packet goes out at the next packet boundary after
+ * @now_ns. RT. */
+void flow_start(struct flow *f, uint64_t now_ns);
+/* Send every packet due by @now_ns; returns the PTP time the next is due.
+ * RT: no alloc; sendto() on a non-blocking socket. */
+uint64_t flow_send_due(struct flow *f, uint64_t now_ns);
+
+#endif

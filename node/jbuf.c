@@ -1,0 +1,115 @@
+/* A power-of-two ring of frames with a presence byte per frame. A slot holds
+ * the frame whose timestamp maps to it and that lies within [read_ts,
+ * read_ts + capacity); anything else is late or early and never stored, so
+ * a stale frame cannot be read as a new one. */
+#include "node/jbuf.h"
+#include "node/rtp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct jbuf {
+	unsigned int channels;
+	uint32_t cap; /* frames, power of two */
+	uint32_t read_ts;
+	int32_t *frames;
+	uint8_t *present;
+};
+
+struct jbuf *jbuf_new(unsigned int channels, uint32_t min_frames)
+{
+	struct jbuf *jb;
+	uint32_t cap = 64;
+
+	if (channels == 0 || min_frames == 0 || min_frames > (1u << 24))
+		return NULL;
+	while (cap < min_frames)
+		cap <<= 1;
+	jb = calloc(1, sizeof(*jb));
+	if (!jb)
+		return NULL;
+	jb->channels = channels;
+	jb->cap = cap;
+	jb->frames = calloc((size_t)cap * channels, sizeof(int32_t));
+	jb->present = calloc(cap, 1);
+	if (!jb->frames || !jb->present) {
+		jbuf_destroy(jb);
+		return NULL;
+	}
+	return jb;
+}
+
+void jbuf_destroy(struct jbuf *jb)
+{
+	if (!jb)
+		return;
+	free(jb->frames);
+	free(jb->present);
+	free(jb);
+}
+
+void jbuf_reset(struct jbuf *jb, uint32_t read_ts)
+{
+	memset(jb->present, 0, jb->cap);
+	jb->read_ts = read_ts;
+}
+
+enum jbuf_put_result jbuf_put(struct jbuf *jb, uint32_t ts, const int32_t *in,
+			      unsigned int frames)
+{
+	int32_t d = rtp_ts_diff(ts, jb->read_ts);
+	unsigned int i, first = 0, stored = 0;
+	size_t fsz = jb->channels * sizeof(int32_t);
+
+	if (d + (int64_t)frames <= 0)
+		return JBUF_LATE;
+	if ((int64_t)d + frames > jb->cap)
+		return JBUF_EARLY;
+	if (d < 0)
+		first = (unsigned int)-d;
+	for (i = first; i < frames; i++) {
+		uint32_t slot = (ts + i) & (jb->cap - 1);
+
+		if (jb->present[slot])
+			continue;
+		memcpy(jb->frames + (size_t)slot * jb->channels,
+		       in + (size_t)i * jb->channels, fsz);
+		jb->present[slot] = 1;
+		stored++;
+	}
+	if (first)
+		return JBUF_PARTLY_LATE;
+	return stored ? JBUF_OK : JBUF_DUPLICATE;
+}
+
+unsigned int jbuf_get(struct jbuf *jb, int32_t *out, unsigned int frames)
+{
+	unsigned int i, missing = 0;
+	size_t fsz = jb->channels * sizeof(int32_t);
+
+	for (i = 0; i < frames; i++) {
+		uint32_t slot = (jb->read_ts + i) & (jb->cap - 1);
+		int32_t *dst = out + (size_t)i * jb->channels;
+
+		if (jb->present[slot]) {
+			memcpy(dst, jb->frames + (size_t)slot * jb->channels,
+			       fsz);
+			jb->present[slot] = 0;
+		} else {
+			memset(dst, 0, fsz);
+			missing++;
+		}
+	}
+	jb->read_ts += frames;
+	return missing;
+}
+
+uint32_t jbuf_read_ts(const struct jbuf *jb)
+{
+	return jb->read_ts;
+}
+
+uint32_t jbuf_capacity(const struct jbuf *jb)
+{
+	return jb->cap;
+}

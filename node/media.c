@@ -1,0 +1,151 @@
+/* One loop, one absolute sleep: each pass drains receive sockets first (so a
+ * packet that came in before its playout time is not counted late), then
+ * sends due packets, then plays out, then sleeps until the earliest next
+ * deadline. Nothing in the loop allocates, locks or logs. */
+#include "node/media.h"
+#include "common/log.h"
+#include "node/flow.h"
+#include "node/sub.h"
+#include "ptp/mclock.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The longest the loop sleeps with nothing to do (a stop is seen this fast). */
+#define MEDIA_IDLE_NS (10 * 1000 * 1000ull)
+
+struct media {
+	struct mclock *mc;
+	struct flow **flows;
+	unsigned int nflows;
+	struct sub **subs;
+	unsigned int nsubs;
+	pthread_t thread;
+	bool running;
+	bool realtime;
+	_Atomic bool stop;
+};
+
+struct media *media_new(struct mclock *mc, struct flow **flows,
+			unsigned int nflows, struct sub **subs,
+			unsigned int nsubs)
+{
+	struct media *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->mc = mc;
+	m->flows = flows;
+	m->nflows = nflows;
+	m->subs = subs;
+	m->nsubs = nsubs;
+	return m;
+}
+
+void media_destroy(struct media *m)
+{
+	if (!m)
+		return;
+	media_stop(m);
+	free(m);
+}
+
+static int64_t realtime_offset(uint64_t ptp_now)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)(ptp_now - ((uint64_t)ts.tv_sec * NSEC_PER_SEC +
+				    (uint64_t)ts.tv_nsec));
+}
+
+unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
+{
+	uint64_t next = now_ns + MEDIA_IDLE_NS, t;
+	int64_t off = realtime_offset(now_ns);
+	unsigned int i;
+
+	for (i = 0; i < m->nsubs; i++)
+		sub_rx_drain(m->subs[i], now_ns, off);
+	for (i = 0; i < m->nflows; i++) {
+		t = flow_send_due(m->flows[i], now_ns);
+		if (t < next)
+			next = t;
+	}
+	for (i = 0; i < m->nsubs; i++) {
+		t = sub_playout(m->subs[i], now_ns);
+		if (t < next)
+			next = t;
+	}
+	return next;
+}
+
+static void *media_main(void *arg)
+{
+	struct media *m = arg;
+	uint64_t now = mclock_now_ns(m->mc);
+	unsigned int i;
+
+	for (i = 0; i < m->nflows; i++)
+		flow_start(m->flows[i], now);
+	for (i = 0; i < m->nsubs; i++)
+		sub_start(m->subs[i], now);
+	while (!atomic_load_explicit(&m->stop, memory_order_relaxed)) {
+		uint64_t next = media_run_once(m, mclock_now_ns(m->mc));
+
+		mclock_sleep_until(m->mc, next);
+	}
+	return NULL;
+}
+
+int media_start(struct media *m, int rt_prio)
+{
+	pthread_attr_t attr;
+	struct sched_param sp = { .sched_priority = rt_prio };
+	int err;
+
+	pthread_attr_init(&attr);
+	if (rt_prio > 0) {
+		pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+		pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+		pthread_attr_setschedparam(&attr, &sp);
+		err = pthread_create(&m->thread, &attr, media_main, m);
+		if (err == 0) {
+			m->realtime = true;
+			goto out;
+		}
+		log_warn("media thread: SCHED_FIFO %d not permitted (%s); "
+			 "running without real-time priority",
+			 rt_prio, strerror(err));
+		pthread_attr_destroy(&attr);
+		pthread_attr_init(&attr);
+	}
+	err = pthread_create(&m->thread, &attr, media_main, m);
+	if (err) {
+		log_err("pthread_create(media): %s", strerror(err));
+		pthread_attr_destroy(&attr);
+		return -err;
+	}
+out:
+	pthread_attr_destroy(&attr);
+	m->running = true;
+	pthread_setname_np(m->thread, "d4-media");
+	return 0;
+}
+
+void media_stop(struct media *m)
+{
+	if (!m->running)
+		return;
+	atomic_store(&m->stop, true);
+	pthread_join(m->thread, NULL);
+	m->running = false;
+}
+
+bool media_is_realtime(const struct media *m)
+{
+	return m->realtime;
+}

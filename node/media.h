@@ -1,0 +1,31 @@
+/* The real-time media thread: wakes on the media clock, sends every due
+ * packet of every flow, drains every subscription's socket and plays out
+ * what is due. It owns flows and subscriptions while it runs; other threads
+ * only read their atomic counters. */
+#ifndef D4_NODE_MEDIA_H
+#define D4_NODE_MEDIA_H
+
+#include <stdbool.h>
+
+struct media;
+struct mclock;
+struct flow;
+struct sub;
+
+struct media *media_new(struct mclock *mc, struct flow **flows,
+			unsigned int nflows, struct sub **subs,
+			unsigned int nsubs);
+void media_destroy(struct media *m);
+
+/* Start the thread, SCHED_FIFO @rt_prio when permitted (logged when not;
+ * 0 asks for none). 0 or -errno. */
+int media_start(struct media *m, int rt_prio);
+/* Stop and join it. */
+void media_stop(struct media *m);
+bool media_is_realtime(const struct media *m);
+
+/* One pass of the loop at PTP time @now_ns (what the thread does on each
+ * wake-up); returns the PTP time of the next deadline. For tests. */
+unsigned long long media_run_once(struct media *m, unsigned long long now_ns);
+
+#endif

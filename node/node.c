@@ -1,0 +1,451 @@
+/* Node assembly and the control loop: signals, status, and turning the media
+ * thread's counters into rate-limited log lines. */
+#include "node/node.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "discovery/sdp.h"
+#include "node/config.h"
+#include "node/flow.h"
+#include "node/media.h"
+#include "node/recorder.h"
+#include "node/source.h"
+#include "node/sub.h"
+#include "ptp/mclock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TICK_MS 100
+
+struct sub_seen {
+	uint64_t bad_header, bad_pt, bad_size, foreign, early, ssrc_changes;
+	bool arrival;
+	struct log_ratelimit rl;
+};
+
+struct node {
+	struct node_config cfg;
+	struct mclock *mc;
+	struct source *sources[CONFIG_MAX_SOURCES];
+	struct flow *flows[CONFIG_MAX_FLOWS];
+	struct sub *subs[CONFIG_MAX_SUBS];
+	struct recorder *recs[CONFIG_MAX_SINKS];
+	unsigned int nrecs;
+	struct sub_seen seen[CONFIG_MAX_SUBS];
+	struct media *media;
+	pthread_t io_thread;
+	bool io_running;
+	_Atomic bool io_stop;
+};
+
+#define GET(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+/* The file thread: read-ahead for file sources, write-behind for
+ * recorders. It may block on disk; the media thread never waits for it. */
+static void *io_main(void *arg)
+{
+	struct node *n = arg;
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	unsigned int i;
+
+	while (!atomic_load(&n->io_stop)) {
+		for (i = 0; i < n->cfg.nsources; i++)
+			if (source_is_file(n->sources[i]) &&
+			    source_io_fill(n->sources[i]) < 0)
+				log_err("source %s: read error",
+					source_name(n->sources[i]));
+		for (i = 0; i < n->nrecs; i++)
+			recorder_io_drain(n->recs[i]);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static int write_flow_sdp(struct node *n, struct flow *f)
+{
+	const struct flow_config *fc = flow_config(f);
+	struct sdp_stream st = { 0 };
+	struct mclock_status cs;
+	char buf[4096];
+	size_t off;
+	unsigned int c;
+	uint8_t mac[6];
+	FILE *out;
+	int len;
+
+	flow_origin(f, &st.origin_addr, mac);
+	snprintf(st.origin_user, sizeof(st.origin_user), "-");
+	st.session_id = flow_ssrc(f) ? flow_ssrc(f) : 1;
+	st.session_version = 1;
+	snprintf(st.name, sizeof(st.name), "%s %s", n->cfg.name, fc->name);
+	off = (size_t)snprintf(st.info, sizeof(st.info), "%u channels: ",
+			       fc->nch);
+	for (c = 0; c < fc->nch && off < sizeof(st.info); c++)
+		off += (size_t)snprintf(st.info + off, sizeof(st.info) - off,
+					"%s%s %u", c ? ", " : "", fc->source,
+					fc->chans[c] + 1u);
+	st.addr = fc->dest.sin_addr;
+	st.port = ntohs(fc->dest.sin_port);
+	st.ttl = net_is_multicast(&fc->dest) ? fc->ttl : -1;
+	st.payload_type = fc->pt;
+	snprintf(st.encoding, sizeof(st.encoding), "%s",
+		 rtp_encoding_name(fc->enc));
+	st.rate = fc->rate;
+	st.channels = fc->nch;
+	st.ptime_us = fc->ptime_us;
+	st.framecount = fc->fpp;
+	mclock_get_status(n->mc, &cs);
+	if (cs.gm_valid) {
+		st.refclk = SDP_REFCLK_PTP;
+		snprintf(st.refclk_version, sizeof(st.refclk_version),
+			 "IEEE1588-2008");
+		memcpy(st.gm_id, cs.gm_id, 8);
+		st.ptp_domain = cs.domain;
+	} else {
+		st.refclk = SDP_REFCLK_LOCALMAC;
+		memcpy(st.gm_id, mac, 6);
+		st.ptp_domain = -1;
+	}
+	st.has_mediaclk = true;
+	st.mediaclk_offset = 0;
+	if (net_is_multicast(&fc->dest)) {
+		st.has_source_filter = true;
+		st.source_filter = st.origin_addr;
+	}
+	snprintf(st.direction, sizeof(st.direction), "recvonly");
+	len = sdp_write(&st, buf, sizeof(buf));
+	if (len < 0) {
+		log_err("flow %s: SDP does not fit", fc->name);
+		return len;
+	}
+	out = fopen(fc->sdp_path, "w");
+	if (!out || fwrite(buf, 1, (size_t)len, out) != (size_t)len) {
+		log_err("flow %s: cannot write SDP to '%s': %m", fc->name,
+			fc->sdp_path);
+		if (out)
+			fclose(out);
+		return -EIO;
+	}
+	fclose(out);
+	return 0;
+}
+
+static int node_build(struct node *n)
+{
+	struct node_config *cfg = &n->cfg;
+	char err[512];
+	unsigned int i, c;
+
+	n->mc = mclock_new_free_run();
+	if (!n->mc)
+		return -ENOMEM;
+	for (i = 0; i < cfg->nsources; i++) {
+		n->sources[i] = source_open(&cfg->sources[i], err, sizeof(err));
+		if (!n->sources[i])
+			goto out_err;
+	}
+	for (i = 0; i < cfg->nflows; i++) {
+		struct flow_config *fc = &cfg->flows[i];
+		struct source *src =
+			n->sources[config_find_source(cfg, fc->source)];
+
+		if (!fc->nch) {
+			fc->nch = source_channels(src);
+			for (c = 0; c < fc->nch; c++)
+				fc->chans[c] = (uint8_t)c;
+		}
+		n->flows[i] = flow_open(fc, src, err, sizeof(err));
+		if (!n->flows[i])
+			goto out_err;
+	}
+	for (i = 0; i < cfg->nsubs; i++) {
+		n->subs[i] = sub_open(&cfg->subs[i], err, sizeof(err));
+		if (!n->subs[i])
+			goto out_err;
+	}
+	for (i = 0; i < cfg->nsinks; i++) {
+		struct sink_config *k = &cfg->sinks[i];
+		struct recorder *rec;
+
+		if (k->type != SINK_FILE)
+			continue;
+		rec = recorder_open(&k->rec, err, sizeof(err));
+		if (!rec)
+			goto out_err;
+		n->recs[n->nrecs++] = rec;
+		if (sub_add_recorder(n->subs[config_find_sub(cfg, k->sub)],
+				     rec) < 0) {
+			snprintf(err, sizeof(err),
+				 "sink %s: subscription %s has too many sinks",
+				 k->rec.name, k->sub);
+			goto out_err;
+		}
+	}
+	for (i = 0; i < cfg->nflows; i++)
+		if (cfg->flows[i].sdp_path[0] &&
+		    write_flow_sdp(n, n->flows[i]) < 0)
+			return -EIO;
+	n->media = media_new(n->mc, n->flows, cfg->nflows, n->subs,
+			     cfg->nsubs);
+	return n->media ? 0 : -ENOMEM;
+
+out_err:
+	log_err("%s", err);
+	return -EINVAL;
+}
+
+static void node_teardown(struct node *n)
+{
+	unsigned int i;
+
+	if (n->media)
+		media_destroy(n->media);
+	if (n->io_running) {
+		atomic_store(&n->io_stop, true);
+		pthread_join(n->io_thread, NULL);
+	}
+	for (i = 0; i < n->nrecs; i++)
+		recorder_close(n->recs[i]);
+	for (i = 0; i < n->cfg.nsubs; i++)
+		sub_destroy(n->subs[i]);
+	for (i = 0; i < n->cfg.nflows; i++)
+		flow_destroy(n->flows[i]);
+	for (i = 0; i < n->cfg.nsources; i++)
+		source_destroy(n->sources[i]);
+	mclock_destroy(n->mc);
+}
+
+static void format_sub(const struct sub *s, char *buf, size_t len)
+{
+	const struct sub_stats *st = sub_stats(s);
+	size_t off;
+	unsigned int b;
+
+	off = (size_t)snprintf(
+		buf, len,
+		"subscription %s received=%llu lost=%llu late=%llu early=%llu "
+		"duplicate=%llu reordered=%llu missing_frames=%llu "
+		"bad_header=%llu bad_pt=%llu bad_size=%llu foreign=%llu "
+		"ssrc_changes=%llu delay_us=[",
+		sub_config(s)->name, (unsigned long long)GET(st->received),
+		(unsigned long long)GET(st->lost),
+		(unsigned long long)GET(st->late),
+		(unsigned long long)GET(st->early),
+		(unsigned long long)GET(st->duplicate),
+		(unsigned long long)GET(st->reordered),
+		(unsigned long long)GET(st->missing_frames),
+		(unsigned long long)GET(st->bad_header),
+		(unsigned long long)GET(st->bad_pt),
+		(unsigned long long)GET(st->bad_size),
+		(unsigned long long)GET(st->foreign),
+		(unsigned long long)GET(st->ssrc_changes));
+	for (b = 0; b < SUB_HIST_BUCKETS && off < len; b++) {
+		if (b == 0)
+			off += (size_t)snprintf(buf + off, len - off, "<0:%llu",
+						(unsigned long long)GET(
+							st->hist[b]));
+		else
+			off += (size_t)snprintf(
+				buf + off, len - off, " %s%d:%llu",
+				b == SUB_HIST_BUCKETS - 1 ? ">=" : "<",
+				sub_hist_edges_us[b == SUB_HIST_BUCKETS - 1 ?
+							  b - 1 :
+							  b],
+				(unsigned long long)GET(st->hist[b]));
+	}
+	if (off < len)
+		snprintf(buf + off, len - off, "]");
+}
+
+static void print_status(struct node *n, const char *prefix)
+{
+	struct mclock_status cs;
+	char line[1024];
+	unsigned int i;
+
+	mclock_get_status(n->mc, &cs);
+	log_info("%s: node %s clock %s", prefix, n->cfg.name,
+		 mclock_state_name(cs.state));
+	for (i = 0; i < n->cfg.nflows; i++) {
+		const struct flow_stats *st = flow_stats(n->flows[i]);
+
+		log_info("%s: flow %s packets=%llu send_errors=%llu "
+			 "skipped=%llu underruns=%llu",
+			 prefix, flow_config(n->flows[i])->name,
+			 (unsigned long long)GET(st->packets),
+			 (unsigned long long)GET(st->send_errors),
+			 (unsigned long long)GET(st->skipped),
+			 (unsigned long long)source_underruns(
+				 n->sources[config_find_source(
+					 &n->cfg, flow_config(n->flows[i])
+							  ->source)]));
+	}
+	for (i = 0; i < n->cfg.nsubs; i++) {
+		format_sub(n->subs[i], line, sizeof(line));
+		log_info("%s: %s", prefix, line);
+	}
+	for (i = 0; i < n->nrecs; i++)
+		log_info("%s: recording %s frames=%llu overflows=%llu", prefix,
+			 recorder_path(n->recs[i]),
+			 (unsigned long long)recorder_frames_written(
+				 n->recs[i]),
+			 (unsigned long long)recorder_overflows(n->recs[i]));
+}
+
+/* Counted, rate-limited reports of what the media thread rejected. */
+static void report_rejects(struct node *n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n->cfg.nsubs; i++) {
+		const struct sub_stats *st = sub_stats(n->subs[i]);
+		const char *name = sub_config(n->subs[i])->name;
+		struct sub_seen *seen = &n->seen[i];
+		uint64_t v[5] = { GET(st->bad_header), GET(st->bad_pt),
+				  GET(st->bad_size), GET(st->foreign),
+				  GET(st->early) };
+		uint64_t *old[5] = { &seen->bad_header, &seen->bad_pt,
+				     &seen->bad_size, &seen->foreign,
+				     &seen->early };
+		static const char *const what[5] = {
+			"not RTP", "wrong payload type", "wrong payload size",
+			"from a source the filter excludes",
+			"too far ahead of the playout time"
+		};
+		unsigned int k, suppressed;
+		bool arrival = GET(st->arrival_timing);
+
+		if (GET(st->ssrc_changes) != seen->ssrc_changes) {
+			seen->ssrc_changes = GET(st->ssrc_changes);
+			log_warn("subscription %s: sender changed (SSRC now "
+				 "0x%08x); resynchronised",
+				 name, (unsigned int)GET(st->ssrc));
+		}
+		if (arrival != seen->arrival) {
+			seen->arrival = arrival;
+			if (arrival)
+				log_info("subscription %s: stream timestamps "
+					 "are not on this node's media clock; "
+					 "aligned on arrival",
+					 name);
+		}
+		for (k = 0; k < 5; k++) {
+			if (v[k] == *old[k])
+				continue;
+			if (log_ratelimit_ok(&seen->rl, &suppressed))
+				log_warn("subscription %s: %llu packet(s) %s "
+					 "(last payload type %u, size %u; %u "
+					 "reports suppressed)",
+					 name,
+					 (unsigned long long)(v[k] - *old[k]),
+					 what[k],
+					 (unsigned int)GET(st->last_bad_pt),
+					 (unsigned int)GET(st->last_bad_size),
+					 suppressed);
+			*old[k] = v[k];
+		}
+	}
+}
+
+static int control_loop(struct node *n, const struct node_opts *opts)
+{
+	struct timespec start, now;
+	uint64_t ticks = 0, status_ticks;
+	sigset_t mask;
+	int sfd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		log_err("signalfd: %m");
+		return -errno;
+	}
+	status_ticks = n->cfg.status_interval_s * 1000ull / TICK_MS;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+		double elapsed;
+
+		if (poll(&pfd, 1, TICK_MS) > 0) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				log_info("signal %u: stopping", si.ssi_signo);
+			break;
+		}
+		ticks++;
+		report_rejects(n);
+		if (opts->verbose && status_ticks && ticks % status_ticks == 0)
+			print_status(n, "status");
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		elapsed = (double)(now.tv_sec - start.tv_sec) +
+			  (double)(now.tv_nsec - start.tv_nsec) / 1e9;
+		if (opts->run_seconds > 0 && elapsed >= opts->run_seconds) {
+			log_info("ran %.1f s: stopping", elapsed);
+			break;
+		}
+	}
+	close(sfd);
+	return 0;
+}
+
+int node_run(const struct node_opts *opts)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	char err[512];
+	sigset_t mask;
+	int rc = 1;
+	unsigned int i;
+
+	if (!n) {
+		log_err("out of memory");
+		return 1;
+	}
+	if (config_load(opts->config_path, &n->cfg, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		free(n);
+		return 1;
+	}
+	for (i = 0; i < CONFIG_MAX_SUBS; i++)
+		n->seen[i].rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(
+			5 * NSEC_PER_SEC, 3);
+	/* Signals go to the control loop only, never to the media thread. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	if (node_build(n) < 0)
+		goto out;
+	if (pthread_create(&n->io_thread, NULL, io_main, n) != 0) {
+		log_err("pthread_create(file thread) failed");
+		goto out;
+	}
+	n->io_running = true;
+	if (media_start(n->media, n->cfg.rt_priority) < 0)
+		goto out;
+	log_info("node %s running: %u flow(s), %u subscription(s), media "
+		 "thread %s",
+		 n->cfg.name, n->cfg.nflows, n->cfg.nsubs,
+		 media_is_realtime(n->media) ? "SCHED_FIFO" : "not real-time");
+	rc = control_loop(n, opts) < 0 ? 1 : 0;
+	media_stop(n->media);
+	report_rejects(n);
+	print_status(n, "final");
+out:
+	node_teardown(n);
+	free(n);
+	return rc;
+}

@@ -1,0 +1,52 @@
+/* A file recorder that writes by timestamp: a recording that starts at media
+ * sample T0 holds sample T0 + i at frame i, with zeros where nothing came.
+ * The media thread feeds it positions; the file thread writes the file. */
+#ifndef D4_NODE_RECORDER_H
+#define D4_NODE_RECORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "node/source.h"
+
+struct recorder_config {
+	char name[SOURCE_NAME_MAX];
+	char path[4096];
+	int format; /* libsndfile major | subtype */
+	uint32_t rate;
+	unsigned int nch;
+	uint8_t chans[SOURCE_MAX_CHANNELS]; /* stream channel of each file ch */
+	enum start_mode start;
+	uint64_t start_ns;    /* START_AT */
+	uint64_t duration_ns; /* 0: until the node stops */
+};
+
+struct recorder;
+
+/* Create the file now, so a bad path fails at start. NULL + @err. */
+struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
+			       size_t err_len);
+
+/* Media side. Frames for positions [x, x + frames), each @stream_ch wide.
+ * @first_data_x is the position of the first sample the stream delivered
+ * (UINT64_MAX while none has come). RT: no alloc, no block. */
+void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
+		   unsigned int stream_ch, unsigned int nframes,
+		   uint64_t first_data_x);
+
+/* I/O side: write what the media side fed. Returns true once the recording
+ * is complete (duration reached) and written. */
+bool recorder_io_drain(struct recorder *rec);
+
+/* Write what is left, close the file and free everything. */
+void recorder_close(struct recorder *rec);
+
+/* The recording's first position, or UINT64_MAX before it has started. */
+uint64_t recorder_start_x(const struct recorder *rec);
+uint64_t recorder_frames_written(const struct recorder *rec);
+/* Frames lost because the disk did not keep up (should stay 0). */
+uint64_t recorder_overflows(const struct recorder *rec);
+const char *recorder_path(const struct recorder *rec);
+
+#endif

@@ -1,0 +1,66 @@
+/* Audio sources: a node's TX channels come from these. A source is read by
+ * media-clock sample position, so every flow that reads position X of a
+ * source gets the same frame, and a file with an absolute start time puts its
+ * frame i at PTP sample start + i. */
+#ifndef D4_NODE_SOURCE_H
+#define D4_NODE_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SOURCE_MAX_CHANNELS 64
+#define SOURCE_NAME_MAX	    64
+
+enum source_type {
+	SOURCE_FILE,
+	SOURCE_TONE,
+	SOURCE_SILENCE,
+};
+
+enum start_mode {
+	START_NOW,   /* at the first sample asked for */
+	START_AT,    /* at a given PTP time */
+	START_FIRST, /* recorders: at the first sample received */
+};
+
+struct source_config {
+	char name[SOURCE_NAME_MAX];
+	enum source_type type;
+	char path[4096];
+	bool loop;
+	enum start_mode start;
+	uint64_t start_ns; /* START_AT */
+	unsigned int channels; /* tone, silence; files say their own */
+	uint32_t rate;	       /* tone, silence; files say their own */
+	double freq_hz[SOURCE_MAX_CHANNELS];
+	double level_dbfs[SOURCE_MAX_CHANNELS];
+};
+
+struct source;
+
+/* Open a source (a file is opened and its first second read ahead). NULL
+ * with a message in @err on failure. */
+struct source *source_open(const struct source_config *cfg, char *err,
+			   size_t err_len);
+void source_destroy(struct source *src);
+
+const char *source_name(const struct source *src);
+unsigned int source_channels(const struct source *src);
+uint32_t source_rate(const struct source *src);
+bool source_is_file(const struct source *src);
+
+/* Media side. Fill @out with @frames interleaved frames of the channels
+ * listed in @chans (@nch of them, 0-based) for positions [x, x + frames).
+ * Positions must move forward over time; a range read again within the last
+ * SOURCE_HISTORY frames gets the same audio. RT: no alloc, no block. */
+void source_read(struct source *src, uint64_t x, unsigned int frames,
+		 const uint8_t *chans, unsigned int nch, int32_t *out);
+
+/* Frames a file source had not read from disk in time (played as zeros). */
+uint64_t source_underruns(const struct source *src);
+
+/* I/O side (the file thread): read ahead from disk. 0 or -errno. */
+int source_io_fill(struct source *src);
+
+#endif

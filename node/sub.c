@@ -1,0 +1,398 @@
+/* Subscriptions. The receive path in order: RTP header, source filter,
+ * payload type, payload size, SSRC, timing, sequence, jitter buffer. Every
+ * rejection is a counter; the control thread turns counter changes into
+ * rate-limited log lines, so nothing here logs. */
+#include "node/sub.h"
+#include "common/net.h"
+#include "node/jbuf.h"
+#include "node/recorder.h"
+#include "ptp/mclock.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RX_BATCH	 16
+#define RX_BUF		 2048
+#define SUB_MAX_FRAMES	 (RTP_MAX_PAYLOAD / 2) /* 1 ch of L16 */
+#define PLAYOUT_CHUNK	 256
+
+const int32_t sub_hist_edges_us[SUB_HIST_BUCKETS - 1] = {
+	0, 125, 250, 500, 1000, 2000, 4000, 8000, 16000,
+};
+
+struct sub {
+	struct sub_config cfg;
+	int fd;
+	struct jbuf *jb;
+	struct recorder *rec[SUB_MAX_SINKS];
+	unsigned int nrec;
+	struct sub_stats stats;
+	uint32_t latency_frames;
+	uint32_t chunk;
+
+	/* media thread state */
+	uint64_t play_x; /* next position to play out */
+	bool synced;
+	uint32_t offset; /* RTP ts = position + offset */
+	bool have_ssrc;
+	uint32_t ssrc;
+	bool have_seq;
+	uint16_t max_seq;
+	uint64_t ext_base, ext_max; /* extended sequence numbers */
+	uint64_t epoch_received, epoch_dups, lost_before;
+	uint64_t first_data_x;
+
+	int32_t *unpacked; /* SUB_MAX_FRAMES frames */
+	int32_t *out;	   /* PLAYOUT_CHUNK frames */
+	struct mmsghdr msgs[RX_BATCH];
+	struct iovec iov[RX_BATCH];
+	struct sockaddr_in from[RX_BATCH];
+	uint8_t bufs[RX_BATCH][RX_BUF];
+	uint8_t ctrl[RX_BATCH][CMSG_SPACE(sizeof(struct timespec))];
+};
+
+#define STAT_SET(f, v) atomic_store_explicit(&(f), (v), memory_order_relaxed)
+#define STAT_GET(f)    atomic_load_explicit(&(f), memory_order_relaxed)
+#define STAT_INC(f)    STAT_SET(f, STAT_GET(f) + 1)
+
+struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
+{
+	struct sub *s = calloc(1, sizeof(*s));
+	uint64_t lat = cfg->latency_ns;
+	uint32_t cap;
+
+	if (!s) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	s->cfg = *cfg;
+	s->fd = -1;
+	if (cfg->channels < 1 || cfg->channels > SOURCE_MAX_CHANNELS) {
+		snprintf(err, err_len,
+			 "subscription %s: %u channels; 1-%d allowed",
+			 cfg->name, cfg->channels, SOURCE_MAX_CHANNELS);
+		goto out_destroy;
+	}
+	if (lat < SUB_LATENCY_MIN_NS || lat > SUB_LATENCY_MAX_NS) {
+		snprintf(err, err_len,
+			 "subscription %s: latency %llu us; 250-100000 us "
+			 "allowed",
+			 cfg->name, (unsigned long long)(lat / 1000));
+		goto out_destroy;
+	}
+	s->latency_frames = (uint32_t)mclock_ns_to_samples(lat, cfg->rate);
+	s->chunk = cfg->fpp ? cfg->fpp : 48;
+	/* Room for the latency, a generous early margin, and late packets
+	 * of up to 50 ms that we still want to tell apart from garbage. */
+	cap = s->latency_frames + cfg->rate / 10 + SUB_MAX_FRAMES;
+	s->jb = jbuf_new(cfg->channels, cap);
+	s->unpacked = calloc((size_t)SUB_MAX_FRAMES * cfg->channels,
+			     sizeof(int32_t));
+	s->out = calloc((size_t)PLAYOUT_CHUNK * cfg->channels,
+			sizeof(int32_t));
+	if (!s->jb || !s->unpacked || !s->out) {
+		snprintf(err, err_len, "subscription %s: out of memory",
+			 cfg->name);
+		goto out_destroy;
+	}
+	s->fd = net_udp_rx_open(&cfg->addr, cfg->ifname[0] ? cfg->ifname :
+							      NULL);
+	if (s->fd < 0) {
+		char ep[32];
+
+		snprintf(err, err_len, "subscription %s: cannot listen on %s: %s",
+			 cfg->name,
+			 net_endpoint_str(&cfg->addr, ep, sizeof(ep)),
+			 strerror(-s->fd));
+		goto out_destroy;
+	}
+	STAT_SET(s->stats.delay_min_ns, INT64_MAX);
+	STAT_SET(s->stats.delay_max_ns, INT64_MIN);
+	s->first_data_x = UINT64_MAX;
+	return s;
+
+out_destroy:
+	sub_destroy(s);
+	return NULL;
+}
+
+void sub_destroy(struct sub *s)
+{
+	if (!s)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	jbuf_destroy(s->jb);
+	free(s->unpacked);
+	free(s->out);
+	free(s);
+}
+
+int sub_add_recorder(struct sub *s, struct recorder *rec)
+{
+	if (s->nrec >= SUB_MAX_SINKS)
+		return -ENOSPC;
+	s->rec[s->nrec++] = rec;
+	return 0;
+}
+
+const struct sub_config *sub_config(const struct sub *s)
+{
+	return &s->cfg;
+}
+
+const struct sub_stats *sub_stats(const struct sub *s)
+{
+	return &s->stats;
+}
+
+int sub_fd(const struct sub *s)
+{
+	return s->fd;
+}
+
+void sub_start(struct sub *s, uint64_t now_ns)
+{
+	uint64_t x = mclock_ns_to_samples(now_ns, s->cfg.rate);
+
+	s->play_x = x - s->latency_frames;
+}
+
+/* Pick the timestamp offset for a stream's first packet (or after an SSRC
+ * change) and point the jitter buffer at the playout position. */
+static void sync_stream(struct sub *s, uint32_t ts, uint64_t arrival_ns,
+			uint64_t now_ns)
+{
+	uint64_t now_x = mclock_ns_to_samples(now_ns, s->cfg.rate);
+	int32_t d = rtp_ts_diff(ts, (uint32_t)now_x + s->cfg.mediaclk_offset);
+	bool arrival = s->cfg.timing == SUB_TIMING_ARRIVAL;
+
+	/* PTP-stamped packets are at most a few packets old on arrival. */
+	if (s->cfg.timing == SUB_TIMING_AUTO &&
+	    (d > (int32_t)s->cfg.rate / 10 || d < -(int32_t)s->cfg.rate))
+		arrival = true;
+	if (arrival)
+		s->offset = ts - (uint32_t)mclock_ns_to_samples(arrival_ns,
+								 s->cfg.rate);
+	else
+		s->offset = s->cfg.mediaclk_offset;
+	STAT_SET(s->stats.arrival_timing, arrival);
+	jbuf_reset(s->jb, (uint32_t)s->play_x + s->offset);
+	s->synced = true;
+}
+
+static void track_seq(struct sub *s, uint16_t seq, bool *reordered)
+{
+	int16_t d;
+
+	*reordered = false;
+	if (!s->have_seq) {
+		s->have_seq = true;
+		s->max_seq = seq;
+		s->ext_base = s->ext_max = 65536 + (uint64_t)seq;
+		s->epoch_received = s->epoch_dups = 0;
+		return;
+	}
+	d = rtp_seq_diff(seq, s->max_seq);
+	if (d > 0) {
+		s->ext_max += (uint64_t)d;
+		s->max_seq = seq;
+	} else if (d < 0) {
+		*reordered = true;
+		/* A packet from before the first one we saw. */
+		if (s->ext_max - s->ext_base < (uint64_t)-d)
+			s->ext_base = s->ext_max - (uint64_t)-d;
+	}
+}
+
+static void publish_lost(struct sub *s)
+{
+	uint64_t expected = s->ext_max - s->ext_base + 1;
+	uint64_t got = s->epoch_received - s->epoch_dups;
+
+	STAT_SET(s->stats.lost,
+		 s->lost_before + (expected > got ? expected - got : 0));
+}
+
+static void record_delay(struct sub *s, uint32_t ts, uint64_t arrival_ns)
+{
+	uint64_t pkt_x = s->play_x + (uint64_t)(int64_t)rtp_ts_diff(
+					     ts - s->offset,
+					     (uint32_t)s->play_x);
+	int64_t delay = (int64_t)(arrival_ns -
+				  mclock_samples_to_ns(pkt_x, s->cfg.rate));
+	int64_t us = delay / 1000;
+	unsigned int b = 0;
+
+	while (b < SUB_HIST_BUCKETS - 1 && us >= sub_hist_edges_us[b])
+		b++;
+	STAT_INC(s->stats.hist[b]);
+	if (delay < STAT_GET(s->stats.delay_min_ns))
+		STAT_SET(s->stats.delay_min_ns, delay);
+	if (delay > STAT_GET(s->stats.delay_max_ns))
+		STAT_SET(s->stats.delay_max_ns, delay);
+	if (s->first_data_x == UINT64_MAX)
+		s->first_data_x = pkt_x > s->play_x ? pkt_x : s->play_x;
+}
+
+void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
+		   const struct sockaddr_in *from, uint64_t arrival_ns,
+		   uint64_t now_ns)
+{
+	size_t frame_bytes = s->cfg.channels * rtp_bytes_per_sample(s->cfg.enc);
+	const uint8_t *payload;
+	size_t plen;
+	struct rtp_hdr h;
+	unsigned int frames;
+	bool reordered;
+
+	if (rtp_hdr_decode(buf, len, &h, &payload, &plen) < 0) {
+		STAT_INC(s->stats.bad_header);
+		return;
+	}
+	if (s->cfg.has_source_filter &&
+	    from->sin_addr.s_addr != s->cfg.source_filter.s_addr) {
+		STAT_INC(s->stats.foreign);
+		return;
+	}
+	if (h.pt != s->cfg.pt) {
+		STAT_INC(s->stats.bad_pt);
+		STAT_SET(s->stats.last_bad_pt, h.pt);
+		return;
+	}
+	if (plen == 0 || plen % frame_bytes ||
+	    plen / frame_bytes > SUB_MAX_FRAMES) {
+		STAT_INC(s->stats.bad_size);
+		STAT_SET(s->stats.last_bad_size, (uint32_t)plen);
+		return;
+	}
+	frames = (unsigned int)(plen / frame_bytes);
+	if (!s->have_ssrc || h.ssrc != s->ssrc) {
+		if (s->have_ssrc) {
+			/* A restarted sender: new timing, new sequence. */
+			STAT_INC(s->stats.ssrc_changes);
+			s->lost_before = STAT_GET(s->stats.lost);
+			s->have_seq = false;
+			s->synced = false;
+		}
+		s->have_ssrc = true;
+		s->ssrc = h.ssrc;
+		STAT_SET(s->stats.ssrc, h.ssrc);
+	}
+	if (!s->synced)
+		sync_stream(s, h.ts, arrival_ns, now_ns);
+	track_seq(s, h.seq, &reordered);
+	s->epoch_received++;
+	STAT_INC(s->stats.received);
+	record_delay(s, h.ts, arrival_ns);
+	rtp_unpack(s->cfg.enc, payload, s->cfg.channels, frames, s->unpacked);
+	switch (jbuf_put(s->jb, h.ts, s->unpacked, frames)) {
+	case JBUF_OK:
+		if (reordered)
+			STAT_INC(s->stats.reordered);
+		break;
+	case JBUF_LATE:
+	case JBUF_PARTLY_LATE:
+		STAT_INC(s->stats.late);
+		break;
+	case JBUF_EARLY:
+		STAT_INC(s->stats.early);
+		break;
+	case JBUF_DUPLICATE:
+		s->epoch_dups++;
+		STAT_INC(s->stats.duplicate);
+		break;
+	}
+	publish_lost(s);
+}
+
+void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns)
+{
+	for (;;) {
+		int i, n;
+
+		for (i = 0; i < RX_BATCH; i++) {
+			s->iov[i].iov_base = s->bufs[i];
+			s->iov[i].iov_len = RX_BUF;
+			s->msgs[i].msg_hdr = (struct msghdr){
+				.msg_name = &s->from[i],
+				.msg_namelen = sizeof(s->from[i]),
+				.msg_iov = &s->iov[i],
+				.msg_iovlen = 1,
+				.msg_control = s->ctrl[i],
+				.msg_controllen = sizeof(s->ctrl[i]),
+			};
+		}
+		n = recvmmsg(s->fd, s->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			return;
+		for (i = 0; i < n; i++) {
+			struct msghdr *mh = &s->msgs[i].msg_hdr;
+			uint64_t arrival = now_ns;
+			struct cmsghdr *c;
+
+			for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+				struct timespec ts;
+
+				if (c->cmsg_level != SOL_SOCKET ||
+				    c->cmsg_type != SCM_TIMESTAMPNS)
+					continue;
+				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+				arrival = (uint64_t)ts.tv_sec * NSEC_PER_SEC +
+					  (uint64_t)ts.tv_nsec +
+					  (uint64_t)clock_offset_ns;
+			}
+			if (mh->msg_flags & MSG_TRUNC) {
+				STAT_INC(s->stats.bad_size);
+				continue;
+			}
+			sub_rx_packet(s, s->bufs[i], s->msgs[i].msg_len,
+				      &s->from[i], arrival, now_ns);
+		}
+		if (n < RX_BATCH)
+			return;
+	}
+}
+
+uint64_t sub_playout(struct sub *s, uint64_t now_ns)
+{
+	uint64_t target = mclock_ns_to_samples(now_ns, s->cfg.rate) -
+			  s->latency_frames;
+	unsigned int i;
+
+	while (s->play_x < target) {
+		uint64_t left = target - s->play_x;
+		unsigned int n = left > PLAYOUT_CHUNK ? PLAYOUT_CHUNK :
+							(unsigned int)left;
+
+		if (s->synced) {
+			unsigned int missing = jbuf_get(s->jb, s->out, n);
+
+			/* Before the stream's first sample nothing is
+			 * missing yet. */
+			if (s->first_data_x > s->play_x) {
+				uint64_t pre = s->first_data_x - s->play_x;
+
+				missing -= pre < missing ? (unsigned int)pre :
+							   missing;
+			}
+			if (missing)
+				STAT_SET(s->stats.missing_frames,
+					 STAT_GET(s->stats.missing_frames) +
+						 missing);
+		} else {
+			memset(s->out, 0,
+			       (size_t)n * s->cfg.channels * sizeof(int32_t));
+		}
+		for (i = 0; i < s->nrec; i++)
+			recorder_feed(s->rec[i], s->play_x, s->out,
+				      s->cfg.channels, n, s->first_data_x);
+		s->play_x += n;
+	}
+	return mclock_samples_to_ns(s->play_x + s->chunk + s->latency_frames,
+				    s->cfg.rate);
+}

@@ -1,0 +1,126 @@
+# Shared helpers for d4's shell tests (interop, lab). Source it; it sets
+# -eu, makes a work directory, and cleans up every process and namespace the
+# test started when it exits. Needs root (namespaces) like the tests do.
+
+set -eu
+
+D4NODE=${D4NODE:?D4NODE must point at the d4node binary}
+D4WAV=${D4WAV:?D4WAV must point at the d4wav tool}
+T=$(mktemp -d /tmp/d4test.XXXXXX)
+_pids=""
+_netns=""
+
+d4_cleanup() {
+	local rc=$?
+	for p in $_pids; do kill "$p" 2>/dev/null || true; done
+	sleep 0.2
+	for p in $_pids; do kill -9 "$p" 2>/dev/null || true; done
+	for n in $_netns; do ip netns del "$n" 2>/dev/null || true; done
+	if [ $rc -ne 0 ]; then
+		echo "--- logs in $T (kept on failure)" >&2
+		for f in "$T"/*.log; do
+			[ -f "$f" ] || continue
+			echo "--- $f" >&2
+			tail -n 30 "$f" >&2
+		done
+	else
+		rm -rf "$T"
+	fi
+	exit $rc
+}
+trap d4_cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+pass() {
+	echo "ok: $*"
+}
+
+# Run the calling script again inside a private network namespace with a
+# multicast-capable loopback (lab/RECIPES.md "One host alone").
+d4_private_netns() {
+	if [ -z "${D4_IN_NETNS:-}" ]; then
+		exec unshare -n env D4_IN_NETNS=1 bash "$0" "$@"
+	fi
+	ip link set lo up
+	ip link set lo multicast on
+	ip route add 224.0.0.0/4 dev lo
+}
+
+# Start a command in the background, remember its PID for cleanup.
+# usage: d4_spawn LOGFILE cmd args...   (PID in $!)
+d4_spawn() {
+	local log=$1
+	shift
+	"$@" >"$log" 2>&1 &
+	_pids="$_pids $!"
+}
+
+# Hosts on one bridge, as in lab/RECIPES.md: d4_lab_hosts PREFIX N makes
+# namespaces PREFIX-h1..hN with 10.77.0.i/24 on eth0.
+d4_lab_hosts() {
+	local pre=$1 n=$2 h
+	ip netns add "$pre-br"
+	_netns="$_netns $pre-br"
+	ip -n "$pre-br" link add br0 type bridge
+	ip -n "$pre-br" link set br0 type bridge mcast_snooping 0
+	ip -n "$pre-br" link set br0 up
+	for h in $(seq 1 "$n"); do
+		ip netns add "$pre-h$h"
+		_netns="$_netns $pre-h$h"
+		ip link add "$pre-v$h" type veth peer name eth0 netns "$pre-h$h"
+		ip link set "$pre-v$h" netns "$pre-br"
+		ip -n "$pre-br" link set "$pre-v$h" master br0 up
+		ip -n "$pre-h$h" addr add "10.77.0.$h/24" dev eth0
+		ip -n "$pre-h$h" link set eth0 up
+		ip -n "$pre-h$h" link set lo up
+		ip -n "$pre-h$h" route add 224.0.0.0/4 dev eth0
+	done
+}
+
+# Wait up to $2 seconds for file $1 to exist and be non-empty.
+d4_wait_file() {
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "timed out waiting for $1"
+}
+
+# Wait up to $2 seconds for PID $1 to exit; return its status.
+d4_wait_pid() {
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		kill -0 "$1" 2>/dev/null || { wait "$1"; return $?; }
+		sleep 0.1
+	done
+	fail "process $1 still running after $2 s"
+}
+
+# Value of KEY in the last "final: subscription NAME" line of LOG.
+d4_sub_stat() {
+	local log=$1 name=$2 key=$3
+	grep "final: subscription $name " "$log" | tail -n 1 |
+		tr ' ' '\n' | sed -n "s/^$key=//p"
+}
+
+# Value of KEY in the last "final: flow NAME" line of LOG.
+d4_flow_stat() {
+	local log=$1 name=$2 key=$3
+	grep "final: flow $name " "$log" | tail -n 1 |
+		tr ' ' '\n' | sed -n "s/^$key=//p"
+}
+
+# PTP (TAI) time in seconds, @1 s ahead, for aligned starts. The node uses
+# CLOCK_TAI when the kernel knows the TAI offset, else REALTIME + 37 s.
+d4_ptp_now() {
+	python3 -c 'import time, ctypes
+tai = time.clock_gettime(11)  # CLOCK_TAI
+rt = time.clock_gettime(time.CLOCK_REALTIME)
+print("%.0f" % (tai if tai - rt > 1 else rt + 37))'
+}

@@ -1,0 +1,735 @@
+/* Unit tests for the INI configuration: a full valid file and its defaults,
+ * every error naming file, line, section and key with the bad value quoted,
+ * and the duration and channel-list parsers on their own. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/config.h"
+
+#define FNAME "studio-7.ini"
+
+struct ctx {
+	struct node_config cfg; /* large: on the heap */
+	char err[512];
+};
+
+static int setup(void **state)
+{
+	*state = calloc(1, sizeof(struct ctx));
+	return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+static void parse_ok(struct ctx *t, const char *text)
+{
+	int rc =
+	    config_parse_string(text, FNAME, &t->cfg, t->err, sizeof(t->err));
+
+	if (rc)
+		fail_msg("config_parse_string: %d: %s", rc, t->err);
+}
+
+/* Parse @text expecting -EINVAL; the message must start "FNAME:LINE: ". */
+static void parse_err(struct ctx *t, const char *text, int line)
+{
+	char prefix[64];
+	int rc;
+
+	t->err[0] = '\0';
+	rc = config_parse_string(text, FNAME, &t->cfg, t->err, sizeof(t->err));
+	assert_int_equal(rc, -EINVAL);
+	snprintf(prefix, sizeof(prefix), "%s:%d: ", FNAME, line);
+	if (strncmp(t->err, prefix, strlen(prefix)))
+		fail_msg("error '%s' does not start with '%s'", t->err, prefix);
+}
+
+static void assert_has(const struct ctx *t, const char *part)
+{
+	if (!strstr(t->err, part))
+		fail_msg("error '%s' does not contain '%s'", t->err, part);
+}
+
+static void assert_endpoint(const struct sockaddr_in *sa, const char *ip,
+			    uint16_t port)
+{
+	char buf[INET_ADDRSTRLEN];
+
+	assert_int_equal(sa->sin_family, AF_INET);
+	assert_non_null(inet_ntop(AF_INET, &sa->sin_addr, buf, sizeof(buf)));
+	assert_string_equal(buf, ip);
+	assert_int_equal(ntohs(sa->sin_port), port);
+}
+
+static const char full_config[] = "; a node with every kind of section\n"
+				  "[node]\n"
+				  "name = studio-a\n"
+				  "status_interval = 5\n"
+				  "rt_priority = 80\n"
+				  "\n"
+				  "[source music]\n"
+				  "type = file\n"
+				  "path = /srv/audio/music.wav\n"
+				  "loop = false\n"
+				  "start = 1795000000.5\n"
+				  "\n"
+				  "[source tones]\n"
+				  "type = tone\n"
+				  "channels = 4\n"
+				  "rate = 96000\n"
+				  "frequency = 440, 880,1000\n"
+				  "level = -12, -18\n"
+				  "\n"
+				  "[flow main]\n"
+				  "source = tones\n"
+				  "channels = 1-2,4\n"
+				  "destination = 239.69.1.2\n"
+				  "encoding = L16\n"
+				  "rate = 96000\n"
+				  "ptime = 1ms\n"
+				  "\n"
+				  "[flow second]\n"
+				  "source = music\n"
+				  "destination = 239.69.1.3:6000\n"
+				  "ptime = 250us\n"
+				  "dscp = 46\n"
+				  "ttl = 32\n"
+				  "payload_type = 100\n"
+				  "\n"
+				  "[subscription in]\n"
+				  "address = 239.69.1.2\n"
+				  "encoding = L16\n"
+				  "rate = 96000\n"
+				  "channels = 3\n"
+				  "ptime = 1ms\n"
+				  "\n"
+				  "[subscription in2]\n"
+				  "address = 239.69.9.9:5008\n"
+				  "rate = 44100\n"
+				  "ptime = 125us\n"
+				  "latency = 5ms\n"
+				  "timing = ptp\n"
+				  "\n"
+				  "[sink rec]\n"
+				  "subscription = in\n"
+				  "path = /tmp/rec.wav\n"
+				  "duration = 10\n"
+				  "\n"
+				  "[sink rec2]\n"
+				  "subscription = in2\n"
+				  "channels = 2,1\n"
+				  "path = /tmp/rec2.flac\n"
+				  "bits = 16\n"
+				  "format = flac\n"
+				  "start = now\n"
+				  "duration = 500ms\n";
+
+static void test_config_full_file_parses_node_and_sources(void **state)
+{
+	struct ctx *t = *state;
+	const struct node_config *c = &t->cfg;
+	const struct source_config *s;
+	unsigned int i;
+
+	parse_ok(t, full_config);
+	assert_string_equal(c->path, FNAME);
+	assert_string_equal(c->name, "studio-a");
+	assert_int_equal(c->status_interval_s, 5);
+	assert_int_equal(c->rt_priority, 80);
+
+	assert_int_equal(c->nsources, 2);
+	assert_int_equal(config_find_source(c, "music"), 0);
+	assert_int_equal(config_find_source(c, "tones"), 1);
+	assert_int_equal(config_find_source(c, "nope"), -1);
+	s = &c->sources[0];
+	assert_string_equal(s->name, "music");
+	assert_int_equal(s->type, SOURCE_FILE);
+	assert_string_equal(s->path, "/srv/audio/music.wav");
+	assert_false(s->loop);
+	assert_int_equal(s->start, START_AT);
+	assert_int_equal(s->start_ns, 1795000000500000000ull);
+
+	s = &c->sources[1];
+	assert_int_equal(s->type, SOURCE_TONE);
+	assert_int_equal(s->channels, 4);
+	assert_int_equal(s->rate, 96000);
+	assert_true(s->loop);
+	assert_int_equal(s->start, START_NOW);
+	/* Per-channel lists; the last value fills the rest. */
+	assert_true(s->freq_hz[0] == 440.0);
+	assert_true(s->freq_hz[1] == 880.0);
+	assert_true(s->freq_hz[2] == 1000.0);
+	assert_true(s->level_dbfs[0] == -12.0);
+	for (i = 1; i < SOURCE_MAX_CHANNELS; i++)
+		assert_true(s->level_dbfs[i] == -18.0);
+	for (i = 3; i < SOURCE_MAX_CHANNELS; i++)
+		assert_true(s->freq_hz[i] == 1000.0);
+}
+
+static void test_config_full_file_parses_flows_with_defaults(void **state)
+{
+	struct ctx *t = *state;
+	const struct flow_config *f;
+
+	parse_ok(t, full_config);
+	assert_int_equal(t->cfg.nflows, 2);
+	f = &t->cfg.flows[0];
+	assert_string_equal(f->name, "main");
+	assert_string_equal(f->source, "tones");
+	assert_int_equal(f->nch, 3);
+	assert_int_equal(f->chans[0], 0);
+	assert_int_equal(f->chans[1], 1);
+	assert_int_equal(f->chans[2], 3);
+	assert_endpoint(&f->dest, "239.69.1.2", 5004); /* default port */
+	assert_int_equal(f->enc, RTP_ENC_L16);
+	assert_int_equal(f->rate, 96000);
+	assert_int_equal(f->ptime_us, 1000);
+	assert_int_equal(f->pt, 98);
+	assert_int_equal(f->dscp, 34);
+	assert_int_equal(f->ttl, 16);
+
+	f = &t->cfg.flows[1];
+	assert_string_equal(f->name, "second");
+	assert_string_equal(f->source, "music");
+	assert_endpoint(&f->dest, "239.69.1.3", 6000);
+	assert_int_equal(f->enc, RTP_ENC_L24);
+	assert_int_equal(f->rate, 48000);
+	assert_int_equal(f->ptime_us, 250);
+	assert_int_equal(f->pt, 100);
+	assert_int_equal(f->dscp, 46);
+	assert_int_equal(f->ttl, 32);
+}
+
+static void test_config_full_file_parses_subscriptions(void **state)
+{
+	struct ctx *t = *state;
+	const struct sub_config *s;
+
+	parse_ok(t, full_config);
+	assert_int_equal(t->cfg.nsubs, 2);
+	assert_int_equal(config_find_sub(&t->cfg, "in2"), 1);
+	assert_int_equal(config_find_sub(&t->cfg, "in3"), -1);
+	s = &t->cfg.subs[0];
+	assert_string_equal(s->name, "in");
+	assert_endpoint(&s->addr, "239.69.1.2", 5004);
+	assert_int_equal(s->enc, RTP_ENC_L16);
+	assert_int_equal(s->rate, 96000);
+	assert_int_equal(s->channels, 3);
+	assert_int_equal(s->pt, 98);
+	assert_int_equal(s->fpp, 96); /* 1 ms at 96 kHz */
+	assert_int_equal(s->latency_ns, 1000000);
+	assert_int_equal(s->timing, SUB_TIMING_AUTO);
+
+	s = &t->cfg.subs[1];
+	assert_endpoint(&s->addr, "239.69.9.9", 5008);
+	assert_int_equal(s->enc, RTP_ENC_L24);
+	assert_int_equal(s->rate, 44100);
+	assert_int_equal(s->channels, 2);
+	assert_int_equal(s->fpp, 6); /* 125 us at 44.1 kHz */
+	assert_int_equal(s->latency_ns, 5000000);
+	assert_int_equal(s->timing, SUB_TIMING_PTP);
+}
+
+static void test_config_full_file_parses_sinks_with_defaults(void **state)
+{
+	struct ctx *t = *state;
+	const struct sink_config *k;
+
+	parse_ok(t, full_config);
+	assert_int_equal(t->cfg.nsinks, 2);
+	k = &t->cfg.sinks[0];
+	assert_string_equal(k->rec.name, "rec");
+	assert_int_equal(k->type, SINK_FILE);
+	assert_string_equal(k->sub, "in");
+	assert_string_equal(k->rec.path, "/tmp/rec.wav");
+	/* Every channel of the subscription, in order. */
+	assert_int_equal(k->nch, 3);
+	assert_int_equal(k->rec.nch, 3);
+	assert_int_equal(k->rec.chans[0], 0);
+	assert_int_equal(k->rec.chans[1], 1);
+	assert_int_equal(k->rec.chans[2], 2);
+	assert_int_equal(k->rec.rate, 96000);
+	assert_int_equal(k->rec.start, START_FIRST);
+	assert_int_equal(k->rec.duration_ns, 10 * 1000000000ull);
+	assert_int_equal(k->rec.format, SF_FORMAT_WAV | SF_FORMAT_PCM_24);
+
+	k = &t->cfg.sinks[1];
+	assert_string_equal(k->sub, "in2");
+	assert_int_equal(k->nch, 2);
+	assert_int_equal(k->rec.nch, 2);
+	assert_int_equal(k->rec.chans[0], 1);
+	assert_int_equal(k->rec.chans[1], 0);
+	assert_int_equal(k->rec.rate, 44100);
+	assert_int_equal(k->rec.start, START_NOW);
+	assert_int_equal(k->rec.duration_ns, 500000000ull);
+	assert_int_equal(k->rec.format, SF_FORMAT_FLAC | SF_FORMAT_PCM_16);
+}
+
+static void test_config_ptime_333us_is_a_third_of_a_ms(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_ok(t, "[source a]\n"
+		    "type = tone\n"
+		    "[flow f]\n"
+		    "source = a\n"
+		    "destination = 239.1.1.1\n"
+		    "ptime = 0.3334ms\n"
+		    "[flow g]\n"
+		    "source = a\n"
+		    "destination = 239.1.1.2\n"
+		    "ptime = 333us\n"
+		    "[subscription s]\n"
+		    "address = 239.1.1.1\n"
+		    "ptime = 333us\n"
+		    "[subscription s96]\n"
+		    "address = 239.1.1.3\n"
+		    "rate = 96000\n"
+		    "ptime = 333us\n");
+	assert_int_equal(t->cfg.flows[0].ptime_us, 333);
+	assert_int_equal(t->cfg.flows[1].ptime_us, 333);
+	assert_int_equal(t->cfg.subs[0].fpp, 16);
+	assert_int_equal(t->cfg.subs[1].fpp, 32);
+}
+
+static void test_config_empty_text_gives_node_defaults(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_ok(t, "; nothing but a comment\n\n");
+	assert_string_equal(t->cfg.name, "d4node");
+	assert_int_equal(t->cfg.status_interval_s, 2);
+	assert_int_equal(t->cfg.rt_priority, 70);
+	assert_int_equal(t->cfg.nsources, 0);
+	assert_int_equal(t->cfg.nflows, 0);
+	assert_int_equal(t->cfg.nsubs, 0);
+	assert_int_equal(t->cfg.nsinks, 0);
+}
+
+/* The smallest valid flow, to build error cases on. */
+#define SRC_AND_FLOW_HEAD                                                      \
+	"[source a]\n"		    /* 1 */                                    \
+	"type = tone\n"		    /* 2 */                                    \
+	"[flow f]\n"		    /* 3 */                                    \
+	"source = a\n"		    /* 4 */                                    \
+	"destination = 239.1.1.1\n" /* 5 */
+
+static void test_config_error_bad_ptime_names_line_key_value(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t, SRC_AND_FLOW_HEAD "\nptime = 2ms\n", 7);
+
+	assert_has(t, "[flow f] ptime: ");
+	assert_has(t, "'2ms' is not a packet time");
+}
+
+static void test_config_error_unknown_key(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t, "[node]\nname = x\ncolour = blue\n", 3);
+
+	assert_has(t, "[node] colour: ");
+	assert_has(t, "unknown key");
+}
+
+static void test_config_error_unknown_section_names_its_line(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t,
+		  "[node]\n"
+		  "name = x\n"
+		  "\n"
+		  "[mixer m]\n"
+		  "; a comment\n"
+		  "gain = 3\n",
+		  4);
+
+	assert_has(t, "unknown section [mixer m]");
+}
+
+static void test_config_error_empty_unknown_section(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t, "[mixer]\n[node]\nname = x\n", 1);
+
+	assert_has(t, "unknown section [mixer]");
+}
+
+static void test_config_error_key_outside_section(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t,
+		  "; header comment\n"
+		  "\n"
+		  "volume = 3\n"
+		  "[node]\n"
+		  "name = x\n",
+		  3);
+
+	assert_has(t, "key 'volume' outside any section");
+}
+
+static void test_config_error_flow_unknown_source_names_key_line(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t,
+		  "[source a]\n"
+		  "type = tone\n"
+		  "[flow f]\n"
+		  "destination = 239.1.1.1\n"
+		  "ptime = 1ms\n"
+		  "source = nosuch\n"
+		  "dscp = 10\n",
+		  6);
+
+	assert_has(t, "[flow f] source: ");
+	assert_has(t, "no [source nosuch]");
+}
+
+static void test_config_error_sink_unknown_sub_names_key_line(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t,
+		  "[subscription s]\n"
+		  "address = 239.1.1.1\n"
+		  "[sink k]\n"
+		  "type = file\n"
+		  "path = /tmp/k.wav\n"
+		  "subscription = nope\n",
+		  6);
+
+	assert_has(t, "[sink k] subscription: ");
+	assert_has(t, "no [subscription nope]");
+}
+
+static void test_config_error_duplicate_source_names_second(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t,
+		  "[source a]\n"
+		  "type = tone\n"
+		  "[source b]\n"
+		  "type = tone\n"
+		  "[source a]\n"
+		  "type = silence\n",
+		  5);
+
+	assert_has(t, "source 'a' defined twice");
+}
+
+static void test_config_error_duplicate_source_back_to_back(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t,
+		  "[source a]\n"
+		  "type = tone\n"
+		  "[source a]\n"
+		  "type = silence\n",
+		  3);
+
+	assert_has(t, "source 'a' defined twice");
+}
+
+static void test_config_error_channels_from_zero(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t, SRC_AND_FLOW_HEAD "channels = 0-3\n", 6);
+
+	assert_has(t, "[flow f] channels: ");
+	assert_has(t, "'0-3' is not a list of source channels");
+}
+
+static void test_config_error_latency_below_minimum(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t,
+		  "[subscription s]\n"
+		  "address = 239.1.1.1\n"
+		  "latency = 200us\n",
+		  3);
+
+	assert_has(t, "[subscription s] latency: ");
+	assert_has(t, "'200us' is not a latency from 250us");
+}
+
+static void test_config_error_dscp_out_of_range(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t, SRC_AND_FLOW_HEAD "dscp = 64\n", 6);
+
+	assert_has(t, "[flow f] dscp: ");
+	assert_has(t, "'64' is not a DSCP value from 0 to 63");
+}
+
+static void test_config_error_subscription_without_address(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t,
+		  "[node]\n"
+		  "name = x\n"
+		  "[subscription s]\n"
+		  "rate = 48000\n"
+		  "channels = 8\n",
+		  3);
+
+	assert_has(t, "[subscription s] needs address");
+	assert_has(t, "sdp = FILE");
+}
+
+static void test_config_error_line_not_key_value(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t,
+		  "[node]\n"
+		  "name = x\n"
+		  "this line is wrong\n"
+		  "rt_priority = 10\n",
+		  3);
+
+	assert_has(t, "not a [section] or key = value line");
+}
+
+static void test_config_error_first_error_wins(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t,
+		  "[node]\n"
+		  "rt_priority = 100\n"
+		  "status_interval = never\n",
+		  2);
+
+	assert_has(t, "[node] rt_priority: '100' is not");
+	assert_null(strstr(t->err, "never"));
+}
+
+static void test_config_error_other_bad_values_are_quoted(void **state)
+{
+	static const struct {
+		const char *text;
+		int line;
+		const char *part;
+	} cases[] = {
+	    {SRC_AND_FLOW_HEAD "ttl = 0\n", 6, "[flow f] ttl: '0'"},
+	    {SRC_AND_FLOW_HEAD "payload_type = 95\n", 6,
+	     "[flow f] payload_type: '95'"},
+	    {SRC_AND_FLOW_HEAD "encoding = L20\n", 6,
+	     "[flow f] encoding: 'L20' is not L24 or L16"},
+	    {SRC_AND_FLOW_HEAD "rate = 32000\n", 6,
+	     "[flow f] rate: '32000' is not 44100, 48000 or 96000"},
+	    {SRC_AND_FLOW_HEAD "destination = 239.1.1\n", 6,
+	     "[flow f] destination: '239.1.1'"},
+	    {"[source a]\nlevel = 3\n", 2, "[source a] level: '3'"},
+	    {"[source a]\nloop = maybe\n", 2, "[source a] loop: 'maybe'"},
+	    {"[sink k]\nbits = 20\n", 2, "[sink k] bits: '20'"},
+	    {"[sink k]\nduration = 0\n", 2, "[sink k] duration: '0'"},
+	    {"[sink k]\nstart = later\n", 2, "[sink k] start: 'later'"},
+	    {"[subscription s]\ntiming = fast\n", 2,
+	     "[subscription s] timing: 'fast'"},
+	};
+	struct ctx *t = *state;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		parse_err(t, cases[i].text, cases[i].line);
+		assert_has(t, cases[i].part);
+	}
+}
+
+static void test_config_parse_duration_units(void **state)
+{
+	static const struct {
+		const char *s;
+		unsigned long long bare, want;
+	} ok[] = {
+	    {"1ms", 1, 1000000},
+	    {"250us", 1, 250000},
+	    {"250µs", 1, 250000},
+	    {"0.5s", 1, 500000000},
+	    {"3000ns", 1000000, 3000},
+	    {"2", 1000000000, 2000000000},
+	    {"1.5", 1000000, 1500000},
+	    {"10 ms", 1, 10000000},
+	    {"0", 1000, 0},
+	    {"1.005us", 1, 1005}, /* rounded, not truncated */
+	    {"1000000000s", 1, 1000000000000000000ull},
+	};
+	static const char *const bad[] = {
+	    "", "ms", "-1ms", "1 parsec", "1m", "2e9s", "nan", "inf", "1ms2",
+	};
+	unsigned long long ns;
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		ns = 12345;
+		if (config_parse_duration(ok[i].s, ok[i].bare, &ns))
+			fail_msg("'%s' rejected", ok[i].s);
+		if (ns != ok[i].want)
+			fail_msg("'%s': %llu, want %llu", ok[i].s, ns,
+				 ok[i].want);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ns = 12345;
+		if (config_parse_duration(bad[i], 1000, &ns) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+		assert_int_equal(ns, 12345);
+	}
+}
+
+static void test_config_parse_channels_ranges_and_lists(void **state)
+{
+	uint8_t ch[SOURCE_MAX_CHANNELS];
+	unsigned int i;
+
+	memset(ch, 0xff, sizeof(ch));
+	assert_int_equal(config_parse_channels("1-8,10", ch, sizeof(ch)), 9);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(ch[i], i);
+	assert_int_equal(ch[8], 9);
+
+	assert_int_equal(config_parse_channels("2,1", ch, sizeof(ch)), 2);
+	assert_int_equal(ch[0], 1);
+	assert_int_equal(ch[1], 0);
+	assert_int_equal(config_parse_channels(" 3 , 5-6", ch, sizeof(ch)), 3);
+	assert_int_equal(ch[0], 2);
+	assert_int_equal(ch[1], 4);
+	assert_int_equal(ch[2], 5);
+	assert_int_equal(config_parse_channels("64", ch, sizeof(ch)), 1);
+	assert_int_equal(ch[0], 63);
+	assert_int_equal(config_parse_channels("1-64", ch, sizeof(ch)), 64);
+	assert_int_equal(ch[63], 63);
+}
+
+static void test_config_parse_channels_rejects_bad_lists(void **state)
+{
+	static const char *const bad[] = {
+	    "",	  "0",	"0-3", "8-1", "65",   "1-65",
+	    "1-", "-3", "a",   "1;2", "1,,2", "99999999999999999999",
+	};
+	uint8_t ch[SOURCE_MAX_CHANNELS];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (config_parse_channels(bad[i], ch, sizeof(ch)) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+	/* More channels than the caller has room for. */
+	assert_int_equal(config_parse_channels("1-8", ch, 4), -EINVAL);
+	assert_int_equal(config_parse_channels("1-4", ch, 4), 4);
+}
+
+static void test_config_long_line_is_a_clear_error(void **state)
+{
+	struct ctx *t = *state;
+	char path[301], text[512];
+
+	/* inih reads lines into a 200-byte buffer and would split a longer
+	 * one into two bogus lines; the parser must name the line instead. */
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	snprintf(text, sizeof(text),
+		 "[subscription s]\n"
+		 "address = 239.1.1.1\n"
+		 "[sink k]\n"
+		 "subscription = s\n"
+		 "path = %s\n",
+		 path);
+	parse_err(t, text, 5);
+	assert_has(t, "line longer than");
+}
+
+static void test_config_accepts_line_just_under_limit(void **state)
+{
+	struct ctx *t = *state;
+	char path[180], text[512];
+
+	memset(path, 'p', sizeof(path) - 1);
+	path[0] = '/';
+	path[sizeof(path) - 1] = '\0';
+	snprintf(text, sizeof(text),
+		 "[subscription s]\n"
+		 "address = 239.1.1.1\n"
+		 "[sink k]\n"
+		 "subscription = s\n"
+		 "path = %s\n",
+		 path);
+	parse_ok(t, text);
+	assert_string_equal(t->cfg.sinks[0].rec.path, path);
+}
+
+static void test_config_load_missing_file_names_path(void **state)
+{
+	struct ctx *t = *state;
+
+	assert_int_equal(config_load("/nonexistent/d4/x.ini", &t->cfg, t->err,
+				     sizeof(t->err)),
+			 -ENOENT);
+	assert_has(t, "/nonexistent/d4/x.ini");
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_config_full_file_parses_node_and_sources),
+	    T(test_config_full_file_parses_flows_with_defaults),
+	    T(test_config_full_file_parses_subscriptions),
+	    T(test_config_full_file_parses_sinks_with_defaults),
+	    T(test_config_ptime_333us_is_a_third_of_a_ms),
+	    T(test_config_empty_text_gives_node_defaults),
+	    T(test_config_error_bad_ptime_names_line_key_value),
+	    T(test_config_error_unknown_key),
+	    T(test_config_error_unknown_section_names_its_line),
+	    T(test_config_error_empty_unknown_section),
+	    T(test_config_error_key_outside_section),
+	    T(test_config_error_flow_unknown_source_names_key_line),
+	    T(test_config_error_sink_unknown_sub_names_key_line),
+	    T(test_config_error_duplicate_source_names_second),
+	    T(test_config_error_duplicate_source_back_to_back),
+	    T(test_config_error_channels_from_zero),
+	    T(test_config_error_latency_below_minimum),
+	    T(test_config_error_dscp_out_of_range),
+	    T(test_config_error_subscription_without_address),
+	    T(test_config_error_line_not_key_value),
+	    T(test_config_error_first_error_wins),
+	    T(test_config_error_other_bad_values_are_quoted),
+	    T(test_config_parse_duration_units),
+	    T(test_config_parse_channels_ranges_and_lists),
+	    T(test_config_parse_channels_rejects_bad_lists),
+	    T(test_config_long_line_is_a_clear_error),
+	    T(test_config_accepts_line_just_under_limit),
+	    T(test_config_load_missing_file_names_path),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
