@@ -29,8 +29,8 @@ static uint64_t mono_ns(void)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	static const char *const names[] = { "error", "warning", "info",
-					     "debug" };
+	static const char *const names[] = {"error", "warning", "info",
+					    "debug"};
 	char line[1024];
 	va_list ap;
 	uint64_t t;

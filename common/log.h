@@ -19,7 +19,7 @@ void log_set_level(enum log_level level);
 void log_set_ident(const char *ident);
 
 void log_msg(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #define log_err(...)   log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
@@ -36,8 +36,10 @@ struct log_ratelimit {
 	unsigned int suppressed;
 };
 
-#define LOG_RATELIMIT_INIT(interval_ns_, burst_) \
-	{ .interval_ns = (interval_ns_), .burst = (burst_) }
+#define LOG_RATELIMIT_INIT(interval_ns_, burst_)                               \
+	{                                                                      \
+		.interval_ns = (interval_ns_), .burst = (burst_)               \
+	}
 
 /* True when a message may be printed now; *suppressed is set to how many
  * were held back since the last one that passed. */

@@ -75,7 +75,7 @@ int net_set_dscp(int fd, int dscp)
 
 /* connect() picks the route; its interface gives the MAC. */
 void net_egress(const struct sockaddr_in *dst, struct in_addr *addr,
-		      uint8_t mac[6])
+		uint8_t mac[6])
 {
 	struct sockaddr_in local;
 	socklen_t len = sizeof(local);
@@ -99,16 +99,16 @@ void net_egress(const struct sockaddr_in *dst, struct in_addr *addr,
 			    (i->ifa_flags & IFF_UP) &&
 			    !(i->ifa_flags & IFF_LOOPBACK))
 				*addr = ((struct sockaddr_in *)i->ifa_addr)
-						->sin_addr;
+					    ->sin_addr;
 		}
 		if (addr->s_addr == htonl(INADDR_ANY))
 			addr->s_addr = htonl(INADDR_LOOPBACK);
 		for (i = ifa; i; i = i->ifa_next) {
-			struct ifreq ifr = { 0 };
+			struct ifreq ifr = {0};
 
 			if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
 			    ((struct sockaddr_in *)i->ifa_addr)
-					    ->sin_addr.s_addr != addr->s_addr)
+				    ->sin_addr.s_addr != addr->s_addr)
 				continue;
 			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s",
 				 i->ifa_name);
@@ -152,8 +152,8 @@ int net_udp_tx_open(const struct sockaddr_in *dst,
 	if (opts->src.s_addr != htonl(INADDR_ANY)) {
 		/* Send from a real address: an unbound socket may send
 		 * multicast from 0.0.0.0, which no source filter admits. */
-		struct sockaddr_in src = { .sin_family = AF_INET,
-					   .sin_addr = opts->src };
+		struct sockaddr_in src = {.sin_family = AF_INET,
+					  .sin_addr = opts->src};
 
 		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
 			err = -errno;
@@ -164,7 +164,7 @@ int net_udp_tx_open(const struct sockaddr_in *dst,
 	if (net_is_multicast(dst)) {
 		int ttl = opts->ttl;
 		int loop = 1;
-		struct ip_mreqn mreq = { 0 };
+		struct ip_mreqn mreq = {0};
 
 		ifindex = ifindex_of(opts->ifname);
 		if (ifindex < 0) {
@@ -232,7 +232,7 @@ int net_udp_rx_open(const struct sockaddr_in *addr, const char *ifname)
 		goto out_close;
 	}
 	if (net_is_multicast(addr)) {
-		struct ip_mreqn mreq = { 0 };
+		struct ip_mreqn mreq = {0};
 
 		mreq.imr_multiaddr = addr->sin_addr;
 		mreq.imr_ifindex = ifindex;

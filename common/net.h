@@ -29,8 +29,8 @@ void net_egress(const struct sockaddr_in *dst, struct in_addr *addr,
 
 struct net_tx_opts {
 	struct in_addr src; /* bind to this source address; 0: don't */
-	int dscp;	  /* 0-63 */
-	int ttl;	  /* multicast TTL, 1-255 */
+	int dscp;	    /* 0-63 */
+	int ttl;	    /* multicast TTL, 1-255 */
 	const char *ifname; /* multicast egress interface, or NULL */
 };
 

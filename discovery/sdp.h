@@ -14,10 +14,10 @@
 
 enum sdp_refclk_kind {
 	SDP_REFCLK_NONE,
-	SDP_REFCLK_PTP,	     /* ptp=IEEE1588-2008|2002|2019|IEEE802.1AS-2011 */
+	SDP_REFCLK_PTP, /* ptp=IEEE1588-2008|2002|2019|IEEE802.1AS-2011 */
 	SDP_REFCLK_PTP_TRACEABLE, /* ptp=...:traceable */
-	SDP_REFCLK_LOCALMAC, /* localmac=XX-XX-XX-XX-XX-XX */
-	SDP_REFCLK_OTHER,    /* anything else, kept as text */
+	SDP_REFCLK_LOCALMAC,	  /* localmac=XX-XX-XX-XX-XX-XX */
+	SDP_REFCLK_OTHER,	  /* anything else, kept as text */
 };
 
 struct sdp_stream {
@@ -60,8 +60,8 @@ struct sdp_stream {
  * section (the first leg of a=group:DUP) and ignores unknown lines; input
  * ends at @len or at the first NUL byte. On error returns -EINVAL, leaves
  * @out alone and writes "line N: what" into @err (may be NULL). */
-int sdp_parse(const uint8_t *buf, size_t len, struct sdp_stream *out,
-	      char *err, size_t err_len);
+int sdp_parse(const uint8_t *buf, size_t len, struct sdp_stream *out, char *err,
+	      size_t err_len);
 
 /* Frames per packet of a parsed stream: framecount when given, else from
  * ptime and rate; 0 when neither is known. */

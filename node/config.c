@@ -46,6 +46,8 @@ struct parse_ctx {
 	int sink_sub_line[CONFIG_MAX_SINKS];
 	/* text reader */
 	const char *text;
+	/* relative paths are taken from here ("" = as given) */
+	char base_dir[4096];
 };
 
 enum {
@@ -69,8 +71,9 @@ fail(struct parse_ctx *p, int line, const char *key, const char *fmt, ...)
 		return 0;
 	p->failed = -EINVAL;
 	if (key)
-		n = (size_t)snprintf(p->err, p->err_len, "%s:%d: [%s] %s: ",
-				     p->fname, line, p->section, key);
+		n = (size_t)snprintf(p->err, p->err_len,
+				     "%s:%d: [%s] %s: ", p->fname, line,
+				     p->section, key);
 	else
 		n = (size_t)snprintf(p->err, p->err_len, "%s:%d: ", p->fname,
 				     line);
@@ -207,8 +210,8 @@ static int parse_start(const char *s, enum start_mode *mode, uint64_t *ns,
 }
 
 /* A comma-separated list of numbers; one number fills every channel. */
-static int parse_list(const char *s, double *out, unsigned int max,
-		      double min, double maxv)
+static int parse_list(const char *s, double *out, unsigned int max, double min,
+		      double maxv)
 {
 	unsigned int n = 0, i;
 	const char *p = s;
@@ -251,6 +254,20 @@ static int parse_ptime(const char *v, uint32_t *ptime_us)
 		return -EINVAL;
 	*ptime_us = (uint32_t)(ns / 1000);
 	return 0;
+}
+
+/* A path key's value: relative paths are relative to the config file. */
+static int set_path(struct parse_ctx *p, char *dst, size_t size, const char *v)
+{
+	int n;
+
+	if (!*v)
+		return -EINVAL;
+	if (v[0] == '/' || !p->base_dir[0])
+		n = snprintf(dst, size, "%s", v);
+	else
+		n = snprintf(dst, size, "%s/%s", p->base_dir, v);
+	return n < 0 || (size_t)n >= size ? -EINVAL : 0;
 }
 
 static int new_entry(struct parse_ctx *p, const char *name, unsigned int *n,
@@ -420,9 +437,8 @@ static int source_key(struct parse_ctx *p, const char *key, const char *v)
 		else
 			return BAD("file, tone or silence");
 	} else if (!strcmp(key, "path")) {
-		if (!*v || strlen(v) >= sizeof(s->path))
+		if (set_path(p, s->path, sizeof(s->path), v))
 			return BAD("a file path");
-		snprintf(s->path, sizeof(s->path), "%s", v);
 	} else if (!strcmp(key, "loop")) {
 		if (parse_bool(v, &s->loop))
 			return BAD("true or false");
@@ -444,8 +460,8 @@ static int source_key(struct parse_ctx *p, const char *key, const char *v)
 			return BAD("a frequency in Hz, or one per channel "
 				   "separated by commas");
 	} else if (!strcmp(key, "level")) {
-		if (parse_list(v, s->level_dbfs, SOURCE_MAX_CHANNELS, -200,
-			       0) < 0)
+		if (parse_list(v, s->level_dbfs, SOURCE_MAX_CHANNELS, -200, 0) <
+		    0)
 			return BAD("a level in dBFS (<= 0), or one per "
 				   "channel separated by commas");
 	} else {
@@ -502,7 +518,8 @@ static int flow_key(struct parse_ctx *p, const char *key, const char *v)
 			return BAD("an interface name");
 		snprintf(f->ifname, sizeof(f->ifname), "%s", v);
 	} else if (!strcmp(key, "sdp_file")) {
-		snprintf(f->sdp_path, sizeof(f->sdp_path), "%s", v);
+		if (set_path(p, f->sdp_path, sizeof(f->sdp_path), v))
+			return BAD("a file path");
 	} else {
 		return fail(p, p->line, key, "unknown key in [flow]");
 	}
@@ -522,7 +539,8 @@ static int sub_key(struct parse_ctx *p, const char *key, const char *v)
 				   "such as 239.69.0.1:5004");
 		*set |= SET_ADDR;
 	} else if (!strcmp(key, "sdp")) {
-		snprintf(p->sub_sdp[p->idx], sizeof(p->sub_sdp[0]), "%s", v);
+		if (set_path(p, p->sub_sdp[p->idx], sizeof(p->sub_sdp[0]), v))
+			return BAD("a file path");
 	} else if (!strcmp(key, "encoding")) {
 		if (rtp_encoding_parse(v, &s->enc))
 			return BAD("L24 or L16");
@@ -631,20 +649,20 @@ static int sink_key(struct parse_ctx *p, const char *key, const char *v)
 				   "or 2,1");
 		k->nch = (unsigned int)n;
 	} else if (!strcmp(key, "path")) {
-		if (!*v || strlen(v) >= sizeof(k->rec.path))
+		if (set_path(p, k->rec.path, sizeof(k->rec.path), v))
 			return BAD("a file path");
-		snprintf(k->rec.path, sizeof(k->rec.path), "%s", v);
 	} else if (!strcmp(key, "format")) {
 		if (sink_format(v, &k->rec.format))
 			return BAD("wav, flac, aiff or w64");
 	} else if (!strcmp(key, "bits")) {
 		int sub;
 
-		if (parse_uint(v, 16, 32, &u) || (u != 16 && u != 24 && u != 32))
+		if (parse_uint(v, 16, 32, &u) ||
+		    (u != 16 && u != 24 && u != 32))
 			return BAD("16, 24 or 32");
-		sub = u == 16 ? SF_FORMAT_PCM_16 :
-		      u == 24 ? SF_FORMAT_PCM_24 :
-				SF_FORMAT_PCM_32;
+		sub = u == 16	? SF_FORMAT_PCM_16
+		      : u == 24 ? SF_FORMAT_PCM_24
+				: SF_FORMAT_PCM_32;
 		k->rec.format = (k->rec.format & SF_FORMAT_TYPEMASK) | sub;
 	} else if (!strcmp(key, "start")) {
 		if (parse_start(v, &k->rec.start, &k->rec.start_ns, true))
@@ -863,8 +881,7 @@ static int check_refs(struct parse_ctx *p)
 		}
 		if (k->type == SINK_FILE && !k->rec.path[0]) {
 			fail(p, k->line, NULL,
-			     "[sink %s] type = file needs a path",
-			     k->rec.name);
+			     "[sink %s] type = file needs a path", k->rec.name);
 			break;
 		}
 		if (!k->nch) {
@@ -877,16 +894,16 @@ static int check_refs(struct parse_ctx *p)
 				fail(p, k->line, NULL,
 				     "[sink %s] channel %u: subscription %s "
 				     "has %u channels",
-				     k->rec.name, k->rec.chans[c] + 1u,
-				     k->sub, cfg->subs[si].channels);
+				     k->rec.name, k->rec.chans[c] + 1u, k->sub,
+				     cfg->subs[si].channels);
 		k->rec.nch = k->nch;
 		k->rec.rate = cfg->subs[si].rate;
 	}
 	return p->failed;
 }
 
-int config_parse_string(const char *text, const char *name,
-			struct node_config *cfg, char *err, size_t err_len)
+static int parse_text(const char *text, const char *name, const char *base,
+		      struct node_config *cfg, char *err, size_t err_len)
 {
 	struct parse_ctx *p = calloc(1, sizeof(*p));
 	int rc;
@@ -905,6 +922,7 @@ int config_parse_string(const char *text, const char *name,
 	p->err = err;
 	p->err_len = err_len;
 	p->text = text;
+	snprintf(p->base_dir, sizeof(p->base_dir), "%s", base);
 	rc = ini_parse_stream(read_line, p, on_value, p);
 	if (rc != 0 && !p->failed) {
 		if (rc > 0)
@@ -920,9 +938,17 @@ int config_parse_string(const char *text, const char *name,
 	return rc;
 }
 
+int config_parse_string(const char *text, const char *name,
+			struct node_config *cfg, char *err, size_t err_len)
+{
+	return parse_text(text, name, "", cfg, err, err_len);
+}
+
 int config_load(const char *path, struct node_config *cfg, char *err,
 		size_t err_len)
 {
+	char base[4096];
+	const char *slash = strrchr(path, '/');
 	FILE *f = fopen(path, "rb");
 	char *text;
 	long len;
@@ -955,7 +981,13 @@ int config_load(const char *path, struct node_config *cfg, char *err,
 		snprintf(err, err_len, "%s: contains a NUL byte", path);
 		return -EINVAL;
 	}
-	rc = config_parse_string(text, path, cfg, err, err_len);
+	if (slash)
+		snprintf(base, sizeof(base), "%.*s", (int)(slash - path), path);
+	else
+		snprintf(base, sizeof(base), ".");
+	if (!base[0])
+		snprintf(base, sizeof(base), "/");
+	rc = parse_text(text, path, base, cfg, err, err_len);
 	free(text);
 	return rc;
 }

@@ -47,11 +47,13 @@ struct node_config {
 	unsigned int nsinks;
 };
 
-/* Parse @path. 0, or -errno / -EINVAL with "FILE:LINE: ..." in @err. */
+/* Parse @path. 0, or -errno / -EINVAL with "FILE:LINE: ..." in @err.
+ * Relative paths in it are relative to the file's directory. */
 int config_load(const char *path, struct node_config *cfg, char *err,
 		size_t err_len);
 
-/* The same for text in memory; @name stands for the file in messages. */
+/* The same for text in memory; @name stands for the file in messages and
+ * relative paths stay as written. */
 int config_parse_string(const char *text, const char *name,
 			struct node_config *cfg, char *err, size_t err_len);
 

@@ -32,11 +32,10 @@ struct flow {
 	struct flow_stats stats;
 };
 
-#define STAT_ADD(f, n)                                                   \
-	atomic_store_explicit(&(f), atomic_load_explicit(&(f),           \
-							 memory_order_relaxed) + \
-					    (n),                         \
-			      memory_order_relaxed)
+#define STAT_ADD(f, n)                                                         \
+	atomic_store_explicit(                                                 \
+	    &(f), atomic_load_explicit(&(f), memory_order_relaxed) + (n),      \
+	    memory_order_relaxed)
 
 uint32_t flow_frames_per_packet(uint32_t ptime_us, uint32_t rate)
 {
@@ -71,8 +70,7 @@ uint32_t flow_frames_per_packet(uint32_t ptime_us, uint32_t rate)
 	return 0;
 }
 
-int flow_config_check(const struct flow_config *cfg, char *err,
-		      size_t err_len)
+int flow_config_check(const struct flow_config *cfg, char *err, size_t err_len)
 {
 	uint32_t fpp = flow_frames_per_packet(cfg->ptime_us, cfg->rate);
 	size_t payload;
@@ -111,7 +109,7 @@ int flow_config_check(const struct flow_config *cfg, char *err,
 struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 		       char *err, size_t err_len)
 {
-	struct net_tx_opts opts = { .dscp = cfg->dscp, .ttl = cfg->ttl };
+	struct net_tx_opts opts = {.dscp = cfg->dscp, .ttl = cfg->ttl};
 	struct flow *f;
 	uint32_t rnd[2];
 	unsigned int c;
@@ -208,13 +206,13 @@ void flow_start(struct flow *f, uint64_t now_ns)
 static void send_one(struct flow *f)
 {
 	struct rtp_hdr h = {
-		.pt = f->cfg.pt,
-		.seq = f->seq++,
-		.ts = (uint32_t)f->next_x, /* a=mediaclk:direct=0 */
-		.ssrc = f->ssrc,
+	    .pt = f->cfg.pt,
+	    .seq = f->seq++,
+	    .ts = (uint32_t)f->next_x, /* a=mediaclk:direct=0 */
+	    .ssrc = f->ssrc,
 	};
 	size_t len = RTP_HDR_LEN + (size_t)f->cfg.fpp * f->cfg.nch *
-					   rtp_bytes_per_sample(f->cfg.enc);
+				       rtp_bytes_per_sample(f->cfg.enc);
 
 	source_read(f->src, f->next_x, f->cfg.fpp, f->cfg.chans, f->cfg.nch,
 		    f->frames);

@@ -45,8 +45,7 @@ uint32_t flow_frames_per_packet(uint32_t ptime_us, uint32_t rate);
 
 /* Check a config: channel count, rate, packet time and MTU. 0, or -EINVAL
  * with a message in @err. */
-int flow_config_check(const struct flow_config *cfg, char *err,
-		      size_t err_len);
+int flow_config_check(const struct flow_config *cfg, char *err, size_t err_len);
 
 /* Open the socket and pick SSRC and first sequence number at random. */
 struct flow *flow_open(const struct flow_config *cfg, struct source *src,

@@ -9,10 +9,10 @@
 
 enum jbuf_put_result {
 	JBUF_OK,
-	JBUF_LATE,	   /* every frame is behind the read position */
-	JBUF_PARTLY_LATE,  /* the head was behind; the rest was stored */
-	JBUF_EARLY,	   /* beyond the buffer's reach ahead of the reader */
-	JBUF_DUPLICATE,	   /* every frame was already there */
+	JBUF_LATE,	  /* every frame is behind the read position */
+	JBUF_PARTLY_LATE, /* the head was behind; the rest was stored */
+	JBUF_EARLY,	  /* beyond the buffer's reach ahead of the reader */
+	JBUF_DUPLICATE,	  /* every frame was already there */
 };
 
 struct jbuf;

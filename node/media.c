@@ -104,7 +104,7 @@ static void *media_main(void *arg)
 int media_start(struct media *m, int rt_prio)
 {
 	pthread_attr_t attr;
-	struct sched_param sp = { .sched_priority = rt_prio };
+	struct sched_param sp = {.sched_priority = rt_prio};
 	int err;
 
 	pthread_attr_init(&attr);

@@ -56,7 +56,7 @@ struct node {
 static void *io_main(void *arg)
 {
 	struct node *n = arg;
-	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	struct timespec ts = {0, 5 * 1000 * 1000};
 	unsigned int i;
 
 	while (!atomic_load(&n->io_stop)) {
@@ -75,7 +75,7 @@ static void *io_main(void *arg)
 static int write_flow_sdp(struct node *n, struct flow *f)
 {
 	const struct flow_config *fc = flow_config(f);
-	struct sdp_stream st = { 0 };
+	struct sdp_stream st = {0};
 	struct mclock_status cs;
 	char buf[4096];
 	size_t off;
@@ -89,8 +89,8 @@ static int write_flow_sdp(struct node *n, struct flow *f)
 	st.session_id = flow_ssrc(f) ? flow_ssrc(f) : 1;
 	st.session_version = 1;
 	snprintf(st.name, sizeof(st.name), "%s %s", n->cfg.name, fc->name);
-	off = (size_t)snprintf(st.info, sizeof(st.info), "%u channels: ",
-			       fc->nch);
+	off = (size_t)snprintf(st.info, sizeof(st.info),
+			       "%u channels: ", fc->nch);
 	for (c = 0; c < fc->nch && off < sizeof(st.info); c++)
 		off += (size_t)snprintf(st.info + off, sizeof(st.info) - off,
 					"%s%s %u", c ? ", " : "", fc->source,
@@ -158,7 +158,7 @@ static int node_build(struct node *n)
 	for (i = 0; i < cfg->nflows; i++) {
 		struct flow_config *fc = &cfg->flows[i];
 		struct source *src =
-			n->sources[config_find_source(cfg, fc->source)];
+		    n->sources[config_find_source(cfg, fc->source)];
 
 		if (!fc->nch) {
 			fc->nch = source_channels(src);
@@ -196,8 +196,7 @@ static int node_build(struct node *n)
 		if (cfg->flows[i].sdp_path[0] &&
 		    write_flow_sdp(n, n->flows[i]) < 0)
 			return -EIO;
-	n->media = media_new(n->mc, n->flows, cfg->nflows, n->subs,
-			     cfg->nsubs);
+	n->media = media_new(n->mc, n->flows, cfg->nflows, n->subs, cfg->nsubs);
 	return n->media ? 0 : -ENOMEM;
 
 out_err:
@@ -233,74 +232,124 @@ static void format_sub(const struct sub *s, char *buf, size_t len)
 	unsigned int b;
 
 	off = (size_t)snprintf(
-		buf, len,
-		"subscription %s received=%llu lost=%llu late=%llu early=%llu "
-		"duplicate=%llu reordered=%llu missing_frames=%llu "
-		"bad_header=%llu bad_pt=%llu bad_size=%llu foreign=%llu "
-		"ssrc_changes=%llu delay_us=[",
-		sub_config(s)->name, (unsigned long long)GET(st->received),
-		(unsigned long long)GET(st->lost),
-		(unsigned long long)GET(st->late),
-		(unsigned long long)GET(st->early),
-		(unsigned long long)GET(st->duplicate),
-		(unsigned long long)GET(st->reordered),
-		(unsigned long long)GET(st->missing_frames),
-		(unsigned long long)GET(st->bad_header),
-		(unsigned long long)GET(st->bad_pt),
-		(unsigned long long)GET(st->bad_size),
-		(unsigned long long)GET(st->foreign),
-		(unsigned long long)GET(st->ssrc_changes));
+	    buf, len,
+	    "subscription %s received=%llu lost=%llu late=%llu early=%llu "
+	    "duplicate=%llu reordered=%llu missing_frames=%llu "
+	    "bad_header=%llu bad_pt=%llu bad_size=%llu foreign=%llu "
+	    "ssrc_changes=%llu delay_us=[",
+	    sub_config(s)->name, (unsigned long long)GET(st->received),
+	    (unsigned long long)GET(st->lost),
+	    (unsigned long long)GET(st->late),
+	    (unsigned long long)GET(st->early),
+	    (unsigned long long)GET(st->duplicate),
+	    (unsigned long long)GET(st->reordered),
+	    (unsigned long long)GET(st->missing_frames),
+	    (unsigned long long)GET(st->bad_header),
+	    (unsigned long long)GET(st->bad_pt),
+	    (unsigned long long)GET(st->bad_size),
+	    (unsigned long long)GET(st->foreign),
+	    (unsigned long long)GET(st->ssrc_changes));
 	for (b = 0; b < SUB_HIST_BUCKETS && off < len; b++) {
 		if (b == 0)
-			off += (size_t)snprintf(buf + off, len - off, "<0:%llu",
-						(unsigned long long)GET(
-							st->hist[b]));
+			off += (size_t)snprintf(
+			    buf + off, len - off, "<0:%llu",
+			    (unsigned long long)GET(st->hist[b]));
 		else
 			off += (size_t)snprintf(
-				buf + off, len - off, " %s%d:%llu",
-				b == SUB_HIST_BUCKETS - 1 ? ">=" : "<",
-				sub_hist_edges_us[b == SUB_HIST_BUCKETS - 1 ?
-							  b - 1 :
-							  b],
-				(unsigned long long)GET(st->hist[b]));
+			    buf + off, len - off, " %s%d:%llu",
+			    b == SUB_HIST_BUCKETS - 1 ? ">=" : "<",
+			    sub_hist_edges_us[b == SUB_HIST_BUCKETS - 1 ? b - 1
+									: b],
+			    (unsigned long long)GET(st->hist[b]));
 	}
 	if (off < len)
 		snprintf(buf + off, len - off, "]");
 }
 
-static void print_status(struct node *n, const char *prefix)
+/* The end-of-run report: one line per object, stable key=value fields. */
+static void print_final(struct node *n)
 {
-	struct mclock_status cs;
 	char line[1024];
 	unsigned int i;
 
-	mclock_get_status(n->mc, &cs);
-	log_info("%s: node %s clock %s", prefix, n->cfg.name,
-		 mclock_state_name(cs.state));
 	for (i = 0; i < n->cfg.nflows; i++) {
 		const struct flow_stats *st = flow_stats(n->flows[i]);
 
-		log_info("%s: flow %s packets=%llu send_errors=%llu "
+		log_info("final: flow %s packets=%llu send_errors=%llu "
 			 "skipped=%llu underruns=%llu",
-			 prefix, flow_config(n->flows[i])->name,
+			 flow_config(n->flows[i])->name,
 			 (unsigned long long)GET(st->packets),
 			 (unsigned long long)GET(st->send_errors),
 			 (unsigned long long)GET(st->skipped),
 			 (unsigned long long)source_underruns(
-				 n->sources[config_find_source(
-					 &n->cfg, flow_config(n->flows[i])
-							  ->source)]));
+			     n->sources[config_find_source(
+				 &n->cfg, flow_config(n->flows[i])->source)]));
 	}
 	for (i = 0; i < n->cfg.nsubs; i++) {
 		format_sub(n->subs[i], line, sizeof(line));
-		log_info("%s: %s", prefix, line);
+		log_info("final: %s", line);
 	}
 	for (i = 0; i < n->nrecs; i++)
-		log_info("%s: recording %s frames=%llu overflows=%llu", prefix,
-			 recorder_path(n->recs[i]),
-			 (unsigned long long)recorder_frames_written(
-				 n->recs[i]),
-			 (unsigned long long)recorder_overflows(n->recs[i]));
+		log_info(
+		    "final: recording %s frames=%llu overflows=%llu",
+		    recorder_path(n->recs[i]),
+		    (unsigned long long)recorder_frames_written(n->recs[i]),
+		    (unsigned long long)recorder_overflows(n->recs[i]));
+}
+
+/* The --verbose status: one line with the clock, every flow, every
+ * subscription (packets, loss, lateness, delay histogram) and recording. */
+static void print_status(struct node *n)
+{
+	struct mclock_status cs;
+	char line[4096];
+	size_t off;
+	unsigned int i, b;
+
+	mclock_get_status(n->mc, &cs);
+	off = (size_t)snprintf(line, sizeof(line), "clock %s",
+			       mclock_state_name(cs.state));
+	for (i = 0; i < n->cfg.nflows && off < sizeof(line); i++) {
+		const struct flow_stats *st = flow_stats(n->flows[i]);
+
+		off +=
+		    (size_t)snprintf(line + off, sizeof(line) - off,
+				     " | flow %s tx=%llu err=%llu",
+				     flow_config(n->flows[i])->name,
+				     (unsigned long long)GET(st->packets),
+				     (unsigned long long)GET(st->send_errors));
+	}
+	for (i = 0; i < n->cfg.nsubs && off < sizeof(line); i++) {
+		const struct sub_stats *st = sub_stats(n->subs[i]);
+
+		off += (size_t)snprintf(
+		    line + off, sizeof(line) - off,
+		    " | sub %s rx=%llu lost=%llu late=%llu delay_us",
+		    sub_config(n->subs[i])->name,
+		    (unsigned long long)GET(st->received),
+		    (unsigned long long)GET(st->lost),
+		    (unsigned long long)GET(st->late));
+		for (b = 0; b < SUB_HIST_BUCKETS && off < sizeof(line); b++)
+			off += (size_t)snprintf(
+			    line + off, sizeof(line) - off, "%s%s%d:%llu",
+			    b ? " " : "[",
+			    b == 0			? "<"
+			    : b == SUB_HIST_BUCKETS - 1 ? ">="
+							: "<",
+			    b == SUB_HIST_BUCKETS - 1 ? sub_hist_edges_us[b - 1]
+						      : sub_hist_edges_us[b],
+			    (unsigned long long)GET(st->hist[b]));
+		if (off < sizeof(line))
+			off += (size_t)snprintf(line + off, sizeof(line) - off,
+						"]");
+	}
+	for (i = 0; i < n->nrecs && off < sizeof(line); i++)
+		off += (size_t)snprintf(
+		    line + off, sizeof(line) - off, " | rec %s %.1fs",
+		    recorder_path(n->recs[i]),
+		    (double)recorder_frames_written(n->recs[i]) /
+			recorder_rate(n->recs[i]));
+	log_info("status: %s", line);
 }
 
 /* Counted, rate-limited reports of what the media thread rejected. */
@@ -312,17 +361,16 @@ static void report_rejects(struct node *n)
 		const struct sub_stats *st = sub_stats(n->subs[i]);
 		const char *name = sub_config(n->subs[i])->name;
 		struct sub_seen *seen = &n->seen[i];
-		uint64_t v[5] = { GET(st->bad_header), GET(st->bad_pt),
-				  GET(st->bad_size), GET(st->foreign),
-				  GET(st->early) };
-		uint64_t *old[5] = { &seen->bad_header, &seen->bad_pt,
-				     &seen->bad_size, &seen->foreign,
-				     &seen->early };
+		uint64_t v[5] = {GET(st->bad_header), GET(st->bad_pt),
+				 GET(st->bad_size), GET(st->foreign),
+				 GET(st->early)};
+		uint64_t *old[5] = {&seen->bad_header, &seen->bad_pt,
+				    &seen->bad_size, &seen->foreign,
+				    &seen->early};
 		static const char *const what[5] = {
-			"not RTP", "wrong payload type", "wrong payload size",
-			"from a source the filter excludes",
-			"too far ahead of the playout time"
-		};
+		    "not RTP", "wrong payload type", "wrong payload size",
+		    "from a source the filter excludes",
+		    "too far ahead of the playout time"};
 		unsigned int k, suppressed;
 		bool arrival = GET(st->arrival_timing);
 
@@ -344,15 +392,14 @@ static void report_rejects(struct node *n)
 			if (v[k] == *old[k])
 				continue;
 			if (log_ratelimit_ok(&seen->rl, &suppressed))
-				log_warn("subscription %s: %llu packet(s) %s "
-					 "(last payload type %u, size %u; %u "
-					 "reports suppressed)",
-					 name,
-					 (unsigned long long)(v[k] - *old[k]),
-					 what[k],
-					 (unsigned int)GET(st->last_bad_pt),
-					 (unsigned int)GET(st->last_bad_size),
-					 suppressed);
+				log_warn(
+				    "subscription %s: %llu packet(s) %s "
+				    "(last payload type %u, size %u; %u "
+				    "reports suppressed)",
+				    name, (unsigned long long)(v[k] - *old[k]),
+				    what[k], (unsigned int)GET(st->last_bad_pt),
+				    (unsigned int)GET(st->last_bad_size),
+				    suppressed);
 			*old[k] = v[k];
 		}
 	}
@@ -376,7 +423,7 @@ static int control_loop(struct node *n, const struct node_opts *opts)
 	status_ticks = n->cfg.status_interval_s * 1000ull / TICK_MS;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+		struct pollfd pfd = {.fd = sfd, .events = POLLIN};
 		double elapsed;
 
 		if (poll(&pfd, 1, TICK_MS) > 0) {
@@ -389,7 +436,7 @@ static int control_loop(struct node *n, const struct node_opts *opts)
 		ticks++;
 		report_rejects(n);
 		if (opts->verbose && status_ticks && ticks % status_ticks == 0)
-			print_status(n, "status");
+			print_status(n);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		elapsed = (double)(now.tv_sec - start.tv_sec) +
 			  (double)(now.tv_nsec - start.tv_nsec) / 1e9;
@@ -421,7 +468,7 @@ int node_run(const struct node_opts *opts)
 	}
 	for (i = 0; i < CONFIG_MAX_SUBS; i++)
 		n->seen[i].rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(
-			5 * NSEC_PER_SEC, 3);
+		    5 * NSEC_PER_SEC, 3);
 	/* Signals go to the control loop only, never to the media thread. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
@@ -442,8 +489,14 @@ int node_run(const struct node_opts *opts)
 		 media_is_realtime(n->media) ? "SCHED_FIFO" : "not real-time");
 	rc = control_loop(n, opts) < 0 ? 1 : 0;
 	media_stop(n->media);
+	/* Let the file thread write the last frames before the report. */
+	atomic_store(&n->io_stop, true);
+	pthread_join(n->io_thread, NULL);
+	n->io_running = false;
+	for (i = 0; i < n->nrecs; i++)
+		recorder_io_drain(n->recs[i]);
 	report_rejects(n);
-	print_status(n, "final");
+	print_final(n);
 out:
 	node_teardown(n);
 	free(n);

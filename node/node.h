@@ -8,8 +8,8 @@
 
 struct node_opts {
 	const char *config_path;
-	bool verbose;		/* one status line every status_interval */
-	double run_seconds;	/* stop by itself after this long; 0 = never */
+	bool verbose;	    /* one status line every status_interval */
+	double run_seconds; /* stop by itself after this long; 0 = never */
 };
 
 /* Run until SIGINT/SIGTERM or run_seconds. 0 on a clean stop; 1 when the

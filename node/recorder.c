@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REC_RING_S  2
-#define REC_CHUNK   1024
+#define REC_RING_S 2
+#define REC_CHUNK  1024
 
 struct recorder {
 	struct recorder_config cfg;
@@ -22,8 +22,8 @@ struct recorder {
 	int32_t *io_buf;  /* file side */
 
 	/* media side */
-	uint64_t t0;	   /* UINT64_MAX until known */
-	uint64_t end_x;	   /* UINT64_MAX: open-ended */
+	uint64_t t0;	/* UINT64_MAX until known */
+	uint64_t end_x; /* UINT64_MAX: open-ended */
 	_Atomic bool complete;
 	_Atomic uint64_t t0_pub;
 	_Atomic uint64_t overflows;
@@ -35,7 +35,7 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 			       size_t err_len)
 {
 	struct recorder *rec = calloc(1, sizeof(*rec));
-	SF_INFO info = { 0 };
+	SF_INFO info = {0};
 
 	if (!rec) {
 		snprintf(err, err_len, "out of memory");
@@ -58,7 +58,8 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 			 cfg->rate);
 		goto out_free;
 	}
-	rec->ring = ring_new(cfg->nch * sizeof(int32_t), cfg->rate * REC_RING_S);
+	rec->ring =
+	    ring_new(cfg->nch * sizeof(int32_t), cfg->rate * REC_RING_S);
 	rec->scratch = calloc((size_t)REC_CHUNK * cfg->nch, sizeof(int32_t));
 	rec->io_buf = calloc((size_t)REC_CHUNK * cfg->nch, sizeof(int32_t));
 	if (!rec->ring || !rec->scratch || !rec->io_buf) {
@@ -100,24 +101,23 @@ void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
 	}
 	if (rec->end_x == UINT64_MAX && rec->cfg.duration_ns)
 		rec->end_x = rec->t0 + mclock_ns_to_samples(
-					       rec->cfg.duration_ns,
-					       rec->cfg.rate);
-	if (atomic_load_explicit(&rec->t0_pub, memory_order_relaxed) !=
-	    rec->t0)
+					   rec->cfg.duration_ns, rec->cfg.rate);
+	if (atomic_load_explicit(&rec->t0_pub, memory_order_relaxed) != rec->t0)
 		atomic_store_explicit(&rec->t0_pub, rec->t0,
 				      memory_order_relaxed);
 	from = x > rec->t0 ? x : rec->t0;
 	to = x + nframes < rec->end_x ? x + nframes : rec->end_x;
 	while (from < to) {
-		unsigned int n = to - from > REC_CHUNK ? REC_CHUNK :
-							 (unsigned int)(to - from);
+		unsigned int n = to - from > REC_CHUNK
+				     ? REC_CHUNK
+				     : (unsigned int)(to - from);
 		const int32_t *in = frames + (from - x) * stream_ch;
 		unsigned int i, put;
 
 		for (i = 0; i < n; i++)
 			for (c = 0; c < nch; c++)
 				rec->scratch[i * nch + c] =
-					in[i * stream_ch + rec->cfg.chans[c]];
+				    in[i * stream_ch + rec->cfg.chans[c]];
 		put = ring_write(rec->ring, rec->scratch, n);
 		if (put < n)
 			atomic_store_explicit(&rec->overflows,
@@ -132,8 +132,8 @@ void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
 
 bool recorder_io_drain(struct recorder *rec)
 {
-	bool complete = atomic_load_explicit(&rec->complete,
-					     memory_order_acquire);
+	bool complete =
+	    atomic_load_explicit(&rec->complete, memory_order_acquire);
 	uint32_t n;
 
 	if (!rec->sf)
@@ -186,4 +186,9 @@ uint64_t recorder_overflows(const struct recorder *rec)
 const char *recorder_path(const struct recorder *rec)
 {
 	return rec->cfg.path;
+}
+
+uint32_t recorder_rate(const struct recorder *rec)
+{
+	return rec->cfg.rate;
 }

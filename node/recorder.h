@@ -48,5 +48,6 @@ uint64_t recorder_frames_written(const struct recorder *rec);
 /* Frames lost because the disk did not keep up (should stay 0). */
 uint64_t recorder_overflows(const struct recorder *rec);
 const char *recorder_path(const struct recorder *rec);
+uint32_t recorder_rate(const struct recorder *rec);
 
 #endif

@@ -102,8 +102,8 @@ void rtp_pack(enum rtp_encoding enc, const int32_t *in, unsigned int channels,
 	}
 }
 
-void rtp_unpack(enum rtp_encoding enc, const uint8_t *in,
-		unsigned int channels, unsigned int frames, int32_t *out)
+void rtp_unpack(enum rtp_encoding enc, const uint8_t *in, unsigned int channels,
+		unsigned int frames, int32_t *out)
 {
 	size_t i, n = (size_t)channels * frames;
 

@@ -72,7 +72,7 @@ void rtp_pack(enum rtp_encoding enc, const int32_t *in, unsigned int channels,
 	      unsigned int frames, uint8_t *out);
 
 /* The reverse: network-order samples to left-justified int32. RT-safe. */
-void rtp_unpack(enum rtp_encoding enc, const uint8_t *in,
-		unsigned int channels, unsigned int frames, int32_t *out);
+void rtp_unpack(enum rtp_encoding enc, const uint8_t *in, unsigned int channels,
+		unsigned int frames, int32_t *out);
 
 #endif

@@ -68,7 +68,7 @@ uint64_t source_underruns(const struct source *src)
 
 static int open_file(struct source *src, char *err, size_t err_len)
 {
-	SF_INFO info = { 0 };
+	SF_INFO info = {0};
 
 	src->sf = sf_open(src->cfg.path, SFM_READ, &info);
 	if (!src->sf) {
@@ -87,8 +87,7 @@ static int open_file(struct source *src, char *err, size_t err_len)
 	src->rate = (uint32_t)info.samplerate;
 	src->ring = ring_new(src->channels * sizeof(int32_t),
 			     src->rate * SOURCE_READAHEAD_S);
-	src->io_buf = calloc((size_t)IO_CHUNK * src->channels,
-			     sizeof(int32_t));
+	src->io_buf = calloc((size_t)IO_CHUNK * src->channels, sizeof(int32_t));
 	if (!src->ring || !src->io_buf) {
 		snprintf(err, err_len, "source %s: out of memory",
 			 src->cfg.name);
@@ -119,8 +118,8 @@ struct source *source_open(const struct source_config *cfg, char *err,
 		src->amp[c] = pow(10.0, cfg->level_dbfs[c] / 20.0);
 		src->step[c] = 2.0 * M_PI * cfg->freq_hz[c] / src->rate;
 	}
-	src->hist = calloc((size_t)SOURCE_HISTORY * src->channels,
-			   sizeof(int32_t));
+	src->hist =
+	    calloc((size_t)SOURCE_HISTORY * src->channels, sizeof(int32_t));
 	if (!src->hist) {
 		snprintf(err, err_len, "source %s: out of memory", cfg->name);
 		goto out_destroy;
@@ -186,24 +185,22 @@ static void produce(struct source *src, uint64_t from, uint64_t to)
 			for (c = 0; c < ch; c++) {
 				/* Phase from the position itself: every node
 				 * makes the same tone at the same PTP time. */
-				double ph = fmod((double)x * src->step[c],
-						 2.0 * M_PI);
+				double ph =
+				    fmod((double)x * src->step[c], 2.0 * M_PI);
 				double v = src->amp[c] * sin(ph) * 8388607.0;
 
 				f[c] = (int32_t)lrint(v) * 256;
 			}
 			break;
 		case SOURCE_FILE:
-			if (x < src->start_x ||
-			    ring_read(src->ring, f, 1) == 1)
+			if (x < src->start_x || ring_read(src->ring, f, 1) == 1)
 				break;
 			memset(f, 0, ch * sizeof(*f));
 			if (!atomic_load_explicit(&src->eof,
 						  memory_order_acquire))
-				atomic_store_explicit(
-					&src->underruns,
-					source_underruns(src) + 1,
-					memory_order_relaxed);
+				atomic_store_explicit(&src->underruns,
+						      source_underruns(src) + 1,
+						      memory_order_relaxed);
 			break;
 		}
 	}
@@ -218,16 +215,17 @@ void source_read(struct source *src, uint64_t x, unsigned int frames,
 	if (!src->started) {
 		src->started = true;
 		src->end_x = x;
-		src->start_x = src->cfg.start == START_AT ?
-				       mclock_ns_to_samples(src->cfg.start_ns,
-							    src->rate) :
-				       x;
+		src->start_x =
+		    src->cfg.start == START_AT
+			? mclock_ns_to_samples(src->cfg.start_ns, src->rate)
+			: x;
 		/* A start in the past: the file is already under way. */
 		if (src->cfg.type == SOURCE_FILE && src->start_x < x) {
 			uint64_t late = x - src->start_x;
 
-			ring_skip(src->ring, late > UINT32_MAX ? UINT32_MAX :
-								 (uint32_t)late);
+			ring_skip(src->ring, late > UINT32_MAX
+						 ? UINT32_MAX
+						 : (uint32_t)late);
 		}
 	}
 	if (end > src->end_x + SOURCE_HISTORY) {
@@ -235,9 +233,9 @@ void source_read(struct source *src, uint64_t x, unsigned int frames,
 		uint64_t skip_to = end - SOURCE_HISTORY;
 
 		if (src->cfg.type == SOURCE_FILE && skip_to > src->start_x) {
-			uint64_t from = src->end_x > src->start_x ?
-						src->end_x :
-						src->start_x;
+			uint64_t from = src->end_x > src->start_x
+					    ? src->end_x
+					    : src->start_x;
 
 			ring_skip(src->ring, (uint32_t)(skip_to - from));
 		}
@@ -256,7 +254,7 @@ void source_read(struct source *src, uint64_t x, unsigned int frames,
 			continue;
 		}
 		const int32_t *f =
-			src->hist + (pos & (SOURCE_HISTORY - 1)) * ch;
+		    src->hist + (pos & (SOURCE_HISTORY - 1)) * ch;
 		for (c = 0; c < nch; c++)
 			o[c] = f[chans[c]];
 	}

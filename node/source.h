@@ -30,7 +30,7 @@ struct source_config {
 	char path[4096];
 	bool loop;
 	enum start_mode start;
-	uint64_t start_ns; /* START_AT */
+	uint64_t start_ns;     /* START_AT */
 	unsigned int channels; /* tone, silence; files say their own */
 	uint32_t rate;	       /* tone, silence; files say their own */
 	double freq_hz[SOURCE_MAX_CHANNELS];

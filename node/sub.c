@@ -15,13 +15,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define RX_BATCH	 16
-#define RX_BUF		 2048
-#define SUB_MAX_FRAMES	 (RTP_MAX_PAYLOAD / 2) /* 1 ch of L16 */
-#define PLAYOUT_CHUNK	 256
+#define RX_BATCH       16
+#define RX_BUF	       2048
+#define SUB_MAX_FRAMES (RTP_MAX_PAYLOAD / 2) /* 1 ch of L16 */
+#define PLAYOUT_CHUNK  256
 
 const int32_t sub_hist_edges_us[SUB_HIST_BUCKETS - 1] = {
-	0, 125, 250, 500, 1000, 2000, 4000, 8000, 16000,
+    0, 125, 250, 500, 1000, 2000, 4000, 8000, 16000,
 };
 
 struct sub {
@@ -90,22 +90,21 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 	 * of up to 50 ms that we still want to tell apart from garbage. */
 	cap = s->latency_frames + cfg->rate / 10 + SUB_MAX_FRAMES;
 	s->jb = jbuf_new(cfg->channels, cap);
-	s->unpacked = calloc((size_t)SUB_MAX_FRAMES * cfg->channels,
-			     sizeof(int32_t));
-	s->out = calloc((size_t)PLAYOUT_CHUNK * cfg->channels,
-			sizeof(int32_t));
+	s->unpacked =
+	    calloc((size_t)SUB_MAX_FRAMES * cfg->channels, sizeof(int32_t));
+	s->out = calloc((size_t)PLAYOUT_CHUNK * cfg->channels, sizeof(int32_t));
 	if (!s->jb || !s->unpacked || !s->out) {
 		snprintf(err, err_len, "subscription %s: out of memory",
 			 cfg->name);
 		goto out_destroy;
 	}
-	s->fd = net_udp_rx_open(&cfg->addr, cfg->ifname[0] ? cfg->ifname :
-							      NULL);
+	s->fd =
+	    net_udp_rx_open(&cfg->addr, cfg->ifname[0] ? cfg->ifname : NULL);
 	if (s->fd < 0) {
 		char ep[32];
 
-		snprintf(err, err_len, "subscription %s: cannot listen on %s: %s",
-			 cfg->name,
+		snprintf(err, err_len,
+			 "subscription %s: cannot listen on %s: %s", cfg->name,
 			 net_endpoint_str(&cfg->addr, ep, sizeof(ep)),
 			 strerror(-s->fd));
 		goto out_destroy;
@@ -159,6 +158,11 @@ void sub_start(struct sub *s, uint64_t now_ns)
 {
 	uint64_t x = mclock_ns_to_samples(now_ns, s->cfg.rate);
 
+	/* What queued up between opening the socket and now predates the
+	 * first playout position: it was never playable, so it is neither
+	 * received nor late. */
+	while (recv(s->fd, s->bufs[0], RX_BUF, MSG_DONTWAIT) >= 0)
+		;
 	s->play_x = x - s->latency_frames;
 }
 
@@ -177,7 +181,7 @@ static void sync_stream(struct sub *s, uint32_t ts, uint64_t arrival_ns,
 		arrival = true;
 	if (arrival)
 		s->offset = ts - (uint32_t)mclock_ns_to_samples(arrival_ns,
-								 s->cfg.rate);
+								s->cfg.rate);
 	else
 		s->offset = s->cfg.mediaclk_offset;
 	STAT_SET(s->stats.arrival_timing, arrival);
@@ -221,10 +225,9 @@ static void publish_lost(struct sub *s)
 static void record_delay(struct sub *s, uint32_t ts, uint64_t arrival_ns)
 {
 	uint64_t pkt_x = s->play_x + (uint64_t)(int64_t)rtp_ts_diff(
-					     ts - s->offset,
-					     (uint32_t)s->play_x);
-	int64_t delay = (int64_t)(arrival_ns -
-				  mclock_samples_to_ns(pkt_x, s->cfg.rate));
+					 ts - s->offset, (uint32_t)s->play_x);
+	int64_t delay =
+	    (int64_t)(arrival_ns - mclock_samples_to_ns(pkt_x, s->cfg.rate));
 	int64_t us = delay / 1000;
 	unsigned int b = 0;
 
@@ -319,12 +322,12 @@ void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns)
 			s->iov[i].iov_base = s->bufs[i];
 			s->iov[i].iov_len = RX_BUF;
 			s->msgs[i].msg_hdr = (struct msghdr){
-				.msg_name = &s->from[i],
-				.msg_namelen = sizeof(s->from[i]),
-				.msg_iov = &s->iov[i],
-				.msg_iovlen = 1,
-				.msg_control = s->ctrl[i],
-				.msg_controllen = sizeof(s->ctrl[i]),
+			    .msg_name = &s->from[i],
+			    .msg_namelen = sizeof(s->from[i]),
+			    .msg_iov = &s->iov[i],
+			    .msg_iovlen = 1,
+			    .msg_control = s->ctrl[i],
+			    .msg_controllen = sizeof(s->ctrl[i]),
 			};
 		}
 		n = recvmmsg(s->fd, s->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
@@ -360,14 +363,14 @@ void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns)
 
 uint64_t sub_playout(struct sub *s, uint64_t now_ns)
 {
-	uint64_t target = mclock_ns_to_samples(now_ns, s->cfg.rate) -
-			  s->latency_frames;
+	uint64_t target =
+	    mclock_ns_to_samples(now_ns, s->cfg.rate) - s->latency_frames;
 	unsigned int i;
 
 	while (s->play_x < target) {
 		uint64_t left = target - s->play_x;
-		unsigned int n = left > PLAYOUT_CHUNK ? PLAYOUT_CHUNK :
-							(unsigned int)left;
+		unsigned int n =
+		    left > PLAYOUT_CHUNK ? PLAYOUT_CHUNK : (unsigned int)left;
 
 		if (s->synced) {
 			unsigned int missing = jbuf_get(s->jb, s->out, n);
@@ -377,13 +380,13 @@ uint64_t sub_playout(struct sub *s, uint64_t now_ns)
 			if (s->first_data_x > s->play_x) {
 				uint64_t pre = s->first_data_x - s->play_x;
 
-				missing -= pre < missing ? (unsigned int)pre :
-							   missing;
+				missing -=
+				    pre < missing ? (unsigned int)pre : missing;
 			}
 			if (missing)
 				STAT_SET(s->stats.missing_frames,
 					 STAT_GET(s->stats.missing_frames) +
-						 missing);
+					     missing);
 		} else {
 			memset(s->out, 0,
 			       (size_t)n * s->cfg.channels * sizeof(int32_t));

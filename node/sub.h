@@ -11,15 +11,16 @@
 #include "node/rtp.h"
 #include "node/source.h"
 
-#define SUB_NAME_MAX 64
-#define SUB_MAX_SINKS 8
-#define SUB_LATENCY_MIN_NS (250 * 1000ull)
-#define SUB_LATENCY_MAX_NS (100 * 1000 * 1000ull)
+#define SUB_NAME_MAX	       64
+#define SUB_MAX_SINKS	       8
+#define SUB_LATENCY_MIN_NS     (250 * 1000ull)
+#define SUB_LATENCY_MAX_NS     (100 * 1000 * 1000ull)
 #define SUB_LATENCY_DEFAULT_NS (1000 * 1000ull)
 
 enum sub_timing {
-	SUB_TIMING_AUTO,    /* PTP when the stream's timestamps fit, else arrival */
-	SUB_TIMING_PTP,	    /* timestamps are PTP media clock + offset */
+	SUB_TIMING_AUTO, /* PTP when the stream's timestamps fit, else arrival
+			  */
+	SUB_TIMING_PTP,	 /* timestamps are PTP media clock + offset */
 	SUB_TIMING_ARRIVAL, /* align on the first packet's arrival */
 };
 
@@ -44,17 +45,17 @@ struct sub_config {
 extern const int32_t sub_hist_edges_us[SUB_HIST_BUCKETS - 1];
 
 struct sub_stats {
-	_Atomic uint64_t received;   /* valid packets for this stream */
-	_Atomic uint64_t lost;	     /* never arrived (sequence gaps) */
-	_Atomic uint64_t late;	     /* arrived after their playout time */
-	_Atomic uint64_t early;	     /* too far ahead for the buffer */
+	_Atomic uint64_t received; /* valid packets for this stream */
+	_Atomic uint64_t lost;	   /* never arrived (sequence gaps) */
+	_Atomic uint64_t late;	   /* arrived after their playout time */
+	_Atomic uint64_t early;	   /* too far ahead for the buffer */
 	_Atomic uint64_t duplicate;
 	_Atomic uint64_t reordered;
 	_Atomic uint64_t missing_frames; /* zero-filled at playout */
-	_Atomic uint64_t bad_header; /* not RTP */
+	_Atomic uint64_t bad_header;	 /* not RTP */
 	_Atomic uint64_t bad_pt;
 	_Atomic uint64_t bad_size;
-	_Atomic uint64_t foreign;    /* other source than the filter allows */
+	_Atomic uint64_t foreign; /* other source than the filter allows */
 	_Atomic uint64_t ssrc_changes;
 	_Atomic uint32_t last_bad_size;
 	_Atomic uint32_t last_bad_pt;

@@ -29,7 +29,7 @@ static uint64_t read_clock(clockid_t id)
 struct mclock *mclock_new_free_run(void)
 {
 	struct mclock *mc = calloc(1, sizeof(*mc));
-	struct timex tx = { 0 };
+	struct timex tx = {0};
 
 	if (!mc)
 		return NULL;

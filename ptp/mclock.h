@@ -57,8 +57,8 @@ const char *mclock_state_name(enum mclock_state state);
  * 64-bit time). */
 static inline uint64_t mclock_ns_to_samples(uint64_t ns, uint32_t rate)
 {
-	return ns / NSEC_PER_SEC * rate + ns % NSEC_PER_SEC * rate /
-						  NSEC_PER_SEC;
+	return ns / NSEC_PER_SEC * rate +
+	       ns % NSEC_PER_SEC * rate / NSEC_PER_SEC;
 }
 
 /* PTP time of sample @samples at @rate, rounded up: the first ns at which
