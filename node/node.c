@@ -353,13 +353,23 @@ static void print_status(struct node *n)
 }
 
 /* Counted, rate-limited reports of what the media thread rejected. */
+/* Counted, rate-limited reports of what the media thread rejected: one line
+ * for everything dropped since the last line printed, so counts held back
+ * by the rate limit are carried into the next line, never lost. */
 static void report_rejects(struct node *n)
 {
-	unsigned int i;
+	static const char *const what[5] = {
+	    "not RTP",
+	    "with payload type %u (want %u)",
+	    "with %u-byte payloads (not whole frames)",
+	    "from a source outside the filter",
+	    "too far ahead of playout",
+	};
+	unsigned int i, k, suppressed;
 
 	for (i = 0; i < n->cfg.nsubs; i++) {
 		const struct sub_stats *st = sub_stats(n->subs[i]);
-		const char *name = sub_config(n->subs[i])->name;
+		const struct sub_config *sc = sub_config(n->subs[i]);
 		struct sub_seen *seen = &n->seen[i];
 		uint64_t v[5] = {GET(st->bad_header), GET(st->bad_pt),
 				 GET(st->bad_size), GET(st->foreign),
@@ -367,18 +377,15 @@ static void report_rejects(struct node *n)
 		uint64_t *old[5] = {&seen->bad_header, &seen->bad_pt,
 				    &seen->bad_size, &seen->foreign,
 				    &seen->early};
-		static const char *const what[5] = {
-		    "not RTP", "wrong payload type", "wrong payload size",
-		    "from a source the filter excludes",
-		    "too far ahead of the playout time"};
-		unsigned int k, suppressed;
 		bool arrival = GET(st->arrival_timing);
+		char msg[512], part[128];
+		size_t off = 0;
 
 		if (GET(st->ssrc_changes) != seen->ssrc_changes) {
 			seen->ssrc_changes = GET(st->ssrc_changes);
 			log_warn("subscription %s: sender changed (SSRC now "
 				 "0x%08x); resynchronised",
-				 name, (unsigned int)GET(st->ssrc));
+				 sc->name, (unsigned int)GET(st->ssrc));
 		}
 		if (arrival != seen->arrival) {
 			seen->arrival = arrival;
@@ -386,21 +393,31 @@ static void report_rejects(struct node *n)
 				log_info("subscription %s: stream timestamps "
 					 "are not on this node's media clock; "
 					 "aligned on arrival",
-					 name);
+					 sc->name);
 		}
 		for (k = 0; k < 5; k++) {
 			if (v[k] == *old[k])
 				continue;
-			if (log_ratelimit_ok(&seen->rl, &suppressed))
-				log_warn(
-				    "subscription %s: %llu packet(s) %s "
-				    "(last payload type %u, size %u; %u "
-				    "reports suppressed)",
-				    name, (unsigned long long)(v[k] - *old[k]),
-				    what[k], (unsigned int)GET(st->last_bad_pt),
-				    (unsigned int)GET(st->last_bad_size),
-				    suppressed);
-			*old[k] = v[k];
+			/* Only the pt and size kinds take arguments. */
+			if (k == 1)
+				snprintf(part, sizeof(part), what[k],
+					 (unsigned int)GET(st->last_bad_pt),
+					 (unsigned int)sc->pt);
+			else if (k == 2)
+				snprintf(part, sizeof(part), what[k],
+					 (unsigned int)GET(st->last_bad_size));
+			else
+				snprintf(part, sizeof(part), "%s", what[k]);
+			off += (size_t)snprintf(
+			    msg + off,
+			    off < sizeof(msg) ? sizeof(msg) - off : 0,
+			    "%s%llu %s", off ? ", " : "",
+			    (unsigned long long)(v[k] - *old[k]), part);
+		}
+		if (off && log_ratelimit_ok(&seen->rl, &suppressed)) {
+			log_warn("subscription %s: dropped %s", sc->name, msg);
+			for (k = 0; k < 5; k++)
+				*old[k] = v[k];
 		}
 	}
 }
