@@ -44,6 +44,9 @@ struct sub {
 	uint16_t max_seq;
 	uint64_t ext_base, ext_max; /* extended sequence numbers */
 	uint64_t epoch_received, epoch_dups, lost_before;
+	/* Sequence numbers seen among the last 65536: a repeat is a
+	 * duplicate whether or not it is still in time. */
+	uint64_t seen[65536 / 64];
 	uint64_t first_data_x;
 
 	int32_t *unpacked; /* SUB_MAX_FRAMES frames */
@@ -166,6 +169,13 @@ void sub_start(struct sub *s, uint64_t now_ns)
 	s->play_x = x - s->latency_frames;
 }
 
+void sub_resync(struct sub *s, uint64_t now_ns)
+{
+	s->play_x =
+	    mclock_ns_to_samples(now_ns, s->cfg.rate) - s->latency_frames;
+	s->synced = false;
+}
+
 /* Pick the timestamp offset for a stream's first packet (or after an SSRC
  * change) and point the jitter buffer at the playout position. */
 static void sync_stream(struct sub *s, uint32_t ts, uint64_t arrival_ns,
@@ -189,9 +199,21 @@ static void sync_stream(struct sub *s, uint32_t ts, uint64_t arrival_ns,
 	s->synced = true;
 }
 
-static void track_seq(struct sub *s, uint16_t seq, bool *reordered)
+static bool seen_test_and_set(struct sub *s, uint16_t seq)
+{
+	uint64_t bit = 1ull << (seq & 63);
+	bool was = s->seen[seq >> 6] & bit;
+
+	s->seen[seq >> 6] |= bit;
+	return was;
+}
+
+/* RFC 3550 style extended sequence numbers. Returns true for a repeat of a
+ * sequence number already seen (a duplicate). */
+static bool track_seq(struct sub *s, uint16_t seq, bool *reordered)
 {
 	int16_t d;
+	uint16_t q;
 
 	*reordered = false;
 	if (!s->have_seq) {
@@ -199,10 +221,16 @@ static void track_seq(struct sub *s, uint16_t seq, bool *reordered)
 		s->max_seq = seq;
 		s->ext_base = s->ext_max = 65536 + (uint64_t)seq;
 		s->epoch_received = s->epoch_dups = 0;
-		return;
+		memset(s->seen, 0, sizeof(s->seen));
+		seen_test_and_set(s, seq);
+		return false;
 	}
 	d = rtp_seq_diff(seq, s->max_seq);
 	if (d > 0) {
+		/* Numbers entering the window are new again. */
+		for (q = (uint16_t)(s->max_seq + 1); q != seq; q++)
+			s->seen[q >> 6] &= ~(1ull << (q & 63));
+		s->seen[seq >> 6] &= ~(1ull << (seq & 63));
 		s->ext_max += (uint64_t)d;
 		s->max_seq = seq;
 	} else if (d < 0) {
@@ -211,6 +239,7 @@ static void track_seq(struct sub *s, uint16_t seq, bool *reordered)
 		if (s->ext_max - s->ext_base < (uint64_t)-d)
 			s->ext_base = s->ext_max - (uint64_t)-d;
 	}
+	return seen_test_and_set(s, seq);
 }
 
 static void publish_lost(struct sub *s)
@@ -228,7 +257,8 @@ static void record_delay(struct sub *s, uint32_t ts, uint64_t arrival_ns)
 					 ts - s->offset, (uint32_t)s->play_x);
 	int64_t delay =
 	    (int64_t)(arrival_ns - mclock_samples_to_ns(pkt_x, s->cfg.rate));
-	int64_t us = delay / 1000;
+	/* Round towards minus infinity: 500 ns early is early. */
+	int64_t us = delay >= 0 ? delay / 1000 : -((-delay + 999) / 1000);
 	unsigned int b = 0;
 
 	while (b < SUB_HIST_BUCKETS - 1 && us >= sub_hist_edges_us[b])
@@ -238,6 +268,14 @@ static void record_delay(struct sub *s, uint32_t ts, uint64_t arrival_ns)
 		STAT_SET(s->stats.delay_min_ns, delay);
 	if (delay > STAT_GET(s->stats.delay_max_ns))
 		STAT_SET(s->stats.delay_max_ns, delay);
+}
+
+/* The stream's first stored sample starts recordings that wait for it. */
+static void note_first_data(struct sub *s, uint32_t ts)
+{
+	uint64_t pkt_x = s->play_x + (uint64_t)(int64_t)rtp_ts_diff(
+					 ts - s->offset, (uint32_t)s->play_x);
+
 	if (s->first_data_x == UINT64_MAX)
 		s->first_data_x = pkt_x > s->play_x ? pkt_x : s->play_x;
 }
@@ -251,7 +289,7 @@ void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
 	size_t plen;
 	struct rtp_hdr h;
 	unsigned int frames;
-	bool reordered;
+	bool reordered, dup;
 
 	if (rtp_hdr_decode(buf, len, &h, &payload, &plen) < 0) {
 		STAT_INC(s->stats.bad_header);
@@ -288,18 +326,28 @@ void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
 	}
 	if (!s->synced)
 		sync_stream(s, h.ts, arrival_ns, now_ns);
-	track_seq(s, h.seq, &reordered);
+	dup = track_seq(s, h.seq, &reordered);
 	s->epoch_received++;
 	STAT_INC(s->stats.received);
 	record_delay(s, h.ts, arrival_ns);
+	if (dup) {
+		s->epoch_dups++;
+		STAT_INC(s->stats.duplicate);
+		publish_lost(s);
+		return;
+	}
 	rtp_unpack(s->cfg.enc, payload, s->cfg.channels, frames, s->unpacked);
 	switch (jbuf_put(s->jb, h.ts, s->unpacked, frames)) {
 	case JBUF_OK:
+		note_first_data(s, h.ts);
 		if (reordered)
 			STAT_INC(s->stats.reordered);
 		break;
-	case JBUF_LATE:
 	case JBUF_PARTLY_LATE:
+		note_first_data(s, h.ts);
+		STAT_INC(s->stats.late);
+		break;
+	case JBUF_LATE:
 		STAT_INC(s->stats.late);
 		break;
 	case JBUF_EARLY:

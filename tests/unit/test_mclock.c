@@ -69,11 +69,9 @@ static void test_mclock_free_run_reads_tai_or_realtime_plus_37s(void **state)
 	mclock_get_status(mc, &st);
 	if (have_tai) {
 		assert_int_equal(st.base, CLOCK_TAI);
-		assert_int_equal(st.offset_ns, 0);
 		expect = sys_ns(CLOCK_TAI);
 	} else {
 		assert_int_equal(st.base, CLOCK_REALTIME);
-		assert_int_equal(st.offset_ns, 37 * (int64_t)NSEC_PER_SEC);
 		expect = sys_ns(CLOCK_REALTIME) + 37 * NSEC_PER_SEC;
 	}
 	now = mclock_now_ns(mc);

@@ -1,0 +1,607 @@
+/* Unit tests for TX flows: the AES67 frames-per-packet table, the config
+ * check (channels, rate, packet time, MTU), what flow_open refuses, and real
+ * packets sent to a socket on 127.0.0.1: pacing, RTP header fields, payload
+ * against the source, the skip after a stall, and the DSCP marking. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "node/flow.h"
+#include "node/rtp.h"
+#include "node/source.h"
+#include "ptp/mclock.h"
+
+#define RATE 48000
+#define FPP  48
+#define PT   98
+#define DSCP 34 /* AF41 */
+#define MS   (1000 * 1000ull)
+/* A synthetic PTP time on a packet boundary, and its media position. */
+#define T_BASE	 (1800000000ull * NSEC_PER_SEC)
+#define X_BASE	 (1800000000ull * RATE)
+#define MAX_PKTS 64
+
+struct pkt {
+	uint8_t buf[2048];
+	size_t len;
+	int tos; /* -1 when the kernel gave none */
+};
+
+struct ctx {
+	int rx_fd;
+	struct sockaddr_in rx_addr;
+	struct source_config scfg;
+	struct source *src;
+	struct source *ref; /* a twin of src, read to know what was sent */
+	struct flow_config fcfg;
+	struct flow *f;
+	struct pkt pkts[MAX_PKTS];
+};
+
+static void base_flow_config(struct flow_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->name, sizeof(cfg->name), "mix-1");
+	snprintf(cfg->source, sizeof(cfg->source), "tone");
+	cfg->nch = 2;
+	cfg->chans[0] = 2;
+	cfg->chans[1] = 0;
+	cfg->dest.sin_family = AF_INET;
+	cfg->dest.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cfg->dest.sin_port = htons(9); /* replaced by the receiver's port */
+	cfg->enc = RTP_ENC_L24;
+	cfg->rate = RATE;
+	cfg->ptime_us = 1000;
+	cfg->pt = PT;
+	cfg->dscp = DSCP;
+	cfg->ttl = 1;
+}
+
+static void base_source_config(struct source_config *cfg)
+{
+	unsigned int c;
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->name, sizeof(cfg->name), "tone");
+	cfg->type = SOURCE_TONE;
+	cfg->start = START_NOW;
+	cfg->channels = 3;
+	cfg->rate = RATE;
+	for (c = 0; c < cfg->channels; c++) {
+		cfg->freq_hz[c] = 440.0 * (c + 1) + 17.0;
+		cfg->level_dbfs[c] = -6.0 - 3.0 * c;
+	}
+}
+
+static int setup(void **state)
+{
+	struct ctx *t = calloc(1, sizeof(*t));
+	socklen_t alen = sizeof(t->rx_addr);
+	int on = 1;
+
+	if (!t)
+		return -1;
+	*state = t;
+	base_flow_config(&t->fcfg);
+	base_source_config(&t->scfg);
+	/* The receiver: an ephemeral port on loopback, with the TOS byte of
+	 * every datagram. */
+	t->rx_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (t->rx_fd < 0)
+		return -1;
+	t->rx_addr.sin_family = AF_INET;
+	t->rx_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(t->rx_fd, (struct sockaddr *)&t->rx_addr, sizeof(t->rx_addr)) <
+		0 ||
+	    getsockname(t->rx_fd, (struct sockaddr *)&t->rx_addr, &alen) < 0 ||
+	    setsockopt(t->rx_fd, IPPROTO_IP, IP_RECVTOS, &on, sizeof(on)) < 0)
+		return -1;
+	t->fcfg.dest.sin_port = t->rx_addr.sin_port;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ctx *t = *state;
+
+	flow_destroy(t->f);
+	source_destroy(t->src);
+	source_destroy(t->ref);
+	if (t->rx_fd >= 0)
+		close(t->rx_fd);
+	free(t);
+	return 0;
+}
+
+static void open_flow(struct ctx *t)
+{
+	char err[256] = "";
+
+	t->src = source_open(&t->scfg, err, sizeof(err));
+	if (!t->src)
+		fail_msg("source_open: %s", err);
+	t->ref = source_open(&t->scfg, err, sizeof(err));
+	if (!t->ref)
+		fail_msg("source_open: %s", err);
+	t->f = flow_open(&t->fcfg, t->src, err, sizeof(err));
+	if (!t->f)
+		fail_msg("flow_open: %s", err);
+	assert_int_equal(flow_config(t->f)->fpp, FPP);
+}
+
+/* Every datagram waiting on the receiver, or arriving within 100 ms of the
+ * last one. */
+static unsigned int recv_all(struct ctx *t)
+{
+	unsigned int n = 0;
+
+	for (;;) {
+		struct pollfd pfd = {.fd = t->rx_fd, .events = POLLIN};
+		uint8_t ctrl[CMSG_SPACE(sizeof(int))];
+		struct pkt *p = &t->pkts[n < MAX_PKTS ? n : MAX_PKTS - 1];
+		struct iovec iov = {.iov_base = p->buf,
+				    .iov_len = sizeof(p->buf)};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = ctrl,
+				    .msg_controllen = sizeof(ctrl)};
+		struct cmsghdr *c;
+		ssize_t len;
+
+		len = recvmsg(t->rx_fd, &mh, MSG_DONTWAIT);
+		if (len < 0) {
+			assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+			if (poll(&pfd, 1, 100) <= 0)
+				return n;
+			continue;
+		}
+		p->len = (size_t)len;
+		p->tos = -1;
+		for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == IPPROTO_IP &&
+			    c->cmsg_type == IP_TOS)
+				p->tos = *(const unsigned char *)CMSG_DATA(c);
+		n++;
+	}
+}
+
+/* Packet @i of what recv_all() got carries positions [x, x + FPP) of the
+ * source, with sequence number @seq. */
+static void assert_packet(struct ctx *t, unsigned int i, uint64_t x,
+			  uint16_t seq)
+{
+	const struct flow_config *cfg = flow_config(t->f);
+	const struct pkt *p = &t->pkts[i];
+	int32_t frames[FPP * SOURCE_MAX_CHANNELS];
+	uint8_t want[RTP_MAX_PAYLOAD];
+	const uint8_t *payload;
+	size_t plen, want_len = (size_t)FPP * cfg->nch * 3;
+	struct rtp_hdr h;
+
+	assert_int_equal(x % FPP, 0);
+	assert_int_equal(p->len, RTP_HDR_LEN + want_len);
+	assert_int_equal(p->buf[0] >> 6, 2);
+	assert_int_equal(rtp_hdr_decode(p->buf, p->len, &h, &payload, &plen),
+			 0);
+	assert_int_equal(h.pt, PT);
+	assert_false(h.marker);
+	assert_int_equal(h.ssrc, flow_ssrc(t->f));
+	if (h.seq != seq || h.ts != (uint32_t)x)
+		fail_msg("packet %u: seq %u ts %u, want seq %u ts %u", i, h.seq,
+			 h.ts, seq, (uint32_t)x);
+	assert_int_equal(plen, want_len);
+	source_read(t->ref, x, FPP, cfg->chans, cfg->nch, frames);
+	rtp_pack(cfg->enc, frames, cfg->nch, FPP, want);
+	assert_memory_equal(payload, want, want_len);
+	assert_int_equal(p->tos, DSCP << 2);
+}
+
+static uint16_t first_seq(struct ctx *t)
+{
+	struct rtp_hdr h;
+	const uint8_t *payload;
+	size_t plen;
+
+	assert_int_equal(
+	    rtp_hdr_decode(t->pkts[0].buf, t->pkts[0].len, &h, &payload, &plen),
+	    0);
+	return h.seq;
+}
+
+static void test_flow_frames_per_packet_follows_aes67_table(void **state)
+{
+	static const struct {
+		uint32_t ptime_us, f44, f48, f96;
+	} rows[] = {
+	    {125, 6, 6, 12},	{250, 12, 12, 24},     {333, 16, 16, 32},
+	    {1000, 48, 48, 96}, {4000, 192, 192, 384},
+	};
+	static const uint32_t bad_ptime[] = {0,	  1,	100,  124,  126,
+					     500, 2000, 3999, 4001, 20000};
+	static const uint32_t bad_rate[] = {0,	   8000,   32000, 44099,
+					    88200, 176400, 192000};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		assert_int_equal(
+		    flow_frames_per_packet(rows[i].ptime_us, 44100),
+		    rows[i].f44);
+		assert_int_equal(
+		    flow_frames_per_packet(rows[i].ptime_us, 48000),
+		    rows[i].f48);
+		assert_int_equal(
+		    flow_frames_per_packet(rows[i].ptime_us, 96000),
+		    rows[i].f96);
+	}
+	for (i = 0; i < sizeof(bad_ptime) / sizeof(bad_ptime[0]); i++)
+		assert_int_equal(flow_frames_per_packet(bad_ptime[i], 48000),
+				 0);
+	for (i = 0; i < sizeof(bad_rate) / sizeof(bad_rate[0]); i++)
+		assert_int_equal(flow_frames_per_packet(1000, bad_rate[i]), 0);
+}
+
+/* flow_config_check() accepts @cfg, or refuses it with a message naming the
+ * flow and holding each of @words (NULL-terminated). */
+static void check_config(const struct flow_config *cfg, int ok, ...)
+{
+	char err[512] = "";
+	const char *w;
+	va_list ap;
+	int r = flow_config_check(cfg, err, sizeof(err));
+
+	if (ok) {
+		if (r != 0)
+			fail_msg("refused %u ch at %u Hz, %u us: %s", cfg->nch,
+				 cfg->rate, cfg->ptime_us, err);
+		return;
+	}
+	if (r != -EINVAL)
+		fail_msg("accepted %u ch %s at %u Hz, %u us (ret %d)", cfg->nch,
+			 rtp_encoding_name(cfg->enc), cfg->rate, cfg->ptime_us,
+			 r);
+	if (!strstr(err, "flow mix-1"))
+		fail_msg("message does not name the flow: %s", err);
+	va_start(ap, ok);
+	while ((w = va_arg(ap, const char *)))
+		if (!strstr(err, w))
+			fail_msg("message lacks '%s': %s", w, err);
+	va_end(ap);
+}
+
+static void test_flow_config_check_refuses_packets_over_mtu(void **state)
+{
+	struct flow_config cfg;
+
+	base_flow_config(&cfg);
+	/* L24 at 1 ms: 48 frames of 3 bytes a channel. */
+	cfg.nch = 10;
+	check_config(&cfg, true); /* 1440 bytes */
+	cfg.nch = 11;
+	check_config(&cfg, false, "11 channels", "1584", "1460", NULL);
+	cfg.nch = 64;
+	check_config(&cfg, false, "64 channels", "L24", "9216", "1460", NULL);
+	/* L16 at 1 ms: 15 fit (1440), 16 do not (1536). */
+	cfg.enc = RTP_ENC_L16;
+	cfg.nch = 15;
+	check_config(&cfg, true);
+	cfg.nch = 16;
+	check_config(&cfg, false, "L16", "1536", NULL);
+	/* L24 at 333 us: 16 frames; 30 channels fit (1440), 31 do not. */
+	cfg.enc = RTP_ENC_L24;
+	cfg.ptime_us = 333;
+	cfg.nch = 30;
+	check_config(&cfg, true);
+	cfg.nch = 31;
+	check_config(&cfg, false, "1488", NULL);
+	/* 125 us carries all 64 channels at 48 kHz but not at 96 kHz. */
+	cfg.ptime_us = 125;
+	cfg.nch = 64;
+	check_config(&cfg, true); /* 1152 */
+	cfg.rate = 96000;
+	check_config(&cfg, false, "2304", NULL);
+	/* 4 ms: 192 frames; 2 channels of L24 fit, 3 do not. */
+	cfg.rate = 48000;
+	cfg.ptime_us = 4000;
+	cfg.nch = 2;
+	check_config(&cfg, true); /* 1152 */
+	cfg.nch = 3;
+	check_config(&cfg, false, "1728", NULL);
+}
+
+static void test_flow_config_check_refuses_channels_rate_ptime(void **state)
+{
+	struct flow_config cfg;
+
+	base_flow_config(&cfg);
+	cfg.ptime_us = 125;
+	cfg.nch = 64;
+	check_config(&cfg, true);
+	cfg.nch = 65;
+	check_config(&cfg, false, "65 channels", NULL);
+	cfg.nch = 0;
+	check_config(&cfg, false, "0 channels", NULL);
+	cfg.nch = 2;
+	cfg.ptime_us = 1000;
+	cfg.rate = 32000;
+	check_config(&cfg, false, "32000", NULL);
+	cfg.rate = 44100;
+	check_config(&cfg, true);
+	cfg.rate = 96000;
+	check_config(&cfg, true);
+	cfg.ptime_us = 500;
+	check_config(&cfg, false, "500 us", NULL);
+	cfg.ptime_us = 0;
+	check_config(&cfg, false, "0 us", NULL);
+}
+
+static void test_flow_open_refuses_source_at_another_rate(void **state)
+{
+	struct ctx *t = *state;
+	char err[512] = "";
+
+	snprintf(t->scfg.name, sizeof(t->scfg.name), "tone-44");
+	t->scfg.rate = 44100;
+	t->src = source_open(&t->scfg, err, sizeof(err));
+	assert_non_null(t->src);
+	t->f = flow_open(&t->fcfg, t->src, err, sizeof(err));
+	assert_null(t->f);
+	if (!strstr(err, "flow mix-1") || !strstr(err, "tone-44") ||
+	    !strstr(err, "44100") || !strstr(err, "48000") ||
+	    !strstr(err, "never resamples"))
+		fail_msg("message: %s", err);
+}
+
+static void test_flow_open_refuses_missing_source_channel(void **state)
+{
+	struct ctx *t = *state;
+	char err[512] = "";
+
+	t->scfg.channels = 2;
+	t->src = source_open(&t->scfg, err, sizeof(err));
+	assert_non_null(t->src);
+	/* Channels 1 and 3 (0-based 0 and 2) of a 2-channel source. */
+	t->fcfg.chans[0] = 0;
+	t->fcfg.chans[1] = 2;
+	t->f = flow_open(&t->fcfg, t->src, err, sizeof(err));
+	assert_null(t->f);
+	if (!strstr(err, "flow mix-1") || !strstr(err, "channel 3") ||
+	    !strstr(err, "source tone") || !strstr(err, "has 2"))
+		fail_msg("message: %s", err);
+	/* Both existing channels are fine. */
+	t->fcfg.chans[1] = 1;
+	t->f = flow_open(&t->fcfg, t->src, err, sizeof(err));
+	if (!t->f)
+		fail_msg("flow_open: %s", err);
+}
+
+static void test_flow_open_refuses_config_over_mtu(void **state)
+{
+	struct ctx *t = *state;
+	char err[512] = "";
+	unsigned int c;
+
+	t->scfg.channels = 11;
+	t->src = source_open(&t->scfg, err, sizeof(err));
+	assert_non_null(t->src);
+	t->fcfg.nch = 11;
+	for (c = 0; c < 11; c++)
+		t->fcfg.chans[c] = (uint8_t)c;
+	t->f = flow_open(&t->fcfg, t->src, err, sizeof(err));
+	assert_null(t->f);
+	if (!strstr(err, "flow mix-1") || !strstr(err, "1584"))
+		fail_msg("message: %s", err);
+}
+
+static void test_flow_sends_due_packets_on_fpp_boundaries(void **state)
+{
+	struct ctx *t = *state;
+	const uint64_t t0 = T_BASE + 300 * 1000; /* 14.4 frames past X_BASE */
+	uint64_t next;
+	uint16_t seq;
+	unsigned int i;
+
+	open_flow(t);
+	flow_start(t->f, t0);
+	/* The first packet leaves at the next boundary, X_BASE + FPP. */
+	next = flow_send_due(t->f, t0);
+	assert_int_equal(next, T_BASE + 1 * MS);
+	assert_int_equal(recv_all(t), 0);
+	next = flow_send_due(t->f, T_BASE + 1 * MS - 1);
+	assert_int_equal(next, T_BASE + 1 * MS);
+	assert_int_equal(recv_all(t), 0);
+	/* By t0 + 5 ms (5.3 ms past X_BASE) packets at 1..5 ms are due. */
+	next = flow_send_due(t->f, t0 + 5 * MS);
+	assert_int_equal(next, T_BASE + 6 * MS);
+	assert_int_equal(recv_all(t), 5);
+	seq = first_seq(t);
+	for (i = 0; i < 5; i++)
+		assert_packet(t, i, X_BASE + (i + 1) * FPP, seq + i);
+	/* Exactly on the next boundary: one more, no more. */
+	next = flow_send_due(t->f, T_BASE + 6 * MS);
+	assert_int_equal(next, T_BASE + 7 * MS);
+	assert_int_equal(recv_all(t), 1);
+	assert_packet(t, 0, X_BASE + 6 * FPP, seq + 5);
+	assert_int_equal(atomic_load(&flow_stats(t->f)->packets), 6);
+	assert_int_equal(atomic_load(&flow_stats(t->f)->send_errors), 0);
+	assert_int_equal(atomic_load(&flow_stats(t->f)->skipped), 0);
+}
+
+static void test_flow_payload_carries_the_chosen_source_channels(void **state)
+{
+	struct ctx *t = *state;
+	int32_t frames[FPP * 2];
+	const uint8_t *payload;
+	struct rtp_hdr h;
+	size_t plen;
+	uint8_t one[3] = {2}, want[FPP * 3];
+	unsigned int i;
+
+	/* Each source channel has its own tone, so a swapped or wrong
+	 * channel cannot pass. */
+	open_flow(t);
+	flow_start(t->f, T_BASE);
+	flow_send_due(t->f, T_BASE + 1 * MS);
+	assert_int_equal(recv_all(t), 1);
+	assert_int_equal(
+	    rtp_hdr_decode(t->pkts[0].buf, t->pkts[0].len, &h, &payload, &plen),
+	    0);
+	assert_int_equal(plen, FPP * 2 * 3);
+	/* Payload channel 0 is source channel 2 alone, channel 1 is 0. */
+	for (i = 0; i < 2; i++) {
+		unsigned int f;
+
+		one[0] = t->fcfg.chans[i];
+		source_read(t->ref, X_BASE + FPP, FPP, one, 1, frames);
+		rtp_pack(RTP_ENC_L24, frames, 1, FPP, want);
+		for (f = 0; f < FPP; f++)
+			assert_memory_equal(payload + f * 6 + i * 3,
+					    want + f * 3, 3);
+	}
+	/* And the tone is not silence. */
+	for (i = 0; i < plen && !payload[i]; i++)
+		;
+	assert_true(i < plen);
+}
+
+static void test_flow_timestamps_follow_media_clock_across_wrap(void **state)
+{
+	struct ctx *t = *state;
+	/* The first boundary at or after the 32-bit wrap, minus 3 packets. */
+	const uint64_t wrap = ((X_BASE >> 32) + 1) << 32;
+	const uint64_t x0 = (wrap + FPP - 1) / FPP * FPP - 3 * FPP;
+	uint16_t seq;
+	unsigned int i;
+
+	open_flow(t);
+	flow_start(t->f, mclock_samples_to_ns(x0 - FPP, RATE));
+	flow_send_due(t->f, mclock_samples_to_ns(x0 + 5 * FPP, RATE));
+	assert_int_equal(recv_all(t), 6);
+	seq = first_seq(t);
+	for (i = 0; i < 6; i++)
+		assert_packet(t, i, x0 + i * FPP, seq + i);
+	assert_true((uint32_t)(x0 + 5 * FPP) < (uint32_t)x0);
+}
+
+static void test_flow_skips_ahead_after_long_stall(void **state)
+{
+	struct ctx *t = *state;
+	uint64_t next;
+	uint16_t seq;
+
+	open_flow(t);
+	flow_start(t->f, T_BASE);
+	assert_int_equal(flow_send_due(t->f, T_BASE + 1 * MS), T_BASE + 2 * MS);
+	assert_int_equal(recv_all(t), 1);
+	seq = first_seq(t);
+	assert_packet(t, 0, X_BASE + FPP, seq);
+	/* Nothing sent for 49.5 ms: no burst of 49 packets, one packet at
+	 * the current boundary (51 ms), the rest skipped. */
+	next = flow_send_due(t->f, T_BASE + 51 * MS + 500 * 1000);
+	assert_int_equal(next, T_BASE + 52 * MS);
+	assert_int_equal(recv_all(t), 1);
+	assert_packet(t, 0, X_BASE + 51 * FPP, seq + 1);
+	assert_int_equal(atomic_load(&flow_stats(t->f)->skipped), 49);
+	/* Then back to one packet a millisecond. */
+	next = flow_send_due(t->f, T_BASE + 52 * MS);
+	assert_int_equal(next, T_BASE + 53 * MS);
+	assert_int_equal(recv_all(t), 1);
+	assert_packet(t, 0, X_BASE + 52 * FPP, seq + 2);
+	assert_int_equal(atomic_load(&flow_stats(t->f)->packets), 3);
+	assert_int_equal(atomic_load(&flow_stats(t->f)->skipped), 49);
+}
+
+static void test_flow_catches_up_short_stall_without_skipping(void **state)
+{
+	struct ctx *t = *state;
+	uint16_t seq;
+	unsigned int i;
+
+	open_flow(t);
+	flow_start(t->f, T_BASE);
+	flow_send_due(t->f, T_BASE + 1 * MS);
+	assert_int_equal(recv_all(t), 1);
+	seq = first_seq(t);
+	/* 10 ms late is within the catch-up window: every packet goes. */
+	assert_int_equal(flow_send_due(t->f, T_BASE + 12 * MS),
+			 T_BASE + 13 * MS);
+	assert_int_equal(recv_all(t), 11);
+	for (i = 0; i < 11; i++)
+		assert_packet(t, i, X_BASE + (i + 2) * FPP, seq + 1 + i);
+	assert_int_equal(atomic_load(&flow_stats(t->f)->skipped), 0);
+}
+
+static void test_flow_marks_packets_with_dscp(void **state)
+{
+	static const int dscps[] = {0, 34, 46, 63};
+	struct ctx *t = *state;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(dscps) / sizeof(dscps[0]); i++) {
+		char err[256] = "";
+
+		t->fcfg.dscp = dscps[i];
+		flow_destroy(t->f);
+		if (!t->src)
+			t->src = source_open(&t->scfg, err, sizeof(err));
+		assert_non_null(t->src);
+		t->f = flow_open(&t->fcfg, t->src, err, sizeof(err));
+		if (!t->f)
+			fail_msg("flow_open: %s", err);
+		flow_start(t->f, T_BASE + i * 10 * MS);
+		flow_send_due(t->f, T_BASE + i * 10 * MS + 1 * MS);
+		assert_int_equal(recv_all(t), 1);
+		if (t->pkts[0].tos != dscps[i] << 2)
+			fail_msg("dscp %d: TOS 0x%02x, want 0x%02x", dscps[i],
+				 t->pkts[0].tos, dscps[i] << 2);
+	}
+}
+
+static void test_flow_origin_is_loopback_for_loopback_dest(void **state)
+{
+	struct ctx *t = *state;
+	struct in_addr addr;
+	uint8_t mac[6];
+
+	open_flow(t);
+	flow_origin(t->f, &addr, mac);
+	assert_int_equal(ntohl(addr.s_addr), INADDR_LOOPBACK);
+	assert_int_equal(flow_config(t->f)->nch, 2);
+	assert_string_equal(flow_config(t->f)->name, "mix-1");
+}
+
+#define FLOW_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_flow_frames_per_packet_follows_aes67_table),
+	    cmocka_unit_test(test_flow_config_check_refuses_packets_over_mtu),
+	    cmocka_unit_test(
+		test_flow_config_check_refuses_channels_rate_ptime),
+	    FLOW_TEST(test_flow_open_refuses_source_at_another_rate),
+	    FLOW_TEST(test_flow_open_refuses_missing_source_channel),
+	    FLOW_TEST(test_flow_open_refuses_config_over_mtu),
+	    FLOW_TEST(test_flow_sends_due_packets_on_fpp_boundaries),
+	    FLOW_TEST(test_flow_payload_carries_the_chosen_source_channels),
+	    FLOW_TEST(test_flow_timestamps_follow_media_clock_across_wrap),
+	    FLOW_TEST(test_flow_skips_ahead_after_long_stall),
+	    FLOW_TEST(test_flow_catches_up_short_stall_without_skipping),
+	    FLOW_TEST(test_flow_marks_packets_with_dscp),
+	    FLOW_TEST(test_flow_origin_is_loopback_for_loopback_dest),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

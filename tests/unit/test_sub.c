@@ -1,0 +1,1250 @@
+/* Unit tests for a subscription's receive path, driven with hand-built RTP
+ * packets and synthetic PTP times: what plays out and where (read back from
+ * a recorder's file), and every counter: loss, reorder, duplicates, late and
+ * early packets, sequence and timestamp wrap, SSRC changes, malformed and
+ * foreign packets, timing modes and the delay histogram. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "node/recorder.h"
+#include "node/rtp.h"
+#include "node/sub.h"
+#include "ptp/mclock.h"
+
+#define RATE	  48000
+#define CH	  2
+#define FPP	  48 /* 1 ms packets */
+#define PT	  97
+#define LAT_NS	  (2 * 1000 * 1000ull)
+#define LAT	  96 /* frames */
+#define PORT_BASE 39000
+/* A synthetic PTP time, and its media clock position (a multiple of FPP). */
+#define T_BASE (1800000000ull * NSEC_PER_SEC)
+#define X_BASE (1800000000ull * RATE)
+#define US     1000ull
+#define MS     (1000 * 1000ull)
+
+static char tmpdir[64];
+static unsigned int test_index;
+
+struct ctx {
+	struct sub_config cfg;
+	struct sub *s;
+	struct recorder_config rcfg;
+	struct recorder *rec;
+	struct sockaddr_in from; /* the sender every packet comes from */
+	uint64_t now;		 /* PTP time of sub_start */
+	uint64_t rec_x0;	 /* recorder_start_x() at close */
+	int32_t *file;
+	sf_count_t frames;
+};
+
+/* One sender: packet k carries media positions [x0 + k FPP, ... + FPP)
+ * stamped position + ts_offset, sent at the PTP time of its first position
+ * and arriving delay_ns later. */
+struct stream {
+	uint64_t x0;
+	uint32_t ts_offset;
+	uint16_t seq0;
+	uint32_t ssrc;
+	uint32_t salt;
+	uint64_t delay_ns;
+};
+
+/* The sample a sender puts in channel @c of the frame stamped @ts: 24-bit,
+ * never 0, so a zero-filled frame cannot pass for a real one. */
+static int32_t sample(uint32_t ts, unsigned int c, uint32_t salt)
+{
+	uint32_t v = ts * 2654435761u ^ salt ^ (c << 28);
+
+	return (int32_t)((v & 0xFFFFFF00u) | 0x100u);
+}
+
+static uint64_t pkt_x(const struct stream *st, unsigned int k)
+{
+	return st->x0 + (uint64_t)k * FPP;
+}
+
+static uint32_t pkt_ts(const struct stream *st, unsigned int k)
+{
+	return (uint32_t)pkt_x(st, k) + st->ts_offset;
+}
+
+static uint64_t pkt_arrival(const struct stream *st, unsigned int k)
+{
+	return mclock_samples_to_ns(pkt_x(st, k), RATE) + st->delay_ns;
+}
+
+/* An RTP packet of @frames frames stamped @ts; returns its length. */
+static size_t build(uint8_t *buf, uint8_t pt, uint16_t seq, uint32_t ts,
+		    uint32_t ssrc, unsigned int frames, uint32_t salt)
+{
+	struct rtp_hdr h = {.pt = pt, .seq = seq, .ts = ts, .ssrc = ssrc};
+	int32_t in[FPP * CH];
+	unsigned int i, c;
+
+	assert_true(frames <= FPP);
+	for (i = 0; i < frames; i++)
+		for (c = 0; c < CH; c++)
+			in[i * CH + c] = sample(ts + i, c, salt);
+	rtp_hdr_encode(&h, buf);
+	rtp_pack(RTP_ENC_L24, in, CH, frames, buf + RTP_HDR_LEN);
+	return RTP_HDR_LEN + (size_t)frames * CH * 3;
+}
+
+static size_t build_k(const struct stream *st, unsigned int k, uint8_t *buf)
+{
+	return build(buf, PT, (uint16_t)(st->seq0 + k), pkt_ts(st, k), st->ssrc,
+		     FPP, st->salt);
+}
+
+/* What the media loop does with a datagram: playout has kept up until it
+ * arrives; the loop takes it from the socket 20 us later. */
+static void rx_from(struct ctx *t, const uint8_t *buf, size_t len,
+		    const struct sockaddr_in *from, uint64_t arrival)
+{
+	sub_playout(t->s, arrival);
+	recorder_io_drain(t->rec);
+	sub_rx_packet(t->s, buf, len, from, arrival, arrival + 20 * US);
+}
+
+static void rx(struct ctx *t, const uint8_t *buf, size_t len, uint64_t arrival)
+{
+	rx_from(t, buf, len, &t->from, arrival);
+}
+
+static void send_at(struct ctx *t, const struct stream *st, unsigned int k,
+		    uint64_t arrival)
+{
+	uint8_t buf[1500];
+	size_t len = build_k(st, k, buf);
+
+	rx(t, buf, len, arrival);
+}
+
+static void send_pkt(struct ctx *t, const struct stream *st, unsigned int k)
+{
+	send_at(t, st, k, pkt_arrival(st, k));
+}
+
+/* Play out every position before @x_end. */
+static void play_until(struct ctx *t, uint64_t x_end)
+{
+	uint64_t now = mclock_samples_to_ns(x_end + LAT, RATE);
+
+	assert_int_equal(mclock_ns_to_samples(now, RATE) - LAT, x_end);
+	sub_playout(t->s, now);
+	recorder_io_drain(t->rec);
+}
+
+static int group_setup(void **state)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/d4-test-sub-XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	return rmdir(tmpdir);
+}
+
+static int setup(void **state)
+{
+	struct ctx *t = calloc(1, sizeof(*t));
+	unsigned int idx = test_index++;
+
+	if (!t)
+		return -1;
+	snprintf(t->cfg.name, sizeof(t->cfg.name), "sub-%u", idx);
+	t->cfg.addr.sin_family = AF_INET;
+	t->cfg.addr.sin_port = htons(PORT_BASE + idx);
+	t->cfg.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	t->cfg.enc = RTP_ENC_L24;
+	t->cfg.rate = RATE;
+	t->cfg.channels = CH;
+	t->cfg.pt = PT;
+	t->cfg.fpp = FPP;
+	t->cfg.latency_ns = LAT_NS;
+	t->cfg.timing = SUB_TIMING_PTP;
+	t->cfg.mediaclk_offset = 0;
+
+	snprintf(t->rcfg.name, sizeof(t->rcfg.name), "rec-%u", idx);
+	snprintf(t->rcfg.path, sizeof(t->rcfg.path), "%s/sub-%u.wav", tmpdir,
+		 idx);
+	t->rcfg.format = SF_FORMAT_WAV | SF_FORMAT_PCM_24;
+	t->rcfg.rate = RATE;
+	t->rcfg.nch = CH;
+	t->rcfg.chans[0] = 0;
+	t->rcfg.chans[1] = 1;
+	t->rcfg.start = START_FIRST;
+
+	t->from.sin_family = AF_INET;
+	t->from.sin_port = htons(5004);
+	t->from.sin_addr.s_addr = inet_addr("192.0.2.10");
+	t->now = T_BASE;
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ctx *t = *state;
+
+	sub_destroy(t->s);
+	recorder_close(t->rec);
+	unlink(t->rcfg.path);
+	free(t->file);
+	free(t);
+	return 0;
+}
+
+/* Open the subscription with its recorder and start it at t->now. */
+static void open_sub(struct ctx *t)
+{
+	char err[256] = "";
+
+	t->s = sub_open(&t->cfg, err, sizeof(err));
+	if (!t->s)
+		fail_msg("sub_open: %s", err);
+	assert_true(sub_fd(t->s) >= 0);
+	t->rec = recorder_open(&t->rcfg, err, sizeof(err));
+	if (!t->rec)
+		fail_msg("recorder_open: %s", err);
+	assert_int_equal(sub_add_recorder(t->s, t->rec), 0);
+	sub_start(t->s, t->now);
+}
+
+/* Close the recorder and read its file into t->file. */
+static void finish(struct ctx *t)
+{
+	SF_INFO info = {0};
+	SNDFILE *sf;
+
+	t->rec_x0 = recorder_start_x(t->rec);
+	recorder_close(t->rec);
+	t->rec = NULL;
+	sf = sf_open(t->rcfg.path, SFM_READ, &info);
+	assert_non_null(sf);
+	assert_int_equal(info.channels, CH);
+	t->frames = info.frames;
+	t->file = calloc((size_t)info.frames * CH + 1, sizeof(int32_t));
+	assert_non_null(t->file);
+	assert_int_equal(sf_readf_int(sf, t->file, info.frames), info.frames);
+	sf_close(sf);
+}
+
+/* The file's frame for media position @x. */
+static const int32_t *file_at(const struct ctx *t, uint64_t x)
+{
+	if (t->rec_x0 == UINT64_MAX || x < t->rec_x0 ||
+	    x - t->rec_x0 >= (uint64_t)t->frames)
+		fail_msg("position %llu is outside the recording "
+			 "[%llu, +%lld)",
+			 (unsigned long long)x, (unsigned long long)t->rec_x0,
+			 (long long)t->frames);
+	return t->file + (x - t->rec_x0) * CH;
+}
+
+/* Packet @k of @st played at positions [x, x + FPP). */
+static void assert_pkt_at(const struct ctx *t, const struct stream *st,
+			  unsigned int k, uint64_t x)
+{
+	unsigned int i, c;
+
+	for (i = 0; i < FPP; i++) {
+		const int32_t *f = file_at(t, x + i);
+
+		for (c = 0; c < CH; c++)
+			if (f[c] != sample(pkt_ts(st, k) + i, c, st->salt))
+				fail_msg("packet %u frame %u ch %u at position "
+					 "%llu: got 0x%08x, want 0x%08x",
+					 k, i, c, (unsigned long long)(x + i),
+					 (unsigned int)f[c],
+					 (unsigned int)sample(pkt_ts(st, k) + i,
+							      c, st->salt));
+	}
+}
+
+/* Packet @k of @st played at its own position. */
+static void assert_pkt(const struct ctx *t, const struct stream *st,
+		       unsigned int k)
+{
+	assert_pkt_at(t, st, k, pkt_x(st, k));
+}
+
+static void assert_silence(const struct ctx *t, uint64_t x, uint64_t n)
+{
+	uint64_t i;
+	unsigned int c;
+
+	for (i = 0; i < n; i++) {
+		const int32_t *f = file_at(t, x + i);
+
+		for (c = 0; c < CH; c++)
+			if (f[c] != 0)
+				fail_msg("position %llu ch %u: got 0x%08x, "
+					 "want silence",
+					 (unsigned long long)(x + i), c,
+					 (unsigned int)f[c]);
+	}
+}
+
+#define STAT(t, f) atomic_load(&sub_stats((t)->s)->f)
+
+static void assert_clean(const struct ctx *t)
+{
+	assert_int_equal(STAT(t, bad_header), 0);
+	assert_int_equal(STAT(t, bad_pt), 0);
+	assert_int_equal(STAT(t, bad_size), 0);
+	assert_int_equal(STAT(t, foreign), 0);
+	assert_int_equal(STAT(t, early), 0);
+}
+
+static const struct stream stream_a = {.x0 = X_BASE + 480,
+				       .seq0 = 1000,
+				       .ssrc = 0xA5A5F00Du,
+				       .delay_ns = 100 * US};
+
+static void test_sub_in_order_stream_plays_every_sample_in_place(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	unsigned int k;
+
+	t->rcfg.start = START_NOW;
+	open_sub(t);
+	for (k = 0; k < 20; k++)
+		send_pkt(t, st, k);
+	play_until(t, pkt_x(st, 20));
+	assert_int_equal(STAT(t, received), 20);
+	assert_int_equal(STAT(t, lost), 0);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, duplicate), 0);
+	assert_int_equal(STAT(t, reordered), 0);
+	assert_int_equal(STAT(t, ssrc_changes), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_int_equal(STAT(t, ssrc), st->ssrc);
+	assert_false(STAT(t, arrival_timing));
+	assert_clean(t);
+	finish(t);
+	/* START_NOW: the recording opens at the first position played,
+	 * latency behind the start time; silence until the stream's first
+	 * sample, which is not counted as missing. */
+	assert_int_equal(t->rec_x0, X_BASE - LAT);
+	assert_int_equal(t->frames, pkt_x(st, 20) - (X_BASE - LAT));
+	assert_silence(t, X_BASE - LAT, st->x0 - (X_BASE - LAT));
+	for (k = 0; k < 20; k++)
+		assert_pkt(t, st, k);
+}
+
+static void test_sub_playout_waits_for_latency_and_says_when_next(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	uint64_t t0 = mclock_samples_to_ns(st->x0, RATE), next;
+
+	t->now = t0;
+	open_sub(t);
+	send_pkt(t, st, 0);
+	/* Nothing is due yet: position x0 plays once x0 + LAT has passed. */
+	next = sub_playout(t->s, t0 + LAT_NS);
+	recorder_io_drain(t->rec);
+	assert_int_equal(recorder_frames_written(t->rec), 0);
+	/* The next call is due when a whole packet of frames is. */
+	assert_int_equal(next, mclock_samples_to_ns(st->x0 + FPP + LAT, RATE));
+	sub_playout(t->s, next - 1);
+	recorder_io_drain(t->rec);
+	assert_int_equal(recorder_frames_written(t->rec), FPP - 1);
+	next = sub_playout(t->s, next);
+	recorder_io_drain(t->rec);
+	assert_int_equal(recorder_frames_written(t->rec), FPP);
+	assert_int_equal(next,
+			 mclock_samples_to_ns(st->x0 + 2 * FPP + LAT, RATE));
+	finish(t);
+	assert_int_equal(t->rec_x0, st->x0);
+	assert_pkt(t, st, 0);
+}
+
+static void test_sub_lost_packets_are_counted_and_zero_filled(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	unsigned int k;
+
+	open_sub(t);
+	for (k = 0; k < 12; k++)
+		if (k != 5 && k != 7 && k != 8)
+			send_pkt(t, st, k);
+	play_until(t, pkt_x(st, 12));
+	assert_int_equal(STAT(t, received), 9);
+	assert_int_equal(STAT(t, lost), 3);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, reordered), 0);
+	assert_int_equal(STAT(t, missing_frames), 3 * FPP);
+	assert_clean(t);
+	finish(t);
+	assert_int_equal(t->rec_x0, st->x0);
+	assert_int_equal(t->frames, 12 * FPP);
+	for (k = 0; k < 12; k++)
+		if (k == 5 || k == 7 || k == 8)
+			assert_silence(t, pkt_x(st, k), FPP);
+		else
+			assert_pkt(t, st, k);
+}
+
+static void test_sub_reordered_packet_in_time_plays_in_order(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	unsigned int k;
+
+	open_sub(t);
+	for (k = 0; k < 5; k++)
+		send_pkt(t, st, k);
+	/* 6 overtakes 5; both are still ahead of playout. */
+	send_pkt(t, st, 6);
+	send_at(t, st, 5, pkt_arrival(st, 6) + 100 * US);
+	for (k = 7; k < 10; k++)
+		send_pkt(t, st, k);
+	play_until(t, pkt_x(st, 10));
+	assert_int_equal(STAT(t, received), 10);
+	assert_int_equal(STAT(t, reordered), 1);
+	assert_int_equal(STAT(t, lost), 0);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, duplicate), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_clean(t);
+	finish(t);
+	assert_int_equal(t->frames, 10 * FPP);
+	for (k = 0; k < 10; k++)
+		assert_pkt(t, st, k);
+}
+
+static void test_sub_duplicate_is_counted_and_first_copy_plays(void **state)
+{
+	struct ctx *t = *state;
+	struct stream other = stream_a;
+	const struct stream *st = &stream_a;
+	unsigned int k;
+
+	other.salt = 0x5555;
+	open_sub(t);
+	for (k = 0; k < 10; k++) {
+		/* Packet 2 is lost: two copies must not make up for it. */
+		if (k != 2)
+			send_pkt(t, st, k);
+		/* A copy of 5 (other content) after 6, and of 8 at once. */
+		if (k == 6)
+			send_at(t, &other, 5, pkt_arrival(st, 6) + 10 * US);
+		if (k == 8)
+			send_at(t, &other, 8, pkt_arrival(st, 8) + 10 * US);
+	}
+	play_until(t, pkt_x(st, 10));
+	assert_int_equal(STAT(t, duplicate), 2);
+	assert_int_equal(STAT(t, received), 11);
+	assert_int_equal(STAT(t, lost), 1);
+	assert_int_equal(STAT(t, reordered), 0);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, missing_frames), FPP);
+	assert_clean(t);
+	finish(t);
+	for (k = 0; k < 10; k++)
+		if (k == 2)
+			assert_silence(t, pkt_x(st, k), FPP);
+		else
+			assert_pkt(t, st, k);
+}
+
+static void test_sub_packet_after_its_playout_is_late_and_dropped(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	unsigned int k;
+
+	open_sub(t);
+	for (k = 0; k < 10; k++)
+		if (k != 5)
+			send_pkt(t, st, k);
+	play_until(t, pkt_x(st, 8));
+	assert_int_equal(STAT(t, lost), 1);
+	assert_int_equal(STAT(t, missing_frames), FPP);
+	/* Packet 5 turns up once all of it has been played as zeros. */
+	send_at(t, st, 5, mclock_samples_to_ns(pkt_x(st, 8) + LAT, RATE));
+	play_until(t, pkt_x(st, 10));
+	assert_int_equal(STAT(t, late), 1);
+	assert_int_equal(STAT(t, received), 10);
+	/* It did arrive, so it is no longer lost, but nothing was played. */
+	assert_int_equal(STAT(t, lost), 0);
+	assert_int_equal(STAT(t, missing_frames), FPP);
+	assert_int_equal(STAT(t, reordered), 0);
+	assert_clean(t);
+	finish(t);
+	assert_int_equal(t->frames, 10 * FPP);
+	for (k = 0; k < 10; k++)
+		if (k == 5)
+			assert_silence(t, pkt_x(st, k), FPP);
+		else
+			assert_pkt(t, st, k);
+}
+
+static void test_sub_partly_late_packet_plays_its_remaining_frames(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	const unsigned int played = 20;
+	unsigned int k, i, c;
+
+	open_sub(t);
+	for (k = 0; k < 8; k++)
+		if (k != 5)
+			send_pkt(t, st, k);
+	/* Packet 5 comes once its first 20 frames have gone out as zeros. */
+	play_until(t, pkt_x(st, 5) + played);
+	send_at(t, st, 5,
+		mclock_samples_to_ns(pkt_x(st, 5) + played + LAT, RATE));
+	for (k = 8; k < 10; k++)
+		send_pkt(t, st, k);
+	play_until(t, pkt_x(st, 10));
+	assert_int_equal(STAT(t, late), 1);
+	assert_int_equal(STAT(t, received), 10);
+	assert_int_equal(STAT(t, lost), 0);
+	assert_int_equal(STAT(t, missing_frames), played);
+	finish(t);
+	assert_silence(t, pkt_x(st, 5), played);
+	for (i = played; i < FPP; i++)
+		for (c = 0; c < CH; c++)
+			assert_int_equal(file_at(t, pkt_x(st, 5) + i)[c],
+					 sample(pkt_ts(st, 5) + i, c, 0));
+	for (k = 0; k < 10; k++)
+		if (k != 5)
+			assert_pkt(t, st, k);
+}
+
+static void test_sub_sequence_wrap_is_not_loss(void **state)
+{
+	struct ctx *t = *state;
+	struct stream st = stream_a;
+	unsigned int k;
+
+	st.seq0 = 65530;
+	open_sub(t);
+	for (k = 0; k < 12; k++)
+		send_pkt(t, &st, k);
+	play_until(t, pkt_x(&st, 12));
+	assert_int_equal(STAT(t, received), 12);
+	assert_int_equal(STAT(t, lost), 0);
+	assert_int_equal(STAT(t, reordered), 0);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	finish(t);
+	for (k = 0; k < 12; k++)
+		assert_pkt(t, &st, k);
+}
+
+static void test_sub_counts_loss_across_sequence_wrap(void **state)
+{
+	struct ctx *t = *state;
+	struct stream st = stream_a;
+	unsigned int k;
+
+	st.seq0 = 65533;
+	open_sub(t);
+	/* 65535 and 0 never come. */
+	for (k = 0; k < 8; k++)
+		if (k != 2 && k != 3)
+			send_pkt(t, &st, k);
+	play_until(t, pkt_x(&st, 8));
+	assert_int_equal(STAT(t, received), 6);
+	assert_int_equal(STAT(t, lost), 2);
+	assert_int_equal(STAT(t, missing_frames), 2 * FPP);
+}
+
+static void test_sub_plays_across_timestamp_wrap(void **state)
+{
+	struct ctx *t = *state;
+	struct stream st = stream_a;
+	const uint64_t wrap = ((X_BASE >> 32) + 1) << 32;
+	unsigned int k;
+
+	/* Packet 3 starts at RTP timestamp 0; packet 2 ends on 0xFFFFFFFF. */
+	st.x0 = wrap - 3 * FPP;
+	assert_int_equal(pkt_ts(&st, 3), 0);
+	assert_int_equal(pkt_ts(&st, 2) + FPP - 1, 0xFFFFFFFFu);
+	t->now = mclock_samples_to_ns(st.x0 - 10 * FPP, RATE);
+	open_sub(t);
+	for (k = 0; k < 8; k++)
+		if (k != 4)
+			send_pkt(t, &st, k);
+	play_until(t, pkt_x(&st, 8));
+	assert_int_equal(STAT(t, received), 7);
+	assert_int_equal(STAT(t, lost), 1);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, early), 0);
+	assert_int_equal(STAT(t, missing_frames), FPP);
+	finish(t);
+	assert_int_equal(t->rec_x0, st.x0);
+	assert_int_equal(t->frames, 8 * FPP);
+	for (k = 0; k < 8; k++)
+		if (k == 4)
+			assert_silence(t, pkt_x(&st, k), FPP);
+		else
+			assert_pkt(t, &st, k);
+}
+
+static void test_sub_new_ssrc_resyncs_and_plays_new_stream(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *a = &stream_a;
+	struct stream b = {
+	    /* Restarted 20 ms after A's end, with its own timestamp base. */
+	    .x0 = pkt_x(a, 10) + 20 * FPP,
+	    .ts_offset = 0x6B3F29D1u,
+	    .seq0 = 40000,
+	    .ssrc = 0x0B0B0B0Bu,
+	    .salt = 0x777,
+	    .delay_ns = 100 * US,
+	};
+	/* Aligned on its first packet's arrival (100 us = 4.8 frames). */
+	const uint64_t b_at = b.x0 + 4;
+	unsigned int k;
+
+	t->cfg.timing = SUB_TIMING_AUTO;
+	open_sub(t);
+	for (k = 0; k < 10; k++)
+		send_pkt(t, a, k);
+	assert_false(STAT(t, arrival_timing));
+	play_until(t, pkt_x(a, 10));
+	for (k = 0; k < 10; k++)
+		send_pkt(t, &b, k);
+	play_until(t, b_at + 10 * FPP);
+	assert_int_equal(STAT(t, ssrc_changes), 1);
+	assert_int_equal(STAT(t, ssrc), b.ssrc);
+	assert_true(STAT(t, arrival_timing));
+	assert_int_equal(STAT(t, received), 20);
+	assert_int_equal(STAT(t, lost), 0);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, reordered), 0);
+	/* The gap between the two streams is missing; nothing else. */
+	assert_int_equal(STAT(t, missing_frames), b_at - pkt_x(a, 10));
+	assert_clean(t);
+	finish(t);
+	assert_int_equal(t->rec_x0, a->x0);
+	for (k = 0; k < 10; k++)
+		assert_pkt(t, a, k);
+	assert_silence(t, pkt_x(a, 10), b_at - pkt_x(a, 10));
+	for (k = 0; k < 10; k++)
+		assert_pkt_at(t, &b, k, b_at + (uint64_t)k * FPP);
+}
+
+/* Packet 5 of stream A is preceded by @bad (from @from); the good one must
+ * still play, so the bad one stored nothing. */
+static void run_with_bad_copy(struct ctx *t, const uint8_t *bad, size_t len,
+			      const struct sockaddr_in *from)
+{
+	const struct stream *st = &stream_a;
+	unsigned int k;
+
+	for (k = 0; k < 10; k++) {
+		if (k == 5)
+			rx_from(t, bad, len, from,
+				pkt_arrival(st, 5) - 10 * US);
+		send_pkt(t, st, k);
+	}
+	play_until(t, pkt_x(st, 10));
+	assert_int_equal(STAT(t, received), 10);
+	assert_int_equal(STAT(t, lost), 0);
+	assert_int_equal(STAT(t, duplicate), 0);
+	assert_int_equal(STAT(t, reordered), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+}
+
+static void assert_stream_a_played(struct ctx *t)
+{
+	unsigned int k;
+
+	finish(t);
+	assert_int_equal(t->frames, 10 * FPP);
+	for (k = 0; k < 10; k++)
+		assert_pkt(t, &stream_a, k);
+}
+
+static void test_sub_wrong_payload_type_is_counted_not_stored(void **state)
+{
+	struct ctx *t = *state;
+	uint8_t bad[1500];
+	size_t len = build(bad, 96, stream_a.seq0 + 5, pkt_ts(&stream_a, 5),
+			   stream_a.ssrc, FPP, 0x999);
+
+	open_sub(t);
+	run_with_bad_copy(t, bad, len, &t->from);
+	assert_int_equal(STAT(t, bad_pt), 1);
+	assert_int_equal(STAT(t, last_bad_pt), 96);
+	assert_int_equal(STAT(t, bad_size), 0);
+	assert_int_equal(STAT(t, bad_header), 0);
+	assert_stream_a_played(t);
+}
+
+static void test_sub_wrong_payload_size_is_counted_not_stored(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	uint8_t bad[1500];
+	size_t len =
+	    build(bad, PT, st->seq0 + 5, pkt_ts(st, 5), st->ssrc, FPP, 0x999);
+	unsigned int k;
+
+	open_sub(t);
+	for (k = 0; k < 10; k++) {
+		if (k == 5) {
+			/* One byte short of whole frames. */
+			rx(t, bad, len - 1, pkt_arrival(st, 5) - 20 * US);
+			assert_int_equal(STAT(t, bad_size), 1);
+			assert_int_equal(STAT(t, last_bad_size),
+					 len - 1 - RTP_HDR_LEN);
+			/* A whole sample but not a whole frame. */
+			rx(t, bad, RTP_HDR_LEN + 3,
+			   pkt_arrival(st, 5) - 15 * US);
+			assert_int_equal(STAT(t, bad_size), 2);
+			assert_int_equal(STAT(t, last_bad_size), 3);
+			/* A header and no samples. */
+			rx(t, bad, RTP_HDR_LEN, pkt_arrival(st, 5) - 10 * US);
+			assert_int_equal(STAT(t, bad_size), 3);
+			assert_int_equal(STAT(t, last_bad_size), 0);
+		}
+		send_pkt(t, st, k);
+	}
+	play_until(t, pkt_x(st, 10));
+	assert_int_equal(STAT(t, received), 10);
+	assert_int_equal(STAT(t, duplicate), 0);
+	assert_int_equal(STAT(t, lost), 0);
+	assert_int_equal(STAT(t, bad_pt), 0);
+	assert_int_equal(STAT(t, bad_header), 0);
+	assert_stream_a_played(t);
+}
+
+static void test_sub_non_rtp_datagram_is_bad_header(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	uint8_t bad[1500];
+	size_t len = build_k(st, 5, bad);
+	unsigned int k;
+
+	bad[0] = (bad[0] & 0x3F) | 0x40; /* version 1 */
+	open_sub(t);
+	for (k = 0; k < 10; k++) {
+		if (k == 5) {
+			rx(t, bad, len, pkt_arrival(st, 5) - 20 * US);
+			assert_int_equal(STAT(t, bad_header), 1);
+			/* Too short for a header. */
+			build_k(st, 5, bad);
+			rx(t, bad, 5, pkt_arrival(st, 5) - 10 * US);
+			assert_int_equal(STAT(t, bad_header), 2);
+		}
+		send_pkt(t, st, k);
+	}
+	play_until(t, pkt_x(st, 10));
+	assert_int_equal(STAT(t, bad_header), 2);
+	assert_int_equal(STAT(t, bad_pt), 0);
+	assert_int_equal(STAT(t, bad_size), 0);
+	assert_int_equal(STAT(t, received), 10);
+	assert_int_equal(STAT(t, duplicate), 0);
+	assert_int_equal(STAT(t, lost), 0);
+	assert_stream_a_played(t);
+}
+
+static void test_sub_source_filter_ignores_other_senders(void **state)
+{
+	struct ctx *t = *state;
+	struct sockaddr_in stranger = t->from;
+	uint8_t bad[1500];
+	size_t len = build(bad, PT, stream_a.seq0 + 5, pkt_ts(&stream_a, 5),
+			   stream_a.ssrc, FPP, 0x999);
+
+	stranger.sin_addr.s_addr = inet_addr("192.0.2.11");
+	t->cfg.has_source_filter = true;
+	t->cfg.source_filter = t->from.sin_addr;
+	open_sub(t);
+	run_with_bad_copy(t, bad, len, &stranger);
+	assert_int_equal(STAT(t, foreign), 1);
+	assert_int_equal(STAT(t, bad_pt), 0);
+	assert_stream_a_played(t);
+}
+
+static void test_sub_without_filter_accepts_any_sender(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	unsigned int k;
+
+	open_sub(t);
+	for (k = 0; k < 10; k++) {
+		/* Same stream, a different sender address each packet. */
+		t->from.sin_addr.s_addr = htonl(0xC6336400u + k);
+		send_pkt(t, st, k);
+	}
+	play_until(t, pkt_x(st, 10));
+	assert_int_equal(STAT(t, foreign), 0);
+	assert_stream_a_played(t);
+}
+
+/* Stream A with its timestamps far from the media clock. */
+static const struct stream stream_off = {.x0 = X_BASE + 480,
+					 .ts_offset = 0x6B3F29D1u,
+					 .seq0 = 7,
+					 .ssrc = 0x12345678u,
+					 .delay_ns = 100 * US};
+
+static void test_sub_auto_timing_aligns_foreign_clock_on_arrival(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_off;
+	/* The first packet's arrival, 100 us (4.8 frames) after x0. */
+	const uint64_t at = st->x0 + 4;
+	unsigned int k;
+
+	assert_int_equal(mclock_ns_to_samples(pkt_arrival(st, 0), RATE), at);
+	t->cfg.timing = SUB_TIMING_AUTO;
+	open_sub(t);
+	send_pkt(t, st, 0);
+	assert_true(STAT(t, arrival_timing));
+	/* Its first frame plays once arrival + latency has passed. */
+	play_until(t, at);
+	assert_int_equal(recorder_frames_written(t->rec), 0);
+	play_until(t, at + 1);
+	assert_int_equal(recorder_frames_written(t->rec), 1);
+	for (k = 1; k < 10; k++)
+		send_pkt(t, st, k);
+	play_until(t, at + 10 * FPP);
+	assert_int_equal(STAT(t, received), 10);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, lost), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_clean(t);
+	finish(t);
+	assert_int_equal(t->rec_x0, at);
+	assert_int_equal(t->frames, 10 * FPP);
+	for (k = 0; k < 10; k++)
+		assert_pkt_at(t, st, k, at + (uint64_t)k * FPP);
+}
+
+static void test_sub_auto_timing_keeps_ptp_for_fitting_stream(void **state)
+{
+	struct ctx *t = *state;
+	struct stream st = stream_a;
+	unsigned int k;
+
+	/* 3 ms in transit (within a 5 ms latency): still a PTP-stamped
+	 * stream, placed by its own timestamps. */
+	st.delay_ns = 3 * MS;
+	t->cfg.timing = SUB_TIMING_AUTO;
+	t->cfg.latency_ns = 5 * MS;
+	open_sub(t);
+	for (k = 0; k < 10; k++)
+		send_pkt(t, &st, k);
+	sub_playout(t->s, mclock_samples_to_ns(pkt_x(&st, 10), RATE) + 5 * MS);
+	assert_false(STAT(t, arrival_timing));
+	assert_int_equal(STAT(t, late), 0);
+	finish(t);
+	assert_int_equal(t->rec_x0, st.x0);
+	for (k = 0; k < 10; k++)
+		assert_pkt(t, &st, k);
+}
+
+static void test_sub_ptp_timing_refuses_foreign_clock(void **state)
+{
+	struct ctx *t = *state;
+	struct stream st = stream_off;
+	unsigned int k;
+
+	/* Timestamps 2^30 frames (6 h) ahead of the media clock. */
+	st.ts_offset = 0x40000000u;
+	t->rcfg.start = START_NOW;
+	open_sub(t);
+	for (k = 0; k < 10; k++)
+		send_pkt(t, &st, k);
+	play_until(t, pkt_x(&st, 10));
+	assert_false(STAT(t, arrival_timing));
+	assert_int_equal(STAT(t, received), 10);
+	assert_int_equal(STAT(t, early), 10);
+	assert_int_equal(STAT(t, late), 0);
+	finish(t);
+	assert_silence(t, t->rec_x0, (uint64_t)t->frames);
+	assert_true(t->frames > 10 * FPP);
+
+	/* Behind the clock by 2^30 frames: late instead. */
+	sub_destroy(t->s);
+	t->s = NULL;
+	unlink(t->rcfg.path);
+	free(t->file);
+	t->file = NULL;
+	st.ts_offset = 0xC0000000u;
+	open_sub(t);
+	for (k = 0; k < 10; k++)
+		send_pkt(t, &st, k);
+	play_until(t, pkt_x(&st, 10));
+	assert_int_equal(STAT(t, late), 10);
+	assert_int_equal(STAT(t, early), 0);
+	finish(t);
+	assert_silence(t, t->rec_x0, (uint64_t)t->frames);
+}
+
+static void test_sub_auto_timing_thresholds(void **state)
+{
+	static const struct {
+		int64_t ts_minus_clock; /* frames, at the first arrival */
+		bool arrival;
+	} cases[] = {
+	    {-RATE / 2, false},	     {-RATE + 10, false},
+	    {-RATE - 100, true},     {RATE / 10 - 100, false},
+	    {RATE / 10 + 100, true}, {0x7FFFFFFF, true},
+	};
+	struct ctx *t = *state;
+	unsigned int i;
+
+	t->cfg.timing = SUB_TIMING_AUTO;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct stream st = stream_a;
+		uint8_t buf[1500];
+		size_t len;
+
+		/* Arrives exactly at x0; stamped x0 + ts_minus_clock. */
+		st.delay_ns = 0;
+		st.ts_offset = (uint32_t)cases[i].ts_minus_clock;
+		open_sub(t);
+		len = build_k(&st, 0, buf);
+		rx(t, buf, len, pkt_arrival(&st, 0));
+		if (STAT(t, arrival_timing) != cases[i].arrival)
+			fail_msg("timestamp %lld frames off the clock: "
+				 "arrival timing %d, want %d",
+				 (long long)cases[i].ts_minus_clock,
+				 (int)STAT(t, arrival_timing),
+				 (int)cases[i].arrival);
+		sub_destroy(t->s);
+		t->s = NULL;
+		recorder_close(t->rec);
+		t->rec = NULL;
+	}
+}
+
+static void test_sub_arrival_timing_ignores_timestamps(void **state)
+{
+	struct ctx *t = *state;
+	struct stream st = stream_a;
+	/* 300 us after x0 is 14.4 frames. */
+	const uint64_t at = st.x0 + 14;
+	unsigned int k;
+
+	st.delay_ns = 300 * US;
+	t->cfg.timing = SUB_TIMING_ARRIVAL;
+	open_sub(t);
+	for (k = 0; k < 10; k++)
+		send_pkt(t, &st, k);
+	play_until(t, at + 10 * FPP);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	finish(t);
+	assert_int_equal(t->rec_x0, at);
+	for (k = 0; k < 10; k++)
+		assert_pkt_at(t, &st, k, at + (uint64_t)k * FPP);
+}
+
+static void test_sub_late_duplicate_does_not_hide_a_loss(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	unsigned int k;
+
+	open_sub(t);
+	for (k = 0; k < 10; k++)
+		if (k != 3)
+			send_pkt(t, st, k);
+	play_until(t, pkt_x(st, 10));
+	assert_int_equal(STAT(t, lost), 1);
+	/* A second copy of 6, after it has been played: a repeated
+	 * sequence number is a duplicate, in time or not. */
+	send_at(t, st, 6, mclock_samples_to_ns(pkt_x(st, 10) + LAT, RATE));
+	assert_int_equal(STAT(t, duplicate), 1);
+	assert_int_equal(STAT(t, late), 0);
+	/* Packet 3 still never arrived. */
+	assert_int_equal(STAT(t, lost), 1);
+}
+
+static void test_sub_early_packets_do_not_start_the_recording(void **state)
+{
+	struct ctx *t = *state;
+	/* A sender whose clock is 2^30 frames ahead: every packet early. */
+	struct stream a = stream_a;
+	/* It restarts (new SSRC) with PTP-aligned timestamps. */
+	struct stream b = stream_a;
+	unsigned int k;
+
+	a.ts_offset = 0x40000000u;
+	b.x0 = pkt_x(&a, 10);
+	b.ssrc = a.ssrc + 1;
+	b.seq0 = 20000;
+	b.salt = 0x2B;
+	open_sub(t);
+	for (k = 0; k < 3; k++)
+		send_pkt(t, &a, k);
+	assert_int_equal(STAT(t, early), 3);
+	for (k = 0; k < 10; k++)
+		if (k != 4)
+			send_pkt(t, &b, k);
+	play_until(t, pkt_x(&b, 10));
+	assert_int_equal(STAT(t, ssrc_changes), 1);
+	assert_int_equal(STAT(t, early), 3);
+	assert_int_equal(STAT(t, lost), 1);
+	/* B's lost packet played as zeros and is counted as missing. */
+	assert_int_equal(STAT(t, missing_frames), FPP);
+	finish(t);
+	/* START_FIRST: the first sample that played is B's first. */
+	assert_int_equal(t->rec_x0, b.x0);
+	assert_int_equal(t->frames, 10 * FPP);
+	for (k = 0; k < 10; k++)
+		if (k == 4)
+			assert_silence(t, pkt_x(&b, k), FPP);
+		else
+			assert_pkt(t, &b, k);
+}
+
+/* A datagram to the subscription's own port, from loopback. */
+static void udp_send(const struct ctx *t, const uint8_t *buf, size_t len)
+{
+	struct sockaddr_in to = t->cfg.addr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(
+	    sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof(to)),
+	    (ssize_t)len);
+	close(fd);
+}
+
+static void test_sub_rx_drain_reads_socket_after_start(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	char err[256] = "";
+	uint8_t buf[1500];
+	size_t len = build_k(st, 0, buf);
+	struct timespec rt;
+	int64_t offset;
+	uint64_t now;
+
+	t->s = sub_open(&t->cfg, err, sizeof(err));
+	if (!t->s)
+		fail_msg("sub_open: %s", err);
+	/* Queued before the start: never playable, so dropped. */
+	udp_send(t, buf, len);
+	usleep(20 * 1000);
+	sub_start(t->s, mclock_samples_to_ns(st->x0, RATE));
+	/* Kernel receive times map onto PTP time through the offset: make
+	 * CLOCK_REALTIME now be x0's time. */
+	clock_gettime(CLOCK_REALTIME, &rt);
+	now = mclock_samples_to_ns(st->x0, RATE) + 200 * US;
+	offset = (int64_t)(now - ((uint64_t)rt.tv_sec * NSEC_PER_SEC +
+				  (uint64_t)rt.tv_nsec));
+	sub_rx_drain(t->s, now, offset);
+	assert_int_equal(STAT(t, received), 0);
+	/* After the start: two good packets and one that is not RTP. */
+	udp_send(t, buf, len);
+	len = build_k(st, 1, buf);
+	udp_send(t, buf, len);
+	udp_send(t, buf, 5);
+	usleep(20 * 1000);
+	sub_rx_drain(t->s, now + 20 * MS, offset);
+	assert_int_equal(STAT(t, received), 2);
+	assert_int_equal(STAT(t, bad_header), 1);
+	assert_int_equal(STAT(t, ssrc), st->ssrc);
+	/* Stamped with the kernel's receive time, not the drain's (20 ms
+	 * on): packet 0 is 200 us and a little after its timestamp, packet
+	 * 1, stamped 1 ms later, about 800 us before its own. */
+	assert_true(STAT(t, delay_max_ns) >= 200 * (int64_t)US);
+	assert_true(STAT(t, delay_max_ns) < 20 * (int64_t)MS);
+	assert_true(STAT(t, delay_min_ns) >= -800 * (int64_t)US);
+	assert_true(STAT(t, delay_min_ns) < 0);
+}
+
+static unsigned int bucket_of_us(int64_t us)
+{
+	unsigned int b = 0;
+
+	while (b < SUB_HIST_BUCKETS - 1 && us >= sub_hist_edges_us[b])
+		b++;
+	return b;
+}
+
+static void test_sub_delay_histogram_buckets_arrival_delay(void **state)
+{
+	/* Arrivals in time order, two on bucket edges; the last comes after
+	 * its playout. */
+	static const int64_t delay_us[] = {300,	 -10, 125,  1500,
+					   1000, 250, 20000};
+	static const unsigned int want_bucket[] = {3, 0, 2, 5, 5, 3, 9};
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	uint64_t want[SUB_HIST_BUCKETS] = {0};
+	unsigned int k, b;
+
+	/* The edges the buckets are documented by. */
+	assert_int_equal(sub_hist_edges_us[0], 0);
+	assert_int_equal(sub_hist_edges_us[2], 250);
+	assert_int_equal(sub_hist_edges_us[3], 500);
+	open_sub(t);
+	assert_int_equal(STAT(t, delay_min_ns), INT64_MAX);
+	assert_int_equal(STAT(t, delay_max_ns), INT64_MIN);
+	for (k = 0; k < 7; k++) {
+		uint64_t ts_ns = mclock_samples_to_ns(pkt_x(st, k), RATE);
+
+		assert_int_equal(bucket_of_us(delay_us[k]), want_bucket[k]);
+		want[want_bucket[k]]++;
+		send_at(t, st, k, ts_ns + (uint64_t)(delay_us[k] * 1000));
+		if (k == 0) {
+			/* [250, 500) us */
+			assert_int_equal(STAT(t, hist[3]), 1);
+			assert_int_equal(STAT(t, delay_min_ns), 300 * 1000);
+			assert_int_equal(STAT(t, delay_max_ns), 300 * 1000);
+		}
+	}
+	for (b = 0; b < SUB_HIST_BUCKETS; b++)
+		if (STAT(t, hist[b]) != want[b])
+			fail_msg("bucket %u: %llu, want %llu", b,
+				 (unsigned long long)STAT(t, hist[b]),
+				 (unsigned long long)want[b]);
+	assert_int_equal(STAT(t, delay_min_ns), -10 * 1000);
+	assert_int_equal(STAT(t, delay_max_ns), 20000 * 1000);
+	/* The 20 ms one came after its playout. */
+	assert_int_equal(STAT(t, late), 1);
+}
+
+static void test_sub_delay_under_a_microsecond_early_is_negative(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+
+	open_sub(t);
+	/* 500 ns before its timestamp's time: below the 0 edge. */
+	send_at(t, st, 0, mclock_samples_to_ns(pkt_x(st, 0), RATE) - 500);
+	assert_int_equal(STAT(t, delay_min_ns), -500);
+	assert_int_equal(STAT(t, hist[0]), 1);
+	assert_int_equal(STAT(t, hist[1]), 0);
+}
+
+static void test_sub_add_recorder_refuses_more_than_max_sinks(void **state)
+{
+	struct ctx *t = *state;
+	unsigned int i;
+
+	open_sub(t); /* one recorder attached */
+	for (i = 1; i < SUB_MAX_SINKS; i++)
+		assert_int_equal(sub_add_recorder(t->s, t->rec), 0);
+	assert_int_equal(sub_add_recorder(t->s, t->rec), -ENOSPC);
+}
+
+/* sub_open() of @cfg fails, naming the subscription and @what. */
+static void assert_open_refused(const struct sub_config *cfg, const char *what)
+{
+	char err[256] = "";
+	struct sub *s = sub_open(cfg, err, sizeof(err));
+
+	if (s) {
+		sub_destroy(s);
+		fail_msg("sub_open accepted %s", what);
+	}
+	if (!strstr(err, "subscription studio-b") || !strstr(err, what))
+		fail_msg("message '%s' lacks the name or '%s'", err, what);
+}
+
+static void assert_open_accepted(const struct sub_config *cfg)
+{
+	char err[256] = "";
+	struct sub *s = sub_open(cfg, err, sizeof(err));
+
+	if (!s)
+		fail_msg("sub_open: %s", err);
+	assert_int_equal(sub_config(s)->latency_ns, cfg->latency_ns);
+	assert_int_equal(sub_config(s)->channels, cfg->channels);
+	assert_string_equal(sub_config(s)->name, cfg->name);
+	sub_destroy(s);
+}
+
+static void test_sub_open_checks_latency_and_channels(void **state)
+{
+	struct ctx *t = *state;
+	struct sub_config cfg = t->cfg;
+
+	snprintf(cfg.name, sizeof(cfg.name), "studio-b");
+	cfg.latency_ns = SUB_LATENCY_MIN_NS - 1;
+	assert_open_refused(&cfg, "latency");
+	cfg.latency_ns = SUB_LATENCY_MIN_NS;
+	assert_open_accepted(&cfg);
+	cfg.latency_ns = SUB_LATENCY_MAX_NS;
+	assert_open_accepted(&cfg);
+	cfg.latency_ns = SUB_LATENCY_MAX_NS + 1;
+	assert_open_refused(&cfg, "latency");
+	cfg.latency_ns = 0;
+	assert_open_refused(&cfg, "latency");
+
+	cfg.latency_ns = LAT_NS;
+	cfg.channels = 0;
+	assert_open_refused(&cfg, "0 channels");
+	cfg.channels = SOURCE_MAX_CHANNELS + 1;
+	assert_open_refused(&cfg, "65 channels");
+	cfg.channels = SOURCE_MAX_CHANNELS;
+	assert_open_accepted(&cfg);
+	cfg.channels = 1;
+	assert_open_accepted(&cfg);
+}
+
+#define SUB_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    SUB_TEST(test_sub_in_order_stream_plays_every_sample_in_place),
+	    SUB_TEST(test_sub_playout_waits_for_latency_and_says_when_next),
+	    SUB_TEST(test_sub_lost_packets_are_counted_and_zero_filled),
+	    SUB_TEST(test_sub_reordered_packet_in_time_plays_in_order),
+	    SUB_TEST(test_sub_duplicate_is_counted_and_first_copy_plays),
+	    SUB_TEST(test_sub_packet_after_its_playout_is_late_and_dropped),
+	    SUB_TEST(test_sub_partly_late_packet_plays_its_remaining_frames),
+	    SUB_TEST(test_sub_sequence_wrap_is_not_loss),
+	    SUB_TEST(test_sub_counts_loss_across_sequence_wrap),
+	    SUB_TEST(test_sub_plays_across_timestamp_wrap),
+	    SUB_TEST(test_sub_new_ssrc_resyncs_and_plays_new_stream),
+	    SUB_TEST(test_sub_wrong_payload_type_is_counted_not_stored),
+	    SUB_TEST(test_sub_wrong_payload_size_is_counted_not_stored),
+	    SUB_TEST(test_sub_non_rtp_datagram_is_bad_header),
+	    SUB_TEST(test_sub_source_filter_ignores_other_senders),
+	    SUB_TEST(test_sub_without_filter_accepts_any_sender),
+	    SUB_TEST(test_sub_auto_timing_aligns_foreign_clock_on_arrival),
+	    SUB_TEST(test_sub_auto_timing_keeps_ptp_for_fitting_stream),
+	    SUB_TEST(test_sub_ptp_timing_refuses_foreign_clock),
+	    SUB_TEST(test_sub_auto_timing_thresholds),
+	    SUB_TEST(test_sub_arrival_timing_ignores_timestamps),
+	    SUB_TEST(test_sub_rx_drain_reads_socket_after_start),
+	    SUB_TEST(test_sub_late_duplicate_does_not_hide_a_loss),
+	    SUB_TEST(test_sub_early_packets_do_not_start_the_recording),
+	    SUB_TEST(test_sub_delay_histogram_buckets_arrival_delay),
+	    SUB_TEST(test_sub_delay_under_a_microsecond_early_is_negative),
+	    SUB_TEST(test_sub_add_recorder_refuses_more_than_max_sinks),
+	    SUB_TEST(test_sub_open_checks_latency_and_channels),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
