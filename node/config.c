@@ -20,6 +20,7 @@
 enum section_kind {
 	SEC_NONE,
 	SEC_NODE,
+	SEC_PTP,
 	SEC_SOURCE,
 	SEC_FLOW,
 	SEC_SUB,
@@ -307,6 +308,9 @@ static void start_section(struct parse_ctx *p, const char *section)
 	p->kind = SEC_NONE;
 	if (!strcmp(kind, "node") && !*name) {
 		p->kind = SEC_NODE;
+	} else if (!strcmp(kind, "ptp") && !*name) {
+		p->kind = SEC_PTP;
+		cfg->ptp.line = p->line;
 	} else if (!strcmp(kind, "source")) {
 		if (config_find_source(cfg, name) >= 0) {
 			fail(p, p->line, NULL, "source '%s' defined twice",
@@ -391,7 +395,8 @@ static void start_section(struct parse_ctx *p, const char *section)
 		p->idx = i;
 	} else {
 		fail(p, p->line, NULL,
-		     "unknown section [%s]; expected [node], [source NAME], "
+		     "unknown section [%s]; expected [node], [ptp], "
+		     "[source NAME], "
 		     "[flow NAME], [subscription NAME] or [sink NAME]",
 		     section);
 	}
@@ -418,6 +423,68 @@ static int node_key(struct parse_ctx *p, const char *key, const char *v)
 		cfg->rt_priority = (int)u;
 	} else {
 		return fail(p, p->line, key, "unknown key in [node]");
+	}
+	return 1;
+}
+
+static int ptp_key(struct parse_ctx *p, const char *key, const char *v)
+{
+	struct ptp_node_config *c = &p->cfg->ptp;
+	unsigned long long ns;
+	unsigned long u;
+
+	if (!strcmp(key, "mode")) {
+		if (!strcmp(v, "off"))
+			c->run = PTP_RUN_OFF;
+		else if (!strcmp(v, "external"))
+			c->run = PTP_RUN_EXTERNAL;
+		else if (!strcmp(v, "spawn"))
+			c->run = PTP_RUN_SPAWN;
+		else
+			return BAD("off, external or spawn");
+	} else if (!strcmp(key, "clock")) {
+		if (!strcmp(v, "system"))
+			c->clock = MCLOCK_MODE_SYSTEM;
+		else if (!strcmp(v, "phc"))
+			c->clock = MCLOCK_MODE_PHC;
+		else if (!strcmp(v, "follow"))
+			c->clock = MCLOCK_MODE_FOLLOW;
+		else
+			return BAD("system, phc or follow");
+	} else if (!strcmp(key, "uds")) {
+		if (!*v || strlen(v) >= sizeof(c->uds))
+			return BAD("a socket path of at most 107 characters");
+		snprintf(c->uds, sizeof(c->uds), "%s", v);
+	} else if (!strcmp(key, "domain")) {
+		if (parse_uint(v, 0, 127, &u))
+			return BAD("a PTP domain from 0 to 127");
+		c->domain = (int)u;
+	} else if (!strcmp(key, "phc")) {
+		if (!*v || strlen(v) >= sizeof(c->phc))
+			return BAD("a PHC device such as /dev/ptp0");
+		snprintf(c->phc, sizeof(c->phc), "%s", v);
+	} else if (!strcmp(key, "lock_threshold")) {
+		if (config_parse_duration(v, 1000, &ns) || ns < 100 ||
+		    ns > 10000000)
+			return BAD("an offset from 100ns to 10ms");
+		c->lock_threshold_ns = ns;
+	} else if (!strcmp(key, "holdover")) {
+		if (config_parse_duration(v, NSEC_PER_SEC, &ns) ||
+		    ns > 86400 * NSEC_PER_SEC)
+			return BAD("a time from 0 to 86400 s");
+		c->holdover_ns = ns;
+	} else if (!strcmp(key, "ptp4l")) {
+		if (set_path(p, c->ptp4l, sizeof(c->ptp4l), v))
+			return BAD("the path of the ptp4l program");
+	} else if (!strcmp(key, "ptp4l_config")) {
+		if (set_path(p, c->ptp4l_config, sizeof(c->ptp4l_config), v))
+			return BAD("a ptp4l configuration file");
+	} else if (!strcmp(key, "interface")) {
+		if (!*v || strlen(v) >= sizeof(c->ifname))
+			return BAD("an interface name");
+		snprintf(c->ifname, sizeof(c->ifname), "%s", v);
+	} else {
+		return fail(p, p->line, key, "unknown key in [ptp]");
 	}
 	return 1;
 }
@@ -694,6 +761,8 @@ static int on_value(void *user, const char *section, const char *key,
 	switch (p->kind) {
 	case SEC_NODE:
 		return node_key(p, key, v);
+	case SEC_PTP:
+		return ptp_key(p, key, v);
 	case SEC_SOURCE:
 		return p->idx >= 0 && source_key(p, key, v);
 	case SEC_FLOW:
@@ -822,6 +891,15 @@ static int check_refs(struct parse_ctx *p)
 	struct node_config *cfg = p->cfg;
 	unsigned int i;
 
+	if (cfg->ptp.run == PTP_RUN_SPAWN &&
+	    (!cfg->ptp.ptp4l_config[0] || !cfg->ptp.ifname[0]))
+		fail(p, cfg->ptp.line, NULL,
+		     "[ptp] mode = spawn needs ptp4l_config = FILE and "
+		     "interface = NAME");
+	if (cfg->ptp.run != PTP_RUN_OFF && cfg->ptp.clock == MCLOCK_MODE_PHC &&
+	    !cfg->ptp.phc[0])
+		fail(p, cfg->ptp.line, NULL,
+		     "[ptp] clock = phc needs phc = /dev/ptpN");
 	for (i = 0; i < cfg->nsources && !p->failed; i++) {
 		struct source_config *s = &cfg->sources[i];
 
@@ -917,6 +995,10 @@ static int parse_text(const char *text, const char *name, const char *base,
 	snprintf(cfg->name, sizeof(cfg->name), "d4node");
 	cfg->status_interval_s = 2;
 	cfg->rt_priority = 70;
+	cfg->ptp.clock = MCLOCK_MODE_SYSTEM;
+	cfg->ptp.lock_threshold_ns = 100000;
+	cfg->ptp.holdover_ns = 60 * NSEC_PER_SEC;
+	snprintf(cfg->ptp.ptp4l, sizeof(cfg->ptp.ptp4l), "/usr/sbin/ptp4l");
 	p->cfg = cfg;
 	p->fname = name;
 	p->err = err;

@@ -11,6 +11,7 @@
 #include "node/recorder.h"
 #include "node/source.h"
 #include "node/sub.h"
+#include "ptp/mclock.h"
 
 #define CONFIG_MAX_SOURCES 32
 #define CONFIG_MAX_FLOWS   64
@@ -30,11 +31,32 @@ struct sink_config {
 	int line;
 };
 
+enum ptp_run {
+	PTP_RUN_OFF,	  /* no ptp4l: the media clock free-runs */
+	PTP_RUN_EXTERNAL, /* ptp4l runs on its own; we ask it */
+	PTP_RUN_SPAWN,	  /* the node starts and restarts ptp4l */
+};
+
+struct ptp_node_config {
+	enum ptp_run run;
+	enum mclock_mode clock;
+	char uds[108]; /* "" = linuxptp's defaults */
+	int domain;
+	char phc[64];
+	unsigned long long lock_threshold_ns;
+	unsigned long long holdover_ns;
+	char ptp4l[256];
+	char ptp4l_config[4096];
+	char ifname[32];
+	int line;
+};
+
 struct node_config {
 	char path[4096];
 	char name[64];
 	unsigned int status_interval_s;
 	int rt_priority;
+	struct ptp_node_config ptp;
 
 	struct source_config sources[CONFIG_MAX_SOURCES];
 	unsigned int nsources;

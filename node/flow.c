@@ -203,6 +203,17 @@ void flow_start(struct flow *f, uint64_t now_ns)
 	f->next_ns = mclock_samples_to_ns(f->next_x, f->cfg.rate);
 }
 
+void flow_set_timescale_ok(struct flow *f, bool ok)
+{
+	source_set_timescale_ok(f->src, ok);
+}
+
+void flow_resync(struct flow *f, uint64_t now_ns)
+{
+	source_resync(f->src);
+	flow_start(f, now_ns);
+}
+
 static void send_one(struct flow *f)
 {
 	struct rtp_hdr h = {

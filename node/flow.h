@@ -61,6 +61,10 @@ void flow_origin(const struct flow *f, struct in_addr *addr, uint8_t mac[6]);
 /* Media side: the first packet goes out at the next packet boundary after
  * @now_ns. RT. */
 void flow_start(struct flow *f, uint64_t now_ns);
+/* Pass the media clock's timescale state on to the flow's source. RT. */
+void flow_set_timescale_ok(struct flow *f, bool ok);
+/* After a media clock step: restart pacing and the source at @now_ns. RT. */
+void flow_resync(struct flow *f, uint64_t now_ns);
 /* Send every packet due by @now_ns; returns the PTP time the next is due.
  * RT: no alloc; sendto() on a non-blocking socket. */
 uint64_t flow_send_due(struct flow *f, uint64_t now_ns);

@@ -26,6 +26,9 @@ struct media {
 	pthread_t thread;
 	bool running;
 	bool realtime;
+	unsigned int generation; /* of the media clock's timescale */
+	bool timescale_ok;
+	_Atomic unsigned int resyncs;
 	_Atomic bool stop;
 };
 
@@ -66,7 +69,27 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 {
 	uint64_t next = now_ns + MEDIA_IDLE_NS, t;
 	int64_t off = realtime_offset(now_ns);
-	unsigned int i;
+	unsigned int i, gen = mclock_generation(m->mc);
+	bool ok = mclock_timescale_ok(m->mc);
+
+	if (ok != m->timescale_ok) {
+		m->timescale_ok = ok;
+		for (i = 0; i < m->nflows; i++)
+			flow_set_timescale_ok(m->flows[i], ok);
+		for (i = 0; i < m->nsubs; i++)
+			sub_set_timescale_ok(m->subs[i], ok);
+	}
+
+	if (gen != m->generation) {
+		/* The timescale jumped (first lock, grandmaster change):
+		 * pacing and playout positions start over on the new one. */
+		m->generation = gen;
+		for (i = 0; i < m->nflows; i++)
+			flow_resync(m->flows[i], now_ns);
+		for (i = 0; i < m->nsubs; i++)
+			sub_resync(m->subs[i], now_ns);
+		atomic_fetch_add_explicit(&m->resyncs, 1, memory_order_relaxed);
+	}
 
 	for (i = 0; i < m->nsubs; i++)
 		sub_rx_drain(m->subs[i], now_ns, off);
@@ -89,6 +112,12 @@ static void *media_main(void *arg)
 	uint64_t now = mclock_now_ns(m->mc);
 	unsigned int i;
 
+	m->generation = mclock_generation(m->mc);
+	m->timescale_ok = mclock_timescale_ok(m->mc);
+	for (i = 0; i < m->nflows; i++)
+		flow_set_timescale_ok(m->flows[i], m->timescale_ok);
+	for (i = 0; i < m->nsubs; i++)
+		sub_set_timescale_ok(m->subs[i], m->timescale_ok);
 	for (i = 0; i < m->nflows; i++)
 		flow_start(m->flows[i], now);
 	for (i = 0; i < m->nsubs; i++)
@@ -143,6 +172,12 @@ void media_stop(struct media *m)
 	atomic_store(&m->stop, true);
 	pthread_join(m->thread, NULL);
 	m->running = false;
+}
+
+unsigned int media_resyncs(const struct media *m)
+{
+	return atomic_load_explicit(&((struct media *)m)->resyncs,
+				    memory_order_relaxed);
 }
 
 bool media_is_realtime(const struct media *m)

@@ -23,6 +23,8 @@ int media_start(struct media *m, int rt_prio);
 /* Stop and join it. */
 void media_stop(struct media *m);
 bool media_is_realtime(const struct media *m);
+/* How often flows and subscriptions restarted after a media clock step. */
+unsigned int media_resyncs(const struct media *m);
 
 /* One pass of the loop at PTP time @now_ns (what the thread does on each
  * wake-up); returns the PTP time of the next deadline. For tests. */

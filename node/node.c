@@ -11,6 +11,9 @@
 #include "node/source.h"
 #include "node/sub.h"
 #include "ptp/mclock.h"
+#include "ptp/mgmt.h"
+#include "ptp/supervise.h"
+#include "ptp/sync.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,6 +47,13 @@ struct node {
 	unsigned int nrecs;
 	struct sub_seen seen[CONFIG_MAX_SUBS];
 	struct media *media;
+	struct ptp_sync *sync;
+	struct ptp4l_proc *ptp4l;
+	struct log_ratelimit ptp_rl;
+	unsigned int ptp_rejects;
+	char ptp_reject_reason[128];
+	unsigned int sdp_version[CONFIG_MAX_FLOWS];
+	unsigned int resyncs_seen;
 	pthread_t io_thread;
 	bool io_running;
 	_Atomic bool io_stop;
@@ -87,7 +97,10 @@ static int write_flow_sdp(struct node *n, struct flow *f)
 	flow_origin(f, &st.origin_addr, mac);
 	snprintf(st.origin_user, sizeof(st.origin_user), "-");
 	st.session_id = flow_ssrc(f) ? flow_ssrc(f) : 1;
-	st.session_version = 1;
+	/* o= version goes up with every rewrite (Dante Controller insists). */
+	for (c = 0; c < n->cfg.nflows && n->flows[c] != f; c++)
+		;
+	st.session_version = ++n->sdp_version[c];
 	snprintf(st.name, sizeof(st.name), "%s %s", n->cfg.name, fc->name);
 	off = (size_t)snprintf(st.info, sizeof(st.info),
 			       "%u channels: ", fc->nch);
@@ -147,9 +160,47 @@ static int node_build(struct node *n)
 	char err[512];
 	unsigned int i, c;
 
-	n->mc = mclock_new_free_run();
-	if (!n->mc)
-		return -ENOMEM;
+	if (cfg->ptp.run == PTP_RUN_OFF) {
+		n->mc = mclock_new_free_run();
+		if (!n->mc)
+			return -ENOMEM;
+	} else {
+		struct ptp_sync_cfg sc = {
+		    .uds = cfg->ptp.uds[0] ? cfg->ptp.uds : NULL,
+		    .domain = (uint8_t)cfg->ptp.domain,
+		    .lock = {.threshold_ns = cfg->ptp.lock_threshold_ns,
+			     .lock_count = 3,
+			     .uncalibrated_ok =
+				 cfg->ptp.clock == MCLOCK_MODE_FOLLOW,
+			     .holdover_ns = cfg->ptp.holdover_ns},
+		    .poll_ns = 500 * 1000 * 1000,
+		    .step_ns = 1000 * 1000,
+		};
+
+		n->mc = mclock_new_ptp(cfg->ptp.clock, cfg->ptp.phc, err,
+				       sizeof(err));
+		if (!n->mc)
+			goto out_err;
+		n->sync = ptp_sync_new(&sc, n->mc);
+		if (!n->sync) {
+			snprintf(err, sizeof(err), "ptp: cannot open a socket");
+			goto out_err;
+		}
+		if (cfg->ptp.run == PTP_RUN_SPAWN) {
+			n->ptp4l = ptp4l_proc_new(
+			    cfg->ptp.ptp4l, cfg->ptp.ptp4l_config,
+			    cfg->ptp.ifname,
+			    cfg->ptp.uds[0] ? cfg->ptp.uds : PMC_DEFAULT_UDS);
+			if (!n->ptp4l) {
+				snprintf(err, sizeof(err), "out of memory");
+				goto out_err;
+			}
+		}
+		log_info("ptp: %s ptp4l at %s, media clock %s, domain %d",
+			 cfg->ptp.run == PTP_RUN_SPAWN ? "running" : "asking",
+			 ptp_sync_target(n->sync),
+			 mclock_mode_name(cfg->ptp.clock), cfg->ptp.domain);
+	}
 	for (i = 0; i < cfg->nsources; i++) {
 		n->sources[i] = source_open(&cfg->sources[i], err, sizeof(err));
 		if (!n->sources[i])
@@ -222,6 +273,8 @@ static void node_teardown(struct node *n)
 		flow_destroy(n->flows[i]);
 	for (i = 0; i < n->cfg.nsources; i++)
 		source_destroy(n->sources[i]);
+	ptp4l_proc_destroy(n->ptp4l);
+	ptp_sync_destroy(n->sync);
 	mclock_destroy(n->mc);
 }
 
@@ -297,6 +350,27 @@ static void print_final(struct node *n)
 		    (unsigned long long)recorder_overflows(n->recs[i]));
 }
 
+/* "clock locked gm 00-1D-C1-FF-FE-50-36-33 domain 0 offset 812ns port
+ * SLAVE", or "clock free-run". */
+static size_t clock_text(struct node *n, char *buf, size_t len)
+{
+	struct mclock_status cs;
+	char id[32];
+
+	mclock_get_status(n->mc, &cs);
+	if (cs.state == MCLOCK_FREE_RUN)
+		return (size_t)snprintf(buf, len, "clock free-run");
+	if (!cs.ptp_reachable)
+		return (size_t)snprintf(buf, len, "clock %s ptp4l-silent",
+					mclock_state_name(cs.state));
+	return (size_t)snprintf(
+	    buf, len, "clock %s gm %s%s domain %d offset %lldns port %s",
+	    mclock_state_name(cs.state),
+	    cs.gm_valid ? ptp_clock_id_str(cs.gm_id, id, sizeof(id)) : "none",
+	    cs.is_gm ? " (self)" : "", cs.domain, (long long)cs.offset_ns,
+	    ptp_port_state_name((enum ptp_port_state)cs.port_state));
+}
+
 /* The --verbose status: one line with the clock, every flow, every
  * subscription (packets, loss, lateness, delay histogram) and recording. */
 static void print_status(struct node *n)
@@ -307,8 +381,7 @@ static void print_status(struct node *n)
 	unsigned int i, b;
 
 	mclock_get_status(n->mc, &cs);
-	off = (size_t)snprintf(line, sizeof(line), "clock %s",
-			       mclock_state_name(cs.state));
+	off = clock_text(n, line, sizeof(line));
 	for (i = 0; i < n->cfg.nflows && off < sizeof(line); i++) {
 		const struct flow_stats *st = flow_stats(n->flows[i]);
 
@@ -422,10 +495,79 @@ static void report_rejects(struct node *n)
 	}
 }
 
+static uint64_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static void rewrite_sdps(struct node *n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n->cfg.nflows; i++)
+		if (n->cfg.flows[i].sdp_path[0])
+			write_flow_sdp(n, n->flows[i]);
+}
+
+/* Poll ptp4l, log what changed, keep SDPs on the live grandmaster. */
+static void ptp_tick(struct node *n, uint64_t mono)
+{
+	struct ptp_sync_events ev;
+	struct mclock_status cs;
+	char text[256], id[32];
+	unsigned int suppressed;
+
+	if (n->ptp4l)
+		ptp4l_proc_tick(n->ptp4l, mono);
+	if (!n->sync)
+		return;
+	ptp_sync_tick(n->sync, mono, &ev);
+	/* Counts held back by the rate limit go into the next line. */
+	n->ptp_rejects += ev.rejected;
+	if (ev.rejected)
+		snprintf(n->ptp_reject_reason, sizeof(n->ptp_reject_reason),
+			 "%s", ev.reject_reason);
+	if (n->ptp_rejects && log_ratelimit_ok(&n->ptp_rl, &suppressed)) {
+		log_warn("ptp: rejected %u malformed ptp4l repl%s, the latest: "
+			 "%s",
+			 n->ptp_rejects, n->ptp_rejects == 1 ? "y" : "ies",
+			 n->ptp_reject_reason);
+		n->ptp_rejects = 0;
+	}
+	if (ev.reachability_changed) {
+		if (ptp_sync_reachable(n->sync))
+			log_info("ptp: ptp4l at %s answers",
+				 ptp_sync_target(n->sync));
+		else
+			log_warn("ptp: ptp4l at %s is not answering; "
+				 "retrying every 0.5 s",
+				 ptp_sync_target(n->sync));
+	}
+	if (ev.stepped)
+		log_info("ptp: media clock stepped by %lld ns",
+			 (long long)ev.step_ns);
+	if (ev.lock.gm_changed) {
+		mclock_get_status(n->mc, &cs);
+		log_info("ptp: grandmaster %s (was %s)",
+			 ptp_clock_id_str(cs.gm_id, id, sizeof(id)),
+			 ptp_clock_id_str(ev.lock.old_gm, text, sizeof(text)));
+	}
+	if (ev.lock.state_changed) {
+		clock_text(n, text, sizeof(text));
+		log_info("ptp: %s -> %s", mclock_state_name(ev.lock.old_state),
+			 text);
+	}
+	/* Receivers that check the SDP's grandmaster need it current. */
+	if (ev.lock.gm_changed || ev.lock.state_changed)
+		rewrite_sdps(n);
+}
+
 static int control_loop(struct node *n, const struct node_opts *opts)
 {
-	struct timespec start, now;
-	uint64_t ticks = 0, status_ticks;
+	uint64_t start = mono_now(), next_tick, ticks = 0, status_ticks;
 	sigset_t mask;
 	int sfd;
 
@@ -438,27 +580,48 @@ static int control_loop(struct node *n, const struct node_opts *opts)
 		return -errno;
 	}
 	status_ticks = n->cfg.status_interval_s * 1000ull / TICK_MS;
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	next_tick = start + TICK_MS * 1000000ull;
+	ptp_tick(n, start);
 	for (;;) {
-		struct pollfd pfd = {.fd = sfd, .events = POLLIN};
-		double elapsed;
+		struct pollfd pfd[2] = {
+		    {.fd = sfd, .events = POLLIN},
+		    {.fd = n->sync ? ptp_sync_fd(n->sync) : -1,
+		     .events = POLLIN},
+		};
+		uint64_t now = mono_now();
+		int timeout = now >= next_tick
+				  ? 0
+				  : (int)((next_tick - now) / 1000000 + 1);
 
-		if (poll(&pfd, 1, TICK_MS) > 0) {
+		if (poll(pfd, 2, timeout) > 0 && (pfd[0].revents & POLLIN)) {
 			struct signalfd_siginfo si;
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si))
 				log_info("signal %u: stopping", si.ssi_signo);
 			break;
 		}
+		now = mono_now();
+		if (pfd[1].revents & POLLIN)
+			ptp_tick(n, now);
+		if (now < next_tick)
+			continue;
+		next_tick += TICK_MS * 1000000ull;
+		if (next_tick < now)
+			next_tick = now + TICK_MS * 1000000ull;
 		ticks++;
+		ptp_tick(n, now);
+		if (media_resyncs(n->media) != n->resyncs_seen) {
+			n->resyncs_seen = media_resyncs(n->media);
+			log_info("media: flows and subscriptions "
+				 "resynchronised to the new timescale");
+		}
 		report_rejects(n);
 		if (opts->verbose && status_ticks && ticks % status_ticks == 0)
 			print_status(n);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		elapsed = (double)(now.tv_sec - start.tv_sec) +
-			  (double)(now.tv_nsec - start.tv_nsec) / 1e9;
-		if (opts->run_seconds > 0 && elapsed >= opts->run_seconds) {
-			log_info("ran %.1f s: stopping", elapsed);
+		if (opts->run_seconds > 0 &&
+		    (double)(now - start) / 1e9 >= opts->run_seconds) {
+			log_info("ran %.1f s: stopping",
+				 (double)(now - start) / 1e9);
 			break;
 		}
 	}
@@ -483,6 +646,8 @@ int node_run(const struct node_opts *opts)
 		free(n);
 		return 1;
 	}
+	n->ptp_rl =
+	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 3);
 	for (i = 0; i < CONFIG_MAX_SUBS; i++)
 		n->seen[i].rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(
 		    5 * NSEC_PER_SEC, 3);

@@ -22,8 +22,10 @@ struct recorder {
 	int32_t *io_buf;  /* file side */
 
 	/* media side */
-	uint64_t t0;	/* UINT64_MAX until known */
-	uint64_t end_x; /* UINT64_MAX: open-ended */
+	bool timescale_ok;
+	uint64_t next_x; /* next position to write, UINT64_MAX: none yet */
+	uint64_t t0;	 /* UINT64_MAX until known */
+	uint64_t end_x;	 /* UINT64_MAX: open-ended */
 	_Atomic bool complete;
 	_Atomic uint64_t t0_pub;
 	_Atomic uint64_t overflows;
@@ -44,6 +46,8 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 	rec->cfg = *cfg;
 	rec->t0 = UINT64_MAX;
 	rec->end_x = UINT64_MAX;
+	rec->next_x = UINT64_MAX;
+	rec->timescale_ok = true;
 	atomic_store(&rec->t0_pub, UINT64_MAX);
 	if (cfg->start == START_AT)
 		rec->t0 = mclock_ns_to_samples(cfg->start_ns, cfg->rate);
@@ -82,6 +86,17 @@ out_free:
 	return NULL;
 }
 
+static void put_frames(struct recorder *rec, const int32_t *frames,
+		       unsigned int n)
+{
+	uint32_t put = ring_write(rec->ring, frames, n);
+
+	if (put < n)
+		atomic_store_explicit(&rec->overflows,
+				      recorder_overflows(rec) + n - put,
+				      memory_order_relaxed);
+}
+
 void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
 		   unsigned int stream_ch, unsigned int nframes,
 		   uint64_t first_data_x)
@@ -90,6 +105,8 @@ void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
 	uint64_t from, to;
 
 	if (atomic_load_explicit(&rec->complete, memory_order_relaxed))
+		return;
+	if (rec->cfg.start == START_AT && !rec->timescale_ok)
 		return;
 	if (rec->t0 == UINT64_MAX) {
 		if (rec->cfg.start == START_NOW)
@@ -102,32 +119,48 @@ void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
 	if (rec->end_x == UINT64_MAX && rec->cfg.duration_ns)
 		rec->end_x = rec->t0 + mclock_ns_to_samples(
 					   rec->cfg.duration_ns, rec->cfg.rate);
+	if (rec->next_x == UINT64_MAX)
+		rec->next_x = rec->t0;
 	if (atomic_load_explicit(&rec->t0_pub, memory_order_relaxed) != rec->t0)
 		atomic_store_explicit(&rec->t0_pub, rec->t0,
 				      memory_order_relaxed);
-	from = x > rec->t0 ? x : rec->t0;
 	to = x + nframes < rec->end_x ? x + nframes : rec->end_x;
+	if (to <= rec->next_x)
+		return; /* before the start, or already written */
+	from = x > rec->next_x ? x : rec->next_x;
+	/* Positions that went by unseen hold zeros (nothing came). */
+	memset(rec->scratch, 0, (size_t)REC_CHUNK * nch * sizeof(int32_t));
+	while (rec->next_x < from) {
+		uint64_t gap = from - rec->next_x;
+		unsigned int n =
+		    gap > REC_CHUNK ? REC_CHUNK : (unsigned int)gap;
+
+		put_frames(rec, rec->scratch, n);
+		rec->next_x += n;
+	}
 	while (from < to) {
 		unsigned int n = to - from > REC_CHUNK
 				     ? REC_CHUNK
 				     : (unsigned int)(to - from);
 		const int32_t *in = frames + (from - x) * stream_ch;
-		unsigned int i, put;
+		unsigned int i;
 
 		for (i = 0; i < n; i++)
 			for (c = 0; c < nch; c++)
 				rec->scratch[i * nch + c] =
 				    in[i * stream_ch + rec->cfg.chans[c]];
-		put = ring_write(rec->ring, rec->scratch, n);
-		if (put < n)
-			atomic_store_explicit(&rec->overflows,
-					      recorder_overflows(rec) + n - put,
-					      memory_order_relaxed);
+		put_frames(rec, rec->scratch, n);
 		from += n;
 	}
-	if (rec->end_x != UINT64_MAX && x + nframes >= rec->end_x)
+	rec->next_x = to;
+	if (rec->end_x != UINT64_MAX && rec->next_x >= rec->end_x)
 		atomic_store_explicit(&rec->complete, true,
 				      memory_order_release);
+}
+
+void recorder_set_timescale_ok(struct recorder *rec, bool ok)
+{
+	rec->timescale_ok = ok;
 }
 
 bool recorder_io_drain(struct recorder *rec)

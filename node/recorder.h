@@ -29,11 +29,17 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 			       size_t err_len);
 
 /* Media side. Frames for positions [x, x + frames), each @stream_ch wide.
+ * Written strictly by position: positions skipped since the last call
+ * become zeros, positions already written are ignored.
  * @first_data_x is the position of the first sample the stream delivered
  * (UINT64_MAX while none has come). RT: no alloc, no block. */
 void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
 		   unsigned int stream_ch, unsigned int nframes,
 		   uint64_t first_data_x);
+
+/* Whether positions are on a settled timescale (default true); a recording
+ * with an absolute start waits for it. RT. */
+void recorder_set_timescale_ok(struct recorder *rec, bool ok);
 
 /* I/O side: write what the media side fed. Returns true once the recording
  * is complete (duration reached) and written. */

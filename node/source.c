@@ -34,6 +34,7 @@ struct source {
 	_Atomic bool eof;
 
 	/* media thread */
+	bool timescale_ok;
 	bool started;
 	uint64_t start_x;
 	uint64_t end_x; /* next position to produce */
@@ -107,6 +108,7 @@ struct source *source_open(const struct source_config *cfg, char *err,
 		return NULL;
 	}
 	src->cfg = *cfg;
+	src->timescale_ok = true;
 	if (cfg->type == SOURCE_FILE) {
 		if (open_file(src, err, err_len) < 0)
 			goto out_destroy;
@@ -212,6 +214,10 @@ void source_read(struct source *src, uint64_t x, unsigned int frames,
 	uint64_t end = x + frames, i;
 	unsigned int c, ch = src->channels;
 
+	if (src->cfg.start == START_AT && !src->timescale_ok) {
+		memset(out, 0, (size_t)frames * nch * sizeof(*out));
+		return;
+	}
 	if (!src->started) {
 		src->started = true;
 		src->end_x = x;
@@ -258,4 +264,14 @@ void source_read(struct source *src, uint64_t x, unsigned int frames,
 		for (c = 0; c < nch; c++)
 			o[c] = f[chans[c]];
 	}
+}
+
+void source_resync(struct source *src)
+{
+	src->started = false;
+}
+
+void source_set_timescale_ok(struct source *src, bool ok)
+{
+	src->timescale_ok = ok;
 }

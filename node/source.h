@@ -57,6 +57,14 @@ bool source_is_file(const struct source *src);
 void source_read(struct source *src, uint64_t x, unsigned int frames,
 		 const uint8_t *chans, unsigned int nch, int32_t *out);
 
+/* Whether positions are on a settled timescale (default true). A file with
+ * an absolute start plays silence, and reads nothing, until they are. RT. */
+void source_set_timescale_ok(struct source *src, bool ok);
+
+/* After a step of the media clock's timescale: positions start over from
+ * the next read (a file with an absolute start is placed again). RT. */
+void source_resync(struct source *src);
+
 /* Frames a file source had not read from disk in time (played as zeros). */
 uint64_t source_underruns(const struct source *src);
 

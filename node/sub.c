@@ -169,6 +169,14 @@ void sub_start(struct sub *s, uint64_t now_ns)
 	s->play_x = x - s->latency_frames;
 }
 
+void sub_set_timescale_ok(struct sub *s, bool ok)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nrec; i++)
+		recorder_set_timescale_ok(s->rec[i], ok);
+}
+
 void sub_resync(struct sub *s, uint64_t now_ns)
 {
 	s->play_x =

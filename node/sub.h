@@ -81,6 +81,11 @@ int sub_fd(const struct sub *s);
 
 /* Media side. RT: no alloc, no block. */
 void sub_start(struct sub *s, uint64_t now_ns);
+/* Pass the media clock's timescale state on to the recorders. RT. */
+void sub_set_timescale_ok(struct sub *s, bool ok);
+/* After a media clock step: play from @now_ns - latency again and re-time
+ * the stream at its next packet. RT. */
+void sub_resync(struct sub *s, uint64_t now_ns);
 /* One datagram that arrived at PTP time @arrival_ns from @from. */
 void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
 		   const struct sockaddr_in *from, uint64_t arrival_ns,

@@ -5,6 +5,7 @@
 #define D4_PTP_MCLOCK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -23,16 +24,54 @@ struct mclock_status {
 	bool gm_valid;	   /* false while free-running */
 	uint8_t gm_id[8];  /* grandmaster clock identity (EUI-64) */
 	int domain;	   /* PTP domain, -1 when none */
-	clockid_t base;	   /* system clock read underneath */
-	int64_t offset_ns; /* PTP time minus base clock */
+	bool is_gm;	   /* this node's ptp4l is the grandmaster */
+	int port_state;	   /* ptp4l's port state (enum ptp_port_state) */
+	int64_t offset_ns; /* ptp4l's last master offset */
+	bool ptp_reachable;
+	clockid_t base; /* system clock read underneath */
 };
 
 struct mclock;
+
+enum mclock_mode {
+	MCLOCK_MODE_FREE_RUN, /* no PTP: TAI from the system clock */
+	MCLOCK_MODE_SYSTEM,   /* ptp4l steers CLOCK_REALTIME */
+	MCLOCK_MODE_PHC,      /* ptp4l steers a PHC (/dev/ptpN), read here */
+	MCLOCK_MODE_FOLLOW,   /* ptp4l measures only; we apply its offset */
+};
 
 /* Free-run from CLOCK_TAI; when the kernel's TAI offset is unset, from
  * CLOCK_REALTIME plus the current TAI-UTC offset (37 s). Never NULL unless
  * out of memory. */
 struct mclock *mclock_new_free_run(void);
+
+/* A clock that PTP will drive (ptp/sync.h): MCLOCK_MODE_SYSTEM and
+ * MCLOCK_MODE_FOLLOW read CLOCK_REALTIME; MCLOCK_MODE_PHC opens @phc_dev.
+ * Until the first estimate it reads like free-run. NULL with @err set. */
+struct mclock *mclock_new_ptp(enum mclock_mode mode, const char *phc_dev,
+			      char *err, size_t err_len);
+
+/* Control side: from now on PTP(L) = L + off_ns + drift * (L - ref_ns) for
+ * a base-clock reading L. A change of more than @step_ns at the current
+ * time counts as a step (mclock_generation moves). Never blocks the
+ * media thread: readers retry on a sequence counter. */
+void mclock_set_estimate(struct mclock *mc, int64_t off_ns, uint64_t ref_ns,
+			 double drift, int64_t step_ns);
+void mclock_set_status(struct mclock *mc, const struct mclock_status *st);
+/* The base clock now (what ptp4l's offsets are measured against). */
+uint64_t mclock_base_now(const struct mclock *mc);
+enum mclock_mode mclock_mode(const struct mclock *mc);
+const char *mclock_mode_name(enum mclock_mode mode);
+
+/* True while the timescale is settled: always when free-running; with PTP
+ * from the first lock until the lock is lost for good. Absolute start
+ * times (a file's, a recording's) wait for it. RT-safe. */
+bool mclock_timescale_ok(const struct mclock *mc);
+void mclock_set_timescale_ok(struct mclock *mc, bool ok);
+
+/* Counts steps of the timescale; the media thread resynchronises flows and
+ * subscriptions when it moves. RT-safe. */
+unsigned int mclock_generation(const struct mclock *mc);
 
 /* A clock driven by the caller, for tests: @now returns PTP ns, @sleep_until
  * (may be NULL: return at once) waits until a PTP time. */

@@ -5,6 +5,7 @@
 set -eu
 
 D4NODE=${D4NODE:?D4NODE must point at the d4node binary}
+D4_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 D4WAV=${D4WAV:?D4WAV must point at the d4wav tool}
 T=$(mktemp -d /tmp/d4test.XXXXXX)
 _pids=""
@@ -15,7 +16,14 @@ d4_cleanup() {
 	for p in $_pids; do kill "$p" 2>/dev/null || true; done
 	sleep 0.2
 	for p in $_pids; do kill -9 "$p" 2>/dev/null || true; done
-	for n in $_netns; do ip netns del "$n" 2>/dev/null || true; done
+	# Anything still running in our namespaces (a ptp4l a node spawned)
+	# is ours too.
+	for n in $_netns; do
+		for p in $(ip netns pids "$n" 2>/dev/null); do
+			kill -9 "$p" 2>/dev/null || true
+		done
+		ip netns del "$n" 2>/dev/null || true
+	done
 	if [ $rc -ne 0 ]; then
 		echo "--- logs in $T (kept on failure)" >&2
 		for f in "$T"/*.log; do
@@ -123,4 +131,68 @@ d4_ptp_now() {
 tai = time.clock_gettime(11)  # CLOCK_TAI
 rt = time.clock_gettime(time.CLOCK_REALTIME)
 print("%.0f" % (tai if tai - rt > 1 else rt + 37))'
+}
+
+# --- PTP: a grandmaster host and followers, with the repo's configs -------
+# Lab hosts share one system clock, so followers must not steer it: they run
+# ptp4l with free_running 1 and the nodes apply its offset ([ptp] clock =
+# follow). The grandmaster on CLOCK_REALTIME announces an ARB timescale:
+# lab PTP time is the system's UTC clock (see docs/ptp.md).
+
+# d4_ptp_gm HOST [CONFIG]: start a grandmaster-capable ptp4l on HOST.
+# Its management socket is $T/HOST-ptp4l; PID in $!.
+d4_ptp_gm() {
+	local host=$1 cfg=${2:-$D4_SRC/ptp/configs/aes67-gm.cfg}
+	d4_spawn "$T/$host-ptp4l.log" ip netns exec "$host" ptp4l -f "$cfg" \
+		-i eth0 -m --uds_address="$T/$host-ptp4l" \
+		--logAnnounceInterval=0 --announceReceiptTimeout=2
+}
+
+# d4_ptp_follower HOST: a measuring-only ptp4l on HOST (socket
+# $T/HOST-ptp4l). PID in $!.
+d4_ptp_follower() {
+	local host=$1
+	d4_spawn "$T/$host-ptp4l.log" ip netns exec "$host" ptp4l \
+		-f "$D4_SRC/ptp/configs/aes67-follow.cfg" -i eth0 -m \
+		--uds_address="$T/$host-ptp4l" \
+		--logAnnounceInterval=0 --announceReceiptTimeout=2
+}
+
+# The [ptp] section a node on HOST uses to follow its ptp4l.
+d4_ptp_ini() {
+	printf '[ptp]\nmode = external\nclock = follow\nuds = %s\n' \
+		"$T/$1-ptp4l"
+}
+
+# d4_node HOST NAME CONFIG [d4node args...]: run a node on HOST, log in
+# $T/NAME.log. PID in $!.
+d4_node() {
+	local host=$1 name=$2 cfg=$3
+	shift 3
+	d4_spawn "$T/$name.log" ip netns exec "$host" "$D4NODE" --config "$cfg" "$@"
+}
+
+# d4_wait_log FILE REGEX SECONDS: wait until FILE has a line matching the
+# extended REGEX.
+d4_wait_log() {
+	local f=$1 re=$2 i
+	for i in $(seq 1 $(($3 * 10))); do
+		grep -Eq -e "$re" "$f" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "timed out after $3 s waiting for /$re/ in $f"
+}
+
+# The grandmaster identity a ptp4l log announces for itself
+# ("selected local clock XXXXXX.fffe.XXXXXX as best master"), as d4 writes
+# identities: XX-XX-XX-XX-XX-XX-XX-XX.
+d4_ptp_gm_id() {
+	sed -n 's/.*selected local clock \([0-9a-f.]*\) as best master.*/\1/p' "$1" |
+		head -n 1 | tr -d . | sed 's/../&-/g; s/-$//' | tr a-f A-F
+}
+
+# Lab PTP time (the grandmaster's ARB timescale: CLOCK_REALTIME), whole
+# seconds from now + $1.
+d4_lab_ptp_now() {
+	echo $(($(date +%s) + ${1:-0}))
 }

@@ -1,0 +1,219 @@
+/* PTP follower logic. Follow mode estimates PTP(L) = L + off + drift (L -
+ * ref) from ptp4l's master_offset (local minus master, measured at the sync
+ * message's ingress time L_k): off_k = scale - master_offset_k, ref = L_k,
+ * and drift from consecutive offsets (smoothed). Steered modes only track
+ * the timescale (PTP vs the UTC of CLOCK_REALTIME). */
+#include "ptp/sync.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DRIFT_MAX   500e-6 /* no crystal is worse than 500 ppm */
+#define DRIFT_ALPHA 0.2
+
+struct ptp_sync {
+	struct ptp_sync_cfg cfg;
+	char uds[108];
+	struct mclock *mc;
+	struct pmc *pmc;
+	struct ptp_lock lock;
+	uint64_t next_poll_ns;
+	bool polled;
+	bool reach_known; /* the first round's result is always reported */
+	bool reachable;
+	/* follow-mode estimate */
+	bool have_est;
+	int64_t off_ns;
+	uint64_t ref_ns;
+	double drift;
+	unsigned int outliers;
+	int64_t scale_ns;
+	uint64_t rejected_seen;
+};
+
+struct ptp_sync *ptp_sync_new(const struct ptp_sync_cfg *cfg, struct mclock *mc)
+{
+	struct ptp_sync *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->cfg = *cfg;
+	if (cfg->uds) {
+		strncpy(s->uds, cfg->uds, sizeof(s->uds) - 1);
+		s->cfg.uds = s->uds;
+	}
+	s->mc = mc;
+	s->pmc = pmc_new(s->cfg.uds, cfg->domain);
+	if (!s->pmc) {
+		free(s);
+		return NULL;
+	}
+	ptp_lock_init(&s->lock, true);
+	return s;
+}
+
+void ptp_sync_destroy(struct ptp_sync *s)
+{
+	if (!s)
+		return;
+	pmc_destroy(s->pmc);
+	free(s);
+}
+
+int ptp_sync_fd(const struct ptp_sync *s)
+{
+	return pmc_fd(s->pmc);
+}
+
+const char *ptp_sync_target(const struct ptp_sync *s)
+{
+	return pmc_target(s->pmc);
+}
+
+bool ptp_sync_reachable(const struct ptp_sync *s)
+{
+	return s->reachable;
+}
+
+/* ptp4l on CLOCK_REALTIME compares in UTC when the grandmaster announces
+ * the PTP (TAI) timescale; PTP time is then UTC + the UTC offset. An ARB
+ * grandmaster's time is taken as it is. */
+static int64_t timescale_ns(const struct ptp_sample *smp)
+{
+	int off = smp->props.utc_offset_s;
+
+	if (!smp->props.ptp_timescale)
+		return 0;
+	if (!smp->props.utc_offset_valid && off < 37)
+		off = 37;
+	return (int64_t)off * 1000000000;
+}
+
+static int64_t follow_update(struct ptp_sync *s, const struct ptp_sample *smp,
+			     bool following, struct ptp_sync_events *ev)
+{
+	int64_t meas = s->scale_ns - smp->ts.master_offset_ns;
+	uint64_t lk = (uint64_t)smp->ts.ingress_time_ns;
+	int64_t pred, residual;
+	int64_t step = (int64_t)s->cfg.step_ns;
+
+	if (!following)
+		return 0;
+	if (!s->have_est) {
+		s->have_est = true;
+		s->off_ns = meas;
+		s->ref_ns = lk;
+		s->drift = 0;
+		mclock_set_estimate(s->mc, s->off_ns, s->ref_ns, 0,
+				    (int64_t)s->cfg.step_ns);
+		return 0;
+	}
+	pred =
+	    s->off_ns + (int64_t)(s->drift * (double)(int64_t)(lk - s->ref_ns));
+	residual = meas - pred;
+	if ((residual > step || residual < -step) &&
+	    s->lock.state == MCLOCK_LOCKED && ++s->outliers < 3)
+		return residual; /* one wild sample is not a new time */
+	s->outliers = 0;
+	if (lk > s->ref_ns) {
+		double d = (double)(meas - s->off_ns) /
+			   (double)(int64_t)(lk - s->ref_ns);
+
+		if (residual > step || residual < -step)
+			d = s->drift; /* a step says nothing of the rate */
+		s->drift += DRIFT_ALPHA * (d - s->drift);
+		if (s->drift > DRIFT_MAX)
+			s->drift = DRIFT_MAX;
+		if (s->drift < -DRIFT_MAX)
+			s->drift = -DRIFT_MAX;
+	}
+	s->off_ns = meas;
+	s->ref_ns = lk;
+	if (residual > step || residual < -step) {
+		ev->stepped = true;
+		ev->step_ns = residual;
+	}
+	mclock_set_estimate(s->mc, s->off_ns, s->ref_ns, s->drift,
+			    (int64_t)s->cfg.step_ns);
+	return residual;
+}
+
+static void close_round(struct ptp_sync *s, uint64_t mono_ns,
+			struct ptp_sync_events *ev)
+{
+	const struct ptp_sample *smp = pmc_sample(s->pmc);
+	struct ptp_lock_input in = {0};
+	struct mclock_status st;
+	enum mclock_mode mode = mclock_mode(s->mc);
+	bool following;
+	int64_t scale;
+
+	in.reachable = smp->reachable && smp->complete;
+	if (!s->reach_known || in.reachable != s->reachable) {
+		s->reach_known = true;
+		s->reachable = in.reachable;
+		ev->reachability_changed = true;
+	}
+	in.gm_present = smp->ts.gm_present;
+	in.port_state = smp->port.state;
+	memcpy(in.gm_id, smp->parent.gm_id, 8);
+	memcpy(in.own_id, smp->port.clock_id, 8);
+	in.mono_ns = mono_ns;
+	following = in.reachable && in.gm_present &&
+		    (in.port_state == PTP_PS_SLAVE ||
+		     in.port_state == PTP_PS_UNCALIBRATED);
+	if (in.reachable && mode != MCLOCK_MODE_PHC) {
+		scale = timescale_ns(smp);
+		if (mode == MCLOCK_MODE_SYSTEM && scale != s->scale_ns) {
+			mclock_set_estimate(s->mc, scale, 0, 0,
+					    (int64_t)s->cfg.step_ns);
+			ev->stepped = true;
+			ev->step_ns = scale - s->scale_ns;
+		}
+		s->scale_ns = scale;
+	}
+	if (mode == MCLOCK_MODE_FOLLOW)
+		in.residual_ns = follow_update(s, smp, following, ev);
+	else
+		in.residual_ns = smp->ts.master_offset_ns;
+	ptp_lock_step(&s->lock, &s->cfg.lock, &in, &ev->lock);
+	if (s->lock.state == MCLOCK_LOCKED)
+		mclock_set_timescale_ok(s->mc, true);
+	else if (s->lock.state == MCLOCK_UNLOCKED)
+		mclock_set_timescale_ok(s->mc, false);
+
+	mclock_get_status(s->mc, &st);
+	st.state = s->lock.state;
+	st.gm_valid = s->lock.have_gm;
+	memcpy(st.gm_id, s->lock.gm_id, 8);
+	st.domain = s->cfg.domain;
+	st.is_gm = s->lock.is_gm;
+	st.port_state = in.port_state;
+	st.offset_ns = smp->ts.master_offset_ns;
+	st.ptp_reachable = in.reachable;
+	mclock_set_status(s->mc, &st);
+}
+
+void ptp_sync_tick(struct ptp_sync *s, uint64_t mono_ns,
+		   struct ptp_sync_events *ev)
+{
+	char reason[128] = "";
+	uint64_t rej;
+
+	memset(ev, 0, sizeof(*ev));
+	pmc_receive(s->pmc, reason, sizeof(reason));
+	rej = pmc_rejected(s->pmc);
+	if (rej != s->rejected_seen) {
+		ev->rejected = (unsigned int)(rej - s->rejected_seen);
+		s->rejected_seen = rej;
+		memcpy(ev->reject_reason, reason, sizeof(reason));
+	}
+	if (mono_ns < s->next_poll_ns)
+		return;
+	if (s->polled)
+		close_round(s, mono_ns, ev);
+	s->next_poll_ns = mono_ns + s->cfg.poll_ns;
+	/* A missing ptp4l shows up as an unanswered round. */
+	pmc_poll_send(s->pmc, mono_ns);
+	s->polled = true;
+}

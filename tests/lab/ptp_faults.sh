@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# PTP faults: ptp4l absent, then a "ptp4l" that answers garbage. The node
+# keeps running and sending, says what is wrong (rate-limited), and counts
+# nothing it cannot trust.
+. "$(dirname "$0")/../lib.sh"
+d4_private_netns "$@"
+
+cat >"$T/n.ini" <<INI
+[node]
+name = lonely
+status_interval = 1
+[ptp]
+mode = external
+clock = follow
+uds = $T/ptp4l
+holdover = 2s
+[source t]
+type = tone
+[flow f]
+source = t
+destination = 239.69.9.2:5004
+INI
+d4_spawn "$T/n.log" "$D4NODE" --config "$T/n.ini" -v --run-seconds 9
+node=$!
+d4_wait_log "$T/n.log" "ptp4l at $T/ptp4l is not answering; retrying" 3
+d4_wait_log "$T/n.log" "status: clock unlocked ptp4l-silent" 3
+pass "no ptp4l: unlocked, said so"
+
+# A fake ptp4l on the same socket path answering every request with junk:
+# random bytes, and management messages whose TLV length lies.
+python3 - "$T/ptp4l" <<'PY' &
+import os, socket, struct, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); s.settimeout(0.2)
+end = time.time() + 4
+while time.time() < end:
+    try:
+        req, addr = s.recvfrom(512)
+    except socket.timeout:
+        continue
+    lie = bytearray(req); lie[46] = 0x02            # action RESPONSE
+    lie[48:52] = struct.pack("!HH", 1, 400)         # TLV length 400 in 54 bytes
+    s.sendto(bytes(lie), addr)
+    s.sendto(os.urandom(60), addr)
+PY
+fake=$!
+_pids="$_pids $fake"
+d4_wait_log "$T/n.log" "ptp: rejected [0-9]+ malformed ptp4l repl" 4
+wait $fake || true
+d4_wait_pid $node 15 || fail "node failed"
+rejects=$(grep -c "ptp: rejected" "$T/n.log")
+# 3 lines per 10 s at most.
+[ "$rejects" -le 3 ] || fail "$rejects reject lines; the limit is 3 per 10 s"
+# Each line names why the latest reply was refused; the first reply of all
+# is the lying one.
+grep "ptp: rejected" "$T/n.log" | head -n 1 |
+	grep -q "the latest: TLV length 400 runs past the 54-byte message" ||
+	fail "first reject line: $(grep "ptp: rejected" "$T/n.log" | head -n 1)"
+packets=$(d4_flow_stat "$T/n.log" f packets)
+[ "$packets" -gt 8000 ] || fail "the flow sent only $packets packets in 9 s"
+grep "status:" "$T/n.log" | tail -n 1 | grep -q "clock unlocked" ||
+	fail "status does not say unlocked: $(grep status: "$T/n.log" | tail -n 1)"
+pass "garbage from ptp4l's socket: $rejects rate-limited reject lines, never locked, the flow sent $packets packets"
