@@ -23,6 +23,7 @@ struct recorder {
 
 	/* media side */
 	bool timescale_ok;
+	bool rebase; /* the timescale stepped: continue from the next feed */
 	uint64_t next_x; /* next position to write, UINT64_MAX: none yet */
 	uint64_t t0;	 /* UINT64_MAX until known */
 	uint64_t end_x;	 /* UINT64_MAX: open-ended */
@@ -121,6 +122,15 @@ void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
 					   rec->cfg.duration_ns, rec->cfg.rate);
 	if (rec->next_x == UINT64_MAX)
 		rec->next_x = rec->t0;
+	if (rec->rebase) {
+		/* Positions of the old timescale mean nothing on the new
+		 * one: keep the file contiguous and the time left. */
+		if (rec->end_x != UINT64_MAX)
+			rec->end_x = x + (rec->end_x - rec->next_x);
+		rec->t0 = x - (rec->next_x - rec->t0);
+		rec->next_x = x;
+		rec->rebase = false;
+	}
 	if (atomic_load_explicit(&rec->t0_pub, memory_order_relaxed) != rec->t0)
 		atomic_store_explicit(&rec->t0_pub, rec->t0,
 				      memory_order_relaxed);
@@ -156,6 +166,12 @@ void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
 	if (rec->end_x != UINT64_MAX && rec->next_x >= rec->end_x)
 		atomic_store_explicit(&rec->complete, true,
 				      memory_order_release);
+}
+
+void recorder_resync(struct recorder *rec)
+{
+	if (rec->next_x != UINT64_MAX && rec->next_x != rec->t0)
+		rec->rebase = true;
 }
 
 void recorder_set_timescale_ok(struct recorder *rec, bool ok)

@@ -41,6 +41,11 @@ void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
  * with an absolute start waits for it. RT. */
 void recorder_set_timescale_ok(struct recorder *rec, bool ok);
 
+/* After a step of the media clock's timescale: a recording under way goes
+ * on from the next position fed, with the duration it had left; one that
+ * has not started yet is unaffected. RT. */
+void recorder_resync(struct recorder *rec);
+
 /* I/O side: write what the media side fed. Returns true once the recording
  * is complete (duration reached) and written. */
 bool recorder_io_drain(struct recorder *rec);

@@ -179,9 +179,13 @@ void sub_set_timescale_ok(struct sub *s, bool ok)
 
 void sub_resync(struct sub *s, uint64_t now_ns)
 {
+	unsigned int i;
+
 	s->play_x =
 	    mclock_ns_to_samples(now_ns, s->cfg.rate) - s->latency_frames;
 	s->synced = false;
+	for (i = 0; i < s->nrec; i++)
+		recorder_resync(s->rec[i]);
 }
 
 /* Pick the timestamp offset for a stream's first packet (or after an SSRC

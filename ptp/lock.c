@@ -56,8 +56,6 @@ void ptp_lock_step(struct ptp_lock *l, const struct ptp_lock_cfg *cfg,
 		next = MCLOCK_LOCKED;
 	} else if (following(in)) {
 		set_gm(l, in->gm_id, ev);
-		if (ev->gm_changed && l->state == MCLOCK_LOCKED)
-			next = MCLOCK_LOCKING;
 		if ((in->port_state == PTP_PS_SLAVE || cfg->uncalibrated_ok) &&
 		    (uint64_t)r <= cfg->threshold_ns) {
 			l->good++;
@@ -66,7 +64,9 @@ void ptp_lock_step(struct ptp_lock *l, const struct ptp_lock_cfg *cfg,
 			l->good = 0;
 			l->bad++;
 		}
-		if (l->state != MCLOCK_LOCKED || ev->gm_changed)
+		if (ev->gm_changed && l->state == MCLOCK_LOCKED)
+			next = MCLOCK_LOCKING; /* a new time: settle on it */
+		else if (l->state != MCLOCK_LOCKED)
 			next = l->good >= cfg->lock_count ? MCLOCK_LOCKED
 							  : MCLOCK_LOCKING;
 		else if (l->bad >= cfg->lock_count)

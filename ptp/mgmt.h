@@ -80,8 +80,8 @@ struct mgmt_reply {
 	} u;
 };
 
-/* Build a GET for dataset @id in @domain with sequence @seq. Returns the
- * length written into @buf (at least 64 bytes) . */
+/* Build a GET for dataset @id in @domain with sequence @seq into @buf of
+ * @len >= 54 bytes. Returns 54, or 0 when @buf is too small. */
 size_t mgmt_encode_get(uint8_t *buf, size_t len, uint16_t id, uint8_t domain,
 		       uint16_t seq);
 

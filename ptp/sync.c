@@ -172,9 +172,22 @@ static void close_round(struct ptp_sync *s, uint64_t mono_ns,
 		}
 		s->scale_ns = scale;
 	}
-	if (mode == MCLOCK_MODE_FOLLOW)
+	if (mode == MCLOCK_MODE_FOLLOW && in.reachable &&
+	    in.port_state == PTP_PS_MASTER && !memcmp(in.gm_id, in.own_id, 8)) {
+		/* Our ptp4l is the grandmaster: PTP time is the time it
+		 * announces, its local clock on its own timescale. */
+		if (!s->have_est || s->off_ns != s->scale_ns || s->drift) {
+			mclock_set_estimate(s->mc, s->scale_ns, 0, 0,
+					    (int64_t)s->cfg.step_ns);
+			s->have_est = true;
+			s->off_ns = s->scale_ns;
+			s->ref_ns = 0;
+			s->drift = 0;
+		}
+		in.residual_ns = 0;
+	} else if (mode == MCLOCK_MODE_FOLLOW) {
 		in.residual_ns = follow_update(s, smp, following, ev);
-	else
+	} else
 		in.residual_ns = smp->ts.master_offset_ns;
 	ptp_lock_step(&s->lock, &s->cfg.lock, &in, &ev->lock);
 	if (s->lock.state == MCLOCK_LOCKED)

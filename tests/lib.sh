@@ -1,6 +1,7 @@
 # Shared helpers for d4's shell tests (interop, lab). Source it; it sets
 # -eu, makes a work directory, and cleans up every process and namespace the
-# test started when it exits. Needs root (namespaces) like the tests do.
+# test started when it exits (D4_KEEP=1 keeps the work directory). Needs
+# root (namespaces) like the tests do.
 
 set -eu
 
@@ -31,6 +32,8 @@ d4_cleanup() {
 			echo "--- $f" >&2
 			tail -n 30 "$f" >&2
 		done
+	elif [ -n "${D4_KEEP:-}" ]; then
+		echo "--- D4_KEEP: work directory kept in $T" >&2
 	else
 		rm -rf "$T"
 	fi
