@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# PTP faults: ptp4l absent, then a "ptp4l" that answers garbage. The node
+# PTP faults: ptp4l absent, then a "ptp4l" that answers too slowly, then one
+# that answers garbage. The node
 # keeps running and sending, says what is wrong (rate-limited), and counts
 # nothing it cannot trust.
 . "$(dirname "$0")/../lib.sh"
@@ -20,11 +21,45 @@ type = tone
 source = t
 destination = 239.69.9.2:5004
 INI
-d4_spawn "$T/n.log" "$D4NODE" --config "$T/n.ini" -v --run-seconds 9
+d4_spawn "$T/n.log" "$D4NODE" --config "$T/n.ini" -v --run-seconds 12
 node=$!
 d4_wait_log "$T/n.log" "ptp4l at $T/ptp4l is not answering; retrying" 3
 d4_wait_log "$T/n.log" "status: clock unlocked ptp4l-silent" 3
 pass "no ptp4l: unlocked, said so"
+
+# A slow ptp4l: well-formed answers, each 0.8 s late, after its round
+# closed (they carry that round's sequence numbers and are ignored).
+python3 - "$T/ptp4l" <<'PY' &
+import socket, struct, sys, time
+SIZES = {0x2001: 18, 0x2002: 32, 0x2003: 4, 0x2004: 26, 0xC000: 50}
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); s.settimeout(0.1)
+pending, end = [], time.time() + 3
+while time.time() < end:
+    try:
+        req, addr = s.recvfrom(512)
+        pending.append((time.time() + 0.8, req, addr))
+    except socket.timeout:
+        pass
+    while pending and pending[0][0] <= time.time():
+        _, req, addr = pending.pop(0)
+        mid = struct.unpack("!H", req[52:54])[0]
+        rsp = bytearray(req[:48]) + struct.pack("!HHH", 1, 2 + SIZES[mid], mid)
+        rsp += bytes(SIZES[mid])
+        rsp[46] = 0x02                                 # a RESPONSE
+        rsp[2:4] = struct.pack("!H", len(rsp))
+        s.sendto(bytes(rsp), addr)
+s.close()
+PY
+slow=$!
+_pids="$_pids $slow"
+sleep 2.5
+grep "status:" "$T/n.log" | tail -n 1 | grep -q "clock unlocked ptp4l-silent" ||
+	fail "slow ptp4l: status $(grep status: "$T/n.log" | tail -n 1)"
+wait $slow || true
+rm -f "$T/ptp4l"
+grep -q "ptp: rejected" "$T/n.log" && fail "late but well-formed answers were called malformed"
+pass "ptp4l answering 0.8 s late: still silent to the node, still unlocked, nothing rejected"
 
 # A fake ptp4l on the same socket path answering every request with junk:
 # random bytes, and management messages whose TLV length lies.
@@ -57,7 +92,7 @@ grep "ptp: rejected" "$T/n.log" | head -n 1 |
 	grep -q "the latest: TLV length 400 runs past the 54-byte message" ||
 	fail "first reject line: $(grep "ptp: rejected" "$T/n.log" | head -n 1)"
 packets=$(d4_flow_stat "$T/n.log" f packets)
-[ "$packets" -gt 8000 ] || fail "the flow sent only $packets packets in 9 s"
+[ "$packets" -gt 11000 ] || fail "the flow sent only $packets packets in 12 s"
 grep "status:" "$T/n.log" | tail -n 1 | grep -q "clock unlocked" ||
 	fail "status does not say unlocked: $(grep status: "$T/n.log" | tail -n 1)"
 pass "garbage from ptp4l's socket: $rejects rate-limited reject lines, never locked, the flow sent $packets packets"
