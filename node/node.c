@@ -429,7 +429,7 @@ static void print_status(struct node *n)
 /* Counted, rate-limited reports of what the media thread rejected: one line
  * for everything dropped since the last line printed, so counts held back
  * by the rate limit are carried into the next line, never lost. */
-static void report_rejects(struct node *n)
+static void report_rejects(struct node *n, bool flush)
 {
 	static const char *const what[5] = {
 	    "not RTP",
@@ -487,7 +487,8 @@ static void report_rejects(struct node *n)
 			    "%s%llu %s", off ? ", " : "",
 			    (unsigned long long)(v[k] - *old[k]), part);
 		}
-		if (off && log_ratelimit_ok(&seen->rl, &suppressed)) {
+		if (off &&
+		    (log_ratelimit_ok(&seen->rl, &suppressed) || flush)) {
 			log_warn("subscription %s: dropped %s", sc->name, msg);
 			for (k = 0; k < 5; k++)
 				*old[k] = v[k];
@@ -615,7 +616,7 @@ static int control_loop(struct node *n, const struct node_opts *opts)
 			log_info("media: flows and subscriptions "
 				 "resynchronised to the new timescale");
 		}
-		report_rejects(n);
+		report_rejects(n, false);
 		if (opts->verbose && status_ticks && ticks % status_ticks == 0)
 			print_status(n);
 		if (opts->run_seconds > 0 &&
@@ -677,7 +678,7 @@ int node_run(const struct node_opts *opts)
 	n->io_running = false;
 	for (i = 0; i < n->nrecs; i++)
 		recorder_io_drain(n->recs[i]);
-	report_rejects(n);
+	report_rejects(n, true); /* nothing held back is left unsaid */
 	print_final(n);
 out:
 	node_teardown(n);

@@ -67,16 +67,19 @@ python3 - "$T/ptp4l" <<'PY' &
 import os, socket, struct, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1]); s.settimeout(0.2)
-end = time.time() + 4
-while time.time() < end:
+start = time.time()
+while time.time() < start + 4:
     try:
         req, addr = s.recvfrom(512)
     except socket.timeout:
         continue
-    lie = bytearray(req); lie[46] = 0x02            # action RESPONSE
-    lie[48:52] = struct.pack("!HH", 1, 400)         # TLV length 400 in 54 bytes
-    s.sendto(bytes(lie), addr)
-    s.sendto(os.urandom(60), addr)
+    if time.time() < start + 1.5:
+        # First only management responses whose TLV length lies.
+        lie = bytearray(req); lie[46] = 0x02        # action RESPONSE
+        lie[48:52] = struct.pack("!HH", 1, 400)     # TLV length 400 in 54 bytes
+        s.sendto(bytes(lie), addr)
+    else:
+        s.sendto(os.urandom(60), addr)              # then random bytes
 PY
 fake=$!
 _pids="$_pids $fake"
@@ -86,8 +89,8 @@ d4_wait_pid $node 15 || fail "node failed"
 rejects=$(grep -c "ptp: rejected" "$T/n.log")
 # 3 lines per 10 s at most.
 [ "$rejects" -le 3 ] || fail "$rejects reject lines; the limit is 3 per 10 s"
-# Each line names why the latest reply was refused; the first reply of all
-# is the lying one.
+# Each line names why the latest reply was refused; the first replies are
+# all lying ones.
 grep "ptp: rejected" "$T/n.log" | head -n 1 |
 	grep -q "the latest: TLV length 400 runs past the 54-byte message" ||
 	fail "first reject line: $(grep "ptp: rejected" "$T/n.log" | head -n 1)"
