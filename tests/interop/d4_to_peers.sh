@@ -56,7 +56,7 @@ sdp_file = $T/d4.sdp
 INI
 
 d4_spawn "$T/tshark.log" tshark -n -i lo -f "udp port 5004" -w "$T/cap.pcapng" \
-	-a duration:$((secs + 6))
+	-a duration:$((secs + 10))
 tshark_pid=$!
 d4_spawn "$T/gst.log" gst-launch-1.0 -e udpsrc address=239.69.0.20 port=5004 \
 	caps="application/x-rtp,media=audio,clock-rate=48000,encoding-name=$enc,channels=$ch,payload=98" ! \
@@ -64,11 +64,13 @@ d4_spawn "$T/gst.log" gst-launch-1.0 -e udpsrc address=239.69.0.20 port=5004 \
 	"audio/x-raw,format=S${bits}LE" ! wavenc ! filesink location="$T/gst.wav"
 gst=$!
 sleep 1
-d4_spawn "$T/d4.log" "$D4NODE" --config "$T/tx.ini" --run-seconds $((secs + 4))
+# The file plays from +3 s to +3+secs; ffmpeg, started about +1 s, records
+# secs + 4 s, and the sender keeps sending (silence) until well after.
+d4_spawn "$T/d4.log" "$D4NODE" --config "$T/tx.ini" --run-seconds $((secs + 8))
 tx=$!
 d4_wait_file "$T/d4.sdp" 5
 d4_spawn "$T/ffmpeg.log" ffmpeg -nostdin -hide_banner -protocol_whitelist file,udp,rtp \
-	-i "$T/d4.sdp" -t $((secs + 2)) -c:a pcm_s${bits}le -y "$T/ff.wav"
+	-i "$T/d4.sdp" -t $((secs + 4)) -c:a pcm_s${bits}le -y "$T/ff.wav"
 ff=$!
 
 d4_wait_pid $tx $((secs + 15)) || fail "d4node exited with an error"
