@@ -417,6 +417,10 @@ static int node_key(struct parse_ctx *p, const char *key, const char *v)
 		if (parse_uint(v, 0, 3600, &u))
 			return BAD("a number of seconds from 0 to 3600");
 		cfg->status_interval_s = (unsigned int)u;
+	} else if (!strcmp(key, "spin_us")) {
+		if (parse_uint(v, 0, 500, &u))
+			return BAD("a busy-wait from 0 to 500 us");
+		cfg->spin_us = (unsigned int)u;
 	} else if (!strcmp(key, "rt_priority")) {
 		if (parse_uint(v, 0, 99, &u))
 			return BAD("a SCHED_FIFO priority from 0 to 99");

@@ -56,6 +56,7 @@ struct node_config {
 	char name[64];
 	unsigned int status_interval_s;
 	int rt_priority;
+	unsigned int spin_us;
 	struct ptp_node_config ptp;
 
 	struct source_config sources[CONFIG_MAX_SOURCES];

@@ -28,6 +28,7 @@ struct media {
 	bool realtime;
 	unsigned int generation; /* of the media clock's timescale */
 	bool timescale_ok;
+	uint64_t spin_ns;
 	_Atomic unsigned int resyncs;
 	_Atomic bool stop;
 };
@@ -125,7 +126,15 @@ static void *media_main(void *arg)
 	while (!atomic_load_explicit(&m->stop, memory_order_relaxed)) {
 		uint64_t next = media_run_once(m, mclock_now_ns(m->mc));
 
-		mclock_sleep_until(m->mc, next);
+		/* Sleep to just before the deadline, then spin the rest:
+		 * the timer's wake-up jitter becomes the spin's accuracy. */
+		if (m->spin_ns && next > m->spin_ns) {
+			mclock_sleep_until(m->mc, next - m->spin_ns);
+			while (mclock_now_ns(m->mc) < next)
+				;
+		} else {
+			mclock_sleep_until(m->mc, next);
+		}
 	}
 	return NULL;
 }
@@ -178,6 +187,11 @@ unsigned int media_resyncs(const struct media *m)
 {
 	return atomic_load_explicit(&((struct media *)m)->resyncs,
 				    memory_order_relaxed);
+}
+
+void media_set_spin(struct media *m, unsigned int spin_us)
+{
+	m->spin_ns = (uint64_t)spin_us * 1000;
 }
 
 bool media_is_realtime(const struct media *m)

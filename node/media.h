@@ -23,6 +23,9 @@ int media_start(struct media *m, int rt_prio);
 /* Stop and join it. */
 void media_stop(struct media *m);
 bool media_is_realtime(const struct media *m);
+/* Wake this long before each deadline and busy-wait the rest (0: off).
+ * Trades CPU for send-time accuracy. Call before media_start. */
+void media_set_spin(struct media *m, unsigned int spin_us);
 /* How often flows and subscriptions restarted after a media clock step. */
 unsigned int media_resyncs(const struct media *m);
 

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -664,6 +665,10 @@ int node_run(const struct node_opts *opts)
 		goto out;
 	}
 	n->io_running = true;
+	/* Page faults on the media path would be stalls of their own. */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+		log_warn("mlockall: %m; the media thread may page-fault");
+	media_set_spin(n->media, n->cfg.spin_us);
 	if (media_start(n->media, n->cfg.rt_priority) < 0)
 		goto out;
 	log_info("node %s running: %u flow(s), %u subscription(s), media "
