@@ -27,7 +27,7 @@ struct flow {
 	uint8_t mac[6];
 	uint64_t next_x;
 	uint64_t next_ns;
-	int32_t frames[192 * 2 * SOURCE_MAX_CHANNELS];
+	int32_t *frames; /* fpp x nch, sized at open */
 	uint8_t pkt[1500];
 	struct flow_stats stats;
 };
@@ -142,6 +142,13 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 	f->cfg = *cfg;
 	f->cfg.fpp = flow_frames_per_packet(cfg->ptime_us, cfg->rate);
 	f->src = src;
+	f->fd = -1;
+	f->frames = calloc((size_t)f->cfg.fpp * cfg->nch, sizeof(int32_t));
+	if (!f->frames) {
+		snprintf(err, err_len, "out of memory");
+		flow_destroy(f);
+		return NULL;
+	}
 	opts.ifname = cfg->ifname[0] ? cfg->ifname : NULL;
 	net_egress(&cfg->dest, &opts.src, f->mac);
 	f->src_addr = opts.src;
@@ -149,7 +156,7 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 	if (f->fd < 0) {
 		snprintf(err, err_len, "flow %s: cannot open socket: %s",
 			 cfg->name, strerror(-f->fd));
-		free(f);
+		flow_destroy(f);
 		return NULL;
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
@@ -169,6 +176,7 @@ void flow_destroy(struct flow *f)
 		return;
 	if (f->fd >= 0)
 		close(f->fd);
+	free(f->frames);
 	free(f);
 }
 

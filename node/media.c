@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The media thread's stack: the loop is flat and allocates nothing on it;
+ * a default 8 MB stack would be locked in memory whole by mlockall. */
+#define MEDIA_STACK (256 * 1024)
+
 /* The longest the loop sleeps with nothing to do (a stop is seen this fast). */
 #define MEDIA_IDLE_NS (10 * 1000 * 1000ull)
 
@@ -146,6 +150,7 @@ int media_start(struct media *m, int rt_prio)
 	int err;
 
 	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, MEDIA_STACK);
 	if (rt_prio > 0) {
 		pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
 		pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
@@ -160,6 +165,7 @@ int media_start(struct media *m, int rt_prio)
 			 rt_prio, strerror(err));
 		pthread_attr_destroy(&attr);
 		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, MEDIA_STACK);
 	}
 	err = pthread_create(&m->thread, &attr, media_main, m);
 	if (err) {

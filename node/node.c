@@ -633,6 +633,8 @@ static int control_loop(struct node *n, const struct node_opts *opts)
 
 int node_run(const struct node_opts *opts)
 {
+	pthread_attr_t io_attr;
+	int rc_io;
 	struct node *n = calloc(1, sizeof(*n));
 	char err[512];
 	sigset_t mask;
@@ -660,7 +662,13 @@ int node_run(const struct node_opts *opts)
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	if (node_build(n) < 0)
 		goto out;
-	if (pthread_create(&n->io_thread, NULL, io_main, n) != 0) {
+	pthread_attr_init(&io_attr);
+	/* libsndfile's FLAC decoder wants some stack; 1 MB, not 8 MB
+	 * locked by mlockall. */
+	pthread_attr_setstacksize(&io_attr, 1024 * 1024);
+	rc_io = pthread_create(&n->io_thread, &io_attr, io_main, n);
+	pthread_attr_destroy(&io_attr);
+	if (rc_io != 0) {
 		log_err("pthread_create(file thread) failed");
 		goto out;
 	}
