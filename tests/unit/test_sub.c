@@ -25,13 +25,12 @@
 #include "node/sub.h"
 #include "ptp/mclock.h"
 
-#define RATE	  48000
-#define CH	  2
-#define FPP	  48 /* 1 ms packets */
-#define PT	  97
-#define LAT_NS	  (2 * 1000 * 1000ull)
-#define LAT	  96 /* frames */
-#define PORT_BASE 39000
+#define RATE   48000
+#define CH     2
+#define FPP    48 /* 1 ms packets */
+#define PT     97
+#define LAT_NS (2 * 1000 * 1000ull)
+#define LAT    96 /* frames */
 /* A synthetic PTP time, and its media clock position (a multiple of FPP). */
 #define T_BASE (1800000000ull * NSEC_PER_SEC)
 #define X_BASE (1800000000ull * RATE)
@@ -171,7 +170,9 @@ static int setup(void **state)
 		return -1;
 	snprintf(t->cfg.name, sizeof(t->cfg.name), "sub-%u", idx);
 	t->cfg.addr.sin_family = AF_INET;
-	t->cfg.addr.sin_port = htons(PORT_BASE + idx);
+	/* Port 0: the kernel picks a free one (read back in udp_send), so
+	 * runs of this test in parallel never share a port. */
+	t->cfg.addr.sin_port = 0;
 	t->cfg.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	t->cfg.enc = RTP_ENC_L24;
 	t->cfg.rate = RATE;
@@ -1025,10 +1026,14 @@ static void test_sub_early_packets_do_not_start_the_recording(void **state)
 /* A datagram to the subscription's own port, from loopback. */
 static void udp_send(const struct ctx *t, const uint8_t *buf, size_t len)
 {
-	struct sockaddr_in to = t->cfg.addr;
+	struct sockaddr_in to;
+	socklen_t tolen = sizeof(to);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
+	assert_int_equal(
+	    getsockname(sub_fd(t->s), (struct sockaddr *)&to, &tolen), 0);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(
 	    sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof(to)),
 	    (ssize_t)len);
