@@ -67,7 +67,9 @@ struct node {
 static void *io_main(void *arg)
 {
 	struct node *n = arg;
-	struct timespec ts = {0, 5 * 1000 * 1000};
+	/* Sources read 1 s ahead, recorders buffer 2 s: 20 ms is plenty,
+	 * and 50 wake-ups a second cost next to nothing. */
+	struct timespec ts = {0, 20 * 1000 * 1000};
 	unsigned int i;
 
 	while (!atomic_load(&n->io_stop)) {

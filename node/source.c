@@ -170,40 +170,65 @@ int source_io_fill(struct source *src)
 	}
 }
 
+/* File frames for positions [from, to): whole runs from the ring straight
+ * into the history (which wraps at SOURCE_HISTORY). RT. */
+static void produce_file(struct source *src, uint64_t from, uint64_t to)
+{
+	unsigned int ch = src->channels;
+
+	if (from < src->start_x) {
+		uint64_t end = to < src->start_x ? to : src->start_x;
+
+		for (; from < end; from++)
+			memset(src->hist + (from & (SOURCE_HISTORY - 1)) * ch,
+			       0, ch * sizeof(int32_t));
+	}
+	while (from < to) {
+		uint64_t off = from & (SOURCE_HISTORY - 1);
+		uint32_t run = (uint32_t)(to - from), got;
+
+		if (run > SOURCE_HISTORY - off)
+			run = (uint32_t)(SOURCE_HISTORY - off);
+		got = ring_read(src->ring, src->hist + off * ch, run);
+		if (got < run) {
+			/* The disk fell behind (or the file ended). */
+			memset(src->hist + (off + got) * ch, 0,
+			       (size_t)(run - got) * ch * sizeof(int32_t));
+			if (!atomic_load_explicit(&src->eof,
+						  memory_order_acquire))
+				atomic_store_explicit(&src->underruns,
+						      source_underruns(src) +
+							  run - got,
+						      memory_order_relaxed);
+		}
+		from += run;
+	}
+}
+
 /* Make frames for positions [from, to) into the history. RT. */
 static void produce(struct source *src, uint64_t from, uint64_t to)
 {
 	unsigned int ch = src->channels, c;
 	uint64_t x;
 
+	if (src->cfg.type == SOURCE_FILE) {
+		produce_file(src, from, to);
+		return;
+	}
 	for (x = from; x < to; x++) {
 		int32_t *f = src->hist + (x & (SOURCE_HISTORY - 1)) * ch;
 
-		switch (src->cfg.type) {
-		case SOURCE_SILENCE:
+		if (src->cfg.type == SOURCE_SILENCE) {
 			memset(f, 0, ch * sizeof(*f));
-			break;
-		case SOURCE_TONE:
-			for (c = 0; c < ch; c++) {
-				/* Phase from the position itself: every node
-				 * makes the same tone at the same PTP time. */
-				double ph =
-				    fmod((double)x * src->step[c], 2.0 * M_PI);
-				double v = src->amp[c] * sin(ph) * 8388607.0;
+			continue;
+		}
+		for (c = 0; c < ch; c++) {
+			/* Phase from the position itself: every node makes
+			 * the same tone at the same PTP time. */
+			double ph = fmod((double)x * src->step[c], 2.0 * M_PI);
+			double v = src->amp[c] * sin(ph) * 8388607.0;
 
-				f[c] = (int32_t)lrint(v) * 256;
-			}
-			break;
-		case SOURCE_FILE:
-			if (x < src->start_x || ring_read(src->ring, f, 1) == 1)
-				break;
-			memset(f, 0, ch * sizeof(*f));
-			if (!atomic_load_explicit(&src->eof,
-						  memory_order_acquire))
-				atomic_store_explicit(&src->underruns,
-						      source_underruns(src) + 1,
-						      memory_order_relaxed);
-			break;
+			f[c] = (int32_t)lrint(v) * 256;
 		}
 	}
 }
