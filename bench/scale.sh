@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Benchmarks 5 and 6, scale and memory: node A (host h1, pinned to CPU 0)
+# sends N flows and receives N flows (8 ch, L24, 1 ms each; B on h2, pinned
+# to CPU 1, sends A's receive side). For each N: A's CPU share of one core,
+# its losses, and its peak RSS (VmHWM). The scale figure is the largest N
+# at under 50 % of a core with zero loss.
+# usage: bench/scale.sh [SECONDS] [N...]
+. "$(dirname "$0")/lib.sh"
+secs=${1:-20}
+shift || true
+ns=${*:-8 16 32 64}
+lab=d4bs$$
+d4_lab_hosts $lab 2
+hz=$(getconf CLK_TCK)
+
+: >"$T/rows.tsv"
+best=0
+for n in $ns; do
+	{ echo "[node]"; echo "name = A"; echo "[source t]"; echo "type = tone"; echo "channels = 8"
+	for i in $(seq 1 $n); do
+		printf '[flow o%d]\nsource = t\ndestination = 239.69.%d.%d:5004\ninterface = eth0\n' $i $((100 + i / 200)) $((i % 200 + 1))
+		printf '[subscription i%d]\naddress = 239.69.%d.%d:5004\ninterface = eth0\nchannels = 8\nlatency = 2ms\ntiming = ptp\n[sink n%d]\ntype = null\nsubscription = i%d\n' \
+			$i $((110 + i / 200)) $((i % 200 + 1)) $i $i
+	done; } >"$T/a.ini"
+	{ echo "[node]"; echo "name = B"; echo "[source t]"; echo "type = tone"; echo "channels = 8"
+	for i in $(seq 1 $n); do
+		printf '[flow o%d]\nsource = t\ndestination = 239.69.%d.%d:5004\ninterface = eth0\n' $i $((110 + i / 200)) $((i % 200 + 1))
+	done; } >"$T/b.ini"
+	d4_spawn "$T/b-$n.log" ip netns exec $lab-h2 taskset -c 1 "$D4NODE" --config "$T/b.ini" --run-seconds $((secs + 4))
+	d4_spawn "$T/a-$n.log" ip netns exec $lab-h1 taskset -c 0 "$D4NODE" --config "$T/a.ini" --run-seconds $((secs + 3))
+	a=$!
+	sleep 2
+	t0=$(awk '{ print $14 + $15 }' /proc/$a/stat)
+	sleep "$secs"
+	t1=$(awk '{ print $14 + $15 }' /proc/$a/stat)
+	hwm=$(sed -n 's/^VmHWM:\s*\([0-9]*\) kB/\1/p' /proc/$a/status)
+	d4_wait_pid $a 30 || true
+	lost=0 late=0
+	for i in $(seq 1 $n); do
+		lost=$((lost + $(d4_sub_stat "$T/a-$n.log" i$i lost)))
+		late=$((late + $(d4_sub_stat "$T/a-$n.log" i$i late)))
+	done
+	cpu=$(python3 -c "print(f'{100 * ($t1 - $t0) / $hz / $secs:.1f}')")
+	ok=$(python3 -c "print('yes' if $cpu < 50 and $lost == 0 and $late == 0 else 'no')")
+	[ "$ok" = yes ] && best=$n
+	printf '%d x %d\t%s\t%d\t%d\t%.1f\t%s\n' $((n * 8)) $((n * 8)) "$cpu" $lost $late \
+		"$(python3 -c "print($hwm / 1024)")" $ok >>"$T/rows.tsv"
+done
+bench_table "Scale and memory: one node sending and receiving N flows of 8 ch at 1 ms, pinned to one core, ${secs} s" \
+	"TX x RX channels	CPU % of a core	lost	late	peak RSS MB	under 50 % with no loss" "$T/rows.tsv"
+echo
+echo "scale limit: $((best * 8)) x $((best * 8)) channels"
+bench_record scale "$T/rows.tsv"

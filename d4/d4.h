@@ -1,0 +1,132 @@
+/* libd4: the D4 relay language (docs/d4.md). A runtime holds shared
+ * variables and loops; text goes in through d4_exec on the control thread,
+ * packets go through d4_run on one media thread. Variables are published by
+ * copy and atomic pointer swap, so d4_run never waits and never allocates. */
+#ifndef D4_D4_D4_H
+#define D4_D4_D4_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <netinet/in.h>
+
+/* Limits of the language and the runtime; docs/d4.md explains each. */
+#define D4_MAX_LIST	 100	/* capacity of an IP[] list */
+#define D4_MAX_FOR_TRIPS 100	/* times one for may run */
+#define D4_MAX_FOR_DEPTH 2	/* for inside for inside ... */
+#define D4_MAX_INSNS	 100000 /* worst-case instructions per packet */
+#define D4_MAX_SLICE	 8	/* bytes in one slice */
+#define D4_MAX_PKT	 65535	/* largest packet, bytes */
+#define D4_MAX_SRC	 65536	/* bytes of text in one d4_exec */
+#define D4_MAX_NAME	 31	/* characters in a name */
+#define D4_MAX_PROGRAMS	 64	/* loops in one runtime */
+#define D4_MAX_VARS	 256	/* shared variables in one runtime */
+#define D4_MAX_REGS	 250	/* registers one loop may use */
+#define D4_MAX_CODE	 16384	/* instructions in one loop */
+
+struct d4_runtime;
+
+struct d4_host { /* callbacks supplied by the embedder */
+	/* queue one packet for sending; the host batches them (sendmmsg).
+	 * The host must copy @pkt before returning: the program may change
+	 * the packet and send it again. Returns 0 or -errno. */
+	int (*send)(void *ctx, int prog_handle, const uint8_t *pkt, size_t len,
+		    const struct sockaddr_in *dst);
+	void *ctx;
+};
+
+/* A runtime with no variables and no loops, or NULL. @host may be NULL
+ * (sends are then counted and discarded, as d4c does). */
+struct d4_runtime *d4_runtime_new(const struct d4_host *host);
+void d4_runtime_destroy(struct d4_runtime *rt);
+
+/* Seed the pseudo-random numbers behind random(); loops loaded later
+ * start from it. Control side; for reproducible tests. */
+void d4_runtime_seed(struct d4_runtime *rt, uint64_t seed);
+
+/* Control side (not RT): compile, verify and apply one piece of text:
+ * declarations, statements on shared variables, and at most one loop. All
+ * or nothing. For a loop *handle gets its handle (stopped), else -1.
+ * Returns 0, or -EINVAL with "LINE:COL: message" in @err, -ENOSPC when the
+ * runtime is full, -ENOMEM. */
+int d4_exec(struct d4_runtime *rt, const char *src, size_t len, int *handle,
+	    char *err, size_t err_len);
+
+/* Like d4_exec but any number of loops (a whole file, as d4c checks). */
+int d4_load(struct d4_runtime *rt, const char *src, size_t len, char *err,
+	    size_t err_len);
+
+/* Start or stop a loop: d4_run runs only started loops. 0 or -ENOENT. */
+int d4_start(struct d4_runtime *rt, int handle);
+int d4_stop(struct d4_runtime *rt, int handle);
+/* Remove a stopped loop and free it once the media side has let go of it.
+ * 0, -ENOENT, or -EBUSY while it runs. */
+int d4_remove(struct d4_runtime *rt, int handle);
+
+/* Give a loop its input binding when the program did not name one:
+ * "udp ADDR:PORT" or "flow NAME". 0, -ENOENT, or -EINVAL with a message. */
+int d4_set_binding(struct d4_runtime *rt, int handle, const char *text,
+		   char *err, size_t err_len);
+
+enum d4_binding_kind {
+	D4_BIND_NONE,
+	D4_BIND_UDP,
+	D4_BIND_FLOW,
+};
+
+/* Introspection for the control API (not RT). */
+struct d4_program_info {
+	int handle;
+	char name[D4_MAX_NAME + 1];
+	enum d4_binding_kind bind_kind;
+	struct sockaddr_in bind_addr;	 /* D4_BIND_UDP */
+	char bind_flow[D4_MAX_NAME + 1]; /* D4_BIND_FLOW */
+	char binding[64]; /* "udp 239.69.1.1:5004", "flow x", "none" */
+	bool running;
+	uint64_t wcet_insns; /* proven worst case per packet */
+	uint64_t max_insns;  /* most instructions one packet has used */
+	uint64_t pkts_in;
+	uint64_t pkts_sent;
+	uint64_t pkts_dropped; /* ended by drop, or sent nowhere */
+	uint64_t errors;       /* run-time traps and failed sends */
+	char last_error[128];  /* "LINE:COL: message" of the last trap, or "" */
+};
+
+/* Number of loops, and their handles in ascending order (at most @max). */
+int d4_program_list(struct d4_runtime *rt, int *handles, int max);
+/* 0 or -ENOENT. */
+int d4_program_info(struct d4_runtime *rt, int handle,
+		    struct d4_program_info *info);
+/* Handle of the loop named @name, or -ENOENT. */
+int d4_program_find(struct d4_runtime *rt, const char *name);
+/* Disassemble a loop's bytecode to @out, one instruction a line. */
+int d4_program_dump(struct d4_runtime *rt, int handle, FILE *out);
+
+struct d4_var_info {
+	char name[D4_MAX_NAME + 1];
+	char type[16];	/* "int", "IP", "IP[100]" */
+	uint32_t count; /* entries in a list; 1 for a scalar */
+	uint32_t cap;	/* list capacity; 1 for a scalar */
+};
+
+int d4_var_count(struct d4_runtime *rt);
+/* Variables in the order they were declared. 0 or -ENOENT. */
+int d4_var_info(struct d4_runtime *rt, int i, struct d4_var_info *info);
+/* The value as D4 text: "42", "10.0.0.5:5004", "[10.0.0.5:5004, 10.0.0.6]".
+ * 0, -ENOENT, or -ENOSPC when @buf is too small (it holds a prefix). */
+int d4_var_format(struct d4_runtime *rt, const char *name, char *buf,
+		  size_t len);
+
+/* Media side (RT: no alloc, no locks, no syscalls except host->send):
+ * run started loop @handle on one packet. The program may change the
+ * bytes of @pkt in place; its length stays @len. @src may be NULL.
+ * Returns the number of packets sent (0 when dropped), -ENOENT, -EAGAIN
+ * when the loop is stopped, -EINVAL for a bad packet, -EIO when a run-time
+ * check ended the run. One media thread per runtime; never call d4_exec
+ * and friends from inside host->send. */
+int d4_run(struct d4_runtime *rt, int handle, uint8_t *pkt, size_t len,
+	   const struct sockaddr_in *src);
+
+#endif

@@ -1,0 +1,104 @@
+/* Small pieces every stage of libd4 uses: the first-error diagnostic, the
+ * per-compilation arena, names of types, endpoint text. */
+#include "d4/internal.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const d4_error_formats[] = {
+#define D4_ERR_STR(f) f,
+    D4_ERRORS(D4_ERR_STR)
+#undef D4_ERR_STR
+	NULL,
+};
+
+void d4_diag_set(struct d4_diag *d, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (d->failed)
+		return;
+	d->failed = true;
+	d->line = line;
+	d->col = col;
+	va_start(ap, fmt);
+	vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+	va_end(ap);
+}
+
+struct d4_arena_chunk {
+	struct d4_arena_chunk *next;
+	size_t size;
+	size_t used;
+	max_align_t data[];
+};
+
+#define ARENA_CHUNK (64 * 1024)
+
+void *d4_arena_alloc(struct d4_arena *a, size_t size)
+{
+	struct d4_arena_chunk *c = a->head;
+	size_t align = sizeof(max_align_t);
+	void *p;
+
+	size = (size + align - 1) / align * align;
+	if (!c || c->size - c->used < size) {
+		size_t cap = size > ARENA_CHUNK ? size : ARENA_CHUNK;
+
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->next = a->head;
+		c->size = cap;
+		c->used = 0;
+		a->head = c;
+	}
+	p = (char *)c->data + c->used;
+	c->used += size;
+	memset(p, 0, size);
+	return p;
+}
+
+void d4_arena_free(struct d4_arena *a)
+{
+	struct d4_arena_chunk *c = a->head, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	a->head = NULL;
+}
+
+const char *d4_type_name(enum d4_type t)
+{
+	switch (t) {
+	case D4T_INT:
+		return "int";
+	case D4T_IP:
+		return "IP";
+	case D4T_LIST:
+		return "IP[]";
+	case D4T_PKT:
+		return "packet";
+	case D4T_NONE:
+		break;
+	}
+	return "nothing";
+}
+
+void d4_ep_format(uint64_t ep, char *buf, size_t len)
+{
+	uint32_t addr = (uint32_t)(ep >> 16);
+	unsigned int port = ep & 0xffff;
+
+	if (port)
+		snprintf(buf, len, "%u.%u.%u.%u:%u", addr >> 24,
+			 (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff,
+			 port);
+	else
+		snprintf(buf, len, "%u.%u.%u.%u", addr >> 24,
+			 (addr >> 16) & 0xff, (addr >> 8) & 0xff, addr & 0xff);
+}

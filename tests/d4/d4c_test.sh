@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# d4c, the offline checker, from the command line: the worst case and exit 0
+# for a good program, FILE:LINE:COL: message and exit 1 for a bad one,
+# --dump's bytecode, exit 2 for usage errors.
+# Usage: d4c_test.sh PATH/TO/d4c
+set -u
+d4c=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+check() { # name, condition (as a command)
+	if "${@:2}"; then
+		echo "ok - $1"
+	else
+		echo "not ok - $1"
+		fail=1
+	fi
+}
+
+cat >"$tmp/seed.d4" <<'D4'
+IP[] _receivers
+loop rtp_1_to_n { # coroutine to relay/pass on RTP packets
+pkt = recv()
+for ip in _receivers:
+sendto(pkt, ip)
+endfor
+}
+D4
+cat >"$tmp/bad.d4" <<'D4'
+IP[] _r
+loop x {
+pkt = recv()
+for ip in _r:
+  sendto(pkt, _nowhere)
+endfor
+}
+D4
+printf 'loop a {\npkt = recv()\n}\nloop b on udp 239.69.0.1:5004 {\np = recv()\ndrop\n}\n' >"$tmp/two.d4"
+
+out=$("$d4c" "$tmp/seed.d4" 2>&1)
+rc=$?
+check "seed program exits 0" test $rc -eq 0
+check "seed program prints its worst case" \
+	test "$out" = "$tmp/seed.d4: loop rtp_1_to_n: worst case 405 instructions per packet"
+
+out=$("$d4c" "$tmp/bad.d4" 2>&1)
+rc=$?
+check "bad program exits 1" test $rc -eq 1
+check "bad program prints FILE:LINE:COL: message" \
+	test "$out" = "$tmp/bad.d4:5:15: undefined name '_nowhere'"
+
+out=$("$d4c" "$tmp/two.d4" 2>&1)
+rc=$?
+check "a file may hold several loops" test $rc -eq 0
+check "each loop gets a line" test "$(printf '%s\n' "$out" | wc -l)" -eq 2
+
+out=$("$d4c" --dump "$tmp/seed.d4" 2>&1)
+rc=$?
+check "--dump exits 0" test $rc -eq 0
+for op in LCOUNT JZ LOADI LGET SEND ADD FORLOOP END; do
+	check "--dump shows $op" grep -q " $op " <<<"$out"
+done
+
+"$d4c" >/dev/null 2>&1
+check "no file is a usage error" test $? -eq 2
+"$d4c" "$tmp/none.d4" >/dev/null 2>&1
+check "a missing file exits 2" test $? -eq 2
+"$d4c" --frobnicate "$tmp/seed.d4" >/dev/null 2>&1
+check "an unknown option exits 2" test $? -eq 2
+exit $fail
