@@ -25,6 +25,7 @@ enum section_kind {
 	SEC_FLOW,
 	SEC_SUB,
 	SEC_SINK,
+	SEC_D4,
 };
 
 /* What the parser keeps besides the config itself. */
@@ -380,6 +381,18 @@ static void start_section(struct parse_ctx *p, const char *section)
 		p->sub_line[i] = p->line;
 		p->kind = SEC_SUB;
 		p->idx = i;
+	} else if (!strcmp(kind, "d4")) {
+		i = new_entry(p, name, &cfg->nd4, CONFIG_MAX_D4, "d4");
+		if (i < 0)
+			return;
+		struct d4prog_config *d = &cfg->d4[i];
+
+		snprintf(d->name, sizeof(d->name), "%s", name);
+		d->dscp = 34;
+		d->ttl = 16;
+		d->line = p->line;
+		p->kind = SEC_D4;
+		p->idx = i;
 	} else if (!strcmp(kind, "sink")) {
 		i = new_entry(p, name, &cfg->nsinks, CONFIG_MAX_SINKS, "sink");
 		if (i < 0)
@@ -396,7 +409,7 @@ static void start_section(struct parse_ctx *p, const char *section)
 	} else {
 		fail(p, p->line, NULL,
 		     "unknown section [%s]; expected [node], [ptp], "
-		     "[source NAME], "
+		     "[source NAME], [d4 NAME], "
 		     "[flow NAME], [subscription NAME] or [sink NAME]",
 		     section);
 	}
@@ -417,6 +430,10 @@ static int node_key(struct parse_ctx *p, const char *key, const char *v)
 		if (parse_uint(v, 0, 3600, &u))
 			return BAD("a number of seconds from 0 to 3600");
 		cfg->status_interval_s = (unsigned int)u;
+	} else if (!strcmp(key, "control")) {
+		if (!*v || strlen(v) >= sizeof(cfg->control))
+			return BAD("a socket path of at most 107 characters");
+		snprintf(cfg->control, sizeof(cfg->control), "%s", v);
 	} else if (!strcmp(key, "spin_us")) {
 		if (parse_uint(v, 0, 500, &u))
 			return BAD("a busy-wait from 0 to 500 us");
@@ -678,6 +695,40 @@ static int sub_key(struct parse_ctx *p, const char *key, const char *v)
 	return 1;
 }
 
+static int d4_key(struct parse_ctx *p, const char *key, const char *v)
+{
+	struct d4prog_config *d = &p->cfg->d4[p->idx];
+	unsigned long u;
+
+	if (!strcmp(key, "file")) {
+		if (set_path(p, d->file, sizeof(d->file), v))
+			return BAD("a D4 program file");
+	} else if (!strcmp(key, "exec")) {
+		/* Repeatable: every line is one statement, in order. */
+		if (d->nexec >= CONFIG_MAX_D4_EXEC)
+			return fail(p, p->line, key, "more than %d exec lines",
+				    CONFIG_MAX_D4_EXEC);
+		if (!*v || strlen(v) >= sizeof(d->exec[0]))
+			return BAD("a D4 statement");
+		snprintf(d->exec[d->nexec++], sizeof(d->exec[0]), "%s", v);
+	} else if (!strcmp(key, "dscp")) {
+		if (parse_uint(v, 0, 63, &u))
+			return BAD("a DSCP value from 0 to 63");
+		d->dscp = (int)u;
+	} else if (!strcmp(key, "ttl")) {
+		if (parse_uint(v, 1, 255, &u))
+			return BAD("a TTL from 1 to 255");
+		d->ttl = (int)u;
+	} else if (!strcmp(key, "interface")) {
+		if (!*v || strlen(v) >= sizeof(d->ifname))
+			return BAD("an interface name");
+		snprintf(d->ifname, sizeof(d->ifname), "%s", v);
+	} else {
+		return fail(p, p->line, key, "unknown key in [d4]");
+	}
+	return 1;
+}
+
 static int sink_format(const char *v, int *format)
 {
 	int major = *format & SF_FORMAT_TYPEMASK;
@@ -775,6 +826,8 @@ static int on_value(void *user, const char *section, const char *key,
 		return p->idx >= 0 && sub_key(p, key, v);
 	case SEC_SINK:
 		return p->idx >= 0 && sink_key(p, key, v);
+	case SEC_D4:
+		return p->idx >= 0 && d4_key(p, key, v);
 	case SEC_NONE:
 		if (!*section)
 			return fail(p, p->line, NULL,
@@ -904,6 +957,11 @@ static int check_refs(struct parse_ctx *p)
 	    !cfg->ptp.phc[0])
 		fail(p, cfg->ptp.line, NULL,
 		     "[ptp] clock = phc needs phc = /dev/ptpN");
+	for (i = 0; i < cfg->nd4 && !p->failed; i++)
+		if (!cfg->d4[i].file[0] && !cfg->d4[i].nexec)
+			fail(p, cfg->d4[i].line, NULL,
+			     "[d4 %s] needs file = PROGRAM.d4 (or exec lines)",
+			     cfg->d4[i].name);
 	for (i = 0; i < cfg->nsources && !p->failed; i++) {
 		struct source_config *s = &cfg->sources[i];
 

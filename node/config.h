@@ -51,12 +51,29 @@ struct ptp_node_config {
 	int line;
 };
 
+#define CONFIG_MAX_D4	   16
+#define CONFIG_MAX_D4_EXEC 32
+
+/* [d4 NAME]: a program file, statements on its variables, and the socket
+ * options of what its loops send. */
+struct d4prog_config {
+	char name[SOURCE_NAME_MAX];
+	char file[4096];
+	char exec[CONFIG_MAX_D4_EXEC][200];
+	unsigned int nexec;
+	int dscp;
+	int ttl;
+	char ifname[32];
+	int line;
+};
+
 struct node_config {
 	char path[4096];
 	char name[64];
 	unsigned int status_interval_s;
 	int rt_priority;
 	unsigned int spin_us;
+	char control[108]; /* UNIX datagram control socket, "" = none */
 	struct ptp_node_config ptp;
 
 	struct source_config sources[CONFIG_MAX_SOURCES];
@@ -68,6 +85,8 @@ struct node_config {
 	unsigned int nsubs;
 	struct sink_config sinks[CONFIG_MAX_SINKS];
 	unsigned int nsinks;
+	struct d4prog_config d4[CONFIG_MAX_D4];
+	unsigned int nd4;
 };
 
 /* Parse @path. 0, or -errno / -EINVAL with "FILE:LINE: ..." in @err.

@@ -24,6 +24,8 @@ struct flow {
 	uint32_t ssrc;
 	uint16_t seq;
 	struct in_addr src_addr;
+	flow_send_fn send_fn;
+	void *send_ctx;
 	uint8_t mac[6];
 	uint64_t next_x;
 	uint64_t next_ns;
@@ -185,6 +187,17 @@ const struct flow_config *flow_config(const struct flow *f)
 	return &f->cfg;
 }
 
+int flow_fd(const struct flow *f)
+{
+	return f->fd;
+}
+
+void flow_set_sender(struct flow *f, flow_send_fn fn, void *ctx)
+{
+	f->send_fn = fn;
+	f->send_ctx = ctx;
+}
+
 const struct flow_stats *flow_stats(const struct flow *f)
 {
 	return &f->stats;
@@ -238,6 +251,17 @@ static void send_one(struct flow *f)
 	rtp_hdr_encode(&h, f->pkt);
 	rtp_pack(f->cfg.enc, f->frames, f->cfg.nch, f->cfg.fpp,
 		 f->pkt + RTP_HDR_LEN);
+	if (f->send_fn) {
+		int rc = f->send_fn(f->send_ctx, f->pkt, len);
+
+		if (rc > 0)
+			STAT_ADD(f->stats.packets, 1);
+		else if (rc == 0)
+			STAT_ADD(f->stats.dropped, 1);
+		else
+			STAT_ADD(f->stats.send_errors, 1);
+		return;
+	}
 	if (sendto(f->fd, f->pkt, len, 0, (struct sockaddr *)&f->cfg.dest,
 		   sizeof(f->cfg.dest)) < 0) {
 		STAT_ADD(f->stats.send_errors, 1);

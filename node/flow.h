@@ -33,11 +33,17 @@ struct flow_stats {
 	_Atomic uint64_t packets;
 	_Atomic uint64_t send_errors;
 	_Atomic uint64_t skipped; /* packets not sent after a long stall */
+	_Atomic uint64_t dropped; /* its D4 program sent it nowhere */
 	_Atomic int last_errno;
 };
 
 struct flow;
 struct mclock;
+
+/* Where a flow's packets go instead of its own sendto(): the node's D4
+ * program for the flow. Returns packets sent (0: the program dropped it)
+ * or < 0 on error. RT. */
+typedef int (*flow_send_fn)(void *ctx, uint8_t *pkt, size_t len);
 
 /* Frames per packet for a packet time at a rate (AES67 frame counts: 6, 12,
  * 16, 48, 192 at 44.1/48 kHz, twice that at 96 kHz), or 0 when unsupported. */
@@ -53,6 +59,10 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 void flow_destroy(struct flow *f);
 
 const struct flow_config *flow_config(const struct flow *f);
+/* The flow's socket (its DSCP, TTL and interface), for its D4 program. */
+int flow_fd(const struct flow *f);
+/* Send through @fn from now on (before the media thread starts). */
+void flow_set_sender(struct flow *f, flow_send_fn fn, void *ctx);
 const struct flow_stats *flow_stats(const struct flow *f);
 uint32_t flow_ssrc(const struct flow *f);
 /* The address the flow sends from and its interface's MAC. */

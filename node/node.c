@@ -8,6 +8,7 @@
 #include "node/flow.h"
 #include "node/media.h"
 #include "node/recorder.h"
+#include "node/relay.h"
 #include "node/source.h"
 #include "node/sub.h"
 #include "ptp/mclock.h"
@@ -27,6 +28,8 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +50,12 @@ struct node {
 	struct recorder *recs[CONFIG_MAX_SINKS];
 	unsigned int nrecs;
 	struct sub_seen seen[CONFIG_MAX_SUBS];
+	struct relay *relay;
+	struct flow_prog {
+		struct relay *relay;
+		int handle;
+	} flow_prog[CONFIG_MAX_FLOWS];
+	int control_fd;
 	struct media *media;
 	struct ptp_sync *sync;
 	struct ptp4l_proc *ptp4l;
@@ -157,6 +166,237 @@ static int write_flow_sdp(struct node *n, struct flow *f)
 	return 0;
 }
 
+/* A flow's packets go through its D4 loop. RT. */
+static int flow_send_d4(void *ctx, uint8_t *pkt, size_t len)
+{
+	struct flow_prog *fp = ctx;
+
+	return relay_run(fp->relay, fp->handle, pkt, len, NULL);
+}
+
+/* "main-out" -> "main_out": loop and variable names are D4 names. */
+static void d4_name(char *dst, size_t len, const char *prefix, const char *name,
+		    const char *suffix)
+{
+	size_t i, n = (size_t)snprintf(dst, len, "%s%s", prefix, name);
+
+	for (i = strlen(prefix); i < n && i < len; i++)
+		if (!((dst[i] >= 'a' && dst[i] <= 'z') ||
+		      (dst[i] >= 'A' && dst[i] <= 'Z') ||
+		      (dst[i] >= '0' && dst[i] <= '9')))
+			dst[i] = '_';
+	if (strlen(dst) + strlen(suffix) > D4_MAX_NAME)
+		dst[D4_MAX_NAME - strlen(suffix)] = '\0';
+	strncat(dst, suffix, len - strlen(dst) - 1);
+}
+
+/* A flow's default loop: a multicast flow sends to its group, a unicast
+ * flow is the seed's relay over the list _<flow>_receivers, which starts
+ * with the flow's destination (routing another receiver to it is
+ * "_<flow>_receivers += host:port"). */
+static int flow_default_loop(struct node *n, struct flow *f, char *err,
+			     size_t err_len)
+{
+	const struct flow_config *fc = flow_config(f);
+	char loop[40], var[40], dest[32], text[512];
+	int handle = -1, rc;
+
+	d4_name(loop, sizeof(loop), "flow_", fc->name, "");
+	net_endpoint_str(&fc->dest, dest, sizeof(dest));
+	if (net_is_multicast(&fc->dest)) {
+		snprintf(text, sizeof(text),
+			 "loop %s {\npkt = recv()\nsendto(pkt, %s)\n}\n", loop,
+			 dest);
+	} else {
+		d4_name(var, sizeof(var), "_", fc->name, "_receivers");
+		snprintf(text, sizeof(text), "IP[] %s\n%s += %s\n", var, var,
+			 dest);
+		rc = relay_exec(n->relay, text, err, err_len);
+		if (rc < 0)
+			return rc;
+		snprintf(text, sizeof(text),
+			 "loop %s {\npkt = recv()\nfor ip in %s:\n"
+			 "sendto(pkt, ip)\nendfor\n}\n",
+			 loop, var);
+	}
+	rc = d4_exec(relay_runtime(n->relay), text, strlen(text), &handle, err,
+		     err_len);
+	return rc < 0 ? rc : handle;
+}
+
+/* Load [d4] sections, bind their UDP loops, and give every flow a loop:
+ * one of the user's bound "on flow NAME", else the default. */
+static int relay_setup(struct node *n, char *err, size_t err_len)
+{
+	struct node_config *cfg = &n->cfg;
+	char msg[256];
+	unsigned int i, k;
+	int rc;
+
+	n->relay = relay_new();
+	if (!n->relay) {
+		snprintf(err, err_len, "d4: out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < cfg->nd4; i++) {
+		struct d4prog_config *d = &cfg->d4[i];
+		struct net_tx_opts opts = {.dscp = d->dscp,
+					   .ttl = d->ttl,
+					   .ifname =
+					       d->ifname[0] ? d->ifname : NULL};
+
+		if (d->file[0] &&
+		    relay_load_file(n->relay, d->file, msg, sizeof(msg)) < 0) {
+			snprintf(err, err_len, "[d4 %s] %s", d->name, msg);
+			return -EINVAL;
+		}
+		for (k = 0; k < d->nexec; k++) {
+			if (relay_exec(n->relay, d->exec[k], msg, sizeof(msg)) <
+			    0) {
+				snprintf(err, err_len, "[d4 %s] exec '%s': %s",
+					 d->name, d->exec[k], msg);
+				return -EINVAL;
+			}
+		}
+		rc = relay_bind_udp_loops(n->relay, &opts, msg, sizeof(msg));
+		if (rc < 0) {
+			snprintf(err, err_len, "[d4 %s] %s", d->name, msg);
+			return rc;
+		}
+	}
+	for (i = 0; i < cfg->nflows; i++) {
+		const char *name = cfg->flows[i].name;
+		int handles[D4_MAX_PROGRAMS], nh, h, handle = -1;
+
+		nh = d4_program_list(relay_runtime(n->relay), handles,
+				     D4_MAX_PROGRAMS);
+		for (h = 0; h < nh; h++) {
+			struct d4_program_info info;
+
+			if (d4_program_info(relay_runtime(n->relay), handles[h],
+					    &info) == 0 &&
+			    info.bind_kind == D4_BIND_FLOW &&
+			    !strcmp(info.bind_flow, name))
+				handle = handles[h];
+		}
+		if (handle < 0) {
+			handle =
+			    flow_default_loop(n, n->flows[i], msg, sizeof(msg));
+			if (handle < 0) {
+				snprintf(err, err_len,
+					 "flow %s: its D4 loop: %s", name, msg);
+				return handle;
+			}
+		}
+		rc = relay_attach_output(n->relay, handle, flow_fd(n->flows[i]),
+					 NULL);
+		if (rc < 0) {
+			snprintf(err, err_len, "flow %s: D4 output: %s", name,
+				 strerror(-rc));
+			return rc;
+		}
+		d4_start(relay_runtime(n->relay), handle);
+		n->flow_prog[i] = (struct flow_prog){n->relay, handle};
+		flow_set_sender(n->flows[i], flow_send_d4, &n->flow_prog[i]);
+	}
+	return 0;
+}
+
+/* The control socket: one datagram in, one answer back. Until the control
+ * API exists this is how D4 variables change while the node runs:
+ *   exec <statement>   -> "ok" or "error: LINE:COL: message"
+ *   vars               -> "name = value" lines
+ *   programs           -> one line per loop with its counters */
+static int control_open(struct node *n)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (!n->cfg.control[0])
+		return -1;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", n->cfg.control);
+	unlink(sa.sun_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		log_err("control socket '%s': %m", n->cfg.control);
+		close(fd);
+		return -1;
+	}
+	chmod(sa.sun_path, 0600);
+	return fd;
+}
+
+static void control_handle(struct node *n)
+{
+	struct d4_runtime *rt = relay_runtime(n->relay);
+	struct sockaddr_un from;
+	socklen_t flen = sizeof(from);
+	char req[1024], rsp[8192], msg[256];
+	size_t off = 0;
+	ssize_t len;
+	int i, nv, handles[D4_MAX_PROGRAMS];
+
+	len = recvfrom(n->control_fd, req, sizeof(req) - 1, 0,
+		       (struct sockaddr *)&from, &flen);
+	if (len < 0)
+		return;
+	req[len] = '\0';
+	while (len && (req[len - 1] == '\n' || req[len - 1] == '\r'))
+		req[--len] = '\0';
+	if (!strncmp(req, "exec ", 5)) {
+		if (relay_exec(n->relay, req + 5, msg, sizeof(msg)) < 0) {
+			off = (size_t)snprintf(rsp, sizeof(rsp), "error: %s\n",
+					       msg);
+			log_warn("control: exec '%s': %s", req + 5, msg);
+		} else {
+			off = (size_t)snprintf(rsp, sizeof(rsp), "ok\n");
+			log_info("control: exec '%s'", req + 5);
+		}
+	} else if (!strcmp(req, "vars")) {
+		nv = d4_var_count(rt);
+		for (i = 0; i < nv && off < sizeof(rsp); i++) {
+			struct d4_var_info vi;
+			char val[2048];
+
+			if (d4_var_info(rt, i, &vi) < 0)
+				continue;
+			d4_var_format(rt, vi.name, val, sizeof(val));
+			off += (size_t)snprintf(rsp + off, sizeof(rsp) - off,
+						"%s %s = %s\n", vi.type,
+						vi.name, val);
+		}
+	} else if (!strcmp(req, "programs")) {
+		nv = d4_program_list(rt, handles, D4_MAX_PROGRAMS);
+		for (i = 0; i < nv && off < sizeof(rsp); i++) {
+			struct d4_program_info pi;
+
+			if (d4_program_info(rt, handles[i], &pi) < 0)
+				continue;
+			off += (size_t)snprintf(
+			    rsp + off, sizeof(rsp) - off,
+			    "%s %s %s in=%llu sent=%llu dropped=%llu "
+			    "errors=%llu wcet=%llu\n",
+			    pi.name, pi.binding,
+			    pi.running ? "running" : "stopped",
+			    (unsigned long long)pi.pkts_in,
+			    (unsigned long long)pi.pkts_sent,
+			    (unsigned long long)pi.pkts_dropped,
+			    (unsigned long long)pi.errors,
+			    (unsigned long long)pi.wcet_insns);
+		}
+	} else {
+		off = (size_t)snprintf(rsp, sizeof(rsp),
+				       "error: unknown request '%.60s' (exec "
+				       "STATEMENT, vars, programs)\n",
+				       req);
+	}
+	if (off > sizeof(rsp))
+		off = sizeof(rsp);
+	sendto(n->control_fd, rsp, off, 0, (struct sockaddr *)&from, flen);
+}
+
 static int node_build(struct node *n)
 {
 	struct node_config *cfg = &n->cfg;
@@ -250,8 +490,13 @@ static int node_build(struct node *n)
 		if (cfg->flows[i].sdp_path[0] &&
 		    write_flow_sdp(n, n->flows[i]) < 0)
 			return -EIO;
+	if (relay_setup(n, err, sizeof(err)) < 0)
+		goto out_err;
 	n->media = media_new(n->mc, n->flows, cfg->nflows, n->subs, cfg->nsubs);
-	return n->media ? 0 : -ENOMEM;
+	if (!n->media)
+		return -ENOMEM;
+	media_set_relay(n->media, n->relay);
+	return 0;
 
 out_err:
 	log_err("%s", err);
@@ -276,6 +521,11 @@ static void node_teardown(struct node *n)
 		flow_destroy(n->flows[i]);
 	for (i = 0; i < n->cfg.nsources; i++)
 		source_destroy(n->sources[i]);
+	relay_destroy(n->relay);
+	if (n->control_fd >= 0) {
+		close(n->control_fd);
+		unlink(n->cfg.control);
+	}
 	ptp4l_proc_destroy(n->ptp4l);
 	ptp_sync_destroy(n->sync);
 	mclock_destroy(n->mc);
@@ -322,6 +572,33 @@ static void format_sub(const struct sub *s, char *buf, size_t len)
 		snprintf(buf + off, len - off, "]");
 }
 
+static void print_final_d4(struct node *n)
+{
+	struct d4_runtime *rt = relay_runtime(n->relay);
+	int handles[D4_MAX_PROGRAMS], nh, i;
+
+	nh = d4_program_list(rt, handles, D4_MAX_PROGRAMS);
+	for (i = 0; i < nh; i++) {
+		const struct relay_out_stats *os =
+		    relay_stats(n->relay, handles[i]);
+		struct d4_program_info pi;
+
+		if (d4_program_info(rt, handles[i], &pi) < 0)
+			continue;
+		log_info("final: d4 %s in=%llu sent=%llu dropped=%llu "
+			 "errors=%llu datagrams=%llu send_errors=%llu "
+			 "max_insns=%llu wcet=%llu",
+			 pi.name, (unsigned long long)pi.pkts_in,
+			 (unsigned long long)pi.pkts_sent,
+			 (unsigned long long)pi.pkts_dropped,
+			 (unsigned long long)pi.errors,
+			 (unsigned long long)(os ? GET(os->datagrams) : 0),
+			 (unsigned long long)(os ? GET(os->send_errors) : 0),
+			 (unsigned long long)pi.max_insns,
+			 (unsigned long long)pi.wcet_insns);
+	}
+}
+
 /* The end-of-run report: one line per object, stable key=value fields. */
 static void print_final(struct node *n)
 {
@@ -345,6 +622,7 @@ static void print_final(struct node *n)
 		format_sub(n->subs[i], line, sizeof(line));
 		log_info("final: %s", line);
 	}
+	print_final_d4(n);
 	for (i = 0; i < n->nrecs; i++)
 		log_info(
 		    "final: recording %s frames=%llu overflows=%llu",
@@ -587,17 +865,18 @@ static int control_loop(struct node *n, const struct node_opts *opts)
 	next_tick = start + TICK_MS * 1000000ull;
 	ptp_tick(n, start);
 	for (;;) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 		    {.fd = sfd, .events = POLLIN},
 		    {.fd = n->sync ? ptp_sync_fd(n->sync) : -1,
 		     .events = POLLIN},
+		    {.fd = n->control_fd, .events = POLLIN},
 		};
 		uint64_t now = mono_now();
 		int timeout = now >= next_tick
 				  ? 0
 				  : (int)((next_tick - now) / 1000000 + 1);
 
-		if (poll(pfd, 2, timeout) > 0 && (pfd[0].revents & POLLIN)) {
+		if (poll(pfd, 3, timeout) > 0 && (pfd[0].revents & POLLIN)) {
 			struct signalfd_siginfo si;
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si))
@@ -607,6 +886,8 @@ static int control_loop(struct node *n, const struct node_opts *opts)
 		now = mono_now();
 		if (pfd[1].revents & POLLIN)
 			ptp_tick(n, now);
+		if (pfd[2].revents & POLLIN)
+			control_handle(n);
 		if (now < next_tick)
 			continue;
 		next_tick += TICK_MS * 1000000ull;
@@ -647,6 +928,7 @@ int node_run(const struct node_opts *opts)
 		log_err("out of memory");
 		return 1;
 	}
+	n->control_fd = -1;
 	if (config_load(opts->config_path, &n->cfg, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		free(n);
@@ -675,6 +957,7 @@ int node_run(const struct node_opts *opts)
 		goto out;
 	}
 	n->io_running = true;
+	n->control_fd = control_open(n);
 	/* Page faults on the media path would be stalls of their own. */
 	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
 		log_warn("mlockall: %m; the media thread may page-fault");

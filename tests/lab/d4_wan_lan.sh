@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# D4 lab, the WAN -> LAN case: a stream crosses "the WAN" once (multicast
+# from h1) to a relay node (h2) whose D4 program, the seed's 1-to-N relay,
+# fans it out to 10 unicast receivers on 3 hosts (h3: 4, h4: 3, h5: 3).
+# Receivers are added (+=) and removed (-=) live over the relay's control
+# socket; the ones there throughout record the stream bit-exact, at the
+# same PTP index as the file, with nothing lost or late.
+# Latency 10 ms: see two_hosts.sh.
+. "$(dirname "$0")/../lib.sh"
+lab=d4w$$
+d4_lab_hosts $lab 5
+secs=6
+"$D4WAV" gen "$T/in.wav" --channels 2 --seconds $secs --seed 9
+start=$(($(d4_ptp_now) + 4))
+
+cat >"$T/tx.ini" <<INI
+[node]
+name = wan-sender
+[source f]
+type = file
+path = $T/in.wav
+loop = false
+start = $start
+[flow wan]
+source = f
+destination = 239.69.20.1:5004
+interface = eth0
+INI
+cat >"$T/relay.d4" <<'D4'
+IP[] _receivers
+loop rtp_1_to_n on udp 239.69.20.1:5004 { # coroutine to relay/pass on RTP packets
+pkt = recv()
+for ip in _receivers:
+sendto(pkt, ip)
+endfor
+}
+D4
+{ cat <<INI
+[node]
+name = relay
+control = $T/relay.ctl
+[d4 fanout]
+file = $T/relay.d4
+interface = eth0
+dscp = 46
+INI
+# 8 receivers at start; h5:5005 and h5:5006 join later.
+for r in 3:5004 3:5005 3:5006 3:5007 4:5004 4:5005 4:5006 5:5004; do
+	echo "exec = _receivers += 10.77.0.${r%%:*}:${r#*:}"
+done; } >"$T/relay.ini"
+for h in 3 4 5; do
+	{ echo "[node]"; echo "name = rx$h"
+	case $h in 3) ports="5004 5005 5006 5007" ;; *) ports="5004 5005 5006" ;; esac
+	for p in $ports; do
+		printf '[subscription p%d]\naddress = 10.77.0.%d:%d\nchannels = 2\ntiming = ptp\nlatency = 10ms\n' $p $h $p
+		printf '[sink r%d]\nsubscription = p%d\npath = %s/rx%d-%d.wav\nstart = %s\nduration = %s\n' \
+			$p $p "$T" $h $p $start $secs
+	done; } >"$T/rx$h.ini"
+done
+
+run=$((secs + 8))
+for h in 3 4 5; do
+	d4_node $lab-h$h rx$h "$T/rx$h.ini" --run-seconds $run
+	eval rx$h=\$!
+done
+d4_node $lab-h2 relay "$T/relay.ini" --run-seconds $((run + 1))
+relay=$!
+d4_node $lab-h1 tx "$T/tx.ini" --run-seconds $((run + 2))
+tx=$!
+d4_wait_log "$T/relay.log" "d4: loop rtp_1_to_n on udp 239.69.20.1:5004" 5
+
+ctl() { # ctl "REQUEST": send to the relay's control socket, print the answer
+	ip netns exec $lab-h2 python3 - "$T/relay.ctl" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("")                       # autobind: the node answers here
+s.settimeout(2)
+s.sendto(sys.argv[2].encode(), sys.argv[1])
+print(s.recv(65536).decode(), end="")
+PY
+}
+sleep $(($(date +%s) < start ? 5 : 2))   # into the file
+[ "$(ctl "exec _receivers += 10.77.0.5:5005")" = ok ] || fail "+= refused"
+sleep 1
+[ "$(ctl "exec _receivers += 10.77.0.5:5006")" = ok ] || fail "+= refused"
+sleep 1
+[ "$(ctl "exec _receivers -= 10.77.0.3:5007")" = ok ] || fail "-= refused"
+ctl vars | grep -q "_receivers = \[10.77.0.3:5004, 10.77.0.3:5005, 10.77.0.3:5006, 10.77.0.4:5004, 10.77.0.4:5005, 10.77.0.4:5006, 10.77.0.5:5004, 10.77.0.5:5005, 10.77.0.5:5006\]" ||
+	fail "relay's list: $(ctl vars)"
+bad=$(ctl "exec _receivers += nonsense")
+case $bad in "error: 1:"*) ;; *) fail "a bad statement answered '$bad'" ;; esac
+pass "receivers added and removed live; a bad statement is refused: $bad"
+
+for p in $rx3 $rx4 $rx5 $relay $tx; do d4_wait_pid $p $((run + 15)) || fail "a node failed"; done
+
+# Present throughout: bit-exact, same index, nothing lost or late.
+for r in 3:5004 3:5005 3:5006 4:5004 4:5005 4:5006 5:5004; do
+	h=${r%%:*} p=${r#*:}
+	[ "$(d4_sub_stat "$T/rx$h.log" p$p lost)" = 0 ] || fail "rx$h:$p lost packets"
+	[ "$(d4_sub_stat "$T/rx$h.log" p$p late)" = 0 ] || fail "rx$h:$p had late packets"
+	"$D4WAV" cmp "$T/in.wav" "$T/rx$h-$p.wav" --align none >/dev/null ||
+		fail "rx$h:$p's recording is not the file"
+done
+# Joined late: from their first packet on, the file without a gap.
+for p in 5005 5006; do
+	"$D4WAV" cmp "$T/in.wav" "$T/rx5-$p.wav" --align first --min-frames 48000 >/dev/null ||
+		fail "rx5:$p (joined live) is not the file from its first packet"
+done
+# Removed: it got less than the others, and nothing after its removal.
+got=$(d4_sub_stat "$T/rx3.log" p5007 received)
+full=$(d4_sub_stat "$T/rx3.log" p5004 received)
+[ "$got" -gt 0 ] && [ "$got" -lt "$full" ] || fail "rx3:5007 received $got of $full"
+grep "final: d4 rtp_1_to_n" "$T/relay.log" | sed 's/.*final: //'
+pass "1 stream in, 10 receivers on 3 hosts: 7 bit-exact throughout, 2 joined live bit-exact, 1 removed live ($got of $full packets)"
