@@ -145,6 +145,27 @@ static int parse_bool(const char *s, bool *out)
 	return 0;
 }
 
+/* AES67's sample rates. */
+static int parse_rate(const char *v, uint32_t *rate)
+{
+	unsigned long u;
+
+	if (parse_uint(v, 1, 1000000, &u) ||
+	    (u != 44100 && u != 48000 && u != 96000))
+		return -EINVAL;
+	*rate = (uint32_t)u;
+	return 0;
+}
+
+/* A non-empty value that fits @size (with its NUL). */
+static int set_text(char *dst, size_t size, const char *v)
+{
+	if (!*v || strlen(v) >= size)
+		return -EINVAL;
+	snprintf(dst, size, "%s", v);
+	return 0;
+}
+
 int config_parse_channels(const char *s, uint8_t *chans, unsigned int max)
 {
 	unsigned int n = 0;
@@ -501,9 +522,8 @@ static int ptp_key(struct parse_ctx *p, const char *key, const char *v)
 		if (set_path(p, c->ptp4l_config, sizeof(c->ptp4l_config), v))
 			return BAD("a ptp4l configuration file");
 	} else if (!strcmp(key, "interface")) {
-		if (!*v || strlen(v) >= sizeof(c->ifname))
+		if (set_text(c->ifname, sizeof(c->ifname), v))
 			return BAD("an interface name");
-		snprintf(c->ifname, sizeof(c->ifname), "%s", v);
 	} else {
 		return fail(p, p->line, key, "unknown key in [ptp]");
 	}
@@ -538,10 +558,8 @@ static int source_key(struct parse_ctx *p, const char *key, const char *v)
 			return BAD("a channel count from 1 to 64");
 		s->channels = (unsigned int)u;
 	} else if (!strcmp(key, "rate")) {
-		if (parse_uint(v, 1, 1000000, &u) ||
-		    (u != 44100 && u != 48000 && u != 96000))
+		if (parse_rate(v, &s->rate))
 			return BAD("44100, 48000 or 96000");
-		s->rate = (uint32_t)u;
 	} else if (!strcmp(key, "frequency")) {
 		if (parse_list(v, s->freq_hz, SOURCE_MAX_CHANNELS, 1, 48000) <
 		    0)
@@ -581,10 +599,8 @@ static int flow_key(struct parse_ctx *p, const char *key, const char *v)
 		if (rtp_encoding_parse(v, &f->enc))
 			return BAD("L24 or L16");
 	} else if (!strcmp(key, "rate")) {
-		if (parse_uint(v, 1, 1000000, &u) ||
-		    (u != 44100 && u != 48000 && u != 96000))
+		if (parse_rate(v, &f->rate))
 			return BAD("44100, 48000 or 96000");
-		f->rate = (uint32_t)u;
 	} else if (!strcmp(key, "ptime")) {
 		if (parse_ptime(v, &f->ptime_us))
 			return BAD("a packet time: 125us, 250us, 333us, 1ms "
@@ -602,9 +618,8 @@ static int flow_key(struct parse_ctx *p, const char *key, const char *v)
 			return BAD("a TTL from 1 to 255");
 		f->ttl = (int)u;
 	} else if (!strcmp(key, "interface")) {
-		if (!*v || strlen(v) >= sizeof(f->ifname))
+		if (set_text(f->ifname, sizeof(f->ifname), v))
 			return BAD("an interface name");
-		snprintf(f->ifname, sizeof(f->ifname), "%s", v);
 	} else if (!strcmp(key, "sdp_file")) {
 		if (set_path(p, f->sdp_path, sizeof(f->sdp_path), v))
 			return BAD("a file path");
@@ -634,10 +649,8 @@ static int sub_key(struct parse_ctx *p, const char *key, const char *v)
 			return BAD("L24 or L16");
 		*set |= SET_ENC;
 	} else if (!strcmp(key, "rate")) {
-		if (parse_uint(v, 1, 1000000, &u) ||
-		    (u != 44100 && u != 48000 && u != 96000))
+		if (parse_rate(v, &s->rate))
 			return BAD("44100, 48000 or 96000");
-		s->rate = (uint32_t)u;
 		*set |= SET_RATE;
 	} else if (!strcmp(key, "channels")) {
 		if (parse_uint(v, 1, SOURCE_MAX_CHANNELS, &u))
@@ -672,9 +685,8 @@ static int sub_key(struct parse_ctx *p, const char *key, const char *v)
 		else
 			return BAD("auto, ptp or arrival");
 	} else if (!strcmp(key, "interface")) {
-		if (!*v || strlen(v) >= sizeof(s->ifname))
+		if (set_text(s->ifname, sizeof(s->ifname), v))
 			return BAD("an interface name");
-		snprintf(s->ifname, sizeof(s->ifname), "%s", v);
 	} else if (!strcmp(key, "source_filter")) {
 		struct sockaddr_in sa;
 
@@ -720,9 +732,8 @@ static int d4_key(struct parse_ctx *p, const char *key, const char *v)
 			return BAD("a TTL from 1 to 255");
 		d->ttl = (int)u;
 	} else if (!strcmp(key, "interface")) {
-		if (!*v || strlen(v) >= sizeof(d->ifname))
+		if (set_text(d->ifname, sizeof(d->ifname), v))
 			return BAD("an interface name");
-		snprintf(d->ifname, sizeof(d->ifname), "%s", v);
 	} else {
 		return fail(p, p->line, key, "unknown key in [d4]");
 	}
