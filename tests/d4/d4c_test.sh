@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # d4c, the offline checker, from the command line: the worst case and exit 0
 # for a good program, FILE:LINE:COL: message and exit 1 for a bad one,
-# --dump's bytecode, exit 2 for usage errors.
-# Usage: d4c_test.sh PATH/TO/d4c
+# --dump's bytecode, exit 2 for usage errors. Every example program in
+# EXAMPLES (examples/d4) must pass d4c and be run by a case in CASES
+# (-- srcfile) that checks what it sends.
+# Usage: d4c_test.sh PATH/TO/d4c [EXAMPLES CASES]
 set -u
 d4c=$1
+examples=${2:-}
+cases=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
@@ -68,4 +72,26 @@ check "no file is a usage error" test $? -eq 2
 check "a missing file exits 2" test $? -eq 2
 "$d4c" --frobnicate "$tmp/seed.d4" >/dev/null 2>&1
 check "an unknown option exits 2" test $? -eq 2
+if [ -n "$examples" ]; then
+	n=0
+	for f in "$examples"/*.d4; do
+		[ -e "$f" ] || continue
+		n=$((n + 1))
+		name=$(basename "$f")
+		out=$("$d4c" "$f" 2>&1)
+		rc=$?
+		check "example $name passes d4c" test $rc -eq 0
+		[ $rc -eq 0 ] || printf '%s\n' "$out" >&2
+		check "example $name is run by a case" \
+			grep -lqE "^-- srcfile .*examples/d4/$name\$" "$cases"/*.d4
+	done
+	check "examples/d4 holds the six examples" test $n -ge 6
+	# the seed as docs/d4.md (and DESIGN.md) give it, below the header
+	doc=$(dirname "$examples")/../docs/d4.md
+	check "seed-relay.d4 is the seed program verbatim" test \
+		"$(sed -n '/^IP\[\] _receivers$/,$p' "$examples/seed-relay.d4")" = \
+		"$(awk '/^The seed program runs exactly/ { s = 1 }
+			s && /^```$/ { if (in_) exit; in_ = 1; next }
+			in_' "$doc")"
+fi
 exit $fail

@@ -2,9 +2,13 @@
  * sections, run in order against one runtime:
  *
  *   -- src            program text, given to d4_exec; its loop is started
+ *   -- srcfile PATH   the same with the text of file PATH, relative to the
+ *                     case file's folder (the examples in examples/d4/)
  *   -- exec           more text for d4_exec (declarations, list changes)
  *   -- error          the previous src/exec must fail with this LINE:COL: msg
  *   -- in ADDR:PORT   one packet (hex) from that source, run through the loop
+ *   -- in ADDR:PORT xN  the same packet N times, each run from the bytes
+ *                     given; the copies sent are only counted (-- counters)
  *   -- out ADDR:PORT  the next packet (hex) the loop must have sent there
  *   -- ret N          what d4_run returned for the last packet
  *   -- trap           the loop's last run-time error, LINE:COL: message
@@ -48,6 +52,7 @@ struct tcase {
 	int handle;
 	struct sent_pkt sent[MAX_SENT];
 	int nsent;
+	bool count_only; /* a repeated -- in: copies are not kept */
 	int next_out;
 	int last_ret;
 	int failures;
@@ -65,6 +70,8 @@ static int host_send(void *ctx, int handle, const uint8_t *pkt, size_t len,
 	struct sent_pkt *s;
 
 	(void)handle;
+	if (t->count_only)
+		return 0;
 	if (t->nsent >= MAX_SENT || len > sizeof(s->data))
 		return -ENOBUFS;
 	s = &t->sent[t->nsent++];
@@ -225,20 +232,63 @@ static void sec_exec(struct tcase *t, const char *body, bool start)
 	}
 }
 
-static void sec_in(struct tcase *t, const char *arg, const char *body)
+/* @times: "" for one run, "xN" for N runs of the same bytes. */
+static void sec_in(struct tcase *t, const char *arg, const char *times,
+		   const char *body)
 {
+	static uint8_t pkt[D4_MAX_PKT], run[D4_MAX_PKT];
 	struct sockaddr_in src;
-	uint8_t pkt[D4_MAX_PKT];
+	long n = 1, i;
 	size_t len;
+	char *end;
 
 	check_outputs_done(t);
+	if (*times) {
+		n = times[0] == 'x' ? strtol(times + 1, &end, 10) : 0;
+		if (n < 1 || *end) {
+			failf(t, "bad repeat '%s', expected xN", times);
+			return;
+		}
+	}
 	if (parse_ep(arg, &src) || parse_hex(body, pkt, sizeof(pkt), &len)) {
 		failf(t, "bad in section");
 		return;
 	}
 	t->nsent = 0;
 	t->next_out = 0;
-	t->last_ret = d4_run(t->rt, t->handle, pkt, len, &src);
+	t->count_only = *times != '\0';
+	for (i = 0; i < n; i++) {
+		/* the program may rewrite the packet: every run gets the
+		 * bytes of the case */
+		memcpy(run, pkt, len);
+		t->last_ret = d4_run(t->rt, t->handle, run, len, &src);
+	}
+	t->count_only = false;
+}
+
+/* A program from a file, as -- src: the examples in examples/d4/ are
+ * tested as they are, not as copies. */
+static void sec_srcfile(struct tcase *t, const char *arg)
+{
+	char path[4096], *text;
+	const char *slash = strrchr(t->path, '/');
+
+	if (!*arg) {
+		failf(t, "srcfile needs a path");
+		return;
+	}
+	if (arg[0] == '/' || !slash)
+		snprintf(path, sizeof(path), "%s", arg);
+	else
+		snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - t->path),
+			 t->path, arg);
+	text = read_file(path);
+	if (!text) {
+		failf(t, "%s: %m", path);
+		return;
+	}
+	sec_exec(t, text, true);
+	free(text);
 }
 
 static void sec_out(struct tcase *t, const char *arg, const char *body)
@@ -296,7 +346,7 @@ static void sec_counters(struct tcase *t, const char *body)
 }
 
 static void run_section(struct tcase *t, const char *name, const char *arg,
-			char *body)
+			const char *arg2, char *body)
 {
 	struct d4_program_info info;
 	char buf[4096];
@@ -306,6 +356,8 @@ static void run_section(struct tcase *t, const char *name, const char *arg,
 		check_error_done(t);
 	if (!strcmp(name, "src") || !strcmp(name, "exec")) {
 		sec_exec(t, body, !strcmp(name, "src"));
+	} else if (!strcmp(name, "srcfile")) {
+		sec_srcfile(t, arg);
 	} else if (!strcmp(name, "error")) {
 		body = trim(body);
 		if (!t->last_exec_ret)
@@ -315,7 +367,7 @@ static void run_section(struct tcase *t, const char *name, const char *arg,
 			      body);
 		t->error_checked = true;
 	} else if (!strcmp(name, "in")) {
-		sec_in(t, arg, body);
+		sec_in(t, arg, arg2, body);
 	} else if (!strcmp(name, "out")) {
 		sec_out(t, arg, body);
 	} else if (!strcmp(name, "ret")) {
@@ -381,7 +433,8 @@ static int run_case(const char *path)
 	struct tcase *t = calloc(1, sizeof(*t));
 	struct d4_host host = {.send = host_send};
 	struct d4_program_info info;
-	char *p, *next_sec, *hdr_end, name[32], arg[64];
+	char *p, *next_sec, *hdr_end, name[32], arg[4096], arg2[32];
+	char hdr[4200];
 	int line = 1, failures;
 
 	if (!t)
@@ -408,7 +461,10 @@ static int run_case(const char *path)
 		if (!hdr_end)
 			hdr_end = p + strlen(p);
 		arg[0] = '\0';
-		if (sscanf(p, "-- %31s %63s", name, arg) < 1) {
+		arg2[0] = '\0';
+		/* the header line only: a body is not an argument */
+		snprintf(hdr, sizeof(hdr), "%.*s", (int)(hdr_end - p), p);
+		if (sscanf(hdr, "-- %31s %4095s %31s", name, arg, arg2) < 1) {
 			t->line = line;
 			failf(t, "bad section header");
 			break;
@@ -419,7 +475,8 @@ static int run_case(const char *path)
 			line += *q == '\n';
 		if (next_sec)
 			*next_sec = '\0';
-		run_section(t, name, arg, *hdr_end ? hdr_end + 1 : hdr_end);
+		run_section(t, name, arg, arg2,
+			    *hdr_end ? hdr_end + 1 : hdr_end);
 		p = next_sec ? next_sec + 1 : NULL;
 	}
 	check_error_done(t);

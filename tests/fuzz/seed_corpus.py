@@ -31,6 +31,10 @@ def main():
         for head, body in sections(text):
             if head[0] == "src" and src is None:
                 src = body
+            elif head[0] == "srcfile" and src is None:
+                # an example program, by path from the cases folder
+                with open(os.path.join(cases, head[1])) as f:
+                    src = f.read()
             elif head[0] == "in":
                 hexs = re.sub(r"#.*", "", body)
                 pkts.append(bytes.fromhex("".join(hexs.split())))
