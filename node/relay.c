@@ -10,22 +10,60 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define OUT_BATCH (D4_MAX_LIST + 4) /* one packet to every receiver */
-#define OUT_MTU	  1500
-#define RX_BATCH  16
-#define RX_BUF	  2048
-#define MAX_RX	  D4_MAX_PROGRAMS
+#define OUT_BATCH  (D4_MAX_LIST + 4) /* one packet to every receiver */
+#define FLOW_BATCH 8
+#define OUT_MTU	   1500
+#define RX_BATCH   16
+#define RX_BUF	   2048
+#define MAX_RX	   D4_MAX_PROGRAMS
 
 struct relay_out {
 	int fd;
 	bool own_fd;
-	unsigned int n;
-	struct mmsghdr msgs[OUT_BATCH];
-	struct iovec iov[OUT_BATCH];
-	struct sockaddr_in dst[OUT_BATCH];
-	uint8_t bufs[OUT_BATCH][OUT_MTU];
+	unsigned int n, cap;
 	struct relay_out_stats stats;
+	struct mmsghdr *msgs;
+	struct iovec *iov;
+	struct sockaddr_in *dst;
+	uint8_t (*bufs)[OUT_MTU];
 };
+
+/* A batch of @cap packets: a full one is sent at once, so a small batch
+ * costs only more sendmmsg() calls. */
+static struct relay_out *out_new(unsigned int cap)
+{
+	struct relay_out *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->cap = cap;
+	o->msgs = calloc(cap, sizeof(*o->msgs));
+	o->iov = calloc(cap, sizeof(*o->iov));
+	o->dst = calloc(cap, sizeof(*o->dst));
+	o->bufs = calloc(cap, sizeof(*o->bufs));
+	if (!o->msgs || !o->iov || !o->dst || !o->bufs) {
+		free(o->msgs);
+		free(o->iov);
+		free(o->dst);
+		free(o->bufs);
+		free(o);
+		return NULL;
+	}
+	return o;
+}
+
+static void out_free(struct relay_out *o)
+{
+	if (!o)
+		return;
+	if (o->own_fd)
+		close(o->fd);
+	free(o->msgs);
+	free(o->iov);
+	free(o->dst);
+	free(o->bufs);
+	free(o);
+}
 
 struct relay_rx {
 	int fd;
@@ -84,7 +122,7 @@ static int host_send(void *ctx, int handle, const uint8_t *pkt, size_t len,
 		ADD(o->stats.too_big, 1);
 		return -EMSGSIZE;
 	}
-	if (o->n == OUT_BATCH)
+	if (o->n == o->cap)
 		out_flush(o);
 	memcpy(o->bufs[o->n], pkt, len);
 	o->dst[o->n] = *dst;
@@ -122,11 +160,8 @@ void relay_destroy(struct relay *r)
 	if (!r)
 		return;
 	d4_runtime_destroy(r->rt);
-	for (i = 0; i < D4_MAX_PROGRAMS; i++) {
-		if (r->out[i] && r->out[i]->own_fd)
-			close(r->out[i]->fd);
-		free(r->out[i]);
-	}
+	for (i = 0; i < D4_MAX_PROGRAMS; i++)
+		out_free(r->out[i]);
 	for (i = 0; i < r->nrx; i++) {
 		close(r->rx[i]->fd);
 		free(r->rx[i]);
@@ -193,7 +228,9 @@ int relay_attach_output(struct relay *r, int handle, int fd,
 
 	if (handle < 0 || handle >= D4_MAX_PROGRAMS || r->out[handle])
 		return -EINVAL;
-	o = calloc(1, sizeof(*o));
+	/* A flow's loop (given its socket) sends one packet to a few
+	 * places; a relay fans out to up to a whole list. */
+	o = out_new(fd >= 0 ? FLOW_BATCH : OUT_BATCH);
 	if (!o)
 		return -ENOMEM;
 	if (fd < 0) {
@@ -202,7 +239,7 @@ int relay_attach_output(struct relay *r, int handle, int fd,
 		any.sin_addr.s_addr = htonl(0xe0000000);
 		fd = net_udp_tx_open(&any, opts);
 		if (fd < 0) {
-			free(o);
+			out_free(o);
 			return fd;
 		}
 		o->own_fd = true;
