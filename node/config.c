@@ -723,6 +723,20 @@ static int d4_key(struct parse_ctx *p, const char *key, const char *v)
 		if (!*v || strlen(v) >= sizeof(d->exec[0]))
 			return BAD("a D4 statement");
 		snprintf(d->exec[d->nexec++], sizeof(d->exec[0]), "%s", v);
+	} else if (!strcmp(key, "bind")) {
+		/* Repeatable: "LOOP udp ADDR:PORT" or "LOOP flow NAME", for
+		 * loops whose program names no input. */
+		const char *sp = strchr(v, ' ');
+
+		if (d->nbind >= CONFIG_MAX_D4_EXEC)
+			return fail(p, p->line, key, "more than %d bind lines",
+				    CONFIG_MAX_D4_EXEC);
+		if (!sp ||
+		    (strncmp(sp + 1, "udp ", 4) &&
+		     strncmp(sp + 1, "flow ", 5)) ||
+		    strlen(v) >= sizeof(d->bind[0]))
+			return BAD("LOOP udp ADDR:PORT or LOOP flow NAME");
+		snprintf(d->bind[d->nbind++], sizeof(d->bind[0]), "%s", v);
 	} else if (!strcmp(key, "dscp")) {
 		if (parse_uint(v, 0, 63, &u))
 			return BAD("a DSCP value from 0 to 63");

@@ -61,6 +61,8 @@ struct d4prog_config {
 	char file[4096];
 	char exec[CONFIG_MAX_D4_EXEC][200];
 	unsigned int nexec;
+	char bind[CONFIG_MAX_D4_EXEC][200]; /* "LOOP udp ADDR:PORT" */
+	unsigned int nbind;
 	int dscp;
 	int ttl;
 	char ifname[32];

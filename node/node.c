@@ -258,6 +258,24 @@ static int relay_setup(struct node *n, char *err, size_t err_len)
 				return -EINVAL;
 			}
 		}
+		for (k = 0; k < d->nbind; k++) {
+			char loop[D4_MAX_NAME + 1];
+			const char *sp = strchr(d->bind[k], ' ');
+			size_t ln = (size_t)(sp - d->bind[k]);
+			int h;
+
+			snprintf(loop, sizeof(loop), "%.*s",
+				 (int)(ln < sizeof(loop) ? ln : 0), d->bind[k]);
+			h = d4_program_find(relay_runtime(n->relay), loop);
+			if (h < 0 ||
+			    d4_set_binding(relay_runtime(n->relay), h, sp + 1,
+					   msg, sizeof(msg)) < 0) {
+				snprintf(err, err_len, "[d4 %s] bind '%s': %s",
+					 d->name, d->bind[k],
+					 h < 0 ? "no loop of that name" : msg);
+				return -EINVAL;
+			}
+		}
 		rc = relay_bind_udp_loops(n->relay, &opts, msg, sizeof(msg));
 		if (rc < 0) {
 			snprintf(err, err_len, "[d4 %s] %s", d->name, msg);

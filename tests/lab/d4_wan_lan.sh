@@ -26,9 +26,11 @@ source = f
 destination = 239.69.20.1:5004
 interface = eth0
 INI
+# The seed program exactly as DESIGN.md has it; its input is bound by the
+# node's config (bind =), "a binding given when the program starts".
 cat >"$T/relay.d4" <<'D4'
 IP[] _receivers
-loop rtp_1_to_n on udp 239.69.20.1:5004 { # coroutine to relay/pass on RTP packets
+loop rtp_1_to_n { # coroutine to relay/pass on RTP packets
 pkt = recv()
 for ip in _receivers:
 sendto(pkt, ip)
@@ -41,6 +43,7 @@ name = relay
 control = $T/relay.ctl
 [d4 fanout]
 file = $T/relay.d4
+bind = rtp_1_to_n udp 239.69.20.1:5004
 interface = eth0
 dscp = 46
 INI

@@ -478,6 +478,19 @@ static void test_config_error_latency_below_minimum(void **state)
 	assert_has(t, "'200us' is not a latency from 250us");
 }
 
+static void test_config_d4_bind_takes_udp_or_flow(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_ok(t, "[d4 relay]\nexec = IP[] _r\n"
+		    "bind = fan udp 239.69.1.1:5004\nbind = other flow main\n");
+	assert_int_equal(t->cfg.d4[0].nbind, 2);
+	assert_string_equal(t->cfg.d4[0].bind[0], "fan udp 239.69.1.1:5004");
+	parse_err(t, "[d4 relay]\nexec = IP[] _r\nbind = fan tcp 1.2.3.4:5\n",
+		  3);
+	assert_has(t, "[d4 relay] bind: 'fan tcp 1.2.3.4:5' is not");
+}
+
 static void test_config_error_dscp_out_of_range(void **state)
 {
 	struct ctx *t = *state;
@@ -726,6 +739,7 @@ int main(void)
 	    T(test_config_parse_duration_units),
 	    T(test_config_parse_channels_ranges_and_lists),
 	    T(test_config_parse_channels_rejects_bad_lists),
+	    T(test_config_d4_bind_takes_udp_or_flow),
 	    T(test_config_long_line_is_a_clear_error),
 	    T(test_config_accepts_line_just_under_limit),
 	    T(test_config_load_missing_file_names_path),
