@@ -558,13 +558,14 @@ static void format_sub(const struct sub *s, char *buf, size_t len)
 	off = (size_t)snprintf(
 	    buf, len,
 	    "subscription %s received=%llu lost=%llu late=%llu early=%llu "
-	    "duplicate=%llu reordered=%llu missing_frames=%llu "
+	    "unsynced=%llu duplicate=%llu reordered=%llu missing_frames=%llu "
 	    "bad_header=%llu bad_pt=%llu bad_size=%llu foreign=%llu "
 	    "ssrc_changes=%llu delay_us=[",
 	    sub_config(s)->name, (unsigned long long)GET(st->received),
 	    (unsigned long long)GET(st->lost),
 	    (unsigned long long)GET(st->late),
 	    (unsigned long long)GET(st->early),
+	    (unsigned long long)GET(st->unsynced),
 	    (unsigned long long)GET(st->duplicate),
 	    (unsigned long long)GET(st->reordered),
 	    (unsigned long long)GET(st->missing_frames),

@@ -37,6 +37,7 @@ struct sub {
 	/* media thread state */
 	uint64_t play_x; /* next position to play out */
 	bool synced;
+	bool timescale_ok; /* the media clock is locked (or free-running) */
 	uint32_t offset; /* RTP ts = position + offset */
 	bool have_ssrc;
 	uint32_t ssrc;
@@ -87,6 +88,7 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 			 cfg->name, (unsigned long long)(lat / 1000));
 		goto out_destroy;
 	}
+	s->timescale_ok = true;
 	s->latency_frames = (uint32_t)mclock_ns_to_samples(lat, cfg->rate);
 	s->chunk = cfg->fpp ? cfg->fpp : 48;
 	/* Room for the latency, a generous early margin, and late packets
@@ -173,6 +175,7 @@ void sub_set_timescale_ok(struct sub *s, bool ok)
 {
 	unsigned int i;
 
+	s->timescale_ok = ok;
 	for (i = 0; i < s->nrec; i++)
 		recorder_set_timescale_ok(s->rec[i], ok);
 }
@@ -341,7 +344,8 @@ void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
 	dup = track_seq(s, h.seq, &reordered);
 	s->epoch_received++;
 	STAT_INC(s->stats.received);
-	record_delay(s, h.ts, arrival_ns);
+	if (s->timescale_ok)
+		record_delay(s, h.ts, arrival_ns);
 	if (dup) {
 		s->epoch_dups++;
 		STAT_INC(s->stats.duplicate);
@@ -357,13 +361,18 @@ void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
 		break;
 	case JBUF_PARTLY_LATE:
 		note_first_data(s, h.ts);
-		STAT_INC(s->stats.late);
-		break;
+		/* fall through */
 	case JBUF_LATE:
-		STAT_INC(s->stats.late);
+		if (s->timescale_ok)
+			STAT_INC(s->stats.late);
+		else
+			STAT_INC(s->stats.unsynced);
 		break;
 	case JBUF_EARLY:
-		STAT_INC(s->stats.early);
+		if (s->timescale_ok)
+			STAT_INC(s->stats.early);
+		else
+			STAT_INC(s->stats.unsynced);
 		break;
 	case JBUF_DUPLICATE:
 		s->epoch_dups++;

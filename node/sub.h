@@ -49,6 +49,10 @@ struct sub_stats {
 	_Atomic uint64_t lost;	   /* never arrived (sequence gaps) */
 	_Atomic uint64_t late;	   /* arrived after their playout time */
 	_Atomic uint64_t early;	   /* too far ahead for the buffer */
+	/* Late or early while this node's media clock was not locked: an
+	 * unlocked clock cannot judge a stream's timing, so these are
+	 * counted apart (and kept out of the delay histogram). */
+	_Atomic uint64_t unsynced;
 	_Atomic uint64_t duplicate;
 	_Atomic uint64_t reordered;
 	_Atomic uint64_t missing_frames; /* zero-filled at playout */

@@ -904,6 +904,41 @@ static void test_sub_ptp_timing_refuses_foreign_clock(void **state)
 	assert_silence(t, t->rec_x0, (uint64_t)t->frames);
 }
 
+/* A node whose clock is not locked yet cannot call a packet late: a sender
+ * that locked a moment earlier stamps on a timescale this node does not
+ * have yet. Such misses are "unsynced"; once locked, misses are late. */
+static void test_sub_misses_before_lock_are_unsynced(void **state)
+{
+	struct ctx *t = *state;
+	struct stream st = stream_off;
+	unsigned int k;
+	uint64_t hist = 0;
+
+	st.ts_offset = 0xC0000000u; /* 2^30 frames behind this clock */
+	t->rcfg.start = START_NOW;
+	open_sub(t);
+	sub_set_timescale_ok(t->s, false);
+	for (k = 0; k < 5; k++)
+		send_pkt(t, &st, k);
+	assert_int_equal(STAT(t, received), 5);
+	assert_int_equal(STAT(t, unsynced), 5);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, early), 0);
+	for (k = 0; k < SUB_HIST_BUCKETS; k++)
+		hist += STAT(t, hist[k]);
+	assert_int_equal(hist, 0);
+
+	sub_set_timescale_ok(t->s, true);
+	for (k = 5; k < 8; k++)
+		send_pkt(t, &st, k);
+	assert_int_equal(STAT(t, unsynced), 5);
+	assert_int_equal(STAT(t, late), 3);
+	for (k = 0, hist = 0; k < SUB_HIST_BUCKETS; k++)
+		hist += STAT(t, hist[k]);
+	assert_int_equal(hist, 3);
+	finish(t);
+}
+
 static void test_sub_auto_timing_thresholds(void **state)
 {
 	static const struct {
@@ -1245,6 +1280,7 @@ int main(void)
 	    SUB_TEST(test_sub_rx_drain_reads_socket_after_start),
 	    SUB_TEST(test_sub_late_duplicate_does_not_hide_a_loss),
 	    SUB_TEST(test_sub_early_packets_do_not_start_the_recording),
+	    SUB_TEST(test_sub_misses_before_lock_are_unsynced),
 	    SUB_TEST(test_sub_delay_histogram_buckets_arrival_delay),
 	    SUB_TEST(test_sub_delay_under_a_microsecond_early_is_negative),
 	    SUB_TEST(test_sub_add_recorder_refuses_more_than_max_sinks),
