@@ -26,6 +26,7 @@ enum section_kind {
 	SEC_SUB,
 	SEC_SINK,
 	SEC_D4,
+	SEC_DISCOVERY,
 };
 
 /* What the parser keeps besides the config itself. */
@@ -61,6 +62,7 @@ enum {
 	SET_PTIME = 1 << 5,
 	SET_OFFSET = 1 << 6,
 	SET_FILTER = 1 << 7,
+	SET_FPP_FRAMES = 1u << 31, /* fpp holds frames (from an SDP), not µs */
 };
 
 __attribute__((format(printf, 4, 5))) static int
@@ -330,6 +332,8 @@ static void start_section(struct parse_ctx *p, const char *section)
 	p->kind = SEC_NONE;
 	if (!strcmp(kind, "node") && !*name) {
 		p->kind = SEC_NODE;
+	} else if (!strcmp(kind, "discovery") && !*name) {
+		p->kind = SEC_DISCOVERY;
 	} else if (!strcmp(kind, "ptp") && !*name) {
 		p->kind = SEC_PTP;
 		cfg->ptp.line = p->line;
@@ -465,6 +469,54 @@ static int node_key(struct parse_ctx *p, const char *key, const char *v)
 		cfg->rt_priority = (int)u;
 	} else {
 		return fail(p, p->line, key, "unknown key in [node]");
+	}
+	return 1;
+}
+
+static int discovery_key(struct parse_ctx *p, const char *key, const char *v)
+{
+	struct discovery_config *c = &p->cfg->disco;
+	unsigned long long ns;
+	unsigned long u;
+
+	if (!strcmp(key, "sap")) {
+		if (parse_bool(v, &c->sap))
+			return BAD("on or off");
+	} else if (!strcmp(key, "mdns")) {
+		if (parse_bool(v, &c->mdns))
+			return BAD("on or off");
+	} else if (!strcmp(key, "sap_group")) {
+		if (net_parse_endpoint(v, 9875, &c->sap_group) ||
+		    !net_is_multicast(&c->sap_group))
+			return BAD("a multicast group with an optional port, "
+				   "such as 239.255.255.255:9875");
+	} else if (!strcmp(key, "sap_interval")) {
+		if (config_parse_duration(v, NSEC_PER_SEC, &ns) ||
+		    ns < NSEC_PER_SEC / 10 || ns > 3600 * NSEC_PER_SEC)
+			return BAD("an interval from 0.1 s to 3600 s");
+		c->sap_interval_ns = ns;
+	} else if (!strcmp(key, "sap_ttl")) {
+		if (parse_uint(v, 1, 255, &u))
+			return BAD("a TTL from 1 to 255");
+		c->sap_ttl = (int)u;
+	} else if (!strcmp(key, "sap_timeout_factor")) {
+		if (parse_uint(v, 2, 100, &u))
+			return BAD("a factor from 2 to 100");
+		c->sap_timeout_factor = (unsigned int)u;
+	} else if (!strcmp(key, "sap_timeout_floor")) {
+		if (config_parse_duration(v, NSEC_PER_SEC, &ns) ||
+		    ns < NSEC_PER_SEC / 10 || ns > 3600 * NSEC_PER_SEC)
+			return BAD("a time from 0.1 s to 3600 s");
+		c->sap_timeout_floor_ns = ns;
+	} else if (!strcmp(key, "rtsp_port")) {
+		if (parse_uint(v, 0, 65535, &u))
+			return BAD("a TCP port from 0 (any) to 65535");
+		c->rtsp_port = (unsigned int)u;
+	} else if (!strcmp(key, "interface")) {
+		if (set_text(c->ifname, sizeof(c->ifname), v))
+			return BAD("an interface name");
+	} else {
+		return fail(p, p->line, key, "unknown key in [discovery]");
 	}
 	return 1;
 }
@@ -644,6 +696,10 @@ static int sub_key(struct parse_ctx *p, const char *key, const char *v)
 	} else if (!strcmp(key, "sdp")) {
 		if (set_path(p, p->sub_sdp[p->idx], sizeof(p->sub_sdp[0]), v))
 			return BAD("a file path");
+	} else if (!strcmp(key, "stream")) {
+		if (set_text(p->cfg->sub_stream[p->idx],
+			     sizeof(p->cfg->sub_stream[0]), v))
+			return BAD("a stream name of 1-127 characters");
 	} else if (!strcmp(key, "encoding")) {
 		if (rtp_encoding_parse(v, &s->enc))
 			return BAD("L24 or L16");
@@ -843,6 +899,8 @@ static int on_value(void *user, const char *section, const char *key,
 		return node_key(p, key, v);
 	case SEC_PTP:
 		return ptp_key(p, key, v);
+	case SEC_DISCOVERY:
+		return discovery_key(p, key, v);
 	case SEC_SOURCE:
 		return p->idx >= 0 && source_key(p, key, v);
 	case SEC_FLOW:
@@ -909,6 +967,81 @@ static char *read_line(char *buf, int size, void *stream)
 	return buf;
 }
 
+/* Fill @s from @st; the keys in @set (given in the INI) win. */
+static int sub_from_sdp(struct sub_config *s, unsigned int set,
+			const struct sdp_stream *st, char *err, size_t err_len)
+{
+	if (!(set & SET_ENC) && rtp_encoding_parse(st->encoding, &s->enc)) {
+		snprintf(err, err_len, "encoding %s is not L24 or L16",
+			 st->encoding);
+		return -EINVAL;
+	}
+	if (!(set & SET_ADDR)) {
+		s->addr.sin_family = AF_INET;
+		s->addr.sin_addr = st->addr;
+		s->addr.sin_port = htons(st->port);
+	}
+	if (!(set & SET_RATE))
+		s->rate = st->rate;
+	if (!(set & SET_CH))
+		s->channels = st->channels;
+	if (!(set & SET_PT))
+		s->pt = st->payload_type;
+	if (!(set & SET_PTIME))
+		s->fpp = sdp_frames_per_packet(st);
+	if (!(set & SET_OFFSET))
+		s->mediaclk_offset = st->has_mediaclk ? st->mediaclk_offset : 0;
+	if (!(set & SET_FILTER)) {
+		s->has_source_filter = st->has_source_filter;
+		s->source_filter = st->source_filter;
+	}
+	return 0;
+}
+
+int config_sub_apply_sdp(struct node_config *cfg, unsigned int i,
+			 const struct sdp_stream *st, char *err,
+			 size_t err_len)
+{
+	struct sub_config *s = &cfg->subs[i];
+	unsigned int k, c;
+
+	if (sub_from_sdp(s, cfg->sub_keys[i], st, err, err_len) < 0)
+		return -EINVAL;
+	if ((cfg->sub_keys[i] & SET_PTIME) &&
+	    !(cfg->sub_keys[i] & SET_FPP_FRAMES))
+		s->fpp = flow_frames_per_packet(s->fpp, s->rate);
+	if (s->channels < 1 || s->channels > SOURCE_MAX_CHANNELS) {
+		snprintf(err, err_len, "%u channels; 1-%d allowed", s->channels,
+			 SOURCE_MAX_CHANNELS);
+		return -EINVAL;
+	}
+	for (k = 0; k < cfg->nsinks; k++) {
+		struct sink_config *sk = &cfg->sinks[k];
+
+		if (strcmp(sk->sub, s->name))
+			continue;
+		if (!sk->nch) {
+			/* every channel of the stream */
+			sk->rec.nch = s->channels;
+			for (c = 0; c < s->channels; c++)
+				sk->rec.chans[c] = (uint8_t)c;
+		} else {
+			sk->rec.nch = sk->nch;
+		}
+		sk->rec.rate = s->rate;
+		for (c = 0; c < sk->rec.nch; c++)
+			if (sk->rec.chans[c] >= s->channels) {
+				snprintf(err, err_len,
+					 "sink %s wants channel %u; the stream "
+					 "has %u",
+					 sk->rec.name, sk->rec.chans[c] + 1u,
+					 s->channels);
+				return -EINVAL;
+			}
+	}
+	return 0;
+}
+
 /* Fill a subscription from its SDP file, keys given in the INI win. */
 static int apply_sdp(struct parse_ctx *p, unsigned int i)
 {
@@ -939,32 +1072,12 @@ static int apply_sdp(struct parse_ctx *p, unsigned int i)
 		return fail(p, p->sub_line[i], NULL,
 			    "[subscription %s] sdp: '%s': %s", s->name,
 			    p->sub_sdp[i], perr);
-	if (!(set & SET_ADDR)) {
-		s->addr.sin_family = AF_INET;
-		s->addr.sin_addr = st.addr;
-		s->addr.sin_port = htons(st.port);
-	}
-	if (!(set & SET_ENC) && rtp_encoding_parse(st.encoding, &s->enc))
+	if (sub_from_sdp(s, set, &st, perr, sizeof(perr)) < 0)
 		return fail(p, p->sub_line[i], NULL,
-			    "[subscription %s] sdp: '%s': encoding %s is not "
-			    "L24 or L16",
-			    s->name, p->sub_sdp[i], st.encoding);
-	if (!(set & SET_RATE))
-		s->rate = st.rate;
-	if (!(set & SET_CH))
-		s->channels = st.channels;
-	if (!(set & SET_PT))
-		s->pt = st.payload_type;
-	if (!(set & SET_PTIME)) {
-		s->fpp = sdp_frames_per_packet(&st);
-		p->sub_set[i] |= SET_PTIME | (1u << 31); /* fpp is frames */
-	}
-	if (!(set & SET_OFFSET) && st.has_mediaclk)
-		s->mediaclk_offset = st.mediaclk_offset;
-	if (!(set & SET_FILTER) && st.has_source_filter) {
-		s->has_source_filter = true;
-		s->source_filter = st.source_filter;
-	}
+			    "[subscription %s] sdp: '%s': %s", s->name,
+			    p->sub_sdp[i], perr);
+	if (!(set & SET_PTIME))
+		p->sub_set[i] |= SET_PTIME | SET_FPP_FRAMES;
 	return 1;
 }
 
@@ -1013,16 +1126,28 @@ static int check_refs(struct parse_ctx *p)
 	for (i = 0; i < cfg->nsubs && !p->failed; i++) {
 		struct sub_config *s = &cfg->subs[i];
 
+		cfg->sub_keys[i] = p->sub_set[i];
+		if (cfg->sub_stream[i][0]) {
+			if (p->sub_sdp[i][0] ||
+			    (p->sub_set[i] & SET_ADDR)) {
+				fail(p, p->sub_line[i], NULL,
+				     "[subscription %s] stream, sdp and "
+				     "address exclude each other",
+				     s->name);
+				break;
+			}
+			continue; /* resolved while the node runs */
+		}
 		if (p->sub_sdp[i][0] && !apply_sdp(p, i))
 			break;
 		if (!s->addr.sin_family) {
 			fail(p, p->sub_line[i], NULL,
 			     "[subscription %s] needs address = "
-			     "ADDRESS[:PORT] or sdp = FILE",
+			     "ADDRESS[:PORT], sdp = FILE or stream = NAME",
 			     s->name);
 			break;
 		}
-		if (p->sub_set[i] & (1u << 31))
+		if (p->sub_set[i] & SET_FPP_FRAMES)
 			continue; /* frames per packet came from the SDP */
 		s->fpp = flow_frames_per_packet(s->fpp, s->rate);
 	}
@@ -1049,6 +1174,8 @@ static int check_refs(struct parse_ctx *p)
 			     "[sink %s] type = file needs a path", k->rec.name);
 			break;
 		}
+		if (cfg->sub_stream[si][0] && !(p->sub_set[si] & SET_CH))
+			continue; /* the stream's SDP tells, at run time */
 		if (!k->nch) {
 			k->nch = cfg->subs[si].channels;
 			for (c = 0; c < k->nch; c++)
@@ -1083,6 +1210,8 @@ static int parse_text(const char *text, const char *name, const char *base,
 	cfg->status_interval_s = 2;
 	cfg->rt_priority = 70;
 	cfg->ptp.clock = MCLOCK_MODE_SYSTEM;
+	cfg->disco.sap = true;
+	cfg->disco.mdns = true;
 	cfg->ptp.lock_threshold_ns = 100000;
 	cfg->ptp.holdover_ns = 60 * NSEC_PER_SEC;
 	snprintf(cfg->ptp.ptp4l, sizeof(cfg->ptp.ptp4l), "/usr/sbin/ptp4l");

@@ -51,6 +51,19 @@ struct ptp_node_config {
 	int line;
 };
 
+/* [discovery]: SAP, mDNS and the RTSP responder (docs/config.md). */
+struct discovery_config {
+	bool sap;
+	bool mdns;
+	struct sockaddr_in sap_group; /* 0.0.0.0:0: 239.255.255.255:9875 */
+	unsigned long long sap_interval_ns;
+	int sap_ttl;
+	unsigned int sap_timeout_factor;
+	unsigned long long sap_timeout_floor_ns;
+	unsigned int rtsp_port;
+	char ifname[32];
+};
+
 #define CONFIG_MAX_D4	   16
 #define CONFIG_MAX_D4_EXEC 32
 
@@ -85,6 +98,11 @@ struct node_config {
 	unsigned int nflows;
 	struct sub_config subs[CONFIG_MAX_SUBS];
 	unsigned int nsubs;
+	/* A subscription by stream name: the SDP, found by SAP or RAVENNA
+	 * while the node runs, fills what the INI left out (sub_keys). */
+	char sub_stream[CONFIG_MAX_SUBS][128];
+	unsigned int sub_keys[CONFIG_MAX_SUBS];
+	struct discovery_config disco;
 	struct sink_config sinks[CONFIG_MAX_SINKS];
 	unsigned int nsinks;
 	struct d4prog_config d4[CONFIG_MAX_D4];
@@ -100,6 +118,14 @@ int config_load(const char *path, struct node_config *cfg, char *err,
  * relative paths stay as written. */
 int config_parse_string(const char *text, const char *name,
 			struct node_config *cfg, char *err, size_t err_len);
+
+/* Fill subscription @i from a parsed SDP; keys the INI gave win. 0 or
+ * -EINVAL (encoding not L24/L16, sinks asking for channels the stream
+ * lacks) with the reason in @err. */
+struct sdp_stream;
+int config_sub_apply_sdp(struct node_config *cfg, unsigned int i,
+			 const struct sdp_stream *st, char *err,
+			 size_t err_len);
 
 /* Index of the source/subscription called @name, or -1. */
 int config_find_source(const struct node_config *cfg, const char *name);

@@ -23,12 +23,25 @@
 /* The longest the loop sleeps with nothing to do (a stop is seen this fast). */
 #define MEDIA_IDLE_NS (10 * 1000 * 1000ull)
 
+/* A change of the media table, handed from the control thread to the media
+ * thread through one mailbox: the control side writes @req and bumps
+ * req_seq; the media thread applies it at the top of its next pass and
+ * bumps ack_seq. The control side waits for the ack (at most one pass,
+ * MEDIA_IDLE_NS when idle) before it frees what it replaced. */
+struct media_req {
+	bool is_flow;
+	unsigned int slot;
+	void *obj; /* the new flow or sub, NULL to empty the slot */
+};
+
 struct media {
 	struct mclock *mc;
-	struct flow **flows;
-	unsigned int nflows;
-	struct sub **subs;
+	struct flow *flows[MEDIA_MAX_FLOWS];
+	unsigned int nflows; /* slots in use end here (NULL holes allowed) */
+	struct sub *subs[MEDIA_MAX_SUBS];
 	unsigned int nsubs;
+	struct media_req req;
+	_Atomic unsigned int req_seq, ack_seq;
 	pthread_t thread;
 	bool running;
 	bool realtime;
@@ -47,14 +60,17 @@ struct media *media_new(struct mclock *mc, struct flow **flows,
 			unsigned int nsubs)
 {
 	struct media *m = calloc(1, sizeof(*m));
+	unsigned int i;
 
 	if (!m)
 		return NULL;
 	m->mc = mc;
-	m->flows = flows;
-	m->nflows = nflows;
-	m->subs = subs;
-	m->nsubs = nsubs;
+	for (i = 0; i < nflows && i < MEDIA_MAX_FLOWS; i++)
+		m->flows[i] = flows[i];
+	m->nflows = i;
+	for (i = 0; i < nsubs && i < MEDIA_MAX_SUBS; i++)
+		m->subs[i] = subs[i];
+	m->nsubs = i;
 	return m;
 }
 
@@ -75,6 +91,55 @@ static int64_t realtime_offset(uint64_t ptp_now)
 				    (uint64_t)ts.tv_nsec));
 }
 
+/* A flow or subscription joins on the media clock's current timescale. */
+static void start_flow(struct media *m, struct flow *f, uint64_t now_ns)
+{
+	flow_set_timescale_ok(f, m->timescale_ok);
+	flow_start(f, now_ns);
+}
+
+static void start_sub(struct media *m, struct sub *s, uint64_t now_ns)
+{
+	sub_set_timescale_ok(s, m->timescale_ok);
+	sub_start(s, now_ns);
+}
+
+static void shrink(struct media *m)
+{
+	while (m->nflows && !m->flows[m->nflows - 1])
+		m->nflows--;
+	while (m->nsubs && !m->subs[m->nsubs - 1])
+		m->nsubs--;
+}
+
+/* Apply a pending table change. RT: pointer stores only. */
+static void apply_req(struct media *m, uint64_t now_ns)
+{
+	unsigned int seq =
+	    atomic_load_explicit(&m->req_seq, memory_order_acquire);
+	struct media_req *r = &m->req;
+
+	if (seq == atomic_load_explicit(&m->ack_seq, memory_order_relaxed))
+		return;
+	if (r->is_flow) {
+		m->flows[r->slot] = r->obj;
+		if (r->obj) {
+			start_flow(m, r->obj, now_ns);
+			if (r->slot >= m->nflows)
+				m->nflows = r->slot + 1;
+		}
+	} else {
+		m->subs[r->slot] = r->obj;
+		if (r->obj) {
+			start_sub(m, r->obj, now_ns);
+			if (r->slot >= m->nsubs)
+				m->nsubs = r->slot + 1;
+		}
+	}
+	shrink(m);
+	atomic_store_explicit(&m->ack_seq, seq, memory_order_release);
+}
+
 unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 {
 	uint64_t next = now_ns + MEDIA_IDLE_NS, t;
@@ -85,9 +150,11 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 	if (ok != m->timescale_ok) {
 		m->timescale_ok = ok;
 		for (i = 0; i < m->nflows; i++)
-			flow_set_timescale_ok(m->flows[i], ok);
+			if (m->flows[i])
+				flow_set_timescale_ok(m->flows[i], ok);
 		for (i = 0; i < m->nsubs; i++)
-			sub_set_timescale_ok(m->subs[i], ok);
+			if (m->subs[i])
+				sub_set_timescale_ok(m->subs[i], ok);
 	}
 
 	if (gen != m->generation) {
@@ -95,27 +162,85 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 		 * pacing and playout positions start over on the new one. */
 		m->generation = gen;
 		for (i = 0; i < m->nflows; i++)
-			flow_resync(m->flows[i], now_ns);
+			if (m->flows[i])
+				flow_resync(m->flows[i], now_ns);
 		for (i = 0; i < m->nsubs; i++)
-			sub_resync(m->subs[i], now_ns);
+			if (m->subs[i])
+				sub_resync(m->subs[i], now_ns);
 		atomic_fetch_add_explicit(&m->resyncs, 1, memory_order_relaxed);
 	}
+	apply_req(m, now_ns);
 
 	for (i = 0; i < m->nsubs; i++)
-		sub_rx_drain(m->subs[i], now_ns, off);
+		if (m->subs[i])
+			sub_rx_drain(m->subs[i], now_ns, off);
 	for (i = 0; i < m->npfd; i++)
 		relay_rx_drain(m->relay, i);
 	for (i = 0; i < m->nflows; i++) {
+		if (!m->flows[i])
+			continue;
 		t = flow_send_due(m->flows[i], now_ns);
 		if (t < next)
 			next = t;
 	}
 	for (i = 0; i < m->nsubs; i++) {
+		if (!m->subs[i])
+			continue;
 		t = sub_playout(m->subs[i], now_ns);
 		if (t < next)
 			next = t;
 	}
 	return next;
+}
+
+/* Post one change and wait until the media thread has taken it: after
+ * this returns, the media thread no longer uses what the slot held. */
+static void post_req(struct media *m, bool is_flow, unsigned int slot,
+		     void *obj)
+{
+	unsigned int seq;
+	struct timespec ms = {0, 1000 * 1000};
+	int waited = 0;
+
+	if (!m->running) {
+		/* Not started yet: media_main starts what it finds. */
+		if (is_flow) {
+			m->flows[slot] = obj;
+			if (obj && slot >= m->nflows)
+				m->nflows = slot + 1;
+		} else {
+			m->subs[slot] = obj;
+			if (obj && slot >= m->nsubs)
+				m->nsubs = slot + 1;
+		}
+		shrink(m);
+		return;
+	}
+	m->req = (struct media_req){is_flow, slot, obj};
+	seq = atomic_load_explicit(&m->req_seq, memory_order_relaxed) + 1;
+	atomic_store_explicit(&m->req_seq, seq, memory_order_release);
+	while (atomic_load_explicit(&m->ack_seq, memory_order_acquire) != seq) {
+		nanosleep(&ms, NULL);
+		if (++waited == 2000)
+			log_warn("media thread has not taken a table change "
+				 "for 2 s; still waiting");
+	}
+}
+
+int media_set_flow(struct media *m, unsigned int slot, struct flow *f)
+{
+	if (slot >= MEDIA_MAX_FLOWS)
+		return -EINVAL;
+	post_req(m, true, slot, f);
+	return 0;
+}
+
+int media_set_sub(struct media *m, unsigned int slot, struct sub *s)
+{
+	if (slot >= MEDIA_MAX_SUBS)
+		return -EINVAL;
+	post_req(m, false, slot, s);
+	return 0;
 }
 
 static void *media_main(void *arg)
@@ -127,13 +252,11 @@ static void *media_main(void *arg)
 	m->generation = mclock_generation(m->mc);
 	m->timescale_ok = mclock_timescale_ok(m->mc);
 	for (i = 0; i < m->nflows; i++)
-		flow_set_timescale_ok(m->flows[i], m->timescale_ok);
+		if (m->flows[i])
+			start_flow(m, m->flows[i], now);
 	for (i = 0; i < m->nsubs; i++)
-		sub_set_timescale_ok(m->subs[i], m->timescale_ok);
-	for (i = 0; i < m->nflows; i++)
-		flow_start(m->flows[i], now);
-	for (i = 0; i < m->nsubs; i++)
-		sub_start(m->subs[i], now);
+		if (m->subs[i])
+			start_sub(m, m->subs[i], now);
 	while (!atomic_load_explicit(&m->stop, memory_order_relaxed)) {
 		uint64_t next = media_run_once(m, mclock_now_ns(m->mc));
 

@@ -12,6 +12,9 @@ struct mclock;
 struct flow;
 struct sub;
 
+#define MEDIA_MAX_FLOWS 64
+#define MEDIA_MAX_SUBS	64
+
 struct media *media_new(struct mclock *mc, struct flow **flows,
 			unsigned int nflows, struct sub **subs,
 			unsigned int nsubs);
@@ -30,6 +33,13 @@ void media_set_spin(struct media *m, unsigned int spin_us);
  * Call before media_start. */
 struct relay;
 void media_set_relay(struct media *m, struct relay *r);
+/* Put @f (@s) in table slot @slot, or empty it with NULL, while the thread
+ * runs (or before). A new flow or subscription starts on the next pass;
+ * when this returns the thread has let go of what the slot held, so the
+ * caller may free it. Control thread only; waits at most one pass of the
+ * loop (10 ms when idle). 0 or -EINVAL for a slot out of range. */
+int media_set_flow(struct media *m, unsigned int slot, struct flow *f);
+int media_set_sub(struct media *m, unsigned int slot, struct sub *s);
 /* How often flows and subscriptions restarted after a media clock step. */
 unsigned int media_resyncs(const struct media *m);
 

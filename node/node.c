@@ -2,9 +2,12 @@
  * thread's counters into rate-limited log lines. */
 #include "node/node.h"
 #include "common/log.h"
+#include "common/loop.h"
 #include "common/net.h"
+#include "discovery/sap.h"
 #include "discovery/sdp.h"
 #include "node/config.h"
+#include "node/disco.h"
 #include "node/flow.h"
 #include "node/media.h"
 #include "node/recorder.h"
@@ -19,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -49,6 +53,7 @@ struct node {
 	struct sub *subs[CONFIG_MAX_SUBS];
 	struct recorder *recs[CONFIG_MAX_SINKS];
 	unsigned int nrecs;
+	struct recorder *sink_rec[CONFIG_MAX_SINKS]; /* by sink index */
 	struct sub_seen seen[CONFIG_MAX_SUBS];
 	struct relay *relay;
 	struct flow_prog {
@@ -56,6 +61,19 @@ struct node {
 		int handle;
 	} flow_prog[CONFIG_MAX_FLOWS];
 	int control_fd;
+	struct loop *loop;
+	struct loop_timer *tick;
+	struct loop_io *sig_io, *ptp_io, *ctl_io;
+	int sig_fd;
+	uint64_t start_ns, ticks, status_ticks;
+	const struct node_opts *opts;
+	int rc;
+	struct disco *disco;
+	/* subscriptions by stream name: the INI's half, and the SDP applied */
+	struct sub_config sub_tmpl[CONFIG_MAX_SUBS];
+	char *sub_sdp[CONFIG_MAX_SUBS];
+	bool sub_recs_open[CONFIG_MAX_SUBS];
+	uint64_t disco_gen_seen;
 	struct media *media;
 	struct ptp_sync *sync;
 	struct ptp4l_proc *ptp4l;
@@ -94,26 +112,26 @@ static void *io_main(void *arg)
 	return NULL;
 }
 
-static int write_flow_sdp(struct node *n, struct flow *f)
+/* The SDP of flow @i, with its o= version bumped (Dante Controller wants
+ * a new version for every change). Returns its length or < 0. */
+static int flow_sdp(struct node *n, unsigned int i, char *buf, size_t buflen,
+		    char *session, size_t session_len)
 {
+	struct flow *f = n->flows[i];
 	const struct flow_config *fc = flow_config(f);
 	struct sdp_stream st = {0};
 	struct mclock_status cs;
-	char buf[4096];
 	size_t off;
 	unsigned int c;
 	uint8_t mac[6];
-	FILE *out;
 	int len;
 
 	flow_origin(f, &st.origin_addr, mac);
 	snprintf(st.origin_user, sizeof(st.origin_user), "-");
 	st.session_id = flow_ssrc(f) ? flow_ssrc(f) : 1;
-	/* o= version goes up with every rewrite (Dante Controller insists). */
-	for (c = 0; c < n->cfg.nflows && n->flows[c] != f; c++)
-		;
-	st.session_version = ++n->sdp_version[c];
+	st.session_version = ++n->sdp_version[i];
 	snprintf(st.name, sizeof(st.name), "%s %s", n->cfg.name, fc->name);
+	snprintf(session, session_len, "%s", st.name);
 	off = (size_t)snprintf(st.info, sizeof(st.info),
 			       "%u channels: ", fc->nch);
 	for (c = 0; c < fc->nch && off < sizeof(st.info); c++)
@@ -149,11 +167,28 @@ static int write_flow_sdp(struct node *n, struct flow *f)
 		st.source_filter = st.origin_addr;
 	}
 	snprintf(st.direction, sizeof(st.direction), "recvonly");
-	len = sdp_write(&st, buf, sizeof(buf));
-	if (len < 0) {
+	len = sdp_write(&st, buf, buflen);
+	if (len < 0)
 		log_err("flow %s: SDP does not fit", fc->name);
+	return len;
+}
+
+/* Write flow @i's SDP file and announce it (multicast flows: SAP, RAVENNA).
+ * Called at start and whenever the SDP changes (grandmaster). */
+static int publish_flow(struct node *n, unsigned int i)
+{
+	const struct flow_config *fc = flow_config(n->flows[i]);
+	char buf[SAP_SDP_MAX], session[SDP_NAME_MAX];
+	FILE *out;
+	int len;
+
+	len = flow_sdp(n, i, buf, sizeof(buf), session, sizeof(session));
+	if (len < 0)
 		return len;
-	}
+	if (n->disco && net_is_multicast(&fc->dest))
+		disco_flow_set(n->disco, i, session, buf);
+	if (!fc->sdp_path[0])
+		return 0;
 	out = fopen(fc->sdp_path, "w");
 	if (!out || fwrite(buf, 1, (size_t)len, out) != (size_t)len) {
 		log_err("flow %s: cannot write SDP to '%s': %m", fc->name,
@@ -324,7 +359,9 @@ static int relay_setup(struct node *n, char *err, size_t err_len)
  * API exists this is how D4 variables change while the node runs:
  *   exec <statement>   -> "ok" or "error: LINE:COL: message"
  *   vars               -> "name = value" lines
- *   programs           -> one line per loop with its counters */
+ *   programs           -> one line per loop with its counters
+ *   streams            -> one line per stream seen (SAP, RAVENNA)
+ *   sdp NAME           -> that stream's SDP */
 static int control_open(struct node *n)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -404,15 +441,79 @@ static void control_handle(struct node *n)
 			    (unsigned long long)pi.errors,
 			    (unsigned long long)pi.wcet_insns);
 		}
+	} else if (!strcmp(req, "streams")) {
+		struct disco_stream ds;
+
+		for (i = 0; n->disco && disco_stream_at(n->disco, i, &ds) &&
+			    off < sizeof(rsp);
+		     i++)
+			off += (size_t)snprintf(
+			    rsp + off, sizeof(rsp) - off, "%s %s%s '%s'\n",
+			    ds.origin == DISCO_SAP ? "sap" : "ravenna",
+			    inet_ntoa(ds.host), ds.own ? " (own)" : "",
+			    ds.name);
+	} else if (!strncmp(req, "sdp ", 4)) {
+		const char *sdp =
+		    n->disco ? disco_stream_sdp(n->disco, req + 4, NULL) : NULL;
+
+		off = (size_t)snprintf(rsp, sizeof(rsp), "%s",
+				       sdp ? sdp : "error: no such stream\n");
 	} else {
 		off = (size_t)snprintf(rsp, sizeof(rsp),
 				       "error: unknown request '%.60s' (exec "
-				       "STATEMENT, vars, programs)\n",
+				       "STATEMENT, vars, programs, streams, "
+				       "sdp NAME)\n",
 				       req);
 	}
 	if (off > sizeof(rsp))
 		off = sizeof(rsp);
 	sendto(n->control_fd, rsp, off, 0, (struct sockaddr *)&from, flen);
+}
+
+/* Open the file sinks of subscription @si and attach them to @s. */
+static int open_sinks(struct node *n, unsigned int si, struct sub *s,
+		      char *err, size_t err_len)
+{
+	struct node_config *cfg = &n->cfg;
+	unsigned int i;
+
+	for (i = 0; i < cfg->nsinks; i++) {
+		struct sink_config *k = &cfg->sinks[i];
+		struct recorder *rec;
+
+		if (k->type != SINK_FILE ||
+		    config_find_sub(cfg, k->sub) != (int)si)
+			continue;
+		if (n->nrecs == CONFIG_MAX_SINKS)
+			return -ENOSPC;
+		rec = recorder_open(&k->rec, err, err_len);
+		if (!rec)
+			return -EINVAL;
+		n->recs[n->nrecs++] = rec;
+		n->sink_rec[i] = rec;
+		if (sub_add_recorder(s, rec) < 0) {
+			snprintf(err, err_len,
+				 "sink %s: subscription %s has too many sinks",
+				 k->rec.name, k->sub);
+			return -ENOSPC;
+		}
+	}
+	n->sub_recs_open[si] = true;
+	return 0;
+}
+
+/* Hand the recorders of the subscription in slot @si over to @s. */
+static int move_sinks(struct node *n, unsigned int si, struct sub *s)
+{
+	struct node_config *cfg = &n->cfg;
+	unsigned int i;
+
+	for (i = 0; i < cfg->nsinks; i++)
+		if (n->sink_rec[i] &&
+		    config_find_sub(cfg, cfg->sinks[i].sub) == (int)si &&
+		    sub_add_recorder(s, n->sink_rec[i]) < 0)
+			return -ENOSPC;
+	return 0;
 }
 
 static int node_build(struct node *n)
@@ -482,31 +583,17 @@ static int node_build(struct node *n)
 			goto out_err;
 	}
 	for (i = 0; i < cfg->nsubs; i++) {
+		n->sub_tmpl[i] = cfg->subs[i];
+		if (cfg->sub_stream[i][0])
+			continue; /* opened when the stream is found */
 		n->subs[i] = sub_open(&cfg->subs[i], err, sizeof(err));
 		if (!n->subs[i])
 			goto out_err;
-	}
-	for (i = 0; i < cfg->nsinks; i++) {
-		struct sink_config *k = &cfg->sinks[i];
-		struct recorder *rec;
-
-		if (k->type != SINK_FILE)
-			continue;
-		rec = recorder_open(&k->rec, err, sizeof(err));
-		if (!rec)
+		if (open_sinks(n, i, n->subs[i], err, sizeof(err)) < 0)
 			goto out_err;
-		n->recs[n->nrecs++] = rec;
-		if (sub_add_recorder(n->subs[config_find_sub(cfg, k->sub)],
-				     rec) < 0) {
-			snprintf(err, sizeof(err),
-				 "sink %s: subscription %s has too many sinks",
-				 k->rec.name, k->sub);
-			goto out_err;
-		}
 	}
 	for (i = 0; i < cfg->nflows; i++)
-		if (cfg->flows[i].sdp_path[0] &&
-		    write_flow_sdp(n, n->flows[i]) < 0)
+		if (cfg->flows[i].sdp_path[0] && publish_flow(n, i) < 0)
 			return -EIO;
 	if (relay_setup(n, err, sizeof(err)) < 0)
 		goto out_err;
@@ -638,6 +725,12 @@ static void print_final(struct node *n)
 				 &n->cfg, flow_config(n->flows[i])->source)]));
 	}
 	for (i = 0; i < n->cfg.nsubs; i++) {
+		if (!n->subs[i]) {
+			log_info("final: subscription %s unresolved: stream "
+				 "'%s' never found",
+				 n->cfg.subs[i].name, n->cfg.sub_stream[i]);
+			continue;
+		}
 		format_sub(n->subs[i], line, sizeof(line));
 		log_info("final: %s", line);
 	}
@@ -693,7 +786,15 @@ static void print_status(struct node *n)
 				     (unsigned long long)GET(st->send_errors));
 	}
 	for (i = 0; i < n->cfg.nsubs && off < sizeof(line); i++) {
-		const struct sub_stats *st = sub_stats(n->subs[i]);
+		const struct sub_stats *st;
+
+		if (!n->subs[i]) {
+			off += (size_t)snprintf(line + off, sizeof(line) - off,
+						" | sub %s unresolved",
+						n->cfg.subs[i].name);
+			continue;
+		}
+		st = sub_stats(n->subs[i]);
 
 		off += (size_t)snprintf(
 		    line + off, sizeof(line) - off,
@@ -741,6 +842,8 @@ static void report_rejects(struct node *n, bool flush)
 	unsigned int i, k, suppressed;
 
 	for (i = 0; i < n->cfg.nsubs; i++) {
+		if (!n->subs[i])
+			continue; /* a stream not found yet */
 		const struct sub_stats *st = sub_stats(n->subs[i]);
 		const struct sub_config *sc = sub_config(n->subs[i]);
 		struct sub_seen *seen = &n->seen[i];
@@ -809,8 +912,7 @@ static void rewrite_sdps(struct node *n)
 	unsigned int i;
 
 	for (i = 0; i < n->cfg.nflows; i++)
-		if (n->cfg.flows[i].sdp_path[0])
-			write_flow_sdp(n, n->flows[i]);
+		publish_flow(n, i);
 }
 
 /* Poll ptp4l, log what changed, keep SDPs on the live grandmaster. */
@@ -866,71 +968,258 @@ static void ptp_tick(struct node *n, uint64_t mono)
 		rewrite_sdps(n);
 }
 
+static bool same_stream(const struct sub_config *a, const struct sub_config *b)
+{
+	return a->addr.sin_addr.s_addr == b->addr.sin_addr.s_addr &&
+	       a->addr.sin_port == b->addr.sin_port && a->enc == b->enc &&
+	       a->rate == b->rate && a->channels == b->channels &&
+	       a->pt == b->pt && a->fpp == b->fpp &&
+	       a->mediaclk_offset == b->mediaclk_offset &&
+	       a->has_source_filter == b->has_source_filter &&
+	       (!a->has_source_filter ||
+		a->source_filter.s_addr == b->source_filter.s_addr);
+}
+
+/* Subscription @i by stream name, with the stream's SDP @sdp: open it, or
+ * move it when the SDP moved the stream (address, port, format). The
+ * recordings carry on by position across the move. */
+static void apply_stream(struct node *n, unsigned int i, const char *sdp,
+			 enum disco_origin origin)
+{
+	struct node_config *cfg = &n->cfg;
+	const char *name = cfg->sub_stream[i];
+	struct sub *ns, *old = n->subs[i];
+	struct sub_config prev = cfg->subs[i];
+	struct sdp_stream st;
+	char err[256], addr[32];
+	int rc;
+
+	free(n->sub_sdp[i]);
+	n->sub_sdp[i] = strdup(sdp); /* not retried until it changes */
+	if (sdp_parse((const uint8_t *)sdp, strlen(sdp), &st, err,
+		      sizeof(err)) < 0) {
+		log_err("subscription %s: stream '%s': bad SDP: %s",
+			cfg->subs[i].name, name, err);
+		return;
+	}
+	cfg->subs[i] = n->sub_tmpl[i];
+	rc = config_sub_apply_sdp(cfg, i, &st, err, sizeof(err));
+	if (rc < 0) {
+		log_err("subscription %s: stream '%s': %s", cfg->subs[i].name,
+			name, err);
+		cfg->subs[i] = prev;
+		return;
+	}
+	if (old && same_stream(&prev, &cfg->subs[i]))
+		return; /* a new version with nothing we use changed */
+	ns = sub_open(&cfg->subs[i], err, sizeof(err));
+	if (!ns) {
+		log_err("subscription %s: stream '%s': %s", cfg->subs[i].name,
+			name, err);
+		cfg->subs[i] = prev;
+		return;
+	}
+	rc = n->sub_recs_open[i] ? move_sinks(n, i, ns)
+				 : open_sinks(n, i, ns, err, sizeof(err));
+	if (rc < 0) {
+		log_err("subscription %s: sinks: %s", cfg->subs[i].name,
+			rc == -ENOSPC ? "too many" : err);
+		sub_destroy(ns);
+		cfg->subs[i] = prev;
+		return;
+	}
+	media_set_sub(n->media, i, ns);
+	n->subs[i] = ns;
+	memset(&n->seen[i], 0, offsetof(struct sub_seen, rl));
+	net_endpoint_str(&cfg->subs[i].addr, addr, sizeof(addr));
+	log_info("subscription %s: stream '%s' (%s) %s %s, %u ch %s/%u, "
+		 "%u frames/packet, mediaclk offset %u",
+		 cfg->subs[i].name, name, origin == DISCO_SAP ? "SAP" : "RAVENNA",
+		 old ? "moved to" : "at", addr, cfg->subs[i].channels,
+		 rtp_encoding_name(cfg->subs[i].enc), cfg->subs[i].rate,
+		 cfg->subs[i].fpp, cfg->subs[i].mediaclk_offset);
+	if (old) {
+		char line[1024];
+
+		format_sub(old, line, sizeof(line));
+		log_info("subscription %s: before the move: %s",
+			 cfg->subs[i].name, line);
+		sub_destroy(old);
+	}
+}
+
+/* Look up every subscription by stream name again: discovery changed. */
+static void resolve_streams(struct node *n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n->cfg.nsubs; i++) {
+		const char *name = n->cfg.sub_stream[i];
+		enum disco_origin origin;
+		const char *sdp;
+
+		if (!name[0])
+			continue;
+		sdp = disco_stream_sdp(n->disco, name, &origin);
+		if (!sdp) {
+			if (n->sub_sdp[i]) {
+				log_warn("subscription %s: stream '%s' is no "
+					 "longer announced; still listening",
+					 n->cfg.subs[i].name, name);
+				free(n->sub_sdp[i]);
+				n->sub_sdp[i] = NULL;
+			}
+			continue;
+		}
+		if (n->sub_sdp[i] && !strcmp(n->sub_sdp[i], sdp))
+			continue;
+		apply_stream(n, i, sdp, origin);
+	}
+}
+
+static void on_signal(void *data, int fd, uint32_t events)
+{
+	struct node *n = data;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(fd, &si, sizeof(si)) == sizeof(si))
+		log_info("signal %u: stopping", si.ssi_signo);
+	loop_quit(n->loop);
+}
+
+static void on_ptp(void *data, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	ptp_tick(data, mono_now());
+}
+
+static void on_control(void *data, int fd, uint32_t events)
+{
+	(void)fd;
+	(void)events;
+	control_handle(data);
+}
+
+/* Every 100 ms: PTP, discovery, counters into log lines, the run limit. */
+static void on_tick(void *data)
+{
+	struct node *n = data;
+	uint64_t now = mono_now();
+
+	n->ticks++;
+	ptp_tick(n, now);
+	if (media_resyncs(n->media) != n->resyncs_seen) {
+		n->resyncs_seen = media_resyncs(n->media);
+		log_info("media: flows and subscriptions "
+			 "resynchronised to the new timescale");
+	}
+	if (n->disco && disco_generation(n->disco) != n->disco_gen_seen) {
+		n->disco_gen_seen = disco_generation(n->disco);
+		resolve_streams(n);
+	}
+	report_rejects(n, false);
+	if (n->opts->verbose && n->status_ticks &&
+	    n->ticks % n->status_ticks == 0)
+		print_status(n);
+	if (n->opts->run_seconds > 0 &&
+	    (double)(now - n->start_ns) / 1e9 >= n->opts->run_seconds) {
+		log_info("ran %.1f s: stopping",
+			 (double)(now - n->start_ns) / 1e9);
+		loop_quit(n->loop);
+	}
+}
+
+/* The node's 64-bit id for mDNS: from the MAC of the interface that
+ * reaches the SAP group, as PTP builds clock identities (EUI-64). */
+static void node_id(char *buf, size_t len, const struct sockaddr_in *via)
+{
+	struct in_addr a;
+	uint8_t m[6];
+
+	net_egress(via, &a, m);
+	snprintf(buf, len, "%02x%02x%02xfffe%02x%02x%02x", m[0], m[1], m[2],
+		 m[3], m[4], m[5]);
+}
+
+static void disco_start(struct node *n)
+{
+	const struct discovery_config *dc = &n->cfg.disco;
+	struct sockaddr_in group = {.sin_family = AF_INET,
+				    .sin_port = htons(SAP_DEFAULT_PORT)};
+	char id[20];
+	struct disco_config c = {
+	    .node_name = n->cfg.name,
+	    .node_id = id,
+	    .ifname = dc->ifname[0] ? dc->ifname : NULL,
+	    .sap = dc->sap,
+	    .mdns = dc->mdns,
+	    .sap_group = dc->sap_group,
+	    .sap_interval_ns = dc->sap_interval_ns,
+	    .sap_ttl = dc->sap_ttl,
+	    .sap_timeout_factor = dc->sap_timeout_factor,
+	    .sap_timeout_floor_ns = dc->sap_timeout_floor_ns,
+	    .rtsp_port = (uint16_t)dc->rtsp_port,
+	};
+	unsigned int i;
+
+	inet_pton(AF_INET, SAP_DEFAULT_GROUP, &group.sin_addr);
+	node_id(id, sizeof(id), dc->sap_group.sin_port ? &dc->sap_group
+						       : &group);
+	for (i = 0; i < n->cfg.nflows; i++)
+		c.tx_channels += n->cfg.flows[i].nch;
+	for (i = 0; i < n->cfg.nsubs; i++)
+		c.rx_channels += n->cfg.subs[i].channels;
+	n->disco = disco_new(n->loop, &c);
+	if (!n->disco) {
+		log_warn("discovery: cannot start; the node runs on without");
+		return;
+	}
+	for (i = 0; i < n->cfg.nflows; i++)
+		if (net_is_multicast(&n->cfg.flows[i].dest))
+			publish_flow(n, i);
+	resolve_streams(n);
+}
+
 static int control_loop(struct node *n, const struct node_opts *opts)
 {
-	uint64_t start = mono_now(), next_tick, ticks = 0, status_ticks;
 	sigset_t mask;
-	int sfd;
+	int rc;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
-	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sfd < 0) {
+	n->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (n->sig_fd < 0) {
 		log_err("signalfd: %m");
 		return -errno;
 	}
-	status_ticks = n->cfg.status_interval_s * 1000ull / TICK_MS;
-	next_tick = start + TICK_MS * 1000000ull;
-	ptp_tick(n, start);
-	for (;;) {
-		struct pollfd pfd[3] = {
-		    {.fd = sfd, .events = POLLIN},
-		    {.fd = n->sync ? ptp_sync_fd(n->sync) : -1,
-		     .events = POLLIN},
-		    {.fd = n->control_fd, .events = POLLIN},
-		};
-		uint64_t now = mono_now();
-		int timeout = now >= next_tick
-				  ? 0
-				  : (int)((next_tick - now) / 1000000 + 1);
-
-		if (poll(pfd, 3, timeout) > 0 && (pfd[0].revents & POLLIN)) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				log_info("signal %u: stopping", si.ssi_signo);
-			break;
-		}
-		now = mono_now();
-		if (pfd[1].revents & POLLIN)
-			ptp_tick(n, now);
-		if (pfd[2].revents & POLLIN)
-			control_handle(n);
-		if (now < next_tick)
-			continue;
-		next_tick += TICK_MS * 1000000ull;
-		if (next_tick < now)
-			next_tick = now + TICK_MS * 1000000ull;
-		ticks++;
-		ptp_tick(n, now);
-		if (media_resyncs(n->media) != n->resyncs_seen) {
-			n->resyncs_seen = media_resyncs(n->media);
-			log_info("media: flows and subscriptions "
-				 "resynchronised to the new timescale");
-		}
-		report_rejects(n, false);
-		if (opts->verbose && status_ticks && ticks % status_ticks == 0)
-			print_status(n);
-		if (opts->run_seconds > 0 &&
-		    (double)(now - start) / 1e9 >= opts->run_seconds) {
-			log_info("ran %.1f s: stopping",
-				 (double)(now - start) / 1e9);
-			break;
-		}
+	n->opts = opts;
+	n->start_ns = mono_now();
+	n->status_ticks = n->cfg.status_interval_s * 1000ull / TICK_MS;
+	n->sig_io = loop_io_add(n->loop, n->sig_fd, LOOP_IN, on_signal, n);
+	if (n->sync)
+		n->ptp_io = loop_io_add(n->loop, ptp_sync_fd(n->sync), LOOP_IN,
+					on_ptp, n);
+	if (n->control_fd >= 0)
+		n->ctl_io = loop_io_add(n->loop, n->control_fd, LOOP_IN,
+					on_control, n);
+	n->tick = loop_timer_new(n->loop, on_tick, n);
+	if (!n->sig_io || !n->tick) {
+		close(n->sig_fd);
+		return -ENOMEM;
 	}
-	close(sfd);
-	return 0;
+	loop_timer_arm(n->tick, TICK_MS * 1000000ull, TICK_MS * 1000000ull);
+	ptp_tick(n, n->start_ns);
+	disco_start(n);
+	rc = loop_run(n->loop);
+	loop_timer_free(n->tick);
+	loop_io_remove(n->ctl_io);
+	loop_io_remove(n->ptp_io);
+	loop_io_remove(n->sig_io);
+	close(n->sig_fd);
+	return rc;
 }
 
 int node_run(const struct node_opts *opts)
@@ -948,8 +1237,14 @@ int node_run(const struct node_opts *opts)
 		return 1;
 	}
 	n->control_fd = -1;
+	n->loop = loop_new();
+	if (!n->loop) {
+		free(n);
+		return 1;
+	}
 	if (config_load(opts->config_path, &n->cfg, err, sizeof(err)) < 0) {
 		log_err("%s", err);
+		loop_destroy(n->loop);
 		free(n);
 		return 1;
 	}
@@ -988,6 +1283,9 @@ int node_run(const struct node_opts *opts)
 		 n->cfg.name, n->cfg.nflows, n->cfg.nsubs,
 		 media_is_realtime(n->media) ? "SCHED_FIFO" : "not real-time");
 	rc = control_loop(n, opts) < 0 ? 1 : 0;
+	/* SAP deletions and mDNS withdrawals go out while flows still run. */
+	disco_destroy(n->disco);
+	n->disco = NULL;
 	media_stop(n->media);
 	/* Let the file thread write the last frames before the report. */
 	atomic_store(&n->io_stop, true);
@@ -998,7 +1296,11 @@ int node_run(const struct node_opts *opts)
 	report_rejects(n, true); /* nothing held back is left unsaid */
 	print_final(n);
 out:
+	disco_destroy(n->disco);
 	node_teardown(n);
+	for (i = 0; i < CONFIG_MAX_SUBS; i++)
+		free(n->sub_sdp[i]);
+	loop_destroy(n->loop);
 	free(n);
 	return rc;
 }

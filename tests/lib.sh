@@ -11,6 +11,11 @@ D4WAV=${D4WAV:?D4WAV must point at the d4wav tool}
 T=$(mktemp -d /tmp/d4test.XXXXXX)
 _pids=""
 _netns=""
+# Nodes talk to avahi-daemon over the system D-Bus. A test's nodes must
+# never reach a daemon of the root namespace (it would announce on the
+# machine's real interfaces): by default they find no bus at all, and a
+# lab host gets its own bus and daemon from d4_avahi.
+export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$T/no-system-bus"
 
 d4_cleanup() {
 	local rc=$?
@@ -167,12 +172,56 @@ d4_ptp_ini() {
 		"$T/$1-ptp4l"
 }
 
+# d4_avahi HOST: a D-Bus system bus and an avahi-daemon for lab host HOST
+# (lab/RECIPES.md "mDNS with Avahi"), with a private /run backed by
+# $T/HOST-run so that programs outside its mount namespace reach the bus
+# at $T/HOST-run/dbus/system_bus_socket (see d4_host_bus). Waits
+# until the daemon is up; its PID in $!.
+d4_avahi() {
+	local host=$1 run=$T/$1-run
+	mkdir -p "$run/dbus" "$run/avahi-daemon"
+	cat >"$run/avahi-daemon.conf" <<CONF
+[server]
+host-name=$host
+use-ipv4=yes
+use-ipv6=no
+allow-interfaces=eth0
+ratelimit-interval-usec=1000000
+ratelimit-burst=1000
+[wide-area]
+enable-wide-area=no
+[publish]
+publish-hinfo=no
+publish-workstation=no
+[reflector]
+[rlimits]
+CONF
+	d4_spawn "$T/$host-avahi.log" env -u DBUS_SYSTEM_BUS_ADDRESS \
+		ip netns exec "$host" unshare -m sh -c "
+		mount --bind '$run' /run &&
+		dbus-daemon --system --fork --nopidfile &&
+		exec avahi-daemon --no-drop-root --no-chroot --no-rlimits \
+			-f /run/avahi-daemon.conf"
+	d4_wait_log "$T/$host-avahi.log" "Server startup complete" 15
+}
+
+# The system bus programs on HOST use: its own when d4_avahi started one,
+# else none. Usage: env "$(d4_host_bus HOST)" ip netns exec HOST cmd...
+d4_host_bus() {
+	if [ -S "$T/$1-run/dbus/system_bus_socket" ]; then
+		echo "DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/$1-run/dbus/system_bus_socket"
+	else
+		echo "DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/no-system-bus"
+	fi
+}
+
 # d4_node HOST NAME CONFIG [d4node args...]: run a node on HOST, log in
 # $T/NAME.log. PID in $!.
 d4_node() {
 	local host=$1 name=$2 cfg=$3
 	shift 3
-	d4_spawn "$T/$name.log" ip netns exec "$host" "$D4NODE" --config "$cfg" "$@"
+	d4_spawn "$T/$name.log" env "$(d4_host_bus "$host")" \
+		ip netns exec "$host" "$D4NODE" --config "$cfg" "$@"
 }
 
 # d4_wait_log FILE REGEX SECONDS: wait until FILE has a line matching the
@@ -198,4 +247,17 @@ d4_ptp_gm_id() {
 # seconds from now + $1.
 d4_lab_ptp_now() {
 	echo $(($(date +%s) + ${1:-0}))
+}
+
+# d4_ctl HOST SOCKET "REQUEST": one request to a node's control socket
+# ([node] control), the answer on stdout.
+d4_ctl() {
+	ip netns exec "$1" python3 - "$2" "$3" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("")                       # autobind: the node answers here
+s.settimeout(2)
+s.sendto(sys.argv[2].encode(), sys.argv[1])
+print(s.recv(65536).decode(), end="")
+PY
 }

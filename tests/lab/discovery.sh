@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Discovery lab: two hosts, an avahi-daemon on each.
+# (a) nodes A and B see each other by mDNS within 5 s; avahi-browse sees
+#     A's _d4node._tcp and its RAVENNA session;
+# (b) A's multicast flow shows in B's SAP table with A's SDP; B subscribes
+#     by the stream's name and records it bit-exact at the same PTP index;
+#     when A stops, B's table drops the stream within 2 s (SAP deletion);
+# (d) an RTSP DESCRIBE (a raw client) returns the flow's SDP, and ffmpeg
+#     records the stream from it, bit-exact.
+. "$(dirname "$0")/../lib.sh"
+
+secs=4
+lab=d4d$$
+d4_lab_hosts $lab 2
+d4_avahi $lab-h1
+d4_avahi $lab-h2
+"$D4WAV" gen "$T/in.wav" --channels 2 --seconds $secs --seed 11
+start=$(($(d4_ptp_now) + 4))
+
+cat >"$T/A.ini" <<INI
+[node]
+name = A
+[discovery]
+interface = eth0
+[source program]
+type = file
+path = $T/in.wav
+loop = false
+start = $start
+[flow main]
+source = program
+destination = 239.69.3.1:5004
+interface = eth0
+sdp_file = $T/A-main.sdp
+INI
+cat >"$T/B.ini" <<INI
+[node]
+name = B
+control = $T/B.ctl
+[discovery]
+interface = eth0
+[subscription main]
+stream = A main
+interface = eth0
+timing = ptp
+latency = 10ms
+[sink take]
+subscription = main
+path = $T/take.wav
+start = $start
+duration = $secs
+INI
+
+t0=$(date +%s.%N)
+d4_node $lab-h1 A "$T/A.ini"
+a=$!
+d4_node $lab-h2 B "$T/B.ini" --run-seconds $((secs + 10))
+b=$!
+
+# (a) each node finds the other by mDNS within 5 s of starting.
+d4_wait_log "$T/B.log" "mdns: node 'A' at 10.77.0.1:" 5
+d4_wait_log "$T/A.log" "mdns: node 'B' at 10.77.0.2:" 5
+seen=$(python3 -c "import time; print('%.1f' % (time.time() - $t0))")
+browse() {
+	env "$(d4_host_bus $lab-h2)" ip netns exec $lab-h2 \
+		timeout 10 avahi-browse -rtpk "$1" >"$T/browse.txt" 2>&1 || true
+}
+browse _d4node._tcp
+grep -q '^=;eth0;IPv4;A;_d4node._tcp;local;.*;10.77.0.1;' "$T/browse.txt" ||
+	fail "avahi-browse does not see A: $(cat "$T/browse.txt")"
+grep '^=;eth0;IPv4;A;' "$T/browse.txt" | grep -q '"api=/api/v1"' ||
+	fail "A's TXT lacks api=: $(cat "$T/browse.txt")"
+browse _ravenna_session._sub._rtsp._tcp
+grep -q '^=;eth0;IPv4;A\\032main;_rtsp._tcp;local;.*;10.77.0.1;' "$T/browse.txt" ||
+	fail "avahi-browse does not see A's RAVENNA session: $(cat "$T/browse.txt")"
+pass "(a) A and B found each other by mDNS within ${seen} s; avahi-browse sees _d4node._tcp A and the RAVENNA session 'A main'"
+
+# (b) B's SAP table holds A's flow with A's SDP, and B subscribed by name.
+d4_wait_log "$T/B.log" "sap: session 'A main' from 10.77.0.1 announced" 5
+d4_wait_log "$T/B.log" "subscription main: stream 'A main' \(SAP\) at 239.69.3.1:5004" 5
+d4_ctl $lab-h2 "$T/B.ctl" streams | grep -q "^sap 10.77.0.1 'A main'$" ||
+	fail "B's streams: $(d4_ctl $lab-h2 "$T/B.ctl" streams)"
+d4_ctl $lab-h2 "$T/B.ctl" "sdp A main" >"$T/B-view.sdp"
+cmp -s "$T/B-view.sdp" "$T/A-main.sdp" ||
+	fail "B's SAP copy differs from A's SDP: $(diff "$T/A-main.sdp" "$T/B-view.sdp")"
+
+# (d) DESCRIBE by name at A's RTSP port, then ffmpeg from that SDP.
+port=$(sed -n 's/.*rtsp: answering DESCRIBE on port \([0-9]*\).*/\1/p' "$T/A.log")
+ip netns exec $lab-h2 python3 - 10.77.0.1 "$port" "A main" >"$T/described.sdp" <<'PY'
+import socket, sys, urllib.parse
+host, port, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+uri = "rtsp://%s:%d/by-name/%s" % (host, port, urllib.parse.quote(name))
+s = socket.create_connection((host, port), timeout=3)
+s.sendall(("DESCRIBE %s RTSP/1.0\r\nCSeq: 2\r\nAccept: application/sdp\r\n\r\n" % uri).encode())
+data = b""
+while b"\r\n\r\n" not in data:
+    data += s.recv(4096)
+head, body = data.split(b"\r\n\r\n", 1)
+lines = head.decode().split("\r\n")
+if not lines[0].startswith("RTSP/1.0 200"):
+    sys.exit("status: " + lines[0])
+length = next(int(l.split(":")[1]) for l in lines if l.lower().startswith("content-length"))
+while len(body) < length:
+    body += s.recv(4096)
+sys.stdout.write(body.decode())
+PY
+cmp -s "$T/described.sdp" "$T/A-main.sdp" ||
+	fail "DESCRIBE answered another SDP: $(diff "$T/A-main.sdp" "$T/described.sdp")"
+d4_spawn "$T/ffmpeg.log" ip netns exec $lab-h2 ffmpeg -nostdin -hide_banner \
+	-protocol_whitelist file,udp,rtp -i "$T/described.sdp" \
+	-t $((secs + 2)) -c:a pcm_s24le -y "$T/ff.wav"
+ff=$!
+pass "(d) DESCRIBE rtsp://10.77.0.1:$port/by-name/A%20main returned the flow's SDP"
+
+d4_wait_pid $ff 30 || fail "ffmpeg failed: $(tail -5 "$T/ffmpeg.log")"
+while [ "$(d4_ptp_now)" -lt $((start + secs + 1)) ]; do sleep 0.2; done
+kill -TERM $a
+t_stop=$(date +%s.%N)
+d4_wait_log "$T/B.log" "sap: session 'A main' from 10.77.0.1 deleted" 2
+gone=$(python3 -c "import time; print('%.2f' % (time.time() - $t_stop))")
+d4_wait_pid $a 10 || fail "A exited with an error"
+d4_wait_pid $b $((secs + 15)) || fail "B exited with an error"
+
+[ "$(d4_sub_stat "$T/B.log" main lost)" = 0 ] || fail "B lost packets"
+[ "$(d4_sub_stat "$T/B.log" main late)" = 0 ] || fail "B had late packets"
+"$D4WAV" cmp "$T/in.wav" "$T/take.wav" --align none ||
+	fail "B's recording is not A's file at the same index"
+pass "(b) B subscribed to 'A main' by name (SAP, A's SDP byte for byte) and recorded it bit-exact at the same PTP index; A stopped -> B's table dropped it after ${gone} s"
+"$D4WAV" cmp "$T/in.wav" "$T/ff.wav" --align first --max-lead-loss 0 \
+	--min-frames $((secs * 48000)) || fail "ffmpeg's recording differs"
+pass "(d) ffmpeg recorded the stream from the DESCRIBEd SDP, bit-exact"
