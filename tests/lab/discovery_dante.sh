@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Discovery lab (c): a Dante device in AES67 mode, played by real peers.
+# Host h1 sends SAP announcements carrying a real Dante SDP from
+# ../shared/interop/sdp (origin rewritten to h1, group kept: 239.69.x.x is
+# the lab's range) while GStreamer sends the stream it describes, its RTP
+# timestamps on PTP time plus that SDP's mediaclk offset. Node B on h2
+# subscribes by the Dante session name and records from PTP time T: the
+# recording must be the file, bit-exact, its first sample at index 0.
+. "$(dirname "$0")/../lib.sh"
+
+secs=3
+lab=d4c$$
+fixture=$D4_SRC/tests/data/sdp/dante-avio-2ch.sdp
+name=$(sed -n 's/^s=\(.*\)\r\?$/\1/p' "$fixture" | tr -d '\r')
+offset=$(sed -n 's/^a=mediaclk:direct=\([0-9]*\).*/\1/p' "$fixture")
+group=$(sed -n 's|^c=IN IP4 \([0-9.]*\)/.*|\1|p' "$fixture")
+[ -n "$name" ] && [ -n "$offset" ] && [ -n "$group" ] ||
+	fail "cannot read name/offset/group from $fixture"
+sed 's/^o=\(- [0-9]* [0-9]*\) IN IP4 .*/o=\1 IN IP4 10.77.0.1\r/' "$fixture" \
+	>"$T/dante.sdp"
+
+d4_lab_hosts $lab 2
+"$D4WAV" gen "$T/in.wav" --channels 2 --seconds $secs --seed 5
+# PTP time T (whole seconds, the node's free-running TAI clock) and the
+# same instant on CLOCK_REALTIME for GStreamer.
+read -r start start_rt_ns < <(python3 -c 'import time
+tai = time.clock_gettime(11); rt = time.clock_gettime(time.CLOCK_REALTIME)
+off = round(tai - rt) if tai - rt > 1 else 37
+t = int(rt + off) + 4
+print(t, (t - off) * 10**9)')
+rtp_ts=$(((start * 48000 + offset) % 4294967296))
+
+cat >"$T/B.ini" <<INI
+[node]
+name = B
+[discovery]
+interface = eth0
+mdns = off
+[subscription dante]
+stream = $name
+interface = eth0
+timing = ptp
+latency = 20ms
+[sink take]
+subscription = dante
+path = $T/take.wav
+start = $start
+duration = $secs
+INI
+d4_node $lab-h2 B "$T/B.ini" --run-seconds $((secs + 8))
+b=$!
+
+# SAP announcements of the Dante SDP from h1, once a second.
+cat >"$T/sap.py" <<'PY'
+import socket, struct, sys, time
+sdp = open(sys.argv[1], "rb").read()
+pkt = bytes([0x20, 0, 0x12, 0x34]) + socket.inet_aton("10.77.0.1") + \
+      b"application/sdp\0" + sdp
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
+             socket.inet_aton("10.77.0.1"))
+for _ in range(60):
+    s.sendto(pkt, ("239.255.255.255", 9875))
+    time.sleep(1)
+PY
+d4_spawn "$T/sap.log" ip netns exec $lab-h1 python3 "$T/sap.py" "$T/dante.sdp"
+sap=$!
+d4_wait_log "$T/B.log" "subscription dante: stream '$name' \(SAP\) at $group:5004, 2 ch L24/48000, 48 frames/packet, mediaclk offset $offset" 5
+pass "(c) B found the Dante session '$name' by SAP: $group:5004, mediaclk offset $offset"
+
+d4_spawn "$T/gst.log" ip netns exec $lab-h1 /usr/bin/python3 \
+	"$D4_SRC/tests/tools/gst_send_at.py" "$T/in.wav" "$group:5004" \
+	--start "$start_rt_ns" --rtp-ts "$rtp_ts" --pt 97
+gst=$!
+d4_wait_pid $gst $((secs + 10)) || fail "GStreamer failed: $(tail -3 "$T/gst.log")"
+d4_wait_pid $b $((secs + 10)) || fail "B exited with an error"
+kill $sap 2>/dev/null || true
+
+[ "$(d4_sub_stat "$T/B.log" dante lost)" = 0 ] || fail "B lost packets"
+[ "$(d4_sub_stat "$T/B.log" dante late)" = 0 ] || fail "B had late packets"
+"$D4WAV" cmp "$T/in.wav" "$T/take.wav" --align none ||
+	fail "B's recording is not GStreamer's file at the PTP index its timestamps give"
+pass "(c) B subscribed to Dante session '$name' by name and recorded GStreamer's stream bit-exact and sample-aligned (mediaclk offset $offset applied)"

@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""A GStreamer AES67 sender whose RTP timestamps are on PTP time.
+
+gst-launch cannot say when a pipeline's time zero is. This does, through
+the GStreamer Python bindings: the pipeline runs on a CLOCK_REALTIME system
+clock with its base time set to --start, so the file's first sample leaves
+at that moment (udpsink sync=true) stamped (start in samples + offset)
+mod 2^32, as a PTP-locked AES67 sender with that mediaclk offset would.
+
+usage: gst_send_at.py WAV GROUP:PORT --start UNIX_NS --rtp-ts TS
+                      [--pt 97] [--channels 2] [--iface eth0]
+"""
+import argparse
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+from gi.repository import GLib, Gst  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("wav")
+    ap.add_argument("dest")
+    ap.add_argument("--start", type=int, required=True,
+                    help="CLOCK_REALTIME ns of the first sample")
+    ap.add_argument("--rtp-ts", type=int, required=True,
+                    help="RTP timestamp of the first sample")
+    ap.add_argument("--pt", type=int, default=97)
+    ap.add_argument("--channels", type=int, default=2)
+    ap.add_argument("--iface", default="eth0")
+    a = ap.parse_args()
+    host, port = a.dest.rsplit(":", 1)
+
+    Gst.init(None)
+    # Unpositioned channels beyond stereo: else rtpL24pay reorders them
+    # (see tests/interop/gst_to_d4.sh).
+    mask = ",channel-mask=(bitmask)0" if a.channels > 2 else ""
+    desc = (
+        f"filesrc location={a.wav} ! wavparse ! audioconvert ! "
+        f"audio/x-raw,format=S24BE,channels={a.channels}{mask} ! "
+        f"rtpL24pay pt={a.pt} min-ptime=1000000 max-ptime=1000000 "
+        f"timestamp-offset={a.rtp_ts % (1 << 32)} ! "
+        f"udpsink host={host} port={port} ttl-mc=1 auto-multicast=true "
+        f"multicast-iface={a.iface} sync=true"
+    )
+    pipe = Gst.parse_launch(desc)
+    clock = Gst.SystemClock.obtain()
+    clock.set_property("clock-type", Gst.ClockType.REALTIME)
+    pipe.use_clock(clock)
+    # Time zero of the pipeline is --start: no base time chosen at PLAYING.
+    pipe.set_start_time(Gst.CLOCK_TIME_NONE)
+    pipe.set_base_time(a.start)
+    loop = GLib.MainLoop()
+    rc = [0]
+
+    def on_msg(bus, msg):
+        if msg.type == Gst.MessageType.EOS:
+            loop.quit()
+        elif msg.type == Gst.MessageType.ERROR:
+            err, dbg = msg.parse_error()
+            print(f"gst_send_at: {err.message} ({dbg})", file=sys.stderr)
+            rc[0] = 1
+            loop.quit()
+
+    bus = pipe.get_bus()
+    bus.add_signal_watch()
+    bus.connect("message", on_msg)
+    pipe.set_state(Gst.State.PLAYING)
+    loop.run()
+    pipe.set_state(Gst.State.NULL)
+    return rc[0]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
