@@ -176,7 +176,8 @@ d4_ptp_ini() {
 # (lab/RECIPES.md "mDNS with Avahi"), with a private /run backed by
 # $T/HOST-run so that programs outside its mount namespace reach the bus
 # at $T/HOST-run/dbus/system_bus_socket (see d4_host_bus). Waits
-# until the daemon is up; its PID in $!.
+# until the daemon is up; its PID in $!. Calling it again for a host whose
+# daemon was stopped starts a new daemon on the same bus (a restart).
 d4_avahi() {
 	local host=$1 run=$T/$1-run
 	mkdir -p "$run/dbus" "$run/avahi-daemon"
@@ -196,13 +197,17 @@ publish-workstation=no
 [reflector]
 [rlimits]
 CONF
-	d4_spawn "$T/$host-avahi.log" env -u DBUS_SYSTEM_BUS_ADDRESS \
+	# A restart logs to a new file: waits must not see the old daemon.
+	local log=$T/$host-avahi.log
+	[ -f "$log" ] && log=$T/$host-avahi-$(date +%s%N).log
+	d4_spawn "$log" env -u DBUS_SYSTEM_BUS_ADDRESS \
 		ip netns exec "$host" unshare -m sh -c "
 		mount --bind '$run' /run &&
-		dbus-daemon --system --fork --nopidfile &&
+		{ [ -S /run/dbus/system_bus_socket ] ||
+		  dbus-daemon --system --fork --nopidfile; } &&
 		exec avahi-daemon --no-drop-root --no-chroot --no-rlimits \
 			-f /run/avahi-daemon.conf"
-	d4_wait_log "$T/$host-avahi.log" "Server startup complete" 15
+	d4_wait_log "$log" "Server startup complete" 15
 }
 
 # The system bus programs on HOST use: its own when d4_avahi started one,
