@@ -619,7 +619,9 @@ static bool verify_for(struct verifier *v, struct ast *f)
 		f->trips = f->a->sym->cap;
 		var = for_var(v, f, D4T_IP);
 	} else {
-		__int128 a, b, st, n;
+		int64_t a, b, st;
+		uint64_t span, q, n = 0;
+		bool over = false; /* n is 2^64 (full range, step 1) */
 
 		if (!for_bound(v, f->a, "start") || !for_bound(v, f->b, "end"))
 			return false;
@@ -630,17 +632,21 @@ static bool verify_for(struct verifier *v, struct ast *f)
 		st = f->c ? f->c->cval : 1;
 		if (st == 0)
 			return fail(v, f->c, D4_ERR_FOR_STEP);
-		if (st > 0)
-			n = a > b ? 0 : (b - a) / st + 1;
-		else
-			n = a < b ? 0 : (a - b) / -st + 1;
-		if (n > D4_MAX_FOR_TRIPS)
+		/* In 64 bits (no __int128 on 32-bit targets): a span of two
+		 * int64s fits a uint64, and so does |step|, INT64_MIN's too. */
+		if (st > 0 ? a <= b : a >= b) {
+			span = st > 0 ? (uint64_t)b - (uint64_t)a
+				      : (uint64_t)a - (uint64_t)b;
+			q = span / (st > 0 ? (uint64_t)st : 0 - (uint64_t)st);
+			over = q == UINT64_MAX;
+			n = q + 1;
+		}
+		if (over || n > D4_MAX_FOR_TRIPS)
 			return fail(v, f, D4_ERR_FOR_TRIPS,
-				    n > (__int128)UINT64_MAX
-					? (unsigned long long)UINT64_MAX
-					: (unsigned long long)n,
+				    over ? (unsigned long long)UINT64_MAX
+					 : (unsigned long long)n,
 				    D4_MAX_FOR_TRIPS);
-		f->trips = (uint64_t)n;
+		f->trips = n;
 		var = for_var(v, f, D4T_INT);
 	}
 	if (!var)

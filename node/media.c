@@ -52,6 +52,7 @@ struct media {
 	struct pollfd pfd[D4_MAX_PROGRAMS];
 	unsigned int npfd;
 	_Atomic unsigned int resyncs;
+	_Atomic unsigned long passes; /* of the loop: proof of life */
 	_Atomic bool stop;
 };
 
@@ -260,6 +261,7 @@ static void *media_main(void *arg)
 	while (!atomic_load_explicit(&m->stop, memory_order_relaxed)) {
 		uint64_t next = media_run_once(m, mclock_now_ns(m->mc));
 
+		atomic_fetch_add_explicit(&m->passes, 1, memory_order_relaxed);
 		/* Sleep to just before the deadline, then spin the rest:
 		 * the timer's wake-up jitter becomes the spin's accuracy. */
 		if (m->npfd) {
@@ -327,6 +329,12 @@ void media_stop(struct media *m)
 	atomic_store(&m->stop, true);
 	pthread_join(m->thread, NULL);
 	m->running = false;
+}
+
+unsigned long media_passes(const struct media *m)
+{
+	return atomic_load_explicit(&((struct media *)m)->passes,
+				    memory_order_relaxed);
 }
 
 unsigned int media_resyncs(const struct media *m)

@@ -40,6 +40,8 @@ void media_set_relay(struct media *m, struct relay *r);
  * loop (10 ms when idle). 0 or -EINVAL for a slot out of range. */
 int media_set_flow(struct media *m, unsigned int slot, struct flow *f);
 int media_set_sub(struct media *m, unsigned int slot, struct sub *s);
+/* Passes of the loop so far: moves while the thread is alive. */
+unsigned long media_passes(const struct media *m);
 /* How often flows and subscriptions restarted after a media clock step. */
 unsigned int media_resyncs(const struct media *m);
 

@@ -10,6 +10,7 @@
 #include "node/disco.h"
 #include "node/flow.h"
 #include "node/media.h"
+#include "node/notify.h"
 #include "node/recorder.h"
 #include "node/relay.h"
 #include "node/source.h"
@@ -74,6 +75,8 @@ struct node {
 	char *sub_sdp[CONFIG_MAX_SUBS];
 	bool sub_recs_open[CONFIG_MAX_SUBS];
 	uint64_t disco_gen_seen;
+	struct notify notify; /* systemd: READY, STATUS, WATCHDOG */
+	unsigned long passes_seen;
 	struct media *media;
 	struct ptp_sync *sync;
 	struct ptp4l_proc *ptp4l;
@@ -1107,9 +1110,14 @@ static void on_tick(void *data)
 {
 	struct node *n = data;
 	uint64_t now = mono_now();
+	unsigned long passes;
 
 	n->ticks++;
 	ptp_tick(n, now);
+	/* systemd's watchdog is fed only while the media thread runs. */
+	passes = media_passes(n->media);
+	notify_watchdog(&n->notify, now, passes != n->passes_seen);
+	n->passes_seen = passes;
 	if (media_resyncs(n->media) != n->resyncs_seen) {
 		n->resyncs_seen = media_resyncs(n->media);
 		log_info("media: flows and subscriptions "
@@ -1213,7 +1221,12 @@ static int control_loop(struct node *n, const struct node_opts *opts)
 	loop_timer_arm(n->tick, TICK_MS * 1000000ull, TICK_MS * 1000000ull);
 	ptp_tick(n, n->start_ns);
 	disco_start(n);
+	notify_open(&n->notify);
+	notify_send(&n->notify, "READY=1\nSTATUS=%u flow(s), %u subscription(s)",
+		    n->cfg.nflows, n->cfg.nsubs);
 	rc = loop_run(n->loop);
+	notify_send(&n->notify, "STOPPING=1");
+	notify_close(&n->notify);
 	loop_timer_free(n->tick);
 	loop_io_remove(n->ctl_io);
 	loop_io_remove(n->ptp_io);

@@ -32,6 +32,7 @@ static int64_t absdiff(uint64_t a, uint64_t b)
 	return a > b ? (int64_t)(a - b) : (int64_t)(b - a);
 }
 
+#ifdef __SIZEOF_INT128__
 /* The reference, in 128 bits: floor(ns * rate / 1e9). */
 static uint64_t ref_ns_to_samples(uint64_t ns, uint32_t rate)
 {
@@ -45,6 +46,43 @@ static uint64_t ref_samples_to_ns(uint64_t samples, uint32_t rate)
 
 	return (uint64_t)((p + rate - 1) / rate);
 }
+#else
+/* 32-bit targets have no __int128: the same references in 32-bit limbs,
+ * most significant first. floor((x * m + add) / d), m and d below 2^32. */
+static uint64_t ref_muldiv(uint64_t x, uint32_t m, uint32_t add, uint32_t d)
+{
+	uint32_t limb[4] = {0, 0, (uint32_t)(x >> 32), (uint32_t)x};
+	uint64_t carry = add, rem = 0, q = 0;
+	int i;
+
+	for (i = 3; i >= 0; i--) { /* limb = limb * m + carry */
+		uint64_t p = (uint64_t)limb[i] * m + carry;
+
+		limb[i] = (uint32_t)p;
+		carry = p >> 32;
+	}
+	for (i = 0; i < 4; i++) { /* long division by d */
+		uint64_t cur = rem << 32 | limb[i];
+
+		rem = cur % d;
+		if (i >= 2)
+			q = q << 32 | (uint32_t)(cur / d);
+	}
+	return q;
+}
+
+/* The reference: floor(ns * rate / 1e9). */
+static uint64_t ref_ns_to_samples(uint64_t ns, uint32_t rate)
+{
+	return ref_muldiv(ns, rate, 0, NSEC_PER_SEC);
+}
+
+/* ceil(samples * 1e9 / rate). */
+static uint64_t ref_samples_to_ns(uint64_t samples, uint32_t rate)
+{
+	return ref_muldiv(samples, NSEC_PER_SEC, rate - 1, rate);
+}
+#endif
 
 static void test_mclock_free_run_reports_free_run_without_gm(void **state)
 {
