@@ -266,3 +266,32 @@ s.sendto(sys.argv[2].encode(), sys.argv[1])
 print(s.recv(65536).decode(), end="")
 PY
 }
+
+# d4_describe HOST ADDR PORT NAME: RTSP DESCRIBE rtsp://ADDR:PORT/by-name/
+# NAME from lab host HOST (a raw client, as RAVENNA peers ask); the SDP on
+# stdout, non-zero with the status line on stderr unless 200.
+d4_describe() {
+	ip netns exec "$1" python3 - "$2" "$3" "$4" <<'PY'
+import socket, sys, urllib.parse
+host, port, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+uri = "rtsp://%s:%d/by-name/%s" % (host, port, urllib.parse.quote(name))
+s = socket.create_connection((host, port), timeout=3)
+s.sendall(("DESCRIBE %s RTSP/1.0\r\nCSeq: 2\r\n"
+           "Accept: application/sdp\r\n\r\n" % uri).encode())
+data = b""
+while b"\r\n\r\n" not in data:
+    chunk = s.recv(4096)
+    if not chunk:
+        sys.exit("connection closed before the headers ended")
+    data += chunk
+head, _, body = data.partition(b"\r\n\r\n")
+lines = head.decode().split("\r\n")
+if not lines[0].startswith("RTSP/1.0 200"):
+    sys.exit("status: " + lines[0])
+length = next(int(l.split(":")[1]) for l in lines
+              if l.lower().startswith("content-length"))
+while len(body) < length:
+    body += s.recv(4096)
+sys.stdout.write(body.decode())
+PY
+}

@@ -72,16 +72,7 @@ d4_node $lab-h1 tx "$T/tx.ini" --run-seconds $((run + 2))
 tx=$!
 d4_wait_log "$T/relay.log" "d4: loop rtp_1_to_n on udp 239.69.20.1:5004" 5
 
-ctl() { # ctl "REQUEST": send to the relay's control socket, print the answer
-	ip netns exec $lab-h2 python3 - "$T/relay.ctl" "$1" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("")                       # autobind: the node answers here
-s.settimeout(2)
-s.sendto(sys.argv[2].encode(), sys.argv[1])
-print(s.recv(65536).decode(), end="")
-PY
-}
+ctl() { d4_ctl $lab-h2 "$T/relay.ctl" "$1"; } # the relay's answer
 sleep $(($(date +%s) < start ? 5 : 2))   # into the file
 [ "$(ctl "exec _receivers += 10.77.0.5:5005")" = ok ] || fail "+= refused"
 sleep 1

@@ -86,24 +86,8 @@ cmp -s "$T/B-view.sdp" "$T/A-main.sdp" ||
 
 # (d) DESCRIBE by name at A's RTSP port, then ffmpeg from that SDP.
 port=$(sed -n 's/.*rtsp: answering DESCRIBE on port \([0-9]*\).*/\1/p' "$T/A.log")
-ip netns exec $lab-h2 python3 - 10.77.0.1 "$port" "A main" >"$T/described.sdp" <<'PY'
-import socket, sys, urllib.parse
-host, port, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-uri = "rtsp://%s:%d/by-name/%s" % (host, port, urllib.parse.quote(name))
-s = socket.create_connection((host, port), timeout=3)
-s.sendall(("DESCRIBE %s RTSP/1.0\r\nCSeq: 2\r\nAccept: application/sdp\r\n\r\n" % uri).encode())
-data = b""
-while b"\r\n\r\n" not in data:
-    data += s.recv(4096)
-head, body = data.split(b"\r\n\r\n", 1)
-lines = head.decode().split("\r\n")
-if not lines[0].startswith("RTSP/1.0 200"):
-    sys.exit("status: " + lines[0])
-length = next(int(l.split(":")[1]) for l in lines if l.lower().startswith("content-length"))
-while len(body) < length:
-    body += s.recv(4096)
-sys.stdout.write(body.decode())
-PY
+d4_describe $lab-h2 10.77.0.1 "$port" "A main" >"$T/described.sdp" ||
+	fail "DESCRIBE of 'A main' failed"
 cmp -s "$T/described.sdp" "$T/A-main.sdp" ||
 	fail "DESCRIBE answered another SDP: $(diff "$T/A-main.sdp" "$T/described.sdp")"
 d4_spawn "$T/ffmpeg.log" ip netns exec $lab-h2 ffmpeg -nostdin -hide_banner \

@@ -46,31 +46,7 @@ done
 other=$((3 - renamed))
 new=$(sed -n "s/.*name collision: 'A main' is now published as '\(.*\)'$/\1/p" "$T/n$renamed.log" | tail -n 1)
 port=$(sed -n 's/.*rtsp: answering DESCRIBE on port \([0-9]*\).*/\1/p' "$T/n$renamed.log")
-describe() { # describe HOST-NS ADDR PORT NAME: print the SDP, or fail
-	ip netns exec "$1" python3 - "$2" "$3" "$4" <<'PY'
-import socket, sys, urllib.parse
-host, port, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-uri = "rtsp://%s:%d/by-name/%s" % (host, port, urllib.parse.quote(name))
-s = socket.create_connection((host, port), timeout=3)
-s.sendall(("DESCRIBE %s RTSP/1.0\r\nCSeq: 1\r\n\r\n" % uri).encode())
-data = b""
-while b"\r\n\r\n" not in data:
-    chunk = s.recv(4096)
-    if not chunk:
-        break
-    data += chunk
-head, _, body = data.partition(b"\r\n\r\n")
-status = head.split(b"\r\n")[0].decode()
-if not status.startswith("RTSP/1.0 200"):
-    sys.exit(status)
-length = next(int(l.split(b":")[1]) for l in head.split(b"\r\n")
-              if l.lower().startswith(b"content-length"))
-while len(body) < length:
-    body += s.recv(4096)
-sys.stdout.write(body.decode())
-PY
-}
-describe $lab-h$other 10.77.0.$renamed "$port" "$new" |
+d4_describe $lab-h$other 10.77.0.$renamed "$port" "$new" |
 	grep -q "^c=IN IP4 239.69.4.$renamed/" ||
 	fail "DESCRIBE of the renamed session '$new' on n$renamed failed"
 esc=$(printf '%s' "$new" | sed 's/ /\\032/g; s/#/\\035/g')
