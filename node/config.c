@@ -459,6 +459,16 @@ static int node_key(struct parse_ctx *p, const char *key, const char *v)
 		if (!*v || strlen(v) >= sizeof(cfg->control))
 			return BAD("a socket path of at most 107 characters");
 		snprintf(cfg->control, sizeof(cfg->control), "%s", v);
+	} else if (!strcmp(key, "api")) {
+		cfg->api_off = !strcmp(v, "off");
+		if (!cfg->api_off && net_parse_endpoint(v, 8080, &cfg->api_addr))
+			return BAD("ADDR[:PORT] to listen on, or off");
+	} else if (!strcmp(key, "api_read_token")) {
+		if (parse_bool(v, &cfg->api_read_token))
+			return BAD("yes or no");
+	} else if (!strcmp(key, "state_dir")) {
+		if (set_path(p, cfg->state_dir, sizeof(cfg->state_dir), v))
+			return BAD("a directory");
 	} else if (!strcmp(key, "spin_us")) {
 		if (parse_uint(v, 0, 500, &u))
 			return BAD("a busy-wait from 0 to 500 us");
@@ -1211,6 +1221,8 @@ static int parse_text(const char *text, const char *name, const char *base,
 	cfg->rt_priority = 70;
 	cfg->ptp.clock = MCLOCK_MODE_SYSTEM;
 	cfg->disco.sap = true;
+	cfg->api_addr.sin_family = AF_INET;
+	cfg->api_addr.sin_port = htons(8080);
 	cfg->disco.mdns = true;
 	cfg->ptp.lock_threshold_ns = 100000;
 	cfg->ptp.holdover_ns = 60 * NSEC_PER_SEC;

@@ -89,6 +89,10 @@ struct node_config {
 	int rt_priority;
 	unsigned int spin_us;
 	char control[108]; /* UNIX datagram control socket, "" = none */
+	bool api_off;		   /* [node] api = off */
+	struct sockaddr_in api_addr; /* default 0.0.0.0:8080 */
+	bool api_read_token;	   /* reads need the token too */
+	char state_dir[4096];	   /* "" = $D4_STATE_DIR/NAME or /var/lib/d4node/NAME */
 	struct ptp_node_config ptp;
 
 	struct source_config sources[CONFIG_MAX_SOURCES];

@@ -481,6 +481,11 @@ const char *disco_stream_sdp(struct disco *d, const char *name,
 	return NULL;
 }
 
+const char *disco_node_id(const struct disco *d)
+{
+	return d->node_id;
+}
+
 uint64_t disco_generation(const struct disco *d)
 {
 	return d->generation;

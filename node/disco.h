@@ -49,6 +49,8 @@ int disco_flow_set(struct disco *d, unsigned int id, const char *name,
 		   const char *sdp);
 /* Stop announcing flow @id (SAP deletions, mDNS withdrawal). */
 void disco_flow_remove(struct disco *d, unsigned int id);
+/* The node's id as published in TXT (16 hex digits). */
+const char *disco_node_id(const struct disco *d);
 /* Update the channel counts in the node's TXT record. */
 void disco_set_channels(struct disco *d, unsigned int tx, unsigned int rx);
 

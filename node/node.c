@@ -7,6 +7,7 @@
 #include "discovery/sap.h"
 #include "discovery/sdp.h"
 #include "node/config.h"
+#include "node/api.h"
 #include "node/disco.h"
 #include "node/flow.h"
 #include "node/media.h"
@@ -40,57 +41,8 @@
 
 #define TICK_MS 100
 
-struct sub_seen {
-	uint64_t bad_header, bad_pt, bad_size, foreign, early, ssrc_changes;
-	bool arrival;
-	struct log_ratelimit rl;
-};
+#include "node/node_priv.h"
 
-struct node {
-	struct node_config cfg;
-	struct mclock *mc;
-	struct source *sources[CONFIG_MAX_SOURCES];
-	struct flow *flows[CONFIG_MAX_FLOWS];
-	struct sub *subs[CONFIG_MAX_SUBS];
-	struct recorder *recs[CONFIG_MAX_SINKS];
-	unsigned int nrecs;
-	struct recorder *sink_rec[CONFIG_MAX_SINKS]; /* by sink index */
-	struct sub_seen seen[CONFIG_MAX_SUBS];
-	struct relay *relay;
-	struct flow_prog {
-		struct relay *relay;
-		int handle;
-	} flow_prog[CONFIG_MAX_FLOWS];
-	int control_fd;
-	struct loop *loop;
-	struct loop_timer *tick;
-	struct loop_io *sig_io, *ptp_io, *ctl_io;
-	int sig_fd;
-	uint64_t start_ns, ticks, status_ticks;
-	const struct node_opts *opts;
-	int rc;
-	struct disco *disco;
-	/* subscriptions by stream name: the INI's half, and the SDP applied */
-	struct sub_config sub_tmpl[CONFIG_MAX_SUBS];
-	char *sub_sdp[CONFIG_MAX_SUBS];
-	bool sub_recs_open[CONFIG_MAX_SUBS];
-	uint64_t disco_gen_seen;
-	struct notify notify; /* systemd: READY, STATUS, WATCHDOG */
-	unsigned long passes_seen;
-	struct media *media;
-	struct ptp_sync *sync;
-	struct ptp4l_proc *ptp4l;
-	struct log_ratelimit ptp_rl;
-	unsigned int ptp_rejects;
-	char ptp_reject_reason[128];
-	unsigned int sdp_version[CONFIG_MAX_FLOWS];
-	unsigned int resyncs_seen;
-	pthread_t io_thread;
-	bool io_running;
-	_Atomic bool io_stop;
-};
-
-#define GET(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
 /* The file thread: read-ahead for file sources, write-behind for
  * recorders. It may block on disk; the media thread never waits for it. */
@@ -178,13 +130,16 @@ static int flow_sdp(struct node *n, unsigned int i, char *buf, size_t buflen,
 
 /* Write flow @i's SDP file and announce it (multicast flows: SAP, RAVENNA).
  * Called at start and whenever the SDP changes (grandmaster). */
-static int publish_flow(struct node *n, unsigned int i)
+int node_publish_flow(struct node *n, unsigned int i)
 {
-	const struct flow_config *fc = flow_config(n->flows[i]);
+	const struct flow_config *fc;
 	char buf[SAP_SDP_MAX], session[SDP_NAME_MAX];
 	FILE *out;
 	int len;
 
+	if (!n->flows[i])
+		return 0; /* a flow deleted through the API */
+	fc = flow_config(n->flows[i]);
 	len = flow_sdp(n, i, buf, sizeof(buf), session, sizeof(session));
 	if (len < 0)
 		return len;
@@ -205,7 +160,7 @@ static int publish_flow(struct node *n, unsigned int i)
 }
 
 /* A flow's packets go through its D4 loop. RT. */
-static int flow_send_d4(void *ctx, uint8_t *pkt, size_t len)
+int node_flow_send_d4(void *ctx, uint8_t *pkt, size_t len)
 {
 	struct flow_prog *fp = ctx;
 
@@ -232,7 +187,7 @@ static void d4_name(char *dst, size_t len, const char *prefix, const char *name,
  * flow is the seed's relay over the list _<flow>_receivers, which starts
  * with the flow's destination (routing another receiver to it is
  * "_<flow>_receivers += host:port"). */
-static int flow_default_loop(struct node *n, struct flow *f, char *err,
+int node_flow_default_loop(struct node *n, struct flow *f, char *err,
 			     size_t err_len)
 {
 	const struct flow_config *fc = flow_config(f);
@@ -337,7 +292,7 @@ static int relay_setup(struct node *n, char *err, size_t err_len)
 		}
 		if (handle < 0) {
 			handle =
-			    flow_default_loop(n, n->flows[i], msg, sizeof(msg));
+			    node_flow_default_loop(n, n->flows[i], msg, sizeof(msg));
 			if (handle < 0) {
 				snprintf(err, err_len,
 					 "flow %s: its D4 loop: %s", name, msg);
@@ -353,7 +308,7 @@ static int relay_setup(struct node *n, char *err, size_t err_len)
 		}
 		d4_start(relay_runtime(n->relay), handle);
 		n->flow_prog[i] = (struct flow_prog){n->relay, handle};
-		flow_set_sender(n->flows[i], flow_send_d4, &n->flow_prog[i]);
+		flow_set_sender(n->flows[i], node_flow_send_d4, &n->flow_prog[i]);
 	}
 	return 0;
 }
@@ -474,8 +429,8 @@ static void control_handle(struct node *n)
 }
 
 /* Open the file sinks of subscription @si and attach them to @s. */
-static int open_sinks(struct node *n, unsigned int si, struct sub *s,
-		      char *err, size_t err_len)
+int node_open_sinks(struct node *n, unsigned int si, struct sub *s,
+		    char *err, size_t err_len)
 {
 	struct node_config *cfg = &n->cfg;
 	unsigned int i;
@@ -506,7 +461,7 @@ static int open_sinks(struct node *n, unsigned int si, struct sub *s,
 }
 
 /* Hand the recorders of the subscription in slot @si over to @s. */
-static int move_sinks(struct node *n, unsigned int si, struct sub *s)
+int node_move_sinks(struct node *n, unsigned int si, struct sub *s)
 {
 	struct node_config *cfg = &n->cfg;
 	unsigned int i;
@@ -592,11 +547,11 @@ static int node_build(struct node *n)
 		n->subs[i] = sub_open(&cfg->subs[i], err, sizeof(err));
 		if (!n->subs[i])
 			goto out_err;
-		if (open_sinks(n, i, n->subs[i], err, sizeof(err)) < 0)
+		if (node_open_sinks(n, i, n->subs[i], err, sizeof(err)) < 0)
 			goto out_err;
 	}
 	for (i = 0; i < cfg->nflows; i++)
-		if (cfg->flows[i].sdp_path[0] && publish_flow(n, i) < 0)
+		if (cfg->flows[i].sdp_path[0] && node_publish_flow(n, i) < 0)
 			return -EIO;
 	if (relay_setup(n, err, sizeof(err)) < 0)
 		goto out_err;
@@ -715,6 +670,8 @@ static void print_final(struct node *n)
 	unsigned int i;
 
 	for (i = 0; i < n->cfg.nflows; i++) {
+		if (!n->flows[i])
+			continue;
 		const struct flow_stats *st = flow_stats(n->flows[i]);
 
 		log_info("final: flow %s packets=%llu send_errors=%llu "
@@ -728,6 +685,8 @@ static void print_final(struct node *n)
 				 &n->cfg, flow_config(n->flows[i])->source)]));
 	}
 	for (i = 0; i < n->cfg.nsubs; i++) {
+		if (!n->subs[i] && !n->cfg.subs[i].name[0])
+			continue; /* deleted through the API */
 		if (!n->subs[i]) {
 			log_info("final: subscription %s unresolved: stream "
 				 "'%s' never found",
@@ -779,6 +738,8 @@ static void print_status(struct node *n)
 	mclock_get_status(n->mc, &cs);
 	off = clock_text(n, line, sizeof(line));
 	for (i = 0; i < n->cfg.nflows && off < sizeof(line); i++) {
+		if (!n->flows[i])
+			continue;
 		const struct flow_stats *st = flow_stats(n->flows[i]);
 
 		off +=
@@ -791,6 +752,8 @@ static void print_status(struct node *n)
 	for (i = 0; i < n->cfg.nsubs && off < sizeof(line); i++) {
 		const struct sub_stats *st;
 
+		if (!n->subs[i] && !n->cfg.subs[i].name[0])
+			continue;
 		if (!n->subs[i]) {
 			off += (size_t)snprintf(line + off, sizeof(line) - off,
 						" | sub %s unresolved",
@@ -915,7 +878,7 @@ static void rewrite_sdps(struct node *n)
 	unsigned int i;
 
 	for (i = 0; i < n->cfg.nflows; i++)
-		publish_flow(n, i);
+		node_publish_flow(n, i);
 }
 
 /* Poll ptp4l, log what changed, keep SDPs on the live grandmaster. */
@@ -1022,8 +985,8 @@ static void apply_stream(struct node *n, unsigned int i, const char *sdp,
 		cfg->subs[i] = prev;
 		return;
 	}
-	rc = n->sub_recs_open[i] ? move_sinks(n, i, ns)
-				 : open_sinks(n, i, ns, err, sizeof(err));
+	rc = n->sub_recs_open[i] ? node_move_sinks(n, i, ns)
+				 : node_open_sinks(n, i, ns, err, sizeof(err));
 	if (rc < 0) {
 		log_err("subscription %s: sinks: %s", cfg->subs[i].name,
 			rc == -ENOSPC ? "too many" : err);
@@ -1052,7 +1015,7 @@ static void apply_stream(struct node *n, unsigned int i, const char *sdp,
 }
 
 /* Look up every subscription by stream name again: discovery changed. */
-static void resolve_streams(struct node *n)
+void node_resolve_streams(struct node *n)
 {
 	unsigned int i;
 
@@ -1125,7 +1088,7 @@ static void on_tick(void *data)
 	}
 	if (n->disco && disco_generation(n->disco) != n->disco_gen_seen) {
 		n->disco_gen_seen = disco_generation(n->disco);
-		resolve_streams(n);
+		node_resolve_streams(n);
 	}
 	report_rejects(n, false);
 	if (n->opts->verbose && n->status_ticks &&
@@ -1169,6 +1132,7 @@ static void disco_start(struct node *n)
 	    .sap_timeout_factor = dc->sap_timeout_factor,
 	    .sap_timeout_floor_ns = dc->sap_timeout_floor_ns,
 	    .rtsp_port = (uint16_t)dc->rtsp_port,
+	    .api_port = n->api ? api_port(n->api) : 0,
 	};
 	unsigned int i;
 
@@ -1186,8 +1150,8 @@ static void disco_start(struct node *n)
 	}
 	for (i = 0; i < n->cfg.nflows; i++)
 		if (net_is_multicast(&n->cfg.flows[i].dest))
-			publish_flow(n, i);
-	resolve_streams(n);
+			node_publish_flow(n, i);
+	node_resolve_streams(n);
 }
 
 static int control_loop(struct node *n, const struct node_opts *opts)
@@ -1220,11 +1184,14 @@ static int control_loop(struct node *n, const struct node_opts *opts)
 	}
 	loop_timer_arm(n->tick, TICK_MS * 1000000ull, TICK_MS * 1000000ull);
 	ptp_tick(n, n->start_ns);
+	node_api_start(n);
 	disco_start(n);
+	node_state_restore(n);
 	notify_open(&n->notify);
 	notify_send(&n->notify, "READY=1\nSTATUS=%u flow(s), %u subscription(s)",
 		    n->cfg.nflows, n->cfg.nsubs);
 	rc = loop_run(n->loop);
+	node_api_stop(n);
 	notify_send(&n->notify, "STOPPING=1");
 	notify_close(&n->notify);
 	loop_timer_free(n->tick);

@@ -249,6 +249,14 @@ int relay_attach_output(struct relay *r, int handle, int fd,
 	return 0;
 }
 
+void relay_detach_output(struct relay *r, int handle)
+{
+	if (handle < 0 || handle >= D4_MAX_PROGRAMS || !r->out[handle])
+		return;
+	out_free(r->out[handle]);
+	r->out[handle] = NULL;
+}
+
 int relay_bind_udp_loops(struct relay *r, const struct net_tx_opts *opts,
 			 char *err, size_t err_len)
 {

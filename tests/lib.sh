@@ -16,6 +16,8 @@ _netns=""
 # machine's real interfaces): by default they find no bus at all, and a
 # lab host gets its own bus and daemon from d4_avahi.
 export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$T/no-system-bus"
+# Nodes keep their token and state here, never under /var/lib.
+export D4_STATE_DIR="$T/state"
 
 d4_cleanup() {
 	local rc=$?

@@ -1,0 +1,63 @@
+/* The node's HTTP+JSON control API (docs/api.md): libmicrohttpd in its
+ * epoll mode, its one epoll fd and its timeout on the node's control loop,
+ * so every handler runs on the control thread. This file does HTTP: routes,
+ * bearer tokens, body limits, JSON in and out, errors; the node supplies
+ * the handlers. */
+#ifndef D4_NODE_API_H
+#define D4_NODE_API_H
+
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct api;
+
+#define API_PREFIX   "/api/v1"
+#define API_BODY_MAX (64 * 1024)
+#define API_PARTS    6
+
+struct api_req {
+	const char *method;
+	/* the path after /api/v1, split at '/': "flows", "main" */
+	const char *parts[API_PARTS];
+	unsigned int nparts;
+	json_t *body; /* the parsed JSON object, or NULL (no body) */
+};
+
+/* Fill *@out with the answer (NULL: no body) and return the HTTP status;
+ * for 4xx/5xx put the message in @err instead (the API sends
+ * {"error": err}). */
+typedef int (*api_handler_fn)(void *ctx, const struct api_req *req,
+			      json_t **out, char *err, size_t err_len);
+
+struct api_route {
+	const char *method;  /* "GET", "POST", "PUT", "DELETE" */
+	const char *pattern; /* "flows/ *" without the space: one part */
+	api_handler_fn fn;
+};
+
+struct api_config {
+	struct sockaddr_in addr;
+	char token[80];	 /* writes need "Bearer <token>" */
+	bool read_token; /* reads need it too */
+};
+
+/* Listen and serve @routes (terminated by a NULL method) with @ctx. NULL
+ * on failure (logged: port in use, ...). */
+struct api *api_new(struct loop *loop, const struct api_config *cfg,
+		    const struct api_route *routes, void *ctx);
+void api_destroy(struct api *a);
+uint16_t api_port(const struct api *a);
+
+struct api_stats {
+	uint64_t requests, unauthorized, bad_requests, too_large, not_found;
+};
+void api_get_stats(const struct api *a, struct api_stats *out);
+
+/* Match @req against @pattern ("flows/ *" style, '*' = any one part). */
+bool api_match(const struct api_req *req, const char *pattern);
+
+#endif

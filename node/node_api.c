@@ -1,0 +1,1107 @@
+/* The control API's handlers (docs/api.md) and the node's state file. They
+ * run on the control thread; flows and subscriptions they make or delete
+ * reach the media thread through its table hand-over (media_set_*). */
+#include "common/net.h"
+#include "discovery/sdp.h"
+#include "node/api.h"
+#include "node/disco.h"
+#include "node/flow.h"
+#include "node/media.h"
+#include "node/node_priv.h"
+#include "node/recorder.h"
+#include "node/relay.h"
+#include "node/source.h"
+#include "node/sub.h"
+#include "ptp/mclock.h"
+#include "ptp/mgmt.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sndfile.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ERR(code, ...)                                                         \
+	do {                                                                   \
+		snprintf(err, err_len, __VA_ARGS__);                           \
+		return (code);                                                 \
+	} while (0)
+
+/* ---- state directory, token, state file ---- */
+
+static int mkdirs(const char *path)
+{
+	char buf[4096];
+	char *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The token: read it, or make one at first start (mode 0600). */
+static int load_token(const char *dir, char *tok, size_t len)
+{
+	char path[4200], raw[32];
+	ssize_t r;
+	unsigned int i;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/token", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		r = read(fd, tok, len - 1);
+		close(fd);
+		if (r <= 0)
+			return -EINVAL;
+		tok[r] = '\0';
+		tok[strcspn(tok, "\r\n")] = '\0';
+		return tok[0] ? 0 : -EINVAL;
+	}
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -EIO;
+	for (i = 0; i < sizeof(raw) && 2 * i + 2 < len; i++)
+		snprintf(tok + 2 * i, 3, "%02x", (unsigned char)raw[i]);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, tok, strlen(tok)) != (ssize_t)strlen(tok) ||
+	    write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
+		close(fd);
+		unlink(path);
+		return -EIO;
+	}
+	close(fd);
+	log_info("api: new token in %s (mode 0600)", path);
+	return 0;
+}
+
+/* Write the state atomically: a temp file, fsync, rename, fsync the
+ * directory. A crash leaves the old file or the new one, never half. */
+static int save_state(struct node *n)
+{
+	char path[4200], tmp[4220];
+	int fd, rc = 0;
+	char *text;
+	size_t len;
+
+	if (n->restoring || !n->state_dir[0])
+		return 0;
+	text = json_dumps(n->state, JSON_INDENT(1) | JSON_SORT_KEYS);
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	snprintf(path, sizeof(path), "%s/state.json", n->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+		rc = -errno ? -errno : -EIO;
+		log_err("state: cannot write %s: %s", tmp, strerror(-rc));
+		if (fd >= 0)
+			close(fd);
+		free(text);
+		return rc;
+	}
+	close(fd);
+	free(text);
+	if (rename(tmp, path) < 0) {
+		log_err("state: cannot rename %s: %m", tmp);
+		return -errno;
+	}
+	fd = open(n->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
+static json_t *state_list(struct node *n, const char *key)
+{
+	return json_object_get(n->state, key);
+}
+
+/* Keep (or replace) the API object named @name in list @key. */
+static void state_put(struct node *n, const char *key, const char *name,
+		      json_t *obj)
+{
+	json_t *list = state_list(n, key), *o;
+	size_t i;
+
+	json_array_foreach(list, i, o)
+	{
+		if (!strcmp(json_string_value(json_object_get(o, "name")) ?: "",
+			    name)) {
+			json_array_set(list, i, obj);
+			return;
+		}
+	}
+	json_array_append(list, obj);
+}
+
+static void state_drop(struct node *n, const char *key, const char *name)
+{
+	json_t *list = state_list(n, key), *o;
+	size_t i;
+
+	json_array_foreach(list, i, o)
+	{
+		if (!strcmp(json_string_value(json_object_get(o, "name")) ?: "",
+			    name)) {
+			json_array_remove(list, i);
+			return;
+		}
+	}
+}
+
+/* ---- JSON helpers ---- */
+
+static const char *jstr(const json_t *b, const char *key)
+{
+	return json_string_value(json_object_get(b, key));
+}
+
+/* An integer member in [min, max], or @def when absent; -1 + @err when
+ * present and wrong. */
+static int jint(const json_t *b, const char *key, long long min, long long max,
+		long long def, long long *out, char *err, size_t err_len)
+{
+	json_t *v = json_object_get(b, key);
+
+	if (!v) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < min ||
+	    json_integer_value(v) > max)
+		ERR(-1, "'%s' must be an integer from %lld to %lld", key, min,
+		    max);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static json_t *clock_json(struct node *n)
+{
+	struct mclock_status cs;
+	char id[32];
+
+	mclock_get_status(n->mc, &cs);
+	return json_pack(
+	    "{s:s,s:s?,s:i,s:I,s:s,s:b,s:b}", "state",
+	    mclock_state_name(cs.state), "gm",
+	    cs.gm_valid ? ptp_clock_id_str(cs.gm_id, id, sizeof(id)) : NULL,
+	    "domain", cs.domain, "offset_ns", (json_int_t)cs.offset_ns,
+	    "port_state",
+	    ptp_port_state_name((enum ptp_port_state)cs.port_state),
+	    "ptp4l_reachable", cs.ptp_reachable, "grandmaster_self",
+	    cs.is_gm);
+}
+
+static unsigned int tx_channels(struct node *n)
+{
+	unsigned int i, c = 0;
+
+	for (i = 0; i < n->cfg.nflows; i++)
+		if (n->flows[i])
+			c += flow_config(n->flows[i])->nch;
+	return c;
+}
+
+static unsigned int rx_channels(struct node *n)
+{
+	unsigned int i, c = 0;
+
+	for (i = 0; i < n->cfg.nsubs; i++)
+		if (n->cfg.subs[i].name[0] && n->subs[i])
+			c += sub_config(n->subs[i])->channels;
+	return c;
+}
+
+/* ---- handlers: node, ptp, streams ---- */
+
+static int h_node(void *ctx, const struct api_req *r, json_t **out, char *err,
+		  size_t err_len)
+{
+	struct node *n = ctx;
+	struct timespec ts;
+	char id[20] = "";
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (n->disco)
+		snprintf(id, sizeof(id), "%s", disco_node_id(n->disco));
+	*out = json_pack("{s:s,s:s,s:s,s:f,s:i,s:i,s:o,s:s}", "name",
+			 n->cfg.name, "id", id, "version", D4_VERSION,
+			 "uptime_s",
+			 ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec -
+			  (double)n->start_ns) /
+			     1e9,
+			 "tx_channels", tx_channels(n), "rx_channels",
+			 rx_channels(n), "clock", clock_json(n), "api",
+			 API_PREFIX);
+	return *out ? 200 : 500;
+}
+
+static int h_ptp(void *ctx, const struct api_req *r, json_t **out, char *err,
+		 size_t err_len)
+{
+	*out = clock_json(ctx);
+	return *out ? 200 : 500;
+}
+
+static int h_streams(void *ctx, const struct api_req *r, json_t **out,
+		     char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	struct disco_stream ds;
+	unsigned int i;
+
+	*out = json_array();
+	for (i = 0; n->disco && disco_stream_at(n->disco, i, &ds); i++) {
+		struct sdp_stream st;
+		char addr[32];
+		json_t *o = json_pack(
+		    "{s:s,s:s,s:s,s:b,s:s}", "name", ds.name, "origin",
+		    ds.origin == DISCO_SAP ? "sap" : "ravenna", "host",
+		    inet_ntoa(ds.host), "own", ds.own, "sdp", ds.sdp);
+
+		if (sdp_parse((const uint8_t *)ds.sdp, strlen(ds.sdp), &st,
+			      NULL, 0) == 0) {
+			snprintf(addr, sizeof(addr), "%s:%u",
+				 inet_ntoa(st.addr), st.port);
+			json_object_set_new(o, "address", json_string(addr));
+			json_object_set_new(o, "channels",
+					    json_integer(st.channels));
+			json_object_set_new(o, "encoding",
+					    json_string(st.encoding));
+			json_object_set_new(o, "rate", json_integer(st.rate));
+			json_object_set_new(o, "ptime_us",
+					    json_integer(st.ptime_us));
+		}
+		json_array_append_new(*out, o);
+	}
+	return 200;
+}
+
+/* ---- flows ---- */
+
+static json_t *flow_json(struct node *n, unsigned int i)
+{
+	const struct flow_config *fc = flow_config(n->flows[i]);
+	const struct flow_stats *st = flow_stats(n->flows[i]);
+	json_t *ch = json_array();
+	char dest[32];
+	unsigned int c;
+
+	for (c = 0; c < fc->nch; c++)
+		json_array_append_new(ch, json_integer(fc->chans[c] + 1));
+	net_endpoint_str(&fc->dest, dest, sizeof(dest));
+	return json_pack(
+	    "{s:s,s:s,s:o,s:s,s:b,s:s,s:i,s:i,s:i,s:i,s:s,s:{s:I,s:I,s:I}}",
+	    "name", fc->name, "source", fc->source, "channels", ch,
+	    "destination", dest, "multicast", net_is_multicast(&fc->dest),
+	    "encoding", rtp_encoding_name(fc->enc), "rate", fc->rate,
+	    "ptime_us", fc->ptime_us, "dscp", fc->dscp, "ttl", fc->ttl,
+	    "origin", n->flow_api[i] ? "api" : "config", "stats", "packets",
+	    (json_int_t)GET(st->packets), "send_errors",
+	    (json_int_t)GET(st->send_errors), "skipped",
+	    (json_int_t)GET(st->skipped));
+}
+
+static int find_flow(struct node *n, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < n->cfg.nflows; i++)
+		if (n->flows[i] && !strcmp(n->cfg.flows[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static int h_flows(void *ctx, const struct api_req *r, json_t **out, char *err,
+		   size_t err_len)
+{
+	struct node *n = ctx;
+	unsigned int i;
+
+	*out = json_array();
+	for (i = 0; i < n->cfg.nflows; i++)
+		if (n->flows[i])
+			json_array_append_new(*out, flow_json(n, i));
+	return 200;
+}
+
+static int parse_flow(struct node *n, const json_t *b, struct flow_config *fc,
+		      char *err, size_t err_len)
+{
+	const char *name = jstr(b, "name"), *src = jstr(b, "source");
+	const char *dst = jstr(b, "destination"), *enc = jstr(b, "encoding");
+	const char *ifname = jstr(b, "interface");
+	json_t *chans = json_object_get(b, "channels"), *v;
+	long long ptime, dscp, ttl;
+	size_t k;
+	int si;
+
+	memset(fc, 0, sizeof(*fc));
+	if (!name || !*name || strlen(name) >= sizeof(fc->name))
+		ERR(-1, "'name' must be a string of 1-%zu characters",
+		    sizeof(fc->name) - 1);
+	if (find_flow(n, name) >= 0)
+		ERR(-EEXIST, "flow '%s' exists already", name);
+	if (!src || (si = config_find_source(&n->cfg, src)) < 0)
+		ERR(-1, "'source': no source '%s' on this node", src ? src : "");
+	if (!dst || net_parse_endpoint(dst, 5004, &fc->dest))
+		ERR(-1, "'destination' must be ADDR[:PORT], not '%s'",
+		    dst ? dst : "");
+	snprintf(fc->name, sizeof(fc->name), "%s", name);
+	snprintf(fc->source, sizeof(fc->source), "%s", src);
+	fc->enc = RTP_ENC_L24;
+	if (enc && rtp_encoding_parse(enc, &fc->enc))
+		ERR(-1, "'encoding' must be L24 or L16, not '%s'", enc);
+	if (jint(b, "ptime_us", 125, 4000, 1000, &ptime, err, err_len) ||
+	    jint(b, "dscp", 0, 63, 34, &dscp, err, err_len) ||
+	    jint(b, "ttl", 1, 255, 16, &ttl, err, err_len))
+		return -1;
+	fc->rate = 48000;
+	fc->ptime_us = (uint32_t)ptime;
+	fc->pt = 98;
+	fc->dscp = (int)dscp;
+	fc->ttl = (int)ttl;
+	if (ifname)
+		snprintf(fc->ifname, sizeof(fc->ifname), "%s", ifname);
+	if (chans && !json_is_array(chans))
+		ERR(-1, "'channels' must be a list of source channels");
+	json_array_foreach(chans, k, v)
+	{
+		long long c = json_integer_value(v);
+
+		if (!json_is_integer(v) || c < 1 ||
+		    c > source_channels(n->sources[si]) ||
+		    k >= SOURCE_MAX_CHANNELS)
+			ERR(-1, "'channels': %lld is not a channel of source "
+				"'%s' (1-%u)",
+			    c, src, source_channels(n->sources[si]));
+		fc->chans[fc->nch++] = (uint8_t)(c - 1);
+	}
+	if (!fc->nch) {
+		fc->nch = source_channels(n->sources[si]);
+		for (k = 0; k < fc->nch; k++)
+			fc->chans[k] = (uint8_t)k;
+	}
+	return si;
+}
+
+static int flow_create(struct node *n, const json_t *b, json_t **out,
+		       char *err, size_t err_len)
+{
+	struct flow_config fc;
+	struct flow *f;
+	char msg[256];
+	unsigned int i;
+	int si, handle, rc;
+
+	si = parse_flow(n, b, &fc, err, err_len);
+	if (si < 0)
+		return si == -EEXIST ? 409 : 400;
+	for (i = 0; i < n->cfg.nflows && n->cfg.flows[i].name[0]; i++)
+		;
+	if (i == CONFIG_MAX_FLOWS)
+		ERR(409, "this node has %d flows, the most it takes",
+		    CONFIG_MAX_FLOWS);
+	f = flow_open(&fc, n->sources[si], err, err_len);
+	if (!f)
+		return 400;
+	handle = node_flow_default_loop(n, f, msg, sizeof(msg));
+	if (handle < 0) {
+		flow_destroy(f);
+		ERR(500, "its D4 loop: %s", msg);
+	}
+	rc = relay_attach_output(n->relay, handle, flow_fd(f), NULL);
+	if (rc < 0) {
+		d4_remove(relay_runtime(n->relay), handle);
+		flow_destroy(f);
+		ERR(500, "its D4 output: %s", strerror(-rc));
+	}
+	d4_start(relay_runtime(n->relay), handle);
+	n->cfg.flows[i] = *flow_config(f);
+	if (i == n->cfg.nflows)
+		n->cfg.nflows++;
+	n->flow_prog[i] = (struct flow_prog){n->relay, handle};
+	flow_set_sender(f, node_flow_send_d4, &n->flow_prog[i]);
+	n->flows[i] = f;
+	n->flow_api[i] = true;
+	media_set_flow(n->media, i, f);
+	node_publish_flow(n, i);
+	if (n->disco)
+		disco_set_channels(n->disco, tx_channels(n), rx_channels(n));
+	log_info("api: flow %s created (%s)", fc.name, jstr(b, "destination"));
+	*out = flow_json(n, i);
+	return 201;
+}
+
+static int h_flow_create(void *ctx, const struct api_req *r, json_t **out,
+			 char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	int status;
+
+	if (!r->body)
+		ERR(400, "POST /flows needs a JSON body");
+	status = flow_create(n, r->body, out, err, err_len);
+	if (status == 201) {
+		state_put(n, "flows", jstr(r->body, "name"), r->body);
+		save_state(n);
+	}
+	return status;
+}
+
+static int h_flow_delete(void *ctx, const struct api_req *r, json_t **out,
+			 char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	int i = find_flow(n, r->parts[1]);
+	struct flow *f;
+
+	if (i < 0)
+		ERR(404, "no flow '%s'", r->parts[1]);
+	if (!n->flow_api[i])
+		ERR(409, "flow '%s' comes from the config file", r->parts[1]);
+	f = n->flows[i];
+	/* Out of the media thread's table first: after this, nothing runs
+	 * the flow or its loop. */
+	media_set_flow(n->media, (unsigned int)i, NULL);
+	n->flows[i] = NULL;
+	if (n->disco)
+		disco_flow_remove(n->disco, (unsigned int)i);
+	d4_stop(relay_runtime(n->relay), n->flow_prog[i].handle);
+	relay_detach_output(n->relay, n->flow_prog[i].handle);
+	d4_remove(relay_runtime(n->relay), n->flow_prog[i].handle);
+	flow_destroy(f);
+	log_info("api: flow %s deleted", n->cfg.flows[i].name);
+	state_drop(n, "flows", n->cfg.flows[i].name);
+	n->cfg.flows[i].name[0] = '\0';
+	n->flow_api[i] = false;
+	if (n->disco)
+		disco_set_channels(n->disco, tx_channels(n), rx_channels(n));
+	save_state(n);
+	return 204;
+}
+
+/* ---- subscriptions ---- */
+
+static json_t *sub_stats_json(const struct sub_stats *st)
+{
+	static const char *const bucket[SUB_HIST_BUCKETS] = {
+	    "<0",    "<125",  "<250",  "<500",   "<1000",
+	    "<2000", "<4000", "<8000", "<16000", ">=16000"};
+	json_t *h = json_object();
+	unsigned int b;
+
+	for (b = 0; b < SUB_HIST_BUCKETS; b++)
+		json_object_set_new(h, bucket[b],
+				    json_integer((json_int_t)GET(st->hist[b])));
+	return json_pack(
+	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
+	    "received", (json_int_t)GET(st->received), "lost",
+	    (json_int_t)GET(st->lost), "late", (json_int_t)GET(st->late),
+	    "early", (json_int_t)GET(st->early), "unsynced",
+	    (json_int_t)GET(st->unsynced), "duplicate",
+	    (json_int_t)GET(st->duplicate), "reordered",
+	    (json_int_t)GET(st->reordered), "missing_frames",
+	    (json_int_t)GET(st->missing_frames), "bad_header",
+	    (json_int_t)GET(st->bad_header), "bad_pt",
+	    (json_int_t)GET(st->bad_pt), "bad_size",
+	    (json_int_t)GET(st->bad_size), "foreign",
+	    (json_int_t)GET(st->foreign), "ssrc_changes",
+	    (json_int_t)GET(st->ssrc_changes), "delay_us", h);
+}
+
+static json_t *sub_json(struct node *n, unsigned int i)
+{
+	const struct sub_config *sc =
+	    n->subs[i] ? sub_config(n->subs[i]) : &n->cfg.subs[i];
+	char addr[32];
+	json_t *o;
+
+	net_endpoint_str(&sc->addr, addr, sizeof(addr));
+	o = json_pack("{s:s,s:s?,s:s,s:i,s:s,s:i,s:I,s:I,s:s,s:s}", "name",
+		      n->cfg.subs[i].name,
+		      "stream", n->cfg.sub_stream[i][0] ? n->cfg.sub_stream[i]
+							: NULL,
+		      "address", n->subs[i] ? addr : "", "channels",
+		      sc->channels, "encoding", rtp_encoding_name(sc->enc),
+		      "rate", sc->rate, "latency_us",
+		      (json_int_t)(sc->latency_ns / 1000), "mediaclk_offset",
+		      (json_int_t)sc->mediaclk_offset, "state",
+		      !n->subs[i] ? "unresolved"
+		      : GET(sub_stats(n->subs[i])->received) ? "receiving"
+							      : "silent",
+		      "origin", n->sub_api[i] ? "api" : "config");
+	if (n->subs[i])
+		json_object_set_new(o, "stats",
+				    sub_stats_json(sub_stats(n->subs[i])));
+	return o;
+}
+
+static int find_sub(struct node *n, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < n->cfg.nsubs; i++)
+		if (n->cfg.subs[i].name[0] && !strcmp(n->cfg.subs[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+static int h_subs(void *ctx, const struct api_req *r, json_t **out, char *err,
+		  size_t err_len)
+{
+	struct node *n = ctx;
+	unsigned int i;
+
+	*out = json_array();
+	for (i = 0; i < n->cfg.nsubs; i++)
+		if (n->cfg.subs[i].name[0])
+			json_array_append_new(*out, sub_json(n, i));
+	return 200;
+}
+
+/* A WAV recording of every channel of subscription @i, aligned by PTP
+ * position ("record": {"path", "start", "duration"}). */
+static int add_record_sink(struct node *n, unsigned int i, const json_t *rec,
+			   char *err, size_t err_len)
+{
+	struct sink_config *k;
+	const char *path = jstr(rec, "path");
+	json_t *start = json_object_get(rec, "start");
+	json_t *dur = json_object_get(rec, "duration");
+	char name[SUB_NAME_MAX];
+
+	if (!json_is_object(rec) || !path || !*path)
+		ERR(-1, "'record' needs {\"path\": FILE, \"start\": "
+			"PTP_SECONDS, \"duration\": SECONDS}");
+	if (n->cfg.nsinks == CONFIG_MAX_SINKS)
+		ERR(-1, "this node has %d sinks, the most it takes",
+		    CONFIG_MAX_SINKS);
+	if ((start && !json_is_number(start)) || (dur && !json_is_number(dur)))
+		ERR(-1, "'record': start and duration are numbers (seconds)");
+	k = &n->cfg.sinks[n->cfg.nsinks];
+	memset(k, 0, sizeof(*k));
+	k->type = SINK_FILE;
+	snprintf(name, sizeof(name), "%s", n->cfg.subs[i].name);
+	snprintf(k->sub, sizeof(k->sub), "%s", name);
+	snprintf(k->rec.name, sizeof(k->rec.name), "%s", name);
+	snprintf(k->rec.path, sizeof(k->rec.path), "%s", path);
+	k->rec.format = SF_FORMAT_WAV | SF_FORMAT_PCM_24;
+	k->rec.start = start ? START_AT : START_FIRST;
+	k->rec.start_ns =
+	    start ? (uint64_t)(json_number_value(start) * 1e9) : 0;
+	k->rec.duration_ns =
+	    dur ? (uint64_t)(json_number_value(dur) * 1e9) : 0;
+	n->cfg.nsinks++;
+	return 0;
+}
+
+static int parse_sub(struct node *n, unsigned int i, const json_t *b,
+		     struct sdp_stream *st, char *err, size_t err_len)
+{
+	struct sub_config *s = &n->cfg.subs[i];
+	const char *name = jstr(b, "name"), *stream = jstr(b, "stream");
+	const char *sdp = jstr(b, "sdp"), *addr = jstr(b, "address");
+	const char *timing = jstr(b, "timing"), *ifname = jstr(b, "interface");
+	const char *enc = jstr(b, "encoding");
+	long long lat, ch, rate, ptime, pt;
+	char perr[160];
+
+	if (!name || !*name || strlen(name) >= sizeof(s->name))
+		ERR(-1, "'name' must be a string of 1-%zu characters",
+		    sizeof(s->name) - 1);
+	if (find_sub(n, name) >= 0)
+		ERR(-EEXIST, "subscription '%s' exists already", name);
+	if (!!stream + !!sdp + !!addr != 1)
+		ERR(-1, "give exactly one of 'stream', 'sdp' or 'address'");
+	if (stream && (!*stream || strlen(stream) >=
+					sizeof(n->cfg.sub_stream[0])))
+		ERR(-1, "'stream' must be a stream name of 1-%zu characters",
+		    sizeof(n->cfg.sub_stream[0]) - 1);
+	if (jint(b, "latency_us", SUB_LATENCY_MIN_NS / 1000,
+		 SUB_LATENCY_MAX_NS / 1000, 1000, &lat, err, err_len) ||
+	    jint(b, "channels", 1, SOURCE_MAX_CHANNELS, 2, &ch, err,
+		 err_len) ||
+	    jint(b, "rate", 44100, 96000, 48000, &rate, err, err_len) ||
+	    jint(b, "ptime_us", 125, 4000, 1000, &ptime, err, err_len) ||
+	    jint(b, "payload_type", 0, 127, 98, &pt, err, err_len))
+		return -1;
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->enc = RTP_ENC_L24;
+	if (enc && rtp_encoding_parse(enc, &s->enc))
+		ERR(-1, "'encoding' must be L24 or L16, not '%s'", enc);
+	s->rate = (uint32_t)rate;
+	s->channels = (unsigned int)ch;
+	s->pt = (uint8_t)pt;
+	s->fpp = flow_frames_per_packet((uint32_t)ptime, s->rate);
+	s->latency_ns = (uint64_t)lat * 1000;
+	s->timing = SUB_TIMING_AUTO;
+	if (timing && !strcmp(timing, "ptp"))
+		s->timing = SUB_TIMING_PTP;
+	else if (timing && !strcmp(timing, "arrival"))
+		s->timing = SUB_TIMING_ARRIVAL;
+	else if (timing && strcmp(timing, "auto"))
+		ERR(-1, "'timing' must be auto, ptp or arrival, not '%s'",
+		    timing);
+	if (ifname)
+		snprintf(s->ifname, sizeof(s->ifname), "%s", ifname);
+	n->cfg.sub_stream[i][0] = '\0';
+	n->cfg.sub_keys[i] = 0;
+	if (stream) {
+		snprintf(n->cfg.sub_stream[i], sizeof(n->cfg.sub_stream[0]),
+			 "%s", stream);
+		return 1;
+	}
+	if (sdp) {
+		if (sdp_parse((const uint8_t *)sdp, strlen(sdp), st, perr,
+			      sizeof(perr)) < 0)
+			ERR(-1, "'sdp': %s", perr);
+		return 2;
+	}
+	if (net_parse_endpoint(addr, 5004, &s->addr))
+		ERR(-1, "'address' must be ADDR[:PORT], not '%s'", addr);
+	return 0;
+}
+
+static int sub_create(struct node *n, const json_t *b, json_t **out,
+		      char *err, size_t err_len)
+{
+	struct sdp_stream st;
+	json_t *rec = json_object_get(b, "record");
+	unsigned int i, nsinks = n->cfg.nsinks;
+	struct sub *s;
+	int kind;
+
+	for (i = 0; i < n->cfg.nsubs && n->cfg.subs[i].name[0]; i++)
+		;
+	if (i == CONFIG_MAX_SUBS)
+		ERR(409, "this node has %d subscriptions, the most it takes",
+		    CONFIG_MAX_SUBS);
+	kind = parse_sub(n, i, b, &st, err, err_len);
+	if (kind < 0) {
+		n->cfg.subs[i].name[0] = '\0';
+		return kind == -EEXIST ? 409 : 400;
+	}
+	if (kind == 2 &&
+	    config_sub_apply_sdp(&n->cfg, i, &st, err, err_len) < 0) {
+		n->cfg.subs[i].name[0] = '\0';
+		return 400;
+	}
+	if (rec && add_record_sink(n, i, rec, err, err_len) < 0) {
+		n->cfg.subs[i].name[0] = '\0';
+		return 400;
+	}
+	if (rec && kind != 1) {
+		struct sink_config *k = &n->cfg.sinks[n->cfg.nsinks - 1];
+
+		k->rec.nch = n->cfg.subs[i].channels;
+		for (unsigned int c = 0; c < k->rec.nch; c++)
+			k->rec.chans[c] = (uint8_t)c;
+		k->rec.rate = n->cfg.subs[i].rate;
+	}
+	n->sub_tmpl[i] = n->cfg.subs[i];
+	n->sub_api[i] = true;
+	if (i == n->cfg.nsubs)
+		n->cfg.nsubs++;
+	if (kind == 1) {
+		/* By name: opened when discovery knows the stream. */
+		free(n->sub_sdp[i]);
+		n->sub_sdp[i] = NULL;
+		n->sub_recs_open[i] = false;
+		node_resolve_streams(n);
+	} else {
+		s = sub_open(&n->cfg.subs[i], err, err_len);
+		if (!s || node_open_sinks(n, i, s, err, err_len) < 0) {
+			sub_destroy(s);
+			n->cfg.subs[i].name[0] = '\0';
+			n->cfg.nsinks = nsinks;
+			n->sub_api[i] = false;
+			return 400;
+		}
+		media_set_sub(n->media, i, s);
+		n->subs[i] = s;
+	}
+	if (n->disco)
+		disco_set_channels(n->disco, tx_channels(n), rx_channels(n));
+	log_info("api: subscription %s created", n->cfg.subs[i].name);
+	*out = sub_json(n, i);
+	return 201;
+}
+
+static int h_sub_create(void *ctx, const struct api_req *r, json_t **out,
+			char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	int status;
+
+	if (!r->body)
+		ERR(400, "POST /subscriptions needs a JSON body");
+	status = sub_create(n, r->body, out, err, err_len);
+	if (status == 201) {
+		state_put(n, "subscriptions", jstr(r->body, "name"), r->body);
+		save_state(n);
+	}
+	return status;
+}
+
+static void sub_remove(struct node *n, unsigned int i)
+{
+	struct sub *s = n->subs[i];
+
+	media_set_sub(n->media, i, NULL);
+	n->subs[i] = NULL;
+	sub_destroy(s);
+	free(n->sub_sdp[i]);
+	n->sub_sdp[i] = NULL;
+}
+
+static int h_sub_delete(void *ctx, const struct api_req *r, json_t **out,
+			char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	int i = find_sub(n, r->parts[1]);
+
+	if (i < 0)
+		ERR(404, "no subscription '%s'", r->parts[1]);
+	if (!n->sub_api[i])
+		ERR(409, "subscription '%s' comes from the config file",
+		    r->parts[1]);
+	sub_remove(n, (unsigned int)i);
+	log_info("api: subscription %s deleted", n->cfg.subs[i].name);
+	state_drop(n, "subscriptions", n->cfg.subs[i].name);
+	n->cfg.subs[i].name[0] = '\0';
+	n->cfg.sub_stream[i][0] = '\0';
+	n->sub_api[i] = false;
+	if (n->disco)
+		disco_set_channels(n->disco, tx_channels(n), rx_channels(n));
+	save_state(n);
+	return 204;
+}
+
+/* PUT /subscriptions/NAME {"latency_us": N}: a new subscription object
+ * with the new latency replaces the old one in the media table. */
+static int h_sub_update(void *ctx, const struct api_req *r, json_t **out,
+			char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	int i = find_sub(n, r->parts[1]);
+	long long lat;
+	struct sub *s, *old;
+
+	if (i < 0)
+		ERR(404, "no subscription '%s'", r->parts[1]);
+	if (!r->body || !json_object_get(r->body, "latency_us"))
+		ERR(400, "PUT needs {\"latency_us\": N}");
+	if (jint(r->body, "latency_us", SUB_LATENCY_MIN_NS / 1000,
+		 SUB_LATENCY_MAX_NS / 1000, 1000, &lat, err, err_len))
+		return 400;
+	n->cfg.subs[i].latency_ns = (uint64_t)lat * 1000;
+	n->sub_tmpl[i].latency_ns = (uint64_t)lat * 1000;
+	old = n->subs[i];
+	if (old) {
+		s = sub_open(&n->cfg.subs[i], err, err_len);
+		if (!s || node_move_sinks(n, (unsigned int)i, s) < 0) {
+			sub_destroy(s);
+			return 500; /* sub_open said why in @err */
+		}
+		media_set_sub(n->media, (unsigned int)i, s);
+		n->subs[i] = s;
+		sub_destroy(old);
+	}
+	log_info("api: subscription %s latency %lld us", n->cfg.subs[i].name,
+		 lat);
+	if (n->sub_api[i]) {
+		json_t *list = state_list(n, "subscriptions"), *e;
+		size_t k;
+
+		json_array_foreach(list, k, e)
+		{
+			if (!strcmp(jstr(e, "name") ?: "",
+				    n->cfg.subs[i].name))
+				json_object_set_new(e, "latency_us",
+						    json_integer(lat));
+		}
+		save_state(n);
+	}
+	*out = sub_json(n, (unsigned int)i);
+	return 200;
+}
+
+/* ---- D4 ---- */
+
+static int h_d4_programs(void *ctx, const struct api_req *r, json_t **out,
+			 char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	struct d4_runtime *rt = relay_runtime(n->relay);
+	int handles[D4_MAX_PROGRAMS], nh, i;
+
+	*out = json_array();
+	nh = d4_program_list(rt, handles, D4_MAX_PROGRAMS);
+	for (i = 0; i < nh; i++) {
+		struct d4_program_info pi;
+
+		if (d4_program_info(rt, handles[i], &pi) < 0)
+			continue;
+		json_array_append_new(
+		    *out,
+		    json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:s}", "name",
+			      pi.name, "binding", pi.binding, "running",
+			      pi.running, "wcet", (json_int_t)pi.wcet_insns,
+			      "pkts_in", (json_int_t)pi.pkts_in, "pkts_sent",
+			      (json_int_t)pi.pkts_sent, "pkts_dropped",
+			      (json_int_t)pi.pkts_dropped, "errors",
+			      (json_int_t)pi.errors, "last_error",
+			      pi.last_error));
+	}
+	return 200;
+}
+
+static int h_d4_vars(void *ctx, const struct api_req *r, json_t **out,
+		     char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	struct d4_runtime *rt = relay_runtime(n->relay);
+	int nv = d4_var_count(rt), i;
+
+	*out = json_array();
+	for (i = 0; i < nv; i++) {
+		struct d4_var_info vi;
+		char val[4096];
+
+		if (d4_var_info(rt, i, &vi) < 0)
+			continue;
+		d4_var_format(rt, vi.name, val, sizeof(val));
+		json_array_append_new(*out,
+				      json_pack("{s:s,s:s,s:s}", "name", vi.name,
+						"type", vi.type, "value", val));
+	}
+	return 200;
+}
+
+static int d4_exec_text(struct node *n, const char *text, json_t **out,
+			char *err, size_t err_len)
+{
+	int handle = -1;
+
+	if (d4_exec(relay_runtime(n->relay), text, strlen(text), &handle, err,
+		    err_len) < 0)
+		return 400;
+	log_info("api: d4 exec '%.80s'", text);
+	*out = json_pack("{s:i}", "handle", handle);
+	return 200;
+}
+
+static int h_d4_exec(void *ctx, const struct api_req *r, json_t **out,
+		     char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	const char *text = r->body ? jstr(r->body, "text") : NULL;
+	int status;
+
+	if (!text)
+		ERR(400, "POST /d4/exec needs {\"text\": \"D4 text\"}");
+	status = d4_exec_text(n, text, out, err, err_len);
+	if (status == 200) {
+		json_array_append_new(state_list(n, "d4"), json_string(text));
+		save_state(n);
+	}
+	return status;
+}
+
+static int h_d4_startstop(void *ctx, const struct api_req *r, json_t **out,
+			  char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	struct d4_runtime *rt = relay_runtime(n->relay);
+	int h = d4_program_find(rt, r->parts[2]);
+	bool start = !strcmp(r->parts[3], "start");
+
+	if (h < 0)
+		ERR(404, "no D4 loop '%s'", r->parts[2]);
+	if (!start && strcmp(r->parts[3], "stop"))
+		ERR(404, "'%s': start or stop", r->parts[3]);
+	if (start ? d4_start(rt, h) : d4_stop(rt, h))
+		ERR(500, "cannot %s loop '%s'", r->parts[3], r->parts[2]);
+	*out = json_pack("{s:s,s:b}", "name", r->parts[2], "running", start);
+	return 200;
+}
+
+/* ---- stats ---- */
+
+static int h_stats(void *ctx, const struct api_req *r, json_t **out,
+		   char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	json_t *flows = json_object(), *subs = json_object();
+	unsigned int i;
+
+	for (i = 0; i < n->cfg.nflows; i++) {
+		json_t *f;
+
+		if (!n->flows[i])
+			continue;
+		f = flow_json(n, i);
+		json_object_set(flows, n->cfg.flows[i].name,
+				json_object_get(f, "stats"));
+		json_decref(f);
+	}
+	for (i = 0; i < n->cfg.nsubs; i++)
+		if (n->cfg.subs[i].name[0] && n->subs[i])
+			json_object_set_new(
+			    subs, n->cfg.subs[i].name,
+			    sub_stats_json(sub_stats(n->subs[i])));
+	*out = json_pack("{s:o,s:o}", "flows", flows, "subscriptions", subs);
+	return 200;
+}
+
+static const struct api_route routes[] = {
+    {"GET", "node", h_node},
+    {"GET", "ptp", h_ptp},
+    {"GET", "streams", h_streams},
+    {"GET", "flows", h_flows},
+    {"POST", "flows", h_flow_create},
+    {"DELETE", "flows/*", h_flow_delete},
+    {"GET", "subscriptions", h_subs},
+    {"POST", "subscriptions", h_sub_create},
+    {"PUT", "subscriptions/*", h_sub_update},
+    {"DELETE", "subscriptions/*", h_sub_delete},
+    {"GET", "d4/programs", h_d4_programs},
+    {"GET", "d4/vars", h_d4_vars},
+    {"POST", "d4/exec", h_d4_exec},
+    {"POST", "d4/programs/*/*", h_d4_startstop},
+    {"GET", "stats", h_stats},
+    {NULL, NULL, NULL},
+};
+
+int node_api_start(struct node *n)
+{
+	struct api_config ac = {.addr = n->cfg.api_addr,
+				.read_token = n->cfg.api_read_token};
+	const char *env = getenv("D4_STATE_DIR");
+	int rc;
+
+	n->state = json_pack("{s:[],s:[],s:[]}", "flows", "subscriptions",
+			     "d4");
+	if (n->cfg.state_dir[0])
+		snprintf(n->state_dir, sizeof(n->state_dir), "%s",
+			 n->cfg.state_dir);
+	else
+		snprintf(n->state_dir, sizeof(n->state_dir), "%s/%s",
+			 env && *env ? env : "/var/lib/d4node", n->cfg.name);
+	rc = mkdirs(n->state_dir);
+	if (rc < 0 || (rc = load_token(n->state_dir, ac.token,
+				       sizeof(ac.token))) < 0) {
+		log_err("state: directory %s unusable (%s); no control API and "
+			"no saved state",
+			n->state_dir, strerror(-rc));
+		n->state_dir[0] = '\0';
+		return rc;
+	}
+	if (n->cfg.api_off)
+		return 0;
+	n->api = api_new(n->loop, &ac, routes, n);
+	if (!n->api) {
+		log_warn("api: not started; the node runs on without it");
+		return -EADDRINUSE;
+	}
+	log_info("api: listening on %s:%u%s", inet_ntoa(ac.addr.sin_addr),
+		 api_port(n->api), API_PREFIX);
+	return 0;
+}
+
+void node_api_stop(struct node *n)
+{
+	api_destroy(n->api);
+	n->api = NULL;
+}
+
+/* Replay what the API made before a restart, through the same code. A
+ * file that does not parse is moved aside: the node starts from its
+ * config, and says so. */
+void node_state_restore(struct node *n)
+{
+	char path[4200], bad[4300], err[512];
+	json_error_t jerr;
+	json_t *st, *o, *out = NULL;
+	size_t i;
+
+	if (!n->state_dir[0])
+		return;
+	snprintf(path, sizeof(path), "%s/state.json", n->state_dir);
+	if (access(path, F_OK) < 0)
+		return;
+	st = json_load_file(path, 0, &jerr);
+	if (!st || !json_is_object(st) ||
+	    !json_is_array(json_object_get(st, "flows")) ||
+	    !json_is_array(json_object_get(st, "subscriptions")) ||
+	    !json_is_array(json_object_get(st, "d4"))) {
+		snprintf(bad, sizeof(bad), "%s.bad-%ld", path, (long)time(NULL));
+		rename(path, bad);
+		log_err("state: %s is corrupt (line %d: %s); moved to %s, "
+			"starting from the config file",
+			path, jerr.line, st ? "not a d4 state" : jerr.text,
+			bad);
+		json_decref(st);
+		return;
+	}
+	n->restoring = true;
+	json_array_foreach(json_object_get(st, "flows"), i, o)
+	{
+		if (flow_create(n, o, &out, err, sizeof(err)) != 201)
+			log_err("state: flow %zu not restored: %s", i, err);
+		else
+			state_put(n, "flows", jstr(o, "name"), o);
+		json_decref(out);
+		out = NULL;
+	}
+	json_array_foreach(json_object_get(st, "d4"), i, o)
+	{
+		if (!json_is_string(o) ||
+		    d4_exec_text(n, json_string_value(o), &out, err,
+				 sizeof(err)) != 200)
+			log_err("state: d4 statement %zu refused: %s", i, err);
+		else
+			json_array_append(state_list(n, "d4"), o);
+		json_decref(out);
+		out = NULL;
+	}
+	json_array_foreach(json_object_get(st, "subscriptions"), i, o)
+	{
+		if (sub_create(n, o, &out, err, sizeof(err)) != 201)
+			log_err("state: subscription %zu not restored: %s", i,
+				err);
+		else
+			state_put(n, "subscriptions", jstr(o, "name"), o);
+		json_decref(out);
+		out = NULL;
+	}
+	n->restoring = false;
+	log_info("state: restored %zu flow(s), %zu subscription(s), %zu D4 "
+		 "statement(s) from %s",
+		 json_array_size(state_list(n, "flows")),
+		 json_array_size(state_list(n, "subscriptions")),
+		 json_array_size(state_list(n, "d4")), path);
+	json_decref(st);
+}
