@@ -759,7 +759,13 @@ static int h_sub_create(void *ctx, const struct api_req *r, json_t **out,
 		ERR(400, "POST /subscriptions needs a JSON body");
 	status = sub_create(n, r->body, out, err, err_len);
 	if (status == 201) {
-		state_put(n, "subscriptions", jstr(r->body, "name"), r->body);
+		/* Routes persist, recordings do not: a restart must not
+		 * truncate a finished take by opening its file again. */
+		json_t *keep = json_copy(r->body);
+
+		json_object_del(keep, "record");
+		state_put(n, "subscriptions", jstr(r->body, "name"), keep);
+		json_decref(keep);
 		save_state(n);
 	}
 	return status;
