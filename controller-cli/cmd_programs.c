@@ -1,0 +1,37 @@
+/* d4ctl programs: a node's D4 loops and their counters (GET /d4/programs). */
+#include "controller-cli/d4ctl.h"
+
+static const char usage[] =
+    "usage: d4ctl programs [--json] NODE\n"
+    "\n"
+    "D4 loops of NODE: name, binding, running, worst-case instructions per\n"
+    "packet, packets in/sent/dropped, errors and the last error.\n";
+
+int cmd_programs(struct d4ctl *ctl, int argc, char *argv[])
+{
+	static const char *const headers[] = {
+	    "NAME", "BINDING", "RUNNING", "WCET",	"IN",
+	    "SENT", "DROPPED", "ERRORS",  "LAST_ERROR", NULL};
+	static const char *const keys[] = {
+	    "name",	 "binding",	 "running", "wcet",	  "pkts_in",
+	    "pkts_sent", "pkts_dropped", "errors",  "last_error", NULL};
+	struct d4ctl_node node;
+	json_t *v = NULL;
+	int first, rc;
+
+	rc = d4ctl_getopt(ctl, argc, argv, usage, NULL, NULL, NULL, NULL,
+			  &first);
+	if (rc)
+		return rc > 0 ? D4CTL_EXIT_OK : D4CTL_EXIT_USAGE;
+	if (argc - first > 1) {
+		d4ctl_err("programs", "unexpected '%s'\n%s", argv[first + 1],
+			  usage);
+		return D4CTL_EXIT_USAGE;
+	}
+	rc = d4ctl_get(ctl, first < argc ? argv[first] : NULL, "/d4/programs",
+		       &node, &v);
+	if (rc == 0 && !ctl->json)
+		d4ctl_table(v, headers, keys);
+	json_decref(v);
+	return d4ctl_exit_code(rc);
+}

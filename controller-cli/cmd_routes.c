@@ -1,0 +1,50 @@
+/* d4ctl routes: every subscription on the network and where it comes
+ * from (plan_routes()). */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "controller-cli/d4ctl.h"
+#include "controller-cli/plan.h"
+#include "controller-cli/snapshot.h"
+
+static const char usage[] =
+    "usage: d4ctl routes [--json]\n"
+    "\n"
+    "Every route on the network: RX channels (or NODE/SUBSCRIPTION), where\n"
+    "they come from (CHANNELS@NODE or \"stream\"), how (multicast, unicast\n"
+    "relay, foreign stream, address), the flow, state and latency.\n";
+
+int cmd_routes(struct d4ctl *ctl, int argc, char *argv[])
+{
+	static const char *const headers[] = {
+	    "RX", "FROM", "KIND", "FLOW", "STATE", "LATENCY_US", NULL};
+	static const char *const keys[] = {
+	    "rx", "from", "kind", "flow", "state", "latency_us", NULL};
+	struct d4ctl_node *nodes = NULL;
+	json_t *net = NULL, *routes;
+	int first, rc, n;
+
+	rc = d4ctl_getopt(ctl, argc, argv, usage, NULL, NULL, NULL, NULL,
+			  &first);
+	if (rc)
+		return rc > 0 ? D4CTL_EXIT_OK : D4CTL_EXIT_USAGE;
+	if (first < argc) {
+		d4ctl_err("routes", "unexpected '%s'\n%s", argv[first], usage);
+		return D4CTL_EXIT_USAGE;
+	}
+	n = d4ctl_node_all(ctl, &nodes);
+	if (n < 0)
+		return d4ctl_exit_code(n);
+	rc = snapshot_fetch(ctl, nodes, n, false, &net);
+	free(nodes);
+	if (rc < 0)
+		return d4ctl_exit_code(rc);
+	routes = plan_routes(net);
+	if (ctl->json)
+		d4ctl_print_json(routes);
+	else
+		d4ctl_table(routes, headers, keys);
+	json_decref(routes);
+	json_decref(net);
+	return D4CTL_EXIT_OK;
+}

@@ -1,0 +1,865 @@
+/* The route planner (plan.h): reads a network snapshot, writes API calls.
+ * No I/O here; cmd_route.c fetches the snapshot and runs the plan. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller-cli/plan.h"
+
+#define D4_MAX_NAME 31 /* d4/d4.h: characters in a D4 name */
+#define MAX_EPS	    100
+
+static const char *jstr(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static json_int_t jint(const json_t *o, const char *key, json_int_t dflt)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? json_integer_value(v) : dflt;
+}
+
+static json_t *jarr(const json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_array(v) ? v : NULL;
+}
+
+/* A node by name or API address. */
+static const json_t *net_node(const json_t *net, const char *name)
+{
+	json_t *nodes = jarr(net, "nodes"), *n;
+	size_t i;
+
+	json_array_foreach(nodes, i, n)
+	{
+		if (!strcmp(jstr(n, "name"), name) ||
+		    !strcmp(jstr(n, "address"), name))
+			return n;
+	}
+	return NULL;
+}
+
+static const json_t *find_named(const json_t *list, const char *name)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(list, i, e)
+	{
+		if (!strcmp(jstr(e, "name"), name))
+			return e;
+	}
+	return NULL;
+}
+
+/* The API host of a node: "10.77.0.2" of "10.77.0.2:8080". */
+static void node_host(const json_t *n, char *buf, size_t len)
+{
+	const char *a = jstr(n, "address");
+	const char *colon = strrchr(a, ':');
+	size_t l = colon ? (size_t)(colon - a) : strlen(a);
+
+	snprintf(buf, len, "%.*s", (int)l, a);
+}
+
+void plan_receivers_var(const char *flow, char *buf, size_t len)
+{
+	const char *suffix = "_receivers";
+	size_t i, n;
+
+	n = (size_t)snprintf(buf, len, "_%s", flow);
+	for (i = 1; i < n && i < len; i++) {
+		char c = buf[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9')))
+			buf[i] = '_';
+	}
+	if (strlen(buf) + strlen(suffix) > D4_MAX_NAME)
+		buf[D4_MAX_NAME - strlen(suffix)] = '\0';
+	strncat(buf, suffix, len - strlen(buf) - 1);
+}
+
+/* "HOST" and "HOST:PORT" name the same endpoint when PORT is 5004. */
+static void ep_norm(const char *ep, char *buf, size_t len)
+{
+	if (strchr(ep, ':'))
+		snprintf(buf, len, "%.200s", ep);
+	else
+		snprintf(buf, len, "%.200s:5004", ep);
+}
+
+static bool ep_equal(const char *a, const char *b)
+{
+	char na[256], nb[256];
+
+	ep_norm(a, na, sizeof(na));
+	ep_norm(b, nb, sizeof(nb));
+	return !strcmp(na, nb);
+}
+
+static unsigned int ep_port(const char *ep)
+{
+	const char *colon = strrchr(ep, ':');
+
+	return colon ? (unsigned int)strtoul(colon + 1, NULL, 10) : 5004;
+}
+
+static bool ep_is_multicast(const char *ep)
+{
+	char host[INET_ADDRSTRLEN];
+	const char *colon = strrchr(ep, ':');
+	size_t l = colon ? (size_t)(colon - ep) : strlen(ep);
+	struct in_addr a;
+
+	if (l >= sizeof(host))
+		return false;
+	memcpy(host, ep, l);
+	host[l] = '\0';
+	return inet_pton(AF_INET, host, &a) == 1 &&
+	       (ntohl(a.s_addr) >> 28) == 0xe;
+}
+
+/* The endpoints of a D4 list value "[10.0.0.5:5004, 10.0.0.6]". */
+static unsigned int parse_eps(const char *v, char eps[][64], unsigned int max)
+{
+	unsigned int n = 0;
+	const char *p = v;
+
+	while (*p && n < max) {
+		size_t l;
+
+		while (*p == '[' || *p == ',' || *p == ' ' || *p == ']')
+			p++;
+		l = strcspn(p, ", ]");
+		if (!l)
+			break;
+		snprintf(eps[n++], 64, "%.*s", (int)(l < 63 ? l : 63), p);
+		p += l;
+	}
+	return n;
+}
+
+/* The receivers of @flow on node @n (0 when it has no relay list). */
+static unsigned int flow_receivers(const json_t *n, const char *flow,
+				   char eps[][64], unsigned int max)
+{
+	char var[48];
+	const json_t *v;
+
+	plan_receivers_var(flow, var, sizeof(var));
+	v = find_named(jarr(n, "vars"), var);
+	return v ? parse_eps(jstr(v, "value"), eps, max) : 0;
+}
+
+static bool flow_has_receiver(const json_t *n, const char *flow, const char *ep)
+{
+	char eps[MAX_EPS][64];
+	unsigned int k = flow_receivers(n, flow, eps, MAX_EPS);
+
+	for (unsigned int i = 0; i < k; i++)
+		if (ep_equal(eps[i], ep))
+			return true;
+	return false;
+}
+
+static unsigned int flow_channels(const json_t *f, uint8_t *ch,
+				  unsigned int max)
+{
+	json_t *a = jarr(f, "channels"), *c;
+	unsigned int n = 0;
+	size_t i;
+
+	json_array_foreach(a, i, c)
+	{
+		if (n < max && json_is_integer(c))
+			ch[n++] = (uint8_t)json_integer_value(c);
+	}
+	return n;
+}
+
+static bool same_channels(const json_t *f, const uint8_t *ch, unsigned int n)
+{
+	uint8_t fch[ARGS_MAX_CHANNELS];
+
+	return flow_channels(f, fch, ARGS_MAX_CHANNELS) == n &&
+	       !memcmp(fch, ch, n);
+}
+
+static void flow_session(const json_t *n, const json_t *f, char *buf,
+			 size_t len)
+{
+	if (jstr(f, "session")[0])
+		snprintf(buf, len, "%s", jstr(f, "session"));
+	else
+		snprintf(buf, len, "%s %s", jstr(n, "name"), jstr(f, "name"));
+}
+
+/* "3-4" -> "rx3-4"; "1,3" -> "rx1_3" (',' is awkward in URLs). */
+static void sub_name(const uint8_t *ch, unsigned int n, char *buf, size_t len)
+{
+	char chans[96];
+
+	args_format_channels(ch, n, chans, sizeof(chans));
+	for (char *p = chans; *p; p++)
+		if (*p == ',')
+			*p = '_';
+	snprintf(buf, len, "rx%s", chans);
+}
+
+/* The RX channels a subscription named by sub_name() takes, or 0. */
+static unsigned int sub_channels(const char *name, uint8_t *ch)
+{
+	char buf[96], err[8];
+	int n;
+
+	if (strncmp(name, "rx", 2) || strlen(name + 2) >= sizeof(buf))
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", name + 2);
+	for (char *p = buf; *p; p++)
+		if (*p == '_')
+			*p = ',';
+	n = args_parse_channels(buf, ch, ARGS_MAX_CHANNELS, err, sizeof(err));
+	return n > 0 ? (unsigned int)n : 0;
+}
+
+/* Resolve a chanspec's channels on node @n (side "tx" or "rx"): a name
+ * through the snapshot's channel table; numbers checked against the
+ * node's channel count. */
+static int resolve_channels(const json_t *n, const char *side,
+			    const struct chanspec *cs, uint8_t *ch,
+			    unsigned int *nch, char *err, size_t err_len)
+{
+	char key[16];
+	json_int_t count;
+
+	if (cs->chan_name[0]) {
+		json_t *tab = jarr(json_object_get(n, "channels"), side), *c;
+		size_t i;
+
+		json_array_foreach(tab, i, c)
+		{
+			if (!strcmp(jstr(c, "name"), cs->chan_name)) {
+				ch[0] = (uint8_t)jint(c, "index", 0);
+				*nch = 1;
+				return 0;
+			}
+		}
+		snprintf(err, err_len, "%s has no %s channel named '%s'%s",
+			 jstr(n, "name"), !strcmp(side, "tx") ? "TX" : "RX",
+			 cs->chan_name,
+			 tab ? "" : " (it lists no channel names)");
+		return -ENOENT;
+	}
+	snprintf(key, sizeof(key), "%s_channels", side);
+	count = jint(json_object_get(n, "node"), key, -1);
+	for (unsigned int i = 0; i < cs->nch; i++) {
+		if (count >= 0 && cs->ch[i] > count) {
+			snprintf(err, err_len,
+				 "%s has %lld %s channels: no channel %u",
+				 jstr(n, "name"), (long long)count,
+				 !strcmp(side, "tx") ? "TX" : "RX", cs->ch[i]);
+			return -EINVAL;
+		}
+		ch[i] = cs->ch[i];
+	}
+	*nch = cs->nch;
+	return 0;
+}
+
+/* TX channels of node @n -> one source and its channels. */
+static int tx_source(const json_t *n, const uint8_t *ch, unsigned int nch,
+		     const struct plan_opts *opts, char *src, size_t src_len,
+		     uint8_t *sch, char *err, size_t err_len)
+{
+	json_t *tab = jarr(json_object_get(n, "channels"), "tx");
+	json_t *f;
+	size_t i;
+
+	if (tab && !opts->source) {
+		for (unsigned int k = 0; k < nch; k++) {
+			const json_t *c = NULL, *e;
+			size_t j;
+
+			json_array_foreach(tab, j, e)
+			{
+				if (jint(e, "index", 0) == ch[k])
+					c = e;
+			}
+			if (!c) {
+				snprintf(err, err_len,
+					 "%s has no TX channel %u",
+					 jstr(n, "name"), ch[k]);
+				return -ENOENT;
+			}
+			if (k && strcmp(src, jstr(c, "source"))) {
+				snprintf(err, err_len,
+					 "TX channels of one route must come "
+					 "from one source: %s has '%s' and "
+					 "'%s'",
+					 jstr(n, "name"), src,
+					 jstr(c, "source"));
+				return -EINVAL;
+			}
+			snprintf(src, src_len, "%s", jstr(c, "source"));
+			sch[k] = (uint8_t)jint(c, "source_channel", ch[k]);
+		}
+		return 0;
+	}
+	memcpy(sch, ch, nch);
+	if (opts->source) {
+		snprintf(src, src_len, "%s", opts->source);
+		return 0;
+	}
+	/* No channel table: TX channel N is channel N of the node's one
+	 * source, which its flows name. */
+	src[0] = '\0';
+	json_array_foreach(jarr(n, "flows"), i, f)
+	{
+		const char *s = jstr(f, "source");
+
+		if (!src[0])
+			snprintf(src, src_len, "%s", s);
+		else if (strcmp(src, s)) {
+			snprintf(err, err_len,
+				 "%s has flows from sources '%s' and '%s': "
+				 "say which with --source",
+				 jstr(n, "name"), src, s);
+			return -EINVAL;
+		}
+	}
+	if (!src[0]) {
+		snprintf(err, err_len,
+			 "%s has no flow to tell which source its TX channels "
+			 "come from: say it with --source",
+			 jstr(n, "name"));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The first free even port >= 5004 on node @rx for a unicast receiver:
+ * not in its subscriptions, not in any relay list that names its host. */
+static unsigned int free_port(const json_t *net, const json_t *rx)
+{
+	char host[64];
+	unsigned int port;
+
+	node_host(rx, host, sizeof(host));
+	for (port = PLAN_FIRST_PORT; port < 65535; port += 2) {
+		bool used = false;
+		json_t *s, *n, *f;
+		size_t i, j;
+
+		json_array_foreach(jarr(rx, "subscriptions"), i, s)
+		{
+			const char *a = jstr(s, "address");
+
+			if (a[0] && !ep_is_multicast(a) && ep_port(a) == port)
+				used = true;
+		}
+		json_array_foreach(jarr(net, "nodes"), i, n)
+		{
+			json_array_foreach(jarr(n, "flows"), j, f)
+			{
+				char ep[80];
+
+				snprintf(ep, sizeof(ep), "%s:%u", host, port);
+				if (flow_has_receiver(n, jstr(f, "name"), ep))
+					used = true;
+			}
+		}
+		if (!used)
+			return port;
+	}
+	return 0;
+}
+
+static struct plan_action *plan_add(struct plan *p, const json_t *node)
+{
+	struct plan_action *a;
+
+	if (p->n == PLAN_MAX_ACTIONS)
+		return NULL;
+	a = &p->a[p->n++];
+	memset(a, 0, sizeof(*a));
+	snprintf(a->node, sizeof(a->node), "%s", jstr(node, "name"));
+	return a;
+}
+
+static void call_set(struct plan_call *c, const char *method, json_t *body,
+		     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void call_set(struct plan_call *c, const char *method, json_t *body,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(c->method, sizeof(c->method), "%s", method);
+	va_start(ap, fmt);
+	vsnprintf(c->path, sizeof(c->path), fmt, ap);
+	va_end(ap);
+	c->body = body;
+}
+
+static const char *esc(const char *s, char buf[192])
+{
+	args_url_escape(s, buf, 192);
+	return buf;
+}
+
+static json_t *exec_body(const char *var, const char *op, const char *ep)
+{
+	char text[160];
+
+	snprintf(text, sizeof(text), "%s %s %s", var, op, ep);
+	return json_pack("{s:s}", "text", text);
+}
+
+/* Where a subscription's audio comes from, for routes and for checking
+ * whether a route is there already. */
+struct origin {
+	char from[192];
+	char kind[16];
+	char flow[160];
+	const json_t *tx_node, *tx_flow;
+};
+
+static void sub_origin(const json_t *net, const json_t *s, struct origin *o)
+{
+	const char *stream = jstr(s, "stream"), *addr = jstr(s, "address");
+	json_t *n, *f;
+	size_t i, j;
+
+	memset(o, 0, sizeof(*o));
+	json_array_foreach(jarr(net, "nodes"), i, n)
+	{
+		json_array_foreach(jarr(n, "flows"), j, f)
+		{
+			char sess[160], chans[96];
+			uint8_t ch[ARGS_MAX_CHANNELS];
+			bool match;
+
+			flow_session(n, f, sess, sizeof(sess));
+			if (stream[0])
+				match = !strcmp(sess, stream);
+			else if (ep_is_multicast(addr))
+				match = ep_equal(jstr(f, "destination"), addr);
+			else
+				match =
+				    addr[0] &&
+				    flow_has_receiver(n, jstr(f, "name"), addr);
+			if (!match)
+				continue;
+			args_format_channels(
+			    ch, flow_channels(f, ch, ARGS_MAX_CHANNELS), chans,
+			    sizeof(chans));
+			snprintf(o->from, sizeof(o->from), "%s@%s", chans,
+				 jstr(n, "name"));
+			snprintf(o->kind, sizeof(o->kind), "%s",
+				 json_is_true(json_object_get(f, "multicast"))
+				     ? "multicast"
+				     : "unicast");
+			snprintf(o->flow, sizeof(o->flow), "%s", sess);
+			o->tx_node = n;
+			o->tx_flow = f;
+			return;
+		}
+	}
+	if (stream[0]) {
+		snprintf(o->from, sizeof(o->from), "\"%s\"", stream);
+		snprintf(o->kind, sizeof(o->kind), "stream");
+	} else {
+		snprintf(o->from, sizeof(o->from), "%s",
+			 addr[0] ? addr : "sdp");
+		snprintf(o->kind, sizeof(o->kind), "address");
+	}
+}
+
+json_t *plan_routes(const json_t *net)
+{
+	json_t *out = json_array(), *n, *s;
+	size_t i, j;
+
+	if (!out)
+		return NULL;
+	json_array_foreach(jarr(net, "nodes"), i, n)
+	{
+		json_array_foreach(jarr(n, "subscriptions"), j, s)
+		{
+			uint8_t ch[ARGS_MAX_CHANNELS];
+			unsigned int k = sub_channels(jstr(s, "name"), ch);
+			char rx[192], chans[96];
+			struct origin o;
+
+			sub_origin(net, s, &o);
+			if (k) {
+				args_format_channels(ch, k, chans,
+						     sizeof(chans));
+				snprintf(rx, sizeof(rx), "%s@%s", chans,
+					 jstr(n, "name"));
+			} else {
+				snprintf(rx, sizeof(rx), "%s/%s",
+					 jstr(n, "name"), jstr(s, "name"));
+			}
+			json_array_append_new(
+			    out,
+			    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+				      "s:I}",
+				      "rx", rx, "node", jstr(n, "name"),
+				      "subscription", jstr(s, "name"), "from",
+				      o.from, "kind", o.kind, "flow", o.flow,
+				      "state", jstr(s, "state"), "latency_us",
+				      jint(s, "latency_us", 0)));
+		}
+	}
+	return out;
+}
+
+int plan_rx_name(const json_t *net, const struct chanspec *rx, char *name,
+		 size_t len, char *node, size_t node_len, char *err,
+		 size_t err_len)
+{
+	uint8_t ch[ARGS_MAX_CHANNELS];
+	const json_t *n;
+	unsigned int nch;
+	int rc;
+
+	if (rx->stream) {
+		snprintf(err, err_len,
+			 "a route ends at a node's RX channels, not at the "
+			 "stream \"%s\"",
+			 rx->target);
+		return -EINVAL;
+	}
+	n = net_node(net, rx->target);
+	if (!n) {
+		snprintf(err, err_len, "no node '%s'", rx->target);
+		return -ENOENT;
+	}
+	rc = resolve_channels(n, "rx", rx, ch, &nch, err, err_len);
+	if (rc < 0)
+		return rc;
+	sub_name(ch, nch, name, len);
+	snprintf(node, node_len, "%s", jstr(n, "name"));
+	return 0;
+}
+
+/* The route from foreign stream @tx: a subscription by name. */
+static int plan_from_stream(const json_t *rxn, const struct chanspec *tx,
+			    unsigned int nch, const char *sub,
+			    const struct plan_opts *opts, struct plan *plan,
+			    char *err, size_t err_len)
+{
+	const json_t *st = find_named(jarr(rxn, "streams"), tx->target);
+	struct plan_action *a;
+	char e1[192];
+	json_int_t sch;
+	json_t *body;
+
+	if (!st) {
+		snprintf(err, err_len,
+			 "%s has not seen a stream \"%s\" (d4ctl streams %s)",
+			 jstr(rxn, "name"), tx->target, jstr(rxn, "name"));
+		return -ENOENT;
+	}
+	if (tx->chan_name[0]) {
+		snprintf(err, err_len,
+			 "'%s': channels of a stream go by number, not name",
+			 tx->chan_name);
+		return -EINVAL;
+	}
+	sch = jint(st, "channels", 0);
+	for (unsigned int i = 0; i < tx->nch; i++) {
+		if (tx->ch[i] != i + 1 || tx->nch != sch || nch != sch) {
+			char chans[96];
+
+			args_format_channels(tx->ch, tx->nch, chans,
+					     sizeof(chans));
+			snprintf(err, err_len,
+				 "\"%s\" has %lld channels: a subscription "
+				 "takes them all (1-%lld), not '%s'",
+				 tx->target, (long long)sch, (long long)sch,
+				 chans);
+			return -EINVAL;
+		}
+	}
+	body = json_pack("{s:s, s:s}", "name", sub, "stream", tx->target);
+	if (opts->latency_us)
+		json_object_set_new(body, "latency_us",
+				    json_integer(opts->latency_us));
+	a = plan_add(plan, rxn);
+	call_set(&a->call, "POST", body, "/subscriptions");
+	call_set(&a->undo, "DELETE", NULL, "/subscriptions/%s", esc(sub, e1));
+	snprintf(a->what, sizeof(a->what), "%s: subscribe %s to \"%s\"",
+		 a->node, sub, tx->target);
+	return 0;
+}
+
+static json_t *sub_body_from_flow(const char *sub, const char *ep,
+				  unsigned int nch, const json_t *f,
+				  const struct plan_opts *opts)
+{
+	json_t *body =
+	    json_pack("{s:s, s:s, s:i, s:s, s:I, s:I}", "name", sub, "address",
+		      ep, "channels", (int)nch, "encoding",
+		      f && jstr(f, "encoding")[0] ? jstr(f, "encoding") : "L24",
+		      "rate", f ? jint(f, "rate", 48000) : 48000, "ptime_us",
+		      f ? jint(f, "ptime_us", 1000) : 1000);
+
+	if (body && opts->latency_us)
+		json_object_set_new(body, "latency_us",
+				    json_integer(opts->latency_us));
+	return body;
+}
+
+int plan_route(const json_t *net, const struct chanspec *tx,
+	       const struct chanspec *rx, const struct plan_opts *opts,
+	       struct plan *plan, char *err, size_t err_len)
+{
+	uint8_t rch[ARGS_MAX_CHANNELS], tch[ARGS_MAX_CHANNELS];
+	uint8_t sch[ARGS_MAX_CHANNELS];
+	unsigned int rn, tn, port;
+	const json_t *rxn, *txn = NULL, *f, *uc = NULL, *sibling = NULL, *s;
+	char sub[128], src[64], host[64], ep[80], chans[96], var[48];
+	char want[192], e1[192];
+	char fname[128];
+	struct plan_action *a;
+	json_t *body, *ja;
+	size_t i;
+	int rc;
+
+	memset(plan, 0, sizeof(*plan));
+	if (rx->stream) {
+		snprintf(err, err_len,
+			 "a route ends at a node's RX channels, not at the "
+			 "stream \"%s\"",
+			 rx->target);
+		return -EINVAL;
+	}
+	rxn = net_node(net, rx->target);
+	if (!rxn) {
+		snprintf(err, err_len, "no node '%s'", rx->target);
+		return -ENOENT;
+	}
+	rc = resolve_channels(rxn, "rx", rx, rch, &rn, err, err_len);
+	if (rc < 0)
+		return rc;
+	tn = tx->chan_name[0] ? 1 : tx->nch;
+	if (tn != rn) {
+		snprintf(err, err_len,
+			 "the route takes %u TX channel%s to %u RX channel%s",
+			 tn, tn == 1 ? "" : "s", rn, rn == 1 ? "" : "s");
+		return -EINVAL;
+	}
+	sub_name(rch, rn, sub, sizeof(sub));
+
+	if (tx->stream) {
+		snprintf(want, sizeof(want), "\"%s\"", tx->target);
+	} else {
+		txn = net_node(net, tx->target);
+		if (!txn) {
+			snprintf(err, err_len, "no node '%s'", tx->target);
+			return -ENOENT;
+		}
+		rc = resolve_channels(txn, "tx", tx, tch, &tn, err, err_len);
+		if (rc < 0)
+			return rc;
+		rc = tx_source(txn, tch, tn, opts, src, sizeof(src), sch, err,
+			       err_len);
+		if (rc < 0)
+			return rc;
+		args_format_channels(sch, tn, chans, sizeof(chans));
+		snprintf(want, sizeof(want), "%s@%s", chans, jstr(txn, "name"));
+	}
+
+	/* Is the RX side taken? The same route again is no change. */
+	json_array_foreach(jarr(rxn, "subscriptions"), i, s)
+	{
+		uint8_t och[ARGS_MAX_CHANNELS];
+		unsigned int on = sub_channels(jstr(s, "name"), och);
+		bool same = !strcmp(jstr(s, "name"), sub), overlap = same;
+		struct origin o;
+
+		for (unsigned int x = 0; x < on && !overlap; x++)
+			overlap = memchr(rch, och[x], rn) != NULL;
+		if (!overlap)
+			continue;
+		sub_origin(net, s, &o);
+		args_format_channels(rch, rn, chans, sizeof(chans));
+		if (same && !strcmp(want, o.from)) {
+			snprintf(plan->note, sizeof(plan->note),
+				 "%s@%s is already routed from %s", chans,
+				 jstr(rxn, "name"), o.from);
+			return 0;
+		}
+		snprintf(err, err_len,
+			 "%s@%s is taken: subscription '%s' from %s (unroute "
+			 "it first)",
+			 chans, jstr(rxn, "name"), jstr(s, "name"), o.from);
+		return -EEXIST;
+	}
+	if (tx->stream)
+		return plan_from_stream(rxn, tx, rn, sub, opts, plan, err,
+					err_len);
+
+	/* A multicast flow with exactly these channels: subscribe to it. */
+	json_array_foreach(jarr(txn, "flows"), i, f)
+	{
+		char sess[160];
+
+		if (strcmp(jstr(f, "source"), src))
+			continue;
+		if (!sibling)
+			sibling = f;
+		if (!same_channels(f, sch, tn))
+			continue;
+		if (!json_is_true(json_object_get(f, "multicast"))) {
+			if (!uc)
+				uc = f;
+			continue;
+		}
+		flow_session(txn, f, sess, sizeof(sess));
+		a = plan_add(plan, rxn);
+		body = json_pack("{s:s, s:s}", "name", sub, "stream", sess);
+		if (opts->latency_us)
+			json_object_set_new(body, "latency_us",
+					    json_integer(opts->latency_us));
+		call_set(&a->call, "POST", body, "/subscriptions");
+		call_set(&a->undo, "DELETE", NULL, "/subscriptions/%s",
+			 esc(sub, e1));
+		snprintf(a->what, sizeof(a->what),
+			 "%s: subscribe %s to multicast flow \"%s\"", a->node,
+			 sub, sess);
+		return 0;
+	}
+
+	/* Else a unicast flow relays to a port of the RX node. */
+	node_host(rxn, host, sizeof(host));
+	port = free_port(net, rxn);
+	if (!port) {
+		snprintf(err, err_len, "%s has no free port for a receiver",
+			 jstr(rxn, "name"));
+		return -ENOSPC;
+	}
+	snprintf(ep, sizeof(ep), "%s:%u", host, port);
+	if (uc) {
+		snprintf(fname, sizeof(fname), "%s", jstr(uc, "name"));
+		plan_receivers_var(fname, var, sizeof(var));
+		a = plan_add(plan, txn);
+		call_set(&a->call, "POST", exec_body(var, "+=", ep),
+			 "/d4/exec");
+		call_set(&a->undo, "POST", exec_body(var, "-=", ep),
+			 "/d4/exec");
+		snprintf(a->what, sizeof(a->what),
+			 "%s: relay unicast flow %s to %s too", a->node, fname,
+			 ep);
+	} else {
+		args_format_channels(sch, tn, chans, sizeof(chans));
+		for (char *p = chans; *p; p++)
+			if (*p == ',')
+				*p = '_';
+		snprintf(fname, sizeof(fname), "uc%s", chans);
+		for (unsigned int k = 2; find_named(jarr(txn, "flows"), fname);
+		     k++)
+			snprintf(fname, sizeof(fname), "uc%s-%u", chans, k);
+		ja = json_array();
+		for (unsigned int k = 0; k < tn; k++)
+			json_array_append_new(ja, json_integer(sch[k]));
+		a = plan_add(plan, txn);
+		call_set(&a->call, "POST",
+			 json_pack("{s:s, s:s, s:o, s:s}", "name", fname,
+				   "source", src, "channels", ja, "destination",
+				   ep),
+			 "/flows");
+		call_set(&a->undo, "DELETE", NULL, "/flows/%s", esc(fname, e1));
+		snprintf(a->what, sizeof(a->what),
+			 "%s: create unicast flow %s (%s channels %s) to %s",
+			 a->node, fname, src, chans, ep);
+	}
+	a = plan_add(plan, rxn);
+	call_set(&a->call, "POST",
+		 sub_body_from_flow(sub, ep, tn, uc ? uc : sibling, opts),
+		 "/subscriptions");
+	call_set(&a->undo, "DELETE", NULL, "/subscriptions/%s", esc(sub, e1));
+	a->format_from_prev = !uc;
+	snprintf(a->what, sizeof(a->what), "%s: subscribe %s to %s at %s",
+		 a->node, sub, fname, ep);
+	return 0;
+}
+
+int plan_unroute(const json_t *net, const char *node, const char *sub,
+		 struct plan *plan, char *err, size_t err_len)
+{
+	const json_t *rxn, *s;
+	struct plan_action *a;
+	struct origin o;
+	char e1[192];
+
+	memset(plan, 0, sizeof(*plan));
+	rxn = net_node(net, node);
+	if (!rxn) {
+		snprintf(err, err_len, "no node '%s'", node);
+		return -ENOENT;
+	}
+	s = find_named(jarr(rxn, "subscriptions"), sub);
+	if (!s) {
+		snprintf(err, err_len, "%s has no subscription '%s'",
+			 jstr(rxn, "name"), sub);
+		return -ENOENT;
+	}
+	sub_origin(net, s, &o);
+	if (!strcmp(o.kind, "unicast")) {
+		const char *ep = jstr(s, "address");
+		const char *fname = jstr(o.tx_flow, "name");
+		char eps[MAX_EPS][64], var[48];
+		unsigned int k, left = 0;
+
+		plan_receivers_var(fname, var, sizeof(var));
+		k = flow_receivers(o.tx_node, fname, eps, MAX_EPS);
+		for (unsigned int i = 0; i < k; i++)
+			if (!ep_equal(eps[i], ep))
+				left++;
+		a = plan_add(plan, o.tx_node);
+		call_set(&a->call, "POST", exec_body(var, "-=", ep),
+			 "/d4/exec");
+		call_set(&a->undo, "POST", exec_body(var, "+=", ep),
+			 "/d4/exec");
+		snprintf(a->what, sizeof(a->what),
+			 "%s: stop relaying flow %s to %s", a->node, fname, ep);
+		if (!left && !strcmp(jstr(o.tx_flow, "origin"), "api")) {
+			a = plan_add(plan, o.tx_node);
+			call_set(&a->call, "DELETE", NULL, "/flows/%s",
+				 esc(fname, e1));
+			snprintf(a->what, sizeof(a->what),
+				 "%s: delete flow %s (no receivers left)",
+				 a->node, fname);
+		}
+	}
+	a = plan_add(plan, rxn);
+	call_set(&a->call, "DELETE", NULL, "/subscriptions/%s", esc(sub, e1));
+	snprintf(a->what, sizeof(a->what), "%s: delete subscription %s",
+		 a->node, sub);
+	return 0;
+}
+
+void plan_free(struct plan *plan)
+{
+	for (unsigned int i = 0; i < plan->n; i++) {
+		json_decref(plan->a[i].call.body);
+		json_decref(plan->a[i].undo.body);
+		plan->a[i].call.body = NULL;
+		plan->a[i].undo.body = NULL;
+	}
+	plan->n = 0;
+}

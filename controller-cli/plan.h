@@ -1,0 +1,89 @@
+/* The route planner: from a snapshot of the network and a route asked for,
+ * the list of API calls that make it. Pure: no I/O, so it is tested against
+ * fake networks (tests/data/d4ctl/).
+ *
+ * A snapshot is a JSON object {"nodes": [NODE...]}; each NODE holds what
+ * the node's API answers: {"name", "address" ("HOST:PORT" of its API),
+ * "node" (GET /node), "flows", "subscriptions", "vars" (GET /d4/vars),
+ * "streams", and optionally "channels" ({"tx": [{"index", "name",
+ * "source", "source_channel"}], "rx": [{"index", "name"}]}, an endpoint
+ * docs/api.md does not have yet)}.
+ *
+ * Routing (docs/d4ctl.md "Routing"): route TX RX subscribes the RX node's
+ * subscription "rxCHANS" (rx3-4) to
+ *   - a foreign stream by name (TX = CHANS@"stream name"), else
+ *   - a multicast flow of the TX node carrying exactly those channels (by
+ *     its session name), else
+ *   - a unicast flow of the TX node carrying them, reused or created
+ *     ("ucCHANS"), whose relay list _<flow>_receivers gets RXHOST:PORT.
+ * unroute deletes the subscription, takes its address out of the relay
+ * list that sends to it, and deletes an API flow left with no receivers. */
+#ifndef D4_CONTROLLER_CLI_PLAN_H
+#define D4_CONTROLLER_CLI_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "controller-cli/args.h"
+
+#define PLAN_MAX_ACTIONS 8
+#define PLAN_FIRST_PORT	 5004
+
+struct plan_call {
+	char method[8]; /* "POST", "PUT", "DELETE", or "" for none */
+	char path[192]; /* under /api/v1 */
+	json_t *body;	/* owned; NULL for none */
+};
+
+struct plan_action {
+	char node[ARGS_NAME_MAX]; /* the node's "name" in the snapshot */
+	struct plan_call call;
+	struct plan_call undo; /* what reverts it if a later action fails */
+	/* A subscription to a flow created by the previous action: take
+	 * encoding, rate and ptime_us from that action's response. */
+	bool format_from_prev;
+	char what[512]; /* one line for the user */
+};
+
+struct plan {
+	unsigned int n;
+	struct plan_action a[PLAN_MAX_ACTIONS];
+	char note[512]; /* e.g. "3-4@B is already routed from 1-2@A" */
+};
+
+struct plan_opts {
+	unsigned int latency_us; /* 0: the node's default */
+	const char *source;	 /* TX source when the snapshot cannot tell */
+};
+
+/* Plan route @tx -> @rx. 0 with @plan filled (n == 0: nothing to do, see
+ * note), or -EINVAL (the request does not fit: bad channels, counts differ),
+ * -ENOENT (no such node, stream or channel), -EEXIST (RX channels taken),
+ * with a message quoting the input in @err. plan_free() either way. */
+int plan_route(const json_t *net, const struct chanspec *tx,
+	       const struct chanspec *rx, const struct plan_opts *opts,
+	       struct plan *plan, char *err, size_t err_len);
+
+/* Plan unroute of subscription @sub on node @node. As plan_route(). */
+int plan_unroute(const json_t *net, const char *node, const char *sub,
+		 struct plan *plan, char *err, size_t err_len);
+
+/* The subscription name of a route ending at @rx, resolving channel names
+ * through the snapshot. 0 or -errno (@err). */
+int plan_rx_name(const json_t *net, const struct chanspec *rx, char *name,
+		 size_t len, char *node, size_t node_len, char *err,
+		 size_t err_len);
+
+/* Every route in the snapshot: an array of {"rx", "node", "subscription",
+ * "from", "kind" (stream|multicast|unicast|address), "flow", "state",
+ * "latency_us"}. New reference. */
+json_t *plan_routes(const json_t *net);
+
+void plan_free(struct plan *plan);
+
+/* "main-out" -> "_main_out_receivers", as the node names a flow's list. */
+void plan_receivers_var(const char *flow, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,149 @@
+/* Fetch the network for the planner, and run plans (snapshot.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller-cli/snapshot.h"
+
+static const char *const parts[][2] = {
+    {"node", "/node"},
+    {"flows", "/flows"},
+    {"subscriptions", "/subscriptions"},
+    {"vars", "/d4/vars"},
+    {"streams", "/streams"},
+};
+
+int snapshot_fetch(struct d4ctl *ctl, struct d4ctl_node *nodes, int n,
+		   bool all_needed, json_t **net)
+{
+	json_t *list = json_array();
+	int rc = 0;
+
+	*net = NULL;
+	if (!list)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		json_t *e = json_object();
+		const char *name;
+
+		rc = 0;
+		for (size_t k = 0; k < sizeof(parts) / sizeof(parts[0]); k++) {
+			json_t *v;
+
+			rc = d4ctl_http(ctl, &nodes[i], "GET", parts[k][1],
+					NULL, &v);
+			if (rc < 0)
+				break;
+			json_object_set_new(e, parts[k][0], v);
+		}
+		if (rc < 0) {
+			json_decref(e);
+			if (all_needed)
+				goto out_free;
+			continue;
+		}
+		name = json_string_value(
+		    json_object_get(json_object_get(e, "node"), "name"));
+		if (name && strcmp(name, nodes[i].name) &&
+		    !strchr(nodes[i].name, ':') && !strchr(nodes[i].name, '.'))
+			fprintf(stderr,
+				"d4ctl: warning: %s calls itself '%s'\n",
+				nodes[i].addr, name);
+		if (name)
+			snprintf(nodes[i].name, sizeof(nodes[i].name), "%s",
+				 name);
+		json_object_set_new(e, "name", json_string(nodes[i].name));
+		json_object_set_new(e, "address", json_string(nodes[i].addr));
+		json_array_append_new(list, e);
+	}
+	*net = json_pack("{s:o}", "nodes", list);
+	return *net ? 0 : -ENOMEM;
+out_free:
+	json_decref(list);
+	return rc;
+}
+
+static struct d4ctl_node *node_named(struct d4ctl_node *nodes, int n,
+				     const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(nodes[i].name, name))
+			return &nodes[i];
+	return NULL;
+}
+
+static void print_call(const char *prefix, const char *node,
+		       const struct plan_call *c)
+{
+	char *b = c->body ? json_dumps(c->body, JSON_COMPACT) : NULL;
+
+	printf("%s%s: %s %s%s%s\n", prefix, node, c->method, c->path,
+	       b ? " " : "", b ? b : "");
+	free(b);
+}
+
+void snapshot_print_plan(const struct plan *plan)
+{
+	if (plan->note[0])
+		printf("%s\n", plan->note);
+	for (unsigned int i = 0; i < plan->n; i++) {
+		printf("%s\n", plan->a[i].what);
+		print_call("  ", plan->a[i].node, &plan->a[i].call);
+	}
+}
+
+static void copy_format(json_t *body, const json_t *flow)
+{
+	static const char *const keys[] = {"encoding", "rate", "ptime_us"};
+
+	for (size_t k = 0; k < 3; k++) {
+		json_t *v = json_object_get(flow, keys[k]);
+
+		if (v)
+			json_object_set(body, keys[k], v);
+	}
+}
+
+int snapshot_run(struct d4ctl *ctl, const struct plan *plan, const json_t *net,
+		 struct d4ctl_node *nodes, int n)
+{
+	json_t *prev = NULL;
+	unsigned int done;
+	int rc = 0;
+
+	if (plan->note[0])
+		printf("%s\n", plan->note);
+	for (done = 0; done < plan->n; done++) {
+		const struct plan_action *a = &plan->a[done];
+		struct d4ctl_node *node = node_named(nodes, n, a->node);
+		json_t *resp = NULL;
+
+		if (!node) {
+			d4ctl_err(NULL, "internal: no node '%s'", a->node);
+			rc = -ENOENT;
+			break;
+		}
+		if (a->format_from_prev && prev)
+			copy_format(a->call.body, prev);
+		printf("%s\n", a->what);
+		rc = d4ctl_http(ctl, node, a->call.method, a->call.path,
+				a->call.body, &resp);
+		json_decref(prev);
+		prev = resp;
+		if (rc < 0)
+			break;
+	}
+	json_decref(prev);
+	if (rc == 0)
+		return 0;
+	while (done--) {
+		const struct plan_action *a = &plan->a[done];
+
+		if (!a->undo.method[0])
+			continue;
+		print_call("undo: ", a->node, &a->undo);
+		d4ctl_http(ctl, node_named(nodes, n, a->node), a->undo.method,
+			   a->undo.path, a->undo.body, NULL);
+	}
+	return rc;
+}

@@ -1,0 +1,462 @@
+/* The route planner (controller-cli/plan.c) against fake networks: JSON
+ * snapshots of nodes' API answers in tests/data/d4ctl/. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "controller-cli/plan.h"
+
+static json_t *load_net(const char *name)
+{
+	const char *dir = getenv("D4_TEST_DATA");
+	char path[1024];
+	json_error_t jerr;
+	json_t *net;
+
+	snprintf(path, sizeof(path), "%s/d4ctl/%s", dir ? dir : "tests/data",
+		 name);
+	net = json_load_file(path, 0, &jerr);
+	if (!net)
+		print_error("%s:%d: %s\n", path, jerr.line, jerr.text);
+	assert_non_null(net);
+	return net;
+}
+
+static struct chanspec spec(const char *s)
+{
+	struct chanspec cs;
+	char err[256];
+
+	if (args_parse_chanspec(s, &cs, err, sizeof(err)) < 0) {
+		print_error("%s\n", err);
+		fail();
+	}
+	return cs;
+}
+
+/* One action: node, method, path, and the body as compact sorted JSON. */
+static void assert_call(const struct plan_action *a, const char *node,
+			const char *method, const char *path, const char *body)
+{
+	char *got = a->call.body ? json_dumps(a->call.body,
+					      JSON_COMPACT | JSON_SORT_KEYS)
+				 : NULL;
+
+	assert_string_equal(a->node, node);
+	assert_string_equal(a->call.method, method);
+	assert_string_equal(a->call.path, path);
+	if (body) {
+		assert_non_null(got);
+		assert_string_equal(got, body);
+	} else {
+		assert_null(got);
+	}
+	free(got);
+}
+
+static int route(const json_t *net, const char *tx, const char *rx,
+		 const struct plan_opts *opts, struct plan *plan, char *err,
+		 size_t err_len)
+{
+	struct chanspec t = spec(tx), r = spec(rx);
+	static const struct plan_opts none;
+
+	return plan_route(net, &t, &r, opts ? opts : &none, plan, err, err_len);
+}
+
+static void test_route_uses_multicast_flow_by_session(void **state)
+{
+	json_t *net = load_net("net-basic.json");
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(
+	    route(net, "1-2@A", "3-4@B", NULL, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 1);
+	assert_call(&plan.a[0], "B", "POST", "/subscriptions",
+		    "{\"name\":\"rx3-4\",\"stream\":\"A main\"}");
+	assert_string_equal(plan.a[0].undo.method, "DELETE");
+	assert_string_equal(plan.a[0].undo.path, "/subscriptions/rx3-4");
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_route_creates_unicast_flow_first_receiver(void **state)
+{
+	json_t *net = load_net("net-basic.json");
+	struct plan_opts opts = {.latency_us = 2000};
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(
+	    route(net, "3-4@A", "1-2@B", &opts, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 2);
+	assert_call(&plan.a[0], "A", "POST", "/flows",
+		    "{\"channels\":[3,4],\"destination\":\"10.77.0.2:5004\","
+		    "\"name\":\"uc3-4\",\"source\":\"program\"}");
+	assert_string_equal(plan.a[0].undo.path, "/flows/uc3-4");
+	assert_call(&plan.a[1], "B", "POST", "/subscriptions",
+		    "{\"address\":\"10.77.0.2:5004\",\"channels\":2,"
+		    "\"encoding\":\"L24\",\"latency_us\":2000,\"name\":"
+		    "\"rx1-2\",\"ptime_us\":1000,\"rate\":48000}");
+	assert_true(plan.a[1].format_from_prev);
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_route_reuses_unicast_flow_adds_receiver(void **state)
+{
+	json_t *net = load_net("net-unicast.json");
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(
+	    route(net, "3-4@A", "1-2@C", NULL, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 2);
+	assert_call(&plan.a[0], "A", "POST", "/d4/exec",
+		    "{\"text\":\"_uc3_4_receivers += 10.77.0.3:5004\"}");
+	assert_string_equal(plan.a[0].undo.method, "POST");
+	assert_string_equal(
+	    json_string_value(json_object_get(plan.a[0].undo.body, "text")),
+	    "_uc3_4_receivers -= 10.77.0.3:5004");
+	/* The format is the existing flow's (L16, 250 µs). */
+	assert_call(&plan.a[1], "C", "POST", "/subscriptions",
+		    "{\"address\":\"10.77.0.3:5004\",\"channels\":2,"
+		    "\"encoding\":\"L16\",\"name\":\"rx1-2\",\"ptime_us\":250,"
+		    "\"rate\":48000}");
+	assert_false(plan.a[1].format_from_prev);
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_route_second_receiver_on_same_node_gets_new_port(void **state)
+{
+	json_t *net = load_net("net-unicast.json");
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(
+	    route(net, "3-4@A", "5-6@B", NULL, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 2);
+	assert_call(&plan.a[0], "A", "POST", "/d4/exec",
+		    "{\"text\":\"_uc3_4_receivers += 10.77.0.2:5006\"}");
+	assert_string_equal(plan.a[1].node, "B");
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_route_again_is_no_change(void **state)
+{
+	json_t *net = load_net("net-unicast.json");
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(
+	    route(net, "3-4@A", "1-2@B", NULL, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 0);
+	assert_string_equal(plan.note, "1-2@B is already routed from 3-4@A");
+	assert_int_equal(
+	    route(net, "1-2@A", "7-8@B", NULL, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 0);
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_route_refuses_taken_rx_channels(void **state)
+{
+	json_t *net = load_net("net-unicast.json");
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(
+	    route(net, "5-6@A", "1-2@B", NULL, &plan, err, sizeof(err)),
+	    -EEXIST);
+	assert_non_null(strstr(err, "1-2@B is taken"));
+	assert_non_null(strstr(err, "from 3-4@A"));
+	/* overlapping, not equal */
+	assert_int_equal(
+	    route(net, "5-6@A", "2-3@B", NULL, &plan, err, sizeof(err)),
+	    -EEXIST);
+	assert_non_null(strstr(err, "'rx1-2'"));
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_route_from_foreign_stream(void **state)
+{
+	json_t *net = load_net("net-basic.json");
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(route(net, "1-2@\"AVIOUSBC-522880 : 2\"", "5-6@B",
+			       NULL, &plan, err, sizeof(err)),
+			 0);
+	assert_int_equal(plan.n, 1);
+	assert_call(&plan.a[0], "B", "POST", "/subscriptions",
+		    "{\"name\":\"rx5-6\",\"stream\":\"AVIOUSBC-522880 : 2\"}");
+	plan_free(&plan);
+
+	/* part of a stream: the API subscribes to whole streams */
+	assert_int_equal(route(net, "1@\"AVIOUSBC-522880 : 2\"", "5@B", NULL,
+			       &plan, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "takes them all"));
+	assert_int_equal(route(net, "1-2@\"nobody\"", "5-6@B", NULL, &plan, err,
+			       sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "\"nobody\""));
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_route_rejects_bad_requests(void **state)
+{
+	json_t *net = load_net("net-basic.json");
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(
+	    route(net, "1-2@A", "1-3@B", NULL, &plan, err, sizeof(err)),
+	    -EINVAL);
+	assert_non_null(strstr(err, "2 TX channels to 3 RX channels"));
+	assert_int_equal(
+	    route(net, "9@A", "1@B", NULL, &plan, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no channel 9"));
+	assert_int_equal(
+	    route(net, "1-2@Z", "1-2@B", NULL, &plan, err, sizeof(err)),
+	    -ENOENT);
+	assert_non_null(strstr(err, "'Z'"));
+	assert_int_equal(
+	    route(net, "Vox@A", "1@B", NULL, &plan, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "'Vox'"));
+	/* C has no flow to say which source its channels come from */
+	assert_int_equal(
+	    route(net, "1-2@B", "1-2@C", NULL, &plan, err, sizeof(err)),
+	    -EINVAL);
+	assert_non_null(strstr(err, "--source"));
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_route_with_source_option(void **state)
+{
+	json_t *net = load_net("net-basic.json");
+	struct plan_opts opts = {.source = "tone"};
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(
+	    route(net, "1-2@B", "1-2@C", &opts, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 2);
+	assert_call(&plan.a[0], "B", "POST", "/flows",
+		    "{\"channels\":[1,2],\"destination\":\"10.77.0.3:5004\","
+		    "\"name\":\"uc1-2\",\"source\":\"tone\"}");
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_route_by_channel_names(void **state)
+{
+	json_t *net = load_net("net-channels.json");
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(route(net, "Click@stage box", "Cue@mixer", NULL, &plan,
+			       err, sizeof(err)),
+			 0);
+	assert_int_equal(plan.n, 2);
+	/* TX channel 3 is channel 1 of source "click" */
+	assert_call(&plan.a[0], "stage box", "POST", "/flows",
+		    "{\"channels\":[1],\"destination\":\"10.77.0.2:5004\","
+		    "\"name\":\"uc1\",\"source\":\"click\"}");
+	assert_string_equal(plan.a[1].node, "mixer");
+	assert_string_equal(plan.a[1].undo.path, "/subscriptions/rx3");
+	plan_free(&plan);
+	/* channels from two sources cannot share a flow */
+	assert_int_equal(route(net, "2-3@stage box", "1-2@mixer", NULL, &plan,
+			       err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "one source"));
+	assert_int_equal(route(net, "Bass@stage box", "1@mixer", NULL, &plan,
+			       err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "'Bass'"));
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_route_to_stream_is_refused(void **state)
+{
+	json_t *net = load_net("net-basic.json");
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(route(net, "1-2@A", "1-2@\"A main\"", NULL, &plan, err,
+			       sizeof(err)),
+			 -EINVAL);
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_unroute_keeps_flow_with_other_receivers(void **state)
+{
+	json_t *net = load_net("net-unicast.json");
+	json_t *vars = json_object_get(
+	    json_array_get(json_object_get(net, "nodes"), 0), "vars");
+	struct plan plan;
+	char err[256];
+
+	json_object_set_new(json_array_get(vars, 0), "value",
+			    json_string("[10.77.0.2:5004, 10.77.0.3:5004]"));
+	assert_int_equal(
+	    plan_unroute(net, "B", "rx1-2", &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 2);
+	assert_call(&plan.a[0], "A", "POST", "/d4/exec",
+		    "{\"text\":\"_uc3_4_receivers -= 10.77.0.2:5004\"}");
+	assert_call(&plan.a[1], "B", "DELETE", "/subscriptions/rx1-2", NULL);
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_unroute_last_receiver_deletes_flow(void **state)
+{
+	json_t *net = load_net("net-unicast.json");
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(
+	    plan_unroute(net, "B", "rx1-2", &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 3);
+	assert_call(&plan.a[0], "A", "POST", "/d4/exec",
+		    "{\"text\":\"_uc3_4_receivers -= 10.77.0.2:5004\"}");
+	assert_call(&plan.a[1], "A", "DELETE", "/flows/uc3-4", NULL);
+	assert_call(&plan.a[2], "B", "DELETE", "/subscriptions/rx1-2", NULL);
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_unroute_multicast_and_missing(void **state)
+{
+	json_t *net = load_net("net-unicast.json");
+	struct chanspec rx = spec("7-8@B");
+	char err[256], sub[64], node[64];
+	struct plan plan;
+
+	assert_int_equal(plan_rx_name(net, &rx, sub, sizeof(sub), node,
+				      sizeof(node), err, sizeof(err)),
+			 0);
+	assert_string_equal(sub, "rx7-8");
+	assert_int_equal(plan_unroute(net, node, sub, &plan, err, sizeof(err)),
+			 0);
+	assert_int_equal(plan.n, 1);
+	assert_call(&plan.a[0], "B", "DELETE", "/subscriptions/rx7-8", NULL);
+	plan_free(&plan);
+	assert_int_equal(
+	    plan_unroute(net, "B", "rx3-4", &plan, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "'rx3-4'"));
+	assert_int_equal(
+	    plan_unroute(net, "Q", "rx3-4", &plan, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, "'Q'"));
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_routes_lists_every_subscription(void **state)
+{
+	json_t *net = load_net("net-unicast.json");
+	json_t *routes = plan_routes(net);
+	char *got = json_dumps(routes, JSON_COMPACT | JSON_SORT_KEYS);
+
+	assert_int_equal(json_array_size(routes), 3);
+	assert_string_equal(
+	    got,
+	    "[{\"flow\":\"A uc3-4\",\"from\":\"3-4@A\",\"kind\":\"unicast\","
+	    "\"latency_us\":1000,\"node\":\"B\",\"rx\":\"1-2@B\",\"state\":"
+	    "\"receiving\",\"subscription\":\"rx1-2\"},"
+	    "{\"flow\":\"A main\",\"from\":\"1-2@A\",\"kind\":\"multicast\","
+	    "\"latency_us\":2000,\"node\":\"B\",\"rx\":\"7-8@B\",\"state\":"
+	    "\"receiving\",\"subscription\":\"rx7-8\"},"
+	    "{\"flow\":\"\",\"from\":\"\\\"AVIOUSBC-522880 : 2\\\"\",\"kind\":"
+	    "\"stream\",\"latency_us\":1000,\"node\":\"B\",\"rx\":"
+	    "\"B/monitor\",\"state\":\"unresolved\",\"subscription\":"
+	    "\"monitor\"}]");
+	free(got);
+	json_decref(routes);
+	json_decref(net);
+}
+
+static void test_receivers_var_names_like_the_node(void **state)
+{
+	char buf[64];
+
+	plan_receivers_var("main", buf, sizeof(buf));
+	assert_string_equal(buf, "_main_receivers");
+	plan_receivers_var("main-out 2", buf, sizeof(buf));
+	assert_string_equal(buf, "_main_out_2_receivers");
+	/* D4 names hold 31 characters: the flow part is cut */
+	plan_receivers_var("abcdefghijklmnopqrstuvwxyz", buf, sizeof(buf));
+	assert_string_equal(buf, "_abcdefghijklmnopqrst_receivers");
+	assert_int_equal(strlen(buf), 31);
+}
+
+static void test_new_flow_name_avoids_existing(void **state)
+{
+	json_t *net = load_net("net-unicast.json");
+	json_t *a = json_array_get(json_object_get(net, "nodes"), 0);
+	struct plan plan;
+	char err[256];
+
+	/* uc3-4 exists but carries 3-4 of another source */
+	json_object_set_new(json_array_get(json_object_get(a, "flows"), 1),
+			    "source", json_string("other"));
+	json_array_remove(json_object_get(a, "flows"), 0);
+	json_array_append_new(json_object_get(a, "flows"),
+			      json_pack("{s:s, s:s, s:[i], s:s, s:b}", "name",
+					"x", "source", "program", "channels", 1,
+					"destination", "239.69.1.9:5004",
+					"multicast", 1));
+	assert_int_equal(
+	    route(net, "3-4@A", "3-4@C", NULL, &plan, err, sizeof(err)),
+	    -EINVAL); /* two sources: ambiguous */
+	plan_free(&plan);
+	struct plan_opts opts = {.source = "program"};
+	assert_int_equal(
+	    route(net, "3-4@A", "3-4@C", &opts, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 2);
+	assert_string_equal(plan.a[0].undo.path, "/flows/uc3-4-2");
+	plan_free(&plan);
+	json_decref(net);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_route_uses_multicast_flow_by_session),
+	    cmocka_unit_test(test_route_creates_unicast_flow_first_receiver),
+	    cmocka_unit_test(test_route_reuses_unicast_flow_adds_receiver),
+	    cmocka_unit_test(
+		test_route_second_receiver_on_same_node_gets_new_port),
+	    cmocka_unit_test(test_route_again_is_no_change),
+	    cmocka_unit_test(test_route_refuses_taken_rx_channels),
+	    cmocka_unit_test(test_route_from_foreign_stream),
+	    cmocka_unit_test(test_route_rejects_bad_requests),
+	    cmocka_unit_test(test_route_with_source_option),
+	    cmocka_unit_test(test_route_by_channel_names),
+	    cmocka_unit_test(test_route_to_stream_is_refused),
+	    cmocka_unit_test(test_unroute_keeps_flow_with_other_receivers),
+	    cmocka_unit_test(test_unroute_last_receiver_deletes_flow),
+	    cmocka_unit_test(test_unroute_multicast_and_missing),
+	    cmocka_unit_test(test_routes_lists_every_subscription),
+	    cmocka_unit_test(test_receivers_var_names_like_the_node),
+	    cmocka_unit_test(test_new_flow_name_avoids_existing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
