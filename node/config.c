@@ -595,7 +595,9 @@ static int ptp_key(struct parse_ctx *p, const char *key, const char *v)
 static int source_key(struct parse_ctx *p, const char *key, const char *v)
 {
 	struct source_config *s = &p->cfg->sources[p->idx];
+	const char *what;
 	unsigned long u;
+	int n;
 
 	if (!strcmp(key, "type")) {
 		if (!strcmp(v, "file"))
@@ -604,8 +606,10 @@ static int source_key(struct parse_ctx *p, const char *key, const char *v)
 			s->type = SOURCE_TONE;
 		else if (!strcmp(v, "silence"))
 			s->type = SOURCE_SILENCE;
+		else if (!strcmp(v, "alsa"))
+			s->type = SOURCE_ALSA;
 		else
-			return BAD("file, tone or silence");
+			return BAD("file, tone, silence or alsa");
 	} else if (!strcmp(key, "path")) {
 		if (set_path(p, s->path, sizeof(s->path), v))
 			return BAD("a file path");
@@ -632,6 +636,9 @@ static int source_key(struct parse_ctx *p, const char *key, const char *v)
 		    0)
 			return BAD("a level in dBFS (<= 0), or one per "
 				   "channel separated by commas");
+	} else if ((n = alsa_config_key(&s->alsa, key, v, &what)) != 0) {
+		if (n < 0)
+			return BAD(what);
 	} else {
 		return fail(p, p->line, key, "unknown key in [source]");
 	}
@@ -842,6 +849,7 @@ static int sink_key(struct parse_ctx *p, const char *key, const char *v)
 {
 	struct sink_config *k = &p->cfg->sinks[p->idx];
 	unsigned long long ns;
+	const char *what;
 	unsigned long u;
 	int n;
 
@@ -850,8 +858,10 @@ static int sink_key(struct parse_ctx *p, const char *key, const char *v)
 			k->type = SINK_FILE;
 		else if (!strcmp(v, "null"))
 			k->type = SINK_NULL;
+		else if (!strcmp(v, "alsa"))
+			k->type = SINK_ALSA;
 		else
-			return BAD("file or null");
+			return BAD("file, null or alsa");
 	} else if (!strcmp(key, "subscription")) {
 		snprintf(k->sub, sizeof(k->sub), "%s", v);
 		p->sink_sub_line[p->idx] = p->line;
@@ -884,6 +894,9 @@ static int sink_key(struct parse_ctx *p, const char *key, const char *v)
 		if (config_parse_duration(v, NSEC_PER_SEC, &ns) || ns == 0)
 			return BAD("a duration such as 10 (seconds) or 500ms");
 		k->rec.duration_ns = ns;
+	} else if ((n = alsa_config_key(&k->alsa, key, v, &what)) != 0) {
+		if (n < 0)
+			return BAD(what);
 	} else {
 		return fail(p, p->line, key, "unknown key in [sink]");
 	}

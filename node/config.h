@@ -21,6 +21,7 @@
 enum sink_type {
 	SINK_FILE,
 	SINK_NULL,
+	SINK_ALSA, /* a sound card (node/alsa.h) */
 };
 
 struct sink_config {
@@ -28,6 +29,7 @@ struct sink_config {
 	char sub[SUB_NAME_MAX];
 	unsigned int nch; /* 0: every channel of the subscription */
 	struct recorder_config rec;
+	struct alsa_config alsa; /* type alsa: device, map, period... */
 	int line;
 };
 

@@ -16,6 +16,8 @@
 
 /* Past this much lag the flow jumps ahead instead of bursting to catch up. */
 #define FLOW_MAX_CATCHUP_NS (20 * 1000 * 1000ull)
+/* A capture source's samples are late (source_ready): look again this soon. */
+#define FLOW_RETRY_NS (250 * 1000ull)
 
 struct flow {
 	struct flow_config cfg;
@@ -29,6 +31,7 @@ struct flow {
 	uint8_t mac[6];
 	uint64_t next_x;
 	uint64_t next_ns;
+	uint32_t lag;	 /* frames after their PTP time that positions exist */
 	int32_t *frames; /* fpp x nch, sized at open */
 	uint8_t pkt[1500];
 	struct flow_stats stats;
@@ -144,6 +147,8 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 	f->cfg = *cfg;
 	f->cfg.fpp = flow_frames_per_packet(cfg->ptime_us, cfg->rate);
 	f->src = src;
+	/* A capture source has position X only some time after X: send then. */
+	f->lag = source_lag_frames(src);
 	f->fd = -1;
 	f->frames = calloc((size_t)f->cfg.fpp * cfg->nch, sizeof(int32_t));
 	if (!f->frames) {
@@ -221,7 +226,7 @@ void flow_start(struct flow *f, uint64_t now_ns)
 	/* Packets on multiples of fpp: all d4 flows of one packet time leave
 	 * together, and receivers see round timestamps. */
 	f->next_x = (x / f->cfg.fpp + 1) * f->cfg.fpp;
-	f->next_ns = mclock_samples_to_ns(f->next_x, f->cfg.rate);
+	f->next_ns = mclock_samples_to_ns(f->next_x + f->lag, f->cfg.rate);
 }
 
 void flow_set_timescale_ok(struct flow *f, bool ok)
@@ -281,13 +286,19 @@ uint64_t flow_send_due(struct flow *f, uint64_t now_ns)
 
 		flow_start(f, now_ns);
 		f->next_x -= f->cfg.fpp;
-		f->next_ns = mclock_samples_to_ns(f->next_x, f->cfg.rate);
+		f->next_ns =
+		    mclock_samples_to_ns(f->next_x + f->lag, f->cfg.rate);
 		STAT_ADD(f->stats.skipped, (f->next_x - old) / f->cfg.fpp);
 	}
 	while (f->next_ns <= now_ns) {
+		/* A capture source's thread ran late: wait a little. */
+		if (!source_ready(f->src, f->next_x + f->cfg.fpp,
+				  now_ns - f->next_ns))
+			return now_ns + FLOW_RETRY_NS;
 		send_one(f);
 		f->next_x += f->cfg.fpp;
-		f->next_ns = mclock_samples_to_ns(f->next_x, f->cfg.rate);
+		f->next_ns =
+		    mclock_samples_to_ns(f->next_x + f->lag, f->cfg.rate);
 	}
 	return f->next_ns;
 }

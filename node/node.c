@@ -6,6 +6,7 @@
 #include "common/net.h"
 #include "discovery/sap.h"
 #include "discovery/sdp.h"
+#include "node/alsa_node.h"
 #include "node/config.h"
 #include "node/api.h"
 #include "node/disco.h"
@@ -555,6 +556,10 @@ static int node_build(struct node *n)
 			return -EIO;
 	if (relay_setup(n, err, sizeof(err)) < 0)
 		goto out_err;
+	n->alsa =
+	    alsa_node_build(cfg, n->sources, n->subs, n->mc, err, sizeof(err));
+	if (!n->alsa)
+		goto out_err;
 	n->media = media_new(n->mc, n->flows, cfg->nflows, n->subs, cfg->nsubs);
 	if (!n->media)
 		return -ENOMEM;
@@ -572,6 +577,7 @@ static void node_teardown(struct node *n)
 
 	if (n->media)
 		media_destroy(n->media);
+	alsa_node_destroy(n->alsa);
 	if (n->io_running) {
 		atomic_store(&n->io_stop, true);
 		pthread_join(n->io_thread, NULL);
@@ -697,6 +703,7 @@ static void print_final(struct node *n)
 		log_info("final: %s", line);
 	}
 	print_final_d4(n);
+	alsa_node_report(n->alsa);
 	for (i = 0; i < n->nrecs; i++)
 		log_info(
 		    "final: recording %s frames=%llu overflows=%llu",

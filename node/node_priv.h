@@ -28,6 +28,7 @@ struct media;
 struct ptp_sync;
 struct ptp4l_proc;
 struct api;
+struct alsa_node;
 
 struct sub_seen {
 	uint64_t bad_header, bad_pt, bad_size, foreign, early, ssrc_changes;
@@ -46,6 +47,7 @@ struct node {
 	struct recorder *sink_rec[CONFIG_MAX_SINKS]; /* by sink index */
 	struct sub_seen seen[CONFIG_MAX_SUBS];
 	struct relay *relay;
+	struct alsa_node *alsa; /* sound cards (node/alsa_node.h) */
 	struct flow_prog {
 		struct relay *relay;
 		int handle;

@@ -39,6 +39,7 @@ struct source {
 	uint64_t start_x;
 	uint64_t end_x; /* next position to produce */
 	int32_t *hist;	/* SOURCE_HISTORY frames, indexed by position */
+	struct alsa_cap *cap;
 	_Atomic uint64_t underruns;
 };
 
@@ -112,6 +113,18 @@ struct source *source_open(const struct source_config *cfg, char *err,
 	if (cfg->type == SOURCE_FILE) {
 		if (open_file(src, err, err_len) < 0)
 			goto out_destroy;
+	} else if (cfg->type == SOURCE_ALSA) {
+		struct alsa_config a = cfg->alsa;
+
+		/* channels = what the card has; map = which become ours. */
+		if (!a.dev_channels)
+			a.dev_channels = cfg->channels;
+		src->channels = a.nmap ? a.nmap : cfg->channels;
+		src->rate = cfg->rate;
+		src->cap = alsa_cap_open(cfg->name, &a, src->channels,
+					 src->rate, err, err_len);
+		if (!src->cap)
+			goto out_destroy;
 	} else {
 		src->channels = cfg->channels;
 		src->rate = cfg->rate;
@@ -137,6 +150,7 @@ void source_destroy(struct source *src)
 {
 	if (!src)
 		return;
+	alsa_cap_destroy(src->cap);
 	if (src->sf)
 		sf_close(src->sf);
 	ring_destroy(src->ring);
@@ -215,6 +229,18 @@ static void produce(struct source *src, uint64_t from, uint64_t to)
 		produce_file(src, from, to);
 		return;
 	}
+	while (src->cap && from < to) {
+		uint64_t off = from & (SOURCE_HISTORY - 1);
+		uint64_t run = to - from < SOURCE_HISTORY - off
+				   ? to - from
+				   : SOURCE_HISTORY - off;
+
+		alsa_cap_read(src->cap, from, (unsigned int)run,
+			      src->hist + off * ch);
+		from += run;
+	}
+	if (src->cap)
+		return;
 	for (x = from; x < to; x++) {
 		int32_t *f = src->hist + (x & (SOURCE_HISTORY - 1)) * ch;
 
@@ -294,6 +320,26 @@ void source_read(struct source *src, uint64_t x, unsigned int frames,
 void source_resync(struct source *src)
 {
 	src->started = false;
+}
+
+bool source_ready(struct source *src, uint64_t end, uint64_t late_ns)
+{
+	return !src->cap || alsa_cap_ready(src->cap, end, late_ns);
+}
+
+uint32_t source_lag_frames(const struct source *src)
+{
+	return src->cap ? alsa_cap_lag_frames(src->cap) : 0;
+}
+
+int source_start(struct source *src, struct mclock *mc, int rt_prio)
+{
+	return src->cap ? alsa_cap_start(src->cap, mc, rt_prio) : 0;
+}
+
+struct alsa_cap *source_alsa(const struct source *src)
+{
+	return src->cap;
 }
 
 void source_set_timescale_ok(struct source *src, bool ok)

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "node/alsa.h"
+
 #define SOURCE_MAX_CHANNELS 64
 #define SOURCE_NAME_MAX	    64
 
@@ -16,6 +18,7 @@ enum source_type {
 	SOURCE_FILE,
 	SOURCE_TONE,
 	SOURCE_SILENCE,
+	SOURCE_ALSA, /* a sound card's capture channels (node/alsa.h) */
 };
 
 enum start_mode {
@@ -35,6 +38,7 @@ struct source_config {
 	uint32_t rate;	       /* tone, silence; files say their own */
 	double freq_hz[SOURCE_MAX_CHANNELS];
 	double level_dbfs[SOURCE_MAX_CHANNELS];
+	struct alsa_config alsa; /* alsa: channels = the card's, map picks */
 };
 
 struct source;
@@ -64,6 +68,20 @@ void source_set_timescale_ok(struct source *src, bool ok);
 /* After a step of the media clock's timescale: positions start over from
  * the next read (a file with an absolute start is placed again). RT. */
 void source_resync(struct source *src);
+
+/* How long after a position's PTP time it can be read, in frames: 0, or
+ * a capture source's lag (flows send that much later). */
+uint32_t source_lag_frames(const struct source *src);
+
+/* Are positions up to @end there to read, or is waiting for them
+ * pointless? A capture source's thread can run late; a flow @late_ns
+ * behind its schedule retries shortly while this says no. RT. */
+bool source_ready(struct source *src, uint64_t end, uint64_t late_ns);
+
+/* A capture source starts capturing on @mc. 0 or -errno; 0 for others. */
+struct mclock;
+int source_start(struct source *src, struct mclock *mc, int rt_prio);
+struct alsa_cap *source_alsa(const struct source *src);
 
 /* Frames a file source had not read from disk in time (played as zeros). */
 uint64_t source_underruns(const struct source *src);

@@ -30,6 +30,12 @@ struct sub {
 	struct jbuf *jb;
 	struct recorder *rec[SUB_MAX_SINKS];
 	unsigned int nrec;
+	struct {
+		sub_output_fn fn;
+		void *ctx;
+	} out_fn[SUB_MAX_SINKS];
+	unsigned int nout;
+	uint32_t lead_frames; /* playout runs this far ahead (outputs) */
 	struct sub_stats stats;
 	uint32_t latency_frames;
 	uint32_t chunk;
@@ -38,7 +44,7 @@ struct sub {
 	uint64_t play_x; /* next position to play out */
 	bool synced;
 	bool timescale_ok; /* the media clock is locked (or free-running) */
-	uint32_t offset; /* RTP ts = position + offset */
+	uint32_t offset;   /* RTP ts = position + offset */
 	bool have_ssrc;
 	uint32_t ssrc;
 	bool have_seq;
@@ -144,6 +150,20 @@ int sub_add_recorder(struct sub *s, struct recorder *rec)
 	return 0;
 }
 
+int sub_add_output(struct sub *s, sub_output_fn fn, void *ctx,
+		   uint32_t lead_frames)
+{
+	if (s->nout >= SUB_MAX_SINKS)
+		return -ENOSPC;
+	if (lead_frames >= s->latency_frames)
+		return -EINVAL;
+	s->out_fn[s->nout].fn = fn;
+	s->out_fn[s->nout++].ctx = ctx;
+	if (lead_frames > s->lead_frames)
+		s->lead_frames = lead_frames;
+	return 0;
+}
+
 const struct sub_config *sub_config(const struct sub *s)
 {
 	return &s->cfg;
@@ -168,7 +188,7 @@ void sub_start(struct sub *s, uint64_t now_ns)
 	 * received nor late. */
 	while (recv(s->fd, s->bufs[0], RX_BUF, MSG_DONTWAIT) >= 0)
 		;
-	s->play_x = x - s->latency_frames;
+	s->play_x = x - s->latency_frames + s->lead_frames;
 }
 
 void sub_set_timescale_ok(struct sub *s, bool ok)
@@ -184,8 +204,8 @@ void sub_resync(struct sub *s, uint64_t now_ns)
 {
 	unsigned int i;
 
-	s->play_x =
-	    mclock_ns_to_samples(now_ns, s->cfg.rate) - s->latency_frames;
+	s->play_x = mclock_ns_to_samples(now_ns, s->cfg.rate) -
+		    s->latency_frames + s->lead_frames;
 	s->synced = false;
 	for (i = 0; i < s->nrec; i++)
 		recorder_resync(s->rec[i]);
@@ -432,8 +452,8 @@ void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns)
 
 uint64_t sub_playout(struct sub *s, uint64_t now_ns)
 {
-	uint64_t target =
-	    mclock_ns_to_samples(now_ns, s->cfg.rate) - s->latency_frames;
+	uint64_t target = mclock_ns_to_samples(now_ns, s->cfg.rate) -
+			  s->latency_frames + s->lead_frames;
 	unsigned int i;
 
 	while (s->play_x < target) {
@@ -463,8 +483,12 @@ uint64_t sub_playout(struct sub *s, uint64_t now_ns)
 		for (i = 0; i < s->nrec; i++)
 			recorder_feed(s->rec[i], s->play_x, s->out,
 				      s->cfg.channels, n, s->first_data_x);
+		for (i = 0; i < s->nout; i++)
+			s->out_fn[i].fn(s->out_fn[i].ctx, s->play_x, s->out,
+					s->cfg.channels, n);
 		s->play_x += n;
 	}
-	return mclock_samples_to_ns(s->play_x + s->chunk + s->latency_frames,
+	return mclock_samples_to_ns(s->play_x + s->chunk + s->latency_frames -
+					s->lead_frames,
 				    s->cfg.rate);
 }

@@ -79,6 +79,16 @@ void sub_destroy(struct sub *s);
 /* Attach a recorder (before the media thread starts). 0 or -ENOSPC. */
 int sub_add_recorder(struct sub *s, struct recorder *rec);
 
+/* A sink that takes frames for positions [x, x + n), @stream_ch wide. RT. */
+typedef void (*sub_output_fn)(void *ctx, uint64_t x, const int32_t *frames,
+			      unsigned int stream_ch, unsigned int n);
+/* Attach one (before the media thread starts); it needs each position
+ * @lead_frames before its playout time (a sound card's buffer), so the
+ * subscription plays out that much earlier: packets must be in by then.
+ * 0, -ENOSPC, or -EINVAL when the lead is not below the latency. */
+int sub_add_output(struct sub *s, sub_output_fn fn, void *ctx,
+		   uint32_t lead_frames);
+
 const struct sub_config *sub_config(const struct sub *s);
 const struct sub_stats *sub_stats(const struct sub *s);
 int sub_fd(const struct sub *s);

@@ -699,6 +699,89 @@ static void test_config_accepts_line_just_under_limit(void **state)
 	assert_string_equal(t->cfg.sinks[0].rec.path, path);
 }
 
+/* [source] and [sink] of type alsa take the sound card keys (node/alsa.h):
+ * device, map (1-based card channels, lists and ranges), device_channels,
+ * period, buffer and sample_format. */
+static void test_config_alsa_source_and_sink_keys(void **state)
+{
+	struct ctx *t = *state;
+	const struct source_config *s;
+	const struct sink_config *k;
+
+	parse_ok(t, "[source mic]\n"
+		    "type = alsa\n"
+		    "device = hw:1,0\n"
+		    "channels = 8\n"
+		    "map = 3-4,1\n"
+		    "period = 96\n"
+		    "buffer = 384\n"
+		    "sample_format = s24_3le\n"
+		    "[subscription in]\n"
+		    "address = 239.69.1.1\n"
+		    "channels = 2\n"
+		    "[sink spk]\n"
+		    "type = alsa\n"
+		    "subscription = in\n"
+		    "device = plughw:0\n"
+		    "device_channels = 4\n"
+		    "map = 2,4\n"
+		    "sample_format = S16\n");
+	s = &t->cfg.sources[0];
+	assert_int_equal(s->type, SOURCE_ALSA);
+	assert_string_equal(s->alsa.device, "hw:1,0");
+	assert_int_equal(s->alsa.nmap, 3);
+	assert_int_equal(s->alsa.map[0], 2);
+	assert_int_equal(s->alsa.map[1], 3);
+	assert_int_equal(s->alsa.map[2], 0);
+	assert_int_equal(s->alsa.period_frames, 96);
+	assert_int_equal(s->alsa.buffer_frames, 384);
+	assert_int_equal(s->alsa.format, ALSA_FMT_S24_3);
+
+	k = &t->cfg.sinks[0];
+	assert_int_equal(k->type, SINK_ALSA);
+	assert_string_equal(k->sub, "in");
+	assert_string_equal(k->alsa.device, "plughw:0");
+	assert_int_equal(k->alsa.dev_channels, 4);
+	assert_int_equal(k->alsa.nmap, 2);
+	assert_int_equal(k->alsa.map[0], 1);
+	assert_int_equal(k->alsa.map[1], 3);
+	assert_int_equal(k->alsa.period_frames, 0); /* the default: 5 ms */
+	assert_int_equal(k->alsa.format, ALSA_FMT_S16);
+}
+
+static void test_config_error_alsa_bad_values_are_quoted(void **state)
+{
+	static const struct {
+		const char *text;
+		int line;
+		const char *part;
+	} cases[] = {
+	    {"[source a]\ntype = alsa\nmap = 0,1\n", 3,
+	     "[source a] map: '0,1' is not a list of card channels"},
+	    {"[source a]\ntype = alsa\nmap = 4-2\n", 3,
+	     "[source a] map: '4-2'"},
+	    {"[source a]\ntype = alsa\nperiod = 8\n", 3,
+	     "[source a] period: '8' is not a period in frames"},
+	    {"[source a]\nsample_format = f32\n", 2,
+	     "[source a] sample_format: 'f32' is not s16, s24, s24_3 or s32"},
+	    {"[source a]\ntype = jack\n", 2,
+	     "[source a] type: 'jack' is not file, tone, silence or alsa"},
+	    {"[sink k]\ntype = alsa\ndevice_channels = 65\n", 3,
+	     "[sink k] device_channels: '65' is not a channel count"},
+	    {"[sink k]\ntype = alsa\nbuffer = lots\n", 3,
+	     "[sink k] buffer: 'lots' is not a buffer in frames"},
+	    {"[sink k]\ntype = pulse\n", 2,
+	     "[sink k] type: 'pulse' is not file, null or alsa"},
+	};
+	struct ctx *t = *state;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		parse_err(t, cases[i].text, cases[i].line);
+		assert_has(t, cases[i].part);
+	}
+}
+
 static void test_config_load_missing_file_names_path(void **state)
 {
 	struct ctx *t = *state;
@@ -743,6 +826,8 @@ int main(void)
 	    T(test_config_long_line_is_a_clear_error),
 	    T(test_config_accepts_line_just_under_limit),
 	    T(test_config_load_missing_file_names_path),
+	    T(test_config_alsa_source_and_sink_keys),
+	    T(test_config_error_alsa_bad_values_are_quoted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,172 @@
+/* A PI servo on the error between a sound card's audio and PTP time, in
+ * samples. The plant is an integrator: with the card at ratio r_true and
+ * the resampler set to r, the error moves by rate * (r_true - r) samples
+ * per second. The loop r = I + kp * e, I += ki * e * dt then has the
+ * characteristic s^2 + rate*kp*s + rate*ki, so for a bandwidth w (rad/s)
+ * and damping 0.7: kp = 1.4 w / rate, ki = w^2 / rate.
+ *
+ * Errors are averaged over a window (100 ms) before the loop sees them:
+ * the card's position is read once per period, with a sample of
+ * quantisation and the thread's wake-up jitter on every reading. Before
+ * the loop closes, two windows a second apart give the card's frequency
+ * outright (as linuxptp's pi servo does), so the integrator starts where
+ * it will end and the error never builds up. */
+#include "node/servo.h"
+
+#include <math.h>
+#include <string.h>
+
+#define DAMPING 0.7
+
+void servo_config_default(struct servo_config *cfg, uint32_t rate)
+{
+	*cfg = (struct servo_config){
+	    .rate = rate,
+	    .window_ns = 100 * 1000 * 1000ull,
+	    .measure_ns = 1000 * 1000 * 1000ull,
+	    .fast_hz = 0.2,
+	    .slow_hz = 0.02,
+	    .lock_samples = 0.5,
+	    .lock_ns = 2000 * 1000 * 1000ull,
+	    .unlock_samples = 8,
+	    .step_samples = 48,
+	    .outlier_samples = 8,
+	    .max_ppm = 1000,
+	};
+}
+
+void servo_init(struct servo *s, const struct servo_config *cfg)
+{
+	memset(s, 0, sizeof(*s));
+	s->cfg = *cfg;
+	s->ratio = 1.0;
+	s->integral = 1.0;
+}
+
+void servo_restart(struct servo *s, bool keep_ratio)
+{
+	if (!keep_ratio) {
+		s->ratio = 1.0;
+		s->integral = 1.0;
+	}
+	s->ratio = s->integral;
+	s->state = keep_ratio && s->state >= SERVO_LOCKING ? SERVO_LOCKING
+							   : SERVO_UNLOCKED;
+	s->win_n = 0;
+	s->win_sum = 0;
+	s->out_n = 0;
+	s->out_sum = 0;
+	s->good_since = 0;
+	s->last_err = 0; /* realigned: no error to compare readings with */
+}
+
+static double clamp_ratio(const struct servo *s, double r)
+{
+	double lim = s->cfg.max_ppm / 1e6;
+
+	if (r > 1.0 + lim)
+		return 1.0 + lim;
+	if (r < 1.0 - lim)
+		return 1.0 - lim;
+	return r;
+}
+
+/* One closed window: mean error @e over @dt seconds ending at @t. */
+static enum servo_result servo_window(struct servo *s, uint64_t t, double e,
+				      double dt)
+{
+	double w, kp, ki;
+
+	s->last_err = e;
+	if (fabs(e) > s->cfg.step_samples) {
+		s->steps++;
+		servo_restart(s, true);
+		return SERVO_STEP;
+	}
+	switch (s->state) {
+	case SERVO_UNLOCKED:
+		s->meas_t = t;
+		s->meas_err = e;
+		s->state = SERVO_MEASURING;
+		return SERVO_HOLD;
+	case SERVO_MEASURING:
+		if (t - s->meas_t < s->cfg.measure_ns)
+			return SERVO_HOLD;
+		/* The error's slope is the frequency we are off by. */
+		s->integral = clamp_ratio(
+		    s, s->ratio + (e - s->meas_err) /
+				      ((double)(t - s->meas_t) / 1e9) /
+				      s->cfg.rate);
+		s->state = SERVO_LOCKING;
+		s->good_since = t;
+		/* The error built up while measuring is a phase offset, not
+		 * a frequency: only the proportional term works it off. */
+		s->ratio = clamp_ratio(
+		    s, s->integral + 2.0 * DAMPING * 2.0 * M_PI *
+					 s->cfg.fast_hz / s->cfg.rate * e);
+		return SERVO_UPDATE;
+	case SERVO_LOCKING:
+		if (fabs(e) >= s->cfg.lock_samples)
+			s->good_since = t;
+		else if (t - s->good_since >= s->cfg.lock_ns)
+			s->state = SERVO_LOCKED;
+		break;
+	case SERVO_LOCKED:
+		if (fabs(e) > s->cfg.unlock_samples) {
+			s->state = SERVO_LOCKING;
+			s->good_since = t;
+		}
+		break;
+	}
+	w = 2.0 * M_PI *
+	    (s->state == SERVO_LOCKED ? s->cfg.slow_hz : s->cfg.fast_hz);
+	kp = 2.0 * DAMPING * w / s->cfg.rate;
+	ki = w * w / s->cfg.rate;
+	s->integral = clamp_ratio(s, s->integral + ki * e * dt);
+	s->ratio = clamp_ratio(s, s->integral + kp * e);
+	return SERVO_UPDATE;
+}
+
+enum servo_result servo_sample(struct servo *s, uint64_t t_ns,
+			       double err_samples)
+{
+	double dt, e;
+
+	if (!s->win_n && !s->out_n)
+		s->win_start = t_ns;
+	/* One wild reading (a clock read that went wrong) must not kick
+	 * the loop: once locking, a reading far off the last window sits
+	 * apart, and counts only if the whole window is like it (then the
+	 * error really moved). */
+	if (s->state >= SERVO_LOCKING &&
+	    fabs(err_samples - s->last_err) > s->cfg.outlier_samples) {
+		s->out_sum += err_samples;
+		s->out_n++;
+		s->outliers++;
+	} else {
+		s->win_sum += err_samples;
+		s->win_n++;
+	}
+	if (t_ns - s->win_start < s->cfg.window_ns)
+		return SERVO_HOLD;
+	dt = (double)(t_ns - s->win_start) / 1e9;
+	e = s->win_n ? s->win_sum / s->win_n : s->out_sum / s->out_n;
+	s->win_n = s->out_n = 0;
+	s->win_sum = s->out_sum = 0;
+	return servo_window(s, t_ns, e, dt > 0 ? dt : 1e-3);
+}
+
+const char *servo_state_name(enum servo_state st)
+{
+	switch (st) {
+	case SERVO_UNLOCKED:
+		return "unlocked";
+	case SERVO_MEASURING:
+		return "measuring";
+	case SERVO_LOCKING:
+		return "locking";
+	case SERVO_LOCKED:
+		return "locked";
+	}
+	return "?";
+}

@@ -1,0 +1,62 @@
+# Helpers of the ALSA lab tests (sourced after ../lib.sh): the test sound
+# card (tests/alsa, an ALSA ioplug plugin) and the test signal.
+D4ALSA_PLUGIN=${D4ALSA_PLUGIN:?D4ALSA_PLUGIN must point at the test card plugin}
+D4ALSACHECK=${D4ALSACHECK:?D4ALSACHECK must point at d4alsacheck}
+
+# The test's own ALSA configuration: the system's, then $T/asound.conf.
+export ALSA_CONFIG_PATH=/usr/share/alsa/alsa.conf:$T/asound.conf
+echo "pcm_type.d4test { lib \"$D4ALSA_PLUGIN\" }" >"$T/asound.conf"
+
+# d4_card NAME PPM: a 2-channel test card NAME whose crystal is PPM off;
+# it plays into $T/NAME.raw (log $T/NAME.log) and captures $T/tc.raw (log
+# $T/NAME-in.log).
+d4_card() {
+	cat >>"$T/asound.conf" <<CONF
+pcm.$1 {
+	type d4test
+	ppm $2
+	channels 2
+	play_out "$T/$1.raw"
+	play_log "$T/$1.log"
+	capture_in "$T/tc.raw"
+	capture_log "$T/$1-in.log"
+}
+CONF
+}
+
+# The test signal, 1 s to loop: channel 1 a 1 kHz sine at -6 dBFS, channel
+# 2 a click (+0.5) every 100 ms, at frames that are multiples of 4800. As
+# tc.wav (24-bit, for a file source) and tc.raw (s32le, for the card).
+python3 - "$T" <<'PY'
+import math, struct, sys, wave
+rate, d = 48000, sys.argv[1]
+wav, raw = bytearray(), bytearray()
+for i in range(rate):
+    s = int(round(0.5 * math.sin(2 * math.pi * 1000 * i / rate) * 8388607))
+    c = int(round(0.5 * 8388607)) if i % 4800 == 0 else 0
+    wav += s.to_bytes(3, "little", signed=True) + c.to_bytes(3, "little", signed=True)
+    raw += struct.pack("<ii", s * 256, c * 256)
+w = wave.open(d + "/tc.wav", "wb")
+w.setnchannels(2); w.setsampwidth(3); w.setframerate(rate)
+w.writeframes(bytes(wav)); w.close()
+open(d + "/tc.raw", "wb").write(raw)
+PY
+
+# Value of KEY in the "final: alsa NAME" line of LOG.
+d4_alsa_stat() {
+	grep "final: alsa $2 " "$1" | tail -n 1 | tr ' ' '\n' |
+		sed -n "s/^$3=//p"
+}
+
+# The stream reached B without a gap: B played out no missing frame after
+# its first one. A gap with skipped packets at A is A's media thread
+# stalling for over 20 ms (the machine, not the card): the message says so.
+d4_alsa_no_gap() {
+	local miss skipped
+	miss=$(d4_sub_stat "$T/B.log" tc missing_frames)
+	skipped=$(d4_flow_stat "$T/A.log" tc skipped)
+	[ "$miss" = 0 ] && return 0
+	[ "$skipped" = 0 ] ||
+		fail "B played out $miss missing frames: A skipped $skipped packets (its media thread stalled over 20 ms)"
+	fail "B played out $miss missing frames: the stream had a gap"
+}

@@ -1,0 +1,260 @@
+/* Unit tests for the sound card servo, on simulated clocks: a card whose
+ * crystal is off by some ppm (the error ramps), a jump of the error (a
+ * step), measurement noise, a crystal that drifts, and the limits. The
+ * simulated plant is the one the ALSA threads see: every 5 ms period the
+ * error moves by period * (card ratio - servo ratio). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "node/servo.h"
+
+#define RATE	  48000
+#define PERIOD_NS 5000000ull /* 240 frames */
+
+struct sim {
+	struct servo s;
+	double card_ratio; /* the card's true frames per PTP sample */
+	double err;	   /* true error, samples */
+	double noise;	   /* measurement noise, samples (uniform +-) */
+	uint64_t t;
+	unsigned int steps;
+	uint32_t seed;
+};
+
+static double uniform(struct sim *m)
+{
+	m->seed = m->seed * 1103515245u + 12345u;
+	return ((double)(m->seed >> 8) / (1u << 24)) * 2.0 - 1.0;
+}
+
+static void sim_init(struct sim *m, double ppm, double noise)
+{
+	struct servo_config cfg;
+
+	servo_config_default(&cfg, RATE);
+	servo_init(&m->s, &cfg);
+	m->card_ratio = 1.0 + ppm / 1e6;
+	m->err = 0;
+	m->noise = noise;
+	m->t = 1000 * PERIOD_NS;
+	m->steps = 0;
+	m->seed = 1;
+}
+
+/* One period: measure, steer, let the card run. */
+static void sim_period(struct sim *m)
+{
+	double meas = m->err + m->noise * uniform(m);
+
+	if (servo_sample(&m->s, m->t, meas) == SERVO_STEP) {
+		m->steps++;
+		m->err -= round(m->err); /* the caller realigns */
+	}
+	m->err += (double)PERIOD_NS / 1e9 * RATE * (m->card_ratio - m->s.ratio);
+	m->t += PERIOD_NS;
+}
+
+/* Run @secs seconds; the largest |error| seen after @settle seconds. */
+static double sim_run(struct sim *m, double secs, double settle)
+{
+	unsigned int i, n = (unsigned int)(secs * 1e9 / PERIOD_NS);
+	unsigned int from = (unsigned int)(settle * 1e9 / PERIOD_NS);
+	double worst = 0;
+
+	for (i = 0; i < n; i++) {
+		sim_period(m);
+		if (i >= from && fabs(m->err) > worst)
+			worst = fabs(m->err);
+	}
+	return worst;
+}
+
+static void check_ramp(double ppm)
+{
+	struct sim m;
+	double worst;
+
+	sim_init(&m, ppm, 0);
+	worst = sim_run(&m, 70, 10);
+	assert_true(worst < 0.5);
+	assert_int_equal(m.s.state, SERVO_LOCKED);
+	assert_true(fabs(servo_ppm(&m.s) - ppm) < 0.1);
+	assert_int_equal(m.steps, 0);
+}
+
+static void test_servo_ramp_plus_100ppm_locks_within_half_sample(void **st)
+{
+	check_ramp(100);
+}
+
+static void test_servo_ramp_minus_100ppm_locks_within_half_sample(void **st)
+{
+	check_ramp(-100);
+}
+
+static void test_servo_ramp_0ppm_stays_at_1(void **st)
+{
+	check_ramp(0);
+}
+
+static void test_servo_measures_frequency_before_closing_loop(void **st)
+{
+	struct sim m;
+
+	sim_init(&m, 80, 0);
+	sim_run(&m, 0.05, 0);
+	assert_int_equal(m.s.state, SERVO_UNLOCKED);
+	assert_true(m.s.ratio == 1.0);
+	sim_run(&m, 1.2, 0);
+	/* Two windows a second apart give the frequency outright. */
+	assert_true(m.s.state >= SERVO_LOCKING);
+	assert_true(fabs((m.s.integral - 1.0) * 1e6 - 80) < 2);
+}
+
+static void test_servo_small_step_recovers_without_realign(void **st)
+{
+	struct sim m;
+	double worst;
+
+	sim_init(&m, 50, 0);
+	sim_run(&m, 20, 0);
+	assert_int_equal(m.s.state, SERVO_LOCKED);
+	m.err += 10; /* e.g. a PTP correction */
+	worst = sim_run(&m, 30, 15);
+	assert_true(worst < 0.5);
+	assert_int_equal(m.steps, 0);
+	/* The phase came back through the frequency: it is settling. */
+	assert_true(fabs(servo_ppm(&m.s) - 50) < 0.5);
+}
+
+static void test_servo_large_step_asks_for_realign(void **st)
+{
+	struct sim m;
+	double worst;
+
+	sim_init(&m, -60, 0);
+	sim_run(&m, 20, 0);
+	m.err += 500; /* a timescale jump */
+	sim_run(&m, 0.2, 0);
+	assert_int_equal(m.steps, 1);
+	assert_int_equal(m.s.steps, 1);
+	/* The frequency is kept: no second acquisition from scratch. */
+	assert_true(fabs(servo_ppm(&m.s) + 60) < 5);
+	worst = sim_run(&m, 30, 10);
+	assert_true(worst < 0.5);
+}
+
+/* One reading 6.7 ms off (a clock read that went wrong) among good ones:
+ * left out, so the ratio does not jump and nothing realigns. */
+static void test_servo_single_wild_reading_is_left_out(void **st)
+{
+	struct sim m;
+	double ppm, worst;
+
+	sim_init(&m, 60, 0);
+	sim_run(&m, 20, 0);
+	assert_int_equal(m.s.state, SERVO_LOCKED);
+	ppm = servo_ppm(&m.s);
+	assert_int_equal(servo_sample(&m.s, m.t, m.err + 320), SERVO_HOLD);
+	m.t += PERIOD_NS;
+	worst = sim_run(&m, 10, 0);
+	assert_true(worst < 0.5);
+	assert_true(fabs(servo_ppm(&m.s) - ppm) < 0.5);
+	assert_int_equal(m.s.state, SERVO_LOCKED);
+	assert_int_equal(m.s.outliers, 1);
+	assert_int_equal(m.steps, 0);
+}
+
+static void test_servo_noise_keeps_error_and_ratio_quiet(void **st)
+{
+	struct sim m;
+	unsigned int i;
+	double worst, lo = 1e9, hi = -1e9;
+
+	/* A whole sample of noise on every reading (wake-up jitter). */
+	sim_init(&m, 100, 1.0);
+	worst = sim_run(&m, 70, 10);
+	assert_true(worst < 1.0);
+	for (i = 0; i < 2000; i++) {
+		sim_period(&m);
+		if (servo_ppm(&m.s) < lo)
+			lo = servo_ppm(&m.s);
+		if (servo_ppm(&m.s) > hi)
+			hi = servo_ppm(&m.s);
+	}
+	/* The resampler's ratio wanders by a few ppm at most: 0.13 sample
+	 * of noise left in each 100 ms window times the 0.02 Hz loop's
+	 * gain is 0.5 ppm rms. */
+	assert_true(hi - lo < 3.0);
+	assert_true(fabs((hi + lo) / 2 - 100) < 1.0);
+}
+
+static void test_servo_tracks_drifting_crystal(void **st)
+{
+	struct sim m;
+	unsigned int i;
+	double worst = 0;
+
+	sim_init(&m, 20, 0.3);
+	sim_run(&m, 15, 0);
+	/* 0.1 ppm per second: a card warming up fast. */
+	for (i = 0; i < 60 * 200; i++) {
+		m.card_ratio += 0.1e-6 / 200;
+		sim_period(&m);
+		if (fabs(m.err) > worst)
+			worst = fabs(m.err);
+	}
+	assert_true(worst < 2.0);
+}
+
+static void test_servo_clamps_to_max_ppm(void **st)
+{
+	struct sim m;
+
+	sim_init(&m, 5000, 0);
+	sim_run(&m, 5, 0);
+	assert_true(servo_ppm(&m.s) <= 1000.0 + 1e-9);
+	assert_true(m.steps > 0); /* it cannot follow: it keeps realigning */
+}
+
+static void test_servo_restart_keeps_or_drops_ratio(void **st)
+{
+	struct sim m;
+
+	sim_init(&m, 100, 0);
+	sim_run(&m, 20, 0);
+	servo_restart(&m.s, true);
+	assert_true(fabs(servo_ppm(&m.s) - 100) < 0.5);
+	assert_int_equal(m.s.state, SERVO_LOCKING);
+	servo_restart(&m.s, false);
+	assert_true(m.s.ratio == 1.0);
+	assert_int_equal(m.s.state, SERVO_UNLOCKED);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(
+		test_servo_ramp_plus_100ppm_locks_within_half_sample),
+	    cmocka_unit_test(
+		test_servo_ramp_minus_100ppm_locks_within_half_sample),
+	    cmocka_unit_test(test_servo_ramp_0ppm_stays_at_1),
+	    cmocka_unit_test(test_servo_measures_frequency_before_closing_loop),
+	    cmocka_unit_test(test_servo_small_step_recovers_without_realign),
+	    cmocka_unit_test(test_servo_large_step_asks_for_realign),
+	    cmocka_unit_test(test_servo_noise_keeps_error_and_ratio_quiet),
+	    cmocka_unit_test(test_servo_single_wild_reading_is_left_out),
+	    cmocka_unit_test(test_servo_tracks_drifting_crystal),
+	    cmocka_unit_test(test_servo_clamps_to_max_ppm),
+	    cmocka_unit_test(test_servo_restart_keeps_or_drops_ratio),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
