@@ -999,6 +999,15 @@ static int sub_from_sdp(struct sub_config *s, unsigned int set,
 			 st->encoding);
 		return -EINVAL;
 	}
+	/* The SDP may come from anyone on the network (SAP): a rate of
+	 * 150 MHz would size a 4 GiB jitter buffer and eat the media
+	 * thread. Only what a flow may send is taken. */
+	if (!(set & SET_RATE) && st->rate != 44100 && st->rate != 48000 &&
+	    st->rate != 96000) {
+		snprintf(err, err_len, "rate %u Hz: 44100, 48000 or 96000 only",
+			 st->rate);
+		return -EINVAL;
+	}
 	if (!(set & SET_ADDR)) {
 		s->addr.sin_family = AF_INET;
 		s->addr.sin_addr = st->addr;

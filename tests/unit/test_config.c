@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "discovery/sdp.h"
 #include "node/config.h"
 
 #define FNAME "studio-7.ini"
@@ -792,6 +793,39 @@ static void test_config_load_missing_file_names_path(void **state)
 	assert_has(t, "/nonexistent/d4/x.ini");
 }
 
+
+/* A stream found by name brings its SDP from the network (SAP): a rate no
+ * flow may send is refused before it sizes a jitter buffer. */
+static void test_config_stream_sdp_rate_is_checked(void **state)
+{
+	struct ctx *t = *state;
+	static const char *const fmt =
+	    "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=x\r\n"
+	    "c=IN IP4 239.69.0.1/32\r\nt=0 0\r\n"
+	    "m=audio 5004 RTP/AVP 97\r\na=rtpmap:97 L24/%u/2\r\n";
+	char sdp[512], err[256] = "";
+	struct sdp_stream st;
+
+	parse_ok(t, "[subscription s]\nstream = x\n");
+	snprintf(sdp, sizeof(sdp), fmt, 150000000u);
+	assert_int_equal(sdp_parse((const uint8_t *)sdp, strlen(sdp), &st,
+				   NULL, 0),
+			 0);
+	assert_int_equal(config_sub_apply_sdp(&t->cfg, 0, &st, err,
+					      sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "rate 150000000 Hz"));
+	snprintf(sdp, sizeof(sdp), fmt, 48000u);
+	assert_int_equal(sdp_parse((const uint8_t *)sdp, strlen(sdp), &st,
+				   NULL, 0),
+			 0);
+	assert_int_equal(config_sub_apply_sdp(&t->cfg, 0, &st, err,
+					      sizeof(err)),
+			 0);
+	assert_int_equal(t->cfg.subs[0].rate, 48000);
+	assert_int_equal(t->cfg.subs[0].channels, 2);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -827,6 +861,7 @@ int main(void)
 	    T(test_config_accepts_line_just_under_limit),
 	    T(test_config_load_missing_file_names_path),
 	    T(test_config_alsa_source_and_sink_keys),
+	    T(test_config_stream_sdp_rate_is_checked),
 	    T(test_config_error_alsa_bad_values_are_quoted),
 	};
 
