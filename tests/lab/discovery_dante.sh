@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Discovery lab (c): a Dante device in AES67 mode, played by real peers.
+# Then the device's SDP changes (a new group, a new o= version): B's
+# subscription follows it to the new address and receives there.
 # Host h1 sends SAP announcements carrying a real Dante SDP from
 # ../shared/interop/sdp (origin rewritten to h1, group kept: 239.69.x.x is
 # the lab's range) while GStreamer sends the stream it describes, its RTP
@@ -47,22 +49,23 @@ path = $T/take.wav
 start = $start
 duration = $secs
 INI
-d4_node $lab-h2 B "$T/B.ini" --run-seconds $((secs + 8))
+d4_node $lab-h2 B "$T/B.ini" --run-seconds $((secs + 16))
 b=$!
 
 # SAP announcements of the Dante SDP from h1, once a second.
 cat >"$T/sap.py" <<'PY'
 import socket, struct, sys, time
-sdp = open(sys.argv[1], "rb").read()
-pkt = bytes([0x20, 0, 0x12, 0x34]) + socket.inet_aton("10.77.0.1") + \
-      b"application/sdp\0" + sdp
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
 s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
              socket.inet_aton("10.77.0.1"))
-for _ in range(60):
+for _ in range(120):
+    # Read each time: the test changes the SDP under a running announcer.
+    sdp = open(sys.argv[1], "rb").read()
+    pkt = bytes([0x20, 0, 0x12, 0x34]) + socket.inet_aton("10.77.0.1") + \
+          b"application/sdp\0" + sdp
     s.sendto(pkt, ("239.255.255.255", 9875))
-    time.sleep(1)
+    time.sleep(0.5)
 PY
 d4_spawn "$T/sap.log" ip netns exec $lab-h1 python3 "$T/sap.py" "$T/dante.sdp"
 sap=$!
@@ -74,11 +77,30 @@ d4_spawn "$T/gst.log" ip netns exec $lab-h1 /usr/bin/python3 \
 	--start "$start_rt_ns" --rtp-ts "$rtp_ts" --pt 97
 gst=$!
 d4_wait_pid $gst $((secs + 10)) || fail "GStreamer failed: $(tail -3 "$T/gst.log")"
-d4_wait_pid $b $((secs + 10)) || fail "B exited with an error"
+# The device moves its stream: a new group and a new o= version.
+moved=239.69.165.51
+sed -i "s|^c=IN IP4 $group/|c=IN IP4 $moved/|; s/^o=- \([0-9]*\) \([0-9]*\) /o=- \1 $((RANDOM + 1000000)) /" "$T/dante.sdp"
+d4_wait_log "$T/B.log" "subscription dante: stream '$name' \(SAP\) moved to $moved:5004" 5
+read -r start2 start2_rt_ns < <(python3 -c 'import time
+tai = time.clock_gettime(11); rt = time.clock_gettime(time.CLOCK_REALTIME)
+off = round(tai - rt) if tai - rt > 1 else 37
+t = int(rt + off) + 2
+print(t, (t - off) * 10**9)')
+d4_spawn "$T/gst2.log" ip netns exec $lab-h1 /usr/bin/python3 \
+	"$D4_SRC/tests/tools/gst_send_at.py" "$T/in.wav" "$moved:5004" \
+	--start "$start2_rt_ns" --rtp-ts $(((start2 * 48000 + offset) % 4294967296)) --pt 97
+gst=$!
+d4_wait_pid $gst $((secs + 10)) || fail "GStreamer (moved) failed: $(tail -3 "$T/gst2.log")"
+d4_wait_pid $b $((secs + 20)) || fail "B exited with an error"
 kill $sap 2>/dev/null || true
 
-[ "$(d4_sub_stat "$T/B.log" dante lost)" = 0 ] || fail "B lost packets"
-[ "$(d4_sub_stat "$T/B.log" dante late)" = 0 ] || fail "B had late packets"
+grep -q "subscription dante: before the move: subscription dante received=$((secs * 1000)) lost=0 late=0 " "$T/B.log" ||
+	fail "before the move: $(grep 'before the move' "$T/B.log")"
+[ "$(d4_sub_stat "$T/B.log" dante received)" -ge $((secs * 1000)) ] ||
+	fail "B received $(d4_sub_stat "$T/B.log" dante received) packets at the new address"
+[ "$(d4_sub_stat "$T/B.log" dante lost)" = 0 ] || fail "B lost packets after the move"
+[ "$(d4_sub_stat "$T/B.log" dante late)" = 0 ] || fail "B had late packets after the move"
 "$D4WAV" cmp "$T/in.wav" "$T/take.wav" --align none ||
 	fail "B's recording is not GStreamer's file at the PTP index its timestamps give"
 pass "(c) B subscribed to Dante session '$name' by name and recorded GStreamer's stream bit-exact and sample-aligned (mediaclk offset $offset applied)"
+pass "the SDP moved the stream to $moved: B's subscription followed and received $(d4_sub_stat "$T/B.log" dante received) packets there, 0 lost, 0 late"
