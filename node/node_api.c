@@ -58,11 +58,13 @@ static int mkdirs(const char *path)
 static int load_token(const char *dir, char *tok, size_t len)
 {
 	char path[4200], raw[32];
+	bool retried = false;
 	ssize_t r;
 	unsigned int i;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/token", dir);
+again:
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		r = read(fd, tok, len - 1);
@@ -78,6 +80,12 @@ static int load_token(const char *dir, char *tok, size_t len)
 	for (i = 0; i < sizeof(raw) && 2 * i + 2 < len; i++)
 		snprintf(tok + 2 * i, 3, "%02x", (unsigned char)raw[i]);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST && !retried) {
+		/* Another process made it first: use that one. */
+		retried = true;
+		usleep(10000);
+		goto again;
+	}
 	if (fd < 0)
 		return -errno;
 	if (write(fd, tok, strlen(tok)) != (ssize_t)strlen(tok) ||
