@@ -57,6 +57,21 @@ a=$!
 d4_node $lab-h2 B "$T/B.ini" --run-seconds $((secs + 10))
 b=$!
 
+# (d) DESCRIBE by name at A's RTSP port, then ffmpeg from that SDP.
+# First, before the browsing below can take its time: ffmpeg must be
+# recording before the file starts.
+d4_wait_log "$T/A.log" "rtsp: answering DESCRIBE on port" 5
+port=$(sed -n 's/.*rtsp: answering DESCRIBE on port \([0-9]*\).*/\1/p' "$T/A.log")
+d4_describe $lab-h2 10.77.0.1 "$port" "A main" >"$T/described.sdp" ||
+	fail "DESCRIBE of 'A main' failed"
+cmp -s "$T/described.sdp" "$T/A-main.sdp" ||
+	fail "DESCRIBE answered another SDP: $(diff "$T/A-main.sdp" "$T/described.sdp")"
+d4_spawn "$T/ffmpeg.log" ip netns exec $lab-h2 ffmpeg -nostdin -hide_banner \
+	-protocol_whitelist file,udp,rtp -i "$T/described.sdp" \
+	-t $((start - $(d4_ptp_now) + secs + 2)) -c:a pcm_s24le -y "$T/ff.wav"
+ff=$!
+pass "(d) DESCRIBE rtsp://10.77.0.1:$port/by-name/A%20main returned the flow's SDP"
+
 # (a) each node finds the other by mDNS within 5 s of starting.
 d4_wait_log "$T/B.log" "mdns: node 'A' at 10.77.0.1:" 5
 d4_wait_log "$T/A.log" "mdns: node 'B' at 10.77.0.2:" 5
@@ -84,17 +99,6 @@ d4_ctl $lab-h2 "$T/B.ctl" "sdp A main" >"$T/B-view.sdp"
 cmp -s "$T/B-view.sdp" "$T/A-main.sdp" ||
 	fail "B's SAP copy differs from A's SDP: $(diff "$T/A-main.sdp" "$T/B-view.sdp")"
 
-# (d) DESCRIBE by name at A's RTSP port, then ffmpeg from that SDP.
-port=$(sed -n 's/.*rtsp: answering DESCRIBE on port \([0-9]*\).*/\1/p' "$T/A.log")
-d4_describe $lab-h2 10.77.0.1 "$port" "A main" >"$T/described.sdp" ||
-	fail "DESCRIBE of 'A main' failed"
-cmp -s "$T/described.sdp" "$T/A-main.sdp" ||
-	fail "DESCRIBE answered another SDP: $(diff "$T/A-main.sdp" "$T/described.sdp")"
-d4_spawn "$T/ffmpeg.log" ip netns exec $lab-h2 ffmpeg -nostdin -hide_banner \
-	-protocol_whitelist file,udp,rtp -i "$T/described.sdp" \
-	-t $((secs + 2)) -c:a pcm_s24le -y "$T/ff.wav"
-ff=$!
-pass "(d) DESCRIBE rtsp://10.77.0.1:$port/by-name/A%20main returned the flow's SDP"
 
 d4_wait_pid $ff 30 || fail "ffmpeg failed: $(tail -5 "$T/ffmpeg.log")"
 while [ "$(d4_ptp_now)" -lt $((start + secs + 1)) ]; do sleep 0.2; done
