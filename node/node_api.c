@@ -624,6 +624,14 @@ static int add_record_sink(struct node *n, unsigned int i, const json_t *rec,
 	return 0;
 }
 
+/* How a subscription names its stream. */
+enum sub_kind {
+	SUB_BY_ADDRESS,
+	SUB_BY_NAME, /* opened when discovery finds it */
+	SUB_BY_SDP,
+};
+
+/* Fill subscription slot @i from @b: its kind, or -1 / -EEXIST + @err. */
 static int parse_sub(struct node *n, unsigned int i, const json_t *b,
 		     struct sdp_stream *st, char *err, size_t err_len)
 {
@@ -679,17 +687,17 @@ static int parse_sub(struct node *n, unsigned int i, const json_t *b,
 	if (stream) {
 		snprintf(n->cfg.sub_stream[i], sizeof(n->cfg.sub_stream[0]),
 			 "%s", stream);
-		return 1;
+		return SUB_BY_NAME;
 	}
 	if (sdp) {
 		if (sdp_parse((const uint8_t *)sdp, strlen(sdp), st, perr,
 			      sizeof(perr)) < 0)
 			ERR(-1, "'sdp': %s", perr);
-		return 2;
+		return SUB_BY_SDP;
 	}
 	if (net_parse_endpoint(addr, 5004, &s->addr))
 		ERR(-1, "'address' must be ADDR[:PORT], not '%s'", addr);
-	return 0;
+	return SUB_BY_ADDRESS;
 }
 
 static int sub_create(struct node *n, const json_t *b, json_t **out,
@@ -711,7 +719,7 @@ static int sub_create(struct node *n, const json_t *b, json_t **out,
 		n->cfg.subs[i].name[0] = '\0';
 		return kind == -EEXIST ? 409 : 400;
 	}
-	if (kind == 2 &&
+	if (kind == SUB_BY_SDP &&
 	    config_sub_apply_sdp(&n->cfg, i, &st, err, err_len) < 0) {
 		n->cfg.subs[i].name[0] = '\0';
 		return 400;
@@ -720,7 +728,7 @@ static int sub_create(struct node *n, const json_t *b, json_t **out,
 		n->cfg.subs[i].name[0] = '\0';
 		return 400;
 	}
-	if (rec && kind != 1) {
+	if (rec && kind != SUB_BY_NAME) {
 		struct sink_config *k = &n->cfg.sinks[n->cfg.nsinks - 1];
 
 		k->rec.nch = n->cfg.subs[i].channels;
@@ -732,8 +740,8 @@ static int sub_create(struct node *n, const json_t *b, json_t **out,
 	n->sub_api[i] = true;
 	if (i == n->cfg.nsubs)
 		n->cfg.nsubs++;
-	if (kind == 1) {
-		/* By name: opened when discovery knows the stream. */
+	if (kind == SUB_BY_NAME) {
+		/* Opened when discovery knows the stream. */
 		free(n->sub_sdp[i]);
 		n->sub_sdp[i] = NULL;
 		n->sub_recs_open[i] = false;

@@ -59,7 +59,6 @@ struct node {
 	int sig_fd;
 	uint64_t start_ns, ticks, status_ticks;
 	const struct node_opts *opts;
-	int rc;
 	struct disco *disco;
 	/* subscriptions by stream name: the INI's half, and the SDP applied */
 	struct sub_config sub_tmpl[CONFIG_MAX_SUBS];
