@@ -47,6 +47,9 @@ struct parse_ctx {
 	int sub_line[CONFIG_MAX_SUBS];
 	int flow_src_line[CONFIG_MAX_FLOWS];
 	int sink_sub_line[CONFIG_MAX_SINKS];
+	/* stream_channels given, how many */
+	int sub_nstream[CONFIG_MAX_SUBS];
+	uint8_t sub_stream_ch[CONFIG_MAX_SUBS][SOURCE_MAX_CHANNELS];
 	/* text reader */
 	const char *text;
 	/* relative paths are taken from here ("" = as given) */
@@ -477,6 +480,10 @@ static int node_key(struct parse_ctx *p, const char *key, const char *v)
 		if (parse_uint(v, 0, 99, &u))
 			return BAD("a SCHED_FIFO priority from 0 to 99");
 		cfg->rt_priority = (int)u;
+	} else if (!strcmp(key, "rx_channels")) {
+		if (parse_uint(v, 0, RXBUS_MAX_CHANNELS, &u))
+			return BAD("a count of RX channels from 0 to 64");
+		cfg->rx_channels = (unsigned int)u;
 	} else {
 		return fail(p, p->line, key, "unknown key in [node]");
 	}
@@ -774,6 +781,22 @@ static int sub_key(struct parse_ctx *p, const char *key, const char *v)
 				   "4294967295");
 		s->mediaclk_offset = (uint32_t)u;
 		*set |= SET_OFFSET;
+	} else if (!strcmp(key, "rx_channels")) {
+		struct rx_map *m = &p->cfg->sub_rx[p->idx];
+		int n = config_parse_channels(v, m->rx, SOURCE_MAX_CHANNELS);
+
+		if (n < 0)
+			return BAD("a list of the node's RX channels such as "
+				   "3-4 or 1,5");
+		m->n = (unsigned int)n;
+	} else if (!strcmp(key, "stream_channels")) {
+		int n = config_parse_channels(v, p->sub_stream_ch[p->idx],
+					      SOURCE_MAX_CHANNELS);
+
+		if (n < 0)
+			return BAD("a list of the stream's channels such as "
+				   "1-2 or 7,8");
+		p->sub_nstream[p->idx] = n;
 	} else {
 		return fail(p, p->line, key, "unknown key in [subscription]");
 	}
@@ -865,6 +888,13 @@ static int sink_key(struct parse_ctx *p, const char *key, const char *v)
 	} else if (!strcmp(key, "subscription")) {
 		snprintf(k->sub, sizeof(k->sub), "%s", v);
 		p->sink_sub_line[p->idx] = p->line;
+	} else if (!strcmp(key, "rx")) {
+		n = config_parse_channels(v, k->rec.chans, SOURCE_MAX_CHANNELS);
+		if (n < 0)
+			return BAD("a list of the node's RX channels such as "
+				   "1-8");
+		k->nch = (unsigned int)n;
+		k->rx = true;
 	} else if (!strcmp(key, "channels")) {
 		n = config_parse_channels(v, k->rec.chans, SOURCE_MAX_CHANNELS);
 		if (n < 0)
@@ -1179,15 +1209,90 @@ static int check_refs(struct parse_ctx *p)
 			     s->name);
 			break;
 		}
-		if (p->sub_set[i] & SET_FPP_FRAMES)
-			continue; /* frames per packet came from the SDP */
-		s->fpp = flow_frames_per_packet(s->fpp, s->rate);
+		if (!(p->sub_set[i] & SET_FPP_FRAMES))
+			s->fpp = flow_frames_per_packet(s->fpp, s->rate);
+	}
+	for (i = 0; i < cfg->nsubs && !p->failed; i++) {
+		struct rx_map *m = &cfg->sub_rx[i];
+		char why[200];
+		unsigned int c;
+
+		if (p->sub_nstream[i] && !m->n) {
+			fail(p, p->sub_line[i], NULL,
+			     "[subscription %s] stream_channels needs "
+			     "rx_channels",
+			     cfg->subs[i].name);
+			break;
+		}
+		if (!m->n)
+			continue;
+		if (p->sub_nstream[i] && (unsigned int)p->sub_nstream[i] != m->n) {
+			fail(p, p->sub_line[i], NULL,
+			     "[subscription %s] %d stream_channels for %u "
+			     "rx_channels",
+			     cfg->subs[i].name, p->sub_nstream[i], m->n);
+			break;
+		}
+		for (c = 0; c < m->n; c++)
+			m->stream_ch[c] = p->sub_nstream[i]
+					      ? p->sub_stream_ch[i][c]
+					      : (uint8_t)c;
+		if (config_check_rx_map(cfg, i,
+					!cfg->sub_stream[i][0] ||
+					    (p->sub_set[i] & SET_CH),
+					why, sizeof(why)) < 0)
+			fail(p, p->sub_line[i], NULL, "[subscription %s] %s",
+			     cfg->subs[i].name, why);
 	}
 	for (i = 0; i < cfg->nsinks && !p->failed; i++) {
 		struct sink_config *k = &cfg->sinks[i];
 		int si = config_find_sub(cfg, k->sub);
 		unsigned int c;
 
+		if (k->rx) {
+			if (k->sub[0]) {
+				fail(p, k->line, NULL,
+				     "[sink %s] rx and subscription exclude "
+				     "each other",
+				     k->rec.name);
+				break;
+			}
+			if (k->type == SINK_ALSA) {
+				fail(p, k->line, NULL,
+				     "[sink %s] a sound card plays one "
+				     "subscription (subscription = NAME); "
+				     "rx = is for file and null sinks",
+				     k->rec.name);
+				break;
+			}
+			if (k->rec.start == START_FIRST) {
+				fail(p, k->line, NULL,
+				     "[sink %s] RX channels have no first "
+				     "packet: start = now or a PTP time",
+				     k->rec.name);
+				break;
+			}
+			for (c = 0; c < k->nch; c++)
+				if (k->rec.chans[c] >= cfg->rx_channels)
+					break;
+			if (c < k->nch) {
+				fail(p, k->line, NULL,
+				     "[sink %s] RX channel %u: the node has "
+				     "%u ([node] rx_channels)",
+				     k->rec.name, k->rec.chans[c] + 1u,
+				     cfg->rx_channels);
+				break;
+			}
+			if (k->type == SINK_FILE && !k->rec.path[0]) {
+				fail(p, k->line, NULL,
+				     "[sink %s] type = file needs a path",
+				     k->rec.name);
+				break;
+			}
+			k->rec.nch = k->nch;
+			k->rec.rate = CONFIG_RX_RATE;
+			continue;
+		}
 		if (si < 0 && k->sub[0]) {
 			fail(p, p->sink_sub_line[i], NULL,
 			     "[sink %s] subscription: no [subscription %s] in "
@@ -1241,6 +1346,7 @@ static int parse_text(const char *text, const char *name, const char *base,
 	snprintf(cfg->name, sizeof(cfg->name), "d4node");
 	cfg->status_interval_s = 2;
 	cfg->rt_priority = 70;
+	cfg->rx_channels = 8;
 	cfg->ptp.clock = MCLOCK_MODE_SYSTEM;
 	cfg->disco.sap = true;
 	cfg->api_addr.sin_family = AF_INET;
@@ -1322,6 +1428,59 @@ int config_load(const char *path, struct node_config *cfg, char *err,
 	rc = parse_text(text, path, base, cfg, err, err_len);
 	free(text);
 	return rc;
+}
+
+int config_check_rx_map(const struct node_config *cfg, unsigned int i,
+			bool channels_known, char *err, size_t err_len)
+{
+	const struct rx_map *m = &cfg->sub_rx[i];
+	const struct sub_config *s = &cfg->subs[i];
+	unsigned int c, j, k;
+
+	for (c = 0; c < m->n; c++) {
+		if (m->rx[c] >= cfg->rx_channels) {
+			snprintf(err, err_len,
+				 "RX channel %u: the node has %u", m->rx[c] + 1u,
+				 cfg->rx_channels);
+			return -EINVAL;
+		}
+		if (channels_known && m->stream_ch[c] >= s->channels) {
+			snprintf(err, err_len,
+				 "stream channel %u: the stream has %u",
+				 m->stream_ch[c] + 1u, s->channels);
+			return -EINVAL;
+		}
+		for (k = 0; k < c; k++)
+			if (m->rx[k] == m->rx[c]) {
+				snprintf(err, err_len,
+					 "RX channel %u given twice",
+					 m->rx[c] + 1u);
+				return -EINVAL;
+			}
+	}
+	if (m->n && channels_known && s->rate != CONFIG_RX_RATE) {
+		snprintf(err, err_len,
+			 "the stream runs at %u Hz; RX channels at %d Hz",
+			 s->rate, CONFIG_RX_RATE);
+		return -EINVAL;
+	}
+	for (j = 0; j < cfg->nsubs; j++) {
+		const struct rx_map *o = &cfg->sub_rx[j];
+
+		if (j == i || !cfg->subs[j].name[0])
+			continue;
+		for (c = 0; c < m->n; c++)
+			for (k = 0; k < o->n; k++)
+				if (m->rx[c] == o->rx[k]) {
+					snprintf(err, err_len,
+						 "RX channel %u is taken by "
+						 "subscription %s",
+						 m->rx[c] + 1u,
+						 cfg->subs[j].name);
+					return -EBUSY;
+				}
+	}
+	return 0;
 }
 
 int config_find_source(const struct node_config *cfg, const char *name)

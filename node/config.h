@@ -9,6 +9,7 @@
 
 #include "node/flow.h"
 #include "node/recorder.h"
+#include "node/rxbus.h"
 #include "node/source.h"
 #include "node/sub.h"
 #include "ptp/mclock.h"
@@ -27,6 +28,9 @@ enum sink_type {
 struct sink_config {
 	enum sink_type type;
 	char sub[SUB_NAME_MAX];
+	/* rx = LIST: records the node's RX channels (rec.chans index
+	 * them), whatever routes fill them, instead of one subscription. */
+	bool rx;
 	unsigned int nch; /* 0: every channel of the subscription */
 	struct recorder_config rec;
 	struct alsa_config alsa; /* type alsa: device, map, period... */
@@ -95,6 +99,7 @@ struct node_config {
 	struct sockaddr_in api_addr; /* default 0.0.0.0:8080 */
 	bool api_read_token;	   /* reads need the token too */
 	char state_dir[4096];	   /* "" = $D4_STATE_DIR/NAME or /var/lib/d4node/NAME */
+	unsigned int rx_channels;  /* the node's RX channels (default 8) */
 	struct ptp_node_config ptp;
 
 	struct source_config sources[CONFIG_MAX_SOURCES];
@@ -108,6 +113,9 @@ struct node_config {
 	 * while the node runs, fills what the INI left out (sub_keys). */
 	char sub_stream[CONFIG_MAX_SUBS][128];
 	unsigned int sub_keys[CONFIG_MAX_SUBS];
+	/* rx_channels/stream_channels: the RX channels it fills (n = 0:
+	 * none, it feeds only sinks bound to it by name) */
+	struct rx_map sub_rx[CONFIG_MAX_SUBS];
 	struct discovery_config disco;
 	struct sink_config sinks[CONFIG_MAX_SINKS];
 	unsigned int nsinks;
@@ -132,6 +140,17 @@ struct sdp_stream;
 int config_sub_apply_sdp(struct node_config *cfg, unsigned int i,
 			 const struct sdp_stream *st, char *err,
 			 size_t err_len);
+
+/* Check subscription @i's RX channels: inside the node's, as many as
+ * the stream channels they take, those inside the stream (when its
+ * channel count is known, @channels_known), none filled by another
+ * subscription, the stream at the RX channels' rate (48 kHz). 0 or
+ * -EINVAL / -EBUSY (taken) with the reason in @err. */
+int config_check_rx_map(const struct node_config *cfg, unsigned int i,
+			bool channels_known, char *err, size_t err_len);
+
+/* The RX channels' sample rate. */
+#define CONFIG_RX_RATE 48000
 
 /* Index of the source/subscription called @name, or -1. */
 int config_find_source(const struct node_config *cfg, const char *name);

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "node/flow.h"
 #include "node/relay.h"
+#include "node/rxbus.h"
 #include "node/sub.h"
 #include "ptp/mclock.h"
 
@@ -49,6 +50,7 @@ struct media {
 	bool timescale_ok;
 	uint64_t spin_ns;
 	struct relay *relay;
+	struct rxbus *rxbus; /* RX channels; NULL: none */
 	struct pollfd pfd[D4_MAX_PROGRAMS];
 	unsigned int npfd;
 	_Atomic unsigned int resyncs;
@@ -156,6 +158,8 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 		for (i = 0; i < m->nsubs; i++)
 			if (m->subs[i])
 				sub_set_timescale_ok(m->subs[i], ok);
+		if (m->rxbus)
+			rxbus_set_timescale_ok(m->rxbus, ok);
 	}
 
 	if (gen != m->generation) {
@@ -168,6 +172,8 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 		for (i = 0; i < m->nsubs; i++)
 			if (m->subs[i])
 				sub_resync(m->subs[i], now_ns);
+		if (m->rxbus)
+			rxbus_resync(m->rxbus, now_ns);
 		atomic_fetch_add_explicit(&m->resyncs, 1, memory_order_relaxed);
 	}
 	apply_req(m, now_ns);
@@ -188,6 +194,12 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 		if (!m->subs[i])
 			continue;
 		t = sub_playout(m->subs[i], now_ns);
+		if (t < next)
+			next = t;
+	}
+	if (m->rxbus) {
+		/* After the subscriptions: they write what it hands on. */
+		t = rxbus_playout(m->rxbus, now_ns);
 		if (t < next)
 			next = t;
 	}
@@ -258,6 +270,10 @@ static void *media_main(void *arg)
 	for (i = 0; i < m->nsubs; i++)
 		if (m->subs[i])
 			start_sub(m, m->subs[i], now);
+	if (m->rxbus) {
+		rxbus_set_timescale_ok(m->rxbus, m->timescale_ok);
+		rxbus_start(m->rxbus, now);
+	}
 	while (!atomic_load_explicit(&m->stop, memory_order_relaxed)) {
 		uint64_t next = media_run_once(m, mclock_now_ns(m->mc));
 
@@ -352,6 +368,11 @@ void media_set_relay(struct media *m, struct relay *r)
 	for (i = 0; i < m->npfd; i++)
 		m->pfd[i] =
 		    (struct pollfd){.fd = relay_rx_fd(r, i), .events = POLLIN};
+}
+
+void media_set_rxbus(struct media *m, struct rxbus *b)
+{
+	m->rxbus = b;
 }
 
 void media_set_spin(struct media *m, unsigned int spin_us)

@@ -33,6 +33,10 @@ void media_set_spin(struct media *m, unsigned int spin_us);
  * Call before media_start. */
 struct relay;
 void media_set_relay(struct media *m, struct relay *r);
+/* Hand the node's RX channels on to their sinks (node/rxbus.h). Call
+ * before media_start. */
+struct rxbus;
+void media_set_rxbus(struct media *m, struct rxbus *b);
 /* Put @f (@s) in table slot @slot, or empty it with NULL, while the thread
  * runs (or before). A new flow or subscription starts on the next pass;
  * when this returns the thread has let go of what the slot held, so the

@@ -15,6 +15,7 @@
 #include "node/notify.h"
 #include "node/recorder.h"
 #include "node/relay.h"
+#include "node/rxbus.h"
 #include "node/source.h"
 #include "node/sub.h"
 #include "ptp/mclock.h"
@@ -458,7 +459,25 @@ int node_open_sinks(struct node *n, unsigned int si, struct sub *s,
 		}
 	}
 	n->sub_recs_open[si] = true;
-	return 0;
+	return node_attach_rx(n, si, s, err, err_len);
+}
+
+/* Put subscription @si's stream channels on the RX channels it fills. */
+int node_attach_rx(struct node *n, unsigned int si, struct sub *s,
+		   char *err, size_t err_len)
+{
+	struct rxbus_port *p = &n->rx_port[si];
+	int rc;
+
+	if (!n->cfg.sub_rx[si].n || !n->rxbus)
+		return 0;
+	p->bus = n->rxbus;
+	p->map = n->cfg.sub_rx[si];
+	rc = sub_add_output(s, rxbus_port_feed, p, 0);
+	if (rc < 0)
+		snprintf(err, err_len, "subscription %s: too many sinks",
+			 n->cfg.subs[si].name);
+	return rc;
 }
 
 /* Hand the recorders of the subscription in slot @si over to @s. */
@@ -467,12 +486,64 @@ int node_move_sinks(struct node *n, unsigned int si, struct sub *s)
 	struct node_config *cfg = &n->cfg;
 	unsigned int i;
 
+	char err[160];
+
 	for (i = 0; i < cfg->nsinks; i++)
 		if (n->sink_rec[i] &&
 		    config_find_sub(cfg, cfg->sinks[i].sub) == (int)si &&
 		    sub_add_recorder(s, n->sink_rec[i]) < 0)
 			return -ENOSPC;
+	return node_attach_rx(n, si, s, err, sizeof(err));
+}
+
+/* The RX channels: their bus, and the sinks that record them. */
+static int open_rx(struct node *n, char *err, size_t err_len)
+{
+	struct node_config *cfg = &n->cfg;
+	unsigned int i;
+
+	for (i = 0; i < cfg->rx_channels; i++)
+		snprintf(n->rx_name[i], sizeof(n->rx_name[i]), "%02u", i + 1);
+	if (!cfg->rx_channels)
+		return 0;
+	n->rxbus = rxbus_new(cfg->rx_channels, CONFIG_RX_RATE);
+	if (!n->rxbus) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < cfg->nsinks; i++) {
+		struct sink_config *k = &cfg->sinks[i];
+		struct recorder *rec;
+
+		if (!k->rx || k->type != SINK_FILE)
+			continue;
+		if (n->nrecs == CONFIG_MAX_SINKS)
+			return -ENOSPC;
+		rec = recorder_open(&k->rec, err, err_len);
+		if (!rec)
+			return -EINVAL;
+		n->recs[n->nrecs++] = rec;
+		n->sink_rec[i] = rec;
+		if (rxbus_add_recorder(n->rxbus, rec) < 0) {
+			snprintf(err, err_len,
+				 "sink %s: the RX channels have too many sinks",
+				 k->rec.name);
+			return -ENOSPC;
+		}
+	}
 	return 0;
+}
+
+static void name_tx(struct node *n)
+{
+	unsigned int i, c, t = 0;
+
+	for (i = 0; i < n->cfg.nsources; i++)
+		for (c = 0; c < source_channels(n->sources[i]) &&
+			    t < NODE_MAX_TX;
+		     c++, t++)
+			snprintf(n->tx_name[t], sizeof(n->tx_name[t]), "%02u",
+				 t + 1);
 }
 
 static int node_build(struct node *n)
@@ -541,6 +612,9 @@ static int node_build(struct node *n)
 		if (!n->flows[i])
 			goto out_err;
 	}
+	name_tx(n);
+	if (open_rx(n, err, sizeof(err)) < 0)
+		goto out_err;
 	for (i = 0; i < cfg->nsubs; i++) {
 		n->sub_tmpl[i] = cfg->subs[i];
 		if (cfg->sub_stream[i][0])
@@ -564,6 +638,7 @@ static int node_build(struct node *n)
 	if (!n->media)
 		return -ENOMEM;
 	media_set_relay(n->media, n->relay);
+	media_set_rxbus(n->media, n->rxbus);
 	return 0;
 
 out_err:
@@ -586,6 +661,7 @@ static void node_teardown(struct node *n)
 		recorder_close(n->recs[i]);
 	for (i = 0; i < n->cfg.nsubs; i++)
 		sub_destroy(n->subs[i]);
+	rxbus_destroy(n->rxbus);
 	for (i = 0; i < n->cfg.nflows; i++)
 		flow_destroy(n->flows[i]);
 	for (i = 0; i < n->cfg.nsources; i++)
@@ -977,6 +1053,8 @@ static void apply_stream(struct node *n, unsigned int i, const char *sdp,
 	}
 	cfg->subs[i] = n->sub_tmpl[i];
 	rc = config_sub_apply_sdp(cfg, i, &st, err, sizeof(err));
+	if (rc == 0)
+		rc = config_check_rx_map(cfg, i, true, err, sizeof(err));
 	if (rc < 0) {
 		log_err("subscription %s: stream '%s': %s", cfg->subs[i].name,
 			name, err);

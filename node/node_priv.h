@@ -30,6 +30,9 @@ struct ptp4l_proc;
 struct api;
 struct alsa_node;
 
+#define NODE_MAX_TX	       128 /* TX channels with a name */
+#define NODE_CHANNEL_NAME_MAX 32
+
 struct sub_seen {
 	uint64_t bad_header, bad_pt, bad_size, foreign, early, ssrc_changes;
 	bool arrival;
@@ -46,6 +49,12 @@ struct node {
 	_Atomic unsigned int nrecs; /* the file thread reads it */
 	struct recorder *sink_rec[CONFIG_MAX_SINKS]; /* by sink index */
 	struct sub_seen seen[CONFIG_MAX_SUBS];
+	/* the RX channels: their bus, each subscription's port onto it,
+	 * and the channel names (TX: the sources' channels in order) */
+	struct rxbus *rxbus;
+	struct rxbus_port rx_port[CONFIG_MAX_SUBS];
+	char tx_name[NODE_MAX_TX][NODE_CHANNEL_NAME_MAX];
+	char rx_name[RXBUS_MAX_CHANNELS][NODE_CHANNEL_NAME_MAX];
 	struct relay *relay;
 	struct alsa_node *alsa; /* sound cards (node/alsa_node.h) */
 	struct flow_prog {
@@ -98,6 +107,8 @@ void node_resolve_streams(struct node *n);
 int node_open_sinks(struct node *n, unsigned int si, struct sub *s, char *err,
 		    size_t err_len);
 int node_move_sinks(struct node *n, unsigned int si, struct sub *s);
+int node_attach_rx(struct node *n, unsigned int si, struct sub *s,
+		   char *err, size_t err_len);
 
 /* node_api.c */
 int node_api_start(struct node *n);
