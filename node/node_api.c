@@ -220,24 +220,19 @@ static json_t *clock_json(struct node *n)
 	    cs.is_gm);
 }
 
+/* TX channels: the sources' channels, in config order. */
 static unsigned int tx_channels(struct node *n)
 {
 	unsigned int i, c = 0;
 
-	for (i = 0; i < n->cfg.nflows; i++)
-		if (n->flows[i])
-			c += flow_config(n->flows[i])->nch;
-	return c;
+	for (i = 0; i < n->cfg.nsources; i++)
+		c += source_channels(n->sources[i]);
+	return c < NODE_MAX_TX ? c : NODE_MAX_TX;
 }
 
 static unsigned int rx_channels(struct node *n)
 {
-	unsigned int i, c = 0;
-
-	for (i = 0; i < n->cfg.nsubs; i++)
-		if (n->cfg.subs[i].name[0] && n->subs[i])
-			c += sub_config(n->subs[i])->channels;
-	return c;
+	return n->cfg.rx_channels;
 }
 
 /* ---- handlers: node, ptp, streams ---- */
@@ -538,6 +533,16 @@ static json_t *sub_stats_json(const struct sub_stats *st)
 	    (json_int_t)GET(st->ssrc_changes), "delay_us", h);
 }
 
+static json_t *channel_list(const uint8_t *ch, unsigned int n)
+{
+	json_t *a = json_array();
+	unsigned int c;
+
+	for (c = 0; c < n; c++)
+		json_array_append_new(a, json_integer(ch[c] + 1));
+	return a;
+}
+
 static json_t *sub_json(struct node *n, unsigned int i)
 {
 	const struct sub_config *sc =
@@ -559,6 +564,14 @@ static json_t *sub_json(struct node *n, unsigned int i)
 		      : GET(sub_stats(n->subs[i])->received) ? "receiving"
 							      : "silent",
 		      "origin", n->sub_api[i] ? "api" : "config");
+	if (n->cfg.sub_rx[i].n) {
+		const struct rx_map *m = &n->cfg.sub_rx[i];
+
+		json_object_set_new(o, "rx_channels",
+				    channel_list(m->rx, m->n));
+		json_object_set_new(o, "stream_channels",
+				    channel_list(m->stream_ch, m->n));
+	}
 	if (n->subs[i])
 		json_object_set_new(o, "stats",
 				    sub_stats_json(sub_stats(n->subs[i])));
@@ -624,6 +637,59 @@ static int add_record_sink(struct node *n, unsigned int i, const json_t *rec,
 	return 0;
 }
 
+/* @key: a JSON array of 1-based channel numbers up to @max, into 0-based
+ * @out; returns how many (0 when absent) or -1 with @err. */
+static int jchannels(const json_t *b, const char *key, unsigned int max,
+		     uint8_t *out, char *err, size_t err_len)
+{
+	json_t *a = json_object_get(b, key), *v;
+	size_t i;
+
+	if (!a)
+		return 0;
+	if (!json_is_array(a) || !json_array_size(a) ||
+	    json_array_size(a) > SOURCE_MAX_CHANNELS)
+		ERR(-1, "'%s' must be an array of 1-%d channel numbers", key,
+		    SOURCE_MAX_CHANNELS);
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > (json_int_t)max)
+			ERR(-1, "'%s': channels are numbers from 1 to %u", key,
+			    max);
+		out[i] = (uint8_t)(json_integer_value(v) - 1);
+	}
+	return (int)json_array_size(a);
+}
+
+/* "rx_channels": [3, 4], "stream_channels": [1, 2] into slot @i's map. */
+static int parse_rx_map(struct node *n, unsigned int i, const json_t *b,
+			char *err, size_t err_len)
+{
+	struct rx_map *m = &n->cfg.sub_rx[i];
+	uint8_t sch[SOURCE_MAX_CHANNELS];
+	int nr, ns;
+	unsigned int c;
+
+	memset(m, 0, sizeof(*m));
+	nr = jchannels(b, "rx_channels", RXBUS_MAX_CHANNELS, m->rx, err,
+		       err_len);
+	if (nr < 0)
+		return -1;
+	ns = jchannels(b, "stream_channels", SOURCE_MAX_CHANNELS, sch, err,
+		       err_len);
+	if (ns < 0)
+		return -1;
+	if (ns && !nr)
+		ERR(-1, "'stream_channels' needs 'rx_channels'");
+	if (ns && ns != nr)
+		ERR(-1, "%d stream_channels for %d rx_channels", ns, nr);
+	m->n = (unsigned int)nr;
+	for (c = 0; c < m->n; c++)
+		m->stream_ch[c] = ns ? sch[c] : (uint8_t)c;
+	return 0;
+}
+
 /* How a subscription names its stream. */
 enum sub_kind {
 	SUB_BY_ADDRESS,
@@ -682,6 +748,8 @@ static int parse_sub(struct node *n, unsigned int i, const json_t *b,
 		    timing);
 	if (ifname)
 		snprintf(s->ifname, sizeof(s->ifname), "%s", ifname);
+	if (parse_rx_map(n, i, b, err, err_len) < 0)
+		return -1;
 	n->cfg.sub_stream[i][0] = '\0';
 	n->cfg.sub_keys[i] = 0;
 	if (stream) {
@@ -707,7 +775,7 @@ static int sub_create(struct node *n, const json_t *b, json_t **out,
 	json_t *rec = json_object_get(b, "record");
 	unsigned int i, nsinks = n->cfg.nsinks;
 	struct sub *s;
-	int kind;
+	int kind, kind2;
 
 	for (i = 0; i < n->cfg.nsubs && n->cfg.subs[i].name[0]; i++)
 		;
@@ -723,6 +791,16 @@ static int sub_create(struct node *n, const json_t *b, json_t **out,
 	    config_sub_apply_sdp(&n->cfg, i, &st, err, err_len) < 0) {
 		n->cfg.subs[i].name[0] = '\0';
 		return 400;
+	}
+	if (n->cfg.sub_rx[i].n && !n->rxbus) {
+		n->cfg.subs[i].name[0] = '\0';
+		ERR(400, "this node has no RX channels ([node] rx_channels)");
+	}
+	kind2 = config_check_rx_map(&n->cfg, i, kind != SUB_BY_NAME, err,
+				    err_len);
+	if (kind2 < 0) {
+		n->cfg.subs[i].name[0] = '\0';
+		return kind2 == -EBUSY ? 409 : 400;
 	}
 	if (rec && add_record_sink(n, i, rec, err, err_len) < 0) {
 		n->cfg.subs[i].name[0] = '\0';
@@ -813,6 +891,7 @@ static int h_sub_delete(void *ctx, const struct api_req *r, json_t **out,
 	log_info("api: subscription %s deleted", n->cfg.subs[i].name);
 	state_drop(n, "subscriptions", n->cfg.subs[i].name);
 	n->cfg.subs[i].name[0] = '\0';
+	n->cfg.sub_rx[i].n = 0;
 	n->cfg.sub_stream[i][0] = '\0';
 	n->sub_api[i] = false;
 	if (n->disco)
@@ -868,6 +947,217 @@ static int h_sub_update(void *ctx, const struct api_req *r, json_t **out,
 	}
 	*out = sub_json(n, (unsigned int)i);
 	return 200;
+}
+
+/* ---- channels ---- */
+
+/* TX channel @t (0-based): its source and the source's channel. */
+static int tx_source(struct node *n, unsigned int t, unsigned int *ch)
+{
+	unsigned int i, nc;
+
+	for (i = 0; i < n->cfg.nsources; i++) {
+		nc = source_channels(n->sources[i]);
+		if (t < nc) {
+			*ch = t;
+			return (int)i;
+		}
+		t -= nc;
+	}
+	return -1;
+}
+
+/* The subscription filling RX channel @r (0-based), and from which
+ * stream channel; -1 when none does. */
+static int rx_feeder(struct node *n, unsigned int r, unsigned int *sch)
+{
+	unsigned int i, c;
+
+	for (i = 0; i < n->cfg.nsubs; i++) {
+		const struct rx_map *m = &n->cfg.sub_rx[i];
+
+		if (!n->cfg.subs[i].name[0])
+			continue;
+		for (c = 0; c < m->n; c++)
+			if (m->rx[c] == r) {
+				*sch = m->stream_ch[c];
+				return (int)i;
+			}
+	}
+	return -1;
+}
+
+static json_t *tx_channel_json(struct node *n, unsigned int t)
+{
+	unsigned int sc = 0, i, c;
+	int si = tx_source(n, t, &sc);
+	json_t *flows = json_array();
+
+	for (i = 0; i < n->cfg.nflows; i++) {
+		const struct flow_config *fc;
+
+		if (!n->flows[i])
+			continue;
+		fc = flow_config(n->flows[i]);
+		if (strcmp(fc->source, n->cfg.sources[si].name))
+			continue;
+		for (c = 0; c < fc->nch; c++)
+			if (fc->chans[c] == sc)
+				json_array_append_new(
+				    flows, json_pack("{s:s,s:i}", "flow",
+						     fc->name, "channel", c + 1));
+	}
+	return json_pack("{s:i,s:s,s:s,s:i,s:o}", "channel", t + 1, "name",
+			 n->tx_name[t], "source", n->cfg.sources[si].name,
+			 "source_channel", sc + 1, "flows", flows);
+}
+
+static json_t *rx_channel_json(struct node *n, unsigned int r)
+{
+	unsigned int sch = 0;
+	int si = rx_feeder(n, r, &sch);
+
+	if (si < 0)
+		return json_pack("{s:i,s:s,s:n,s:n}", "channel", r + 1, "name",
+				 n->rx_name[r], "subscription",
+				 "stream_channel");
+	return json_pack("{s:i,s:s,s:s,s:i}", "channel", r + 1, "name",
+			 n->rx_name[r], "subscription", n->cfg.subs[si].name,
+			 "stream_channel", sch + 1);
+}
+
+static int h_channels(void *ctx, const struct api_req *r, json_t **out,
+		      char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	json_t *tx = json_array(), *rx = json_array();
+	unsigned int i;
+
+	for (i = 0; i < tx_channels(n); i++)
+		json_array_append_new(tx, tx_channel_json(n, i));
+	for (i = 0; i < rx_channels(n); i++)
+		json_array_append_new(rx, rx_channel_json(n, i));
+	*out = json_pack("{s:o,s:o}", "tx", tx, "rx", rx);
+	return 200;
+}
+
+/* A channel name d4ctl can tell from channel numbers and lists: 1-31
+ * characters, not all digits, dashes and commas, no '@' or '"'. */
+static bool good_channel_name(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (!len || len >= NODE_CHANNEL_NAME_MAX ||
+	    strspn(s, "0123456789-,") == len || strpbrk(s, "@\"") ||
+	    s[0] == ' ' || s[len - 1] == ' ')
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* Name channel @idx (0-based) of @dir ("tx"/"rx"): 0, or an HTTP
+ * status with @err. */
+static int set_channel_name(struct node *n, const char *dir,
+			    unsigned int idx, const char *name, char *err,
+			    size_t err_len)
+{
+	bool tx = !strcmp(dir, "tx");
+	unsigned int count = tx ? tx_channels(n) : rx_channels(n), i;
+	char(*names)[NODE_CHANNEL_NAME_MAX] = tx ? n->tx_name : n->rx_name;
+
+	if (idx >= count)
+		ERR(404, "no %s channel %u: the node has %u", dir, idx + 1,
+		    count);
+	if (!name || !good_channel_name(name))
+		ERR(400, "'name' must be 1-%d characters, not only digits, "
+			 "dashes and commas, without '@' or '\"'",
+		    NODE_CHANNEL_NAME_MAX - 1);
+	for (i = 0; i < count; i++)
+		if (i != idx && !strcmp(names[i], name))
+			ERR(409, "%s channel %u is called '%s' already", dir,
+			    i + 1, name);
+	snprintf(names[idx], NODE_CHANNEL_NAME_MAX, "%s", name);
+	return 0;
+}
+
+/* PUT /channels/tx/N or /channels/rx/N {"name": "Vox"} */
+static int h_channel_rename(void *ctx, const struct api_req *r,
+			    json_t **out, char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	const char *dir = r->parts[1], *num = r->parts[2];
+	const char *name = r->body ? jstr(r->body, "name") : NULL;
+	json_t *names, *d;
+	char *end;
+	unsigned long idx;
+	int rc;
+
+	if (strcmp(dir, "tx") && strcmp(dir, "rx"))
+		ERR(404, "channels are /channels/tx/N or /channels/rx/N");
+	idx = strtoul(num, &end, 10);
+	if (*end || !idx || idx > 1000)
+		ERR(404, "no %s channel '%s'", dir, num);
+	if (!r->body)
+		ERR(400, "PUT needs {\"name\": NAME}");
+	rc = set_channel_name(n, dir, (unsigned int)idx - 1, name, err,
+			      err_len);
+	if (rc)
+		return rc;
+	names = json_object_get(n->state, "names");
+	if (!json_is_object(names)) {
+		names = json_object();
+		json_object_set_new(n->state, "names", names);
+	}
+	d = json_object_get(names, dir);
+	if (!json_is_object(d)) {
+		d = json_object();
+		json_object_set_new(names, dir, d);
+	}
+	json_object_set_new(d, num, json_string(name));
+	save_state(n);
+	log_info("api: %s channel %lu named '%s'", dir, idx, name);
+	*out = !strcmp(dir, "tx") ? tx_channel_json(n, (unsigned int)idx - 1)
+				  : rx_channel_json(n, (unsigned int)idx - 1);
+	return 200;
+}
+
+/* The names saved in the state: {"tx": {"1": "Vox"}, "rx": {...}}. */
+static void restore_names(struct node *n, json_t *names)
+{
+	const char *dirs[2] = {"tx", "rx"}, *num;
+	char err[160];
+	json_t *v;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		json_t *d = json_object_get(names, dirs[k]), *keep;
+
+		if (!json_is_object(d))
+			continue;
+		keep = json_object();
+		json_object_foreach(d, num, v)
+		{
+			unsigned long idx = strtoul(num, NULL, 10);
+
+			if (!json_is_string(v) || !idx ||
+			    set_channel_name(n, dirs[k], (unsigned int)idx - 1,
+					     json_string_value(v), err,
+					     sizeof(err))) {
+				log_err("state: %s channel name '%s' not "
+					"restored: %s",
+					dirs[k], num,
+					json_is_string(v) ? err : "not a name");
+				continue;
+			}
+			json_object_set(keep, num, v);
+		}
+		if (!json_is_object(json_object_get(n->state, "names")))
+			json_object_set_new(n->state, "names", json_object());
+		json_object_set_new(json_object_get(n->state, "names"),
+				    dirs[k], keep);
+	}
 }
 
 /* ---- D4 ---- */
@@ -1009,6 +1299,8 @@ static const struct api_route routes[] = {
     {"POST", "subscriptions", h_sub_create},
     {"PUT", "subscriptions/*", h_sub_update},
     {"DELETE", "subscriptions/*", h_sub_delete},
+    {"GET", "channels", h_channels},
+    {"PUT", "channels/*/*", h_channel_rename},
     {"GET", "d4/programs", h_d4_programs},
     {"GET", "d4/vars", h_d4_vars},
     {"POST", "d4/exec", h_d4_exec},
@@ -1089,6 +1381,7 @@ void node_state_restore(struct node *n)
 		return;
 	}
 	n->restoring = true;
+	restore_names(n, json_object_get(st, "names"));
 	json_array_foreach(json_object_get(st, "flows"), i, o)
 	{
 		if (flow_create(n, o, &out, err, sizeof(err)) != 201)
