@@ -30,6 +30,7 @@ const struct d4ctl_cmd d4ctl_cmds[] = {
     {"programs", cmd_programs, "a node's D4 loops"},
     {"ptp", cmd_ptp, "PTP clock state of one node or all"},
     {"stats", cmd_stats, "packet counters of flows and subscriptions"},
+    {"meters", cmd_meters, "live peak/RMS meters of a node's channels"},
     {NULL, NULL, NULL},
 };
 
@@ -254,7 +255,8 @@ int d4ctl_node_all(struct d4ctl *ctl, struct d4ctl_node **nodes)
 
 void d4ctl_print_json(const json_t *v)
 {
-	char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY |
+				    JSON_REAL_PRECISION(12));
 
 	if (s) {
 		puts(s);

@@ -120,6 +120,7 @@ int cmd_vars(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_programs(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_ptp(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_stats(struct d4ctl *ctl, int argc, char *argv[]);
+int cmd_meters(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_route(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_unroute(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_routes(struct d4ctl *ctl, int argc, char *argv[]);

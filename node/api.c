@@ -62,7 +62,11 @@ static void on_timer(void *data)
 static enum MHD_Result send_json(struct MHD_Connection *c, int status,
 				 json_t *body)
 {
-	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	/* 12 digits: a level rounded to 0.01 dB prints as -4.35, not as
+	 * the nearest double's -4.3499999999999996 */
+	char *text =
+	    body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(12))
+		 : NULL;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 

@@ -4,6 +4,7 @@
 #include "node/flow.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "node/meter.h"
 #include "ptp/mclock.h"
 
 #include <errno.h>
@@ -35,6 +36,7 @@ struct flow {
 	int32_t *frames; /* fpp x nch, sized at open */
 	uint8_t pkt[1500];
 	struct flow_stats stats;
+	struct meter *meter; /* what it sends */
 };
 
 #define STAT_ADD(f, n)                                                         \
@@ -151,7 +153,8 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 	f->lag = source_lag_frames(src);
 	f->fd = -1;
 	f->frames = calloc((size_t)f->cfg.fpp * cfg->nch, sizeof(int32_t));
-	if (!f->frames) {
+	f->meter = meter_new(cfg->nch, cfg->rate);
+	if (!f->frames || !f->meter) {
 		snprintf(err, err_len, "out of memory");
 		flow_destroy(f);
 		return NULL;
@@ -184,6 +187,7 @@ void flow_destroy(struct flow *f)
 	if (f->fd >= 0)
 		close(f->fd);
 	free(f->frames);
+	meter_destroy(f->meter);
 	free(f);
 }
 
@@ -206,6 +210,11 @@ void flow_set_sender(struct flow *f, flow_send_fn fn, void *ctx)
 const struct flow_stats *flow_stats(const struct flow *f)
 {
 	return &f->stats;
+}
+
+const struct meter *flow_meter(const struct flow *f)
+{
+	return f->meter;
 }
 
 uint32_t flow_ssrc(const struct flow *f)
@@ -253,6 +262,7 @@ static void send_one(struct flow *f)
 
 	source_read(f->src, f->next_x, f->cfg.fpp, f->cfg.chans, f->cfg.nch,
 		    f->frames);
+	meter_feed(f->meter, f->frames, f->cfg.fpp);
 	rtp_hdr_encode(&h, f->pkt);
 	rtp_pack(f->cfg.enc, f->frames, f->cfg.nch, f->cfg.fpp,
 		 f->pkt + RTP_HDR_LEN);

@@ -64,6 +64,9 @@ int flow_fd(const struct flow *f);
 /* Send through @fn from now on (before the media thread starts). */
 void flow_set_sender(struct flow *f, flow_send_fn fn, void *ctx);
 const struct flow_stats *flow_stats(const struct flow *f);
+/* Peak and RMS of what the flow sends (node/meter.h). */
+struct meter;
+const struct meter *flow_meter(const struct flow *f);
 uint32_t flow_ssrc(const struct flow *f);
 /* The address the flow sends from and its interface's MAC. */
 void flow_origin(const struct flow *f, struct in_addr *addr, uint8_t mac[6]);

@@ -7,6 +7,7 @@
 #include "node/disco.h"
 #include "node/flow.h"
 #include "node/media.h"
+#include "node/meter.h"
 #include "node/node_priv.h"
 #include "node/recorder.h"
 #include "node/relay.h"
@@ -1288,6 +1289,31 @@ static int h_stats(void *ctx, const struct api_req *r, json_t **out,
 	return 200;
 }
 
+/* ---- meters ---- */
+
+/* Each flow's and subscription's last 50 ms window (node/meter.h). */
+static int h_meters(void *ctx, const struct api_req *r, json_t **out, char *err,
+		    size_t err_len)
+{
+	struct node *n = ctx;
+	json_t *flows = json_array(), *subs = json_array();
+	unsigned int i;
+
+	for (i = 0; i < n->cfg.nflows; i++)
+		if (n->flows[i])
+			json_array_append_new(
+			    flows, meter_json(flow_meter(n->flows[i]),
+					      n->cfg.flows[i].name));
+	for (i = 0; i < n->cfg.nsubs; i++)
+		if (n->cfg.subs[i].name[0] && n->subs[i])
+			json_array_append_new(subs,
+					      meter_json(sub_meter(n->subs[i]),
+							 n->cfg.subs[i].name));
+	*out = json_pack("{s:i,s:o,s:o}", "window_ms", METER_WINDOW_MS, "flows",
+			 flows, "subscriptions", subs);
+	return *out ? 200 : 500;
+}
+
 static const struct api_route routes[] = {
     {"GET", "node", h_node},
     {"GET", "ptp", h_ptp},
@@ -1306,6 +1332,7 @@ static const struct api_route routes[] = {
     {"POST", "d4/exec", h_d4_exec},
     {"POST", "d4/programs/*/*", h_d4_startstop},
     {"GET", "stats", h_stats},
+    {"GET", "meters", h_meters},
     {NULL, NULL, NULL},
 };
 

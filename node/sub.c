@@ -5,6 +5,7 @@
 #include "node/sub.h"
 #include "common/net.h"
 #include "node/jbuf.h"
+#include "node/meter.h"
 #include "node/recorder.h"
 #include "ptp/mclock.h"
 
@@ -39,6 +40,7 @@ struct sub {
 	struct sub_stats stats;
 	uint32_t latency_frames;
 	uint32_t chunk;
+	struct meter *meter; /* what it plays out */
 
 	/* media thread state */
 	uint64_t play_x; /* next position to play out */
@@ -104,7 +106,8 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 	s->unpacked =
 	    calloc((size_t)SUB_MAX_FRAMES * cfg->channels, sizeof(int32_t));
 	s->out = calloc((size_t)PLAYOUT_CHUNK * cfg->channels, sizeof(int32_t));
-	if (!s->jb || !s->unpacked || !s->out) {
+	s->meter = meter_new(cfg->channels, cfg->rate);
+	if (!s->jb || !s->unpacked || !s->out || !s->meter) {
 		snprintf(err, err_len, "subscription %s: out of memory",
 			 cfg->name);
 		goto out_destroy;
@@ -139,6 +142,7 @@ void sub_destroy(struct sub *s)
 	jbuf_destroy(s->jb);
 	free(s->unpacked);
 	free(s->out);
+	meter_destroy(s->meter);
 	free(s);
 }
 
@@ -172,6 +176,11 @@ const struct sub_config *sub_config(const struct sub *s)
 const struct sub_stats *sub_stats(const struct sub *s)
 {
 	return &s->stats;
+}
+
+const struct meter *sub_meter(const struct sub *s)
+{
+	return s->meter;
 }
 
 int sub_fd(const struct sub *s)
@@ -480,6 +489,7 @@ uint64_t sub_playout(struct sub *s, uint64_t now_ns)
 			memset(s->out, 0,
 			       (size_t)n * s->cfg.channels * sizeof(int32_t));
 		}
+		meter_feed(s->meter, s->out, n);
 		for (i = 0; i < s->nrec; i++)
 			recorder_feed(s->rec[i], s->play_x, s->out,
 				      s->cfg.channels, n, s->first_data_x);

@@ -91,6 +91,9 @@ int sub_add_output(struct sub *s, sub_output_fn fn, void *ctx,
 
 const struct sub_config *sub_config(const struct sub *s);
 const struct sub_stats *sub_stats(const struct sub *s);
+/* Peak and RMS of what it plays out, per stream channel (node/meter.h). */
+struct meter;
+const struct meter *sub_meter(const struct sub *s);
 int sub_fd(const struct sub *s);
 
 /* Media side. RT: no alloc, no block. */

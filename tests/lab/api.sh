@@ -5,6 +5,7 @@
 # - A gets a unicast flow to B, B subscribes to it by address (bit-exact);
 # - a write without the token gets 401 and changes nothing; malformed JSON
 #   gets 400, a 70 kB body 413 — and B loses no packet;
+# - GET /meters and d4ctl meters show the file's level while it plays;
 # - B restarts: its subscriptions come back from its state file.
 . "$(dirname "$0")/../lib.sh"
 
@@ -12,6 +13,23 @@ secs=3
 lab=d4a$$
 d4_lab_hosts $lab 2
 "$D4WAV" gen "$T/in.wav" --channels 2 --seconds $secs --seed 21
+# The file's own level per channel, [[peak, rms], ...] in dBFS of 24-bit
+# full scale, for the meters below.
+file_levels=$(python3 - "$T/in.wav" <<'PY'
+import json, math, sys, wave
+w = wave.open(sys.argv[1])
+nch, raw = w.getnchannels(), w.readframes(w.getnframes())
+assert w.getsampwidth() == 3
+out = []
+for c in range(nch):
+    s = [int.from_bytes(raw[i:i + 3], "little", signed=True)
+         for i in range(3 * c, len(raw), 3 * nch)]
+    peak = max(abs(v) for v in s) / 8388608
+    ms = sum(v * v for v in s) / len(s) / 8388608 ** 2
+    out.append([20 * math.log10(peak), 10 * math.log10(ms)])
+print(json.dumps(out))
+PY
+)
 start=$(($(d4_ptp_now) + 4))
 cat >"$T/A.ini" <<INI
 [node]
@@ -81,6 +99,56 @@ expect 413 "oversize body" "$r"
 r=$(api 2 DELETE /subscriptions/nosuch "" "$TB")
 expect 404 "delete of nothing" "$r"
 pass "no token / wrong token: 401 and nothing changed; bad JSON 400; 70 kB 413; unknown 404"
+
+# Meters, while the file plays (from start to start + secs): two reads of
+# B 0.5 s apart and one of A. Every channel of B's subscriptions and A's
+# flows shows the file's level: peak within 0.1 dB (1 sample in 32 is full
+# scale, so every 50 ms window holds one), RMS within 0.5 dB (the file is
+# noise; a 2400-sample window's RMS strays from the file's by 0.08 dB at
+# one sigma). 10 windows are due in 0.5 s: at least 5 must have come.
+while [ "$(d4_ptp_now)" -lt $((start + 1)) ]; do sleep 0.1; done
+d4ctl() { ip netns exec $lab-h2 env XDG_CONFIG_HOME="$T" "$D4CTL" "$@"; }
+m1=$(api 2 GET /meters)
+sleep 0.5
+m2=$(api 2 GET /meters)
+ma=$(api 1 GET /meters)
+out=$(d4ctl meters 10.77.0.2:8080 --count 2) || fail "d4ctl meters --count 2 failed"
+js=$(d4ctl meters 10.77.0.2:8080 --json) || fail "d4ctl meters --json failed"
+# All of it while the file played, or the levels mean nothing.
+[ "$(d4_ptp_now)" -lt $((start + secs)) ] ||
+	fail "meters read after the file ended (a loaded machine?)"
+python3 - "$file_levels" "${m1#* }" "${m2#* }" "${ma#* }" <<'PY' || fail "meters: $m2 / A: $ma"
+import json, sys
+want = json.loads(sys.argv[1])
+m1, m2, ma = (json.loads(a) for a in sys.argv[2:5])
+assert m2["window_ms"] == 50, m2
+subs1 = {b["name"]: b for b in m1["subscriptions"]}
+subs2 = {b["name"]: b for b in m2["subscriptions"]}
+assert set(subs2) == {"main", "mon"}, subs2
+for name in subs2:
+    d = subs2[name]["updates"] - subs1[name]["updates"]
+    assert d >= 5, (name, "updates in 0.5 s", d)
+banks = list(subs2.values()) + ma["flows"]
+assert len(banks) == 4, banks
+for b in banks:
+    assert len(b["channels"]) == len(want), b
+    for c in b["channels"]:
+        peak, rms = want[c["channel"] - 1]
+        assert c["peak_dbfs"] is not None and \
+            abs(c["peak_dbfs"] - peak) <= 0.1, (b["name"], c, peak)
+        assert c["rms_dbfs"] is not None and \
+            abs(c["rms_dbfs"] - rms) <= 0.5, (b["name"], c, rms)
+PY
+[ "$(grep -c '^subscription main ' <<<"$out")" = 2 ] ||
+	fail "d4ctl meters --count 2 did not draw twice: $out"
+grep -Eq '^ +2 \[#+-* *\] peak +-?[0-9]+\.[0-9]  rms +-[0-9]+\.[0-9]$' <<<"$out" ||
+	fail "d4ctl meters: no bar for channel 2: $out"
+python3 -c '
+import json, sys
+m = json.loads(sys.argv[1])
+assert sorted(b["name"] for b in m["subscriptions"]) == ["main", "mon"], m
+' "$js" || fail "d4ctl meters --json: $js"
+pass "meters: the file's peak and RMS on both subscriptions and both flows, >= 5 updates in 0.5 s; d4ctl meters --count 2 and --json"
 
 while [ "$(d4_ptp_now)" -lt $((start + secs + 1)) ]; do sleep 0.2; done
 r=$(api 2 GET /stats)
