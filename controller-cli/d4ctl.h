@@ -110,6 +110,8 @@ int d4ctl_table(const json_t *arr, const char *const *headers,
 /* Subcommands, one file each. */
 int cmd_list(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_show(struct d4ctl *ctl, int argc, char *argv[]);
+int cmd_channels(struct d4ctl *ctl, int argc, char *argv[]);
+int cmd_name(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_streams(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_flow(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_sub(struct d4ctl *ctl, int argc, char *argv[]);

@@ -195,6 +195,24 @@ static bool same_channels(const json_t *f, const uint8_t *ch, unsigned int n)
 	       !memcmp(fch, ch, n);
 }
 
+/* Where source channels @ch sit in flow @f (1-based, into @pos): false
+ * unless it carries every one. */
+static bool flow_positions(const json_t *f, const uint8_t *ch, unsigned int n,
+			   uint8_t *pos)
+{
+	uint8_t fch[ARGS_MAX_CHANNELS];
+	unsigned int fn = flow_channels(f, fch, ARGS_MAX_CHANNELS), k, j;
+
+	for (k = 0; k < n; k++) {
+		for (j = 0; j < fn && fch[j] != ch[k]; j++)
+			;
+		if (j == fn)
+			return false;
+		pos[k] = (uint8_t)(j + 1);
+	}
+	return true;
+}
+
 static void flow_session(const json_t *n, const json_t *f, char *buf,
 			 size_t len)
 {
@@ -216,11 +234,24 @@ static void sub_name(const uint8_t *ch, unsigned int n, char *buf, size_t len)
 	snprintf(buf, len, "rx%s", chans);
 }
 
-/* The RX channels a subscription named by sub_name() takes, or 0. */
-static unsigned int sub_channels(const char *name, uint8_t *ch)
+/* The RX channels subscription @s fills: its rx_channels, else what its
+ * name says (sub_name()), else 0. */
+static unsigned int sub_channels(const json_t *s, uint8_t *ch)
 {
+	const char *name = jstr(s, "name");
+	json_t *a = jarr(s, "rx_channels"), *c;
 	char buf[96], err[8];
+	unsigned int k = 0;
+	size_t i;
 	int n;
+
+	json_array_foreach(a, i, c)
+	{
+		if (k < ARGS_MAX_CHANNELS && json_is_integer(c))
+			ch[k++] = (uint8_t)json_integer_value(c);
+	}
+	if (a)
+		return k;
 
 	if (strncmp(name, "rx", 2) || strlen(name + 2) >= sizeof(buf))
 		return 0;
@@ -249,7 +280,7 @@ static int resolve_channels(const json_t *n, const char *side,
 		json_array_foreach(tab, i, c)
 		{
 			if (!strcmp(jstr(c, "name"), cs->chan_name)) {
-				ch[0] = (uint8_t)jint(c, "index", 0);
+				ch[0] = (uint8_t)jint(c, "channel", 0);
 				*nch = 1;
 				return 0;
 			}
@@ -292,7 +323,7 @@ static int tx_source(const json_t *n, const uint8_t *ch, unsigned int nch,
 
 			json_array_foreach(tab, j, e)
 			{
-				if (jint(e, "index", 0) == ch[k])
+				if (jint(e, "channel", 0) == ch[k])
 					c = e;
 			}
 			if (!c) {
@@ -498,7 +529,7 @@ json_t *plan_routes(const json_t *net)
 		json_array_foreach(jarr(n, "subscriptions"), j, s)
 		{
 			uint8_t ch[ARGS_MAX_CHANNELS];
-			unsigned int k = sub_channels(jstr(s, "name"), ch);
+			unsigned int k = sub_channels(s, ch);
 			char rx[192], chans[96];
 			struct origin o;
 
@@ -555,9 +586,29 @@ int plan_rx_name(const json_t *net, const struct chanspec *rx, char *name,
 	return 0;
 }
 
+static json_t *channel_array(const uint8_t *ch, unsigned int n)
+{
+	json_t *a = json_array();
+
+	for (unsigned int k = 0; k < n; k++)
+		json_array_append_new(a, json_integer(ch[k]));
+	return a;
+}
+
+/* A subscription fills RX channels @rch; @sch (NULL: the first ones) are
+ * the stream channels that go there. */
+static void set_rx(json_t *body, const uint8_t *rch, const uint8_t *sch,
+		   unsigned int n)
+{
+	json_object_set_new(body, "rx_channels", channel_array(rch, n));
+	if (sch)
+		json_object_set_new(body, "stream_channels",
+				    channel_array(sch, n));
+}
+
 /* The route from foreign stream @tx: a subscription by name. */
 static int plan_from_stream(const json_t *rxn, const struct chanspec *tx,
-			    unsigned int nch, const char *sub,
+			    const uint8_t *rch, unsigned int nch, const char *sub,
 			    const struct plan_opts *opts, struct plan *plan,
 			    char *err, size_t err_len)
 {
@@ -581,20 +632,15 @@ static int plan_from_stream(const json_t *rxn, const struct chanspec *tx,
 	}
 	sch = jint(st, "channels", 0);
 	for (unsigned int i = 0; i < tx->nch; i++) {
-		if (tx->ch[i] != i + 1 || tx->nch != sch || nch != sch) {
-			char chans[96];
-
-			args_format_channels(tx->ch, tx->nch, chans,
-					     sizeof(chans));
+		if (tx->ch[i] > sch) {
 			snprintf(err, err_len,
-				 "\"%s\" has %lld channels: a subscription "
-				 "takes them all (1-%lld), not '%s'",
-				 tx->target, (long long)sch, (long long)sch,
-				 chans);
+				 "\"%s\" has %lld channels: no channel %u",
+				 tx->target, (long long)sch, tx->ch[i]);
 			return -EINVAL;
 		}
 	}
 	body = json_pack("{s:s, s:s}", "name", sub, "stream", tx->target);
+	set_rx(body, rch, tx->ch, nch);
 	if (opts->latency_us)
 		json_object_set_new(body, "latency_us",
 				    json_integer(opts->latency_us));
@@ -687,7 +733,7 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 	json_array_foreach(jarr(rxn, "subscriptions"), i, s)
 	{
 		uint8_t och[ARGS_MAX_CHANNELS];
-		unsigned int on = sub_channels(jstr(s, "name"), och);
+		unsigned int on = sub_channels(s, och);
 		bool same = !strcmp(jstr(s, "name"), sub), overlap = same;
 		struct origin o;
 
@@ -710,28 +756,31 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 		return -EEXIST;
 	}
 	if (tx->stream)
-		return plan_from_stream(rxn, tx, rn, sub, opts, plan, err,
+		return plan_from_stream(rxn, tx, rch, rn, sub, opts, plan, err,
 					err_len);
 
-	/* A multicast flow with exactly these channels: subscribe to it. */
+	/* A multicast flow carrying these channels: subscribe to them in it.
+	 * A unicast flow with exactly these: relay it to one more. */
 	json_array_foreach(jarr(txn, "flows"), i, f)
 	{
+		uint8_t pos[ARGS_MAX_CHANNELS];
 		char sess[160];
 
 		if (strcmp(jstr(f, "source"), src))
 			continue;
 		if (!sibling)
 			sibling = f;
-		if (!same_channels(f, sch, tn))
-			continue;
 		if (!json_is_true(json_object_get(f, "multicast"))) {
-			if (!uc)
+			if (!uc && same_channels(f, sch, tn))
 				uc = f;
 			continue;
 		}
+		if (!flow_positions(f, sch, tn, pos))
+			continue;
 		flow_session(txn, f, sess, sizeof(sess));
 		a = plan_add(plan, rxn);
 		body = json_pack("{s:s, s:s}", "name", sub, "stream", sess);
+		set_rx(body, rch, pos, tn);
 		if (opts->latency_us)
 			json_object_set_new(body, "latency_us",
 					    json_integer(opts->latency_us));
@@ -788,9 +837,9 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 			 a->node, fname, src, chans, ep);
 	}
 	a = plan_add(plan, rxn);
-	call_set(&a->call, "POST",
-		 sub_body_from_flow(sub, ep, tn, uc ? uc : sibling, opts),
-		 "/subscriptions");
+	body = sub_body_from_flow(sub, ep, tn, uc ? uc : sibling, opts);
+	set_rx(body, rch, NULL, tn);
+	call_set(&a->call, "POST", body, "/subscriptions");
 	call_set(&a->undo, "DELETE", NULL, "/subscriptions/%s", esc(sub, e1));
 	a->format_from_prev = !uc;
 	snprintf(a->what, sizeof(a->what), "%s: subscribe %s to %s at %s",

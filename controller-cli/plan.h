@@ -5,15 +5,14 @@
  * A snapshot is a JSON object {"nodes": [NODE...]}; each NODE holds what
  * the node's API answers: {"name", "address" ("HOST:PORT" of its API),
  * "node" (GET /node), "flows", "subscriptions", "vars" (GET /d4/vars),
- * "streams", and optionally "channels" ({"tx": [{"index", "name",
- * "source", "source_channel"}], "rx": [{"index", "name"}]}, an endpoint
- * docs/api.md does not have yet)}.
+ * "streams", and "channels" (GET /channels: {"tx": [{"channel", "name",
+ * "source", "source_channel"}], "rx": [{"channel", "name"}]})}.
  *
  * Routing (docs/d4ctl.md "Routing"): route TX RX subscribes the RX node's
- * subscription "rxCHANS" (rx3-4) to
+ * subscription "rxCHANS" (rx3-4, with rx_channels and stream_channels) to
  *   - a foreign stream by name (TX = CHANS@"stream name"), else
- *   - a multicast flow of the TX node carrying exactly those channels (by
- *     its session name), else
+ *   - a multicast flow of the TX node carrying those channels (by its
+ *     session name), else
  *   - a unicast flow of the TX node carrying them, reused or created
  *     ("ucCHANS"), whose relay list _<flow>_receivers gets RXHOST:PORT.
  * unroute deletes the subscription, takes its address out of the relay

@@ -11,6 +11,7 @@ static const char *const parts[][2] = {
     {"subscriptions", "/subscriptions"},
     {"vars", "/d4/vars"},
     {"streams", "/streams"},
+    {"channels", "/channels"},
 };
 
 int snapshot_fetch(struct d4ctl *ctl, struct d4ctl_node *nodes, int n,

@@ -81,9 +81,18 @@ static void test_route_uses_multicast_flow_by_session(void **state)
 	    route(net, "1-2@A", "3-4@B", NULL, &plan, err, sizeof(err)), 0);
 	assert_int_equal(plan.n, 1);
 	assert_call(&plan.a[0], "B", "POST", "/subscriptions",
-		    "{\"name\":\"rx3-4\",\"stream\":\"A main\"}");
+		    "{\"name\":\"rx3-4\",\"rx_channels\":[3,4],\"stream\":"
+		    "\"A main\",\"stream_channels\":[1,2]}");
 	assert_string_equal(plan.a[0].undo.method, "DELETE");
 	assert_string_equal(plan.a[0].undo.path, "/subscriptions/rx3-4");
+	plan_free(&plan);
+	/* one channel of the multicast flow: that channel of the stream */
+	assert_int_equal(
+	    route(net, "2@A", "7@B", NULL, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 1);
+	assert_call(&plan.a[0], "B", "POST", "/subscriptions",
+		    "{\"name\":\"rx7\",\"rx_channels\":[7],\"stream\":"
+		    "\"A main\",\"stream_channels\":[2]}");
 	plan_free(&plan);
 	json_decref(net);
 }
@@ -105,7 +114,8 @@ static void test_route_creates_unicast_flow_first_receiver(void **state)
 	assert_call(&plan.a[1], "B", "POST", "/subscriptions",
 		    "{\"address\":\"10.77.0.2:5004\",\"channels\":2,"
 		    "\"encoding\":\"L24\",\"latency_us\":2000,\"name\":"
-		    "\"rx1-2\",\"ptime_us\":1000,\"rate\":48000}");
+		    "\"rx1-2\",\"ptime_us\":1000,\"rate\":48000,"
+		    "\"rx_channels\":[1,2]}");
 	assert_true(plan.a[1].format_from_prev);
 	plan_free(&plan);
 	json_decref(net);
@@ -130,7 +140,7 @@ static void test_route_reuses_unicast_flow_adds_receiver(void **state)
 	assert_call(&plan.a[1], "C", "POST", "/subscriptions",
 		    "{\"address\":\"10.77.0.3:5004\",\"channels\":2,"
 		    "\"encoding\":\"L16\",\"name\":\"rx1-2\",\"ptime_us\":250,"
-		    "\"rate\":48000}");
+		    "\"rate\":48000,\"rx_channels\":[1,2]}");
 	assert_false(plan.a[1].format_from_prev);
 	plan_free(&plan);
 	json_decref(net);
@@ -200,14 +210,22 @@ static void test_route_from_foreign_stream(void **state)
 			 0);
 	assert_int_equal(plan.n, 1);
 	assert_call(&plan.a[0], "B", "POST", "/subscriptions",
-		    "{\"name\":\"rx5-6\",\"stream\":\"AVIOUSBC-522880 : 2\"}");
+		    "{\"name\":\"rx5-6\",\"rx_channels\":[5,6],\"stream\":"
+		    "\"AVIOUSBC-522880 : 2\",\"stream_channels\":[1,2]}");
 	plan_free(&plan);
 
-	/* part of a stream: the API subscribes to whole streams */
-	assert_int_equal(route(net, "1@\"AVIOUSBC-522880 : 2\"", "5@B", NULL,
+	/* part of a stream: those stream channels */
+	assert_int_equal(route(net, "2@\"AVIOUSBC-522880 : 2\"", "5@B", NULL,
+			       &plan, err, sizeof(err)),
+			 0);
+	assert_call(&plan.a[0], "B", "POST", "/subscriptions",
+		    "{\"name\":\"rx5\",\"rx_channels\":[5],\"stream\":"
+		    "\"AVIOUSBC-522880 : 2\",\"stream_channels\":[2]}");
+	plan_free(&plan);
+	assert_int_equal(route(net, "3@\"AVIOUSBC-522880 : 2\"", "5@B", NULL,
 			       &plan, err, sizeof(err)),
 			 -EINVAL);
-	assert_non_null(strstr(err, "takes them all"));
+	assert_non_null(strstr(err, "no channel 3"));
 	assert_int_equal(route(net, "1-2@\"nobody\"", "5-6@B", NULL, &plan, err,
 			       sizeof(err)),
 			 -ENOENT);

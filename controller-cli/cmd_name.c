@@ -1,0 +1,113 @@
+/* d4ctl name: rename a TX or RX channel (PUT /channels/tx|rx/N). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "controller-cli/args.h"
+#include "controller-cli/d4ctl.h"
+
+static const char usage[] =
+    "usage: d4ctl name [--rx] CHAN@NODE NEW\n"
+    "\n"
+    "Name TX channel CHAN of NODE (with --rx: RX channel CHAN) NEW. CHAN is\n"
+    "a number or the channel's current name. A name is 1-31 characters,\n"
+    "not only digits, dashes and commas, without '@' or '\"', and unique\n"
+    "among the node's TX (or RX) channels. Renaming a node is not in the\n"
+    "control API yet (its name is in its config file).\n";
+
+static int on_opt(void *data, int opt, const char *arg)
+{
+	*(bool *)data = true;
+	return 0;
+}
+
+/* The number of the channel called @name in direction @dir, or 0. */
+static unsigned int by_name(const json_t *chans, const char *dir,
+			    const char *name)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(json_object_get(chans, dir), i, c)
+	{
+		const char *n = json_string_value(json_object_get(c, "name"));
+
+		if (n && !strcmp(n, name))
+			return (unsigned int)json_integer_value(
+			    json_object_get(c, "channel"));
+	}
+	return 0;
+}
+
+int cmd_name(struct d4ctl *ctl, int argc, char *argv[])
+{
+	static const struct option opts[] = {
+	    {"rx", no_argument, NULL, 'r'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *dir;
+	struct d4ctl_node node;
+	struct chanspec cs;
+	unsigned int ch;
+	char err[256], path[64];
+	json_t *body, *chans = NULL, *out = NULL;
+	bool rx = false;
+	int first, rc;
+
+	rc = d4ctl_getopt(ctl, argc, argv, usage, opts, "r", on_opt, &rx,
+			  &first);
+	if (rc)
+		return rc > 0 ? D4CTL_EXIT_OK : D4CTL_EXIT_USAGE;
+	dir = rx ? "rx" : "tx";
+	if (argc - first != 2) {
+		d4ctl_err("name", "expected CHAN@NODE NEW\n%s", usage);
+		return D4CTL_EXIT_USAGE;
+	}
+	if (!strchr(argv[first], '@')) {
+		d4ctl_err("name",
+			  "'%s': renaming a node is not in the control API "
+			  "yet; give CHAN@NODE",
+			  argv[first]);
+		return D4CTL_EXIT_USAGE;
+	}
+	rc = args_parse_chanspec(argv[first], &cs, err, sizeof(err));
+	if (rc == 0 && (cs.stream || (!cs.chan_name[0] && cs.nch != 1))) {
+		snprintf(err, sizeof(err), "'%s': name one channel of a node",
+			 argv[first]);
+		rc = -EINVAL;
+	}
+	if (rc < 0) {
+		d4ctl_err("name", "%s", err);
+		return D4CTL_EXIT_USAGE;
+	}
+	rc = d4ctl_node_find(ctl, cs.target, &node);
+	if (rc < 0)
+		return d4ctl_exit_code(rc);
+	ch = cs.chan_name[0] ? 0 : cs.ch[0];
+	if (!ch) {
+		rc = d4ctl_http(ctl, &node, "GET", "/channels", NULL, &chans);
+		if (rc < 0)
+			return d4ctl_exit_code(rc);
+		ch = by_name(chans, dir, cs.chan_name);
+		json_decref(chans);
+		if (!ch) {
+			d4ctl_err("name", "%s has no %s channel named '%s'",
+				  node.name, rx ? "RX" : "TX", cs.chan_name);
+			return D4CTL_EXIT_NODE;
+		}
+	}
+	snprintf(path, sizeof(path), "/channels/%s/%u", dir, ch);
+	body = json_pack("{s:s}", "name", argv[first + 1]);
+	rc = d4ctl_http(ctl, &node, "PUT", path, body, &out);
+	json_decref(body);
+	if (rc == 0) {
+		if (ctl->json)
+			d4ctl_print_json(out);
+		else
+			printf("%s %s channel %u: '%s'\n", node.name,
+			       rx ? "RX" : "TX", ch, argv[first + 1]);
+	}
+	json_decref(out);
+	return d4ctl_exit_code(rc);
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Routing lab, driven only through d4ctl: a grandmaster (h1, also the
+# controller's host) and three nodes A (h2), B (h3), C (h4), each host with
+# a ptp4l and an avahi-daemon. d4ctl, run on h1, finds the nodes by mDNS.
+# - d4ctl list shows A, B and C, all locked to the grandmaster;
+# - route 1-2@A -> 1-2@B and 1-2@A -> 3-4@C: one unicast flow on A with
+#   two receivers; B records its RX 1-2, C its RX 3-4: both bit-exact, at
+#   the file's PTP index;
+# - unroute 3-4@C while B records: B loses no packet, A's flow is kept
+#   (B still on it); a write with a wrong token gets 401 and changes
+#   nothing;
+# - B restarts: its route is back (from its state file) with no d4ctl
+#   action, and audio flows again.
+# Latency 10 ms: see two_hosts.sh.
+. "$(dirname "$0")/../lib.sh"
+
+lab=d4r$$
+secs=4
+d4_lab_hosts $lab 4
+for h in 1 2 3 4; do d4_avahi $lab-h$h; done
+d4_ptp_gm $lab-h1
+for h in 2 3 4; do d4_ptp_follower $lab-h$h; done
+"$D4WAV" gen "$T/in.wav" --channels 2 --seconds $secs --seed 31
+
+# The file starts once the routes are made: lock (~10 s) and four d4ctl
+# commands fit in 25 s on this machine; the test fails, saying so, if not.
+start=$(($(d4_lab_ptp_now) + 25))
+node_ini() { # NAME HOST: [node], [discovery], [ptp]
+	printf '[node]\nname = %s\n[discovery]\ninterface = eth0\n' "$1"
+	d4_ptp_ini "$2"
+}
+{ node_ini A $lab-h2; cat <<INI; } >"$T/A.ini"
+[source program]
+type = file
+path = $T/in.wav
+loop = false
+start = $start
+INI
+{ node_ini B $lab-h3; cat <<INI; } >"$T/B.ini"
+[sink take]
+rx = 1-2
+path = $T/B.wav
+start = $start
+duration = $secs
+INI
+# C records only the first 1.5 s: it is unrouted 2 s in.
+{ node_ini C $lab-h4; cat <<INI; } >"$T/C.ini"
+[sink take]
+rx = 3-4
+path = $T/C.wav
+start = $start
+duration = 1.5
+INI
+d4_node $lab-h2 A "$T/A.ini"
+a=$!
+d4_node $lab-h3 B "$T/B.ini"
+b=$!
+d4_node $lab-h4 C "$T/C.ini"
+c=$!
+for n in A B C; do d4_wait_log "$T/$n.log" "api: listening" 5; done
+# One token per node, in d4ctl's config file.
+mkdir -p "$T/d4ctl"
+for n in A B C; do
+	printf '[node %s]\ntoken = %s\n' $n "$(cat "$T/state/$n/token")"
+done >"$T/d4ctl/config"
+d4ctl() {
+	env "$(d4_host_bus $lab-h1)" XDG_CONFIG_HOME="$T" \
+		ip netns exec $lab-h1 "$D4CTL" "$@"
+}
+
+# d4ctl list: three nodes, each locked to h1's grandmaster.
+for i in $(seq 1 40); do
+	gm=$(d4_ptp_gm_id "$T/$lab-h1-ptp4l.log")
+	d4ctl list --json >"$T/list.json" 2>"$T/list.err" &&
+		python3 - "$T/list.json" "$gm" <<'PY' && break
+import json, sys
+nodes = json.load(open(sys.argv[1]))
+ok = {n["name"] for n in nodes
+      if n.get("clock", {}).get("state") == "locked"
+      and n["clock"].get("gm") == sys.argv[2]}
+sys.exit(0 if ok >= {"A", "B", "C"} and len(nodes) == 3 else 1)
+PY
+	[ $i = 40 ] && fail "d4ctl list: not 3 locked nodes: $(cat "$T/list.json" "$T/list.err")"
+	sleep 0.5
+done
+d4ctl list | tee "$T/list.txt"
+[ "$(grep -c " locked " "$T/list.txt")" = 3 ] || fail "d4ctl list table: $(cat "$T/list.txt")"
+pass "d4ctl list: A, B and C, locked to grandmaster $gm"
+
+d4ctl route 1-2@A 1-2@B --latency 10 || fail "route 1-2@A 1-2@B"
+d4ctl route 1-2@A 3-4@C --latency 10 || fail "route 1-2@A 3-4@C"
+d4ctl flow list A --json >"$T/flows.json" || fail "flow list A"
+d4ctl vars A >"$T/vars.txt" || fail "vars A"
+python3 - "$T/flows.json" <<'PY' || fail "A's flows: $(cat "$T/flows.json")"
+import json, sys
+flows = json.load(open(sys.argv[1]))
+assert len(flows) == 1 and not flows[0]["multicast"], flows
+assert flows[0]["channels"] == [1, 2], flows
+PY
+grep -q "10.77.0.3:5004, 10.77.0.4:5004" "$T/vars.txt" ||
+	fail "A's relay list is not B and C: $(cat "$T/vars.txt")"
+d4ctl routes | tee "$T/routes.txt"
+grep -q "1-2@B .*1-2@A.*unicast" "$T/routes.txt" &&
+	grep -q "3-4@C .*1-2@A.*unicast" "$T/routes.txt" ||
+	fail "d4ctl routes: $(cat "$T/routes.txt")"
+[ "$(d4_lab_ptp_now)" -lt "$start" ] ||
+	fail "the routes took until after the file started (a loaded machine?)"
+pass "routed 1-2@A to 1-2@B and 3-4@C: one unicast flow, two receivers"
+
+# 2 s into the file: unroute C; a write with a wrong token changes nothing.
+while [ "$(d4_lab_ptp_now)" -lt $((start + 2)) ]; do sleep 0.1; done
+d4ctl unroute 3-4@C || fail "unroute 3-4@C"
+d4ctl --token wrong route 1-2@A 5-6@C 2>"$T/401.err" && fail "a wrong token was taken"
+grep -q 401 "$T/401.err" || fail "wrong token: $(cat "$T/401.err")"
+d4ctl routes >"$T/routes2.txt"
+grep -q "@C" "$T/routes2.txt" && fail "C still routed: $(cat "$T/routes2.txt")"
+grep -q "1-2@B .*1-2@A" "$T/routes2.txt" || fail "B's route went: $(cat "$T/routes2.txt")"
+d4ctl vars A | grep -q "\[10.77.0.3:5004\]" || fail "A's relay list: $(d4ctl vars A)"
+pass "unrouted 3-4@C; a wrong token got 401 and changed nothing"
+
+# After B's recording: B's stats, both recordings.
+while [ "$(d4_lab_ptp_now)" -lt $((start + secs + 1)) ]; do sleep 0.2; done
+d4ctl stats B --json >"$T/statsB.json" || fail "stats B"
+python3 - "$T/statsB.json" <<'PY' || fail "B's subscription: $(cat "$T/statsB.json")"
+import json, sys
+st = json.load(open(sys.argv[1]))["subscriptions"]["rx1-2"]
+assert st["lost"] == 0 and st["late"] == 0, st
+assert st["received"] >= 4000, st
+PY
+"$D4WAV" cmp "$T/in.wav" "$T/B.wav" --align none ||
+	fail "B's RX 1-2 are not the file, sample for sample"
+"$D4WAV" cut "$T/in.wav" "$T/in-1.5s.wav" --skip 0 >/dev/null 2>&1 || true
+python3 - "$T/in.wav" "$T/C.wav" <<'PY' || fail "C's RX 3-4 are not the file's first 1.5 s"
+import sys, wave
+a, b = wave.open(sys.argv[1]), wave.open(sys.argv[2])
+n = 72000
+assert b.getnframes() == n and b.getnchannels() == 2, b.getnframes()
+assert a.readframes(n) == b.readframes(n)
+PY
+pass "B (RX 1-2, 0 lost after C left) and C (RX 3-4) recorded the file bit-exact"
+
+# B restarts: its route comes back from its state file.
+kill $b
+d4_wait_pid $b 10 || fail "B did not stop cleanly"
+d4_node $lab-h3 B "$T/B.ini"
+b=$!
+d4_wait_log "$T/B.log" "state: restored 0 flow\(s\), 1 subscription" 10
+for i in $(seq 1 30); do
+	d4ctl sub list B --json >"$T/subB.json" 2>/dev/null &&
+		python3 - "$T/subB.json" <<'PY' && break
+import json, sys
+subs = json.load(open(sys.argv[1]))
+s = [s for s in subs if s["name"] == "rx1-2"]
+sys.exit(0 if s and s[0]["rx_channels"] == [1, 2]
+         and s[0]["state"] == "receiving" else 1)
+PY
+	[ $i = 30 ] && fail "B's route did not come back: $(cat "$T/subB.json")"
+	sleep 0.5
+done
+d4ctl routes | grep -q "1-2@B .*1-2@A.*unicast" || fail "routes after B's restart"
+pass "B restarted: route 1-2@A -> 1-2@B back from its state, receiving"
+
+for p in $a $b $c; do kill $p; done
+for p in $a $b $c; do d4_wait_pid $p 10 || fail "a node did not stop cleanly"; done
