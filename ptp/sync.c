@@ -108,8 +108,12 @@ static int64_t follow_update(struct ptp_sync *s, const struct ptp_sample *smp,
 				    (int64_t)s->cfg.step_ns);
 		return 0;
 	}
-	pred =
-	    s->off_ns + (int64_t)(s->drift * (double)(int64_t)(lk - s->ref_ns));
+	/* Extrapolate the drift only forwards: an ingress time at or before
+	 * the reference (the same Sync polled twice, or a base clock stepped
+	 * back) predicts the last offset. */
+	pred = s->off_ns;
+	if (lk > s->ref_ns)
+		pred += (int64_t)(s->drift * (double)(lk - s->ref_ns));
 	residual = meas - pred;
 	if ((residual > step || residual < -step) &&
 	    s->lock.state == MCLOCK_LOCKED && ++s->outliers < 3)
@@ -154,7 +158,15 @@ static void close_round(struct ptp_sync *s, uint64_t mono_ns,
 		s->reachable = in.reachable;
 		ev->reachability_changed = true;
 	}
-	in.gm_present = smp->ts.gm_present;
+	/* ptp4l derives gmPresent from its parent data set, which the first
+	 * Announce fills (port UNCALIBRATED), but sets the master offset and
+	 * ingress time only when it processes its first Sync: until then a
+	 * freshly (re)started ptp4l says "grandmaster present, offset 0,
+	 * ingress 0". That is no measurement: not following yet. (In follow
+	 * mode, ingress 0 taken as a sample extrapolated the drift back to
+	 * the epoch, drift * -ref, ~3000 s at 1.7 ppm: the media clock
+	 * stepped, and stepped back on the next real sample.) */
+	in.gm_present = smp->ts.gm_present && smp->ts.ingress_time_ns != 0;
 	in.port_state = smp->port.state;
 	memcpy(in.gm_id, smp->parent.gm_id, 8);
 	memcpy(in.own_id, smp->port.clock_id, 8);

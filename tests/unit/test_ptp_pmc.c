@@ -14,9 +14,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ptp/pmc.h"
+#include "ptp/sync.h"
 
 #define NSETS	  5
 #define MGMT_BODY 48
@@ -585,6 +587,111 @@ static void test_pmc_two_clients_do_not_share_an_address(void **state)
 	pmc_destroy(c2);
 }
 
+/* Follow mode through ptp_sync against the fake ptp4l. Answers one round:
+ * TIME_STATUS_NP with @offset_ns and @ingress_ns (a slave of gm_id), the
+ * other datasets as build_answer gives them. */
+static void answer_ts(struct fake *f, int64_t offset_ns, uint64_t ingress_ns)
+{
+	uint8_t buf[256];
+	size_t n;
+	int k;
+
+	for (k = 0; k < NSETS; k++) {
+		n = build_answer(buf, f->seq[k], all_ids[k]);
+		if (all_ids[k] == MGMT_TIME_STATUS_NP) {
+			put64(buf + MGMT_BODY + 6, (uint64_t)offset_ns);
+			put64(buf + MGMT_BODY + 6 + 8, ingress_ns);
+		}
+		fake_send(f, buf, n);
+	}
+}
+
+/* One poll period later: closes the answered round, sends the next. */
+static void sync_round(struct fake *f, struct ptp_sync *s, uint64_t *mono,
+		       struct ptp_sync_events *ev)
+{
+	*mono += 500000000ull;
+	ptp_sync_tick(s, *mono, ev);
+	fake_read_round(f, 0);
+}
+
+static void test_sync_follow_restarted_ptp4l_before_first_sync_no_step(
+    void **state)
+{
+	struct fake *f = *state;
+	const struct ptp_sync_cfg cfg = {
+	    .uds = f->path,
+	    .lock = {.threshold_ns = 100000,
+		     .lock_count = 3,
+		     .holdover_ns = 30000000000ull,
+		     .uncalibrated_ok = true},
+	    .poll_ns = 500000000ull,
+	    .step_ns = 1000000ull,
+	};
+	char err[128] = "";
+	struct mclock *mc =
+	    mclock_new_ptp(MCLOCK_MODE_FOLLOW, NULL, err, sizeof(err));
+	struct ptp_sync *s;
+	struct ptp_sync_events ev;
+	struct mclock_status st;
+	struct timespec now;
+	uint64_t mono = 0, lk;
+	int64_t off = -1500;
+	unsigned int gen;
+	int i;
+
+	assert_non_null(mc);
+	s = ptp_sync_new(&cfg, mc);
+	assert_non_null(s);
+	clock_gettime(CLOCK_REALTIME, &now);
+	lk = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	ptp_sync_tick(s, mono, &ev); /* the first round */
+	fake_read_round(f, 0);
+	/* A running ptp4l: Syncs every 0.5 s, the offset moving 1 us per
+	 * poll (a 2 ppm drift), until locked. */
+	for (i = 0; i < 10; i++) {
+		answer_ts(f, off, lk);
+		sync_round(f, s, &mono, &ev);
+		assert_false(ev.stepped);
+		off -= 1000;
+		lk += 500000000ull;
+	}
+	mclock_get_status(mc, &st);
+	assert_int_equal(st.state, MCLOCK_LOCKED);
+	/* ptp4l killed: a round without answer holds over. */
+	sync_round(f, s, &mono, &ev);
+	mclock_get_status(mc, &st);
+	assert_int_equal(st.state, MCLOCK_HOLDOVER);
+	gen = mclock_generation(mc);
+	/* Restarted: the first Announce makes the grandmaster present, but
+	 * before its first Sync ptp4l reports offset 0 and ingress time 0.
+	 * That is no sample: no step (it was one of drift * ingress_ref,
+	 * ~3.6e12 ns here), the media clock holds over. */
+	for (i = 0; i < 3; i++) {
+		answer_ts(f, 0, 0);
+		sync_round(f, s, &mono, &ev);
+		assert_false(ev.stepped);
+		assert_int_equal(mclock_generation(mc), gen);
+		mclock_get_status(mc, &st);
+		assert_int_equal(st.state, MCLOCK_HOLDOVER);
+		off -= 1000;
+		lk += 500000000ull;
+	}
+	/* Its first real measurement continues the old time. */
+	for (i = 0; i < 4; i++) {
+		answer_ts(f, off, lk);
+		sync_round(f, s, &mono, &ev);
+		assert_false(ev.stepped);
+		assert_int_equal(mclock_generation(mc), gen);
+		off -= 1000;
+		lk += 500000000ull;
+	}
+	mclock_get_status(mc, &st);
+	assert_int_equal(st.state, MCLOCK_LOCKED);
+	ptp_sync_destroy(s);
+	mclock_destroy(mc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -617,6 +724,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_pmc_two_clients_do_not_share_an_address, fake_setup,
 		fake_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_sync_follow_restarted_ptp4l_before_first_sync_no_step,
+		fake_setup, fake_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
