@@ -826,12 +826,90 @@ static void test_config_stream_sdp_rate_is_checked(void **state)
 	assert_int_equal(t->cfg.subs[0].channels, 2);
 }
 
+/* RX channels: subscriptions fill them, a sink records them. */
+static void test_config_rx_channels_map_and_sink(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_ok(t, "[node]\n"
+		    "rx_channels = 6\n"
+		    "[subscription a]\n"
+		    "address = 239.1.1.1\n"
+		    "channels = 8\n"
+		    "rx_channels = 3-4\n"
+		    "stream_channels = 7,8\n"
+		    "[subscription b]\n"
+		    "address = 239.1.1.2\n"
+		    "rx_channels = 1,2\n"
+		    "[sink all]\n"
+		    "rx = 1-4\n"
+		    "path = /tmp/rx.wav\n"
+		    "start = now\n");
+	assert_int_equal(t->cfg.rx_channels, 6);
+	assert_int_equal(t->cfg.sub_rx[0].n, 2);
+	assert_int_equal(t->cfg.sub_rx[0].rx[0], 2);
+	assert_int_equal(t->cfg.sub_rx[0].stream_ch[1], 7);
+	/* stream channels default to the first ones */
+	assert_int_equal(t->cfg.sub_rx[1].stream_ch[0], 0);
+	assert_int_equal(t->cfg.sub_rx[1].stream_ch[1], 1);
+	assert_true(t->cfg.sinks[0].rx);
+	assert_int_equal(t->cfg.sinks[0].rec.nch, 4);
+	assert_int_equal(t->cfg.sinks[0].rec.rate, 48000);
+}
+
+static void test_config_error_rx_channels(void **state)
+{
+	struct ctx *t = *state;
+
+	/* two subscriptions fill RX 2 */
+	parse_err(t,
+		  "[subscription a]\naddress = 239.1.1.1\nrx_channels = 1-2\n"
+		  "[subscription b]\naddress = 239.1.1.2\nrx_channels = 2\n",
+		  1);
+	assert_has(t, "[subscription a] RX channel 2 is taken by subscription b");
+	/* beyond the node's 8 */
+	parse_err(t, "[subscription a]\naddress = 239.1.1.1\nrx_channels = 9\n",
+		  1);
+	assert_has(t, "RX channel 9: the node has 8");
+	/* a stream channel the stream lacks */
+	parse_err(t,
+		  "[subscription a]\naddress = 239.1.1.1\nchannels = 2\n"
+		  "rx_channels = 1\nstream_channels = 3\n",
+		  1);
+	assert_has(t, "stream channel 3: the stream has 2");
+	/* counts differ */
+	parse_err(t,
+		  "[subscription a]\naddress = 239.1.1.1\nrx_channels = 1-2\n"
+		  "stream_channels = 1\n",
+		  1);
+	assert_has(t, "1 stream_channels for 2 rx_channels");
+	/* RX channels run at 48 kHz */
+	parse_err(t,
+		  "[subscription a]\naddress = 239.1.1.1\nrate = 96000\n"
+		  "rx_channels = 1\n",
+		  1);
+	assert_has(t, "96000 Hz");
+	/* an RX sink has no first packet, and no subscription */
+	parse_err(t, "[sink k]\nrx = 1\npath = /tmp/k.wav\nstart = first\n",
+		  1);
+	assert_has(t, "no first packet");
+	parse_err(t,
+		  "[subscription a]\naddress = 239.1.1.1\n[sink k]\nrx = 1\n"
+		  "subscription = a\npath = /tmp/k.wav\nstart = now\n",
+		  3);
+	assert_has(t, "exclude each other");
+	parse_err(t, "[sink k]\nrx = 12\npath = /tmp/k.wav\nstart = now\n", 1);
+	assert_has(t, "RX channel 12: the node has 8");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_config_full_file_parses_node_and_sources),
+	    T(test_config_rx_channels_map_and_sink),
+	    T(test_config_error_rx_channels),
 	    T(test_config_full_file_parses_flows_with_defaults),
 	    T(test_config_full_file_parses_subscriptions),
 	    T(test_config_full_file_parses_sinks_with_defaults),
