@@ -1,7 +1,13 @@
 /* SAP codec, the table of remote sessions and the announcer. The table is a
  * hash on (origin, session id) with an LRU list: a refresh moves an entry to
- * the tail, eviction takes the head, so a flood of distinct sessions costs
- * O(1) per packet and never more than max_entries entries of memory. */
+ * the tail, so the list's order is the iteration order (least recently
+ * announced first). Eviction is a segmented LRU over two more lists:
+ * entries announced once (probation) and entries announced at least twice
+ * (protected), each least recently announced first. A full table evicts
+ * the head of probation, and the head of protected only when probation is
+ * empty: a flood of distinct one-shot sessions only ever evicts its own
+ * kind, and a session that keeps announcing stays. Every step is O(1) per
+ * packet and the table never holds more than max_entries entries. */
 #include "discovery/sap.h"
 #include "common/log.h"
 #include "common/loop.h"
@@ -260,7 +266,9 @@ struct tentry {
 	struct sap_entry e; /* first: the public view */
 	struct sap_key key;
 	struct tentry *hnext;
-	struct tentry *prev, *next; /* LRU: head is the stalest */
+	struct tentry *prev, *next;   /* LRU: head is the stalest */
+	struct tentry *sprev, *snext; /* in its segment, same order */
+	bool protected;		      /* announced at least twice */
 	uint64_t gaps_ns[SAP_GAPS];
 	unsigned int n_gaps;
 	unsigned int gap_pos;
@@ -276,6 +284,9 @@ struct sap_table {
 	struct tentry **buckets;
 	unsigned int n_buckets; /* power of two */
 	struct tentry *head, *tail;
+	struct sap_seg {
+		struct tentry *head, *tail;
+	} probation, protected;
 	struct in_addr own[SAP_OWN_MAX];
 	unsigned int n_own;
 	sap_table_event_fn fn;
@@ -437,6 +448,58 @@ static void lru_append(struct sap_table *t, struct tentry *te)
 	t->tail = te;
 }
 
+static struct sap_seg *seg_of(struct sap_table *t, const struct tentry *te)
+{
+	return te->protected ? &t->protected : &t->probation;
+}
+
+static void seg_unlink(struct sap_table *t, struct tentry *te)
+{
+	struct sap_seg *sg = seg_of(t, te);
+
+	if (te->sprev)
+		te->sprev->snext = te->snext;
+	else
+		sg->head = te->snext;
+	if (te->snext)
+		te->snext->sprev = te->sprev;
+	else
+		sg->tail = te->sprev;
+	te->sprev = te->snext = NULL;
+}
+
+static void seg_append(struct sap_table *t, struct tentry *te)
+{
+	struct sap_seg *sg = seg_of(t, te);
+
+	te->sprev = sg->tail;
+	te->snext = NULL;
+	if (sg->tail)
+		sg->tail->snext = te;
+	else
+		sg->head = te;
+	sg->tail = te;
+}
+
+/* Announced again: to the tail of the LRU list and of its segment,
+ * promoted to protected from its second announcement on. */
+static void lru_touch(struct sap_table *t, struct tentry *te)
+{
+	lru_unlink(t, te);
+	lru_append(t, te);
+	seg_unlink(t, te);
+	if (te->e.announcements >= 2)
+		te->protected = true;
+	seg_append(t, te);
+}
+
+/* Whom a full table drops: the stalest one-shot entry, else the stalest
+ * of all (every entry is protected then). */
+static struct tentry *victim(const struct sap_table *t)
+{
+	return t->probation.head ? t->probation.head : t->protected.head;
+}
+
 static struct tentry *lookup(const struct sap_table *t, const struct sap_key *k)
 {
 	struct tentry *te;
@@ -457,6 +520,7 @@ static void remove_entry(struct sap_table *t, struct tentry *te,
 		pp = &(*pp)->hnext;
 	*pp = te->hnext;
 	lru_unlink(t, te);
+	seg_unlink(t, te);
 	t->st.entries--;
 	t->st.bytes -= te->bytes;
 	emit(t, ev, te);
@@ -574,8 +638,7 @@ int sap_table_update(struct sap_table *t, uint64_t now_ns,
 		te->e.msg_id_hash = msg_id_hash;
 		te->e.announcements++;
 		te->e.expires_ns = te->e.last_seen_ns + timeout_of(t, te);
-		lru_unlink(t, te);
-		lru_append(t, te);
+		lru_touch(t, te);
 		t->st.announcements++;
 		if (changed)
 			emit(t, SAP_EVENT_CHANGED, te);
@@ -584,7 +647,7 @@ int sap_table_update(struct sap_table *t, uint64_t now_ns,
 
 	if (t->st.entries >= t->max_entries) {
 		t->st.evicted++;
-		remove_entry(t, t->head, SAP_EVENT_EVICTED);
+		remove_entry(t, victim(t), SAP_EVENT_EVICTED);
 	}
 	te = calloc(1, sizeof(*te));
 	if (!te)
@@ -610,6 +673,7 @@ int sap_table_update(struct sap_table *t, uint64_t now_ns,
 	te->hnext = t->buckets[b];
 	t->buckets[b] = te;
 	lru_append(t, te);
+	seg_append(t, te);
 	t->st.entries++;
 	t->st.announcements++;
 	emit(t, SAP_EVENT_NEW, te);

@@ -143,8 +143,12 @@ void sap_table_set_callback(struct sap_table *t, sap_table_event_fn fn,
 int sap_table_add_own_addr(struct sap_table *t, struct in_addr addr);
 
 /* An announcement from @origin at @now_ns (any monotonic clock, used
- * consistently). Inserts or refreshes the entry; evicts the stalest entry
- * when full. 0, -EINVAL (empty SDP or longer than SAP_SDP_MAX) or -ENOMEM. */
+ * consistently). Inserts or refreshes the entry. When full, evicts the
+ * least recently announced of the entries announced only once, or, when
+ * every entry has been announced at least twice, the least recently
+ * announced of all (a segmented LRU: a flood of distinct one-shot
+ * sessions cannot push out a session that keeps announcing). 0, -EINVAL
+ * (empty SDP or longer than SAP_SDP_MAX) or -ENOMEM. */
 int sap_table_update(struct sap_table *t, uint64_t now_ns,
 		     struct in_addr origin, uint16_t msg_id_hash,
 		     const uint8_t *sdp, size_t sdp_len);

@@ -63,7 +63,8 @@ struct disco {
 	struct ravenna ravenna[DISCO_MAX_RAVENNA];
 	struct peer peers[DISCO_MAX_PEERS];
 	uint64_t generation;
-	struct log_ratelimit rl;
+	struct log_ratelimit rl;      /* per-session SAP lines */
+	struct log_ratelimit full_rl; /* "table full" lines */
 };
 
 /* ---- RTSP responder: DESCRIBE by session name ---- */
@@ -300,6 +301,17 @@ static void sap_event(void *data, enum sap_event ev, const struct sap_entry *e)
 	unsigned int suppressed;
 
 	d->generation++;
+	/* Evictions get a line of their own, at most one per 10 s, with the
+	 * total: the per-session lines below share their limit with a
+	 * flood's "announced" lines and are never seen then. */
+	if (ev == SAP_EVENT_EVICTED &&
+	    log_ratelimit_ok(&d->full_rl, &suppressed)) {
+		struct sap_table_stats ts;
+
+		sap_table_get_stats(d->table, &ts);
+		log_warn("sap: table full (%u sessions): %llu evicted so far",
+			 ts.max_entries, (unsigned long long)ts.evicted);
+	}
 	if (e->own)
 		return;
 	/* A flood must not flood the log: new sessions are rate-limited. */
@@ -351,6 +363,8 @@ struct disco *disco_new(struct loop *loop, const struct disco_config *cfg)
 	d->loop = loop;
 	d->cfg = *cfg;
 	d->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000000000ull, 10);
+	d->full_rl =
+	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10000000000ull, 1);
 	snprintf(d->node_name, sizeof(d->node_name), "%s", cfg->node_name);
 	snprintf(d->node_id, sizeof(d->node_id), "%s",
 		 cfg->node_id ? cfg->node_id : "");
@@ -507,6 +521,9 @@ void disco_get_counts(const struct disco *d, struct disco_counts *out)
 		}
 		sap_table_get_stats(d->table, &ts);
 		out->sap_rejected = ts.rejected;
+		out->sap_entries = ts.entries;
+		out->sap_max_entries = ts.max_entries;
+		out->sap_evicted = ts.evicted;
 	}
 	for (i = 0; i < DISCO_MAX_RAVENNA; i++)
 		if (d->ravenna[i].used && d->ravenna[i].sdp)

@@ -68,10 +68,13 @@ const char *disco_stream_sdp(struct disco *d, const char *name,
 /* Bumped whenever a stream appears, changes or goes: when to look again. */
 uint64_t disco_generation(const struct disco *d);
 
-/* For status lines: remote SAP sessions, RAVENNA sessions, peer nodes. */
+/* For status lines and GET /stats: remote SAP sessions, RAVENNA sessions,
+ * peer nodes; the SAP table's size, cap (0: SAP off) and evictions. */
 struct disco_counts {
 	unsigned int sap_sessions, sap_own, ravenna, peers;
 	uint64_t sap_rejected;
+	unsigned int sap_entries, sap_max_entries;
+	uint64_t sap_evicted;
 	uint16_t rtsp_port;
 };
 void disco_get_counts(const struct disco *d, struct disco_counts *out);

@@ -1268,6 +1268,7 @@ static int h_stats(void *ctx, const struct api_req *r, json_t **out,
 {
 	struct node *n = ctx;
 	json_t *flows = json_object(), *subs = json_object();
+	struct disco_counts dc = {0};
 	unsigned int i;
 
 	for (i = 0; i < n->cfg.nflows; i++) {
@@ -1285,8 +1286,15 @@ static int h_stats(void *ctx, const struct api_req *r, json_t **out,
 			json_object_set_new(
 			    subs, n->cfg.subs[i].name,
 			    sub_stats_json(sub_stats(n->subs[i])));
-	*out = json_pack("{s:o,s:o}", "flows", flows, "subscriptions", subs);
-	return 200;
+	/* the SAP table: a flood shows as evictions at the cap */
+	if (n->disco)
+		disco_get_counts(n->disco, &dc);
+	*out = json_pack("{s:o,s:o,s:{s:I,s:I,s:I}}", "flows", flows,
+			 "subscriptions", subs, "sap", "entries",
+			 (json_int_t)dc.sap_entries, "max_entries",
+			 (json_int_t)dc.sap_max_entries, "evicted",
+			 (json_int_t)dc.sap_evicted);
+	return *out ? 200 : 500;
 }
 
 /* ---- meters ---- */

@@ -10,8 +10,9 @@
  *
  * Beyond "no crash, no sanitizer report": a refusal says "byte N: what"; the
  * table never holds more than its cap, iterates least recently announced
- * first, hands out NUL-terminated text, finds each entry by its name, and
- * gives back every byte it counted once it is empty. */
+ * first, evicts an entry announced twice only when every entry has been
+ * (segmented LRU), hands out NUL-terminated text, finds each entry by its
+ * name, and gives back every byte it counted once it is empty. */
 #include "discovery/sap.h"
 
 #include <ctype.h>
@@ -53,7 +54,16 @@ static void check_entry(const struct sap_entry *e)
 
 static void on_event(void *data, enum sap_event ev, const struct sap_entry *e)
 {
+	const struct sap_table *t = data;
+	const struct sap_entry *o;
+
 	check_entry(e);
+	/* the evicted entry is out of the table already: none announced
+	 * once may remain when one announced twice went */
+	if (ev == SAP_EVENT_EVICTED && e->announcements >= 2)
+		for (o = sap_table_next(t, NULL); o; o = sap_table_next(t, o))
+			if (o->announcements < 2)
+				abort();
 }
 
 static void check_table(const struct sap_table *t)
@@ -109,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!t)
 		return 0;
 	sap_table_get_stats(t, &empty);
-	sap_table_set_callback(t, on_event, NULL);
+	sap_table_set_callback(t, on_event, t);
 	sap_table_add_own_addr(t, own);
 	while (p + 3 <= end) {
 		size_t len = (size_t)p[0] << 8 | p[1];

@@ -2,7 +2,8 @@
  * skipped, encrypted/compressed/IPv6/other-payload packets are refused with
  * a reason, every truncation is handled inside its buffer; the table keys,
  * refreshes, changes, deletes, flags our own origin, times entries out on
- * an injected clock and stays at its cap under a flood; the announcer
+ * an injected clock and stays at its cap under a flood, evicting one-shot
+ * sessions before ones announced twice (segmented LRU); the announcer
  * bursts, repeats and deletes over a real socket. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -642,6 +643,239 @@ static void test_sap_table_refresh_protects_from_eviction(void **state)
 	sap_table_destroy(t);
 }
 
+/* The names of evicted entries, in order. */
+struct evictions {
+	unsigned int n;
+	char names[64][SDP_NAME_MAX];
+	bool saw_keeper;
+};
+
+static void on_evict(void *data, enum sap_event ev, const struct sap_entry *e)
+{
+	struct evictions *x = data;
+
+	if (ev != SAP_EVENT_EVICTED)
+		return;
+	if (!strcmp(e->name, "Keeper"))
+		x->saw_keeper = true;
+	if (x->n < 64)
+		snprintf(x->names[x->n], sizeof(x->names[0]), "%s", e->name);
+	x->n++;
+}
+
+/* Iteration stays least recently announced first. */
+static void assert_lru_order(const struct sap_table *t)
+{
+	const struct sap_entry *e;
+	uint64_t last = 0;
+	unsigned int n = 0;
+
+	for (e = sap_table_next(t, NULL); e; e = sap_table_next(t, e)) {
+		assert_true(e->last_seen_ns >= last);
+		last = e->last_seen_ns;
+		n++;
+	}
+	assert_int_equal(n, sap_table_count(t));
+}
+
+/* The SAP flood of the fault lab (tests/lab/faults/sap_flood.sh), in
+ * small: a table full of one-shot sessions arriving far faster than a real
+ * sender announces never evicts the sender, announced twice before. */
+static void test_sap_table_one_shot_flood_spares_twice_announced(void **state)
+{
+	const unsigned int cap = 8;
+	struct sap_table *t = sap_table_new(cap, 0, 0);
+	struct evictions x = {0};
+	struct sap_table_stats st;
+	unsigned int i;
+
+	sap_table_set_callback(t, on_evict, &x);
+	assert_int_equal(announce(t, 0, "10.0.0.1", 1, 1, "Keeper"), 0);
+	assert_int_equal(announce(t, 1 * SEC, "10.0.0.1", 1, 1, "Keeper"), 0);
+	for (i = 0; i < 1000; i++) {
+		char name[16], origin[32];
+
+		snprintf(name, sizeof(name), "x%u", i);
+		snprintf(origin, sizeof(origin), "10.1.%u.%u", i >> 8, i & 255);
+		/* 5000 a second; the keeper announces once a second only */
+		assert_int_equal(announce(t, 2 * SEC + i * 200000ull, origin,
+					  100 + i, 1, name),
+				 0);
+		assert_true(sap_table_count(t) <= cap);
+		assert_non_null(sap_table_find_name(t, "Keeper"));
+		/* the keeper is the stalest, and still first in iteration */
+		assert_string_equal(sap_table_next(t, NULL)->name, "Keeper");
+	}
+	assert_false(x.saw_keeper);
+	sap_table_get_stats(t, &st);
+	assert_int_equal(st.entries, cap);
+	assert_true(st.evicted == 1000 - (cap - 1));
+	assert_int_equal(x.n, 1000 - (cap - 1));
+	/* the flood evicted its own, oldest first */
+	assert_string_equal(x.names[0], "x0");
+	assert_string_equal(x.names[1], "x1");
+	assert_lru_order(t);
+	sap_table_destroy(t);
+}
+
+/* Without a one-shot entry the least recently announced goes, as before;
+ * one-shot entries go first, in their order; protected ones keep theirs. */
+static void test_sap_table_eviction_order(void **state)
+{
+	struct sap_table *t = sap_table_new(3, 0, 0);
+	struct evictions x = {0};
+
+	sap_table_set_callback(t, on_evict, &x);
+	/* all one-shot: the stalest goes, as a plain LRU */
+	announce(t, 1 * SEC, "10.0.0.1", 1, 1, "a");
+	announce(t, 2 * SEC, "10.0.0.1", 2, 1, "b");
+	announce(t, 3 * SEC, "10.0.0.1", 3, 1, "c");
+	announce(t, 4 * SEC, "10.0.0.1", 4, 1, "d");
+	assert_int_equal(x.n, 1);
+	assert_string_equal(x.names[0], "a");
+	assert_int_equal(sap_table_count(t), 3);
+
+	/* all announced twice: the least recently announced goes */
+	announce(t, 5 * SEC, "10.0.0.1", 2, 1, "b");
+	announce(t, 6 * SEC, "10.0.0.1", 4, 1, "d");
+	announce(t, 7 * SEC, "10.0.0.1", 3, 1, "c");
+	announce(t, 8 * SEC, "10.0.0.1", 2, 1, "b"); /* d is the stalest */
+	assert_lru_order(t);
+	assert_string_equal(sap_table_next(t, NULL)->name, "d");
+	announce(t, 9 * SEC, "10.0.0.1", 5, 1, "e");
+	assert_int_equal(x.n, 2);
+	assert_string_equal(x.names[1], "d");
+
+	/* now e is the only one-shot entry: it goes before the staler c */
+	announce(t, 10 * SEC, "10.0.0.1", 6, 1, "f");
+	assert_int_equal(x.n, 3);
+	assert_string_equal(x.names[2], "e");
+	/* f announced again joins the protected, behind c and b */
+	announce(t, 11 * SEC, "10.0.0.1", 6, 1, "f");
+	announce(t, 12 * SEC, "10.0.0.1", 7, 1, "g");
+	assert_int_equal(x.n, 4);
+	assert_string_equal(x.names[3], "c");
+	announce(t, 13 * SEC, "10.0.0.1", 8, 1, "h");
+	assert_int_equal(x.n, 5);
+	assert_string_equal(x.names[4], "g");
+	assert_int_equal(sap_table_count(t), 3);
+	assert_non_null(sap_table_find_name(t, "b"));
+	assert_non_null(sap_table_find_name(t, "f"));
+	assert_non_null(sap_table_find_name(t, "h"));
+	assert_lru_order(t);
+
+	/* a deleted or expired entry leaves its segment too */
+	assert_int_equal(sap_table_expire(t, UINT64_MAX), 3);
+	assert_int_equal(sap_table_count(t), 0);
+	announce(t, 20 * SEC, "10.0.0.1", 9, 1, "i");
+	assert_int_equal(sap_table_count(t), 1);
+	assert_int_equal(x.n, 5);
+	sap_table_destroy(t);
+}
+
+/* Random announcements, deletions and expiries against a model of the
+ * segmented LRU: the table never exceeds its cap, evicts whom the model
+ * says and iterates least recently announced first. */
+struct model {
+	bool in[40];
+	uint64_t seq[40]; /* when last announced */
+	unsigned int ann[40];
+	int evicted; /* index of the last eviction, -1 none */
+	unsigned int n_evicted;
+};
+
+static void on_model_evict(void *data, enum sap_event ev,
+			   const struct sap_entry *e)
+{
+	struct model *m = data;
+
+	if (ev != SAP_EVENT_EVICTED)
+		return;
+	m->evicted = atoi(e->name + 1);
+	m->n_evicted++;
+}
+
+static void test_sap_table_segmented_lru_matches_model(void **state)
+{
+	const unsigned int cap = 8, pool = 40;
+	struct sap_table *t = sap_table_new(cap, 0, 0);
+	struct model m = {0};
+	struct sap_table_stats st;
+	uint64_t now = SEC;
+	unsigned int step, count = 0, evictions = 0, r = 12345;
+
+	sap_table_set_callback(t, on_model_evict, &m);
+	for (step = 0; step < 20000; step++) {
+		unsigned int k, i, op;
+		char name[16];
+
+		r = r * 1103515245u + 12345u;
+		k = (r >> 8) % pool;
+		op = (r >> 20) % 16;
+		snprintf(name, sizeof(name), "s%u", k);
+		now += MS;
+		if (op == 0 && m.in[k]) {
+			char sdp[1024];
+
+			mk_sdp(sdp, sizeof(sdp), 1000 + k, 1, "10.0.0.1", name);
+			assert_int_equal(
+			    sap_table_delete(t, ip("10.0.0.1"),
+					     sap_msg_hash(1000 + k, 1),
+					     (const uint8_t *)sdp, strlen(sdp)),
+			    0);
+			m.in[k] = false;
+			count--;
+			continue;
+		}
+		if (op == 1) {
+			/* the short default timeout is not in play: expire
+			 * nothing, the table must still be consistent */
+			assert_int_equal(sap_table_expire(t, now), 0);
+			continue;
+		}
+		m.evicted = -1;
+		if (!m.in[k] && count == cap) {
+			int want = -1;
+
+			/* stalest one-shot, else stalest of all */
+			for (i = 0; i < pool; i++)
+				if (m.in[i] && m.ann[i] == 1 &&
+				    (want < 0 || m.seq[i] < m.seq[want]))
+					want = (int)i;
+			if (want < 0)
+				for (i = 0; i < pool; i++)
+					if (m.in[i] && (want < 0 ||
+							m.seq[i] < m.seq[want]))
+						want = (int)i;
+			assert_int_equal(
+			    announce(t, now, "10.0.0.1", 1000 + k, 1, name), 0);
+			assert_int_equal(m.evicted, want);
+			m.in[want] = false;
+			count--;
+			evictions++;
+		} else {
+			assert_int_equal(
+			    announce(t, now, "10.0.0.1", 1000 + k, 1, name), 0);
+			assert_int_equal(m.evicted, -1);
+		}
+		if (!m.in[k]) {
+			m.in[k] = true;
+			m.ann[k] = 0;
+			count++;
+		}
+		m.ann[k]++;
+		m.seq[k] = now;
+		assert_int_equal(sap_table_count(t), count);
+		assert_true(count <= cap);
+		assert_lru_order(t);
+	}
+	sap_table_get_stats(t, &st);
+	assert_true(evictions > 100);
+	assert_true(st.evicted == evictions);
+	assert_int_equal(m.n_evicted, evictions);
+	sap_table_destroy(t);
+}
+
 static char *load(const char *dir, const char *file, size_t *len)
 {
 	char path[800];
@@ -922,6 +1156,10 @@ int main(void)
 	    cmocka_unit_test(test_sap_table_times_out_on_injected_clock),
 	    cmocka_unit_test(test_sap_table_flood_stays_at_cap_and_bounded),
 	    cmocka_unit_test(test_sap_table_refresh_protects_from_eviction),
+	    cmocka_unit_test(
+		test_sap_table_one_shot_flood_spares_twice_announced),
+	    cmocka_unit_test(test_sap_table_eviction_order),
+	    cmocka_unit_test(test_sap_table_segmented_lru_matches_model),
 	    cmocka_unit_test(test_sap_table_takes_every_real_sdp_fixture),
 	    cmocka_unit_test(test_sap_announcer_bursts_repeats_and_deletes),
 	    cmocka_unit_test(test_sap_listener_fills_table_and_knows_own),
