@@ -170,8 +170,8 @@ int node_flow_send_d4(void *ctx, uint8_t *pkt, size_t len)
 }
 
 /* "main-out" -> "main_out": loop and variable names are D4 names. */
-static void d4_name(char *dst, size_t len, const char *prefix, const char *name,
-		    const char *suffix)
+void node_d4_name(char *dst, size_t len, const char *prefix,
+		  const char *name, const char *suffix)
 {
 	size_t i, n = (size_t)snprintf(dst, len, "%s%s", prefix, name);
 
@@ -196,14 +196,14 @@ int node_flow_default_loop(struct node *n, struct flow *f, char *err,
 	char loop[40], var[40], dest[32], text[512];
 	int handle = -1, rc;
 
-	d4_name(loop, sizeof(loop), "flow_", fc->name, "");
+	node_d4_name(loop, sizeof(loop), "flow_", fc->name, "");
 	net_endpoint_str(&fc->dest, dest, sizeof(dest));
 	if (net_is_multicast(&fc->dest)) {
 		snprintf(text, sizeof(text),
 			 "loop %s {\npkt = recv()\nsendto(pkt, %s)\n}\n", loop,
 			 dest);
 	} else {
-		d4_name(var, sizeof(var), "_", fc->name, "_receivers");
+		node_d4_name(var, sizeof(var), "_", fc->name, "_receivers");
 		snprintf(text, sizeof(text), "IP[] %s\n%s += %s\n", var, var,
 			 dest);
 		rc = relay_exec(n->relay, text, err, err_len);

@@ -178,6 +178,30 @@ static void state_drop(struct node *n, const char *key, const char *name)
 	}
 }
 
+/* Saved D4 statements on a deleted flow's relay list would be refused
+ * at the next start (the list went with the flow): forget them. */
+static void state_drop_d4_var(struct node *n, const char *flow)
+{
+	json_t *list = state_list(n, "d4"), *o;
+	char var[64];
+	size_t i, len;
+
+	node_d4_name(var, sizeof(var), "_", flow, "_receivers");
+	len = strlen(var);
+	for (i = 0; i < json_array_size(list);) {
+		const char *t = json_string_value(o = json_array_get(list, i));
+
+		t += t ? strspn(t, " \t") : 0;
+		if (t && !strncmp(t, var, len) &&
+		    !(t[len] == '_' || (t[len] >= 'a' && t[len] <= 'z') ||
+		      (t[len] >= 'A' && t[len] <= 'Z') ||
+		      (t[len] >= '0' && t[len] <= '9')))
+			json_array_remove(list, i);
+		else
+			i++;
+	}
+}
+
 /* ---- JSON helpers ---- */
 
 static const char *jstr(const json_t *b, const char *key)
@@ -497,6 +521,7 @@ static int h_flow_delete(void *ctx, const struct api_req *r, json_t **out,
 	flow_destroy(f);
 	log_info("api: flow %s deleted", n->cfg.flows[i].name);
 	state_drop(n, "flows", n->cfg.flows[i].name);
+	state_drop_d4_var(n, n->cfg.flows[i].name);
 	n->cfg.flows[i].name[0] = '\0';
 	n->flow_api[i] = false;
 	if (n->disco)

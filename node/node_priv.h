@@ -103,6 +103,9 @@ int node_publish_flow(struct node *n, unsigned int i);
 int node_flow_default_loop(struct node *n, struct flow *f, char *err,
 			   size_t err_len);
 int node_flow_send_d4(void *ctx, uint8_t *pkt, size_t len);
+/* PREFIX + NAME (non-alphanumerics as _) + SUFFIX, within a D4 name. */
+void node_d4_name(char *dst, size_t len, const char *prefix,
+		  const char *name, const char *suffix);
 void node_resolve_streams(struct node *n);
 int node_open_sinks(struct node *n, unsigned int si, struct sub *s, char *err,
 		    size_t err_len);

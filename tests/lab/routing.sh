@@ -160,5 +160,17 @@ done
 d4ctl routes | grep -q "1-2@B .*1-2@A.*unicast" || fail "routes after B's restart"
 pass "B restarted: route 1-2@A -> 1-2@B back from its state, receiving"
 
+# The last receiver goes: A deletes its flow, and a restart of A replays
+# no statement on the flow's relay list (the list went with the flow).
+d4ctl unroute 1-2@B || fail "unroute 1-2@B"
+d4ctl flow list A --json | grep -q uc1-2 && fail "A kept its flow with no receivers"
+kill $a
+d4_wait_pid $a 10 || fail "A did not stop cleanly"
+d4_node $lab-h2 A "$T/A.ini"
+a=$!
+d4_wait_log "$T/A.log" "state: restored 0 flow\(s\), 0 subscription\(s\), 0 D4" 10
+grep -q "refused\|not restored" "$T/A.log" && fail "A's restart: $(grep "refused\|not restored" "$T/A.log")"
+pass "unrouted the last receiver: A's flow deleted, and nothing of it replayed at A's restart"
+
 for p in $a $b $c; do kill $p; done
 for p in $a $b $c; do d4_wait_pid $p 10 || fail "a node did not stop cleanly"; done
