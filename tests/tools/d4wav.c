@@ -1,6 +1,7 @@
 /* d4wav: make deterministic test WAVs and prove that a recording carries the
  * same samples, bit for bit, as the file that was sent. Used by the shell
- * tests; exit 0 = identical, 1 = audio differs, 2 = usage or I/O error. */
+ * tests; exit 0 = identical, 1 = audio differs, 2 = usage or I/O error.
+ * "gaps" tells lost packets (silent blocks) from any other difference. */
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -545,6 +546,94 @@ out_ref:
 	return ret;
 }
 
+/* True if frames [i, i + n) of @a are all zero. */
+static bool frames_are_zero(const struct audio *a, long long i, long long n)
+{
+	for (long long j = 0; j < n; j++) {
+		if (!frame_is_zero(a, i + j))
+			return false;
+	}
+	return true;
+}
+
+/* Compares REF and GOT block by block, at the same index (--align none):
+ * a block is equal, or all zero in GOT where REF is not (a gap: a lost
+ * packet concealed with silence), or it differs. Prints the gap count;
+ * any differing block, a short GOT or sound after REF's end fails. */
+static int gaps_main(int argc, char *argv[])
+{
+	struct opt opts[] = {{"block", "48"}, {"list", "0"}};
+	const char *pos[MAX_POS];
+	struct audio ref, got;
+	long long block, list, nblocks, gaps = 0, differ = 0, first = -1;
+	int npos, ret = EXIT_USAGE;
+
+	if (parse_args(argc, argv, opts, ARRAY_SIZE(opts), pos, &npos, 2))
+		return EXIT_USAGE;
+	if (npos != 2) {
+		fprintf(stderr, "usage: d4wav gaps REF.wav GOT.wav "
+				"[--block FRAMES] [--list N]\n");
+		return EXIT_USAGE;
+	}
+	if (parse_ll("block", opts[0].val, 1, 1 << 20, &block) ||
+	    parse_ll("list", opts[1].val, 0, LLONG_MAX, &list))
+		return EXIT_USAGE;
+	if (audio_load(&ref, pos[0]))
+		return EXIT_USAGE;
+	if (audio_load(&got, pos[1]))
+		goto out_ref;
+
+	ret = EXIT_DIFFER;
+	if (ref.info.channels != got.info.channels ||
+	    ref.info.samplerate != got.info.samplerate) {
+		fprintf(stderr,
+			"d4wav: '%s' has %d channels at %d Hz but '%s' has "
+			"%d channels at %d Hz\n",
+			ref.path, ref.info.channels, ref.info.samplerate,
+			got.path, got.info.channels, got.info.samplerate);
+		goto out_got;
+	}
+	if (got.frames < ref.frames) {
+		fprintf(stderr,
+			"d4wav: '%s' has %lld frames, fewer than the %lld of "
+			"the reference\n",
+			got.path, got.frames, ref.frames);
+		goto out_got;
+	}
+	nblocks = (ref.frames + block - 1) / block;
+	for (long long b = 0; b < nblocks; b++) {
+		long long i = b * block;
+		long long n = ref.frames - i < block ? ref.frames - i : block;
+
+		if (frames_equal(&ref, i, &got, i, n))
+			continue;
+		if (frames_are_zero(&got, i, n)) {
+			if (gaps++ < list)
+				printf("gap block=%lld frame=%lld\n", b, i);
+			continue;
+		}
+		if (!differ++)
+			first = b;
+	}
+	if (differ) {
+		fprintf(stderr,
+			"d4wav: %lld of %lld blocks of %lld frames differ and "
+			"are not silent, first block %lld (frame %lld)\n",
+			differ, nblocks, block, first, first * block);
+		goto out_got;
+	}
+	if (check_tail(&got, ref.frames))
+		goto out_got;
+	printf("gaps=%lld blocks=%lld block=%lld\n", gaps, nblocks, block);
+	ret = 0;
+
+out_got:
+	free(got.buf);
+out_ref:
+	free(ref.buf);
+	return ret;
+}
+
 static int info_main(int argc, char *argv[])
 {
 	SF_INFO info;
@@ -645,6 +734,7 @@ static const struct {
     {"cmp", cmp_main,
      "REF.wav GOT.wav [--align first|none] [--min-frames N] "
      "[--max-lead-loss N]"},
+    {"gaps", gaps_main, "REF.wav GOT.wav [--block FRAMES] [--list N]"},
     {"info", info_main, "FILE"},
     {"cut", cut_main, "IN OUT --skip N [--pad-zeros M]"},
 };
