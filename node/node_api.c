@@ -182,14 +182,14 @@ static void state_drop(struct node *n, const char *key, const char *name)
  * at the next start (the list went with the flow): forget them. */
 static void state_drop_d4_var(struct node *n, const char *flow)
 {
-	json_t *list = state_list(n, "d4"), *o;
+	json_t *list = state_list(n, "d4");
 	char var[64];
 	size_t i, len;
 
 	node_d4_name(var, sizeof(var), "_", flow, "_receivers");
 	len = strlen(var);
 	for (i = 0; i < json_array_size(list);) {
-		const char *t = json_string_value(o = json_array_get(list, i));
+		const char *t = json_string_value(json_array_get(list, i));
 
 		t += t ? strspn(t, " \t") : 0;
 		if (t && !strncmp(t, var, len) &&
