@@ -192,8 +192,8 @@ uint64_t mclock_now_ns(const struct mclock *mc)
 	return apply(&e, read_clock(mc->base));
 }
 
-void mclock_set_estimate(struct mclock *mc, int64_t off_ns, uint64_t ref_ns,
-			 double drift, int64_t step_ns)
+bool mclock_set_estimate(struct mclock *mc, int64_t off_ns, uint64_t ref_ns,
+			 double drift, int64_t step_ns, int64_t *jump_ns)
 {
 	struct estimate next = {off_ns, ref_ns, drift};
 	uint64_t local = read_clock(mc->base);
@@ -203,9 +203,12 @@ void mclock_set_estimate(struct mclock *mc, int64_t off_ns, uint64_t ref_ns,
 	atomic_thread_fence(memory_order_release);
 	mc->est = next;
 	atomic_fetch_add_explicit(&mc->seq, 1, memory_order_release);
-	if (jump > step_ns || jump < -step_ns)
-		atomic_fetch_add_explicit(&mc->generation, 1,
-					  memory_order_release);
+	if (jump_ns)
+		*jump_ns = jump;
+	if (jump <= step_ns && jump >= -step_ns)
+		return false;
+	atomic_fetch_add_explicit(&mc->generation, 1, memory_order_release);
+	return true;
 }
 
 bool mclock_timescale_ok(const struct mclock *mc)

@@ -53,10 +53,12 @@ struct mclock *mclock_new_ptp(enum mclock_mode mode, const char *phc_dev,
 
 /* Control side: from now on PTP(L) = L + off_ns + drift * (L - ref_ns) for
  * a base-clock reading L. A change of more than @step_ns at the current
- * time counts as a step (mclock_generation moves). Never blocks the
- * media thread: readers retry on a sequence counter. */
-void mclock_set_estimate(struct mclock *mc, int64_t off_ns, uint64_t ref_ns,
-			 double drift, int64_t step_ns);
+ * time counts as a step: mclock_generation moves and true is returned,
+ * with the change in *@jump_ns (if not NULL) for the caller to log, so
+ * every step the media thread acts on is one the log shows. Never blocks
+ * the media thread: readers retry on a sequence counter. */
+bool mclock_set_estimate(struct mclock *mc, int64_t off_ns, uint64_t ref_ns,
+			 double drift, int64_t step_ns, int64_t *jump_ns);
 void mclock_set_status(struct mclock *mc, const struct mclock_status *st);
 /* The base clock now (what ptp4l's offsets are measured against). */
 uint64_t mclock_base_now(const struct mclock *mc);

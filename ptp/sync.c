@@ -104,8 +104,9 @@ static int64_t follow_update(struct ptp_sync *s, const struct ptp_sample *smp,
 		s->off_ns = meas;
 		s->ref_ns = lk;
 		s->drift = 0;
+		/* The first lock: the timescale starts, no step to log. */
 		mclock_set_estimate(s->mc, s->off_ns, s->ref_ns, 0,
-				    (int64_t)s->cfg.step_ns);
+				    (int64_t)s->cfg.step_ns, NULL);
 		return 0;
 	}
 	/* Extrapolate the drift only forwards: an ingress time at or before
@@ -133,12 +134,12 @@ static int64_t follow_update(struct ptp_sync *s, const struct ptp_sample *smp,
 	}
 	s->off_ns = meas;
 	s->ref_ns = lk;
-	if (residual > step || residual < -step) {
+	/* Whether the clock stepped is judged where the media thread sees
+	 * it, now, not at the Sync's ingress: a residual just inside the
+	 * bound plus the drift's change since then can cross it. */
+	if (mclock_set_estimate(s->mc, s->off_ns, s->ref_ns, s->drift,
+				(int64_t)s->cfg.step_ns, &ev->step_ns))
 		ev->stepped = true;
-		ev->step_ns = residual;
-	}
-	mclock_set_estimate(s->mc, s->off_ns, s->ref_ns, s->drift,
-			    (int64_t)s->cfg.step_ns);
 	return residual;
 }
 
@@ -177,10 +178,10 @@ static void close_round(struct ptp_sync *s, uint64_t mono_ns,
 	if (in.reachable && mode != MCLOCK_MODE_PHC) {
 		scale = timescale_ns(smp);
 		if (mode == MCLOCK_MODE_SYSTEM && scale != s->scale_ns) {
-			mclock_set_estimate(s->mc, scale, 0, 0,
-					    (int64_t)s->cfg.step_ns);
-			ev->stepped = true;
-			ev->step_ns = scale - s->scale_ns;
+			if (mclock_set_estimate(s->mc, scale, 0, 0,
+						(int64_t)s->cfg.step_ns,
+						&ev->step_ns))
+				ev->stepped = true;
 		}
 		s->scale_ns = scale;
 	}
@@ -189,8 +190,11 @@ static void close_round(struct ptp_sync *s, uint64_t mono_ns,
 		/* Our ptp4l is the grandmaster: PTP time is the time it
 		 * announces, its local clock on its own timescale. */
 		if (!s->have_est || s->off_ns != s->scale_ns || s->drift) {
-			mclock_set_estimate(s->mc, s->scale_ns, 0, 0,
-					    (int64_t)s->cfg.step_ns);
+			if (mclock_set_estimate(s->mc, s->scale_ns, 0, 0,
+						(int64_t)s->cfg.step_ns,
+						&ev->step_ns) &&
+			    s->have_est)
+				ev->stepped = true;
 			s->have_est = true;
 			s->off_ns = s->scale_ns;
 			s->ref_ns = 0;

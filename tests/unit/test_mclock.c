@@ -575,7 +575,7 @@ static void test_mclock_set_estimate_offsets_the_base_clock(void **state)
 		struct bracket r;
 
 		mclock_set_estimate(mc, offs[i], mclock_base_now(mc), 0,
-				    1000000);
+				    1000000, NULL);
 		r = read_bracketed(mc);
 		assert_estimate_applies(&r, offs[i], 0, 0);
 		/* Within a few microseconds, stated directly. */
@@ -597,7 +597,7 @@ static void check_drift(double drift)
 
 	assert_non_null(mc);
 	ref = mclock_base_now(mc);
-	mclock_set_estimate(mc, off, ref, drift, 1000000);
+	mclock_set_estimate(mc, off, ref, drift, 1000000, NULL);
 	r0 = read_bracketed(mc);
 	assert_estimate_applies(&r0, off, ref, drift);
 	nanosleep(&nap, NULL);
@@ -628,38 +628,46 @@ static void test_mclock_generation_moves_only_on_steps(void **state)
 	struct mclock *mc =
 	    mclock_new_ptp(MCLOCK_MODE_FOLLOW, NULL, err, sizeof(err));
 	unsigned int g0, g;
+	int64_t jump;
 
 	assert_non_null(mc);
 	g = mclock_generation(mc);
 	/* 40 s against the initial 37 s (or the kernel's TAI offset). */
-	mclock_set_estimate(mc, off, 0, 0, step);
+	mclock_set_estimate(mc, off, 0, 0, step, NULL);
 	assert_int_equal(mclock_generation(mc), g + 1);
 	g0 = mclock_generation(mc);
 	/* Small corrections, up to exactly step_ns either way: no step. */
-	mclock_set_estimate(mc, off + 500, 0, 0, step);
+	mclock_set_estimate(mc, off + 500, 0, 0, step, NULL);
 	assert_int_equal(mclock_generation(mc), g0);
-	mclock_set_estimate(mc, off, 0, 0, step);
+	mclock_set_estimate(mc, off, 0, 0, step, NULL);
 	assert_int_equal(mclock_generation(mc), g0);
-	mclock_set_estimate(mc, off + step, 0, 0, step);
+	mclock_set_estimate(mc, off + step, 0, 0, step, NULL);
 	assert_int_equal(mclock_generation(mc), g0);
-	mclock_set_estimate(mc, off, 0, 0, step);
+	mclock_set_estimate(mc, off, 0, 0, step, NULL);
 	assert_int_equal(mclock_generation(mc), g0);
-	/* One ns more is a step, forwards and back. */
-	mclock_set_estimate(mc, off + step + 1, 0, 0, step);
+	/* One ns more is a step, forwards and back, and says so with the
+	 * jump the caller logs. */
+	assert_true(mclock_set_estimate(mc, off + step + 1, 0, 0, step, &jump));
+	assert_int_equal(jump, step + 1);
 	assert_int_equal(mclock_generation(mc), g0 + 1);
-	mclock_set_estimate(mc, off, 0, 0, step);
+	assert_true(mclock_set_estimate(mc, off, 0, 0, step, &jump));
+	assert_int_equal(jump, -(step + 1));
+	assert_int_equal(mclock_generation(mc), g0 + 2);
+	assert_false(mclock_set_estimate(mc, off + step, 0, 0, step, &jump));
+	assert_int_equal(jump, step);
+	mclock_set_estimate(mc, off, 0, 0, step, NULL);
 	assert_int_equal(mclock_generation(mc), g0 + 2);
 	/* A rate change measured from now moves nothing now ... */
-	mclock_set_estimate(mc, off, mclock_base_now(mc), 1e-3, step);
+	mclock_set_estimate(mc, off, mclock_base_now(mc), 1e-3, step, NULL);
 	assert_int_equal(mclock_generation(mc), g0 + 2);
 	/* ... but one from 10 s ago moves the clock 10 ms at once. */
 	mclock_set_estimate(mc, off, mclock_base_now(mc) - 10 * NSEC_PER_SEC,
-			    1e-3, step);
+			    1e-3, step, NULL);
 	assert_int_equal(mclock_generation(mc), g0 + 3);
 	/* The same estimate again: no change at all. */
 	g = mclock_generation(mc);
 	mclock_set_estimate(mc, off, mclock_base_now(mc) - 10 * NSEC_PER_SEC,
-			    1e-3, step);
+			    1e-3, step, NULL);
 	assert_int_equal(mclock_generation(mc), g);
 	mclock_destroy(mc);
 }
