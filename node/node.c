@@ -45,6 +45,17 @@
 
 #include "node/node_priv.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define D4_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define D4_ASAN 1
+#endif
+#endif
+#ifndef D4_ASAN
+#define D4_ASAN 0
+#endif
+
 
 /* The file thread: read-ahead for file sources, write-behind for
  * recorders. It may block on disk; the media thread never waits for it. */
@@ -1337,9 +1348,14 @@ int node_run(const struct node_opts *opts)
 	}
 	n->io_running = true;
 	n->control_fd = control_open(n);
-	/* Page faults on the media path would be stalls of their own. */
+	/* Page faults on the media path would be stalls of their own. Not
+	 * under AddressSanitizer: its terabytes of shadow would be locked. */
+#if D4_ASAN
+	log_info("mlockall: skipped in an AddressSanitizer build");
+#else
 	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
 		log_warn("mlockall: %m; the media thread may page-fault");
+#endif
 	media_set_spin(n->media, n->cfg.spin_us);
 	if (media_start(n->media, n->cfg.rt_priority) < 0)
 		goto out;
