@@ -1,4 +1,5 @@
-/* d4ctl name: rename a TX or RX channel (PUT /channels/tx|rx/N). */
+/* d4ctl name: rename a node (PUT /node) or a TX or RX channel
+ * (PUT /channels/tx|rx/N). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -8,13 +9,18 @@
 #include "controller-cli/d4ctl.h"
 
 static const char usage[] =
-    "usage: d4ctl name [--rx] CHAN@NODE NEW\n"
+    "usage: d4ctl name NODE NEW\n"
+    "       d4ctl name [--rx] CHAN@NODE NEW\n"
+    "\n"
+    "Rename NODE NEW: 1-31 letters, digits and '-', not beginning or\n"
+    "ending with '-' (Dante's rule), and no other node's name. Its streams\n"
+    "are renamed with it (\"NEW FLOW\"); receivers that follow them by name\n"
+    "must be routed again, as in Dante. The name survives restarts.\n"
     "\n"
     "Name TX channel CHAN of NODE (with --rx: RX channel CHAN) NEW. CHAN is\n"
     "a number or the channel's current name. A name is 1-31 characters,\n"
     "not only digits, dashes and commas, without '@' or '\"', and unique\n"
-    "among the node's TX (or RX) channels. Renaming a node is not in the\n"
-    "control API yet (its name is in its config file).\n";
+    "among the node's TX (or RX) channels.\n";
 
 static int on_opt(void *data, int opt, const char *arg)
 {
@@ -38,6 +44,29 @@ static unsigned int by_name(const json_t *chans, const char *dir,
 			    json_object_get(c, "channel"));
 	}
 	return 0;
+}
+
+static int rename_node(struct d4ctl *ctl, const char *spec,
+		       const char *name)
+{
+	struct d4ctl_node node;
+	json_t *body, *out = NULL;
+	int rc;
+
+	rc = d4ctl_node_find(ctl, spec, &node);
+	if (rc < 0)
+		return d4ctl_exit_code(rc);
+	body = json_pack("{s:s}", "name", name);
+	rc = d4ctl_http(ctl, &node, "PUT", "/node", body, &out);
+	json_decref(body);
+	if (rc == 0) {
+		if (ctl->json)
+			d4ctl_print_json(out);
+		else
+			printf("%s is now called '%s'\n", node.name, name);
+	}
+	json_decref(out);
+	return d4ctl_exit_code(rc);
 }
 
 int cmd_name(struct d4ctl *ctl, int argc, char *argv[])
@@ -65,11 +94,13 @@ int cmd_name(struct d4ctl *ctl, int argc, char *argv[])
 		return D4CTL_EXIT_USAGE;
 	}
 	if (!strchr(argv[first], '@')) {
-		d4ctl_err("name",
-			  "'%s': renaming a node is not in the control API "
-			  "yet; give CHAN@NODE",
-			  argv[first]);
-		return D4CTL_EXIT_USAGE;
+		if (rx) {
+			d4ctl_err("name", "'%s': --rx names a channel; give "
+					  "CHAN@NODE",
+				  argv[first]);
+			return D4CTL_EXIT_USAGE;
+		}
+		return rename_node(ctl, argv[first], argv[first + 1]);
 	}
 	rc = args_parse_chanspec(argv[first], &cs, err, sizeof(err));
 	if (rc == 0 && (cs.stream || (!cs.chan_name[0] && cs.nch != 1))) {

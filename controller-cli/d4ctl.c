@@ -17,7 +17,7 @@ const struct d4ctl_cmd d4ctl_cmds[] = {
     {"list", cmd_list, "nodes on the network: address, channels, clock"},
     {"show", cmd_show, "one node's state"},
     {"channels", cmd_channels, "a node's TX and RX channels"},
-    {"name", cmd_name, "rename a TX or RX channel"},
+    {"name", cmd_name, "rename a node or a TX or RX channel"},
     {"streams", cmd_streams, "AES67 streams a node has seen announced"},
     {"flow", cmd_flow, "list, create or delete flows (TX)"},
     {"sub", cmd_sub, "list, create or delete subscriptions (RX)"},

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DESCRIBE_TIMEOUT_MS 3000
 
@@ -265,23 +266,30 @@ static void peer_event(void *data, enum mdns_event ev,
 	p->port = in->port;
 }
 
-static void mdns_start(struct disco *d)
+/* The node itself as _d4node._tcp, under its current name. */
+static void node_publish(struct disco *d)
 {
-	static const struct mdns_callbacks cb = {.state = mdns_state,
-						 .renamed = mdns_renamed};
 	char buf[6][80];
 	const char *txt[7];
 	struct mdns_service_desc desc = {.type = MDNS_TYPE_D4NODE,
 					 .name = d->node_name};
 
-	d->mdns = mdns_new(d->loop, &cb, d);
-	if (!d->mdns)
-		return;
 	txt_build(d, buf, txt);
 	desc.txt = txt;
 	desc.port = d->cfg.api_port ? d->cfg.api_port
 				    : rtsp_server_port(d->rtsp);
 	d->node_svc = mdns_publish(d->mdns, &desc);
+}
+
+static void mdns_start(struct disco *d)
+{
+	static const struct mdns_callbacks cb = {.state = mdns_state,
+						 .renamed = mdns_renamed};
+
+	d->mdns = mdns_new(d->loop, &cb, d);
+	if (!d->mdns)
+		return;
+	node_publish(d);
 	d->ravenna_browser =
 	    mdns_browse(d->mdns, MDNS_TYPE_RAVENNA_SESSION, ravenna_event, d);
 	d->node_browser =
@@ -462,6 +470,29 @@ void disco_set_channels(struct disco *d, unsigned int tx, unsigned int rx)
 	txt_build(d, buf, txt);
 	if (d->node_svc)
 		mdns_service_set_txt(d->node_svc, txt);
+}
+
+void disco_set_name(struct disco *d, const char *name)
+{
+	if (!strcmp(d->node_name, name))
+		return;
+	snprintf(d->node_name, sizeof(d->node_name), "%s", name);
+	if (!d->mdns)
+		return;
+	/* An mDNS name cannot change in place: withdraw, publish anew. */
+	mdns_unpublish(d->node_svc);
+	d->node_svc = NULL;
+	node_publish(d);
+}
+
+bool disco_peer_named(const struct disco *d, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < DISCO_MAX_PEERS; i++)
+		if (d->peers[i].used && !strcasecmp(d->peers[i].name, name))
+			return true;
+	return false;
 }
 
 const char *disco_stream_sdp(struct disco *d, const char *name,

@@ -51,6 +51,12 @@ int disco_flow_set(struct disco *d, unsigned int id, const char *name,
 void disco_flow_remove(struct disco *d, unsigned int id);
 /* The node's id as published in TXT (16 hex digits). */
 const char *disco_node_id(const struct disco *d);
+/* Publish the node under @name from now on (mDNS: withdrawn and
+ * published again; the flows' names are the caller's, disco_flow_set). */
+void disco_set_name(struct disco *d, const char *name);
+/* Whether another node on the network publishes @name (mDNS names are
+ * case-insensitive). */
+bool disco_peer_named(const struct disco *d, const char *name);
 /* Update the channel counts in the node's TXT record. */
 void disco_set_channels(struct disco *d, unsigned int tx, unsigned int rx);
 

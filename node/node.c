@@ -172,6 +172,22 @@ int node_publish_flow(struct node *n, unsigned int i)
 	return 0;
 }
 
+void node_set_name(struct node *n, const char *name)
+{
+	unsigned int i;
+
+	if (!strcmp(n->cfg.name, name))
+		return;
+	log_info("node: '%s' is now called '%s'", n->cfg.name, name);
+	snprintf(n->cfg.name, sizeof(n->cfg.name), "%s", name);
+	if (n->disco)
+		disco_set_name(n->disco, name);
+	/* Stream names are "NODE FLOW": SDP files and announcements anew. */
+	for (i = 0; i < CONFIG_MAX_FLOWS; i++)
+		if (n->flows[i])
+			node_publish_flow(n, i);
+}
+
 /* A flow's packets go through its D4 loop. RT. */
 int node_flow_send_d4(void *ctx, uint8_t *pkt, size_t len)
 {

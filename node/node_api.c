@@ -284,6 +284,61 @@ static int h_node(void *ctx, const struct api_req *r, json_t **out, char *err,
 	return *out ? 200 : 500;
 }
 
+/* Dante's rule for device names: 1-31 of A-Z a-z 0-9 and '-', not
+ * beginning or ending with '-'. They are mDNS names, stream names
+ * ("NODE FLOW") and the NODE of CHAN@NODE. */
+static bool good_node_name(const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	return len && len <= NODE_NAME_MAX &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789-") == len &&
+	       s[0] != '-' && s[len - 1] != '-';
+}
+
+/* PUT /node {"name": "stage-left"} */
+static int h_node_update(void *ctx, const struct api_req *r, json_t **out,
+			 char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	const char *name = r->body ? jstr(r->body, "name") : NULL;
+
+	if (!r->body || json_object_size(r->body) != 1 || !name)
+		ERR(400, "PUT /node takes {\"name\": NAME}");
+	if (!good_node_name(name))
+		ERR(400,
+		    "'name' must be 1-%d letters, digits and '-', not "
+		    "beginning or ending with '-'",
+		    NODE_NAME_MAX);
+	if (strcmp(name, n->cfg.name) && n->disco &&
+	    disco_peer_named(n->disco, name))
+		ERR(409, "another node on the network is called '%s'", name);
+	node_set_name(n, name);
+	json_object_set_new(n->state, "node_name", json_string(name));
+	save_state(n);
+	return h_node(ctx, r, out, err, err_len);
+}
+
+/* The name saved by PUT /node, before anything is published under the
+ * config's; the rest of the state comes later (node_state_restore). */
+static void restore_node_name(struct node *n)
+{
+	char path[4200];
+	json_t *st, *v;
+
+	snprintf(path, sizeof(path), "%s/state.json", n->state_dir);
+	st = json_load_file(path, 0, NULL);
+	v = json_object_get(st, "node_name");
+	if (json_is_string(v) && good_node_name(json_string_value(v))) {
+		node_set_name(n, json_string_value(v));
+		json_object_set(n->state, "node_name", v);
+	} else if (v) {
+		log_err("state: node name not restored: not a node name");
+	}
+	json_decref(st);
+}
+
 static int h_ptp(void *ctx, const struct api_req *r, json_t **out, char *err,
 		 size_t err_len)
 {
@@ -1349,6 +1404,7 @@ static int h_meters(void *ctx, const struct api_req *r, json_t **out, char *err,
 
 static const struct api_route routes[] = {
     {"GET", "node", h_node},
+    {"PUT", "node", h_node_update},
     {"GET", "ptp", h_ptp},
     {"GET", "streams", h_streams},
     {"GET", "flows", h_flows},
@@ -1393,6 +1449,7 @@ int node_api_start(struct node *n)
 		n->state_dir[0] = '\0';
 		return rc;
 	}
+	restore_node_name(n);
 	if (n->cfg.api_off)
 		return 0;
 	n->api = api_new(n->loop, &ac, routes, n);

@@ -32,6 +32,7 @@ struct alsa_node;
 
 #define NODE_MAX_TX	       128 /* TX channels with a name */
 #define NODE_CHANNEL_NAME_MAX 32
+#define NODE_NAME_MAX	      31 /* a rename through the API: Dante's limit */
 
 struct sub_seen {
 	uint64_t bad_header, bad_pt, bad_size, foreign, early, ssrc_changes;
@@ -100,6 +101,9 @@ struct node {
 
 /* node.c */
 int node_publish_flow(struct node *n, unsigned int i);
+/* Rename the node: mDNS, every flow's SDP and announcements. The caller
+ * has checked @name (node_api.c) and saves it. */
+void node_set_name(struct node *n, const char *name);
 int node_flow_default_loop(struct node *n, struct flow *f, char *err,
 			   size_t err_len);
 int node_flow_send_d4(void *ctx, uint8_t *pkt, size_t len);

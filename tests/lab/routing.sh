@@ -8,9 +8,12 @@
 #   the file's PTP index;
 # - unroute 3-4@C while B records: B loses no packet, A's flow is kept
 #   (B still on it); a write with a wrong token gets 401 and changes
-#   nothing;
+#   nothing; malformed JSON gets 400 and a 70 kB body 413 (curl: d4ctl
+#   sends neither) while A streams to B;
 # - B restarts: its route is back (from its state file) with no d4ctl
-#   action, and audio flows again.
+#   action, and audio flows again;
+# - d4ctl name renames C (bad and taken names refused); the network sees
+#   the new name and it survives C's restart.
 # Latency 10 ms: see two_hosts.sh.
 . "$(dirname "$0")/../lib.sh"
 
@@ -112,11 +115,24 @@ while [ "$(d4_lab_ptp_now)" -lt $((start + 2)) ]; do sleep 0.1; done
 d4ctl unroute 3-4@C || fail "unroute 3-4@C"
 d4ctl --token wrong route 1-2@A 5-6@C 2>"$T/401.err" && fail "a wrong token was taken"
 grep -q 401 "$T/401.err" || fail "wrong token: $(cat "$T/401.err")"
+# d4ctl sends only good JSON: malformed and oversize bodies by curl, to
+# A while it streams to B (whose recording below must lose nothing).
+api_a() {
+	ip netns exec $lab-h1 curl -s -o /dev/null -w '%{http_code}' -X POST \
+		-H "Authorization: Bearer $(cat "$T/state/A/token")" \
+		-H 'Content-Type: application/json' "$@" \
+		http://10.77.0.2:8080/api/v1/flows
+}
+r=$(api_a -d '{"name": "x", ')
+[ "$r" = 400 ] || fail "malformed JSON to A: HTTP $r, want 400"
+head -c 70000 /dev/zero | tr '\0' ' ' >"$T/big.json"
+r=$(api_a --data-binary @"$T/big.json")
+[ "$r" = 413 ] || fail "a 70 kB body to A: HTTP $r, want 413"
 d4ctl routes >"$T/routes2.txt"
 grep -q "@C" "$T/routes2.txt" && fail "C still routed: $(cat "$T/routes2.txt")"
 grep -q "1-2@B .*1-2@A" "$T/routes2.txt" || fail "B's route went: $(cat "$T/routes2.txt")"
 d4ctl vars A | grep -q "\[10.77.0.3:5004\]" || fail "A's relay list: $(d4ctl vars A)"
-pass "unrouted 3-4@C; a wrong token got 401 and changed nothing"
+pass "unrouted 3-4@C; a wrong token got 401 and changed nothing; bad JSON 400, 70 kB 413"
 
 # After B's recording: B's stats, both recordings.
 while [ "$(d4_lab_ptp_now)" -lt $((start + secs + 1)) ]; do sleep 0.2; done
@@ -171,6 +187,40 @@ a=$!
 d4_wait_log "$T/A.log" "state: restored 0 flow\(s\), 0 subscription\(s\), 0 D4" 10
 grep -q "refused\|not restored" "$T/A.log" && fail "A's restart: $(grep "refused\|not restored" "$T/A.log")"
 pass "unrouted the last receiver: A's flow deleted, and nothing of it replayed at A's restart"
+
+# Rename C: bad names and a name taken on the network are refused with
+# the rule quoted; the network sees the new name, and it survives C's
+# restart (its state directory stays under its config name).
+d4ctl name C bad_name 2>"$T/name.err" && fail "'bad_name' was taken"
+grep -q "400.*letters, digits and '-'" "$T/name.err" || fail "bad name: $(cat "$T/name.err")"
+d4ctl name C A 2>"$T/name.err" && fail "C was allowed to be called A"
+grep -q "409.*another node.*'A'" "$T/name.err" || fail "taken name: $(cat "$T/name.err")"
+d4ctl name C stage-c || fail "name C stage-c"
+# d4ctl's config knows C's token by name: the user renames its section.
+sed -i 's/^\[node C\]$/[node stage-c]/' "$T/d4ctl/config"
+list_names() {
+	for i in $(seq 1 40); do
+		d4ctl list --json >"$T/list.json" 2>"$T/list.err" &&
+			python3 - "$T/list.json" "$@" <<'PY' && return 0
+import json, sys
+names = sorted(n["name"] for n in json.load(open(sys.argv[1])))
+sys.exit(0 if names == sorted(sys.argv[2:]) else 1)
+PY
+		sleep 0.5
+	done
+	fail "d4ctl list does not show $*: $(cat "$T/list.json" "$T/list.err")"
+}
+list_names A B stage-c
+d4ctl show stage-c --json | grep -q '"name": "stage-c"' || fail "show stage-c"
+kill $c
+d4_wait_pid $c 10 || fail "C did not stop cleanly"
+d4_node $lab-h4 C "$T/C.ini"
+c=$!
+d4_wait_log "$T/C.log" "node: 'C' is now called 'stage-c'" 10
+list_names A B stage-c
+d4ctl name stage-c C >/dev/null || fail "name stage-c C"
+list_names A B C
+pass "renamed C to stage-c and back with d4ctl; bad and taken names refused; the name survived a restart"
 
 for p in $a $b $c; do kill $p; done
 for p in $a $b $c; do d4_wait_pid $p 10 || fail "a node did not stop cleanly"; done
