@@ -59,8 +59,9 @@ static void on_timer(void *data)
 	rearm(a);
 }
 
+/* @allow: the Allow header of a 405 (RFC 9110), else NULL. */
 static enum MHD_Result send_json(struct MHD_Connection *c, int status,
-				 json_t *body)
+				 json_t *body, const char *allow)
 {
 	/* 12 digits: a level rounded to 0.01 dB prints as -4.35, not as
 	 * the nearest double's -4.3499999999999996 */
@@ -84,19 +85,27 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status,
 	}
 	if (body)
 		MHD_add_response_header(r, "Content-Type", "application/json");
+	if (allow)
+		MHD_add_response_header(r, "Allow", allow);
 	ret = MHD_queue_response(c, (unsigned int)status, r);
 	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result send_error_allow(struct MHD_Connection *c, int status,
+					const char *msg, const char *allow)
+{
+	json_t *j = json_pack("{s:s}", "error", msg);
+	enum MHD_Result ret = send_json(c, status, j, allow);
+
+	json_decref(j);
 	return ret;
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *c, int status,
 				  const char *msg)
 {
-	json_t *j = json_pack("{s:s}", "error", msg);
-	enum MHD_Result ret = send_json(c, status, j);
-
-	json_decref(j);
-	return ret;
+	return send_error_allow(c, status, msg, NULL);
 }
 
 bool api_match(const struct api_req *req, const char *pattern)
@@ -169,6 +178,7 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 	const struct api_route *r;
 	bool write = strcmp(method, "GET") && strcmp(method, "HEAD");
 	bool path_known = false;
+	char allow[64] = "";
 	enum MHD_Result ret;
 	int status;
 
@@ -195,11 +205,14 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 		req.body = json_loadb(up->buf, up->len, 0, &jerr);
 		if (!req.body || !json_is_object(req.body)) {
 			a->stats.bad_requests++;
-			snprintf(err, sizeof(err),
-				 "the body is not a JSON object: line %d "
-				 "column %d: %s",
-				 jerr.line, jerr.column,
-				 req.body ? "not an object" : jerr.text);
+			if (req.body)
+				snprintf(err, sizeof(err),
+					 "the body is not a JSON object");
+			else
+				snprintf(err, sizeof(err),
+					 "the body is not a JSON object: line "
+					 "%d column %d: %s",
+					 jerr.line, jerr.column, jerr.text);
 			json_decref(req.body);
 			return send_error(c, MHD_HTTP_BAD_REQUEST, err);
 		}
@@ -207,6 +220,10 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 	for (r = a->routes; r->method; r++) {
 		if (!api_match(&req, r->pattern))
 			continue;
+		if (strlen(allow) + strlen(r->method) + 3 < sizeof(allow))
+			snprintf(allow + strlen(allow),
+				 sizeof(allow) - strlen(allow), "%s%s",
+				 path_known ? ", " : "", r->method);
 		path_known = true;
 		if (!strcmp(r->method, method))
 			break;
@@ -214,8 +231,9 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 	if (!r->method) {
 		json_decref(req.body);
 		if (path_known)
-			return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-					  "method not allowed here");
+			return send_error_allow(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+						"method not allowed here",
+						allow);
 		a->stats.not_found++;
 		snprintf(err, sizeof(err), "no such resource '%.200s'", url);
 		return send_error(c, MHD_HTTP_NOT_FOUND, err);
@@ -228,7 +246,7 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 			a->stats.bad_requests++;
 		return send_error(c, status, err[0] ? err : "failed");
 	}
-	ret = send_json(c, status, out);
+	ret = send_json(c, status, out, NULL);
 	json_decref(out);
 	return ret;
 }

@@ -231,8 +231,14 @@ int node_flow_default_loop(struct node *n, struct flow *f, char *err,
 			 dest);
 	} else {
 		node_d4_name(var, sizeof(var), "_", fc->name, "_receivers");
-		snprintf(text, sizeof(text), "IP[] %s\n%s += %s\n", var, var,
-			 dest);
+		/* A flow of this name deleted earlier left its list (D4 has
+		 * no undeclare): it starts over with this receiver. */
+		if (d4_var_format(relay_runtime(n->relay), var, text, 1) ==
+		    -ENOENT)
+			snprintf(text, sizeof(text), "IP[] %s\n%s += %s\n", var,
+				 var, dest);
+		else
+			snprintf(text, sizeof(text), "%s = [%s]\n", var, dest);
 		rc = relay_exec(n->relay, text, err, err_len);
 		if (rc < 0)
 			return rc;

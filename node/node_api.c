@@ -511,7 +511,7 @@ static int flow_create(struct node *n, const json_t *b, json_t **out,
 	handle = node_flow_default_loop(n, f, msg, sizeof(msg));
 	if (handle < 0) {
 		flow_destroy(f);
-		ERR(500, "its D4 loop: %s", msg);
+		ERR(409, "its D4 loop: %s", msg); /* clashes with D4 state */
 	}
 	rc = relay_attach_output(n->relay, handle, flow_fd(f), NULL);
 	if (rc < 0) {
@@ -1466,6 +1466,8 @@ void node_api_stop(struct node *n)
 {
 	api_destroy(n->api);
 	n->api = NULL;
+	json_decref(n->state);
+	n->state = NULL;
 }
 
 /* Replay what the API made before a restart, through the same code. A
