@@ -204,6 +204,11 @@ void sub_set_timescale_ok(struct sub *s, bool ok)
 {
 	unsigned int i;
 
+	/* Holes made while the clock was not settled (packets taken as
+	 * late or early then, counted unsynced) are not the stream's:
+	 * missing frames count from the first data on the settled clock. */
+	if (ok && !s->timescale_ok)
+		s->first_data_x = UINT64_MAX;
 	s->timescale_ok = ok;
 	for (i = 0; i < s->nrec; i++)
 		recorder_set_timescale_ok(s->rec[i], ok);
@@ -216,6 +221,7 @@ void sub_resync(struct sub *s, uint64_t now_ns)
 	s->play_x = mclock_ns_to_samples(now_ns, s->cfg.rate) -
 		    s->latency_frames + s->lead_frames;
 	s->synced = false;
+	s->first_data_x = UINT64_MAX; /* a position on the old timescale */
 	for (i = 0; i < s->nrec; i++)
 		recorder_resync(s->rec[i]);
 }
@@ -481,7 +487,7 @@ uint64_t sub_playout(struct sub *s, uint64_t now_ns)
 				missing -=
 				    pre < missing ? (unsigned int)pre : missing;
 			}
-			if (missing)
+			if (missing && s->timescale_ok)
 				STAT_SET(s->stats.missing_frames,
 					 STAT_GET(s->stats.missing_frames) +
 					     missing);

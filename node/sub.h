@@ -55,7 +55,7 @@ struct sub_stats {
 	_Atomic uint64_t unsynced;
 	_Atomic uint64_t duplicate;
 	_Atomic uint64_t reordered;
-	_Atomic uint64_t missing_frames; /* zero-filled at playout */
+	_Atomic uint64_t missing_frames; /* zero-filled at playout, settled clock */
 	_Atomic uint64_t bad_header;	 /* not RTP */
 	_Atomic uint64_t bad_pt;
 	_Atomic uint64_t bad_size;

@@ -942,6 +942,32 @@ static void test_sub_misses_before_lock_are_unsynced(void **state)
 	finish(t);
 }
 
+/* Holes played out while the clock is not settled are not counted
+ * missing (their packets were "unsynced"); once it settles, counting
+ * starts at the first data that comes. */
+static void test_sub_holes_before_lock_are_not_missing(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	unsigned int k;
+
+	open_sub(t);
+	sub_set_timescale_ok(t->s, false);
+	for (k = 0; k < 10; k++)
+		if (k != 3 && k != 4)
+			send_pkt(t, st, k);
+	play_until(t, pkt_x(st, 8));
+	assert_int_equal(STAT(t, missing_frames), 0);
+	sub_set_timescale_ok(t->s, true);
+	for (k = 10; k < 16; k++)
+		if (k != 13)
+			send_pkt(t, st, k);
+	play_until(t, pkt_x(st, 16));
+	assert_int_equal(STAT(t, missing_frames), FPP);
+	assert_int_equal(STAT(t, lost), 3);
+	finish(t);
+}
+
 static void test_sub_auto_timing_thresholds(void **state)
 {
 	static const struct {
@@ -1288,6 +1314,7 @@ int main(void)
 	    SUB_TEST(test_sub_late_duplicate_does_not_hide_a_loss),
 	    SUB_TEST(test_sub_early_packets_do_not_start_the_recording),
 	    SUB_TEST(test_sub_misses_before_lock_are_unsynced),
+	    SUB_TEST(test_sub_holes_before_lock_are_not_missing),
 	    SUB_TEST(test_sub_delay_histogram_buckets_arrival_delay),
 	    SUB_TEST(test_sub_delay_under_a_microsecond_early_is_negative),
 	    SUB_TEST(test_sub_add_recorder_refuses_more_than_max_sinks),
