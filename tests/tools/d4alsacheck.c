@@ -337,23 +337,15 @@ static long double nearest(const struct events *in, long double t)
 	return best;
 }
 
-static int cmd_timing(const char *in_s, const char *out_s, double latency_ms,
-		      double settle_s, double max_err)
+static int timing_report(const struct events *in_e,
+			 const struct events *out_e, int rc,
+			 double latency_ms, double settle_s, double max_err)
 {
-	struct events in = {0}, out = {0};
+	const struct events in = *in_e, out = *out_e;
 	double emin = INFINITY, emax = -INFINITY, sum = 0, worst = 0;
 	size_t i, n = 0;
 	long double t0;
-	int rc = 0;
 
-	int rc_in = load_events(in_s, &in), rc_out = load_events(out_s, &out);
-
-	if (rc_in == -1 || rc_out == -1)
-		return 2;
-	if (rc_in == -2 || rc_out == -2) {
-		printf("xruns: the card ran dry or over\n");
-		rc = 1;
-	}
 	if (!out.n) {
 		printf("no clicks came out\n");
 		return 1;
@@ -389,6 +381,28 @@ static int cmd_timing(const char *in_s, const char *out_s, double latency_ms,
 	       (double)((out.t[out.n - 1] - t0) / 1e9L) - settle_s);
 	if (fabs(worst) > max_err)
 		rc = 1;
+	return rc;
+}
+
+static int cmd_timing(const char *in_s, const char *out_s, double latency_ms,
+		      double settle_s, double max_err)
+{
+	struct events in = {0}, out = {0};
+	int rc_in = load_events(in_s, &in), rc_out = load_events(out_s, &out);
+	int rc = 0;
+
+	if (rc_in == -1 || rc_out == -1) {
+		rc = 2;
+	} else {
+		if (rc_in == -2 || rc_out == -2) {
+			printf("xruns: the card ran dry or over\n");
+			rc = 1;
+		}
+		rc = timing_report(&in, &out, rc, latency_ms, settle_s,
+				   max_err);
+	}
+	free(in.t);
+	free(out.t);
 	return rc;
 }
 
