@@ -46,6 +46,7 @@ struct parse_ctx {
 	char sub_sdp[CONFIG_MAX_SUBS][4096];
 	int sub_line[CONFIG_MAX_SUBS];
 	int flow_src_line[CONFIG_MAX_FLOWS];
+	int user_line; /* [node] user */
 	int sink_sub_line[CONFIG_MAX_SINKS];
 	/* stream_channels given, how many */
 	int sub_nstream[CONFIG_MAX_SUBS];
@@ -445,6 +446,19 @@ static void start_section(struct parse_ctx *p, const char *section)
 
 #define BAD(what) fail(p, p->line, key, "'%s' is not %s", v, what)
 
+/* A POSIX portable user name; whether it exists is asked at start. */
+static bool valid_user(const char *v)
+{
+	const char *c;
+
+	if (!*v || *v == '-')
+		return false;
+	for (c = v; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("_-.", *c))
+			return false;
+	return true;
+}
+
 static int node_key(struct parse_ctx *p, const char *key, const char *v)
 {
 	struct node_config *cfg = p->cfg;
@@ -472,6 +486,12 @@ static int node_key(struct parse_ctx *p, const char *key, const char *v)
 	} else if (!strcmp(key, "state_dir")) {
 		if (set_path(p, cfg->state_dir, sizeof(cfg->state_dir), v))
 			return BAD("a directory");
+	} else if (!strcmp(key, "user")) {
+		if (!valid_user(v) || strlen(v) >= sizeof(cfg->user))
+			return BAD("a user name (letters, digits, '_', '-', "
+				   "'.'; at most 63)");
+		snprintf(cfg->user, sizeof(cfg->user), "%s", v);
+		p->user_line = p->line;
 	} else if (!strcmp(key, "spin_us")) {
 		if (parse_uint(v, 0, 500, &u))
 			return BAD("a busy-wait from 0 to 500 us");
@@ -1153,6 +1173,15 @@ static int check_refs(struct parse_ctx *p)
 		fail(p, cfg->ptp.line, NULL,
 		     "[ptp] mode = spawn needs ptp4l_config = FILE and "
 		     "interface = NAME");
+	/* ptp4l needs root: a node that became a user could not restart
+	 * it. */
+	if (cfg->ptp.run == PTP_RUN_SPAWN && cfg->user[0])
+		fail(p, p->user_line, NULL,
+		     "[node] user = %s cannot go with [ptp] mode = spawn: "
+		     "ptp4l needs root; run it as a service of its own "
+		     "(examples/systemd/d4-ptp4l@.service) with mode = "
+		     "external",
+		     cfg->user);
 	if (cfg->ptp.run != PTP_RUN_OFF && cfg->ptp.clock == MCLOCK_MODE_PHC &&
 	    !cfg->ptp.phc[0])
 		fail(p, cfg->ptp.line, NULL,

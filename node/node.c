@@ -13,6 +13,7 @@
 #include "node/flow.h"
 #include "node/media.h"
 #include "node/notify.h"
+#include "node/privs.h"
 #include "node/recorder.h"
 #include "node/relay.h"
 #include "node/rxbus.h"
@@ -1272,6 +1273,31 @@ static void disco_start(struct node *n)
 	node_resolve_streams(n);
 }
 
+/* Start-up is over: sockets, SCHED_FIFO, locked memory and the state
+ * directory are in place. The user, capabilities and no_new_privs after
+ * it (node/privs.h); a failure stops the node. */
+static int drop_privs(struct node *n)
+{
+	const char *sdps[CONFIG_MAX_FLOWS];
+	struct privs_opts o = {
+	    .user = n->cfg.user,
+	    .state_dir = n->state_dir,
+	    .ptp4l = n->ptp4l != NULL,
+	    .files = sdps,
+	};
+	char err[512];
+	unsigned int i;
+
+	/* Rewritten when the grandmaster changes. */
+	for (i = 0; i < n->cfg.nflows; i++)
+		if (n->cfg.flows[i].sdp_path[0])
+			sdps[o.nfiles++] = n->cfg.flows[i].sdp_path;
+	if (privs_drop(&o, err, sizeof(err)) == 0)
+		return 0;
+	log_err("privileges: %s; not running with more than configured", err);
+	return -EPERM;
+}
+
 static int control_loop(struct node *n, const struct node_opts *opts)
 {
 	sigset_t mask;
@@ -1301,9 +1327,17 @@ static int control_loop(struct node *n, const struct node_opts *opts)
 		return -ENOMEM;
 	}
 	loop_timer_arm(n->tick, TICK_MS * 1000000ull, TICK_MS * 1000000ull);
-	ptp_tick(n, n->start_ns);
 	node_api_start(n);
 	disco_start(n);
+	rc = drop_privs(n);
+	if (rc < 0) {
+		node_api_stop(n);
+		goto out_free_tick;
+	}
+	/* After the drop: a spawned ptp4l starts with what its restarts
+	 * will have, and what the state file replays runs as the API's
+	 * calls do. */
+	ptp_tick(n, n->start_ns);
 	node_state_restore(n);
 	notify_open(&n->notify);
 	notify_send(&n->notify, "READY=1\nSTATUS=%u flow(s), %u subscription(s)",
@@ -1312,6 +1346,7 @@ static int control_loop(struct node *n, const struct node_opts *opts)
 	node_api_stop(n);
 	notify_send(&n->notify, "STOPPING=1");
 	notify_close(&n->notify);
+out_free_tick:
 	loop_timer_free(n->tick);
 	loop_io_remove(n->ctl_io);
 	loop_io_remove(n->ptp_io);

@@ -1272,6 +1272,15 @@ static void test_api_d4_exec(void **state)
 
 int main(void)
 {
+	/* Under qemu-user the node's privilege drop (node/privs.c), which
+	 * checks every thread in /proc/self/task, finds one that kept its
+	 * capabilities (qemu runs threads of its own, which libpsx cannot
+	 * reach) and refuses to start. */
+	if (getenv("D4_QEMU_USER")) {
+		printf("1..0 # SKIP qemu-user: a thread keeps capabilities "
+		       "the node cannot drop, so node_run refuses to start\n");
+		return 0;
+	}
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_api_token_file_is_0600_hex),
 	    cmocka_unit_test(test_api_node_gives_name_id_version),

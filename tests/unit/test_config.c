@@ -322,6 +322,57 @@ static void test_config_empty_text_gives_node_defaults(void **state)
 	assert_int_equal(t->cfg.nsinks, 0);
 }
 
+static void test_config_node_user_parses_and_defaults_to_none(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_ok(t, "[node]\nname = x\n");
+	assert_string_equal(t->cfg.user, "");
+	parse_ok(t, "[node]\nuser = d4\n");
+	assert_string_equal(t->cfg.user, "d4");
+	parse_ok(t, "[node]\nuser = svc_d4-node.2\n");
+	assert_string_equal(t->cfg.user, "svc_d4-node.2");
+}
+
+static void test_config_error_node_user_not_a_name_is_quoted(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t, "[node]\nname = x\nuser = d4 node\n", 3);
+	assert_has(t, "[node] user: ");
+	assert_has(t, "'d4 node' is not a user name");
+	parse_err(t, "[node]\nuser = -d4\n", 2);
+	assert_has(t, "'-d4' is not a user name");
+	parse_err(t, "[node]\nuser = ../root\n", 2);
+	assert_has(t, "'../root' is not a user name");
+	parse_err(
+	    t,
+	    "[node]\nuser = "
+	    "u234567890123456789012345678901234567890123456789012345678901"
+	    "234\n",
+	    2);
+	assert_has(t, "at most 63");
+}
+
+/* ptp4l needs root: a node that becomes a user could not restart it. */
+static void
+test_config_error_node_user_with_ptp_spawn_names_user_line(void **state)
+{
+	struct ctx *t = *state;
+
+	parse_err(t,
+		  "[ptp]\n"		   /* 1 */
+		  "mode = spawn\n"	   /* 2 */
+		  "ptp4l_config = p.cfg\n" /* 3 */
+		  "interface = eth0\n"	   /* 4 */
+		  "[node]\n"		   /* 5 */
+		  "user = d4\n",	   /* 6 */
+		  6);
+	assert_has(t, "user = d4 cannot go with [ptp] mode = spawn");
+	parse_ok(t, "[ptp]\nmode = external\n[node]\nuser = d4\n");
+	assert_string_equal(t->cfg.user, "d4");
+}
+
 /* The smallest valid flow, to build error cases on. */
 #define SRC_AND_FLOW_HEAD                                                      \
 	"[source a]\n"		    /* 1 */                                    \
@@ -915,6 +966,9 @@ int main(void)
 	    T(test_config_full_file_parses_sinks_with_defaults),
 	    T(test_config_ptime_333us_is_a_third_of_a_ms),
 	    T(test_config_empty_text_gives_node_defaults),
+	    T(test_config_node_user_parses_and_defaults_to_none),
+	    T(test_config_error_node_user_not_a_name_is_quoted),
+	    T(test_config_error_node_user_with_ptp_spawn_names_user_line),
 	    T(test_config_error_bad_ptime_names_line_key_value),
 	    T(test_config_error_unknown_key),
 	    T(test_config_error_unknown_section_names_its_line),
