@@ -53,6 +53,13 @@ struct card_log {
 	uint64_t xruns;
 };
 
+static void log_free(struct card_log *lg)
+{
+	free(lg->sync_mono);
+	free(lg->sync_real);
+	lg->sync_mono = lg->sync_real = NULL;
+}
+
 static int read_log(const char *path, struct card_log *lg)
 {
 	FILE *f = fopen(path, "r");
@@ -89,6 +96,7 @@ static int read_log(const char *path, struct card_log *lg)
 	if (!lg->nruns || !lg->nsync) {
 		fprintf(stderr, "d4alsacheck: %s: no start or sync lines\n",
 			path);
+		log_free(lg);
 		return -1;
 	}
 	return 0;
@@ -249,10 +257,13 @@ static int load_events(const char *spec, struct events *e)
 			return -1;
 		x = read_raw(f[1], lg.channels, (unsigned int)atoi(f[3]) - 1,
 			     &n);
-		if (!x)
+		if (!x) {
+			log_free(&lg);
 			return -1;
+		}
 		find_clicks(x, n, (size_t)(g_rate / 50), emit_play, &pc);
 		free(x);
+		log_free(&lg);
 		fprintf(stderr, "%s: %zu frames, %zu clicks, xruns %llu\n",
 			f[1], n, e->n, (unsigned long long)lg.xruns);
 		return lg.xruns ? -2 : 0;
@@ -261,11 +272,14 @@ static int load_events(const char *spec, struct events *e)
 		struct card_log lg;
 		uint64_t per = strtoull(f[2], NULL, 10), j;
 
-		if (read_log(f[1], &lg) < 0 || !per)
+		if (read_log(f[1], &lg) < 0)
 			return -1;
 		for (j = (lg.run_frame[0] + per - 1) / per * per;
-		     j < lg.end_frames; j += per)
+		     per && j < lg.end_frames; j += per)
 			ev_add(e, frame_ptp(&lg, (double)j));
+		log_free(&lg);
+		if (!per)
+			return -1;
 		fprintf(stderr,
 			"%s: %llu frames captured, %zu clicks in, "
 			"xruns %llu\n",
@@ -467,11 +481,18 @@ static int cmd_thdn(const char *spec, double settle_s, double freq,
 	snprintf(buf, sizeof(buf), "%s", spec);
 	for (p = strtok(buf, ":"); p && nf < 4; p = strtok(NULL, ":"))
 		f[nf++] = p;
-	if (nf != 3 || read_log(f[1], &lg) < 0)
+	if (nf != 3 || read_log(f[1], &lg) < 0) {
+		free(re);
+		free(im);
 		return 2;
+	}
 	x = read_raw(f[0], lg.channels, (unsigned int)atoi(f[2]) - 1, &n);
-	if (!x)
+	log_free(&lg);
+	if (!x) {
+		free(re);
+		free(im);
 		return 2;
+	}
 	/* From @settle_s after the sine starts to 2 s before the card
 	 * stopped (the node stopping is not the path's distortion). */
 	for (start = 0; start < n && fabsf(x[start]) < 0.01f; start++)
