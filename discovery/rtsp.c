@@ -819,6 +819,19 @@ static void conn_event(void *data, int fd, uint32_t events)
 			c->in_len += (size_t)n;
 		}
 		conn_process(c);
+		if (c->eof && c->in_len && !c->closing) {
+			struct rtsp_server *s = c->srv;
+			unsigned int supp;
+
+			s->st.truncated++;
+			if (log_ratelimit_ok(&s->rl, &supp))
+				log_warn("rtsp: connection closed in the "
+					 "middle of a request (%zu bytes)%s",
+					 c->in_len,
+					 supp ? " (and earlier ones not logged)"
+					      : "");
+			c->in_len = 0;
+		}
 	}
 	if (c->eof && c->out_off == c->out_len) {
 		conn_close(c);

@@ -93,6 +93,7 @@ struct rtsp_server_stats {
 	uint64_t refused; /* over the connection limit */
 	uint64_t requests;
 	uint64_t bad_requests;
+	uint64_t truncated; /* connection closed in the middle of a request */
 	uint64_t timeouts;
 	unsigned int open;
 };

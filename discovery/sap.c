@@ -590,6 +590,7 @@ static int set_sdp(struct sap_table *t, struct tentry *te, const uint8_t *sdp,
 		snprintf(te->e.name, sizeof(te->e.name), "%s",
 			 te->e.stream.name);
 	} else {
+		t->st.sdp_invalid++;
 		memset(&te->e.stream, 0, sizeof(te->e.stream));
 		te->e.name[0] = '\0';
 		if (sdp_line(sdp, len, 's', &v, &n)) {

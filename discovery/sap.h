@@ -110,8 +110,10 @@ struct sap_table_stats {
 	uint64_t deletions;
 	uint64_t expired;
 	uint64_t evicted;
-	uint64_t rejected;   /* packets sap_unpack() or the table refused */
-	uint64_t generation; /* bumped on every event */
+	uint64_t rejected;    /* packets sap_unpack() or the table refused */
+	uint64_t sdp_invalid; /* new or changed SDP text sdp_parse() refused
+			       * (kept, without a stream: GET /streams) */
+	uint64_t generation;  /* bumped on every event */
 };
 
 #define SAP_TABLE_DEFAULT_MAX	  256

@@ -1,34 +1,60 @@
 /* HTTP for the control API (see api.h). libmicrohttpd runs without a
- * thread of its own: MHD_USE_EPOLL gives one epoll fd, watched by the
- * node's loop, and MHD_run() does the work when it is readable or when
- * libmicrohttpd's own timeout (idle connections) is due. */
+ * thread of its own, in its external select mode: the node's loop watches
+ * the listening socket and every connection (level-triggered, for what
+ * libmicrohttpd asks: MHD_get_fdset2), and MHD_run() does the work when
+ * one is ready or when libmicrohttpd's own timeout (idle connections) is
+ * due. Not MHD_USE_EPOLL: libmicrohttpd 0.9.75 watches its sockets
+ * edge-triggered there and misses a client's close that arrives with the
+ * last data (part of a request, then close()); each such connection held
+ * one of the 64 slots until its 30 s timeout, and a few hundred of them
+ * locked everyone out of the API. */
 #include "node/api.h"
 #include "common/log.h"
 #include "common/loop.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
+#include <sys/socket.h>
 
 struct api {
 	struct MHD_Daemon *mhd;
 	struct loop *loop;
-	struct loop_io *io;
+	struct loop_io *io; /* the listening socket */
+	int listen_fd;
 	struct loop_timer *timer;
+	struct api_conn *conns;
 	struct api_config cfg;
 	const struct api_route *routes;
 	void *ctx;
 	uint16_t port;
 	struct api_stats stats;
+	struct log_ratelimit rl; /* libmicrohttpd's own messages */
 };
 
-/* One request's body as it arrives. */
+/* One request, from its request line on: its body as it arrives. */
 struct upload {
 	char *buf;
 	size_t len;
 	bool too_large;
+	bool started;	 /* the handler has seen the head */
+	bool dispatched; /* and answered it */
+};
+
+/* One connection: its socket on the loop, and how many request lines
+ * libmicrohttpd parsed on it. */
+struct api_conn {
+	struct loop_io *io;
+	int fd;
+	unsigned int requests;
+	struct api_conn *prev, *next;
 };
 
 static void rearm(struct api *a)
@@ -41,6 +67,26 @@ static void rearm(struct api *a)
 		loop_timer_disarm(a->timer);
 }
 
+/* Watch each socket for what libmicrohttpd wants from it now (not the
+ * listening one while it is at its connection limit: that would spin). */
+static void watch(struct api *a)
+{
+	fd_set rs, ws, es;
+	MHD_socket max = 0;
+	struct api_conn *ac;
+
+	FD_ZERO(&rs);
+	FD_ZERO(&ws);
+	FD_ZERO(&es);
+	if (MHD_get_fdset2(a->mhd, &rs, &ws, &es, &max, FD_SETSIZE) != MHD_YES)
+		return;
+	loop_io_update(a->io, FD_ISSET(a->listen_fd, &rs) ? LOOP_IN : 0);
+	for (ac = a->conns; ac; ac = ac->next)
+		loop_io_update(ac->io,
+			       (FD_ISSET(ac->fd, &rs) ? LOOP_IN : 0) |
+				   (FD_ISSET(ac->fd, &ws) ? LOOP_OUT : 0));
+}
+
 static void on_io(void *data, int fd, uint32_t events)
 {
 	struct api *a = data;
@@ -48,6 +94,7 @@ static void on_io(void *data, int fd, uint32_t events)
 	(void)fd;
 	(void)events;
 	MHD_run(a->mhd);
+	watch(a);
 	rearm(a);
 }
 
@@ -56,7 +103,25 @@ static void on_timer(void *data)
 	struct api *a = data;
 
 	MHD_run(a->mhd);
+	watch(a);
 	rearm(a);
+}
+
+/* libmicrohttpd's own messages (a refused request, one cut short, a
+ * connection limit reached): any client can provoke them at will, so
+ * they go to the node's log through a rate limit, never to stderr. The
+ * requests behind them are counted in on_done() and on_connection(). */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct api *a = cls;
+	unsigned int supp;
+	char msg[200];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	if (log_ratelimit_ok(&a->rl, &supp))
+		log_warn("api: libmicrohttpd: %s%s", msg,
+			 supp ? " (and earlier ones not logged)" : "");
 }
 
 /* @allow: the Allow header of a 405 (RFC 9110), else NULL. */
@@ -183,6 +248,7 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 	int status;
 
 	a->stats.requests++;
+	up->dispatched = true;
 	if (up->too_large) {
 		a->stats.too_large++;
 		snprintf(err, sizeof(err), "request body over %d bytes",
@@ -261,10 +327,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 
 	(void)version;
 	if (!up) {
-		up = calloc(1, sizeof(*up));
+		up = calloc(1, sizeof(*up)); /* on_uri() could not */
 		if (!up)
 			return MHD_NO;
 		*con_cls = up;
+	}
+	if (!up->started) {
+		up->started = true;
 		return MHD_YES;
 	}
 	if (*data_size) {
@@ -291,19 +360,109 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	return dispatch(a, c, url, method, up);
 }
 
+/* A request line parsed: from here on_done() sees the request end, also
+ * when libmicrohttpd refuses it before the handler does (a head over its
+ * memory limit, a Content-Length or chunk size it cannot take). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct api_conn *ac = ci ? ci->socket_context : NULL;
+
+	(void)cls;
+	(void)uri;
+	if (ac)
+		ac->requests++;
+	return calloc(1, sizeof(struct upload));
+}
+
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 		    enum MHD_RequestTerminationCode toe)
 {
+	struct api *a = cls;
 	struct upload *up = *con_cls;
 
-	(void)cls;
 	(void)c;
-	(void)toe;
+	/* never answered by a handler: refused by libmicrohttpd, or cut
+	 * short by the client (closed, stalled past the timeout) */
+	if (up && !up->dispatched &&
+	    toe != MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN)
+		a->stats.http_errors++;
 	if (up) {
 		free(up->buf);
 		free(up);
 		*con_cls = NULL;
 	}
+}
+
+/* Whether a connection that closes without a request line had one under
+ * way: libmicrohttpd refused it (a URI over its limit, a malformed line:
+ * it queued an error) or the client sent part of one and went. */
+static bool partial_line(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (ci && ci->http_status)
+		return true;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	/* bytes_received counts the client's FIN as one: more than one is
+	 * input (one byte left hanging, with no FIN, is missed) */
+	return ci &&
+	       getsockopt(ci->connect_fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ==
+		   0 &&
+	       ti.tcpi_bytes_received > 1;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct api *a = cls;
+	struct api_conn *ac = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		    c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		ac = calloc(1, sizeof(*ac));
+		if (ac && ci) {
+			ac->fd = ci->connect_fd;
+			ac->io =
+			    loop_io_add(a->loop, ac->fd, LOOP_IN, on_io, a);
+		}
+		if (ac && !ac->io) {
+			/* unwatched, it would stall: refuse it */
+			free(ac);
+			ac = NULL;
+			if (ci)
+				shutdown(ci->connect_fd, SHUT_RDWR);
+		}
+		*socket_context = ac;
+		if (!ac)
+			return;
+		ac->next = a->conns;
+		if (a->conns)
+			a->conns->prev = ac;
+		a->conns = ac;
+		return;
+	}
+	if (!ac)
+		return;
+	/* before libmicrohttpd closes it: the number may be reused */
+	loop_io_remove(ac->io);
+	if (ac->prev)
+		ac->prev->next = ac->next;
+	else
+		a->conns = ac->next;
+	if (ac->next)
+		ac->next->prev = ac->prev;
+	if (!ac->requests && partial_line(c))
+		a->stats.http_errors++;
+	free(ac);
+	*socket_context = NULL;
 }
 
 struct api *api_new(struct loop *loop, const struct api_config *cfg,
@@ -319,10 +478,14 @@ struct api *api_new(struct loop *loop, const struct api_config *cfg,
 	a->cfg = *cfg;
 	a->routes = routes;
 	a->ctx = ctx;
+	a->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000000000ull, 5);
 	sa = cfg->addr;
+	/* the logger first: options before it would log to stderr */
 	a->mhd = MHD_start_daemon(
-	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, ntohs(sa.sin_port), NULL, NULL,
-	    on_request, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	    MHD_USE_ERROR_LOG, ntohs(sa.sin_port), NULL, NULL, on_request, a,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&sa, MHD_OPTION_URI_LOG_CALLBACK, on_uri, a,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_done, a,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
@@ -336,9 +499,10 @@ struct api *api_new(struct loop *loop, const struct api_config *cfg,
 	}
 	info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	a->port = info ? info->port : ntohs(sa.sin_port);
-	info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	a->io = info ? loop_io_add(loop, info->epoll_fd, LOOP_IN, on_io, a)
-		     : NULL;
+	info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_LISTEN_FD);
+	a->listen_fd = info ? info->listen_fd : -1;
+	a->io =
+	    info ? loop_io_add(loop, a->listen_fd, LOOP_IN, on_io, a) : NULL;
 	a->timer = loop_timer_new(loop, on_timer, a);
 	if (!a->io || !a->timer) {
 		api_destroy(a);
@@ -354,6 +518,7 @@ void api_destroy(struct api *a)
 		return;
 	loop_io_remove(a->io);
 	loop_timer_free(a->timer);
+	/* closes the connections: on_connection() unwatches them */
 	if (a->mhd)
 		MHD_stop_daemon(a->mhd);
 	free(a);

@@ -54,6 +54,9 @@ uint16_t api_port(const struct api *a);
 
 struct api_stats {
 	uint64_t requests, unauthorized, bad_requests, too_large, not_found;
+	/* refused by libmicrohttpd before a handler saw them (malformed,
+	 * over its limits), or cut short by the client */
+	uint64_t http_errors;
 };
 void api_get_stats(const struct api *a, struct api_stats *out);
 

@@ -1069,8 +1069,22 @@ static int sub_from_sdp(struct sub_config *s, unsigned int set,
 		s->channels = st->channels;
 	if (!(set & SET_PT))
 		s->pt = st->payload_type;
-	if (!(set & SET_PTIME))
+	if (!(set & SET_PTIME)) {
+		/* Frames per packet are the SDP's word too (a=framecount,
+		 * a=ptime): playout is paced by them, and a packet of more
+		 * frames than fit in one could never arrive. (A channel
+		 * count out of range is refused by the caller.) */
 		s->fpp = sdp_frames_per_packet(st);
+		if (s->channels >= 1 && s->channels <= SOURCE_MAX_CHANNELS &&
+		    s->fpp > RTP_MAX_PAYLOAD /
+				 (s->channels * rtp_bytes_per_sample(s->enc))) {
+			snprintf(err, err_len,
+				 "%u frames per packet: more than a packet "
+				 "holds",
+				 s->fpp);
+			return -EINVAL;
+		}
+	}
 	if (!(set & SET_OFFSET))
 		s->mediaclk_offset = st->has_mediaclk ? st->mediaclk_offset : 0;
 	if (!(set & SET_FILTER)) {

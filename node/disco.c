@@ -322,14 +322,15 @@ static void sap_event(void *data, enum sap_event ev, const struct sap_entry *e)
 	}
 	if (e->own)
 		return;
-	/* A flood must not flood the log: new sessions are rate-limited. */
-	if (ev == SAP_EVENT_NEW || ev == SAP_EVENT_EVICTED) {
-		if (!log_ratelimit_ok(&d->rl, &suppressed))
-			return;
-	}
-	log_info("sap: session '%s' from %s %s%s%s", e->name,
+	/* A flood must not flood the log: any host can announce, change
+	 * and delete sessions as fast as it sends, so every per-session
+	 * line is rate-limited. */
+	if (!log_ratelimit_ok(&d->rl, &suppressed))
+		return;
+	log_info("sap: session '%s' from %s %s%s%s%s", e->name,
 		 inet_ntoa(e->origin), what[ev], e->valid ? "" : ": ",
-		 e->valid ? "" : e->parse_err);
+		 e->valid ? "" : e->parse_err,
+		 suppressed ? " (and earlier session lines not logged)" : "");
 }
 
 static void sap_start(struct disco *d)
@@ -552,6 +553,7 @@ void disco_get_counts(const struct disco *d, struct disco_counts *out)
 		}
 		sap_table_get_stats(d->table, &ts);
 		out->sap_rejected = ts.rejected;
+		out->sap_sdp_invalid = ts.sdp_invalid;
 		out->sap_entries = ts.entries;
 		out->sap_max_entries = ts.max_entries;
 		out->sap_evicted = ts.evicted;
@@ -563,6 +565,7 @@ void disco_get_counts(const struct disco *d, struct disco_counts *out)
 		if (d->peers[i].used)
 			out->peers++;
 	out->rtsp_port = rtsp_server_port(d->rtsp);
+	rtsp_server_get_stats(d->rtsp, &out->rtsp);
 }
 
 bool disco_stream_at(const struct disco *d, unsigned int i,

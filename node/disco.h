@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "discovery/rtsp.h"
+
 struct loop;
 struct disco;
 
@@ -78,10 +80,11 @@ uint64_t disco_generation(const struct disco *d);
  * peer nodes; the SAP table's size, cap (0: SAP off) and evictions. */
 struct disco_counts {
 	unsigned int sap_sessions, sap_own, ravenna, peers;
-	uint64_t sap_rejected;
+	uint64_t sap_rejected, sap_sdp_invalid;
 	unsigned int sap_entries, sap_max_entries;
 	uint64_t sap_evicted;
 	uint16_t rtsp_port;
+	struct rtsp_server_stats rtsp; /* the DESCRIBE responder */
 };
 void disco_get_counts(const struct disco *d, struct disco_counts *out);
 

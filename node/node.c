@@ -1013,6 +1013,7 @@ static void ptp_tick(struct node *n, uint64_t mono)
 	ptp_sync_tick(n->sync, mono, &ev);
 	/* Counts held back by the rate limit go into the next line. */
 	n->ptp_rejects += ev.rejected;
+	n->ptp_rejects_total += ev.rejected;
 	if (ev.rejected)
 		snprintf(n->ptp_reject_reason, sizeof(n->ptp_reject_reason),
 			 "%s", ev.reject_reason);
@@ -1075,14 +1076,19 @@ static void apply_stream(struct node *n, unsigned int i, const char *sdp,
 	struct sub_config prev = cfg->subs[i];
 	struct sdp_stream st;
 	char err[256], addr[32];
+	unsigned int supp;
 	int rc;
 
 	free(n->sub_sdp[i]);
 	n->sub_sdp[i] = strdup(sdp); /* not retried until it changes */
+	/* The SDP is any host's: one that changes its lie in every
+	 * announcement must not get a line per packet. */
 	if (sdp_parse((const uint8_t *)sdp, strlen(sdp), &st, err,
 		      sizeof(err)) < 0) {
-		log_err("subscription %s: stream '%s': bad SDP: %s",
-			cfg->subs[i].name, name, err);
+		if (log_ratelimit_ok(&n->stream_rl, &supp))
+			log_err("subscription %s: stream '%s': bad SDP: %s%s",
+				cfg->subs[i].name, name, err,
+				supp ? " (and earlier ones not logged)" : "");
 		return;
 	}
 	cfg->subs[i] = n->sub_tmpl[i];
@@ -1090,8 +1096,10 @@ static void apply_stream(struct node *n, unsigned int i, const char *sdp,
 	if (rc == 0)
 		rc = config_check_rx_map(cfg, i, true, err, sizeof(err));
 	if (rc < 0) {
-		log_err("subscription %s: stream '%s': %s", cfg->subs[i].name,
-			name, err);
+		if (log_ratelimit_ok(&n->stream_rl, &supp))
+			log_err("subscription %s: stream '%s': %s%s",
+				cfg->subs[i].name, name, err,
+				supp ? " (and earlier ones not logged)" : "");
 		cfg->subs[i] = prev;
 		return;
 	}
@@ -1099,8 +1107,10 @@ static void apply_stream(struct node *n, unsigned int i, const char *sdp,
 		return; /* a new version with nothing we use changed */
 	ns = sub_open(&cfg->subs[i], err, sizeof(err));
 	if (!ns) {
-		log_err("subscription %s: stream '%s': %s", cfg->subs[i].name,
-			name, err);
+		if (log_ratelimit_ok(&n->stream_rl, &supp))
+			log_err("subscription %s: stream '%s': %s%s",
+				cfg->subs[i].name, name, err,
+				supp ? " (and earlier ones not logged)" : "");
 		cfg->subs[i] = prev;
 		return;
 	}
@@ -1383,6 +1393,8 @@ int node_run(const struct node_opts *opts)
 	}
 	n->ptp_rl =
 	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 3);
+	n->stream_rl =
+	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 5);
 	for (i = 0; i < CONFIG_MAX_SUBS; i++)
 		n->seen[i].rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(
 		    5 * NSEC_PER_SEC, 3);

@@ -1349,6 +1349,7 @@ static int h_stats(void *ctx, const struct api_req *r, json_t **out,
 	struct node *n = ctx;
 	json_t *flows = json_object(), *subs = json_object();
 	struct disco_counts dc = {0};
+	struct api_stats as = {0};
 	unsigned int i;
 
 	for (i = 0; i < n->cfg.nflows; i++) {
@@ -1366,14 +1367,32 @@ static int h_stats(void *ctx, const struct api_req *r, json_t **out,
 			json_object_set_new(
 			    subs, n->cfg.subs[i].name,
 			    sub_stats_json(sub_stats(n->subs[i])));
-	/* the SAP table: a flood shows as evictions at the cap */
+	/* the SAP table: a flood shows as evictions at the cap; and what
+	 * each reader of outside input refused */
 	if (n->disco)
 		disco_get_counts(n->disco, &dc);
-	*out = json_pack("{s:o,s:o,s:{s:I,s:I,s:I}}", "flows", flows,
-			 "subscriptions", subs, "sap", "entries",
-			 (json_int_t)dc.sap_entries, "max_entries",
-			 (json_int_t)dc.sap_max_entries, "evicted",
-			 (json_int_t)dc.sap_evicted);
+	if (n->api)
+		api_get_stats(n->api, &as);
+	*out = json_pack(
+	    "{s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I},"
+	    "s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I}}",
+	    "flows", flows, "subscriptions", subs, "sap", "entries",
+	    (json_int_t)dc.sap_entries, "max_entries",
+	    (json_int_t)dc.sap_max_entries, "evicted",
+	    (json_int_t)dc.sap_evicted, "rejected", (json_int_t)dc.sap_rejected,
+	    "sdp_invalid", (json_int_t)dc.sap_sdp_invalid, "rtsp",
+	    "connections", (json_int_t)dc.rtsp.connections, "refused",
+	    (json_int_t)dc.rtsp.refused, "requests",
+	    (json_int_t)dc.rtsp.requests, "bad_requests",
+	    (json_int_t)dc.rtsp.bad_requests, "truncated",
+	    (json_int_t)dc.rtsp.truncated, "timeouts",
+	    (json_int_t)dc.rtsp.timeouts, "api", "requests",
+	    (json_int_t)as.requests, "unauthorized",
+	    (json_int_t)as.unauthorized, "bad_requests",
+	    (json_int_t)as.bad_requests, "too_large", (json_int_t)as.too_large,
+	    "not_found", (json_int_t)as.not_found, "http_errors",
+	    (json_int_t)as.http_errors, "ptp", "rejected",
+	    (json_int_t)n->ptp_rejects_total);
 	return *out ? 200 : 500;
 }
 

@@ -87,7 +87,10 @@ struct node {
 	struct ptp_sync *sync;
 	struct ptp4l_proc *ptp4l;
 	struct log_ratelimit ptp_rl;
-	unsigned int ptp_rejects;
+	unsigned int ptp_rejects;   /* not yet logged */
+	uint64_t ptp_rejects_total; /* GET /stats "ptp" */
+	/* subscriptions by name: streams whose SDP they cannot use */
+	struct log_ratelimit stream_rl;
 	char ptp_reject_reason[128];
 	unsigned int sdp_version[CONFIG_MAX_FLOWS];
 	unsigned int resyncs_seen;
