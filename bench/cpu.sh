@@ -101,15 +101,23 @@ for k in $ks; do
 	m=$( { measure tx $gtx >"$T/m.tx"; } & { measure rx $grx >"$T/m.rx"; } & wait; cat "$T/m.tx" "$T/m.rx" | paste -sd' ')
 	stop $gtx $grx
 	gsttx=${m% *} gstrx=${m#* }
+	# The floor: the same packets from a C loop that only sleeps and
+	# sends (bench/txfloor.c), what the kernel's wake-up and UDP send
+	# cost here per packet.
+	d4_spawn "$T/floor-$k.log" ip netns exec $h1 "$D4TXFLOOR" "$k" \
+		239.69.70.2 5004 10.77.0.1 $((secs + 5))
+	fl=$!
+	floortx=$(measure tx $fl)
+	stop $fl
 	ch=$((k * 8))
-	python3 - "$k" "$ch" "$d4tx" "$gsttx" "$d4rx" "$gstrx" >>"$T/rows.tsv" <<'PY'
+	python3 - "$k" "$ch" "$d4tx" "$gsttx" "$floortx" "$d4rx" "$gstrx" >>"$T/rows.tsv" <<'PY'
 import sys
-k, ch, dt, gt, dr, gr = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
+k, ch, dt, gt, ft, dr, gr = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
 f = lambda a, b: f"{a / b:.2f}" if b else "-"
-print(f"{k}\t{ch}\t{dt:.2f}\t{gt:.2f}\t{f(dt, gt)}\t{dr:.2f}\t{gr:.2f}\t{f(dr, gr)}")
+print(f"{k}\t{ch}\t{dt:.2f}\t{gt:.2f}\t{f(dt, gt)}\t{ft:.2f}\t{f(dt, ft)}\t{dr:.2f}\t{gr:.2f}\t{f(dr, gr)}")
 PY
 done
-bench_table "CPU per channel: K flows x 8 ch x 1 ms, CPU seconds per minute over ${secs} s (user + system)" \
-	"K	channels	d4node TX	GStreamer TX	TX ratio	d4node RX	GStreamer RX	RX ratio" \
+bench_table "CPU per channel: K flows x 8 ch x 1 ms, CPU seconds per minute over ${secs} s (user + system); floor: bench/txfloor.c" \
+	"K	channels	d4node TX	GStreamer TX	TX ratio	floor TX	d4/floor	d4node RX	GStreamer RX	RX ratio" \
 	"$T/rows.tsv"
 bench_record cpu "$T/rows.tsv"

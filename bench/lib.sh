@@ -4,6 +4,7 @@
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BUILD=${BUILD:-$BENCH_DIR/../build}
 export D4NODE=${D4NODE:-$BUILD/node/d4node} D4WAV=${D4WAV:-$BUILD/tests/tools/d4wav}
+export D4TXFLOOR=${D4TXFLOOR:-$BUILD/bench/d4-txfloor}
 . "$BENCH_DIR/../tests/lib.sh"
 RESULTS=${BENCH_RESULTS:-$BENCH_DIR/results.tsv}
 
