@@ -96,6 +96,17 @@ static int64_t follow_update(struct ptp_sync *s, const struct ptp_sample *smp,
 	uint64_t lk = (uint64_t)smp->ts.ingress_time_ns;
 	int64_t pred, residual;
 	int64_t step = (int64_t)s->cfg.step_ns;
+	/* Locked, a sample beyond the lock threshold is suspect: a Sync
+	 * whose software time stamp was delayed on a stalled host reads up
+	 * to milliseconds off. Taken at once, one such sample just inside
+	 * the step moved the media clock by it and pulled the rate by up to
+	 * DRIFT_ALPHA * DRIFT_MAX, and the next samples then looked wild
+	 * the other way, up to a step. */
+	int64_t wild = s->cfg.lock.threshold_ns &&
+			       (int64_t)s->cfg.lock.threshold_ns < step
+			   ? (int64_t)s->cfg.lock.threshold_ns
+			   : step;
+	bool jumped;
 
 	if (!following)
 		return 0;
@@ -116,16 +127,20 @@ static int64_t follow_update(struct ptp_sync *s, const struct ptp_sample *smp,
 	if (lk > s->ref_ns)
 		pred += (int64_t)(s->drift * (double)(lk - s->ref_ns));
 	residual = meas - pred;
-	if ((residual > step || residual < -step) &&
-	    s->lock.state == MCLOCK_LOCKED && ++s->outliers < 3)
+	/* Until locked the rate is still being learnt: only a step is a
+	 * jump then. */
+	if (s->lock.state != MCLOCK_LOCKED)
+		wild = step;
+	jumped = residual > wild || residual < -wild;
+	if (jumped && s->lock.state == MCLOCK_LOCKED && ++s->outliers < 3)
 		return residual; /* one wild sample is not a new time */
 	s->outliers = 0;
 	if (lk > s->ref_ns) {
 		double d = (double)(meas - s->off_ns) /
 			   (double)(int64_t)(lk - s->ref_ns);
 
-		if (residual > step || residual < -step)
-			d = s->drift; /* a step says nothing of the rate */
+		if (jumped)
+			d = s->drift; /* a jump says nothing of the rate */
 		s->drift += DRIFT_ALPHA * (d - s->drift);
 		if (s->drift > DRIFT_MAX)
 			s->drift = DRIFT_MAX;

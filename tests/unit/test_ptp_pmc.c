@@ -692,6 +692,75 @@ static void test_sync_follow_restarted_ptp4l_before_first_sync_no_step(
 	mclock_destroy(mc);
 }
 
+/* Locked, one Sync measured 0.9 ms off (a delayed software time stamp
+ * on a stalled VM), just inside the 1 ms step: it must not move the media
+ * clock, nor its rate, nor lead to a step on the samples after it. */
+static void test_sync_follow_wild_sample_inside_step_is_ignored(void **state)
+{
+	struct fake *f = *state;
+	const struct ptp_sync_cfg cfg = {
+	    .uds = f->path,
+	    .lock = {.threshold_ns = 100000,
+		     .lock_count = 3,
+		     .holdover_ns = 30000000000ull,
+		     .uncalibrated_ok = true},
+	    .poll_ns = 500000000ull,
+	    .step_ns = 1000000ull,
+	};
+	char err[128] = "";
+	struct mclock *mc =
+	    mclock_new_ptp(MCLOCK_MODE_FOLLOW, NULL, err, sizeof(err));
+	struct ptp_sync *s;
+	struct ptp_sync_events ev;
+	struct mclock_status st;
+	struct timespec now;
+	uint64_t mono = 0, lk;
+	int64_t off = -1500, before, after;
+	unsigned int gen;
+	int i;
+
+	assert_non_null(mc);
+	s = ptp_sync_new(&cfg, mc);
+	assert_non_null(s);
+	clock_gettime(CLOCK_REALTIME, &now);
+	lk = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	ptp_sync_tick(s, mono, &ev);
+	fake_read_round(f, 0);
+	for (i = 0; i < 10; i++) {
+		answer_ts(f, off, lk);
+		sync_round(f, s, &mono, &ev);
+		off -= 1000;
+		lk += 500000000ull;
+	}
+	mclock_get_status(mc, &st);
+	assert_int_equal(st.state, MCLOCK_LOCKED);
+	gen = mclock_generation(mc);
+	/* the media clock against the base clock, before the wild one */
+	before = (int64_t)(mclock_now_ns(mc) - mclock_base_now(mc));
+	answer_ts(f, off - 900000, lk);
+	sync_round(f, s, &mono, &ev);
+	assert_false(ev.stepped);
+	after = (int64_t)(mclock_now_ns(mc) - mclock_base_now(mc));
+	/* ~1 us of real drift per sample; not the 0.9 ms */
+	assert_true(llabs(after - before) < 20000);
+	off -= 1000;
+	lk += 500000000ull;
+	for (i = 0; i < 10; i++) {
+		answer_ts(f, off, lk);
+		sync_round(f, s, &mono, &ev);
+		assert_false(ev.stepped);
+		assert_int_equal(mclock_generation(mc), gen);
+		after = (int64_t)(mclock_now_ns(mc) - mclock_base_now(mc));
+		assert_true(llabs(after - before) < 20000 + 2000 * (i + 1));
+		off -= 1000;
+		lk += 500000000ull;
+	}
+	mclock_get_status(mc, &st);
+	assert_int_equal(st.state, MCLOCK_LOCKED);
+	ptp_sync_destroy(s);
+	mclock_destroy(mc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -726,6 +795,9 @@ int main(void)
 		fake_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_sync_follow_restarted_ptp4l_before_first_sync_no_step,
+		fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_sync_follow_wild_sample_inside_step_is_ignored,
 		fake_setup, fake_teardown),
 	};
 
