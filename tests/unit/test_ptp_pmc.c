@@ -615,10 +615,19 @@ static void sync_round(struct fake *f, struct ptp_sync *s, uint64_t *mono,
 	fake_read_round(f, 0);
 }
 
-static void test_sync_follow_restarted_ptp4l_before_first_sync_no_step(
-    void **state)
+/* A node following a running ptp4l in follow mode: Syncs every 0.5 s,
+ * the master offset moving 1 us per poll (a 2 ppm drift). */
+struct follower {
+	struct fake *f;
+	struct mclock *mc;
+	struct ptp_sync *s;
+	struct ptp_sync_events ev;
+	uint64_t mono, lk;
+	int64_t off;
+};
+
+static void follower_start(struct follower *fl, struct fake *f)
 {
-	struct fake *f = *state;
 	const struct ptp_sync_cfg cfg = {
 	    .uds = f->path,
 	    .lock = {.threshold_ns = 100000,
@@ -629,67 +638,90 @@ static void test_sync_follow_restarted_ptp4l_before_first_sync_no_step(
 	    .step_ns = 1000000ull,
 	};
 	char err[128] = "";
-	struct mclock *mc =
-	    mclock_new_ptp(MCLOCK_MODE_FOLLOW, NULL, err, sizeof(err));
-	struct ptp_sync *s;
-	struct ptp_sync_events ev;
-	struct mclock_status st;
 	struct timespec now;
-	uint64_t mono = 0, lk;
-	int64_t off = -1500;
+
+	memset(fl, 0, sizeof(*fl));
+	fl->f = f;
+	fl->off = -1500;
+	fl->mc = mclock_new_ptp(MCLOCK_MODE_FOLLOW, NULL, err, sizeof(err));
+	assert_non_null(fl->mc);
+	fl->s = ptp_sync_new(&cfg, fl->mc);
+	assert_non_null(fl->s);
+	clock_gettime(CLOCK_REALTIME, &now);
+	fl->lk = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+	ptp_sync_tick(fl->s, fl->mono, &fl->ev); /* the first round */
+	fake_read_round(f, 0);
+}
+
+/* ptp4l answers the next poll with master offset @off and ingress time
+ * ingress_ns (0: before its first Sync); then the offset and the Sync's
+ * time move on. */
+static void follower_sample(struct follower *fl, int64_t off,
+			    uint64_t ingress_ns)
+{
+	answer_ts(fl->f, off, ingress_ns);
+	sync_round(fl->f, fl->s, &fl->mono, &fl->ev);
+	fl->off -= 1000;
+	fl->lk += 500000000ull;
+}
+
+static enum mclock_state follower_state(const struct follower *fl)
+{
+	struct mclock_status st;
+
+	mclock_get_status(fl->mc, &st);
+	return st.state;
+}
+
+/* Ten good samples: locked, with no step logged. */
+static void follower_lock(struct follower *fl)
+{
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		follower_sample(fl, fl->off, fl->lk);
+		assert_false(fl->ev.stepped);
+	}
+	assert_int_equal(follower_state(fl), MCLOCK_LOCKED);
+}
+
+static void follower_stop(struct follower *fl)
+{
+	ptp_sync_destroy(fl->s);
+	mclock_destroy(fl->mc);
+}
+
+static void test_sync_follow_restarted_ptp4l_before_first_sync_no_step(
+    void **state)
+{
+	struct follower fl;
 	unsigned int gen;
 	int i;
 
-	assert_non_null(mc);
-	s = ptp_sync_new(&cfg, mc);
-	assert_non_null(s);
-	clock_gettime(CLOCK_REALTIME, &now);
-	lk = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-	ptp_sync_tick(s, mono, &ev); /* the first round */
-	fake_read_round(f, 0);
-	/* A running ptp4l: Syncs every 0.5 s, the offset moving 1 us per
-	 * poll (a 2 ppm drift), until locked. */
-	for (i = 0; i < 10; i++) {
-		answer_ts(f, off, lk);
-		sync_round(f, s, &mono, &ev);
-		assert_false(ev.stepped);
-		off -= 1000;
-		lk += 500000000ull;
-	}
-	mclock_get_status(mc, &st);
-	assert_int_equal(st.state, MCLOCK_LOCKED);
+	follower_start(&fl, *state);
+	follower_lock(&fl);
 	/* ptp4l killed: a round without answer holds over. */
-	sync_round(f, s, &mono, &ev);
-	mclock_get_status(mc, &st);
-	assert_int_equal(st.state, MCLOCK_HOLDOVER);
-	gen = mclock_generation(mc);
+	sync_round(fl.f, fl.s, &fl.mono, &fl.ev);
+	assert_int_equal(follower_state(&fl), MCLOCK_HOLDOVER);
+	gen = mclock_generation(fl.mc);
 	/* Restarted: the first Announce makes the grandmaster present, but
 	 * before its first Sync ptp4l reports offset 0 and ingress time 0.
 	 * That is no sample: no step (it was one of drift * ingress_ref,
 	 * ~3.6e12 ns here), the media clock holds over. */
 	for (i = 0; i < 3; i++) {
-		answer_ts(f, 0, 0);
-		sync_round(f, s, &mono, &ev);
-		assert_false(ev.stepped);
-		assert_int_equal(mclock_generation(mc), gen);
-		mclock_get_status(mc, &st);
-		assert_int_equal(st.state, MCLOCK_HOLDOVER);
-		off -= 1000;
-		lk += 500000000ull;
+		follower_sample(&fl, 0, 0);
+		assert_false(fl.ev.stepped);
+		assert_int_equal(mclock_generation(fl.mc), gen);
+		assert_int_equal(follower_state(&fl), MCLOCK_HOLDOVER);
 	}
 	/* Its first real measurement continues the old time. */
 	for (i = 0; i < 4; i++) {
-		answer_ts(f, off, lk);
-		sync_round(f, s, &mono, &ev);
-		assert_false(ev.stepped);
-		assert_int_equal(mclock_generation(mc), gen);
-		off -= 1000;
-		lk += 500000000ull;
+		follower_sample(&fl, fl.off, fl.lk);
+		assert_false(fl.ev.stepped);
+		assert_int_equal(mclock_generation(fl.mc), gen);
 	}
-	mclock_get_status(mc, &st);
-	assert_int_equal(st.state, MCLOCK_LOCKED);
-	ptp_sync_destroy(s);
-	mclock_destroy(mc);
+	assert_int_equal(follower_state(&fl), MCLOCK_LOCKED);
+	follower_stop(&fl);
 }
 
 /* The media clock's offset from the base clock now, read between two
@@ -716,68 +748,30 @@ static int64_t media_minus_base(const struct mclock *mc)
  * clock, nor its rate, nor lead to a step on the samples after it. */
 static void test_sync_follow_wild_sample_inside_step_is_ignored(void **state)
 {
-	struct fake *f = *state;
-	const struct ptp_sync_cfg cfg = {
-	    .uds = f->path,
-	    .lock = {.threshold_ns = 100000,
-		     .lock_count = 3,
-		     .holdover_ns = 30000000000ull,
-		     .uncalibrated_ok = true},
-	    .poll_ns = 500000000ull,
-	    .step_ns = 1000000ull,
-	};
-	char err[128] = "";
-	struct mclock *mc =
-	    mclock_new_ptp(MCLOCK_MODE_FOLLOW, NULL, err, sizeof(err));
-	struct ptp_sync *s;
-	struct ptp_sync_events ev;
-	struct mclock_status st;
-	struct timespec now;
-	uint64_t mono = 0, lk;
-	int64_t off = -1500, before, after;
+	struct follower fl;
+	int64_t before, after;
 	unsigned int gen;
 	int i;
 
-	assert_non_null(mc);
-	s = ptp_sync_new(&cfg, mc);
-	assert_non_null(s);
-	clock_gettime(CLOCK_REALTIME, &now);
-	lk = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-	ptp_sync_tick(s, mono, &ev);
-	fake_read_round(f, 0);
-	for (i = 0; i < 10; i++) {
-		answer_ts(f, off, lk);
-		sync_round(f, s, &mono, &ev);
-		off -= 1000;
-		lk += 500000000ull;
-	}
-	mclock_get_status(mc, &st);
-	assert_int_equal(st.state, MCLOCK_LOCKED);
-	gen = mclock_generation(mc);
+	follower_start(&fl, *state);
+	follower_lock(&fl);
+	gen = mclock_generation(fl.mc);
 	/* the media clock against the base clock, before the wild one */
-	before = media_minus_base(mc);
-	answer_ts(f, off - 900000, lk);
-	sync_round(f, s, &mono, &ev);
-	assert_false(ev.stepped);
-	after = media_minus_base(mc);
+	before = media_minus_base(fl.mc);
+	follower_sample(&fl, fl.off - 900000, fl.lk);
+	assert_false(fl.ev.stepped);
+	after = media_minus_base(fl.mc);
 	/* ~1 us of real drift per sample; not the 0.9 ms */
 	assert_true(llabs(after - before) < 20000);
-	off -= 1000;
-	lk += 500000000ull;
 	for (i = 0; i < 10; i++) {
-		answer_ts(f, off, lk);
-		sync_round(f, s, &mono, &ev);
-		assert_false(ev.stepped);
-		assert_int_equal(mclock_generation(mc), gen);
-		after = media_minus_base(mc);
+		follower_sample(&fl, fl.off, fl.lk);
+		assert_false(fl.ev.stepped);
+		assert_int_equal(mclock_generation(fl.mc), gen);
+		after = media_minus_base(fl.mc);
 		assert_true(llabs(after - before) < 20000 + 2000 * (i + 1));
-		off -= 1000;
-		lk += 500000000ull;
 	}
-	mclock_get_status(mc, &st);
-	assert_int_equal(st.state, MCLOCK_LOCKED);
-	ptp_sync_destroy(s);
-	mclock_destroy(mc);
+	assert_int_equal(follower_state(&fl), MCLOCK_LOCKED);
+	follower_stop(&fl);
 }
 
 int main(void)
