@@ -160,9 +160,23 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status,
 static enum MHD_Result send_error_allow(struct MHD_Connection *c, int status,
 					const char *msg, const char *allow)
 {
-	json_t *j = json_pack("{s:s}", "error", msg);
-	enum MHD_Result ret = send_json(c, status, j, allow);
+	json_t *j = json_string(msg);
+	enum MHD_Result ret;
+	char clean[600];
+	size_t i;
 
+	/* A message may quote input cut anywhere (jansson's error text
+	 * holds the bytes where it stopped): a string that is no UTF-8
+	 * would leave the answer without a body. Such bytes become '?'. */
+	if (!j) {
+		snprintf(clean, sizeof(clean), "%s", msg);
+		for (i = 0; clean[i]; i++)
+			if ((unsigned char)clean[i] >= 0x80)
+				clean[i] = '?';
+		j = json_string(clean);
+	}
+	j = json_pack("{s:o}", "error", j);
+	ret = send_json(c, status, j, allow);
 	json_decref(j);
 	return ret;
 }
@@ -194,7 +208,9 @@ bool api_match(const struct api_req *req, const char *pattern)
 	return i == req->nparts;
 }
 
-/* "/api/v1/flows/main" -> parts "flows", "main" (percent-decoded). */
+/* "/api/v1/flows/main" -> parts "flows", "main". libmicrohttpd has
+ * percent-decoded the path already: decoding again would turn a name
+ * with '%' in it into another. */
 static int split_path(const char *url, char *copy, size_t len,
 		      struct api_req *req)
 {
@@ -210,7 +226,6 @@ static int split_path(const char *url, char *copy, size_t len,
 	for (s = copy; (tok = strtok_r(s, "/", &save)); s = NULL) {
 		if (req->nparts == API_PARTS)
 			return -E2BIG;
-		MHD_http_unescape(tok);
 		req->parts[req->nparts++] = tok;
 	}
 	return 0;

@@ -74,8 +74,11 @@ static void *io_main(void *arg)
 			    source_io_fill(n->sources[i]) < 0)
 				log_err("source %s: read error",
 					source_name(n->sources[i]));
+		/* the control thread closes a deleted subscription's */
+		pthread_mutex_lock(&n->io_lock);
 		for (i = 0; i < n->nrecs; i++)
 			recorder_io_drain(n->recs[i]);
+		pthread_mutex_unlock(&n->io_lock);
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
@@ -201,9 +204,11 @@ int node_flow_send_d4(void *ctx, uint8_t *pkt, size_t len)
 void node_d4_name(char *dst, size_t len, const char *prefix,
 		  const char *name, const char *suffix)
 {
-	size_t i, n = (size_t)snprintf(dst, len, "%s%s", prefix, name);
+	size_t i;
 
-	for (i = strlen(prefix); i < n && i < len; i++)
+	/* up to the terminator, which a long @name leaves at len - 1 */
+	snprintf(dst, len, "%s%s", prefix, name);
+	for (i = strlen(prefix); dst[i]; i++)
 		if (!((dst[i] >= 'a' && dst[i] <= 'z') ||
 		      (dst[i] >= 'A' && dst[i] <= 'Z') ||
 		      (dst[i] >= '0' && dst[i] <= '9')))
@@ -221,29 +226,54 @@ int node_flow_default_loop(struct node *n, struct flow *f, char *err,
 			     size_t err_len)
 {
 	const struct flow_config *fc = flow_config(f);
-	char loop[40], var[40], dest[32], text[512];
+	char loop[40], var[40], other[40], dest[32], text[512];
+	bool unicast = !net_is_multicast(&fc->dest);
+	unsigned int i;
 	int handle = -1, rc;
 
 	node_d4_name(loop, sizeof(loop), "flow_", fc->name, "");
+	node_d4_name(var, sizeof(var), "_", fc->name, "_receivers");
+	/* Names that differ only in what D4 names cannot hold ("a-b",
+	 * "a.b"; past 26 or 20 characters) would share a loop or a relay
+	 * list with a flow that runs: refused, not taken over. */
+	for (i = 0; i < n->cfg.nflows; i++) {
+		const struct flow_config *o;
+
+		if (!n->flows[i] || n->flows[i] == f)
+			continue;
+		o = flow_config(n->flows[i]);
+		node_d4_name(other, sizeof(other), "flow_", o->name, "");
+		if (!strcmp(other, loop)) {
+			snprintf(err, err_len,
+				 "flow %s has the D4 loop name %s already",
+				 o->name, loop);
+			return -EEXIST;
+		}
+		node_d4_name(other, sizeof(other), "_", o->name, "_receivers");
+		if (unicast && !net_is_multicast(&o->dest) &&
+		    !strcmp(other, var)) {
+			snprintf(err, err_len,
+				 "flow %s has the D4 relay list %s already",
+				 o->name, var);
+			return -EEXIST;
+		}
+	}
 	net_endpoint_str(&fc->dest, dest, sizeof(dest));
-	if (net_is_multicast(&fc->dest)) {
+	if (!unicast) {
 		snprintf(text, sizeof(text),
 			 "loop %s {\npkt = recv()\nsendto(pkt, %s)\n}\n", loop,
 			 dest);
 	} else {
-		node_d4_name(var, sizeof(var), "_", fc->name, "_receivers");
 		/* A flow of this name deleted earlier left its list (D4 has
-		 * no undeclare): it starts over with this receiver. */
+		 * no undeclare): it starts over with this receiver. List and
+		 * loop in one d4_exec: all or nothing. */
 		if (d4_var_format(relay_runtime(n->relay), var, text, 1) ==
 		    -ENOENT)
 			snprintf(text, sizeof(text), "IP[] %s\n%s += %s\n", var,
 				 var, dest);
 		else
 			snprintf(text, sizeof(text), "%s = [%s]\n", var, dest);
-		rc = relay_exec(n->relay, text, err, err_len);
-		if (rc < 0)
-			return rc;
-		snprintf(text, sizeof(text),
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
 			 "loop %s {\npkt = recv()\nfor ip in %s:\n"
 			 "sendto(pkt, ip)\nendfor\n}\n",
 			 loop, var);
@@ -464,6 +494,15 @@ static void control_handle(struct node *n)
 	sendto(n->control_fd, rsp, off, 0, (struct sockaddr *)&from, flen);
 }
 
+/* Into the file thread's list: the entry before the count that shows it. */
+static void node_add_rec(struct node *n, struct recorder *rec)
+{
+	pthread_mutex_lock(&n->io_lock);
+	n->recs[n->nrecs] = rec;
+	n->nrecs++;
+	pthread_mutex_unlock(&n->io_lock);
+}
+
 /* Open the file sinks of subscription @si and attach them to @s. */
 int node_open_sinks(struct node *n, unsigned int si, struct sub *s,
 		    char *err, size_t err_len)
@@ -478,12 +517,17 @@ int node_open_sinks(struct node *n, unsigned int si, struct sub *s,
 		if (k->type != SINK_FILE ||
 		    config_find_sub(cfg, k->sub) != (int)si)
 			continue;
-		if (n->nrecs == CONFIG_MAX_SINKS)
+		if (n->nrecs == CONFIG_MAX_SINKS) {
+			snprintf(err, err_len,
+				 "sink %s: this node records %d files, the "
+				 "most it takes",
+				 k->rec.name, CONFIG_MAX_SINKS);
 			return -ENOSPC;
+		}
 		rec = recorder_open(&k->rec, err, err_len);
 		if (!rec)
 			return -EINVAL;
-		n->recs[n->nrecs++] = rec;
+		node_add_rec(n, rec);
 		n->sink_rec[i] = rec;
 		if (sub_add_recorder(s, rec) < 0) {
 			snprintf(err, err_len,
@@ -512,6 +556,34 @@ int node_attach_rx(struct node *n, unsigned int si, struct sub *s,
 		snprintf(err, err_len, "subscription %s: too many sinks",
 			 n->cfg.subs[si].name);
 	return rc;
+}
+
+void node_close_sinks(struct node *n, unsigned int si)
+{
+	struct node_config *cfg = &n->cfg;
+	unsigned int i, k;
+
+	for (i = 0; i < cfg->nsinks; i++) {
+		struct sink_config *sk = &cfg->sinks[i];
+		struct recorder *rec = n->sink_rec[i];
+
+		if (sk->rx || config_find_sub(cfg, sk->sub) != (int)si)
+			continue;
+		if (rec) {
+			pthread_mutex_lock(&n->io_lock);
+			for (k = 0; k < n->nrecs && n->recs[k] != rec; k++)
+				;
+			if (k < n->nrecs) {
+				n->recs[k] = n->recs[n->nrecs - 1];
+				n->nrecs--;
+			}
+			pthread_mutex_unlock(&n->io_lock);
+			recorder_close(rec); /* writes what is left */
+			n->sink_rec[i] = NULL;
+		}
+		sk->sub[0] = '\0'; /* a free slot (node_api.c) */
+	}
+	n->sub_recs_open[si] = false;
 }
 
 /* Hand the recorders of the subscription in slot @si over to @s. */
@@ -556,7 +628,7 @@ static int open_rx(struct node *n, char *err, size_t err_len)
 		rec = recorder_open(&k->rec, err, err_len);
 		if (!rec)
 			return -EINVAL;
-		n->recs[n->nrecs++] = rec;
+		node_add_rec(n, rec);
 		n->sink_rec[i] = rec;
 		if (rxbus_add_recorder(n->rxbus, rec) < 0) {
 			snprintf(err, err_len,
@@ -1403,6 +1475,7 @@ int node_run(const struct node_opts *opts)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	pthread_mutex_init(&n->io_lock, NULL);
 	if (node_build(n) < 0)
 		goto out;
 	pthread_attr_init(&io_attr);
@@ -1451,6 +1524,7 @@ out:
 	for (i = 0; i < CONFIG_MAX_SUBS; i++)
 		free(n->sub_sdp[i]);
 	loop_destroy(n->loop);
+	pthread_mutex_destroy(&n->io_lock);
 	free(n);
 	return rc;
 }

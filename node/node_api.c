@@ -428,6 +428,21 @@ static int h_flows(void *ctx, const struct api_req *r, json_t **out, char *err,
 	return 200;
 }
 
+/* A flow's or subscription's name is a path segment (DELETE /flows/NAME:
+ * libmicrohttpd decodes %2F before the path is split), a line of SDP
+ * (s=) and of the log: 1-@max characters, no '/', no control characters. */
+static bool good_object_name(const char *s, size_t max)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	if (!len || len > max || strchr(s, '/'))
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 static int parse_flow(struct node *n, const json_t *b, struct flow_config *fc,
 		      char *err, size_t err_len)
 {
@@ -440,8 +455,10 @@ static int parse_flow(struct node *n, const json_t *b, struct flow_config *fc,
 	int si;
 
 	memset(fc, 0, sizeof(*fc));
-	if (!name || !*name || strlen(name) >= sizeof(fc->name))
-		ERR(-1, "'name' must be a string of 1-%zu characters",
+	if (!good_object_name(name, sizeof(fc->name) - 1))
+		ERR(-1,
+		    "'name' must be a string of 1-%zu characters, "
+		    "without '/' or control characters",
 		    sizeof(fc->name) - 1);
 	if (find_flow(n, name) >= 0)
 		ERR(-EEXIST, "flow '%s' exists already", name);
@@ -682,8 +699,12 @@ static int h_subs(void *ctx, const struct api_req *r, json_t **out, char *err,
 	return 200;
 }
 
+/* Seconds as PTP ns: up to 10^10 s (the year 2286), well inside 64 bits. */
+#define RECORD_MAX_S 1e10
+
 /* A WAV recording of every channel of subscription @i, aligned by PTP
- * position ("record": {"path", "start", "duration"}). */
+ * position ("record": {"path", "start", "duration"}): its sink's index,
+ * in a slot a deleted subscription freed or a new one, or -1 + @err. */
 static int add_record_sink(struct node *n, unsigned int i, const json_t *rec,
 			   char *err, size_t err_len)
 {
@@ -692,16 +713,28 @@ static int add_record_sink(struct node *n, unsigned int i, const json_t *rec,
 	json_t *start = json_object_get(rec, "start");
 	json_t *dur = json_object_get(rec, "duration");
 	char name[SUB_NAME_MAX];
+	unsigned int si;
 
 	if (!json_is_object(rec) || !path || !*path)
 		ERR(-1, "'record' needs {\"path\": FILE, \"start\": "
 			"PTP_SECONDS, \"duration\": SECONDS}");
-	if (n->cfg.nsinks == CONFIG_MAX_SINKS)
+	for (si = 0; si < n->cfg.nsinks; si++)
+		if (!n->cfg.sinks[si].sub[0] && !n->cfg.sinks[si].rx)
+			break;
+	if (si == CONFIG_MAX_SINKS)
 		ERR(-1, "this node has %d sinks, the most it takes",
 		    CONFIG_MAX_SINKS);
-	if ((start && !json_is_number(start)) || (dur && !json_is_number(dur)))
-		ERR(-1, "'record': start and duration are numbers (seconds)");
-	k = &n->cfg.sinks[n->cfg.nsinks];
+	if ((start && !json_is_number(start)) ||
+	    (dur && !json_is_number(dur)) ||
+	    (start && !(json_number_value(start) >= 0 &&
+			json_number_value(start) <= RECORD_MAX_S)) ||
+	    (dur && !(json_number_value(dur) >= 0 &&
+		      json_number_value(dur) <= RECORD_MAX_S)))
+		ERR(-1,
+		    "'record': start and duration are numbers of seconds "
+		    "from 0 to %.0f",
+		    RECORD_MAX_S);
+	k = &n->cfg.sinks[si];
 	memset(k, 0, sizeof(*k));
 	k->type = SINK_FILE;
 	snprintf(name, sizeof(name), "%s", n->cfg.subs[i].name);
@@ -714,8 +747,10 @@ static int add_record_sink(struct node *n, unsigned int i, const json_t *rec,
 	    start ? (uint64_t)(json_number_value(start) * 1e9) : 0;
 	k->rec.duration_ns =
 	    dur ? (uint64_t)(json_number_value(dur) * 1e9) : 0;
-	n->cfg.nsinks++;
-	return 0;
+	n->sink_rec[si] = NULL;
+	if (si == n->cfg.nsinks)
+		n->cfg.nsinks++;
+	return (int)si;
 }
 
 /* @key: a JSON array of 1-based channel numbers up to @max, into 0-based
@@ -790,8 +825,10 @@ static int parse_sub(struct node *n, unsigned int i, const json_t *b,
 	long long lat, ch, rate, ptime, pt;
 	char perr[160];
 
-	if (!name || !*name || strlen(name) >= sizeof(s->name))
-		ERR(-1, "'name' must be a string of 1-%zu characters",
+	if (!good_object_name(name, sizeof(s->name) - 1))
+		ERR(-1,
+		    "'name' must be a string of 1-%zu characters, "
+		    "without '/' or control characters",
 		    sizeof(s->name) - 1);
 	if (find_sub(n, name) >= 0)
 		ERR(-EEXIST, "subscription '%s' exists already", name);
@@ -854,9 +891,9 @@ static int sub_create(struct node *n, const json_t *b, json_t **out,
 {
 	struct sdp_stream st;
 	json_t *rec = json_object_get(b, "record");
-	unsigned int i, nsinks = n->cfg.nsinks;
+	unsigned int i;
 	struct sub *s;
-	int kind, kind2;
+	int kind, kind2, sink = -1;
 
 	for (i = 0; i < n->cfg.nsubs && n->cfg.subs[i].name[0]; i++)
 		;
@@ -883,12 +920,12 @@ static int sub_create(struct node *n, const json_t *b, json_t **out,
 		n->cfg.subs[i].name[0] = '\0';
 		return kind2 == -EBUSY ? 409 : 400;
 	}
-	if (rec && add_record_sink(n, i, rec, err, err_len) < 0) {
+	if (rec && (sink = add_record_sink(n, i, rec, err, err_len)) < 0) {
 		n->cfg.subs[i].name[0] = '\0';
 		return 400;
 	}
 	if (rec && kind != SUB_BY_NAME) {
-		struct sink_config *k = &n->cfg.sinks[n->cfg.nsinks - 1];
+		struct sink_config *k = &n->cfg.sinks[sink];
 
 		k->rec.nch = n->cfg.subs[i].channels;
 		for (unsigned int c = 0; c < k->rec.nch; c++)
@@ -909,8 +946,8 @@ static int sub_create(struct node *n, const json_t *b, json_t **out,
 		s = sub_open(&n->cfg.subs[i], err, err_len);
 		if (!s || node_open_sinks(n, i, s, err, err_len) < 0) {
 			sub_destroy(s);
+			node_close_sinks(n, i);
 			n->cfg.subs[i].name[0] = '\0';
-			n->cfg.nsinks = nsinks;
 			n->sub_api[i] = false;
 			return 400;
 		}
@@ -969,6 +1006,7 @@ static int h_sub_delete(void *ctx, const struct api_req *r, json_t **out,
 		ERR(409, "subscription '%s' comes from the config file",
 		    r->parts[1]);
 	sub_remove(n, (unsigned int)i);
+	node_close_sinks(n, (unsigned int)i);
 	log_info("api: subscription %s deleted", n->cfg.subs[i].name);
 	state_drop(n, "subscriptions", n->cfg.subs[i].name);
 	n->cfg.subs[i].name[0] = '\0';

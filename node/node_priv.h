@@ -48,6 +48,7 @@ struct node {
 	struct sub *subs[CONFIG_MAX_SUBS];
 	struct recorder *recs[CONFIG_MAX_SINKS];
 	_Atomic unsigned int nrecs; /* the file thread reads it */
+	pthread_mutex_t io_lock;    /* recs and nrecs against the file thread */
 	struct recorder *sink_rec[CONFIG_MAX_SINKS]; /* by sink index */
 	struct sub_seen seen[CONFIG_MAX_SUBS];
 	/* the RX channels: their bus, each subscription's port onto it,
@@ -117,6 +118,9 @@ void node_resolve_streams(struct node *n);
 int node_open_sinks(struct node *n, unsigned int si, struct sub *s, char *err,
 		    size_t err_len);
 int node_move_sinks(struct node *n, unsigned int si, struct sub *s);
+/* Close subscription @si's recordings (it is out of the media thread) and
+ * free its sinks' slots. */
+void node_close_sinks(struct node *n, unsigned int si);
 int node_attach_rx(struct node *n, unsigned int si, struct sub *s,
 		   char *err, size_t err_len);
 

@@ -520,6 +520,125 @@ def seed_rtp():
     return len(seeds)
 
 
+# ---- api: a byte picking the request, then the body ----
+
+# The requests of kinds[] in fuzz_api.c, in its order.
+API_KINDS = [
+    "POST /flows", "POST /subscriptions", "PUT /subscriptions/fz",
+    "PUT /subscriptions/api", "PUT /subscriptions/named",
+    "PUT /channels/tx/1", "PUT /channels/tx/3", "PUT /channels/rx/1",
+    "PUT /channels/rx/8", "PUT /node", "POST /d4/exec",
+    "POST /d4/programs/fz/start", "POST /d4/programs/fz/stop",
+    "POST /d4/programs/flow_fz_main_0123456789abcdef/start",
+    "POST /d4/programs/flow_fz_main_0123456789abcdef/stop",
+    "GET /d4/vars", "GET /d4/programs", "GET /channels",
+]
+API_REPEAT = 0x80  # make, delete, and again REPEATS times
+
+API_SDP = ("v=0\r\no=- 7 1 IN IP4 10.0.0.7\r\ns=Stage left\r\n"
+           "c=IN IP4 239.69.1.2/32\r\nt=0 0\r\nm=audio 5008 RTP/AVP 98\r\n"
+           "a=rtpmap:98 L24/48000/8\r\na=ptime:1\r\n"
+           "a=ts-refclk:ptp=IEEE1588-2008:00-1D-C1-FF-FE-50-36-33:0\r\n"
+           "a=mediaclk:direct=963\r\n")
+
+
+def seed_api():
+    """Valid and refused requests of docs/api.md, tests/unit/test_api.c
+    and tests/lab/api.sh, one per file."""
+    import json
+    seeds = {
+        # flows
+        "flow-unicast": ("POST /flows", {
+            "name": "mon", "source": "program", "channels": [2, 1],
+            "destination": "127.0.0.1:5010", "ptime_us": 250}),
+        "flow-multicast-l16-again": ("POST /flows", {
+            "name": "mc", "source": "aux", "destination": "239.69.1.1:5004",
+            "encoding": "L16", "ptime_us": 125, "dscp": 46, "ttl": 4},
+            API_REPEAT),
+        "flow-interface": ("POST /flows", {
+            "name": "stage left", "source": "program",
+            "destination": "127.0.0.1", "interface": "lo"}),
+        "flow-bad-channel": ("POST /flows", {
+            "name": "bad", "source": "program", "channels": [1, 3],
+            "destination": "127.0.0.1"}),
+        "flow-bad-destination": ("POST /flows", {
+            "name": "bad", "source": "program",
+            "destination": "10.0.0.300:5004"}),
+        "flow-bad-ptime": ("POST /flows", {
+            "name": "bad", "source": "program", "ptime_us": 100,
+            "destination": "127.0.0.1"}),
+        "flow-exists": ("POST /flows", {
+            "name": "fz-main-0123456789abcdef", "source": "program",
+            "destination": "127.0.0.1"}),
+        "flow-no-body": ("POST /flows", None),
+        "flow-broken-json": ("POST /flows", '{"name": broken'),
+        # subscriptions
+        "sub-address-rx": ("POST /subscriptions", {
+            "name": "uni", "address": "127.0.0.1:5012", "channels": 2,
+            "latency_us": 2000, "rx_channels": [3, 4]}),
+        "sub-sdp-again": ("POST /subscriptions", {
+            "name": "bysdp", "sdp": API_SDP, "timing": "arrival",
+            "rx_channels": [6], "stream_channels": [8]}, API_REPEAT),
+        "sub-stream-record": ("POST /subscriptions", {
+            "name": "take", "stream": "Stage left", "timing": "ptp",
+            "latency_us": 10000, "record": {
+                "path": "take.wav", "start": 1800000000.5, "duration": 3}}),
+        "sub-multicast-record": ("POST /subscriptions", {
+            "name": "rec", "address": "239.69.1.1:5004", "encoding": "L16",
+            "rate": 96000, "ptime_us": 125, "payload_type": 97,
+            "channels": 8, "record": {"path": "rec.wav"}}),
+        "sub-rx-taken": ("POST /subscriptions", {
+            "name": "b", "stream": "nosuch B", "rx_channels": [2, 3]}),
+        "sub-two-kinds": ("POST /subscriptions", {
+            "name": "bad", "stream": "x", "address": "127.0.0.1"}),
+        "sub-bad-rate-rx": ("POST /subscriptions", {
+            "name": "bad", "address": "127.0.0.1:5004", "rate": 44100,
+            "rx_channels": [1]}),
+        "sub-bad-sdp": ("POST /subscriptions", {
+            "name": "bad", "sdp": "v=0\r\no=broken\r\n"}),
+        "sub-array-body": ("POST /subscriptions", "[1, 2]"),
+        # updates and renames
+        "latency-fz": ("PUT /subscriptions/fz", {"latency_us": 5000}),
+        "latency-api": ("PUT /subscriptions/api", {"latency_us": 3000}),
+        "latency-named": ("PUT /subscriptions/named", {"latency_us": 250}),
+        "latency-bad": ("PUT /subscriptions/api", {"latency_us": "2000"}),
+        "tx1-vox": ("PUT /channels/tx/1", {"name": "Vox"}),
+        "tx3-aux": ("PUT /channels/tx/3", {"name": "Aux 1"}),
+        "rx1-return": ("PUT /channels/rx/1",
+                       {"name": "Return L abcdefghijklmnopqrstu"}),
+        "rx8-digits": ("PUT /channels/rx/8", {"name": "1-2,3"}),
+        "node-rename": ("PUT /node", {"name": "Stage-Left"}),
+        "node-bad-name": ("PUT /node", {"name": "-stage"}),
+        # D4
+        "exec-list": ("POST /d4/exec", {"text": "IP[] _api_list"}),
+        "exec-route": ("POST /d4/exec", {
+            "text": "_fz_main_0123456789ab_receivers += 127.0.0.1:5030"}),
+        "exec-loop-fz": ("POST /d4/exec",
+                         {"text": "loop fz {\npkt = recv()\n}\n"}),
+        "exec-undefined": ("POST /d4/exec", {"text": "x += 1"}),
+        "exec-not-text": ("POST /d4/exec", {"text": 7}),
+        "start-fz": ("POST /d4/programs/fz/start", None),
+        "stop-main": ("POST /d4/programs/flow_fz_main_0123456789abcdef/stop",
+                      "{}"),
+        "start-main": (
+            "POST /d4/programs/flow_fz_main_0123456789abcdef/start", None),
+        # reads with a body
+        "vars": ("GET /d4/vars", "{}"),
+        "programs-bad-body": ("GET /d4/programs", "[1"),
+        "channels": ("GET /channels", None),
+    }
+    for name, seed in seeds.items():
+        kind, body = seed[0], seed[1]
+        flags = seed[2] if len(seed) > 2 else 0
+        if body is None:
+            body = ""
+        elif not isinstance(body, str):
+            body = json.dumps(body, separators=(",", ":"))
+        write("api", name, bytes([API_KINDS.index(kind) | flags]) +
+              body.encode())
+    return len(seeds)
+
+
 TARGETS = {
     "d4": seed_d4,
     "sdp": seed_sdp,
@@ -528,6 +647,7 @@ TARGETS = {
     "rtsp_client": seed_rtsp_client,
     "config": seed_config,
     "rtp": seed_rtp,
+    "api": seed_api,
 }
 
 
