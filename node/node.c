@@ -84,10 +84,10 @@ static void *io_main(void *arg)
 	return NULL;
 }
 
-/* The SDP of flow @i, with its o= version bumped (Dante Controller wants
- * a new version for every change). Returns its length or < 0. */
+/* The SDP of flow @i; @bump: with its o= version bumped (Dante Controller
+ * wants a new version for every change). Returns its length or < 0. */
 static int flow_sdp(struct node *n, unsigned int i, char *buf, size_t buflen,
-		    char *session, size_t session_len)
+		    char *session, size_t session_len, bool bump)
 {
 	struct flow *f = n->flows[i];
 	const struct flow_config *fc = flow_config(f);
@@ -101,7 +101,8 @@ static int flow_sdp(struct node *n, unsigned int i, char *buf, size_t buflen,
 	flow_origin(f, &st.origin_addr, mac);
 	snprintf(st.origin_user, sizeof(st.origin_user), "-");
 	st.session_id = flow_ssrc(f) ? flow_ssrc(f) : 1;
-	st.session_version = ++n->sdp_version[i];
+	st.session_version =
+	    bump ? ++n->sdp_version[i] : n->sdp_version[i];
 	snprintf(st.name, sizeof(st.name), "%s %s", n->cfg.name, fc->name);
 	snprintf(session, session_len, "%s", st.name);
 	off = (size_t)snprintf(st.info, sizeof(st.info),
@@ -145,6 +146,12 @@ static int flow_sdp(struct node *n, unsigned int i, char *buf, size_t buflen,
 	return len;
 }
 
+int node_flow_sdp(struct node *n, unsigned int i, char *buf, size_t len,
+		  char *session, size_t session_len)
+{
+	return flow_sdp(n, i, buf, len, session, session_len, false);
+}
+
 /* Write flow @i's SDP file and announce it (multicast flows: SAP, RAVENNA).
  * Called at start and whenever the SDP changes (grandmaster). */
 int node_publish_flow(struct node *n, unsigned int i)
@@ -157,7 +164,7 @@ int node_publish_flow(struct node *n, unsigned int i)
 	if (!n->flows[i])
 		return 0; /* a flow deleted through the API */
 	fc = flow_config(n->flows[i]);
-	len = flow_sdp(n, i, buf, sizeof(buf), session, sizeof(session));
+	len = flow_sdp(n, i, buf, sizeof(buf), session, sizeof(session), true);
 	if (len < 0)
 		return len;
 	if (n->disco && net_is_multicast(&fc->dest))

@@ -2,6 +2,7 @@
  * run on the control thread; flows and subscriptions they make or delete
  * reach the media thread through its table hand-over (media_set_*). */
 #include "common/net.h"
+#include "discovery/sap.h"
 #include "discovery/sdp.h"
 #include "node/api.h"
 #include "node/disco.h"
@@ -387,18 +388,23 @@ static json_t *flow_json(struct node *n, unsigned int i)
 	const struct flow_config *fc = flow_config(n->flows[i]);
 	const struct flow_stats *st = flow_stats(n->flows[i]);
 	json_t *ch = json_array();
-	char dest[32];
+	char dest[32], sdp[SAP_SDP_MAX], session[SDP_NAME_MAX];
 	unsigned int c;
 
 	for (c = 0; c < fc->nch; c++)
 		json_array_append_new(ch, json_integer(fc->chans[c] + 1));
 	net_endpoint_str(&fc->dest, dest, sizeof(dest));
+	if (node_flow_sdp(n, i, sdp, sizeof(sdp), session, sizeof(session)) <
+	    0)
+		sdp[0] = session[0] = '\0';
 	return json_pack(
-	    "{s:s,s:s,s:o,s:s,s:b,s:s,s:i,s:i,s:i,s:i,s:s,s:{s:I,s:I,s:I}}",
+	    "{s:s,s:s,s:o,s:s,s:b,s:s,s:i,s:i,s:i,s:i,s:s,s:s,s:s,"
+	    "s:{s:I,s:I,s:I}}",
 	    "name", fc->name, "source", fc->source, "channels", ch,
 	    "destination", dest, "multicast", net_is_multicast(&fc->dest),
 	    "encoding", rtp_encoding_name(fc->enc), "rate", fc->rate,
 	    "ptime_us", fc->ptime_us, "dscp", fc->dscp, "ttl", fc->ttl,
+	    "session", session, "sdp", sdp,
 	    "origin", n->flow_api[i] ? "api" : "config", "stats", "packets",
 	    (json_int_t)GET(st->packets), "send_errors",
 	    (json_int_t)GET(st->send_errors), "skipped",
@@ -1021,13 +1027,37 @@ static int h_sub_delete(void *ctx, const struct api_req *r, json_t **out,
 
 /* PUT /subscriptions/NAME {"latency_us": N}: a new subscription object
  * with the new latency replaces the old one in the media table. */
+/* Subscription @i's latency to @lat us: a new sub takes over its
+ * recordings. 0, or 500 with @err. */
+static int sub_set_latency(struct node *n, unsigned int i, long long lat,
+			   char *err, size_t err_len)
+{
+	struct sub *s, *old;
+
+	n->cfg.subs[i].latency_ns = (uint64_t)lat * 1000;
+	n->sub_tmpl[i].latency_ns = (uint64_t)lat * 1000;
+	old = n->subs[i];
+	if (old) {
+		s = sub_open(&n->cfg.subs[i], err, err_len);
+		if (!s || node_move_sinks(n, i, s) < 0) {
+			sub_destroy(s);
+			return 500; /* sub_open said why in @err */
+		}
+		media_set_sub(n->media, i, s);
+		n->subs[i] = s;
+		sub_destroy(old);
+	}
+	log_info("api: subscription %s latency %lld us", n->cfg.subs[i].name,
+		 lat);
+	return 0;
+}
+
 static int h_sub_update(void *ctx, const struct api_req *r, json_t **out,
 			char *err, size_t err_len)
 {
 	struct node *n = ctx;
 	int i = find_sub(n, r->parts[1]);
 	long long lat;
-	struct sub *s, *old;
 
 	if (i < 0)
 		ERR(404, "no subscription '%s'", r->parts[1]);
@@ -1036,21 +1066,8 @@ static int h_sub_update(void *ctx, const struct api_req *r, json_t **out,
 	if (jint(r->body, "latency_us", SUB_LATENCY_MIN_NS / 1000,
 		 SUB_LATENCY_MAX_NS / 1000, 1000, &lat, err, err_len))
 		return 400;
-	n->cfg.subs[i].latency_ns = (uint64_t)lat * 1000;
-	n->sub_tmpl[i].latency_ns = (uint64_t)lat * 1000;
-	old = n->subs[i];
-	if (old) {
-		s = sub_open(&n->cfg.subs[i], err, err_len);
-		if (!s || node_move_sinks(n, (unsigned int)i, s) < 0) {
-			sub_destroy(s);
-			return 500; /* sub_open said why in @err */
-		}
-		media_set_sub(n->media, (unsigned int)i, s);
-		n->subs[i] = s;
-		sub_destroy(old);
-	}
-	log_info("api: subscription %s latency %lld us", n->cfg.subs[i].name,
-		 lat);
+	if (sub_set_latency(n, (unsigned int)i, lat, err, err_len))
+		return 500;
 	if (n->sub_api[i]) {
 		json_t *list = state_list(n, "subscriptions"), *e;
 		size_t k;
@@ -1062,8 +1079,19 @@ static int h_sub_update(void *ctx, const struct api_req *r, json_t **out,
 				json_object_set_new(e, "latency_us",
 						    json_integer(lat));
 		}
-		save_state(n);
+	} else {
+		/* a config file's subscription: {"latencies": {NAME: us}},
+		 * over the file's at the next start */
+		json_t *l = json_object_get(n->state, "latencies");
+
+		if (!json_is_object(l)) {
+			l = json_object();
+			json_object_set_new(n->state, "latencies", l);
+		}
+		json_object_set_new(l, n->cfg.subs[i].name,
+				    json_integer(lat));
 	}
+	save_state(n);
 	*out = sub_json(n, (unsigned int)i);
 	return 200;
 }
@@ -1527,6 +1555,42 @@ void node_api_stop(struct node *n)
 	n->state = NULL;
 }
 
+/* The latencies set on config subscriptions: {"latencies": {NAME: us}}.
+ * One whose subscription left the config file is dropped. */
+static void restore_latencies(struct node *n, json_t *lats)
+{
+	const json_int_t min = SUB_LATENCY_MIN_NS / 1000,
+			 max = SUB_LATENCY_MAX_NS / 1000;
+	json_t *keep = json_object(), *v;
+	const char *name;
+	char err[160];
+	int i;
+
+	json_object_foreach(lats, name, v)
+	{
+		const char *why = NULL;
+
+		i = find_sub(n, name);
+		if (i < 0 || n->sub_api[i])
+			why = "no such subscription in the config file";
+		else if (!json_is_integer(v) || json_integer_value(v) < min ||
+			 json_integer_value(v) > max)
+			why = "not a latency in us";
+		else if (sub_set_latency(n, (unsigned int)i,
+					 json_integer_value(v), err,
+					 sizeof(err)))
+			why = err;
+		if (why) {
+			log_err("state: latency of subscription '%s' not "
+				"restored: %s",
+				name, why);
+			continue;
+		}
+		json_object_set(keep, name, v);
+	}
+	json_object_set_new(n->state, "latencies", keep);
+}
+
 /* Replay what the API made before a restart, through the same code. A
  * file that does not parse is moved aside: the node starts from its
  * config, and says so. */
@@ -1588,6 +1652,7 @@ void node_state_restore(struct node *n)
 		json_decref(out);
 		out = NULL;
 	}
+	restore_latencies(n, json_object_get(st, "latencies"));
 	n->restoring = false;
 	log_info("state: restored %zu flow(s), %zu subscription(s), %zu D4 "
 		 "statement(s) from %s",

@@ -105,6 +105,10 @@ struct node {
 
 /* node.c */
 int node_publish_flow(struct node *n, unsigned int i);
+/* Flow @i's SDP as last published (GET /flows), its session name in
+ * @session. Its length or < 0. */
+int node_flow_sdp(struct node *n, unsigned int i, char *buf, size_t len,
+		  char *session, size_t session_len);
 /* Rename the node: mDNS, every flow's SDP and announcements. The caller
  * has checked @name (node_api.c) and saves it. */
 void node_set_name(struct node *n, const char *name);

@@ -110,7 +110,10 @@ static int write_config(unsigned int api_port, unsigned int flow_port)
 		"channels = %d\n"
 		"[flow main]\n"
 		"source = program\n"
-		"destination = 127.0.0.1:%u\n",
+		"destination = 127.0.0.1:%u\n"
+		"[subscription cfg]\n"
+		"stream = nosuch cfg\n"
+		"latency = 2ms\n",
 		api_port, dir, TX_CHANNELS, flow_port);
 	return fclose(f) ? -errno : 0;
 }
@@ -311,6 +314,21 @@ static int stop_node(void)
 	return node.rc == 0 ? 0 : -1;
 }
 
+/* The node in its thread, its API answering, its token read. */
+static int start_node(void)
+{
+	int rc;
+
+	atomic_store(&node.done, false);
+	rc = pthread_create(&node.tid, NULL, node_main, &node);
+	if (rc) {
+		fprintf(stderr, "pthread_create: %s\n", strerror(rc));
+		return -1;
+	}
+	node.started = true;
+	return wait_for_api() < 0 || read_token() < 0 ? -1 : 0;
+}
+
 static int group_teardown(void **state)
 {
 	int rc = stop_node();
@@ -326,7 +344,6 @@ static int group_setup(void **state)
 	unsigned int api_port = free_port(SOCK_STREAM);
 	unsigned int flow_port = free_port(SOCK_DGRAM);
 	sigset_t mask;
-	int rc;
 
 	snprintf(dir, sizeof(dir), "/tmp/d4-test-api-XXXXXX");
 	if (!mkdtemp(dir) || !api_port || !flow_port ||
@@ -346,13 +363,7 @@ static int group_setup(void **state)
 	node.opts.config_path = node.config;
 	/* A last resort should SIGTERM go astray: the test never hangs. */
 	node.opts.run_seconds = 600;
-	rc = pthread_create(&node.tid, NULL, node_main, &node);
-	if (rc) {
-		fprintf(stderr, "pthread_create: %s\n", strerror(rc));
-		return -1;
-	}
-	node.started = true;
-	if (wait_for_api() < 0 || read_token() < 0) {
+	if (start_node() < 0) {
 		group_teardown(state);
 		return -1;
 	}
@@ -569,6 +580,15 @@ static void test_api_reads_have_their_members(void **state)
 	o = json_array_get(member(j, "rx"), RX_CHANNELS - 1);
 	assert_int_equal(member_int(o, "channel"), RX_CHANNELS);
 	assert_true(json_is_null(member(o, "subscription")));
+	json_decref(j);
+
+	/* a flow's stream: its session name and SDP as announced */
+	j = get("/flows");
+	o = named(j, "main");
+	assert_non_null(o);
+	assert_string_equal(member_str(o, "session"), NODE_NAME " main");
+	assert_non_null(strstr(member_str(o, "sdp"), "s=" NODE_NAME " main\r\n"));
+	assert_non_null(strstr(member_str(o, "sdp"), "a=rtpmap:98 L24/48000/2"));
 	json_decref(j);
 
 	j = get("/meters");
@@ -841,6 +861,15 @@ static void test_api_flow_create_refuses_bad_fields(void **state)
 	     "f123456789g1234\",\"source\":\"program\","
 	     "\"destination\":\"127.0.0.1\"}",
 	     400, "'name' must be"},
+	    /* a name is a path segment and a line of SDP */
+	    {"POST", "/flows",
+	     "{\"name\":\"a/b\",\"source\":\"program\","
+	     "\"destination\":\"127.0.0.1\"}",
+	     400, "without '/' or control characters"},
+	    {"POST", "/flows",
+	     "{\"name\":\"a\\nb\",\"source\":\"program\","
+	     "\"destination\":\"127.0.0.1\"}",
+	     400, "without '/' or control characters"},
 	    {"POST", "/flows",
 	     "{\"name\":\"bad\",\"source\":\"nosuch\","
 	     "\"destination\":\"127.0.0.1\"}",
@@ -966,9 +995,41 @@ static void test_api_flow_create_duplicate_delete(void **state)
 	assert_error(&r, 409, "its D4 loop");
 	reply_free(&r);
 	assert_false(listed("/flows", "mon3"));
-	/* the name is percent-decoded before the message quotes it */
+	/* the name is percent-decoded, once, before the message quotes it */
 	call(&r, "DELETE", "/flows/no%20such", NULL, AUTH_TOKEN);
 	assert_error(&r, 404, "no flow 'no such'");
+	reply_free(&r);
+	call(&r, "DELETE", "/flows/no%2520such", NULL, AUTH_TOKEN);
+	assert_error(&r, 404, "no flow 'no%20such'");
+	reply_free(&r);
+	/* "mon-x" and "mon.x" are both flow_mon_x in D4: the second is
+	 * refused, not handed the first one's loop and relay list */
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"mon-x\",\"source\":\"program\","
+		 "\"destination\":\"127.0.0.1:%u\"}",
+		 free_port(SOCK_DGRAM));
+	json_decref(ok("POST", "/flows", body, 201));
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"mon.x\",\"source\":\"program\","
+		 "\"destination\":\"127.0.0.1:%u\"}",
+		 free_port(SOCK_DGRAM));
+	call(&r, "POST", "/flows", body, AUTH_TOKEN);
+	assert_error(&r, 409, "flow mon-x has the D4 loop name flow_mon_x");
+	reply_free(&r);
+	assert_false(listed("/flows", "mon.x"));
+	call(&r, "DELETE", "/flows/mon-x", NULL, AUTH_TOKEN);
+	assert_status(&r, 204);
+	reply_free(&r);
+	/* a name longer than D4's names: cut, not overrun */
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"a123456789b123456789c123456789d123456789e12\","
+		 "\"source\":\"program\",\"destination\":\"127.0.0.1:%u\"}",
+		 free_port(SOCK_DGRAM));
+	json_decref(ok("POST", "/flows", body, 201));
+	call(&r, "DELETE",
+	     "/flows/a123456789b123456789c123456789d123456789e12", NULL,
+	     AUTH_TOKEN);
+	assert_status(&r, 204);
 	reply_free(&r);
 	call(&r, "DELETE", "/flows/main", NULL, AUTH_TOKEN);
 	assert_error(&r, 409, "flow 'main' comes from the config file");
@@ -1037,6 +1098,14 @@ static void test_api_subscription_create_refuses_bad_fields(void **state)
 	     "the stream runs at 44100 Hz; RX channels at 48000 Hz"},
 	    {"POST", "/subscriptions", SUB_ADDR("\"record\":{\"start\":1}"),
 	     400, "'record' needs {\"path\": FILE"},
+	    {"POST", "/subscriptions",
+	     SUB_ADDR("\"record\":{\"path\":\"x.wav\",\"start\":-1}"), 400,
+	     "start and duration are numbers of seconds from 0 to"},
+	    {"POST", "/subscriptions",
+	     SUB_ADDR("\"record\":{\"path\":\"x.wav\",\"duration\":1e300}"),
+	     400, "start and duration are numbers of seconds from 0 to"},
+	    {"POST", "/subscriptions", "{\"name\":\"a/b\",\"stream\":\"x\"}",
+	     400, "without '/' or control characters"},
 	};
 
 	check_refusals(t, sizeof(t) / sizeof(t[0]));
@@ -1152,6 +1221,89 @@ static void test_api_subscription_by_address(void **state)
 	call(&r, "DELETE", "/subscriptions/uni", NULL, AUTH_TOKEN);
 	assert_status(&r, 204);
 	reply_free(&r);
+}
+
+/* The file descriptors this process has open. */
+static unsigned int open_fds(void)
+{
+	char path[64];
+	unsigned int n = 0;
+	int fd;
+
+	for (fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (access(path, F_OK) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* A deleted subscription's recording is closed and its sink slot freed:
+ * more recordings over time than the node has sinks. */
+static void test_api_subscription_record_delete_frees_sink(void **state)
+{
+	char body[512];
+	unsigned int i, fds = 0;
+	struct stat st;
+	struct reply r;
+
+	for (i = 0; i < 70; i++) {
+		snprintf(body, sizeof(body),
+			 "{\"name\":\"take\",\"address\":\"127.0.0.1:%u\","
+			 "\"channels\":2,\"record\":{\"path\":\"%s/take%u.wav\","
+			 "\"duration\":1}}",
+			 free_port(SOCK_DGRAM), dir, i);
+		call(&r, "POST", "/subscriptions", body, AUTH_TOKEN);
+		if (r.status == 400)
+			qemu_skip_if_no_timestampns(json_string_value(
+			    json_object_get(r.json, "error")));
+		assert_status(&r, 201);
+		reply_free(&r);
+		call(&r, "DELETE", "/subscriptions/take", NULL, AUTH_TOKEN);
+		assert_status(&r, 204);
+		reply_free(&r);
+		if (i == 1)
+			fds = open_fds();
+	}
+	/* each recording was opened, and closed with its subscription: 68
+	 * more cycles leave no file open (a connection of the API's or of
+	 * libcurl's may come and go: a few, not one per cycle) */
+	snprintf(body, sizeof(body), "%s/take69.wav", dir);
+	assert_int_equal(stat(body, &st), 0);
+	assert_in_range(open_fds(), 0, fds + 4);
+}
+
+/* A config file's subscription: its latency can be changed, and the
+ * change outlives a restart (state.json "latencies"), but it cannot be
+ * deleted. */
+static void test_api_config_subscription_latency_is_saved(void **state)
+{
+	json_t *list, *j;
+	struct reply r;
+
+	list = get("/subscriptions");
+	j = named(list, "cfg");
+	assert_non_null(j);
+	assert_string_equal(member_str(j, "origin"), "config");
+	assert_int_equal(member_int(j, "latency_us"), 2000);
+	json_decref(list);
+	j = ok("PUT", "/subscriptions/cfg", "{\"latency_us\":7000}", 200);
+	assert_int_equal(member_int(j, "latency_us"), 7000);
+	json_decref(j);
+	call(&r, "DELETE", "/subscriptions/cfg", NULL, AUTH_TOKEN);
+	assert_error(&r, 409, "subscription 'cfg' comes from the config file");
+	reply_free(&r);
+
+	assert_int_equal(stop_node(), 0);
+	assert_int_equal(start_node(), 0);
+	list = get("/subscriptions");
+	j = named(list, "cfg");
+	assert_non_null(j);
+	assert_int_equal(member_int(j, "latency_us"), 7000);
+	json_decref(list);
+	/* back to the file's, which is saved too */
+	json_decref(
+	    ok("PUT", "/subscriptions/cfg", "{\"latency_us\":2000}", 200));
 }
 
 /* ---- channels ---- */
@@ -1297,6 +1449,8 @@ int main(void)
 	    cmocka_unit_test(test_api_subscription_rx_channels_taken_is_409),
 	    cmocka_unit_test(test_api_subscription_update_delete),
 	    cmocka_unit_test(test_api_subscription_by_address),
+	    cmocka_unit_test(test_api_subscription_record_delete_frees_sink),
+	    cmocka_unit_test(test_api_config_subscription_latency_is_saved),
 	    cmocka_unit_test(test_api_channel_rename),
 	    cmocka_unit_test(test_api_d4_exec),
 	};
