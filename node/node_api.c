@@ -1588,7 +1588,10 @@ static void restore_latencies(struct node *n, json_t *lats)
 		}
 		json_object_set(keep, name, v);
 	}
-	json_object_set_new(n->state, "latencies", keep);
+	if (json_object_size(keep))
+		json_object_set_new(n->state, "latencies", keep);
+	else
+		json_decref(keep);
 }
 
 /* Replay what the API made before a restart, through the same code. A

@@ -214,7 +214,11 @@ def read_state():
     except ValueError as e:
         fail("state.json does not parse (%s): %d bytes: %r"
              % (e, len(text), text[:200]))
-    if not isinstance(st, dict) or sorted(st) != ["d4", "flows", "subscriptions"]:
+    # the three lists always; the rest (docs/api.md) when set
+    if (not isinstance(st, dict)
+            or not {"d4", "flows", "subscriptions"} <= set(st)
+            or not set(st) <= {"d4", "flows", "subscriptions", "names",
+                               "node_name", "latencies"}):
         fail("state.json is not a d4 state: %r" % text[:200])
     return st, text
 
