@@ -501,7 +501,7 @@ static void control_handle(struct node *n)
 	sendto(n->control_fd, rsp, off, 0, (struct sockaddr *)&from, flen);
 }
 
-/* Into the file thread's list: the entry before the count that shows it. */
+/* Into the file thread's list. */
 static void node_add_rec(struct node *n, struct recorder *rec)
 {
 	pthread_mutex_lock(&n->io_lock);

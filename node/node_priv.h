@@ -47,8 +47,10 @@ struct node {
 	struct flow *flows[CONFIG_MAX_FLOWS];
 	struct sub *subs[CONFIG_MAX_SUBS];
 	struct recorder *recs[CONFIG_MAX_SINKS];
-	_Atomic unsigned int nrecs; /* the file thread reads it */
-	pthread_mutex_t io_lock;    /* recs and nrecs against the file thread */
+	unsigned int nrecs;
+	/* recs and nrecs change under it (control thread); the file thread
+	 * reads them under it */
+	pthread_mutex_t io_lock;
 	struct recorder *sink_rec[CONFIG_MAX_SINKS]; /* by sink index */
 	struct sub_seen seen[CONFIG_MAX_SUBS];
 	/* the RX channels: their bus, each subscription's port onto it,
