@@ -704,7 +704,7 @@ static void float_to_card(struct dev *d, const float *in, unsigned int n)
 struct alsa_play {
 	struct dev d;
 	uint8_t chans[ALSA_MAX_CHANNELS]; /* stream channel of each node ch */
-	uint32_t latency_frames;
+	_Atomic uint32_t latency_frames; /* the control thread may change it */
 	uint32_t lead_frames;
 	int32_t *feed_buf; /* media side: 256 frames */
 	/* the ALSA thread */
@@ -887,7 +887,10 @@ static void *play_main(void *arg)
 			 * whole + fraction: doubles of positions since 1970
 			 * are too coarse. */
 			uint64_t whole = t / NSEC_PER_SEC;
-			uint64_t want_int = whole * d->rate - p->latency_frames;
+			uint64_t want_int =
+			    whole * d->rate -
+			    atomic_load_explicit(&p->latency_frames,
+						 memory_order_relaxed);
 			double want_frac = ((double)(t - whole * NSEC_PER_SEC) +
 					    ((double)delay - 0.5) * 1e9 /
 						(d->rate * d->servo.ratio)) /
@@ -983,6 +986,17 @@ struct alsa_play *alsa_play_open(const char *name, const struct alsa_config *a,
 out_destroy:
 	alsa_play_destroy(p);
 	return NULL;
+}
+
+int alsa_play_set_latency(struct alsa_play *p, uint32_t latency_frames)
+{
+	if (p->lead_frames >= latency_frames)
+		return -EINVAL;
+	/* The servo sees its error jump by the change and realigns (an
+	 * error over 48 samples is a step, not something to slew). */
+	atomic_store_explicit(&p->latency_frames, latency_frames,
+			      memory_order_relaxed);
+	return 0;
 }
 
 int alsa_play_start(struct alsa_play *p, struct mclock *mc, int rt_prio)
@@ -1220,4 +1234,17 @@ void alsa_cap_destroy(struct alsa_cap *c)
 void alsa_cap_stats(const struct alsa_cap *c, struct alsa_stats *st)
 {
 	dev_stats(&c->d, st);
+}
+
+void alsa_log_stats(const struct alsa_stats *st)
+{
+	log_info(
+	    "final: alsa %s xruns=%llu missing=%llu overflows=%llu "
+	    "steps=%llu wait_max_us=%llu outliers=%llu ppm=%.3f error=%.3f "
+	    "servo=%s",
+	    st->name, (unsigned long long)st->xruns,
+	    (unsigned long long)st->missing, (unsigned long long)st->overflows,
+	    (unsigned long long)st->steps, (unsigned long long)st->wait_max_us,
+	    (unsigned long long)st->outliers, st->ppm, st->err_samples,
+	    st->state);
 }

@@ -80,6 +80,10 @@ struct alsa_play *alsa_play_open(const char *name, const struct alsa_config *a,
 				 uint32_t rate, uint32_t latency_frames,
 				 char *err, size_t err_len);
 int alsa_play_start(struct alsa_play *p, struct mclock *mc, int rt_prio);
+/* The subscription's latency changed: play each position that much after
+ * its PTP time from now on. 0, or -EINVAL when the card's lead does not
+ * fit in it. Control thread; the card's thread realigns. */
+int alsa_play_set_latency(struct alsa_play *p, uint32_t latency_frames);
 void alsa_play_destroy(struct alsa_play *p);
 
 /* How far ahead of its playout time (frames) the card needs a position. */
@@ -108,5 +112,7 @@ struct alsa_stats {
 
 void alsa_cap_stats(const struct alsa_cap *c, struct alsa_stats *st);
 void alsa_play_stats(const struct alsa_play *p, struct alsa_stats *st);
+/* The end-of-run line "final: alsa NAME xruns=... servo=...". */
+void alsa_log_stats(const struct alsa_stats *st);
 
 #endif

@@ -2,6 +2,7 @@
  * fan-out of N receivers leaves in one sendmmsg() call per packet. */
 #include "node/relay.h"
 #include "common/log.h"
+#include "node/flow.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -74,9 +75,16 @@ struct relay_rx {
 	uint8_t bufs[RX_BATCH][RX_BUF];
 };
 
+/* A flow's way into its loop (the flow's send callback's context). */
+struct relay_port {
+	struct relay *r;
+	int handle;
+};
+
 struct relay {
 	struct d4_runtime *rt;
 	struct relay_out *out[D4_MAX_PROGRAMS];
+	struct relay_port ports[D4_MAX_PROGRAMS];
 	struct relay_rx *rx[MAX_RX];
 	unsigned int nrx;
 };
@@ -249,7 +257,26 @@ int relay_attach_output(struct relay *r, int handle, int fd,
 	return 0;
 }
 
-void relay_detach_output(struct relay *r, int handle)
+/* A flow's packet through its loop. RT. */
+static int flow_send(void *ctx, uint8_t *pkt, size_t len)
+{
+	struct relay_port *p = ctx;
+
+	return relay_run(p->r, p->handle, pkt, len, NULL);
+}
+
+int relay_attach_flow(struct relay *r, int handle, struct flow *f)
+{
+	int rc = relay_attach_output(r, handle, flow_fd(f), NULL);
+
+	if (rc < 0)
+		return rc;
+	r->ports[handle] = (struct relay_port){r, handle};
+	flow_set_sender(f, flow_send, &r->ports[handle]);
+	return 0;
+}
+
+void relay_detach(struct relay *r, int handle)
 {
 	if (handle < 0 || handle >= D4_MAX_PROGRAMS || !r->out[handle])
 		return;

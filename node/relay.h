@@ -36,9 +36,14 @@ int relay_exec(struct relay *r, const char *text, char *err, size_t err_len);
  * new one with @opts. 0 or -errno. */
 int relay_attach_output(struct relay *r, int handle, int fd,
 			const struct net_tx_opts *opts);
+/* Send flow @f's packets through loop @handle, on the flow's socket (its
+ * DSCP, TTL and interface): the flow's send step from now on. Before the
+ * flow is in the media thread's table. 0 or -errno. */
+struct flow;
+int relay_attach_flow(struct relay *r, int handle, struct flow *f);
 /* Free loop @handle's output (its flow is gone and the loop stopped: the
  * media thread no longer runs it). */
-void relay_detach_output(struct relay *r, int handle);
+void relay_detach(struct relay *r, int handle);
 /* Open receive sockets for every loaded loop bound to udp ADDR:PORT that
  * has none yet, attach outputs (with @opts) and start the loops. */
 int relay_bind_udp_loops(struct relay *r, const struct net_tx_opts *opts,

@@ -256,17 +256,19 @@ d4_lab_ptp_now() {
 	echo $(($(date +%s) + ${1:-0}))
 }
 
-# d4_ctl HOST SOCKET "REQUEST": one request to a node's control socket
-# ([node] control), the answer on stdout.
-d4_ctl() {
-	ip netns exec "$1" python3 - "$2" "$3" <<'PY'
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("")                       # autobind: the node answers here
-s.settimeout(2)
-s.sendto(sys.argv[2].encode(), sys.argv[1])
-print(s.recv(65536).decode(), end="")
-PY
+# d4_api HOST NODE METHOD PATH [BODY]: one request to NODE's control API
+# on lab host HOST (its eth0 address, port 8080) with NODE's token. The
+# answer's body on stdout; non-zero unless the status is 2xx.
+d4_api() {
+	local host=$1 node=$2 method=$3 path=$4 body=${5:-} addr code
+	addr=$(ip -n "$host" -4 -o addr show eth0 | awk '{print $4}')
+	addr=${addr%/*}
+	code=$(ip netns exec "$host" curl -s -o "$T/api-answer" -w '%{http_code}' \
+		-X "$method" -H "Authorization: Bearer $(cat "$D4_STATE_DIR/$node/token")" \
+		${body:+-H "Content-Type: application/json" --data-binary "$body"} \
+		"http://$addr:8080/api/v1$path") || code=000
+	cat "$T/api-answer"
+	case $code in 2*) return 0 ;; *) return 1 ;; esac
 }
 
 # d4_describe HOST ADDR PORT NAME: RTSP DESCRIBE rtsp://ADDR:PORT/by-name/

@@ -318,7 +318,6 @@ CONFIGS = {
 [node]
 name = stage-box
 status_interval = 0
-control = /run/d4/control
 spin_us = 100
 rt_priority = 0
 

@@ -45,7 +45,6 @@ D4
 { cat <<INI
 [node]
 name = relay
-control = $T/relay.ctl
 [d4 fanout]
 file = $T/relay.d4
 bind = rtp_1_to_n udp 239.69.20.1:5004
@@ -77,17 +76,17 @@ d4_node $lab-h1 tx "$T/tx.ini" --run-seconds $((run + 2))
 tx=$!
 d4_wait_log "$T/relay.log" "d4: loop rtp_1_to_n on udp 239.69.20.1:5004" 5
 
-ctl() { d4_ctl $lab-h2 "$T/relay.ctl" "$1"; } # the relay's answer
+exec_d4() { d4_api $lab-h2 relay POST /d4/exec "{\"text\": \"$1\"}"; }
 sleep $(($(date +%s) < start ? 5 : 2))   # into the file
-[ "$(ctl "exec _receivers += 10.77.0.5:5005")" = ok ] || fail "+= refused"
+exec_d4 "_receivers += 10.77.0.5:5005" >/dev/null || fail "+= refused"
 sleep 1
-[ "$(ctl "exec _receivers += 10.77.0.5:5006")" = ok ] || fail "+= refused"
+exec_d4 "_receivers += 10.77.0.5:5006" >/dev/null || fail "+= refused"
 sleep 1
-[ "$(ctl "exec _receivers -= 10.77.0.3:5007")" = ok ] || fail "-= refused"
-ctl vars | grep -q "_receivers = \[10.77.0.3:5004, 10.77.0.3:5005, 10.77.0.3:5006, 10.77.0.4:5004, 10.77.0.4:5005, 10.77.0.4:5006, 10.77.0.5:5004, 10.77.0.5:5005, 10.77.0.5:5006\]" ||
-	fail "relay's list: $(ctl vars)"
-bad=$(ctl "exec _receivers += nonsense")
-case $bad in "error: 1:"*) ;; *) fail "a bad statement answered '$bad'" ;; esac
+exec_d4 "_receivers -= 10.77.0.3:5007" >/dev/null || fail "-= refused"
+d4_api $lab-h2 relay GET /d4/vars | grep -qF '"value":"[10.77.0.3:5004, 10.77.0.3:5005, 10.77.0.3:5006, 10.77.0.4:5004, 10.77.0.4:5005, 10.77.0.4:5006, 10.77.0.5:5004, 10.77.0.5:5005, 10.77.0.5:5006]"' ||
+	fail "relay's list: $(d4_api $lab-h2 relay GET /d4/vars)"
+bad=$(exec_d4 "_receivers += nonsense") && fail "a bad statement was taken: $bad"
+case $bad in '{"error":"1:'*) ;; *) fail "a bad statement answered '$bad'" ;; esac
 pass "receivers added and removed live; a bad statement is refused: $bad"
 
 for p in $rx3 $rx4 $rx5 $relay $tx; do d4_wait_pid $p $((run + 15)) || fail "a node failed"; done

@@ -36,7 +36,6 @@ INI
 cat >"$T/B.ini" <<INI
 [node]
 name = B
-control = $T/B.ctl
 [discovery]
 interface = eth0
 [subscription main]
@@ -95,9 +94,15 @@ d4_wait_log "$T/B.log" "sap: session 'A main' from 10.77.0.1 announced" 5
 # The same SDP comes by SAP and by RAVENNA (DESCRIBE); the subscription
 # takes whichever B has first (on a loaded machine RAVENNA can win).
 d4_wait_log "$T/B.log" "subscription main: stream 'A main' \((SAP|RAVENNA)\) at 239.69.3.1:5004" 5
-d4_ctl $lab-h2 "$T/B.ctl" streams | grep -q "^sap 10.77.0.1 'A main'$" ||
-	fail "B's streams: $(d4_ctl $lab-h2 "$T/B.ctl" streams)"
-d4_ctl $lab-h2 "$T/B.ctl" "sdp A main" >"$T/B-view.sdp"
+d4_api $lab-h2 B GET /streams >"$T/B-streams.json" ||
+	fail "B's streams: $(cat "$T/B-streams.json")"
+python3 - "$T/B-streams.json" "$T/B-view.sdp" <<'PY' || fail "B's streams: $(cat "$T/B-streams.json")"
+import json, sys
+s = [x for x in json.load(open(sys.argv[1]))
+     if x["origin"] == "sap" and x["host"] == "10.77.0.1" and x["name"] == "A main"]
+assert len(s) == 1, s
+open(sys.argv[2], "w", newline="").write(s[0]["sdp"])
+PY
 cmp -s "$T/B-view.sdp" "$T/A-main.sdp" ||
 	fail "B's SAP copy differs from A's SDP: $(diff "$T/A-main.sdp" "$T/B-view.sdp")"
 

@@ -17,6 +17,7 @@
 
 #include "discovery/sdp.h"
 #include "node/config.h"
+#include "node/settings.h"
 
 #define FNAME "studio-7.ini"
 
@@ -216,6 +217,17 @@ static void test_config_full_file_parses_flows_with_defaults(void **state)
 	assert_int_equal(f->ttl, 32);
 }
 
+/* The receiver's config of subscription @i as the node resolves it. */
+static const struct sub_config *resolved(struct ctx *t, unsigned int i)
+{
+	static struct sub_config sc;
+	char err[256];
+
+	if (sub_settings_resolve(&t->cfg.subs[i], NULL, &sc, err, sizeof(err)))
+		fail_msg("sub_settings_resolve: %s", err);
+	return &sc;
+}
+
 static void test_config_full_file_parses_subscriptions(void **state)
 {
 	struct ctx *t = *state;
@@ -225,7 +237,7 @@ static void test_config_full_file_parses_subscriptions(void **state)
 	assert_int_equal(t->cfg.nsubs, 2);
 	assert_int_equal(config_find_sub(&t->cfg, "in2"), 1);
 	assert_int_equal(config_find_sub(&t->cfg, "in3"), -1);
-	s = &t->cfg.subs[0];
+	s = resolved(t, 0);
 	assert_string_equal(s->name, "in");
 	assert_endpoint(&s->addr, "239.69.1.2", 5004);
 	assert_int_equal(s->enc, RTP_ENC_L16);
@@ -236,7 +248,7 @@ static void test_config_full_file_parses_subscriptions(void **state)
 	assert_int_equal(s->latency_ns, 1000000);
 	assert_int_equal(s->timing, SUB_TIMING_AUTO);
 
-	s = &t->cfg.subs[1];
+	s = resolved(t, 1);
 	assert_endpoint(&s->addr, "239.69.9.9", 5008);
 	assert_int_equal(s->enc, RTP_ENC_L24);
 	assert_int_equal(s->rate, 44100);
@@ -250,35 +262,47 @@ static void test_config_full_file_parses_sinks_with_defaults(void **state)
 {
 	struct ctx *t = *state;
 	const struct sink_config *k;
+	struct recorder_config rc;
 
 	parse_ok(t, full_config);
 	assert_int_equal(t->cfg.nsinks, 2);
 	k = &t->cfg.sinks[0];
-	assert_string_equal(k->rec.name, "rec");
+	assert_string_equal(k->name, "rec");
 	assert_int_equal(k->type, SINK_FILE);
 	assert_string_equal(k->sub, "in");
-	assert_string_equal(k->rec.path, "/tmp/rec.wav");
+	assert_string_equal(k->path, "/tmp/rec.wav");
 	/* Every channel of the subscription, in order. */
-	assert_int_equal(k->nch, 3);
-	assert_int_equal(k->rec.nch, 3);
-	assert_int_equal(k->rec.chans[0], 0);
-	assert_int_equal(k->rec.chans[1], 1);
-	assert_int_equal(k->rec.chans[2], 2);
-	assert_int_equal(k->rec.rate, 96000);
-	assert_int_equal(k->rec.start, START_FIRST);
-	assert_int_equal(k->rec.duration_ns, 10 * 1000000000ull);
-	assert_int_equal(k->rec.format, SF_FORMAT_WAV | SF_FORMAT_PCM_24);
+	assert_int_equal(k->nch, 0);
+	assert_int_equal(sink_recorder_config(k, 3, 96000, &rc, t->err,
+					      sizeof(t->err)),
+			 0);
+	assert_int_equal(rc.nch, 3);
+	assert_int_equal(rc.chans[0], 0);
+	assert_int_equal(rc.chans[1], 1);
+	assert_int_equal(rc.chans[2], 2);
+	assert_int_equal(rc.rate, 96000);
+	assert_int_equal(rc.start, START_FIRST);
+	assert_int_equal(rc.duration_ns, 10 * 1000000000ull);
+	assert_int_equal(rc.format, SF_FORMAT_WAV | SF_FORMAT_PCM_24);
 
 	k = &t->cfg.sinks[1];
 	assert_string_equal(k->sub, "in2");
 	assert_int_equal(k->nch, 2);
-	assert_int_equal(k->rec.nch, 2);
-	assert_int_equal(k->rec.chans[0], 1);
-	assert_int_equal(k->rec.chans[1], 0);
-	assert_int_equal(k->rec.rate, 44100);
-	assert_int_equal(k->rec.start, START_NOW);
-	assert_int_equal(k->rec.duration_ns, 500000000ull);
-	assert_int_equal(k->rec.format, SF_FORMAT_FLAC | SF_FORMAT_PCM_16);
+	assert_int_equal(sink_recorder_config(k, 2, 44100, &rc, t->err,
+					      sizeof(t->err)),
+			 0);
+	assert_int_equal(rc.nch, 2);
+	assert_int_equal(rc.chans[0], 1);
+	assert_int_equal(rc.chans[1], 0);
+	assert_int_equal(rc.rate, 44100);
+	assert_int_equal(rc.start, START_NOW);
+	assert_int_equal(rc.duration_ns, 500000000ull);
+	assert_int_equal(rc.format, SF_FORMAT_FLAC | SF_FORMAT_PCM_16);
+	/* a channel the stream lacks */
+	assert_int_equal(sink_recorder_config(k, 1, 44100, &rc, t->err,
+					      sizeof(t->err)),
+			 -EINVAL);
+	assert_has(t, "channel 2: the stream has 1");
 }
 
 static void test_config_ptime_333us_is_a_third_of_a_ms(void **state)
@@ -304,8 +328,8 @@ static void test_config_ptime_333us_is_a_third_of_a_ms(void **state)
 		    "ptime = 333us\n");
 	assert_int_equal(t->cfg.flows[0].ptime_us, 333);
 	assert_int_equal(t->cfg.flows[1].ptime_us, 333);
-	assert_int_equal(t->cfg.subs[0].fpp, 16);
-	assert_int_equal(t->cfg.subs[1].fpp, 32);
+	assert_int_equal(resolved(t, 0)->fpp, 16);
+	assert_int_equal(resolved(t, 1)->fpp, 32);
 }
 
 static void test_config_empty_text_gives_node_defaults(void **state)
@@ -565,8 +589,8 @@ static void test_config_error_subscription_without_address(void **state)
 		  "channels = 8\n",
 		  3);
 
-	assert_has(t, "[subscription s] needs address");
-	assert_has(t, "sdp = FILE");
+	assert_has(t, "[subscription s] needs exactly one of stream");
+	assert_has(t, "sdp or address");
 }
 
 static void test_config_error_line_not_key_value(void **state)
@@ -656,7 +680,7 @@ static void test_config_parse_duration_units(void **state)
 
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		ns = 12345;
-		if (config_parse_duration(ok[i].s, ok[i].bare, &ns))
+		if (settings_parse_duration(ok[i].s, ok[i].bare, &ns))
 			fail_msg("'%s' rejected", ok[i].s);
 		if (ns != ok[i].want)
 			fail_msg("'%s': %llu, want %llu", ok[i].s, ns,
@@ -664,7 +688,7 @@ static void test_config_parse_duration_units(void **state)
 	}
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ns = 12345;
-		if (config_parse_duration(bad[i], 1000, &ns) != -EINVAL)
+		if (settings_parse_duration(bad[i], 1000, &ns) != -EINVAL)
 			fail_msg("'%s' accepted", bad[i]);
 		assert_int_equal(ns, 12345);
 	}
@@ -676,21 +700,21 @@ static void test_config_parse_channels_ranges_and_lists(void **state)
 	unsigned int i;
 
 	memset(ch, 0xff, sizeof(ch));
-	assert_int_equal(config_parse_channels("1-8,10", ch, sizeof(ch)), 9);
+	assert_int_equal(settings_parse_channels("1-8,10", ch, sizeof(ch)), 9);
 	for (i = 0; i < 8; i++)
 		assert_int_equal(ch[i], i);
 	assert_int_equal(ch[8], 9);
 
-	assert_int_equal(config_parse_channels("2,1", ch, sizeof(ch)), 2);
+	assert_int_equal(settings_parse_channels("2,1", ch, sizeof(ch)), 2);
 	assert_int_equal(ch[0], 1);
 	assert_int_equal(ch[1], 0);
-	assert_int_equal(config_parse_channels(" 3 , 5-6", ch, sizeof(ch)), 3);
+	assert_int_equal(settings_parse_channels(" 3 , 5-6", ch, sizeof(ch)), 3);
 	assert_int_equal(ch[0], 2);
 	assert_int_equal(ch[1], 4);
 	assert_int_equal(ch[2], 5);
-	assert_int_equal(config_parse_channels("64", ch, sizeof(ch)), 1);
+	assert_int_equal(settings_parse_channels("64", ch, sizeof(ch)), 1);
 	assert_int_equal(ch[0], 63);
-	assert_int_equal(config_parse_channels("1-64", ch, sizeof(ch)), 64);
+	assert_int_equal(settings_parse_channels("1-64", ch, sizeof(ch)), 64);
 	assert_int_equal(ch[63], 63);
 }
 
@@ -704,11 +728,11 @@ static void test_config_parse_channels_rejects_bad_lists(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (config_parse_channels(bad[i], ch, sizeof(ch)) != -EINVAL)
+		if (settings_parse_channels(bad[i], ch, sizeof(ch)) != -EINVAL)
 			fail_msg("'%s' accepted", bad[i]);
 	/* More channels than the caller has room for. */
-	assert_int_equal(config_parse_channels("1-8", ch, 4), -EINVAL);
-	assert_int_equal(config_parse_channels("1-4", ch, 4), 4);
+	assert_int_equal(settings_parse_channels("1-8", ch, 4), -EINVAL);
+	assert_int_equal(settings_parse_channels("1-4", ch, 4), 4);
 }
 
 static void test_config_long_line_is_a_clear_error(void **state)
@@ -748,7 +772,7 @@ static void test_config_accepts_line_just_under_limit(void **state)
 		 "path = %s\n",
 		 path);
 	parse_ok(t, text);
-	assert_string_equal(t->cfg.sinks[0].rec.path, path);
+	assert_string_equal(t->cfg.sinks[0].path, path);
 }
 
 /* [source] and [sink] of type alsa take the sound card keys (node/alsa.h):
@@ -856,13 +880,14 @@ static void test_config_stream_sdp_rate_is_checked(void **state)
 	    "m=audio 5004 RTP/AVP 97\r\na=rtpmap:97 L24/%u/2\r\n";
 	char sdp[512], err[256] = "";
 	struct sdp_stream st;
+	struct sub_config sc;
 
 	parse_ok(t, "[subscription s]\nstream = x\n");
 	snprintf(sdp, sizeof(sdp), fmt, 150000000u);
 	assert_int_equal(sdp_parse((const uint8_t *)sdp, strlen(sdp), &st,
 				   NULL, 0),
 			 0);
-	assert_int_equal(config_sub_apply_sdp(&t->cfg, 0, &st, err,
+	assert_int_equal(sub_settings_resolve(&t->cfg.subs[0], &st, &sc, err,
 					      sizeof(err)),
 			 -EINVAL);
 	assert_non_null(strstr(err, "rate 150000000 Hz"));
@@ -870,11 +895,12 @@ static void test_config_stream_sdp_rate_is_checked(void **state)
 	assert_int_equal(sdp_parse((const uint8_t *)sdp, strlen(sdp), &st,
 				   NULL, 0),
 			 0);
-	assert_int_equal(config_sub_apply_sdp(&t->cfg, 0, &st, err,
+	assert_int_equal(sub_settings_resolve(&t->cfg.subs[0], &st, &sc, err,
 					      sizeof(err)),
 			 0);
-	assert_int_equal(t->cfg.subs[0].rate, 48000);
-	assert_int_equal(t->cfg.subs[0].channels, 2);
+	assert_int_equal(sc.rate, 48000);
+	assert_int_equal(sc.channels, 2);
+	assert_int_equal(sc.pt, 97);
 }
 
 /* RX channels: subscriptions fill them, a sink records them. */
@@ -897,15 +923,13 @@ static void test_config_rx_channels_map_and_sink(void **state)
 		    "path = /tmp/rx.wav\n"
 		    "start = now\n");
 	assert_int_equal(t->cfg.rx_channels, 6);
-	assert_int_equal(t->cfg.sub_rx[0].n, 2);
-	assert_int_equal(t->cfg.sub_rx[0].rx[0], 2);
-	assert_int_equal(t->cfg.sub_rx[0].stream_ch[1], 7);
+	assert_int_equal(t->cfg.subs[0].nrx, 2);
+	assert_int_equal(t->cfg.subs[0].rx[0], 2);
+	assert_int_equal(t->cfg.subs[0].nstream_ch, 2);
+	assert_int_equal(t->cfg.subs[0].stream_ch[1], 7);
 	/* stream channels default to the first ones */
-	assert_int_equal(t->cfg.sub_rx[1].stream_ch[0], 0);
-	assert_int_equal(t->cfg.sub_rx[1].stream_ch[1], 1);
-	assert_true(t->cfg.sinks[0].rx);
-	assert_int_equal(t->cfg.sinks[0].rec.nch, 4);
-	assert_int_equal(t->cfg.sinks[0].rec.rate, 48000);
+	assert_int_equal(t->cfg.subs[1].nstream_ch, 0);
+	assert_int_equal(t->cfg.sinks[0].nrx, 4);
 }
 
 static void test_config_error_rx_channels(void **state)
@@ -916,8 +940,8 @@ static void test_config_error_rx_channels(void **state)
 	parse_err(t,
 		  "[subscription a]\naddress = 239.1.1.1\nrx_channels = 1-2\n"
 		  "[subscription b]\naddress = 239.1.1.2\nrx_channels = 2\n",
-		  1);
-	assert_has(t, "[subscription a] RX channel 2 is taken by subscription b");
+		  4);
+	assert_has(t, "[subscription b] RX channel 2 is taken by subscription a");
 	/* beyond the node's 8 */
 	parse_err(t, "[subscription a]\naddress = 239.1.1.1\nrx_channels = 9\n",
 		  1);

@@ -1,0 +1,1031 @@
+/* The node's subscriptions (see rx.h). A record is built aside — settings
+ * checked, stream resolved, receiver and sinks opened — then persisted,
+ * then put in the media thread's table; a failure on the way closes what
+ * was opened and leaves the table as it was. */
+#include "node/rx.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "discovery/sdp.h"
+#include "node/alsa.h"
+#include "node/config.h"
+#include "node/disco.h"
+#include "node/files.h"
+#include "node/media.h"
+#include "node/recorder.h"
+#include "node/rxbus.h"
+#include "ptp/mclock.h"
+
+#include <errno.h>
+#include <sndfile.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GET(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+/* ---- settings ---- */
+
+int sub_settings_check(const struct sub_settings *s, char *err, size_t err_len)
+{
+	int named = !!s->stream[0] + !!s->sdp[0] + !!s->addr.sin_family;
+
+	if (named != 1) {
+		snprintf(err, err_len,
+			 "needs exactly one of stream (a name), sdp or "
+			 "address");
+		return -EINVAL;
+	}
+	if (s->nstream_ch && !s->nrx) {
+		snprintf(err, err_len, "stream_channels needs rx_channels");
+		return -EINVAL;
+	}
+	if (s->nstream_ch && s->nstream_ch != s->nrx) {
+		snprintf(err, err_len, "%u stream_channels for %u rx_channels",
+			 s->nstream_ch, s->nrx);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int sub_settings_resolve(const struct sub_settings *s,
+			 const struct sdp_stream *st, struct sub_config *out,
+			 char *err, size_t err_len)
+{
+	unsigned int g = st ? s->given : ~0u;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->name, sizeof(out->name), "%s", s->name);
+	snprintf(out->ifname, sizeof(out->ifname), "%s", s->ifname);
+	out->latency_ns = s->latency_ns;
+	out->timing = s->timing;
+	out->addr = s->addr;
+	out->enc = s->enc;
+	out->rate = s->rate;
+	out->channels = s->channels;
+	out->pt = s->pt;
+	out->mediaclk_offset = s->mediaclk_offset;
+	out->has_source_filter = s->has_source_filter;
+	out->source_filter = s->source_filter;
+	if (st && !(g & SUB_GIVEN_ENC) &&
+	    rtp_encoding_parse(st->encoding, &out->enc)) {
+		snprintf(err, err_len, "encoding %s is not L24 or L16",
+			 st->encoding);
+		return -EINVAL;
+	}
+	/* The SDP may come from anyone on the network (SAP): a rate of
+	 * 150 MHz would size a 4 GiB jitter buffer and eat the media
+	 * thread. Only what a flow may send is taken. */
+	if (st && !(g & SUB_GIVEN_RATE)) {
+		if (st->rate != 44100 && st->rate != 48000 &&
+		    st->rate != 96000) {
+			snprintf(err, err_len,
+				 "rate %u Hz: 44100, 48000 or 96000 only",
+				 st->rate);
+			return -EINVAL;
+		}
+		out->rate = st->rate;
+	}
+	if (st && !(g & SUB_GIVEN_ADDR)) {
+		out->addr.sin_family = AF_INET;
+		out->addr.sin_addr = st->addr;
+		out->addr.sin_port = htons(st->port);
+	}
+	if (st && !(g & SUB_GIVEN_CH))
+		out->channels = st->channels;
+	if (st && !(g & SUB_GIVEN_PT))
+		out->pt = st->payload_type;
+	if (st && !(g & SUB_GIVEN_OFFSET))
+		out->mediaclk_offset =
+		    st->has_mediaclk ? st->mediaclk_offset : 0;
+	if (st && !(g & SUB_GIVEN_FILTER)) {
+		out->has_source_filter = st->has_source_filter;
+		out->source_filter = st->source_filter;
+	}
+	if (out->channels < 1 || out->channels > SOURCE_MAX_CHANNELS) {
+		snprintf(err, err_len, "%u channels; 1-%d allowed",
+			 out->channels, SOURCE_MAX_CHANNELS);
+		return -EINVAL;
+	}
+	/* Frames per packet are the SDP's word too (a=framecount,
+	 * a=ptime): playout is paced by them, and a packet of more frames
+	 * than fit in one could never arrive. */
+	out->fpp = st && !(g & SUB_GIVEN_PTIME)
+		       ? sdp_frames_per_packet(st)
+		       : flow_frames_per_packet(s->ptime_us, out->rate);
+	if (out->fpp > RTP_MAX_PAYLOAD /
+			   (out->channels * rtp_bytes_per_sample(out->enc))) {
+		snprintf(err, err_len,
+			 "%u frames per packet: more than a packet holds",
+			 out->fpp);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int sub_settings_check_rx(const struct sub_settings *s,
+			  unsigned int node_rx_channels,
+			  const struct sub_settings *const *others,
+			  unsigned int nothers, int channels, uint32_t rate,
+			  char *err, size_t err_len)
+{
+	unsigned int c, j, k;
+
+	for (c = 0; c < s->nrx; c++) {
+		unsigned int sch = s->nstream_ch ? s->stream_ch[c] : c;
+
+		if (s->rx[c] >= node_rx_channels) {
+			snprintf(err, err_len, "RX channel %u: the node has %u",
+				 s->rx[c] + 1u, node_rx_channels);
+			return -EINVAL;
+		}
+		if (channels > 0 && sch >= (unsigned int)channels) {
+			snprintf(err, err_len,
+				 "stream channel %u: the stream has %d",
+				 sch + 1, channels);
+			return -EINVAL;
+		}
+		for (k = 0; k < c; k++)
+			if (s->rx[k] == s->rx[c]) {
+				snprintf(err, err_len,
+					 "RX channel %u given twice",
+					 s->rx[c] + 1u);
+				return -EINVAL;
+			}
+	}
+	if (s->nrx && rate && rate != CONFIG_RX_RATE) {
+		snprintf(err, err_len,
+			 "the stream runs at %u Hz; RX channels at %d Hz", rate,
+			 CONFIG_RX_RATE);
+		return -EINVAL;
+	}
+	for (j = 0; j < nothers; j++)
+		for (c = 0; c < s->nrx; c++)
+			for (k = 0; k < others[j]->nrx; k++)
+				if (s->rx[c] == others[j]->rx[k]) {
+					snprintf(err, err_len,
+						 "RX channel %u is taken by "
+						 "subscription %s",
+						 s->rx[c] + 1u,
+						 others[j]->name);
+					return -EBUSY;
+				}
+	return 0;
+}
+
+/* ---- records ---- */
+
+/* A sink the subscription feeds. */
+struct rx_out {
+	const struct sink_config *k; /* the INI's [sink], or NULL: ... */
+	struct rx_record api;	     /* ... the API's recording */
+	struct recorder *rec;
+	struct alsa_play *play;
+};
+
+/* Counters already logged, and the log's rate limit. */
+struct rx_seen {
+	uint64_t bad_header, bad_pt, bad_size, foreign, early, ssrc_changes;
+	bool arrival;
+	struct log_ratelimit rl;
+};
+
+struct rx_sub {
+	bool used;
+	bool dropping; /* being deleted: left out of the state written */
+	enum rx_origin origin;
+	struct sub_settings set;
+	uint64_t config_latency_ns; /* the INI's */
+	struct sub_config cfg;	    /* what the receiver runs with */
+	struct sub *sub;	    /* NULL: a stream name not found yet */
+	char *sdp_seen;		    /* discovery's SDP applied last */
+	struct rxbus_port port;
+	struct rx_out out[SUB_MAX_SINKS];
+	unsigned int nout;
+	bool outs_open; /* opened with the first receiver */
+	struct rx_seen seen;
+};
+
+struct rx {
+	struct rx_env env;
+	struct rx_sub subs[CONFIG_MAX_SUBS];
+	unsigned int nslots; /* slots in use are below */
+	struct rxbus *bus;
+	struct recorder *bus_recs[CONFIG_MAX_SINKS];
+	unsigned int nbus_recs;
+	struct log_ratelimit stream_rl; /* streams whose SDP we cannot use */
+};
+
+static int build_api_recorder(const struct rx_sub *r, const struct rx_out *o,
+			      struct recorder_config *rc)
+{
+	unsigned int c;
+
+	memset(rc, 0, sizeof(*rc));
+	snprintf(rc->name, sizeof(rc->name), "%s", r->set.name);
+	snprintf(rc->path, sizeof(rc->path), "%s", o->api.path);
+	rc->format = SF_FORMAT_WAV | SF_FORMAT_PCM_24;
+	rc->rate = r->cfg.rate;
+	rc->nch = r->cfg.channels;
+	for (c = 0; c < rc->nch; c++)
+		rc->chans[c] = (uint8_t)c;
+	rc->start = o->api.has_start ? START_AT : START_FIRST;
+	rc->start_ns = o->api.start_ns;
+	rc->duration_ns = o->api.duration_ns;
+	return 0;
+}
+
+static void close_outs(struct rx *rx, struct rx_sub *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nout; i++) {
+		struct rx_out *o = &r->out[i];
+
+		if (o->rec) {
+			files_remove_recorder(rx->env.files, o->rec);
+			recorder_close(o->rec); /* writes what is left */
+			o->rec = NULL;
+		}
+		alsa_play_destroy(o->play);
+		o->play = NULL;
+	}
+	r->outs_open = false;
+}
+
+/* Open the sinks of @r for its receiver's stream (r->cfg). */
+static int open_outs(struct rx *rx, struct rx_sub *r, char *err, size_t err_len)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < r->nout; i++) {
+		struct rx_out *o = &r->out[i];
+		struct recorder_config rcfg;
+
+		if (o->k && o->k->type == SINK_NULL)
+			continue;
+		if (o->k && o->k->type == SINK_ALSA) {
+			uint8_t chans[SOURCE_MAX_CHANNELS];
+			unsigned int c,
+			    nch = o->k->nch ? o->k->nch : r->cfg.channels;
+
+			for (c = 0; c < nch; c++) {
+				chans[c] =
+				    o->k->nch ? o->k->chans[c] : (uint8_t)c;
+				if (chans[c] >= r->cfg.channels) {
+					snprintf(err, err_len,
+						 "sink %s wants channel %u; "
+						 "the stream has %u",
+						 o->k->name, chans[c] + 1u,
+						 r->cfg.channels);
+					goto out_close;
+				}
+			}
+			o->play = alsa_play_open(
+			    o->k->name, &o->k->alsa, nch, chans, r->cfg.rate,
+			    (uint32_t)mclock_ns_to_samples(r->cfg.latency_ns,
+							   r->cfg.rate),
+			    err, err_len);
+			if (!o->play)
+				goto out_close;
+			rc = alsa_play_start(o->play, rx->env.mc,
+					     (int)rx->env.cfg->rt_priority);
+			if (rc < 0) {
+				snprintf(err, err_len,
+					 "sink %s: cannot start: %s",
+					 o->k->name, strerror(-rc));
+				goto out_close;
+			}
+			continue;
+		}
+		if (o->k) {
+			char why[160];
+
+			if (sink_recorder_config(o->k, r->cfg.channels,
+						 r->cfg.rate, &rcfg, why,
+						 sizeof(why)) < 0) {
+				snprintf(err, err_len, "sink %s: %s",
+					 o->k->name, why);
+				goto out_close;
+			}
+		} else {
+			build_api_recorder(r, o, &rcfg);
+		}
+		o->rec = recorder_open(&rcfg, err, err_len);
+		if (!o->rec)
+			goto out_close;
+		if (files_add_recorder(rx->env.files, o->rec) < 0) {
+			recorder_close(o->rec);
+			o->rec = NULL;
+			snprintf(err, err_len,
+				 "this node records %d files, the most it "
+				 "takes",
+				 FILES_MAX_RECORDERS);
+			goto out_close;
+		}
+	}
+	r->outs_open = true;
+	return 0;
+
+out_close:
+	close_outs(rx, r);
+	return -EINVAL;
+}
+
+/* Feed @r's sinks and RX channels from receiver @s (not running yet). */
+static int attach_outs(struct rx *rx, struct rx_sub *r, struct sub *s,
+		       char *err, size_t err_len)
+{
+	unsigned int i, c;
+	int rc;
+
+	for (i = 0; i < r->nout; i++) {
+		struct rx_out *o = &r->out[i];
+
+		if (o->rec && sub_add_recorder(s, o->rec) < 0)
+			goto too_many;
+		if (o->play) {
+			rc = sub_add_output(s, alsa_play_feed, o->play,
+					    alsa_play_lead_frames(o->play));
+			if (rc == -ENOSPC)
+				goto too_many;
+			if (rc < 0) {
+				snprintf(err, err_len,
+					 "sink %s: the latency is too small "
+					 "for the card",
+					 o->k->name);
+				return rc;
+			}
+		}
+	}
+	if (r->set.nrx && rx->bus) {
+		r->port.bus = rx->bus;
+		r->port.map.n = r->set.nrx;
+		for (c = 0; c < r->set.nrx; c++) {
+			r->port.map.rx[c] = r->set.rx[c];
+			r->port.map.stream_ch[c] = r->set.nstream_ch
+						       ? r->set.stream_ch[c]
+						       : (uint8_t)c;
+		}
+		if (sub_add_output(s, rxbus_port_feed, &r->port, 0) < 0)
+			goto too_many;
+	}
+	return 0;
+too_many:
+	snprintf(err, err_len, "subscription %s has too many sinks",
+		 r->set.name);
+	return -ENOSPC;
+}
+
+/* A receiver for @cfg with @r's sinks on it (opened on the first). */
+static struct sub *open_receiver(struct rx *rx, struct rx_sub *r,
+				 const struct sub_config *cfg, char *err,
+				 size_t err_len)
+{
+	struct sub_config keep = r->cfg;
+	struct sub *s = sub_open(cfg, err, err_len);
+
+	if (!s)
+		return NULL;
+	r->cfg = *cfg;
+	if (!r->outs_open && open_outs(rx, r, err, err_len) < 0)
+		goto out_destroy;
+	if (attach_outs(rx, r, s, err, err_len) < 0)
+		goto out_destroy;
+	return s;
+out_destroy:
+	sub_destroy(s);
+	r->cfg = keep;
+	return NULL;
+}
+
+static void clear_record(struct rx *rx, struct rx_sub *r, bool in_media)
+{
+	if (in_media && r->sub)
+		media_set_sub(rx->env.media, (unsigned int)(r - rx->subs),
+			      NULL);
+	sub_destroy(r->sub);
+	close_outs(rx, r);
+	free(r->sdp_seen);
+	memset(r, 0, sizeof(*r));
+	while (rx->nslots && !rx->subs[rx->nslots - 1].used)
+		rx->nslots--;
+}
+
+static int persist(struct rx *rx)
+{
+	return rx->env.persist ? rx->env.persist(rx->env.persist_ctx) : 0;
+}
+
+struct rx *rx_new(const struct rx_env *env, char *err, size_t err_len)
+{
+	const struct node_config *cfg = env->cfg;
+	struct rx *rx = calloc(1, sizeof(*rx));
+	unsigned int i;
+
+	if (!rx) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	rx->env = *env;
+	rx->stream_rl =
+	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 5);
+	if (!cfg->rx_channels)
+		return rx;
+	rx->bus = rxbus_new(cfg->rx_channels, CONFIG_RX_RATE);
+	if (!rx->bus) {
+		snprintf(err, err_len, "out of memory");
+		goto out_destroy;
+	}
+	for (i = 0; i < cfg->nsinks; i++) {
+		const struct sink_config *k = &cfg->sinks[i];
+		struct recorder_config rc;
+		struct recorder *rec;
+
+		if (!k->nrx || k->type != SINK_FILE)
+			continue;
+		if (sink_recorder_config(k, cfg->rx_channels, CONFIG_RX_RATE,
+					 &rc, err, err_len) < 0)
+			goto out_destroy; /* config.c checked it */
+		rec = recorder_open(&rc, err, err_len);
+		if (!rec)
+			goto out_destroy;
+		rx->bus_recs[rx->nbus_recs++] = rec;
+		if (files_add_recorder(env->files, rec) < 0 ||
+		    rxbus_add_recorder(rx->bus, rec) < 0) {
+			snprintf(err, err_len,
+				 "sink %s: the RX channels have too many sinks",
+				 k->name);
+			goto out_destroy;
+		}
+	}
+	return rx;
+out_destroy:
+	rx_destroy(rx);
+	return NULL;
+}
+
+void rx_destroy(struct rx *rx)
+{
+	unsigned int i;
+
+	if (!rx)
+		return;
+	for (i = 0; i < rx->nslots; i++)
+		if (rx->subs[i].used)
+			clear_record(rx, &rx->subs[i], false);
+	for (i = 0; i < rx->nbus_recs; i++) {
+		files_remove_recorder(rx->env.files, rx->bus_recs[i]);
+		recorder_close(rx->bus_recs[i]);
+	}
+	rxbus_destroy(rx->bus);
+	free(rx);
+}
+
+struct rxbus *rx_bus(struct rx *rx)
+{
+	return rx->bus;
+}
+
+int rx_sub_find(const struct rx *rx, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < rx->nslots; i++)
+		if (rx->subs[i].used && !strcmp(rx->subs[i].set.name, name))
+			return (int)i;
+	return -1;
+}
+
+/* Check @s's RX channels against the node's and the other records'. */
+static int check_rx(struct rx *rx, const struct sub_settings *s, int channels,
+		    uint32_t rate, char *err, size_t err_len)
+{
+	const struct sub_settings *others[CONFIG_MAX_SUBS];
+	unsigned int i, n = 0;
+
+	if (s->nrx && !rx->bus) {
+		snprintf(err, err_len,
+			 "this node has no RX channels ([node] rx_channels)");
+		return -EINVAL;
+	}
+	for (i = 0; i < rx->nslots; i++)
+		if (rx->subs[i].used && strcmp(rx->subs[i].set.name, s->name))
+			others[n++] = &rx->subs[i].set;
+	return sub_settings_check_rx(s, rx->env.cfg->rx_channels, others, n,
+				     channels, rate, err, err_len);
+}
+
+int rx_sub_create(struct rx *rx, const struct sub_settings *s,
+		  enum rx_origin origin, const struct rx_record *rec, char *err,
+		  size_t err_len)
+{
+	const struct node_config *cfg = rx->env.cfg;
+	struct sdp_stream st;
+	struct rx_sub *r;
+	struct sub_config sc;
+	char why[256];
+	unsigned int slot, i;
+	bool known;
+	int rc;
+
+	if (rx_sub_find(rx, s->name) >= 0) {
+		snprintf(err, err_len, "subscription '%s' exists already",
+			 s->name);
+		return -EEXIST;
+	}
+	for (slot = 0; slot < CONFIG_MAX_SUBS && rx->subs[slot].used; slot++)
+		;
+	if (slot == CONFIG_MAX_SUBS) {
+		snprintf(err, err_len,
+			 "this node has %d subscriptions, the most it takes",
+			 CONFIG_MAX_SUBS);
+		return -ENOSPC;
+	}
+	rc = sub_settings_check(s, err, err_len);
+	if (rc < 0)
+		return rc;
+	if (s->sdp[0] && sdp_parse((const uint8_t *)s->sdp, strlen(s->sdp), &st,
+				   why, sizeof(why)) < 0) {
+		snprintf(err, err_len, "'sdp': %s", why);
+		return -EINVAL;
+	}
+	if (!s->stream[0] && sub_settings_resolve(s, s->sdp[0] ? &st : NULL,
+						  &sc, err, err_len) < 0)
+		return -EINVAL;
+	known = !s->stream[0] || (s->given & SUB_GIVEN_CH);
+	rc = check_rx(
+	    rx, s, known ? (int)(s->stream[0] ? s->channels : sc.channels) : -1,
+	    s->stream[0] ? 0 : sc.rate, err, err_len);
+	if (rc < 0)
+		return rc;
+	if (rec && !rec->path[0]) {
+		snprintf(err, err_len, "a recording needs a path");
+		return -EINVAL;
+	}
+
+	r = &rx->subs[slot];
+	memset(r, 0, sizeof(*r));
+	r->used = true;
+	r->origin = origin;
+	r->set = *s;
+	r->config_latency_ns = s->latency_ns;
+	r->seen.rl =
+	    (struct log_ratelimit)LOG_RATELIMIT_INIT(5 * NSEC_PER_SEC, 3);
+	if (slot >= rx->nslots)
+		rx->nslots = slot + 1;
+	for (i = 0; i < cfg->nsinks && r->nout < SUB_MAX_SINKS; i++)
+		if (!cfg->sinks[i].nrx && !strcmp(cfg->sinks[i].sub, s->name))
+			r->out[r->nout++].k = &cfg->sinks[i];
+	if (rec && r->nout < SUB_MAX_SINKS)
+		r->out[r->nout++].api = *rec;
+	if (!s->stream[0]) {
+		r->sub = open_receiver(rx, r, &sc, err, err_len);
+		if (!r->sub) {
+			clear_record(rx, r, false);
+			return -EINVAL;
+		}
+	}
+	rc = persist(rx);
+	if (rc < 0) {
+		snprintf(err, err_len, "not saved: %s", strerror(-rc));
+		clear_record(rx, r, false);
+		return -EIO;
+	}
+	if (r->sub)
+		media_set_sub(rx->env.media, slot, r->sub);
+	return (int)slot;
+}
+
+int rx_sub_delete(struct rx *rx, unsigned int slot, char *err, size_t err_len)
+{
+	struct rx_sub *r = &rx->subs[slot];
+	int rc;
+
+	if (r->origin == RX_CONFIG) {
+		snprintf(err, err_len,
+			 "subscription '%s' comes from the config file",
+			 r->set.name);
+		return -EPERM;
+	}
+	r->dropping = true;
+	rc = persist(rx);
+	r->dropping = false;
+	if (rc < 0) {
+		snprintf(err, err_len, "not saved: %s", strerror(-rc));
+		return -EIO;
+	}
+	clear_record(rx, r, true);
+	return 0;
+}
+
+int rx_sub_set_latency(struct rx *rx, unsigned int slot, uint64_t latency_ns,
+		       char *err, size_t err_len)
+{
+	struct rx_sub *r = &rx->subs[slot];
+	uint64_t old = r->set.latency_ns;
+	struct sub_config sc = r->cfg;
+	struct sub *s = NULL, *prev = r->sub;
+	unsigned int i;
+	int rc;
+
+	if (latency_ns < SUB_LATENCY_MIN_NS ||
+	    latency_ns > SUB_LATENCY_MAX_NS) {
+		snprintf(err, err_len, "a latency from 250us to 100ms");
+		return -EINVAL;
+	}
+	sc.latency_ns = latency_ns;
+	for (i = 0; prev && i < r->nout; i++)
+		if (r->out[i].play &&
+		    alsa_play_lead_frames(r->out[i].play) >=
+			mclock_ns_to_samples(latency_ns, sc.rate)) {
+			snprintf(err, err_len,
+				 "sink %s: the card needs more latency",
+				 r->out[i].k->name);
+			return -EINVAL;
+		}
+	if (prev) {
+		s = open_receiver(rx, r, &sc, err, err_len);
+		if (!s)
+			return -EINVAL;
+	}
+	r->set.latency_ns = latency_ns;
+	rc = persist(rx);
+	if (rc < 0) {
+		r->set.latency_ns = old;
+		if (s) {
+			sub_destroy(s);
+			r->cfg.latency_ns = old;
+		}
+		snprintf(err, err_len, "not saved: %s", strerror(-rc));
+		return -EIO;
+	}
+	if (s) {
+		media_set_sub(rx->env.media, slot, s);
+		r->sub = s;
+		sub_destroy(prev);
+		for (i = 0; i < r->nout; i++)
+			if (r->out[i].play)
+				alsa_play_set_latency(
+				    r->out[i].play,
+				    (uint32_t)mclock_ns_to_samples(latency_ns,
+								   sc.rate));
+	}
+	return 0;
+}
+
+static bool same_stream(const struct sub_config *a, const struct sub_config *b)
+{
+	return a->addr.sin_addr.s_addr == b->addr.sin_addr.s_addr &&
+	       a->addr.sin_port == b->addr.sin_port && a->enc == b->enc &&
+	       a->rate == b->rate && a->channels == b->channels &&
+	       a->pt == b->pt && a->fpp == b->fpp &&
+	       a->mediaclk_offset == b->mediaclk_offset &&
+	       a->has_source_filter == b->has_source_filter &&
+	       (!a->has_source_filter ||
+		a->source_filter.s_addr == b->source_filter.s_addr);
+}
+
+/* Subscription @r by stream name, with the stream's SDP @sdp: open it,
+ * or move it when the SDP moved the stream (address, port, format). Its
+ * recordings carry on by position across the move. */
+static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
+			 enum disco_origin origin)
+{
+	const char *name = r->set.stream;
+	struct sub *s, *old = r->sub;
+	struct sub_config sc;
+	struct sdp_stream st;
+	char err[256], addr[32];
+	unsigned int supp;
+
+	free(r->sdp_seen);
+	r->sdp_seen = strdup(sdp); /* not retried until it changes */
+	/* The SDP is any host's: one that changes its lie in every
+	 * announcement must not get a line per packet. */
+	if (sdp_parse((const uint8_t *)sdp, strlen(sdp), &st, err,
+		      sizeof(err)) < 0 ||
+	    sub_settings_resolve(&r->set, &st, &sc, err, sizeof(err)) < 0 ||
+	    check_rx(rx, &r->set, (int)sc.channels, sc.rate, err, sizeof(err)) <
+		0) {
+		if (log_ratelimit_ok(&rx->stream_rl, &supp))
+			log_err("subscription %s: stream '%s': %s%s",
+				r->set.name, name, err,
+				supp ? " (and earlier ones not logged)" : "");
+		return;
+	}
+	if (old && same_stream(&r->cfg, &sc))
+		return; /* a new version with nothing we use changed */
+	s = open_receiver(rx, r, &sc, err, sizeof(err));
+	if (!s) {
+		if (log_ratelimit_ok(&rx->stream_rl, &supp))
+			log_err("subscription %s: stream '%s': %s%s",
+				r->set.name, name, err,
+				supp ? " (and earlier ones not logged)" : "");
+		return;
+	}
+	media_set_sub(rx->env.media, (unsigned int)(r - rx->subs), s);
+	r->sub = s;
+	memset(&r->seen, 0, offsetof(struct rx_seen, rl));
+	net_endpoint_str(&sc.addr, addr, sizeof(addr));
+	log_info("subscription %s: stream '%s' (%s) %s %s, %u ch %s/%u, "
+		 "%u frames/packet, mediaclk offset %u",
+		 r->set.name, name, origin == DISCO_SAP ? "SAP" : "RAVENNA",
+		 old ? "moved to" : "at", addr, sc.channels,
+		 rtp_encoding_name(sc.enc), sc.rate, sc.fpp,
+		 sc.mediaclk_offset);
+	if (old) {
+		char line[1024];
+
+		rx_format_stats(old, line, sizeof(line));
+		log_info("subscription %s: before the move: %s", r->set.name,
+			 line);
+		sub_destroy(old);
+	}
+}
+
+void rx_resolve(struct rx *rx, struct disco *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < rx->nslots; i++) {
+		struct rx_sub *r = &rx->subs[i];
+		enum disco_origin origin;
+		const char *sdp;
+
+		if (!r->used || !r->set.stream[0])
+			continue;
+		sdp = d ? disco_stream_sdp(d, r->set.stream, &origin) : NULL;
+		if (!sdp) {
+			if (r->sdp_seen) {
+				log_warn("subscription %s: stream '%s' is no "
+					 "longer announced; still listening",
+					 r->set.name, r->set.stream);
+				free(r->sdp_seen);
+				r->sdp_seen = NULL;
+			}
+			continue;
+		}
+		if (r->sdp_seen && !strcmp(r->sdp_seen, sdp))
+			continue;
+		apply_stream(rx, r, sdp, origin);
+	}
+}
+
+/* ---- read access ---- */
+
+unsigned int rx_slots(const struct rx *rx)
+{
+	return rx->nslots;
+}
+
+bool rx_sub_exists(const struct rx *rx, unsigned int slot)
+{
+	return slot < rx->nslots && rx->subs[slot].used &&
+	       !rx->subs[slot].dropping;
+}
+
+const struct sub_settings *rx_sub_settings(const struct rx *rx,
+					   unsigned int slot)
+{
+	return &rx->subs[slot].set;
+}
+
+enum rx_origin rx_sub_origin(const struct rx *rx, unsigned int slot)
+{
+	return rx->subs[slot].origin;
+}
+
+const struct sub *rx_sub_receiver(const struct rx *rx, unsigned int slot)
+{
+	return rx->subs[slot].sub;
+}
+
+const struct sub_config *rx_sub_config(const struct rx *rx, unsigned int slot)
+{
+	return &rx->subs[slot].cfg;
+}
+
+bool rx_sub_latency_changed(const struct rx *rx, unsigned int slot)
+{
+	return rx->subs[slot].set.latency_ns !=
+	       rx->subs[slot].config_latency_ns;
+}
+
+int rx_channel_feeder(const struct rx *rx, unsigned int r, unsigned int *sch)
+{
+	unsigned int i, c;
+
+	for (i = 0; i < rx->nslots; i++) {
+		const struct sub_settings *s = &rx->subs[i].set;
+
+		if (!rx->subs[i].used)
+			continue;
+		for (c = 0; c < s->nrx; c++)
+			if (s->rx[c] == r) {
+				*sch = s->nstream_ch ? s->stream_ch[c] : c;
+				return (int)i;
+			}
+	}
+	return -1;
+}
+
+unsigned int rx_stream_channels(const struct rx *rx)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < rx->nslots; i++)
+		if (rx->subs[i].used)
+			n += rx->subs[i].sub ? rx->subs[i].cfg.channels
+					     : rx->subs[i].set.channels;
+	return n;
+}
+
+const char *rx_sub_state(const struct rx *rx, unsigned int slot)
+{
+	const struct rx_sub *r = &rx->subs[slot];
+
+	if (!r->sub)
+		return "unresolved";
+	return GET(sub_stats(r->sub)->received) ? "receiving" : "silent";
+}
+
+/* ---- reports ---- */
+
+/* The delay histogram as "[<0:N <125:N ... >=16000:N]" at @off. */
+static size_t format_hist(const struct sub_stats *st, char *buf, size_t len,
+			  size_t off)
+{
+	unsigned int b;
+
+	for (b = 0; b < SUB_HIST_BUCKETS && off < len; b++) {
+		unsigned int e = b == SUB_HIST_BUCKETS - 1 ? b - 1 : b;
+
+		off += (size_t)snprintf(buf + off, len - off, "%s%s%d:%llu",
+					b ? " " : "[",
+					b == SUB_HIST_BUCKETS - 1 ? ">=" : "<",
+					sub_hist_edges_us[e],
+					(unsigned long long)GET(st->hist[b]));
+	}
+	if (off < len)
+		off += (size_t)snprintf(buf + off, len - off, "]");
+	return off;
+}
+
+void rx_format_stats(const struct sub *s, char *buf, size_t len)
+{
+	const struct sub_stats *st = sub_stats(s);
+	size_t off;
+
+	off = (size_t)snprintf(
+	    buf, len,
+	    "received=%llu lost=%llu late=%llu early=%llu "
+	    "unsynced=%llu duplicate=%llu reordered=%llu missing_frames=%llu "
+	    "bad_header=%llu bad_pt=%llu bad_size=%llu foreign=%llu "
+	    "ssrc_changes=%llu delay_us=",
+	    (unsigned long long)GET(st->received),
+	    (unsigned long long)GET(st->lost),
+	    (unsigned long long)GET(st->late),
+	    (unsigned long long)GET(st->early),
+	    (unsigned long long)GET(st->unsynced),
+	    (unsigned long long)GET(st->duplicate),
+	    (unsigned long long)GET(st->reordered),
+	    (unsigned long long)GET(st->missing_frames),
+	    (unsigned long long)GET(st->bad_header),
+	    (unsigned long long)GET(st->bad_pt),
+	    (unsigned long long)GET(st->bad_size),
+	    (unsigned long long)GET(st->foreign),
+	    (unsigned long long)GET(st->ssrc_changes));
+	if (off < len)
+		format_hist(st, buf, len, off);
+}
+
+/* Counted, rate-limited reports of what the media thread rejected: one
+ * line for everything dropped since the last line printed, so counts held
+ * back by the rate limit are carried into the next line, never lost. */
+static void report_one(struct rx_sub *r, bool flush)
+{
+	static const char *const what[5] = {
+	    "not RTP",
+	    "with payload type %u (want %u)",
+	    "with %u-byte payloads (not whole frames)",
+	    "from a source outside the filter",
+	    "too far ahead of playout",
+	};
+	const struct sub_stats *st = sub_stats(r->sub);
+	struct rx_seen *seen = &r->seen;
+	uint64_t v[5] = {GET(st->bad_header), GET(st->bad_pt),
+			 GET(st->bad_size), GET(st->foreign), GET(st->early)};
+	uint64_t *old[5] = {&seen->bad_header, &seen->bad_pt, &seen->bad_size,
+			    &seen->foreign, &seen->early};
+	bool arrival = GET(st->arrival_timing);
+	char msg[512], part[128];
+	unsigned int k, suppressed;
+	size_t off = 0;
+
+	if (GET(st->ssrc_changes) != seen->ssrc_changes) {
+		seen->ssrc_changes = GET(st->ssrc_changes);
+		log_warn("subscription %s: sender changed (SSRC now 0x%08x); "
+			 "resynchronised",
+			 r->set.name, (unsigned int)GET(st->ssrc));
+	}
+	if (arrival != seen->arrival) {
+		seen->arrival = arrival;
+		if (arrival)
+			log_info("subscription %s: stream timestamps are not "
+				 "on this node's media clock; aligned on "
+				 "arrival",
+				 r->set.name);
+	}
+	for (k = 0; k < 5; k++) {
+		if (v[k] == *old[k])
+			continue;
+		/* Only the pt and size kinds take arguments. */
+		if (k == 1)
+			snprintf(part, sizeof(part), what[k],
+				 (unsigned int)GET(st->last_bad_pt),
+				 (unsigned int)r->cfg.pt);
+		else if (k == 2)
+			snprintf(part, sizeof(part), what[k],
+				 (unsigned int)GET(st->last_bad_size));
+		else
+			snprintf(part, sizeof(part), "%s", what[k]);
+		off += (size_t)snprintf(
+		    msg + off, off < sizeof(msg) ? sizeof(msg) - off : 0,
+		    "%s%llu %s", off ? ", " : "",
+		    (unsigned long long)(v[k] - *old[k]), part);
+	}
+	if (off && (log_ratelimit_ok(&seen->rl, &suppressed) || flush)) {
+		log_warn("subscription %s: dropped %s", r->set.name, msg);
+		for (k = 0; k < 5; k++)
+			*old[k] = v[k];
+	}
+}
+
+void rx_report(struct rx *rx, bool flush)
+{
+	unsigned int i;
+
+	for (i = 0; i < rx->nslots; i++)
+		if (rx->subs[i].used && rx->subs[i].sub)
+			report_one(&rx->subs[i], flush);
+}
+
+size_t rx_status(const struct rx *rx, char *buf, size_t len, size_t off)
+{
+	unsigned int i;
+
+	for (i = 0; i < rx->nslots && off < len; i++) {
+		const struct rx_sub *r = &rx->subs[i];
+		const struct sub_stats *st;
+
+		if (!r->used)
+			continue;
+		if (!r->sub) {
+			off += (size_t)snprintf(buf + off, len - off,
+						" | sub %s unresolved",
+						r->set.name);
+			continue;
+		}
+		st = sub_stats(r->sub);
+		off += (size_t)snprintf(
+		    buf + off, len - off,
+		    " | sub %s rx=%llu lost=%llu late=%llu delay_us",
+		    r->set.name, (unsigned long long)GET(st->received),
+		    (unsigned long long)GET(st->lost),
+		    (unsigned long long)GET(st->late));
+		if (off < len)
+			off = format_hist(st, buf, len, off);
+	}
+	return off;
+}
+
+void rx_final(const struct rx *rx)
+{
+	char line[1024];
+	unsigned int i, k;
+
+	for (i = 0; i < rx->nslots; i++) {
+		const struct rx_sub *r = &rx->subs[i];
+
+		if (!r->used)
+			continue;
+		if (!r->sub) {
+			log_info("final: subscription %s unresolved: stream "
+				 "'%s' never found",
+				 r->set.name, r->set.stream);
+			continue;
+		}
+		rx_format_stats(r->sub, line, sizeof(line));
+		log_info("final: subscription %s %s", r->set.name, line);
+		for (k = 0; k < r->nout; k++) {
+			struct alsa_stats as;
+
+			if (!r->out[k].play)
+				continue;
+			alsa_play_stats(r->out[k].play, &as);
+			alsa_log_stats(&as);
+		}
+	}
+}

@@ -1,0 +1,177 @@
+/* The node's subscriptions (RX). rx.c owns each subscription's record: its
+ * settings as given, the stream they resolved to, its receiver
+ * (node/sub.h), its sinks (recordings, sound cards, RX channels) and what
+ * was logged of it; it also owns the RX channels' bus and the recordings
+ * of RX channels. Its functions are the only ones that add, change and
+ * remove subscriptions: the INI loader's build, the control API, state
+ * replay and discovery call them. A change either fully happens, persisted
+ * (rx_env.persist), or changes nothing. Control thread only. */
+#ifndef D4_NODE_RX_H
+#define D4_NODE_RX_H
+
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "node/sub.h"
+
+#define SUB_STREAM_MAX 128
+#define SUB_SDP_MAX    4096
+
+/* Keys of a subscription that win over its stream's SDP when given. */
+enum {
+	SUB_GIVEN_ADDR = 1 << 0,
+	SUB_GIVEN_ENC = 1 << 1,
+	SUB_GIVEN_RATE = 1 << 2,
+	SUB_GIVEN_CH = 1 << 3,
+	SUB_GIVEN_PT = 1 << 4,
+	SUB_GIVEN_PTIME = 1 << 5,
+	SUB_GIVEN_OFFSET = 1 << 6,
+	SUB_GIVEN_FILTER = 1 << 7,
+};
+
+/* A subscription's settings, as an INI section, an API request or the
+ * state file gives them (node/settings.c parses all three). The stream is
+ * named by exactly one of stream, sdp and addr. */
+struct sub_settings {
+	char name[SUB_NAME_MAX];
+	char stream[SUB_STREAM_MAX]; /* by name: found by discovery */
+	char sdp[SUB_SDP_MAX];	     /* SDP text ("sdp = FILE": its text) */
+	struct sockaddr_in addr;
+	char ifname[32];
+	enum rtp_encoding enc;
+	uint32_t rate;
+	unsigned int channels;
+	uint8_t pt;
+	uint32_t ptime_us;
+	uint64_t latency_ns;
+	enum sub_timing timing;
+	uint32_t mediaclk_offset;
+	bool has_source_filter;
+	struct in_addr source_filter;
+	unsigned int nrx;		 /* rx_channels: RX channels ... */
+	uint8_t rx[SOURCE_MAX_CHANNELS]; /* ... 0-based */
+	unsigned int nstream_ch;	 /* stream_channels, 0: 1-nrx */
+	uint8_t stream_ch[SOURCE_MAX_CHANNELS];
+	unsigned int given; /* SUB_GIVEN_*: keys given (they beat an SDP) */
+};
+
+struct sdp_stream;
+
+/* Check @s on its own: one way to name the stream, stream_channels with
+ * as many rx_channels. 0 or -EINVAL with the reason in @err. */
+int sub_settings_check(const struct sub_settings *s, char *err, size_t err_len);
+
+/* The receiver's config from @s and, when the stream is an SDP's, @st
+ * (keys given in @s win). 0, or -EINVAL with the reason in @err (an
+ * encoding other than L24/L16, a rate outside 44.1/48/96 kHz, more frames
+ * per packet than fit). */
+int sub_settings_resolve(const struct sub_settings *s,
+			 const struct sdp_stream *st, struct sub_config *out,
+			 char *err, size_t err_len);
+
+/* Check @s's RX channels: inside the node's @node_rx_channels, none given
+ * twice, none filled by one of @others, stream channels inside the
+ * stream's @channels (< 0: not known yet) and the stream at the RX
+ * channels' rate (@rate 0: not known yet). 0, or -EINVAL / -EBUSY (taken)
+ * with the reason in @err. */
+int sub_settings_check_rx(const struct sub_settings *s,
+			  unsigned int node_rx_channels,
+			  const struct sub_settings *const *others,
+			  unsigned int nothers, int channels, uint32_t rate,
+			  char *err, size_t err_len);
+
+/* ---- the records ---- */
+
+enum rx_origin {
+	RX_CONFIG, /* from the INI file: read-only through the API */
+	RX_API,	   /* made through the API (or restored from state) */
+};
+
+struct mclock;
+struct media;
+struct files;
+struct disco;
+struct node_config;
+struct rx;
+
+struct rx_env {
+	struct mclock *mc;
+	struct media *media;
+	struct files *files;	       /* the file thread's recordings */
+	const struct node_config *cfg; /* [sink]s, rx_channels, rt_priority */
+	/* Save the node's state; 0 or -errno (then the change is undone). */
+	int (*persist)(void *ctx);
+	void *persist_ctx;
+};
+
+/* The RX side of a node: its RX channels' bus and their file sinks. NULL
+ * with @err on failure. */
+struct rx *rx_new(const struct rx_env *env, char *err, size_t err_len);
+/* Close every recording (their headers written) and card. After the
+ * media thread stopped. */
+void rx_destroy(struct rx *rx);
+struct rxbus *rx_bus(struct rx *rx);
+
+/* A recording an API request asks for with its subscription. */
+struct rx_record {
+	char path[4096];
+	bool has_start;
+	uint64_t start_ns;    /* PTP time */
+	uint64_t duration_ns; /* 0: until the node stops */
+};
+
+/* Add subscription @s (checked, resolved and opened; by stream name: when
+ * discovery finds it). Its sinks: the INI's [sink]s naming it, and @rec.
+ * The slot, or -EEXIST (name taken), -ENOSPC (table full), -EBUSY (an RX
+ * channel taken), -EINVAL (bad settings), -EIO (not persisted), with the
+ * reason in @err. */
+int rx_sub_create(struct rx *rx, const struct sub_settings *s,
+		  enum rx_origin origin, const struct rx_record *rec, char *err,
+		  size_t err_len);
+/* Remove subscription @slot, closing its recordings. 0, -EPERM (from the
+ * INI file), -EIO (not persisted). */
+int rx_sub_delete(struct rx *rx, unsigned int slot, char *err, size_t err_len);
+/* Give subscription @slot a new latency (a new receiver takes over its
+ * sinks without a gap in their positions). 0, -EINVAL, -EIO. */
+int rx_sub_set_latency(struct rx *rx, unsigned int slot, uint64_t latency_ns,
+		       char *err, size_t err_len);
+/* Discovery changed: look every subscription by stream name up again,
+ * open it, or move it when its SDP moved the stream. */
+void rx_resolve(struct rx *rx, struct disco *d);
+
+/* Read access. */
+int rx_sub_find(const struct rx *rx, const char *name);
+/* Slots in use are those below rx_slots() with rx_sub_exists(). */
+unsigned int rx_slots(const struct rx *rx);
+bool rx_sub_exists(const struct rx *rx, unsigned int slot);
+const struct sub_settings *rx_sub_settings(const struct rx *rx,
+					   unsigned int slot);
+enum rx_origin rx_sub_origin(const struct rx *rx, unsigned int slot);
+/* The receiver (NULL while a stream name is unresolved). */
+const struct sub *rx_sub_receiver(const struct rx *rx, unsigned int slot);
+/* What the receiver runs with (valid with a receiver). */
+const struct sub_config *rx_sub_config(const struct rx *rx, unsigned int slot);
+/* A config subscription's latency changed through the API (the state's
+ * "latencies"). */
+bool rx_sub_latency_changed(const struct rx *rx, unsigned int slot);
+/* The subscription filling RX channel @r (0-based) from stream channel
+ * *@sch, or -1. */
+int rx_channel_feeder(const struct rx *rx, unsigned int r, unsigned int *sch);
+/* RX channels filled, stream channels received (mDNS TXT). */
+unsigned int rx_stream_channels(const struct rx *rx);
+/* "unresolved", "silent", "receiving": the subscription's state. */
+const char *rx_sub_state(const struct rx *rx, unsigned int slot);
+
+/* The control loop's tick: counter changes into rate-limited log lines
+ * (all of them when @flush). */
+void rx_report(struct rx *rx, bool flush);
+/* The --verbose status ("| sub NAME rx=..."), appended at @off. */
+size_t rx_status(const struct rx *rx, char *buf, size_t len, size_t off);
+/* The "final:" lines. */
+void rx_final(const struct rx *rx);
+/* A receiver's counters as "received=N lost=N ... delay_us=[...]". */
+void rx_format_stats(const struct sub *s, char *buf, size_t len);
+
+#endif

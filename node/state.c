@@ -1,0 +1,510 @@
+/* The node's state directory: the API token and state.json, what the API
+ * made and changed — flows, subscriptions, D4 programs and the values of
+ * D4 variables, channel names, the latencies of the config file's
+ * subscriptions, the node's name. The file is written from the typed
+ * records (tx.h, rx.h) after every change, atomically (temp file, fsync,
+ * rename, fsync of the directory), and replayed into them at start
+ * through the functions the API calls, never through HTTP handlers.
+ *
+ * Version 2 (this one) keeps each record's canonical settings
+ * (settings_to_json) and D4 variables by value, so the file's size
+ * follows what the node holds, not how many changes made it. Version 1
+ * (no "version" member) kept API request bodies and every D4 statement
+ * in order; it still restores, and is rewritten as version 2. */
+#include "common/log.h"
+#include "node/node_priv.h"
+#include "node/relay.h"
+#include "node/rx.h"
+#include "node/settings.h"
+#include "node/tx.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STATE_VERSION 2
+
+static int mkdirs(const char *path)
+{
+	char buf[4096];
+	char *p;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The token: read it, or make one at first start (mode 0600). */
+static int load_token(const char *dir, char *tok, size_t len)
+{
+	char path[4200], raw[32];
+	bool retried = false;
+	ssize_t r;
+	unsigned int i;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/token", dir);
+again:
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		r = read(fd, tok, len - 1);
+		close(fd);
+		if (r <= 0)
+			return -EINVAL;
+		tok[r] = '\0';
+		tok[strcspn(tok, "\r\n")] = '\0';
+		return tok[0] ? 0 : -EINVAL;
+	}
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return -EIO;
+	for (i = 0; i < sizeof(raw) && 2 * i + 2 < len; i++)
+		snprintf(tok + 2 * i, 3, "%02x", (unsigned char)raw[i]);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST && !retried) {
+		/* Another process made it first: use that one. */
+		retried = true;
+		usleep(10000);
+		goto again;
+	}
+	if (fd < 0)
+		return -errno;
+	if (write(fd, tok, strlen(tok)) != (ssize_t)strlen(tok) ||
+	    write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
+		close(fd);
+		unlink(path);
+		return -EIO;
+	}
+	close(fd);
+	log_info("api: new token in %s (mode 0600)", path);
+	return 0;
+}
+
+int state_open(struct node *n)
+{
+	const char *env = getenv("D4_STATE_DIR");
+	int rc;
+
+	if (n->cfg->state_dir[0])
+		snprintf(n->state_dir, sizeof(n->state_dir), "%s",
+			 n->cfg->state_dir);
+	else
+		snprintf(n->state_dir, sizeof(n->state_dir), "%s/%s",
+			 env && *env ? env : "/var/lib/d4node", n->cfg->name);
+	rc = mkdirs(n->state_dir);
+	if (rc == 0)
+		rc = load_token(n->state_dir, n->token, sizeof(n->token));
+	if (rc < 0) {
+		log_err("state: directory %s unusable (%s); no control API and "
+			"no saved state",
+			n->state_dir, strerror(-rc));
+		n->state_dir[0] = '\0';
+	}
+	return rc;
+}
+
+/* ---- writing ---- */
+
+static json_t *names_json(struct node *n)
+{
+	json_t *o = json_object(), *tx = json_object(), *rx = json_object();
+	unsigned int i;
+	char num[16], def[16];
+
+	/* only those renamed: the others follow the channel count */
+	for (i = 0; i < NODE_MAX_TX; i++) {
+		snprintf(def, sizeof(def), "%02u", i + 1);
+		snprintf(num, sizeof(num), "%u", i + 1);
+		if (n->tx_name[i][0] && strcmp(n->tx_name[i], def))
+			json_object_set_new(tx, num,
+					    json_string(n->tx_name[i]));
+	}
+	for (i = 0; i < RXBUS_MAX_CHANNELS; i++) {
+		snprintf(def, sizeof(def), "%02u", i + 1);
+		snprintf(num, sizeof(num), "%u", i + 1);
+		if (n->rx_name[i][0] && strcmp(n->rx_name[i], def))
+			json_object_set_new(rx, num,
+					    json_string(n->rx_name[i]));
+	}
+	json_object_set_new(o, "tx", tx);
+	json_object_set_new(o, "rx", rx);
+	return o;
+}
+
+static json_t *d4_json(struct node *n)
+{
+	struct d4_runtime *rt = relay_runtime(n->relay);
+	json_t *progs = json_array(), *vars = json_array();
+	int nv = d4_var_count(rt), i;
+	unsigned int k;
+	char val[4096];
+
+	for (k = 0; k < n->nd4_texts; k++) {
+		struct d4_program_info pi;
+
+		if (d4_program_info(rt, n->d4_texts[k].handle, &pi) < 0)
+			continue;
+		json_array_append_new(progs, json_pack("{s:s,s:b}", "text",
+						       n->d4_texts[k].text,
+						       "running", pi.running));
+	}
+	for (i = 0; i < nv; i++) {
+		struct d4_var_info vi;
+
+		if (d4_var_info(rt, i, &vi) < 0 ||
+		    tx_list_orphaned(n->tx, vi.name) ||
+		    d4_var_format(rt, vi.name, val, sizeof(val)) < 0)
+			continue;
+		json_array_append_new(vars, json_pack("{s:s,s:s,s:s}", "name",
+						      vi.name, "type", vi.type,
+						      "value", val));
+	}
+	return json_pack("{s:o,s:o}", "programs", progs, "vars", vars);
+}
+
+/* The state of every record as JSON. */
+static json_t *state_json(struct node *n)
+{
+	json_t *flows = json_array(), *subs = json_array();
+	json_t *lats = json_object(), *st;
+	unsigned int i;
+
+	for (i = 0; i < tx_slots(n->tx); i++)
+		if (tx_flow_exists(n->tx, i) &&
+		    tx_flow_origin(n->tx, i) == TX_API)
+			json_array_append_new(
+			    flows,
+			    settings_to_json(SETTINGS_FLOW,
+					     tx_flow_settings(n->tx, i), ~0u));
+	for (i = 0; i < rx_slots(n->rx); i++) {
+		const struct sub_settings *s;
+
+		if (!rx_sub_exists(n->rx, i))
+			continue;
+		s = rx_sub_settings(n->rx, i);
+		if (rx_sub_origin(n->rx, i) == RX_API)
+			json_array_append_new(
+			    subs, settings_to_json(SETTINGS_SUB, s, s->given));
+		else if (rx_sub_latency_changed(n->rx, i))
+			json_object_set_new(
+			    lats, s->name,
+			    json_integer((json_int_t)(s->latency_ns / 1000)));
+	}
+	st = json_pack("{s:i,s:s,s:o,s:o,s:o,s:o,s:o}", "version",
+		       STATE_VERSION, "node_name", n->cfg->name, "names",
+		       names_json(n), "flows", flows, "subscriptions", subs,
+		       "latencies", lats, "d4", d4_json(n));
+	return st;
+}
+
+int state_save(struct node *n)
+{
+	char path[4200], tmp[4220];
+	json_t *st;
+	int fd, rc = 0;
+	char *text;
+	size_t len;
+
+	if (!n->state_dir[0])
+		return 0;
+	st = state_json(n);
+	text = st ? json_dumps(st, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+	json_decref(st);
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	snprintf(path, sizeof(path), "%s/state.json", n->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+		rc = errno ? -errno : -EIO;
+		log_err("state: cannot write %s: %s", tmp, strerror(-rc));
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
+		free(text);
+		return rc;
+	}
+	close(fd);
+	free(text);
+	if (rename(tmp, path) < 0) {
+		rc = -errno;
+		log_err("state: cannot rename %s: %m", tmp);
+		unlink(tmp);
+		return rc;
+	}
+	fd = open(n->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
+int state_persist(void *node)
+{
+	struct node *n = node;
+
+	return n->restoring ? 0 : state_save(n);
+}
+
+/* ---- replay ---- */
+
+static json_t *load(struct node *n, char *path, size_t len)
+{
+	char bad[4300];
+	json_error_t jerr;
+	json_t *st, *v;
+
+	snprintf(path, len, "%s/state.json", n->state_dir);
+	if (access(path, F_OK) < 0)
+		return NULL;
+	st = json_load_file(path, 0, &jerr);
+	v = json_object_get(st, "version");
+	if (st && json_is_object(st) &&
+	    ((!v && json_is_array(json_object_get(st, "flows")) &&
+	      json_is_array(json_object_get(st, "subscriptions")) &&
+	      json_is_array(json_object_get(st, "d4"))) ||
+	     json_integer_value(v) == STATE_VERSION))
+		return st;
+	snprintf(bad, sizeof(bad), "%s.bad-%ld", path, (long)time(NULL));
+	rename(path, bad);
+	log_err("state: %s is %s (%s); moved to %s, starting from the config "
+		"file",
+		path, st ? "not a d4 state" : "corrupt",
+		!st ? jerr.text
+		: v ? "a version this node does not know"
+		    : "members missing",
+		bad);
+	json_decref(st);
+	return NULL;
+}
+
+void state_restore_name(struct node *n)
+{
+	char path[4200];
+	json_t *st, *v;
+
+	if (!n->state_dir[0])
+		return;
+	snprintf(path, sizeof(path), "%s/state.json", n->state_dir);
+	st = json_load_file(path, 0, NULL);
+	v = json_object_get(st, "node_name");
+	if (json_is_string(v) && node_name_ok(json_string_value(v)))
+		node_set_name(n, json_string_value(v));
+	else if (v)
+		log_err("state: node name not restored: not a node name");
+	json_decref(st);
+}
+
+static void restore_names(struct node *n, json_t *names)
+{
+	const char *dirs[2] = {"tx", "rx"}, *num;
+	char err[160];
+	json_t *v;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		json_object_foreach(json_object_get(names, dirs[k]), num, v)
+		{
+			unsigned long idx = strtoul(num, NULL, 10);
+
+			if (!json_is_string(v) || !idx || idx > 1000 ||
+			    node_set_channel_name(
+				n, k == 0, (unsigned int)idx - 1,
+				json_string_value(v), err, sizeof(err)))
+				log_err("state: %s channel name '%s' not "
+					"restored: %s",
+					dirs[k], num,
+					json_is_string(v) ? err : "not a name");
+		}
+	}
+}
+
+static int restore_flow(struct node *n, json_t *o, char *err, size_t len)
+{
+	struct flow_config fc;
+
+	if (settings_from_json(SETTINGS_FLOW, o, &fc, NULL, NULL, err, len) < 0)
+		return -EINVAL;
+	return tx_flow_create(n->tx, &fc, TX_API, err, len);
+}
+
+static int restore_sub(struct node *n, json_t *o, char *err, size_t len)
+{
+	struct sub_settings s;
+
+	memset(&s, 0, sizeof(s));
+	if (settings_from_json(SETTINGS_SUB, o, &s, NULL, &s.given, err, len) <
+	    0)
+		return -EINVAL;
+	return rx_sub_create(n->rx, &s, RX_API, NULL, err, len);
+}
+
+static int exec_d4(struct node *n, const char *text, int *handle, char *err,
+		   size_t len)
+{
+	int h = -1, rc;
+
+	rc = d4_exec(relay_runtime(n->relay), text, strlen(text), &h, err, len);
+	if (handle)
+		*handle = h;
+	return rc;
+}
+
+/* Version 2's D4 variables: declared (@values false) before the
+ * programs that use them are loaded, and set (@values true) once the
+ * flows have made their lists (a flow starts its list at its
+ * destination). */
+static void restore_d4_vars(struct node *n, json_t *d4, bool values)
+{
+	struct d4_runtime *rt = relay_runtime(n->relay);
+	char text[4200], err[256], probe[2];
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(d4, "vars"), i, v)
+	{
+		const char *name =
+		    json_string_value(json_object_get(v, "name"));
+		const char *type =
+		    json_string_value(json_object_get(v, "type"));
+		const char *val =
+		    json_string_value(json_object_get(v, "value"));
+
+		if (!name || !type || !val ||
+		    (!values &&
+		     d4_var_format(rt, name, probe, sizeof(probe)) != -ENOENT))
+			continue;
+		snprintf(text, sizeof(text), values ? "%s = %s" : "%2$s %1$s",
+			 name, values ? val : type);
+		if (exec_d4(n, text, NULL, err, sizeof(err)) < 0)
+			log_err("state: d4 variable '%s' not restored: %s",
+				name, err);
+	}
+}
+
+/* Version 2's D4 programs (loops loaded through the API). */
+static void restore_d4_programs(struct node *n, json_t *d4)
+{
+	struct d4_runtime *rt = relay_runtime(n->relay);
+	char err[256];
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(d4, "programs"), i, v)
+	{
+		const char *t = json_string_value(json_object_get(v, "text"));
+		int h = -1;
+
+		if (!t || exec_d4(n, t, &h, err, sizeof(err)) < 0 || h < 0 ||
+		    n->nd4_texts == NODE_MAX_D4_TEXTS) {
+			log_err("state: d4 program %zu not restored: %s", i,
+				t ? err : "no text");
+			continue;
+		}
+		n->d4_texts[n->nd4_texts++] =
+		    (struct node_d4_text){strdup(t), h};
+		if (json_is_true(json_object_get(v, "running")))
+			d4_start(rt, h);
+	}
+}
+
+/* The latencies set on config subscriptions: {NAME: us}. */
+static void restore_latencies(struct node *n, json_t *lats)
+{
+	const char *name;
+	char err[160];
+	json_t *v;
+	int i;
+
+	json_object_foreach(lats, name, v)
+	{
+		const char *why = NULL;
+
+		i = rx_sub_find(n->rx, name);
+		if (i < 0 || rx_sub_origin(n->rx, (unsigned int)i) != RX_CONFIG)
+			why = "no such subscription in the config file";
+		else if (!json_is_integer(v) || json_integer_value(v) <= 0)
+			why = "not a latency in us";
+		else if (rx_sub_set_latency(n->rx, (unsigned int)i,
+					    (uint64_t)json_integer_value(v) *
+						1000,
+					    err, sizeof(err)))
+			why = err;
+		if (why)
+			log_err("state: latency of subscription '%s' not "
+				"restored: %s",
+				name, why);
+	}
+}
+
+void state_restore(struct node *n)
+{
+	char path[4200], err[512];
+	json_t *st, *o, *d4;
+	unsigned int nflows = 0, nsubs = 0;
+	size_t i;
+	bool v1;
+
+	if (!n->state_dir[0] || !(st = load(n, path, sizeof(path))))
+		return;
+	v1 = !json_object_get(st, "version");
+	d4 = json_object_get(st, "d4");
+	n->restoring = true;
+	restore_names(n, json_object_get(st, "names"));
+	if (!v1) {
+		restore_d4_vars(n, d4, false);
+		restore_d4_programs(n, d4);
+	}
+	json_array_foreach(json_object_get(st, "flows"), i, o)
+	{
+		if (restore_flow(n, o, err, sizeof(err)) < 0)
+			log_err("state: flow %zu not restored: %s", i, err);
+		else
+			nflows++;
+	}
+	if (v1) {
+		/* statements in the order the API took them */
+		json_array_foreach(d4, i, o)
+		{
+			if (!json_is_string(o) ||
+			    exec_d4(n, json_string_value(o), NULL, err,
+				    sizeof(err)) < 0)
+				log_err("state: d4 statement %zu refused: %s",
+					i, json_is_string(o) ? err : "text");
+		}
+	} else {
+		restore_d4_vars(n, d4, true);
+	}
+	json_array_foreach(json_object_get(st, "subscriptions"), i, o)
+	{
+		if (restore_sub(n, o, err, sizeof(err)) < 0)
+			log_err("state: subscription %zu not restored: %s", i,
+				err);
+		else
+			nsubs++;
+	}
+	restore_latencies(n, json_object_get(st, "latencies"));
+	n->restoring = false;
+	log_info("state: restored %u flow(s), %u subscription(s) from %s%s",
+		 nflows, nsubs, path, v1 ? " (version 1, saved as 2)" : "");
+	json_decref(st);
+	if (v1)
+		state_save(n);
+}

@@ -1,0 +1,545 @@
+/* The node's flows (see tx.h). A flow is built aside — sender opened, its
+ * D4 loop compiled and given the flow's socket, stopped — then persisted,
+ * then started and put in the media thread's table; a failure on the way
+ * removes what was built. */
+#include "node/tx.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "discovery/sap.h"
+#include "discovery/sdp.h"
+#include "node/config.h"
+#include "node/disco.h"
+#include "node/media.h"
+#include "node/relay.h"
+#include "node/source.h"
+#include "ptp/mclock.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GET(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+struct tx_flow {
+	bool used;
+	bool dropping; /* being deleted: left out of the state written */
+	enum tx_origin origin;
+	struct flow_config set;
+	struct flow *flow;
+	int loop;      /* its D4 loop */
+	bool own_loop; /* the default loop (else the INI's "on flow") */
+	char list[40]; /* a unicast flow's relay list, else "" */
+	unsigned int sdp_version;
+};
+
+#define TX_MAX_ORPHANS 64
+
+struct tx {
+	struct tx_env env;
+	struct tx_flow flows[CONFIG_MAX_FLOWS];
+	unsigned int nslots;
+	struct disco *disco;
+	/* relay lists of flows deleted since: D4 cannot undeclare them */
+	char orphans[TX_MAX_ORPHANS][40];
+	unsigned int norphans;
+};
+
+void tx_d4_name(char *dst, size_t len, const char *prefix, const char *name,
+		const char *suffix)
+{
+	size_t i;
+
+	/* up to the terminator, which a long @name leaves at len - 1 */
+	snprintf(dst, len, "%s%s", prefix, name);
+	for (i = strlen(prefix); dst[i]; i++)
+		if (!((dst[i] >= 'a' && dst[i] <= 'z') ||
+		      (dst[i] >= 'A' && dst[i] <= 'Z') ||
+		      (dst[i] >= '0' && dst[i] <= '9')))
+			dst[i] = '_';
+	if (strlen(dst) + strlen(suffix) > D4_MAX_NAME)
+		dst[D4_MAX_NAME - strlen(suffix)] = '\0';
+	strncat(dst, suffix, len - strlen(dst) - 1);
+}
+
+struct tx *tx_new(const struct tx_env *env)
+{
+	struct tx *tx = calloc(1, sizeof(*tx));
+
+	if (tx)
+		tx->env = *env;
+	return tx;
+}
+
+static int source_index(const struct tx *tx, const char *name)
+{
+	return config_find_source(tx->env.cfg, name);
+}
+
+/* The SDP of flow @f; @bump: with its o= version bumped (Dante Controller
+ * wants a new version for every change). Its length or < 0. */
+static int flow_sdp(const struct tx *tx, const struct tx_flow *f,
+		    unsigned int version, char *buf, size_t buflen,
+		    char *session, size_t session_len)
+{
+	const struct flow_config *fc = &f->set;
+	struct sdp_stream st = {0};
+	struct mclock_status cs;
+	size_t off;
+	unsigned int c;
+	uint8_t mac[6];
+	int len;
+
+	flow_origin(f->flow, &st.origin_addr, mac);
+	snprintf(st.origin_user, sizeof(st.origin_user), "-");
+	st.session_id = flow_ssrc(f->flow) ? flow_ssrc(f->flow) : 1;
+	st.session_version = version;
+	snprintf(st.name, sizeof(st.name), "%s %s", tx->env.node_name,
+		 fc->name);
+	snprintf(session, session_len, "%s", st.name);
+	off = (size_t)snprintf(st.info, sizeof(st.info),
+			       "%u channels: ", fc->nch);
+	for (c = 0; c < fc->nch && off < sizeof(st.info); c++)
+		off += (size_t)snprintf(st.info + off, sizeof(st.info) - off,
+					"%s%s %u", c ? ", " : "", fc->source,
+					fc->chans[c] + 1u);
+	st.addr = fc->dest.sin_addr;
+	st.port = ntohs(fc->dest.sin_port);
+	st.ttl = net_is_multicast(&fc->dest) ? (int)fc->ttl : -1;
+	st.payload_type = fc->pt;
+	snprintf(st.encoding, sizeof(st.encoding), "%s",
+		 rtp_encoding_name(fc->enc));
+	st.rate = fc->rate;
+	st.channels = fc->nch;
+	st.ptime_us = fc->ptime_us;
+	st.framecount = fc->fpp;
+	mclock_get_status(tx->env.mc, &cs);
+	if (cs.gm_valid) {
+		st.refclk = SDP_REFCLK_PTP;
+		snprintf(st.refclk_version, sizeof(st.refclk_version),
+			 "IEEE1588-2008");
+		memcpy(st.gm_id, cs.gm_id, 8);
+		st.ptp_domain = cs.domain;
+	} else {
+		st.refclk = SDP_REFCLK_LOCALMAC;
+		memcpy(st.gm_id, mac, 6);
+		st.ptp_domain = -1;
+	}
+	st.has_mediaclk = true;
+	st.mediaclk_offset = 0;
+	if (net_is_multicast(&fc->dest)) {
+		st.has_source_filter = true;
+		st.source_filter = st.origin_addr;
+	}
+	snprintf(st.direction, sizeof(st.direction), "recvonly");
+	len = sdp_write(&st, buf, buflen);
+	if (len < 0)
+		log_err("flow %s: SDP does not fit", fc->name);
+	return len;
+}
+
+/* Write flow @f's SDP file and announce it (multicast flows: SAP,
+ * RAVENNA), with a new o= version. */
+static int publish(struct tx *tx, struct tx_flow *f)
+{
+	const struct flow_config *fc = &f->set;
+	char buf[SAP_SDP_MAX], session[SDP_NAME_MAX];
+	FILE *out;
+	int len;
+
+	len = flow_sdp(tx, f, ++f->sdp_version, buf, sizeof(buf), session,
+		       sizeof(session));
+	if (len < 0)
+		return len;
+	if (tx->disco && net_is_multicast(&fc->dest))
+		disco_flow_set(tx->disco, (unsigned int)(f - tx->flows),
+			       session, buf);
+	if (!fc->sdp_path[0])
+		return 0;
+	out = fopen(fc->sdp_path, "w");
+	if (!out || fwrite(buf, 1, (size_t)len, out) != (size_t)len) {
+		log_err("flow %s: cannot write SDP to '%s': %m", fc->name,
+			fc->sdp_path);
+		if (out)
+			fclose(out);
+		return -EIO;
+	}
+	fclose(out);
+	return 0;
+}
+
+void tx_publish_all(struct tx *tx)
+{
+	unsigned int i;
+
+	for (i = 0; i < tx->nslots; i++)
+		if (tx->flows[i].used)
+			publish(tx, &tx->flows[i]);
+}
+
+void tx_set_disco(struct tx *tx, struct disco *d)
+{
+	unsigned int i;
+
+	tx->disco = d;
+	for (i = 0; d && i < tx->nslots; i++)
+		if (tx->flows[i].used &&
+		    net_is_multicast(&tx->flows[i].set.dest))
+			publish(tx, &tx->flows[i]);
+}
+
+/* The loop of the INI's [d4] bound "on flow NAME", or -1. */
+static int bound_loop(struct tx *tx, const char *name)
+{
+	struct d4_runtime *rt = relay_runtime(tx->env.relay);
+	int handles[D4_MAX_PROGRAMS], nh, h;
+
+	nh = d4_program_list(rt, handles, D4_MAX_PROGRAMS);
+	for (h = 0; h < nh; h++) {
+		struct d4_program_info info;
+
+		if (d4_program_info(rt, handles[h], &info) == 0 &&
+		    info.bind_kind == D4_BIND_FLOW &&
+		    !strcmp(info.bind_flow, name))
+			return handles[h];
+	}
+	return -1;
+}
+
+static void forget_orphan(struct tx *tx, const char *list)
+{
+	unsigned int i;
+
+	for (i = 0; i < tx->norphans; i++)
+		if (!strcmp(tx->orphans[i], list)) {
+			memmove(tx->orphans[i], tx->orphans[i + 1],
+				(tx->norphans - i - 1) *
+				    sizeof(tx->orphans[0]));
+			tx->norphans--;
+			return;
+		}
+}
+
+/* A flow's default loop (stopped): a multicast flow sends to its group,
+ * a unicast flow is the seed's relay over the list _<flow>_receivers,
+ * which starts with the flow's destination (routing another receiver to
+ * it is "_<flow>_receivers += host:port"). Its handle or -errno. */
+static int default_loop(struct tx *tx, struct tx_flow *f, char *err,
+			size_t err_len)
+{
+	const struct flow_config *fc = &f->set;
+	struct d4_runtime *rt = relay_runtime(tx->env.relay);
+	char loop[40], other[40], dest[32], text[512], msg[256];
+	bool unicast = !net_is_multicast(&fc->dest);
+	unsigned int i;
+	int handle = -1, rc;
+
+	tx_d4_name(loop, sizeof(loop), "flow_", fc->name, "");
+	if (unicast)
+		tx_d4_name(f->list, sizeof(f->list), "_", fc->name,
+			   "_receivers");
+	/* Names that differ only in what D4 names cannot hold ("a-b",
+	 * "a.b"; past 26 or 20 characters) would share a loop or a relay
+	 * list with a flow that runs: refused, not taken over. */
+	for (i = 0; i < tx->nslots; i++) {
+		const struct tx_flow *o = &tx->flows[i];
+
+		if (!o->used || o == f)
+			continue;
+		tx_d4_name(other, sizeof(other), "flow_", o->set.name, "");
+		if (!strcmp(other, loop)) {
+			snprintf(err, err_len,
+				 "flow %s has the D4 loop name %s already",
+				 o->set.name, loop);
+			return -EEXIST;
+		}
+		if (unicast && o->list[0] && !strcmp(o->list, f->list)) {
+			snprintf(err, err_len,
+				 "flow %s has the D4 relay list %s already",
+				 o->set.name, f->list);
+			return -EEXIST;
+		}
+	}
+	net_endpoint_str(&fc->dest, dest, sizeof(dest));
+	if (!unicast) {
+		snprintf(text, sizeof(text),
+			 "loop %s {\npkt = recv()\nsendto(pkt, %s)\n}\n", loop,
+			 dest);
+	} else {
+		/* A flow of this name deleted earlier left its list (D4 has
+		 * no undeclare): it starts over with this receiver. List and
+		 * loop in one d4_exec: all or nothing. */
+		if (d4_var_format(rt, f->list, text, 1) == -ENOENT)
+			snprintf(text, sizeof(text), "IP[] %s\n%s += %s\n",
+				 f->list, f->list, dest);
+		else
+			snprintf(text, sizeof(text), "%s = [%s]\n", f->list,
+				 dest);
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+			 "loop %s {\npkt = recv()\nfor ip in %s:\n"
+			 "sendto(pkt, ip)\nendfor\n}\n",
+			 loop, f->list);
+	}
+	rc = d4_exec(rt, text, strlen(text), &handle, msg, sizeof(msg));
+	if (rc < 0) {
+		/* a D4 variable of the user's by the list's name, say */
+		snprintf(err, err_len, "its D4 loop: %s", msg);
+		return rc == -ENOSPC ? rc : -EBUSY;
+	}
+	return handle;
+}
+
+static void clear_flow(struct tx *tx, struct tx_flow *f, bool running)
+{
+	struct d4_runtime *rt = relay_runtime(tx->env.relay);
+	unsigned int slot = (unsigned int)(f - tx->flows);
+
+	if (running) {
+		/* Out of the media thread's table first: after this,
+		 * nothing runs the flow or its loop. */
+		media_set_flow(tx->env.media, slot, NULL);
+		if (tx->disco)
+			disco_flow_remove(tx->disco, slot);
+	}
+	if (f->loop >= 0) {
+		d4_stop(rt, f->loop);
+		relay_detach(tx->env.relay, f->loop);
+		if (f->own_loop)
+			d4_remove(rt, f->loop);
+	}
+	flow_destroy(f->flow);
+	memset(f, 0, sizeof(*f));
+	while (tx->nslots && !tx->flows[tx->nslots - 1].used)
+		tx->nslots--;
+}
+
+int tx_flow_create(struct tx *tx, const struct flow_config *fc,
+		   enum tx_origin origin, char *err, size_t err_len)
+{
+	struct tx_flow *f;
+	struct source *src;
+	unsigned int slot, c;
+	bool orphaned;
+	int si, rc;
+
+	if (tx_flow_find(tx, fc->name) >= 0) {
+		snprintf(err, err_len, "flow '%s' exists already", fc->name);
+		return -EEXIST;
+	}
+	si = source_index(tx, fc->source);
+	if (si < 0) {
+		snprintf(err, err_len, "'source': no source '%s' on this node",
+			 fc->source);
+		return -EINVAL;
+	}
+	for (slot = 0; slot < CONFIG_MAX_FLOWS && tx->flows[slot].used; slot++)
+		;
+	if (slot == CONFIG_MAX_FLOWS) {
+		snprintf(err, err_len,
+			 "this node has %d flows, the most it "
+			 "takes",
+			 CONFIG_MAX_FLOWS);
+		return -ENOSPC;
+	}
+	src = tx->env.sources[si];
+	f = &tx->flows[slot];
+	memset(f, 0, sizeof(*f));
+	f->set = *fc;
+	f->origin = origin;
+	f->loop = -1;
+	if (!f->set.nch) {
+		f->set.nch = source_channels(src);
+		for (c = 0; c < f->set.nch; c++)
+			f->set.chans[c] = (uint8_t)c;
+	}
+	f->flow = flow_open(&f->set, src, err, err_len);
+	if (!f->flow)
+		return -EINVAL;
+	f->set.fpp = flow_config(f->flow)->fpp;
+	f->used = true;
+	if (slot >= tx->nslots)
+		tx->nslots = slot + 1;
+	f->loop = bound_loop(tx, f->set.name);
+	if (f->loop < 0) {
+		f->own_loop = true;
+		f->loop = default_loop(tx, f, err, err_len);
+		if (f->loop < 0) {
+			rc = f->loop;
+			f->loop = -1;
+			clear_flow(tx, f, false);
+			return rc;
+		}
+	}
+	rc = relay_attach_flow(tx->env.relay, f->loop, f->flow);
+	if (rc < 0) {
+		snprintf(err, err_len, "its D4 output: %s", strerror(-rc));
+		clear_flow(tx, f, false);
+		return rc;
+	}
+	orphaned = f->list[0] && tx_list_orphaned(tx, f->list);
+	if (orphaned)
+		forget_orphan(tx, f->list);
+	rc = tx->env.persist ? tx->env.persist(tx->env.persist_ctx) : 0;
+	if (rc < 0) {
+		if (orphaned && tx->norphans < TX_MAX_ORPHANS)
+			memcpy(tx->orphans[tx->norphans++], f->list,
+			       sizeof(tx->orphans[0]));
+		snprintf(err, err_len, "not saved: %s", strerror(-rc));
+		clear_flow(tx, f, false);
+		return -EIO;
+	}
+	d4_start(relay_runtime(tx->env.relay), f->loop);
+	media_set_flow(tx->env.media, slot, f->flow);
+	publish(tx, f);
+	return (int)slot;
+}
+
+int tx_flow_delete(struct tx *tx, unsigned int slot, char *err, size_t err_len)
+{
+	struct tx_flow *f = &tx->flows[slot];
+	char list[40];
+	int rc;
+
+	if (f->origin == TX_CONFIG) {
+		snprintf(err, err_len, "flow '%s' comes from the config file",
+			 f->set.name);
+		return -EPERM;
+	}
+	snprintf(list, sizeof(list), "%s", f->list);
+	f->dropping = true;
+	if (list[0] && tx->norphans < TX_MAX_ORPHANS)
+		snprintf(tx->orphans[tx->norphans++], sizeof(tx->orphans[0]),
+			 "%s", list);
+	rc = tx->env.persist ? tx->env.persist(tx->env.persist_ctx) : 0;
+	f->dropping = false;
+	if (rc < 0) {
+		if (list[0])
+			forget_orphan(tx, list);
+		snprintf(err, err_len, "not saved: %s", strerror(-rc));
+		return -EIO;
+	}
+	clear_flow(tx, f, true);
+	return 0;
+}
+
+void tx_destroy(struct tx *tx)
+{
+	unsigned int i;
+
+	if (!tx)
+		return;
+	for (i = 0; i < tx->nslots; i++)
+		if (tx->flows[i].used)
+			clear_flow(tx, &tx->flows[i], false);
+	free(tx);
+}
+
+int tx_flow_find(const struct tx *tx, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < tx->nslots; i++)
+		if (tx->flows[i].used && !strcmp(tx->flows[i].set.name, name))
+			return (int)i;
+	return -1;
+}
+
+unsigned int tx_slots(const struct tx *tx)
+{
+	return tx->nslots;
+}
+
+bool tx_flow_exists(const struct tx *tx, unsigned int slot)
+{
+	return slot < tx->nslots && tx->flows[slot].used &&
+	       !tx->flows[slot].dropping;
+}
+
+enum tx_origin tx_flow_origin(const struct tx *tx, unsigned int slot)
+{
+	return tx->flows[slot].origin;
+}
+
+const struct flow_config *tx_flow_settings(const struct tx *tx,
+					   unsigned int slot)
+{
+	return &tx->flows[slot].set;
+}
+
+const struct flow *tx_flow_sender(const struct tx *tx, unsigned int slot)
+{
+	return tx->flows[slot].flow;
+}
+
+int tx_flow_sdp(const struct tx *tx, unsigned int slot, char *buf, size_t len,
+		char *session, size_t session_len)
+{
+	const struct tx_flow *f = &tx->flows[slot];
+
+	return flow_sdp(tx, f, f->sdp_version, buf, len, session, session_len);
+}
+
+const char *tx_flow_list(const struct tx *tx, unsigned int slot)
+{
+	return tx->flows[slot].list;
+}
+
+bool tx_list_orphaned(const struct tx *tx, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < tx->norphans; i++)
+		if (!strcmp(tx->orphans[i], name))
+			return true;
+	return false;
+}
+
+unsigned int tx_channels(const struct tx *tx)
+{
+	const struct node_config *cfg = tx->env.cfg;
+	unsigned int i, c = 0;
+
+	for (i = 0; i < cfg->nsources; i++)
+		c += source_channels(tx->env.sources[i]);
+	return c;
+}
+
+size_t tx_status(const struct tx *tx, char *buf, size_t len, size_t off)
+{
+	unsigned int i;
+
+	for (i = 0; i < tx->nslots && off < len; i++) {
+		const struct flow_stats *st;
+
+		if (!tx->flows[i].used)
+			continue;
+		st = flow_stats(tx->flows[i].flow);
+		off += (size_t)snprintf(
+		    buf + off, len - off, " | flow %s tx=%llu err=%llu",
+		    tx->flows[i].set.name, (unsigned long long)GET(st->packets),
+		    (unsigned long long)GET(st->send_errors));
+	}
+	return off;
+}
+
+void tx_final(const struct tx *tx)
+{
+	unsigned int i;
+
+	for (i = 0; i < tx->nslots; i++) {
+		const struct tx_flow *f = &tx->flows[i];
+		const struct flow_stats *st;
+
+		if (!f->used)
+			continue;
+		st = flow_stats(f->flow);
+		log_info("final: flow %s packets=%llu send_errors=%llu "
+			 "skipped=%llu underruns=%llu",
+			 f->set.name, (unsigned long long)GET(st->packets),
+			 (unsigned long long)GET(st->send_errors),
+			 (unsigned long long)GET(st->skipped),
+			 (unsigned long long)source_underruns(
+			     tx->env.sources[source_index(tx, f->set.source)]));
+	}
+}

@@ -1,0 +1,387 @@
+/* Unit tests for the node's state file (node/state.c), on a whole node in
+ * a thread (tests/unit/node_harness.h): a flow and a subscription made by
+ * the INI file, by the API and by state replay are the same record, byte
+ * for byte; a state file of the previous release (version 1) restores; D4
+ * changes keep the file's size where the variables are. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node_harness.h"
+#include "qemu_user.h"
+
+static unsigned int api_port, port_a, port_b, port_c;
+
+/* The node: a tone source, and whatever @extra the test adds. */
+static int configure(const char *name, const char *extra)
+{
+	return harness_config("[node]\n"
+			      "name = %s\n"
+			      "api = 127.0.0.1:%u\n"
+			      "state_dir = %s/state\n"
+			      "rt_priority = 0\n"
+			      "status_interval = 0\n"
+			      "[discovery]\n"
+			      "sap = off\n"
+			      "mdns = off\n"
+			      "[source program]\n"
+			      "type = tone\n"
+			      "channels = 4\n"
+			      "%s",
+			      name, api_port, dir, extra);
+}
+
+static char *dump(const json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(1) | JSON_SORT_KEYS);
+
+	assert_non_null(s);
+	return s;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
+static json_t *state_json(void)
+{
+	char path[128];
+	json_t *j;
+
+	snprintf(path, sizeof(path), "%s/state/state.json", dir);
+	j = json_load_file(path, 0, NULL);
+	assert_non_null(j);
+	return j;
+}
+
+/* The settings record of flow or subscription @name from the API. */
+static char *record(const char *kind, const char *name)
+{
+	char path[128];
+	json_t *j;
+	char *s;
+
+	snprintf(path, sizeof(path), "/%s/%s", kind, name);
+	j = get(path);
+	s = dump(member(j, "settings"));
+	json_decref(j);
+	return s;
+}
+
+static void restart(void)
+{
+	assert_int_equal(stop_node(), 0);
+	assert_int_equal(start_node(), 0);
+}
+
+/* One flow and one subscription, same settings, three ways in: the INI
+ * file, the API, state replay. Each way gives the same record, and the
+ * state file written before and after a restart is the same file. */
+static void test_state_ini_api_replay_give_identical_records(void **state)
+{
+	char ini[1024], flow[512], sub[512];
+	char *ini_flow, *ini_sub, *api_flow, *api_sub, *file1, *file2;
+	struct reply r;
+	json_t *st;
+	char path[128];
+
+	snprintf(ini, sizeof(ini),
+		 "[flow mon]\n"
+		 "source = program\n"
+		 "channels = 2,1\n"
+		 "destination = 127.0.0.1:%u\n"
+		 "encoding = L16\n"
+		 "ptime = 250us\n"
+		 "dscp = 46\n"
+		 "ttl = 3\n"
+		 "[subscription ret]\n"
+		 "address = 127.0.0.1:%u\n"
+		 "channels = 4\n"
+		 "latency = 2500us\n"
+		 "timing = ptp\n"
+		 "rx_channels = 3-4\n"
+		 "stream_channels = 2,1\n",
+		 port_a, port_b);
+	assert_int_equal(configure("states", ini), 0);
+	assert_int_equal(start_node(), 0);
+	ini_flow = record("flows", "mon");
+	ini_sub = record("subscriptions", "ret");
+
+	/* the same through the API, as a client would write it */
+	assert_int_equal(stop_node(), 0);
+	assert_int_equal(configure("states", ""), 0);
+	assert_int_equal(start_node(), 0);
+	snprintf(flow, sizeof(flow),
+		 "{\"name\":\"mon\",\"source\":\"program\",\"channels\":[2,1],"
+		 "\"destination\":\"127.0.0.1:%u\",\"encoding\":\"L16\","
+		 "\"ptime_us\":250,\"dscp\":46,\"ttl\":3}",
+		 port_a);
+	snprintf(sub, sizeof(sub),
+		 "{\"name\":\"ret\",\"address\":\"127.0.0.1:%u\","
+		 "\"channels\":4,\"latency_us\":\"2.5ms\",\"timing\":\"ptp\","
+		 "\"rx_channels\":\"3-4\",\"stream_channels\":[2,1]}",
+		 port_b);
+	json_decref(ok("POST", "/flows", flow, 201));
+	json_decref(ok("POST", "/subscriptions", sub, 201));
+	json_decref(ok("PUT", "/channels/tx/1", "{\"name\":\"Vox\"}", 200));
+	api_flow = record("flows", "mon");
+	api_sub = record("subscriptions", "ret");
+	assert_string_equal(api_flow, ini_flow);
+	assert_string_equal(api_sub, ini_sub);
+	/* the state file holds exactly those records */
+	st = state_json();
+	assert_int_equal(json_integer_value(member(st, "version")), 2);
+	free(api_flow);
+	api_flow = dump(json_array_get(member(st, "flows"), 0));
+	assert_string_equal(api_flow, ini_flow);
+	free(api_sub);
+	api_sub = dump(json_array_get(member(st, "subscriptions"), 0));
+	assert_string_equal(api_sub, ini_sub);
+	json_decref(st);
+	snprintf(path, sizeof(path), "%s/state/state.json", dir);
+	file1 = read_file(path, NULL);
+
+	/* replayed at start: the same records, and the same file once it
+	 * is written again */
+	restart();
+	free(api_flow);
+	free(api_sub);
+	api_flow = record("flows", "mon");
+	api_sub = record("subscriptions", "ret");
+	assert_string_equal(api_flow, ini_flow);
+	assert_string_equal(api_sub, ini_sub);
+	json_decref(ok("PUT", "/channels/tx/1", "{\"name\":\"Vox\"}", 200));
+	file2 = read_file(path, NULL);
+	assert_string_equal(file2, file1);
+
+	free(ini_flow);
+	free(ini_sub);
+	free(api_flow);
+	free(api_sub);
+	free(file1);
+	free(file2);
+	call(&r, "DELETE", "/flows/mon", NULL, AUTH_TOKEN);
+	assert_status(&r, 204);
+	reply_free(&r);
+	call(&r, "DELETE", "/subscriptions/ret", NULL, AUTH_TOKEN);
+	assert_status(&r, 204);
+	reply_free(&r);
+	assert_int_equal(stop_node(), 0);
+}
+
+static json_t *var(const char *name)
+{
+	json_t *vars = get("/d4/vars"), *v = json_incref(named(vars, name));
+
+	json_decref(vars);
+	if (!v)
+		fail_msg("no D4 variable %s", name);
+	return v;
+}
+
+static void assert_var(const char *name, const char *value)
+{
+	json_t *v = var(name);
+
+	assert_string_equal(member_str(v, "value"), value);
+	json_decref(v);
+}
+
+/* A state file written by the previous release restores, and is written
+ * back as version 2. */
+static void test_state_version_1_file_restores(void **state)
+{
+	char ini[512], src[512], dst[128], *text;
+	json_t *j, *o;
+	FILE *f;
+
+	snprintf(ini, sizeof(ini),
+		 "[flow main]\n"
+		 "source = program\n"
+		 "destination = 127.0.0.1:%u\n"
+		 "[subscription cfg]\n"
+		 "address = 127.0.0.1:%u\n"
+		 "latency = 2ms\n",
+		 port_a, port_c);
+	assert_int_equal(configure("v1node", ini), 0);
+	snprintf(src, sizeof(src), "%s/state/v1-e3bf55a.json",
+		 getenv("D4_TEST_DATA"));
+	snprintf(dst, sizeof(dst), "%s/state", dir);
+	mkdir(dst, 0700);
+	snprintf(dst, sizeof(dst), "%s/state/state.json", dir);
+	text = read_file(src, NULL);
+	f = fopen(dst, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	free(text);
+	assert_int_equal(start_node(), 0);
+
+	j = get("/node");
+	assert_string_equal(member_str(j, "name"), "v1-renamed");
+	json_decref(j);
+	j = get("/flows/uni");
+	assert_string_equal(member_str(j, "destination"), "127.0.0.1:15010");
+	assert_int_equal(member_int(j, "ptime_us"), 250);
+	assert_int_equal(member_int(j, "dscp"), 46);
+	assert_int_equal(json_array_size(member(j, "channels")), 2);
+	assert_string_equal(member_str(j, "origin"), "api");
+	json_decref(j);
+	j = get("/flows/grp");
+	assert_string_equal(member_str(j, "encoding"), "L16");
+	assert_int_equal(member_int(j, "ttl"), 4);
+	assert_int_equal(json_array_size(member(j, "channels")), 4);
+	json_decref(j);
+	j = get("/subscriptions/byaddr");
+	assert_int_equal(member_int(j, "latency_us"), 3000);
+	o = member(j, "stream_channels");
+	assert_int_equal(json_integer_value(json_array_get(o, 0)), 2);
+	assert_int_equal(json_integer_value(json_array_get(o, 1)), 1);
+	json_decref(j);
+	j = get("/subscriptions/bysdp");
+	assert_string_equal(member_str(j, "address"), "239.69.8.8:5004");
+	assert_int_equal(member_int(j, "mediaclk_offset"), 55);
+	json_decref(j);
+	j = get("/subscriptions/byname");
+	assert_string_equal(member_str(j, "stream"), "far away 1");
+	assert_string_equal(member_str(j, "state"), "unresolved");
+	assert_int_equal(member_int(j, "latency_us"), 5000);
+	json_decref(j);
+	j = get("/subscriptions/cfg");
+	assert_int_equal(member_int(j, "latency_us"), 4000);
+	json_decref(j);
+	assert_var("_uni_receivers", "[127.0.0.1:15010, 127.0.0.1:15011]");
+	assert_var("_extra", "[10.0.0.8:5004]");
+	assert_var("_gain", "3");
+	j = get("/channels");
+	assert_string_equal(
+	    member_str(json_array_get(member(j, "tx"), 0), "name"), "Vox");
+	assert_string_equal(
+	    member_str(json_array_get(member(j, "rx"), 1), "name"), "Ret");
+	json_decref(j);
+	/* rewritten as version 2, and that restores the same */
+	j = state_json();
+	assert_int_equal(json_integer_value(member(j, "version")), 2);
+	json_decref(j);
+	restart();
+	assert_var("_uni_receivers", "[127.0.0.1:15010, 127.0.0.1:15011]");
+	assert_var("_extra", "[10.0.0.8:5004]");
+	j = get("/subscriptions/cfg");
+	assert_int_equal(member_int(j, "latency_us"), 4000);
+	json_decref(j);
+	assert_true(listed("/flows", "grp"));
+	assert_int_equal(stop_node(), 0);
+}
+
+/* 3000 pairs of += and -= on a relay list leave the state file as large
+ * as it was (values are saved, not the statements that made them), and a
+ * restart restores the list. */
+static void test_state_d4_changes_do_not_grow_the_file(void **state)
+{
+	char ini[256], path[128], body[160];
+	size_t before, after;
+	unsigned int i;
+	char *text;
+
+	snprintf(ini, sizeof(ini),
+		 "[flow main]\nsource = program\ndestination = 127.0.0.1:%u\n",
+		 port_a);
+	assert_int_equal(configure("grow", ini), 0);
+	snprintf(path, sizeof(path), "%s/state", dir);
+	/* a fresh state: the file goes, the directory and token stay */
+	snprintf(body, sizeof(body), "%s/state.json", path);
+	unlink(body);
+	assert_int_equal(start_node(), 0);
+	json_decref(ok("POST", "/d4/exec",
+		       "{\"text\":\"_main_receivers += 127.0.0.1:9\"}", 200));
+	snprintf(path, sizeof(path), "%s/state/state.json", dir);
+	free(read_file(path, &before));
+	for (i = 0; i < 3000; i++) {
+		snprintf(body, sizeof(body),
+			 "{\"text\":\"_main_receivers += 10.%u.%u.%u:5004\"}",
+			 i >> 16, (i >> 8) & 255, i & 255);
+		json_decref(ok("POST", "/d4/exec", body, 200));
+		snprintf(body, sizeof(body),
+			 "{\"text\":\"_main_receivers -= 10.%u.%u.%u:5004\"}",
+			 i >> 16, (i >> 8) & 255, i & 255);
+		json_decref(ok("POST", "/d4/exec", body, 200));
+	}
+	text = read_file(path, &after);
+	free(text);
+	print_message("state.json: %zu bytes before, %zu after 3000 pairs\n",
+		      before, after);
+	assert_int_equal(after, before);
+	restart();
+	char want[64];
+
+	snprintf(want, sizeof(want), "[127.0.0.1:%u, 127.0.0.1:9]", port_a);
+	assert_var("_main_receivers", want);
+	assert_int_equal(stop_node(), 0);
+}
+
+static int group_setup(void **state)
+{
+	api_port = free_port(SOCK_STREAM);
+	port_a = free_port(SOCK_DGRAM);
+	port_b = free_port(SOCK_DGRAM);
+	port_c = free_port(SOCK_DGRAM);
+	return harness_init("state", api_port);
+}
+
+static int group_teardown(void **state)
+{
+	return harness_fini();
+}
+
+/* A test that failed half-way leaves its node running: stop it. */
+static int test_teardown(void **state)
+{
+	return stop_node();
+}
+
+int main(void)
+{
+	/* As test_api: node_run refuses to start under qemu-user. */
+	if (getenv("D4_QEMU_USER")) {
+		printf("1..0 # SKIP qemu-user: a thread keeps capabilities "
+		       "the node cannot drop, so node_run refuses to start\n");
+		return 0;
+	}
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_teardown(
+		test_state_ini_api_replay_give_identical_records,
+		test_teardown),
+	    cmocka_unit_test_teardown(test_state_version_1_file_restores,
+				      test_teardown),
+	    cmocka_unit_test_teardown(
+		test_state_d4_changes_do_not_grow_the_file, test_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
