@@ -266,7 +266,7 @@ static void on_tick(void *data)
 		n->disco_gen_seen = disco_generation(n->disco);
 		rx_resolve(n->rx, n->disco);
 	}
-	rx_report(n->rx, false);
+	rx_tick(n->rx, mclock_timescale_ok(n->mc), false);
 	if (n->opts->verbose && n->status_ticks &&
 	    n->ticks % n->status_ticks == 0)
 		print_status(n);
@@ -665,7 +665,7 @@ int node_run(const struct node_opts *opts)
 	media_stop(n->media);
 	/* The file thread writes the last frames before the report. */
 	files_stop(n->files);
-	rx_report(n->rx, true); /* nothing held back is left unsaid */
+	rx_tick(n->rx, true, true); /* nothing held back is left unsaid */
 	print_final(n);
 out:
 	if (n->tx)

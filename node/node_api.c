@@ -284,7 +284,7 @@ static json_t *sub_stats_json(const struct sub_stats *st)
 	for (b = 0; b < SUB_HIST_BUCKETS; b++)
 		json_object_set_new(h, bucket[b],
 				    json_integer((json_int_t)GET(st->hist[b])));
-	return json_pack(
+	json_t *o = json_pack(
 	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
 	    "received", (json_int_t)GET(st->received), "lost",
 	    (json_int_t)GET(st->lost), "late", (json_int_t)GET(st->late),
@@ -298,6 +298,16 @@ static json_t *sub_stats_json(const struct sub_stats *st)
 	    (json_int_t)GET(st->bad_size), "foreign",
 	    (json_int_t)GET(st->foreign), "ssrc_changes",
 	    (json_int_t)GET(st->ssrc_changes), "delay_us", h);
+
+	json_object_set_new(o, "foreign_ssrc",
+			    json_integer((json_int_t)GET(st->foreign_ssrc)));
+	json_object_set_new(o, "off_timeline",
+			    json_integer((json_int_t)GET(st->off_timeline)));
+	json_object_set_new(o, "rejudged",
+			    json_integer((json_int_t)GET(st->rejudged)));
+	json_object_set_new(o, "arrival_steps",
+			    json_integer((json_int_t)GET(st->arrival_steps)));
+	return o;
 }
 
 static json_t *channel_list(const uint8_t *ch, unsigned int n)
@@ -316,6 +326,7 @@ static json_t *sub_json(struct node *n, unsigned int i)
 	const struct sub *recv = rx_sub_receiver(n->rx, i);
 	const struct sub_config *sc = rx_sub_config(n->rx, i);
 	char addr[32];
+	int64_t safe;
 	json_t *o;
 
 	net_endpoint_str(&sc->addr, addr, sizeof(addr));
@@ -339,6 +350,25 @@ static json_t *sub_json(struct node *n, unsigned int i)
 				    channel_list(s->rx, s->nrx));
 		json_object_set_new(o, "stream_channels",
 				    channel_list(sch, s->nrx));
+	}
+	json_object_set_new(o, "state_reason",
+			    json_string(rx_sub_state_reason(n->rx, i)));
+	safe = rx_sub_safe_latency_us(n->rx, i);
+	json_object_set_new(o, "latency_safe_us",
+			    safe >= 0 ? json_integer(safe) : json_null());
+	if (recv) {
+		const struct sub_stats *st = sub_stats(recv);
+
+		json_object_set_new(
+		    o, "timing",
+		    json_string(GET(st->arrival_timing) ? "arrival" : "ptp"));
+		if (GET(st->arrival_timing)) {
+			json_object_set_new(
+			    o, "rate_ppm",
+			    json_real((double)GET(st->rate_ppb) / 1000.0));
+			json_object_set_new(o, "converting",
+					    json_boolean(GET(st->converting)));
+		}
 	}
 	json_object_set_new(o, "settings",
 			    settings_to_json(SETTINGS_SUB, s, s->given));

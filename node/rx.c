@@ -13,6 +13,7 @@
 #include "node/media.h"
 #include "node/recorder.h"
 #include "node/rxbus.h"
+#include "node/substate.h"
 #include "ptp/mclock.h"
 
 #include <errno.h>
@@ -185,10 +186,13 @@ struct rx_out {
 
 /* Counters already logged, and the log's rate limit. */
 struct rx_seen {
-	uint64_t bad_header, bad_pt, bad_size, foreign, early, ssrc_changes;
+	uint64_t bad_header, bad_pt, bad_size, foreign, early, foreign_ssrc,
+	    ssrc_changes, rejudged;
 	bool arrival;
 	struct log_ratelimit rl;
 };
+
+#define RX_DELAY_WINDOWS 5 /* the safe latency looks this far back */
 
 struct rx_sub {
 	bool used;
@@ -204,6 +208,13 @@ struct rx_sub {
 	unsigned int nout;
 	bool outs_open; /* opened with the first receiver */
 	struct rx_seen seen;
+	struct substate state;
+	const struct sub *state_sub; /* the receiver the state counts */
+	bool sdp_ptp;		     /* its stream's SDP names a PTP clock */
+	/* the receiver's last arrival delay windows, for the safe latency */
+	int64_t win_min[RX_DELAY_WINDOWS], win_max[RX_DELAY_WINDOWS];
+	unsigned int nwin;
+	uint64_t windows_seen;
 };
 
 struct rx {
@@ -522,7 +533,7 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 		  size_t err_len)
 {
 	const struct node_config *cfg = rx->env.cfg;
-	struct sdp_stream st;
+	struct sdp_stream st = {0};
 	struct rx_sub *r;
 	struct sub_config sc;
 	char why[256];
@@ -573,6 +584,10 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 	r->config_latency_ns = s->latency_ns;
 	r->seen.rl =
 	    (struct log_ratelimit)LOG_RATELIMIT_INIT(5 * NSEC_PER_SEC, 3);
+	substate_init(&r->state, !s->stream[0]);
+	r->sdp_ptp = s->sdp[0] && st.refclk != SDP_REFCLK_NONE &&
+		     st.refclk != SDP_REFCLK_LOCALMAC &&
+		     st.refclk != SDP_REFCLK_OTHER;
 	if (slot >= rx->nslots)
 		rx->nslots = slot + 1;
 	for (i = 0; i < cfg->nsinks && r->nout < SUB_MAX_SINKS; i++)
@@ -727,6 +742,9 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 	}
 	media_set_sub(rx->env.media, (unsigned int)(r - rx->subs), s);
 	r->sub = s;
+	r->sdp_ptp = st.refclk != SDP_REFCLK_NONE &&
+		     st.refclk != SDP_REFCLK_LOCALMAC &&
+		     st.refclk != SDP_REFCLK_OTHER;
 	memset(&r->seen, 0, offsetof(struct rx_seen, rl));
 	net_endpoint_str(&sc.addr, addr, sizeof(addr));
 	log_info("subscription %s: stream '%s' (%s) %s %s, %u ch %s/%u, "
@@ -844,11 +862,38 @@ unsigned int rx_stream_channels(const struct rx *rx)
 
 const char *rx_sub_state(const struct rx *rx, unsigned int slot)
 {
-	const struct rx_sub *r = &rx->subs[slot];
+	return substate_name(rx->subs[slot].state.state);
+}
 
-	if (!r->sub)
-		return "unresolved";
-	return GET(sub_stats(r->sub)->received) ? "receiving" : "silent";
+const char *rx_sub_state_reason(const struct rx *rx, unsigned int slot)
+{
+	return rx->subs[slot].state.reason;
+}
+
+int64_t rx_sub_safe_latency_us(const struct rx *rx, unsigned int slot)
+{
+	const struct rx_sub *r = &rx->subs[slot];
+	int64_t lo = INT64_MAX, hi = INT64_MIN, need, step = 250;
+	unsigned int i;
+
+	if (!r->sub || !r->nwin)
+		return -1;
+	for (i = 0; i < r->nwin; i++) {
+		if (r->win_min[i] < lo)
+			lo = r->win_min[i];
+		if (r->win_max[i] > hi)
+			hi = r->win_max[i];
+	}
+	/* A packet must be in by its playout: on PTP time the latest
+	 * arrival after the packet's own time, on arrival timing the
+	 * spread around the alignment; plus the packet itself (its last
+	 * frame plays a packet time after its first) and half a
+	 * millisecond for what the window did not see. */
+	need = (GET(sub_stats(r->sub)->arrival_timing) ? hi - lo : hi) / 1000 +
+	       (int64_t)r->cfg.fpp * 1000000 / r->cfg.rate + 500;
+	if (need < (int64_t)(SUB_LATENCY_MIN_NS / 1000))
+		need = SUB_LATENCY_MIN_NS / 1000;
+	return (need + step - 1) / step * step;
 }
 
 /* ---- reports ---- */
@@ -906,19 +951,23 @@ void rx_format_stats(const struct sub *s, char *buf, size_t len)
  * back by the rate limit are carried into the next line, never lost. */
 static void report_one(struct rx_sub *r, bool flush)
 {
-	static const char *const what[5] = {
+	static const char *const what[6] = {
 	    "not RTP",
 	    "with payload type %u (want %u)",
 	    "with %u-byte payloads (not whole frames)",
 	    "from a source outside the filter",
 	    "too far ahead of playout",
+	    "of another SSRC than the stream's (strays, spoofs, or a new "
+	    "sender proving itself)",
 	};
 	const struct sub_stats *st = sub_stats(r->sub);
 	struct rx_seen *seen = &r->seen;
-	uint64_t v[5] = {GET(st->bad_header), GET(st->bad_pt),
-			 GET(st->bad_size), GET(st->foreign), GET(st->early)};
-	uint64_t *old[5] = {&seen->bad_header, &seen->bad_pt, &seen->bad_size,
-			    &seen->foreign, &seen->early};
+	uint64_t v[6] = {GET(st->bad_header), GET(st->bad_pt),
+			 GET(st->bad_size), GET(st->foreign),
+			 GET(st->early),      GET(st->foreign_ssrc)};
+	uint64_t *old[6] = {&seen->bad_header, &seen->bad_pt, &seen->bad_size,
+			    &seen->foreign,    &seen->early,
+			    &seen->foreign_ssrc};
 	bool arrival = GET(st->arrival_timing);
 	char msg[512], part[128];
 	unsigned int k, suppressed;
@@ -930,15 +979,20 @@ static void report_one(struct rx_sub *r, bool flush)
 			 "resynchronised",
 			 r->set.name, (unsigned int)GET(st->ssrc));
 	}
+	if (GET(st->rejudged) != seen->rejudged) {
+		seen->rejudged = GET(st->rejudged);
+		log_warn("subscription %s: packets fit no timeline; timed anew",
+			 r->set.name);
+	}
 	if (arrival != seen->arrival) {
 		seen->arrival = arrival;
-		if (arrival)
-			log_info("subscription %s: stream timestamps are not "
-				 "on this node's media clock; aligned on "
-				 "arrival",
-				 r->set.name);
+		log_info("subscription %s: %s", r->set.name,
+			 arrival ? "stream timestamps are not on this node's "
+				   "media clock; aligned on arrival"
+				 : "stream timestamps are on this node's media "
+				   "clock");
 	}
-	for (k = 0; k < 5; k++) {
+	for (k = 0; k < 6; k++) {
 		if (v[k] == *old[k])
 			continue;
 		/* Only the pt and size kinds take arguments. */
@@ -958,18 +1012,83 @@ static void report_one(struct rx_sub *r, bool flush)
 	}
 	if (off && (log_ratelimit_ok(&seen->rl, &suppressed) || flush)) {
 		log_warn("subscription %s: dropped %s", r->set.name, msg);
-		for (k = 0; k < 5; k++)
+		for (k = 0; k < 6; k++)
 			*old[k] = v[k];
 	}
 }
 
-void rx_report(struct rx *rx, bool flush)
+/* The receiver's delay windows closed since the last tick. */
+static void take_windows(struct rx_sub *r)
+{
+	const struct sub_stats *st = sub_stats(r->sub);
+	uint64_t n = GET(st->delay_windows);
+	int64_t lo = GET(st->win_delay_min_ns), hi = GET(st->win_delay_max_ns);
+
+	if (n == r->windows_seen)
+		return;
+	r->windows_seen = n;
+	if (lo > hi)
+		return; /* a window without packets */
+	memmove(r->win_min + 1, r->win_min,
+		sizeof(r->win_min[0]) * (RX_DELAY_WINDOWS - 1));
+	memmove(r->win_max + 1, r->win_max,
+		sizeof(r->win_max[0]) * (RX_DELAY_WINDOWS - 1));
+	r->win_min[0] = lo;
+	r->win_max[0] = hi;
+	if (r->nwin < RX_DELAY_WINDOWS)
+		r->nwin++;
+}
+
+static void step_state(struct rx *rx, struct rx_sub *r, bool clock_settled)
+{
+	const struct sub_stats *st = r->sub ? sub_stats(r->sub) : NULL;
+	enum sub_state was = r->state.state;
+	struct substate_input in = {
+	    .resolved = r->sub != NULL,
+	    .received = st ? GET(st->received) : 0,
+	    .late = st ? GET(st->late) : 0,
+	    .off = st ? GET(st->off_timeline) : 0,
+	    .arrival_timing = st && GET(st->arrival_timing),
+	    .expects_ptp = r->sdp_ptp || r->set.timing == SUB_TIMING_PTP,
+	    .clock_settled = clock_settled,
+	    .latency_us = (uint32_t)(r->set.latency_ns / 1000),
+	};
+
+	if (r->sub != r->state_sub) {
+		/* a new receiver (latency, moved stream): counters anew */
+		r->state_sub = r->sub;
+		r->nwin = 0;
+		r->windows_seen = st ? GET(st->delay_windows) : 0;
+		substate_rebase(&r->state, &in);
+	}
+	if (r->sub)
+		take_windows(r);
+	in.safe_latency_us =
+	    rx_sub_safe_latency_us(rx, (unsigned int)(r - rx->subs));
+	if (!substate_step(&r->state, &in))
+		return;
+	if (r->state.state == SUB_RECEIVING)
+		log_info("subscription %s: %s -> %s (%s)", r->set.name,
+			 substate_name(was), substate_name(r->state.state),
+			 r->state.reason);
+	else
+		log_warn("subscription %s: %s -> %s (%s)", r->set.name,
+			 substate_name(was), substate_name(r->state.state),
+			 r->state.reason);
+}
+
+void rx_tick(struct rx *rx, bool clock_settled, bool flush)
 {
 	unsigned int i;
 
-	for (i = 0; i < rx->nslots; i++)
-		if (rx->subs[i].used && rx->subs[i].sub)
+	for (i = 0; i < rx->nslots; i++) {
+		if (!rx->subs[i].used)
+			continue;
+		if (rx->subs[i].sub)
 			report_one(&rx->subs[i], flush);
+		if (!flush)
+			step_state(rx, &rx->subs[i], clock_settled);
+	}
 }
 
 size_t rx_status(const struct rx *rx, char *buf, size_t len, size_t off)

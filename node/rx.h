@@ -161,12 +161,19 @@ bool rx_sub_latency_changed(const struct rx *rx, unsigned int slot);
 int rx_channel_feeder(const struct rx *rx, unsigned int r, unsigned int *sch);
 /* RX channels filled, stream channels received (mDNS TXT). */
 unsigned int rx_stream_channels(const struct rx *rx);
-/* "unresolved", "silent", "receiving": the subscription's state. */
+/* The subscription's state (node/substate.h: unresolved, waiting,
+ * receiving, late, no-audio, clock-mismatch) and why. */
 const char *rx_sub_state(const struct rx *rx, unsigned int slot);
+const char *rx_sub_state_reason(const struct rx *rx, unsigned int slot);
+/* The smallest latency that would have held over the last 10 s of
+ * arrivals (us, rounded up to 250), or -1 when not known yet. */
+int64_t rx_sub_safe_latency_us(const struct rx *rx, unsigned int slot);
 
-/* The control loop's tick: counter changes into rate-limited log lines
- * (all of them when @flush). */
-void rx_report(struct rx *rx, bool flush);
+/* The control loop's tick (100 ms): every subscription's state, and
+ * counter changes into rate-limited log lines. @clock_settled: this
+ * node's media clock is locked or free-running. @flush: at the end, say
+ * what the rate limit held back. */
+void rx_tick(struct rx *rx, bool clock_settled, bool flush);
 /* The --verbose status ("| sub NAME rx=..."), appended at @off. */
 size_t rx_status(const struct rx *rx, char *buf, size_t len, size_t off);
 /* The "final:" lines. */

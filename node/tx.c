@@ -93,7 +93,7 @@ static int flow_sdp(const struct tx *tx, const struct tx_flow *f,
 
 	flow_origin(f->flow, &st.origin_addr, mac);
 	snprintf(st.origin_user, sizeof(st.origin_user), "-");
-	st.session_id = flow_ssrc(f->flow) ? flow_ssrc(f->flow) : 1;
+	st.session_id = flow_session_id(f->flow) ? flow_session_id(f->flow) : 1;
 	st.session_version = version;
 	snprintf(st.name, sizeof(st.name), "%s %s", tx->env.node_name,
 		 fc->name);

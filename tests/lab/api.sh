@@ -9,7 +9,7 @@
 # - B restarts: its subscriptions come back from its state file.
 . "$(dirname "$0")/../lib.sh"
 
-secs=3
+secs=8
 lab=d4a$$
 d4_lab_hosts $lab 2
 "$D4WAV" gen "$T/in.wav" --channels 2 --seconds $secs --seed 21

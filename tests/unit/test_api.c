@@ -796,7 +796,7 @@ static void test_api_subscription_by_address(void **state)
 		qemu_skip_if_no_timestampns(
 		    json_string_value(json_object_get(r.json, "error")));
 	assert_status(&r, 201);
-	assert_string_equal(member_str(r.json, "state"), "silent");
+	assert_string_equal(member_str(r.json, "state"), "waiting");
 	assert_int_equal(member_int(r.json, "latency_us"), 2000);
 	member(member(r.json, "stats"), "received");
 	reply_free(&r);
