@@ -21,7 +21,8 @@
 
 #define CHECK_FINDINGS_MAX 32
 #define CHECK_SDP_MAX	   8192
-#define TAI_UTC_S	   37 /* since 2017 */
+#define TAI_UTC_S	   37	 /* since 2017 */
+#define CHECK_OFFSETS_MAX  60000 /* packets whose offsets are kept */
 
 static const char usage[] =
     "usage: d4ctl check [OPTIONS] FILE.sdp\n"
@@ -287,17 +288,29 @@ out_close:
 
 /* Listens @seconds to @st: DSCP of every packet, and arrival (PTP ns,
  * from the kernel's receive stamp) minus the RTP timestamp's PTP time. */
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 static int listen_stream(const struct sdp_stream *st, double seconds,
 			 int64_t ptp_off_ns, struct aes67check_live *live)
 {
 	struct timespec now, end;
-	int64_t sum = 0;
+	int64_t sum = 0, *offs;
+	unsigned int kept = 0;
 	int fd;
 
+	offs = malloc(CHECK_OFFSETS_MAX * sizeof(*offs));
+	if (!offs)
+		return -ENOMEM;
 	fd = listen_socket(st);
 	if (fd < 0) {
 		errno = -fd;
 		d4ctl_err("check", "cannot listen to the stream: %m");
+		free(offs);
 		return fd;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &end);
@@ -366,12 +379,19 @@ static int listen_stream(const struct sdp_stream *st, double seconds,
 		if (!live->timing_packets || off > live->offset_max_ns)
 			live->offset_max_ns = off;
 		sum += off;
+		if (kept < CHECK_OFFSETS_MAX)
+			offs[kept++] = off;
 		live->timing_packets++;
 		live->has_timing = true;
 	}
 	close(fd);
-	if (live->timing_packets)
+	if (kept) {
 		live->offset_mean_ns = sum / (int64_t)live->timing_packets;
+		qsort(offs, kept, sizeof(*offs), cmp_i64);
+		live->offset_p01_ns = offs[kept / 100];
+		live->offset_p99_ns = offs[kept - 1 - kept / 100];
+	}
+	free(offs);
 	return 0;
 }
 
@@ -399,11 +419,15 @@ static void print_findings(const struct d4ctl *ctl, const char *what,
 		if (live->has_timing)
 			json_object_set_new(
 			    o, "timing",
-			    json_pack("{s:i,s:I,s:I,s:I}", "packets",
+			    json_pack("{s:i,s:I,s:I,s:I,s:I,s:I}", "packets",
 				      live->timing_packets, "offset_min_ns",
 				      (json_int_t)live->offset_min_ns,
+				      "offset_p01_ns",
+				      (json_int_t)live->offset_p01_ns,
 				      "offset_mean_ns",
 				      (json_int_t)live->offset_mean_ns,
+				      "offset_p99_ns",
+				      (json_int_t)live->offset_p99_ns,
 				      "offset_max_ns",
 				      (json_int_t)live->offset_max_ns));
 		d4ctl_print_json(o);
@@ -415,12 +439,15 @@ static void print_findings(const struct d4ctl *ctl, const char *what,
 		printf("  on the wire: DSCP %u (%u packets)\n", live->dscp,
 		       live->dscp_packets);
 	if (live->has_timing)
-		printf("  send-time offset: mean %.3f ms, min %.3f, max %.3f, "
-		       "spread %.3f ms (%u packets)\n",
+		printf("  send-time offset: mean %.3f ms, min %.3f, 1%% %.3f, "
+		       "99%% %.3f, max %.3f; spread (1-99%%) %.3f ms (%u "
+		       "packets)\n",
 		       (double)live->offset_mean_ns / 1e6,
 		       (double)live->offset_min_ns / 1e6,
+		       (double)live->offset_p01_ns / 1e6,
+		       (double)live->offset_p99_ns / 1e6,
 		       (double)live->offset_max_ns / 1e6,
-		       (double)(live->offset_max_ns - live->offset_min_ns) /
+		       (double)(live->offset_p99_ns - live->offset_p01_ns) /
 			   1e6,
 		       live->timing_packets);
 	for (i = 0; i < n; i++)

@@ -358,13 +358,14 @@ static void check_wire(struct checker *c)
 		    "packets arrive %.1f ms before their RTP timestamp: the "
 		    "sender's clock or mediaclk offset is wrong",
 		    (double)-live->offset_mean_ns / 1e6);
-	spread = live->offset_max_ns - live->offset_min_ns;
+	spread = live->offset_p99_ns - live->offset_p01_ns;
 	if (spread > 1000000)
 		add(c, AES67CHECK_WARN, "wire.spread",
-		    "arrival spread %.2f ms (offsets %.2f..%.2f ms): bursty "
-		    "sending; receivers need that much more latency",
-		    (double)spread / 1e6, (double)live->offset_min_ns / 1e6,
-		    (double)live->offset_max_ns / 1e6);
+		    "arrival spread %.2f ms (1st-99th percentile of the "
+		    "send-time offset, %.2f..%.2f ms): bursty sending; "
+		    "receivers need that much more latency",
+		    (double)spread / 1e6, (double)live->offset_p01_ns / 1e6,
+		    (double)live->offset_p99_ns / 1e6);
 }
 
 size_t aes67check_run(const struct sdp_stream *st, const uint8_t *text,

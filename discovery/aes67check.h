@@ -43,11 +43,15 @@ struct aes67check_live {
 	unsigned int dscp_packets; /* how many were looked at */
 	bool dscp_mixed;	   /* not all packets carried @dscp */
 	/* send-time offset: arrival (PTP ns) - RTP timestamp as PTP ns, over
-	 * @timing_packets packets */
+	 * @timing_packets packets; the spread is judged between the 1st and
+	 * 99th percentile, so that one scheduling stall of the listening
+	 * host is not taken for the sender's bursts */
 	bool has_timing;
 	unsigned int timing_packets;
 	int64_t offset_min_ns;
+	int64_t offset_p01_ns;
 	int64_t offset_mean_ns;
+	int64_t offset_p99_ns;
 	int64_t offset_max_ns;
 	/* how many other announced sessions have this o= id and address */
 	bool has_others;
