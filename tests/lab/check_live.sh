@@ -104,3 +104,36 @@ cat "$T/d.out"
 grep -q "aes67.gm-stale .*the network's is $gm" "$T/d.out" ||
 	fail "(d) stale grandmaster not flagged"
 pass "(d) stale grandmaster flagged against the live $gm"
+
+# (e) what d4 marks on the wire (docs/interop.md "DSCP"): audio with the
+# flow's DSCP (46 here), SAP and RTSP with 0, as Dante's control traffic.
+rport=$(sed -n 's/.*rtsp: answering DESCRIBE on port \([0-9]*\).*/\1/p' \
+	"$T/play.log" | head -n 1)
+[ -n "$rport" ] || fail "(e) no RTSP port in play's log"
+d4_spawn "$T/tshark.log" ip netns exec $h2 tshark -i eth0 -n -l \
+	-a duration:40 -f "udp port 9875 or udp port 5004 or tcp port $rport" \
+	-w "$T/wire.pcap"
+tshark_pid=$!
+sleep 2 # tshark opens the interface
+d4_describe $h2 10.77.0.1 "$rport" "play music" >"$T/describe.sdp" ||
+	fail "(e) DESCRIBE failed"
+# SAP repeats every 30 s at most: wait for one announcement in the capture
+for i in $(seq 1 40); do
+	[ -s "$T/wire.pcap" ] &&
+		tshark -r "$T/wire.pcap" -Y 'udp.port == 9875' 2>/dev/null |
+		grep -q . && break
+	sleep 1
+done
+kill -INT $tshark_pid 2>/dev/null || true
+d4_wait_pid $tshark_pid 10 || true
+dscp_of() { # dscp_of FILTER: the DSCP values of matching packets, sorted
+	tshark -r "$T/wire.pcap" -Y "$1" -T fields -e ip.dsfield.dscp |
+		sort -u | tr '\n' ' '
+}
+sap=$(dscp_of 'udp.port == 9875 && ip.src == 10.77.0.1')
+rtp=$(dscp_of 'udp.dstport == 5004 && ip.src == 10.77.0.1')
+rtsp=$(dscp_of "tcp.srcport == $rport && ip.src == 10.77.0.1")
+[ "$sap" = "0 " ] || fail "(e) SAP DSCP '$sap', want 0"
+[ "$rtp" = "46 " ] || fail "(e) audio DSCP '$rtp', want 46"
+[ "$rtsp" = "0 " ] || fail "(e) RTSP DSCP '$rtsp', want 0"
+pass "(e) on the wire (tshark): audio DSCP $rtp, SAP $sap, RTSP $rtsp"
