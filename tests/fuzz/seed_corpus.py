@@ -82,6 +82,8 @@ def fixtures():
     d = os.path.join(root, "tests", "data", "sdp")
     out = {}
     for name in sorted(os.listdir(d)):
+        if not name.endswith(".sdp"):
+            continue  # PROVENANCE, expect.tsv
         with open(os.path.join(d, name), "rb") as f:
             out[name[:-4]] = f.read()
     return out
