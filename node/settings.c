@@ -337,7 +337,7 @@ static const struct setting sub_rows[] = {
      .what = "a payload type from 0 to 127", .help = "RTP payload type"},
     {"latency", "latency_us", SETTING_DURATION,
      F(struct sub_settings, latency_ns), .min = SUB_LATENCY_MIN_NS,
-     .max = SUB_LATENCY_MAX_NS, .unit_ns = MS, .json_unit_ns = US, .def = "1ms",
+     .max = SUB_LATENCY_MAX_NS, .unit_ns = MS, .json_unit_ns = US, .def = "4ms",
      .what = "a latency from 250us to 100ms", .help = "the link offset"},
     {"timing", "timing", SETTING_ENUM, F(struct sub_settings, timing),
      .choices = timings, .def = "auto", .what = "auto, ptp or arrival",

@@ -15,7 +15,7 @@
 #define SUB_MAX_SINKS	       8
 #define SUB_LATENCY_MIN_NS     (250 * 1000ull)
 #define SUB_LATENCY_MAX_NS     (100 * 1000 * 1000ull)
-#define SUB_LATENCY_DEFAULT_NS (1000 * 1000ull)
+#define SUB_LATENCY_DEFAULT_NS (4 * 1000 * 1000ull) /* docs/api.md "Latency" */
 
 enum sub_timing {
 	SUB_TIMING_AUTO, /* PTP when the stream's timestamps fit, else arrival

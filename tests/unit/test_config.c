@@ -245,7 +245,7 @@ static void test_config_full_file_parses_subscriptions(void **state)
 	assert_int_equal(s->channels, 3);
 	assert_int_equal(s->pt, 98);
 	assert_int_equal(s->fpp, 96); /* 1 ms at 96 kHz */
-	assert_int_equal(s->latency_ns, 1000000);
+	assert_int_equal(s->latency_ns, 4000000); /* the default */
 	assert_int_equal(s->timing, SUB_TIMING_AUTO);
 
 	s = resolved(t, 1);
