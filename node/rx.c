@@ -745,6 +745,7 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 	r->sdp_ptp = st.refclk != SDP_REFCLK_NONE &&
 		     st.refclk != SDP_REFCLK_LOCALMAC &&
 		     st.refclk != SDP_REFCLK_OTHER;
+	r->nwin = 0; /* another path */
 	memset(&r->seen, 0, offsetof(struct rx_seen, rl));
 	net_endpoint_str(&sc.addr, addr, sizeof(addr));
 	log_info("subscription %s: stream '%s' (%s) %s %s, %u ch %s/%u, "
@@ -928,6 +929,7 @@ void rx_format_stats(const struct sub *s, char *buf, size_t len)
 	    "received=%llu lost=%llu late=%llu early=%llu "
 	    "unsynced=%llu duplicate=%llu reordered=%llu missing_frames=%llu "
 	    "bad_header=%llu bad_pt=%llu bad_size=%llu foreign=%llu "
+	    "foreign_ssrc=%llu off_timeline=%llu rejudged=%llu "
 	    "ssrc_changes=%llu delay_us=",
 	    (unsigned long long)GET(st->received),
 	    (unsigned long long)GET(st->lost),
@@ -941,6 +943,9 @@ void rx_format_stats(const struct sub *s, char *buf, size_t len)
 	    (unsigned long long)GET(st->bad_pt),
 	    (unsigned long long)GET(st->bad_size),
 	    (unsigned long long)GET(st->foreign),
+	    (unsigned long long)GET(st->foreign_ssrc),
+	    (unsigned long long)GET(st->off_timeline),
+	    (unsigned long long)GET(st->rejudged),
 	    (unsigned long long)GET(st->ssrc_changes));
 	if (off < len)
 		format_hist(st, buf, len, off);
@@ -1055,9 +1060,10 @@ static void step_state(struct rx *rx, struct rx_sub *r, bool clock_settled)
 	};
 
 	if (r->sub != r->state_sub) {
-		/* a new receiver (latency, moved stream): counters anew */
+		/* a new receiver (a latency, a moved stream): its counters
+		 * start over; the path's arrival windows stay (a moved
+		 * stream forgot them) */
 		r->state_sub = r->sub;
-		r->nwin = 0;
 		r->windows_seen = st ? GET(st->delay_windows) : 0;
 		substate_rebase(&r->state, &in);
 	}
