@@ -698,7 +698,7 @@ uint64_t sub_playout(struct sub *s, uint64_t now_ns)
 				      s->cfg.channels, n, s->first_data_x);
 		for (i = 0; i < s->nout; i++)
 			s->out_fn[i].fn(s->out_fn[i].ctx, s->play_x, s->out,
-					s->cfg.channels, n);
+					s->cfg.channels, n, s->first_data_x);
 		s->play_x += n;
 	}
 	return mclock_samples_to_ns(s->play_x + s->chunk + s->latency_frames -

@@ -100,9 +100,12 @@ void sub_destroy(struct sub *s);
 /* Attach a recorder (before the media thread starts). 0 or -ENOSPC. */
 int sub_add_recorder(struct sub *s, struct recorder *rec);
 
-/* A sink that takes frames for positions [x, x + n), @stream_ch wide. RT. */
+/* A sink that takes frames for positions [x, x + n), @stream_ch wide;
+ * @first_data_x is the position of the stream's first sample (UINT64_MAX
+ * while none has come). RT. */
 typedef void (*sub_output_fn)(void *ctx, uint64_t x, const int32_t *frames,
-			      unsigned int stream_ch, unsigned int n);
+			      unsigned int stream_ch, unsigned int n,
+			      uint64_t first_data_x);
 /* Attach one (before the media thread starts); it needs each position
  * @lead_frames before its playout time (a sound card's buffer), so the
  * subscription plays out that much earlier: packets must be in by then.

@@ -964,10 +964,9 @@ static void test_config_error_rx_channels(void **state)
 		  "rx_channels = 1\n",
 		  1);
 	assert_has(t, "96000 Hz");
-	/* an RX sink has no first packet, and no subscription */
-	parse_err(t, "[sink k]\nrx = 1\npath = /tmp/k.wav\nstart = first\n",
-		  1);
-	assert_has(t, "no first packet");
+	/* an RX sink starts at the first sample a route delivers, and has
+	 * no subscription */
+	parse_ok(t, "[sink k]\nrx = 1\npath = /tmp/k.wav\nstart = first\n");
 	parse_err(t,
 		  "[subscription a]\naddress = 239.1.1.1\n[sink k]\nrx = 1\n"
 		  "subscription = a\npath = /tmp/k.wav\nstart = now\n",
