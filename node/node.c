@@ -244,6 +244,25 @@ static void on_ptp(void *data, int fd, uint32_t events)
 	ptp_tick(data, mono_now());
 }
 
+/* A file source that jumped to where its position is in the file (it
+ * started after its start time, a long stall, a clock step): once a jump. */
+static void report_seeks(struct node *n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n->cfg->nsources; i++) {
+		uint64_t frame, k = source_seeks(n->sources[i], &frame);
+
+		if (k == n->seeks_seen[i])
+			continue;
+		n->seeks_seen[i] = k;
+		log_info("source %s: to frame %llu (%.3f s into the file), "
+			 "where its start time puts it now",
+			 n->cfg->sources[i].name, (unsigned long long)frame,
+			 (double)frame / source_rate(n->sources[i]));
+	}
+}
+
 /* Every 100 ms: PTP, discovery, counters into log lines, the run limit. */
 static void on_tick(void *data)
 {
@@ -267,6 +286,7 @@ static void on_tick(void *data)
 		rx_resolve(n->rx, n->disco);
 	}
 	rx_tick(n->rx, mclock_timescale_ok(n->mc), false);
+	report_seeks(n);
 	if (n->opts->verbose && n->status_ticks &&
 	    n->ticks % n->status_ticks == 0)
 		print_status(n);

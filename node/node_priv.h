@@ -47,6 +47,7 @@ struct node {
 	const struct node_opts *opts;
 	struct mclock *mc;
 	struct source *sources[CONFIG_MAX_SOURCES];
+	uint64_t seeks_seen[CONFIG_MAX_SOURCES]; /* file sources' jumps logged */
 	struct relay *relay;
 	struct media *media;
 	struct files *files;
