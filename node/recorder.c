@@ -1,5 +1,11 @@
 /* Timestamp-aligned recorder: positions outside [T0, T0 + duration) are
- * dropped, everything inside goes through an SPSC ring to libsndfile. */
+ * dropped, everything inside goes through an SPSC ring to libsndfile.
+ * Positions that went by unseen are zeros in the file; the media thread
+ * only says how many (a gap mark beside the ring) and the file thread
+ * writes them, at most REC_GAP_MAX_S of them for one gap: a recording
+ * whose start lies days back must cost the media thread nothing, and the
+ * disk no more than that. A write that fails (a full disk) stops the
+ * recording, not the node: it is counted and said once. */
 #include "node/recorder.h"
 #include "common/ring.h"
 #include "ptp/mclock.h"
@@ -11,8 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REC_RING_S 2
-#define REC_CHUNK  1024
+#define REC_RING_S    2
+#define REC_CHUNK     1024
+#define REC_MARKS     64
+#define REC_GAP_MAX_S 3600
+
+/* Zeros for @frames positions, before frame @at of the ring's stream. */
+struct rec_mark {
+	uint64_t at;
+	uint64_t frames;
+};
 
 struct recorder {
 	struct recorder_config cfg;
@@ -30,8 +44,15 @@ struct recorder {
 	_Atomic bool complete;
 	_Atomic uint64_t t0_pub;
 	_Atomic uint64_t overflows;
+	uint64_t fed; /* frames put into the ring so far */
+	/* gap marks: the media thread writes, the file thread reads */
+	struct rec_mark marks[REC_MARKS];
+	_Atomic unsigned int mark_w, mark_r;
 	/* file side */
+	uint64_t taken; /* frames taken from the ring so far */
 	_Atomic uint64_t written;
+	_Atomic uint64_t gap_clipped; /* zeros not written past the cap */
+	_Atomic int write_errno;      /* the failure that stopped it, or 0 */
 };
 
 struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
@@ -92,10 +113,38 @@ static void put_frames(struct recorder *rec, const int32_t *frames,
 {
 	uint32_t put = ring_write(rec->ring, frames, n);
 
+	rec->fed += put;
 	if (put < n)
 		atomic_store_explicit(&rec->overflows,
 				      recorder_overflows(rec) + n - put,
 				      memory_order_relaxed);
+}
+
+/* @frames positions of zeros before the next frame put. RT. */
+static void put_gap(struct recorder *rec, uint64_t frames)
+{
+	unsigned int w = atomic_load_explicit(&rec->mark_w,
+					      memory_order_relaxed);
+	unsigned int r = atomic_load_explicit(&rec->mark_r,
+					      memory_order_acquire);
+	struct rec_mark *prev = &rec->marks[(w - 1) % REC_MARKS];
+
+	if (w != r && prev->at == rec->fed) {
+		/* no frame since the last gap: one gap */
+		prev->frames += frames;
+		return;
+	}
+	if (w - r == REC_MARKS) {
+		/* the file thread is that far behind: the positions are
+		 * lost from the file (its index shifts), as frames the ring
+		 * had no room for are */
+		atomic_store_explicit(&rec->overflows,
+				      recorder_overflows(rec) + frames,
+				      memory_order_relaxed);
+		return;
+	}
+	rec->marks[w % REC_MARKS] = (struct rec_mark){rec->fed, frames};
+	atomic_store_explicit(&rec->mark_w, w + 1, memory_order_release);
 }
 
 void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
@@ -138,15 +187,11 @@ void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
 	if (to <= rec->next_x)
 		return; /* before the start, or already written */
 	from = x > rec->next_x ? x : rec->next_x;
-	/* Positions that went by unseen hold zeros (nothing came). */
-	memset(rec->scratch, 0, (size_t)REC_CHUNK * nch * sizeof(int32_t));
-	while (rec->next_x < from) {
-		uint64_t gap = from - rec->next_x;
-		unsigned int n =
-		    gap > REC_CHUNK ? REC_CHUNK : (unsigned int)gap;
-
-		put_frames(rec, rec->scratch, n);
-		rec->next_x += n;
+	/* Positions that went by unseen hold zeros (nothing came): the file
+	 * thread writes them. */
+	if (rec->next_x < from) {
+		put_gap(rec, from - rec->next_x);
+		rec->next_x = from;
 	}
 	while (from < to) {
 		unsigned int n = to - from > REC_CHUNK
@@ -179,27 +224,92 @@ void recorder_set_timescale_ok(struct recorder *rec, bool ok)
 	rec->timescale_ok = ok;
 }
 
+/* Write @n frames; a failure stops the recording. File thread. */
+static void write_frames(struct recorder *rec, const int32_t *buf,
+			 uint64_t n)
+{
+	if (!rec->sf || atomic_load_explicit(&rec->write_errno,
+					     memory_order_relaxed))
+		return;
+	errno = 0;
+	if (sf_writef_int(rec->sf, buf, (sf_count_t)n) != (sf_count_t)n) {
+		atomic_store_explicit(&rec->write_errno, errno ? errno : EIO,
+				      memory_order_release);
+		return;
+	}
+	atomic_store_explicit(&rec->written, recorder_frames_written(rec) + n,
+			      memory_order_relaxed);
+}
+
+/* The zeros of a gap, at most REC_GAP_MAX_S of them. File thread. */
+static void write_gap(struct recorder *rec, uint64_t frames)
+{
+	uint64_t cap = (uint64_t)rec->cfg.rate * REC_GAP_MAX_S;
+
+	if (frames > cap) {
+		atomic_store_explicit(&rec->gap_clipped,
+				      recorder_gap_clipped(rec) + frames - cap,
+				      memory_order_relaxed);
+		frames = cap;
+	}
+	memset(rec->io_buf, 0, (size_t)REC_CHUNK * rec->cfg.nch * sizeof(int32_t));
+	while (frames) {
+		uint64_t n = frames < REC_CHUNK ? frames : REC_CHUNK;
+
+		write_frames(rec, rec->io_buf, n);
+		frames -= n;
+	}
+}
+
 bool recorder_io_drain(struct recorder *rec)
 {
 	bool complete =
 	    atomic_load_explicit(&rec->complete, memory_order_acquire);
-	uint32_t n;
+	unsigned int w, r;
+	uint32_t n, want;
 
 	if (!rec->sf)
 		return true;
-	while ((n = ring_read(rec->ring, rec->io_buf, REC_CHUNK)) > 0) {
-		sf_writef_int(rec->sf, rec->io_buf, n);
-		atomic_store_explicit(&rec->written,
-				      recorder_frames_written(rec) + n,
-				      memory_order_relaxed);
+	for (;;) {
+		w = atomic_load_explicit(&rec->mark_w, memory_order_acquire);
+		r = atomic_load_explicit(&rec->mark_r, memory_order_relaxed);
+		if (r != w && rec->marks[r % REC_MARKS].at == rec->taken) {
+			write_gap(rec, rec->marks[r % REC_MARKS].frames);
+			atomic_store_explicit(&rec->mark_r, r + 1,
+					      memory_order_release);
+			continue;
+		}
+		/* up to the next gap */
+		want = REC_CHUNK;
+		if (r != w &&
+		    rec->marks[r % REC_MARKS].at - rec->taken < REC_CHUNK)
+			want = (uint32_t)(rec->marks[r % REC_MARKS].at -
+					  rec->taken);
+		n = ring_read(rec->ring, rec->io_buf, want);
+		if (!n)
+			break;
+		rec->taken += n;
+		write_frames(rec, rec->io_buf, n);
 	}
-	if (complete) {
-		/* Finish the file now: it is whole before the node stops. */
+	if (complete || atomic_load_explicit(&rec->write_errno,
+					     memory_order_relaxed)) {
+		/* Finish the file now: it is whole before the node stops
+		 * (or as whole as the disk let it be). */
 		sf_close(rec->sf);
 		rec->sf = NULL;
 		return true;
 	}
 	return false;
+}
+
+uint64_t recorder_gap_clipped(const struct recorder *rec)
+{
+	return atomic_load_explicit(&rec->gap_clipped, memory_order_relaxed);
+}
+
+int recorder_write_errno(const struct recorder *rec)
+{
+	return atomic_load_explicit(&rec->write_errno, memory_order_acquire);
 }
 
 void recorder_close(struct recorder *rec)

@@ -58,6 +58,11 @@ uint64_t recorder_start_x(const struct recorder *rec);
 uint64_t recorder_frames_written(const struct recorder *rec);
 /* Frames lost because the disk did not keep up (should stay 0). */
 uint64_t recorder_overflows(const struct recorder *rec);
+/* Zeros of a gap beyond an hour that were not written (a start far in
+ * the past of an open-ended recording). */
+uint64_t recorder_gap_clipped(const struct recorder *rec);
+/* The error that stopped the recording (ENOSPC: a full disk), or 0. */
+int recorder_write_errno(const struct recorder *rec);
 const char *recorder_path(const struct recorder *rec);
 uint32_t recorder_rate(const struct recorder *rec);
 
