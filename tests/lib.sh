@@ -158,6 +158,25 @@ d4_ptp_gm() {
 		--logAnnounceInterval=0 --announceReceiptTimeout=2
 }
 
+# d4_ptp_gm_timescale HOST OFFSET_S: the grandmaster ptp4l on HOST announces
+# the PTP timescale with a UTC offset of OFFSET_S seconds from now on
+# (linuxptp's GRANDMASTER_SETTINGS_NP through pmc). Its clock is still the
+# lab's shared CLOCK_REALTIME, so its followers' PTP time becomes that plus
+# OFFSET_S: a grandmaster on another timescale (Dante grandmasters are
+# decades off UTC; a signed 16-bit offset reaches about 9 hours).
+d4_ptp_gm_timescale() {
+	local host=$1 off=$2 i
+	for i in $(seq 1 50); do
+		pmc -u -s "$T/$host-ptp4l" -b 0 "SET GRANDMASTER_SETTINGS_NP \
+clockClass 248 clockAccuracy 0xfe offsetScaledLogVariance 0xffff \
+currentUtcOffset $off leap61 0 leap59 0 currentUtcOffsetValid 1 \
+ptpTimescale 1 timeTraceable 1 frequencyTraceable 0 timeSource 0xa0" \
+			2>&1 | grep -q "currentUtcOffset *$off" && return 0
+		sleep 0.1
+	done
+	fail "ptp4l on $host did not take the PTP timescale with offset $off"
+}
+
 # d4_ptp_follower HOST: a measuring-only ptp4l on HOST (socket
 # $T/HOST-ptp4l). PID in $!.
 d4_ptp_follower() {
