@@ -576,6 +576,7 @@ static int node_build(struct node *n)
 					.media = n->media,
 					.files = n->files,
 					.cfg = cfg,
+					.rec_dir = n->rec_dir,
 					.persist = state_persist,
 					.persist_ctx = n},
 		       err, sizeof(err));

@@ -320,6 +320,31 @@ static json_t *channel_list(const uint8_t *ch, unsigned int n)
 	return a;
 }
 
+static json_t *recordings_json(struct node *n, unsigned int i)
+{
+	struct rx_rec_info ri[SUB_MAX_SINKS];
+	unsigned int k, nr = rx_sub_recordings(n->rx, i, ri, SUB_MAX_SINKS);
+	json_t *a = json_array();
+
+	for (k = 0; k < nr; k++) {
+		json_t *o = json_pack(
+		    "{s:s,s:s,s:I,s:I,s:I}", "path", ri[k].path, "state",
+		    ri[k].state, "frames", (json_int_t)ri[k].frames,
+		    "gap_clipped", (json_int_t)ri[k].gap_clipped, "overflows",
+		    (json_int_t)ri[k].overflows);
+
+		if (ri[k].error)
+			json_object_set_new(o, "error",
+					    json_string(strerror(ri[k].error)));
+		if (ri[k].start_x != UINT64_MAX)
+			json_object_set_new(
+			    o, "start_position",
+			    json_integer((json_int_t)ri[k].start_x));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 static json_t *sub_json(struct node *n, unsigned int i)
 {
 	const struct sub_settings *s = rx_sub_settings(n->rx, i);
@@ -372,6 +397,7 @@ static json_t *sub_json(struct node *n, unsigned int i)
 	}
 	json_object_set_new(o, "settings",
 			    settings_to_json(SETTINGS_SUB, s, s->given));
+	json_object_set_new(o, "recordings", recordings_json(n, i));
 	if (recv)
 		json_object_set_new(o, "stats",
 				    sub_stats_json(sub_stats(recv)));
@@ -403,18 +429,23 @@ static int h_subs(void *ctx, const struct api_req *r, json_t **out, char *err,
 #define RECORD_MAX_S 1e10
 
 /* "record": {"path", "start", "duration"}: a WAV recording of every
- * channel, aligned by PTP position. 0 or 400 with @err. */
-static int parse_record(const json_t *rec, struct rx_record *out, char *err,
-			size_t err_len)
+ * channel, aligned by PTP position, into a new file of the recordings
+ * directory (rx.c checks the name). A start more than a second in the past
+ * of a settled clock is refused: the positions it names went by unheard.
+ * 0 or 400 with @err. */
+static int parse_record(struct node *n, const json_t *rec,
+			struct rx_record *out, char *err, size_t err_len)
 {
 	const char *path = jstr(rec, "path");
 	json_t *start = json_object_get(rec, "start");
 	json_t *dur = json_object_get(rec, "duration");
+	uint64_t now;
 
 	if (!json_is_object(rec) || !path || !*path ||
-	    strlen(path) >= sizeof(out->path))
+	    strlen(path) >= sizeof(out->name))
 		ERR(400, "'record' needs {\"path\": FILE, \"start\": "
-			 "PTP_SECONDS, \"duration\": SECONDS}");
+			 "PTP_SECONDS, \"duration\": SECONDS}; FILE a name in "
+			 "the recordings directory");
 	if ((start && !json_is_number(start)) ||
 	    (dur && !json_is_number(dur)) ||
 	    (start && !(json_number_value(start) >= 0 &&
@@ -426,10 +457,18 @@ static int parse_record(const json_t *rec, struct rx_record *out, char *err,
 		    "from 0 to %.0f",
 		    RECORD_MAX_S);
 	memset(out, 0, sizeof(*out));
-	snprintf(out->path, sizeof(out->path), "%s", path);
+	snprintf(out->name, sizeof(out->name), "%s", path);
 	out->has_start = start != NULL;
 	out->start_ns = start ? (uint64_t)(json_number_value(start) * 1e9) : 0;
 	out->duration_ns = dur ? (uint64_t)(json_number_value(dur) * 1e9) : 0;
+	now = mclock_now_ns(n->mc);
+	if (start && mclock_timescale_ok(n->mc) &&
+	    out->start_ns + NSEC_PER_SEC < now)
+		ERR(400,
+		    "'record.start' is %.3f s in the past (PTP time is now "
+		    "%.3f s): leave it out to record from the first audio, "
+		    "or give a time ahead",
+		    (double)(now - out->start_ns) / 1e9, (double)now / 1e9);
 	return 0;
 }
 
@@ -445,7 +484,7 @@ static int h_sub_create(void *ctx, const struct api_req *r, json_t **out,
 	if (!r->body)
 		ERR(400, "POST /subscriptions needs a JSON body");
 	rec = json_object_get(r->body, "record");
-	if (rec && parse_record(rec, &rr, err, err_len))
+	if (rec && parse_record(n, rec, &rr, err, err_len))
 		return 400;
 	/* the recording is not one of the subscription's settings */
 	body = json_copy(r->body);

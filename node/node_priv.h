@@ -65,6 +65,7 @@ struct node {
 	unsigned int nd4_texts;
 	/* the state directory; "" when it is unusable (no API, no state) */
 	char state_dir[4096];
+	char rec_dir[4096 + 16]; /* the API's recordings, "" = none */
 	char token[80];
 	bool restoring; /* replaying the state file: don't save */
 	/* the control loop */

@@ -2,9 +2,11 @@
  * dropped, everything inside goes through an SPSC ring to libsndfile.
  * Positions that went by unseen are zeros in the file; the media thread
  * only says how many (a gap mark beside the ring) and the file thread
- * writes them, at most REC_GAP_MAX_S of them for one gap: a recording
- * whose start lies days back must cost the media thread nothing, and the
- * disk no more than that. A write that fails (a full disk) stops the
+ * writes them, at most REC_GAP_MAX_S seconds of them for one gap: a
+ * recording whose start lies days back must cost the media thread nothing,
+ * and the file thread no more than it writes in a blink (10 s of 8
+ * channels are 11.5 MB); the frames after a longer gap are early by what
+ * was left out (counted: recorder_gap_clipped). A write that fails (a full disk) stops the
  * recording, not the node: it is counted and said once. */
 #include "node/recorder.h"
 #include "common/ring.h"
@@ -16,11 +18,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define REC_RING_S    2
 #define REC_CHUNK     1024
 #define REC_MARKS     64
-#define REC_GAP_MAX_S 3600
+#define REC_GAP_MAX_S 10
 
 /* Zeros for @frames positions, before frame @at of the ring's stream. */
 struct rec_mark {
@@ -31,6 +35,7 @@ struct rec_mark {
 struct recorder {
 	struct recorder_config cfg;
 	SNDFILE *sf;
+	int fd; /* the caller's descriptor under sf (fd_io), or -1 */
 	struct ring *ring;
 	int32_t *scratch; /* media side: REC_CHUNK frames */
 	int32_t *io_buf;  /* file side */
@@ -55,17 +60,74 @@ struct recorder {
 	_Atomic int write_errno;      /* the failure that stopped it, or 0 */
 };
 
+/* libsndfile's I/O on the descriptor the caller opened (openat with
+ * O_NOFOLLOW | O_EXCL in the recordings directory). */
+static sf_count_t fd_len(void *user)
+{
+	struct recorder *rec = user;
+	struct stat st;
+
+	return fstat(rec->fd, &st) < 0 ? -1 : (sf_count_t)st.st_size;
+}
+
+static sf_count_t fd_seek(sf_count_t off, int whence, void *user)
+{
+	struct recorder *rec = user;
+
+	return (sf_count_t)lseek(rec->fd, (off_t)off, whence);
+}
+
+static sf_count_t fd_read(void *ptr, sf_count_t count, void *user)
+{
+	struct recorder *rec = user;
+	ssize_t n = read(rec->fd, ptr, (size_t)count);
+
+	return n < 0 ? 0 : (sf_count_t)n;
+}
+
+/* All of it, or what went before the error (errno says which). */
+static sf_count_t fd_write(const void *ptr, sf_count_t count, void *user)
+{
+	struct recorder *rec = user;
+	const char *p = ptr;
+	sf_count_t done = 0;
+
+	while (done < count) {
+		ssize_t n = write(rec->fd, p + done, (size_t)(count - done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+static sf_count_t fd_tell(void *user)
+{
+	struct recorder *rec = user;
+
+	return (sf_count_t)lseek(rec->fd, 0, SEEK_CUR);
+}
+
+static SF_VIRTUAL_IO fd_io = {fd_len, fd_seek, fd_read, fd_write, fd_tell};
+
 struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 			       size_t err_len)
 {
 	struct recorder *rec = calloc(1, sizeof(*rec));
 	SF_INFO info = {0};
+	int fd = cfg->has_fd ? cfg->fd : -1;
 
 	if (!rec) {
 		snprintf(err, err_len, "out of memory");
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
 	rec->cfg = *cfg;
+	rec->fd = -1;
 	rec->t0 = UINT64_MAX;
 	rec->end_x = UINT64_MAX;
 	rec->next_x = UINT64_MAX;
@@ -92,7 +154,15 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 		snprintf(err, err_len, "sink %s: out of memory", cfg->name);
 		goto out_free;
 	}
-	rec->sf = sf_open(cfg->path, SFM_WRITE, &info);
+	if (cfg->has_fd) {
+		/* Our own I/O on the descriptor: sf_open_fd closes it on
+		 * failure or not depending on libsndfile's release. */
+		rec->fd = fd;
+		fd = -1;
+		rec->sf = sf_open_virtual(&fd_io, SFM_WRITE, &info, rec);
+	} else {
+		rec->sf = sf_open(cfg->path, SFM_WRITE, &info);
+	}
 	if (!rec->sf) {
 		snprintf(err, err_len, "sink %s: cannot create '%s': %s",
 			 cfg->name, cfg->path, sf_strerror(NULL));
@@ -101,6 +171,10 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 	return rec;
 
 out_free:
+	if (fd >= 0)
+		close(fd);
+	if (rec->fd >= 0)
+		close(rec->fd);
 	ring_destroy(rec->ring);
 	free(rec->scratch);
 	free(rec->io_buf);
@@ -261,6 +335,16 @@ static void write_gap(struct recorder *rec, uint64_t frames)
 	}
 }
 
+/* Close the file (its header written) and the caller's descriptor. */
+static void finish(struct recorder *rec)
+{
+	sf_close(rec->sf);
+	rec->sf = NULL;
+	if (rec->fd >= 0)
+		close(rec->fd);
+	rec->fd = -1;
+}
+
 bool recorder_io_drain(struct recorder *rec)
 {
 	bool complete =
@@ -295,11 +379,15 @@ bool recorder_io_drain(struct recorder *rec)
 					     memory_order_relaxed)) {
 		/* Finish the file now: it is whole before the node stops
 		 * (or as whole as the disk let it be). */
-		sf_close(rec->sf);
-		rec->sf = NULL;
+		finish(rec);
 		return true;
 	}
 	return false;
+}
+
+bool recorder_complete(const struct recorder *rec)
+{
+	return atomic_load_explicit(&rec->complete, memory_order_acquire);
 }
 
 uint64_t recorder_gap_clipped(const struct recorder *rec)
@@ -319,8 +407,10 @@ void recorder_close(struct recorder *rec)
 	if (rec->sf) {
 		recorder_io_drain(rec);
 		if (rec->sf)
-			sf_close(rec->sf);
+			finish(rec);
 	}
+	if (rec->fd >= 0)
+		close(rec->fd);
 	ring_destroy(rec->ring);
 	free(rec->scratch);
 	free(rec->io_buf);

@@ -17,11 +17,14 @@
 #include "ptp/mclock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sndfile.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define GET(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
@@ -176,12 +179,19 @@ int sub_settings_check_rx(const struct sub_settings *s,
 
 /* ---- records ---- */
 
+/* What was said of a recording's troubles. */
+struct rec_watch {
+	int error;
+	uint64_t clipped, overflows;
+};
+
 /* A sink the subscription feeds. */
 struct rx_out {
 	const struct sink_config *k; /* the INI's [sink], or NULL: ... */
 	struct rx_record api;	     /* ... the API's recording */
 	struct recorder *rec;
 	struct alsa_play *play;
+	struct rec_watch watch;
 };
 
 /* Counters already logged, and the log's rate limit. */
@@ -223,6 +233,7 @@ struct rx {
 	unsigned int nslots; /* slots in use are below */
 	struct rxbus *bus;
 	struct recorder *bus_recs[CONFIG_MAX_SINKS];
+	struct rec_watch bus_watch[CONFIG_MAX_SINKS];
 	unsigned int nbus_recs;
 	struct log_ratelimit stream_rl; /* streams whose SDP we cannot use */
 };
@@ -235,6 +246,8 @@ static int build_api_recorder(const struct rx_sub *r, const struct rx_out *o,
 	memset(rc, 0, sizeof(*rc));
 	snprintf(rc->name, sizeof(rc->name), "%s", r->set.name);
 	snprintf(rc->path, sizeof(rc->path), "%s", o->api.path);
+	rc->has_fd = true;
+	rc->fd = o->api.fd;
 	rc->format = SF_FORMAT_WAV | SF_FORMAT_PCM_24;
 	rc->rate = r->cfg.rate;
 	rc->nch = r->cfg.channels;
@@ -260,6 +273,10 @@ static void close_outs(struct rx *rx, struct rx_sub *r)
 		}
 		alsa_play_destroy(o->play);
 		o->play = NULL;
+		if (!o->k && o->api.fd >= 0) {
+			close(o->api.fd); /* never opened: never resolved */
+			o->api.fd = -1;
+		}
 	}
 	r->outs_open = false;
 }
@@ -321,7 +338,14 @@ static int open_outs(struct rx *rx, struct rx_sub *r, char *err, size_t err_len)
 				goto out_close;
 			}
 		} else {
+			if (o->api.fd < 0) {
+				snprintf(err, err_len,
+					 "the recording %s was closed",
+					 o->api.path);
+				goto out_close;
+			}
 			build_api_recorder(r, o, &rcfg);
+			o->api.fd = -1; /* the recorder's now */
 		}
 		o->rec = recorder_open(&rcfg, err, err_len);
 		if (!o->rec)
@@ -528,6 +552,72 @@ static int check_rx(struct rx *rx, const struct sub_settings *s, int channels,
 				     channels, rate, err, err_len);
 }
 
+/* A recording's file name: a name in the recordings directory, nothing
+ * that leads out of it or hides in it. */
+static bool recording_name_ok(const char *name)
+{
+	const unsigned char *p;
+
+	if (!name[0] || name[0] == '.' || strlen(name) > 200)
+		return false;
+	for (p = (const unsigned char *)name; *p; p++)
+		if (*p == '/' || *p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* Create @rec's file, new, in the recordings directory: not through a
+ * symlink, never over a file. 0, -EINVAL or -EEXIST with @err. */
+static int create_recording(struct rx *rx, struct rx_record *rec, char *err,
+			    size_t err_len)
+{
+	const char *dir = rx->env.rec_dir;
+	int dfd, fd, e;
+
+	rec->fd = -1;
+	if (!dir || !dir[0]) {
+		snprintf(err, err_len,
+			 "this node has no recordings directory (its state "
+			 "directory is unusable)");
+		return -EINVAL;
+	}
+	if (!recording_name_ok(rec->name)) {
+		snprintf(err, err_len,
+			 "'record.path': a file name in the recordings "
+			 "directory %s (no '/', not starting with '.', at "
+			 "most 200 characters)",
+			 dir);
+		return -EINVAL;
+	}
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		snprintf(err, err_len, "cannot make the recordings directory "
+			 "%s: %s", dir, strerror(errno));
+		return -EINVAL;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		snprintf(err, err_len, "the recordings directory %s: %s", dir,
+			 strerror(errno));
+		return -EINVAL;
+	}
+	fd = openat(dfd, rec->name,
+		    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	e = errno;
+	close(dfd);
+	if (fd < 0) {
+		snprintf(err, err_len, "'record.path': %s/%s: %s%s", dir,
+			 rec->name, strerror(e),
+			 e == EEXIST ? " (a recording never replaces a file)"
+				     : "");
+		return e == EEXIST ? -EEXIST : -EINVAL;
+	}
+	strcpy(rec->path, dir);
+	strcat(rec->path, "/");
+	strcat(rec->path, rec->name); /* both bounded above */
+	rec->fd = fd;
+	return 0;
+}
+
 int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 		  enum rx_origin origin, const struct rx_record *rec, char *err,
 		  size_t err_len)
@@ -536,6 +626,7 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 	struct sdp_stream st = {0};
 	struct rx_sub *r;
 	struct sub_config sc;
+	struct rx_out *api_out = NULL;
 	char why[256];
 	unsigned int slot, i;
 	bool known;
@@ -571,7 +662,7 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 	    s->stream[0] ? 0 : sc.rate, err, err_len);
 	if (rc < 0)
 		return rc;
-	if (rec && !rec->path[0]) {
+	if (rec && !rec->name[0]) {
 		snprintf(err, err_len, "a recording needs a path");
 		return -EINVAL;
 	}
@@ -593,24 +684,38 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 	for (i = 0; i < cfg->nsinks && r->nout < SUB_MAX_SINKS; i++)
 		if (!cfg->sinks[i].nrx && !strcmp(cfg->sinks[i].sub, s->name))
 			r->out[r->nout++].k = &cfg->sinks[i];
-	if (rec && r->nout < SUB_MAX_SINKS)
-		r->out[r->nout++].api = *rec;
+	if (rec && r->nout < SUB_MAX_SINKS) {
+		api_out = &r->out[r->nout++];
+		api_out->api = *rec;
+		rc = create_recording(rx, &api_out->api, err, err_len);
+		if (rc < 0) {
+			api_out->api.fd = -1;
+			clear_record(rx, r, false);
+			return rc;
+		}
+	}
 	if (!s->stream[0]) {
 		r->sub = open_receiver(rx, r, &sc, err, err_len);
 		if (!r->sub) {
-			clear_record(rx, r, false);
-			return -EINVAL;
+			rc = -EINVAL;
+			goto out_clear;
 		}
 	}
 	rc = persist(rx);
 	if (rc < 0) {
 		snprintf(err, err_len, "not saved: %s", strerror(-rc));
-		clear_record(rx, r, false);
-		return -EIO;
+		rc = -EIO;
+		goto out_clear;
 	}
 	if (r->sub)
 		media_set_sub(rx->env.media, slot, r->sub);
 	return (int)slot;
+
+out_clear:
+	clear_record(rx, r, false);
+	if (api_out)
+		unlink(api_out->api.path); /* ours, made above */
+	return rc;
 }
 
 int rx_sub_delete(struct rx *rx, unsigned int slot, char *err, size_t err_len)
@@ -1083,18 +1188,92 @@ static void step_state(struct rx *rx, struct rx_sub *r, bool clock_settled)
 			 r->state.reason);
 }
 
+/* A recording's troubles, said once each: a write that failed (a full
+ * disk) stopped it; a gap too long to fill; frames the disk lost. */
+static void watch_recorder(const struct recorder *rec, struct rec_watch *w)
+{
+	int e = recorder_write_errno(rec);
+	uint64_t clipped = recorder_gap_clipped(rec),
+		 over = recorder_overflows(rec);
+	uint32_t rate = recorder_rate(rec);
+
+	if (e && !w->error)
+		log_err("recording %s: stopped after %llu frames: %s; the "
+			"node runs on",
+			recorder_path(rec),
+			(unsigned long long)recorder_frames_written(rec),
+			strerror(e));
+	w->error = e;
+	if (clipped != w->clipped)
+		log_warn("recording %s: %.1f s of a gap not in the file "
+			 "(%.1f s in all; a gap holds at most 10 s of "
+			 "silence): later frames are that much early",
+			 recorder_path(rec),
+			 (double)(clipped - w->clipped) / rate,
+			 (double)clipped / rate);
+	w->clipped = clipped;
+	if (over != w->overflows)
+		log_warn("recording %s: %llu frames lost, the disk did not "
+			 "keep up (%llu in all)",
+			 recorder_path(rec),
+			 (unsigned long long)(over - w->overflows),
+			 (unsigned long long)over);
+	w->overflows = over;
+}
+
 void rx_tick(struct rx *rx, bool clock_settled, bool flush)
 {
-	unsigned int i;
+	unsigned int i, k;
 
 	for (i = 0; i < rx->nslots; i++) {
-		if (!rx->subs[i].used)
+		struct rx_sub *r = &rx->subs[i];
+
+		if (!r->used)
 			continue;
-		if (rx->subs[i].sub)
-			report_one(&rx->subs[i], flush);
+		if (r->sub)
+			report_one(r, flush);
 		if (!flush)
-			step_state(rx, &rx->subs[i], clock_settled);
+			step_state(rx, r, clock_settled);
+		for (k = 0; k < r->nout; k++)
+			if (r->out[k].rec)
+				watch_recorder(r->out[k].rec, &r->out[k].watch);
 	}
+	for (i = 0; i < rx->nbus_recs; i++)
+		watch_recorder(rx->bus_recs[i], &rx->bus_watch[i]);
+}
+
+unsigned int rx_sub_recordings(const struct rx *rx, unsigned int slot,
+			       struct rx_rec_info *out, unsigned int max)
+{
+	const struct rx_sub *r = &rx->subs[slot];
+	unsigned int k, n = 0;
+
+	for (k = 0; k < r->nout && n < max; k++) {
+		const struct rx_out *o = &r->out[k];
+		struct rx_rec_info *ri = &out[n];
+
+		if (o->k && o->k->type != SINK_FILE)
+			continue;
+		memset(ri, 0, sizeof(*ri));
+		ri->start_x = UINT64_MAX;
+		ri->state = "waiting";
+		ri->path = o->k ? o->k->path : o->api.path;
+		if (o->rec) {
+			ri->error = recorder_write_errno(o->rec);
+			ri->frames = recorder_frames_written(o->rec);
+			ri->start_x = recorder_start_x(o->rec);
+			ri->gap_clipped = recorder_gap_clipped(o->rec);
+			ri->overflows = recorder_overflows(o->rec);
+			if (ri->error)
+				ri->state = "failed";
+			else if (recorder_complete(o->rec))
+				ri->state = "complete";
+			else if (ri->start_x != UINT64_MAX)
+				ri->state = "recording";
+		}
+		n++;
+	}
+	return n;
 }
 
 size_t rx_status(const struct rx *rx, char *buf, size_t len, size_t off)

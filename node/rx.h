@@ -101,6 +101,7 @@ struct rx_env {
 	struct media *media;
 	struct files *files;	       /* the file thread's recordings */
 	const struct node_config *cfg; /* [sink]s, rx_channels, rt_priority */
+	const char *rec_dir; /* the API's recordings go here ("": none) */
 	/* Save the node's state; 0 or -errno (then the change is undone). */
 	int (*persist)(void *ctx);
 	void *persist_ctx;
@@ -114,19 +115,37 @@ struct rx *rx_new(const struct rx_env *env, char *err, size_t err_len);
 void rx_destroy(struct rx *rx);
 struct rxbus *rx_bus(struct rx *rx);
 
-/* A recording an API request asks for with its subscription. */
+/* A recording an API request asks for with its subscription: a new file
+ * @name in the recordings directory (rx_env.rec_dir). */
 struct rx_record {
-	char path[4096];
+	char name[256];
 	bool has_start;
 	uint64_t start_ns;    /* PTP time */
 	uint64_t duration_ns; /* 0: until the node stops */
+	/* rx's own: the file it created, until its recorder takes it */
+	char path[4096 + 256];
+	int fd;
 };
+
+/* What a subscription's recording is doing, for the API. */
+struct rx_rec_info {
+	const char *path;
+	const char *state; /* waiting, recording, complete, failed */
+	int error;	   /* errno that stopped it (failed) */
+	uint64_t frames;   /* written to the file */
+	uint64_t start_x;  /* its first position, UINT64_MAX: not yet */
+	uint64_t gap_clipped, overflows;
+};
+
+/* The recordings of subscription @slot, at most @max of them: how many. */
+unsigned int rx_sub_recordings(const struct rx *rx, unsigned int slot,
+			       struct rx_rec_info *out, unsigned int max);
 
 /* Add subscription @s (checked, resolved and opened; by stream name: when
  * discovery finds it). Its sinks: the INI's [sink]s naming it, and @rec.
- * The slot, or -EEXIST (name taken), -ENOSPC (table full), -EBUSY (an RX
- * channel taken), -EINVAL (bad settings), -EIO (not persisted), with the
- * reason in @err. */
+ * The slot, or -EEXIST (name taken, or @rec's file exists), -ENOSPC
+ * (table full), -EBUSY (an RX channel taken), -EINVAL (bad settings),
+ * -EIO (not persisted), with the reason in @err. */
 int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 		  enum rx_origin origin, const struct rx_record *rec, char *err,
 		  size_t err_len);
