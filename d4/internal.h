@@ -12,17 +12,39 @@
 #include "d4/d4.h"
 #include "d4/errors.h"
 
-/* ---- diagnostics: the first error wins ---- */
+/* ---- diagnostics: the first error wins ----
+ * except that the verifier goes on past the seed's two limits (a 'for'
+ * nested too deep, a 'for' that runs too often), so that one look at a
+ * program reports every 'for' that breaks one; those come as "soft"
+ * errors, in text order, and the first hard error after them ends the
+ * list. */
 
-struct d4_diag {
-	bool failed;
+#define D4_DIAG_MORE 7 /* errors kept after the first */
+
+struct d4_diag_entry {
 	int line;
 	int col;
 	char msg[200];
 };
 
+struct d4_diag {
+	bool failed;
+	bool hard; /* a hard error came: nothing more is added */
+	int line;
+	int col;
+	char msg[200];
+	int nmore;
+	struct d4_diag_entry more[D4_DIAG_MORE];
+};
+
+/* A hard error: the first one, or appended after soft ones. */
 void d4_diag_set(struct d4_diag *d, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A soft error: recorded, and the caller goes on. */
+void d4_diag_soft(struct d4_diag *d, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Every error, "LINE:COL: message" each, one per line. */
+void d4_diag_format(const struct d4_diag *d, char *buf, size_t len);
 
 /* ---- memory for one compilation, freed at once ---- */
 

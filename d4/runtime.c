@@ -362,8 +362,7 @@ static int rt_exec(struct d4_runtime *rt, const char *src, size_t len,
 		exec_commit(x, handle);
 	if (ret && err && err_len) {
 		if (x->diag.failed)
-			snprintf(err, err_len, "%d:%d: %s", x->diag.line,
-				 x->diag.col, x->diag.msg);
+			d4_diag_format(&x->diag, err, err_len);
 		else
 			snprintf(err, err_len, "1:1: %s", strerror(-ret));
 	}
