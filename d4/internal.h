@@ -361,6 +361,21 @@ static inline int64_t d4_seqdiff(int64_t a, int64_t b)
 	return (int16_t)(uint16_t)((uint64_t)a - (uint64_t)b);
 }
 
+/* ---- what the kernel back end (bpf.c, kernel.c) reads of a runtime;
+ * control side only ---- */
+
+/* The loop's compiled code, or NULL. */
+const struct d4_code *d4_runtime_code(struct d4_runtime *rt, int handle);
+/* Copy the loop's state registers (code->nstate of them) and its random
+ * generator's state. 0 or -ENOENT. */
+int d4_runtime_loop_state(struct d4_runtime *rt, int handle, int64_t *state,
+			  uint64_t *rng);
+/* The published snapshot of the shared variables. */
+const struct d4_snap *d4_runtime_snap(struct d4_runtime *rt);
+/* Goes up with every change a kernel copy must follow: a commit of text,
+ * a start, a stop, a binding. */
+uint64_t d4_runtime_generation(struct d4_runtime *rt);
+
 /* ---- the VM ---- */
 
 enum d4_trap {

@@ -3,6 +3,7 @@
 #include "d4/internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,31 @@ void d4_diag_format(const struct d4_diag *d, char *buf, size_t len)
 		snprintf(buf + o, len - o, "\n%d:%d: %s", d->more[i].line,
 			 d->more[i].col, d->more[i].msg);
 	}
+}
+
+static const char *const backend_names[] = {
+    [D4_BACKEND_AUTO] = "auto",
+    [D4_BACKEND_VM] = "vm",
+    [D4_BACKEND_KERNEL] = "kernel",
+};
+
+int d4_backend_parse(const char *text, enum d4_backend *out)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(backend_names) / sizeof(backend_names[0]); i++)
+		if (text && !strcmp(text, backend_names[i])) {
+			*out = (enum d4_backend)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *d4_backend_name(enum d4_backend b)
+{
+	if ((unsigned int)b < sizeof(backend_names) / sizeof(backend_names[0]))
+		return backend_names[b];
+	return "?";
 }
 
 struct d4_arena_chunk {
