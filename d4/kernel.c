@@ -439,7 +439,10 @@ static int load_prog(struct kprog *kp, char *why, size_t why_len)
 	why_set(why, why_len, ret, "the kernel refused the program: %s (%s)",
 		last ? last + 1 : log, strerror(-ret));
 	free(log);
-	return ret;
+	/* a refusal of a program we made is our bug; EPERM and the like
+	 * are the machine's */
+	return ret == -EINVAL || ret == -EACCES || ret == -E2BIG ? -EPROTO
+								 : ret;
 }
 
 static int attach_tc(struct kprog *kp, int ifindex, char *why, size_t why_len)
@@ -476,12 +479,31 @@ static uint8_t default_ttl(void)
 	return (uint8_t)ttl;
 }
 
+/* The translator's options for loop @kp with @o, on an interface of MTU
+ * @mtu. */
+static void bpf_opts(const struct kprog *kp, const struct d4_kern_opts *o,
+		     int mtu, struct d4_bpf_opts *bo)
+{
+	unsigned int maxp;
+
+	memset(bo, 0, sizeof(*bo));
+	bo->bind_addr = (uint32_t)(kp->bind_ep >> 16);
+	bo->bind_port = (uint16_t)kp->bind_ep;
+	bo->src_port = o->src_port ? o->src_port : bo->bind_port;
+	bo->tos = (uint8_t)((o->dscp & 63) << 2);
+	maxp = o->max_payload ? o->max_payload
+	       : mtu > 28     ? (unsigned int)mtu - 28
+			      : 0;
+	bo->max_payload = (uint16_t)(maxp > D4_MAX_PKT ? D4_MAX_PKT : maxp);
+	bo->pass_original = o->pass_original;
+	bo->mark = 0x44340000u | (uint32_t)kp->handle;
+}
+
 static int kprog_make(struct d4_kern *k, struct kprog *kp,
 		      const struct d4_program_info *info,
 		      const struct d4_kern_opts *o, char *why, size_t why_len)
 {
-	struct d4_bpf_opts bo = {0};
-	unsigned int maxp;
+	struct d4_bpf_opts bo;
 	int ifindex, mtu, ret;
 
 	ifindex = (int)if_nametoindex(o->ifname);
@@ -503,16 +525,7 @@ static int kprog_make(struct d4_kern *k, struct kprog *kp,
 	if (mtu < 0)
 		return why_set(why, why_len, mtu, "MTU of %s: %s", o->ifname,
 			       strerror(-mtu));
-	bo.bind_addr = (uint32_t)(kp->bind_ep >> 16);
-	bo.bind_port = (uint16_t)kp->bind_ep;
-	bo.src_port = o->src_port ? o->src_port : bo.bind_port;
-	bo.tos = (uint8_t)((o->dscp & 63) << 2);
-	maxp = o->max_payload ? o->max_payload
-	       : mtu > 28     ? (unsigned int)mtu - 28
-			      : 0;
-	bo.max_payload = (uint16_t)(maxp > D4_MAX_PKT ? D4_MAX_PKT : maxp);
-	bo.pass_original = o->pass_original;
-	bo.mark = 0x44340000u | (uint32_t)kp->handle;
+	bpf_opts(kp, o, mtu, &bo);
 	ret = d4_bpf_translate(kp->code, &bo, &kp->bpf, why, why_len);
 	if (ret)
 		return ret;
@@ -654,6 +667,45 @@ int d4_kern_detach(struct d4_kern *k, int handle)
 	kprog_free(k->prog[handle]);
 	k->prog[handle] = NULL;
 	return 0;
+}
+
+int d4_kern_check(struct d4_runtime *rt, int handle,
+		  const struct d4_kern_opts *o, bool load, char *why,
+		  size_t why_len)
+{
+	struct d4_kern_opts none = {0};
+	struct d4_program_info info;
+	struct d4_bpf_opts bo;
+	struct kprog *kp;
+	int ret, i;
+
+	if (d4_program_info(rt, handle, &info))
+		return why_set(why, why_len, -ENOENT, "no loop %d", handle);
+	kp = calloc(1, sizeof(*kp));
+	if (!kp)
+		return -ENOMEM;
+	kp->handle = handle;
+	kp->prog_fd = -1;
+	for (i = 0; i < D4_BPF_NMAPS; i++)
+		kp->map_fd[i] = -1;
+	snprintf(kp->name, sizeof(kp->name), "%s", info.name);
+	kp->code = d4_runtime_code(rt, handle);
+	/* a loop bound otherwise: as if to udp 10.0.0.1:5004 */
+	kp->bind_ep = info.bind_kind == D4_BIND_UDP
+			  ? d4_ep_make(ntohl(info.bind_addr.sin_addr.s_addr),
+				       ntohs(info.bind_addr.sin_port))
+			  : d4_ep_make(0x0a000001, 5004);
+	bpf_opts(kp, o ? o : &none, 1500, &bo);
+	ret = d4_bpf_translate(kp->code, &bo, &kp->bpf, why, why_len);
+	if (!ret && d4_bpf_check(kp->bpf, why, why_len))
+		ret = -EIO;
+	if (!ret && load) {
+		ret = make_maps(kp, why, why_len);
+		if (!ret)
+			ret = load_prog(kp, why, why_len);
+	}
+	kprog_free(kp);
+	return ret;
 }
 
 /* ---- keeping up ---- */

@@ -80,6 +80,18 @@ int d4_kern_attach(struct d4_kern *k, int handle, const struct d4_kern_opts *o,
 int d4_kern_apply(struct d4_kern *k, int handle, enum d4_backend backend,
 		  const struct d4_kern_opts *o, char *msg, size_t msg_len);
 
+/* Would loop @handle run in the kernel? Translated with @o (NULL:
+ * defaults; an interface is not needed) as if bound to udp 10.0.0.1:5004
+ * when it is bound otherwise, its instructions checked for structure, and
+ * with @load (CAP_BPF) loaded so that the kernel's verifier judges it,
+ * then freed; nothing is attached. 0; -EINVAL with the translator's
+ * reason; -EPROTO (the verifier refused a program the translator made: a
+ * bug) or -EIO (a malformed instruction stream: a bug) with the detail;
+ * other -errno when the machine would not load it. */
+int d4_kern_check(struct d4_runtime *rt, int handle,
+		  const struct d4_kern_opts *o, bool load, char *why,
+		  size_t why_len);
+
 /* Take loop @handle out of the kernel. 0 or -ENOENT. */
 int d4_kern_detach(struct d4_kern *k, int handle);
 bool d4_kern_attached(const struct d4_kern *k, int handle);

@@ -2,7 +2,9 @@
  * attach is refused with that reason, so "auto" keeps loops on the VM and
  * "kernel" fails clearly. */
 #include "d4/kernel.h"
+#include "d4/bpf.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +64,39 @@ int d4_kern_apply(struct d4_kern *k, int handle, enum d4_backend backend,
 			 backend == D4_BACKEND_KERNEL ? "" : "d4: ", info.name,
 			 NO_LIBBPF);
 	return backend == D4_BACKEND_KERNEL ? -ENOSYS : 0;
+}
+
+/* Translated and checked for structure; nothing can be loaded. */
+int d4_kern_check(struct d4_runtime *rt, int handle,
+		  const struct d4_kern_opts *o, bool load, char *why,
+		  size_t why_len)
+{
+	struct d4_program_info info;
+	struct d4_bpf_opts bo = {0};
+	struct d4_bpf_prog *p;
+	int ret;
+
+	if (d4_program_info(rt, handle, &info))
+		return -ENOENT;
+	bo.bind_addr = info.bind_kind == D4_BIND_UDP
+			   ? ntohl(info.bind_addr.sin_addr.s_addr)
+			   : 0x0a000001;
+	bo.bind_port = info.bind_kind == D4_BIND_UDP
+			   ? ntohs(info.bind_addr.sin_port)
+			   : 5004;
+	bo.src_port = o && o->src_port ? o->src_port : bo.bind_port;
+	bo.max_payload = 1472;
+	bo.pass_original = o && o->pass_original;
+	ret = d4_bpf_translate(d4_runtime_code(rt, handle), &bo, &p, why,
+			       why_len);
+	if (ret)
+		return ret;
+	if (d4_bpf_check(p, why, why_len))
+		ret = -EIO;
+	else if (load)
+		ret = d4_kern_probe(why, why_len);
+	d4_bpf_free(p);
+	return ret;
 }
 
 int d4_kern_detach(struct d4_kern *k, int handle)
