@@ -32,6 +32,10 @@ rounds=${2:-3}
 D4RELAY=${D4RELAY:-$BUILD/bench/d4relay}
 [ -x "$D4RELAY" ] || fail "$D4RELAY not built (ninja -C build bench/d4relay)"
 [ "$(nproc)" -ge 2 ] || fail "needs two CPUs"
+if ! why=$("$D4RELAY" --mode probe --to 127.0.0.1:1); then
+	echo "d4kernel: skipped: the kernel back end cannot run here: $why"
+	exit 0
+fi
 out_rate=200000
 ksoft=$(pgrep -x 'ksoftirqd/[0-9]+' | paste -sd, -)
 # SCHED_FIFO where allowed (chrt execs its command: $! stays the PID)

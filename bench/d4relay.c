@@ -37,6 +37,8 @@
  *                [--seconds S] [--program FILE] [--copy changed|each]
  *        d4relay --mode three --listen ADDR:PORT --to ADDR:PORT --n N
  *                --if IFACE [--account PID,PID...] [--seconds S]
+ *        d4relay --mode probe --to ADDR:PORT   (exit 77 and why when the
+ *                kernel back end cannot run here)
  *        d4relay --mode gen --to ADDR:PORT [--seconds S] [--size BYTES]
  *                [--rate PACKETS_PER_S]
  *        d4relay --mode sink --to ADDR:PORT --n N [--seconds S]
@@ -965,6 +967,14 @@ int main(int argc, char *argv[])
 		return run_gen(&o);
 	if (!strcmp(o.mode, "sink"))
 		return run_sink(&o);
+	if (!strcmp(o.mode, "probe")) {
+		char why[256];
+
+		if (!d4_kern_probe(why, sizeof(why)))
+			return 0;
+		printf("%s\n", why);
+		return 77;
+	}
 	if (!strcmp(o.mode, "three"))
 		return have_listen && o.ifname ? run_three(&o) : usage();
 	if ((strcmp(o.mode, "c") && strcmp(o.mode, "vm") &&
