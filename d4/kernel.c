@@ -445,6 +445,20 @@ static int load_prog(struct kprog *kp, char *why, size_t why_len)
 								 : ret;
 }
 
+/* A loop's tc filter is named by its loop: priority 0xd4 and a handle
+ * from the loop's name, so that a host restarted after a crash replaces
+ * the filter the old one left (it would otherwise send every copy twice). */
+#define TC_PRIO 0xd4
+
+static uint32_t tc_handle(const char *name)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	while (*name)
+		h = (h ^ (uint8_t)*name++) * 16777619u;
+	return 0xd4000000u | (h & 0xffff);
+}
+
 static int attach_tc(struct kprog *kp, int ifindex, char *why, size_t why_len)
 {
 	int ret;
@@ -452,8 +466,11 @@ static int attach_tc(struct kprog *kp, int ifindex, char *why, size_t why_len)
 	kp->hook = (struct bpf_tc_hook){.sz = sizeof(kp->hook),
 					.ifindex = ifindex,
 					.attach_point = BPF_TC_INGRESS};
-	kp->tc =
-	    (struct bpf_tc_opts){.sz = sizeof(kp->tc), .prog_fd = kp->prog_fd};
+	kp->tc = (struct bpf_tc_opts){.sz = sizeof(kp->tc),
+				      .prog_fd = kp->prog_fd,
+				      .flags = BPF_TC_F_REPLACE,
+				      .handle = tc_handle(kp->name),
+				      .priority = TC_PRIO};
 	ret = bpf_tc_hook_create(&kp->hook);
 	if (ret && ret != -EEXIST)
 		return why_set(why, why_len, ret, "clsact on %s: %s",
@@ -575,7 +592,6 @@ int d4_kern_attach(struct d4_kern *k, int handle, const struct d4_kern_opts *o,
 {
 	struct d4_program_info info;
 	struct kprog *kp;
-	char ep[32];
 	int ret, i;
 
 	if (why && why_len)
@@ -625,7 +641,6 @@ int d4_kern_attach(struct d4_kern *k, int handle, const struct d4_kern_opts *o,
 	}
 	kp->opts.ifname = kp->ifname;
 	kp->opts.mcast_ifname = kp->mcast_ifname;
-	d4_ep_format(kp->bind_ep, ep, sizeof(ep));
 	k->prog[handle] = kp;
 	k->why[handle][0] = '\0';
 	return 0;
