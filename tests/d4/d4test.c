@@ -329,7 +329,7 @@ static void kern_in(struct tcase *t, const struct sockaddr_in *src,
 		/* the kernel left it to the stack: a stopped loop, or longer
 		 * than the interface carries; the VM's run is then the only
 		 * one (as on a node) */
-		if (vm.running && len <= 9000 - 28)
+		if (vm.running && len <= KNET_MTU - 28)
 			failf(t, "kernel: left %llu packets to the stack",
 			      (unsigned long long)(b.passed - a.passed));
 		return;

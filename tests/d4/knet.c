@@ -20,6 +20,10 @@
 
 extern char **environ;
 
+#define STR_(x)	      #x
+#define STR(x)	      STR_(x)
+#define KNET_MTU_TEXT STR(KNET_MTU)
+
 static int why_set(char *why, size_t len, int ret, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -118,8 +122,8 @@ int knet_setup(struct knet *n, char *why, size_t why_len)
 	sysctl("/proc/sys/net/ipv6/conf/d4k1/disable_ipv6", "1");
 	sysctl("/proc/sys/net/ipv4/conf/all/rp_filter", "0");
 	sysctl("/proc/sys/net/ipv4/conf/" KNET_IF "/rp_filter", "0");
-	if (ip("link", "set", KNET_IF, "mtu", "9000", NULL) ||
-	    ip("link", "set", "d4k1", "mtu", "9000", NULL) ||
+	if (ip("link", "set", KNET_IF, "mtu", KNET_MTU_TEXT, NULL) ||
+	    ip("link", "set", "d4k1", "mtu", KNET_MTU_TEXT, NULL) ||
 	    ip("addr", "add", "10.99.0.1/24", "dev", KNET_IF, NULL) ||
 	    ip("link", "set", KNET_IF, "up", NULL) ||
 	    ip("link", "set", "d4k1", "up", NULL))

@@ -20,6 +20,7 @@
 #define KNET_TTL       61
 #define KNET_MCAST_TTL 7
 #define KNET_MAX_FRAME 2048
+#define KNET_MTU       9000 /* both ends of the wire; a plain number */
 
 struct knet {
 	int inject; /* AF_PACKET on d4k1 */
