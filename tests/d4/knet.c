@@ -186,9 +186,19 @@ int knet_inject(struct knet *n, const struct sockaddr_in *src,
 	uint8_t *ip = f + 14, *udp = ip + 20;
 	uint16_t v;
 
+	uint32_t daddr = ntohl(dst->sin_addr.s_addr);
+
 	if (len > 65507)
 		return -EMSGSIZE;
 	memcpy(f, n->mac0, 6);
+	if (daddr >> 28 == 0xe) { /* a group's frame: 01:00:5e + 23 bits */
+		f[0] = 0x01;
+		f[1] = 0x00;
+		f[2] = 0x5e;
+		f[3] = (uint8_t)(daddr >> 16 & 0x7f);
+		f[4] = (uint8_t)(daddr >> 8);
+		f[5] = (uint8_t)daddr;
+	}
 	memcpy(f + 6, n->mac1, 6);
 	f[12] = 0x08;
 	f[13] = 0x00;
