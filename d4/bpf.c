@@ -1554,8 +1554,7 @@ int d4_bpf_translate(const struct d4_code *code, const struct d4_bpf_opts *o,
 		}
 		refuse(&t, worst,
 		       "for: the kernel's verifier would walk about %llu "
-		       "instructions (the back end allows %d); the VM runs "
-		       "it",
+		       "instructions (the back end allows %d)",
 		       (unsigned long long)walk, D4_BPF_WALK_MAX);
 	}
 	ret = t.err;
