@@ -105,8 +105,8 @@ d4_wait_log "$T/relay.log" "d4: loop rtp_1_to_n on udp 239.69.20.1:5004" 5
 
 exec_d4() { d4_api $lab-h2 relay POST /d4/exec "{\"text\": \"$1\"}"; }
 # into the file: the relay has run packets (waited for, not slept)
-deadline=$(($(date +%s) + start - $(date +%s) + 20))
-until d4_api $lab-h2 relay GET /d4/programs | grep -qE '"name":"rtp_1_to_n"[^}]*"in":[1-9]'; do
+deadline=$(($(date +%s) + 30))
+until d4_api $lab-h2 relay GET /d4/programs | grep -qE '"name":"rtp_1_to_n"[^}]*"pkts_in":[1-9]'; do
 	[ "$(date +%s)" -lt $deadline ] || fail "the relay ran no packet: $(d4_api $lab-h2 relay GET /d4/programs)"
 	sleep 0.2
 done
