@@ -290,47 +290,6 @@ d4_api() {
 	case $code in 2*) return 0 ;; *) return 1 ;; esac
 }
 
-# d4_ctl_seq HOST SOCKET GAP "REQUEST"...: the requests one after another,
-# GAP seconds apart, from one client (starting one costs a second or more
-# on a loaded machine); the answers on stdout, a line each.
-d4_ctl_seq() {
-	ip netns exec "$1" python3 - "$2" "$3" "${@:4}" <<'PY'
-import socket, sys, time
-path, gap, reqs = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("")
-s.settimeout(5)
-for i, r in enumerate(reqs):
-    if i:
-        time.sleep(gap)
-    s.sendto(r.encode(), path)
-    print(s.recv(65536).decode().strip().replace("\n", " | "))
-PY
-}
-
-# d4_ctl_until HOST SOCKET "REQUEST" REGEX SECONDS: ask until the answer
-# matches the Python REGEX; fails after SECONDS.
-d4_ctl_until() {
-	ip netns exec "$1" python3 - "$2" "$3" "$4" "$5" <<'PY' ||
-import re, socket, sys, time
-path, req, regex, secs = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("")
-s.settimeout(2)
-end = time.monotonic() + secs
-while time.monotonic() < end:
-    try:
-        s.sendto(req.encode(), path)
-        if re.search(regex, s.recv(65536).decode()):
-            sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.1)
-sys.exit(1)
-PY
-		fail "timed out after $5 s waiting for /$4/ from $2"
-}
-
 # d4_describe HOST ADDR PORT NAME: RTSP DESCRIBE rtsp://ADDR:PORT/by-name/
 # NAME from lab host HOST (a raw client, as RAVENNA peers ask); the SDP on
 # stdout, non-zero with the status line on stderr unless 200.
