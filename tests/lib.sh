@@ -290,6 +290,22 @@ d4_api() {
 	case $code in 2*) return 0 ;; *) return 1 ;; esac
 }
 
+# d4_hogs SECONDS: the load of issue 16 for SECONDS: two CPU hogs and a
+# memory hog (1 GiB mapped, written and unmapped over and over), all at
+# normal priority, as other work on the machine would be. stress-ng ends
+# them itself when the time is up, whatever happens to the test; PID in
+# $!. d4_hogs_stop PID: stop them now and print the CPU seconds they had
+# (stress-ng's own count, user + system), to show the load happened.
+d4_hogs() {
+	d4_spawn "$T/hogs.log" stress-ng --cpu 2 --vm 1 --vm-bytes 1G \
+		--timeout "$1" --metrics-brief
+}
+d4_hogs_stop() {
+	kill -INT "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	awk '/metrc:.* (cpu|vm) +[0-9]/ {t += $(NF-3) + $(NF-2)} END {printf "%d\n", t}' "$T/hogs.log"
+}
+
 # d4_describe HOST ADDR PORT NAME: RTSP DESCRIBE rtsp://ADDR:PORT/by-name/
 # NAME from lab host HOST (a raw client, as RAVENNA peers ask); the SDP on
 # stdout, non-zero with the status line on stderr unless 200.
