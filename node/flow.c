@@ -15,8 +15,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Past this much lag the flow jumps ahead instead of bursting to catch up. */
-#define FLOW_MAX_CATCHUP_NS (20 * 1000 * 1000ull)
+/* Past this much lag the flow jumps ahead instead of bursting to catch up:
+ * the largest latency a receiver may set (100 ms), so that a stall a
+ * receiver's latency covers costs it nothing (the burst still arrives in
+ * time), and one no receiver covers is not sent at all. */
+#define FLOW_MAX_CATCHUP_NS (100 * 1000 * 1000ull)
 /* A capture source's samples are late (source_ready): look again this soon. */
 #define FLOW_RETRY_NS (250 * 1000ull)
 
