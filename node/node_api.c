@@ -833,7 +833,7 @@ static int h_stats(void *ctx, const struct api_req *r, json_t **out, char *err,
 		api_get_stats(n->api, &as);
 	*out = json_pack(
 	    "{s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I},"
-	    "s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I}}",
+	    "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I}}",
 	    "flows", flows, "subscriptions", subs, "sap", "entries",
 	    (json_int_t)dc.sap_entries, "max_entries",
 	    (json_int_t)dc.sap_max_entries, "evicted",
@@ -849,7 +849,8 @@ static int h_stats(void *ctx, const struct api_req *r, json_t **out, char *err,
 	    (json_int_t)as.unauthorized, "bad_requests",
 	    (json_int_t)as.bad_requests, "too_large", (json_int_t)as.too_large,
 	    "not_found", (json_int_t)as.not_found, "http_errors",
-	    (json_int_t)as.http_errors, "ptp", "rejected",
+	    (json_int_t)as.http_errors, "timed_out", (json_int_t)as.timed_out,
+	    "evicted", (json_int_t)as.evicted, "ptp", "rejected",
 	    (json_int_t)n->ptp_rejects_total);
 	return *out ? 200 : 500;
 }
