@@ -32,7 +32,6 @@
 #include <string.h>
 #include <sys/select.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #define API_PER_CLIENT	8
 #define API_CONN_MAX	128
@@ -78,14 +77,6 @@ struct api_conn {
 	bool closing;	/* shut down by us; libmicrohttpd closes it next */
 	struct api_conn *prev, *next;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Close @ac: libmicrohttpd sees the end at its next read and lets it go
  * (on_connection), as when the client closes. */
@@ -157,7 +148,7 @@ static void on_timer(void *data)
 static void on_reap(void *data)
 {
 	struct api *a = data;
-	uint64_t now = mono_ns();
+	uint64_t now = loop_now_ns();
 	struct api_conn *ac;
 
 	for (ac = a->conns; ac; ac = ac->next)
@@ -513,7 +504,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct api_conn *ac = ci ? ci->socket_context : NULL;
 
 	if (ac)
-		ac->since = mono_ns(); /* the next request's deadline */
+		ac->since = loop_now_ns(); /* the next request's deadline */
 	/* never answered by a handler: refused by libmicrohttpd, or cut
 	 * short by the client (closed, stalled past the timeout) */
 	if (up && !up->dispatched &&
@@ -591,7 +582,7 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 		*socket_context = ac;
 		if (!ac)
 			return;
-		ac->since = mono_ns();
+		ac->since = loop_now_ns();
 		ac->next = a->conns;
 		if (a->conns)
 			a->conns->prev = ac;

@@ -228,8 +228,9 @@ void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
 	unsigned int nch = rec->cfg.nch, c;
 	uint64_t from, to;
 
-	if (atomic_load_explicit(&rec->complete, memory_order_relaxed))
-		return;
+	if (atomic_load_explicit(&rec->complete, memory_order_relaxed) ||
+	    atomic_load_explicit(&rec->write_errno, memory_order_relaxed))
+		return; /* done, or stopped by a failed write */
 	if (rec->cfg.start == START_AT && !rec->timescale_ok)
 		return;
 	if (rec->t0 == UINT64_MAX) {

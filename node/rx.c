@@ -4,6 +4,7 @@
  * was opened and leaves the table as it was. */
 #include "node/rx.h"
 #include "common/log.h"
+#include "common/loop.h"
 #include "common/net.h"
 #include "discovery/sdp.h"
 #include "node/alsa.h"
@@ -183,6 +184,7 @@ int sub_settings_check_rx(const struct sub_settings *s,
 struct rec_watch {
 	int error;
 	uint64_t clipped, overflows;
+	uint64_t said_ns; /* when lost frames were last said */
 };
 
 /* A sink the subscription feeds. */
@@ -1190,7 +1192,8 @@ static void step_state(struct rx *rx, struct rx_sub *r, bool clock_settled)
 
 /* A recording's troubles, said once each: a write that failed (a full
  * disk) stopped it; a gap too long to fill; frames the disk lost. */
-static void watch_recorder(const struct recorder *rec, struct rec_watch *w)
+static void watch_recorder(const struct recorder *rec, struct rec_watch *w,
+			   uint64_t now)
 {
 	int e = recorder_write_errno(rec);
 	uint64_t clipped = recorder_gap_clipped(rec),
@@ -1212,17 +1215,22 @@ static void watch_recorder(const struct recorder *rec, struct rec_watch *w)
 			 (double)(clipped - w->clipped) / rate,
 			 (double)clipped / rate);
 	w->clipped = clipped;
-	if (over != w->overflows)
+	/* a slow disk loses frames for a while: said at most every 10 s,
+	 * with what was lost since */
+	if (over != w->overflows && now - w->said_ns >= 10 * NSEC_PER_SEC) {
 		log_warn("recording %s: %llu frames lost, the disk did not "
 			 "keep up (%llu in all)",
 			 recorder_path(rec),
 			 (unsigned long long)(over - w->overflows),
 			 (unsigned long long)over);
-	w->overflows = over;
+		w->overflows = over;
+		w->said_ns = now;
+	}
 }
 
 void rx_tick(struct rx *rx, bool clock_settled, bool flush)
 {
+	uint64_t now = loop_now_ns();
 	unsigned int i, k;
 
 	for (i = 0; i < rx->nslots; i++) {
@@ -1236,10 +1244,11 @@ void rx_tick(struct rx *rx, bool clock_settled, bool flush)
 			step_state(rx, r, clock_settled);
 		for (k = 0; k < r->nout; k++)
 			if (r->out[k].rec)
-				watch_recorder(r->out[k].rec, &r->out[k].watch);
+				watch_recorder(r->out[k].rec, &r->out[k].watch,
+					       now);
 	}
 	for (i = 0; i < rx->nbus_recs; i++)
-		watch_recorder(rx->bus_recs[i], &rx->bus_watch[i]);
+		watch_recorder(rx->bus_recs[i], &rx->bus_watch[i], now);
 }
 
 unsigned int rx_sub_recordings(const struct rx *rx, unsigned int slot,
