@@ -36,6 +36,7 @@ const struct d4ctl_cmd d4ctl_cmds[] = {
     {"meters", cmd_meters, "live peak/RMS meters of a node's channels"},
     {"check", cmd_check, "the Dante/AES67/ST 2110 rules a stream breaks"},
     {"preset", cmd_preset, "save the network's routing to a file, apply it"},
+    {"ui", cmd_ui, "serve the browser controller (routing matrix...)"},
     {NULL, NULL, NULL},
 };
 

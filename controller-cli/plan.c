@@ -634,6 +634,15 @@ json_t *plan_routes(const json_t *net)
 				      jint(s, "latency_us", 0));
 			if (!r)
 				continue;
+			/* What the node says of its state, as it says it. */
+			for (size_t p = 0; p < 2; p++) {
+				static const char *const pass[] = {
+				    "state_reason", "latency_safe_us"};
+				json_t *v = json_object_get(s, pass[p]);
+
+				if (v)
+					json_object_set(r, pass[p], v);
+			}
 			/* The same, for programs (d4ctl ui, presets). */
 			json_object_set_new(r, "rx_channels",
 					    channel_array(ch, k));

@@ -90,7 +90,8 @@ int plan_rx_name(const json_t *net, const struct chanspec *rx, char *name,
  * "from", "kind" (stream|multicast|unicast|address), "flow", "state",
  * "latency_us", "rx_channels": [..], and "tx_node" with "tx_channels"
  * (a d4 node's TX channels; 0 for one its table lacks) or "stream" with
- * "stream_channels"}. New reference. */
+ * "stream_channels"}; "state_reason" and "latency_safe_us" when the
+ * node gives them. New reference. */
 json_t *plan_routes(const json_t *net);
 
 void plan_free(struct plan *plan);
