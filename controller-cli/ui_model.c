@@ -480,7 +480,9 @@ static json_t *state_json(struct ui_model *m, bool with_vars)
 				json_object_del(o, "vars");
 		}
 		json_array_append_new(nodes, o);
-		if (!un->reachable || !un->data)
+		/* A node not answering keeps its last routes on show (its
+		 * receivers say how they fare). */
+		if (!un->data)
 			continue;
 		d = json_deep_copy(un->data);
 		json_object_set_new(d, "name", json_string(un->node.name));
