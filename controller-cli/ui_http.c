@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include "controller-cli/args.h"
 #include "controller-cli/preset.h"
@@ -22,11 +23,14 @@
 #define UI_CONNECTIONS	     128
 #define UI_CONNECTIONS_PER_IP 64
 
-/* The page may load only what d4ctl serves, and talk only to it. */
+/* The page may load only what d4ctl serves, and talk only to it; its
+ * script and style come inline with the page (one request, no round
+ * trip before the first draw), allowed by a nonce made per answer. */
 #define UI_CSP                                                              \
-	"default-src 'none'; script-src 'self'; style-src 'self'; "         \
-	"img-src 'self' data: blob:; connect-src 'self'; "                  \
-	"form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+	"default-src 'none'; script-src 'self' 'nonce-%s'; "                \
+	"style-src 'self' 'nonce-%s'; img-src 'self' data: blob:; "         \
+	"connect-src 'self'; form-action 'none'; frame-ancestors 'none'; "  \
+	"base-uri 'none'"
 
 struct ui_http {
 	struct MHD_Daemon *mhd;
@@ -77,18 +81,25 @@ static void client_addr(struct MHD_Connection *c, char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
-static void security_headers(struct MHD_Response *r)
+/* @nonce: the page's, or NULL. */
+static void security_headers(struct MHD_Response *r, const char *nonce)
 {
-	MHD_add_response_header(r, "Content-Security-Policy", UI_CSP);
+	char csp[512];
+
+	snprintf(csp, sizeof(csp), UI_CSP, nonce ? nonce : "none",
+		 nonce ? nonce : "none");
+	MHD_add_response_header(r, "Content-Security-Policy", csp);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 }
 
-static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned int status,
-				const char *type, char *buf, size_t len,
-				enum MHD_ResponseMemoryMode mode)
+static enum MHD_Result send_page_buf(struct MHD_Connection *c,
+				     unsigned int status, const char *type,
+				     char *buf, size_t len,
+				     enum MHD_ResponseMemoryMode mode,
+				     const char *nonce)
 {
 	struct MHD_Response *r =
 	    MHD_create_response_from_buffer(len, buf, mode);
@@ -97,10 +108,17 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned int status,
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", type);
-	security_headers(r);
+	security_headers(r, nonce);
 	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned int status,
+				const char *type, char *buf, size_t len,
+				enum MHD_ResponseMemoryMode mode)
+{
+	return send_page_buf(c, status, type, buf, len, mode, NULL);
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned int status,
@@ -204,50 +222,93 @@ static const struct ui_asset *asset(const char *path)
 	return NULL;
 }
 
-/* @text with every @from replaced by @to (a new string). */
-static char *replace(const char *text, const char *from, const char *to)
+/* JSON text for inside a script element: every '<' as \u003c, so that
+ * nothing in it can close the element. A new string, or NULL. */
+static char *script_safe(const char *json)
 {
-	const char *p = strstr(text, from);
-	char *out;
+	size_t n = 1;
+	char *out, *o;
 
-	if (!p)
-		return strdup(text);
-	if (asprintf(&out, "%.*s%s%s", (int)(p - text), text, to,
-		     p + strlen(from)) < 0)
+	for (const char *p = json; *p; p++)
+		n += *p == '<' ? 6 : 1;
+	out = o = malloc(n);
+	if (!out)
 		return NULL;
+	for (const char *p = json; *p; p++)
+		o = *p == '<' ? stpcpy(o, "\\u003c") : (*o = *p, o + 1);
+	*o = '\0';
 	return out;
 }
 
-/* The page, with its session secret and the network now, so that it
- * draws the matrix before its load event, with no round trip. */
+/* @text with every {{KEY}} of @keys[i] replaced by @values[i], in one
+ * pass (a value is never searched again). A new string, or NULL. */
+static char *fill(const char *text, const char *const *keys,
+		  const char *const *values, size_t n)
+{
+	size_t len = strlen(text) + 1;
+	char *out, *o;
+	const char *p;
+
+	for (size_t k = 0; k < n; k++)
+		len += strlen(values[k]);
+	out = o = malloc(len);
+	if (!out)
+		return NULL;
+	for (p = text; *p;) {
+		size_t k = n;
+
+		if (p[0] == '{' && p[1] == '{')
+			for (k = 0; k < n; k++)
+				if (!strncmp(p + 2, keys[k], strlen(keys[k])) &&
+				    !strncmp(p + 2 + strlen(keys[k]), "}}", 2))
+					break;
+		if (k == n) {
+			*o++ = *p++;
+			continue;
+		}
+		/* every key is in the template once: @len holds it */
+		o = stpcpy(o, values[k]);
+		p += strlen(keys[k]) + 4;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* The page, with its script and style, its session secret and the
+ * network now: it draws the matrix before its load event, with no other
+ * request first. */
 static enum MHD_Result send_page(struct ui_http *h, struct MHD_Connection *c)
 {
+	static const char *const keys[] = {"SESSION", "NONCE", "CSS", "JS",
+					   "STATE"};
 	const struct ui_asset *a = asset("/index.html");
-	char *state, *s1, *s2, *p;
+	const struct ui_asset *css = asset("/ui.css"), *js = asset("/ui.js");
+	const char *values[5];
+	unsigned char r[16];
+	char nonce[40], *json, *state, *page;
 
-	if (!a)
+	if (!a || !css || !js)
 		return send_error(c, 500, "no page built in");
-	state = ui_model_state_text(h->model,
-				    JSON_COMPACT | JSON_ESCAPE_SLASH);
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return send_error(c, 500, "no random numbers");
+	for (size_t i = 0; i < sizeof(r); i++)
+		snprintf(nonce + 2 * i, 3, "%02x", r[i]);
+	json = ui_model_state_text(h->model, JSON_COMPACT | JSON_ESCAPE_SLASH);
+	state = json ? script_safe(json) : NULL;
+	free(json);
 	if (!state)
 		return send_error(c, 500, "out of memory");
-	/* No '<' at all inside the script element. */
-	for (p = strchr(state, '<'); p; p = strchr(state, '<')) {
-		char *t;
-
-		*p = '\0';
-		if (asprintf(&t, "%s\\u003c%s", state, p + 1) < 0)
-			break;
-		free(state);
-		state = t;
-	}
-	s1 = replace((const char *)a->data, "{{SESSION}}", h->session);
-	s2 = s1 ? replace(s1, "{{STATE}}", state) : NULL;
-	free(s1);
+	values[0] = h->session;
+	values[1] = nonce;
+	values[2] = (const char *)css->data;
+	values[3] = (const char *)js->data;
+	values[4] = state;
+	page = fill((const char *)a->data, keys, values, 5);
 	free(state);
-	if (!s2)
+	if (!page)
 		return send_error(c, 500, "out of memory");
-	return send_buf(c, 200, a->type, s2, strlen(s2), MHD_RESPMEM_MUST_FREE);
+	return send_page_buf(c, 200, a->type, page, strlen(page),
+			     MHD_RESPMEM_MUST_FREE, nonce);
 }
 
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -309,7 +370,7 @@ static enum MHD_Result send_events(struct ui_http *h, struct MHD_Connection *c)
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, "Content-Type", "text/event-stream");
-	security_headers(r);
+	security_headers(r, NULL);
 	ret = MHD_queue_response(c, 200, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -347,7 +408,7 @@ static enum MHD_Result send_preset(struct ui_http *h, struct MHD_Connection *c)
 		MHD_add_response_header(
 		    r, "Content-Disposition",
 		    "attachment; filename=\"d4-preset.json\"");
-		security_headers(r);
+		security_headers(r, NULL);
 		ret = MHD_queue_response(c, 200, r);
 		MHD_destroy_response(r);
 		return ret;

@@ -298,8 +298,9 @@ static void poll_data(struct ui_node *un, const struct d4ctl_node *node,
 	pthread_mutex_unlock(&un->m->lock);
 }
 
-/* [[peak, rms]...] of a meters bank's channels (null: silence). */
-static json_t *compact_bank(const json_t *banks)
+/* [[peak, rms]...] of a meters bank's channels (null: silence), and in
+ * @updates its window count under "f/NAME" or "s/NAME". */
+static json_t *compact_bank(const json_t *banks, char kind, json_t *updates)
 {
 	json_t *out = json_object(), *b, *c;
 	size_t i, j;
@@ -307,7 +308,10 @@ static json_t *compact_bank(const json_t *banks)
 	json_array_foreach(banks, i, b)
 	{
 		json_t *a = json_array();
+		char key[200];
 
+		snprintf(key, sizeof(key), "%c/%s", kind, jstr(b, "name"));
+		json_object_set(updates, key, json_object_get(b, "updates"));
 		json_array_foreach(json_object_get(b, "channels"), j, c)
 			json_array_append_new(
 			    a, json_pack("[O?, O?]",
@@ -321,15 +325,17 @@ static json_t *compact_bank(const json_t *banks)
 static void poll_meters(struct ui_node *un, const struct d4ctl_node *node,
 			struct d4ctl *ctl, void *curl)
 {
-	json_t *v = NULL, *c;
+	json_t *v = NULL, *c, *u;
 	char err[300];
 
 	if (d4ctl_http_with(ctl, curl, node, "GET", "/meters", NULL, &v,
 			    err, sizeof(err)) < 0)
 		return; /* the next data poll says whether it answers */
-	c = json_pack("{s:o, s:o}", "f",
-		      compact_bank(json_object_get(v, "flows")), "s",
-		      compact_bank(json_object_get(v, "subscriptions")));
+	u = json_object();
+	c = json_pack("{s:o, s:o, s:o}", "f",
+		      compact_bank(json_object_get(v, "flows"), 'f', u), "s",
+		      compact_bank(json_object_get(v, "subscriptions"), 's', u),
+		      "u", u);
 	json_decref(v);
 	pthread_mutex_lock(&un->m->lock);
 	json_decref(un->meters);

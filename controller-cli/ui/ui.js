@@ -3,6 +3,7 @@
  * the page talks to (server-sent events in, JSON POSTs out). The state is
  * what d4ctl polled from the nodes (docs/ui.md); the page draws it. */
 'use strict';
+performance.mark('d4-script');
 
 const SESSION = document.querySelector('meta[name="d4-session"]').content;
 const $ = (sel) => document.querySelector(sel);
@@ -27,6 +28,8 @@ let S = JSON.parse(document.getElementById('d4-initial').textContent);
 let view = 'routing';
 const perf = (window.d4perf = {
 	meterMsgs: 0, meterFrames: 0, meterSeqs: 0, lastSeq: 0, lags: [],
+	/* windows of the node's meters seen, per bank ("ADDR f/FLOW") */
+	windows: {},
 	stateMsgs: 0, firstMatrixMs: null,
 });
 
@@ -227,7 +230,7 @@ function cellInfo(row, col) {
 		const tname = col.g.label + ' TX ' + chanLabel(col.item);
 		const rname = row.g.label + ' RX ' + chanLabel(row.item);
 		if (!here)
-			return {cls: cur ? 'taken' : '', text: '',
+			return {cls: '', text: '',
 				label: tname + ' to ' + rname +
 				       (cur ? ': RX taken by ' + cur.route.from
 					    : ': not routed'),
@@ -263,7 +266,11 @@ function cellInfo(row, col) {
 
 const pool = [];
 let renderQueued = false;
+let colIndex = {}; /* TX key ("n:ADDR/CH") -> column */
 
+/* The cells in view that show something: routed ones, a folded node's
+ * summaries, and the active cell; the grid's lines are the canvas's
+ * background. So a 512 x 512 matrix costs a few dozen elements. */
 function renderMatrix() {
 	const body = $('.mx-body'), canvas = $('.mx-canvas');
 	const C = CELL();
@@ -271,44 +278,67 @@ function renderMatrix() {
 	canvas.style.height = rows.length * C + 'px';
 	body.setAttribute('aria-rowcount', rows.length);
 	body.setAttribute('aria-colcount', cols.length);
-	const r0 = Math.max(0, Math.floor(body.scrollTop / C) - 2);
+	const r0 = Math.max(0, Math.floor(body.scrollTop / C) - 1);
 	const r1 = Math.min(rows.length,
-			    Math.ceil((body.scrollTop + body.clientHeight) / C) + 2);
-	const c0 = Math.max(0, Math.floor(body.scrollLeft / C) - 2);
+			    Math.ceil((body.scrollTop + body.clientHeight) / C) + 1);
+	const c0 = Math.max(0, Math.floor(body.scrollLeft / C) - 1);
 	const c1 = Math.min(cols.length,
-			    Math.ceil((body.scrollLeft + body.clientWidth) / C) + 2);
-	let k = 0;
+			    Math.ceil((body.scrollLeft + body.clientWidth) / C) + 1);
+	colIndex = {};
+	const folded = [];
+	cols.forEach((col, c) => {
+		if (col.item)
+			colIndex[txKey(col)] = c;
+		else if (c >= c0 && c < c1)
+			folded.push(c);
+	});
+	const show = [];
 	for (let r = r0; r < r1; r++) {
-		for (let c = c0; c < c1; c++) {
-			let e = pool[k];
-			if (!e) {
-				e = pool[k] = el('div');
-				e.setAttribute('role', 'gridcell');
-				canvas.appendChild(e);
-			}
-			k++;
-			const info = cellInfo(rows[r], cols[c]);
-			e.className = 'cell ' + info.cls +
-				((r & 1) ? ' g1' : '') +
-				(busy.has(r + ':' + c) ? ' busy' : '') +
-				(r === active.r && c === active.c ? ' active' : '');
-			e.id = 'cell-' + r + '-' + c;
-			e.dataset.r = r;
-			e.dataset.c = c;
-			e.dataset.tx = cols[c].item ? txKey(cols[c]) : cols[c].g.key;
-			e.dataset.rx = rows[r].g.addr +
-				(rows[r].item ? '/' + rows[r].item.ch : '');
-			e.dataset.state = info.state || '';
-			e.dataset.level = info.lv || '';
-			e.setAttribute('aria-rowindex', r + 1);
-			e.setAttribute('aria-colindex', c + 1);
-			e.setAttribute('aria-label', info.label);
-			e.title = info.title;
-			e.textContent = info.text;
-			e.style.left = c * C + 'px';
-			e.style.top = r * C + 'px';
-			e.hidden = false;
+		const row = rows[r];
+		if (!row.item) {
+			for (let c = c0; c < c1; c++)
+				show.push([r, c]);
+			continue;
 		}
+		const cur = net.rxmap[row.g.addr + '/' + row.item.ch];
+		const c = cur ? colIndex[cur.tx] : undefined;
+		if (c !== undefined && c >= c0 && c < c1)
+			show.push([r, c]);
+		for (const f of folded)
+			show.push([r, f]);
+	}
+	if (rows.length && cols.length &&
+	    !show.some(([r, c]) => r === active.r && c === active.c))
+		show.push([active.r, active.c]);
+	let k = 0;
+	for (const [r, c] of show) {
+		let e = pool[k];
+		if (!e) {
+			e = pool[k] = el('div');
+			e.setAttribute('role', 'gridcell');
+			canvas.appendChild(e);
+		}
+		k++;
+		const info = cellInfo(rows[r], cols[c]);
+		e.className = 'cell ' + info.cls +
+			(busy.has(r + ':' + c) ? ' busy' : '') +
+			(r === active.r && c === active.c ? ' active' : '');
+		e.id = 'cell-' + r + '-' + c;
+		e.dataset.r = r;
+		e.dataset.c = c;
+		e.dataset.tx = cols[c].item ? txKey(cols[c]) : cols[c].g.key;
+		e.dataset.rx = rows[r].g.addr +
+			(rows[r].item ? '/' + rows[r].item.ch : '');
+		e.dataset.state = info.state || '';
+		e.dataset.level = info.lv || '';
+		e.setAttribute('aria-rowindex', r + 1);
+		e.setAttribute('aria-colindex', c + 1);
+		e.setAttribute('aria-label', info.label);
+		e.title = info.title;
+		e.textContent = info.text;
+		e.style.left = c * C + 'px';
+		e.style.top = r * C + 'px';
+		e.hidden = false;
 	}
 	for (; k < pool.length; k++)
 		pool[k].hidden = true;
@@ -321,6 +351,19 @@ function renderMatrix() {
 		performance.mark('d4-matrix');
 	}
 }
+
+/* The cell of TX key @tx and RX key @rx ("ADDR/CH") made active and
+ * scrolled into view: its element (for tests and for people's scripts). */
+window.d4cell = function (tx, rx) {
+	const c = cols.findIndex((col) =>
+		(col.item ? txKey(col) : col.g.key) === tx);
+	const r = rows.findIndex((row) =>
+		row.g.addr + (row.item ? '/' + row.item.ch : '') === rx);
+	if (r < 0 || c < 0)
+		return null;
+	moveTo(r, c);
+	return document.getElementById('cell-' + r + '-' + c);
+};
 
 /* Group and channel headers of the rows and columns in view. */
 function renderHeaders(r0, r1, c0, c1, C) {
@@ -388,9 +431,12 @@ function renderHeaders(r0, r1, c0, c1, C) {
 	}
 	for (let r = r0; r < r1; r++) {
 		const row = rows[r];
+		const cur = row.item && net.rxmap[row.g.addr + '/' + row.item.ch];
 		const d = el('div', 'hr' + (row.item ? '' : ' num'),
 			     row.item ? chanLabel(row.item)
 				      : row.g.items.length + ' ch');
+		if (cur && colIndex[cur.tx] === undefined)
+			d.appendChild(el('span', 'from', ' \u2190 ' + cur.route.from));
 		d.style.top = r * C + 'px';
 		d.style.height = C + 'px';
 		d.setAttribute('role', 'rowheader');
@@ -936,6 +982,15 @@ function connect() {
 			perf.meterSeqs++;
 		perf.lastSeq = m.seq;
 		perf.lags.push(Date.now() - m.t);
+		for (const a of Object.keys(m.nodes))
+			for (const [b, u] of Object.entries(m.nodes[a].u || {})) {
+				const w = perf.windows[a + ' ' + b] ||
+					(perf.windows[a + ' ' + b] = {n: 0, last: -1});
+				if (u !== w.last) {
+					w.n++;
+					w.last = u;
+				}
+			}
 		if (perf.lags.length > 2000)
 			perf.lags.splice(0, 1000);
 		metersLatest = m;
@@ -995,11 +1050,13 @@ $('#collapse-all').onclick = () => setAll(true);
 $('.mx-body').addEventListener('scroll', () => renderMatrix(), {passive: true});
 $('.mx-body').addEventListener('keydown', onGridKey);
 $('.mx-canvas').addEventListener('click', (e) => {
-	const c = e.target.closest('.cell');
-	if (!c)
+	const box = $('.mx-canvas').getBoundingClientRect(), C = CELL();
+	const r = Math.floor((e.clientY - box.top) / C);
+	const c = Math.floor((e.clientX - box.left) / C);
+	if (r < 0 || c < 0 || r >= rows.length || c >= cols.length)
 		return;
-	moveTo(Number(c.dataset.r), Number(c.dataset.c));
-	activate(Number(c.dataset.r), Number(c.dataset.c));
+	moveTo(r, c);
+	activate(r, c);
 });
 $('#preset-file').addEventListener('change', onPresetFile);
 $('#preset-apply').onclick = applyPreset;
