@@ -88,8 +88,8 @@ int cmd_ui(struct d4ctl *ctl, int argc, char *argv[])
 	sigset_t set;
 	int first, rc, sig;
 
-	rc = d4ctl_getopt(ctl, argc, argv, usage, extra, "", on_opt, &o,
-			  &first);
+	rc =
+	    d4ctl_getopt(ctl, argc, argv, usage, extra, "", on_opt, &o, &first);
 	if (rc)
 		return rc > 0 ? D4CTL_EXIT_OK : D4CTL_EXIT_USAGE;
 	if (first < argc) {

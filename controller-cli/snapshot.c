@@ -132,18 +132,24 @@ static int check_tokens(struct d4ctl *ctl, const struct plan *plan,
 int snapshot_run(struct d4ctl *ctl, const struct plan *plan, const json_t *net,
 		 struct d4ctl_node *nodes, int n)
 {
-	FILE *out = d4ctl_out(ctl);
+	FILE *errs = ctl->errs ? ctl->errs : stderr;
+	char *done_text = NULL;
+	size_t done_len = 0;
+	FILE *done_f;
 	json_t *prev = NULL;
 	unsigned int done;
 	int rc;
 
-	if (plan->note[0])
-		fprintf(out, "%s\n", plan->note);
 	rc = check_tokens(ctl, plan, nodes, n);
 	if (rc < 0)
 		return rc;
-	/* Each step is printed once it is done, never before: a failed
-	 * write leaves no line that reads as if it had worked. */
+	/* The steps are told once the whole plan is done: a failed write
+	 * leaves no line that reads as if it had worked. */
+	done_f = open_memstream(&done_text, &done_len);
+	if (!done_f)
+		return -ENOMEM;
+	if (plan->note[0])
+		fprintf(done_f, "%s\n", plan->note);
 	for (done = 0; done < plan->n; done++) {
 		const struct plan_action *a = &plan->a[done];
 		struct d4ctl_node *node = node_named(nodes, n, a->node);
@@ -157,31 +163,46 @@ int snapshot_run(struct d4ctl *ctl, const struct plan *plan, const json_t *net,
 		prev = resp;
 		if (rc < 0)
 			break;
-		fprintf(out, "%s\n", a->what);
-		fflush(out);
+		fprintf(done_f, "%s\n", a->what);
 	}
 	json_decref(prev);
-	if (rc == 0)
+	fclose(done_f);
+	if (rc == 0) {
+		fputs(done_text ? done_text : "", d4ctl_out(ctl));
+		fflush(d4ctl_out(ctl));
+		free(done_text);
 		return 0;
+	}
+	free(done_text);
 	d4ctl_errf(ctl, "failed: %s", plan->a[done].what);
 	if (!done) {
 		d4ctl_errf(ctl, "nothing was changed");
 		return rc;
 	}
-	while (done--) {
-		const struct plan_action *a = &plan->a[done];
-		int urc = 0;
+	{
+		unsigned int undone = 0, steps = done;
 
-		if (a->undo.method[0])
-			urc = d4ctl_http(ctl, node_named(nodes, n, a->node),
-					 a->undo.method, a->undo.path,
-					 a->undo.body, NULL);
-		if (!a->undo.method[0] || urc < 0) {
-			d4ctl_errf(ctl, "could not undo: %s", a->what);
-			continue;
+		while (done--) {
+			const struct plan_action *a = &plan->a[done];
+			int urc = -EINVAL;
+
+			if (a->undo.method[0])
+				urc = d4ctl_http(ctl,
+						 node_named(nodes, n, a->node),
+						 a->undo.method, a->undo.path,
+						 a->undo.body, NULL);
+			if (urc < 0) {
+				d4ctl_errf(ctl, "could not undo: %s", a->what);
+				continue;
+			}
+			print_call(errs, "d4ctl: undone: ", a->node, &a->undo);
+			undone++;
 		}
-		print_call(ctl->errs ? ctl->errs : stderr,
-			   "d4ctl: undone: ", a->node, &a->undo);
+		if (undone == steps)
+			d4ctl_errf(ctl,
+				   "nothing was changed (%u step%s "
+				   "undone)",
+				   steps, steps == 1 ? "" : "s");
 	}
 	return rc;
 }

@@ -17,19 +17,19 @@
 #include "controller-cli/ui_assets.h"
 #include "controller-cli/ui_http.h"
 
-#define UI_MAX_BODY	     (1 << 20)
-#define UI_KEEPALIVE_MS	     15000
-#define UI_SSE_BLOCK	     (64 * 1024)
-#define UI_CONNECTIONS	     128
+#define UI_MAX_BODY	      (1 << 20)
+#define UI_KEEPALIVE_MS	      15000
+#define UI_SSE_BLOCK	      (64 * 1024)
+#define UI_CONNECTIONS	      128
 #define UI_CONNECTIONS_PER_IP 64
 
 /* The page may load only what d4ctl serves, and talk only to it; its
  * script and style come inline with the page (one request, no round
  * trip before the first draw), allowed by a nonce made per answer. */
-#define UI_CSP                                                              \
-	"default-src 'none'; script-src 'self' 'nonce-%s'; "                \
-	"style-src 'self' 'nonce-%s'; img-src 'self' data: blob:; "         \
-	"connect-src 'self'; form-action 'none'; frame-ancestors 'none'; "  \
+#define UI_CSP                                                                 \
+	"default-src 'none'; script-src 'self' 'nonce-%s'; "                   \
+	"style-src 'self' 'nonce-%s'; img-src 'self' data: blob:; "            \
+	"connect-src 'self'; form-action 'none'; frame-ancestors 'none'; "     \
 	"base-uri 'none'"
 
 struct ui_http {
@@ -40,7 +40,7 @@ struct ui_http {
 	struct in_addr addr;
 	unsigned int port;
 	char session[80];
-	unsigned int latency_us; /* of routes made from the page */
+	unsigned int latency_us;    /* of routes made from the page */
 	pthread_mutex_t write_lock; /* one write at a time */
 };
 
@@ -133,11 +133,11 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned int status,
 			MHD_RESPMEM_MUST_FREE);
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c,
-				  unsigned int status, const char *msg)
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned int status,
+				  const char *msg)
 {
-	return send_json(c, status, json_pack("{s:b, s:s}", "ok", 0, "error",
-					      msg));
+	return send_json(c, status,
+			 json_pack("{s:b, s:s}", "ok", 0, "error", msg));
 }
 
 /* ---- who may ask ---- */
@@ -187,16 +187,16 @@ static bool same_secret(const char *a, const char *b)
 static const char *write_refused(const struct ui_http *h,
 				 struct MHD_Connection *c)
 {
-	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						       "Host");
-	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-							 "Origin");
-	const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						       "Sec-Fetch-Site");
-	const char *session = MHD_lookup_connection_value(
-	    c, MHD_HEADER_KIND, "X-D4-Session");
-	const char *type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						       "Content-Type");
+	const char *host =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	const char *origin =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	const char *site =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+	const char *session =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-D4-Session");
+	const char *type =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
 	char want[128];
 
 	snprintf(want, sizeof(want), "http://%s", host ? host : "");
@@ -350,8 +350,8 @@ static void sse_free(void *cls)
 
 static enum MHD_Result send_events(struct ui_http *h, struct MHD_Connection *c)
 {
-	const char *m = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-						    "meters");
+	const char *m =
+	    MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "meters");
 	struct MHD_Response *r;
 	struct sse *s = calloc(1, sizeof(*s));
 	enum MHD_Result ret;
@@ -498,8 +498,8 @@ static int act(struct ui_http *h, struct d4ctl *ctl, struct d4ctl_node *nodes,
 
 	if (!strcmp(url, "/api/route")) {
 		struct plan_opts opts = {0};
-		json_int_t lat = json_integer_value(
-		    json_object_get(b, "latency_us"));
+		json_int_t lat =
+		    json_integer_value(json_object_get(b, "latency_us"));
 
 		if (jstr(b, "stream")[0]) {
 			snprintf(stream, sizeof(stream), "\"%s\"",
@@ -534,8 +534,8 @@ static int act(struct ui_http *h, struct d4ctl *ctl, struct d4ctl_node *nodes,
 		return routing_route(ctl, nodes, n, tx, rx, &opts);
 	}
 	if (!strcmp(url, "/api/unroute")) {
-		if (spec(b, "rx_channels", jstr(b, "rx_node"), rx,
-			 sizeof(rx)) < 0) {
+		if (spec(b, "rx_channels", jstr(b, "rx_node"), rx, sizeof(rx)) <
+		    0) {
 			snprintf(what, what_len,
 				 "unroute: needs rx_node and rx_channels");
 			return -EINVAL;
@@ -545,7 +545,8 @@ static int act(struct ui_http *h, struct d4ctl *ctl, struct d4ctl_node *nodes,
 	}
 	if (!strcmp(url, "/api/rename")) {
 		const char *dir = jstr(b, "dir");
-		json_int_t ch = json_integer_value(json_object_get(b, "channel"));
+		json_int_t ch =
+		    json_integer_value(json_object_get(b, "channel"));
 
 		node = by_addr(nodes, n, jstr(b, "node"));
 		if (!node || !jstr(b, "name")[0] ||
@@ -570,8 +571,8 @@ static int act(struct ui_http *h, struct d4ctl *ctl, struct d4ctl_node *nodes,
 		return rc;
 	}
 	if (!strcmp(url, "/api/latency")) {
-		json_int_t lat = json_integer_value(
-		    json_object_get(b, "latency_us"));
+		json_int_t lat =
+		    json_integer_value(json_object_get(b, "latency_us"));
 
 		if (!jstr(b, "node")[0] || !jstr(b, "subscription")[0] ||
 		    lat < 250 || lat > 100000) {
@@ -596,7 +597,8 @@ static int act(struct ui_http *h, struct d4ctl *ctl, struct d4ctl_node *nodes,
 			snprintf(what, what_len, "preset: %s", err);
 			return -EINVAL;
 		}
-		snprintf(what, what_len, "%s a preset", apply ? "apply" : "diff");
+		snprintf(what, what_len, "%s a preset",
+			 apply ? "apply" : "diff");
 		if (apply) {
 			rc = routing_preset_apply(ctl, nodes, n, b, &diff);
 		} else {
@@ -667,11 +669,11 @@ static enum MHD_Result handle_post(struct ui_http *h, struct MHD_Connection *c,
 	pthread_mutex_unlock(&h->write_lock);
 
 	ui_log("POST %s from %s: %s: %s%s%s", url, from, what,
-	       rc == 0 ? "ok" : "failed",
-	       rc && errs && errs[0] ? ": " : "", rc && errs ? errs : "");
-	if (rc != -EINVAL && rc != -ENOENT && strncmp(url, "/api/preset/diff", 16)) {
+	       rc == 0 ? "ok" : "failed", rc && errs && errs[0] ? ": " : "",
+	       rc && errs ? errs : "");
+	if (rc != -EINVAL && rc != -ENOENT &&
+	    strncmp(url, "/api/preset/diff", 16)) {
 		char text[700];
-
 
 		snprintf(text, sizeof(text), "%s: %s", what,
 			 rc == 0 ? "done" : "failed");
@@ -685,9 +687,11 @@ static enum MHD_Result handle_post(struct ui_http *h, struct MHD_Connection *c,
 	json_decref(extra);
 	free(out);
 	free(errs);
-	return send_json(c, rc == 0 ? 200 : rc == -EINVAL ? 400
-				       : rc == -ENOENT	  ? 404
-							  : 502,
+	return send_json(c,
+			 rc == 0	 ? 200
+			 : rc == -EINVAL ? 400
+			 : rc == -ENOENT ? 404
+					 : 502,
 			 reply);
 }
 

@@ -124,8 +124,8 @@ static void log_locked(struct ui_model *m, const char *kind, const char *node,
 
 	free(m->ev[i].msg);
 	m->ev[i].msg = sse("log", json_pack("{s:I, s:s, s:s, s:s}", "t",
-					     (json_int_t)wall_ms(), "kind",
-					     kind, "node", node, "text", text));
+					    (json_int_t)wall_ms(), "kind", kind,
+					    "node", node, "text", text));
 	m->ev[i].seq = m->ev_next++;
 	pthread_cond_broadcast(&m->hub);
 }
@@ -216,8 +216,8 @@ static void node_update(struct ui_node *un, json_t *data, bool full)
 		unsigned int k = un->clk_head;
 
 		un->clk_t[k] = wall_ms();
-		un->clk_off[k] = json_integer_value(
-		    json_object_get(clock, "offset_ns"));
+		un->clk_off[k] =
+		    json_integer_value(json_object_get(clock, "offset_ns"));
 		un->clk_head = (k + 1) % CLOCK_HISTORY;
 		if (un->clk_n < CLOCK_HISTORY)
 			un->clk_n++;
@@ -264,9 +264,9 @@ static void node_failed(struct ui_node *un, const char *err)
 }
 
 static const char *const full_parts[][2] = {
-    {"node", "/node"},	       {"subscriptions", "/subscriptions"},
-    {"flows", "/flows"},       {"vars", "/d4/vars"},
-    {"streams", "/streams"},   {"channels", "/channels"},
+    {"node", "/node"},	     {"subscriptions", "/subscriptions"},
+    {"flows", "/flows"},     {"vars", "/d4/vars"},
+    {"streams", "/streams"}, {"channels", "/channels"},
 };
 
 static void poll_data(struct ui_node *un, const struct d4ctl_node *node,
@@ -279,9 +279,8 @@ static void poll_data(struct ui_node *un, const struct d4ctl_node *node,
 	for (size_t k = 0; k < parts; k++) {
 		json_t *v = NULL;
 
-		if (d4ctl_http_with(ctl, curl, node, "GET",
-				    full_parts[k][1], NULL, &v, err,
-				    sizeof(err)) < 0) {
+		if (d4ctl_http_with(ctl, curl, node, "GET", full_parts[k][1],
+				    NULL, &v, err, sizeof(err)) < 0) {
 			json_decref(data);
 			pthread_mutex_lock(&un->m->lock);
 			node_failed(un, err);
@@ -313,10 +312,10 @@ static json_t *compact_bank(const json_t *banks, char kind, json_t *updates)
 		snprintf(key, sizeof(key), "%c/%s", kind, jstr(b, "name"));
 		json_object_set(updates, key, json_object_get(b, "updates"));
 		json_array_foreach(json_object_get(b, "channels"), j, c)
-			json_array_append_new(
-			    a, json_pack("[O?, O?]",
-					 json_object_get(c, "peak_dbfs"),
-					 json_object_get(c, "rms_dbfs")));
+		    json_array_append_new(
+			a,
+			json_pack("[O?, O?]", json_object_get(c, "peak_dbfs"),
+				  json_object_get(c, "rms_dbfs")));
 		json_object_set_new(out, jstr(b, "name"), a);
 	}
 	return out;
@@ -328,8 +327,8 @@ static void poll_meters(struct ui_node *un, const struct d4ctl_node *node,
 	json_t *v = NULL, *c, *u;
 	char err[300];
 
-	if (d4ctl_http_with(ctl, curl, node, "GET", "/meters", NULL, &v,
-			    err, sizeof(err)) < 0)
+	if (d4ctl_http_with(ctl, curl, node, "GET", "/meters", NULL, &v, err,
+			    sizeof(err)) < 0)
 		return; /* the next data poll says whether it answers */
 	u = json_object();
 	c = json_pack("{s:o, s:o, s:o}", "f",
@@ -358,8 +357,8 @@ static void *poll_main(void *arg)
 		double now = mono_s(), until;
 		bool full = un->wake || now >= next_full;
 		bool fast = now >= next_fast;
-		bool meters = m->meter_clients > 0 && un->reachable &&
-			      now >= next_meter;
+		bool meters =
+		    m->meter_clients > 0 && un->reachable && now >= next_meter;
 
 		struct d4ctl_node node = un->node;
 
@@ -478,8 +477,8 @@ static json_t *state_json(struct ui_model *m, bool with_vars)
 		if (un->gone || !un->polled)
 			continue;
 		o = json_pack("{s:s, s:s, s:b, s:s}", "addr", un->node.addr,
-			      "name", un->node.name, "reachable",
-			      un->reachable, "error", un->error);
+			      "name", un->node.name, "reachable", un->reachable,
+			      "error", un->error);
 		if (un->data) {
 			json_object_update(o, un->data);
 			if (!with_vars)
@@ -501,8 +500,8 @@ static json_t *state_json(struct ui_model *m, bool with_vars)
 	return json_pack("{s:I, s:o, s:o, s:{s:I, s:s, s:I}}", "seq",
 			 (json_int_t)m->state_seq, "nodes", nodes, "routes",
 			 routes ? routes : json_array(), "ui", "latency_us",
-			 (json_int_t)m->latency_us, "version", D4_VERSION,
-			 "t", (json_int_t)wall_ms());
+			 (json_int_t)m->latency_us, "version", D4_VERSION, "t",
+			 (json_int_t)wall_ms());
 }
 
 char *ui_model_state_text(struct ui_model *m, size_t flags)
@@ -580,14 +579,14 @@ static void *publish_main(void *arg)
 
 			for (unsigned int i = 0; i < m->n; i++)
 				if (m->nodes[i]->clock_now)
-					json_object_set(
-					    o, m->nodes[i]->node.addr,
-					    m->nodes[i]->clock_now);
+					json_object_set(o,
+							m->nodes[i]->node.addr,
+							m->nodes[i]->clock_now);
 			free(m->clock_msg);
 			m->clock_msg =
-			    sse("clock", json_pack("{s:I, s:o}", "t",
-						   (json_int_t)wall_ms(),
-						   "nodes", o));
+			    sse("clock",
+				json_pack("{s:I, s:o}", "t",
+					  (json_int_t)wall_ms(), "nodes", o));
 			m->clock_seq++;
 			m->clock_dirty = false;
 			last_clock = now;

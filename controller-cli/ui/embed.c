@@ -62,7 +62,8 @@ int main(int argc, char *argv[])
 	for (i = 2; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
 
-		fprintf(out, "\t{\"%.*s\", \"%s\", asset%d, sizeof(asset%d) - 1},\n",
+		fprintf(out,
+			"\t{\"%.*s\", \"%s\", asset%d, sizeof(asset%d) - 1},\n",
 			(int)(eq - argv[i]), argv[i], mime(eq + 1), i, i);
 	}
 	fprintf(out, "\t{0},\n};\n");

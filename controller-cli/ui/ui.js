@@ -713,6 +713,7 @@ function renderClock() {
 /* ---- meters ---- */
 
 let meterDom = null; /* [{addr, kind, bank, index, pk, rms, db}] */
+let meterShape = ''; /* what the bars were built for */
 let metersLatest = null, metersDrawn = 0;
 const dbFrac = (v) => v === null || v === undefined ? 0 :
 	Math.max(0, Math.min(1, (v + 60) / 60));
@@ -731,7 +732,16 @@ function meterRow(label, target) {
 	return row;
 }
 
+/* The bars, built again only when channels, flows or subscriptions
+ * change: a state arrives four times a second, levels twenty. */
 function buildMeters() {
+	const shape = JSON.stringify(S.nodes.map((n) => [n.addr, n.name,
+		n.channels, (n.flows || []).map((f) => [f.name, f.source, f.channels]),
+		(n.subscriptions || []).map((x) => [x.name, x.rx_channels,
+						    x.stream_channels])]));
+	if (shape === meterShape && meterDom)
+		return;
+	meterShape = shape;
 	const box = $('#meters');
 	box.textContent = '';
 	meterDom = [];
