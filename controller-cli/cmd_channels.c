@@ -45,20 +45,21 @@ static json_t *rows(const json_t *chans)
 	json_array_foreach(json_object_get(chans, "rx"), i, c)
 	{
 		json_array_append_new(
-		    out, json_pack("{s:s,s:O,s:O,s:O,s:O}", "dir", "rx",
-				   "channel", json_object_get(c, "channel"),
-				   "name", json_object_get(c, "name"), "from",
-				   json_object_get(c, "subscription"), "ch",
-				   json_object_get(c, "stream_channel")));
+		    out,
+		    json_pack("{s:s,s:O,s:O,s:O,s:O}", "dir", "rx", "channel",
+			      json_object_get(c, "channel"), "name",
+			      json_object_get(c, "name"), "from",
+			      json_object_get(c, "subscription"), "ch",
+			      json_object_get(c, "stream_channel")));
 	}
 	return out;
 }
 
 int cmd_channels(struct d4ctl *ctl, int argc, char *argv[])
 {
-	static const char *const headers[] = {
-	    "DIR",	"CH",	 "NAME", "SOURCE/SUBSCRIPTION",
-	    "CH OF IT", "FLOWS", NULL};
+	static const char *const headers[] = {"DIR",	 "CH",	  "NAME",
+					      "SOURCE/SUBSCRIPTION", "CH OF IT",
+					      "FLOWS",	 NULL};
 	static const char *const keys[] = {"dir", "channel", "name", "from",
 					   "ch",  "flows",   NULL};
 	struct d4ctl_node node;

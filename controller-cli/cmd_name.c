@@ -46,7 +46,8 @@ static unsigned int by_name(const json_t *chans, const char *dir,
 	return 0;
 }
 
-static int rename_node(struct d4ctl *ctl, const char *spec, const char *name)
+static int rename_node(struct d4ctl *ctl, const char *spec,
+		       const char *name)
 {
 	struct d4ctl_node node;
 	json_t *body, *out = NULL;
@@ -94,9 +95,8 @@ int cmd_name(struct d4ctl *ctl, int argc, char *argv[])
 	}
 	if (!strchr(argv[first], '@')) {
 		if (rx) {
-			d4ctl_err("name",
-				  "'%s': --rx names a channel; give "
-				  "CHAN@NODE",
+			d4ctl_err("name", "'%s': --rx names a channel; give "
+					  "CHAN@NODE",
 				  argv[first]);
 			return D4CTL_EXIT_USAGE;
 		}
