@@ -1023,16 +1023,29 @@ int plan_unroute(const json_t *net, const char *node, const char *sub,
 	return unroute_sub(net, rxn, s, plan, err, err_len);
 }
 
-/* A subscription as POST /subscriptions makes it again: from its stream
- * or address and format, latency, and the RX channels @rch filled from
- * stream channels @sch (@n of them), named @name. @f: the flow it comes
- * from (for its packet time), or NULL. */
+/* A subscription as POST /subscriptions makes it again: its settings as
+ * the node gives them, else from its stream or address and format, and
+ * latency; with the RX channels @rch filled from stream channels @sch
+ * (@n of them), named @name. @f: the flow it comes from (for its packet
+ * time when the node gives no settings), or NULL. */
 static json_t *sub_body_again(const json_t *s, const json_t *f,
 			      const char *name, const uint8_t *rch,
 			      const uint8_t *sch, unsigned int n)
 {
-	json_t *b = json_pack("{s:s}", "name", name);
+	json_t *settings = json_object_get(s, "settings");
+	json_t *b;
 
+	/* A node that says how the subscription was made (its canonical
+	 * settings: timing, source filter...) is taken at its word. */
+	if (json_is_object(settings)) {
+		b = json_deep_copy(settings);
+		if (!b)
+			return NULL;
+		json_object_set_new(b, "name", json_string(name));
+		set_rx(b, rch, sch, n);
+		return b;
+	}
+	b = json_pack("{s:s}", "name", name);
 	if (!b)
 		return NULL;
 	if (jstr(s, "stream")[0]) {

@@ -605,6 +605,38 @@ static void test_unroute_channels_across_subscriptions(void **state)
 	json_decref(net);
 }
 
+/* A node that gives a subscription's settings (timing, source filter...)
+ * gets them back when the rest is made again. */
+static void test_unroute_split_keeps_the_node_settings(void **state)
+{
+	json_t *net = load_net("net-sources.json");
+	json_t *b = json_array_get(json_object_get(net, "nodes"), 1);
+	json_t *s = json_array_get(json_object_get(b, "subscriptions"), 0);
+	struct plan plan;
+	char err[256], *undo;
+
+	json_object_set_new(
+	    s, "settings",
+	    json_pack("{s:s, s:s, s:s, s:s, s:i, s:[iiii], s:[iiii]}", "name",
+		      "rx3-6", "stream", "A main", "timing", "ptp",
+		      "source_filter", "10.77.0.1", "latency_us", 2000,
+		      "rx_channels", 3, 4, 5, 6, "stream_channels", 1, 2, 3,
+		      4));
+	assert_int_equal(unroute(net, "5@B", &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 2);
+	assert_call(&plan.a[1], "B", "POST", "/subscriptions",
+		    "{\"latency_us\":2000,\"name\":\"rx3-4_6\","
+		    "\"rx_channels\":[3,4,6],\"source_filter\":\"10.77.0.1\","
+		    "\"stream\":\"A main\",\"stream_channels\":[1,2,4],"
+		    "\"timing\":\"ptp\"}");
+	undo = json_dumps(plan.a[0].undo.body, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(strstr(undo, "\"timing\":\"ptp\""));
+	assert_non_null(strstr(undo, "\"rx_channels\":[3,4,5,6]"));
+	free(undo);
+	plan_free(&plan);
+	json_decref(net);
+}
+
 static void test_unroute_config_subscription_is_refused(void **state)
 {
 	json_t *net = load_net("net-sources.json");
@@ -647,6 +679,7 @@ int main(void)
 	    cmocka_unit_test(test_unroute_one_channel_splits_multicast_range),
 	    cmocka_unit_test(test_unroute_one_channel_splits_unicast_route),
 	    cmocka_unit_test(test_unroute_channels_across_subscriptions),
+	    cmocka_unit_test(test_unroute_split_keeps_the_node_settings),
 	    cmocka_unit_test(test_unroute_config_subscription_is_refused),
 	};
 
