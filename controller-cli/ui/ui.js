@@ -554,7 +554,7 @@ function onGridKey(e) {
 
 /* ---- devices ---- */
 
-let detailAddr = null;
+let detailAddr = null, detailShape = '';
 
 function renderDevices() {
 	const tb = $('#devices tbody');
@@ -621,8 +621,12 @@ function renameForm(label, value, body) {
 function renderDetail() {
 	const d = $('#device-detail');
 	const n = net.byAddr[detailAddr];
+	const shape = JSON.stringify(n ? [n.addr, n.name, n.channels] : null);
 	if (document.activeElement && d.contains(document.activeElement))
 		return; /* do not redraw under someone typing */
+	if (shape === detailShape)
+		return; /* the same names: keep the form as it is */
+	detailShape = shape;
 	d.textContent = '';
 	if (!n)
 		return;

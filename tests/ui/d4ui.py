@@ -88,6 +88,23 @@ def view(d, name):
         name))
 
 
+def type_into(d, css, text):
+    """Clear the input @css and type @text and Enter, again if the page
+    redrew it meanwhile."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    def attempt():
+        try:
+            e = d.find_element(By.CSS_SELECTOR, css)
+            e.clear()
+            e.send_keys(text)
+            e.send_keys("\n")
+            return True
+        except StaleElementReferenceException:
+            return False
+    wait("typing into " + css, attempt, timeout=10)
+
+
 def cell(d, tx, rx):
     """The matrix cell of TX key @tx ("n:ADDR/CH") and RX @rx
     ("ADDR/CH"), made the active cell and scrolled into view (the page
