@@ -78,6 +78,7 @@ exec env "$(d4_host_bus $lab-h1)" XDG_CONFIG_HOME="$T" \
 SH
 chmod +x "$T/d4ctl.sh"
 d4_spawn "$T/ui.log" "$T/d4ctl.sh" ui --listen 10.77.0.1:8090 --latency 10
+ui=$!
 d4_wait_log "$T/ui.log" "d4ctl ui: http://10.77.0.1:8090/" 10
 
 # d4ctl ui finds A and B (mDNS) and polls them.
@@ -142,6 +143,14 @@ D4CTL_RUN="$T/d4ctl.sh" D4_UI_START=$start D4_UI_SECS=$secs \
 	ip netns exec $lab-h4 "$PY" "$(dirname "$0")/routing.py" ||
 	fail "the browser test failed"
 
+# d4ctl ui stops cleanly on SIGTERM (under ASan: no leak, no error)
+kill $ui
+rc=0
+d4_wait_pid $ui 20 || rc=$?
+[ $rc = 0 ] || fail "d4ctl ui exited $rc on SIGTERM: $(tail -n 20 "$T/ui.log")"
+! grep -q "Sanitizer" "$T/ui.log" || fail "d4ctl ui: $(grep -A5 Sanitizer "$T/ui.log")"
+pass "d4ctl ui stopped cleanly"
+
 if ! "$D4WAV" cmp "$T/in.wav" "$T/B.wav" --align none; then
 	# A gap that comes with skipped packets at A is A's media thread
 	# stalled over 20 ms (the machine), not the route: say which.
@@ -163,3 +172,4 @@ for h in 2 3; do
 	[ "$other" = 0 ] || fail "h$h: $other packets to the API from elsewhere than the controller"
 done
 pass "the nodes' APIs were reached only from the controller (the browser never reached a node)"
+

@@ -42,5 +42,14 @@ for i in 1 2 3 4 5 6 7 8; do
 		"$(cat "$T/state/N$i/token")" >>"$T/config"
 done
 d4_spawn "$T/ui.log" "$D4CTL" --config "$T/config" --browse 0.2 ui
+ui=$!
 d4_wait_log "$T/ui.log" "d4ctl ui: http://127.0.0.1:8090/" 10
 "$PY" "$(dirname "$0")/scale.py" || fail "the browser test failed"
+
+# d4ctl ui stops cleanly on SIGTERM (under ASan: no leak, no error)
+kill $ui
+rc=0
+d4_wait_pid $ui 20 || rc=$?
+[ $rc = 0 ] || fail "d4ctl ui exited $rc on SIGTERM: $(tail -n 20 "$T/ui.log")"
+! grep -q "Sanitizer" "$T/ui.log" || fail "d4ctl ui: $(grep -A5 Sanitizer "$T/ui.log")"
+pass "d4ctl ui stopped cleanly"

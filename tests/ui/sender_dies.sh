@@ -38,8 +38,17 @@ exec ip netns exec $lab-h1 "$D4CTL" --config "$T/config" --browse 0.2 "\$@"
 SH
 chmod +x "$T/d4ctl.sh"
 d4_spawn "$T/ui.log" "$T/d4ctl.sh" ui --latency 10
+ui=$!
 d4_wait_log "$T/ui.log" "d4ctl ui: http://127.0.0.1:8090/" 10
 
 D4CTL_RUN="$T/d4ctl.sh" D4_UI_SENDER_PID=$a \
 	ip netns exec $lab-h1 "$PY" "$(dirname "$0")/sender_dies.py" ||
 	fail "the matrix did not show the dead sender's route as an error"
+
+# d4ctl ui stops cleanly on SIGTERM (under ASan: no leak, no error)
+kill $ui
+rc=0
+d4_wait_pid $ui 20 || rc=$?
+[ $rc = 0 ] || fail "d4ctl ui exited $rc on SIGTERM: $(tail -n 20 "$T/ui.log")"
+! grep -q "Sanitizer" "$T/ui.log" || fail "d4ctl ui: $(grep -A5 Sanitizer "$T/ui.log")"
+pass "d4ctl ui stopped cleanly"
