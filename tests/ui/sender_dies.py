@@ -25,8 +25,13 @@ try:
     end = t0 + 3.0
     state = level = None
     while time.monotonic() < end:
-        state = cell_attr(d, TX, RX, "data-state")
-        level = cell_attr(d, TX, RX, "data-level")
+        # state and level of one drawing of the cell, read at once
+        state, level = d.execute_script(
+            "const c = document.querySelector("
+            "'.cell[data-tx=\"' + arguments[0] + '\"][data-rx=\"' + "
+            "arguments[1] + '\"]');"
+            "return c ? [c.dataset.state, c.dataset.level] : [null, null]",
+            TX, RX)
         if level == "error":
             break
         time.sleep(0.05)
