@@ -107,7 +107,7 @@ const char *d4ctl_token_source(const struct d4ctl *ctl,
 
 /* Print an error to ctl->errs (stderr when NULL), "d4ctl: " first. */
 void d4ctl_errf(const struct d4ctl *ctl, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3), nonnull(2)));
 
 /* ctl->out, or stdout. */
 FILE *d4ctl_out(const struct d4ctl *ctl);
