@@ -556,11 +556,51 @@ function onGridKey(e) {
 
 let detailAddr = null, detailShape = '';
 
+/* A table's rows by key, updated in place: a row's button or menu is the
+ * same element from one state to the next, so focus and an open menu
+ * survive the updates (four a second). */
+function keyedRows(tb, keys, make) {
+	const have = {};
+	for (const tr of [...tb.children])
+		if (!keys.includes(tr.dataset.key))
+			tr.remove();
+		else
+			have[tr.dataset.key] = tr;
+	keys.forEach((k, i) => {
+		const tr = have[k] || make(k);
+		tr.dataset.key = k;
+		if (tb.children[i] !== tr)
+			tb.insertBefore(tr, tb.children[i] || null);
+	});
+	return [...tb.children];
+}
+
+function setCell(td, text, cls) {
+	if (td.textContent !== text)
+		td.textContent = text;
+	if (cls !== undefined && td.className !== cls)
+		td.className = cls;
+}
+
 function renderDevices() {
 	const tb = $('#devices tbody');
-	tb.textContent = '';
-	for (const n of S.nodes) {
+	const rows = keyedRows(tb, S.nodes.map((n) => n.addr), (addr) => {
 		const tr = el('tr');
+		for (let i = 0; i < 10; i++)
+			tr.appendChild(el('td'));
+		const td = el('td');
+		const b = el('button');
+		b.type = 'button';
+		b.onclick = () => {
+			detailAddr = detailAddr === addr ? null : addr;
+			renderDevices();
+		};
+		td.appendChild(b);
+		tr.appendChild(td);
+		return tr;
+	});
+	S.nodes.forEach((n, k) => {
+		const tr = rows[k];
 		const nd = n.node || {}, clk = nd.clock || {};
 		const rates = new Set((n.flows || []).map((f) => f.rate));
 		const lats = (n.subscriptions || []).map((s) => s.latency_us);
@@ -577,24 +617,12 @@ function renderDevices() {
 			(nd.tx_channels || 0) + ' / ' + (nd.rx_channels || 0),
 			String((n.flows || []).length), nd.version || '',
 		];
-		cells.forEach((t, i) => {
-			const td = el('td', '', t);
-			if (i === 2)
-				td.className = 'lv-' + clockLevel(clk.state, n.reachable);
-			tr.appendChild(td);
-		});
-		const td = el('td');
-		const b = el('button', '', detailAddr === n.addr ? 'Close' : 'Rename\u2026');
-		b.type = 'button';
+		cells.forEach((t, i) => setCell(tr.children[i], t, i === 2 ?
+			'lv-' + clockLevel(clk.state, n.reachable) : ''));
+		const b = tr.children[10].firstChild;
+		setCell(b, detailAddr === n.addr ? 'Close' : 'Rename\u2026');
 		b.dataset.node = n.name;
-		b.onclick = () => {
-			detailAddr = detailAddr === n.addr ? null : n.addr;
-			renderDevices();
-		};
-		td.appendChild(b);
-		tr.appendChild(td);
-		tb.appendChild(tr);
-	}
+	});
 	renderDetail();
 }
 
@@ -813,73 +841,88 @@ function drawMeters() {
 
 function renderLatency() {
 	const tb = $('#latency tbody');
-	tb.textContent = '';
-	const opts = [250, 500, 1000, 2000, 3000, 5000, 10000, 20000, 40000,
-		      100000];
-	for (const r of S.routes) {
-		const n = net.byName[r.node];
-		const s = n && (n.subscriptions || []).find(
-			(x) => x.name === r.subscription);
+	const opts = [250, 500, 1000, 2000, 3000, 4000, 5000, 10000, 20000,
+		      40000, 100000];
+	const routes = S.routes.length ? S.routes : [null];
+	const rows = keyedRows(tb, routes.map((r) => r ? r.node + '/' +
+		r.subscription : ''), (key) => {
 		const tr = el('tr');
-		tr.appendChild(el('td', '', r.rx));
-		tr.appendChild(el('td', '', r.from));
-		const st = el('td');
-		st.appendChild(el('span', 'badge lv-' + level(r.state),
-				  r.state + (r.state_reason ? ': ' + r.state_reason : '')));
-		tr.appendChild(st);
-		const td = el('td');
-		const sel = el('select');
-		sel.setAttribute('aria-label', 'latency of ' + r.rx);
-		const values = new Set(opts.concat([r.latency_us]));
-		for (const v of [...values].sort((a, b) => a - b)) {
-			const o = el('option', '', fmtMs(v));
-			o.value = v;
-			o.selected = v === r.latency_us;
-			sel.appendChild(o);
+		if (!key) {
+			const td = el('td', 'muted', 'no subscriptions');
+			td.colSpan = 6;
+			tr.appendChild(td);
+			return tr;
 		}
+		for (let i = 0; i < 6; i++)
+			tr.appendChild(el('td'));
+		tr.children[2].appendChild(el('span'));
+		const sel = el('select');
 		sel.onchange = async () => {
+			const r = S.routes.find((x) => x.node + '/' +
+						x.subscription === key);
+			const n = r && net.byName[r.node];
+			if (!n)
+				return;
 			const res = await post('/api/latency', {
 				node: n.addr, subscription: r.subscription,
 				latency_us: Number(sel.value)});
 			toast(res.ok ? res.what : res.what + ' failed:\n' +
 			      res.error, res.ok);
 		};
-		td.appendChild(sel);
-		tr.appendChild(td);
-		const safe = r.latency_safe_us;
-		const sf = el('td', '', safe === undefined || safe === null ?
-			'not measured by this node' : fmtMs(safe));
-		if (safe && r.latency_us < safe) {
-			sf.className = 'warn';
-			sf.textContent = '\u26a0 ' + fmtMs(safe) + ': the latency ' +
-				'is below the measured safe minimum';
+		tr.children[3].appendChild(sel);
+		tr.children[5].appendChild(el('span', 'hist'));
+		return tr;
+	});
+	routes.forEach((r, k) => {
+		if (!r)
+			return;
+		const tr = rows[k];
+		const n = net.byName[r.node];
+		const s = n && (n.subscriptions || []).find(
+			(x) => x.name === r.subscription);
+		setCell(tr.children[0], r.rx);
+		setCell(tr.children[1], r.from);
+		setCell(tr.children[2].firstChild, r.state + (r.state_reason ?
+			': ' + r.state_reason : ''), 'badge lv-' + level(r.state));
+		const sel = tr.children[3].firstChild;
+		sel.setAttribute('aria-label', 'latency of ' + r.rx);
+		const values = [...new Set(opts.concat([r.latency_us]))]
+			.sort((a, b) => a - b);
+		if (document.activeElement !== sel &&
+		    (sel.options.length !== values.length ||
+		     Number(sel.value) !== r.latency_us)) {
+			sel.textContent = '';
+			for (const v of values) {
+				const o = el('option', '', fmtMs(v));
+				o.value = v;
+				o.selected = v === r.latency_us;
+				sel.appendChild(o);
+			}
 		}
-		tr.appendChild(sf);
-		const h = el('td');
-		const hist = el('span', 'hist');
+		const safe = r.latency_safe_us;
+		if (safe && r.latency_us < safe)
+			setCell(tr.children[4], '\u26a0 ' + fmtMs(safe) +
+				': the latency is below the measured safe ' +
+				'minimum', 'warn');
+		else
+			setCell(tr.children[4], safe === undefined ||
+				safe === null ? 'not measured (yet)' :
+				fmtMs(safe), '');
+		const hist = tr.children[5].firstChild;
 		const d = s && s.stats && s.stats.delay_us;
+		hist.textContent = '';
 		if (d) {
 			const keys = Object.keys(d);
-			const max = Math.max(1, ...keys.map((k) => d[k]));
-			for (const k of keys) {
+			const max = Math.max(1, ...keys.map((x) => d[x]));
+			for (const x of keys) {
 				const i = el('i');
-				i.style.height = Math.round(22 * d[k] / max) + 'px';
-				i.title = k + ' \u00b5s: ' + d[k];
+				i.style.height = Math.round(22 * d[x] / max) + 'px';
 				hist.appendChild(i);
 			}
-			h.title = keys.map((k) => k + ': ' + d[k]).join(', ');
+			tr.children[5].title = keys.map((x) => x + ' \u00b5s: ' +
+				d[x]).join(', ');
 		}
-		h.appendChild(hist);
-		tr.appendChild(h);
-		tb.appendChild(tr);
-	}
-	if (!S.routes.length) {
-		const tr = el('tr');
-		const td = el('td', 'muted', 'no subscriptions');
-		td.colSpan = 6;
-		tr.appendChild(td);
-		tb.appendChild(tr);
-	}
+	});
 }
 
 /* ---- presets ---- */

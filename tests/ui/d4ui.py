@@ -44,7 +44,9 @@ def browser(width=1280, height=900):
                      {"performance": "ALL", "browser": "ALL"})
     d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"),
                          options=o)
-    d.set_script_timeout(30)
+    # generous: a shared two-core machine can stall the page for seconds
+    d.set_script_timeout(120)
+    d.set_page_load_timeout(300)
     d._d4_profile = profile
     return d
 
