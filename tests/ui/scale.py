@@ -88,12 +88,17 @@ try:
     note("page load (load event end, loads 2-%d): median %.0f ms, best "
          "%.0f ms; peer (the state as bare JSON): median %.0f ms; "
          "target < 300 ms" % (len(loads), med, best, pmed))
-    # Not the target (bench/ui.sh): a bound no sound page misses even
-    # on a loaded machine, and that drawing all 262144 cells would.
-    if med > 10000:
-        fail("the page took %.0f ms to load" % med)
+    # The time is bench/ui.sh's to judge (this machine is shared); what
+    # keeps it small on any machine is checked here: the matrix is drawn
+    # with a few elements, not one per cell.
+    n_dom = d.execute_script(
+        "return document.querySelectorAll('.mx-canvas *').length")
+    note("matrix elements after the load: %d (of %d cells)" %
+         (n_dom, 512 * 512))
+    if n_dom > 2000:
+        fail("the matrix made %d elements" % n_dom)
     ok("page load: median %.0f ms (peer %.0f ms) with 8 nodes x 64 "
-       "channels" % (med, pmed))
+       "channels; %d matrix elements" % (med, pmed, n_dom))
 
     # the far corner draws too: only the cells in view exist
     d.execute_script("const b = document.querySelector('.mx-body');"
