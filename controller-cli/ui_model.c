@@ -24,6 +24,7 @@
 #define FAST_PERIOD_S	  0.5  /* the node (clock) and subscriptions */
 #define METER_PERIOD_S	  0.05 /* the node's meter window */
 #define STATE_PERIOD_S	  0.25 /* at most this often to the browsers */
+#define STATS_PERIOD_S	  1.0  /* subscriptions' counters */
 #define DISCOVER_PERIOD_S 5.0
 #define GONE_AFTER_S	  30.0 /* not found and not answering */
 
@@ -45,6 +46,7 @@ struct ui_node {
 	json_t *clock_now;
 	char gm[40], clock_state[24];
 	json_t *sub_states; /* {SUB: "state"} */
+	json_t *stats;	    /* {SUB: its "stats"}: the stats message's */
 };
 
 struct ui_model {
@@ -59,9 +61,9 @@ struct ui_model {
 	unsigned int n;
 	pthread_t discover, publisher;
 	bool discover_started, publisher_started;
-	bool state_dirty, clock_dirty, meters_dirty;
-	uint64_t state_seq, meters_seq, clock_seq;
-	char *state_msg, *meters_msg, *clock_msg;
+	bool state_dirty, clock_dirty, meters_dirty, stats_dirty;
+	uint64_t state_seq, meters_seq, clock_seq, stats_seq;
+	char *state_msg, *meters_msg, *clock_msg, *stats_msg;
 	struct {
 		uint64_t seq;
 		char *msg;
@@ -73,7 +75,7 @@ struct ui_model {
 struct ui_stream {
 	struct ui_model *m;
 	bool meters, first;
-	uint64_t state_seq, meters_seq, clock_seq, ev_seq;
+	uint64_t state_seq, meters_seq, clock_seq, stats_seq, ev_seq;
 };
 
 static double mono_s(void)
@@ -155,6 +157,24 @@ static void drop_key(json_t *list, const char *key)
 	json_array_foreach(list, i, e) json_object_del(e, key);
 }
 
+/* @a and @b differ in more than what a subscription says afresh at every
+ * poll (its reason, "48 packets in the last second", and its measured
+ * safe latency): those go out in the stats message. */
+static bool changed(const json_t *a, const json_t *b)
+{
+	json_t *ca = json_deep_copy(a), *cb = json_deep_copy(b);
+	bool diff;
+
+	drop_key(json_object_get(ca, "subscriptions"), "state_reason");
+	drop_key(json_object_get(cb, "subscriptions"), "state_reason");
+	drop_key(json_object_get(ca, "subscriptions"), "latency_safe_us");
+	drop_key(json_object_get(cb, "subscriptions"), "latency_safe_us");
+	diff = !json_equal(ca, cb);
+	json_decref(ca);
+	json_decref(cb);
+	return diff;
+}
+
 /* Events for what changed between the node's last answers and @data,
  * then keep @data (stolen). Under m->lock. */
 static void node_update(struct ui_node *un, json_t *data, bool full)
@@ -227,6 +247,28 @@ static void node_update(struct ui_node *un, json_t *data, bool full)
 				  json_object_get(clock, "offset_ns"), st,
 				  gm[0] ? gm : NULL);
 	m->clock_dirty = true;
+	/* What changes at every poll goes out in the clock and stats
+	 * messages; the state is sent again only when something in it
+	 * changed (a route, a state, a name, the lock), not four times a
+	 * second for its counters. */
+	json_object_del(node, "uptime_s");
+	json_object_del(clock, "offset_ns");
+	if (!un->stats)
+		un->stats = json_object();
+	json_array_foreach(json_object_get(data, "subscriptions"), i, s)
+	{
+		json_t *live = json_pack("{s:O?, s:O?, s:O?}", "stats",
+					 json_object_get(s, "stats"),
+					 "state_reason",
+					 json_object_get(s, "state_reason"),
+					 "latency_safe_us",
+					 json_object_get(s, "latency_safe_us"));
+
+		json_object_set_new(un->stats, jstr(s, "name"), live);
+		json_object_del(s, "stats");
+	}
+	drop_key(json_object_get(data, "flows"), "stats");
+	m->stats_dirty = true;
 	if (!full && un->data) {
 		/* keep what only the full poll fetches */
 		static const char *const keep[] = {"flows", "vars", "streams",
@@ -239,12 +281,13 @@ static void node_update(struct ui_node *un, json_t *data, bool full)
 				json_object_set(data, keep[k], v);
 		}
 	}
+	if (!un->data || !un->reachable || changed(un->data, data))
+		m->state_dirty = true;
 	json_decref(un->data);
 	un->data = data;
 	un->reachable = true;
 	un->polled = true;
 	un->error[0] = '\0';
-	m->state_dirty = true;
 }
 
 static void node_failed(struct ui_node *un, const char *err)
@@ -542,13 +585,13 @@ static char *clock_history(struct ui_model *m)
 static void *publish_main(void *arg)
 {
 	struct ui_model *m = arg;
-	double last_state = 0, last_clock = 0;
+	double last_state = 0, last_clock = 0, last_meters = 0, last_stats = 0;
 
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
 		double now = mono_s();
 
-		if (m->meters_dirty) {
+		if (m->meters_dirty && now - last_meters >= METER_PERIOD_S) {
 			json_t *o = json_object();
 
 			for (unsigned int i = 0; i < m->n; i++)
@@ -564,6 +607,7 @@ static void *publish_main(void *arg)
 						"nodes", o));
 			m->meters_seq++;
 			m->meters_dirty = false;
+			last_meters = now;
 			pthread_cond_broadcast(&m->hub);
 		}
 		if (m->state_dirty && now - last_state >= STATE_PERIOD_S) {
@@ -590,6 +634,22 @@ static void *publish_main(void *arg)
 			m->clock_seq++;
 			m->clock_dirty = false;
 			last_clock = now;
+			pthread_cond_broadcast(&m->hub);
+		}
+		if (m->stats_dirty && now - last_stats >= STATS_PERIOD_S) {
+			json_t *o = json_object();
+
+			for (unsigned int i = 0; i < m->n; i++)
+				if (m->nodes[i]->stats && !m->nodes[i]->gone)
+					json_object_set(o,
+							m->nodes[i]->node.addr,
+							m->nodes[i]->stats);
+			free(m->stats_msg);
+			m->stats_msg = sse("stats", json_pack("{s:o}", "nodes",
+							       o));
+			m->stats_seq++;
+			m->stats_dirty = false;
+			last_stats = now;
 			pthread_cond_broadcast(&m->hub);
 		}
 		wait_until(&m->poll, &m->lock, now + METER_PERIOD_S / 2);
@@ -660,6 +720,7 @@ void ui_model_destroy(struct ui_model *m)
 		json_decref(un->meters);
 		json_decref(un->clock_now);
 		json_decref(un->sub_states);
+		json_decref(un->stats);
 		free(un);
 	}
 	for (unsigned int i = 0; i < EVENTS; i++)
@@ -667,6 +728,7 @@ void ui_model_destroy(struct ui_model *m)
 	free(m->state_msg);
 	free(m->meters_msg);
 	free(m->clock_msg);
+	free(m->stats_msg);
 	if (m->devnull)
 		fclose(m->devnull);
 	pthread_cond_destroy(&m->hub);
@@ -766,6 +828,10 @@ static void collect(struct ui_stream *s, struct strbuf *b)
 	if (s->clock_seq != m->clock_seq) {
 		add(b, m->clock_msg);
 		s->clock_seq = m->clock_seq;
+	}
+	if (s->stats_seq != m->stats_seq) {
+		add(b, m->stats_msg);
+		s->stats_seq = m->stats_seq;
 	}
 	if (s->meters && s->meters_seq != m->meters_seq) {
 		add(b, m->meters_msg);

@@ -7,6 +7,11 @@
  *
  * Messages are server-sent events, built once and shared by every client:
  *   state  {"nodes": [...], "routes": [...], "ui": {...}}, on a change
+ *          (without what changes at every poll: uptime, clock offset,
+ *          counters)
+ *   stats  {"nodes": {ADDR: {SUB: {"stats", "state_reason",
+ *          "latency_safe_us"}}}}, once a second: what a subscription
+ *          says afresh at every poll
  *   meters {"t": ms, "seq": n, "nodes": {ADDR: {"f": {FLOW: [[pk, rms]]},
  *          "s": {SUB: [[pk, rms]]}}}}, 20 a second while a client wants
  *   clock  {"t": ms, "nodes": {ADDR: [ms, offset_ns, state, gm]}}, 2/s

@@ -108,6 +108,9 @@ async function post(path, body) {
 /* ---- the network, derived from the state ---- */
 
 let net; /* {byAddr, byName, tx: [group], rx: [group], rxmap} */
+/* addr -> {SUB: {stats, state_reason, latency_safe_us}}: the stats
+ * message, once a second */
+let statsNow = {};
 
 function derive() {
 	const byAddr = {}, byName = {}, sessions = new Set();
@@ -147,6 +150,12 @@ function derive() {
 	}
 	for (const r of S.routes) {
 		const rn = byName[r.node];
+		/* the reason and safe latency as of the last second */
+		const live = rn && (statsNow[rn.addr] || {})[r.subscription];
+		if (live) {
+			r.state_reason = live.state_reason;
+			r.latency_safe_us = live.latency_safe_us;
+		}
 		if (!rn || !r.rx_channels)
 			continue;
 		r.rx_channels.forEach((c, i) => {
@@ -607,7 +616,8 @@ function renderDevices() {
 		const cells = [
 			n.name, n.addr,
 			n.reachable ? clk.state || '\u2014' : 'not answering',
-			clk.gm || '\u2014', n.reachable ? fmtNs(clk.offset_ns) : '',
+			clk.gm || '\u2014',
+			n.reachable ? fmtNs((clockNow[n.addr] || [])[1]) : '',
 			rates.size ? [...rates].map((r) => r / 1000 + ' kHz').join(', ')
 				   : '48 kHz',
 			lats.length ? fmtMs(Math.min(...lats)) +
@@ -677,6 +687,7 @@ function renderDetail() {
 /* ---- clock ---- */
 
 const clockHist = {}; /* addr -> [[ms, offset_ns]] */
+const clockNow = {}; /* addr -> [ms, offset_ns, state, gm] */
 
 function clockLevel(state, reachable) {
 	if (!reachable)
@@ -728,7 +739,7 @@ function renderClock() {
 		c.appendChild(h);
 		c.appendChild(el('div', 'muted', 'grandmaster ' + (clk.gm || 'none') +
 			', port ' + (clk.port_state || '\u2014') + ', offset ' +
-			fmtNs(clk.offset_ns)));
+			fmtNs((clockNow[n.addr] || [])[1])));
 		const p = plot(clockHist[n.addr] || []);
 		c.appendChild(p.svg);
 		c.appendChild(el('div', 'muted', 'last 2 min, \u00b1' + fmtNs(p.max)));
@@ -878,8 +889,8 @@ function renderLatency() {
 			return;
 		const tr = rows[k];
 		const n = net.byName[r.node];
-		const s = n && (n.subscriptions || []).find(
-			(x) => x.name === r.subscription);
+		const live = n && (statsNow[n.addr] || {})[r.subscription];
+		const st = live && live.stats;
 		setCell(tr.children[0], r.rx);
 		setCell(tr.children[1], r.from);
 		setCell(tr.children[2].firstChild, r.state + (r.state_reason ?
@@ -909,7 +920,7 @@ function renderLatency() {
 				safe === null ? 'not measured (yet)' :
 				fmtMs(safe), '');
 		const hist = tr.children[5].firstChild;
-		const d = s && s.stats && s.stats.delay_us;
+		const d = st && st.delay_us;
 		hist.textContent = '';
 		if (d) {
 			const keys = Object.keys(d);
@@ -1063,14 +1074,22 @@ function connect() {
 		const c = JSON.parse(e.data);
 		for (const a of Object.keys(c.nodes)) {
 			const v = c.nodes[a];
+			clockNow[a] = v;
 			const h = clockHist[a] || (clockHist[a] = []);
 			if (v[1] !== null && (!h.length || h[h.length - 1][0] !== v[0]))
 				h.push([v[0], v[1]]);
 			if (h.length > 300)
 				h.splice(0, h.length - 240);
 		}
-		if (view === 'clock')
+		if (view === 'clock' || view === 'devices')
 			queueRender();
+	});
+	es.addEventListener('stats', (e) => {
+		statsNow = JSON.parse(e.data).nodes;
+		if (view === 'latency' || view === 'routing') {
+			derive();
+			queueRender();
+		}
 	});
 	es.addEventListener('log', (e) => {
 		events.unshift(JSON.parse(e.data));

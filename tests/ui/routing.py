@@ -164,6 +164,7 @@ try:
     # latency, and of a state it does not know. (Today's node gives
     # neither; the next state message from d4ctl ui draws the truth again.)
     warn = d.execute_script("""
+        statsNow = {};  /* no live reason over the one drawn here */
         const r = S.routes.find((x) => x.rx === '1@B');
         r.state = 'late';
         r.state_reason = 'packets 3 ms late: 13 ms would work';
@@ -181,6 +182,7 @@ try:
     view(d, "routing")
     got = d.execute_script("""
         const out = [];
+        statsNow = {};
         for (const st of ['late', 'frobnicated', 'no-audio']) {
             const r = S.routes.find((x) => x.rx === '1@B');
             r.state = st;
