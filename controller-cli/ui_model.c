@@ -257,12 +257,10 @@ static void node_update(struct ui_node *un, json_t *data, bool full)
 		un->stats = json_object();
 	json_array_foreach(json_object_get(data, "subscriptions"), i, s)
 	{
-		json_t *live = json_pack("{s:O?, s:O?, s:O?}", "stats",
-					 json_object_get(s, "stats"),
-					 "state_reason",
-					 json_object_get(s, "state_reason"),
-					 "latency_safe_us",
-					 json_object_get(s, "latency_safe_us"));
+		json_t *live = json_pack(
+		    "{s:O?, s:O?, s:O?}", "stats", json_object_get(s, "stats"),
+		    "state_reason", json_object_get(s, "state_reason"),
+		    "latency_safe_us", json_object_get(s, "latency_safe_us"));
 
 		json_object_set_new(un->stats, jstr(s, "name"), live);
 		json_object_del(s, "stats");
@@ -645,8 +643,8 @@ static void *publish_main(void *arg)
 							m->nodes[i]->node.addr,
 							m->nodes[i]->stats);
 			free(m->stats_msg);
-			m->stats_msg = sse("stats", json_pack("{s:o}", "nodes",
-							       o));
+			m->stats_msg =
+			    sse("stats", json_pack("{s:o}", "nodes", o));
 			m->stats_seq++;
 			m->stats_dirty = false;
 			last_stats = now;
