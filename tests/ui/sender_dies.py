@@ -20,26 +20,31 @@ try:
          lambda: cell_attr(d, TX, RX, "data-state") == "receiving",
          timeout=20)
     ok("a click routed 1@A -> 1@B; the cell reads receiving")
+    # The page notes (its own clock: the machine's) when the cell first
+    # shows an error, as drawn: what a person would see, however slowly
+    # this script gets to ask on a loaded machine.
+    d.execute_script("""
+        const [tx, rx] = arguments;
+        window.d4errorAt = null;
+        const seen = () => {
+            const c = document.querySelector(
+                '.cell[data-tx="' + tx + '"][data-rx="' + rx + '"]');
+            if (c && c.dataset.level === 'error' && !window.d4errorAt)
+                window.d4errorAt = [Date.now(), c.dataset.state];
+        };
+        new MutationObserver(seen).observe(
+            document.querySelector('.mx-canvas'),
+            {subtree: true, attributes: true, childList: true});
+        """, TX, RX)
+    killed = time.time()
     os.kill(int(os.environ["D4_UI_SENDER_PID"]), signal.SIGKILL)
-    t0 = time.monotonic()
-    end = t0 + 3.0
-    state = level = None
-    while time.monotonic() < end:
-        # state and level of one drawing of the cell, read at once
-        state, level = d.execute_script(
-            "const c = document.querySelector("
-            "'.cell[data-tx=\"' + arguments[0] + '\"][data-rx=\"' + "
-            "arguments[1] + '\"]');"
-            "return c ? [c.dataset.state, c.dataset.level] : [null, null]",
-            TX, RX)
-        if level == "error":
-            break
-        time.sleep(0.05)
+    got = wait("the cell to show an error", lambda: d.execute_script(
+        "return window.d4errorAt"), timeout=30)
     shot(d, "matrix-sender-dead")
-    if level != "error":
-        fail("3 s after A was killed the cell reads '%s' (level %s), not "
-             "an error state" % (state, level))
-    ok("%.1f s after A was killed the cell reads %s" %
-       (time.monotonic() - t0, state))
+    after = got[0] / 1000.0 - killed
+    if after > 3.0:
+        fail("the cell showed '%s' %.1f s after A was killed, not within "
+             "3 s" % (got[1], after))
+    ok("%.1f s after A was killed the cell showed %s" % (after, got[1]))
 finally:
     quit(d)
