@@ -37,9 +37,11 @@ note("d4ctl ui polls 8 nodes of 64 + 64 channels")
 # every node's subscription to its neighbour in the state (receiving, or
 # late on a loaded machine: the state is the full one either way)
 wait("8 routes", lambda: len(state()["routes"]) == 8, timeout=60)
-size = len(urllib.request.urlopen(UI + "/").read())
+size = len(urllib.request.urlopen(UI + "/", timeout=60).read())
+note("the network's 8 routes are in the state; starting the browser")
 
 d = browser()
+note("the browser is up")
 try:
     d.get("about:blank")
     loads, peer = [], []
