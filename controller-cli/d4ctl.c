@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -34,6 +35,8 @@ const struct d4ctl_cmd d4ctl_cmds[] = {
     {"stats", cmd_stats, "packet counters of flows and subscriptions"},
     {"meters", cmd_meters, "live peak/RMS meters of a node's channels"},
     {"check", cmd_check, "the Dante/AES67/ST 2110 rules a stream breaks"},
+    {"preset", cmd_preset, "save the network's routing to a file, apply it"},
+    {"ui", cmd_ui, "serve the browser controller (routing matrix...)"},
     {NULL, NULL, NULL},
 };
 
@@ -129,16 +132,77 @@ int d4ctl_getopt(struct d4ctl *ctl, int argc, char *argv[], const char *text,
 	return 0;
 }
 
-const char *d4ctl_token(const struct d4ctl *ctl, const struct d4ctl_node *node)
+void d4ctl_errf(const struct d4ctl *ctl, const char *fmt, ...)
+{
+	FILE *f = ctl && ctl->errs ? ctl->errs : stderr;
+	va_list ap;
+
+	fputs("d4ctl: ", f);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+}
+
+FILE *d4ctl_out(const struct d4ctl *ctl)
+{
+	return ctl && ctl->out ? ctl->out : stdout;
+}
+
+const char *d4ctl_token(const struct d4ctl *ctl, const struct d4ctl_node *node,
+			enum d4ctl_token_from *from)
 {
 	const struct d4ctl_config_node *cn;
+	enum d4ctl_token_from dummy;
 
-	if (ctl->token)
+	if (!from)
+		from = &dummy;
+	if (ctl->token) {
+		*from = ctl->token_from;
 		return ctl->token;
+	}
 	cn = d4ctl_config_node(&ctl->cfg, node->name);
-	if (cn && cn->token[0])
+	if (cn && cn->token[0]) {
+		*from = D4CTL_TOKEN_CONFIG_NODE;
 		return cn->token;
+	}
+	*from = ctl->cfg.token[0] ? D4CTL_TOKEN_CONFIG : D4CTL_TOKEN_NONE;
 	return ctl->cfg.token[0] ? ctl->cfg.token : NULL;
+}
+
+const char *d4ctl_token_source(const struct d4ctl *ctl,
+			       const struct d4ctl_node *node, char *buf,
+			       size_t len)
+{
+	const char *path =
+	    ctl->config_path[0] ? ctl->config_path : "(no config file)";
+	enum d4ctl_token_from from;
+
+	d4ctl_token(ctl, node, &from);
+	switch (from) {
+	case D4CTL_TOKEN_FLAG:
+		snprintf(buf, len, "--token");
+		break;
+	case D4CTL_TOKEN_ENV:
+		snprintf(buf, len, "D4_TOKEN");
+		break;
+	case D4CTL_TOKEN_CONFIG_NODE:
+		snprintf(buf, len, "the config file %s, [node %s]", path,
+			 node->name);
+		break;
+	case D4CTL_TOKEN_CONFIG:
+		snprintf(buf, len,
+			 "the config file %s, its top-level token (no "
+			 "[node %s] token)",
+			 path, node->name);
+		break;
+	default:
+		snprintf(buf, len,
+			 "no token: not --token, not D4_TOKEN, and no "
+			 "[node %s] or top-level token in %s",
+			 node->name, path);
+	}
+	return buf;
 }
 
 static int node_from_addr(const char *name, const char *addr,
@@ -154,6 +218,51 @@ static int node_from_addr(const char *name, const char *addr,
 	return 0;
 }
 
+/* --host and a NODE operand both given to a one-node command: they must
+ * be one node (d4ctl --host A name B X must not rename A). 0, -EINVAL
+ * (they differ), or the error of asking --host its name. */
+static int host_agrees(struct d4ctl *ctl, const char *spec,
+		       struct d4ctl_node *node)
+{
+	const struct d4ctl_config_node *cn;
+	json_t *v = NULL;
+	const char *name;
+	int rc;
+
+	if (strchr(spec, ':')) {
+		if (strcmp(spec, ctl->host)) {
+			d4ctl_errf(ctl,
+				   "--host %s and NODE %s are different "
+				   "nodes: give one of them",
+				   ctl->host, spec);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	cn = d4ctl_config_node(&ctl->cfg, spec);
+	if (cn && cn->host[0] && strcmp(cn->host, ctl->host)) {
+		d4ctl_errf(ctl,
+			   "--host %s is not '%s' (the config file puts it "
+			   "at %s): give one of them",
+			   ctl->host, spec, cn->host);
+		return -EINVAL;
+	}
+	rc = d4ctl_http(ctl, node, "GET", "/node", NULL, &v);
+	if (rc < 0)
+		return rc;
+	name = json_string_value(json_object_get(v, "name"));
+	if (!name || strcmp(name, spec)) {
+		d4ctl_errf(ctl,
+			   "--host %s is node '%s', not '%s': give one of "
+			   "them",
+			   ctl->host, name ? name : "?", spec);
+		json_decref(v);
+		return -EINVAL;
+	}
+	json_decref(v);
+	return 0;
+}
+
 int d4ctl_node_find(struct d4ctl *ctl, const char *spec,
 		    struct d4ctl_node *node)
 {
@@ -165,19 +274,19 @@ int d4ctl_node_find(struct d4ctl *ctl, const char *spec,
 	if (ctl->host && (!spec || !ctl->multi)) {
 		if (node_from_addr(spec ? spec : ctl->host, ctl->host, node) <
 		    0) {
-			d4ctl_err(NULL, "--host '%s' is not ADDR:PORT",
-				  ctl->host);
+			d4ctl_errf(ctl, "--host '%s' is not ADDR:PORT",
+				   ctl->host);
 			return -EINVAL;
 		}
-		return 0;
+		return spec ? host_agrees(ctl, spec, node) : 0;
 	}
 	if (!spec) {
-		d4ctl_err(NULL, "no node given (a NODE, or --host ADDR:PORT)");
+		d4ctl_errf(ctl, "no node given (a NODE, or --host ADDR:PORT)");
 		return -EINVAL;
 	}
 	if (strchr(spec, ':')) {
 		if (node_from_addr(spec, spec, node) < 0) {
-			d4ctl_err(NULL, "'%s' is not ADDR:PORT", spec);
+			d4ctl_errf(ctl, "'%s' is not ADDR:PORT", spec);
 			return -EINVAL;
 		}
 		return 0;
@@ -187,8 +296,8 @@ int d4ctl_node_find(struct d4ctl *ctl, const char *spec,
 		return node_from_addr(spec, cn->host, node);
 	n = browse_nodes(ctl->browse_s, spec, &found, err, sizeof(err));
 	if (n < 0) {
-		d4ctl_err(NULL, "%s; give the node as ADDR:PORT or --host",
-			  err);
+		d4ctl_errf(ctl, "%s; give the node as ADDR:PORT or --host",
+			   err);
 		return n;
 	}
 	for (int i = 0; i < n; i++) {
@@ -199,10 +308,10 @@ int d4ctl_node_find(struct d4ctl *ctl, const char *spec,
 		}
 	}
 	free(found);
-	d4ctl_err(NULL,
-		  "no node '%s' found by mDNS in %.1f s (d4ctl list shows "
-		  "the nodes; or give ADDR:PORT)",
-		  spec, ctl->browse_s);
+	d4ctl_errf(ctl,
+		   "no node '%s' found by mDNS in %.1f s (d4ctl list shows "
+		   "the nodes; or give ADDR:PORT)",
+		   spec, ctl->browse_s);
 	return -ENOENT;
 }
 
@@ -239,8 +348,8 @@ int d4ctl_node_all(struct d4ctl *ctl, struct d4ctl_node **nodes)
 	}
 	if (ctl->host && n >= 0) {
 		if (node_from_addr(ctl->host, ctl->host, &node) < 0) {
-			d4ctl_err(NULL, "--host '%s' is not ADDR:PORT",
-				  ctl->host);
+			d4ctl_errf(ctl, "--host '%s' is not ADDR:PORT",
+				   ctl->host);
 			free(*nodes);
 			*nodes = NULL;
 			return -EINVAL;
@@ -248,8 +357,8 @@ int d4ctl_node_all(struct d4ctl *ctl, struct d4ctl_node **nodes)
 		n = add_unique(nodes, n, &node);
 	}
 	if (browse_rc < 0 && n == 0) {
-		d4ctl_err(NULL, "%s; give nodes by --host or in the config",
-			  err);
+		d4ctl_errf(ctl, "%s; give nodes by --host or in the config",
+			   err);
 		free(*nodes);
 		*nodes = NULL;
 		return browse_rc;
@@ -316,6 +425,9 @@ static int load_config(struct d4ctl *ctl, const char *path)
 		path = def;
 	}
 	rc = d4ctl_config_load(path, &ctl->cfg, err, sizeof(err));
+	if (rc == 0 && access(path, F_OK) == 0)
+		snprintf(ctl->config_path, sizeof(ctl->config_path), "%s",
+			 path);
 	if (rc < 0)
 		d4ctl_err(NULL, "config %s", err);
 	return rc;
@@ -395,8 +507,12 @@ int d4ctl_main(int argc, char *argv[])
 		return D4CTL_EXIT_USAGE;
 	}
 	cmd = argv[optind];
-	if (!ctl.token && getenv("D4_TOKEN") && getenv("D4_TOKEN")[0])
+	if (ctl.token) {
+		ctl.token_from = D4CTL_TOKEN_FLAG;
+	} else if (getenv("D4_TOKEN") && getenv("D4_TOKEN")[0]) {
 		ctl.token = getenv("D4_TOKEN");
+		ctl.token_from = D4CTL_TOKEN_ENV;
+	}
 	if (load_config(&ctl, config) < 0)
 		return D4CTL_EXIT_USAGE;
 	for (const struct d4ctl_cmd *k = d4ctl_cmds; k->name; k++) {

@@ -21,10 +21,25 @@ enum {
 	D4CTL_EXIT_CHECK = 4,	 /* check: a stream breaks a rule */
 };
 
+/* Where the token of a write came from: said when a node refuses it. */
+enum d4ctl_token_from {
+	D4CTL_TOKEN_NONE,
+	D4CTL_TOKEN_FLAG,	 /* --token */
+	D4CTL_TOKEN_ENV,	 /* D4_TOKEN */
+	D4CTL_TOKEN_CONFIG_NODE, /* the config file's [node NAME] token */
+	D4CTL_TOKEN_CONFIG,	 /* the config file's top-level token */
+};
+
 struct d4ctl {
 	const char *host;  /* --host ADDR:PORT, or NULL */
 	const char *token; /* --token, else D4_TOKEN, else NULL (config) */
-	bool json;	   /* --json */
+	enum d4ctl_token_from token_from; /* of @token: FLAG, ENV or NONE */
+	char config_path[512];		  /* the config file read, or "" */
+	/* Where the helpers below print: progress of a plan (@out, NULL:
+	 * stdout) and errors (@errs, NULL: stderr). d4ctl ui points them at
+	 * a buffer per request, to answer the browser with them. */
+	FILE *out, *errs;
+	bool json; /* --json */
 	bool
 	    multi; /* NODE operands name several nodes: --host is one of them */
 	double browse_s; /* mDNS browse time */
@@ -79,16 +94,41 @@ int d4ctl_node_find(struct d4ctl *ctl, const char *spec,
  * malloc'd array in *nodes. The count, or -errno. */
 int d4ctl_node_all(struct d4ctl *ctl, struct d4ctl_node **nodes);
 
-/* The token for writes to @node (NULL if none). */
-const char *d4ctl_token(const struct d4ctl *ctl, const struct d4ctl_node *node);
+/* The token for writes to @node (NULL if none); *from (may be NULL) says
+ * where it was found. */
+const char *d4ctl_token(const struct d4ctl *ctl, const struct d4ctl_node *node,
+			enum d4ctl_token_from *from);
+
+/* Where @node's token comes from, for a message: "--token", "D4_TOKEN",
+ * "the config file PATH, [node NAME]", ... or "no token (...)". */
+const char *d4ctl_token_source(const struct d4ctl *ctl,
+			       const struct d4ctl_node *node, char *buf,
+			       size_t len);
+
+/* Print an error to ctl->errs (stderr when NULL), "d4ctl: " first. */
+void d4ctl_errf(const struct d4ctl *ctl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), nonnull(2)));
+
+/* ctl->out, or stdout. */
+FILE *d4ctl_out(const struct d4ctl *ctl);
 
 /* HTTP to a node's API: @path under /api/v1, @body NULL or a JSON value,
  * *out gets the decoded response (NULL for 204). Errors are printed with
  * the node, method, path, status and the node's message. 0, -EHOSTUNREACH
- * (unreachable), -EIO (HTTP error), -EPROTO (not JSON), -ENOMEM. */
+ * (unreachable), -EACCES (401), -EIO (other HTTP error), -EPROTO (not
+ * JSON), -ENOMEM. */
 int d4ctl_http(struct d4ctl *ctl, const struct d4ctl_node *node,
 	       const char *method, const char *path, json_t *body,
 	       json_t **out);
+
+/* d4ctl_http() on a curl handle @handle kept between calls (its
+ * connection is reused; NULL: a new one), and with the error in @err
+ * instead of printed when @err is not NULL. A 401 names where the token
+ * came from (d4ctl_token_source()) and returns -EACCES. */
+int d4ctl_http_with(struct d4ctl *ctl, void *handle,
+		    const struct d4ctl_node *node, const char *method,
+		    const char *path, json_t *body, json_t **out, char *err,
+		    size_t err_len);
 
 /* GET @path from @spec (a node name or NULL) and print it as JSON when
  * ctl->json; *out gets the response either way. 0 or -errno. */
@@ -128,5 +168,7 @@ int cmd_route(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_unroute(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_routes(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_check(struct d4ctl *ctl, int argc, char *argv[]);
+int cmd_preset(struct d4ctl *ctl, int argc, char *argv[]);
+int cmd_ui(struct d4ctl *ctl, int argc, char *argv[]);
 
 #endif

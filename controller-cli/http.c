@@ -1,5 +1,6 @@
 /* HTTP + JSON to a node's API through libcurl (d4ctl.h d4ctl_http). */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,23 +33,48 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *user)
 	return n;
 }
 
-int d4ctl_http(struct d4ctl *ctl, const struct d4ctl_node *node,
-	       const char *method, const char *path, json_t *body, json_t **out)
+/* An error: into @err when given, else printed (ctl->errs). */
+static void http_err(const struct d4ctl *ctl, char *err, size_t err_len,
+		     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void http_err(const struct d4ctl *ctl, char *err, size_t err_len,
+		     const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (err)
+		snprintf(err, err_len, "%s", msg);
+	else
+		d4ctl_errf(ctl, "%s", msg);
+}
+
+int d4ctl_http_with(struct d4ctl *ctl, void *handle,
+		    const struct d4ctl_node *node, const char *method,
+		    const char *path, json_t *body, json_t **out, char *err,
+		    size_t err_len)
 {
 	struct curl_slist *hdrs = NULL;
 	struct buf resp = {0};
-	const char *token = d4ctl_token(ctl, node);
-	char url[512], auth[300], *text = NULL;
+	const char *token = d4ctl_token(ctl, node, NULL);
+	char url[512], auth[300], src[700], *text = NULL;
 	json_error_t jerr;
 	json_t *j = NULL;
 	long status = 0;
 	CURLcode cc;
-	CURL *c;
+	CURL *c = handle;
 	int rc;
 
 	if (out)
 		*out = NULL;
-	c = curl_easy_init();
+	if (c)
+		curl_easy_reset(c); /* keeps its open connection */
+	else
+		c = curl_easy_init();
 	if (!c)
 		return -ENOMEM;
 	snprintf(url, sizeof(url), "%s%s", node->base, path);
@@ -80,8 +106,8 @@ int d4ctl_http(struct d4ctl *ctl, const struct d4ctl_node *node,
 
 	cc = curl_easy_perform(c);
 	if (cc != CURLE_OK) {
-		fprintf(stderr, "d4ctl: %s (%s): %s %s: %s\n", node->name,
-			node->addr, method, path, curl_easy_strerror(cc));
+		http_err(ctl, err, err_len, "%s (%s): %s %s: %s", node->name,
+			 node->addr, method, path, curl_easy_strerror(cc));
 		rc = (cc == CURLE_COULDNT_CONNECT ||
 		      cc == CURLE_OPERATION_TIMEDOUT ||
 		      cc == CURLE_COULDNT_RESOLVE_HOST)
@@ -93,11 +119,11 @@ int d4ctl_http(struct d4ctl *ctl, const struct d4ctl_node *node,
 	if (resp.len) {
 		j = json_loadb(resp.data, resp.len, JSON_DECODE_ANY, &jerr);
 		if (!j && status < 400) {
-			fprintf(stderr,
-				"d4ctl: %s: %s %s: HTTP %ld, not JSON: %s "
-				"(at %d:%d)\n",
-				node->name, method, path, status, jerr.text,
-				jerr.line, jerr.column);
+			http_err(ctl, err, err_len,
+				 "%s: %s %s: HTTP %ld, not JSON: %s (at "
+				 "%d:%d)",
+				 node->name, method, path, status, jerr.text,
+				 jerr.line, jerr.column);
 			rc = -EPROTO;
 			goto out_free;
 		}
@@ -106,14 +132,20 @@ int d4ctl_http(struct d4ctl *ctl, const struct d4ctl_node *node,
 		const char *msg =
 		    json_string_value(json_object_get(j, "error"));
 
-		fprintf(stderr, "d4ctl: %s: %s %s: HTTP %ld: %s\n", node->name,
-			method, path, status,
-			msg ? msg : (resp.len ? resp.data : "(no message)"));
-		if (status == 401 && !token)
-			fprintf(stderr,
-				"d4ctl: no token: give --token, D4_TOKEN or "
-				"a token in the config file\n");
-		rc = -EIO;
+		if (status == 401)
+			http_err(
+			    ctl, err, err_len,
+			    "%s: %s %s: HTTP 401: %s; the token came "
+			    "from %s",
+			    node->name, method, path,
+			    msg ? msg : "(no message)",
+			    d4ctl_token_source(ctl, node, src, sizeof(src)));
+		else
+			http_err(ctl, err, err_len, "%s: %s %s: HTTP %ld: %s",
+				 node->name, method, path, status,
+				 msg ? msg
+				     : (resp.len ? resp.data : "(no message)"));
+		rc = status == 401 ? -EACCES : -EIO;
 		goto out_free;
 	}
 	if (out) {
@@ -126,6 +158,14 @@ out_free:
 	free(text);
 	free(resp.data);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(c);
+	if (c != handle)
+		curl_easy_cleanup(c);
 	return rc;
+}
+
+int d4ctl_http(struct d4ctl *ctl, const struct d4ctl_node *node,
+	       const char *method, const char *path, json_t *body, json_t **out)
+{
+	return d4ctl_http_with(ctl, NULL, node, method, path, body, out, NULL,
+			       0);
 }

@@ -222,6 +222,53 @@ static void flow_session(const json_t *n, const json_t *f, char *buf,
 		snprintf(buf, len, "%s %s", jstr(n, "name"), jstr(f, "name"));
 }
 
+/* The TX channel number of channel @sch of source @src on node @n: the
+ * node numbers its sources' channels across sources (GET /channels). A
+ * node that lists no channel table has one source: the same number. */
+static unsigned int tx_channel_of(const json_t *n, const char *src,
+				  unsigned int sch)
+{
+	json_t *tab = jarr(json_object_get(n, "channels"), "tx"), *c;
+	size_t i;
+
+	if (!tab)
+		return sch;
+	json_array_foreach(tab, i, c)
+	{
+		if (!strcmp(jstr(c, "source"), src) &&
+		    jint(c, "source_channel", 0) == (json_int_t)sch)
+			return (unsigned int)jint(c, "channel", 0);
+	}
+	return 0;
+}
+
+/* The stream channels subscription @s takes, 1-based, into @pos: its
+ * stream_channels, else the first as many as it has rx_channels, else
+ * every one of its @nstream. */
+static unsigned int sub_stream_channels(const json_t *s, unsigned int nstream,
+					uint8_t *pos)
+{
+	json_t *a = jarr(s, "stream_channels"), *c;
+	unsigned int k = 0;
+	size_t i;
+
+	if (!a)
+		a = jarr(s, "rx_channels");
+	else {
+		json_array_foreach(a, i, c)
+		{
+			if (k < ARGS_MAX_CHANNELS && json_is_integer(c))
+				pos[k++] = (uint8_t)json_integer_value(c);
+		}
+		return k;
+	}
+	if (a)
+		nstream = (unsigned int)json_array_size(a);
+	for (k = 0; k < nstream && k < ARGS_MAX_CHANNELS; k++)
+		pos[k] = (uint8_t)(k + 1);
+	return k;
+}
+
 /* "3-4" -> "rx3-4"; "1,3" -> "rx1_3" (',' is awkward in URLs). */
 static void sub_name(const uint8_t *ch, unsigned int n, char *buf, size_t len)
 {
@@ -458,17 +505,23 @@ static json_t *exec_body(const char *var, const char *op, const char *ep)
 }
 
 /* Where a subscription's audio comes from, for routes and for checking
- * whether a route is there already. */
+ * whether a route is there already: the TX node's TX channels (its own
+ * numbers, not the source's) or a stream's channels. */
 struct origin {
 	char from[192];
 	char kind[16];
 	char flow[160];
 	const json_t *tx_node, *tx_flow;
+	unsigned int ntx;
+	uint8_t tx[ARGS_MAX_CHANNELS]; /* TX channels (0: not in the table) */
+	unsigned int nsch;
+	uint8_t sch[ARGS_MAX_CHANNELS]; /* stream channels taken, 1-based */
 };
 
 static void sub_origin(const json_t *net, const json_t *s, struct origin *o)
 {
 	const char *stream = jstr(s, "stream"), *addr = jstr(s, "address");
+	char chans[96];
 	json_t *n, *f;
 	size_t i, j;
 
@@ -477,8 +530,9 @@ static void sub_origin(const json_t *net, const json_t *s, struct origin *o)
 	{
 		json_array_foreach(jarr(n, "flows"), j, f)
 		{
-			char sess[160], chans[96];
 			uint8_t ch[ARGS_MAX_CHANNELS];
+			unsigned int fn;
+			char sess[160];
 			bool match;
 
 			flow_session(n, f, sess, sizeof(sess));
@@ -492,9 +546,19 @@ static void sub_origin(const json_t *net, const json_t *s, struct origin *o)
 				    flow_has_receiver(n, jstr(f, "name"), addr);
 			if (!match)
 				continue;
-			args_format_channels(
-			    ch, flow_channels(f, ch, ARGS_MAX_CHANNELS), chans,
-			    sizeof(chans));
+			fn = flow_channels(f, ch, ARGS_MAX_CHANNELS);
+			o->nsch = sub_stream_channels(s, fn, o->sch);
+			for (unsigned int k = 0; k < o->nsch; k++) {
+				unsigned int p = o->sch[k];
+
+				o->tx[o->ntx++] =
+				    p >= 1 && p <= fn
+					? (uint8_t)tx_channel_of(
+					      n, jstr(f, "source"), ch[p - 1])
+					: 0;
+			}
+			args_format_channels(o->tx, o->ntx, chans,
+					     sizeof(chans));
 			snprintf(o->from, sizeof(o->from), "%s@%s", chans,
 				 jstr(n, "name"));
 			snprintf(o->kind, sizeof(o->kind), "%s",
@@ -508,13 +572,30 @@ static void sub_origin(const json_t *net, const json_t *s, struct origin *o)
 		}
 	}
 	if (stream[0]) {
-		snprintf(o->from, sizeof(o->from), "\"%s\"", stream);
+		if (jarr(s, "stream_channels")) {
+			o->nsch = sub_stream_channels(s, 0, o->sch);
+			args_format_channels(o->sch, o->nsch, chans,
+					     sizeof(chans));
+			snprintf(o->from, sizeof(o->from), "%s@\"%s\"", chans,
+				 stream);
+		} else {
+			snprintf(o->from, sizeof(o->from), "\"%s\"", stream);
+		}
 		snprintf(o->kind, sizeof(o->kind), "stream");
 	} else {
 		snprintf(o->from, sizeof(o->from), "%s",
 			 addr[0] ? addr : "sdp");
 		snprintf(o->kind, sizeof(o->kind), "address");
 	}
+}
+
+static json_t *channel_array(const uint8_t *ch, unsigned int n)
+{
+	json_t *a = json_array();
+
+	for (unsigned int k = 0; k < n; k++)
+		json_array_append_new(a, json_integer(ch[k]));
+	return a;
 }
 
 json_t *plan_routes(const json_t *net)
@@ -532,6 +613,7 @@ json_t *plan_routes(const json_t *net)
 			unsigned int k = sub_channels(s, ch);
 			char rx[192], chans[96];
 			struct origin o;
+			json_t *r;
 
 			sub_origin(net, s, &o);
 			if (k) {
@@ -543,15 +625,43 @@ json_t *plan_routes(const json_t *net)
 				snprintf(rx, sizeof(rx), "%s/%s",
 					 jstr(n, "name"), jstr(s, "name"));
 			}
-			json_array_append_new(
-			    out,
-			    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+			r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
 				      "s:I}",
 				      "rx", rx, "node", jstr(n, "name"),
 				      "subscription", jstr(s, "name"), "from",
 				      o.from, "kind", o.kind, "flow", o.flow,
 				      "state", jstr(s, "state"), "latency_us",
-				      jint(s, "latency_us", 0)));
+				      jint(s, "latency_us", 0));
+			if (!r)
+				continue;
+			/* What the node says of its state, as it says it. */
+			for (size_t p = 0; p < 2; p++) {
+				static const char *const pass[] = {
+				    "state_reason", "latency_safe_us"};
+				json_t *v = json_object_get(s, pass[p]);
+
+				if (v)
+					json_object_set(r, pass[p], v);
+			}
+			/* The same, for programs (d4ctl ui, presets). */
+			json_object_set_new(r, "rx_channels",
+					    channel_array(ch, k));
+			if (o.tx_node) {
+				json_object_set_new(
+				    r, "tx_node",
+				    json_string(jstr(o.tx_node, "name")));
+				json_object_set_new(r, "tx_channels",
+						    channel_array(o.tx, o.ntx));
+			} else if (!strcmp(o.kind, "stream")) {
+				json_object_set_new(
+				    r, "stream",
+				    json_string(jstr(s, "stream")));
+				if (o.nsch)
+					json_object_set_new(
+					    r, "stream_channels",
+					    channel_array(o.sch, o.nsch));
+			}
+			json_array_append_new(out, r);
 		}
 	}
 	return out;
@@ -586,15 +696,6 @@ int plan_rx_name(const json_t *net, const struct chanspec *rx, char *name,
 	return 0;
 }
 
-static json_t *channel_array(const uint8_t *ch, unsigned int n)
-{
-	json_t *a = json_array();
-
-	for (unsigned int k = 0; k < n; k++)
-		json_array_append_new(a, json_integer(ch[k]));
-	return a;
-}
-
 /* A subscription fills RX channels @rch; @sch (NULL: the first ones) are
  * the stream channels that go there. */
 static void set_rx(json_t *body, const uint8_t *rch, const uint8_t *sch,
@@ -608,9 +709,9 @@ static void set_rx(json_t *body, const uint8_t *rch, const uint8_t *sch,
 
 /* The route from foreign stream @tx: a subscription by name. */
 static int plan_from_stream(const json_t *rxn, const struct chanspec *tx,
-			    const uint8_t *rch, unsigned int nch, const char *sub,
-			    const struct plan_opts *opts, struct plan *plan,
-			    char *err, size_t err_len)
+			    const uint8_t *rch, unsigned int nch,
+			    const char *sub, const struct plan_opts *opts,
+			    struct plan *plan, char *err, size_t err_len)
 {
 	const json_t *st = find_named(jarr(rxn, "streams"), tx->target);
 	struct plan_action *a;
@@ -678,7 +779,7 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 	unsigned int rn, tn, port;
 	const json_t *rxn, *txn = NULL, *f, *uc = NULL, *sibling = NULL, *s;
 	char sub[128], src[64], host[64], ep[80], chans[96], var[48];
-	char want[192], e1[192];
+	char want[256], e1[192];
 	char fname[128];
 	struct plan_action *a;
 	json_t *body, *ja;
@@ -711,7 +812,8 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 	sub_name(rch, rn, sub, sizeof(sub));
 
 	if (tx->stream) {
-		snprintf(want, sizeof(want), "\"%s\"", tx->target);
+		args_format_channels(tx->ch, tx->nch, chans, sizeof(chans));
+		snprintf(want, sizeof(want), "%s@\"%s\"", chans, tx->target);
 	} else {
 		txn = net_node(net, tx->target);
 		if (!txn) {
@@ -725,7 +827,7 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 			       err_len);
 		if (rc < 0)
 			return rc;
-		args_format_channels(sch, tn, chans, sizeof(chans));
+		args_format_channels(tch, tn, chans, sizeof(chans));
 		snprintf(want, sizeof(want), "%s@%s", chans, jstr(txn, "name"));
 	}
 
@@ -847,26 +949,15 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 	return 0;
 }
 
-int plan_unroute(const json_t *net, const char *node, const char *sub,
-		 struct plan *plan, char *err, size_t err_len)
+/* The actions that take subscription @s of node @rxn away whole. */
+static int unroute_sub(const json_t *net, const json_t *rxn, const json_t *s,
+		       struct plan *plan, char *err, size_t err_len)
 {
-	const json_t *rxn, *s;
+	const char *sub = jstr(s, "name");
 	struct plan_action *a;
 	struct origin o;
 	char e1[192];
 
-	memset(plan, 0, sizeof(*plan));
-	rxn = net_node(net, node);
-	if (!rxn) {
-		snprintf(err, err_len, "no node '%s'", node);
-		return -ENOENT;
-	}
-	s = find_named(jarr(rxn, "subscriptions"), sub);
-	if (!s) {
-		snprintf(err, err_len, "%s has no subscription '%s'",
-			 jstr(rxn, "name"), sub);
-		return -ENOENT;
-	}
 	sub_origin(net, s, &o);
 	if (!strcmp(o.kind, "unicast")) {
 		const char *ep = jstr(s, "address");
@@ -880,6 +971,8 @@ int plan_unroute(const json_t *net, const char *node, const char *sub,
 			if (!ep_equal(eps[i], ep))
 				left++;
 		a = plan_add(plan, o.tx_node);
+		if (!a)
+			goto out_full;
 		call_set(&a->call, "POST", exec_body(var, "-=", ep),
 			 "/d4/exec");
 		call_set(&a->undo, "POST", exec_body(var, "+=", ep),
@@ -888,6 +981,8 @@ int plan_unroute(const json_t *net, const char *node, const char *sub,
 			 "%s: stop relaying flow %s to %s", a->node, fname, ep);
 		if (!left && !strcmp(jstr(o.tx_flow, "origin"), "api")) {
 			a = plan_add(plan, o.tx_node);
+			if (!a)
+				goto out_full;
 			call_set(&a->call, "DELETE", NULL, "/flows/%s",
 				 esc(fname, e1));
 			snprintf(a->what, sizeof(a->what),
@@ -896,9 +991,214 @@ int plan_unroute(const json_t *net, const char *node, const char *sub,
 		}
 	}
 	a = plan_add(plan, rxn);
+	if (!a)
+		goto out_full;
 	call_set(&a->call, "DELETE", NULL, "/subscriptions/%s", esc(sub, e1));
 	snprintf(a->what, sizeof(a->what), "%s: delete subscription %s",
 		 a->node, sub);
+	return 0;
+out_full:
+	snprintf(err, err_len, "more than %d steps: unroute fewer channels",
+		 PLAN_MAX_ACTIONS);
+	return -E2BIG;
+}
+
+int plan_unroute(const json_t *net, const char *node, const char *sub,
+		 struct plan *plan, char *err, size_t err_len)
+{
+	const json_t *rxn, *s;
+
+	memset(plan, 0, sizeof(*plan));
+	rxn = net_node(net, node);
+	if (!rxn) {
+		snprintf(err, err_len, "no node '%s'", node);
+		return -ENOENT;
+	}
+	s = find_named(jarr(rxn, "subscriptions"), sub);
+	if (!s) {
+		snprintf(err, err_len, "%s has no subscription '%s'",
+			 jstr(rxn, "name"), sub);
+		return -ENOENT;
+	}
+	return unroute_sub(net, rxn, s, plan, err, err_len);
+}
+
+/* A subscription as POST /subscriptions makes it again: its settings as
+ * the node gives them, else from its stream or address and format, and
+ * latency; with the RX channels @rch filled from stream channels @sch
+ * (@n of them), named @name. @f: the flow it comes from (for its packet
+ * time when the node gives no settings), or NULL. */
+static json_t *sub_body_again(const json_t *s, const json_t *f,
+			      const char *name, const uint8_t *rch,
+			      const uint8_t *sch, unsigned int n)
+{
+	json_t *settings = json_object_get(s, "settings");
+	json_t *b;
+
+	/* A node that says how the subscription was made (its canonical
+	 * settings: timing, source filter...) is taken at its word. */
+	if (json_is_object(settings)) {
+		b = json_deep_copy(settings);
+		if (!b)
+			return NULL;
+		json_object_set_new(b, "name", json_string(name));
+		set_rx(b, rch, sch, n);
+		return b;
+	}
+	b = json_pack("{s:s}", "name", name);
+	if (!b)
+		return NULL;
+	if (jstr(s, "stream")[0]) {
+		json_object_set_new(b, "stream",
+				    json_string(jstr(s, "stream")));
+	} else {
+		json_object_set_new(b, "address",
+				    json_string(jstr(s, "address")));
+		json_object_set_new(b, "channels",
+				    json_integer(jint(s, "channels", 2)));
+		json_object_set_new(b, "encoding",
+				    json_string(jstr(s, "encoding")[0]
+						    ? jstr(s, "encoding")
+						    : "L24"));
+		json_object_set_new(b, "rate",
+				    json_integer(jint(s, "rate", 48000)));
+		if (f && jint(f, "ptime_us", 0))
+			json_object_set_new(
+			    b, "ptime_us",
+			    json_integer(jint(f, "ptime_us", 0)));
+		if (jint(s, "mediaclk_offset", 0))
+			json_object_set_new(
+			    b, "mediaclk_offset",
+			    json_integer(jint(s, "mediaclk_offset", 0)));
+	}
+	if (jint(s, "latency_us", 0))
+		json_object_set_new(b, "latency_us",
+				    json_integer(jint(s, "latency_us", 0)));
+	set_rx(b, rch, sch, n);
+	return b;
+}
+
+/* Keep the channels of subscription @s not in @rch: delete it and make it
+ * again with the rest (one subscription, so one socket and one relay
+ * entry). The kept channels miss about one latency of audio. */
+static int split_sub(const json_t *net, const json_t *rxn, const json_t *s,
+		     const uint8_t *rch, unsigned int nr, struct plan *plan,
+		     char *err, size_t err_len)
+{
+	uint8_t och[ARGS_MAX_CHANNELS], pos[ARGS_MAX_CHANNELS];
+	uint8_t krx[ARGS_MAX_CHANNELS], ksch[ARGS_MAX_CHANNELS];
+	unsigned int on = sub_channels(s, och), np, nk = 0;
+	char name[128], e1[192], chans[96];
+	const char *old = jstr(s, "name");
+	struct plan_action *a;
+	struct origin o;
+
+	sub_origin(net, s, &o);
+	np = sub_stream_channels(s, on, pos);
+	for (unsigned int k = 0; k < on && k < np; k++) {
+		if (memchr(rch, och[k], nr))
+			continue;
+		krx[nk] = och[k];
+		ksch[nk++] = pos[k];
+	}
+	sub_name(krx, nk, name, sizeof(name));
+	a = plan_add(plan, rxn);
+	if (!a)
+		goto out_full;
+	call_set(&a->call, "DELETE", NULL, "/subscriptions/%s", esc(old, e1));
+	call_set(&a->undo, "POST",
+		 sub_body_again(s, o.tx_flow, old, och, pos, on < np ? on : np),
+		 "/subscriptions");
+	snprintf(a->what, sizeof(a->what), "%s: delete subscription %s",
+		 a->node, old);
+	a = plan_add(plan, rxn);
+	if (!a)
+		goto out_full;
+	call_set(&a->call, "POST",
+		 sub_body_again(s, o.tx_flow, name, krx, ksch, nk),
+		 "/subscriptions");
+	call_set(&a->undo, "DELETE", NULL, "/subscriptions/%s", esc(name, e1));
+	args_format_channels(krx, nk, chans, sizeof(chans));
+	snprintf(a->what, sizeof(a->what),
+		 "%s: subscribe %s again for the RX channels kept (%s)",
+		 a->node, name, chans);
+	return 0;
+out_full:
+	snprintf(err, err_len, "more than %d steps: unroute fewer channels",
+		 PLAN_MAX_ACTIONS);
+	return -E2BIG;
+}
+
+int plan_unroute_channels(const json_t *net, const struct chanspec *rx,
+			  struct plan *plan, char *err, size_t err_len)
+{
+	uint8_t rch[ARGS_MAX_CHANNELS], done[ARGS_MAX_CHANNELS];
+	unsigned int nr, ndone = 0;
+	const json_t *rxn, *s;
+	char chans[96];
+	size_t i;
+	int rc;
+
+	memset(plan, 0, sizeof(*plan));
+	if (rx->stream) {
+		snprintf(err, err_len,
+			 "routes end at a node's RX channels, not at the "
+			 "stream \"%s\"",
+			 rx->target);
+		return -EINVAL;
+	}
+	rxn = net_node(net, rx->target);
+	if (!rxn) {
+		snprintf(err, err_len, "no node '%s'", rx->target);
+		return -ENOENT;
+	}
+	rc = resolve_channels(rxn, "rx", rx, rch, &nr, err, err_len);
+	if (rc < 0)
+		return rc;
+	json_array_foreach(jarr(rxn, "subscriptions"), i, s)
+	{
+		uint8_t och[ARGS_MAX_CHANNELS];
+		unsigned int on = sub_channels(s, och), hit = 0;
+
+		for (unsigned int k = 0; k < on; k++) {
+			if (!memchr(rch, och[k], nr))
+				continue;
+			hit++;
+			done[ndone++] = och[k];
+		}
+		if (!hit)
+			continue;
+		if (strcmp(jstr(s, "origin"), "api")) {
+			args_format_channels(och, on, chans, sizeof(chans));
+			snprintf(err, err_len,
+				 "%s's subscription '%s' (RX %s) is in its "
+				 "config file: d4ctl cannot change it",
+				 jstr(rxn, "name"), jstr(s, "name"), chans);
+			return -EPERM;
+		}
+		rc = hit == on
+			 ? unroute_sub(net, rxn, s, plan, err, err_len)
+			 : split_sub(net, rxn, s, rch, nr, plan, err, err_len);
+		if (rc < 0)
+			return rc;
+	}
+	if (!ndone) {
+		args_format_channels(rch, nr, chans, sizeof(chans));
+		snprintf(plan->note, sizeof(plan->note), "%s@%s is not routed",
+			 chans, jstr(rxn, "name"));
+		return 0;
+	}
+	if (ndone < nr) {
+		uint8_t idle[ARGS_MAX_CHANNELS];
+		unsigned int ni = 0;
+
+		for (unsigned int k = 0; k < nr; k++)
+			if (!memchr(done, rch[k], ndone))
+				idle[ni++] = rch[k];
+		args_format_channels(idle, ni, chans, sizeof(chans));
+		snprintf(plan->note, sizeof(plan->note), "%s@%s was not routed",
+			 chans, jstr(rxn, "name"));
+	}
 	return 0;
 }
 

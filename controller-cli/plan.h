@@ -16,7 +16,10 @@
  *   - a unicast flow of the TX node carrying them, reused or created
  *     ("ucCHANS"), whose relay list _<flow>_receivers gets RXHOST:PORT.
  * unroute deletes the subscription, takes its address out of the relay
- * list that sends to it, and deletes an API flow left with no receivers. */
+ * list that sends to it, and deletes an API flow left with no receivers;
+ * unrouting some of a subscription's RX channels makes it again with the
+ * others. Routes name TX channels by the TX node's numbers (its sources'
+ * channels numbered across sources), never a source's own. */
 #ifndef D4_CONTROLLER_CLI_PLAN_H
 #define D4_CONTROLLER_CLI_PLAN_H
 
@@ -27,7 +30,7 @@
 
 #include "controller-cli/args.h"
 
-#define PLAN_MAX_ACTIONS 8
+#define PLAN_MAX_ACTIONS 32
 #define PLAN_FIRST_PORT	 5004
 
 struct plan_call {
@@ -69,6 +72,14 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 int plan_unroute(const json_t *net, const char *node, const char *sub,
 		 struct plan *plan, char *err, size_t err_len);
 
+/* Plan unroute of RX channels @rx (CHANS@NODE), channel by channel: a
+ * subscription whose every RX channel is in @rx goes (as plan_unroute());
+ * one that fills others too is made again with only those ("rx3-6" minus
+ * 4 becomes "rx3_5-6", the same stream channels as before). n == 0 with a
+ * note when none is routed. -EPERM for a config file's subscription. */
+int plan_unroute_channels(const json_t *net, const struct chanspec *rx,
+			  struct plan *plan, char *err, size_t err_len);
+
 /* The subscription name of a route ending at @rx, resolving channel names
  * through the snapshot. 0 or -errno (@err). */
 int plan_rx_name(const json_t *net, const struct chanspec *rx, char *name,
@@ -77,7 +88,10 @@ int plan_rx_name(const json_t *net, const struct chanspec *rx, char *name,
 
 /* Every route in the snapshot: an array of {"rx", "node", "subscription",
  * "from", "kind" (stream|multicast|unicast|address), "flow", "state",
- * "latency_us"}. New reference. */
+ * "latency_us", "rx_channels": [..], and "tx_node" with "tx_channels"
+ * (a d4 node's TX channels; 0 for one its table lacks) or "stream" with
+ * "stream_channels"}; "state_reason" and "latency_safe_us" when the
+ * node gives them. New reference. */
 json_t *plan_routes(const json_t *net);
 
 void plan_free(struct plan *plan);

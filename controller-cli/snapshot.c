@@ -47,9 +47,8 @@ int snapshot_fetch(struct d4ctl *ctl, struct d4ctl_node *nodes, int n,
 		    json_object_get(json_object_get(e, "node"), "name"));
 		if (name && strcmp(name, nodes[i].name) &&
 		    !strchr(nodes[i].name, ':') && !strchr(nodes[i].name, '.'))
-			fprintf(stderr,
-				"d4ctl: warning: %s calls itself '%s'\n",
-				nodes[i].addr, name);
+			d4ctl_errf(ctl, "warning: %s calls itself '%s'",
+				   nodes[i].addr, name);
 		if (name)
 			snprintf(nodes[i].name, sizeof(nodes[i].name), "%s",
 				 name);
@@ -73,13 +72,13 @@ static struct d4ctl_node *node_named(struct d4ctl_node *nodes, int n,
 	return NULL;
 }
 
-static void print_call(const char *prefix, const char *node,
+static void print_call(FILE *f, const char *prefix, const char *node,
 		       const struct plan_call *c)
 {
 	char *b = c->body ? json_dumps(c->body, JSON_COMPACT) : NULL;
 
-	printf("%s%s: %s %s%s%s\n", prefix, node, c->method, c->path,
-	       b ? " " : "", b ? b : "");
+	fprintf(f, "%s%s: %s %s%s%s\n", prefix, node, c->method, c->path,
+		b ? " " : "", b ? b : "");
 	free(b);
 }
 
@@ -89,7 +88,7 @@ void snapshot_print_plan(const struct plan *plan)
 		printf("%s\n", plan->note);
 	for (unsigned int i = 0; i < plan->n; i++) {
 		printf("%s\n", plan->a[i].what);
-		print_call("  ", plan->a[i].node, &plan->a[i].call);
+		print_call(stdout, "  ", plan->a[i].node, &plan->a[i].call);
 	}
 }
 
@@ -105,46 +104,105 @@ static void copy_format(json_t *body, const json_t *flow)
 	}
 }
 
+/* Every node the plan writes to has a token, before anything is done:
+ * a plan that would fail at its first write changes nothing. */
+static int check_tokens(struct d4ctl *ctl, const struct plan *plan,
+			struct d4ctl_node *nodes, int n)
+{
+	char src[512];
+
+	for (unsigned int i = 0; i < plan->n; i++) {
+		struct d4ctl_node *node = node_named(nodes, n, plan->a[i].node);
+
+		if (!node) {
+			d4ctl_errf(ctl, "internal: no node '%s'",
+				   plan->a[i].node);
+			return -ENOENT;
+		}
+		if (!d4ctl_token(ctl, node, NULL)) {
+			d4ctl_errf(
+			    ctl, "%s: %s; nothing was changed", node->name,
+			    d4ctl_token_source(ctl, node, src, sizeof(src)));
+			return -EACCES;
+		}
+	}
+	return 0;
+}
+
 int snapshot_run(struct d4ctl *ctl, const struct plan *plan, const json_t *net,
 		 struct d4ctl_node *nodes, int n)
 {
+	FILE *errs = ctl->errs ? ctl->errs : stderr;
+	char *done_text = NULL;
+	size_t done_len = 0;
+	FILE *done_f;
 	json_t *prev = NULL;
 	unsigned int done;
-	int rc = 0;
+	int rc;
 
+	rc = check_tokens(ctl, plan, nodes, n);
+	if (rc < 0)
+		return rc;
+	/* The steps are told once the whole plan is done: a failed write
+	 * leaves no line that reads as if it had worked. */
+	done_f = open_memstream(&done_text, &done_len);
+	if (!done_f)
+		return -ENOMEM;
 	if (plan->note[0])
-		printf("%s\n", plan->note);
+		fprintf(done_f, "%s\n", plan->note);
 	for (done = 0; done < plan->n; done++) {
 		const struct plan_action *a = &plan->a[done];
 		struct d4ctl_node *node = node_named(nodes, n, a->node);
 		json_t *resp = NULL;
 
-		if (!node) {
-			d4ctl_err(NULL, "internal: no node '%s'", a->node);
-			rc = -ENOENT;
-			break;
-		}
 		if (a->format_from_prev && prev)
 			copy_format(a->call.body, prev);
-		printf("%s\n", a->what);
 		rc = d4ctl_http(ctl, node, a->call.method, a->call.path,
 				a->call.body, &resp);
 		json_decref(prev);
 		prev = resp;
 		if (rc < 0)
 			break;
+		fprintf(done_f, "%s\n", a->what);
 	}
 	json_decref(prev);
-	if (rc == 0)
+	fclose(done_f);
+	if (rc == 0) {
+		fputs(done_text ? done_text : "", d4ctl_out(ctl));
+		fflush(d4ctl_out(ctl));
+		free(done_text);
 		return 0;
-	while (done--) {
-		const struct plan_action *a = &plan->a[done];
+	}
+	free(done_text);
+	d4ctl_errf(ctl, "failed: %s", plan->a[done].what);
+	if (!done) {
+		d4ctl_errf(ctl, "nothing was changed");
+		return rc;
+	}
+	{
+		unsigned int undone = 0, steps = done;
 
-		if (!a->undo.method[0])
-			continue;
-		print_call("undo: ", a->node, &a->undo);
-		d4ctl_http(ctl, node_named(nodes, n, a->node), a->undo.method,
-			   a->undo.path, a->undo.body, NULL);
+		while (done--) {
+			const struct plan_action *a = &plan->a[done];
+			int urc = -EINVAL;
+
+			if (a->undo.method[0])
+				urc = d4ctl_http(ctl,
+						 node_named(nodes, n, a->node),
+						 a->undo.method, a->undo.path,
+						 a->undo.body, NULL);
+			if (urc < 0) {
+				d4ctl_errf(ctl, "could not undo: %s", a->what);
+				continue;
+			}
+			print_call(errs, "d4ctl: undone: ", a->node, &a->undo);
+			undone++;
+		}
+		if (undone == steps)
+			d4ctl_errf(ctl,
+				   "nothing was changed (%u step%s "
+				   "undone)",
+				   steps, steps == 1 ? "" : "s");
 	}
 	return rc;
 }

@@ -13,8 +13,11 @@
 int snapshot_fetch(struct d4ctl *ctl, struct d4ctl_node *nodes, int n,
 		   bool all_needed, json_t **net);
 
-/* Run @plan's calls in order, printing each; on a failure undo those done,
- * in reverse. @nodes are the snapshot's (same names). 0 or -errno. */
+/* Run @plan's calls in order; once all are done, print what each did (to
+ * ctl->out). On a failure print nothing there: undo those done, in
+ * reverse, and say so (ctl->errs). A node the plan writes to without a
+ * token stops it before its first call. @nodes are the snapshot's (same
+ * names). 0 or -errno. */
 int snapshot_run(struct d4ctl *ctl, const struct plan *plan, const json_t *net,
 		 struct d4ctl_node *nodes, int n);
 

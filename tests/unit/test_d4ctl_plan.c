@@ -396,14 +396,19 @@ static void test_routes_lists_every_subscription(void **state)
 	assert_string_equal(
 	    got,
 	    "[{\"flow\":\"A uc3-4\",\"from\":\"3-4@A\",\"kind\":\"unicast\","
-	    "\"latency_us\":1000,\"node\":\"B\",\"rx\":\"1-2@B\",\"state\":"
-	    "\"receiving\",\"subscription\":\"rx1-2\"},"
+	    "\"latency_us\":1000,\"node\":\"B\",\"rx\":\"1-2@B\","
+	    "\"rx_channels\":[1,2],\"state\":"
+	    "\"receiving\",\"subscription\":\"rx1-2\",\"tx_channels\":[3,4],"
+	    "\"tx_node\":\"A\"},"
 	    "{\"flow\":\"A main\",\"from\":\"1-2@A\",\"kind\":\"multicast\","
-	    "\"latency_us\":2000,\"node\":\"B\",\"rx\":\"7-8@B\",\"state\":"
-	    "\"receiving\",\"subscription\":\"rx7-8\"},"
+	    "\"latency_us\":2000,\"node\":\"B\",\"rx\":\"7-8@B\","
+	    "\"rx_channels\":[7,8],\"state\":"
+	    "\"receiving\",\"subscription\":\"rx7-8\",\"tx_channels\":[1,2],"
+	    "\"tx_node\":\"A\"},"
 	    "{\"flow\":\"\",\"from\":\"\\\"AVIOUSBC-522880 : 2\\\"\",\"kind\":"
 	    "\"stream\",\"latency_us\":1000,\"node\":\"B\",\"rx\":"
-	    "\"B/monitor\",\"state\":\"unresolved\",\"subscription\":"
+	    "\"B/monitor\",\"rx_channels\":[],\"state\":\"unresolved\","
+	    "\"stream\":\"AVIOUSBC-522880 : 2\",\"subscription\":"
 	    "\"monitor\"}]");
 	free(got);
 	json_decref(routes);
@@ -453,6 +458,201 @@ static void test_new_flow_name_avoids_existing(void **state)
 	json_decref(net);
 }
 
+/* Issue 15: routes name the TX node's channels (its sources numbered
+ * across), and only those the subscription takes. */
+static void test_routes_name_tx_channels_not_source_channels(void **state)
+{
+	json_t *net = load_net("net-sources.json");
+	json_t *routes = plan_routes(net), *r;
+	size_t i;
+	int seen = 0;
+
+	json_array_foreach(routes, i, r)
+	{
+		const char *rx = json_string_value(json_object_get(r, "rx"));
+		const char *from =
+		    json_string_value(json_object_get(r, "from"));
+		char *tx =
+		    json_dumps(json_object_get(r, "tx_channels"), JSON_COMPACT);
+
+		if (!strcmp(rx, "3-6@B")) {
+			/* program's 1-4 are A's TX 3-6 */
+			assert_string_equal(from, "3-6@A");
+			assert_string_equal(tx, "[3,4,5,6]");
+			seen++;
+		} else if (!strcmp(rx, "8@B")) {
+			/* stream channel 2 of "A main": program 2, TX 4 */
+			assert_string_equal(from, "4@A");
+			assert_string_equal(tx, "[4]");
+			seen++;
+		} else if (!strcmp(rx, "1-2@B")) {
+			assert_string_equal(from, "1-2@A");
+			seen++;
+		}
+		free(tx);
+	}
+	assert_int_equal(seen, 3);
+	json_decref(routes);
+	json_decref(net);
+}
+
+static void test_route_again_in_tx_numbers_is_no_change(void **state)
+{
+	json_t *net = load_net("net-sources.json");
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(
+	    route(net, "3-6@A", "3-6@B", NULL, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 0);
+	assert_string_equal(plan.note, "3-6@B is already routed from 3-6@A");
+	/* TX 5-6 are program 3-4: stream channels 3-4 of "A main" */
+	assert_int_equal(
+	    route(net, "5-6@A", "1-2@A", NULL, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 1);
+	assert_call(&plan.a[0], "A", "POST", "/subscriptions",
+		    "{\"name\":\"rx1-2\",\"rx_channels\":[1,2],\"stream\":"
+		    "\"A main\",\"stream_channels\":[3,4]}");
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static int unroute(const json_t *net, const char *rx, struct plan *plan,
+		   char *err, size_t err_len)
+{
+	struct chanspec r = spec(rx);
+
+	return plan_unroute_channels(net, &r, plan, err, err_len);
+}
+
+static void test_unroute_one_channel_splits_multicast_range(void **state)
+{
+	json_t *net = load_net("net-sources.json");
+	struct plan plan;
+	char err[256], *undo;
+
+	assert_int_equal(unroute(net, "4@B", &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 2);
+	assert_call(&plan.a[0], "B", "DELETE", "/subscriptions/rx3-6", NULL);
+	/* undone by making it again as it was */
+	undo = json_dumps(plan.a[0].undo.body, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(plan.a[0].undo.method, "POST");
+	assert_string_equal(
+	    undo, "{\"latency_us\":2000,\"name\":\"rx3-6\",\"rx_channels\":"
+		  "[3,4,5,6],\"stream\":\"A main\",\"stream_channels\":"
+		  "[1,2,3,4]}");
+	free(undo);
+	assert_call(&plan.a[1], "B", "POST", "/subscriptions",
+		    "{\"latency_us\":2000,\"name\":\"rx3_5-6\","
+		    "\"rx_channels\":[3,5,6],\"stream\":\"A main\","
+		    "\"stream_channels\":[1,3,4]}");
+	assert_string_equal(plan.a[1].undo.path, "/subscriptions/rx3_5-6");
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_unroute_one_channel_splits_unicast_route(void **state)
+{
+	json_t *net = load_net("net-sources.json");
+	struct plan plan;
+	char err[256];
+
+	/* the relay keeps sending to B:5006: one subscription is left */
+	assert_int_equal(unroute(net, "1@B", &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 2);
+	assert_call(&plan.a[0], "B", "DELETE", "/subscriptions/rx1-2", NULL);
+	assert_call(&plan.a[1], "B", "POST", "/subscriptions",
+		    "{\"address\":\"10.77.0.2:5006\",\"channels\":2,"
+		    "\"encoding\":\"L24\",\"latency_us\":1000,\"name\":\"rx2\","
+		    "\"ptime_us\":250,\"rate\":48000,\"rx_channels\":[2],"
+		    "\"stream_channels\":[2]}");
+	plan_free(&plan);
+	/* both: the whole route goes, relay entry and flow with it */
+	assert_int_equal(unroute(net, "1-2@B", &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 3);
+	assert_call(&plan.a[0], "A", "POST", "/d4/exec",
+		    "{\"text\":\"_uc1_2_receivers -= 10.77.0.2:5006\"}");
+	assert_call(&plan.a[1], "A", "DELETE", "/flows/uc1-2", NULL);
+	assert_call(&plan.a[2], "B", "DELETE", "/subscriptions/rx1-2", NULL);
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_unroute_channels_across_subscriptions(void **state)
+{
+	json_t *net = load_net("net-sources.json");
+	struct plan plan;
+	char err[256];
+
+	/* 6 of rx3-6 (split) and all of rx8; 7 was never routed */
+	assert_int_equal(unroute(net, "6-8@B", &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 3);
+	assert_call(&plan.a[0], "B", "DELETE", "/subscriptions/rx3-6", NULL);
+	assert_call(&plan.a[1], "B", "POST", "/subscriptions",
+		    "{\"latency_us\":2000,\"name\":\"rx3-5\","
+		    "\"rx_channels\":[3,4,5],\"stream\":\"A main\","
+		    "\"stream_channels\":[1,2,3]}");
+	assert_call(&plan.a[2], "B", "DELETE", "/subscriptions/rx8", NULL);
+	assert_string_equal(plan.note, "7@B was not routed");
+	plan_free(&plan);
+	/* nothing routed: no step, a note */
+	assert_int_equal(unroute(net, "7@B", &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 0);
+	assert_string_equal(plan.note, "7@B is not routed");
+	assert_int_equal(unroute(net, "9@B", &plan, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "no channel 9"));
+	plan_free(&plan);
+	json_decref(net);
+}
+
+/* A node that gives a subscription's settings (timing, source filter...)
+ * gets them back when the rest is made again. */
+static void test_unroute_split_keeps_the_node_settings(void **state)
+{
+	json_t *net = load_net("net-sources.json");
+	json_t *b = json_array_get(json_object_get(net, "nodes"), 1);
+	json_t *s = json_array_get(json_object_get(b, "subscriptions"), 0);
+	struct plan plan;
+	char err[256], *undo;
+
+	json_object_set_new(
+	    s, "settings",
+	    json_pack("{s:s, s:s, s:s, s:s, s:i, s:[iiii], s:[iiii]}", "name",
+		      "rx3-6", "stream", "A main", "timing", "ptp",
+		      "source_filter", "10.77.0.1", "latency_us", 2000,
+		      "rx_channels", 3, 4, 5, 6, "stream_channels", 1, 2, 3,
+		      4));
+	assert_int_equal(unroute(net, "5@B", &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 2);
+	assert_call(&plan.a[1], "B", "POST", "/subscriptions",
+		    "{\"latency_us\":2000,\"name\":\"rx3-4_6\","
+		    "\"rx_channels\":[3,4,6],\"source_filter\":\"10.77.0.1\","
+		    "\"stream\":\"A main\",\"stream_channels\":[1,2,4],"
+		    "\"timing\":\"ptp\"}");
+	undo = json_dumps(plan.a[0].undo.body, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(strstr(undo, "\"timing\":\"ptp\""));
+	assert_non_null(strstr(undo, "\"rx_channels\":[3,4,5,6]"));
+	free(undo);
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_unroute_config_subscription_is_refused(void **state)
+{
+	json_t *net = load_net("net-sources.json");
+	json_t *b = json_array_get(json_object_get(net, "nodes"), 1);
+	json_t *s = json_array_get(json_object_get(b, "subscriptions"), 1);
+	struct plan plan;
+	char err[256];
+
+	json_object_set_new(s, "origin", json_string("config"));
+	assert_int_equal(unroute(net, "8@B", &plan, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "'rx8'"));
+	assert_non_null(strstr(err, "config file"));
+	plan_free(&plan);
+	json_decref(net);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +674,13 @@ int main(void)
 	    cmocka_unit_test(test_routes_lists_every_subscription),
 	    cmocka_unit_test(test_receivers_var_names_like_the_node),
 	    cmocka_unit_test(test_new_flow_name_avoids_existing),
+	    cmocka_unit_test(test_routes_name_tx_channels_not_source_channels),
+	    cmocka_unit_test(test_route_again_in_tx_numbers_is_no_change),
+	    cmocka_unit_test(test_unroute_one_channel_splits_multicast_range),
+	    cmocka_unit_test(test_unroute_one_channel_splits_unicast_route),
+	    cmocka_unit_test(test_unroute_channels_across_subscriptions),
+	    cmocka_unit_test(test_unroute_split_keeps_the_node_settings),
+	    cmocka_unit_test(test_unroute_config_subscription_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
