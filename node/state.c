@@ -377,8 +377,10 @@ static int exec_d4(struct node *n, const char *text, int *handle, char *err,
  * programs that use them are loaded, and set (@values true) once the
  * flows have made their lists (a flow starts its list at its
  * destination). */
-static void restore_d4_vars(struct node *n, json_t *d4, bool values)
+/* Returns how many were restored. */
+static unsigned int restore_d4_vars(struct node *n, json_t *d4, bool values)
 {
+	unsigned int done = 0;
 	struct d4_runtime *rt = relay_runtime(n->relay);
 	char text[4200], err[256], probe[2];
 	json_t *v;
@@ -402,12 +404,16 @@ static void restore_d4_vars(struct node *n, json_t *d4, bool values)
 		if (exec_d4(n, text, NULL, err, sizeof(err)) < 0)
 			log_err("state: d4 variable '%s' not restored: %s",
 				name, err);
+		else
+			done++;
 	}
+	return done;
 }
 
 /* Version 2's D4 programs (loops loaded through the API). */
-static void restore_d4_programs(struct node *n, json_t *d4)
+static unsigned int restore_d4_programs(struct node *n, json_t *d4)
 {
+	unsigned int done = 0;
 	struct d4_runtime *rt = relay_runtime(n->relay);
 	char err[256];
 	json_t *v;
@@ -428,7 +434,9 @@ static void restore_d4_programs(struct node *n, json_t *d4)
 		    (struct node_d4_text){strdup(t), h};
 		if (json_is_true(json_object_get(v, "running")))
 			d4_start(rt, h);
+		done++;
 	}
+	return done;
 }
 
 /* The latencies set on config subscriptions: {NAME: us}. */
@@ -464,7 +472,7 @@ void state_restore(struct node *n)
 {
 	char path[4200], err[512];
 	json_t *st, *o, *d4;
-	unsigned int nflows = 0, nsubs = 0;
+	unsigned int nflows = 0, nsubs = 0, nvars = 0, nprogs = 0;
 	size_t i;
 	bool v1;
 
@@ -476,7 +484,7 @@ void state_restore(struct node *n)
 	restore_names(n, json_object_get(st, "names"));
 	if (!v1) {
 		restore_d4_vars(n, d4, false);
-		restore_d4_programs(n, d4);
+		nprogs = restore_d4_programs(n, d4);
 	}
 	json_array_foreach(json_object_get(st, "flows"), i, o)
 	{
@@ -496,7 +504,7 @@ void state_restore(struct node *n)
 					i, json_is_string(o) ? err : "text");
 		}
 	} else {
-		restore_d4_vars(n, d4, true);
+		nvars = restore_d4_vars(n, d4, true);
 	}
 	json_array_foreach(json_object_get(st, "subscriptions"), i, o)
 	{
@@ -508,8 +516,10 @@ void state_restore(struct node *n)
 	}
 	restore_latencies(n, json_object_get(st, "latencies"));
 	n->restoring = false;
-	log_info("state: restored %u flow(s), %u subscription(s) from %s%s",
-		 nflows, nsubs, path, v1 ? " (version 1, saved as 2)" : "");
+	log_info("state: restored %u flow(s), %u subscription(s), %u D4 "
+		 "variable value(s), %u D4 program(s) from %s%s",
+		 nflows, nsubs, nvars, nprogs, path,
+		 v1 ? " (version 1, saved as 2)" : "");
 	json_decref(st);
 	if (v1)
 		state_save(n);

@@ -184,7 +184,7 @@ kill $a
 d4_wait_pid $a 10 || fail "A did not stop cleanly"
 d4_node $lab-h2 A "$T/A.ini"
 a=$!
-d4_wait_log "$T/A.log" "state: restored 0 flow\(s\), 0 subscription\(s\), 0 D4" 10
+d4_wait_log "$T/A.log" "state: restored 0 flow\(s\), 0 subscription\(s\), 0 D4 variable value\(s\)" 10
 grep -q "refused\|not restored" "$T/A.log" && fail "A's restart: $(grep "refused\|not restored" "$T/A.log")"
 pass "unrouted the last receiver: A's flow deleted, and nothing of it replayed at A's restart"
 

@@ -6,14 +6,16 @@
 # with SIGKILL 0-300 ms into the burst; 100 times (ITERATIONS). Each write
 # saves STATE_DIR/state.json (temp file, fsync, rename: node/node_api.c
 # save_state) before its answer. After each kill:
-# - state.json parses and is a d4 state, and it is exactly the state after
-#   the last answered write, or after the one in flight when the node
-#   died (old or new: never truncated, empty or a mix);
+# - state.json parses and is a d4 state (version 2), and it is exactly the
+#   state after the last answered write, or after the one in flight when
+#   the node died (old or new: never truncated, empty or a mix): the same
+#   flows and subscriptions, and D4 variables holding the values the
+#   answered statements made;
 # - no state.json.bad-* appears (nothing was judged corrupt);
 # then the node starts again (the next round's start) and
-# - logs "state: restored F flow(s), S subscription(s), D D4 statement(s)"
-#   with the counts of that file, never "corrupt", "not restored" or
-#   "refused";
+# - logs "state: restored F flow(s), S subscription(s), V D4 variable
+#   value(s)" with the counts of that file, never "corrupt", "not
+#   restored" or "refused";
 # - GET /flows and /subscriptions list exactly the file's API objects, and
 #   GET /d4/vars shows the routes (_main_receivers) and the counter (_x)
 #   the file's statements make: what state.json holds came back, not a
@@ -75,14 +77,23 @@ class Model:
         return m
 
     def view(self):
-        return {"flows": self.flows, "subscriptions": self.subs,
-                "d4": self.d4}
+        """What state.json must say of this model: the API's flows and
+        subscriptions by name, and the values its statements made."""
+        recv, x = expected_vars(self)
+        return {"flows": sorted(f["name"] for f in self.flows),
+                "subscriptions": sorted(s["name"] for s in self.subs),
+                "_main_receivers": recv if self.flows else None,
+                "_x": str(x)}
 
-    @staticmethod
-    def of_file(st):
-        m = Model()
-        m.flows, m.subs, m.d4 = st["flows"], st["subscriptions"], st["d4"]
-        return m
+def file_view(st):
+    """The same of a state file (version 2: records and values)."""
+    v = {o["name"]: o["value"] for o in st["d4"]["vars"]}
+    recv = v.get("_main_receivers")
+    return {"flows": sorted(f["name"] for f in st["flows"]),
+            "subscriptions": sorted(s["name"] for s in st["subscriptions"]),
+            "_main_receivers": None if recv is None else
+                [e.strip() for e in recv.strip("[]").split(",") if e.strip()],
+            "_x": v.get("_x")}
 
 def put(lst, obj):
     for i, o in enumerate(lst):
@@ -171,14 +182,15 @@ def start():
 def last_start_log():
     return open(log_path).read().rsplit("=== start\n", 1)[1]
 
-def check_restored(m, rnd):
+def check_restored(m, st, rnd):
     text = last_start_log()
     for bad in ("corrupt", "moved to", "not restored", "refused",
                 "cannot write", "cannot rename"):
         if bad in text:
             fail("round %d: the log says '%s':\n%s" % (rnd, bad, text))
     want = "state: restored %d flow(s), %d subscription(s), %d D4 " \
-           "statement(s)" % (len(m.flows), len(m.subs), len(m.d4))
+           "variable value(s)" % (len(st["flows"]), len(st["subscriptions"]),
+                                  len(st["d4"]["vars"]))
     if m.flows or m.subs or m.d4:
         if want not in text:
             fail("round %d: no '%s' in the log:\n%s" % (rnd, want, text))
@@ -214,11 +226,12 @@ def read_state():
     except ValueError as e:
         fail("state.json does not parse (%s): %d bytes: %r"
              % (e, len(text), text[:200]))
-    # the three lists always; the rest (docs/api.md) when set
-    if (not isinstance(st, dict)
-            or not {"d4", "flows", "subscriptions"} <= set(st)
-            or not set(st) <= {"d4", "flows", "subscriptions", "names",
-                               "node_name", "latencies"}):
+    # version 2 (docs/api.md "State"): every member always
+    if (not isinstance(st, dict) or st.get("version") != 2
+            or set(st) != {"version", "d4", "flows", "subscriptions",
+                           "names", "node_name", "latencies"}
+            or not isinstance(st["d4"], dict)
+            or set(st["d4"]) != {"vars", "programs"}):
         fail("state.json is not a d4 state: %r" % text[:200])
     return st, text
 
@@ -308,15 +321,15 @@ for rnd in range(1, iterations + 1):
     if st is None:
         fail("round %d: state.json is gone" % rnd)
     sizes.append(len(text))
-    if st == acked.view():
+    if file_view(st) == acked.view():
         model = acked
-    elif st == inflight.view():
+    elif file_view(st) == inflight.view():
         model = inflight
         in_flight_saved += 1
     else:
         fail("round %d: state.json is neither the state after the last "
              "answered write nor the one after the write in flight:\n%s\n"
-             "want\n%s\nor\n%s" % (rnd, text[:2000],
+             "want\n%s\nor\n%s" % (rnd, json.dumps(file_view(st))[:2000],
                                    json.dumps(acked.view())[:2000],
                                    json.dumps(inflight.view())[:2000]))
     killed_in[w] = killed_in.get(w, 0) + 1
@@ -329,7 +342,7 @@ for rnd in range(1, iterations + 1):
         fail("round %d: %s" % (rnd, bad))
     p, dt = start()
     starts.append(dt)
-    check_restored(model, rnd)
+    check_restored(model, st, rnd)
 
 p.terminate()
 p.wait()
@@ -345,7 +358,7 @@ print("ok: the saving thread was in these system calls when killed: %s"
       % ", ".join("%s %d" % kv for kv in sorted(killed_in.items())))
 print("ok: every restart restored exactly state.json (flows, "
       "subscriptions, routes, counter); start to API answering: median "
-      "%.0f ms, max %.0f ms; state.json up to %d bytes, %d D4 statements; "
+      "%.0f ms, max %.0f ms; state.json up to %d bytes after %d D4 statements; "
       "%.1f s for %d rounds" % (1000 * starts[len(starts) // 2],
                                 1000 * starts[-1], max(sizes),
                                 len(model.d4), total, iterations))
