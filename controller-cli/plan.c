@@ -426,7 +426,10 @@ static int tx_source(const json_t *n, const uint8_t *ch, unsigned int nch,
 }
 
 /* The first free even port >= 5004 on node @rx for a unicast receiver:
- * not in its subscriptions, not in any relay list that names its host. */
+ * not the port of any of its subscriptions (multicast ones too: a node's
+ * receivers of one port share it, and a unicast sender there would be
+ * heard by the multicast receiver's socket), nor of a D4 loop it binds,
+ * nor in any relay list that names its host. */
 static unsigned int free_port(const json_t *net, const json_t *rx)
 {
 	char host[64];
@@ -442,7 +445,14 @@ static unsigned int free_port(const json_t *net, const json_t *rx)
 		{
 			const char *a = jstr(s, "address");
 
-			if (a[0] && !ep_is_multicast(a) && ep_port(a) == port)
+			if (a[0] && ep_port(a) == port)
+				used = true;
+		}
+		json_array_foreach(jarr(rx, "programs"), i, s)
+		{
+			const char *b = jstr(s, "binding");
+
+			if (!strncmp(b, "udp ", 4) && ep_port(b + 4) == port)
 				used = true;
 		}
 		json_array_foreach(jarr(net, "nodes"), i, n)

@@ -10,6 +10,7 @@ static const char *const parts[][2] = {
     {"flows", "/flows"},
     {"subscriptions", "/subscriptions"},
     {"vars", "/d4/vars"},
+    {"programs", "/d4/programs"},
     {"streams", "/streams"},
     {"channels", "/channels"},
 };

@@ -162,6 +162,38 @@ static void test_route_second_receiver_on_same_node_gets_new_port(void **state)
 	json_decref(net);
 }
 
+/* A port any of the RX node's subscriptions uses (a multicast one too)
+ * or a D4 loop binds is not given to a new unicast receiver. */
+static void test_route_skips_ports_of_multicast_subs_and_loops(void **state)
+{
+	json_t *net = load_net("net-unicast.json");
+	json_t *b = NULL, *n;
+	struct plan plan;
+	char err[256];
+	size_t i;
+
+	json_array_foreach(json_object_get(net, "nodes"), i, n)
+	if (!strcmp(json_string_value(json_object_get(
+			json_object_get(n, "node"), "name")),
+		    "B"))
+		b = n;
+	assert_non_null(b);
+	json_array_append_new(
+	    json_object_get(b, "subscriptions"),
+	    json_pack("{s:s,s:s,s:i}", "name", "m", "address",
+		      "239.69.9.9:5006", "channels", 2));
+	json_object_set_new(
+	    b, "programs",
+	    json_pack("[{s:s,s:s}]", "name", "l", "binding",
+		      "udp 0.0.0.0:5008"));
+	assert_int_equal(
+	    route(net, "3-4@A", "5-6@B", NULL, &plan, err, sizeof(err)), 0);
+	assert_call(&plan.a[0], "A", "POST", "/d4/exec",
+		    "{\"text\":\"_uc3_4_receivers += 10.77.0.2:5010\"}");
+	plan_free(&plan);
+	json_decref(net);
+}
+
 static void test_route_again_is_no_change(void **state)
 {
 	json_t *net = load_net("net-unicast.json");
@@ -661,6 +693,8 @@ int main(void)
 	    cmocka_unit_test(test_route_reuses_unicast_flow_adds_receiver),
 	    cmocka_unit_test(
 		test_route_second_receiver_on_same_node_gets_new_port),
+	    cmocka_unit_test(
+		test_route_skips_ports_of_multicast_subs_and_loops),
 	    cmocka_unit_test(test_route_again_is_no_change),
 	    cmocka_unit_test(test_route_refuses_taken_rx_channels),
 	    cmocka_unit_test(test_route_from_foreign_stream),
