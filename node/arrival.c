@@ -34,6 +34,15 @@
  * of the frame it puts out. */
 #define AHEAD (24 + IN_CHUNK)
 #define OUT_MAX 256 /* frames per conversion call */
+/* The drift judge: the smallest arrival offset of every half second (a
+ * late packet only ever arrives later: the minimum is the path's floor,
+ * however loaded the machine), the last DRIFT_WINDOWS of them fitted by
+ * a line. */
+#define DRIFT_WINDOWS 16
+/* The servo sees the earliest packet of every quarter second: a late
+ * packet says nothing of the sender's rate, only of the path. */
+#define SV_WINDOW_DIV 4
+#define DRIFT_MIN_WINDOWS 3
 
 struct arrival {
 	unsigned int ch;
@@ -51,6 +60,21 @@ struct arrival {
 	float *in_f, *out_f;
 	unsigned int in_off, in_len;
 	_Atomic uint64_t steps;
+	/* the drift judge */
+	bool dj_started;
+	uint64_t dj_x0;	     /* local position of the first packet */
+	uint32_t dj_ts_last; /* its timestamps, unwrapped: */
+	int64_t dj_ts;	     /* stream frames since the first packet */
+	uint64_t dj_win_start;
+	int64_t dj_win_min;
+	double dj_x[DRIFT_WINDOWS], dj_d[DRIFT_WINDOWS];
+	unsigned int dj_n, dj_next;
+	double dj_slope; /* the last fit: local less stream frames per frame */
+	bool dj_known;	 /* a fit of at least DRIFT_MIN_WINDOWS */
+	/* the servo's input: the earliest packet of each SV_WINDOW */
+	bool sv_open;
+	uint64_t sv_start;
+	int32_t sv_max;
 };
 
 struct arrival *arrival_new(unsigned int channels, uint32_t rate,
@@ -101,8 +125,83 @@ void arrival_destroy(struct arrival *a)
 	free(a);
 }
 
+static void drift_restart(struct arrival *a)
+{
+	a->dj_started = false;
+	a->dj_known = false;
+	a->dj_n = a->dj_next = 0;
+}
+
+/* Is the sender's rate told apart from ours by more than
+ * ARRIVAL_CONVERT_PPM, beyond doubt? The slope of the windows' minimum
+ * offsets, less three standard errors of it, must exceed it: a sender on
+ * our clock under a jittery path (a loaded machine) is never converted,
+ * and one 1000 ppm off is found in a second and a half. */
+static bool drift_judged_apart(struct arrival *a)
+{
+	double mx = 0, md = 0, sxx = 0, sxd = 0, rss = 0, b, se;
+	unsigned int i, n = a->dj_n;
+
+	if (n < DRIFT_MIN_WINDOWS)
+		return false;
+	for (i = 0; i < n; i++) {
+		mx += a->dj_x[i];
+		md += a->dj_d[i];
+	}
+	mx /= n;
+	md /= n;
+	for (i = 0; i < n; i++) {
+		sxx += (a->dj_x[i] - mx) * (a->dj_x[i] - mx);
+		sxd += (a->dj_x[i] - mx) * (a->dj_d[i] - md);
+	}
+	if (sxx <= 0)
+		return false;
+	b = sxd / sxx;
+	for (i = 0; i < n; i++) {
+		double r = a->dj_d[i] - md - b * (a->dj_x[i] - mx);
+
+		rss += r * r;
+	}
+	se = n > 2 ? sqrt(rss / (n - 2) / sxx) : 0;
+	a->dj_slope = b;
+	a->dj_known = true;
+	return (fabs(b) - 3 * se) * 1e6 > ARRIVAL_CONVERT_PPM;
+}
+
+/* A packet's offset (local position less stream position, both from the
+ * first packet) into the drift judge. */
+static void drift_note(struct arrival *a, uint64_t x_arr, uint32_t ts)
+{
+	int64_t d;
+
+	if (!a->dj_started) {
+		a->dj_started = true;
+		a->dj_x0 = x_arr;
+		a->dj_ts_last = ts;
+		a->dj_ts = 0;
+		a->dj_win_start = x_arr;
+		a->dj_win_min = INT64_MAX;
+	}
+	a->dj_ts += (int32_t)(ts - a->dj_ts_last);
+	a->dj_ts_last = ts;
+	d = (int64_t)(x_arr - a->dj_x0) - a->dj_ts;
+	if (d < a->dj_win_min)
+		a->dj_win_min = d;
+	if (x_arr - a->dj_win_start < a->rate / 2)
+		return;
+	a->dj_x[a->dj_next] =
+	    (double)((a->dj_win_start + x_arr) / 2 - a->dj_x0);
+	a->dj_d[a->dj_next] = (double)a->dj_win_min;
+	a->dj_next = (a->dj_next + 1) % DRIFT_WINDOWS;
+	if (a->dj_n < DRIFT_WINDOWS)
+		a->dj_n++;
+	a->dj_win_start = x_arr;
+	a->dj_win_min = INT64_MAX;
+}
+
 static void restart_map(struct arrival *a, uint64_t x, uint32_t ts)
 {
+	a->sv_open = false; /* errors against the old map mean nothing */
 	a->x_next = x;
 	a->base = ts;
 	a->phi = 0;
@@ -115,6 +214,7 @@ void arrival_reset(struct arrival *a, uint64_t x, uint32_t ts)
 {
 	servo_restart(&a->sv, false);
 	a->converting = false;
+	drift_restart(a);
 	restart_map(a, x, ts);
 }
 
@@ -135,6 +235,18 @@ void arrival_note(struct arrival *a, uint64_t x_arr, uint32_t ts)
 
 	if (a->converting)
 		e -= AHEAD;
+	drift_note(a, x_arr, ts);
+	if (!a->sv_open) {
+		a->sv_open = true;
+		a->sv_start = x_arr;
+		a->sv_max = e;
+	} else if (e > a->sv_max) {
+		a->sv_max = e;
+	}
+	if (x_arr - a->sv_start < a->rate / SV_WINDOW_DIV)
+		return;
+	e = a->sv_max;
+	a->sv_open = false;
 	if (servo_sample(&a->sv, t_ns, (double)e) == SERVO_STEP) {
 		/* Too far to slew (a stall, a sender that jumped): the map
 		 * is moved so that this packet's nominal time is its
@@ -143,16 +255,20 @@ void arrival_note(struct arrival *a, uint64_t x_arr, uint32_t ts)
 		next = arrival_position(a, a->x_next) + (uint32_t)e;
 		restart_map(a, a->x_next, next);
 		jbuf_seek(a->jb, next);
+		drift_restart(a); /* the offsets jumped with it */
 		return;
 	}
-	if (!a->converting && a->sv.state >= SERVO_LOCKING &&
-	    fabs(servo_ppm(&a->sv)) > ARRIVAL_CONVERT_PPM) {
+	if (!a->converting && drift_judged_apart(a)) {
 		/* The sender's clock is not ours: convert from here on. The
 		 * map goes on where it is (the buffer's read position); the
 		 * servo works the converter's read-ahead off as it works any
 		 * error off. */
 		restart_map(a, a->x_next, arrival_position(a, a->x_next));
 		a->converting = true;
+		/* from the judge's rate (the servo, steering nothing while
+		 * frames were copied, may have wandered on the jitter) */
+		a->sv.integral = 1.0 - a->dj_slope;
+		servo_restart(&a->sv, true);
 	}
 }
 
@@ -224,7 +340,13 @@ unsigned int arrival_read(struct arrival *a, uint64_t x, int32_t *out,
 
 double arrival_ppm(const struct arrival *a)
 {
-	return servo_ppm(&a->sv);
+	/* converting: the servo's frequency term (its ratio less the
+	 * proportional part, which corrects phase); copying: the judge's */
+	if (a->converting)
+		return (a->sv.integral - 1.0) * 1e6;
+	if (!a->dj_known)
+		return servo_ppm(&a->sv);
+	return -a->dj_slope * 1e6;
 }
 
 bool arrival_converting(const struct arrival *a)

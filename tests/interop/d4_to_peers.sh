@@ -19,9 +19,10 @@ depay=rtp${enc}depay
 secs=3
 
 "$D4WAV" gen "$T/in.wav" --channels "$ch" --seconds $secs --bits $bits --seed 11
-# The file starts 3 s from now, so every receiver is listening before the
-# first sample; until then d4 sends silence.
-start=$(($(d4_ptp_now) + 3))
+# The file starts 10 s from now, so every receiver is listening before
+# the first sample (checked below: starting GStreamer and ffmpeg takes
+# seconds on a loaded machine); until then d4 sends silence.
+start=$(($(d4_ptp_now) + 10))
 unorder=
 if [ "$ch" = 8 ]; then
 	m=""
@@ -58,23 +59,27 @@ INI
 d4_spawn "$T/tshark.log" tshark -n -i lo -f "udp port 5004" -w "$T/cap.pcapng" \
 	-a duration:$((secs + 10))
 tshark_pid=$!
-d4_spawn "$T/gst.log" gst-launch-1.0 -e udpsrc address=239.69.0.20 port=5004 \
+d4_spawn "$T/gst.log" gst-launch-1.0 -e -v udpsrc address=239.69.0.20 port=5004 \
 	caps="application/x-rtp,media=audio,clock-rate=48000,encoding-name=$enc,channels=$ch,payload=98" ! \
 	rtpjitterbuffer latency=50 ! $depay ! $unorder audioconvert ! \
 	"audio/x-raw,format=S${bits}LE" ! wavenc ! filesink location="$T/gst.wav"
 gst=$!
-sleep 1
-# The file plays from +3 s to +3+secs; ffmpeg, started about +1 s, records
-# secs + 4 s, and the sender keeps sending (silence) until well after.
-d4_spawn "$T/d4.log" "$D4NODE" --config "$T/tx.ini" --run-seconds $((secs + 8))
+d4_wait_log "$T/gst.log" "Setting pipeline to PLAYING" 30
+# The file plays from +10 s to +10+secs; ffmpeg records until well after
+# it, and the sender keeps sending (silence) until then.
+d4_spawn "$T/d4.log" "$D4NODE" --config "$T/tx.ini" --run-seconds $((secs + 20))
 tx=$!
-d4_wait_file "$T/d4.sdp" 5
+d4_wait_file "$T/d4.sdp" 10
 d4_spawn "$T/ffmpeg.log" ffmpeg -nostdin -hide_banner -protocol_whitelist file,udp,rtp \
-	-i "$T/d4.sdp" -t $((secs + 4)) -c:a pcm_s${bits}le -y "$T/ff.wav"
+	-i "$T/d4.sdp" -t $((secs + 14)) -c:a pcm_s${bits}le -y "$T/ff.wav"
 ff=$!
+# ffmpeg names its output once it has probed the stream: listening.
+d4_wait_log "$T/ffmpeg.log" "^Output #0" 30
+[ "$(d4_ptp_now)" -lt "$start" ] ||
+	fail "GStreamer and ffmpeg were not listening before the file started (a machine this slow needs a later start)"
 
-d4_wait_pid $tx $((secs + 15)) || fail "d4node exited with an error"
-d4_wait_pid $ff 20 || fail "ffmpeg failed"
+d4_wait_pid $tx $((secs + 30)) || fail "d4node exited with an error"
+d4_wait_pid $ff 30 || fail "ffmpeg failed"
 kill -INT $gst
 d4_wait_pid $gst 10 || fail "gst-launch failed"
 d4_wait_pid $tshark_pid 20 || true

@@ -1273,6 +1273,95 @@ static void test_sub_arrival_on_our_clock_stays_bit_exact(void **state)
 		assert_pkt_at(t, st, k, at + (uint64_t)k * FPP);
 }
 
+/* A sender @ppm off our clock through a jittery path, as a normal-
+ * priority sender on a loaded machine is (GStreamer's udpsink): most
+ * packets a little late, some a few ms, now and then a stall of tens of
+ * ms and a burst after it. Aligned on its first packet's arrival, at the
+ * largest latency. Returns the first packet's arrival. */
+static uint64_t run_jittery_sender(struct ctx *t, double ppm,
+				   unsigned int n)
+{
+	const struct stream *st = &stream_off;
+	uint64_t stall_until = 0, at0 = 0, prev = 0, t0 = pkt_arrival(st, 0);
+	unsigned int k, seed = 12345;
+	uint8_t buf[1500];
+
+	t->cfg.timing = SUB_TIMING_ARRIVAL;
+	t->cfg.latency_ns = 100 * MS;
+	open_sub(t);
+	for (k = 0; k < n; k++) {
+		uint64_t due = t0 + (uint64_t)((double)k * MS / (1 + ppm / 1e6));
+		uint64_t at = due;
+		unsigned int r;
+
+		seed = seed * 1103515245u + 12345u;
+		r = (seed >> 8) % 1000;
+		if (r < 700)
+			at = due + (r % 200) * US;
+		else if (r < 990)
+			at = due + (r % 50) * 100 * US;
+		else
+			stall_until = due + (20 + r % 40) * MS;
+		if (r >= 990 || due < stall_until)
+			at = stall_until > due ? stall_until : due;
+		if (at < prev)
+			at = prev; /* one sender, one path: in order */
+		prev = at;
+		if (!k)
+			at0 = at;
+		rx(t, buf, build_k(st, k, buf), at);
+	}
+	print_message("jittered %+.0f ppm: converting %d, measured %+.3f ppm, "
+		      "steps %llu, missing %llu, late %llu, early %llu\n",
+		      ppm, (int)STAT(t, converting),
+		      STAT(t, rate_ppb) / 1000.0,
+		      (unsigned long long)STAT(t, arrival_steps),
+		      (unsigned long long)STAT(t, missing_frames),
+		      (unsigned long long)STAT(t, late),
+		      (unsigned long long)STAT(t, early));
+	return at0;
+}
+
+/* On our own clock: its rate is still ours: no conversion, the rate
+ * shown is ours, and every sample is in place. */
+static void test_sub_arrival_on_our_clock_with_jitter_stays_bit_exact(
+    void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_off;
+	const unsigned int n = 20 * 1000;
+	uint64_t at0 = run_jittery_sender(t, 0, n);
+	unsigned int k;
+
+	/* up to the last packet's end (not its arrival: it came late) */
+	play_until(t, mclock_ns_to_samples(at0, RATE) + (uint64_t)n * FPP);
+	assert_false(STAT(t, converting));
+	assert_true(llabs(STAT(t, rate_ppb)) < 20000);
+	assert_int_equal(STAT(t, arrival_steps), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	finish(t);
+	for (k = 0; k < n - 200; k += 13)
+		assert_pkt_at(t, st, k,
+			      mclock_ns_to_samples(at0, RATE) +
+				  (uint64_t)k * FPP);
+}
+
+/* 60 ppm off (a free-running crystal), as jittery: found, converted and
+ * followed without a step or a gap; its rate (the servo's frequency
+ * term, slow on purpose: jitter must not wobble the pitch) within 10 ppm
+ * after a minute and a half. */
+static void test_sub_arrival_jittery_sender_60ppm_is_followed(void **state)
+{
+	struct ctx *t = *state;
+
+	run_jittery_sender(t, 60, 90 * 1000);
+	assert_true(STAT(t, converting));
+	assert_true(llabs(STAT(t, rate_ppb) - 60000) < 10000);
+	assert_int_equal(STAT(t, arrival_steps), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_int_equal(STAT(t, late), 0);
+}
+
 /* A datagram to the subscription's own port, from loopback. */
 static void udp_send(const struct ctx *t, const uint8_t *buf, size_t len)
 {
@@ -1517,6 +1606,8 @@ int main(void)
 	    SUB_TEST(test_sub_arrival_follows_a_fast_sender),
 	    SUB_TEST(test_sub_arrival_follows_a_slow_sender),
 	    SUB_TEST(test_sub_arrival_on_our_clock_stays_bit_exact),
+	    SUB_TEST(test_sub_arrival_on_our_clock_with_jitter_stays_bit_exact),
+	    SUB_TEST(test_sub_arrival_jittery_sender_60ppm_is_followed),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
