@@ -28,7 +28,7 @@ d4_lab_hosts $lab 2
 read -r start start_rt_ns < <(python3 -c 'import time
 tai = time.clock_gettime(11); rt = time.clock_gettime(time.CLOCK_REALTIME)
 off = round(tai - rt) if tai - rt > 1 else 37
-t = int(rt + off) + 4
+t = int(rt + off) + 15
 print(t, (t - off) * 10**9)')
 rtp_ts=$(((start * 48000 + offset) % 4294967296))
 
@@ -42,14 +42,17 @@ mdns = off
 stream = $name
 interface = eth0
 timing = ptp
-latency = 20ms
+# GStreamer sends from a normal-priority thread: on a loaded machine it
+# stalls for tens of ms. The largest latency keeps this test about the
+# samples and their alignment; timing is bench/'s.
+latency = 100ms
 [sink take]
 subscription = dante
 path = $T/take.wav
 start = $start
 duration = $secs
 INI
-d4_node $lab-h2 B "$T/B.ini" --run-seconds $((secs + 16))
+d4_node $lab-h2 B "$T/B.ini" --run-seconds 300 # until told, below
 b=$!
 
 # SAP announcements of the Dante SDP from h1, once a second.
@@ -69,14 +72,16 @@ for _ in range(120):
 PY
 d4_spawn "$T/sap.log" ip netns exec $lab-h1 python3 "$T/sap.py" "$T/dante.sdp"
 sap=$!
-d4_wait_log "$T/B.log" "subscription dante: stream '$name' \(SAP\) at $group:5004, 2 ch L24/48000, 48 frames/packet, mediaclk offset $offset" 5
-pass "(c) B found the Dante session '$name' by SAP: $group:5004, mediaclk offset $offset"
-
+# GStreamer first: starting it takes seconds on a loaded machine (it
+# says when it was not ready before its start), B's lookup meanwhile.
 d4_spawn "$T/gst.log" ip netns exec $lab-h1 /usr/bin/python3 \
 	"$D4_SRC/tests/tools/gst_send_at.py" "$T/in.wav" "$group:5004" \
 	--start "$start_rt_ns" --rtp-ts "$rtp_ts" --pt 97
 gst=$!
-d4_wait_pid $gst $((secs + 10)) || fail "GStreamer failed: $(tail -3 "$T/gst.log")"
+d4_wait_log "$T/B.log" "subscription dante: stream '$name' \(SAP\) at $group:5004, 2 ch L24/48000, 48 frames/packet, mediaclk offset $offset" 10
+pass "(c) B found the Dante session '$name' by SAP: $group:5004, mediaclk offset $offset"
+
+d4_wait_pid $gst $((secs + 40)) || fail "GStreamer failed: $(tail -3 "$T/gst.log")"
 # The device moves its stream: a new group and a new o= version.
 moved=239.69.165.51
 sed -i "s|^c=IN IP4 $group/|c=IN IP4 $moved/|; s/^o=- \([0-9]*\) \([0-9]*\) /o=- \1 $((RANDOM + 1000000)) /" "$T/dante.sdp"
@@ -84,17 +89,19 @@ d4_wait_log "$T/B.log" "subscription dante: stream '$name' \(SAP\) moved to $mov
 read -r start2 start2_rt_ns < <(python3 -c 'import time
 tai = time.clock_gettime(11); rt = time.clock_gettime(time.CLOCK_REALTIME)
 off = round(tai - rt) if tai - rt > 1 else 37
-t = int(rt + off) + 2
+t = int(rt + off) + 8
 print(t, (t - off) * 10**9)')
 d4_spawn "$T/gst2.log" ip netns exec $lab-h1 /usr/bin/python3 \
 	"$D4_SRC/tests/tools/gst_send_at.py" "$T/in.wav" "$moved:5004" \
 	--start "$start2_rt_ns" --rtp-ts $(((start2 * 48000 + offset) % 4294967296)) --pt 97
 gst=$!
-d4_wait_pid $gst $((secs + 10)) || fail "GStreamer (moved) failed: $(tail -3 "$T/gst2.log")"
-d4_wait_pid $b $((secs + 20)) || fail "B exited with an error"
+d4_wait_pid $gst $((secs + 20)) || fail "GStreamer (moved) failed: $(tail -3 "$T/gst2.log")"
+sleep 0.5 # the last packets played out
+kill -TERM $b
+d4_wait_pid $b 15 || fail "B exited with an error"
 kill $sap 2>/dev/null || true
 
-grep -q "subscription dante: before the move: subscription dante received=$((secs * 1000)) lost=0 late=0 " "$T/B.log" ||
+grep -q "subscription dante: before the move: received=$((secs * 1000)) lost=0 late=0 " "$T/B.log" ||
 	fail "before the move: $(grep 'before the move' "$T/B.log")"
 [ "$(d4_sub_stat "$T/B.log" dante received)" -ge $((secs * 1000)) ] ||
 	fail "B received $(d4_sub_stat "$T/B.log" dante received) packets at the new address"

@@ -12,6 +12,7 @@ usage: gst_send_at.py WAV GROUP:PORT --start UNIX_NS --rtp-ts TS
 """
 import argparse
 import sys
+import time
 
 import gi
 
@@ -67,6 +68,19 @@ def main():
     bus = pipe.get_bus()
     bus.add_signal_watch()
     bus.connect("message", on_msg)
+    # Pausing prerolls (the file read, the first buffer at the sink);
+    # playing then only waits for the clock. Later than 100 ms before the
+    # start, the first packets would leave late, and the receiver rightly
+    # count them so: say it, and send nothing.
+    pipe.set_state(Gst.State.PAUSED)
+    pipe.get_state(Gst.CLOCK_TIME_NONE)
+    late_ms = (time.time_ns() - a.start) / 1e6 + 100
+    if late_ms > 0:
+        print(f"gst_send_at: ready only {late_ms - 100:.0f} ms before "
+              f"--start's 100 ms margin ran out (a start further ahead "
+              f"is needed on this machine)", file=sys.stderr)
+        pipe.set_state(Gst.State.NULL)
+        return 3
     pipe.set_state(Gst.State.PLAYING)
     loop.run()
     pipe.set_state(Gst.State.NULL)
