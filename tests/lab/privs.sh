@@ -24,7 +24,7 @@ nobody_gid=$(id -g nobody)
 nobody_groups=$(id -G nobody | tr ' ' '\n' | sort -n | paste -sd ' ')
 
 "$D4WAV" gen "$T/in.wav" --channels 2 --seconds $secs --seed 9
-start=$(($(d4_ptp_now) + 5))
+start=$(($(d4_ptp_now) + 15)) # the API subscription below must come before it, on a loaded machine too
 cat >"$T/A.ini" <<INI
 [node]
 name = A

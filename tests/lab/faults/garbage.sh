@@ -30,7 +30,7 @@ lab=d4fg$$
 group=239.69.8.1:5004
 d4_lab_hosts $lab 3
 "$D4WAV" gen "$T/in.wav" --channels $ch --seconds $secs --seed 11
-start=$(($(d4_ptp_now) + 3))
+start=$(($(d4_ptp_now) + 5))
 
 cat >"$T/tx.ini" <<INI
 [node]
@@ -63,16 +63,18 @@ start = $start
 duration = $secs
 INI
 
-run=$((secs + 6))
-d4_node $lab-h1 A "$T/tx.ini" --run-seconds $((run + 1))
+# A and B run until told (below): on a loaded machine the garbage may
+# start late, and what is asserted is B under it, not a schedule.
+d4_node $lab-h1 A "$T/tx.ini" --run-seconds 300
 tx=$!
 d4_wait_file "$T/main.sdp" 5
 grep -q "source-filter: incl IN IP4 ${group%:*} 10.77.0.1" "$T/main.sdp" ||
 	fail "the SDP has no source filter for A"
 pt=$(sed -n 's/^m=audio [0-9]* RTP\/AVP \([0-9]*\).*/\1/p' "$T/main.sdp")
 [ -n "$pt" ] || fail "no payload type in the SDP"
-d4_node $lab-h2 B "$T/rx.ini" --run-seconds $run
+d4_node $lab-h2 B "$T/rx.ini" --run-seconds 300
 rx=$!
+b_started=$(date +%s)
 
 while [ "$(d4_ptp_now)" -lt "$start" ]; do sleep 0.05; done
 sleep 0.5
@@ -90,14 +92,18 @@ done
 d4_wait_pid $g1 10 || fail "d4garbage (random) failed: $(cat "$T/g-random.out")"
 d4_wait_pid $g2 10 || fail "d4garbage (lies) failed: $(cat "$T/g-lies.out")"
 cat "$T/g-random.out" "$T/g-lies.out"
-d4_wait_pid $rx $((run + 10)) || fail "B exited with an error"
-d4_wait_pid $tx 10 || fail "A exited with an error"
+while [ "$(d4_ptp_now)" -lt $((start + secs + 1)) ]; do sleep 0.2; done
+kill -TERM $rx
+run=$(($(date +%s) - b_started + 1)) # B's life, for its log's rate limit
+d4_wait_pid $rx 15 || fail "B exited with an error"
+kill -TERM $tx
+d4_wait_pid $tx 15 || fail "A exited with an error"
 grep "final: subscription main " "$T/B.log" | sed 's/.*final: //'
 # A sender that stalls skips packets without a gap in its sequence
 # numbers: no receiver counts them lost. Tell that apart from a fault.
 skipped=$(d4_flow_stat "$T/A.log" main skipped)
 [ "$skipped" = 0 ] ||
-	fail "A's media thread fell over 20 ms behind and skipped $skipped packets (a sender-side stall: no receiver can count those as lost)"
+	fail "A's media thread fell over 100 ms behind and skipped $skipped packets (a sender-side stall: no receiver can count those as lost)"
 
 g() { tr ' ' '\n' <"$T/g-$1.out" | sed -n "s/^$2=//p"; }
 rsent=$(g random sent)

@@ -81,7 +81,7 @@ d4_node $lab-h1 A "$T/tx.ini" --run-seconds $((run + 1))
 tx=$!
 d4_wait_file "$T/lossy.sdp" 5
 d4_wait_file "$T/clean.sdp" 5
-d4_node $lab-h2 B "$T/rx.ini" --run-seconds $run
+d4_node $lab-h2 B "$T/rx.ini" --run-seconds 300 # until told, below
 rx=$!
 
 # Drop from start + 1 s to start + secs - 1 s (see above).
@@ -93,8 +93,12 @@ while [ "$(d4_ptp_now)" -lt $((start + secs - 1)) ]; do
 	kill -0 $rx 2>/dev/null || fail "B died while packets were dropped"
 done
 nft_b flush chain inet lab in
-
-d4_wait_pid $rx $((run + 10)) || fail "B exited with an error"
+# B stops once the file and every dropped packet's place have played out
+# (the flush may come late on a loaded machine)
+while [ "$(d4_ptp_now)" -lt $((start + secs + 1)) ]; do sleep 0.2; done
+sleep 1
+kill -TERM $rx
+d4_wait_pid $rx 15 || fail "B exited with an error"
 d4_wait_pid $tx 10 || fail "A exited with an error"
 
 dropped=$(nft_b list counter inet lab dropped |

@@ -180,7 +180,9 @@ def check(ok, what):
 
 check(alive == 1, "B is still running after the flood")
 errs = [p for p in polls if "error" in p]
-check(not errs and len(polls) >= 30,
+# every poll answered (each within urlopen's 5 s), and enough of them to
+# span the flood: how many a Python poller manages is the machine's
+check(not errs and len(polls) >= 10,
       "%d polls of GET /streams, /subscriptions and /proc, %d failed%s"
       % (len(polls), len(errs), ": %s" % errs[0] if errs else ""))
 ok = [p for p in polls if "count" in p]
