@@ -30,7 +30,7 @@ lab=d4w$$
 d4_lab_hosts $lab 5
 secs=6
 "$D4WAV" gen "$T/in.wav" --channels 2 --seconds $secs --seed 9
-start=$(($(d4_ptp_now) + 4))
+start=$(($(d4_ptp_now) + 10)) # every node up before it (checked below)
 
 cat >"$T/tx.ini" <<INI
 [node]
@@ -85,7 +85,7 @@ for h in 3 4 5; do
 	done; } >"$T/rx$h.ini"
 done
 
-run=$((secs + 8))
+run=$((secs + 14))
 for h in 3 4 5; do
 	d4_node $lab-h$h rx$h "$T/rx$h.ini" --run-seconds $run
 	eval rx$h=\$!
@@ -103,6 +103,8 @@ d4_node $lab-h1 tx "$T/tx.ini" --run-seconds $((run + 2))
 tx=$!
 d4_wait_log "$T/relay.log" "d4: loop rtp_1_to_n on udp 239.69.20.1:5004" 5
 
+[ "$(d4_ptp_now)" -lt "$start" ] ||
+	fail "the nodes were up only after the file started (a machine this slow needs a later start)"
 exec_d4() { d4_api $lab-h2 relay POST /d4/exec "{\"text\": \"$1\"}"; }
 # into the file: the relay has run packets (waited for, not slept)
 deadline=$(($(date +%s) + 30))
