@@ -3,8 +3,8 @@
 # starts at PTP time T + 1 s; nodes B (h3) and C (h4) record the stream from
 # PTP time T for 5 s. Both files must be identical, and the first click must
 # land at index 48000 of each: where its timestamp says it belongs.
-# Latency 10 ms: lab hosts share two cores with everything else, and a
-# scheduling stall of a few ms must not make this functional test flaky;
+# Latency 20 ms: lab hosts share two cores with everything else, and a
+# scheduling stall of ten ms must not make this functional test flaky;
 # the smallest safe latency is bench/latency.sh's question.
 . "$(dirname "$0")/../lib.sh"
 lab=d4a$$
@@ -52,7 +52,7 @@ address = 239.69.8.1:5004
 interface = eth0
 channels = 1
 timing = ptp
-latency = 10ms
+latency = 20ms
 [sink rec]
 subscription = clicks
 path = $T/$n.wav
