@@ -122,7 +122,8 @@ for i in $(seq 1 10); do
 		name=restart-$i-after-lock
 	fi
 	d4_wait_log "$T/A$i.log" "node A running" 10
-	cause "$name" "$t_kill" "$(log_time "$T/A$i.log" "node A running")"
+	alog=$T/A$i.log # the sender's log from here on
+	cause "$name" "$t_kill" "$(log_time "$alog" "node A running")"
 	wait_state receiving 10
 	sleep 3
 done
@@ -153,7 +154,7 @@ d4_ptp_gm_timescale $h4 37
 kill $gm1
 d4_wait_log "$T/$h4-ptp4l.log" "selected local clock .* as best master" 20
 gm2_id=$(d4_ptp_gm_id "$T/$h4-ptp4l.log")
-d4_wait_log "$T/A.log" "-> clock locked gm $gm2_id" 60
+d4_wait_log "$alog" "-> clock locked gm $gm2_id" 60
 d4_wait_log "$T/B.log" "-> clock locked gm $gm2_id" 60
 t1=$(now)
 cause "grandmaster-new-timescale" "$t0" "$t1"
