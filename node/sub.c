@@ -496,6 +496,10 @@ static void take_candidate(struct sub *s, uint64_t now_ns)
 	unsigned int i, n = s->cand_n < SSRC_STASH ? s->cand_n : SSRC_STASH;
 
 	STAT_INC(s->stats.ssrc_changes);
+	/* what the stash could not keep was never played: foreign */
+	if (s->cand_n > n)
+		STAT_SET(s->stats.foreign_ssrc,
+			 STAT_GET(s->stats.foreign_ssrc) + (s->cand_n - n));
 	s->lost_before = STAT_GET(s->stats.lost);
 	s->have_seq = false;
 	s->ssrc = s->cand_ssrc;
@@ -593,6 +597,11 @@ void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
 		s->cand = false;
 	}
 	accept_pkt(s, &h, payload, plen, arrival_ns, now_ns);
+}
+
+unsigned int sub_pending(const struct sub *s)
+{
+	return s->cand ? s->cand_n : 0;
 }
 
 void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns)

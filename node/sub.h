@@ -131,6 +131,10 @@ void sub_resync(struct sub *s, uint64_t now_ns);
 void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
 		   const struct sockaddr_in *from, uint64_t arrival_ns,
 		   uint64_t now_ns);
+/* Packets of a new SSRC kept aside while it proves itself: each packet
+ * is, in the end, exactly one of received, bad_header, foreign, bad_pt,
+ * bad_size or foreign_ssrc, or still pending. */
+unsigned int sub_pending(const struct sub *s);
 /* Drain the socket (recvmmsg, non-blocking); @now_ns maps kernel receive
  * timestamps onto PTP time through @clock_offset_ns (PTP - CLOCK_REALTIME). */
 void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns);

@@ -101,10 +101,12 @@ static void decode(const uint8_t *buf, size_t len)
 		abort();
 }
 
-static uint64_t verdicts(const struct sub_stats *st)
+/* every packet gets exactly one verdict, or waits for one (a new SSRC
+ * proving itself) */
+static uint64_t verdicts(const struct sub *s, const struct sub_stats *st)
 {
 	return st->received + st->bad_header + st->foreign + st->bad_pt +
-	       st->bad_size;
+	       st->bad_size + st->foreign_ssrc + sub_pending(s);
 }
 
 static void event(struct sub *s, uint8_t ctl, uint64_t now, bool *locked)
@@ -167,7 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sub_rx_packet(s, pkt, len, &from, now, now + 20 * US);
 		free(pkt);
 		packets++;
-		if (verdicts(st) != packets || st->duplicate > st->received ||
+		if (verdicts(s, st) != packets || st->duplicate > st->received ||
 		    st->reordered > st->received)
 			abort();
 		p += len;
