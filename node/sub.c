@@ -278,6 +278,17 @@ void sub_resync(struct sub *s, uint64_t now_ns)
 		    s->latency_frames + s->lead_frames;
 	s->synced = false;
 	s->first_data_x = UINT64_MAX; /* a position on the old timescale */
+	/* Arrival times kept from before are on the old timescale too (up
+	 * to 37 s and more away): the stream's SSRC counts as just heard, so
+	 * a new SSRC proves itself in SSRC_QUIET, not after the step; a new
+	 * SSRC's stash, stamped on the old timescale, is let go (its next
+	 * SSRC_PROVE packets prove it again). */
+	s->ssrc_last_ns = now_ns;
+	if (s->cand) {
+		STAT_SET(s->stats.foreign_ssrc,
+			 STAT_GET(s->stats.foreign_ssrc) + s->cand_n);
+		s->cand = false;
+	}
 	for (i = 0; i < s->nrec; i++)
 		recorder_resync(s->rec[i]);
 }

@@ -294,15 +294,22 @@ d4_api() {
 # memory hog (1 GiB mapped, written and unmapped over and over), all at
 # normal priority, as other work on the machine would be. stress-ng ends
 # them itself when the time is up, whatever happens to the test; PID in
-# $!. d4_hogs_stop PID: stop them now and print the CPU seconds they had
-# (stress-ng's own count, user + system), to show the load happened.
+# $!. d4_hogs_wait PID: wait in this shell (not in a $(...) subshell,
+# which cannot wait for its parent's children) until they have ended.
+# d4_hogs_cpu: the CPU seconds they had (stress-ng's own count, user +
+# system), to show the load happened.
 d4_hogs() {
 	d4_spawn "$T/hogs.log" stress-ng --cpu 2 --vm 1 --vm-bytes 1G \
 		--timeout "$1" --metrics-brief
 }
-d4_hogs_stop() {
-	kill -INT "$1" 2>/dev/null || true
+d4_hogs_wait() {
 	wait "$1" 2>/dev/null || true
+}
+d4_hogs_cpu() {
+	grep -q 'metrc:' "$T/hogs.log" || {
+		echo "stress-ng printed no metrics:" >&2
+		cat "$T/hogs.log" >&2
+	}
 	awk '/metrc:.* (cpu|vm) +[0-9]/ {t += $(NF-3) + $(NF-2)} END {printf "%d\n", t}' "$T/hogs.log"
 }
 

@@ -1169,6 +1169,40 @@ static void test_sub_handover_on_one_timeline_loses_nothing(void **state)
 		assert_pkt(t, &b, k);
 }
 
+/* The node's own clock steps back 37 s (it locked to a grandmaster on
+ * another timescale) and the sender, restarted on the new timescale,
+ * comes back with a new SSRC: the new SSRC proves itself in a few
+ * packets, not after the 37 s the old SSRC's last arrival (stamped on
+ * the old timescale) would make it wait. */
+static void test_sub_new_ssrc_after_a_clock_step_back_is_taken(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *a = &stream_a;
+	struct stream b = stream_a;
+	unsigned int k;
+
+	b.ssrc = 0x0D0D0D0Du;
+	b.seq0 = 9;
+	b.salt = 0x1717;
+	b.x0 = stream_a.x0 - 37ull * RATE;
+	t->cfg.timing = SUB_TIMING_AUTO;
+	open_sub(t);
+	for (k = 0; k < 20; k++)
+		send_pkt(t, a, k);
+	assert_int_equal(STAT(t, received), 20);
+	/* the media clock steps: the media thread resyncs its subscriptions */
+	sub_resync(t->s, pkt_arrival(&b, 20) - 500 * US);
+	for (k = 20; k < 100; k++)
+		send_pkt(t, &b, k);
+	assert_int_equal(STAT(t, ssrc_changes), 1);
+	assert_int_equal(STAT(t, ssrc), b.ssrc);
+	/* the proving run (SSRC_QUIET after the step) at most: 20 packets */
+	assert_true(STAT(t, received) >= 20 + 60);
+	assert_int_equal(STAT(t, received) + STAT(t, foreign_ssrc) +
+			     sub_pending(t->s),
+			 100);
+}
+
 /* A sender that steps to another timescale on the same SSRC (a clock
  * that locked without restarting the stream): after a run of packets
  * that fit nowhere the stream is timed anew and plays again, and when it
@@ -1602,6 +1636,7 @@ int main(void)
 	    SUB_TEST(test_sub_open_checks_latency_and_channels),
 	    SUB_TEST(test_sub_stray_ssrc_is_ignored_while_the_stream_lives),
 	    SUB_TEST(test_sub_handover_on_one_timeline_loses_nothing),
+	    SUB_TEST(test_sub_new_ssrc_after_a_clock_step_back_is_taken),
 	    SUB_TEST(test_sub_timescale_step_is_followed),
 	    SUB_TEST(test_sub_arrival_follows_a_fast_sender),
 	    SUB_TEST(test_sub_arrival_follows_a_slow_sender),
