@@ -73,6 +73,7 @@ sed -e 's/239.69.0.1/239.69.0.2/g' -e 's/^o=- [0-9]*/o=- 4242/' \
 d4_spawn "$T/late-sender.log" ip netns exec $h1 python3 \
 	"$D4_SRC/tests/tools/rtp_send_late.py" 239.69.0.2 5004 \
 	--late-ms 23.7 --tos 184 --seconds 12
+bpid=$!
 sleep 1
 check "$T/b.out" 10.77.0.2:8080 --listen 4 "$T/late.sdp"
 cat "$T/b.out"
@@ -84,13 +85,14 @@ grep -E '^  (error|warning)' "$T/b.out" | grep -qv ' wire\.' &&
 	fail "(b) a rule of the SDP broken, not only the wire's"
 pass "(b) $(grep -o 'send-time offset: mean [0-9.]* ms' "$T/b.out"): wire.late"
 
-# (c) on time, DSCP 0
+# (c) on time, DSCP 0, on the same group: (b)'s sender stopped first
+kill $bpid 2>/dev/null || true
+wait $bpid 2>/dev/null || true
 d4_spawn "$T/dscp0-sender.log" ip netns exec $h1 python3 \
 	"$D4_SRC/tests/tools/rtp_send_late.py" 239.69.0.2 5004 \
 	--late-ms 1 --tos 0 --seconds 12
+cpid=$!
 sleep 1
-# the late sender of (b) may still be running: wait for it to end
-sleep 8
 check "$T/c.out" 10.77.0.2:8080 --listen 3 "$T/late.sdp"
 cat "$T/c.out"
 [ $rc = 4 ] || fail "(c) exit $rc, want 4"
@@ -98,6 +100,9 @@ grep -q "on the wire: DSCP 0" "$T/c.out" || fail "(c) DSCP 0 not seen"
 grep -q "wire.dscp .*DSCP 0" "$T/c.out" || fail "(c) DSCP 0 not flagged"
 grep -q "wire.late" "$T/c.out" && fail "(c) an on-time sender flagged late"
 pass "(c) DSCP 0 on the wire flagged"
+# its DSCP 0 packets would be in (e)'s capture
+kill $cpid 2>/dev/null || true
+wait $cpid 2>/dev/null || true
 
 # (d) a stale grandmaster in the SDP, against mon's live one
 sed 's/ts-refclk:ptp=IEEE1588-2008:[0-9A-F-]*:/ts-refclk:ptp=IEEE1588-2008:00-1D-C1-FF-FE-00-00-01:/' \

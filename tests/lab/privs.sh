@@ -152,7 +152,7 @@ sd=$T/state/B
 [ ! -e "$sd/state.json" ] || fail "B has a state.json before any API write"
 # B rewrites its flow's SDP file when the grandmaster changes.
 [ "$(stat -c %U "$T/back.sdp")" = nobody ] || fail "B's SDP file is not nobody's"
-r=$(api 2 POST /subscriptions "{\"name\":\"main\",\"address\":\"10.77.0.2:5004\",\"channels\":2,\"timing\":\"ptp\",\"latency_us\":10000,\"record\":{\"path\":\"main.wav\",\"start\":$start,\"duration\":$secs}}" "$(cat "$sd/token")")
+r=$(api 2 POST /subscriptions "{\"name\":\"main\",\"address\":\"10.77.0.2:5004\",\"channels\":2,\"timing\":\"ptp\",\"latency_us\":100000,\"record\":{\"path\":\"main.wav\",\"start\":$start,\"duration\":$secs}}" "$(cat "$sd/token")")
 [ "${r%% *}" = 201 ] || fail "subscription through B's API: $r"
 [ "$(d4_ptp_now)" -lt "$start" ] || fail "the subscription came after the start"
 d4_wait_file "$sd/state.json" 2
