@@ -8,6 +8,10 @@
 
 #include <curl/curl.h>
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
 #include "controller-cli/args.h"
 #include "controller-cli/browse.h"
 #include "controller-cli/d4ctl.h"
@@ -33,6 +37,9 @@ const struct d4ctl_cmd d4ctl_cmds[] = {
     {"ptp", cmd_ptp, "PTP clock state of one node or all"},
     {"stats", cmd_stats, "packet counters of flows and subscriptions"},
     {"meters", cmd_meters, "live peak/RMS meters of a node's channels"},
+    {"login", cmd_login, "pair with a node: its token, by a code in its log"},
+    {"token", cmd_token, "rotate a node's token"},
+    {"help", cmd_help, "this list, or one command's help"},
     {NULL, NULL, NULL},
 };
 
@@ -47,11 +54,12 @@ static const char usage[] =
     "  --json            print reads as JSON\n"
     "  --browse SECONDS  how long to browse mDNS (default 1.5)\n"
     "  --timeout SECONDS per HTTP request (default 10)\n"
-    "  -h, --help        this text; COMMAND --help for a command's\n"
+    "  -h, --help        this text; d4ctl help COMMAND for a command's\n"
     "  -V, --version\n"
     "\n"
     "Exit codes: 0 ok, 1 a node refused (HTTP error) or a route cannot be\n"
     "made, 2 usage error, 3 node not found or unreachable.\n"
+    "Tokens: d4ctl login NODE (a code from the node's log), once per node.\n"
     "\n"
     "Commands:\n";
 
@@ -127,16 +135,190 @@ int d4ctl_getopt(struct d4ctl *ctl, int argc, char *argv[], const char *text,
 	return 0;
 }
 
-const char *d4ctl_token(const struct d4ctl *ctl, const struct d4ctl_node *node)
+const char *d4ctl_node_uuid(struct d4ctl *ctl, const struct d4ctl_node *node)
 {
-	const struct d4ctl_config_node *cn;
+	const char *u;
+	json_t *v = NULL;
+	unsigned int i;
+
+	for (i = 0; i < ctl->nuuids; i++)
+		if (!strcmp(ctl->uuids[i].addr, node->addr))
+			return ctl->uuids[i].uuid;
+	if (d4ctl_http(ctl, node, "GET", "/node", NULL, &v) < 0)
+		return NULL;
+	u = json_string_value(json_object_get(v, "uuid"));
+	if (!u || !u[0] || ctl->nuuids == ARRAY_SIZE(ctl->uuids)) {
+		json_decref(v);
+		return NULL;
+	}
+	i = ctl->nuuids++;
+	snprintf(ctl->uuids[i].addr, sizeof(ctl->uuids[i].addr), "%s",
+		 node->addr);
+	snprintf(ctl->uuids[i].uuid, sizeof(ctl->uuids[i].uuid), "%s", u);
+	json_decref(v);
+	return ctl->uuids[i].uuid;
+}
+
+const char *d4ctl_token(struct d4ctl *ctl, const struct d4ctl_node *node,
+			bool write)
+{
+	const struct d4ctl_config_node *cn = NULL;
+	const char *uuid;
 
 	if (ctl->token)
 		return ctl->token;
-	cn = d4ctl_config_node(&ctl->cfg, node->name);
+	/* Reads are open unless a node says otherwise: no GET /node
+	 * before every read; a write asks for the uuid once. */
+	if (write && d4ctl_config_has_uuids(&ctl->cfg)) {
+		uuid = d4ctl_node_uuid(ctl, node);
+		if (uuid)
+			cn = d4ctl_config_find(&ctl->cfg, uuid, NULL);
+	}
+	if (!cn)
+		cn = d4ctl_config_find(&ctl->cfg, NULL, node->name);
 	if (cn && cn->token[0])
 		return cn->token;
 	return ctl->cfg.token[0] ? ctl->cfg.token : NULL;
+}
+
+int d4ctl_config_file(const struct d4ctl *ctl, char *buf, size_t len)
+{
+	if (ctl->config_path) {
+		snprintf(buf, len, "%s", ctl->config_path);
+		return 0;
+	}
+	return d4ctl_config_path(buf, len);
+}
+
+/* Optimal string alignment distance (Damerau-Levenshtein without
+ * repeated edits of one substring): "lsit" is 1 from "list". */
+static unsigned int edits(const char *a, const char *b)
+{
+	unsigned int d[32][32], i, j, la = (unsigned int)strlen(a),
+				      lb = (unsigned int)strlen(b);
+
+	if (la > 30 || lb > 30)
+		return 99;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			unsigned int cost = a[i - 1] != b[j - 1], v;
+
+			v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return d[la][lb];
+}
+
+const char *d4ctl_suggest(const char *word, const char *const *names)
+{
+	const char *best = NULL, *prefix = NULL;
+	unsigned int best_d = 3, nprefix = 0, d;
+	size_t wl = strlen(word);
+
+	for (; *names; names++) {
+		if (wl >= 2 && !strncmp(*names, word, wl)) {
+			prefix = *names;
+			nprefix++;
+		}
+		d = edits(word, *names);
+		/* one edit in a 2-letter word is half of it: not a typo */
+		if (d < best_d && d < wl && (d == 1 || wl > 3)) {
+			best = *names;
+			best_d = d;
+		}
+	}
+	if (best)
+		return best;
+	return nprefix == 1 ? prefix : NULL;
+}
+
+static const char *const *cmd_names(void)
+{
+	static const char *names[ARRAY_SIZE(d4ctl_cmds)];
+	unsigned int i;
+
+	for (i = 0; d4ctl_cmds[i].name; i++)
+		names[i] = d4ctl_cmds[i].name;
+	names[i] = NULL;
+	return names;
+}
+
+static void unknown_command(const char *cmd)
+{
+	const char *s = d4ctl_suggest(cmd, cmd_names());
+
+	if (s)
+		d4ctl_err(NULL,
+			  "unknown command '%s'; did you mean '%s'? (d4ctl "
+			  "help lists them)",
+			  cmd, s);
+	else
+		d4ctl_err(NULL, "unknown command '%s' (d4ctl help lists them)",
+			  cmd);
+}
+
+static const struct d4ctl_cmd *cmd_lookup(const char *name)
+{
+	for (const struct d4ctl_cmd *k = d4ctl_cmds; k->name; k++)
+		if (!strcmp(k->name, name))
+			return k;
+	return NULL;
+}
+
+int cmd_help(struct d4ctl *ctl, int argc, char *argv[])
+{
+	static const char usage_help[] =
+	    "usage: d4ctl help [COMMAND]\n"
+	    "\n"
+	    "Without COMMAND: the options and commands. With one: what it\n"
+	    "does, its operands and options (the same as COMMAND --help).\n"
+	    "  --commands   the command names, one a line (for completion)\n";
+	const struct d4ctl_cmd *k;
+	char *args[3];
+
+	if (argc >= 2 && !strcmp(argv[1], "--commands")) {
+		for (k = d4ctl_cmds; k->name; k++)
+			puts(k->name);
+		return D4CTL_EXIT_OK;
+	}
+	if (argc >= 2 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(usage_help, stdout);
+		return D4CTL_EXIT_OK;
+	}
+	if (argc > 2) {
+		d4ctl_err("help", "one COMMAND at most\n%s", usage_help);
+		return D4CTL_EXIT_USAGE;
+	}
+	if (argc < 2) {
+		print_usage(stdout);
+		return D4CTL_EXIT_OK;
+	}
+	k = cmd_lookup(argv[1]);
+	if (!k || k->fn == cmd_help) {
+		if (k) {
+			fputs(usage_help, stdout);
+			return D4CTL_EXIT_OK;
+		}
+		unknown_command(argv[1]);
+		return D4CTL_EXIT_USAGE;
+	}
+	args[0] = argv[1];
+	args[1] = (char *)"--help";
+	args[2] = NULL;
+	return k->fn(ctl, 2, args);
 }
 
 static int node_from_addr(const char *name, const char *addr,
@@ -313,10 +495,35 @@ static int load_config(struct d4ctl *ctl, const char *path)
 			return 0;
 		path = def;
 	}
+	ctl->config_path = path == def ? NULL : path;
 	rc = d4ctl_config_load(path, &ctl->cfg, err, sizeof(err));
 	if (rc < 0)
 		d4ctl_err(NULL, "config %s", err);
 	return rc;
+}
+
+/* "--hots" -> "did you mean '--host'?" */
+static void unknown_option(const char *arg, const struct option *opts)
+{
+	const char *names[16], *s = NULL;
+	char word[64];
+	unsigned int n = 0;
+
+	if (!strncmp(arg, "--", 2)) {
+		snprintf(word, sizeof(word), "%.*s", (int)strcspn(arg + 2, "="),
+			 arg + 2);
+		for (; opts[n].name && n < ARRAY_SIZE(names) - 1; n++)
+			names[n] = opts[n].name;
+		names[n] = NULL;
+		s = d4ctl_suggest(word, names);
+	}
+	if (s)
+		d4ctl_err(NULL,
+			  "unknown option '%s'; did you mean '--%s'? "
+			  "(d4ctl help)",
+			  arg, s);
+	else
+		d4ctl_err(NULL, "unknown option '%s' (d4ctl help)", arg);
 }
 
 int d4ctl_main(int argc, char *argv[])
@@ -334,6 +541,7 @@ int d4ctl_main(int argc, char *argv[])
 	};
 	struct d4ctl ctl = {.browse_s = 1.5, .timeout_ms = 10000};
 	const char *config = NULL, *cmd;
+	const struct d4ctl_cmd *k;
 	char *end;
 	double v;
 	int c, rc;
@@ -383,8 +591,7 @@ int d4ctl_main(int argc, char *argv[])
 			printf("d4ctl %s\n", D4_VERSION);
 			return D4CTL_EXIT_OK;
 		default:
-			d4ctl_err(NULL, "unknown option '%s' (d4ctl --help)",
-				  argv[optind - 1]);
+			unknown_option(argv[optind - 1], opts);
 			return D4CTL_EXIT_USAGE;
 		}
 	}
@@ -397,16 +604,15 @@ int d4ctl_main(int argc, char *argv[])
 		ctl.token = getenv("D4_TOKEN");
 	if (load_config(&ctl, config) < 0)
 		return D4CTL_EXIT_USAGE;
-	for (const struct d4ctl_cmd *k = d4ctl_cmds; k->name; k++) {
-		if (strcmp(k->name, cmd))
-			continue;
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		rc = k->fn(&ctl, argc - optind, argv + optind);
-		curl_global_cleanup();
-		return rc;
+	k = cmd_lookup(cmd);
+	if (!k) {
+		unknown_command(cmd);
+		return D4CTL_EXIT_USAGE;
 	}
-	d4ctl_err(NULL, "unknown command '%s' (d4ctl --help lists them)", cmd);
-	return D4CTL_EXIT_USAGE;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = k->fn(&ctl, argc - optind, argv + optind);
+	curl_global_cleanup();
+	return rc;
 }
 
 /* "clock.state" -> obj["clock"]["state"] (one level of nesting). */

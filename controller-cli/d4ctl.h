@@ -26,9 +26,16 @@ struct d4ctl {
 	bool json;	   /* --json */
 	bool
 	    multi; /* NODE operands name several nodes: --host is one of them */
-	double browse_s; /* mDNS browse time */
-	long timeout_ms; /* per HTTP request */
+	double browse_s;	 /* mDNS browse time */
+	long timeout_ms;	 /* per HTTP request */
+	const char *config_path; /* --config, else the default (or NULL) */
 	struct d4ctl_config cfg;
+	/* nodes' uuids learnt this run (GET /node), by address */
+	struct {
+		char addr[64];
+		char uuid[40];
+	} uuids[16];
+	unsigned int nuuids;
 };
 
 /* A node to talk to: its name and its API base URL. */
@@ -78,8 +85,24 @@ int d4ctl_node_find(struct d4ctl *ctl, const char *spec,
  * malloc'd array in *nodes. The count, or -errno. */
 int d4ctl_node_all(struct d4ctl *ctl, struct d4ctl_node **nodes);
 
-/* The token for writes to @node (NULL if none). */
-const char *d4ctl_token(const struct d4ctl *ctl, const struct d4ctl_node *node);
+/* The token for a request to @node (NULL if none): --token, D4_TOKEN,
+ * the config's section for the node (by its uuid, which a @write asks
+ * the node for once, GET /node; by its name for a section without one),
+ * the config's top-level token. */
+const char *d4ctl_token(struct d4ctl *ctl, const struct d4ctl_node *node,
+			bool write);
+
+/* The node's uuid (GET /node, remembered for this run), or NULL. */
+const char *d4ctl_node_uuid(struct d4ctl *ctl, const struct d4ctl_node *node);
+
+/* The config file d4ctl reads and `login` writes: --config, else
+ * $XDG_CONFIG_HOME/d4ctl/config or ~/.config/d4ctl/config. 0, or
+ * -ENOENT (no HOME either). */
+int d4ctl_config_file(const struct d4ctl *ctl, char *buf, size_t len);
+
+/* The command name closest to @word (a typo: at most 2 edits, or a
+ * prefix of one command), or NULL. */
+const char *d4ctl_suggest(const char *word, const char *const *names);
 
 /* HTTP to a node's API: @path under /api/v1, @body NULL or a JSON value,
  * *out gets the decoded response (NULL for 204). Errors are printed with
@@ -126,5 +149,8 @@ int cmd_meters(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_route(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_unroute(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_routes(struct d4ctl *ctl, int argc, char *argv[]);
+int cmd_help(struct d4ctl *ctl, int argc, char *argv[]);
+int cmd_login(struct d4ctl *ctl, int argc, char *argv[]);
+int cmd_token(struct d4ctl *ctl, int argc, char *argv[]);
 
 #endif

@@ -37,7 +37,8 @@ int d4ctl_http(struct d4ctl *ctl, const struct d4ctl_node *node,
 {
 	struct curl_slist *hdrs = NULL;
 	struct buf resp = {0};
-	const char *token = d4ctl_token(ctl, node);
+	const char *token = d4ctl_token(
+	    ctl, node, strcmp(method, "GET") && strcmp(method, "HEAD"));
 	char url[512], auth[300], *text = NULL;
 	json_error_t jerr;
 	json_t *j = NULL;
@@ -109,10 +110,13 @@ int d4ctl_http(struct d4ctl *ctl, const struct d4ctl_node *node,
 		fprintf(stderr, "d4ctl: %s: %s %s: HTTP %ld: %s\n", node->name,
 			method, path, status,
 			msg ? msg : (resp.len ? resp.data : "(no message)"));
-		if (status == 401 && !token)
+		if (status == 401)
 			fprintf(stderr,
-				"d4ctl: no token: give --token, D4_TOKEN or "
-				"a token in the config file\n");
+				"d4ctl: %s: `d4ctl login %s` pairs with it "
+				"(or give --token, D4_TOKEN or a token in the "
+				"config file)\n",
+				token ? "the token was refused" : "no token",
+				node->name);
 		rc = -EIO;
 		goto out_free;
 	}
