@@ -16,8 +16,8 @@ struct parse_ctx {
 	struct d4ctl_config *cfg;
 	char *err;
 	size_t err_len;
-	int line;	  /* section headers seen */
-	int section_line; /* the header the last [node] section began at */
+	int line;
+	char section[200]; /* of the last [node] key seen */
 };
 
 static int copy_value(struct parse_ctx *p, char *dst, size_t len,
@@ -40,10 +40,8 @@ static int on_entry(void *data, const char *section, const char *key,
 	struct d4ctl_config_node *n;
 	const char *name;
 
-	if (!key) { /* a section header: its keys follow */
-		p->line++;
+	if (!key) /* a section header (if inih says so): its keys follow */
 		return 1;
-	}
 	if (!section[0] || !strcmp(section, "d4ctl")) {
 		if (!strcmp(key, "token"))
 			return copy_value(p, cfg->token, sizeof(cfg->token),
@@ -57,8 +55,10 @@ static int on_entry(void *data, const char *section, const char *key,
 		return 0;
 	}
 	name = section + 5;
-	/* every header starts a section: two may share a label */
-	if (p->line != p->section_line || !cfg->nnodes) {
+	/* A section starts where the section name changes (Debian's inih
+	 * does not call us on headers): [node a] [node b] [node a] are three
+	 * nodes, two [node a] in a row one. */
+	if (strcmp(p->section, section) || !cfg->nnodes) {
 		if (cfg->nnodes == D4CTL_CONFIG_MAX_NODES) {
 			snprintf(p->err, p->err_len,
 				 "more than %d [node] sections",
@@ -67,7 +67,7 @@ static int on_entry(void *data, const char *section, const char *key,
 		}
 		n = &cfg->nodes[cfg->nnodes++];
 		memset(n, 0, sizeof(*n));
-		p->section_line = p->line;
+		snprintf(p->section, sizeof(p->section), "%s", section);
 		if (!copy_value(p, n->name, sizeof(n->name), "a node name",
 				name))
 			return 0;
@@ -94,7 +94,7 @@ int d4ctl_config_parse(const char *text, struct d4ctl_config *cfg, char *err,
 		       size_t err_len)
 {
 	char msg[200] = "";
-	struct parse_ctx p = {cfg, msg, sizeof(msg), 0, -1};
+	struct parse_ctx p = {cfg, msg, sizeof(msg), 0, ""};
 	int rc;
 
 	memset(cfg, 0, sizeof(*cfg));

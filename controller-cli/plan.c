@@ -299,7 +299,7 @@ static int resolve_channels(const json_t *n, const char *side,
 				 "%s has %lld %s channels: no channel %u",
 				 jstr(n, "name"), (long long)count,
 				 !strcmp(side, "tx") ? "TX" : "RX", cs->ch[i]);
-			return -EINVAL;
+			return -ENOENT; /* the network's, not the usage's */
 		}
 		ch[i] = cs->ch[i];
 	}
@@ -608,9 +608,9 @@ static void set_rx(json_t *body, const uint8_t *rch, const uint8_t *sch,
 
 /* The route from foreign stream @tx: a subscription by name. */
 static int plan_from_stream(const json_t *rxn, const struct chanspec *tx,
-			    const uint8_t *rch, unsigned int nch, const char *sub,
-			    const struct plan_opts *opts, struct plan *plan,
-			    char *err, size_t err_len)
+			    const uint8_t *rch, unsigned int nch,
+			    const char *sub, const struct plan_opts *opts,
+			    struct plan *plan, char *err, size_t err_len)
 {
 	const json_t *st = find_named(jarr(rxn, "streams"), tx->target);
 	struct plan_action *a;
@@ -636,7 +636,7 @@ static int plan_from_stream(const json_t *rxn, const struct chanspec *tx,
 			snprintf(err, err_len,
 				 "\"%s\" has %lld channels: no channel %u",
 				 tx->target, (long long)sch, tx->ch[i]);
-			return -EINVAL;
+			return -ENOENT;
 		}
 	}
 	body = json_pack("{s:s, s:s}", "name", sub, "stream", tx->target);
