@@ -608,9 +608,9 @@ static void set_rx(json_t *body, const uint8_t *rch, const uint8_t *sch,
 
 /* The route from foreign stream @tx: a subscription by name. */
 static int plan_from_stream(const json_t *rxn, const struct chanspec *tx,
-			    const uint8_t *rch, unsigned int nch,
-			    const char *sub, const struct plan_opts *opts,
-			    struct plan *plan, char *err, size_t err_len)
+			    const uint8_t *rch, unsigned int nch, const char *sub,
+			    const struct plan_opts *opts, struct plan *plan,
+			    char *err, size_t err_len)
 {
 	const json_t *st = find_named(jarr(rxn, "streams"), tx->target);
 	struct plan_action *a;
