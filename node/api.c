@@ -308,12 +308,14 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 		a->stats.unauthorized++;
 		return send_unauthorized(
 		    c, had_token,
-		    had_token ? "wrong token (d4ctl login NODE pairs "
-				"again; the token is in the node's state "
-				"directory)"
-			      : "this needs 'Authorization: Bearer TOKEN' "
-				"(d4ctl login NODE; the token is in the "
-				"node's state directory)");
+		    had_token
+			? "wrong token: this needs 'Authorization: Bearer "
+			  "TOKEN' with this node's token (d4ctl login NODE "
+			  "pairs again; the token is in the node's state "
+			  "directory)"
+			: "this needs 'Authorization: Bearer TOKEN' (d4ctl "
+			  "login NODE; the token is in the node's state "
+			  "directory)");
 	}
 	if (up->len) {
 		req.body = json_loadb(up->buf, up->len, 0, &jerr);
