@@ -615,6 +615,58 @@ int d4ctl_main(int argc, char *argv[])
 	return rc;
 }
 
+int d4ctl_list(struct d4ctl *ctl, const char *spec, const char *path,
+	       const char *const *headers, const char *const *keys)
+{
+	const char *h[18] = {"NODE"}, *k[18] = {"node"};
+	struct d4ctl_node node, *nodes = NULL;
+	json_t *v = NULL, *all, *e;
+	int n, i, rc = 0, failed = 0;
+	unsigned int c;
+	size_t j;
+
+	if (spec || ctl->host) {
+		rc = d4ctl_get(ctl, spec, path, &node, &v);
+		if (rc == 0 && !ctl->json)
+			d4ctl_table(v, headers, keys);
+		json_decref(v);
+		return d4ctl_exit_code(rc);
+	}
+	/* no NODE: every node found, a NODE column first */
+	n = d4ctl_node_all(ctl, &nodes);
+	if (n < 0)
+		return d4ctl_exit_code(n);
+	all = json_array();
+	for (i = 0; i < n; i++) {
+		if (d4ctl_http(ctl, &nodes[i], "GET", path, NULL, &v) < 0) {
+			failed++;
+			continue;
+		}
+		json_array_foreach(v, j, e)
+		{
+			json_object_set_new(e, "node",
+					    json_string(nodes[i].name));
+			json_array_append(all, e);
+		}
+		json_decref(v);
+	}
+	for (c = 0; headers[c] && c < 16; c++) {
+		h[c + 1] = headers[c];
+		k[c + 1] = keys[c];
+	}
+	h[c + 1] = k[c + 1] = NULL;
+	if (ctl->json)
+		d4ctl_print_json(all);
+	else
+		d4ctl_table(all, h, k);
+	json_decref(all);
+	free(nodes);
+	/* some answered: the table is what there is; none: not found */
+	return failed && failed == n ? D4CTL_EXIT_NOTFOUND
+	       : failed		     ? D4CTL_EXIT_NODE
+				     : D4CTL_EXIT_OK;
+}
+
 /* "clock.state" -> obj["clock"]["state"] (one level of nesting). */
 static const json_t *jpath(const json_t *obj, const char *key, char *last,
 			   size_t len)

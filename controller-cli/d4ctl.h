@@ -117,6 +117,12 @@ int d4ctl_http(struct d4ctl *ctl, const struct d4ctl_node *node,
 int d4ctl_get(struct d4ctl *ctl, const char *spec, const char *path,
 	      struct d4ctl_node *node, json_t **out);
 
+/* GET @path (an array) from the node @spec, or with no @spec and no
+ * --host from every node found (a NODE column first), and print it as a
+ * table of @headers/@keys (d4ctl_table) or JSON. An exit code. */
+int d4ctl_list(struct d4ctl *ctl, const char *spec, const char *path,
+	       const char *const *headers, const char *const *keys);
+
 /* Print a JSON value indented, for --json. */
 void d4ctl_print_json(const json_t *v);
 

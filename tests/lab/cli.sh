@@ -8,6 +8,7 @@
 # - d4ctl login with the pairing code from the node's log (a wrong code
 #   refused, the rate limit), a write after a rename (the token is found
 #   by the node's uuid), d4ctl token rotate (the old token refused);
+# - flow list and sub list without a NODE (every node's);
 # - bash completion; the man pages (made from docs/ by pandoc).
 . "$(dirname "$0")/../lib.sh"
 d4_private_netns "$@"
@@ -138,6 +139,13 @@ rc=0
 "$D4CTL" login --code "$code" $N 2>"$T/err" || rc=$?
 [ $rc = 1 ] && grep -Eq "HTTP 429|HTTP 403" "$T/err" || fail "a used code: exit $rc $(cat "$T/err")"
 pass "d4ctl login: a code from the log, once; a wrong one refused; the token saved 0600 under the uuid"
+# no NODE: every node found (here the config's, by its host)
+"$D4CTL" --browse 0.2 flow list >"$T/out" 2>"$T/err" || fail "flow list without NODE: $(cat "$T/err")"
+head -n 1 "$T/out" | grep -q '^NODE  *NAME' && grep -q '^n  *main ' "$T/out" ||
+	fail "flow list without NODE: $(cat "$T/out")"
+"$D4CTL" --browse 0.2 sub list >"$T/out" 2>"$T/err" && grep -q '^n  *in ' "$T/out" ||
+	fail "sub list without NODE: $(cat "$T/out" "$T/err")"
+pass "flow list and sub list without NODE: every node's, with a NODE column"
 "$D4CTL" name $N renamed >/dev/null || fail "rename"
 "$D4CTL" flow create $N after --source tone --dest 127.0.0.1:5030 >/dev/null ||
 	fail "a write after the rename: the token was not found by uuid"
