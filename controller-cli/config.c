@@ -1,5 +1,6 @@
 /* d4ctl's config file: tokens and static node addresses (config.h). */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,16 +220,24 @@ static void lines_free(struct lines *l)
 	free(l->v);
 }
 
-static int lines_insert(struct lines *l, size_t at, const char *fmt,
-			const char *a, const char *b)
+static int lines_insert(struct lines *l, size_t at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Insert a line made by @fmt before line @at (at l->n: append). */
+static int lines_insert(struct lines *l, size_t at, const char *fmt, ...)
 {
 	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	va_list ap;
 	char *line;
+	int rc;
 
 	if (!v)
 		return -ENOMEM;
 	l->v = v;
-	if (asprintf(&line, fmt, a, b) < 0)
+	va_start(ap, fmt);
+	rc = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
 		return -ENOMEM;
 	memmove(l->v + at + 1, l->v + at, (l->n - at) * sizeof(*v));
 	l->v[at] = line;
@@ -320,13 +329,7 @@ char *d4ctl_config_edit(const char *text, const char *uuid, const char *name,
 	while (rc == 0 && *s) {
 		nl = strchr(s, '\n');
 		len = nl ? (size_t)(nl - s) : strlen(s);
-		rc = lines_insert(&l, l.n, "%.*s%s", "", "");
-		if (rc == 0) {
-			free(l.v[l.n - 1]);
-			l.v[l.n - 1] = strndup(s, len);
-			if (!l.v[l.n - 1])
-				rc = -ENOMEM;
-		}
+		rc = lines_insert(&l, l.n, "%.*s", (int)len, s);
 		s += len + (nl ? 1 : 0);
 	}
 	/* the section with the uuid; else a labelled one without a uuid */
@@ -354,9 +357,9 @@ char *d4ctl_config_edit(const char *text, const char *uuid, const char *name,
 	if (rc == 0 && !found && !legacy) {
 		/* a new section at the end, a blank line before it */
 		if (l.n && *skip_space(l.v[l.n - 1]))
-			rc = lines_insert(&l, l.n, "%s%s", "", "");
+			rc = lines_insert(&l, l.n, "%s", "");
 		if (rc == 0)
-			rc = lines_insert(&l, l.n, "[node %s]%s", name, "");
+			rc = lines_insert(&l, l.n, "[node %s]", name);
 		start = l.n - 1;
 		end = l.n;
 	}
