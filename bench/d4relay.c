@@ -13,9 +13,21 @@
  *   --mode both  the two in turns of 0.1 s, each for --seconds in all,
  *                and a line of figures for each: the fair comparison on
  *                a machine that runs other work too
+ *   --mode three the C relay, the VM relay and the kernel back end
+ *                (d4/kernel.h: the program at --if's tc ingress) in turns
+ *                of 0.2 s, --seconds each, and a fourth, "base": the
+ *                kernel's loop over an empty list, what it costs to make
+ *                a packet and bring it to tc ingress. C sends from port
+ *                6101, the VM from 6102, the kernel's copies from 6103, so
+ *                that the sink counts each one's datagrams. CPU is what
+ *                the threads in --account (the generator, the ksoftirqd
+ *                threads) and this relay ran (schedstat, ns), per turn:
+ *                without IRQ time accounting, the softirq work of a
+ *                packet lands on the thread that sent it, so the kernel
+ *                relay's work shows on the generator's thread
  *   --mode gen   sends RTP packets to --to as fast as it can
  *   --mode sink  binds N ports from --to on and drains them, without
- *                sleeping
+ *                sleeping; with per-source-port counts for --mode three
  *
  * A relay measures from its first packet for --seconds and prints one line
  * of key=value figures: packets received and forwarded, packets/s, and CPU
@@ -23,11 +35,17 @@
  *
  * usage: d4relay --mode c|vm|both --listen ADDR:PORT --to ADDR:PORT --n N
  *                [--seconds S] [--program FILE] [--copy changed|each]
+ *        d4relay --mode three --listen ADDR:PORT --to ADDR:PORT --n N
+ *                --if IFACE [--account PID,PID...] [--seconds S]
+ *        d4relay --mode probe --to ADDR:PORT   (exit 77 and why when the
+ *                kernel back end cannot run here)
  *        d4relay --mode gen --to ADDR:PORT [--seconds S] [--size BYTES]
+ *                [--rate PACKETS_PER_S]
  *        d4relay --mode sink --to ADDR:PORT --n N [--seconds S]
  */
 #include "common/net.h"
 #include "d4/d4.h"
+#include "d4/kernel.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,6 +71,11 @@
 /* --mode both: the two relays take turns this long, so that whatever else
  * the machine does at the time falls on both alike */
 #define SLICE_S 0.1
+/* --mode three: turns of the three relays, and their source ports */
+#define SLICE3_S     0.2
+#define SPORT_C	     6101
+#define SPORT_VM     6102
+#define SPORT_KERNEL 6103
 
 /* gen and sink run until --seconds or SIGTERM */
 static volatile sig_atomic_t stop;
@@ -75,6 +98,8 @@ static const char seed_program[] =
 
 struct opts {
 	const char *mode;
+	const char *ifname;  /* three: the kernel back end's interface */
+	const char *account; /* three: more threads whose CPU counts */
 	struct sockaddr_in listen;
 	struct sockaddr_in to;
 	unsigned int n;
@@ -82,6 +107,7 @@ struct opts {
 	const char *program;
 	bool copy_each;
 	size_t size;
+	double rate; /* gen: packets/s, 0: as fast as it can */
 };
 
 /* Datagrams queued for one sendmmsg() call. */
@@ -466,6 +492,258 @@ out:
 	return ret;
 }
 
+/* ---- --mode three: C, VM and kernel relays in turns ---- */
+
+/* ns a thread has run (schedstat's first field), or 0 */
+static uint64_t ran_ns(const char *path)
+{
+	unsigned long long ns = 0;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%llu", &ns) != 1)
+			ns = 0;
+		fclose(f);
+	}
+	return ns;
+}
+
+struct account {
+	char paths[8][64];
+	int n;
+};
+
+static void account_init(struct account *a, const char *pids)
+{
+	const char *p = pids;
+
+	a->n = 0;
+	snprintf(a->paths[a->n++], sizeof(a->paths[0]), "/proc/self/schedstat");
+	while (p && *p && a->n < 8) {
+		long pid = strtol(p, (char **)&p, 10);
+
+		if (pid > 0)
+			snprintf(a->paths[a->n++], sizeof(a->paths[0]),
+				 "/proc/%ld/schedstat", pid);
+		if (*p == ',')
+			p++;
+		else
+			break;
+	}
+}
+
+static uint64_t account_ns(const struct account *a)
+{
+	uint64_t ns = 0;
+	int i;
+
+	for (i = 0; i < a->n; i++)
+		ns += ran_ns(a->paths[i]);
+	return ns;
+}
+
+struct turn {
+	double wall;
+	uint64_t cpu_ns;
+	uint64_t pkts; /* packets relayed */
+	uint64_t out;  /* datagrams handed out (the kernel's: copies) */
+	uint64_t turns;
+};
+
+static int bound_socket(const struct sockaddr_in *addr, uint16_t port)
+{
+	struct sockaddr_in sa = *addr;
+
+	sa.sin_port = htons(port);
+	return udp_socket(&sa);
+}
+
+/* The list of N receivers as text, or with @none the empty list. */
+static void list_text(const struct opts *o, bool none, char *buf, size_t cap)
+{
+	char a[INET_ADDRSTRLEN];
+	size_t pos = (size_t)snprintf(buf, cap, "_receivers = [");
+	unsigned int i;
+
+	inet_ntop(AF_INET, &o->to.sin_addr, a, sizeof(a));
+	for (i = 0; !none && i < o->n && pos < cap; i++)
+		pos += (size_t)snprintf(buf + pos, cap - pos, "%s%s:%u",
+					i ? ", " : "", a,
+					ntohs(o->to.sin_port) + i);
+	if (pos < cap)
+		snprintf(buf + pos, cap - pos, "]");
+}
+
+enum turn_kind { T_C, T_VM, T_KERNEL, T_BASE, T_KINDS };
+
+/* The kernel's loop on (@on) or off, over the whole list or (@none)
+ * none: the base turn runs the loop over an empty list, so that what it
+ * costs is making the packet and getting it to tc ingress. */
+static int kernel_switch(struct relay *r, struct d4_kern *k,
+			 const struct opts *o, bool on, bool none)
+{
+	char list[32 * (MAX_RECV + 1)], why[256];
+
+	list_text(o, none, list, sizeof(list));
+	if (d4_exec(r->rt, list, strlen(list), NULL, why, sizeof(why)))
+		return -EINVAL;
+	if (on)
+		d4_start(r->rt, r->handle);
+	else
+		d4_stop(r->rt, r->handle);
+	if (d4_kern_sync(k, why, sizeof(why))) {
+		fprintf(stderr, "d4relay: %s\n", why);
+		return -EIO;
+	}
+	/* the VM's turns need it started; the kernel's copy follows only
+	 * at the next sync */
+	return d4_start(r->rt, r->handle);
+}
+
+static int run_three(const struct opts *o)
+{
+	static uint8_t bufs[RX_BATCH][PKT_MAX] ALIGNED;
+	static struct mmsghdr msgs[RX_BATCH];
+	static struct iovec iov[RX_BATCH];
+	static struct sockaddr_in from[RX_BATCH];
+	static struct relay r;
+	static const char *const names[T_KINDS] = {"c", "vm", "kernel", "base"};
+	struct sockaddr_in recv_ep[MAX_RECV];
+	struct timeval tmo = {.tv_usec = 20000};
+	struct d4_kern_opts ko = {.ifname = o->ifname,
+				  .src_port = SPORT_KERNEL};
+	struct turn tn[T_KINDS] = {0};
+	struct account acct;
+	struct d4_kern *k = NULL;
+	struct d4_kern_stats ks0 = {0}, ks1;
+	char why[256];
+	double t, start = 0, wait_until = now_s() + 10, turn_start = 0;
+	uint64_t ns0 = 0, out0 = 0, thrown = 0;
+	int rx_fd, fd[2], kk, i, kinds = T_KINDS, ret = 1;
+	enum turn_kind m = T_C;
+	bool started = false;
+	unsigned int j;
+
+	account_init(&acct, o->account);
+	rx_fd = udp_socket(&o->listen);
+	fd[0] = bound_socket(&o->listen, SPORT_C);
+	fd[1] = bound_socket(&o->listen, SPORT_VM);
+	if (rx_fd < 0 || fd[0] < 0 || fd[1] < 0)
+		return 1;
+	setsockopt(rx_fd, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo));
+	tx_init(&r.tx, fd[0]);
+	for (j = 0; j < o->n; j++) {
+		recv_ep[j] = o->to;
+		recv_ep[j].sin_port =
+		    htons((uint16_t)(ntohs(o->to.sin_port) + j));
+	}
+	if (vm_setup(&r, o))
+		goto out;
+	/* the program bound to the relay's address, for the kernel */
+	{
+		char b[64], a[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &o->listen.sin_addr, a, sizeof(a));
+		snprintf(b, sizeof(b), "udp %s:%u", a,
+			 ntohs(o->listen.sin_port));
+		if (d4_set_binding(r.rt, r.handle, b, why, sizeof(why))) {
+			fprintf(stderr, "d4relay: binding: %s\n", why);
+			goto out;
+		}
+	}
+	k = d4_kern_new(r.rt);
+	d4_stop(r.rt, r.handle); /* in the kernel: packets go up, for now */
+	if (!k || d4_kern_attach(k, r.handle, &ko, why, sizeof(why))) {
+		printf("kernel refused: %s\n", k ? why : "no memory");
+		kinds = T_KERNEL; /* C and VM only */
+	}
+	d4_start(r.rt, r.handle); /* the VM's */
+	for (i = 0; i < RX_BATCH; i++) {
+		iov[i] = (struct iovec){bufs[i], PKT_MAX};
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_name = &from[i];
+	}
+	for (;;) {
+		for (i = 0; i < RX_BATCH; i++)
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		kk = recvmmsg(rx_fd, msgs, RX_BATCH, MSG_WAITFORONE, NULL);
+		t = now_s();
+		if (!started && kk > 0) { /* the clock starts with the first */
+			started = true;
+			start = turn_start = t;
+			ns0 = account_ns(&acct);
+			out0 = r.tx.sent;
+		}
+		if (!started) {
+			if (t > wait_until) {
+				fprintf(stderr, "d4relay: no packets\n");
+				goto out;
+			}
+			continue;
+		}
+		if (kk > 0 && m <= T_VM) {
+			relay_batch(&r, m == T_VM, msgs, from, kk, recv_ep,
+				    o->n, &(struct figures){0});
+			tn[m].pkts += (uint64_t)kk;
+		} else if (kk > 0) {
+			thrown += (uint64_t)kk; /* passed up while switching */
+		}
+		if (t - turn_start < SLICE3_S)
+			continue;
+		/* the turn ends: the kernel's loop stopped first, so that
+		 * every copy it sent is in the turn's figures */
+		relay_flush(&r);
+		if (m >= T_KERNEL) {
+			if (kernel_switch(&r, k, o, false, false))
+				goto out;
+			d4_kern_stats(k, r.handle, &ks1);
+			tn[m].out += ks1.sent - ks0.sent;
+			tn[m].pkts += ks1.in - ks0.in;
+		} else {
+			tn[m].out += r.tx.sent - out0;
+		}
+		tn[m].wall += now_s() - turn_start;
+		tn[m].cpu_ns += account_ns(&acct) - ns0;
+		tn[m].turns++;
+		if (t - start >= kinds * o->seconds)
+			break;
+		m = (enum turn_kind)((m + 1) % kinds);
+		if (m <= T_VM) {
+			r.tx.fd = fd[m];
+		} else {
+			/* the kernel's turn; what the socket holds from before
+			 * is thrown away before the turn's clock starts */
+			if (kernel_switch(&r, k, o, true, m == T_BASE))
+				goto out;
+			while ((kk = recvmmsg(rx_fd, msgs, RX_BATCH,
+					      MSG_DONTWAIT, NULL)) > 0)
+				thrown += (uint64_t)kk;
+			d4_kern_stats(k, r.handle, &ks0);
+		}
+		out0 = r.tx.sent;
+		turn_start = now_s();
+		ns0 = account_ns(&acct);
+	}
+	for (i = 0; i < kinds; i++)
+		printf("relay mode=%s n=%u turns=%llu secs=%.3f pkts=%llu "
+		       "out=%llu cpu_s=%.4f\n",
+		       names[i], o->n, (unsigned long long)tn[i].turns,
+		       tn[i].wall, (unsigned long long)tn[i].pkts,
+		       (unsigned long long)tn[i].out,
+		       (double)tn[i].cpu_ns / 1e9);
+	printf("relay thrown=%llu\n", (unsigned long long)thrown);
+	ret = 0;
+out:
+	d4_kern_destroy(k);
+	d4_runtime_destroy(r.rt);
+	free(r.copies);
+	close(rx_fd);
+	close(fd[0]);
+	close(fd[1]);
+	return ret;
+}
+
 /* Back-to-back RTP packets: sequence number and timestamp advance as a
  * 1 ms, 48 kHz stream's would, just much faster. */
 static int run_gen(const struct opts *o)
@@ -473,6 +751,8 @@ static int run_gen(const struct opts *o)
 	static uint8_t bufs[RX_BATCH][PKT_MAX] ALIGNED;
 	static struct mmsghdr msgs[RX_BATCH];
 	static struct iovec iov[RX_BATCH];
+	struct timespec next;
+	int batch = RX_BATCH;
 	uint64_t sent = 0, errors = 0;
 	double t0 = now_s(), t1;
 	uint16_t seq = 0;
@@ -500,20 +780,36 @@ static int run_gen(const struct opts *o)
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
+	/* paced: bursts of about a millisecond's packets, on time */
+	if (o->rate > 0) {
+		batch = (int)(o->rate / 1000);
+		batch = batch < 1 ? 1 : batch > RX_BATCH ? RX_BATCH : batch;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stop && now_s() - t0 < o->seconds) {
-		for (i = 0; i < RX_BATCH; i++, seq++, ts += 48) {
+		for (i = 0; i < batch; i++, seq++, ts += 48) {
 			uint32_t nts = htonl(ts);
 
 			bufs[i][2] = (uint8_t)(seq >> 8);
 			bufs[i][3] = (uint8_t)seq;
 			memcpy(bufs[i] + 4, &nts, 4);
 		}
-		k = sendmmsg(fd, msgs, RX_BATCH, 0);
+		k = sendmmsg(fd, msgs, (unsigned int)batch, 0);
 		if (k < 0) {
 			errors++;
 			continue;
 		}
 		sent += (uint64_t)k;
+		if (o->rate > 0) {
+			long ns = (long)(1e9 * batch / o->rate);
+
+			next.tv_nsec += ns % 1000000000L;
+			next.tv_sec +=
+			    ns / 1000000000L + next.tv_nsec / 1000000000L;
+			next.tv_nsec %= 1000000000L;
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next,
+					NULL);
+		}
 	}
 	t1 = now_s();
 	printf("gen pkts=%llu secs=%.3f pps=%.0f errors=%llu\n",
@@ -532,8 +828,9 @@ static int run_sink(const struct opts *o)
 	static uint8_t bufs[RX_BATCH][PKT_MAX] ALIGNED;
 	static struct mmsghdr msgs[RX_BATCH];
 	static struct iovec iov[RX_BATCH];
+	static struct sockaddr_in from[RX_BATCH];
 	int fds[MAX_RECV], i, k;
-	uint64_t got = 0, polls = 0;
+	uint64_t got = 0, polls = 0, by[3] = {0};
 	double t0 = now_s();
 	unsigned int j;
 
@@ -549,15 +846,33 @@ static int run_sink(const struct opts *o)
 		iov[i] = (struct iovec){bufs[i], PKT_MAX};
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
+		msgs[i].msg_hdr.msg_name = &from[i];
 	}
 	while (!stop && ((++polls & 255) || now_s() - t0 < o->seconds)) {
 		for (j = 0; j < o->n; j++) {
-			while ((k = recvmmsg(fds[j], msgs, RX_BATCH,
-					     MSG_DONTWAIT, NULL)) > 0)
+			for (;;) {
+				for (i = 0; i < RX_BATCH; i++)
+					msgs[i].msg_hdr.msg_namelen =
+					    sizeof(from[i]);
+				k = recvmmsg(fds[j], msgs, RX_BATCH,
+					     MSG_DONTWAIT, NULL);
+				if (k <= 0)
+					break;
 				got += (uint64_t)k;
+				/* --mode three: whose copy, by source port */
+				for (i = 0; i < k; i++) {
+					unsigned int sp =
+					    ntohs(from[i].sin_port);
+
+					if (sp >= SPORT_C && sp <= SPORT_KERNEL)
+						by[sp - SPORT_C]++;
+				}
+			}
 		}
 	}
-	printf("sink n=%u pkts=%llu\n", o->n, (unsigned long long)got);
+	printf("sink n=%u pkts=%llu c=%llu vm=%llu kernel=%llu\n", o->n,
+	       (unsigned long long)got, (unsigned long long)by[0],
+	       (unsigned long long)by[1], (unsigned long long)by[2]);
 	for (j = 0; j < o->n; j++)
 		close(fds[j]);
 	return 0;
@@ -580,6 +895,9 @@ int main(int argc, char *argv[])
 	    {"program", required_argument, NULL, 'p'},
 	    {"copy", required_argument, NULL, 'c'},
 	    {"size", required_argument, NULL, 'z'},
+	    {"if", required_argument, NULL, 'i'},
+	    {"account", required_argument, NULL, 'a'},
+	    {"rate", required_argument, NULL, 'r'},
 	    {0},
 	};
 	struct opts o = {.n = 1, .seconds = 5, .size = RTP_BYTES};
@@ -627,6 +945,15 @@ int main(int argc, char *argv[])
 		case 'z':
 			o.size = (size_t)atoi(optarg);
 			break;
+		case 'i':
+			o.ifname = optarg;
+			break;
+		case 'a':
+			o.account = optarg;
+			break;
+		case 'r':
+			o.rate = atof(optarg);
+			break;
 		default:
 			return usage();
 		}
@@ -640,6 +967,16 @@ int main(int argc, char *argv[])
 		return run_gen(&o);
 	if (!strcmp(o.mode, "sink"))
 		return run_sink(&o);
+	if (!strcmp(o.mode, "probe")) {
+		char why[256];
+
+		if (!d4_kern_probe(why, sizeof(why)))
+			return 0;
+		printf("%s\n", why);
+		return 77;
+	}
+	if (!strcmp(o.mode, "three"))
+		return have_listen && o.ifname ? run_three(&o) : usage();
 	if ((strcmp(o.mode, "c") && strcmp(o.mode, "vm") &&
 	     strcmp(o.mode, "both")) ||
 	    !have_listen)

@@ -199,7 +199,7 @@ out_close:
 
 int net_udp_rx_open(const struct sockaddr_in *addr, const char *ifname)
 {
-	int fd, err, ifindex, on = 1, rcvbuf = 4 << 20;
+	int fd, err, ifindex, on = 1, off = 0, rcvbuf = 4 << 20;
 	struct sockaddr_in bind_addr = *addr;
 
 	ifindex = ifindex_of(ifname);
@@ -216,6 +216,16 @@ int net_udp_rx_open(const struct sockaddr_in *addr, const char *ifname)
 	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0) {
 		err = -errno;
 		log_err("setsockopt(SO_REUSEADDR/SO_TIMESTAMPNS): %m");
+		goto out_close;
+	}
+	/* A socket on port P gets only the groups it joined itself, not
+	 * every group another socket of the host joined on P (Linux's
+	 * default): a unicast route on 0.0.0.0:5004 beside a multicast one
+	 * on 239.x:5004 must not hear that stream. */
+	if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &off, sizeof(off)) <
+	    0) {
+		err = -errno;
+		log_err("setsockopt(IP_MULTICAST_ALL): %m");
 		goto out_close;
 	}
 	/* Best effort: a larger buffer rides out a late media thread. */

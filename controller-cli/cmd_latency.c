@@ -18,7 +18,7 @@ int cmd_latency(struct d4ctl *ctl, int argc, char *argv[])
 	char nodename[ARGS_NAME_MAX], sub[ARGS_NAME_MAX], err[256], path[300];
 	struct d4ctl_node node;
 	unsigned int us;
-	json_t *body;
+	json_t *body, *out = NULL;
 	int first, rc;
 
 	rc = d4ctl_getopt(ctl, argc, argv, usage, NULL, NULL, NULL, NULL,
@@ -68,9 +68,21 @@ int cmd_latency(struct d4ctl *ctl, int argc, char *argv[])
 	args_url_escape(sub, err, sizeof(err));
 	snprintf(path, sizeof(path), "/subscriptions/%s", err);
 	body = json_pack("{s:I}", "latency_us", (json_int_t)us);
-	rc = d4ctl_http(ctl, &node, "PUT", path, body, NULL);
+	rc = d4ctl_http(ctl, &node, "PUT", path, body, &out);
 	json_decref(body);
-	if (rc == 0)
+	if (rc == 0) {
+		json_t *safe = json_object_get(out, "latency_safe_us");
+
 		printf("%s/%s: latency %.3g ms\n", node.name, sub, us / 1000.0);
+		/* the node measured what its arrivals need */
+		if (json_is_integer(safe) && json_integer_value(safe) > us)
+			fprintf(stderr,
+				"d4ctl latency: warning: %s/%s measured %.3g "
+				"ms as the smallest latency that holds; "
+				"below it, packets will come late\n",
+				node.name, sub,
+				(double)json_integer_value(safe) / 1000.0);
+	}
+	json_decref(out);
 	return d4ctl_exit_code(rc);
 }

@@ -4,17 +4,20 @@
 static const char usage[] =
     "usage: d4ctl programs [--json] NODE\n"
     "\n"
-    "D4 loops of NODE: name, binding, running, worst-case instructions per\n"
-    "packet, packets in/sent/dropped, errors and the last error.\n";
+    "D4 loops of NODE: name, binding, running, back end (vm or kernel),\n"
+    "worst-case instructions per packet, packets in/sent/dropped, errors,\n"
+    "the last error, and why the loop runs where it does ('-' from a node\n"
+    "that does not say).\n";
 
 int cmd_programs(struct d4ctl *ctl, int argc, char *argv[])
 {
 	static const char *const headers[] = {
-	    "NAME", "BINDING", "RUNNING", "WCET",	"IN",
-	    "SENT", "DROPPED", "ERRORS",  "LAST_ERROR", NULL};
+	    "NAME", "BINDING", "RUNNING", "BACKEND",	"WCET", "IN",
+	    "SENT", "DROPPED", "ERRORS",  "LAST_ERROR", "WHY",	NULL};
 	static const char *const keys[] = {
-	    "name",	 "binding",	 "running", "wcet",	  "pkts_in",
-	    "pkts_sent", "pkts_dropped", "errors",  "last_error", NULL};
+	    "name",   "binding",    "running",	   "backend",
+	    "wcet",   "pkts_in",    "pkts_sent",   "pkts_dropped",
+	    "errors", "last_error", "backend_why", NULL};
 	struct d4ctl_node node;
 	json_t *v = NULL;
 	int first, rc;

@@ -37,6 +37,7 @@ const struct d4ctl_cmd d4ctl_cmds[] = {
     {"ptp", cmd_ptp, "PTP clock state of one node or all"},
     {"stats", cmd_stats, "packet counters of flows and subscriptions"},
     {"meters", cmd_meters, "live peak/RMS meters of a node's channels"},
+    {"check", cmd_check, "the Dante/AES67/ST 2110 rules a stream breaks"},
     {"login", cmd_login, "pair with a node: its token, by a code in its log"},
     {"token", cmd_token, "rotate a node's token"},
     {"help", cmd_help, "this list, or one command's help"},
@@ -58,7 +59,8 @@ static const char usage[] =
     "  -V, --version\n"
     "\n"
     "Exit codes: 0 ok, 1 a node refused (HTTP error) or a route cannot be\n"
-    "made, 2 usage error, 3 node not found or unreachable.\n"
+    "made, 2 usage error, 3 node not found or unreachable, 4 check found\n"
+    "a broken rule.\n"
     "Tokens: d4ctl login NODE (a code from the node's log), once per node.\n"
     "\n"
     "Commands:\n";

@@ -18,6 +18,7 @@ enum {
 	D4CTL_EXIT_NODE = 1,  /* a node said no (HTTP error), or a plan fails */
 	D4CTL_EXIT_USAGE = 2, /* bad command line */
 	D4CTL_EXIT_NOTFOUND = 3, /* node not found or unreachable */
+	D4CTL_EXIT_CHECK = 4,	 /* check: a stream breaks a rule */
 };
 
 struct d4ctl {
@@ -155,6 +156,7 @@ int cmd_meters(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_route(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_unroute(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_routes(struct d4ctl *ctl, int argc, char *argv[]);
+int cmd_check(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_help(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_login(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_token(struct d4ctl *ctl, int argc, char *argv[]);

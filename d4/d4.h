@@ -76,6 +76,19 @@ enum d4_binding_kind {
 	D4_BIND_FLOW,
 };
 
+/* Where a loop runs (docs/d4.md "Back ends"): the VM in the media thread,
+ * or translated to eBPF at the tc ingress of an interface (d4/kernel.h).
+ * AUTO takes the kernel where it can and the VM otherwise. */
+enum d4_backend {
+	D4_BACKEND_AUTO,
+	D4_BACKEND_VM,
+	D4_BACKEND_KERNEL,
+};
+
+/* "auto", "vm", "kernel" to the enum: 0, or -EINVAL for other text. */
+int d4_backend_parse(const char *text, enum d4_backend *out);
+const char *d4_backend_name(enum d4_backend b);
+
 /* Introspection for the control API (not RT). */
 struct d4_program_info {
 	int handle;
@@ -92,6 +105,10 @@ struct d4_program_info {
 	uint64_t pkts_dropped; /* ended by drop, or sent nowhere */
 	uint64_t errors;       /* run-time traps and failed sends */
 	char last_error[128];  /* "LINE:COL: message" of the last trap, or "" */
+	/* "vm" from d4_program_info; d4_kern_program_info (d4/kernel.h)
+	 * says "kernel" for a loop it runs, and why not for one it refused */
+	char backend[8];
+	char backend_why[160];
 };
 
 /* Number of loops, and their handles in ascending order (at most @max). */

@@ -1,6 +1,7 @@
 /* d4c: check a D4 program without a node. Compiles and verifies FILE and
- * prints each loop's proven worst case, or the first error as
- * FILE:LINE:COL: message with exit status 1. --dump adds the bytecode. */
+ * prints each loop's proven worst case, or the error as FILE:LINE:COL:
+ * message with exit status 1 (one line each when the verifier names more
+ * than one 'for' over the seed's limits). --dump adds the bytecode. */
 #include "d4/d4.h"
 
 #include <errno.h>
@@ -13,7 +14,7 @@ static void usage(FILE *out)
 	fprintf(out, "usage: d4c [--dump] FILE.d4\n"
 		     "  Compile and verify a D4 program; print each loop's "
 		     "worst-case\n"
-		     "  instructions per packet (exit 0) or the first error "
+		     "  instructions per packet (exit 0) or the errors "
 		     "(exit 1).\n"
 		     "  --dump  also print the bytecode\n");
 }
@@ -48,7 +49,7 @@ int main(int argc, char *argv[])
 	int handles[D4_MAX_PROGRAMS], n, i, ret = 0;
 	const char *path = NULL;
 	bool dump = false;
-	char err[512];
+	char err[2048], *line, *save;
 	size_t len = 0;
 	char *src;
 
@@ -82,7 +83,9 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	if (d4_load(rt, src, len, err, sizeof(err))) {
-		fprintf(stderr, "%s:%s\n", path, err);
+		for (line = strtok_r(err, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			fprintf(stderr, "%s:%s\n", path, line);
 		ret = 1;
 		goto out;
 	}

@@ -12,17 +12,39 @@
 #include "d4/d4.h"
 #include "d4/errors.h"
 
-/* ---- diagnostics: the first error wins ---- */
+/* ---- diagnostics: the first error wins ----
+ * except that the verifier goes on past the seed's two limits (a 'for'
+ * nested too deep, a 'for' that runs too often), so that one look at a
+ * program reports every 'for' that breaks one; those come as "soft"
+ * errors, in text order, and the first hard error after them ends the
+ * list. */
 
-struct d4_diag {
-	bool failed;
+#define D4_DIAG_MORE 7 /* errors kept after the first */
+
+struct d4_diag_entry {
 	int line;
 	int col;
 	char msg[200];
 };
 
+struct d4_diag {
+	bool failed;
+	bool hard; /* a hard error came: nothing more is added */
+	int line;
+	int col;
+	char msg[200];
+	int nmore;
+	struct d4_diag_entry more[D4_DIAG_MORE];
+};
+
+/* A hard error: the first one, or appended after soft ones. */
 void d4_diag_set(struct d4_diag *d, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A soft error: recorded, and the caller goes on. */
+void d4_diag_soft(struct d4_diag *d, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Every error, "LINE:COL: message" each, one per line. */
+void d4_diag_format(const struct d4_diag *d, char *buf, size_t len);
 
 /* ---- memory for one compilation, freed at once ---- */
 
@@ -338,6 +360,21 @@ static inline int64_t d4_seqdiff(int64_t a, int64_t b)
 {
 	return (int16_t)(uint16_t)((uint64_t)a - (uint64_t)b);
 }
+
+/* ---- what the kernel back end (bpf.c, kernel.c) reads of a runtime;
+ * control side only ---- */
+
+/* The loop's compiled code, or NULL. */
+const struct d4_code *d4_runtime_code(struct d4_runtime *rt, int handle);
+/* Copy the loop's state registers (code->nstate of them) and its random
+ * generator's state. 0 or -ENOENT. */
+int d4_runtime_loop_state(struct d4_runtime *rt, int handle, int64_t *state,
+			  uint64_t *rng);
+/* The published snapshot of the shared variables. */
+const struct d4_snap *d4_runtime_snap(struct d4_runtime *rt);
+/* Goes up with every change a kernel copy must follow: a commit of text,
+ * a start, a stop, a binding. */
+uint64_t d4_runtime_generation(struct d4_runtime *rt);
 
 /* ---- the VM ---- */
 

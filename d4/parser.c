@@ -511,7 +511,12 @@ static struct ast *parse_for(struct parser *p)
 				return NULL;
 		}
 	}
-	if (!colon_nl(p))
+	/* the seed writes "for i = 0 to 1000 step 1" with no colon */
+	if (at(p, TK_COLON))
+		next(p);
+	else if (!failed(p) && !at(p, TK_NL))
+		fail_expected(p, "':' or end of line");
+	if (!expect(p, TK_NL))
 		return NULL;
 	a->d = parse_block(p);
 	if (!close_block(p, opener, TK_ENDFOR))

@@ -44,6 +44,7 @@ struct d4_runtime {
 	_Atomic(struct d4_prog *) progs[D4_MAX_PROGRAMS];
 	_Atomic uint64_t epoch; /* odd while d4_run runs */
 	/* control side only */
+	uint64_t generation; /* see d4_runtime_generation */
 	struct d4_var vars[D4_MAX_VARS];
 	int nvars;
 	uint32_t nslots;
@@ -339,6 +340,7 @@ static void exec_commit(struct exec *x, int *handle)
 			*handle = h;
 	}
 	x->nnew = 0;
+	rt->generation++;
 }
 
 static int rt_exec(struct d4_runtime *rt, const char *src, size_t len,
@@ -362,8 +364,7 @@ static int rt_exec(struct d4_runtime *rt, const char *src, size_t len,
 		exec_commit(x, handle);
 	if (ret && err && err_len) {
 		if (x->diag.failed)
-			snprintf(err, err_len, "%d:%d: %s", x->diag.line,
-				 x->diag.col, x->diag.msg);
+			d4_diag_format(&x->diag, err, err_len);
 		else
 			snprintf(err, err_len, "1:1: %s", strerror(-ret));
 	}
@@ -396,6 +397,7 @@ int d4_start(struct d4_runtime *rt, int handle)
 	if (!p)
 		return -ENOENT;
 	atomic_store(&p->running, true);
+	rt->generation++;
 	return 0;
 }
 
@@ -406,6 +408,7 @@ int d4_stop(struct d4_runtime *rt, int handle)
 	if (!p)
 		return -ENOENT;
 	atomic_store(&p->running, false);
+	rt->generation++;
 	return 0;
 }
 
@@ -420,6 +423,7 @@ int d4_remove(struct d4_runtime *rt, int handle)
 	atomic_store(&rt->progs[handle], NULL);
 	rt_synchronize(rt);
 	prog_free(p);
+	rt->generation++;
 	return 0;
 }
 
@@ -481,6 +485,8 @@ int d4_set_binding(struct d4_runtime *rt, int handle, const char *text,
 			    "'udp' or 'flow'");
 	}
 out:
+	if (!ret)
+		rt->generation++;
 	if (ret && err && err_len)
 		snprintf(err, err_len, "%d:%d: %s", diag.line, diag.col,
 			 diag.msg);
@@ -558,6 +564,7 @@ int d4_program_info(struct d4_runtime *rt, int handle,
 	info->pkts_dropped =
 	    atomic_load_explicit(&p->pkts_dropped, memory_order_relaxed);
 	info->errors = atomic_load_explicit(&p->errors, memory_order_relaxed);
+	snprintf(info->backend, sizeof(info->backend), "vm");
 	trap = (enum d4_trap)atomic_load(&p->last_trap);
 	pc = atomic_load(&p->last_trap_pc);
 	if (trap != D4_TRAP_NONE && pc < p->code->ninsn)
@@ -588,6 +595,38 @@ int d4_program_dump(struct d4_runtime *rt, int handle, FILE *out)
 	}
 	d4_code_dump(code, out);
 	return 0;
+}
+
+/* ---- for the kernel back end ---- */
+
+const struct d4_code *d4_runtime_code(struct d4_runtime *rt, int handle)
+{
+	struct d4_prog *p = prog_get(rt, handle);
+
+	return p ? p->code : NULL;
+}
+
+int d4_runtime_loop_state(struct d4_runtime *rt, int handle, int64_t *state,
+			  uint64_t *rng)
+{
+	struct d4_prog *p = prog_get(rt, handle);
+
+	if (!p)
+		return -ENOENT;
+	if (p->code->nstate)
+		memcpy(state, p->regs, p->code->nstate * sizeof(*state));
+	*rng = p->rng;
+	return 0;
+}
+
+const struct d4_snap *d4_runtime_snap(struct d4_runtime *rt)
+{
+	return atomic_load(&rt->snap);
+}
+
+uint64_t d4_runtime_generation(struct d4_runtime *rt)
+{
+	return rt->generation;
 }
 
 /* ---- variables ---- */

@@ -3,6 +3,7 @@
 #include "d4/internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +15,87 @@ const char *const d4_error_formats[] = {
 	NULL,
 };
 
+static void diag_add(struct d4_diag *d, int line, int col, const char *fmt,
+		     va_list ap)
+{
+	struct d4_diag_entry *e;
+
+	if (!d->failed) {
+		d->failed = true;
+		d->line = line;
+		d->col = col;
+		vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+		return;
+	}
+	if (d->nmore == D4_DIAG_MORE)
+		return;
+	e = &d->more[d->nmore++];
+	e->line = line;
+	e->col = col;
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+}
+
 void d4_diag_set(struct d4_diag *d, int line, int col, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (d->failed)
+	if (d->hard)
 		return;
-	d->failed = true;
-	d->line = line;
-	d->col = col;
+	d->hard = true;
 	va_start(ap, fmt);
-	vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+	diag_add(d, line, col, fmt, ap);
 	va_end(ap);
+}
+
+void d4_diag_soft(struct d4_diag *d, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (d->hard)
+		return;
+	va_start(ap, fmt);
+	diag_add(d, line, col, fmt, ap);
+	va_end(ap);
+}
+
+void d4_diag_format(const struct d4_diag *d, char *buf, size_t len)
+{
+	size_t o;
+	int i;
+
+	if (!len)
+		return;
+	snprintf(buf, len, "%d:%d: %s", d->line, d->col, d->msg);
+	for (i = 0; i < d->nmore; i++) {
+		o = strlen(buf);
+		snprintf(buf + o, len - o, "\n%d:%d: %s", d->more[i].line,
+			 d->more[i].col, d->more[i].msg);
+	}
+}
+
+static const char *const backend_names[] = {
+    [D4_BACKEND_AUTO] = "auto",
+    [D4_BACKEND_VM] = "vm",
+    [D4_BACKEND_KERNEL] = "kernel",
+};
+
+int d4_backend_parse(const char *text, enum d4_backend *out)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(backend_names) / sizeof(backend_names[0]); i++)
+		if (text && !strcmp(text, backend_names[i])) {
+			*out = (enum d4_backend)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+const char *d4_backend_name(enum d4_backend b)
+{
+	if ((unsigned int)b < sizeof(backend_names) / sizeof(backend_names[0]))
+		return backend_names[b];
+	return "?";
 }
 
 struct d4_arena_chunk {

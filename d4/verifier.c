@@ -30,7 +30,9 @@
  *    slice of another width, or a constant that does not fit; comparing a
  *    slice with a byte literal of another width;
  *  - limits: 'for' nested more than two deep; 'for' bounds that are not int
- *    constants; a zero step; a 'for' that runs more than 100 times; two
+ *    constants; a zero step; a 'for' that runs more than 100 times (these
+ *    two, the seed's limits, are reported and checking goes on, so every
+ *    'for' that breaks one is named, in text order); two
  *    loops in one d4_exec; more loops or shared variables than a runtime
  *    holds (-ENOSPC);
  *  - and, once d4_compile has measured the code it made from what passed
@@ -59,6 +61,8 @@ struct verifier {
 
 static bool fail(struct verifier *v, const struct ast *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+static void fail_soft(struct verifier *v, const struct ast *at, const char *fmt,
+		      ...) __attribute__((format(printf, 3, 4)));
 
 static bool fail(struct verifier *v, const struct ast *at, const char *fmt, ...)
 {
@@ -72,6 +76,20 @@ static bool fail(struct verifier *v, const struct ast *at, const char *fmt, ...)
 	if (!v->err)
 		v->err = -EINVAL;
 	return false;
+}
+
+/* The seed's two limits: recorded, and verification goes on, so that one
+ * look reports every 'for' that breaks one. */
+static void fail_soft(struct verifier *v, const struct ast *at, const char *fmt,
+		      ...)
+{
+	va_list ap;
+	char msg[sizeof(v->d->msg)];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	d4_diag_soft(v->d, at->line, at->col, "%s", msg);
 }
 
 static int find_var(const struct d4_scope *s, const char *name)
@@ -609,7 +627,7 @@ static bool verify_for(struct verifier *v, struct ast *f)
 	bool ok;
 
 	if (v->for_depth >= D4_MAX_FOR_DEPTH)
-		return fail(v, f, D4_ERR_FOR_DEPTH, D4_MAX_FOR_DEPTH);
+		fail_soft(v, f, D4_ERR_FOR_DEPTH, D4_MAX_FOR_DEPTH);
 	if (f->kind == AST_FOR_IN) {
 		if (!check_name_ref(v, f->a))
 			return false;
@@ -641,11 +659,14 @@ static bool verify_for(struct verifier *v, struct ast *f)
 			over = q == UINT64_MAX;
 			n = q + 1;
 		}
-		if (over || n > D4_MAX_FOR_TRIPS)
-			return fail(v, f, D4_ERR_FOR_TRIPS,
-				    over ? (unsigned long long)UINT64_MAX
-					 : (unsigned long long)n,
-				    D4_MAX_FOR_TRIPS);
+		if (over || n > D4_MAX_FOR_TRIPS) {
+			fail_soft(v, f, D4_ERR_FOR_TRIPS,
+				  over ? (unsigned long long)UINT64_MAX
+				       : (unsigned long long)n,
+				  D4_MAX_FOR_TRIPS);
+			n = 0; /* the program fails; its body is still checked
+				*/
+		}
 		f->trips = n;
 		var = for_var(v, f, D4T_INT);
 	}
@@ -891,7 +912,7 @@ int d4_verify(struct ast *items, struct d4_scope *scope, struct d4_arena *arena,
 			break;
 		}
 	}
-	if (ok)
-		return 0;
+	if (ok && !d->failed)
+		return 0; /* a soft error alone fails the text too */
 	return v.err ? v.err : -EINVAL;
 }

@@ -14,9 +14,13 @@
  *    malformed a=ts-refclk:ptp=/localmac= or a=source-filter;
  *  - no o=, no m=audio, no c= for the stream, no a=rtpmap for a dynamic
  *    payload type ('missing' errors name the line where it was due).
- * Everything else is skipped: unknown lines and attributes, media sections
- * other than the first audio one (their lines must still be "x=..."), and
- * all input after a NUL byte.
+ * Everything else is skipped: unknown lines and attributes (a=clock-domain,
+ * a=sync-time, a=palign, a=maxptime, a=keywds, a=ssrc, ...), a RAVENNA
+ * a=framecount range ("64-192": a=ptime decides), non-audio sections, and
+ * all input after a NUL byte. Audio sections after the first are read only
+ * for what an ST 2022-7 receiver needs (m= port, c=, a=source-filter,
+ * a=mid); a fault in one of them drops that leg, not the stream. Every
+ * line must still be "x=...".
  */
 #include "discovery/sdp.h"
 
@@ -63,13 +67,24 @@ struct level {
 	struct in_addr sf_dest;
 	struct in_addr sf_src;
 	const char *direction;
+	bool has_mid;
+	struct span mid;
 };
 
 enum section {
 	SEC_SESSION, /* before the first m= */
 	SEC_SKIP,    /* a non-audio section before the first audio one */
 	SEC_AUDIO,   /* the audio section we keep */
-	SEC_DONE,    /* everything after it */
+	SEC_LEG,     /* a later audio section: a possible ST 2022-7 leg */
+	SEC_DONE,    /* a later non-audio section */
+};
+
+/* A later audio section, read for its transport only. */
+struct leg_scan {
+	int m_line;
+	bool bad; /* a line of it did not parse: not a usable leg */
+	uint16_t port;
+	struct level lv;
 };
 
 struct parser {
@@ -97,6 +112,14 @@ struct parser {
 	struct span enc;
 	uint32_t rate;
 	unsigned int channels;
+	bool has_chorder;
+	struct span chorder; /* "SMPTE2110.(...)" */
+	/* a=group:DUP <mid> <mid>... (session level) and the legs */
+	bool has_dup_group;
+	struct span dup_group; /* the mids, blank-separated */
+	struct leg_scan leg;   /* the later audio section being read */
+	bool has_dup;
+	struct leg_scan dup; /* the first usable leg the group names */
 };
 
 /* RFC 3551 static payload types a receiver may meet without a=rtpmap. */
@@ -441,18 +464,72 @@ static int parse_conn(struct parser *ps, struct level *lv, struct span v)
 	return 0;
 }
 
+/* Is @mid one of the blank-separated mids of @group? */
+static bool group_has(struct span group, struct span mid)
+{
+	struct span tok;
+
+	while (span_token(&group, &tok))
+		if (tok.n == mid.n && memcmp(tok.p, mid.p, mid.n) == 0)
+			return true;
+	return false;
+}
+
+/* The later audio section just read is the DUP leg when the group names
+ * it and the first section, and it is another section than the first. */
+static void leg_close(struct parser *ps)
+{
+	const struct level *first = &ps->media, *leg = &ps->leg.lv;
+
+	if (ps->has_dup || ps->leg.bad || !ps->has_dup_group ||
+	    !first->has_mid || !leg->has_mid ||
+	    !group_has(ps->dup_group, first->mid) ||
+	    !group_has(ps->dup_group, leg->mid) ||
+	    (leg->mid.n == first->mid.n &&
+	     memcmp(leg->mid.p, first->mid.p, leg->mid.n) == 0))
+		return;
+	ps->has_dup = true;
+	ps->dup = ps->leg;
+}
+
+/* m=audio <port>[/<count>] of a later audio section: a bad one only
+ * spoils that leg. */
+static void leg_open(struct parser *ps, struct span v)
+{
+	struct span port_s, port_num;
+	uint64_t port, count;
+
+	memset(&ps->leg, 0, sizeof(ps->leg));
+	level_init(&ps->leg.lv);
+	ps->leg.m_line = ps->ln;
+	ps->sec = SEC_LEG;
+	if (!span_token(&v, &port_s) ||
+	    (span_split(&port_s, '/', &port_num) &&
+	     (!span_u64(port_s, UINT16_MAX, &count) || count == 0)) ||
+	    !span_u64(port_num, UINT16_MAX, &port))
+		ps->leg.bad = true;
+	else
+		ps->leg.port = (uint16_t)port;
+}
+
 /* m=audio <port>[/<count>] <proto> <fmt> ... */
 static int parse_media(struct parser *ps, struct span v)
 {
 	struct span media, port_s, proto, fmt, port_num;
 	uint64_t port, count, pt;
-	bool first = true;
+	bool first = true, audio;
 
-	if (ps->sec == SEC_AUDIO)
-		ps->sec = SEC_DONE;
-	if (ps->sec == SEC_DONE)
+	if (ps->sec == SEC_LEG)
+		leg_close(ps);
+	audio = span_token(&v, &media) && span_eq(media, "audio");
+	if (ps->m_line) {
+		if (audio)
+			leg_open(ps, v);
+		else
+			ps->sec = SEC_DONE;
 		return 0;
-	if (!span_token(&v, &media) || !span_eq(media, "audio")) {
+	}
+	if (!audio) {
 		ps->sec = SEC_SKIP;
 		return 0;
 	}
@@ -547,6 +624,17 @@ static int parse_refclk(struct parser *ps, struct span v, struct refclk *rc)
 	memset(rc, 0, sizeof(*rc));
 	rc->domain = -1;
 	if (span_eat(&v, "ptp=")) {
+		/* "ptp=traceable" without a version: aes67-linux-daemon writes
+		 * it (after an early ST 2110-10 example); RFC 7273 wants one,
+		 * and that example meant IEEE1588-2008 */
+		if (span_eq(v, "traceable")) {
+			static const char v2008[] = "IEEE1588-2008";
+
+			rc->kind = SDP_REFCLK_PTP_TRACEABLE;
+			rc->text.p = (const uint8_t *)v2008;
+			rc->text.n = sizeof(v2008) - 1;
+			return 0;
+		}
 		if (!span_split(&v, ':', &version) || !version.n)
 			return fail_bad(ps, "bad a=ts-refclk", all);
 		if (version.n >= REFCLK_TEXT_MAX)
@@ -632,6 +720,46 @@ static int parse_source_filter(struct parser *ps, struct level *lv,
 	return 0;
 }
 
+/* "<digits>-<digits>" */
+static bool is_count_range(struct span s)
+{
+	struct span lo;
+	uint64_t a, b;
+
+	return span_split(&s, '-', &lo) && span_u64(lo, UINT32_MAX, &a) &&
+	       span_u64(s, UINT32_MAX, &b);
+}
+
+/* a=fmtp:<pt> <param>[; <param>...]: ST 2110-30's channel-order of the
+ * stream's payload type is kept; other parameters (TSMODE, ...) are not
+ * ours. An order too long or with odd bytes is skipped, not refused. */
+static int parse_fmtp(struct parser *ps, struct span v)
+{
+	struct span pt_s, param;
+	uint64_t pt;
+	size_t i;
+
+	if (!span_token(&v, &pt_s) || !span_u64(pt_s, 127, &pt) ||
+	    pt != ps->pt || ps->has_chorder)
+		return 0;
+	while (v.n) {
+		span_split(&v, ';', &param);
+		span_ltrim(&param);
+		span_rtrim(&param);
+		if (!span_eat(&param, "channel-order="))
+			continue;
+		if (!param.n || param.n >= SDP_CHORDER_MAX)
+			return 0;
+		for (i = 0; i < param.n; i++)
+			if (param.p[i] <= ' ' || param.p[i] >= 0x7f)
+				return 0;
+		ps->has_chorder = true;
+		ps->chorder = param;
+		return 0;
+	}
+	return 0;
+}
+
 static int parse_attr(struct parser *ps, struct level *lv, struct span v)
 {
 	struct span name, val = v;
@@ -655,6 +783,8 @@ static int parse_attr(struct parser *ps, struct level *lv, struct span v)
 			lv->ptime_us = us;
 		}
 	} else if (span_eq(name, "framecount")) {
+		if (is_count_range(val))
+			return 0; /* RAVENNA min-max: a=ptime decides */
 		if (!span_u64(val, UINT32_MAX, &n))
 			return fail_bad(ps, "bad a=framecount", val);
 		if (!lv->has_framecount) {
@@ -673,11 +803,46 @@ static int parse_attr(struct parser *ps, struct level *lv, struct span v)
 		return parse_mediaclk(ps, lv, val);
 	} else if (span_eq(name, "source-filter")) {
 		return parse_source_filter(ps, lv, val);
+	} else if (span_eq(name, "fmtp")) {
+		return lv == &ps->media ? parse_fmtp(ps, val) : 0;
+	} else if (span_eq(name, "mid")) {
+		span_rtrim(&val);
+		if (!lv->has_mid && val.n && val.n < SDP_MID_MAX &&
+		    !memchr(val.p, ' ', val.n) && !memchr(val.p, '\t', val.n)) {
+			lv->has_mid = true;
+			lv->mid = val;
+		}
+	} else if (span_eq(name, "group")) {
+		if (lv == &ps->sess && !ps->has_dup_group &&
+		    span_eat(&val, "DUP") && val.n && is_blank(val.p[0])) {
+			ps->has_dup_group = true;
+			ps->dup_group = val;
+		}
 	} else {
 		for (i = 0; i < sizeof(directions) / sizeof(directions[0]); i++)
 			if (span_eq(name, directions[i]) && !lv->direction)
 				lv->direction = directions[i];
 	}
+	return 0;
+}
+
+/* A line of a later audio section: a fault here drops the leg, not the
+ * stream, so no error text is written for it. */
+static int parse_leg_line(struct parser *ps, uint8_t type, struct span v)
+{
+	char *err = ps->err;
+	int ret;
+
+	if (type != 'c' && type != 'a')
+		return 0;
+	ps->err = NULL;
+	if (type == 'c')
+		ret = parse_conn(ps, &ps->leg.lv, v);
+	else
+		ret = parse_attr(ps, &ps->leg.lv, v);
+	ps->err = err;
+	if (ret)
+		ps->leg.bad = true;
 	return 0;
 }
 
@@ -703,6 +868,8 @@ static int parse_line(struct parser *ps, struct span line)
 	}
 	if (type == 'm')
 		return parse_media(ps, v);
+	if (ps->sec == SEC_LEG)
+		return parse_leg_line(ps, type, v);
 	if (ps->sec == SEC_SESSION)
 		lv = &ps->sess;
 	else if (ps->sec == SEC_AUDIO)
@@ -734,6 +901,28 @@ static int parse_line(struct parser *ps, struct span line)
 	}
 }
 
+/* The DUP leg's transport: its own c= and a=source-filter, else the
+ * session's; a leg with neither c= is no leg. */
+static void finish_leg(const struct parser *ps, struct sdp_leg *leg)
+{
+	const struct level *s = &ps->sess, *l = &ps->dup.lv;
+	const struct level *c = l->c_line ? l : s;
+	const struct level *sf = l->has_sf ? l : s;
+
+	if (!c->c_line)
+		return;
+	leg->present = true;
+	copy_text(leg->mid, sizeof(leg->mid), l->mid);
+	leg->addr = c->addr;
+	leg->ttl = c->ttl;
+	leg->port = ps->dup.port;
+	if (sf->has_sf &&
+	    (sf->sf_any_dest || sf->sf_dest.s_addr == leg->addr.s_addr)) {
+		leg->has_source_filter = true;
+		leg->source_filter = sf->sf_src;
+	}
+}
+
 /* Session and media level merged into @st; the media level wins. */
 static int finish(struct parser *ps, struct sdp_stream *st)
 {
@@ -751,6 +940,7 @@ static int finish(struct parser *ps, struct sdp_stream *st)
 		return fail(ps, ps->m_line, "missing c=");
 
 	memset(st, 0, sizeof(*st));
+	st->dup.ttl = -1;
 	copy_text(st->origin_user, sizeof(st->origin_user), ps->user);
 	st->session_id = ps->session_id;
 	st->session_version = ps->session_version;
@@ -807,6 +997,13 @@ static int finish(struct parser *ps, struct sdp_stream *st)
 	if (m->direction || s->direction)
 		snprintf(st->direction, sizeof(st->direction), "%s",
 			 m->direction ? m->direction : s->direction);
+	if (ps->has_chorder)
+		copy_text(st->channel_order, sizeof(st->channel_order),
+			  ps->chorder);
+	if (m->has_mid)
+		copy_text(st->mid, sizeof(st->mid), m->mid);
+	if (ps->has_dup)
+		finish_leg(ps, &st->dup);
 	return 0;
 }
 
@@ -845,6 +1042,8 @@ int sdp_parse(const uint8_t *buf, size_t len, struct sdp_stream *out, char *err,
 	}
 	if (!ps.seen_v)
 		return fail(&ps, 1, "missing v=");
+	if (ps.sec == SEC_LEG)
+		leg_close(&ps);
 	ret = finish(&ps, &st);
 	if (ret)
 		return ret;
@@ -911,7 +1110,14 @@ static bool stream_ok(const struct sdp_stream *s)
 		if (strncmp(s->direction, directions[i],
 			    sizeof(s->direction)) == 0)
 			dir_ok = true;
+	if (s->dup.present &&
+	    (!s->mid[0] || !s->dup.mid[0] || s->dup.ttl > 255 ||
+	     !text_ok(s->dup.mid, sizeof(s->dup.mid), " \t") ||
+	     strncmp(s->mid, s->dup.mid, sizeof(s->mid)) == 0))
+		return false;
 	return dir_ok && s->payload_type <= 127 && s->rate && s->channels &&
+	       text_ok(s->mid, sizeof(s->mid), " \t") &&
+	       text_ok(s->channel_order, sizeof(s->channel_order), " \t;") &&
 	       s->ttl <= 255 && s->encoding[0] &&
 	       text_ok(s->origin_user, sizeof(s->origin_user), " \t") &&
 	       text_ok(s->name, sizeof(s->name), "") &&
@@ -984,6 +1190,31 @@ static void put_ptime(struct writer *w, uint32_t us)
 	put(w, "a=ptime:%u.%s\r\n", us / 1000, frac);
 }
 
+/* What both legs of a stream say alike, in Dante's order. */
+static void put_media_attrs(struct writer *w, const struct sdp_stream *s)
+{
+	put(w, "a=rtpmap:%u %s/%u/%u\r\n", s->payload_type, s->encoding,
+	    s->rate, s->channels);
+	if (s->channel_order[0])
+		put(w, "a=fmtp:%u channel-order=%s\r\n", s->payload_type,
+		    s->channel_order);
+	if (s->ptime_us)
+		put_ptime(w, s->ptime_us);
+	if (s->framecount)
+		put(w, "a=framecount:%u\r\n", s->framecount);
+	put_refclk(w, s);
+	if (s->has_mediaclk)
+		put(w, "a=mediaclk:direct=%u\r\n", s->mediaclk_offset);
+}
+
+static void put_source_filter(struct writer *w, struct in_addr dest,
+			      struct in_addr src)
+{
+	put_addr(w, "a=source-filter: incl IN IP4 ", dest);
+	put_addr(w, " ", src);
+	put(w, "\r\n");
+}
+
 int sdp_write(const struct sdp_stream *s, char *buf, size_t len)
 {
 	struct writer w = {.buf = buf, .len = len};
@@ -1008,23 +1239,32 @@ int sdp_write(const struct sdp_stream *s, char *buf, size_t len)
 	if (mcast && s->ttl >= 0)
 		put(&w, "/%d", s->ttl);
 	put(&w, "\r\nt=0 0\r\n");
+	if (s->dup.present)
+		put(&w, "a=group:DUP %s %s\r\n", s->mid, s->dup.mid);
 	put(&w, "m=audio %u RTP/AVP %u\r\n", s->port, s->payload_type);
-	put(&w, "a=rtpmap:%u %s/%u/%u\r\n", s->payload_type, s->encoding,
-	    s->rate, s->channels);
-	if (s->ptime_us)
-		put_ptime(&w, s->ptime_us);
-	if (s->framecount)
-		put(&w, "a=framecount:%u\r\n", s->framecount);
-	put_refclk(&w, s);
-	if (s->has_mediaclk)
-		put(&w, "a=mediaclk:direct=%u\r\n", s->mediaclk_offset);
-	if (s->has_source_filter) {
-		put_addr(&w, "a=source-filter: incl IN IP4 ", s->addr);
-		put_addr(&w, " ", s->source_filter);
-		put(&w, "\r\n");
-	}
+	put_media_attrs(&w, s);
+	if (s->has_source_filter)
+		put_source_filter(&w, s->addr, s->source_filter);
 	if (s->direction[0])
 		put(&w, "a=%s\r\n", s->direction);
+	if (s->mid[0])
+		put(&w, "a=mid:%s\r\n", s->mid);
+	if (s->dup.present) {
+		/* the same stream on another path: media-level c= */
+		put(&w, "m=audio %u RTP/AVP %u\r\n", s->dup.port,
+		    s->payload_type);
+		put_addr(&w, "c=IN IP4 ", s->dup.addr);
+		if (IN_MULTICAST(ntohl(s->dup.addr.s_addr)) && s->dup.ttl >= 0)
+			put(&w, "/%d", s->dup.ttl);
+		put(&w, "\r\n");
+		put_media_attrs(&w, s);
+		if (s->dup.has_source_filter)
+			put_source_filter(&w, s->dup.addr,
+					  s->dup.source_filter);
+		if (s->direction[0])
+			put(&w, "a=%s\r\n", s->direction);
+		put(&w, "a=mid:%s\r\n", s->dup.mid);
+	}
 	if (w.full)
 		return -ENOSPC;
 	return (int)w.pos;

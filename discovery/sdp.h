@@ -9,8 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SDP_NAME_MAX 128
-#define SDP_ENC_MAX  16
+#define SDP_NAME_MAX	128
+#define SDP_ENC_MAX	16
+#define SDP_MID_MAX	32
+#define SDP_CHORDER_MAX 96
 
 enum sdp_refclk_kind {
 	SDP_REFCLK_NONE,
@@ -18,6 +20,19 @@ enum sdp_refclk_kind {
 	SDP_REFCLK_PTP_TRACEABLE, /* ptp=...:traceable */
 	SDP_REFCLK_LOCALMAC,	  /* localmac=XX-XX-XX-XX-XX-XX */
 	SDP_REFCLK_OTHER,	  /* anything else, kept as text */
+};
+
+/* The second leg of an ST 2022-7 pair: the audio section named by
+ * a=group:DUP whose a=mid differs from the first audio section's. It
+ * carries the same packets; only where they travel differs. */
+struct sdp_leg {
+	bool present;
+	char mid[SDP_MID_MAX];
+	struct in_addr addr; /* its c= (media level wins over session level) */
+	int ttl;	     /* -1 when not given */
+	uint16_t port;
+	bool has_source_filter;
+	struct in_addr source_filter;
 };
 
 struct sdp_stream {
@@ -54,12 +69,18 @@ struct sdp_stream {
 	struct in_addr source_filter;
 	/* a=recvonly/sendonly/... (0 unknown) */
 	char direction[10];
+	/* a=fmtp:<pt> channel-order=SMPTE2110.(...) as written; "" when none */
+	char channel_order[SDP_CHORDER_MAX];
+	/* a=mid of the first audio section ("" when none) and its DUP twin */
+	char mid[SDP_MID_MAX];
+	struct sdp_leg dup;
 };
 
 /* Parse @len bytes of SDP. Accepts CRLF or LF, takes the first audio media
- * section (the first leg of a=group:DUP) and ignores unknown lines; input
- * ends at @len or at the first NUL byte. On error returns -EINVAL, leaves
- * @out alone and writes "line N: what" into @err (may be NULL). */
+ * section (the first leg of a=group:DUP, whose second leg lands in
+ * @out->dup) and ignores unknown lines; input ends at @len or at the first
+ * NUL byte. On error returns -EINVAL, leaves @out alone and writes
+ * "line N: what" into @err (may be NULL). */
 int sdp_parse(const uint8_t *buf, size_t len, struct sdp_stream *out, char *err,
 	      size_t err_len);
 
@@ -68,9 +89,11 @@ int sdp_parse(const uint8_t *buf, size_t len, struct sdp_stream *out, char *err,
 uint32_t sdp_frames_per_packet(const struct sdp_stream *s);
 
 /* Write @s as SDP with CRLF line endings in the order v o s i c t m a=...
- * Returns the length written (excluding NUL) or -ENOSPC; -EINVAL when a
- * field cannot be written (a line break in a string, no encoding, rate or
- * channels, payload type > 127, TTL > 255, unknown direction). */
+ * (with a DUP leg: a=group:DUP before the first m=, and a second m=
+ * section). Returns the length written (excluding NUL) or -ENOSPC;
+ * -EINVAL when a field cannot be written (a line break in a string, no
+ * encoding, rate or channels, payload type > 127, TTL > 255, unknown
+ * direction, a DUP leg without both mids). */
 int sdp_write(const struct sdp_stream *s, char *buf, size_t len);
 
 #endif

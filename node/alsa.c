@@ -727,7 +727,8 @@ uint32_t alsa_play_lead_frames(const struct alsa_play *p)
 }
 
 void alsa_play_feed(void *ctx, uint64_t x, const int32_t *frames,
-		    unsigned int stream_ch, unsigned int n)
+		    unsigned int stream_ch, unsigned int n,
+		    uint64_t first_data_x)
 {
 	struct alsa_play *p = ctx;
 	unsigned int nch = p->d.nch, i, c;

@@ -92,7 +92,8 @@ uint32_t alsa_play_lead_frames(const struct alsa_play *p);
 /* Media side (a subscription's output): frames for positions
  * [x, x + n), @stream_ch wide. RT: no alloc, no block. */
 void alsa_play_feed(void *ctx, uint64_t x, const int32_t *frames,
-		    unsigned int stream_ch, unsigned int n);
+		    unsigned int stream_ch, unsigned int n,
+		    uint64_t first_data_x);
 
 /* ---- both --------------------------------------------------------- */
 

@@ -7,12 +7,21 @@
  * edge-triggered there and misses a client's close that arrives with the
  * last data (part of a request, then close()); each such connection held
  * one of the 64 slots until its 30 s timeout, and a few hundred of them
- * locked everyone out of the API. */
+ * locked everyone out of the API.
+ *
+ * Limits, so that no client locks out another (docs/api.md "Limits"): at
+ * most API_PER_CLIENT connections from one address; each request read and
+ * answered within API_DEADLINE_NS of its connection opening or of the
+ * previous answer on it (an idle keep-alive connection lasts that long),
+ * whatever the client trickles; at most API_CONN_MAX connections, and
+ * past API_CONN_MAX - API_CONN_ROOM each new one closes the connection
+ * that has waited longest, so there is always room for a newcomer. */
 #include "node/api.h"
 #include "common/log.h"
 #include "common/loop.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
 #include <microhttpd.h>
@@ -24,13 +33,22 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 
+#define API_PER_CLIENT	8
+#define API_CONN_MAX	128
+#define API_CONN_ROOM	32
+#define API_DEADLINE_S	5
+#define API_DEADLINE_NS (API_DEADLINE_S * 1000000000ull)
+#define API_REAP_NS	(250 * 1000000ull)
+
 struct api {
 	struct MHD_Daemon *mhd;
 	struct loop *loop;
 	struct loop_io *io; /* the listening socket */
 	int listen_fd;
 	struct loop_timer *timer;
+	struct loop_timer *reaper; /* connections past their deadline */
 	struct api_conn *conns;
+	unsigned int nconns;
 	struct api_config cfg;
 	const struct api_route *routes;
 	void *ctx;
@@ -51,6 +69,7 @@ struct upload {
 	bool too_large;
 	bool started;	 /* the handler has seen the head */
 	bool dispatched; /* and answered it */
+	bool bad_uri;	 /* a %00 or a broken %-escape in its path */
 };
 
 /* One connection: its socket on the loop, and how many request lines
@@ -59,8 +78,25 @@ struct api_conn {
 	struct loop_io *io;
 	int fd;
 	unsigned int requests;
+	uint64_t since; /* opened, or its last answer sent: the deadline's */
+	bool closing;	/* shut down by us; libmicrohttpd closes it next */
 	struct api_conn *prev, *next;
 };
+
+/* Close @ac: libmicrohttpd sees the end at its next read and lets it go
+ * (on_connection), as when the client closes. */
+static void cut(struct api *a, struct api_conn *ac, const char *why)
+{
+	unsigned int supp;
+
+	if (ac->closing)
+		return;
+	ac->closing = true;
+	shutdown(ac->fd, SHUT_RDWR);
+	if (log_ratelimit_ok(&a->rl, &supp))
+		log_warn("api: closed a connection: %s%s", why,
+			 supp ? " (and earlier ones not logged)" : "");
+}
 
 static void rearm(struct api *a)
 {
@@ -110,6 +146,21 @@ static void on_timer(void *data)
 	MHD_run(a->mhd);
 	watch(a);
 	rearm(a);
+}
+
+/* Connections past their deadline: a request that has not been read and
+ * answered in API_DEADLINE_S (a slow or stalled client), or an idle one. */
+static void on_reap(void *data)
+{
+	struct api *a = data;
+	uint64_t now = loop_now_ns();
+	struct api_conn *ac;
+
+	for (ac = a->conns; ac; ac = ac->next)
+		if (!ac->closing && now - ac->since > API_DEADLINE_NS) {
+			a->stats.timed_out++;
+			cut(a, ac, "no whole request in 5 s");
+		}
 }
 
 /* libmicrohttpd's own messages (a refused request, one cut short, a
@@ -260,11 +311,17 @@ static bool authorized(struct api *a, struct MHD_Connection *c, bool *had_token)
 	size_t i;
 
 	*had_token = h != NULL;
-	if (!h || strncmp(h, "Bearer ", 7) || strlen(h + 7) != n || !n)
+	/* the scheme is case-insensitive, then one or more spaces (RFC
+	 * 9110 11.1, RFC 6750 2.1) */
+	if (!h || strncasecmp(h, "Bearer ", 7) || !n)
+		return false;
+	for (h += 7; *h == ' '; h++)
+		;
+	if (strlen(h) != n)
 		return false;
 	/* Constant time: the token's bytes do not leak through timing. */
 	for (i = 0; i < n; i++)
-		diff |= (unsigned char)(h[7 + i] ^ a->cfg.token[i]);
+		diff |= (unsigned char)(h[i] ^ a->cfg.token[i]);
 	return diff == 0;
 }
 
@@ -291,6 +348,12 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 		snprintf(err, sizeof(err), "request body over %d bytes",
 			 API_BODY_MAX);
 		return send_error(c, 413, err);
+	}
+	if (up->bad_uri) {
+		a->stats.bad_requests++;
+		return send_error(c, MHD_HTTP_BAD_REQUEST,
+				  "the path has %00 or a '%' not followed by "
+				  "two hex digits");
 	}
 	if (split_path(url, path, sizeof(path), &req) < 0) {
 		a->stats.not_found++;
@@ -369,6 +432,20 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 	return ret;
 }
 
+/* Headers that say how long the body is. */
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+				     const char *key, const char *value)
+{
+	int *n = cls;
+
+	(void)kind;
+	(void)value;
+	if (!strcasecmp(key, "Content-Length") ||
+	    !strcasecmp(key, "Transfer-Encoding"))
+		(*n)++;
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *data,
@@ -385,7 +462,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		*con_cls = up;
 	}
 	if (!up->started) {
+		int framing = 0;
+
 		up->started = true;
+		/* libmicrohttpd takes the first of two Content-Lengths and
+		 * would wait for a body that never comes: a head that frames
+		 * its body twice (RFC 9112 6.3) is answered now */
+		MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing,
+					  &framing);
+		if (framing > 1) {
+			up->dispatched = true;
+			a->stats.requests++;
+			a->stats.bad_requests++;
+			return send_error(c, MHD_HTTP_BAD_REQUEST,
+					  "more than one Content-Length, or "
+					  "one with Transfer-Encoding");
+		}
 		return MHD_YES;
 	}
 	if (*data_size) {
@@ -421,11 +513,22 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct api_conn *ac = ci ? ci->socket_context : NULL;
 
+	struct upload *up;
+	const char *p;
+
 	(void)cls;
-	(void)uri;
 	if (ac)
 		ac->requests++;
-	return calloc(1, sizeof(struct upload));
+	up = calloc(1, sizeof(*up));
+	/* libmicrohttpd decodes %00 to a NUL that ends the path early
+	 * ("/flows/%00" would be "/flows/"), and keeps a broken escape as
+	 * it is: both are refused, not guessed at */
+	for (p = uri; up && *p && *p != '?'; p++)
+		if (*p == '%' && (!isxdigit((unsigned char)p[1]) ||
+				  !isxdigit((unsigned char)p[2]) ||
+				  (p[1] == '0' && p[2] == '0')))
+			up->bad_uri = true;
+	return up;
 }
 
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -433,8 +536,12 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct api *a = cls;
 	struct upload *up = *con_cls;
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct api_conn *ac = ci ? ci->socket_context : NULL;
 
-	(void)c;
+	if (ac)
+		ac->since = loop_now_ns(); /* the next request's deadline */
 	/* never answered by a handler: refused by libmicrohttpd, or cut
 	 * short by the client (closed, stalled past the timeout) */
 	if (up && !up->dispatched &&
@@ -468,6 +575,23 @@ static bool partial_line(struct MHD_Connection *c)
 	       ti.tcpi_bytes_received > 1;
 }
 
+/* Room for a newcomer: the connection (not @keep) that has waited longest
+ * for its request goes. */
+static void evict_oldest(struct api *a, const struct api_conn *keep)
+{
+	struct api_conn *ac, *old = NULL;
+
+	for (ac = a->conns; ac; ac = ac->next)
+		if (ac != keep && !ac->closing &&
+		    (!old || ac->since < old->since))
+			old = ac;
+	if (old) {
+		a->stats.evicted++;
+		cut(a, old, "the most connections are open; it waited "
+			    "longest");
+	}
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c,
 			  void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
@@ -495,10 +619,13 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 		*socket_context = ac;
 		if (!ac)
 			return;
+		ac->since = loop_now_ns();
 		ac->next = a->conns;
 		if (a->conns)
 			a->conns->prev = ac;
 		a->conns = ac;
+		if (++a->nconns > API_CONN_MAX - API_CONN_ROOM)
+			evict_oldest(a, ac);
 		return;
 	}
 	if (!ac)
@@ -511,6 +638,7 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 		a->conns = ac->next;
 	if (ac->next)
 		ac->next->prev = ac->prev;
+	a->nconns--;
 	if (!ac->requests && partial_line(c))
 		a->stats.http_errors++;
 	free(ac);
@@ -539,8 +667,9 @@ struct api *api_new(struct loop *loop, const struct api_config *cfg,
 	    (struct sockaddr *)&sa, MHD_OPTION_URI_LOG_CALLBACK, on_uri, a,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_done, a,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)API_CONN_MAX,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)API_PER_CLIENT,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_DEADLINE_S,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 	    MHD_OPTION_END);
 	if (!a->mhd) {
@@ -556,10 +685,12 @@ struct api *api_new(struct loop *loop, const struct api_config *cfg,
 	a->io =
 	    info ? loop_io_add(loop, a->listen_fd, LOOP_IN, on_io, a) : NULL;
 	a->timer = loop_timer_new(loop, on_timer, a);
-	if (!a->io || !a->timer) {
+	a->reaper = loop_timer_new(loop, on_reap, a);
+	if (!a->io || !a->timer || !a->reaper) {
 		api_destroy(a);
 		return NULL;
 	}
+	loop_timer_arm(a->reaper, API_REAP_NS, API_REAP_NS);
 	rearm(a);
 	return a;
 }
@@ -570,6 +701,7 @@ void api_destroy(struct api *a)
 		return;
 	loop_io_remove(a->io);
 	loop_timer_free(a->timer);
+	loop_timer_free(a->reaper);
 	/* closes the connections: on_connection() unwatches them */
 	if (a->mhd)
 		MHD_stop_daemon(a->mhd);

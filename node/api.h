@@ -67,6 +67,9 @@ struct api_stats {
 	/* refused by libmicrohttpd before a handler saw them (malformed,
 	 * over its limits), or cut short by the client */
 	uint64_t http_errors;
+	/* connections closed for no whole request within the deadline, and
+	 * to make room for a newcomer */
+	uint64_t timed_out, evicted;
 };
 void api_get_stats(const struct api *a, struct api_stats *out);
 

@@ -339,11 +339,6 @@ static void check_sinks(struct parse_ctx *p)
 			     "(subscription = NAME); rx = is for file and null "
 			     "sinks",
 			     k->name);
-		else if (k->nrx && k->start == START_FIRST)
-			fail(p, line, NULL,
-			     "[sink %s] RX channels have no first packet: "
-			     "start = now or a PTP time",
-			     k->name);
 		else if (k->nrx && sink_recorder_config(k, cfg->rx_channels,
 							CONFIG_RX_RATE, &rc,
 							why, sizeof(why)) < 0)

@@ -120,6 +120,7 @@ struct node_config {
 	bool pairing;		     /* d4ctl login by a code in the log */
 	char state_dir[4096]; /* "" = $D4_STATE_DIR/NAME or /var/lib/d4node/NAME
 			       */
+	char recordings_dir[4096]; /* "" = STATE_DIR/recordings */
 	char user[64];	      /* after start-up, "" = as started (privs.h) */
 	unsigned int rx_channels; /* the node's RX channels (default 8) */
 	struct ptp_node_config ptp;

@@ -15,8 +15,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Past this much lag the flow jumps ahead instead of bursting to catch up. */
-#define FLOW_MAX_CATCHUP_NS (20 * 1000 * 1000ull)
+/* Past this much lag the flow jumps ahead instead of bursting to catch up:
+ * the largest latency a receiver may set (100 ms), so that a stall a
+ * receiver's latency covers costs it nothing (the burst still arrives in
+ * time), and one no receiver covers is not sent at all. */
+#define FLOW_MAX_CATCHUP_NS (100 * 1000 * 1000ull)
 /* A capture source's samples are late (source_ready): look again this soon. */
 #define FLOW_RETRY_NS (250 * 1000ull)
 
@@ -24,8 +27,10 @@ struct flow {
 	struct flow_config cfg;
 	struct source *src;
 	int fd;
-	uint32_t ssrc;
+	uint32_t session_id; /* the SDP's o= id: the first SSRC, for good */
+	uint32_t ssrc;	     /* a new one on every timescale step */
 	uint16_t seq;
+	uint64_t rnd;	     /* xorshift state for new SSRCs (RT) */
 	struct in_addr src_addr;
 	flow_send_fn send_fn;
 	void *send_ctx;
@@ -175,8 +180,10 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 		flow_destroy(f);
 		return NULL;
 	}
-	f->ssrc = rnd[0];
+	f->ssrc = f->session_id = rnd[0];
+	atomic_store_explicit(&f->stats.ssrc, f->ssrc, memory_order_relaxed);
 	f->seq = (uint16_t)rnd[1];
+	f->rnd = ((uint64_t)rnd[0] << 32 | rnd[1]) | 1;
 	return f;
 }
 
@@ -219,7 +226,22 @@ const struct meter *flow_meter(const struct flow *f)
 
 uint32_t flow_ssrc(const struct flow *f)
 {
-	return f->ssrc;
+	return atomic_load_explicit(&((struct flow *)f)->stats.ssrc,
+				    memory_order_relaxed);
+}
+
+uint32_t flow_session_id(const struct flow *f)
+{
+	return f->session_id;
+}
+
+/* The next of a xorshift64 sequence seeded from getrandom() at open. RT. */
+static uint32_t next_random(struct flow *f)
+{
+	f->rnd ^= f->rnd << 13;
+	f->rnd ^= f->rnd >> 7;
+	f->rnd ^= f->rnd << 17;
+	return (uint32_t)(f->rnd >> 16);
 }
 
 void flow_origin(const struct flow *f, struct in_addr *addr, uint8_t mac[6])
@@ -245,6 +267,21 @@ void flow_set_timescale_ok(struct flow *f, bool ok)
 
 void flow_resync(struct flow *f, uint64_t now_ns)
 {
+	uint32_t ssrc;
+
+	/* The media clock stepped to another timescale: the timestamps
+	 * jump. As RFC 3550 has a source whose timing breaks do, the flow
+	 * goes on as a new source (SSRC and sequence), so receivers time
+	 * it anew at once instead of judging packets against the old
+	 * timeline (docs/architecture.md "Send"). */
+	do
+		ssrc = next_random(f);
+	while (ssrc == f->ssrc);
+	f->ssrc = ssrc;
+	f->seq = (uint16_t)next_random(f);
+	atomic_store_explicit(&f->stats.ssrc, ssrc, memory_order_relaxed);
+	atomic_fetch_add_explicit(&f->stats.ssrc_changes, 1,
+				  memory_order_relaxed);
 	source_resync(f->src);
 	flow_start(f, now_ns);
 }

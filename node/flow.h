@@ -35,6 +35,8 @@ struct flow_stats {
 	_Atomic uint64_t skipped; /* packets not sent after a long stall */
 	_Atomic uint64_t dropped; /* its D4 program sent it nowhere */
 	_Atomic int last_errno;
+	_Atomic uint32_t ssrc;		/* the one it sends with now */
+	_Atomic uint64_t ssrc_changes; /* new SSRCs at timescale steps */
 };
 
 struct flow;
@@ -67,7 +69,10 @@ const struct flow_stats *flow_stats(const struct flow *f);
 /* Peak and RMS of what the flow sends (node/meter.h). */
 struct meter;
 const struct meter *flow_meter(const struct flow *f);
+/* The SSRC it sends with now (a new one after every timescale step). */
 uint32_t flow_ssrc(const struct flow *f);
+/* The SDP's o= session id: the first SSRC, kept for the flow's life. */
+uint32_t flow_session_id(const struct flow *f);
 /* The address the flow sends from and its interface's MAC. */
 void flow_origin(const struct flow *f, struct in_addr *addr, uint8_t mac[6]);
 
@@ -76,7 +81,8 @@ void flow_origin(const struct flow *f, struct in_addr *addr, uint8_t mac[6]);
 void flow_start(struct flow *f, uint64_t now_ns);
 /* Pass the media clock's timescale state on to the flow's source. RT. */
 void flow_set_timescale_ok(struct flow *f, bool ok);
-/* After a media clock step: restart pacing and the source at @now_ns. RT. */
+/* After a media clock step: restart pacing and the source at @now_ns, as
+ * a new RTP source (a new SSRC and sequence). RT. */
 void flow_resync(struct flow *f, uint64_t now_ns);
 /* Send every packet due by @now_ns; returns the PTP time the next is due.
  * RT: no alloc; sendto() on a non-blocking socket. */

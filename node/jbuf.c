@@ -54,6 +54,23 @@ void jbuf_reset(struct jbuf *jb, uint32_t read_ts)
 	jb->read_ts = read_ts;
 }
 
+void jbuf_seek(struct jbuf *jb, uint32_t read_ts)
+{
+	int32_t d = rtp_ts_diff(read_ts, jb->read_ts);
+	uint32_t i;
+
+	if (d >= (int32_t)jb->cap || d <= -(int32_t)jb->cap) {
+		jbuf_reset(jb, read_ts);
+		return;
+	}
+	/* forward: the frames passed over leave; backward: the slots the
+	 * window takes back may hold frames a capacity later */
+	for (i = 0; i < (uint32_t)(d > 0 ? d : -d); i++)
+		jb->present[((d > 0 ? jb->read_ts : read_ts) + i) &
+			    (jb->cap - 1)] = 0;
+	jb->read_ts = read_ts;
+}
+
 enum jbuf_put_result jbuf_put(struct jbuf *jb, uint32_t ts, const int32_t *in,
 			      unsigned int frames)
 {

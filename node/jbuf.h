@@ -24,6 +24,10 @@ void jbuf_destroy(struct jbuf *jb);
 /* Forget every stored frame and read next from timestamp @read_ts. */
 void jbuf_reset(struct jbuf *jb, uint32_t read_ts);
 
+/* Read next from @read_ts, keeping what is stored in the window from
+ * there (frames skipped over are dropped). */
+void jbuf_seek(struct jbuf *jb, uint32_t read_ts);
+
 /* Store @frames interleaved frames stamped @ts (first frame). */
 enum jbuf_put_result jbuf_put(struct jbuf *jb, uint32_t ts, const int32_t *in,
 			      unsigned int frames);

@@ -244,6 +244,25 @@ static void on_ptp(void *data, int fd, uint32_t events)
 	ptp_tick(data, mono_now());
 }
 
+/* A file source that jumped to where its position is in the file (it
+ * started after its start time, a long stall, a clock step): once a jump. */
+static void report_seeks(struct node *n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n->cfg->nsources; i++) {
+		uint64_t frame, k = source_seeks(n->sources[i], &frame);
+
+		if (k == n->seeks_seen[i])
+			continue;
+		n->seeks_seen[i] = k;
+		log_info("source %s: to frame %llu (%.3f s into the file), "
+			 "where its start time puts it now",
+			 n->cfg->sources[i].name, (unsigned long long)frame,
+			 (double)frame / source_rate(n->sources[i]));
+	}
+}
+
 /* Every 100 ms: PTP, discovery, counters into log lines, the run limit. */
 static void on_tick(void *data)
 {
@@ -266,7 +285,8 @@ static void on_tick(void *data)
 		n->disco_gen_seen = disco_generation(n->disco);
 		rx_resolve(n->rx, n->disco);
 	}
-	rx_report(n->rx, false);
+	rx_tick(n->rx, mclock_timescale_ok(n->mc), false);
+	report_seeks(n);
 	if (n->opts->verbose && n->status_ticks &&
 	    n->ticks % n->status_ticks == 0)
 		print_status(n);
@@ -556,6 +576,7 @@ static int node_build(struct node *n)
 					.media = n->media,
 					.files = n->files,
 					.cfg = cfg,
+					.rec_dir = n->rec_dir,
 					.persist = state_persist,
 					.persist_ctx = n},
 		       err, sizeof(err));
@@ -665,7 +686,7 @@ int node_run(const struct node_opts *opts)
 	media_stop(n->media);
 	/* The file thread writes the last frames before the report. */
 	files_stop(n->files);
-	rx_report(n->rx, true); /* nothing held back is left unsaid */
+	rx_tick(n->rx, true, true); /* nothing held back is left unsaid */
 	print_final(n);
 out:
 	if (n->tx)

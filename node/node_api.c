@@ -286,7 +286,7 @@ static json_t *sub_stats_json(const struct sub_stats *st)
 	for (b = 0; b < SUB_HIST_BUCKETS; b++)
 		json_object_set_new(h, bucket[b],
 				    json_integer((json_int_t)GET(st->hist[b])));
-	return json_pack(
+	json_t *o = json_pack(
 	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}",
 	    "received", (json_int_t)GET(st->received), "lost",
 	    (json_int_t)GET(st->lost), "late", (json_int_t)GET(st->late),
@@ -300,6 +300,16 @@ static json_t *sub_stats_json(const struct sub_stats *st)
 	    (json_int_t)GET(st->bad_size), "foreign",
 	    (json_int_t)GET(st->foreign), "ssrc_changes",
 	    (json_int_t)GET(st->ssrc_changes), "delay_us", h);
+
+	json_object_set_new(o, "foreign_ssrc",
+			    json_integer((json_int_t)GET(st->foreign_ssrc)));
+	json_object_set_new(o, "off_timeline",
+			    json_integer((json_int_t)GET(st->off_timeline)));
+	json_object_set_new(o, "rejudged",
+			    json_integer((json_int_t)GET(st->rejudged)));
+	json_object_set_new(o, "arrival_steps",
+			    json_integer((json_int_t)GET(st->arrival_steps)));
+	return o;
 }
 
 static json_t *channel_list(const uint8_t *ch, unsigned int n)
@@ -312,12 +322,38 @@ static json_t *channel_list(const uint8_t *ch, unsigned int n)
 	return a;
 }
 
+static json_t *recordings_json(struct node *n, unsigned int i)
+{
+	struct rx_rec_info ri[SUB_MAX_SINKS];
+	unsigned int k, nr = rx_sub_recordings(n->rx, i, ri, SUB_MAX_SINKS);
+	json_t *a = json_array();
+
+	for (k = 0; k < nr; k++) {
+		json_t *o = json_pack(
+		    "{s:s,s:s,s:I,s:I,s:I}", "path", ri[k].path, "state",
+		    ri[k].state, "frames", (json_int_t)ri[k].frames,
+		    "gap_clipped", (json_int_t)ri[k].gap_clipped, "overflows",
+		    (json_int_t)ri[k].overflows);
+
+		if (ri[k].error)
+			json_object_set_new(o, "error",
+					    json_string(strerror(ri[k].error)));
+		if (ri[k].start_x != UINT64_MAX)
+			json_object_set_new(
+			    o, "start_position",
+			    json_integer((json_int_t)ri[k].start_x));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
 static json_t *sub_json(struct node *n, unsigned int i)
 {
 	const struct sub_settings *s = rx_sub_settings(n->rx, i);
 	const struct sub *recv = rx_sub_receiver(n->rx, i);
 	const struct sub_config *sc = rx_sub_config(n->rx, i);
 	char addr[32];
+	int64_t safe;
 	json_t *o;
 
 	net_endpoint_str(&sc->addr, addr, sizeof(addr));
@@ -342,8 +378,28 @@ static json_t *sub_json(struct node *n, unsigned int i)
 		json_object_set_new(o, "stream_channels",
 				    channel_list(sch, s->nrx));
 	}
+	json_object_set_new(o, "state_reason",
+			    json_string(rx_sub_state_reason(n->rx, i)));
+	safe = rx_sub_safe_latency_us(n->rx, i);
+	json_object_set_new(o, "latency_safe_us",
+			    safe >= 0 ? json_integer(safe) : json_null());
+	if (recv) {
+		const struct sub_stats *st = sub_stats(recv);
+
+		json_object_set_new(
+		    o, "timing",
+		    json_string(GET(st->arrival_timing) ? "arrival" : "ptp"));
+		if (GET(st->arrival_timing)) {
+			json_object_set_new(
+			    o, "rate_ppm",
+			    json_real((double)GET(st->rate_ppb) / 1000.0));
+			json_object_set_new(o, "converting",
+					    json_boolean(GET(st->converting)));
+		}
+	}
 	json_object_set_new(o, "settings",
 			    settings_to_json(SETTINGS_SUB, s, s->given));
+	json_object_set_new(o, "recordings", recordings_json(n, i));
 	if (recv)
 		json_object_set_new(o, "stats",
 				    sub_stats_json(sub_stats(recv)));
@@ -375,18 +431,23 @@ static int h_subs(void *ctx, const struct api_req *r, json_t **out, char *err,
 #define RECORD_MAX_S 1e10
 
 /* "record": {"path", "start", "duration"}: a WAV recording of every
- * channel, aligned by PTP position. 0 or 400 with @err. */
-static int parse_record(const json_t *rec, struct rx_record *out, char *err,
-			size_t err_len)
+ * channel, aligned by PTP position, into a new file of the recordings
+ * directory (rx.c checks the name). A start more than a second in the past
+ * of a settled clock is refused: the positions it names went by unheard.
+ * 0 or 400 with @err. */
+static int parse_record(struct node *n, const json_t *rec,
+			struct rx_record *out, char *err, size_t err_len)
 {
 	const char *path = jstr(rec, "path");
 	json_t *start = json_object_get(rec, "start");
 	json_t *dur = json_object_get(rec, "duration");
+	uint64_t now;
 
 	if (!json_is_object(rec) || !path || !*path ||
-	    strlen(path) >= sizeof(out->path))
+	    strlen(path) >= sizeof(out->name))
 		ERR(400, "'record' needs {\"path\": FILE, \"start\": "
-			 "PTP_SECONDS, \"duration\": SECONDS}");
+			 "PTP_SECONDS, \"duration\": SECONDS}; FILE a name in "
+			 "the recordings directory");
 	if ((start && !json_is_number(start)) ||
 	    (dur && !json_is_number(dur)) ||
 	    (start && !(json_number_value(start) >= 0 &&
@@ -398,10 +459,18 @@ static int parse_record(const json_t *rec, struct rx_record *out, char *err,
 		    "from 0 to %.0f",
 		    RECORD_MAX_S);
 	memset(out, 0, sizeof(*out));
-	snprintf(out->path, sizeof(out->path), "%s", path);
+	snprintf(out->name, sizeof(out->name), "%s", path);
 	out->has_start = start != NULL;
 	out->start_ns = start ? (uint64_t)(json_number_value(start) * 1e9) : 0;
 	out->duration_ns = dur ? (uint64_t)(json_number_value(dur) * 1e9) : 0;
+	now = mclock_now_ns(n->mc);
+	if (start && mclock_timescale_ok(n->mc) &&
+	    out->start_ns + NSEC_PER_SEC < now)
+		ERR(400,
+		    "'record.start' is %.3f s in the past (PTP time is now "
+		    "%.3f s): leave it out to record from the first audio, "
+		    "or give a time ahead",
+		    (double)(now - out->start_ns) / 1e9, (double)now / 1e9);
 	return 0;
 }
 
@@ -417,7 +486,7 @@ static int h_sub_create(void *ctx, const struct api_req *r, json_t **out,
 	if (!r->body)
 		ERR(400, "POST /subscriptions needs a JSON body");
 	rec = json_object_get(r->body, "record");
-	if (rec && parse_record(rec, &rr, err, err_len))
+	if (rec && parse_record(n, rec, &rr, err, err_len))
 		return 400;
 	/* the recording is not one of the subscription's settings */
 	body = json_copy(r->body);
@@ -767,7 +836,7 @@ static int h_stats(void *ctx, const struct api_req *r, json_t **out, char *err,
 		api_get_stats(n->api, &as);
 	*out = json_pack(
 	    "{s:o,s:o,s:{s:I,s:I,s:I,s:I,s:I},s:{s:I,s:I,s:I,s:I,s:I,s:I},"
-	    "s:{s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I}}",
+	    "s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:I}}",
 	    "flows", flows, "subscriptions", subs, "sap", "entries",
 	    (json_int_t)dc.sap_entries, "max_entries",
 	    (json_int_t)dc.sap_max_entries, "evicted",
@@ -783,7 +852,8 @@ static int h_stats(void *ctx, const struct api_req *r, json_t **out, char *err,
 	    (json_int_t)as.unauthorized, "bad_requests",
 	    (json_int_t)as.bad_requests, "too_large", (json_int_t)as.too_large,
 	    "not_found", (json_int_t)as.not_found, "http_errors",
-	    (json_int_t)as.http_errors, "ptp", "rejected",
+	    (json_int_t)as.http_errors, "timed_out", (json_int_t)as.timed_out,
+	    "evicted", (json_int_t)as.evicted, "ptp", "rejected",
 	    (json_int_t)n->ptp_rejects_total);
 	return *out ? 200 : 500;
 }

@@ -48,6 +48,7 @@ struct node {
 	const struct node_opts *opts;
 	struct mclock *mc;
 	struct source *sources[CONFIG_MAX_SOURCES];
+	uint64_t seeks_seen[CONFIG_MAX_SOURCES]; /* file sources' jumps logged */
 	struct relay *relay;
 	struct media *media;
 	struct files *files;
@@ -65,6 +66,7 @@ struct node {
 	unsigned int nd4_texts;
 	/* the state directory; "" when it is unusable (no API, no state) */
 	char state_dir[4096];
+	char rec_dir[4096 + 16]; /* the API's recordings, "" = none */
 	char token[80];
 	/* made at first start beside the token, never changed: what d4ctl
 	 * keys a node's token by (a rename keeps it, a new state dir does

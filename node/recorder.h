@@ -13,6 +13,8 @@
 struct recorder_config {
 	char name[SOURCE_NAME_MAX];
 	char path[4096];
+	bool has_fd; /* write to @fd (opened by the caller), not @path */
+	int fd;	     /* recorder_open owns it, whatever it returns */
 	int format; /* libsndfile major | subtype */
 	uint32_t rate;
 	unsigned int nch;
@@ -58,6 +60,13 @@ uint64_t recorder_start_x(const struct recorder *rec);
 uint64_t recorder_frames_written(const struct recorder *rec);
 /* Frames lost because the disk did not keep up (should stay 0). */
 uint64_t recorder_overflows(const struct recorder *rec);
+/* Positions of gaps that were not written as zeros (past 10 s of one
+ * gap): the frames after such a gap are that much early. */
+uint64_t recorder_gap_clipped(const struct recorder *rec);
+/* Whether its duration has gone by (all of it fed). */
+bool recorder_complete(const struct recorder *rec);
+/* The error that stopped the recording (ENOSPC: a full disk), or 0. */
+int recorder_write_errno(const struct recorder *rec);
 const char *recorder_path(const struct recorder *rec);
 uint32_t recorder_rate(const struct recorder *rec);
 

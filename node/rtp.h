@@ -46,6 +46,13 @@ int rtp_hdr_decode(const uint8_t *buf, size_t len, struct rtp_hdr *h,
 /* Wrap-safe comparisons: positive when @a is after @b. Valid while the two
  * are less than half the number space apart (32768 packets; 2^31 samples,
  * about 12 hours at 48 kHz). */
+/* The timestamp of a packet rtp_hdr_decode() accepted. */
+static inline uint32_t rtp_peek_ts(const uint8_t *buf)
+{
+	return (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 |
+	       (uint32_t)buf[6] << 8 | buf[7];
+}
+
 static inline int16_t rtp_seq_diff(uint16_t a, uint16_t b)
 {
 	return (int16_t)(uint16_t)(a - b);

@@ -4,6 +4,7 @@
  * was opened and leaves the table as it was. */
 #include "node/rx.h"
 #include "common/log.h"
+#include "common/loop.h"
 #include "common/net.h"
 #include "discovery/sdp.h"
 #include "node/alsa.h"
@@ -13,14 +14,18 @@
 #include "node/media.h"
 #include "node/recorder.h"
 #include "node/rxbus.h"
+#include "node/substate.h"
 #include "ptp/mclock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sndfile.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define GET(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
@@ -175,20 +180,31 @@ int sub_settings_check_rx(const struct sub_settings *s,
 
 /* ---- records ---- */
 
+/* What was said of a recording's troubles. */
+struct rec_watch {
+	int error;
+	uint64_t clipped, overflows;
+	uint64_t said_ns; /* when lost frames were last said */
+};
+
 /* A sink the subscription feeds. */
 struct rx_out {
 	const struct sink_config *k; /* the INI's [sink], or NULL: ... */
 	struct rx_record api;	     /* ... the API's recording */
 	struct recorder *rec;
 	struct alsa_play *play;
+	struct rec_watch watch;
 };
 
 /* Counters already logged, and the log's rate limit. */
 struct rx_seen {
-	uint64_t bad_header, bad_pt, bad_size, foreign, early, ssrc_changes;
+	uint64_t bad_header, bad_pt, bad_size, foreign, early, foreign_ssrc,
+	    ssrc_changes, rejudged;
 	bool arrival;
 	struct log_ratelimit rl;
 };
+
+#define RX_DELAY_WINDOWS 5 /* the safe latency looks this far back */
 
 struct rx_sub {
 	bool used;
@@ -204,6 +220,13 @@ struct rx_sub {
 	unsigned int nout;
 	bool outs_open; /* opened with the first receiver */
 	struct rx_seen seen;
+	struct substate state;
+	const struct sub *state_sub; /* the receiver the state counts */
+	bool sdp_ptp;		     /* its stream's SDP names a PTP clock */
+	/* the receiver's last arrival delay windows, for the safe latency */
+	int64_t win_min[RX_DELAY_WINDOWS], win_max[RX_DELAY_WINDOWS];
+	unsigned int nwin;
+	uint64_t windows_seen;
 };
 
 struct rx {
@@ -212,6 +235,7 @@ struct rx {
 	unsigned int nslots; /* slots in use are below */
 	struct rxbus *bus;
 	struct recorder *bus_recs[CONFIG_MAX_SINKS];
+	struct rec_watch bus_watch[CONFIG_MAX_SINKS];
 	unsigned int nbus_recs;
 	struct log_ratelimit stream_rl; /* streams whose SDP we cannot use */
 };
@@ -224,6 +248,8 @@ static int build_api_recorder(const struct rx_sub *r, const struct rx_out *o,
 	memset(rc, 0, sizeof(*rc));
 	snprintf(rc->name, sizeof(rc->name), "%s", r->set.name);
 	snprintf(rc->path, sizeof(rc->path), "%s", o->api.path);
+	rc->has_fd = true;
+	rc->fd = o->api.fd;
 	rc->format = SF_FORMAT_WAV | SF_FORMAT_PCM_24;
 	rc->rate = r->cfg.rate;
 	rc->nch = r->cfg.channels;
@@ -249,6 +275,10 @@ static void close_outs(struct rx *rx, struct rx_sub *r)
 		}
 		alsa_play_destroy(o->play);
 		o->play = NULL;
+		if (!o->k && o->api.fd >= 0) {
+			close(o->api.fd); /* never opened: never resolved */
+			o->api.fd = -1;
+		}
 	}
 	r->outs_open = false;
 }
@@ -310,7 +340,14 @@ static int open_outs(struct rx *rx, struct rx_sub *r, char *err, size_t err_len)
 				goto out_close;
 			}
 		} else {
+			if (o->api.fd < 0) {
+				snprintf(err, err_len,
+					 "the recording %s was closed",
+					 o->api.path);
+				goto out_close;
+			}
 			build_api_recorder(r, o, &rcfg);
+			o->api.fd = -1; /* the recorder's now */
 		}
 		o->rec = recorder_open(&rcfg, err, err_len);
 		if (!o->rec)
@@ -517,14 +554,81 @@ static int check_rx(struct rx *rx, const struct sub_settings *s, int channels,
 				     channels, rate, err, err_len);
 }
 
+/* A recording's file name: a name in the recordings directory, nothing
+ * that leads out of it or hides in it. */
+static bool recording_name_ok(const char *name)
+{
+	const unsigned char *p;
+
+	if (!name[0] || name[0] == '.' || strlen(name) > 200)
+		return false;
+	for (p = (const unsigned char *)name; *p; p++)
+		if (*p == '/' || *p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* Create @rec's file, new, in the recordings directory: not through a
+ * symlink, never over a file. 0, -EINVAL or -EEXIST with @err. */
+static int create_recording(struct rx *rx, struct rx_record *rec, char *err,
+			    size_t err_len)
+{
+	const char *dir = rx->env.rec_dir;
+	int dfd, fd, e;
+
+	rec->fd = -1;
+	if (!dir || !dir[0]) {
+		snprintf(err, err_len,
+			 "this node has no recordings directory (its state "
+			 "directory is unusable)");
+		return -EINVAL;
+	}
+	if (!recording_name_ok(rec->name)) {
+		snprintf(err, err_len,
+			 "'record.path': a file name in the recordings "
+			 "directory %s (no '/', not starting with '.', at "
+			 "most 200 characters)",
+			 dir);
+		return -EINVAL;
+	}
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		snprintf(err, err_len, "cannot make the recordings directory "
+			 "%s: %s", dir, strerror(errno));
+		return -EINVAL;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		snprintf(err, err_len, "the recordings directory %s: %s", dir,
+			 strerror(errno));
+		return -EINVAL;
+	}
+	fd = openat(dfd, rec->name,
+		    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	e = errno;
+	close(dfd);
+	if (fd < 0) {
+		snprintf(err, err_len, "'record.path': %s/%s: %s%s", dir,
+			 rec->name, strerror(e),
+			 e == EEXIST ? " (a recording never replaces a file)"
+				     : "");
+		return e == EEXIST ? -EEXIST : -EINVAL;
+	}
+	strcpy(rec->path, dir);
+	strcat(rec->path, "/");
+	strcat(rec->path, rec->name); /* both bounded above */
+	rec->fd = fd;
+	return 0;
+}
+
 int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 		  enum rx_origin origin, const struct rx_record *rec, char *err,
 		  size_t err_len)
 {
 	const struct node_config *cfg = rx->env.cfg;
-	struct sdp_stream st;
+	struct sdp_stream st = {0};
 	struct rx_sub *r;
 	struct sub_config sc;
+	struct rx_out *api_out = NULL;
 	char why[256];
 	unsigned int slot, i;
 	bool known;
@@ -560,7 +664,7 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 	    s->stream[0] ? 0 : sc.rate, err, err_len);
 	if (rc < 0)
 		return rc;
-	if (rec && !rec->path[0]) {
+	if (rec && !rec->name[0]) {
 		snprintf(err, err_len, "a recording needs a path");
 		return -EINVAL;
 	}
@@ -573,29 +677,47 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 	r->config_latency_ns = s->latency_ns;
 	r->seen.rl =
 	    (struct log_ratelimit)LOG_RATELIMIT_INIT(5 * NSEC_PER_SEC, 3);
+	substate_init(&r->state, !s->stream[0]);
+	r->sdp_ptp = s->sdp[0] && st.refclk != SDP_REFCLK_NONE &&
+		     st.refclk != SDP_REFCLK_LOCALMAC &&
+		     st.refclk != SDP_REFCLK_OTHER;
 	if (slot >= rx->nslots)
 		rx->nslots = slot + 1;
 	for (i = 0; i < cfg->nsinks && r->nout < SUB_MAX_SINKS; i++)
 		if (!cfg->sinks[i].nrx && !strcmp(cfg->sinks[i].sub, s->name))
 			r->out[r->nout++].k = &cfg->sinks[i];
-	if (rec && r->nout < SUB_MAX_SINKS)
-		r->out[r->nout++].api = *rec;
+	if (rec && r->nout < SUB_MAX_SINKS) {
+		api_out = &r->out[r->nout++];
+		api_out->api = *rec;
+		rc = create_recording(rx, &api_out->api, err, err_len);
+		if (rc < 0) {
+			api_out->api.fd = -1;
+			clear_record(rx, r, false);
+			return rc;
+		}
+	}
 	if (!s->stream[0]) {
 		r->sub = open_receiver(rx, r, &sc, err, err_len);
 		if (!r->sub) {
-			clear_record(rx, r, false);
-			return -EINVAL;
+			rc = -EINVAL;
+			goto out_clear;
 		}
 	}
 	rc = persist(rx);
 	if (rc < 0) {
 		snprintf(err, err_len, "not saved: %s", strerror(-rc));
-		clear_record(rx, r, false);
-		return -EIO;
+		rc = -EIO;
+		goto out_clear;
 	}
 	if (r->sub)
 		media_set_sub(rx->env.media, slot, r->sub);
 	return (int)slot;
+
+out_clear:
+	clear_record(rx, r, false);
+	if (api_out)
+		unlink(api_out->api.path); /* ours, made above */
+	return rc;
 }
 
 int rx_sub_delete(struct rx *rx, unsigned int slot, char *err, size_t err_len)
@@ -727,6 +849,10 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 	}
 	media_set_sub(rx->env.media, (unsigned int)(r - rx->subs), s);
 	r->sub = s;
+	r->sdp_ptp = st.refclk != SDP_REFCLK_NONE &&
+		     st.refclk != SDP_REFCLK_LOCALMAC &&
+		     st.refclk != SDP_REFCLK_OTHER;
+	r->nwin = 0; /* another path */
 	memset(&r->seen, 0, offsetof(struct rx_seen, rl));
 	net_endpoint_str(&sc.addr, addr, sizeof(addr));
 	log_info("subscription %s: stream '%s' (%s) %s %s, %u ch %s/%u, "
@@ -844,11 +970,38 @@ unsigned int rx_stream_channels(const struct rx *rx)
 
 const char *rx_sub_state(const struct rx *rx, unsigned int slot)
 {
-	const struct rx_sub *r = &rx->subs[slot];
+	return substate_name(rx->subs[slot].state.state);
+}
 
-	if (!r->sub)
-		return "unresolved";
-	return GET(sub_stats(r->sub)->received) ? "receiving" : "silent";
+const char *rx_sub_state_reason(const struct rx *rx, unsigned int slot)
+{
+	return rx->subs[slot].state.reason;
+}
+
+int64_t rx_sub_safe_latency_us(const struct rx *rx, unsigned int slot)
+{
+	const struct rx_sub *r = &rx->subs[slot];
+	int64_t lo = INT64_MAX, hi = INT64_MIN, need, step = 250;
+	unsigned int i;
+
+	if (!r->sub || !r->nwin)
+		return -1;
+	for (i = 0; i < r->nwin; i++) {
+		if (r->win_min[i] < lo)
+			lo = r->win_min[i];
+		if (r->win_max[i] > hi)
+			hi = r->win_max[i];
+	}
+	/* A packet must be in by its playout: on PTP time the latest
+	 * arrival after the packet's own time, on arrival timing the
+	 * spread around the alignment; plus the packet itself (its last
+	 * frame plays a packet time after its first) and half a
+	 * millisecond for what the window did not see. */
+	need = (GET(sub_stats(r->sub)->arrival_timing) ? hi - lo : hi) / 1000 +
+	       (int64_t)r->cfg.fpp * 1000000 / r->cfg.rate + 500;
+	if (need < (int64_t)(SUB_LATENCY_MIN_NS / 1000))
+		need = SUB_LATENCY_MIN_NS / 1000;
+	return (need + step - 1) / step * step;
 }
 
 /* ---- reports ---- */
@@ -883,6 +1036,7 @@ void rx_format_stats(const struct sub *s, char *buf, size_t len)
 	    "received=%llu lost=%llu late=%llu early=%llu "
 	    "unsynced=%llu duplicate=%llu reordered=%llu missing_frames=%llu "
 	    "bad_header=%llu bad_pt=%llu bad_size=%llu foreign=%llu "
+	    "foreign_ssrc=%llu off_timeline=%llu rejudged=%llu "
 	    "ssrc_changes=%llu delay_us=",
 	    (unsigned long long)GET(st->received),
 	    (unsigned long long)GET(st->lost),
@@ -896,6 +1050,9 @@ void rx_format_stats(const struct sub *s, char *buf, size_t len)
 	    (unsigned long long)GET(st->bad_pt),
 	    (unsigned long long)GET(st->bad_size),
 	    (unsigned long long)GET(st->foreign),
+	    (unsigned long long)GET(st->foreign_ssrc),
+	    (unsigned long long)GET(st->off_timeline),
+	    (unsigned long long)GET(st->rejudged),
 	    (unsigned long long)GET(st->ssrc_changes));
 	if (off < len)
 		format_hist(st, buf, len, off);
@@ -906,19 +1063,23 @@ void rx_format_stats(const struct sub *s, char *buf, size_t len)
  * back by the rate limit are carried into the next line, never lost. */
 static void report_one(struct rx_sub *r, bool flush)
 {
-	static const char *const what[5] = {
+	static const char *const what[6] = {
 	    "not RTP",
 	    "with payload type %u (want %u)",
 	    "with %u-byte payloads (not whole frames)",
 	    "from a source outside the filter",
 	    "too far ahead of playout",
+	    "of another SSRC than the stream's (strays, spoofs, or a new "
+	    "sender proving itself)",
 	};
 	const struct sub_stats *st = sub_stats(r->sub);
 	struct rx_seen *seen = &r->seen;
-	uint64_t v[5] = {GET(st->bad_header), GET(st->bad_pt),
-			 GET(st->bad_size), GET(st->foreign), GET(st->early)};
-	uint64_t *old[5] = {&seen->bad_header, &seen->bad_pt, &seen->bad_size,
-			    &seen->foreign, &seen->early};
+	uint64_t v[6] = {GET(st->bad_header), GET(st->bad_pt),
+			 GET(st->bad_size), GET(st->foreign),
+			 GET(st->early),      GET(st->foreign_ssrc)};
+	uint64_t *old[6] = {&seen->bad_header, &seen->bad_pt, &seen->bad_size,
+			    &seen->foreign,    &seen->early,
+			    &seen->foreign_ssrc};
 	bool arrival = GET(st->arrival_timing);
 	char msg[512], part[128];
 	unsigned int k, suppressed;
@@ -930,15 +1091,20 @@ static void report_one(struct rx_sub *r, bool flush)
 			 "resynchronised",
 			 r->set.name, (unsigned int)GET(st->ssrc));
 	}
+	if (GET(st->rejudged) != seen->rejudged) {
+		seen->rejudged = GET(st->rejudged);
+		log_warn("subscription %s: packets fit no timeline; timed anew",
+			 r->set.name);
+	}
 	if (arrival != seen->arrival) {
 		seen->arrival = arrival;
-		if (arrival)
-			log_info("subscription %s: stream timestamps are not "
-				 "on this node's media clock; aligned on "
-				 "arrival",
-				 r->set.name);
+		log_info("subscription %s: %s", r->set.name,
+			 arrival ? "stream timestamps are not on this node's "
+				   "media clock; aligned on arrival"
+				 : "stream timestamps are on this node's media "
+				   "clock");
 	}
-	for (k = 0; k < 5; k++) {
+	for (k = 0; k < 6; k++) {
 		if (v[k] == *old[k])
 			continue;
 		/* Only the pt and size kinds take arguments. */
@@ -958,18 +1124,165 @@ static void report_one(struct rx_sub *r, bool flush)
 	}
 	if (off && (log_ratelimit_ok(&seen->rl, &suppressed) || flush)) {
 		log_warn("subscription %s: dropped %s", r->set.name, msg);
-		for (k = 0; k < 5; k++)
+		for (k = 0; k < 6; k++)
 			*old[k] = v[k];
 	}
 }
 
-void rx_report(struct rx *rx, bool flush)
+/* The receiver's delay windows closed since the last tick. */
+static void take_windows(struct rx_sub *r)
 {
-	unsigned int i;
+	const struct sub_stats *st = sub_stats(r->sub);
+	uint64_t n = GET(st->delay_windows);
+	int64_t lo = GET(st->win_delay_min_ns), hi = GET(st->win_delay_max_ns);
 
-	for (i = 0; i < rx->nslots; i++)
-		if (rx->subs[i].used && rx->subs[i].sub)
-			report_one(&rx->subs[i], flush);
+	if (n == r->windows_seen)
+		return;
+	r->windows_seen = n;
+	if (lo > hi)
+		return; /* a window without packets */
+	memmove(r->win_min + 1, r->win_min,
+		sizeof(r->win_min[0]) * (RX_DELAY_WINDOWS - 1));
+	memmove(r->win_max + 1, r->win_max,
+		sizeof(r->win_max[0]) * (RX_DELAY_WINDOWS - 1));
+	r->win_min[0] = lo;
+	r->win_max[0] = hi;
+	if (r->nwin < RX_DELAY_WINDOWS)
+		r->nwin++;
+}
+
+static void step_state(struct rx *rx, struct rx_sub *r, bool clock_settled)
+{
+	const struct sub_stats *st = r->sub ? sub_stats(r->sub) : NULL;
+	enum sub_state was = r->state.state;
+	struct substate_input in = {
+	    .resolved = r->sub != NULL,
+	    .received = st ? GET(st->received) : 0,
+	    .late = st ? GET(st->late) : 0,
+	    .off = st ? GET(st->off_timeline) : 0,
+	    .arrival_timing = st && GET(st->arrival_timing),
+	    .expects_ptp = r->sdp_ptp || r->set.timing == SUB_TIMING_PTP,
+	    .clock_settled = clock_settled,
+	    .latency_us = (uint32_t)(r->set.latency_ns / 1000),
+	};
+
+	if (r->sub != r->state_sub) {
+		/* a new receiver (a latency, a moved stream): its counters
+		 * start over; the path's arrival windows stay (a moved
+		 * stream forgot them) */
+		r->state_sub = r->sub;
+		r->windows_seen = st ? GET(st->delay_windows) : 0;
+		substate_rebase(&r->state, &in);
+	}
+	if (r->sub)
+		take_windows(r);
+	in.safe_latency_us =
+	    rx_sub_safe_latency_us(rx, (unsigned int)(r - rx->subs));
+	if (!substate_step(&r->state, &in))
+		return;
+	if (r->state.state == SUB_RECEIVING)
+		log_info("subscription %s: %s -> %s (%s)", r->set.name,
+			 substate_name(was), substate_name(r->state.state),
+			 r->state.reason);
+	else
+		log_warn("subscription %s: %s -> %s (%s)", r->set.name,
+			 substate_name(was), substate_name(r->state.state),
+			 r->state.reason);
+}
+
+/* A recording's troubles, said once each: a write that failed (a full
+ * disk) stopped it; a gap too long to fill; frames the disk lost. */
+static void watch_recorder(const struct recorder *rec, struct rec_watch *w,
+			   uint64_t now)
+{
+	int e = recorder_write_errno(rec);
+	uint64_t clipped = recorder_gap_clipped(rec),
+		 over = recorder_overflows(rec);
+	uint32_t rate = recorder_rate(rec);
+
+	if (e && !w->error)
+		log_err("recording %s: stopped after %llu frames: %s; the "
+			"node runs on",
+			recorder_path(rec),
+			(unsigned long long)recorder_frames_written(rec),
+			strerror(e));
+	w->error = e;
+	if (clipped != w->clipped)
+		log_warn("recording %s: %.1f s of a gap not in the file "
+			 "(%.1f s in all; a gap holds at most 10 s of "
+			 "silence): later frames are that much early",
+			 recorder_path(rec),
+			 (double)(clipped - w->clipped) / rate,
+			 (double)clipped / rate);
+	w->clipped = clipped;
+	/* a slow disk loses frames for a while: said at most every 10 s,
+	 * with what was lost since */
+	if (over != w->overflows && now - w->said_ns >= 10 * NSEC_PER_SEC) {
+		log_warn("recording %s: %llu frames lost, the disk did not "
+			 "keep up (%llu in all)",
+			 recorder_path(rec),
+			 (unsigned long long)(over - w->overflows),
+			 (unsigned long long)over);
+		w->overflows = over;
+		w->said_ns = now;
+	}
+}
+
+void rx_tick(struct rx *rx, bool clock_settled, bool flush)
+{
+	uint64_t now = loop_now_ns();
+	unsigned int i, k;
+
+	for (i = 0; i < rx->nslots; i++) {
+		struct rx_sub *r = &rx->subs[i];
+
+		if (!r->used)
+			continue;
+		if (r->sub)
+			report_one(r, flush);
+		if (!flush)
+			step_state(rx, r, clock_settled);
+		for (k = 0; k < r->nout; k++)
+			if (r->out[k].rec)
+				watch_recorder(r->out[k].rec, &r->out[k].watch,
+					       now);
+	}
+	for (i = 0; i < rx->nbus_recs; i++)
+		watch_recorder(rx->bus_recs[i], &rx->bus_watch[i], now);
+}
+
+unsigned int rx_sub_recordings(const struct rx *rx, unsigned int slot,
+			       struct rx_rec_info *out, unsigned int max)
+{
+	const struct rx_sub *r = &rx->subs[slot];
+	unsigned int k, n = 0;
+
+	for (k = 0; k < r->nout && n < max; k++) {
+		const struct rx_out *o = &r->out[k];
+		struct rx_rec_info *ri = &out[n];
+
+		if (o->k && o->k->type != SINK_FILE)
+			continue;
+		memset(ri, 0, sizeof(*ri));
+		ri->start_x = UINT64_MAX;
+		ri->state = "waiting";
+		ri->path = o->k ? o->k->path : o->api.path;
+		if (o->rec) {
+			ri->error = recorder_write_errno(o->rec);
+			ri->frames = recorder_frames_written(o->rec);
+			ri->start_x = recorder_start_x(o->rec);
+			ri->gap_clipped = recorder_gap_clipped(o->rec);
+			ri->overflows = recorder_overflows(o->rec);
+			if (ri->error)
+				ri->state = "failed";
+			else if (recorder_complete(o->rec))
+				ri->state = "complete";
+			else if (ri->start_x != UINT64_MAX)
+				ri->state = "recording";
+		}
+		n++;
+	}
+	return n;
 }
 
 size_t rx_status(const struct rx *rx, char *buf, size_t len, size_t off)

@@ -101,6 +101,7 @@ struct rx_env {
 	struct media *media;
 	struct files *files;	       /* the file thread's recordings */
 	const struct node_config *cfg; /* [sink]s, rx_channels, rt_priority */
+	const char *rec_dir; /* the API's recordings go here ("": none) */
 	/* Save the node's state; 0 or -errno (then the change is undone). */
 	int (*persist)(void *ctx);
 	void *persist_ctx;
@@ -114,19 +115,37 @@ struct rx *rx_new(const struct rx_env *env, char *err, size_t err_len);
 void rx_destroy(struct rx *rx);
 struct rxbus *rx_bus(struct rx *rx);
 
-/* A recording an API request asks for with its subscription. */
+/* A recording an API request asks for with its subscription: a new file
+ * @name in the recordings directory (rx_env.rec_dir). */
 struct rx_record {
-	char path[4096];
+	char name[256];
 	bool has_start;
 	uint64_t start_ns;    /* PTP time */
 	uint64_t duration_ns; /* 0: until the node stops */
+	/* rx's own: the file it created, until its recorder takes it */
+	char path[4096 + 256];
+	int fd;
 };
+
+/* What a subscription's recording is doing, for the API. */
+struct rx_rec_info {
+	const char *path;
+	const char *state; /* waiting, recording, complete, failed */
+	int error;	   /* errno that stopped it (failed) */
+	uint64_t frames;   /* written to the file */
+	uint64_t start_x;  /* its first position, UINT64_MAX: not yet */
+	uint64_t gap_clipped, overflows;
+};
+
+/* The recordings of subscription @slot, at most @max of them: how many. */
+unsigned int rx_sub_recordings(const struct rx *rx, unsigned int slot,
+			       struct rx_rec_info *out, unsigned int max);
 
 /* Add subscription @s (checked, resolved and opened; by stream name: when
  * discovery finds it). Its sinks: the INI's [sink]s naming it, and @rec.
- * The slot, or -EEXIST (name taken), -ENOSPC (table full), -EBUSY (an RX
- * channel taken), -EINVAL (bad settings), -EIO (not persisted), with the
- * reason in @err. */
+ * The slot, or -EEXIST (name taken, or @rec's file exists), -ENOSPC
+ * (table full), -EBUSY (an RX channel taken), -EINVAL (bad settings),
+ * -EIO (not persisted), with the reason in @err. */
 int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 		  enum rx_origin origin, const struct rx_record *rec, char *err,
 		  size_t err_len);
@@ -161,12 +180,19 @@ bool rx_sub_latency_changed(const struct rx *rx, unsigned int slot);
 int rx_channel_feeder(const struct rx *rx, unsigned int r, unsigned int *sch);
 /* RX channels filled, stream channels received (mDNS TXT). */
 unsigned int rx_stream_channels(const struct rx *rx);
-/* "unresolved", "silent", "receiving": the subscription's state. */
+/* The subscription's state (node/substate.h: unresolved, waiting,
+ * receiving, late, no-audio, clock-mismatch) and why. */
 const char *rx_sub_state(const struct rx *rx, unsigned int slot);
+const char *rx_sub_state_reason(const struct rx *rx, unsigned int slot);
+/* The smallest latency that would have held over the last 10 s of
+ * arrivals (us, rounded up to 250), or -1 when not known yet. */
+int64_t rx_sub_safe_latency_us(const struct rx *rx, unsigned int slot);
 
-/* The control loop's tick: counter changes into rate-limited log lines
- * (all of them when @flush). */
-void rx_report(struct rx *rx, bool flush);
+/* The control loop's tick (100 ms): every subscription's state, and
+ * counter changes into rate-limited log lines. @clock_settled: this
+ * node's media clock is locked or free-running. @flush: at the end, say
+ * what the rate limit held back. */
+void rx_tick(struct rx *rx, bool clock_settled, bool flush);
 /* The --verbose status ("| sub NAME rx=..."), appended at @off. */
 size_t rx_status(const struct rx *rx, char *buf, size_t len, size_t off);
 /* The "final:" lines. */

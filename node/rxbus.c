@@ -26,6 +26,9 @@ struct rxbus {
 	 * hold_x, so recordings go on without a gap of silence. */
 	bool hold;
 	uint64_t hold_x, first_w;
+	/* the first position a route delivered a stream's sample to: where
+	 * recordings with start = first begin */
+	uint64_t first_data_x;
 	struct recorder *rec[RXBUS_MAX_SINKS];
 	unsigned int nrec;
 	_Atomic uint64_t dropped;
@@ -42,6 +45,7 @@ struct rxbus *rxbus_new(unsigned int nch, uint32_t rate)
 	if (!b)
 		return NULL;
 	b->nch = nch;
+	b->first_data_x = UINT64_MAX;
 	b->rate = rate;
 	b->delay = (uint32_t)mclock_ns_to_samples(RXBUS_DELAY_NS, rate);
 	/* Room from the hand-on to the earliest a port may write: the
@@ -95,7 +99,8 @@ static void count_dropped(struct rxbus *b, uint64_t n)
 }
 
 void rxbus_port_feed(void *ctx, uint64_t x, const int32_t *frames,
-		     unsigned int stream_ch, unsigned int n)
+		     unsigned int stream_ch, unsigned int n,
+		     uint64_t first_data_x)
 {
 	struct rxbus_port *p = ctx;
 	struct rxbus *b = p->bus;
@@ -104,6 +109,8 @@ void rxbus_port_feed(void *ctx, uint64_t x, const int32_t *frames,
 
 	if (!b->started)
 		return;
+	if (first_data_x < b->first_data_x && first_data_x < end)
+		b->first_data_x = first_data_x > x ? first_data_x : x;
 	/* Writable: [play_x, play_x + size - chunk): behind is handed on,
 	 * beyond would overwrite what is not handed on yet. */
 	lo = x > b->play_x ? x : b->play_x;
@@ -142,6 +149,7 @@ void rxbus_resync(struct rxbus *b, uint64_t now_ns)
 	unsigned int i;
 
 	rxbus_start(b, now_ns);
+	b->first_data_x = UINT64_MAX; /* a position of the old timescale */
 	b->hold = true;
 	b->first_w = UINT64_MAX;
 	b->hold_x = mclock_ns_to_samples(now_ns, b->rate);
@@ -195,7 +203,7 @@ uint64_t rxbus_playout(struct rxbus *b, uint64_t now_ns)
 			n = (unsigned int)(b->size - off);
 		for (i = 0; i < b->nrec; i++)
 			recorder_feed(b->rec[i], b->play_x, f, b->nch, n,
-				      UINT64_MAX);
+				      b->first_data_x);
 		memset(f, 0, (size_t)n * b->nch * sizeof(int32_t));
 		b->play_x += n;
 	}

@@ -48,10 +48,13 @@ uint32_t rxbus_rate(const struct rxbus *b);
 int rxbus_add_recorder(struct rxbus *b, struct recorder *rec);
 
 /* sub_output_fn of a port (@ctx): frames for positions [x, x + n), each
- * @stream_ch wide. Positions already handed on or too far ahead are
- * dropped. RT. */
+ * @stream_ch wide, the stream's first sample at @first_data_x (recorders
+ * of RX channels with start = first begin at the first any route
+ * delivers). Positions already handed on or too far ahead are dropped.
+ * RT. */
 void rxbus_port_feed(void *ctx, uint64_t x, const int32_t *frames,
-		     unsigned int stream_ch, unsigned int n);
+		     unsigned int stream_ch, unsigned int n,
+		     uint64_t first_data_x);
 
 /* RT: start at @now_ns; after a media clock step start over; timescale. */
 void rxbus_start(struct rxbus *b, uint64_t now_ns);

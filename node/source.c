@@ -1,5 +1,17 @@
 /* File, tone and silence sources. Files are read ahead by the file thread
- * into a ring; the media thread turns ring frames into positions. */
+ * into a ring; the media thread turns ring frames into positions.
+ *
+ * A file sits on the timeline: frame i plays at position start + i (with
+ * a loop, i modulo its length). When the media thread needs frame F and
+ * the ring does not begin there — a node that starts (or restarts) after
+ * the file's start, a stall longer than the read-ahead, a step of the
+ * media clock — it asks the file thread to seek, in three steps over
+ * atomics, since only the reader may empty an SPSC ring and only the
+ * writer may fill it: the reader asks (seek_req, the frame), the writer
+ * stops writing and says so (seek_stopped), the reader empties the ring
+ * and says so (seek_flushed), the writer seeks and writes from F. The
+ * positions in between play silence, counted as underruns, and the jump
+ * is counted (seeks) and logged by the control thread. */
 #include "node/source.h"
 #include "common/log.h"
 #include "common/ring.h"
@@ -31,13 +43,23 @@ struct source {
 	SNDFILE *sf;
 	struct ring *ring;
 	int32_t *io_buf;
+	uint64_t file_frames; /* the file's length */
 	_Atomic bool eof;
+	/* a seek: requested by the media thread, stopped and done by the
+	 * file thread, the ring emptied by the media thread in between */
+	_Atomic unsigned int seek_req, seek_stopped, seek_flushed;
+	_Atomic uint64_t seek_frame;
+	unsigned int seek_done; /* file thread: the last it carried out */
+	_Atomic uint64_t seeks;	/* jumps, for the log */
+	_Atomic uint64_t last_seek_frame;
 
 	/* media thread */
 	bool timescale_ok;
 	bool started;
 	uint64_t start_x;
 	uint64_t end_x; /* next position to produce */
+	uint64_t ring_frame; /* file frame at the ring's head */
+	bool seeking;	     /* until the file thread has stopped */
 	int32_t *hist;	/* SOURCE_HISTORY frames, indexed by position */
 	struct alsa_cap *cap;
 	_Atomic uint64_t underruns;
@@ -87,6 +109,7 @@ static int open_file(struct source *src, char *err, size_t err_len)
 	}
 	src->channels = (unsigned int)info.channels;
 	src->rate = (uint32_t)info.samplerate;
+	src->file_frames = info.frames > 0 ? (uint64_t)info.frames : 0;
 	src->ring = ring_new(src->channels * sizeof(int32_t),
 			     src->rate * SOURCE_READAHEAD_S);
 	src->io_buf = calloc((size_t)IO_CHUNK * src->channels, sizeof(int32_t));
@@ -161,7 +184,29 @@ void source_destroy(struct source *src)
 
 int source_io_fill(struct source *src)
 {
-	if (!src->sf || atomic_load(&src->eof))
+	unsigned int req;
+
+	if (!src->sf)
+		return 0;
+	req = atomic_load_explicit(&src->seek_req, memory_order_acquire);
+	if (req != src->seek_done) {
+		/* Stop writing; once the reader has emptied the ring, go
+		 * on from the frame it asked for. */
+		atomic_store_explicit(&src->seek_stopped, req,
+				      memory_order_release);
+		if (atomic_load_explicit(&src->seek_flushed,
+					 memory_order_acquire) != req)
+			return 0;
+		src->seek_done = req;
+		if (sf_seek(src->sf,
+			    (sf_count_t)atomic_load_explicit(
+				&src->seek_frame, memory_order_relaxed),
+			    SEEK_SET) < 0)
+			atomic_store(&src->eof, true);
+		else
+			atomic_store(&src->eof, false);
+	}
+	if (atomic_load(&src->eof))
 		return 0;
 	for (;;) {
 		uint32_t space = ring_writable(src->ring);
@@ -184,6 +229,96 @@ int source_io_fill(struct source *src)
 	}
 }
 
+uint64_t source_seeks(const struct source *src, uint64_t *last_frame)
+{
+	if (last_frame)
+		*last_frame = atomic_load_explicit(&src->last_seek_frame,
+						   memory_order_relaxed);
+	return atomic_load_explicit(&src->seeks, memory_order_relaxed);
+}
+
+/* The file frame position @x plays, or UINT64_MAX past a file that does
+ * not loop. */
+static uint64_t file_frame_of(const struct source *src, uint64_t x)
+{
+	uint64_t f = x - src->start_x;
+
+	if (!src->file_frames)
+		return f;
+	if (src->cfg.loop)
+		return f % src->file_frames;
+	return f < src->file_frames ? f : UINT64_MAX;
+}
+
+/* Ask the file thread to go to file frame @want. RT. */
+static void request_seek(struct source *src, uint64_t want)
+{
+	unsigned int req =
+	    atomic_load_explicit(&src->seek_req, memory_order_relaxed) + 1;
+
+	atomic_store_explicit(&src->seek_frame, want, memory_order_relaxed);
+	atomic_store_explicit(&src->seek_req, req, memory_order_release);
+	atomic_store_explicit(&src->last_seek_frame, want,
+			      memory_order_relaxed);
+	atomic_fetch_add_explicit(&src->seeks, 1, memory_order_relaxed);
+	src->seeking = true;
+	src->ring_frame = want; /* where the file thread will write from */
+}
+
+/* While a seek is under way: once the file thread has stopped writing,
+ * empty the ring and let it go on. True while positions must wait. RT. */
+static bool seek_pending(struct source *src)
+{
+	unsigned int req =
+	    atomic_load_explicit(&src->seek_req, memory_order_relaxed);
+
+	if (!src->seeking)
+		return false;
+	if (atomic_load_explicit(&src->seek_stopped, memory_order_acquire) !=
+	    req)
+		return true;
+	ring_skip(src->ring, ring_readable(src->ring));
+	atomic_store_explicit(&src->seek_flushed, req, memory_order_release);
+	src->seeking = false;
+	return false;
+}
+
+/* Bring the ring's head to the frame position @x plays: skip to it when
+ * the ring holds it, wait when the file thread is still reading towards
+ * it, else ask for a seek. True when the head is there. RT. */
+static bool align_file(struct source *src, uint64_t x)
+{
+	uint64_t want = file_frame_of(src, x), d, len = src->file_frames;
+	uint32_t readable;
+
+	if (want == UINT64_MAX || seek_pending(src))
+		return false;
+	if (want == src->ring_frame)
+		return true;
+	readable = ring_readable(src->ring);
+	if (src->cfg.loop && len)
+		d = (want + len - src->ring_frame % len) % len;
+	else
+		d = want >= src->ring_frame ? want - src->ring_frame
+					    : UINT64_MAX;
+	if (d <= readable) {
+		ring_skip(src->ring, (uint32_t)d);
+		src->ring_frame = want;
+		return true;
+	}
+	if (d < (uint64_t)src->rate * SOURCE_READAHEAD_S &&
+	    !atomic_load_explicit(&src->eof, memory_order_acquire)) {
+		/* just read ahead of: it is on its way */
+		ring_skip(src->ring, readable);
+		src->ring_frame += readable;
+		if (src->cfg.loop && len)
+			src->ring_frame %= len;
+		return false;
+	}
+	request_seek(src, want);
+	return false;
+}
+
 /* File frames for positions [from, to): whole runs from the ring straight
  * into the history (which wraps at SOURCE_HISTORY). RT. */
 static void produce_file(struct source *src, uint64_t from, uint64_t to)
@@ -199,17 +334,22 @@ static void produce_file(struct source *src, uint64_t from, uint64_t to)
 	}
 	while (from < to) {
 		uint64_t off = from & (SOURCE_HISTORY - 1);
-		uint32_t run = (uint32_t)(to - from), got;
+		uint32_t run = (uint32_t)(to - from), got = 0;
 
 		if (run > SOURCE_HISTORY - off)
 			run = (uint32_t)(SOURCE_HISTORY - off);
-		got = ring_read(src->ring, src->hist + off * ch, run);
+		if (align_file(src, from)) {
+			got = ring_read(src->ring, src->hist + off * ch, run);
+			src->ring_frame += got;
+			if (src->cfg.loop && src->file_frames)
+				src->ring_frame %= src->file_frames;
+		}
 		if (got < run) {
-			/* The disk fell behind (or the file ended). */
+			/* The disk fell behind, a seek is under way, or the
+			 * file ended (silence, not an underrun). */
 			memset(src->hist + (off + got) * ch, 0,
 			       (size_t)(run - got) * ch * sizeof(int32_t));
-			if (!atomic_load_explicit(&src->eof,
-						  memory_order_acquire))
+			if (file_frame_of(src, from + got) != UINT64_MAX)
 				atomic_store_explicit(&src->underruns,
 						      source_underruns(src) +
 							  run - got,
@@ -276,27 +416,13 @@ void source_read(struct source *src, uint64_t x, unsigned int frames,
 		    src->cfg.start == START_AT
 			? mclock_ns_to_samples(src->cfg.start_ns, src->rate)
 			: x;
-		/* A start in the past: the file is already under way. */
-		if (src->cfg.type == SOURCE_FILE && src->start_x < x) {
-			uint64_t late = x - src->start_x;
-
-			ring_skip(src->ring, late > UINT32_MAX
-						 ? UINT32_MAX
-						 : (uint32_t)late);
-		}
+		/* A start in the past (the file is already under way, by
+		 * whatever distance): produce_file() finds its place. */
 	}
 	if (end > src->end_x + SOURCE_HISTORY) {
-		/* A long stall: skip what no reader can ask for any more. */
-		uint64_t skip_to = end - SOURCE_HISTORY;
-
-		if (src->cfg.type == SOURCE_FILE && skip_to > src->start_x) {
-			uint64_t from = src->end_x > src->start_x
-					    ? src->end_x
-					    : src->start_x;
-
-			ring_skip(src->ring, (uint32_t)(skip_to - from));
-		}
-		src->end_x = skip_to;
+		/* A long stall: skip what no reader can ask for any more;
+		 * produce_file() finds the file's place again. */
+		src->end_x = end - SOURCE_HISTORY;
 	}
 	if (end > src->end_x) {
 		produce(src, src->end_x, end);

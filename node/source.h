@@ -86,6 +86,10 @@ struct alsa_cap *source_alsa(const struct source *src);
 /* Frames a file source had not read from disk in time (played as zeros). */
 uint64_t source_underruns(const struct source *src);
 
+/* How often a file source jumped to the frame its position plays (a late
+ * start, a long stall, a clock step), and the frame of the last jump. */
+uint64_t source_seeks(const struct source *src, uint64_t *last_frame);
+
 /* I/O side (the file thread): read ahead from disk. 0 or -errno. */
 int source_io_fill(struct source *src);
 

@@ -178,6 +178,12 @@ int state_open(struct node *n)
 			n->state_dir, strerror(-rc));
 		n->state_dir[0] = '\0';
 	}
+	if (n->cfg->recordings_dir[0])
+		snprintf(n->rec_dir, sizeof(n->rec_dir), "%s",
+			 n->cfg->recordings_dir);
+	else if (n->state_dir[0])
+		snprintf(n->rec_dir, sizeof(n->rec_dir), "%s/recordings",
+			 n->state_dir);
 	return rc;
 }
 

@@ -1,9 +1,25 @@
 /* Subscriptions. The receive path in order: RTP header, source filter,
  * payload type, payload size, SSRC, timing, sequence, jitter buffer. Every
  * rejection is a counter; the control thread turns counter changes into
- * rate-limited log lines, so nothing here logs. */
+ * rate-limited log lines, so nothing here logs.
+ *
+ * Routes heal themselves (docs/architecture.md "Receive"):
+ * - A packet of another SSRC than the stream's is a stray, a spoof, or a
+ *   new sender. It is kept aside, not played, and counted as foreign
+ *   until its SSRC proves itself: SSRC_PROVE packets in sequence while
+ *   the current SSRC has been quiet for SSRC_QUIET. Then it becomes the
+ *   stream and what was kept plays: a sender that hands over on the same
+ *   timeline (its packets fit where the buffer reads) loses nothing; one
+ *   on another timeline is timed anew.
+ * - Timing is judged again whenever the stream stops fitting: a run of
+ *   MISFIT_PKTS packets over MISFIT_NS, all beyond the buffer or later
+ *   than any latency, with none fitting in between (a sender that
+ *   stepped to another timescale, a restart on the same SSRC).
+ * - A stream aligned on arrival is read at its sender's rate
+ *   (node/arrival.h). */
 #include "node/sub.h"
 #include "common/net.h"
+#include "node/arrival.h"
 #include "node/jbuf.h"
 #include "node/meter.h"
 #include "node/recorder.h"
@@ -20,15 +36,33 @@
 #define RX_BUF	       2048
 #define SUB_MAX_FRAMES (RTP_MAX_PAYLOAD / 2) /* 1 ch of L16 */
 #define PLAYOUT_CHUNK  256
+/* A new SSRC proves itself with this many packets in sequence ... */
+#define SSRC_PROVE 3
+/* ... while the stream's own SSRC has been quiet this long (and at least
+ * two packet times): a spoofer between a live sender's packets never
+ * gets there. */
+#define SSRC_QUIET_NS (2 * 1000 * 1000ull)
+#define SSRC_STASH    8 /* packets kept while a new SSRC proves itself */
+#define MISFIT_PKTS   8
+#define MISFIT_NS     (20 * 1000 * 1000ull)
 
 const int32_t sub_hist_edges_us[SUB_HIST_BUCKETS - 1] = {
     0, 125, 250, 500, 1000, 2000, 4000, 8000, 16000,
+};
+
+/* A packet of a new SSRC, kept until it proves itself. */
+struct stashed {
+	uint64_t arrival_ns;
+	struct sockaddr_in from;
+	uint16_t len;
+	uint8_t buf[RX_BUF];
 };
 
 struct sub {
 	struct sub_config cfg;
 	int fd;
 	struct jbuf *jb;
+	struct arrival *arr; /* arrival timing: the sender's rate */
 	struct recorder *rec[SUB_MAX_SINKS];
 	unsigned int nrec;
 	struct {
@@ -49,6 +83,19 @@ struct sub {
 	uint32_t offset;   /* RTP ts = position + offset */
 	bool have_ssrc;
 	uint32_t ssrc;
+	uint64_t ssrc_last_ns; /* arrival of the stream's last packet */
+	/* a new SSRC proving itself */
+	bool cand;
+	uint32_t cand_ssrc;
+	uint16_t cand_next_seq;
+	unsigned int cand_n;
+	struct stashed stash[SSRC_STASH];
+	/* packets that fit no timeline, in a row */
+	unsigned int misfits;
+	uint64_t misfit_first_ns;
+	/* the arrival delay window being measured */
+	uint64_t win_end_x;
+	int64_t win_min_ns, win_max_ns;
 	bool have_seq;
 	uint16_t max_seq;
 	uint64_t ext_base, ext_max; /* extended sequence numbers */
@@ -70,6 +117,7 @@ struct sub {
 #define STAT_SET(f, v) atomic_store_explicit(&(f), (v), memory_order_relaxed)
 #define STAT_GET(f)    atomic_load_explicit(&(f), memory_order_relaxed)
 #define STAT_INC(f)    STAT_SET(f, STAT_GET(f) + 1)
+#define GET_ARRIVAL(s) STAT_GET((s)->stats.arrival_timing)
 
 struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 {
@@ -107,7 +155,10 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 	    calloc((size_t)SUB_MAX_FRAMES * cfg->channels, sizeof(int32_t));
 	s->out = calloc((size_t)PLAYOUT_CHUNK * cfg->channels, sizeof(int32_t));
 	s->meter = meter_new(cfg->channels, cfg->rate);
-	if (!s->jb || !s->unpacked || !s->out || !s->meter) {
+	s->arr = s->jb ? arrival_new(cfg->channels, cfg->rate,
+				     s->latency_frames, s->jb)
+		       : NULL;
+	if (!s->jb || !s->unpacked || !s->out || !s->meter || !s->arr) {
 		snprintf(err, err_len, "subscription %s: out of memory",
 			 cfg->name);
 		goto out_destroy;
@@ -125,6 +176,10 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 	}
 	STAT_SET(s->stats.delay_min_ns, INT64_MAX);
 	STAT_SET(s->stats.delay_max_ns, INT64_MIN);
+	STAT_SET(s->stats.win_delay_min_ns, INT64_MAX);
+	STAT_SET(s->stats.win_delay_max_ns, INT64_MIN);
+	s->win_min_ns = INT64_MAX;
+	s->win_max_ns = INT64_MIN;
 	s->first_data_x = UINT64_MAX;
 	return s;
 
@@ -140,6 +195,7 @@ void sub_destroy(struct sub *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	jbuf_destroy(s->jb);
+	arrival_destroy(s->arr);
 	free(s->unpacked);
 	free(s->out);
 	meter_destroy(s->meter);
@@ -226,8 +282,9 @@ void sub_resync(struct sub *s, uint64_t now_ns)
 		recorder_resync(s->rec[i]);
 }
 
-/* Pick the timestamp offset for a stream's first packet (or after an SSRC
- * change) and point the jitter buffer at the playout position. */
+/* Pick the timestamp offset for a stream's first packet (or after a new
+ * SSRC on another timeline, or a run of misfits) and point the jitter
+ * buffer at the playout position. */
 static void sync_stream(struct sub *s, uint32_t ts, uint64_t arrival_ns,
 			uint64_t now_ns)
 {
@@ -246,7 +303,18 @@ static void sync_stream(struct sub *s, uint32_t ts, uint64_t arrival_ns,
 		s->offset = s->cfg.mediaclk_offset;
 	STAT_SET(s->stats.arrival_timing, arrival);
 	jbuf_reset(s->jb, (uint32_t)s->play_x + s->offset);
+	arrival_reset(s->arr, s->play_x, (uint32_t)s->play_x + s->offset);
+	s->misfits = 0;
 	s->synced = true;
+}
+
+/* The media position a stream timestamp plays at. */
+static uint64_t ts_position(const struct sub *s, uint32_t ts)
+{
+	uint32_t at = GET_ARRIVAL(s) ? arrival_position(s->arr, s->play_x)
+				     : (uint32_t)s->play_x + s->offset;
+
+	return s->play_x + (uint64_t)(int64_t)rtp_ts_diff(ts, at);
 }
 
 static bool seen_test_and_set(struct sub *s, uint16_t seq)
@@ -303,10 +371,9 @@ static void publish_lost(struct sub *s)
 
 static void record_delay(struct sub *s, uint32_t ts, uint64_t arrival_ns)
 {
-	uint64_t pkt_x = s->play_x + (uint64_t)(int64_t)rtp_ts_diff(
-					 ts - s->offset, (uint32_t)s->play_x);
-	int64_t delay =
-	    (int64_t)(arrival_ns - mclock_samples_to_ns(pkt_x, s->cfg.rate));
+	int64_t delay = (int64_t)(arrival_ns - mclock_samples_to_ns(
+						   ts_position(s, ts),
+						   s->cfg.rate));
 	/* Round towards minus infinity: 500 ns early is early. */
 	int64_t us = delay >= 0 ? delay / 1000 : -((-delay + 999) / 1000);
 	unsigned int b = 0;
@@ -318,16 +385,168 @@ static void record_delay(struct sub *s, uint32_t ts, uint64_t arrival_ns)
 		STAT_SET(s->stats.delay_min_ns, delay);
 	if (delay > STAT_GET(s->stats.delay_max_ns))
 		STAT_SET(s->stats.delay_max_ns, delay);
+	if (delay < s->win_min_ns)
+		s->win_min_ns = delay;
+	if (delay > s->win_max_ns)
+		s->win_max_ns = delay;
 }
 
 /* The stream's first stored sample starts recordings that wait for it. */
 static void note_first_data(struct sub *s, uint32_t ts)
 {
-	uint64_t pkt_x = s->play_x + (uint64_t)(int64_t)rtp_ts_diff(
-					 ts - s->offset, (uint32_t)s->play_x);
+	uint64_t pkt_x = ts_position(s, ts);
 
 	if (s->first_data_x == UINT64_MAX)
 		s->first_data_x = pkt_x > s->play_x ? pkt_x : s->play_x;
+}
+
+/* A packet that fits no timeline (beyond the buffer, or later than any
+ * latency): a run of them has the stream timed anew. */
+static void misfit(struct sub *s, uint64_t arrival_ns)
+{
+	STAT_INC(s->stats.off_timeline);
+	if (!s->misfits++)
+		s->misfit_first_ns = arrival_ns;
+	if (s->misfits >= MISFIT_PKTS &&
+	    arrival_ns - s->misfit_first_ns >= MISFIT_NS) {
+		STAT_INC(s->stats.rejudged);
+		s->synced = false;
+		s->misfits = 0;
+	}
+}
+
+/* A packet of the stream's SSRC, checked up to its SSRC: into the jitter
+ * buffer. */
+static void accept_pkt(struct sub *s, const struct rtp_hdr *h,
+		   const uint8_t *payload, size_t plen, uint64_t arrival_ns,
+		   uint64_t now_ns)
+{
+	size_t frame_bytes = s->cfg.channels * rtp_bytes_per_sample(s->cfg.enc);
+	unsigned int frames = (unsigned int)(plen / frame_bytes);
+	bool reordered, dup;
+	int32_t d;
+
+	s->ssrc_last_ns = arrival_ns;
+	if (!s->synced)
+		sync_stream(s, h->ts, arrival_ns, now_ns);
+	dup = track_seq(s, h->seq, &reordered);
+	s->epoch_received++;
+	STAT_INC(s->stats.received);
+	if (s->timescale_ok)
+		record_delay(s, h->ts, arrival_ns);
+	if (GET_ARRIVAL(s))
+		arrival_note(s->arr,
+			     mclock_ns_to_samples(arrival_ns, s->cfg.rate),
+			     h->ts);
+	if (dup) {
+		s->epoch_dups++;
+		STAT_INC(s->stats.duplicate);
+		publish_lost(s);
+		return;
+	}
+	rtp_unpack(s->cfg.enc, payload, s->cfg.channels, frames, s->unpacked);
+	d = rtp_ts_diff(h->ts, jbuf_read_ts(s->jb));
+	switch (jbuf_put(s->jb, h->ts, s->unpacked, frames)) {
+	case JBUF_OK:
+		note_first_data(s, h->ts);
+		s->misfits = 0;
+		if (reordered)
+			STAT_INC(s->stats.reordered);
+		break;
+	case JBUF_PARTLY_LATE:
+		note_first_data(s, h->ts);
+		s->misfits = 0;
+		if (s->timescale_ok)
+			STAT_INC(s->stats.late);
+		else
+			STAT_INC(s->stats.unsynced);
+		break;
+	case JBUF_LATE:
+		if (d < -(int32_t)(s->cfg.rate / 10))
+			misfit(s, arrival_ns);
+		else
+			s->misfits = 0;
+		if (s->timescale_ok)
+			STAT_INC(s->stats.late);
+		else
+			STAT_INC(s->stats.unsynced);
+		break;
+	case JBUF_EARLY:
+		misfit(s, arrival_ns);
+		if (s->timescale_ok)
+			STAT_INC(s->stats.early);
+		else
+			STAT_INC(s->stats.unsynced);
+		break;
+	case JBUF_DUPLICATE:
+		s->epoch_dups++;
+		STAT_INC(s->stats.duplicate);
+		break;
+	}
+	publish_lost(s);
+}
+
+/* The SSRC proving itself has: it is the stream from now on, and what
+ * it sent so far plays. On the timeline the buffer reads (a hand-over)
+ * nothing is lost; on another, the stream is timed anew. */
+static void take_candidate(struct sub *s, uint64_t now_ns)
+{
+	const struct stashed *first = &s->stash[0];
+	int32_t d = rtp_ts_diff(rtp_peek_ts(first->buf), jbuf_read_ts(s->jb));
+	unsigned int i, n = s->cand_n < SSRC_STASH ? s->cand_n : SSRC_STASH;
+
+	STAT_INC(s->stats.ssrc_changes);
+	s->lost_before = STAT_GET(s->stats.lost);
+	s->have_seq = false;
+	s->ssrc = s->cand_ssrc;
+	STAT_SET(s->stats.ssrc, s->ssrc);
+	s->cand = false;
+	if (d < -(int32_t)(s->cfg.rate / 10) ||
+	    d >= (int32_t)jbuf_capacity(s->jb))
+		s->synced = false;
+	for (i = 0; i < n; i++) {
+		struct rtp_hdr h;
+		const uint8_t *payload;
+		size_t plen;
+
+		if (rtp_hdr_decode(s->stash[i].buf, s->stash[i].len, &h,
+				   &payload, &plen) == 0)
+			accept_pkt(s, &h, payload, plen, s->stash[i].arrival_ns,
+			       now_ns);
+	}
+}
+
+/* A packet of another SSRC than the stream's. */
+static void candidate(struct sub *s, const struct rtp_hdr *h,
+		      const uint8_t *buf, size_t len,
+		      const struct sockaddr_in *from, uint64_t arrival_ns,
+		      uint64_t now_ns)
+{
+	uint64_t quiet = mclock_samples_to_ns(2 * s->chunk, s->cfg.rate);
+	struct stashed *k;
+
+	if (quiet < SSRC_QUIET_NS)
+		quiet = SSRC_QUIET_NS;
+	if (!s->cand || h->ssrc != s->cand_ssrc || h->seq != s->cand_next_seq) {
+		/* another one, or out of sequence: start over */
+		if (s->cand)
+			STAT_SET(s->stats.foreign_ssrc,
+				 STAT_GET(s->stats.foreign_ssrc) + s->cand_n);
+		s->cand = true;
+		s->cand_ssrc = h->ssrc;
+		s->cand_n = 0;
+	}
+	s->cand_next_seq = (uint16_t)(h->seq + 1);
+	if (s->cand_n < SSRC_STASH) {
+		k = &s->stash[s->cand_n];
+		k->arrival_ns = arrival_ns;
+		k->from = *from;
+		k->len = (uint16_t)len;
+		memcpy(k->buf, buf, len);
+	}
+	s->cand_n++;
+	if (s->cand_n >= SSRC_PROVE && arrival_ns >= s->ssrc_last_ns + quiet)
+		take_candidate(s, now_ns);
 }
 
 void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
@@ -338,8 +557,6 @@ void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
 	const uint8_t *payload;
 	size_t plen;
 	struct rtp_hdr h;
-	unsigned int frames;
-	bool reordered, dup;
 
 	if (rtp_hdr_decode(buf, len, &h, &payload, &plen) < 0) {
 		STAT_INC(s->stats.bad_header);
@@ -361,60 +578,21 @@ void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
 		STAT_SET(s->stats.last_bad_size, (uint32_t)plen);
 		return;
 	}
-	frames = (unsigned int)(plen / frame_bytes);
-	if (!s->have_ssrc || h.ssrc != s->ssrc) {
-		if (s->have_ssrc) {
-			/* A restarted sender: new timing, new sequence. */
-			STAT_INC(s->stats.ssrc_changes);
-			s->lost_before = STAT_GET(s->stats.lost);
-			s->have_seq = false;
-			s->synced = false;
-		}
+	if (!s->have_ssrc) {
+		/* the first stream: nothing to defend yet */
 		s->have_ssrc = true;
 		s->ssrc = h.ssrc;
 		STAT_SET(s->stats.ssrc, h.ssrc);
-	}
-	if (!s->synced)
-		sync_stream(s, h.ts, arrival_ns, now_ns);
-	dup = track_seq(s, h.seq, &reordered);
-	s->epoch_received++;
-	STAT_INC(s->stats.received);
-	if (s->timescale_ok)
-		record_delay(s, h.ts, arrival_ns);
-	if (dup) {
-		s->epoch_dups++;
-		STAT_INC(s->stats.duplicate);
-		publish_lost(s);
+	} else if (h.ssrc != s->ssrc) {
+		candidate(s, &h, buf, len, from, arrival_ns, now_ns);
 		return;
+	} else if (s->cand) {
+		/* the stream goes on: what claimed to follow it was not */
+		STAT_SET(s->stats.foreign_ssrc,
+			 STAT_GET(s->stats.foreign_ssrc) + s->cand_n);
+		s->cand = false;
 	}
-	rtp_unpack(s->cfg.enc, payload, s->cfg.channels, frames, s->unpacked);
-	switch (jbuf_put(s->jb, h.ts, s->unpacked, frames)) {
-	case JBUF_OK:
-		note_first_data(s, h.ts);
-		if (reordered)
-			STAT_INC(s->stats.reordered);
-		break;
-	case JBUF_PARTLY_LATE:
-		note_first_data(s, h.ts);
-		/* fall through */
-	case JBUF_LATE:
-		if (s->timescale_ok)
-			STAT_INC(s->stats.late);
-		else
-			STAT_INC(s->stats.unsynced);
-		break;
-	case JBUF_EARLY:
-		if (s->timescale_ok)
-			STAT_INC(s->stats.early);
-		else
-			STAT_INC(s->stats.unsynced);
-		break;
-	case JBUF_DUPLICATE:
-		s->epoch_dups++;
-		STAT_INC(s->stats.duplicate);
-		break;
-	}
-	publish_lost(s);
+	accept_pkt(s, &h, payload, plen, arrival_ns, now_ns);
 }
 
 void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns)
@@ -465,19 +643,38 @@ void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns)
 	}
 }
 
+/* Close the arrival delay window that ends before @play_x. RT. */
+static void close_window(struct sub *s)
+{
+	STAT_SET(s->stats.win_delay_min_ns, s->win_min_ns);
+	STAT_SET(s->stats.win_delay_max_ns, s->win_max_ns);
+	STAT_INC(s->stats.delay_windows);
+	s->win_min_ns = INT64_MAX;
+	s->win_max_ns = INT64_MIN;
+	s->win_end_x = s->play_x + (uint64_t)s->cfg.rate * SUB_DELAY_WINDOW_S;
+	STAT_SET(s->stats.rate_ppb, (int64_t)(arrival_ppm(s->arr) * 1000.0));
+	STAT_SET(s->stats.converting, arrival_converting(s->arr));
+	STAT_SET(s->stats.arrival_steps, arrival_steps(s->arr));
+}
+
 uint64_t sub_playout(struct sub *s, uint64_t now_ns)
 {
 	uint64_t target = mclock_ns_to_samples(now_ns, s->cfg.rate) -
 			  s->latency_frames + s->lead_frames;
 	unsigned int i;
 
+	if (s->play_x >= s->win_end_x)
+		close_window(s);
 	while (s->play_x < target) {
 		uint64_t left = target - s->play_x;
 		unsigned int n =
 		    left > PLAYOUT_CHUNK ? PLAYOUT_CHUNK : (unsigned int)left;
 
 		if (s->synced) {
-			unsigned int missing = jbuf_get(s->jb, s->out, n);
+			unsigned int missing =
+			    GET_ARRIVAL(s)
+				? arrival_read(s->arr, s->play_x, s->out, n)
+				: jbuf_get(s->jb, s->out, n);
 
 			/* Before the stream's first sample nothing is
 			 * missing yet. */
@@ -501,7 +698,7 @@ uint64_t sub_playout(struct sub *s, uint64_t now_ns)
 				      s->cfg.channels, n, s->first_data_x);
 		for (i = 0; i < s->nout; i++)
 			s->out_fn[i].fn(s->out_fn[i].ctx, s->play_x, s->out,
-					s->cfg.channels, n);
+					s->cfg.channels, n, s->first_data_x);
 		s->play_x += n;
 	}
 	return mclock_samples_to_ns(s->play_x + s->chunk + s->latency_frames -

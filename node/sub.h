@@ -15,7 +15,7 @@
 #define SUB_MAX_SINKS	       8
 #define SUB_LATENCY_MIN_NS     (250 * 1000ull)
 #define SUB_LATENCY_MAX_NS     (100 * 1000 * 1000ull)
-#define SUB_LATENCY_DEFAULT_NS (1000 * 1000ull)
+#define SUB_LATENCY_DEFAULT_NS (4 * 1000 * 1000ull) /* docs/api.md "Latency" */
 
 enum sub_timing {
 	SUB_TIMING_AUTO, /* PTP when the stream's timestamps fit, else arrival
@@ -60,15 +60,36 @@ struct sub_stats {
 	_Atomic uint64_t bad_pt;
 	_Atomic uint64_t bad_size;
 	_Atomic uint64_t foreign; /* other source than the filter allows */
+	/* packets of another SSRC than the stream's, dropped: strays and
+	 * spoofs, and a new sender's first ones until it proves itself */
+	_Atomic uint64_t foreign_ssrc;
 	_Atomic uint64_t ssrc_changes;
+	/* packets that fit no timeline (beyond the buffer, or later than
+	 * any latency): a sender on another clock, or one that stepped */
+	_Atomic uint64_t off_timeline;
+	/* timing judged again: a run of packets that fit no timeline */
+	_Atomic uint64_t rejudged;
 	_Atomic uint32_t last_bad_size;
 	_Atomic uint32_t last_bad_pt;
 	_Atomic int64_t delay_min_ns;
 	_Atomic int64_t delay_max_ns;
 	_Atomic uint64_t hist[SUB_HIST_BUCKETS];
 	_Atomic uint32_t ssrc;
-	_Atomic bool arrival_timing; /* auto chose arrival timing */
+	_Atomic bool arrival_timing; /* aligned on arrival (auto chose it) */
+	/* arrival timing: the sender's rate against ours (parts per
+	 * billion), whether it is converted, realignments of the map */
+	_Atomic int64_t rate_ppb;
+	_Atomic bool converting;
+	_Atomic uint64_t arrival_steps;
+	/* Arrival minus the packet's own time over the last completed
+	 * window of SUB_DELAY_WINDOW_S (arrival timing: against the
+	 * alignment), and how many windows have closed. */
+	_Atomic int64_t win_delay_min_ns;
+	_Atomic int64_t win_delay_max_ns;
+	_Atomic uint64_t delay_windows;
 };
+
+#define SUB_DELAY_WINDOW_S 2
 
 struct sub;
 struct recorder;
@@ -79,9 +100,12 @@ void sub_destroy(struct sub *s);
 /* Attach a recorder (before the media thread starts). 0 or -ENOSPC. */
 int sub_add_recorder(struct sub *s, struct recorder *rec);
 
-/* A sink that takes frames for positions [x, x + n), @stream_ch wide. RT. */
+/* A sink that takes frames for positions [x, x + n), @stream_ch wide;
+ * @first_data_x is the position of the stream's first sample (UINT64_MAX
+ * while none has come). RT. */
 typedef void (*sub_output_fn)(void *ctx, uint64_t x, const int32_t *frames,
-			      unsigned int stream_ch, unsigned int n);
+			      unsigned int stream_ch, unsigned int n,
+			      uint64_t first_data_x);
 /* Attach one (before the media thread starts); it needs each position
  * @lead_frames before its playout time (a sound card's buffer), so the
  * subscription plays out that much earlier: packets must be in by then.

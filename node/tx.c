@@ -5,6 +5,7 @@
 #include "node/tx.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "discovery/aes67check.h"
 #include "discovery/sap.h"
 #include "discovery/sdp.h"
 #include "node/config.h"
@@ -93,7 +94,7 @@ static int flow_sdp(const struct tx *tx, const struct tx_flow *f,
 
 	flow_origin(f->flow, &st.origin_addr, mac);
 	snprintf(st.origin_user, sizeof(st.origin_user), "-");
-	st.session_id = flow_ssrc(f->flow) ? flow_ssrc(f->flow) : 1;
+	st.session_id = flow_session_id(f->flow) ? flow_session_id(f->flow) : 1;
 	st.session_version = version;
 	snprintf(st.name, sizeof(st.name), "%s %s", tx->env.node_name,
 		 fc->name);
@@ -187,6 +188,41 @@ void tx_set_disco(struct tx *tx, struct disco *d)
 		if (tx->flows[i].used &&
 		    net_is_multicast(&tx->flows[i].set.dest))
 			publish(tx, &tx->flows[i]);
+}
+
+/* A multicast flow against Dante's AES67 mode, AES67 and ST 2110-30
+ * (discovery/aes67check.h, as `d4ctl check` does): what would be refused
+ * is logged once, when the flow starts. */
+static void check_flow(const struct tx *tx, const struct tx_flow *f)
+{
+	char buf[SAP_SDP_MAX], session[SDP_NAME_MAX];
+	struct aes67check_finding out[32];
+	struct aes67check_live live = {0};
+	struct mclock_status cs;
+	struct sdp_stream st;
+	size_t i, n;
+	int len;
+
+	if (!net_is_multicast(&f->set.dest))
+		return; /* Dante takes AES67 multicast only */
+	len = flow_sdp(tx, f, f->sdp_version, buf, sizeof(buf), session,
+		       sizeof(session));
+	if (len < 0 || sdp_parse((const uint8_t *)buf, (size_t)len, &st, NULL,
+				 0) < 0)
+		return;
+	mclock_get_status(tx->env.mc, &cs);
+	if (cs.gm_valid) {
+		live.has_gm = true;
+		memcpy(live.gm_id, cs.gm_id, 8);
+		live.domain = cs.domain;
+	}
+	n = aes67check_run(&st, (const uint8_t *)buf, (size_t)len, &live, out,
+			   32);
+	for (i = 0; i < n && i < 32; i++)
+		if (out[i].severity != AES67CHECK_INFO)
+			log_warn("flow %s: %s %s: %s", f->set.name,
+				 aes67check_severity_name(out[i].severity),
+				 out[i].rule, out[i].msg);
 }
 
 /* The loop of the INI's [d4] bound "on flow NAME", or -1. */
@@ -392,6 +428,7 @@ int tx_flow_create(struct tx *tx, const struct flow_config *fc,
 	d4_start(relay_runtime(tx->env.relay), f->loop);
 	media_set_flow(tx->env.media, slot, f->flow);
 	publish(tx, f);
+	check_flow(tx, f);
 	return (int)slot;
 }
 

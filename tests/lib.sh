@@ -158,6 +158,25 @@ d4_ptp_gm() {
 		--logAnnounceInterval=0 --announceReceiptTimeout=2
 }
 
+# d4_ptp_gm_timescale HOST OFFSET_S: the grandmaster ptp4l on HOST announces
+# the PTP timescale with a UTC offset of OFFSET_S seconds from now on
+# (linuxptp's GRANDMASTER_SETTINGS_NP through pmc). Its clock is still the
+# lab's shared CLOCK_REALTIME, so its followers' PTP time becomes that plus
+# OFFSET_S: a grandmaster on another timescale (Dante grandmasters are
+# decades off UTC; a signed 16-bit offset reaches about 9 hours).
+d4_ptp_gm_timescale() {
+	local host=$1 off=$2 i
+	for i in $(seq 1 50); do
+		pmc -u -s "$T/$host-ptp4l" -b 0 "SET GRANDMASTER_SETTINGS_NP \
+clockClass 248 clockAccuracy 0xfe offsetScaledLogVariance 0xffff \
+currentUtcOffset $off leap61 0 leap59 0 currentUtcOffsetValid 1 \
+ptpTimescale 1 timeTraceable 1 frequencyTraceable 0 timeSource 0xa0" \
+			2>&1 | grep -q "currentUtcOffset *$off" && return 0
+		sleep 0.1
+	done
+	fail "ptp4l on $host did not take the PTP timescale with offset $off"
+}
+
 # d4_ptp_follower HOST: a measuring-only ptp4l on HOST (socket
 # $T/HOST-ptp4l). PID in $!.
 d4_ptp_follower() {
@@ -269,6 +288,22 @@ d4_api() {
 		"http://$addr:8080/api/v1$path") || code=000
 	cat "$T/api-answer"
 	case $code in 2*) return 0 ;; *) return 1 ;; esac
+}
+
+# d4_hogs SECONDS: the load of issue 16 for SECONDS: two CPU hogs and a
+# memory hog (1 GiB mapped, written and unmapped over and over), all at
+# normal priority, as other work on the machine would be. stress-ng ends
+# them itself when the time is up, whatever happens to the test; PID in
+# $!. d4_hogs_stop PID: stop them now and print the CPU seconds they had
+# (stress-ng's own count, user + system), to show the load happened.
+d4_hogs() {
+	d4_spawn "$T/hogs.log" stress-ng --cpu 2 --vm 1 --vm-bytes 1G \
+		--timeout "$1" --metrics-brief
+}
+d4_hogs_stop() {
+	kill -INT "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+	awk '/metrc:.* (cpu|vm) +[0-9]/ {t += $(NF-3) + $(NF-2)} END {printf "%d\n", t}' "$T/hogs.log"
 }
 
 # d4_describe HOST ADDR PORT NAME: RTSP DESCRIBE rtsp://ADDR:PORT/by-name/

@@ -54,6 +54,15 @@ check "bad program exits 1" test $rc -eq 1
 check "bad program prints FILE:LINE:COL: message" \
 	test "$out" = "$tmp/bad.d4:5:15: undefined name '_nowhere'"
 
+# The seed's three nested loops: exactly its two errors, a line each.
+printf 'loop three {\npkt = recv()\nfor i = 0 to 1000 step 1\nfor j = 0 to 10 step 1\nfor k = 0 to 10 step 1\npass\nendfor\nendfor\nendfor\n}\n' >"$tmp/three.d4"
+out=$("$d4c" "$tmp/three.d4" 2>&1)
+rc=$?
+check "the seed's three loops exit 1" test $rc -eq 1
+check "the seed's three loops give exactly its two errors" \
+	test "$out" = "$tmp/three.d4:3:1: for runs 1001 times, limit is 100
+$tmp/three.d4:5:1: 'for' nested more than 2 deep"
+
 out=$("$d4c" "$tmp/two.d4" 2>&1)
 rc=$?
 check "a file may hold several loops" test $rc -eq 0

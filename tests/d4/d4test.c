@@ -23,10 +23,22 @@
  * the last section the loop must never have run more instructions than its
  * proven worst case. With --coverage the driver instead checks that the
  * cases, together, use every opcode and expect every error message, and
- * that the reference manual lists every message. */
+ * that the reference manual lists every message.
+ *
+ * With --kernel the cases also run on the kernel back end (d4/kernel.h),
+ * wherever it takes the loop: in a network namespace of its own the driver
+ * attaches the loop at a veth's tc ingress (an unbound loop in a case
+ * without binding sections is bound to udp 10.99.0.1:5004), injects each
+ * -- in packet there, captures the copies the kernel sends, and requires
+ * them to be the VM's copies of the same packet, in order, no more, with
+ * correct headers (knet.c), and the kernel's counters and last trap to
+ * move as the VM's did. --min-compared N fails the run when fewer cases
+ * than N could be compared. Exit 77 (skip) when the kernel refuses BPF. */
 #include "d4/d4.h"
 #include "d4/errors.h"
+#include "d4/kernel.h"
 #include "d4/opcodes.h"
+#include "knet.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -36,8 +48,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_SENT 512
+
+/* --kernel: the wire, and what the run found */
+static struct knet *knet;
+static struct {
+	int compared; /* cases whose packets ran on both back ends */
+	int refused;  /* cases whose loop the kernel back end refused */
+	long packets; /* packets compared */
+} ktally;
 
 struct sent_pkt {
 	struct sockaddr_in dst;
@@ -61,6 +82,12 @@ struct tcase {
 	char last_err[512];
 	bool error_checked;
 	int line; /* of the section being run */
+	/* --kernel */
+	struct d4_kern *k;
+	bool has_binding_sections;
+	bool krefused;
+	long kpackets;
+	char kwhy[256];
 };
 
 static int host_send(void *ctx, int handle, const uint8_t *pkt, size_t len,
@@ -216,6 +243,163 @@ static void check_error_done(struct tcase *t)
 	}
 }
 
+/* ---- the kernel back end beside the VM (--kernel) ---- */
+
+/* Attach the case's loop, or follow the runtime's changes. */
+static void kern_follow(struct tcase *t)
+{
+	struct d4_kern_opts o = {.ifname = KNET_IF,
+				 .dscp = KNET_DSCP,
+				 .ttl = KNET_TTL,
+				 .mcast_ttl = KNET_MCAST_TTL};
+	struct d4_program_info info;
+	char why[256], err[256];
+
+	if (!knet || t->handle < 0)
+		return;
+	if (d4_kern_attached(t->k, t->handle)) {
+		if (d4_kern_sync(t->k, why, sizeof(why)))
+			printf("# %s: kernel: %s\n", t->path, why);
+		return;
+	}
+	if (d4_program_info(t->rt, t->handle, &info))
+		return;
+	if (info.bind_kind == D4_BIND_NONE && !t->has_binding_sections &&
+	    d4_set_binding(t->rt, t->handle, "udp 10.99.0.1:5004", err,
+			   sizeof(err)))
+		failf(t, "binding for the kernel: %s", err);
+	if (d4_kern_attach(t->k, t->handle, &o, why, sizeof(why))) {
+		if (!t->krefused)
+			snprintf(t->kwhy, sizeof(t->kwhy), "%s", why);
+		t->krefused = true;
+	}
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The same packet, @n times, through the kernel; @vm_before are the VM's
+ * counters before the VM ran it. The kernel must send what the VM sent,
+ * and count alike. */
+static void kern_in(struct tcase *t, const struct sockaddr_in *src,
+		    const uint8_t *pkt, size_t len, long n,
+		    const struct d4_program_info *vm_before)
+{
+	struct d4_kern_stats a, b;
+	struct d4_program_info vm, ki;
+	struct knet_copy c;
+	uint64_t want, got = 0;
+	char why[256], x[64], y[64];
+	double until;
+	long i;
+	int r;
+
+	if (!knet || !d4_kern_attached(t->k, t->handle) ||
+	    d4_program_info(t->rt, t->handle, &vm) ||
+	    d4_kern_stats(t->k, t->handle, &a))
+		return;
+	for (i = 0; i < n; i++) {
+		r = knet_inject(knet, src, &vm.bind_addr, pkt, len,
+				(t->kpackets + i) % 2 == 0);
+		if (r) {
+			failf(t, "kernel: inject: %s", strerror(-r));
+			return;
+		}
+	}
+	/* every packet seen: run, or left to the stack */
+	until = now_s() + 5;
+	do {
+		d4_kern_stats(t->k, t->handle, &b);
+	} while (b.in + b.passed < a.in + a.passed + (uint64_t)n &&
+		 now_s() < until);
+	if (b.in + b.passed < a.in + a.passed + (uint64_t)n) {
+		failf(t, "kernel: %llu of %ld packets arrived",
+		      (unsigned long long)(b.in + b.passed - a.in - a.passed),
+		      n);
+		return;
+	}
+	t->kpackets += n;
+	want = vm.pkts_sent - vm_before->pkts_sent;
+	if (b.passed > a.passed) {
+		/* the kernel left it to the stack: a stopped loop, or longer
+		 * than the interface carries; the VM's run is then the only
+		 * one (as on a node) */
+		if (vm.running && len <= KNET_MTU - 28)
+			failf(t, "kernel: left %llu packets to the stack",
+			      (unsigned long long)(b.passed - a.passed));
+		return;
+	}
+	while (got < want) {
+		r = knet_next(knet, 2000, ntohs(vm.bind_addr.sin_port), &c, why,
+			      sizeof(why));
+		if (r == 0)
+			break;
+		if (r < 0) {
+			failf(t, "kernel: %s", why);
+			got++;
+			continue;
+		}
+		if (!t->count_only && got < (uint64_t)t->nsent) {
+			const struct sent_pkt *s = &t->sent[got];
+
+			format_ep(&c.dst, x, sizeof(x));
+			format_ep(&s->dst, y, sizeof(y));
+			if (strcmp(x, y))
+				failf(t,
+				      "kernel: copy %llu went to %s, the "
+				      "VM's to %s",
+				      (unsigned long long)got + 1, x, y);
+			else if (c.len != s->len ||
+				 memcmp(c.data, s->data, c.len)) {
+				failf(t,
+				      "kernel: copy %llu to %s differs; "
+				      "kernel:",
+				      (unsigned long long)got + 1, x);
+				hexdump(c.data, c.len);
+				fprintf(stderr, "VM:\n");
+				hexdump(s->data, s->len);
+			}
+		}
+		got++;
+	}
+	if (got < want)
+		failf(t, "kernel: %llu copies, the VM sent %llu",
+		      (unsigned long long)got, (unsigned long long)want);
+	else if (knet_next(knet, 30, 0, &c, why, sizeof(why)))
+		failf(t, "kernel: more copies than the VM sent (%llu)",
+		      (unsigned long long)want);
+	ktally.packets += n;
+	/* counters move alike */
+	if (b.in - a.in != vm.pkts_in - vm_before->pkts_in ||
+	    b.sent - a.sent != vm.pkts_sent - vm_before->pkts_sent ||
+	    b.dropped - a.dropped !=
+		vm.pkts_dropped - vm_before->pkts_dropped ||
+	    b.errors - a.errors != vm.errors - vm_before->errors)
+		failf(t,
+		      "kernel counted in=%llu sent=%llu dropped=%llu "
+		      "errors=%llu, the VM in=%llu sent=%llu dropped=%llu "
+		      "errors=%llu",
+		      (unsigned long long)(b.in - a.in),
+		      (unsigned long long)(b.sent - a.sent),
+		      (unsigned long long)(b.dropped - a.dropped),
+		      (unsigned long long)(b.errors - a.errors),
+		      (unsigned long long)(vm.pkts_in - vm_before->pkts_in),
+		      (unsigned long long)(vm.pkts_sent - vm_before->pkts_sent),
+		      (unsigned long long)(vm.pkts_dropped -
+					   vm_before->pkts_dropped),
+		      (unsigned long long)(vm.errors - vm_before->errors));
+	if (vm.errors != vm_before->errors &&
+	    !d4_kern_program_info(t->k, t->handle, &ki) &&
+	    strcmp(ki.last_error, vm.last_error))
+		failf(t, "kernel: last error '%s', the VM's '%s'",
+		      ki.last_error, vm.last_error);
+}
+
 static void sec_exec(struct tcase *t, const char *body, bool start)
 {
 	int h = -1;
@@ -230,6 +414,7 @@ static void sec_exec(struct tcase *t, const char *body, bool start)
 		if (start && d4_start(t->rt, h))
 			failf(t, "d4_start failed");
 	}
+	kern_follow(t);
 }
 
 /* @times: "" for one run, "xN" for N runs of the same bytes. */
@@ -237,6 +422,7 @@ static void sec_in(struct tcase *t, const char *arg, const char *times,
 		   const char *body)
 {
 	static uint8_t pkt[D4_MAX_PKT], run[D4_MAX_PKT];
+	struct d4_program_info before = {0};
 	struct sockaddr_in src;
 	long n = 1, i;
 	size_t len;
@@ -257,12 +443,14 @@ static void sec_in(struct tcase *t, const char *arg, const char *times,
 	t->nsent = 0;
 	t->next_out = 0;
 	t->count_only = *times != '\0';
+	d4_program_info(t->rt, t->handle, &before);
 	for (i = 0; i < n; i++) {
 		/* the program may rewrite the packet: every run gets the
 		 * bytes of the case */
 		memcpy(run, pkt, len);
 		t->last_ret = d4_run(t->rt, t->handle, run, len, &src);
 	}
+	kern_in(t, &src, pkt, len, n, &before);
 	t->count_only = false;
 }
 
@@ -401,6 +589,7 @@ static void run_section(struct tcase *t, const char *name, const char *arg,
 				     : d4_start(t->rt, t->handle);
 		if (ret)
 			failf(t, "%s failed: %d", name, ret);
+		kern_follow(t);
 	} else if (!strcmp(name, "binding")) {
 		char *nl = strchr(body, '\n');
 		char *want = nl ? trim(nl + 1) : "";
@@ -422,6 +611,7 @@ static void run_section(struct tcase *t, const char *name, const char *arg,
 				failf(t, "binding '%s', expected '%s'",
 				      info.binding, want);
 		}
+		kern_follow(t);
 	} else {
 		failf(t, "unknown section '%s'", name);
 	}
@@ -450,6 +640,13 @@ static int run_case(const char *path)
 	host.ctx = t;
 	t->rt = d4_runtime_new(&host);
 	d4_runtime_seed(t->rt, 1);
+	t->has_binding_sections = strstr(t->text, "\n-- binding") ||
+				  !strncmp(t->text, "-- binding", 10);
+	if (knet) {
+		t->k = d4_kern_new(t->rt);
+		if (!t->k)
+			failf(t, "d4_kern_new failed");
+	}
 	p = strncmp(t->text, "-- ", 3) ? strstr(t->text, "\n-- ") : t->text;
 	if (p && p != t->text) {
 		for (char *q = t->text; q <= p; q++)
@@ -486,7 +683,25 @@ static int run_case(const char *path)
 		failf(t, "ran %llu instructions, proven worst case %llu",
 		      (unsigned long long)info.max_insns,
 		      (unsigned long long)info.wcet_insns);
+	if (knet) {
+		struct d4_kern_stats ks = {0};
+
+		d4_kern_stats(t->k, t->handle, &ks);
+		if (t->kpackets) {
+			ktally.compared++;
+			printf("# %s: kernel: %ld packets compared; %u BPF "
+			       "instructions, the verifier walked %u (bound "
+			       "%llu)\n",
+			       path, t->kpackets, ks.bpf_insns,
+			       ks.verified_insns,
+			       (unsigned long long)ks.walk_estimate);
+		} else if (t->krefused) {
+			ktally.refused++;
+			printf("# %s: kernel refused: %s\n", path, t->kwhy);
+		}
+	}
 	failures = t->failures;
+	d4_kern_destroy(t->k);
 	d4_runtime_destroy(t->rt);
 	free(t->text);
 	free(t);
@@ -661,24 +876,60 @@ static int coverage(const char *docs, const char *dir, int n, char **paths)
 	return missing ? 1 : 0;
 }
 
+/* --kernel: the wire, or why there is none (exit 77: skipped). */
+static int kernel_setup(void)
+{
+	static struct knet net;
+	char why[256];
+	int ret = d4_kern_probe(why, sizeof(why));
+
+	if (!ret)
+		ret = knet_setup(&net, why, sizeof(why));
+	if (ret) {
+		printf("SKIP: the kernel back end cannot run here: %s\n", why);
+		return 77;
+	}
+	knet = &net;
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
-	int i, failed = 0;
+	int i, first = 1, failed = 0, min_compared = 0;
 
 	if (argc > 3 && !strcmp(argv[1], "--coverage"))
 		return coverage(argv[2], argv[3], argc - 4, argv + 4);
-	if (argc < 2) {
-		fprintf(
-		    stderr,
-		    "usage: d4test CASE.d4... | --coverage DOC DIR CASE...\n");
+	if (argc > 1 && !strcmp(argv[1], "--kernel")) {
+		first = 2;
+		if (argc > 3 && !strcmp(argv[2], "--min-compared")) {
+			min_compared = atoi(argv[3]);
+			first = 4;
+		}
+		if (kernel_setup())
+			return 77;
+	}
+	if (argc <= first) {
+		fprintf(stderr, "usage: d4test [--kernel [--min-compared N]] "
+				"CASE.d4... | --coverage DOC DIR CASE...\n");
 		return 2;
 	}
-	for (i = 1; i < argc; i++) {
+	for (i = first; i < argc; i++) {
 		int r = run_case(argv[i]);
 
-		printf("%s %d - %s\n", r ? "not ok" : "ok", i, argv[i]);
+		printf("%s %d - %s\n", r ? "not ok" : "ok", i - first + 1,
+		       argv[i]);
 		failed += r;
 	}
-	printf("%d passed, %d failed\n", argc - 1 - failed, failed);
+	printf("%d passed, %d failed\n", argc - first - failed, failed);
+	if (knet) {
+		printf("kernel: %d cases compared on both back ends (%ld "
+		       "packets), %d refused by the translator\n",
+		       ktally.compared, ktally.packets, ktally.refused);
+		if (ktally.compared < min_compared) {
+			printf("kernel: fewer than %d cases compared\n",
+			       min_compared);
+			return 1;
+		}
+	}
 	return failed ? 1 : 0;
 }

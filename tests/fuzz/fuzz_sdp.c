@@ -47,7 +47,12 @@ static bool same_stream(const struct sdp_stream *a, const struct sdp_stream *b)
 	       !strcmp(a->origin_user, b->origin_user) &&
 	       !strcmp(a->name, b->name) && !strcmp(a->info, b->info) &&
 	       !strcmp(a->encoding, b->encoding) &&
-	       !strcmp(a->direction, b->direction) && SAME_BYTES(gm_id);
+	       !strcmp(a->direction, b->direction) && SAME_BYTES(gm_id) &&
+	       !strcmp(a->channel_order, b->channel_order) &&
+	       !strcmp(a->mid, b->mid) && SAME(dup.present) &&
+	       !strcmp(a->dup.mid, b->dup.mid) && SAME(dup.addr.s_addr) &&
+	       SAME(dup.ttl) && SAME(dup.port) && SAME(dup.has_source_filter) &&
+	       SAME(dup.source_filter.s_addr);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

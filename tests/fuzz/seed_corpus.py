@@ -68,9 +68,13 @@ def seed_d4():
         data = src.encode() + b"\0"
         for p in pkts:
             data += len(p).to_bytes(2, "big") + p
-        # d4 keeps its historical names (case-*)
-        with open(os.path.join(out, "case-" + name[:-3]), "wb") as f:
-            f.write(data)
+        # d4 keeps its historical names (case-*); d4_bpf (the kernel
+        # back end's translator) takes the same inputs
+        for target in ("d4", "d4_bpf"):
+            d = os.path.join(corpus, target)
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, "case-" + name[:-3]), "wb") as f:
+                f.write(data)
         n += 1
     return n
 
@@ -82,6 +86,8 @@ def fixtures():
     d = os.path.join(root, "tests", "data", "sdp")
     out = {}
     for name in sorted(os.listdir(d)):
+        if not name.endswith(".sdp"):
+            continue  # PROVENANCE, expect.tsv
         with open(os.path.join(d, name), "rb") as f:
             out[name[:-4]] = f.read()
     return out

@@ -9,7 +9,7 @@
 # - B restarts: its subscriptions come back from its state file.
 . "$(dirname "$0")/../lib.sh"
 
-secs=3
+secs=8
 lab=d4a$$
 d4_lab_hosts $lab 2
 "$D4WAV" gen "$T/in.wav" --channels 2 --seconds $secs --seed 21
@@ -48,7 +48,7 @@ source = program
 destination = 239.69.5.1:5004
 interface = eth0
 INI
-printf '[node]\nname = B\n[discovery]\ninterface = eth0\nmdns = off\n' >"$T/B.ini"
+printf '[node]\nname = B\nrecordings_dir = %s\n[discovery]\ninterface = eth0\nmdns = off\n' "$T" >"$T/B.ini"
 d4_node $lab-h1 A "$T/A.ini"
 a=$!
 d4_node $lab-h2 B "$T/B.ini"
@@ -74,12 +74,12 @@ expect() { # expect STATUS "what" RESULT
 
 # B subscribes by name once SAP has told it about "A main".
 d4_wait_log "$T/B.log" "sap: session 'A main' from 10.77.0.1 announced" 5
-r=$(api 2 POST /subscriptions "{\"name\":\"main\",\"stream\":\"A main\",\"timing\":\"ptp\",\"latency_us\":10000,\"record\":{\"path\":\"$T/main.wav\",\"start\":$start,\"duration\":$secs}}" "$TB")
+r=$(api 2 POST /subscriptions "{\"name\":\"main\",\"stream\":\"A main\",\"timing\":\"ptp\",\"latency_us\":10000,\"record\":{\"path\":\"main.wav\",\"start\":$start,\"duration\":$secs}}" "$TB")
 expect 201 "subscribe by name" "$r"
 # A unicast flow on A to B, and B's subscription to it.
 r=$(api 1 POST /flows '{"name":"mon","source":"program","channels":[1,2],"destination":"10.77.0.2:5010"}' "$TA")
 expect 201 "unicast flow" "$r"
-r=$(api 2 POST /subscriptions "{\"name\":\"mon\",\"address\":\"10.77.0.2:5010\",\"channels\":2,\"timing\":\"ptp\",\"latency_us\":10000,\"record\":{\"path\":\"$T/mon.wav\",\"start\":$start,\"duration\":$secs}}" "$TB")
+r=$(api 2 POST /subscriptions "{\"name\":\"mon\",\"address\":\"10.77.0.2:5010\",\"channels\":2,\"timing\":\"ptp\",\"latency_us\":10000,\"record\":{\"path\":\"mon.wav\",\"start\":$start,\"duration\":$secs}}" "$TB")
 expect 201 "subscribe by address" "$r"
 pass "subscriptions by name and by address, a unicast flow: 201 each"
 

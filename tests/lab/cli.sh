@@ -38,8 +38,9 @@ d4_wait_log "$T/n.log" "api: listening" 10
 
 # ---- exit codes, as docs/d4ctl.md's table says ----
 table=$(sed -n '/^## Exit codes/,/^## /p' "$D4_SRC/docs/d4ctl.md" | grep -E '^\| [0-9]+ \|')
-[ "$(echo "$table" | cut -d'|' -f2 | tr -d ' ' | paste -sd' ')" = "0 1 2 3" ] ||
-	fail "docs/d4ctl.md's exit codes are not 0 1 2 3: $table"
+codes=$(echo "$table" | cut -d'|' -f2 | tr -d ' ' | paste -sd' ')
+[ "$codes" = "0 1 2 3 4" ] ||
+	fail "docs/d4ctl.md's exit codes are not 0 1 2 3 4 (this test has cases for those): $table"
 code_for() { # the code of the row whose meaning has $1
 	local row
 	row=$(echo "$table" | grep -F -- "$1") || fail "docs/d4ctl.md has no exit code for '$1'"
@@ -70,7 +71,9 @@ expect "a node refused" --token "$TOKEN" flow delete $N nosuch
 expect "no such channel or stream" --token "$TOKEN" route 8@$N 1@$N
 expect "done" --token "$TOKEN" route 1-2@$N 1-2@$N
 expect "the route was there already" --token "$TOKEN" route 1-2@$N 1-2@$N
-for c in 0 1 2 3; do
+expect "the stream breaks a rule" check --listen 0 "$D4_SRC/tests/data/check/ptime-4ms.sdp"
+expect "done" check --listen 0 "$D4_SRC/tests/data/check/dante-ok.sdp"
+for c in $codes; do
 	case " $checked " in *" $c "*) ;; *) fail "no case checked exit code $c" ;; esac
 done
 

@@ -16,10 +16,9 @@
 secs=3
 lab=d4p$$
 d4_lab_hosts $lab 2
-# nobody must reach its state directory and the recording under $T.
+# nobody must reach its state directory under $T (its recordings are made
+# in it, by nobody).
 chmod 755 "$T"
-mkdir "$T/rec"
-chown nobody "$T/rec"
 nobody_uid=$(id -u nobody)
 nobody_gid=$(id -g nobody)
 nobody_groups=$(id -G nobody | tr ' ' '\n' | sort -n | paste -sd ' ')
@@ -153,7 +152,7 @@ sd=$T/state/B
 [ ! -e "$sd/state.json" ] || fail "B has a state.json before any API write"
 # B rewrites its flow's SDP file when the grandmaster changes.
 [ "$(stat -c %U "$T/back.sdp")" = nobody ] || fail "B's SDP file is not nobody's"
-r=$(api 2 POST /subscriptions "{\"name\":\"main\",\"address\":\"10.77.0.2:5004\",\"channels\":2,\"timing\":\"ptp\",\"latency_us\":10000,\"record\":{\"path\":\"$T/rec/main.wav\",\"start\":$start,\"duration\":$secs}}" "$(cat "$sd/token")")
+r=$(api 2 POST /subscriptions "{\"name\":\"main\",\"address\":\"10.77.0.2:5004\",\"channels\":2,\"timing\":\"ptp\",\"latency_us\":10000,\"record\":{\"path\":\"main.wav\",\"start\":$start,\"duration\":$secs}}" "$(cat "$sd/token")")
 [ "${r%% *}" = 201 ] || fail "subscription through B's API: $r"
 [ "$(d4_ptp_now)" -lt "$start" ] || fail "the subscription came after the start"
 d4_wait_file "$sd/state.json" 2
@@ -173,8 +172,8 @@ late=$(d4_sub_stat "$T/B.log" main late)
 [ -n "$received" ] && [ "$received" -ge $((secs * 1000)) ] ||
 	fail "B got $received packets, want >= $((secs * 1000))"
 [ "$lost" = 0 ] && [ "$late" = 0 ] || fail "B: $lost lost, $late late"
-[ "$(stat -c %U "$T/rec/main.wav")" = nobody ] || fail "the recording is not nobody's"
-"$D4WAV" cmp "$T/in.wav" "$T/rec/main.wav" --align none ||
+[ "$(stat -c %U "$sd/recordings/main.wav")" = nobody ] || fail "the recording is not nobody's"
+"$D4WAV" cmp "$T/in.wav" "$sd/recordings/main.wav" --align none ||
 	fail "B's recording is not the file, sample for sample"
 ! grep -E "error:" "$T/A.log" "$T/B.log" || fail "errors in the logs"
 pass "A (root) streamed $secs s to B (nobody): $received packets, 0 lost, 0 late, recording identical"

@@ -657,12 +657,13 @@ static int info_main(int argc, char *argv[])
 	return 0;
 }
 
-/* Test helper: IN without its first N frames, after M zero frames. */
+/* Test helper: IN without its first N frames, after M zero frames, at
+ * most K frames of it. */
 static int cut_main(int argc, char *argv[])
 {
-	struct opt opts[] = {{"skip", "0"}, {"pad-zeros", "0"}};
+	struct opt opts[] = {{"skip", "0"}, {"pad-zeros", "0"}, {"frames", "-1"}};
 	const char *pos[MAX_POS];
-	long long skip, pad;
+	long long skip, pad, keep;
 	struct audio in;
 	int npos, ret = EXIT_USAGE;
 	SF_INFO info;
@@ -673,16 +674,19 @@ static int cut_main(int argc, char *argv[])
 		return EXIT_USAGE;
 	if (npos != 2) {
 		fprintf(stderr, "usage: d4wav cut IN OUT --skip N "
-				"[--pad-zeros M]\n");
+				"[--pad-zeros M] [--frames K]\n");
 		return EXIT_USAGE;
 	}
 	if (parse_ll("skip", opts[0].val, 0, LLONG_MAX, &skip) ||
-	    parse_ll("pad-zeros", opts[1].val, 0, 1LL << 32, &pad))
+	    parse_ll("pad-zeros", opts[1].val, 0, 1LL << 32, &pad) ||
+	    parse_ll("frames", opts[2].val, -1, LLONG_MAX, &keep))
 		return EXIT_USAGE;
 	if (audio_load(&in, pos[0]))
 		return EXIT_USAGE;
 	if (skip > in.frames)
 		skip = in.frames;
+	if (keep >= 0 && skip + keep < in.frames)
+		in.frames = skip + keep;
 
 	zeros = calloc((size_t)in.info.channels * BLOCK_FRAMES, sizeof(int));
 	if (!zeros) {
@@ -723,6 +727,51 @@ out_free:
 	return ret;
 }
 
+/* Runs of digital silence (every channel 0) of at least N frames in
+ * FILE, one line each: "silence frame=START frames=LEN", and a last line
+ * "total frames=F silent=S runs=R". What a receiver played as zeros is
+ * audio lost, when the source was never silent (a tone, noise). */
+static int silence_main(int argc, char *argv[])
+{
+	struct opt opts[] = {{"min-frames", "1"}};
+	const char *pos[MAX_POS];
+	long long min, run = 0, silent = 0, runs = 0, i;
+	struct audio in;
+	int npos, c;
+
+	if (parse_args(argc, argv, opts, ARRAY_SIZE(opts), pos, &npos, 1))
+		return EXIT_USAGE;
+	if (npos != 1) {
+		fprintf(stderr,
+			"usage: d4wav silence FILE [--min-frames N]\n");
+		return EXIT_USAGE;
+	}
+	if (parse_ll("min-frames", opts[0].val, 1, LLONG_MAX, &min) ||
+	    audio_load(&in, pos[0]))
+		return EXIT_USAGE;
+	for (i = 0; i <= in.frames; i++) {
+		bool zero = i < in.frames;
+
+		for (c = 0; zero && c < in.info.channels; c++)
+			zero = frame_at(&in, i)[c] == 0;
+		if (zero) {
+			run++;
+			continue;
+		}
+		if (run >= min) {
+			printf("silence frame=%lld frames=%lld\n", i - run,
+			       run);
+			silent += run;
+			runs++;
+		}
+		run = 0;
+	}
+	printf("total frames=%lld silent=%lld runs=%lld\n", in.frames, silent,
+	       runs);
+	free(in.buf);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char *argv[]);
@@ -736,7 +785,8 @@ static const struct {
      "[--max-lead-loss N]"},
     {"gaps", gaps_main, "REF.wav GOT.wav [--block FRAMES] [--list N]"},
     {"info", info_main, "FILE"},
-    {"cut", cut_main, "IN OUT --skip N [--pad-zeros M]"},
+    {"cut", cut_main, "IN OUT --skip N [--pad-zeros M] [--frames K]"},
+    {"silence", silence_main, "FILE [--min-frames N]"},
 };
 
 static void usage(FILE *f)

@@ -697,6 +697,27 @@ static void test_api_subscription_create_refuses_bad_fields(void **state)
 	     400, "start and duration are numbers of seconds from 0 to"},
 	    {"POST", "/subscriptions", "{\"name\":\"a/b\",\"stream\":\"x\"}",
 	     400, "without '/' or control characters"},
+	    /* a recording is a new file in the recordings directory */
+	    {"POST", "/subscriptions",
+	     SUB_ADDR("\"record\":{\"path\":\"/etc/d4-owned\"}"), 400,
+	     "'record.path': a file name in the recordings directory"},
+	    {"POST", "/subscriptions",
+	     SUB_ADDR("\"record\":{\"path\":\"../state.json\"}"), 400,
+	     "'record.path': a file name in the recordings directory"},
+	    {"POST", "/subscriptions",
+	     SUB_ADDR("\"record\":{\"path\":\"..\"}"), 400,
+	     "'record.path': a file name in the recordings directory"},
+	    {"POST", "/subscriptions",
+	     SUB_ADDR("\"record\":{\"path\":\".hidden\"}"), 400,
+	     "'record.path': a file name in the recordings directory"},
+	    {"POST", "/subscriptions",
+	     SUB_ADDR("\"record\":{\"path\":\"a\\nb.wav\"}"), 400,
+	     "'record.path': a file name in the recordings directory"},
+	    /* a start that went by: refused, not zero-filled from then */
+	    {"POST", "/subscriptions",
+	     SUB_ADDR("\"record\":{\"path\":\"x.wav\",\"start\":5,"
+		      "\"duration\":10}"),
+	     400, "'record.start' is "},
 	};
 
 	check_refusals(t, sizeof(t) / sizeof(t[0]));
@@ -796,7 +817,7 @@ static void test_api_subscription_by_address(void **state)
 		qemu_skip_if_no_timestampns(
 		    json_string_value(json_object_get(r.json, "error")));
 	assert_status(&r, 201);
-	assert_string_equal(member_str(r.json, "state"), "silent");
+	assert_string_equal(member_str(r.json, "state"), "waiting");
 	assert_int_equal(member_int(r.json, "latency_us"), 2000);
 	member(member(r.json, "stats"), "received");
 	reply_free(&r);
@@ -842,9 +863,9 @@ static void test_api_subscription_record_delete_frees_sink(void **state)
 		snprintf(
 		    body, sizeof(body),
 		    "{\"name\":\"take\",\"address\":\"127.0.0.1:%u\","
-		    "\"channels\":2,\"record\":{\"path\":\"%s/take%u.wav\","
+		    "\"channels\":2,\"record\":{\"path\":\"take%u.wav\","
 		    "\"duration\":1}}",
-		    free_port(SOCK_DGRAM), dir, i);
+		    free_port(SOCK_DGRAM), i);
 		call(&r, "POST", "/subscriptions", body, AUTH_TOKEN);
 		if (r.status == 400)
 			qemu_skip_if_no_timestampns(json_string_value(
@@ -860,9 +881,87 @@ static void test_api_subscription_record_delete_frees_sink(void **state)
 	/* each recording was opened, and closed with its subscription: 68
 	 * more cycles leave no file open (a connection of the API's or of
 	 * libcurl's may come and go: a few, not one per cycle) */
-	snprintf(body, sizeof(body), "%s/take69.wav", dir);
+	snprintf(body, sizeof(body), "%s/state/recordings/take69.wav", dir);
 	assert_int_equal(stat(body, &st), 0);
 	assert_in_range(open_fds(), 0, fds + 4);
+}
+
+/* A recording never replaces a file and never follows a symlink: a name
+ * taken in the recordings directory, by a file or by a link planted to
+ * lead elsewhere, is 409 and what it names is untouched; a refused
+ * recording leaves no subscription and no file. */
+static void test_api_record_path_exists_or_symlink_is_409(void **state)
+{
+	char path[256], victim[256], body[512];
+	struct stat st;
+	struct reply r;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/state/recordings", dir);
+	mkdir(path, 0750);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	f = fopen(victim, "w");
+	assert_non_null(f);
+	fputs("precious\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/state/recordings/link.wav", dir);
+	assert_int_equal(symlink(victim, path), 0);
+	snprintf(path, sizeof(path), "%s/state/recordings/taken.wav", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("an earlier take\n", f);
+	fclose(f);
+
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"r\",\"address\":\"127.0.0.1:%u\","
+		 "\"channels\":2,\"record\":{\"path\":\"link.wav\"}}",
+		 free_port(SOCK_DGRAM));
+	call(&r, "POST", "/subscriptions", body, AUTH_TOKEN);
+	assert_error(&r, 409, "a recording never replaces a file");
+	reply_free(&r);
+	assert_int_equal(stat(victim, &st), 0);
+	assert_int_equal(st.st_size, 9); /* "precious\n" */
+
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"r\",\"address\":\"127.0.0.1:%u\","
+		 "\"channels\":2,\"record\":{\"path\":\"taken.wav\"}}",
+		 free_port(SOCK_DGRAM));
+	call(&r, "POST", "/subscriptions", body, AUTH_TOKEN);
+	assert_status(&r, 409);
+	reply_free(&r);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 16);
+
+	call(&r, "GET", "/subscriptions/r", NULL, NULL);
+	assert_status(&r, 404);
+	reply_free(&r);
+
+	/* a new name: made, in the directory, and shown */
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"r\",\"address\":\"127.0.0.1:%u\","
+		 "\"channels\":2,\"record\":{\"path\":\"new.wav\"}}",
+		 free_port(SOCK_DGRAM));
+	call(&r, "POST", "/subscriptions", body, AUTH_TOKEN);
+	assert_status(&r, 201);
+	{
+		json_t *rec = json_array_get(
+		    json_object_get(r.json, "recordings"), 0);
+
+		assert_non_null(rec);
+		snprintf(path, sizeof(path), "%s/state/recordings/new.wav",
+			 dir);
+		assert_string_equal(
+		    json_string_value(json_object_get(rec, "path")), path);
+		assert_string_equal(
+		    json_string_value(json_object_get(rec, "state")),
+		    "waiting");
+	}
+	reply_free(&r);
+	call(&r, "DELETE", "/subscriptions/r", NULL, AUTH_TOKEN);
+	assert_status(&r, 204);
+	reply_free(&r);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(st.st_size >= 44); /* a WAV header at least */
 }
 
 /* A config file's subscription: its latency can be changed, and the
@@ -1042,6 +1141,7 @@ int main(void)
 	    cmocka_unit_test(test_api_subscription_update_delete),
 	    cmocka_unit_test(test_api_subscription_by_address),
 	    cmocka_unit_test(test_api_subscription_record_delete_frees_sink),
+	    cmocka_unit_test(test_api_record_path_exists_or_symlink_is_409),
 	    cmocka_unit_test(test_api_config_subscription_latency_is_saved),
 	    cmocka_unit_test(test_api_channel_rename),
 	    cmocka_unit_test(test_api_d4_exec),

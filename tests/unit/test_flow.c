@@ -507,20 +507,21 @@ static void test_flow_skips_ahead_after_long_stall(void **state)
 	assert_int_equal(recv_all(t), 1);
 	seq = first_seq(t);
 	assert_packet(t, 0, X_BASE + FPP, seq);
-	/* Nothing sent for 49.5 ms: no burst of 49 packets, one packet at
-	 * the current boundary (51 ms), the rest skipped. */
-	next = flow_send_due(t->f, T_BASE + 51 * MS + 500 * 1000);
-	assert_int_equal(next, T_BASE + 52 * MS);
+	/* Nothing sent for 149.5 ms, more than any receiver's latency: no
+	 * burst of 149 packets, one packet at the current boundary (151 ms),
+	 * the rest skipped. */
+	next = flow_send_due(t->f, T_BASE + 151 * MS + 500 * 1000);
+	assert_int_equal(next, T_BASE + 152 * MS);
 	assert_int_equal(recv_all(t), 1);
-	assert_packet(t, 0, X_BASE + 51 * FPP, seq + 1);
-	assert_int_equal(atomic_load(&flow_stats(t->f)->skipped), 49);
+	assert_packet(t, 0, X_BASE + 151 * FPP, seq + 1);
+	assert_int_equal(atomic_load(&flow_stats(t->f)->skipped), 149);
 	/* Then back to one packet a millisecond. */
-	next = flow_send_due(t->f, T_BASE + 52 * MS);
-	assert_int_equal(next, T_BASE + 53 * MS);
+	next = flow_send_due(t->f, T_BASE + 152 * MS);
+	assert_int_equal(next, T_BASE + 153 * MS);
 	assert_int_equal(recv_all(t), 1);
-	assert_packet(t, 0, X_BASE + 52 * FPP, seq + 2);
+	assert_packet(t, 0, X_BASE + 152 * FPP, seq + 2);
 	assert_int_equal(atomic_load(&flow_stats(t->f)->packets), 3);
-	assert_int_equal(atomic_load(&flow_stats(t->f)->skipped), 49);
+	assert_int_equal(atomic_load(&flow_stats(t->f)->skipped), 149);
 }
 
 static void test_flow_catches_up_short_stall_without_skipping(void **state)
@@ -534,11 +535,12 @@ static void test_flow_catches_up_short_stall_without_skipping(void **state)
 	flow_send_due(t->f, T_BASE + 1 * MS);
 	assert_int_equal(recv_all(t), 1);
 	seq = first_seq(t);
-	/* 10 ms late is within the catch-up window: every packet goes. */
-	assert_int_equal(flow_send_due(t->f, T_BASE + 12 * MS),
-			 T_BASE + 13 * MS);
-	assert_int_equal(recv_all(t), 11);
-	for (i = 0; i < 11; i++)
+	/* 60 ms late is within the catch-up window (a receiver at 100 ms
+	 * latency still plays all of it): every packet goes. */
+	assert_int_equal(flow_send_due(t->f, T_BASE + 62 * MS),
+			 T_BASE + 63 * MS);
+	assert_int_equal(recv_all(t), 61);
+	for (i = 0; i < 61; i++)
 		assert_packet(t, i, X_BASE + (i + 2) * FPP, seq + 1 + i);
 	assert_int_equal(atomic_load(&flow_stats(t->f)->skipped), 0);
 }

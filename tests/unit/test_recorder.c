@@ -10,8 +10,12 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sndfile.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -419,6 +423,102 @@ static void test_recorder_open_rejects_format_it_cannot_write(void **state)
 	assert_int_equal(access(t->cfg.path, F_OK), -1);
 }
 
+/* A start days back: the media thread only marks the gap (nothing is
+ * written by it, the ring holds just what was fed); the file thread
+ * writes 10 s of zeros, counts the rest as clipped, then the audio. */
+static void test_recorder_start_days_back_marks_gap_only(void **state)
+{
+	struct ctx *t = *state;
+	const uint64_t now = 1000ull * 48000 * 86400, back = 10ull * 86400;
+	const uint64_t t0 = now - back * 48000;
+
+	t->cfg.start = START_AT;
+	t->cfg.start_ns = mclock_samples_to_ns(t0, 48000);
+	open_rec(t);
+	feed(t, now, 480, now);
+	assert_int_equal(recorder_frames_written(t->rec), 0);
+	assert_int_equal(recorder_start_x(t->rec), t0);
+	recorder_io_drain(t->rec);
+	assert_int_equal(recorder_gap_clipped(t->rec), (back - 10) * 48000);
+	assert_int_equal(recorder_frames_written(t->rec), 10 * 48000 + 480);
+	assert_int_equal(recorder_write_errno(t->rec), 0);
+	close_and_read(t);
+	assert_int_equal(t->info.frames, 10 * 48000 + 480);
+	assert_int_equal(t->file[0], 0);
+	assert_int_equal(t->file[(10 * 48000 - 1) * 2 + 1], 0);
+	assert_int_equal(t->file[10 * 48000 * 2],
+			 stream_sample(now, t->cfg.chans[0], t->mask));
+}
+
+/* A gap mid-recording, shorter than the cap: zeros in its place, and the
+ * frames after it where their positions say. */
+static void test_recorder_gap_is_zeros_in_place(void **state)
+{
+	struct ctx *t = *state;
+	uint64_t i;
+
+	open_rec(t);
+	feed_range(t, 0, 4800, 0);
+	feed_range(t, 4800 + 96000, 4800 + 96000 + 4800, 0);
+	close_and_read(t);
+	assert_int_equal(t->info.frames, 4800 + 96000 + 4800);
+	for (i = 4800; i < 4800 + 96000; i++)
+		if (t->file[i * 2] || t->file[i * 2 + 1])
+			fail_msg("frame %llu of the gap is not zero",
+				 (unsigned long long)i);
+	assert_int_equal(t->file[(4800 + 96000) * 2],
+			 stream_sample(4800 + 96000, t->cfg.chans[0], t->mask));
+}
+
+/* A write that fails (here the file size limit; a full disk is the same
+ * error path, shown by tests/lab/hardening.sh) stops the recording: its
+ * error kept, the file closed with what fit, later feeds harmless. */
+static void test_recorder_write_failure_stops_it(void **state)
+{
+	struct ctx *t = *state;
+	struct rlimit old, lim = {.rlim_cur = 64 * 1024,
+				  .rlim_max = RLIM_INFINITY};
+	void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+	uint64_t x;
+	bool done = false;
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim.rlim_max = old.rlim_max;
+	open_rec(t);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (x = 0; x < 48000 && !done; x += 480) {
+		feed(t, x, 480, 0);
+		done = recorder_io_drain(t->rec);
+	}
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, was);
+	assert_true(done);
+	assert_int_equal(recorder_write_errno(t->rec), EFBIG);
+	assert_true(recorder_frames_written(t->rec) < 64 * 1024 / 6);
+	feed(t, 48000, 480, 0); /* harmless */
+	assert_true(recorder_io_drain(t->rec));
+	close_and_read(t);
+	assert_true(t->info.frames > 0);
+	assert_file_is(t, 0, (uint64_t)t->info.frames);
+}
+
+/* A recording into a descriptor the caller opened (the API's, made with
+ * O_EXCL | O_NOFOLLOW): the recorder writes through it and closes it. */
+static void test_recorder_writes_to_callers_descriptor(void **state)
+{
+	struct ctx *t = *state;
+	int fd = open(t->cfg.path, O_RDWR | O_CREAT | O_EXCL, 0640);
+
+	assert_true(fd >= 0);
+	t->cfg.has_fd = true;
+	t->cfg.fd = fd;
+	open_rec(t);
+	feed_range(t, 100, 100 + 9600, 0);
+	close_and_read(t);
+	assert_file_is(t, 100, 9600);
+	assert_int_equal(fcntl(fd, F_GETFD), -1); /* closed */
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -437,6 +537,10 @@ int main(void)
 	    T(test_recorder_counts_overflow_when_not_drained),
 	    T(test_recorder_open_fails_for_uncreatable_path),
 	    T(test_recorder_open_rejects_format_it_cannot_write),
+	    T(test_recorder_start_days_back_marks_gap_only),
+	    T(test_recorder_gap_is_zeros_in_place),
+	    T(test_recorder_write_failure_stops_it),
+	    T(test_recorder_writes_to_callers_descriptor),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

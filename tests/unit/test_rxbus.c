@@ -42,6 +42,7 @@ static int32_t sample(unsigned int s, uint64_t x, unsigned int c)
 struct feeder {
 	unsigned int id, ch, chunk;
 	uint64_t lat, x;
+	uint64_t first; /* the stream's first sample's position, or 0 */
 	struct rxbus_port port;
 };
 
@@ -59,8 +60,12 @@ static void feed_until(struct feeder *f, uint64_t now_ns)
 
 		for (i = 0; i < n; i++)
 			for (c = 0; c < f->ch; c++)
-				buf[i * f->ch + c] = sample(f->id, f->x + i, c);
-		rxbus_port_feed(&f->port, f->x, buf, f->ch, n);
+				buf[i * f->ch + c] =
+				    f->x + i >= f->first
+					? sample(f->id, f->x + i, c)
+					: 0;
+		rxbus_port_feed(&f->port, f->x, buf, f->ch, n,
+				f->first ? f->first : UINT64_MAX);
 		f->x += n;
 	}
 }
@@ -176,10 +181,10 @@ static void test_late_write_dropped(void **state)
 	x = mclock_ns_to_samples(T0_NS, RATE) -
 	    mclock_ns_to_samples(RXBUS_DELAY_NS, RATE);
 	/* [x, x + 100) is behind the hand-on: 10 ms = 480 frames went. */
-	rxbus_port_feed(&p, x, buf, 1, 100);
+	rxbus_port_feed(&p, x, buf, 1, 100, UINT64_MAX);
 	assert_int_equal(rxbus_dropped(b), 100);
 	/* Half of these are behind. */
-	rxbus_port_feed(&p, x + 480 - 50, buf, 1, 100);
+	rxbus_port_feed(&p, x + 480 - 50, buf, 1, 100, UINT64_MAX);
 	assert_int_equal(rxbus_dropped(b), 150);
 	rxbus_destroy(b);
 }
@@ -227,6 +232,46 @@ static void test_resync_starts_over(void **state)
 	rxbus_destroy(b);
 }
 
+/* A recording of RX channels with start = first begins at the first
+ * sample a route delivered, not at the zeros played before it. */
+static void test_start_first_waits_for_a_route(void **state)
+{
+	struct rxbus *b = rxbus_new(2, RATE);
+	uint8_t chans[2] = {0, 1};
+	struct feeder f = {.id = 3, .ch = 2, .chunk = 48, .lat = 4000000,
+			   .port = {.map = {.n = 2, .rx = {0, 1}, .stream_ch = {0, 1}}}};
+	struct recorder_config cfg = {
+	    .format = SF_FORMAT_WAV | SF_FORMAT_PCM_24,
+	    .rate = RATE,
+	    .nch = 2,
+	    .start = START_FIRST,
+	    .duration_ns = mclock_samples_to_ns(FRAMES, RATE),
+	};
+	struct recorder *rec;
+	char err[256];
+	int32_t *got;
+	unsigned int i;
+
+	assert_non_null(b);
+	f.port.bus = b;
+	/* the stream's first sample comes 0.3 s after the bus starts */
+	f.first = mclock_ns_to_samples(T0_NS, RATE) + 14400;
+	snprintf(cfg.name, sizeof(cfg.name), "rx");
+	snprintf(cfg.path, sizeof(cfg.path), "%s/rx.wav", path);
+	memcpy(cfg.chans, chans, 2);
+	rec = recorder_open(&cfg, err, sizeof(err));
+	assert_non_null(rec);
+	assert_int_equal(rxbus_add_recorder(b, rec), 0);
+	run(b, rec, &f, 1, 1000 * 1000);
+	assert_int_equal(recorder_start_x(rec), f.first);
+	recorder_close(rec);
+	got = read_back(2);
+	for (i = 0; i < FRAMES; i++)
+		assert_int_equal(got[i * 2 + 1], sample(3, f.first + i, 1));
+	free(got);
+	rxbus_destroy(b);
+}
+
 static void test_bad_sizes(void **state)
 {
 	assert_null(rxbus_new(0, RATE));
@@ -251,6 +296,7 @@ int main(void)
 	    cmocka_unit_test(test_two_routes_one_recording),
 	    cmocka_unit_test(test_late_write_dropped),
 	    cmocka_unit_test(test_resync_starts_over),
+	    cmocka_unit_test(test_start_first_waits_for_a_route),
 	    cmocka_unit_test(test_bad_sizes),
 	};
 

@@ -144,9 +144,10 @@ static void send_pkt(struct ctx *t, const struct stream *st, unsigned int k)
 /* Play out every position before @x_end. */
 static void play_until(struct ctx *t, uint64_t x_end)
 {
-	uint64_t now = mclock_samples_to_ns(x_end + LAT, RATE);
+	uint64_t lat = mclock_ns_to_samples(t->cfg.latency_ns, RATE);
+	uint64_t now = mclock_samples_to_ns(x_end + lat, RATE);
 
-	assert_int_equal(mclock_ns_to_samples(now, RATE) - LAT, x_end);
+	assert_int_equal(mclock_ns_to_samples(now, RATE) - lat, x_end);
 	sub_playout(t->s, now);
 	recorder_io_drain(t->rec);
 }
@@ -1076,15 +1077,200 @@ static void test_sub_early_packets_do_not_start_the_recording(void **state)
 	assert_int_equal(STAT(t, lost), 1);
 	/* B's lost packet played as zeros and is counted as missing. */
 	assert_int_equal(STAT(t, missing_frames), FPP);
+	/* B proved itself with its third packet, 2 ms (the latency) after
+	 * its first: the first's first 4 frames (100 us of delay) were due
+	 * already, and only they are late. */
+	assert_int_equal(STAT(t, late), 1);
+	assert_int_equal(STAT(t, foreign_ssrc), 0);
 	finish(t);
 	/* START_FIRST: the first sample that played is B's first. */
-	assert_int_equal(t->rec_x0, b.x0);
-	assert_int_equal(t->frames, 10 * FPP);
-	for (k = 0; k < 10; k++)
+	assert_int_equal(t->rec_x0, b.x0 + 4);
+	assert_int_equal(t->frames, 10 * FPP - 4);
+	for (k = 1; k < 10; k++)
 		if (k == 4)
 			assert_silence(t, pkt_x(&b, k), FPP);
 		else
 			assert_pkt(t, &b, k);
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+
+/* A stray or spoofed SSRC among a live stream's packets (from the
+ * sender's own address, in sequence among themselves) is counted and
+ * never played; the stream stays the stream. */
+static void test_sub_stray_ssrc_is_ignored_while_the_stream_lives(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	struct stream spoof = stream_a;
+	unsigned int k;
+
+	spoof.ssrc = 0xBADBAD00u;
+	spoof.seq0 = 7;
+	spoof.salt = 0x5A5A;
+	open_sub(t);
+	for (k = 0; k < 20; k++) {
+		send_pkt(t, st, k);
+		/* five spoofs on the stream's own timeline, between its
+		 * packets */
+		if (k >= 5 && k < 10)
+			send_at(t, &spoof, k - 5 + 6, pkt_arrival(st, k) + 300 * US);
+	}
+	play_until(t, pkt_x(st, 20));
+	assert_int_equal(STAT(t, foreign_ssrc), 5);
+	assert_int_equal(STAT(t, ssrc_changes), 0);
+	assert_int_equal(STAT(t, ssrc), st->ssrc);
+	assert_int_equal(STAT(t, received), 20);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_clean(t);
+	finish(t);
+	for (k = 0; k < 20; k++)
+		assert_pkt(t, st, k);
+}
+
+/* A second sender takes over on the same timeline (same timestamps,
+ * another SSRC), as a redundant sender or a restarted one on PTP does:
+ * once it has proved itself, what it sent meanwhile plays, and not a
+ * frame is lost at a latency above its proving time. */
+static void test_sub_handover_on_one_timeline_loses_nothing(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *a = &stream_a;
+	struct stream b = stream_a;
+	unsigned int k;
+
+	b.ssrc = 0x0C0C0C0Cu;
+	b.seq0 = 3;
+	b.salt = 0x4242;
+	t->cfg.latency_ns = 5 * MS;
+	open_sub(t);
+	for (k = 0; k < 10; k++)
+		send_pkt(t, a, k);
+	for (k = 10; k < 30; k++)
+		send_at(t, &b, k, pkt_arrival(&b, k));
+	play_until(t, pkt_x(a, 30));
+	assert_int_equal(STAT(t, ssrc_changes), 1);
+	assert_int_equal(STAT(t, ssrc), b.ssrc);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, foreign_ssrc), 0);
+	assert_false(STAT(t, arrival_timing));
+	finish(t);
+	for (k = 0; k < 10; k++)
+		assert_pkt(t, a, k);
+	for (k = 10; k < 30; k++)
+		assert_pkt(t, &b, k);
+}
+
+/* A sender that steps to another timescale on the same SSRC (a clock
+ * that locked without restarting the stream): after a run of packets
+ * that fit nowhere the stream is timed anew and plays again, and when it
+ * steps back it is timed anew once more. */
+static void test_sub_timescale_step_is_followed(void **state)
+{
+	struct ctx *t = *state;
+	struct stream st = stream_a;
+	unsigned int k, played;
+
+	t->cfg.timing = SUB_TIMING_AUTO;
+	open_sub(t);
+	for (k = 0; k < 10; k++)
+		send_pkt(t, &st, k);
+	assert_false(STAT(t, arrival_timing));
+	/* 37 s on (TAI against UTC): every packet far ahead */
+	st.ts_offset = 37u * RATE;
+	for (k = 10; k < 100; k++)
+		send_pkt(t, &st, k);
+	assert_int_equal(STAT(t, rejudged), 1);
+	assert_true(STAT(t, arrival_timing));
+	/* and back */
+	st.ts_offset = 0;
+	for (k = 100; k < 200; k++)
+		send_pkt(t, &st, k);
+	play_until(t, pkt_x(&st, 200));
+	assert_int_equal(STAT(t, rejudged), 2);
+	assert_false(STAT(t, arrival_timing));
+	assert_int_equal(STAT(t, ssrc_changes), 0);
+	/* at most a misfit run lost each way (8 packets, 20 ms): the rest
+	 * played */
+	played = (unsigned int)(recorder_frames_written(t->rec) / FPP);
+	assert_true(STAT(t, missing_frames) <= 2 * 25 * FPP);
+	assert_true(played >= 190);
+}
+
+/* A sender whose clock runs @ppm off ours, aligned on arrival, for a
+ * minute: the node follows its rate, converts, and loses nothing once
+ * it has settled. */
+static void run_drifting_sender(struct ctx *t, double ppm)
+{
+	struct stream st = stream_off;
+	uint64_t t0 = pkt_arrival(&st, 0), missing_settled = 0;
+	unsigned int k, n = 60 * 1000;
+	uint8_t buf[1500];
+
+	t->cfg.timing = SUB_TIMING_ARRIVAL;
+	t->cfg.latency_ns = 5 * MS;
+	open_sub(t);
+	for (k = 0; k < n; k++) {
+		/* packet k is due after k ms of the sender's clock */
+		uint64_t at = t0 + (uint64_t)((double)k * MS / (1 + ppm / 1e6));
+		size_t len = build_k(&st, k, buf);
+
+		rx(t, buf, len, at);
+		if (k == 10 * 1000)
+			missing_settled = STAT(t, missing_frames);
+	}
+	print_message("%+.0f ppm: measured %+.3f ppm, converting %d, "
+		      "missing %llu (%llu after 10 s), steps %llu\n",
+		      ppm, STAT(t, rate_ppb) / 1000.0, (int)STAT(t, converting),
+		      (unsigned long long)STAT(t, missing_frames),
+		      (unsigned long long)(STAT(t, missing_frames) -
+					   missing_settled),
+		      (unsigned long long)STAT(t, arrival_steps));
+	assert_true(STAT(t, converting));
+	assert_true(llabs(STAT(t, rate_ppb) - (int64_t)(ppm * 1000)) < 5000);
+	assert_int_equal(STAT(t, missing_frames), missing_settled);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, early), 0);
+	assert_int_equal(STAT(t, arrival_steps), 0);
+}
+
+static void test_sub_arrival_follows_a_fast_sender(void **state)
+{
+	run_drifting_sender(*state, 1000);
+}
+
+static void test_sub_arrival_follows_a_slow_sender(void **state)
+{
+	run_drifting_sender(*state, -1000);
+}
+
+/* A sender on our own clock, aligned on arrival, is not converted: its
+ * audio stays bit-exact. */
+static void test_sub_arrival_on_our_clock_stays_bit_exact(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_off;
+	const uint64_t at = st->x0 + 4;
+	unsigned int k;
+
+	t->cfg.timing = SUB_TIMING_ARRIVAL;
+	open_sub(t);
+	for (k = 0; k < 3000; k++)
+		send_pkt(t, st, k);
+	play_until(t, at + 3000 * FPP);
+	assert_false(STAT(t, converting));
+	assert_int_equal(STAT(t, missing_frames), 0);
+	finish(t);
+	for (k = 0; k < 3000; k += 7)
+		assert_pkt_at(t, st, k, at + (uint64_t)k * FPP);
 }
 
 /* A datagram to the subscription's own port, from loopback. */
@@ -1113,7 +1299,7 @@ static void test_sub_rx_drain_reads_socket_after_start(void **state)
 	size_t len = build_k(st, 0, buf);
 	struct timespec rt;
 	int64_t offset;
-	uint64_t now;
+	uint64_t now, t0, t1, x0_ns;
 
 	t->s = sub_open(&t->cfg, err, sizeof(err));
 	if (!t->s) {
@@ -1132,23 +1318,29 @@ static void test_sub_rx_drain_reads_socket_after_start(void **state)
 				  (uint64_t)rt.tv_nsec));
 	sub_rx_drain(t->s, now, offset);
 	assert_int_equal(STAT(t, received), 0);
-	/* After the start: two good packets and one that is not RTP. */
+	/* After the start: two good packets and one that is not RTP. The
+	 * kernel stamps them between t0 and t1 (CLOCK_REALTIME, mapped to
+	 * PTP time through the offset), however slow a loaded machine is. */
+	t0 = realtime_ns() + offset;
 	udp_send(t, buf, len);
 	len = build_k(st, 1, buf);
 	udp_send(t, buf, len);
 	udp_send(t, buf, 5);
+	t1 = realtime_ns() + offset;
 	usleep(20 * 1000);
-	sub_rx_drain(t->s, now + 20 * MS, offset);
+	sub_rx_drain(t->s, t1 + 20 * MS, offset);
 	assert_int_equal(STAT(t, received), 2);
 	assert_int_equal(STAT(t, bad_header), 1);
 	assert_int_equal(STAT(t, ssrc), st->ssrc);
 	/* Stamped with the kernel's receive time, not the drain's (20 ms
-	 * on): packet 0 is 200 us and a little after its timestamp, packet
-	 * 1, stamped 1 ms later, about 800 us before its own. */
-	assert_true(STAT(t, delay_max_ns) >= 200 * (int64_t)US);
-	assert_true(STAT(t, delay_max_ns) < 20 * (int64_t)MS);
-	assert_true(STAT(t, delay_min_ns) >= -800 * (int64_t)US);
-	assert_true(STAT(t, delay_min_ns) < 0);
+	 * on): each packet's delay lies between what t0 and t1 give, and
+	 * packet 1, stamped 1 ms later, is 1 ms earlier against its own
+	 * time than packet 0 would be at the same arrival. */
+	x0_ns = mclock_samples_to_ns(st->x0, RATE);
+	assert_true(STAT(t, delay_max_ns) >= (int64_t)(t0 - x0_ns));
+	assert_true(STAT(t, delay_max_ns) <= (int64_t)(t1 - x0_ns));
+	assert_true(STAT(t, delay_min_ns) >= (int64_t)(t0 - x0_ns - MS));
+	assert_true(STAT(t, delay_min_ns) <= (int64_t)(t1 - x0_ns - MS));
 }
 
 static unsigned int bucket_of_us(int64_t us)
@@ -1319,6 +1511,12 @@ int main(void)
 	    SUB_TEST(test_sub_delay_under_a_microsecond_early_is_negative),
 	    SUB_TEST(test_sub_add_recorder_refuses_more_than_max_sinks),
 	    SUB_TEST(test_sub_open_checks_latency_and_channels),
+	    SUB_TEST(test_sub_stray_ssrc_is_ignored_while_the_stream_lives),
+	    SUB_TEST(test_sub_handover_on_one_timeline_loses_nothing),
+	    SUB_TEST(test_sub_timescale_step_is_followed),
+	    SUB_TEST(test_sub_arrival_follows_a_fast_sender),
+	    SUB_TEST(test_sub_arrival_follows_a_slow_sender),
+	    SUB_TEST(test_sub_arrival_on_our_clock_stays_bit_exact),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,0 +1,127 @@
+/* A subscription's state (see substate.h). */
+#include "node/substate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void substate_init(struct substate *st, bool resolved)
+{
+	memset(st, 0, sizeof(*st));
+	st->state = resolved ? SUB_WAITING : SUB_UNRESOLVED;
+	snprintf(st->reason, sizeof(st->reason), "%s",
+		 resolved ? "no packet yet" : "the stream is not announced");
+}
+
+void substate_rebase(struct substate *st, const struct substate_input *in)
+{
+	st->last_received = in->received;
+	st->last_late = in->late;
+	st->last_off = in->off;
+}
+
+static uint64_t sum(const uint64_t *v)
+{
+	uint64_t s = 0;
+	unsigned int i;
+
+	for (i = 0; i < SUBSTATE_TICKS; i++)
+		s += v[i];
+	return s;
+}
+
+/* Counters that went back (a new receiver not rebased) count from 0. */
+static uint64_t delta(uint64_t now, uint64_t *last)
+{
+	uint64_t d = now >= *last ? now - *last : now;
+
+	*last = now;
+	return d;
+}
+
+bool substate_step(struct substate *st, const struct substate_input *in)
+{
+	enum sub_state next;
+	unsigned int slot = st->tick++ % SUBSTATE_TICKS;
+	uint64_t rx1, late1, off1;
+	char why[sizeof(st->reason)];
+
+	st->rx[slot] = delta(in->received, &st->last_received);
+	st->late[slot] = delta(in->late, &st->last_late);
+	st->off[slot] = delta(in->off, &st->last_off);
+	rx1 = sum(st->rx);
+	late1 = sum(st->late);
+	off1 = sum(st->off);
+	st->quiet_ticks = st->rx[slot] ? 0 : st->quiet_ticks + 1;
+	if (st->rx[slot])
+		st->ever = true;
+
+	if (!in->resolved) {
+		next = SUB_UNRESOLVED;
+		snprintf(why, sizeof(why), "the stream is not announced");
+	} else if (!st->ever) {
+		next = SUB_WAITING;
+		snprintf(why, sizeof(why), "no packet yet");
+	} else if (!rx1) {
+		next = SUB_NO_AUDIO;
+		snprintf(why, sizeof(why), "no packet for %.1f s",
+			 st->quiet_ticks / 10.0);
+	} else if (in->clock_settled && off1 * 2 > rx1) {
+		next = SUB_CLOCK_MISMATCH;
+		snprintf(why, sizeof(why),
+			 "%llu of %llu packets in the last second are stamped "
+			 "far from this node's PTP time",
+			 (unsigned long long)off1, (unsigned long long)rx1);
+	} else if (in->clock_settled && in->arrival_timing && in->expects_ptp) {
+		next = SUB_CLOCK_MISMATCH;
+		snprintf(why, sizeof(why),
+			 "the sender's timestamps are not on this node's PTP "
+			 "time (another grandmaster or timescale); playing "
+			 "them aligned on arrival");
+	} else if (late1 * 100 > rx1) {
+		next = SUB_LATE;
+		if (in->safe_latency_us > (int64_t)in->latency_us)
+			snprintf(why, sizeof(why),
+				 "%llu of %llu packets in the last second came "
+				 "after their playout time; a latency of %lld "
+				 "us would hold",
+				 (unsigned long long)late1,
+				 (unsigned long long)rx1,
+				 (long long)in->safe_latency_us);
+		else
+			snprintf(why, sizeof(why),
+				 "%llu of %llu packets in the last second came "
+				 "after their playout time at %u us",
+				 (unsigned long long)late1,
+				 (unsigned long long)rx1, in->latency_us);
+	} else {
+		next = SUB_RECEIVING;
+		snprintf(why, sizeof(why), "%llu packets in the last second%s",
+			 (unsigned long long)rx1,
+			 in->arrival_timing ? ", aligned on arrival" : "");
+	}
+	/* the reason is kept current; a change is reported once */
+	memcpy(st->reason, why, sizeof(why));
+	if (next == st->state)
+		return false;
+	st->state = next;
+	return true;
+}
+
+const char *substate_name(enum sub_state s)
+{
+	switch (s) {
+	case SUB_UNRESOLVED:
+		return "unresolved";
+	case SUB_WAITING:
+		return "waiting";
+	case SUB_RECEIVING:
+		return "receiving";
+	case SUB_LATE:
+		return "late";
+	case SUB_NO_AUDIO:
+		return "no-audio";
+	case SUB_CLOCK_MISMATCH:
+		return "clock-mismatch";
+	}
+	return "?";
+}

@@ -1,0 +1,67 @@
+/* A subscription's state, as Dante Controller shows a route's: a pure state
+ * machine (like ptp/lock.h) stepped by the control thread every tick with
+ * the receiver's counters, tested with injected inputs. Each state says
+ * what the user hears and why; docs/api.md defines them. A change comes
+ * with its reason, for the log line and the API.
+ *
+ *   unresolved      the stream's name is not announced (SAP, RAVENNA)
+ *   waiting         open, no packet yet
+ *   receiving       packets in the last second, playing in time
+ *   late            packets in the last second, but more than 1 % came
+ *                   after their playout time: the latency is too small
+ *   no-audio        it received, but nothing for a second
+ *   clock-mismatch  packets come, stamped on another clock than this
+ *                   node's PTP time (played aligned on their arrival, or
+ *                   not at all with timing = ptp) */
+#ifndef D4_NODE_SUBSTATE_H
+#define D4_NODE_SUBSTATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum sub_state {
+	SUB_UNRESOLVED,
+	SUB_WAITING,
+	SUB_RECEIVING,
+	SUB_LATE,
+	SUB_NO_AUDIO,
+	SUB_CLOCK_MISMATCH,
+};
+
+#define SUBSTATE_TICKS 10 /* the last second, at 100 ms ticks */
+
+/* What the control thread sees of a subscription on one tick. Counters
+ * are the receiver's (cumulative; they restart with a new receiver). */
+struct substate_input {
+	bool resolved;		/* it has a receiver */
+	uint64_t received, late, off; /* packets; off: off any timeline */
+	bool arrival_timing;	/* aligned on arrival */
+	bool expects_ptp;	/* its SDP (or timing = ptp) says PTP time */
+	bool clock_settled;	/* this node's media clock is locked/free-run */
+	uint32_t latency_us;
+	int64_t safe_latency_us; /* measured, or < 0: not known */
+};
+
+struct substate {
+	enum sub_state state;
+	char reason[192];
+	/* the last second's packets, a slot per tick */
+	uint64_t rx[SUBSTATE_TICKS], late[SUBSTATE_TICKS],
+	    off[SUBSTATE_TICKS];
+	unsigned int tick;
+	uint64_t last_received, last_late, last_off;
+	unsigned int quiet_ticks; /* ticks without a packet */
+	bool ever;		  /* it received once */
+};
+
+/* Start: waiting when @resolved (a receiver is open), else unresolved. */
+void substate_init(struct substate *st, bool resolved);
+/* The receiver was replaced (a new latency, a moved stream): its counters
+ * start over from @in. */
+void substate_rebase(struct substate *st, const struct substate_input *in);
+/* One tick. Returns true when the state changed (st->reason says why). */
+bool substate_step(struct substate *st, const struct substate_input *in);
+const char *substate_name(enum sub_state s);
+
+#endif

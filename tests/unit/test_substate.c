@@ -1,0 +1,159 @@
+/* Unit tests for a subscription's state machine (node/substate.c), driven
+ * with injected counters at the control thread's 100 ms ticks: each state
+ * is entered when it should be, with its reason, and left again. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "node/substate.h"
+
+struct feed {
+	struct substate st;
+	struct substate_input in;
+	unsigned int changes;
+};
+
+/* @ticks ticks of @pkts packets each, @late and @off of them late and off
+ * any timeline. */
+static void run(struct feed *f, unsigned int ticks, unsigned int pkts,
+		unsigned int late, unsigned int off)
+{
+	unsigned int i;
+
+	for (i = 0; i < ticks; i++) {
+		f->in.received += pkts;
+		f->in.late += late;
+		f->in.off += off;
+		if (substate_step(&f->st, &f->in))
+			f->changes++;
+	}
+}
+
+static void start(struct feed *f, bool resolved)
+{
+	memset(f, 0, sizeof(*f));
+	f->in.resolved = resolved;
+	f->in.clock_settled = true;
+	f->in.latency_us = 1000;
+	f->in.safe_latency_us = -1;
+	substate_init(&f->st, resolved);
+}
+
+static void test_substate_unresolved_until_found(void **state)
+{
+	struct feed f;
+
+	start(&f, false);
+	run(&f, 5, 0, 0, 0);
+	assert_int_equal(f.st.state, SUB_UNRESOLVED);
+	assert_int_equal(f.changes, 0);
+	f.in.resolved = true;
+	run(&f, 1, 0, 0, 0);
+	assert_int_equal(f.st.state, SUB_WAITING);
+	assert_string_equal(f.st.reason, "no packet yet");
+}
+
+/* A sender that stops: no-audio within 1.1 s (the last second's
+ * packets are gone), receiving again at the first tick with packets. */
+static void test_substate_sender_stops_and_comes_back(void **state)
+{
+	struct feed f;
+	unsigned int t;
+
+	start(&f, true);
+	run(&f, 1, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_RECEIVING);
+	run(&f, 30, 100, 0, 0);
+	for (t = 1; t <= 20 && f.st.state == SUB_RECEIVING; t++)
+		run(&f, 1, 0, 0, 0);
+	assert_int_equal(f.st.state, SUB_NO_AUDIO);
+	assert_true(t - 1 <= 10); /* within a second of the last packet */
+	assert_non_null(strstr(f.st.reason, "no packet for"));
+	run(&f, 1, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_RECEIVING);
+}
+
+static void test_substate_late_says_what_would_hold(void **state)
+{
+	struct feed f;
+
+	start(&f, true);
+	run(&f, 10, 100, 0, 0);
+	f.in.safe_latency_us = 2750;
+	run(&f, 1, 100, 20, 0);
+	assert_int_equal(f.st.state, SUB_LATE);
+	assert_non_null(strstr(f.st.reason, "20 of 1000 packets"));
+	assert_non_null(strstr(f.st.reason, "latency of 2750 us"));
+	/* 1 % or less is not late */
+	start(&f, true);
+	run(&f, 10, 100, 1, 0);
+	assert_int_equal(f.st.state, SUB_RECEIVING);
+	/* it ends when a second has passed without late packets */
+	start(&f, true);
+	run(&f, 10, 100, 0, 0);
+	run(&f, 1, 100, 50, 0);
+	assert_int_equal(f.st.state, SUB_LATE);
+	run(&f, 10, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_RECEIVING);
+}
+
+static void test_substate_clock_mismatch(void **state)
+{
+	struct feed f;
+
+	/* packets off any timeline */
+	start(&f, true);
+	run(&f, 10, 100, 0, 90);
+	assert_int_equal(f.st.state, SUB_CLOCK_MISMATCH);
+	assert_non_null(strstr(f.st.reason, "far from this node's PTP time"));
+	/* a PTP sender played aligned on arrival */
+	start(&f, true);
+	f.in.arrival_timing = true;
+	f.in.expects_ptp = true;
+	run(&f, 3, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_CLOCK_MISMATCH);
+	/* but not while our own clock is unsettled, nor for a sender that
+	 * never said it was on PTP */
+	f.in.clock_settled = false;
+	run(&f, 1, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_RECEIVING);
+	start(&f, true);
+	f.in.arrival_timing = true;
+	run(&f, 3, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_RECEIVING);
+	assert_non_null(strstr(f.st.reason, "aligned on arrival"));
+}
+
+/* A new receiver (a new latency) restarts the counters: its first
+ * counts are not taken for a burst. */
+static void test_substate_rebase_on_a_new_receiver(void **state)
+{
+	struct feed f;
+
+	start(&f, true);
+	run(&f, 20, 100, 0, 0);
+	f.in.received = 3;
+	f.in.late = 0;
+	substate_rebase(&f.st, &f.in);
+	run(&f, 1, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_RECEIVING);
+	assert_int_equal(f.changes, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_substate_unresolved_until_found),
+	    cmocka_unit_test(test_substate_sender_stops_and_comes_back),
+	    cmocka_unit_test(test_substate_late_says_what_would_hold),
+	    cmocka_unit_test(test_substate_clock_mismatch),
+	    cmocka_unit_test(test_substate_rebase_on_a_new_receiver),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
