@@ -1,4 +1,5 @@
-/* Logging for d4: one line per event to stderr, with level and time.
+/* Logging for d4: one line per event to stderr, with level and time (with
+ * a syslog priority prefix instead when stderr is journald's: log.c).
  * The media thread never calls these; it posts events the control thread logs.
  */
 #ifndef D4_COMMON_LOG_H
@@ -17,6 +18,13 @@ enum log_level {
 /* Messages above @level are dropped; default LOG_LVL_INFO. */
 void log_set_level(enum log_level level);
 void log_set_ident(const char *ident);
+/* Whether stderr is the stream systemd connected to journald
+ * ($JOURNAL_STREAM names it). */
+bool log_stderr_is_journal(void);
+/* Lines with a syslog priority prefix ("<3>error: ...") for journald
+ * (@on 1), the plain "ident[time] level: ..." (0), or as
+ * log_stderr_is_journal() says (-1, what the first message does). */
+void log_set_journal(int on);
 
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -91,14 +91,7 @@ static int flow_list(struct d4ctl *ctl, const char *nodename)
 	static const char *const keys[] = {
 	    "name",	"source", "channels",	   "destination", "encoding",
 	    "ptime_us", "origin", "stats.packets", NULL};
-	struct d4ctl_node node;
-	json_t *v = NULL;
-	int rc = d4ctl_get(ctl, nodename, "/flows", &node, &v);
-
-	if (rc == 0 && !ctl->json)
-		d4ctl_table(v, headers, keys);
-	json_decref(v);
-	return d4ctl_exit_code(rc);
+	return d4ctl_list(ctl, nodename, "/flows", headers, keys);
 }
 
 int cmd_flow(struct d4ctl *ctl, int argc, char *argv[])

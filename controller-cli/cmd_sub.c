@@ -130,14 +130,7 @@ static int sub_list(struct d4ctl *ctl, const char *nodename)
 	static const char *const keys[] = {
 	    "name",	  "stream", "address",	      "channels",   "encoding",
 	    "latency_us", "state",  "stats.received", "stats.lost", NULL};
-	struct d4ctl_node node;
-	json_t *v = NULL;
-	int rc = d4ctl_get(ctl, nodename, "/subscriptions", &node, &v);
-
-	if (rc == 0 && !ctl->json)
-		d4ctl_table(v, headers, keys);
-	json_decref(v);
-	return d4ctl_exit_code(rc);
+	return d4ctl_list(ctl, nodename, "/subscriptions", headers, keys);
 }
 
 int cmd_sub(struct d4ctl *ctl, int argc, char *argv[])

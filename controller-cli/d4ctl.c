@@ -9,6 +9,10 @@
 
 #include <curl/curl.h>
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
 #include "controller-cli/args.h"
 #include "controller-cli/browse.h"
 #include "controller-cli/d4ctl.h"
@@ -37,6 +41,9 @@ const struct d4ctl_cmd d4ctl_cmds[] = {
     {"check", cmd_check, "the Dante/AES67/ST 2110 rules a stream breaks"},
     {"preset", cmd_preset, "save the network's routing to a file, apply it"},
     {"ui", cmd_ui, "serve the browser controller (routing matrix...)"},
+    {"login", cmd_login, "pair with a node: its token, by a code in its log"},
+    {"token", cmd_token, "rotate a node's token"},
+    {"help", cmd_help, "this list, or one command's help"},
     {NULL, NULL, NULL},
 };
 
@@ -51,12 +58,13 @@ static const char usage[] =
     "  --json            print reads as JSON\n"
     "  --browse SECONDS  how long to browse mDNS (default 1.5)\n"
     "  --timeout SECONDS per HTTP request (default 10)\n"
-    "  -h, --help        this text; COMMAND --help for a command's\n"
+    "  -h, --help        this text; d4ctl help COMMAND for a command's\n"
     "  -V, --version\n"
     "\n"
     "Exit codes: 0 ok, 1 a node refused (HTTP error) or a route cannot be\n"
     "made, 2 usage error, 3 node not found or unreachable, 4 check found\n"
     "a broken rule.\n"
+    "Tokens: d4ctl login NODE (a code from the node's log), once per node.\n"
     "\n"
     "Commands:\n";
 
@@ -149,36 +157,82 @@ FILE *d4ctl_out(const struct d4ctl *ctl)
 	return ctl && ctl->out ? ctl->out : stdout;
 }
 
-const char *d4ctl_token(const struct d4ctl *ctl, const struct d4ctl_node *node,
-			enum d4ctl_token_from *from)
+const char *d4ctl_node_uuid(struct d4ctl *ctl, const struct d4ctl_node *node)
 {
-	const struct d4ctl_config_node *cn;
-	enum d4ctl_token_from dummy;
+	const char *u;
+	json_t *v = NULL;
+	unsigned int i;
 
-	if (!from)
-		from = &dummy;
+	for (i = 0; i < ctl->nuuids; i++)
+		if (!strcmp(ctl->uuids[i].addr, node->addr))
+			return ctl->uuids[i].uuid[0] ? ctl->uuids[i].uuid
+						     : NULL;
+	if (ctl->nuuids == ARRAY_SIZE(ctl->uuids))
+		return NULL;
+	/* a node that does not tell is asked once (a 401's message asks
+	 * for the token's source again) */
+	u = d4ctl_http(ctl, node, "GET", "/node", NULL, &v) < 0
+		? NULL
+		: json_string_value(json_object_get(v, "uuid"));
+	i = ctl->nuuids++;
+	snprintf(ctl->uuids[i].addr, sizeof(ctl->uuids[i].addr), "%s",
+		 node->addr);
+	snprintf(ctl->uuids[i].uuid, sizeof(ctl->uuids[i].uuid), "%s",
+		 u ? u : "");
+	json_decref(v);
+	return ctl->uuids[i].uuid[0] ? ctl->uuids[i].uuid : NULL;
+}
+
+/* d4ctl_token(), and the config section the token is from (*section,
+ * NULL when it is not a section's). */
+static const char *token_find(struct d4ctl *ctl, const struct d4ctl_node *node,
+			      bool write, enum d4ctl_token_from *from,
+			      const struct d4ctl_config_node **section)
+{
+	const struct d4ctl_config_node *cn = NULL;
+	const char *uuid;
+
+	*section = NULL;
 	if (ctl->token) {
 		*from = ctl->token_from;
 		return ctl->token;
 	}
-	cn = d4ctl_config_node(&ctl->cfg, node->name);
+	/* Reads are open unless a node says otherwise: no GET /node
+	 * before every read; a write asks for the uuid once. */
+	if (write && d4ctl_config_has_uuids(&ctl->cfg)) {
+		uuid = d4ctl_node_uuid(ctl, node);
+		if (uuid)
+			cn = d4ctl_config_find(&ctl->cfg, uuid, NULL);
+	}
+	if (!cn)
+		cn = d4ctl_config_find(&ctl->cfg, NULL, node->name);
 	if (cn && cn->token[0]) {
 		*from = D4CTL_TOKEN_CONFIG_NODE;
+		*section = cn;
 		return cn->token;
 	}
 	*from = ctl->cfg.token[0] ? D4CTL_TOKEN_CONFIG : D4CTL_TOKEN_NONE;
 	return ctl->cfg.token[0] ? ctl->cfg.token : NULL;
 }
 
-const char *d4ctl_token_source(const struct d4ctl *ctl,
-			       const struct d4ctl_node *node, char *buf,
-			       size_t len)
+const char *d4ctl_token(struct d4ctl *ctl, const struct d4ctl_node *node,
+			bool write, enum d4ctl_token_from *from)
+{
+	const struct d4ctl_config_node *cn;
+	enum d4ctl_token_from dummy;
+
+	return token_find(ctl, node, write, from ? from : &dummy, &cn);
+}
+
+const char *d4ctl_token_source(struct d4ctl *ctl, const struct d4ctl_node *node,
+			       bool write, char *buf, size_t len)
 {
 	const char *path =
-	    ctl->config_path[0] ? ctl->config_path : "(no config file)";
+	    ctl->config_read ? ctl->config_path : "(no config file)";
+	const struct d4ctl_config_node *cn;
 	enum d4ctl_token_from from;
 
-	d4ctl_token(ctl, node, &from);
+	token_find(ctl, node, write, &from, &cn);
 	switch (from) {
 	case D4CTL_TOKEN_FLAG:
 		snprintf(buf, len, "--token");
@@ -187,8 +241,10 @@ const char *d4ctl_token_source(const struct d4ctl *ctl,
 		snprintf(buf, len, "D4_TOKEN");
 		break;
 	case D4CTL_TOKEN_CONFIG_NODE:
-		snprintf(buf, len, "the config file %s, [node %s]", path,
-			 node->name);
+		/* a section found by uuid may carry the node's old name */
+		snprintf(buf, len, "the config file %s, [node %s]%s%s%s", path,
+			 cn->name, cn->uuid[0] ? " (uuid " : "", cn->uuid,
+			 cn->uuid[0] ? ")" : "");
 		break;
 	case D4CTL_TOKEN_CONFIG:
 		snprintf(buf, len,
@@ -197,12 +253,160 @@ const char *d4ctl_token_source(const struct d4ctl *ctl,
 			 path, node->name);
 		break;
 	default:
-		snprintf(buf, len,
-			 "no token: not --token, not D4_TOKEN, and no "
-			 "[node %s] or top-level token in %s",
-			 node->name, path);
+		if (ctl->config_read)
+			snprintf(buf, len,
+				 "no token: not --token, not D4_TOKEN, and no "
+				 "[node %s] (by its uuid or name) or top-level "
+				 "token in %s",
+				 node->name, path);
+		else
+			snprintf(buf, len,
+				 "no token: not --token, not D4_TOKEN, and no "
+				 "config file (%s)",
+				 ctl->config_path[0] ? ctl->config_path
+						     : "no HOME");
 	}
 	return buf;
+}
+
+int d4ctl_config_file(const struct d4ctl *ctl, char *buf, size_t len)
+{
+	if (ctl->config_path[0]) {
+		snprintf(buf, len, "%s", ctl->config_path);
+		return 0;
+	}
+	return d4ctl_config_path(buf, len);
+}
+
+/* Optimal string alignment distance (Damerau-Levenshtein without
+ * repeated edits of one substring): "lsit" is 1 from "list". */
+static unsigned int edits(const char *a, const char *b)
+{
+	unsigned int d[32][32], i, j, la = (unsigned int)strlen(a),
+				      lb = (unsigned int)strlen(b);
+
+	if (la > 30 || lb > 30)
+		return 99;
+	for (i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			unsigned int cost = a[i - 1] != b[j - 1], v;
+
+			v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	}
+	return d[la][lb];
+}
+
+const char *d4ctl_suggest(const char *word, const char *const *names)
+{
+	const char *best = NULL, *prefix = NULL;
+	unsigned int best_d = 3, nprefix = 0, d;
+	size_t wl = strlen(word);
+
+	for (; *names; names++) {
+		if (wl >= 2 && !strncmp(*names, word, wl)) {
+			prefix = *names;
+			nprefix++;
+		}
+		d = edits(word, *names);
+		/* one edit in a 2-letter word is half of it: not a typo */
+		if (d < best_d && d < wl && (d == 1 || wl > 3)) {
+			best = *names;
+			best_d = d;
+		}
+	}
+	if (best)
+		return best;
+	return nprefix == 1 ? prefix : NULL;
+}
+
+static const char *const *cmd_names(void)
+{
+	static const char *names[ARRAY_SIZE(d4ctl_cmds)];
+	unsigned int i;
+
+	for (i = 0; d4ctl_cmds[i].name; i++)
+		names[i] = d4ctl_cmds[i].name;
+	names[i] = NULL;
+	return names;
+}
+
+static void unknown_command(const char *cmd)
+{
+	const char *s = d4ctl_suggest(cmd, cmd_names());
+
+	if (s)
+		d4ctl_err(NULL,
+			  "unknown command '%s'; did you mean '%s'? (d4ctl "
+			  "help lists them)",
+			  cmd, s);
+	else
+		d4ctl_err(NULL, "unknown command '%s' (d4ctl help lists them)",
+			  cmd);
+}
+
+static const struct d4ctl_cmd *cmd_lookup(const char *name)
+{
+	for (const struct d4ctl_cmd *k = d4ctl_cmds; k->name; k++)
+		if (!strcmp(k->name, name))
+			return k;
+	return NULL;
+}
+
+int cmd_help(struct d4ctl *ctl, int argc, char *argv[])
+{
+	static const char usage_help[] =
+	    "usage: d4ctl help [COMMAND]\n"
+	    "\n"
+	    "Without COMMAND: the options and commands. With one: what it\n"
+	    "does, its operands and options (the same as COMMAND --help).\n"
+	    "  --commands   the command names, one a line (for completion)\n";
+	const struct d4ctl_cmd *k;
+	char *args[3];
+
+	if (argc >= 2 && !strcmp(argv[1], "--commands")) {
+		for (k = d4ctl_cmds; k->name; k++)
+			puts(k->name);
+		return D4CTL_EXIT_OK;
+	}
+	if (argc >= 2 &&
+	    (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(usage_help, stdout);
+		return D4CTL_EXIT_OK;
+	}
+	if (argc > 2) {
+		d4ctl_err("help", "one COMMAND at most\n%s", usage_help);
+		return D4CTL_EXIT_USAGE;
+	}
+	if (argc < 2) {
+		print_usage(stdout);
+		return D4CTL_EXIT_OK;
+	}
+	k = cmd_lookup(argv[1]);
+	if (!k || k->fn == cmd_help) {
+		if (k) {
+			fputs(usage_help, stdout);
+			return D4CTL_EXIT_OK;
+		}
+		unknown_command(argv[1]);
+		return D4CTL_EXIT_USAGE;
+	}
+	args[0] = argv[1];
+	args[1] = (char *)"--help";
+	args[2] = NULL;
+	return k->fn(ctl, 2, args);
 }
 
 static int node_from_addr(const char *name, const char *addr,
@@ -424,13 +628,36 @@ static int load_config(struct d4ctl *ctl, const char *path)
 			return 0;
 		path = def;
 	}
+	snprintf(ctl->config_path, sizeof(ctl->config_path), "%s", path);
 	rc = d4ctl_config_load(path, &ctl->cfg, err, sizeof(err));
-	if (rc == 0 && access(path, F_OK) == 0)
-		snprintf(ctl->config_path, sizeof(ctl->config_path), "%s",
-			 path);
+	ctl->config_read = rc == 0 && access(path, F_OK) == 0;
 	if (rc < 0)
 		d4ctl_err(NULL, "config %s", err);
 	return rc;
+}
+
+/* "--hots" -> "did you mean '--host'?" */
+static void unknown_option(const char *arg, const struct option *opts)
+{
+	const char *names[16], *s = NULL;
+	char word[64];
+	unsigned int n = 0;
+
+	if (!strncmp(arg, "--", 2)) {
+		snprintf(word, sizeof(word), "%.*s", (int)strcspn(arg + 2, "="),
+			 arg + 2);
+		for (; opts[n].name && n < ARRAY_SIZE(names) - 1; n++)
+			names[n] = opts[n].name;
+		names[n] = NULL;
+		s = d4ctl_suggest(word, names);
+	}
+	if (s)
+		d4ctl_err(NULL,
+			  "unknown option '%s'; did you mean '--%s'? "
+			  "(d4ctl help)",
+			  arg, s);
+	else
+		d4ctl_err(NULL, "unknown option '%s' (d4ctl help)", arg);
 }
 
 int d4ctl_main(int argc, char *argv[])
@@ -448,6 +675,7 @@ int d4ctl_main(int argc, char *argv[])
 	};
 	struct d4ctl ctl = {.browse_s = 1.5, .timeout_ms = 10000};
 	const char *config = NULL, *cmd;
+	const struct d4ctl_cmd *k;
 	char *end;
 	double v;
 	int c, rc;
@@ -497,8 +725,7 @@ int d4ctl_main(int argc, char *argv[])
 			printf("d4ctl %s\n", D4_VERSION);
 			return D4CTL_EXIT_OK;
 		default:
-			d4ctl_err(NULL, "unknown option '%s' (d4ctl --help)",
-				  argv[optind - 1]);
+			unknown_option(argv[optind - 1], opts);
 			return D4CTL_EXIT_USAGE;
 		}
 	}
@@ -515,16 +742,67 @@ int d4ctl_main(int argc, char *argv[])
 	}
 	if (load_config(&ctl, config) < 0)
 		return D4CTL_EXIT_USAGE;
-	for (const struct d4ctl_cmd *k = d4ctl_cmds; k->name; k++) {
-		if (strcmp(k->name, cmd))
-			continue;
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		rc = k->fn(&ctl, argc - optind, argv + optind);
-		curl_global_cleanup();
-		return rc;
+	k = cmd_lookup(cmd);
+	if (!k) {
+		unknown_command(cmd);
+		return D4CTL_EXIT_USAGE;
 	}
-	d4ctl_err(NULL, "unknown command '%s' (d4ctl --help lists them)", cmd);
-	return D4CTL_EXIT_USAGE;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = k->fn(&ctl, argc - optind, argv + optind);
+	curl_global_cleanup();
+	return rc;
+}
+
+int d4ctl_list(struct d4ctl *ctl, const char *spec, const char *path,
+	       const char *const *headers, const char *const *keys)
+{
+	const char *h[18] = {"NODE"}, *k[18] = {"node"};
+	struct d4ctl_node node, *nodes = NULL;
+	json_t *v = NULL, *all, *e;
+	int n, i, rc = 0, failed = 0;
+	unsigned int c;
+	size_t j;
+
+	if (spec || ctl->host) {
+		rc = d4ctl_get(ctl, spec, path, &node, &v);
+		if (rc == 0 && !ctl->json)
+			d4ctl_table(v, headers, keys);
+		json_decref(v);
+		return d4ctl_exit_code(rc);
+	}
+	/* no NODE: every node found, a NODE column first */
+	n = d4ctl_node_all(ctl, &nodes);
+	if (n < 0)
+		return d4ctl_exit_code(n);
+	all = json_array();
+	for (i = 0; i < n; i++) {
+		if (d4ctl_http(ctl, &nodes[i], "GET", path, NULL, &v) < 0) {
+			failed++;
+			continue;
+		}
+		json_array_foreach(v, j, e)
+		{
+			json_object_set_new(e, "node",
+					    json_string(nodes[i].name));
+			json_array_append(all, e);
+		}
+		json_decref(v);
+	}
+	for (c = 0; headers[c] && c < 16; c++) {
+		h[c + 1] = headers[c];
+		k[c + 1] = keys[c];
+	}
+	h[c + 1] = k[c + 1] = NULL;
+	if (ctl->json)
+		d4ctl_print_json(all);
+	else
+		d4ctl_table(all, h, k);
+	json_decref(all);
+	free(nodes);
+	/* some answered: the table is what there is; none: not found */
+	return failed && failed == n ? D4CTL_EXIT_NOTFOUND
+	       : failed		     ? D4CTL_EXIT_NODE
+				     : D4CTL_EXIT_OK;
 }
 
 /* "clock.state" -> obj["clock"]["state"] (one level of nesting). */

@@ -26,7 +26,7 @@ enum d4ctl_token_from {
 	D4CTL_TOKEN_NONE,
 	D4CTL_TOKEN_FLAG,	 /* --token */
 	D4CTL_TOKEN_ENV,	 /* D4_TOKEN */
-	D4CTL_TOKEN_CONFIG_NODE, /* the config file's [node NAME] token */
+	D4CTL_TOKEN_CONFIG_NODE, /* a [node NAME] section (by uuid or name) */
 	D4CTL_TOKEN_CONFIG,	 /* the config file's top-level token */
 };
 
@@ -34,7 +34,10 @@ struct d4ctl {
 	const char *host;  /* --host ADDR:PORT, or NULL */
 	const char *token; /* --token, else D4_TOKEN, else NULL (config) */
 	enum d4ctl_token_from token_from; /* of @token: FLAG, ENV or NONE */
-	char config_path[512];		  /* the config file read, or "" */
+	/* The config file: --config, else the default one ("" when there
+	 * is no HOME). d4ctl reads it, `login` writes it. */
+	char config_path[512];
+	bool config_read; /* @config_path was there, and read */
 	/* Where the helpers below print: progress of a plan (@out, NULL:
 	 * stdout) and errors (@errs, NULL: stderr). d4ctl ui points them at
 	 * a buffer per request, to answer the browser with them. */
@@ -45,6 +48,12 @@ struct d4ctl {
 	double browse_s; /* mDNS browse time */
 	long timeout_ms; /* per HTTP request */
 	struct d4ctl_config cfg;
+	/* nodes' uuids learnt this run (GET /node), by address */
+	struct {
+		char addr[64];
+		char uuid[40];
+	} uuids[16];
+	unsigned int nuuids;
 };
 
 /* A node to talk to: its name and its API base URL. */
@@ -94,16 +103,31 @@ int d4ctl_node_find(struct d4ctl *ctl, const char *spec,
  * malloc'd array in *nodes. The count, or -errno. */
 int d4ctl_node_all(struct d4ctl *ctl, struct d4ctl_node **nodes);
 
-/* The token for writes to @node (NULL if none); *from (may be NULL) says
- * where it was found. */
-const char *d4ctl_token(const struct d4ctl *ctl, const struct d4ctl_node *node,
-			enum d4ctl_token_from *from);
+/* The token for a request to @node (NULL if none): --token, D4_TOKEN,
+ * the config's section for the node (by its uuid, which a @write asks
+ * the node for once, GET /node; by its name for a section without one),
+ * the config's top-level token. *from (may be NULL) says where it was
+ * found. */
+const char *d4ctl_token(struct d4ctl *ctl, const struct d4ctl_node *node,
+			bool write, enum d4ctl_token_from *from);
 
-/* Where @node's token comes from, for a message: "--token", "D4_TOKEN",
- * "the config file PATH, [node NAME]", ... or "no token (...)". */
-const char *d4ctl_token_source(const struct d4ctl *ctl,
-			       const struct d4ctl_node *node, char *buf,
-			       size_t len);
+/* Where @node's token for a @write (or a read) comes from, for a message:
+ * "--token", "D4_TOKEN", "the config file PATH, [node LABEL]", ... or
+ * "no token (...)". */
+const char *d4ctl_token_source(struct d4ctl *ctl, const struct d4ctl_node *node,
+			       bool write, char *buf, size_t len);
+
+/* The node's uuid (GET /node, remembered for this run), or NULL. */
+const char *d4ctl_node_uuid(struct d4ctl *ctl, const struct d4ctl_node *node);
+
+/* The config file d4ctl reads and `login` writes: --config, else
+ * $XDG_CONFIG_HOME/d4ctl/config or ~/.config/d4ctl/config. 0, or
+ * -ENOENT (no HOME either). */
+int d4ctl_config_file(const struct d4ctl *ctl, char *buf, size_t len);
+
+/* The command name closest to @word (a typo: at most 2 edits, or a
+ * prefix of one command), or NULL. */
+const char *d4ctl_suggest(const char *word, const char *const *names);
 
 /* Print an error to ctl->errs (stderr when NULL), "d4ctl: " first. */
 void d4ctl_errf(const struct d4ctl *ctl, const char *fmt, ...)
@@ -134,6 +158,12 @@ int d4ctl_http_with(struct d4ctl *ctl, void *handle,
  * ctl->json; *out gets the response either way. 0 or -errno. */
 int d4ctl_get(struct d4ctl *ctl, const char *spec, const char *path,
 	      struct d4ctl_node *node, json_t **out);
+
+/* GET @path (an array) from the node @spec, or with no @spec and no
+ * --host from every node found (a NODE column first), and print it as a
+ * table of @headers/@keys (d4ctl_table) or JSON. An exit code. */
+int d4ctl_list(struct d4ctl *ctl, const char *spec, const char *path,
+	       const char *const *headers, const char *const *keys);
 
 /* Print a JSON value indented, for --json. */
 void d4ctl_print_json(const json_t *v);
@@ -170,5 +200,8 @@ int cmd_routes(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_check(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_preset(struct d4ctl *ctl, int argc, char *argv[]);
 int cmd_ui(struct d4ctl *ctl, int argc, char *argv[]);
+int cmd_help(struct d4ctl *ctl, int argc, char *argv[]);
+int cmd_login(struct d4ctl *ctl, int argc, char *argv[]);
+int cmd_token(struct d4ctl *ctl, int argc, char *argv[]);
 
 #endif

@@ -60,7 +60,8 @@ int d4ctl_http_with(struct d4ctl *ctl, void *handle,
 {
 	struct curl_slist *hdrs = NULL;
 	struct buf resp = {0};
-	const char *token = d4ctl_token(ctl, node, NULL);
+	bool write = strcmp(method, "GET") && strcmp(method, "HEAD");
+	const char *token = d4ctl_token(ctl, node, write, NULL);
 	char url[512], auth[300], src[700], *text = NULL;
 	json_error_t jerr;
 	json_t *j = NULL;
@@ -135,11 +136,14 @@ int d4ctl_http_with(struct d4ctl *ctl, void *handle,
 		if (status == 401)
 			http_err(
 			    ctl, err, err_len,
-			    "%s: %s %s: HTTP 401: %s; the token came "
-			    "from %s",
+			    "%s: %s %s: HTTP 401: %s; %s%s; `d4ctl login %s` "
+			    "pairs with it",
 			    node->name, method, path,
 			    msg ? msg : "(no message)",
-			    d4ctl_token_source(ctl, node, src, sizeof(src)));
+			    token ? "the token came from " : "",
+			    d4ctl_token_source(ctl, node, write, src,
+					       sizeof(src)),
+			    node->name);
 		else
 			http_err(ctl, err, err_len, "%s: %s %s: HTTP %ld: %s",
 				 node->name, method, path, status,

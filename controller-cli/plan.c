@@ -346,7 +346,7 @@ static int resolve_channels(const json_t *n, const char *side,
 				 "%s has %lld %s channels: no channel %u",
 				 jstr(n, "name"), (long long)count,
 				 !strcmp(side, "tx") ? "TX" : "RX", cs->ch[i]);
-			return -EINVAL;
+			return -ENOENT; /* the network's, not the usage's */
 		}
 		ch[i] = cs->ch[i];
 	}
@@ -747,7 +747,7 @@ static int plan_from_stream(const json_t *rxn, const struct chanspec *tx,
 			snprintf(err, err_len,
 				 "\"%s\" has %lld channels: no channel %u",
 				 tx->target, (long long)sch, tx->ch[i]);
-			return -EINVAL;
+			return -ENOENT;
 		}
 	}
 	body = json_pack("{s:s, s:s}", "name", sub, "stream", tx->target);

@@ -120,10 +120,11 @@ static int check_tokens(struct d4ctl *ctl, const struct plan *plan,
 				   plan->a[i].node);
 			return -ENOENT;
 		}
-		if (!d4ctl_token(ctl, node, NULL)) {
-			d4ctl_errf(
-			    ctl, "%s: %s; nothing was changed", node->name,
-			    d4ctl_token_source(ctl, node, src, sizeof(src)));
+		if (!d4ctl_token(ctl, node, true, NULL)) {
+			d4ctl_errf(ctl, "%s: %s; nothing was changed",
+				   node->name,
+				   d4ctl_token_source(ctl, node, true, src,
+						      sizeof(src)));
 			return -EACCES;
 		}
 	}

@@ -57,6 +57,11 @@ struct api {
 	struct log_ratelimit rl; /* libmicrohttpd's own messages */
 };
 
+/* What a handler adds to its answer besides the body. */
+struct api_resp {
+	char location[1024];
+};
+
 /* One request, from its request line on: its body as it arrives. */
 struct upload {
 	char *buf;
@@ -175,9 +180,11 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 			 supp ? " (and earlier ones not logged)" : "");
 }
 
-/* @allow: the Allow header of a 405 (RFC 9110), else NULL. */
+/* One more header (@hname: @hval) unless @hname is NULL: Allow on a 405,
+ * WWW-Authenticate on a 401, Location on a 201. */
 static enum MHD_Result send_json(struct MHD_Connection *c, int status,
-				 json_t *body, const char *allow)
+				 json_t *body, const char *hname,
+				 const char *hval)
 {
 	/* 12 digits: a level rounded to 0.01 dB prints as -4.35, not as
 	 * the nearest double's -4.3499999999999996 */
@@ -201,15 +208,16 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status,
 	}
 	if (body)
 		MHD_add_response_header(r, "Content-Type", "application/json");
-	if (allow)
-		MHD_add_response_header(r, "Allow", allow);
+	if (hname && hval && hval[0])
+		MHD_add_response_header(r, hname, hval);
 	ret = MHD_queue_response(c, (unsigned int)status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
-static enum MHD_Result send_error_allow(struct MHD_Connection *c, int status,
-					const char *msg, const char *allow)
+static enum MHD_Result send_error_hdr(struct MHD_Connection *c, int status,
+				      const char *msg, const char *hname,
+				      const char *hval)
 {
 	json_t *j = json_string(msg);
 	enum MHD_Result ret;
@@ -227,7 +235,7 @@ static enum MHD_Result send_error_allow(struct MHD_Connection *c, int status,
 		j = json_string(clean);
 	}
 	j = json_pack("{s:o}", "error", j);
-	ret = send_json(c, status, j, allow);
+	ret = send_json(c, status, j, hname, hval);
 	json_decref(j);
 	return ret;
 }
@@ -235,7 +243,19 @@ static enum MHD_Result send_error_allow(struct MHD_Connection *c, int status,
 static enum MHD_Result send_error(struct MHD_Connection *c, int status,
 				  const char *msg)
 {
-	return send_error_allow(c, status, msg, NULL);
+	return send_error_hdr(c, status, msg, NULL, NULL);
+}
+
+/* RFC 6750 3: a request without a token gets the challenge alone, one
+ * with a wrong token error="invalid_token" too. */
+static enum MHD_Result send_unauthorized(struct MHD_Connection *c,
+					 bool had_token, const char *msg)
+{
+	return send_error_hdr(c, MHD_HTTP_UNAUTHORIZED, msg,
+			      MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+			      had_token ? "Bearer realm=\"d4node\", "
+					  "error=\"invalid_token\""
+					: "Bearer realm=\"d4node\"");
 }
 
 bool api_match(const struct api_req *req, const char *pattern)
@@ -282,14 +302,15 @@ static int split_path(const char *url, char *copy, size_t len,
 	return 0;
 }
 
-static bool authorized(struct api *a, struct MHD_Connection *c)
+static bool authorized(struct api *a, struct MHD_Connection *c, bool *had_token)
 {
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    "Authorization");
+	const char *h =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 	size_t n = strlen(a->cfg.token);
 	unsigned char diff = 0;
 	size_t i;
 
+	*had_token = h != NULL;
 	/* the scheme is case-insensitive, then one or more spaces (RFC
 	 * 9110 11.1, RFC 6750 2.1) */
 	if (!h || strncasecmp(h, "Bearer ", 7) || !n)
@@ -308,13 +329,14 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 				const char *url, const char *method,
 				struct upload *up)
 {
-	struct api_req req = {.method = method};
+	struct api_resp resp = {""};
+	struct api_req req = {.method = method, .resp = &resp};
 	char path[512], err[512] = "";
 	json_t *out = NULL;
 	json_error_t jerr;
 	const struct api_route *r;
 	bool write = strcmp(method, "GET") && strcmp(method, "HEAD");
-	bool path_known = false;
+	bool path_known = false, had_token;
 	char allow[64] = "";
 	enum MHD_Result ret;
 	int status;
@@ -338,12 +360,25 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 		snprintf(err, sizeof(err), "no such resource '%.200s'", url);
 		return send_error(c, MHD_HTTP_NOT_FOUND, err);
 	}
-	if ((write || a->cfg.read_token) && !authorized(a, c)) {
+	/* Before the body is parsed: a client without the token learns
+	 * nothing from our JSON errors. Open routes (pairing) excepted. */
+	for (r = a->routes; r->method; r++)
+		if (r->open && !strcmp(r->method, method) &&
+		    api_match(&req, r->pattern))
+			break;
+	if ((write || a->cfg.read_token) && !r->method &&
+	    !authorized(a, c, &had_token)) {
 		a->stats.unauthorized++;
-		return send_error(c, MHD_HTTP_UNAUTHORIZED,
-				  "this needs 'Authorization: Bearer TOKEN' "
-				  "(the token is in the node's state "
-				  "directory)");
+		return send_unauthorized(
+		    c, had_token,
+		    had_token
+			? "wrong token: this needs 'Authorization: Bearer "
+			  "TOKEN' with this node's token (d4ctl login NODE "
+			  "pairs again; the token is in the node's state "
+			  "directory)"
+			: "this needs 'Authorization: Bearer TOKEN' (d4ctl "
+			  "login NODE; the token is in the node's state "
+			  "directory)");
 	}
 	if (up->len) {
 		req.body = json_loadb(up->buf, up->len, 0, &jerr);
@@ -375,9 +410,9 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 	if (!r->method) {
 		json_decref(req.body);
 		if (path_known)
-			return send_error_allow(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-						"method not allowed here",
-						allow);
+			return send_error_hdr(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+					      "method not allowed here",
+					      MHD_HTTP_HEADER_ALLOW, allow);
 		a->stats.not_found++;
 		snprintf(err, sizeof(err), "no such resource '%.200s'", url);
 		return send_error(c, MHD_HTTP_NOT_FOUND, err);
@@ -390,7 +425,9 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 			a->stats.bad_requests++;
 		return send_error(c, status, err[0] ? err : "failed");
 	}
-	ret = send_json(c, status, out, NULL);
+	ret = send_json(c, status, out,
+			status == 201 ? MHD_HTTP_HEADER_LOCATION : NULL,
+			resp.location);
 	json_decref(out);
 	return ret;
 }
@@ -451,8 +488,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				up->buf = NULL;
 				up->len = 0;
 			} else {
-				char *nb = realloc(up->buf,
-						   up->len + *data_size + 1);
+				char *nb =
+				    realloc(up->buf, up->len + *data_size + 1);
 
 				if (!nb)
 					return MHD_NO;
@@ -669,6 +706,33 @@ void api_destroy(struct api *a)
 	if (a->mhd)
 		MHD_stop_daemon(a->mhd);
 	free(a);
+}
+
+void api_set_token(struct api *a, const char *token)
+{
+	snprintf(a->cfg.token, sizeof(a->cfg.token), "%s", token);
+}
+
+void api_set_location(const struct api_req *req, const char *collection,
+		      const char *name)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *p = req->resp->location, *end = p + sizeof(req->resp->location);
+	const unsigned char *s;
+
+	p += snprintf(p, (size_t)(end - p), "%s/%s/", API_PREFIX, collection);
+	/* RFC 3986 unreserved characters stay, every other byte is %XX */
+	for (s = (const unsigned char *)name; *s && end - p > 3; s++) {
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr("-._~", *s)) {
+			*p++ = (char)*s;
+		} else {
+			*p++ = '%';
+			*p++ = hex[*s >> 4];
+			*p++ = hex[*s & 15];
+		}
+	}
+	*p = '\0';
 }
 
 uint16_t api_port(const struct api *a)

@@ -14,6 +14,7 @@
 
 struct loop;
 struct api;
+struct api_resp;
 
 #define API_PREFIX   "/api/v1"
 #define API_BODY_MAX (64 * 1024)
@@ -24,7 +25,8 @@ struct api_req {
 	/* the path after /api/v1, split at '/': "flows", "main" */
 	const char *parts[API_PARTS];
 	unsigned int nparts;
-	json_t *body; /* the parsed JSON object, or NULL (no body) */
+	json_t *body;	       /* the parsed JSON object, or NULL (no body) */
+	struct api_resp *resp; /* for api_set_location() */
 };
 
 /* Fill *@out with the answer (NULL: no body) and return the HTTP status;
@@ -37,6 +39,7 @@ struct api_route {
 	const char *method;  /* "GET", "POST", "PUT", "DELETE" */
 	const char *pattern; /* "flows/ *" without the space: one part */
 	api_handler_fn fn;
+	bool open; /* a write that needs no token (pairing: docs/api.md) */
 };
 
 struct api_config {
@@ -51,6 +54,13 @@ struct api *api_new(struct loop *loop, const struct api_config *cfg,
 		    const struct api_route *routes, void *ctx);
 void api_destroy(struct api *a);
 uint16_t api_port(const struct api *a);
+/* Writes need @token from now on (token rotation); the old one is
+ * refused. */
+void api_set_token(struct api *a, const char *token);
+/* From a handler that answers 201: "Location: /api/v1/@collection/@name",
+ * @name percent-encoded (RFC 9110 15.3.2: the new resource's URI). */
+void api_set_location(const struct api_req *req, const char *collection,
+		      const char *name);
 
 struct api_stats {
 	uint64_t requests, unauthorized, bad_requests, too_large, not_found;

@@ -117,6 +117,7 @@ struct node_config {
 	bool api_off;		     /* api = off */
 	struct sockaddr_in api_addr; /* default 0.0.0.0:8080 */
 	bool api_read_token;	     /* reads need the token too */
+	bool pairing;		     /* d4ctl login by a code in the log */
 	char state_dir[4096]; /* "" = $D4_STATE_DIR/NAME or /var/lib/d4node/NAME
 			       */
 	char recordings_dir[4096]; /* "" = STATE_DIR/recordings */

@@ -37,6 +37,7 @@ int main(int argc, char **argv)
 	int c;
 
 	log_set_ident("d4node");
+	log_set_journal(-1); /* before any thread: "<3>" prefixes for journald */
 	while ((c = getopt_long(argc, argv, "c:vhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #define ERR(code, ...)                                                         \
@@ -90,8 +91,8 @@ static int h_node(void *ctx, const struct api_req *r, json_t **out, char *err,
 	if (n->disco)
 		snprintf(id, sizeof(id), "%s", disco_node_id(n->disco));
 	*out = json_pack(
-	    "{s:s,s:s,s:s,s:f,s:i,s:i,s:o,s:s}", "name", n->cfg->name, "id", id,
-	    "version", D4_VERSION, "uptime_s",
+	    "{s:s,s:s,s:s,s:s,s:f,s:i,s:i,s:o,s:s}", "name", n->cfg->name, "id",
+	    id, "uuid", n->uuid, "version", D4_VERSION, "uptime_s",
 	    ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec -
 	     (double)n->start_ns) /
 		1e9,
@@ -252,6 +253,7 @@ static int h_flow_create(void *ctx, const struct api_req *r, json_t **out,
 	log_info("api: flow %s created (%s)", fc.name,
 		 jstr(r->body, "destination"));
 	*out = flow_json(n, (unsigned int)slot);
+	api_set_location(r, "flows", fc.name);
 	return 201;
 }
 
@@ -503,6 +505,7 @@ static int h_sub_create(void *ctx, const struct api_req *r, json_t **out,
 	node_channels_changed(n);
 	log_info("api: subscription %s created", s.name);
 	*out = sub_json(n, (unsigned int)slot);
+	api_set_location(r, "subscriptions", s.name);
 	return 201;
 }
 
@@ -880,6 +883,101 @@ static int h_meters(void *ctx, const struct api_req *r, json_t **out, char *err,
 	return *out ? 200 : 500;
 }
 
+/* ---- credentials: pairing (node/pair.h) and token rotation ---- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* POST /pairing (no token): open a one-time code and show it in the log,
+ * where the node's operator reads it (journalctl -u d4node@NAME). */
+static int h_pair_open(void *ctx, const struct api_req *r, json_t **out,
+		       char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	static struct log_ratelimit again_rl =
+	    LOG_RATELIMIT_INIT(10000000000ull, 1);
+	uint64_t now = mono_ns(), rnd = 0;
+	unsigned int wait_s = 0, supp;
+	char code[16];
+	int rc;
+
+	if (!n->cfg->pairing)
+		ERR(403, "pairing is off on this node ([node] pairing = no): "
+			 "copy the token from its state directory");
+	if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		ERR(500, "no random bytes: %s", strerror(errno));
+	rc = pair_open(&n->pair, now, rnd, &wait_s);
+	if (rc == -EAGAIN)
+		ERR(429,
+		    "a pairing code was shown less than 30 s ago: ask "
+		    "again in %u s",
+		    wait_s);
+	pair_format(&n->pair, code, sizeof(code));
+	/* a warning: it must reach the log at any level, and it hands out
+	 * the node's control. Shown again for an open code, at most every
+	 * 10 s (anyone may ask). */
+	if (rc == 0 && !log_ratelimit_ok(&again_rl, &supp))
+		goto answer;
+	log_warn("pairing: code %s for `d4ctl login` (single use, expires "
+		 "in %u s)%s",
+		 code, pair_expires_s(&n->pair, now), rc ? "" : " (again)");
+answer:
+	*out = json_pack("{s:s,s:i,s:s}", "name", n->cfg->name, "expires_s",
+			 pair_expires_s(&n->pair, now), "uuid", n->uuid);
+	return *out ? 202 : 500;
+}
+
+/* POST /pairing/token {"code": "1234-5678"} (no token): the code for the
+ * token, once. */
+static int h_pair_redeem(void *ctx, const struct api_req *r, json_t **out,
+			 char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	const char *code = r->body ? jstr(r->body, "code") : NULL;
+	unsigned int left;
+	int rc;
+
+	if (!code)
+		ERR(400, "POST /pairing/token needs {\"code\": \"NNNN-NNNN\"}");
+	rc = pair_redeem(&n->pair, mono_ns(), code, &left);
+	if (rc == -ENOENT)
+		ERR(403,
+		    "no pairing code is open (they expire after %u s and "
+		    "serve once): ask for one with POST /pairing",
+		    (unsigned int)(PAIR_TTL_NS / 1000000000ull));
+	if (rc < 0) {
+		log_warn("pairing: a wrong code was tried (%u tr%s left)", left,
+			 left == 1 ? "y" : "ies");
+		if (!left)
+			ERR(403, "wrong pairing code; that code is closed now: "
+				 "ask for a new one");
+		ERR(403, "wrong pairing code (%u tr%s left)", left,
+		    left == 1 ? "y" : "ies");
+	}
+	log_info("pairing: the code was used; d4ctl has the token");
+	*out = json_pack("{s:s,s:s,s:s}", "token", n->token, "uuid", n->uuid,
+			 "name", n->cfg->name);
+	return *out ? 200 : 500;
+}
+
+/* POST /token: a new token; the old one is refused from now on. */
+static int h_token_rotate(void *ctx, const struct api_req *r, json_t **out,
+			  char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	int rc = state_rotate_token(n, err, err_len);
+
+	if (rc < 0)
+		return rc == -ENOENT ? 500 : 507;
+	*out = json_pack("{s:s,s:s}", "token", n->token, "uuid", n->uuid);
+	return *out ? 200 : 500;
+}
+
 static const struct api_route routes[] = {
     {"GET", "node", h_node},
     {"PUT", "node", h_node_update},
@@ -902,6 +1000,9 @@ static const struct api_route routes[] = {
     {"POST", "d4/programs/*/*", h_d4_startstop},
     {"GET", "stats", h_stats},
     {"GET", "meters", h_meters},
+    {"POST", "pairing", h_pair_open, .open = true},
+    {"POST", "pairing/token", h_pair_redeem, .open = true},
+    {"POST", "token", h_token_rotate},
     {NULL, NULL, NULL},
 };
 

@@ -10,6 +10,7 @@
 #include "node/config.h"
 #include "node/node.h"
 #include "node/notify.h"
+#include "node/pair.h"
 #include "d4/d4.h"
 
 #include <stdatomic.h>
@@ -67,7 +68,12 @@ struct node {
 	char state_dir[4096];
 	char rec_dir[4096 + 16]; /* the API's recordings, "" = none */
 	char token[80];
-	bool restoring; /* replaying the state file: don't save */
+	/* made at first start beside the token, never changed: what d4ctl
+	 * keys a node's token by (a rename keeps it, a new state dir does
+	 * not, nor does the token) */
+	char uuid[40];
+	struct pair pair; /* d4ctl login's one-time codes (pair.h) */
+	bool restoring;	  /* replaying the state file: don't save */
 	/* the control loop */
 	struct loop *loop;
 	struct loop_timer *tick;
@@ -107,6 +113,9 @@ int node_set_channel_name(struct node *n, bool tx, unsigned int idx,
 int state_open(struct node *n);
 /* The node's name saved by PUT /node, before anything is announced. */
 void state_restore_name(struct node *n);
+/* A new token replaces the old one on disk (atomically) and in the API.
+ * 0, or -errno with the reason in @err (nothing changed). */
+int state_rotate_token(struct node *n, char *err, size_t err_len);
 /* Write the state of every record now (atomically). 0 or -errno. */
 int state_save(struct node *n);
 /* The persist callback of tx and rx: state_save unless restoring. */

@@ -12,6 +12,7 @@
  * (no "version" member) kept API request bodies and every D4 statement
  * in order; it still restores, and is rewritten as version 2. */
 #include "common/log.h"
+#include "node/api.h"
 #include "node/node_priv.h"
 #include "node/relay.h"
 #include "node/rx.h"
@@ -49,54 +50,110 @@ static int mkdirs(const char *path)
 	return 0;
 }
 
-/* The token: read it, or make one at first start (mode 0600). */
-static int load_token(const char *dir, char *tok, size_t len)
+/* Write @text and a newline to @dir/@name, mode 0600: through a temporary
+ * file and rename (@replace) or only if there is none yet (O_EXCL: -EEXIST
+ * when another process made it first). 0 or -errno. */
+static int write_small(const char *dir, const char *name, const char *text,
+		       bool replace)
 {
-	char path[4200], raw[32];
-	bool retried = false;
-	ssize_t r;
-	unsigned int i;
-	int fd;
+	char path[4200], tmp[4220];
+	size_t len = strlen(text);
+	int fd, rc = 0;
 
-	snprintf(path, sizeof(path), "%s/token", dir);
-again:
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		r = read(fd, tok, len - 1);
-		close(fd);
-		if (r <= 0)
-			return -EINVAL;
-		tok[r] = '\0';
-		tok[strcspn(tok, "\r\n")] = '\0';
-		return tok[0] ? 0 : -EINVAL;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(replace ? tmp : path,
+		  O_WRONLY | O_CREAT | O_CLOEXEC | (replace ? O_TRUNC : O_EXCL),
+		  0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
+	    fsync(fd) < 0)
+		rc = errno ? -errno : -EIO;
+	close(fd);
+	if (rc == 0 && replace && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(replace ? tmp : path);
+	if (rc == 0 && replace) {
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			fsync(fd);
+			close(fd);
+		}
 	}
+	return rc;
+}
+
+/* 32 random bytes as hex. */
+static int new_token(char *tok, size_t len)
+{
+	unsigned char raw[32];
+	unsigned int i;
+
 	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
 		return -EIO;
 	for (i = 0; i < sizeof(raw) && 2 * i + 2 < len; i++)
-		snprintf(tok + 2 * i, 3, "%02x", (unsigned char)raw[i]);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == EEXIST && !retried) {
+		snprintf(tok + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+/* A random (version 4) UUID, RFC 9562 5.4. */
+static int new_uuid(char *buf, size_t len)
+{
+	unsigned char u[16];
+
+	if (getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u))
+		return -EIO;
+	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+	snprintf(buf, len,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+		 u[10], u[11], u[12], u[13], u[14], u[15]);
+	return 0;
+}
+
+/* Read @dir/@name (one line), or make it with @make at first start. */
+static int load_or_make(const char *dir, const char *name, char *buf,
+			size_t len, int (*make)(char *, size_t), bool *made)
+{
+	char path[4200];
+	bool retried = false;
+	ssize_t r;
+	int fd, rc;
+
+	*made = false;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+again:
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		r = read(fd, buf, len - 1);
+		close(fd);
+		if (r <= 0)
+			return -EINVAL;
+		buf[r] = '\0';
+		buf[strcspn(buf, "\r\n")] = '\0';
+		return buf[0] ? 0 : -EINVAL;
+	}
+	rc = make(buf, len);
+	if (rc == 0)
+		rc = write_small(dir, name, buf, false);
+	if (rc == -EEXIST && !retried) {
 		/* Another process made it first: use that one. */
 		retried = true;
 		usleep(10000);
 		goto again;
 	}
-	if (fd < 0)
-		return -errno;
-	if (write(fd, tok, strlen(tok)) != (ssize_t)strlen(tok) ||
-	    write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
-		close(fd);
-		unlink(path);
-		return -EIO;
-	}
-	close(fd);
-	log_info("api: new token in %s (mode 0600)", path);
-	return 0;
+	*made = rc == 0;
+	return rc;
 }
 
 int state_open(struct node *n)
 {
 	const char *env = getenv("D4_STATE_DIR");
+	bool made;
 	int rc;
 
 	if (n->cfg->state_dir[0])
@@ -107,7 +164,14 @@ int state_open(struct node *n)
 			 env && *env ? env : "/var/lib/d4node", n->cfg->name);
 	rc = mkdirs(n->state_dir);
 	if (rc == 0)
-		rc = load_token(n->state_dir, n->token, sizeof(n->token));
+		rc = load_or_make(n->state_dir, "token", n->token,
+				  sizeof(n->token), new_token, &made);
+	if (rc == 0 && made)
+		log_info("api: new token in %s/token (mode 0600)",
+			 n->state_dir);
+	if (rc == 0)
+		rc = load_or_make(n->state_dir, "uuid", n->uuid,
+				  sizeof(n->uuid), new_uuid, &made);
 	if (rc < 0) {
 		log_err("state: directory %s unusable (%s); no control API and "
 			"no saved state",
@@ -121,6 +185,32 @@ int state_open(struct node *n)
 		snprintf(n->rec_dir, sizeof(n->rec_dir), "%s/recordings",
 			 n->state_dir);
 	return rc;
+}
+
+int state_rotate_token(struct node *n, char *err, size_t err_len)
+{
+	char tok[sizeof(n->token)];
+	int rc;
+
+	if (!n->state_dir[0]) {
+		snprintf(err, err_len, "no state directory");
+		return -ENOENT;
+	}
+	rc = new_token(tok, sizeof(tok));
+	if (rc == 0)
+		rc = write_small(n->state_dir, "token", tok, true);
+	if (rc < 0) {
+		snprintf(err, err_len, "cannot write %s/token: %s",
+			 n->state_dir, strerror(-rc));
+		log_err("api: token not rotated: %s", err);
+		return rc;
+	}
+	memcpy(n->token, tok, sizeof(tok));
+	if (n->api)
+		api_set_token(n->api, tok);
+	log_info("api: token rotated (%s/token); the old one is refused",
+		 n->state_dir);
+	return 0;
 }
 
 /* ---- writing ---- */

@@ -256,7 +256,7 @@ static void test_route_from_foreign_stream(void **state)
 	plan_free(&plan);
 	assert_int_equal(route(net, "3@\"AVIOUSBC-522880 : 2\"", "5@B", NULL,
 			       &plan, err, sizeof(err)),
-			 -EINVAL);
+			 -ENOENT); /* exit code 1: not on this network */
 	assert_non_null(strstr(err, "no channel 3"));
 	assert_int_equal(route(net, "1-2@\"nobody\"", "5-6@B", NULL, &plan, err,
 			       sizeof(err)),
@@ -277,7 +277,7 @@ static void test_route_rejects_bad_requests(void **state)
 	    -EINVAL);
 	assert_non_null(strstr(err, "2 TX channels to 3 RX channels"));
 	assert_int_equal(
-	    route(net, "9@A", "1@B", NULL, &plan, err, sizeof(err)), -EINVAL);
+	    route(net, "9@A", "1@B", NULL, &plan, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "no channel 9"));
 	assert_int_equal(
 	    route(net, "1-2@Z", "1-2@B", NULL, &plan, err, sizeof(err)),
@@ -631,7 +631,8 @@ static void test_unroute_channels_across_subscriptions(void **state)
 	assert_int_equal(unroute(net, "7@B", &plan, err, sizeof(err)), 0);
 	assert_int_equal(plan.n, 0);
 	assert_string_equal(plan.note, "7@B is not routed");
-	assert_int_equal(unroute(net, "9@B", &plan, err, sizeof(err)), -EINVAL);
+	/* exit code 1: not on this network (as route's "no channel") */
+	assert_int_equal(unroute(net, "9@B", &plan, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "no channel 9"));
 	plan_free(&plan);
 	json_decref(net);

@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# d4ctl's and the control API's conventions (docs/d4ctl.md, docs/api.md),
+# against a real node on a private loopback:
+# - exit codes: each case below names the meaning it is an example of, and
+#   expects the code docs/d4ctl.md's "Exit codes" table gives that meaning;
+# - d4ctl help, help COMMAND (the same as COMMAND --help), "did you mean";
+# - Location on 201, WWW-Authenticate on 401 (without and with a token);
+# - d4ctl login with the pairing code from the node's log (a wrong code
+#   refused, the rate limit), a write after a rename (the token is found
+#   by the node's uuid), d4ctl token rotate (the old token refused);
+# - flow list and sub list without a NODE (every node's);
+# - bash completion; the man pages (made from docs/ by pandoc).
+. "$(dirname "$0")/../lib.sh"
+d4_private_netns "$@"
+D4CTL=${D4CTL:?D4CTL must point at the d4ctl binary}
+export HOME=$T/home
+unset D4_TOKEN XDG_CONFIG_HOME
+N=127.0.0.1:8080
+API=http://$N/api/v1
+
+cat >"$T/n.ini" <<INI
+[node]
+name = n
+api = $N
+rx_channels = 2
+[discovery]
+mdns = off
+sap = off
+[source tone]
+type = tone
+channels = 2
+[flow main]
+source = tone
+destination = 239.69.7.1:5004
+INI
+d4_spawn "$T/n.log" "$D4NODE" --config "$T/n.ini"
+d4_wait_log "$T/n.log" "api: listening" 10
+
+# ---- exit codes, as docs/d4ctl.md's table says ----
+table=$(sed -n '/^## Exit codes/,/^## /p' "$D4_SRC/docs/d4ctl.md" | grep -E '^\| [0-9]+ \|')
+codes=$(echo "$table" | cut -d'|' -f2 | tr -d ' ' | paste -sd' ')
+[ "$codes" = "0 1 2 3 4" ] ||
+	fail "docs/d4ctl.md's exit codes are not 0 1 2 3 4 (this test has cases for those): $table"
+code_for() { # the code of the row whose meaning has $1
+	local row
+	row=$(echo "$table" | grep -F -- "$1") || fail "docs/d4ctl.md has no exit code for '$1'"
+	[ "$(echo "$row" | wc -l)" = 1 ] || fail "'$1' is in two rows of the table"
+	echo "$row" | cut -d'|' -f2 | tr -d ' '
+}
+checked=""
+expect() { # expect "MEANING" d4ctl-args...
+	local meaning=$1 want rc=0
+	shift
+	want=$(code_for "$meaning")
+	"$D4CTL" "$@" >"$T/out" 2>"$T/err" </dev/null || rc=$?
+	[ "$rc" = "$want" ] ||
+		fail "d4ctl $* exited $rc, docs/d4ctl.md says $want ($meaning): $(cat "$T/err")"
+	checked="$checked $want"
+	pass "exit $rc ($meaning): d4ctl $*"
+}
+expect "done" --host $N list
+expect "done" help
+expect "usage error" lsit
+expect "usage error" --bogus list
+expect "usage error" route 1-2@ 3@$N
+expect "node not found" --host 127.0.0.1:9 show
+expect "node not found" --browse 0.2 show nosuchnode
+expect "a node refused" --token wrong flow delete $N main
+TOKEN=$(cat "$D4_STATE_DIR/n/token")
+expect "a node refused" --token "$TOKEN" flow delete $N nosuch
+expect "no such channel or stream" --token "$TOKEN" route 8@$N 1@$N
+expect "done" --token "$TOKEN" route 1-2@$N 1-2@$N
+expect "the route was there already" --token "$TOKEN" route 1-2@$N 1-2@$N
+expect "the stream breaks a rule" check --listen 0 "$D4_SRC/tests/data/check/ptime-4ms.sdp"
+expect "done" check --listen 0 "$D4_SRC/tests/data/check/dante-ok.sdp"
+for c in $codes; do
+	case " $checked " in *" $c "*) ;; *) fail "no case checked exit code $c" ;; esac
+done
+
+# ---- help and "did you mean" ----
+"$D4CTL" help >"$T/help"
+for c in $("$D4CTL" help --commands); do
+	grep -qE "^  $c " "$T/help" || fail "d4ctl help does not list '$c'"
+done
+"$D4CTL" help route >"$T/h1"
+"$D4CTL" route --help >"$T/h2"
+cmp -s "$T/h1" "$T/h2" && grep -q '^usage: d4ctl route' "$T/h1" ||
+	fail "d4ctl help route is not d4ctl route --help"
+pass "d4ctl help lists every command; help route = route --help"
+for typo in "rotue:route" "lsit:list" "loign:login" "sttas:stats"; do
+	rc=0
+	"$D4CTL" "${typo%%:*}" 2>"$T/err" || rc=$?
+	[ $rc = 2 ] && grep -q "did you mean '${typo#*:}'" "$T/err" ||
+		fail "d4ctl ${typo%%:*}: exit $rc, $(cat "$T/err")"
+done
+rc=0
+"$D4CTL" help rotue 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "did you mean 'route'" "$T/err" || fail "help rotue: $(cat "$T/err")"
+rc=0
+"$D4CTL" --hots $N list 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "did you mean '--host'" "$T/err" || fail "--hots: $(cat "$T/err")"
+rc=0
+"$D4CTL" frobnicate 2>"$T/err" || rc=$?
+[ $rc = 2 ] && ! grep -q "did you mean" "$T/err" || fail "frobnicate got a suggestion: $(cat "$T/err")"
+pass "typos get 'did you mean' (commands, help COMMAND, options); strangers do not"
+
+# ---- Location on 201, WWW-Authenticate on 401 ----
+hdr() { tr -d '\r' <"$T/h" | sed -n "s/^$1: //Ip"; }
+curl -s -D "$T/h" -o /dev/null -X POST -d '{}' $API/flows
+[ "$(hdr WWW-Authenticate)" = 'Bearer realm="d4node"' ] ||
+	fail "401 without a token: WWW-Authenticate '$(hdr WWW-Authenticate)'"
+curl -s -D "$T/h" -o /dev/null -X POST -H "Authorization: Bearer nope" -d '{}' $API/flows
+[ "$(hdr WWW-Authenticate)" = 'Bearer realm="d4node", error="invalid_token"' ] ||
+	fail "401 with a wrong token: WWW-Authenticate '$(hdr WWW-Authenticate)'"
+grep -q '^HTTP/1.1 401' "$T/h" || fail "no 401"
+curl -s -D "$T/h" -o /dev/null -H "Authorization: Bearer $TOKEN" \
+	-d '{"name": "mon 1", "source": "tone", "destination": "127.0.0.1:5020"}' $API/flows
+grep -q '^HTTP/1.1 201' "$T/h" && [ "$(hdr Location)" = "/api/v1/flows/mon%201" ] ||
+	fail "201 of POST /flows: Location '$(hdr Location)'"
+curl -sf "http://$N$(hdr Location)" | grep -q '"name":"mon 1"' ||
+	fail "GET of the Location does not answer the new flow"
+curl -s -D "$T/h" -o /dev/null -H "Authorization: Bearer $TOKEN" \
+	-d '{"name": "in", "address": "127.0.0.1:5020", "channels": 2}' $API/subscriptions
+[ "$(hdr Location)" = "/api/v1/subscriptions/in" ] ||
+	fail "201 of POST /subscriptions: Location '$(hdr Location)'"
+pass "Location on 201 (percent-encoded, and it answers); WWW-Authenticate on 401 (RFC 6750)"
+
+# ---- login, rename, rotate ----
+rc=0
+"$D4CTL" login --code 0000-0000 $N 2>"$T/err" || rc=$?
+[ $rc = 1 ] && grep -q "wrong pairing code" "$T/err" || fail "a wrong code: exit $rc $(cat "$T/err")"
+d4_wait_log "$T/n.log" "pairing: code [0-9]{4}-[0-9]{4}" 5
+code=$(sed -n 's/.*pairing: code \([0-9-]*\).*/\1/p' "$T/n.log" | tail -n 1)
+echo "$code" | "$D4CTL" login $N >"$T/out" 2>"$T/err" || fail "login: $(cat "$T/err")"
+cfg=$HOME/.config/d4ctl/config
+[ "$(stat -c %a "$cfg")" = 600 ] || fail "the config is not 0600"
+uuid=$(curl -sf $API/node | python3 -c 'import json,sys; print(json.load(sys.stdin)["uuid"])')
+grep -qx "uuid = $uuid" "$cfg" && grep -qx "token = $TOKEN" "$cfg" ||
+	fail "login saved no token under uuid $uuid: $(cat "$cfg")"
+grep -q "pairing: the code was used" "$T/n.log" || fail "the node did not log the code's use"
+rc=0
+"$D4CTL" login --code "$code" $N 2>"$T/err" || rc=$?
+[ $rc = 1 ] && grep -Eq "HTTP 429|HTTP 403" "$T/err" || fail "a used code: exit $rc $(cat "$T/err")"
+pass "d4ctl login: a code from the log, once; a wrong one refused; the token saved 0600 under the uuid"
+# no NODE: every node found (here the config's, by its host)
+"$D4CTL" --browse 0.2 flow list >"$T/out" 2>"$T/err" || fail "flow list without NODE: $(cat "$T/err")"
+head -n 1 "$T/out" | grep -q '^NODE  *NAME' && grep -q '^n  *main ' "$T/out" ||
+	fail "flow list without NODE: $(cat "$T/out")"
+"$D4CTL" --browse 0.2 sub list >"$T/out" 2>"$T/err" && grep -q '^n  *in ' "$T/out" ||
+	fail "sub list without NODE: $(cat "$T/out" "$T/err")"
+pass "flow list and sub list without NODE: every node's, with a NODE column"
+"$D4CTL" name $N renamed >/dev/null || fail "rename"
+"$D4CTL" flow create $N after --source tone --dest 127.0.0.1:5030 >/dev/null ||
+	fail "a write after the rename: the token was not found by uuid"
+pass "after a rename d4ctl still finds the node's token (by its uuid)"
+"$D4CTL" token rotate $N >"$T/out" || fail "token rotate"
+NEW=$(cat "$D4_STATE_DIR/n/token")
+[ "$NEW" != "$TOKEN" ] && grep -qx "token = $NEW" "$cfg" || fail "rotate: $(cat "$cfg")"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $TOKEN" $API/flows/after)
+[ "$code" = 401 ] || fail "the old token answered $code after rotate"
+"$D4CTL" flow delete $N after >/dev/null || fail "a write with the rotated token"
+pass "d4ctl token rotate: the old token gets 401, d4ctl writes with the new one"
+
+# ---- bash completion ----
+PATH=$(dirname "$D4CTL"):$PATH
+. "$D4_SRC/controller-cli/d4ctl.bash-completion"
+words() {
+	COMP_WORDS=("$@")
+	COMP_CWORD=$(($# - 1))
+	_d4ctl
+	echo "${COMPREPLY[*]}"
+}
+[ "$(words d4ctl rou)" = "route routes" ] || fail "complete 'rou': $(words d4ctl rou)"
+[ "$(words d4ctl lo)" = "login" ] || fail "complete 'lo': $(words d4ctl lo)"
+[ "$(words d4ctl help unr)" = "unroute" ] || fail "complete 'help unr'"
+[ "$(words d4ctl --host $N route --dr)" = "--dry-run" ] || fail "complete 'route --dr'"
+[ "$(words d4ctl token r)" = "rotate" ] || fail "complete 'token r'"
+[ "$(words d4ctl show "")" = "n" ] || fail "complete a NODE: '$(words d4ctl show "")'"
+[ "$(words d4ctl route 1-2@)" = "1-2@n" ] || fail "complete 1-2@: '$(words d4ctl route 1-2@)'"
+pass "bash completion: commands, options, subcommands, nodes of the config"
+
+# ---- man pages ----
+if [ -n "${D4MAN:-}" ] && [ -f "$D4MAN/d4ctl.1" ]; then
+	for m in d4node.8 d4ctl.1 d4node.ini.5; do
+		MANWIDTH=80 man -l "$D4MAN/$m" 2>"$T/err" >"$T/man" || fail "man $m"
+		grep -q '^NAME' "$T/man" || fail "$m has no NAME"
+		# groff's warnings on wide tables ("cannot adjust line",
+		# "table wider than line width") are layout, not errors
+		! grep -qi "error" "$T/err" ||
+			fail "man $m: $(cat "$T/err")"
+		lexgrog "$D4MAN/$m" | grep -q ': "' || fail "$m: no whatis entry"
+	done
+	MANWIDTH=80 man -l "$D4MAN/d4node.ini.5" | grep -q 'rt_priority' ||
+		fail "d4node.ini(5) lacks the [node] keys"
+	pass "man pages d4node(8), d4ctl(1), d4node.ini(5) render, with whatis entries"
+else
+	echo "SKIP: no man pages built (pandoc missing: scripts/setup installs it)"
+fi
