@@ -38,6 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define NSEC_PER_SEC 1000000000
+
 /* BPF registers the program keeps */
 #define R_SKB	 BPF_REG_6 /* the packet */
 #define R_PCPU	 BPF_REG_7 /* this CPU's value of D4_BPF_MAP_PCPU */
@@ -864,6 +866,58 @@ static void send_copy(struct tr *t)
 	land(t, sent);
 }
 
+/* A copy to the endpoint in r1, if the per-second budget has a datagram's
+ * credit left (as run_send in runtime.c); else counted, not sent. */
+static void send_budgeted(struct tr *t)
+{
+	uint32_t take, done;
+
+	if (!t->o->send_rate) {
+		send_copy(t);
+		return;
+	}
+	ldx(t, BPF_DW, BPF_REG_2, R_SHARED, SH(credit));
+	take = jmp_imm(t, BPF_JGE, BPF_REG_2, NSEC_PER_SEC);
+	count(t, PC_CTR(budget_drops));
+	done = emit(t, BPF_JMP | BPF_JA, 0, 0, 0, 0);
+	land(t, take);
+	alu_imm(t, BPF_SUB, BPF_REG_2, NSEC_PER_SEC);
+	stx(t, BPF_DW, R_SHARED, BPF_REG_2, SH(credit));
+	send_copy(t);
+	land(t, done);
+}
+
+/* At a run's start: the budget's credit for the time since the last run,
+ * at most a second's worth, capped at the burst. */
+static void budget_refill(struct tr *t)
+{
+	uint32_t first, ok, small, capped;
+
+	if (!t->o->send_rate)
+		return;
+	call(t, BPF_FUNC_ktime_get_ns);
+	ldx(t, BPF_DW, BPF_REG_1, R_SHARED, SH(last_ns));
+	stx(t, BPF_DW, R_SHARED, BPF_REG_0, SH(last_ns));
+	first = jmp_imm(t, BPF_JEQ, BPF_REG_1, 0);
+	alu_reg(t, BPF_SUB, BPF_REG_0, BPF_REG_1);
+	/* another CPU's later clock read: nothing to add */
+	ok = jmp_imm(t, BPF_JSGE, BPF_REG_0, 0);
+	mov_imm(t, BPF_REG_0, 0);
+	land(t, ok);
+	small = jmp_imm(t, BPF_JLE, BPF_REG_0, NSEC_PER_SEC);
+	mov_imm(t, BPF_REG_0, NSEC_PER_SEC);
+	land(t, small);
+	alu_imm(t, BPF_MUL, BPF_REG_0, (int32_t)t->o->send_rate);
+	ldx(t, BPF_DW, BPF_REG_1, R_SHARED, SH(credit));
+	alu_reg(t, BPF_ADD, BPF_REG_0, BPF_REG_1);
+	ld_imm64(t, BPF_REG_1, 0, t->o->send_burst);
+	capped = jmp_reg(t, BPF_JLE, BPF_REG_0, BPF_REG_1);
+	mov_reg(t, BPF_REG_0, BPF_REG_1);
+	land(t, capped);
+	stx(t, BPF_DW, R_SHARED, BPF_REG_0, SH(credit));
+	land(t, first);
+}
+
 /* The loops' budgets: set as a loop is entered from above. */
 static void enter_loop(struct tr *t, const struct loop *l)
 {
@@ -1144,7 +1198,7 @@ static void insn(struct tr *t, uint32_t pc)
 		mov_reg(t, BPF_REG_2, BPF_REG_1);
 		alu_imm(t, BPF_AND, BPF_REG_2, 0xffff);
 		trap_if_imm(t, BPF_JEQ, BPF_REG_2, 0, D4_TRAP_PORT, pc);
-		send_copy(t);
+		send_budgeted(t);
 		break;
 	case D4_OP_SENDP:
 		ld_reg(t, BPF_REG_2, b);
@@ -1154,7 +1208,7 @@ static void insn(struct tr *t, uint32_t pc)
 		alu_imm(t, BPF_RSH, BPF_REG_1, 16);
 		alu_imm(t, BPF_LSH, BPF_REG_1, 16);
 		alu_reg(t, BPF_OR, BPF_REG_1, BPF_REG_2);
-		send_copy(t);
+		send_budgeted(t);
 		break;
 	case D4_OP_DROP:
 		jmp_tail(t, T_DROP);
@@ -1282,6 +1336,7 @@ static void prologue(struct tr *t)
 	alu_reg(t, BPF_ADD, R_SNAP, BPF_REG_1);
 	/* the run begins */
 	count(t, PC_CTR(in));
+	budget_refill(t);
 	ldx(t, BPF_W, BPF_REG_1, R_FP, FP_HDR + H_SADDR);
 	stx(t, BPF_DW, R_PCPU, BPF_REG_1, SC_SADDR);
 	to_be(t, BPF_REG_1, 32);
@@ -1612,6 +1667,7 @@ static bool helper_known(int32_t id)
 	case BPF_FUNC_l3_csum_replace:
 	case BPF_FUNC_l4_csum_replace:
 	case BPF_FUNC_clone_redirect:
+	case BPF_FUNC_ktime_get_ns:
 		return true;
 	default:
 		return false;

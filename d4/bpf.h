@@ -34,6 +34,9 @@ struct d4_bpf_opts {
 				 the stack too (other sockets on the port) */
 	uint32_t mark;	      /* that clone's skb mark, so it is not run
 				 again (pass_original) */
+	uint32_t send_rate;   /* datagrams a second the loop may send (token
+				 bucket in D4_BPF_MAP_SHARED), 0: any */
+	uint64_t send_burst;  /* the bucket's cap, datagram-ns */
 };
 
 /* The maps the program names: LD_IMM64 with BPF_PSEUDO_MAP_FD and the
@@ -58,7 +61,8 @@ struct d4_bpf_counters {
 	uint64_t passed;    /* the loop's packets left to the stack (VM) */
 	uint64_t no_neigh;  /* copies to an address with no entry (yet) */
 	uint64_t send_fail; /* bpf_clone_redirect() refused */
-	uint64_t spare;
+	uint64_t budget_drops; /* copies not sent: over the per-second
+				  budget */
 };
 
 /* In each CPU's value: the last address (| 1 << 32) a copy went to that
@@ -78,6 +82,10 @@ struct d4_bpf_shared {
 	uint64_t last_trap;  /* enum d4_trap << 32 | the trap's D4 pc */
 	uint64_t traps;
 	uint64_t spare;
+	/* the per-second send budget, as the VM's (runtime.c): credit in
+	 * datagram-ns, shared by the CPUs without a lock */
+	uint64_t credit;
+	uint64_t last_ns; /* bpf_ktime_get_ns() of the last refill, 0: none */
 	/* then int64_t state[code->nstate] at state_off, and the two
 	 * buffers of snap_words each at buf_off */
 };

@@ -618,6 +618,7 @@ int d4_compile(const struct ast *loop, const struct d4_scope *scope,
 		goto out_free;
 	}
 	c.code->wcet = cost;
+	c.code->max_sends = loop->sends;
 	if (cost > D4_MAX_INSNS) {
 		d4_diag_set(d, loop->line, loop->col, D4_ERR_WCET, loop->name,
 			    (unsigned long long)cost, D4_MAX_INSNS);

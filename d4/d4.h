@@ -25,6 +25,14 @@
 #define D4_MAX_VARS	 256	/* shared variables in one runtime */
 #define D4_MAX_REGS	 250	/* registers one loop may use */
 #define D4_MAX_CODE	 16384	/* instructions in one loop */
+#define D4_MAX_LANES	 2	/* threads that may run loops at once */
+
+/* Send budgets (docs/d4.md "Cost"): datagrams one packet's run may send,
+ * proven by the verifier, and datagrams a loop may send a second, kept by
+ * the runtime; the defaults, and the most a host may allow. */
+#define D4_SENDS_PER_PACKET	256
+#define D4_MAX_SENDS_PER_PACKET 1000
+#define D4_MAX_SENDS_PER_SECOND 1000000
 
 struct d4_runtime;
 
@@ -35,6 +43,9 @@ struct d4_host { /* callbacks supplied by the embedder */
 	int (*send)(void *ctx, int prog_handle, const uint8_t *pkt, size_t len,
 		    const struct sockaddr_in *dst);
 	void *ctx;
+	/* the time for per-second budgets, in ns of any monotonic clock;
+	 * NULL: CLOCK_MONOTONIC. Called on the media side. */
+	uint64_t (*now_ns)(void *ctx);
 };
 
 /* A runtime with no variables and no loops, or NULL. @host may be NULL
@@ -45,6 +56,16 @@ void d4_runtime_destroy(struct d4_runtime *rt);
 /* Seed the pseudo-random numbers behind random(); loops loaded later
  * start from it. Control side; for reproducible tests. */
 void d4_runtime_seed(struct d4_runtime *rt, uint64_t seed);
+
+/* The send budgets of loops loaded from now on (docs/d4.md "Cost"): the
+ * verifier refuses a loop that may send more than @per_packet datagrams
+ * for one packet (1..D4_MAX_SENDS_PER_PACKET; D4_SENDS_PER_PACKET at
+ * first), and the runtime lets a loop send at most @per_second datagrams
+ * a second (token bucket; 0, at first: no limit; at most
+ * D4_MAX_SENDS_PER_SECOND), counting the rest as budget_drops. 0 or
+ * -EINVAL. Control side. */
+int d4_runtime_set_budget(struct d4_runtime *rt, uint32_t per_packet,
+			  uint32_t per_second);
 
 /* Control side (not RT): compile, verify and apply one piece of text:
  * declarations, statements on shared variables, and at most one loop. All
@@ -85,9 +106,21 @@ enum d4_backend {
 	D4_BACKEND_KERNEL,
 };
 
-/* "auto", "vm", "kernel" to the enum: 0, or -EINVAL for other text. */
+/* "auto", "vm", "kernel" (any case, as INI values) to the enum: 0, or
+ * -EINVAL for other text. */
 int d4_backend_parse(const char *text, enum d4_backend *out);
 const char *d4_backend_name(enum d4_backend b);
+
+/* Undo (control side): d4_mark records the variables (declarations and
+ * values) and which loops exist; d4_rollback puts the variables back as
+ * they were and removes the loops loaded since (stopped ones; a started
+ * one gives -EBUSY and stays), then frees @m. For a change the host could
+ * not keep (it could not save it). d4_mark gives NULL when out of memory;
+ * d4_mark_free drops a mark that is not needed. */
+struct d4_mark;
+struct d4_mark *d4_mark(struct d4_runtime *rt);
+int d4_rollback(struct d4_runtime *rt, struct d4_mark *m);
+void d4_mark_free(struct d4_mark *m);
 
 /* Introspection for the control API (not RT). */
 struct d4_program_info {
@@ -98,12 +131,15 @@ struct d4_program_info {
 	char bind_flow[D4_MAX_NAME + 1]; /* D4_BIND_FLOW */
 	char binding[64]; /* "udp 239.69.1.1:5004", "flow x", "none" */
 	bool running;
-	uint64_t wcet_insns; /* proven worst case per packet */
-	uint64_t max_insns;  /* most instructions one packet has used */
+	uint64_t wcet_insns;	/* proven worst case per packet */
+	uint64_t max_sends;	/* proven most datagrams per packet */
+	uint32_t send_budget_s; /* datagrams a second it may send, 0: any */
+	uint64_t max_insns;	/* most instructions one packet has used */
 	uint64_t pkts_in;
 	uint64_t pkts_sent;
 	uint64_t pkts_dropped; /* ended by drop, or sent nowhere */
 	uint64_t errors;       /* run-time traps and failed sends */
+	uint64_t budget_drops; /* datagrams not sent: over send_budget_s */
 	char last_error[128];  /* "LINE:COL: message" of the last trap, or "" */
 	/* "vm" from d4_program_info; d4_kern_program_info (d4/kernel.h)
 	 * says "kernel" for a loop it runs, and why not for one it refused */
@@ -142,8 +178,15 @@ int d4_var_format(struct d4_runtime *rt, const char *name, char *buf,
  * Returns the number of packets sent (0 when dropped), -ENOENT, -EAGAIN
  * when the loop is stopped, -EINVAL for a bad packet, -EIO when a run-time
  * check ended the run. One media thread per runtime; never call d4_exec
- * and friends from inside host->send. */
+ * and friends from inside host->send. A send over the loop's per-second
+ * budget is not made (host->send is not called) and counts as a
+ * budget_drop. */
 int d4_run(struct d4_runtime *rt, int handle, uint8_t *pkt, size_t len,
 	   const struct sockaddr_in *src);
+/* The same from media-side thread @lane (0..D4_MAX_LANES-1; d4_run is
+ * lane 0): each lane is one thread, lanes run at once, and a loop is run
+ * by one lane only. -EINVAL for a lane out of range. */
+int d4_run_lane(struct d4_runtime *rt, unsigned int lane, int handle,
+		uint8_t *pkt, size_t len, const struct sockaddr_in *src);
 
 #endif

@@ -71,6 +71,9 @@
 #define D4_ERR_FOR_TRIPS "for runs %llu times, limit is %d"
 #define D4_ERR_WCET                                                            \
 	"loop '%s' may run %llu instructions per packet, limit is %d"
+#define D4_ERR_SENDS                                                           \
+	"loop '%s' may send %llu datagrams per packet, %llu by this "          \
+	"sendto; the limit is %u"
 #define D4_ERR_REGS	  "loop '%s' needs more than %d registers"
 #define D4_ERR_CODE	  "loop '%s' is longer than %d instructions"
 #define D4_ERR_PROGS_FULL "no room for loop '%s' (limit %d loops)"
@@ -134,6 +137,7 @@
 	X(D4_ERR_FOR_STEP)                                                     \
 	X(D4_ERR_FOR_TRIPS)                                                    \
 	X(D4_ERR_WCET)                                                         \
+	X(D4_ERR_SENDS)                                                        \
 	X(D4_ERR_REGS)                                                         \
 	X(D4_ERR_CODE)                                                         \
 	X(D4_ERR_PROGS_FULL)                                                   \

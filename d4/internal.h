@@ -216,6 +216,7 @@ struct ast {
 	int64_t cval;
 	struct d4_sym *sym; /* the name's symbol */
 	uint64_t trips;	    /* AST_FOR_*: most iterations */
+	uint64_t sends;	    /* AST_LOOP: most datagrams one run sends */
 };
 
 /* Parse tokens into top-level items (declarations, statements, loops)
@@ -241,7 +242,8 @@ struct d4_scope {
 	const char *const *loop_names; /* existing loops */
 	int nloops;
 	uint32_t nslots;
-	bool one_loop; /* d4_exec: at most one loop in the text */
+	bool one_loop;	    /* d4_exec: at most one loop in the text */
+	uint32_t max_sends; /* a loop's budget of datagrams per packet */
 };
 
 /* Check names, types and limits of @items against @scope, adding the
@@ -274,7 +276,8 @@ struct d4_code {
 	uint32_t nregs;
 	uint32_t nstate; /* registers 0..nstate-1 keep their value */
 	int64_t *state_init;
-	uint64_t wcet; /* proven most instructions one packet executes */
+	uint64_t wcet;	    /* proven most instructions one packet executes */
+	uint64_t max_sends; /* proven most datagrams one packet sends */
 	uint32_t min_slots;
 };
 
@@ -361,6 +364,18 @@ static inline int64_t d4_seqdiff(int64_t a, int64_t b)
 	return (int16_t)(uint16_t)((uint64_t)a - (uint64_t)b);
 }
 
+/* The cap of a loop's per-second send bucket, in datagram-ns: a tenth of
+ * a second's worth, and at least one packet's whole fan-out. The VM's
+ * (runtime.c) and the kernel's (bpf.c) are the same. */
+static inline uint64_t d4_budget_burst(uint32_t rate, uint64_t max_sends)
+{
+	uint64_t burst = rate / 10;
+
+	if (burst < max_sends)
+		burst = max_sends;
+	return (burst ? burst : 1) * 1000000000ull;
+}
+
 /* ---- what the kernel back end (bpf.c, kernel.c) reads of a runtime;
  * control side only ---- */
 
@@ -386,6 +401,7 @@ enum d4_trap {
 	D4_TRAP_PORT,  /* send to port 0 or past 65535 */
 	D4_TRAP_FUEL,  /* more instructions than proven: a verifier bug */
 	D4_TRAP_VARS,  /* snapshot smaller than the code needs */
+	D4_TRAP_SENDS, /* more datagrams than proven: a verifier bug */
 };
 
 enum d4_vm_end {
@@ -402,11 +418,13 @@ struct d4_vm {
 	size_t len;
 	uint64_t src;
 	uint64_t *rng; /* xorshift64* state, never 0 */
+	/* 0: sent; > 0: over the loop's budget, not sent; < 0: refused */
 	int (*send)(void *ctx, const uint8_t *pkt, size_t len, uint64_t ep);
 	void *send_ctx;
 	/* out */
 	uint32_t sent;
 	uint32_t send_errors;
+	uint32_t budget_drops;
 	enum d4_trap trap;
 	uint32_t trap_pc;
 	uint64_t insns;

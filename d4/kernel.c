@@ -53,6 +53,7 @@ struct kprog {
 	int mcast_ifindex;
 	uint8_t ttl, mcast_ttl;
 	uint32_t verified_insns;
+	uint32_t send_rate; /* the loop's per-second budget, 0: any */
 	/* addresses in the neighbour map (host order) */
 	uint32_t *dst;
 	uint32_t ndst, dstcap;
@@ -513,7 +514,9 @@ static void bpf_opts(const struct kprog *kp, const struct d4_kern_opts *o,
 			      : 0;
 	bo->max_payload = (uint16_t)(maxp > D4_MAX_PKT ? D4_MAX_PKT : maxp);
 	bo->pass_original = o->pass_original;
-	bo->mark = 0x44340000u | (uint32_t)kp->handle;
+	bo->mark = D4_KERN_PASS_MARK(kp->handle);
+	bo->send_rate = kp->send_rate;
+	bo->send_burst = d4_budget_burst(kp->send_rate, kp->code->max_sends);
 }
 
 static int kprog_make(struct d4_kern *k, struct kprog *kp,
@@ -560,6 +563,7 @@ static int kprog_make(struct d4_kern *k, struct kprog *kp,
 	d4_bpf_snap_fill(kp->bpf, kp->code, d4_runtime_snap(k->rt),
 			 buf_of(kp, 0));
 	kp->shared->running = info->running;
+	kp->shared->credit = bo.send_burst; /* full, as the VM's at load */
 	ret = dst_collect(k, kp);
 	if (ret)
 		return why_set(why, why_len, ret, "out of memory");
@@ -633,6 +637,7 @@ int d4_kern_attach(struct d4_kern *k, int handle, const struct d4_kern_opts *o,
 	kp->code = d4_runtime_code(k->rt, handle);
 	kp->bind_ep = d4_ep_make(ntohl(info.bind_addr.sin_addr.s_addr),
 				 ntohs(info.bind_addr.sin_port));
+	kp->send_rate = info.send_budget_s;
 	kp->opts = *o;
 	ret = kprog_make(k, kp, &info, o, why, why_len);
 	if (ret) {
@@ -705,6 +710,7 @@ int d4_kern_check(struct d4_runtime *rt, int handle,
 		kp->map_fd[i] = -1;
 	snprintf(kp->name, sizeof(kp->name), "%s", info.name);
 	kp->code = d4_runtime_code(rt, handle);
+	kp->send_rate = info.send_budget_s;
 	/* a loop bound otherwise: as if to udp 10.0.0.1:5004 */
 	kp->bind_ep = info.bind_kind == D4_BIND_UDP
 			  ? d4_ep_make(ntohl(info.bind_addr.sin_addr.s_addr),
@@ -870,6 +876,7 @@ int d4_kern_stats(struct d4_kern *k, int handle, struct d4_kern_stats *st)
 			st->passed += ctr->passed;
 			st->no_neigh += ctr->no_neigh;
 			st->send_fail += ctr->send_fail;
+			st->budget_drops += ctr->budget_drops;
 		}
 	}
 	free(vals);
@@ -907,6 +914,7 @@ int d4_kern_program_info(struct d4_kern *k, int handle,
 	info->pkts_sent += st.sent;
 	info->pkts_dropped += st.dropped;
 	info->errors += st.errors;
+	info->budget_drops += st.budget_drops;
 	trap = __atomic_load_n(&kp->shared->last_trap, __ATOMIC_RELAXED);
 	pc = (uint32_t)trap;
 	if (trap && pc < kp->code->ninsn)

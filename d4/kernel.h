@@ -25,6 +25,11 @@
 
 struct d4_kern;
 
+/* The skb mark of the original a loop's program passes up the stack
+ * (d4_kern_opts.pass_original): the binding's own socket should filter it
+ * out (SO_ATTACH_FILTER on SKF_AD_MARK), since the kernel ran it already. */
+#define D4_KERN_PASS_MARK(handle) (0x44340000u | (uint32_t)(handle))
+
 /* How one loop runs in the kernel: what the host's sockets would do. */
 struct d4_kern_opts {
 	const char *ifname;	  /* tc ingress of this interface; required */
@@ -47,6 +52,7 @@ struct d4_kern_stats {
 	uint64_t passed;	 /* the loop's packets left to the stack (VM) */
 	uint64_t no_neigh;	 /* copies to an address not yet resolved */
 	uint64_t send_fail;	 /* bpf_clone_redirect() refused */
+	uint64_t budget_drops;	 /* copies over the per-second budget */
 	uint32_t bpf_insns;	 /* instructions of the program */
 	uint32_t verified_insns; /* what the kernel's verifier walked */
 	uint64_t walk_estimate;	 /* the translator's bound for that */

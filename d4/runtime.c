@@ -4,7 +4,14 @@
  * copies it, publishes the copy with an atomic pointer swap, and frees the
  * old one only once the media thread is outside d4_run (it makes an epoch
  * counter odd on entry, even on exit). The control side may wait for that;
- * the media side never waits. A packet thus sees one whole snapshot. */
+ * the media side never waits. A packet thus sees one whole snapshot.
+ * Up to D4_MAX_LANES media threads may run loops at once, each with its own
+ * epoch counter (a loop is run by one of them only).
+ *
+ * Each loop has a per-second send budget, a token bucket in the loop: the
+ * bucket holds "credit" in datagram-nanoseconds (a datagram costs
+ * NSEC_PER_SEC), refilled at the loop's rate for the time since its last
+ * run (at most a second's worth at once) and capped at its burst. */
 #include "d4/internal.h"
 #include "d4/opcodes.h"
 
@@ -15,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define NSEC_PER_SEC 1000000000ull
 
 struct d4_prog {
 	int handle;
@@ -23,15 +33,21 @@ struct d4_prog {
 	enum d4_binding_kind bind_kind;
 	uint64_t bind_ep;
 	char bind_flow[D4_MAX_NAME + 1];
+	/* per-second budget: fixed at load */
+	uint32_t rate;	/* datagrams a second, 0: any */
+	uint64_t burst; /* credit cap, datagram-ns */
 	/* media side only */
 	int64_t *regs;
 	uint64_t rng;
+	uint64_t credit;  /* datagram-ns */
+	uint64_t last_ns; /* of the last refill, 0: none yet */
 	/* written by the media side, read by the control side */
 	atomic_bool running;
 	_Atomic uint64_t pkts_in;
 	_Atomic uint64_t pkts_sent;
 	_Atomic uint64_t pkts_dropped;
 	_Atomic uint64_t errors;
+	_Atomic uint64_t budget_drops;
 	_Atomic uint64_t max_insns;
 	_Atomic uint32_t last_trap; /* enum d4_trap */
 	_Atomic uint32_t last_trap_pc;
@@ -42,9 +58,10 @@ struct d4_runtime {
 	uint64_t seed;
 	_Atomic(struct d4_snap *) snap;
 	_Atomic(struct d4_prog *) progs[D4_MAX_PROGRAMS];
-	_Atomic uint64_t epoch; /* odd while d4_run runs */
+	_Atomic uint64_t epoch[D4_MAX_LANES]; /* odd while a run runs */
 	/* control side only */
-	uint64_t generation; /* see d4_runtime_generation */
+	uint64_t generation;	       /* see d4_runtime_generation */
+	uint32_t budget_pkt, budget_s; /* for loops loaded from now on */
 	struct d4_var vars[D4_MAX_VARS];
 	int nvars;
 	uint32_t nslots;
@@ -69,6 +86,7 @@ struct d4_runtime *d4_runtime_new(const struct d4_host *host)
 	if (host)
 		rt->host = *host;
 	rt->seed = 0x9E3779B97F4A7C15ULL;
+	rt->budget_pkt = D4_SENDS_PER_PACKET;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		free(rt);
@@ -95,15 +113,31 @@ void d4_runtime_seed(struct d4_runtime *rt, uint64_t seed)
 	rt->seed = seed ? seed : 1;
 }
 
-/* Return once no d4_run that could hold an old pointer is running. */
+int d4_runtime_set_budget(struct d4_runtime *rt, uint32_t per_packet,
+			  uint32_t per_second)
+{
+	if (per_packet < 1 || per_packet > D4_MAX_SENDS_PER_PACKET ||
+	    per_second > D4_MAX_SENDS_PER_SECOND)
+		return -EINVAL;
+	rt->budget_pkt = per_packet;
+	rt->budget_s = per_second;
+	return 0;
+}
+
+/* Return once no run on any lane that could hold an old pointer is
+ * running. */
 static void rt_synchronize(struct d4_runtime *rt)
 {
-	uint64_t e = atomic_load(&rt->epoch);
+	unsigned int l;
 
-	if (!(e & 1))
-		return;
-	while (atomic_load(&rt->epoch) == e)
-		sched_yield();
+	for (l = 0; l < D4_MAX_LANES; l++) {
+		uint64_t e = atomic_load(&rt->epoch[l]);
+
+		if (!(e & 1))
+			continue;
+		while (atomic_load(&rt->epoch[l]) == e)
+			sched_yield();
+	}
 }
 
 static struct d4_prog *prog_get(struct d4_runtime *rt, int handle)
@@ -225,6 +259,11 @@ static int make_prog(struct exec *x, const struct ast *loop,
 	p->bind_kind = loop->bind_kind;
 	p->bind_ep = (uint64_t)loop->bind_ep;
 	snprintf(p->bind_flow, sizeof(p->bind_flow), "%s", loop->bind_flow);
+	p->rate = x->rt->budget_s;
+	if (p->rate) {
+		p->burst = d4_budget_burst(p->rate, code->max_sends);
+		p->credit = p->burst;
+	}
 	p->regs = calloc(code->nregs ? code->nregs : 1, sizeof(*p->regs));
 	if (!p->regs) {
 		prog_free(p);
@@ -261,6 +300,7 @@ static int exec_prepare(struct exec *x, const char *src, size_t len,
 	x->scope.max_vars = D4_MAX_VARS;
 	x->scope.nslots = rt->nslots;
 	x->scope.one_loop = one_loop;
+	x->scope.max_sends = rt->budget_pkt;
 	x->scope.loop_names = x->loop_names;
 	for (i = 0; i < D4_MAX_PROGRAMS; i++) {
 		struct d4_prog *p = prog_get(rt, i);
@@ -494,6 +534,78 @@ out:
 	return ret;
 }
 
+/* ---- undo ---- */
+
+struct d4_mark {
+	struct d4_prog *progs[D4_MAX_PROGRAMS];
+	int nvars;
+	uint32_t nslots;
+	struct d4_snap *snap; /* a copy, published again by d4_rollback */
+	struct d4_var vars[];
+};
+
+struct d4_mark *d4_mark(struct d4_runtime *rt)
+{
+	const struct d4_snap *cur = atomic_load(&rt->snap);
+	struct d4_mark *m;
+	int i;
+
+	m = calloc(1, sizeof(*m) + (size_t)rt->nvars * sizeof(m->vars[0]));
+	if (!m)
+		return NULL;
+	m->snap = malloc(sizeof(*m->snap) + cur->nslots * sizeof(uint64_t));
+	if (!m->snap) {
+		free(m);
+		return NULL;
+	}
+	memcpy(m->snap, cur, sizeof(*cur) + cur->nslots * sizeof(uint64_t));
+	for (i = 0; i < D4_MAX_PROGRAMS; i++)
+		m->progs[i] = prog_get(rt, i);
+	memcpy(m->vars, rt->vars, (size_t)rt->nvars * sizeof(m->vars[0]));
+	m->nvars = rt->nvars;
+	m->nslots = rt->nslots;
+	return m;
+}
+
+void d4_mark_free(struct d4_mark *m)
+{
+	if (!m)
+		return;
+	free(m->snap);
+	free(m);
+}
+
+int d4_rollback(struct d4_runtime *rt, struct d4_mark *m)
+{
+	struct d4_snap *old;
+	struct d4_prog *p;
+	int i;
+
+	for (i = 0; i < D4_MAX_PROGRAMS; i++) {
+		p = prog_get(rt, i);
+		if (p && p != m->progs[i] && atomic_load(&p->running)) {
+			d4_mark_free(m);
+			return -EBUSY;
+		}
+	}
+	/* the loops first: those loaded since may use variables that go */
+	for (i = 0; i < D4_MAX_PROGRAMS; i++) {
+		p = prog_get(rt, i);
+		if (p && p != m->progs[i])
+			d4_remove(rt, i);
+	}
+	memcpy(rt->vars, m->vars, (size_t)m->nvars * sizeof(m->vars[0]));
+	rt->nvars = m->nvars;
+	rt->nslots = m->nslots;
+	old = atomic_exchange(&rt->snap, m->snap);
+	m->snap = NULL;
+	rt_synchronize(rt);
+	free(old);
+	rt->generation++;
+	d4_mark_free(m);
+	return 0;
+}
+
 int d4_program_list(struct d4_runtime *rt, int *handles, int max)
 {
 	int i, n = 0;
@@ -556,6 +668,10 @@ int d4_program_info(struct d4_runtime *rt, int handle,
 	}
 	info->running = atomic_load(&p->running);
 	info->wcet_insns = p->code->wcet;
+	info->max_sends = p->code->max_sends;
+	info->send_budget_s = p->rate;
+	info->budget_drops =
+	    atomic_load_explicit(&p->budget_drops, memory_order_relaxed);
 	info->max_insns =
 	    atomic_load_explicit(&p->max_insns, memory_order_relaxed);
 	info->pkts_in = atomic_load_explicit(&p->pkts_in, memory_order_relaxed);
@@ -703,8 +819,31 @@ int d4_var_format(struct d4_runtime *rt, const char *name, char *buf,
 
 struct run_ctx {
 	const struct d4_host *host;
+	struct d4_prog *p;
 	int handle;
 };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* The loop's bucket at the start of a run. RT. */
+static void budget_refill(const struct d4_host *host, struct d4_prog *p)
+{
+	uint64_t now = host->now_ns ? host->now_ns(host->ctx) : mono_ns();
+	uint64_t dt = p->last_ns && now > p->last_ns ? now - p->last_ns : 0;
+
+	p->last_ns = now ? now : 1;
+	if (dt > NSEC_PER_SEC)
+		dt = NSEC_PER_SEC; /* a second's worth at most: the burst */
+	p->credit += dt * p->rate; /* <= 1e9 * 1e6: no overflow */
+	if (p->credit > p->burst)
+		p->credit = p->burst;
+}
 
 static int run_send(void *ctx, const uint8_t *pkt, size_t len, uint64_t ep)
 {
@@ -714,10 +853,17 @@ static int run_send(void *ctx, const uint8_t *pkt, size_t len, uint64_t ep)
 	    .sin_port = htons((uint16_t)ep),
 	    .sin_addr.s_addr = htonl((uint32_t)(ep >> 16)),
 	};
+	int ret;
 
+	if (rc->p->rate) {
+		if (rc->p->credit < NSEC_PER_SEC)
+			return 1; /* over the budget: not sent */
+		rc->p->credit -= NSEC_PER_SEC;
+	}
 	if (!rc->host->send)
 		return 0;
-	return rc->host->send(rc->host->ctx, rc->handle, pkt, len, &dst);
+	ret = rc->host->send(rc->host->ctx, rc->handle, pkt, len, &dst);
+	return ret > 0 ? 0 : ret;
 }
 
 /* One writer: a plain load and store, no locked instruction. */
@@ -729,8 +875,8 @@ static void ctr_add(_Atomic uint64_t *c, uint64_t n)
 }
 
 /* RT: no alloc, no locks. */
-int d4_run(struct d4_runtime *rt, int handle, uint8_t *pkt, size_t len,
-	   const struct sockaddr_in *src)
+int d4_run_lane(struct d4_runtime *rt, unsigned int lane, int handle,
+		uint8_t *pkt, size_t len, const struct sockaddr_in *src)
 {
 	struct run_ctx rc = {.host = &rt->host, .handle = handle};
 	struct d4_vm vm;
@@ -738,11 +884,13 @@ int d4_run(struct d4_runtime *rt, int handle, uint8_t *pkt, size_t len,
 	enum d4_vm_end end;
 	int ret;
 
+	if (lane >= D4_MAX_LANES)
+		return -EINVAL;
 	if (handle < 0 || handle >= D4_MAX_PROGRAMS)
 		return -ENOENT;
 	if ((!pkt && len) || len > D4_MAX_PKT)
 		return -EINVAL;
-	atomic_fetch_add(&rt->epoch, 1); /* odd: inside */
+	atomic_fetch_add(&rt->epoch[lane], 1); /* odd: inside */
 	p = atomic_load(&rt->progs[handle]);
 	if (!p) {
 		ret = -ENOENT;
@@ -752,6 +900,9 @@ int d4_run(struct d4_runtime *rt, int handle, uint8_t *pkt, size_t len,
 		ret = -EAGAIN;
 		goto out;
 	}
+	rc.p = p;
+	if (p->rate)
+		budget_refill(&rt->host, p);
 	memset(&vm, 0, sizeof(vm));
 	vm.code = p->code;
 	vm.regs = p->regs;
@@ -768,6 +919,8 @@ int d4_run(struct d4_runtime *rt, int handle, uint8_t *pkt, size_t len,
 
 	ctr_add(&p->pkts_in, 1);
 	ctr_add(&p->pkts_sent, vm.sent);
+	if (vm.budget_drops)
+		ctr_add(&p->budget_drops, vm.budget_drops);
 	if (vm.insns >
 	    atomic_load_explicit(&p->max_insns, memory_order_relaxed))
 		atomic_store_explicit(&p->max_insns, vm.insns,
@@ -786,6 +939,12 @@ int d4_run(struct d4_runtime *rt, int handle, uint8_t *pkt, size_t len,
 		ret = (int)vm.sent;
 	}
 out:
-	atomic_fetch_add(&rt->epoch, 1); /* even: outside */
+	atomic_fetch_add(&rt->epoch[lane], 1); /* even: outside */
 	return ret;
+}
+
+int d4_run(struct d4_runtime *rt, int handle, uint8_t *pkt, size_t len,
+	   const struct sockaddr_in *src)
+{
+	return d4_run_lane(rt, 0, handle, pkt, len, src);
 }

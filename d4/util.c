@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *const d4_error_formats[] = {
 #define D4_ERR_STR(f) f,
@@ -84,7 +85,7 @@ int d4_backend_parse(const char *text, enum d4_backend *out)
 	unsigned int i;
 
 	for (i = 0; i < sizeof(backend_names) / sizeof(backend_names[0]); i++)
-		if (text && !strcmp(text, backend_names[i])) {
+		if (text && !strcasecmp(text, backend_names[i])) {
 			*out = (enum d4_backend)i;
 			return 0;
 		}

@@ -35,6 +35,10 @@
  *    'for' that breaks one is named, in text order); two
  *    loops in one d4_exec; more loops or shared variables than a runtime
  *    holds (-ENOSPC);
+ *  - sends: a loop that may send more datagrams per packet than its
+ *    budget (scope->max_sends): a sendto weighs the product of the trips
+ *    of the fors around it (a list's capacity for 'for ... in'), an if
+ *    its heaviest arm; the error names the heaviest sendto;
  *  - and, once d4_compile has measured the code it made from what passed
  *    here: a loop whose proven worst case is over D4_MAX_INSNS instructions
  *    per packet, that needs more than D4_MAX_REGS registers, or is longer
@@ -847,6 +851,71 @@ static bool verify_block(struct verifier *v, struct ast *s, bool top)
 	return true;
 }
 
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+	return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+/* The most datagrams block @s can send in one run, each for multiplying
+ * its body by its trips, each if taking its heaviest arm. @mult is the
+ * product of the trips around @s; the heaviest sendto (the first of the
+ * heaviest, in text order) and its weight go to *@heavy, *@heavy_w. */
+static uint64_t block_sends(const struct ast *s, uint64_t mult,
+			    const struct ast **heavy, uint64_t *heavy_w)
+{
+	const struct ast *arm;
+	uint64_t n = 0, most, k;
+
+	for (; s; s = s->next) {
+		switch (s->kind) {
+		case AST_SENDTO:
+			n = sat_add(n, 1);
+			if (mult > *heavy_w) {
+				*heavy = s;
+				*heavy_w = mult;
+			}
+			break;
+		case AST_IF:
+			most = block_sends(s->c, mult, heavy, heavy_w);
+			for (arm = s; arm; arm = arm->next_elif) {
+				k = block_sends(arm->b, mult, heavy, heavy_w);
+				most = k > most ? k : most;
+			}
+			n = sat_add(n, most);
+			break;
+		case AST_FOR_TO:
+		case AST_FOR_IN:
+			k = block_sends(s->d, sat_mul(mult, s->trips), heavy,
+					heavy_w);
+			n = sat_add(n, sat_mul(s->trips, k));
+			break;
+		default:
+			break;
+		}
+	}
+	return n;
+}
+
+/* What one packet's run may cost the machine in datagrams, against the
+ * budget: proven here, enforced again by the VM (d4_vm_run). */
+static bool verify_sends(struct verifier *v, struct ast *l)
+{
+	const struct ast *heavy = NULL;
+	uint64_t w = 0;
+
+	l->sends = block_sends(l->a, 1, &heavy, &w);
+	if (l->sends <= v->scope->max_sends)
+		return true;
+	return fail(v, heavy, D4_ERR_SENDS, l->name,
+		    (unsigned long long)l->sends, (unsigned long long)w,
+		    v->scope->max_sends);
+}
+
 static bool verify_loop(struct verifier *v, struct ast *l, int nnew,
 			struct ast *const *new_loops)
 {
@@ -867,6 +936,8 @@ static bool verify_loop(struct verifier *v, struct ast *l, int nnew,
 		return false;
 	if (!v->recv_seen)
 		return fail(v, l, D4_ERR_RECV_NONE, l->name);
+	if (!verify_sends(v, l))
+		return false;
 	l->sym = v->syms;
 	v->loop = NULL;
 	v->syms = NULL;

@@ -2,7 +2,8 @@
  * proven the bounds; the checks here are the second line of defence: every
  * slice is checked against the packet once, list indices against the
  * snapshot, and the run has exactly the proven number of instructions as
- * fuel. RT: no allocation, no locks, no system calls but host sends. */
+ * fuel, and of datagrams to send. RT: no allocation, no locks, no system calls
+ * but host sends. */
 #include "d4/internal.h"
 #include "d4/opcodes.h"
 #include "d4/vm_dispatch.h"
@@ -26,6 +27,8 @@ const char *d4_trap_name(enum d4_trap t)
 		return "ran past its proven instruction count";
 	case D4_TRAP_VARS:
 		return "variables missing";
+	case D4_TRAP_SENDS:
+		return "sent past its proven datagram count";
 	case D4_TRAP_NONE:
 		break;
 	}
@@ -71,6 +74,17 @@ static int64_t next_random(uint64_t *s, int64_t bound)
 	return (int64_t)((x * 0x2545F4914F6CDD1DULL >> 1) % (uint64_t)bound);
 }
 
+/* What the host's send said: sent (0), over the budget (> 0), refused. */
+static inline void count_send(struct d4_vm *vm, int ret)
+{
+	if (ret == 0)
+		vm->sent++;
+	else if (ret > 0)
+		vm->budget_drops++;
+	else
+		vm->send_errors++;
+}
+
 #define vm_fetch()                                                             \
 	do {                                                                   \
 		if (unlikely(--fuel < 0))                                      \
@@ -99,6 +113,7 @@ enum d4_vm_end d4_vm_run(struct d4_vm *vm)
 	const uint64_t *S = vm->snap->slot;
 	int64_t *R = vm->regs;
 	int64_t fuel = (int64_t)code->wcet;
+	uint64_t sends = code->max_sends;
 	uint8_t *P = vm->pkt;
 	size_t len = vm->len;
 	enum d4_vm_end end = D4_VM_END;
@@ -108,6 +123,7 @@ enum d4_vm_end d4_vm_run(struct d4_vm *vm)
 	vm_jump_table();
 	vm->sent = 0;
 	vm->send_errors = 0;
+	vm->budget_drops = 0;
 	vm->trap = D4_TRAP_NONE;
 	if (unlikely(vm->snap->nslots < code->min_slots)) {
 		vm->trap = D4_TRAP_VARS;
@@ -340,25 +356,23 @@ enum d4_vm_end d4_vm_run(struct d4_vm *vm)
 			{
 				if (unlikely((RA & 0xffff) == 0))
 					TRAP(D4_TRAP_PORT);
+				if (unlikely(!sends--))
+					TRAP(D4_TRAP_SENDS);
 				ret = vm->send(vm->send_ctx, P, len,
 					       (uint64_t)RA);
-				if (ret)
-					vm->send_errors++;
-				else
-					vm->sent++;
+				count_send(vm, ret);
 				vm_break;
 			}
 			vm_case(SENDP)
 			{
 				if (unlikely(RB < 1 || RB > 65535))
 					TRAP(D4_TRAP_PORT);
+				if (unlikely(!sends--))
+					TRAP(D4_TRAP_SENDS);
 				ret = vm->send(vm->send_ctx, P, len,
 					       ((uint64_t)RA & ~0xffffULL) |
 						   (uint64_t)RB);
-				if (ret)
-					vm->send_errors++;
-				else
-					vm->sent++;
+				count_send(vm, ret);
 				vm_break;
 			}
 			vm_case(DROP)

@@ -105,6 +105,9 @@ struct d4prog_config {
 	unsigned int dscp;
 	unsigned int ttl;
 	char ifname[32];
+	int backend;		       /* enum d4_backend */
+	unsigned int sends_per_packet; /* the loops' send budgets */
+	unsigned int sends_per_second;
 };
 
 struct node_config {

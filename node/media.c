@@ -5,13 +5,11 @@
 #include "node/media.h"
 #include "common/log.h"
 #include "node/flow.h"
-#include "node/relay.h"
 #include "node/rxbus.h"
 #include "node/sub.h"
 #include "ptp/mclock.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -49,10 +47,7 @@ struct media {
 	unsigned int generation; /* of the media clock's timescale */
 	bool timescale_ok;
 	uint64_t spin_ns;
-	struct relay *relay;
 	struct rxbus *rxbus; /* RX channels; NULL: none */
-	struct pollfd pfd[D4_MAX_PROGRAMS];
-	unsigned int npfd;
 	_Atomic unsigned int resyncs;
 	_Atomic unsigned long passes; /* of the loop: proof of life */
 	_Atomic bool stop;
@@ -181,8 +176,6 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 	for (i = 0; i < m->nsubs; i++)
 		if (m->subs[i])
 			sub_rx_drain(m->subs[i], now_ns, off);
-	for (i = 0; i < m->npfd; i++)
-		relay_rx_drain(m->relay, i);
 	for (i = 0; i < m->nflows; i++) {
 		if (!m->flows[i])
 			continue;
@@ -287,17 +280,7 @@ static void *media_main(void *arg)
 		atomic_fetch_add_explicit(&m->passes, 1, memory_order_relaxed);
 		/* Sleep to just before the deadline, then spin the rest:
 		 * the timer's wake-up jitter becomes the spin's accuracy. */
-		if (m->npfd) {
-			/* Relays wait for their packets, not for a tick. */
-			uint64_t t = mclock_now_ns(m->mc);
-			struct timespec ts = {0, 0};
-
-			if (next > t) {
-				ts.tv_sec = (time_t)((next - t) / NSEC_PER_SEC);
-				ts.tv_nsec = (long)((next - t) % NSEC_PER_SEC);
-			}
-			ppoll(m->pfd, m->npfd, &ts, NULL);
-		} else if (m->spin_ns && next > m->spin_ns) {
+		if (m->spin_ns && next > m->spin_ns) {
 			mclock_sleep_until(m->mc, next - m->spin_ns);
 			while (mclock_now_ns(m->mc) < next)
 				;
@@ -364,17 +347,6 @@ unsigned int media_resyncs(const struct media *m)
 {
 	return atomic_load_explicit(&((struct media *)m)->resyncs,
 				    memory_order_relaxed);
-}
-
-void media_set_relay(struct media *m, struct relay *r)
-{
-	unsigned int i;
-
-	m->relay = r;
-	m->npfd = relay_rx_count(r);
-	for (i = 0; i < m->npfd; i++)
-		m->pfd[i] =
-		    (struct pollfd){.fd = relay_rx_fd(r, i), .events = POLLIN};
 }
 
 void media_set_rxbus(struct media *m, struct rxbus *b)

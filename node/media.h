@@ -29,10 +29,6 @@ bool media_is_realtime(const struct media *m);
 /* Wake this long before each deadline and busy-wait the rest (0: off).
  * Trades CPU for send-time accuracy. Call before media_start. */
 void media_set_spin(struct media *m, unsigned int spin_us);
-/* Drain the D4 relay's receive sockets too, waking when they have data.
- * Call before media_start. */
-struct relay;
-void media_set_relay(struct media *m, struct relay *r);
 /* Hand the node's RX channels on to their sinks (node/rxbus.h). Call
  * before media_start. */
 struct rxbus;

@@ -17,6 +17,7 @@
 #include "node/privs.h"
 #include "node/recorder.h"
 #include "node/relay.h"
+#include "node/settings.h"
 #include "node/rx.h"
 #include "node/source.h"
 #include "node/tx.h"
@@ -24,6 +25,7 @@
 #include "ptp/mgmt.h"
 #include "ptp/supervise.h"
 #include "ptp/sync.h"
+#include "d4/kernel.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -136,21 +138,34 @@ static void print_final(struct node *n)
 	for (i = 0; i < nh; i++) {
 		const struct relay_out_stats *os =
 		    relay_stats(n->relay, handles[i]);
-		struct d4_program_info pi;
+		struct d4_kern_stats ks = {0};
+		struct d4_program_info pi, vm;
 
-		if (d4_program_info(rt, handles[i], &pi) < 0)
+		if (relay_program_info(n->relay, handles[i], &pi) < 0)
 			continue;
-		log_info("final: d4 %s in=%llu sent=%llu dropped=%llu "
-			 "errors=%llu datagrams=%llu send_errors=%llu "
-			 "max_insns=%llu wcet=%llu",
-			 pi.name, (unsigned long long)pi.pkts_in,
+		relay_kern_stats(n->relay, handles[i], &ks);
+		d4_program_info(rt, handles[i], &vm); /* the VM's share */
+		log_info("final: d4 %s backend=%s in=%llu sent=%llu "
+			 "dropped=%llu errors=%llu budget_drops=%llu "
+			 "datagrams=%llu send_errors=%llu max_insns=%llu "
+			 "wcet=%llu max_sends=%llu kernel_in=%llu "
+			 "kernel_sent=%llu vm_sent=%llu passed=%llu "
+			 "no_neigh=%llu send_fail=%llu",
+			 pi.name, pi.backend, (unsigned long long)pi.pkts_in,
 			 (unsigned long long)pi.pkts_sent,
 			 (unsigned long long)pi.pkts_dropped,
 			 (unsigned long long)pi.errors,
+			 (unsigned long long)pi.budget_drops,
 			 (unsigned long long)(os ? GET(os->datagrams) : 0),
 			 (unsigned long long)(os ? GET(os->send_errors) : 0),
 			 (unsigned long long)pi.max_insns,
-			 (unsigned long long)pi.wcet_insns);
+			 (unsigned long long)pi.wcet_insns,
+			 (unsigned long long)pi.max_sends,
+			 (unsigned long long)ks.in, (unsigned long long)ks.sent,
+			 (unsigned long long)vm.pkts_sent,
+			 (unsigned long long)ks.passed,
+			 (unsigned long long)ks.no_neigh,
+			 (unsigned long long)ks.send_fail);
 	}
 	for (k = 0; k < n->cfg->nsources; k++) {
 		struct alsa_stats as;
@@ -286,6 +301,7 @@ static void on_tick(void *data)
 		rx_resolve(n->rx, n->disco);
 	}
 	rx_tick(n->rx, mclock_timescale_ok(n->mc), false);
+	relay_tick(n->relay); /* kernel neighbours, budget drops */
 	report_seeks(n);
 	if (n->opts->verbose && n->status_ticks &&
 	    n->ticks % n->status_ticks == 0)
@@ -355,6 +371,7 @@ static int drop_privs(struct node *n)
 	    .user = n->cfg->user,
 	    .state_dir = n->state_dir,
 	    .ptp4l = n->ptp4l != NULL,
+	    .d4_kernel = relay_kernel_wanted(n->relay),
 	    .files = sdps,
 	};
 	char err[512];
@@ -469,15 +486,35 @@ static int clock_build(struct node *n, char *err, size_t err_len)
 	return 0;
 }
 
-/* Load [d4] sections and bind their UDP loops. */
+/* Does a subscription of the config listen on @a? Then a loop bound to
+ * it that runs in the kernel lets the original up the stack too. */
+static bool sub_listens(void *ctx, const struct sockaddr_in *a)
+{
+	const struct node *n = ctx;
+	unsigned int i;
+
+	for (i = 0; i < n->cfg->nsubs; i++)
+		if (n->cfg->subs[i].addr.sin_addr.s_addr ==
+			a->sin_addr.s_addr &&
+		    n->cfg->subs[i].addr.sin_port == a->sin_port)
+			return true;
+	return false;
+}
+
+/* Load [d4] sections, bind their UDP loops and choose their back ends
+ * (before privileges drop: attaching to the kernel needs them). Each
+ * section's loops carry its send budgets; loops loaded later (flows',
+ * the API's) the defaults. */
 static int relay_build(struct node *n, char *err, size_t err_len)
 {
+	struct d4prog_config def;
 	struct d4_runtime *rt;
 	char msg[256];
 	unsigned int i, k;
 	int rc;
 
-	n->relay = relay_new();
+	settings_defaults(SETTINGS_D4, &def);
+	n->relay = relay_new(def.sends_per_packet, def.sends_per_second);
 	if (!n->relay) {
 		snprintf(err, err_len, "d4: out of memory");
 		return -ENOMEM;
@@ -485,11 +522,21 @@ static int relay_build(struct node *n, char *err, size_t err_len)
 	rt = relay_runtime(n->relay);
 	for (i = 0; i < n->cfg->nd4; i++) {
 		const struct d4prog_config *d = &n->cfg->d4[i];
-		struct net_tx_opts opts = {.dscp = (int)d->dscp,
-					   .ttl = (int)d->ttl,
-					   .ifname =
-					       d->ifname[0] ? d->ifname : NULL};
+		struct relay_bind_opts opts = {
+		    .dscp = (int)d->dscp,
+		    .ttl = (int)d->ttl,
+		    .ifname = d->ifname[0] ? d->ifname : NULL,
+		    .backend = (enum d4_backend)d->backend,
+		    .local_listener = sub_listens,
+		    .ctx = n,
+		};
 
+		if (relay_set_budget(n->relay, d->sends_per_packet,
+				     d->sends_per_second) < 0) {
+			snprintf(err, err_len, "[d4 %s] send budget refused",
+				 d->name);
+			return -EINVAL;
+		}
 		if (d->file[0] &&
 		    relay_load_file(n->relay, d->file, msg, sizeof(msg)) < 0) {
 			snprintf(err, err_len, "[d4 %s] %s", d->name, msg);
@@ -525,7 +572,8 @@ static int relay_build(struct node *n, char *err, size_t err_len)
 			return rc;
 		}
 	}
-	return 0;
+	return relay_set_budget(n->relay, def.sends_per_packet,
+				def.sends_per_second);
 }
 
 static void name_channels(struct node *n)
@@ -562,7 +610,6 @@ static int node_build(struct node *n)
 	n->media = media_new(n->mc, NULL, 0, NULL, 0);
 	if (!n->media)
 		return -ENOMEM;
-	media_set_relay(n->media, n->relay);
 	name_channels(n);
 	n->tx = tx_new(&(struct tx_env){.mc = n->mc,
 					.media = n->media,
@@ -617,6 +664,8 @@ static void node_teardown(struct node *n)
 
 	if (n->media)
 		media_stop(n->media);
+	if (n->relay)
+		relay_stop(n->relay);
 	if (n->files)
 		files_stop(n->files);
 	tx_destroy(n->tx);
@@ -672,7 +721,8 @@ int node_run(const struct node_opts *opts)
 		log_warn("mlockall: %m; the media thread may page-fault");
 #endif
 	media_set_spin(n->media, n->cfg->spin_us);
-	if (media_start(n->media, (int)n->cfg->rt_priority) < 0)
+	if (media_start(n->media, (int)n->cfg->rt_priority) < 0 ||
+	    relay_start(n->relay, (int)n->cfg->rt_priority) < 0)
 		goto out;
 	log_info("node %s running: %u flow(s), %u subscription(s), media "
 		 "thread %s",
@@ -684,6 +734,7 @@ int node_run(const struct node_opts *opts)
 	disco_destroy(n->disco);
 	n->disco = NULL;
 	media_stop(n->media);
+	relay_stop(n->relay);
 	/* The file thread writes the last frames before the report. */
 	files_stop(n->files);
 	rx_tick(n->rx, true, true); /* nothing held back is left unsaid */

@@ -721,18 +721,25 @@ static int h_d4_programs(void *ctx, const struct api_req *r, json_t **out,
 	for (i = 0; i < nh; i++) {
 		struct d4_program_info pi;
 
-		if (d4_program_info(rt, handles[i], &pi) < 0)
+		if (relay_program_info(n->relay, handles[i], &pi) < 0)
 			continue;
 		json_array_append_new(
 		    *out,
-		    json_pack("{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:s}", "name",
-			      pi.name, "binding", pi.binding, "running",
-			      pi.running, "wcet", (json_int_t)pi.wcet_insns,
-			      "pkts_in", (json_int_t)pi.pkts_in, "pkts_sent",
-			      (json_int_t)pi.pkts_sent, "pkts_dropped",
-			      (json_int_t)pi.pkts_dropped, "errors",
-			      (json_int_t)pi.errors, "last_error",
-			      pi.last_error));
+		    json_pack(
+			"{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,"
+			"s:s,s:s,s:s}",
+			"name", pi.name, "binding", pi.binding, "running",
+			pi.running, "wcet", (json_int_t)pi.wcet_insns,
+			"max_sends", (json_int_t)pi.max_sends,
+			"max_sends_per_second", (json_int_t)pi.send_budget_s,
+			"pkts_in", (json_int_t)pi.pkts_in, "pkts_sent",
+			(json_int_t)pi.pkts_sent, "pkts_dropped",
+			(json_int_t)pi.pkts_dropped, "errors",
+			(json_int_t)pi.errors, "budget_drops",
+			(json_int_t)pi.budget_drops, "last_error",
+			pi.last_error, "backend", pi.backend, "backend_why",
+			pi.backend_why, "backend_setting",
+			d4_backend_name(relay_backend(n->relay, handles[i]))));
 	}
 	return 200;
 }
@@ -759,44 +766,149 @@ static int h_d4_vars(void *ctx, const struct api_req *r, json_t **out,
 	return 200;
 }
 
+int node_d4_bind(struct node *n, int handle, char *err, size_t err_len)
+{
+	struct d4_program_info pi;
+	struct d4prog_config def;
+	struct relay_bind_opts o;
+
+	if (d4_program_info(relay_runtime(n->relay), handle, &pi) < 0 ||
+	    pi.bind_kind != D4_BIND_UDP)
+		return 0;
+	/* a [d4] section's defaults: no interface (the default route's),
+	 * DSCP 34, multicast TTL 16, back end auto */
+	settings_defaults(SETTINGS_D4, &def);
+	o = (struct relay_bind_opts){.dscp = (int)def.dscp,
+				     .ttl = (int)def.ttl,
+				     .backend = (enum d4_backend)def.backend};
+	return relay_bind_loop(n->relay, handle, &o, err, err_len);
+}
+
+/* Text in, all or nothing: a loop bound to UDP gets its socket now (or
+ * the text is refused), and a change that cannot be saved is undone. */
 static int h_d4_exec(void *ctx, const struct api_req *r, json_t **out,
 		     char *err, size_t err_len)
 {
 	struct node *n = ctx;
+	struct d4_runtime *rt = relay_runtime(n->relay);
 	const char *text = r->body ? jstr(r->body, "text") : NULL;
-	int handle = -1, rc;
+	struct d4_mark *mark;
+	int handle = -1, rc, code;
 
 	if (!text)
 		ERR(400, "POST /d4/exec needs {\"text\": \"D4 text\"}");
-	if (d4_exec(relay_runtime(n->relay), text, strlen(text), &handle, err,
-		    err_len) < 0)
+	mark = d4_mark(rt);
+	if (!mark)
+		ERR(500, "out of memory");
+	if (d4_exec(rt, text, strlen(text), &handle, err, err_len) < 0) {
+		d4_mark_free(mark);
 		return 400;
-	if (handle >= 0 && n->nd4_texts < NODE_MAX_D4_TEXTS)
-		n->d4_texts[n->nd4_texts++] =
+	}
+	if (handle >= 0 && n->nd4_texts == NODE_MAX_D4_TEXTS) {
+		snprintf(err, err_len, "no room for another loop from the API");
+		code = 409;
+		goto out_undo;
+	}
+	if (handle >= 0) {
+		rc = node_d4_bind(n, handle, err, err_len);
+		if (rc < 0) {
+			code = 400;
+			goto out_undo;
+		}
+		n->d4_texts[n->nd4_texts] =
 		    (struct node_d4_text){strdup(text), handle};
-	log_info("api: d4 exec '%.80s'", text);
+		if (!n->d4_texts[n->nd4_texts].text) {
+			snprintf(err, err_len, "out of memory");
+			code = 500;
+			goto out_unbind;
+		}
+		n->nd4_texts++;
+	}
 	rc = state_persist(n);
-	if (rc < 0)
-		ERR(507, "applied but not saved: %s", strerror(-rc));
+	if (rc < 0) {
+		snprintf(err, err_len, "not saved: %s; nothing changed",
+			 strerror(-rc));
+		code = 507;
+		if (handle >= 0)
+			free(n->d4_texts[--n->nd4_texts].text);
+		goto out_unbind;
+	}
+	d4_mark_free(mark);
+	relay_sync(n->relay);
+	log_info("api: d4 exec '%.80s'", text);
 	*out = json_pack("{s:i}", "handle", handle);
+	return 200;
+
+out_unbind:
+	relay_unbind(n->relay, handle);
+out_undo:
+	if (d4_rollback(rt, mark) < 0)
+		log_err("api: d4: a loop started meanwhile; not undone");
+	relay_sync(n->relay);
+	return code;
+}
+
+/* POST /d4/programs/NAME/backend {"backend": "auto" | "vm" | "kernel"},
+ * parsed by the [d4] row, as in an INI file. */
+static int d4_backend_change(struct node *n, int h, const struct api_req *r,
+			     json_t **out, char *err, size_t err_len)
+{
+	const struct setting *row = settings_find(SETTINGS_D4, NULL, "backend");
+	const json_t *v = r->body ? json_object_get(r->body, "backend") : NULL;
+	struct d4prog_config d;
+	struct d4_program_info pi;
+	char msg[256];
+	int rc;
+
+	if (!v)
+		ERR(400,
+		    "POST /d4/programs/%s/backend needs {\"backend\": "
+		    "\"auto\", \"vm\" or \"kernel\"}",
+		    r->parts[2]);
+	if (setting_parse_json(row, v, &d, msg, sizeof(msg)) < 0)
+		ERR(400, "'backend': %s", msg);
+	rc = relay_set_backend(n->relay, h, (enum d4_backend)d.backend, msg,
+			       sizeof(msg));
+	if (rc == -ENOENT)
+		ERR(409, "%s", msg);
+	if (rc < 0)
+		ERR(409, "%s; it runs on the VM", msg);
+	log_info("api: %s", msg);
+	relay_program_info(n->relay, h, &pi);
+	*out = json_pack("{s:s,s:s,s:s,s:s}", "name", pi.name, "backend",
+			 pi.backend, "backend_why", pi.backend_why,
+			 "backend_setting",
+			 d4_backend_name((enum d4_backend)d.backend));
 	return 200;
 }
 
-static int h_d4_startstop(void *ctx, const struct api_req *r, json_t **out,
-			  char *err, size_t err_len)
+static int h_d4_program_post(void *ctx, const struct api_req *r, json_t **out,
+			     char *err, size_t err_len)
 {
 	struct node *n = ctx;
 	struct d4_runtime *rt = relay_runtime(n->relay);
-	int h = d4_program_find(rt, r->parts[2]);
+	int h = d4_program_find(rt, r->parts[2]), rc;
 	bool start = !strcmp(r->parts[3], "start");
+	struct d4_program_info pi;
 
 	if (h < 0)
 		ERR(404, "no D4 loop '%s'", r->parts[2]);
+	if (!strcmp(r->parts[3], "backend"))
+		return d4_backend_change(n, h, r, out, err, err_len);
 	if (!start && strcmp(r->parts[3], "stop"))
-		ERR(404, "'%s': start or stop", r->parts[3]);
+		ERR(404, "'%s': start or stop, or backend", r->parts[3]);
+	d4_program_info(rt, h, &pi);
 	if (start ? d4_start(rt, h) : d4_stop(rt, h))
 		ERR(500, "cannot %s loop '%s'", r->parts[3], r->parts[2]);
-	state_persist(n);
+	rc = state_persist(n);
+	if (rc < 0) {
+		if (pi.running)
+			d4_start(rt, h);
+		else
+			d4_stop(rt, h);
+		ERR(507, "not saved: %s; nothing changed", strerror(-rc));
+	}
+	relay_sync(n->relay);
 	*out = json_pack("{s:s,s:b}", "name", r->parts[2], "running", start);
 	return 200;
 }
@@ -997,7 +1109,7 @@ static const struct api_route routes[] = {
     {"GET", "d4/programs", h_d4_programs},
     {"GET", "d4/vars", h_d4_vars},
     {"POST", "d4/exec", h_d4_exec},
-    {"POST", "d4/programs/*/*", h_d4_startstop},
+    {"POST", "d4/programs/*/*", h_d4_program_post},
     {"GET", "stats", h_stats},
     {"GET", "meters", h_meters},
     {"POST", "pairing", h_pair_open, .open = true},

@@ -102,6 +102,10 @@ int node_api_start(struct node *n);
 void node_api_stop(struct node *n);
 /* Dante's rule for device names. */
 bool node_name_ok(const char *s);
+/* A loop loaded through the API (or restored) that is bound to udp
+ * ADDR:PORT gets its socket, as a [d4] section's defaults would give it.
+ * 0 (also for other loops), or -errno with the reason in @err. */
+int node_d4_bind(struct node *n, int handle, char *err, size_t err_len);
 /* Name channel @idx (0-based) of "tx"/"rx": 0, or an HTTP status with
  * the reason in @err. */
 int node_set_channel_name(struct node *n, bool tx, unsigned int idx,

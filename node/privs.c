@@ -42,6 +42,11 @@ static const uint64_t ptp4l_caps =
     BIT(CAP_NET_RAW) |		/* network_transport L2 */
     BIT(CAP_SYS_TIME);		/* clock_adjtime: PHC or system clock */
 
+/* What the D4 kernel back end needs to attach a loop at tc ingress and
+ * take it out again (also at exit): permitted only, raised around those
+ * calls by node/relay.c. */
+static const uint64_t d4_kernel_caps = BIT(CAP_BPF) | BIT(CAP_NET_ADMIN);
+
 struct target {
 	bool change; /* become uid/gid (else stay as started) */
 	uid_t uid;
@@ -392,12 +397,13 @@ int privs_drop(const struct privs_opts *o, char *err, size_t err_len)
 		keep_p |= BIT(CAP_IPC_LOCK);
 	}
 	keep_e = keep_p;
-	if (o->ptp4l) {
+	if (o->ptp4l || o->d4_kernel) {
+		uint64_t want = (o->ptp4l ? ptp4l_caps : 0) |
+				(o->d4_kernel ? d4_kernel_caps : 0);
 		cap_value_t v;
 
 		for (v = 0; v < 64; v++)
-			if ((ptp4l_caps & BIT(v)) &&
-			    has_cap(now, v, CAP_PERMITTED))
+			if ((want & BIT(v)) && has_cap(now, v, CAP_PERMITTED))
 				keep_p |= BIT(v);
 	}
 	cap_free(now);
@@ -439,8 +445,13 @@ int privs_drop(const struct privs_opts *o, char *err, size_t err_len)
 		goto out_free;
 	caps_text(keep_e, "RLIMIT_MEMLOCK cannot be unlimited", kept,
 		  sizeof(kept));
-	caps_text(keep_p & ~keep_e, "permitted only, for ptp4l", kept,
-		  sizeof(kept));
+	caps_text(keep_p & ~keep_e,
+		  o->ptp4l && o->d4_kernel ? "permitted only, for ptp4l and "
+					     "the D4 kernel back end"
+		  : o->ptp4l		   ? "permitted only, for ptp4l"
+					   : "permitted only, for the D4 "
+					     "kernel back end",
+		  kept, sizeof(kept));
 	if (!bound_cut)
 		log_info("privileges: no CAP_SETPCAP: the bounding set stays "
 			 "as inherited");

@@ -16,6 +16,9 @@ struct privs_opts {
 	const char *state_dir; /* chowned to @user if it is the node's own;
 				  "" or NULL: none */
 	bool ptp4l;	       /* [ptp] mode = spawn: ptp4l's restarts */
+	bool d4_kernel;	       /* D4 loops may run in the kernel: CAP_BPF
+				  and CAP_NET_ADMIN to attach and detach
+				  them (node/relay.c raises them for that) */
 	/* Files root made at start that the node rewrites (a flow's
 	 * sdp_file): given to @user too. */
 	const char *const *files;
@@ -24,7 +27,8 @@ struct privs_opts {
 
 /* Become @o->user (its groups too) if set, keep only the capabilities
  * the rest of the run needs (none, or ptp4l's in the permitted set when
- * @o->ptp4l), set no_new_privs, and log one line saying so. 0, or -errno
+ * @o->ptp4l, the D4 kernel back end's when @o->d4_kernel), set
+ * no_new_privs, and log one line saying so. 0, or -errno
  * with the reason in @err: the caller must not run on, since it would run
  * with more privileges than configured. */
 int privs_drop(const struct privs_opts *o, char *err, size_t err_len);

@@ -1,22 +1,39 @@
 /* The host side of libd4 (see relay.h). Output batches are per loop, so a
- * fan-out of N receivers leaves in one sendmmsg() call per packet. */
+ * fan-out of N receivers leaves in one sendmmsg() call per packet. Flow
+ * loops run on the media thread (runtime lane 0), loops bound to UDP on
+ * the relay thread (lane 1), which waits on their sockets with epoll and
+ * takes at most one batch from each ready socket per wake-up, so that one
+ * flooded binding does not starve the others. */
 #include "node/relay.h"
 #include "common/log.h"
+#include "d4/kernel.h"
 #include "node/flow.h"
 
 #include <errno.h>
+#include <linux/filter.h>
+#include <net/if.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/capability.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
-#define OUT_BATCH  (D4_MAX_LIST + 4) /* one packet to every receiver */
-#define FLOW_BATCH 8
-#define OUT_MTU	   1500
-#define RX_BATCH   16
-#define RX_BUF	   2048
-#define MAX_RX	   D4_MAX_PROGRAMS
+#define OUT_BATCH	  (D4_MAX_LIST + 4) /* one packet to every receiver */
+#define FLOW_BATCH	  8
+#define OUT_MTU		  1500
+#define RX_BATCH	  16
+#define RX_BUF		  2048
+#define FLOW_LANE	  0  /* the media thread's runs */
+#define RELAY_LANE	  1  /* the relay thread's */
+#define RT_BELOW	  10 /* the relay thread's priority below the media's */
+#define NSEC		  1000000000ull
+#define RELAY_TICKS_PER_S 10 /* relay_tick is called every 100 ms */
+#define EAGER_TICKS	  10
 
 struct relay_out {
 	int fd;
@@ -81,12 +98,36 @@ struct relay_port {
 	int handle;
 };
 
+/* A loop bound to UDP here: its socket, how it was bound (to move it
+ * between back ends), and its budget drops as last logged. */
+struct relay_loop {
+	struct relay_rx *rx; /* NULL: not bound here */
+	enum d4_backend backend;
+	char ifname[IF_NAMESIZE];
+	int dscp, ttl;
+	bool pass_original;
+	uint64_t drops_seen; /* budget drops when last looked at */
+	uint64_t drops_held; /* not logged yet (rate limit) */
+	struct log_ratelimit rl;
+};
+
 struct relay {
 	struct d4_runtime *rt;
+	struct d4_kern *kern; /* NULL: every loop on the VM */
 	struct relay_out *out[D4_MAX_PROGRAMS];
 	struct relay_port ports[D4_MAX_PROGRAMS];
-	struct relay_rx *rx[MAX_RX];
-	unsigned int nrx;
+	struct relay_loop loops[D4_MAX_PROGRAMS];
+	/* the relay thread */
+	int epfd;
+	int wakefd; /* in the epoll set with a NULL pointer */
+	pthread_t thread;
+	bool running;
+	_Atomic bool stop;
+	_Atomic unsigned long passes; /* wake-ups handled */
+	/* control side: ticks of relay_tick, and how many more of them ask
+	 * the kernel's neighbours at once (after an attach or a change) */
+	unsigned long ticks;
+	unsigned int eager;
 };
 
 #define ADD(f, n)                                                              \
@@ -145,20 +186,74 @@ static int host_send(void *ctx, int handle, const uint8_t *pkt, size_t len,
 	return 0;
 }
 
-struct relay *relay_new(void)
+/* Attaching a loop to the kernel and taking it out need CAP_BPF and
+ * CAP_NET_ADMIN. After the privilege drop they are only permitted (when a
+ * [d4] section may use the kernel, node/privs.c keeps them so): raised
+ * into the effective set around those calls, and lowered again. NULL when
+ * nothing was raised. */
+static cap_t kcaps_raise(void)
+{
+	cap_value_t want[] = {CAP_BPF, CAP_NET_ADMIN};
+	cap_t old = cap_get_proc(), c;
+	cap_flag_value_t p, e;
+	bool raise = false;
+	unsigned int i;
+
+	if (!old)
+		return NULL;
+	c = cap_dup(old);
+	for (i = 0; c && i < 2; i++) {
+		if (cap_get_flag(c, want[i], CAP_PERMITTED, &p) ||
+		    cap_get_flag(c, want[i], CAP_EFFECTIVE, &e) || !p || e)
+			continue;
+		cap_set_flag(c, CAP_EFFECTIVE, 1, &want[i], CAP_SET);
+		raise = true;
+	}
+	if (!raise || cap_set_proc(c)) {
+		cap_free(c);
+		cap_free(old);
+		return NULL;
+	}
+	cap_free(c);
+	return old;
+}
+
+static void kcaps_lower(cap_t old)
+{
+	if (!old)
+		return;
+	if (cap_set_proc(old))
+		log_warn("d4: lowering CAP_BPF and CAP_NET_ADMIN again: %m");
+	cap_free(old);
+}
+
+struct relay *relay_new(uint32_t per_packet, uint32_t per_second)
 {
 	struct relay *r = calloc(1, sizeof(*r));
 	struct d4_host host = {.send = host_send};
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 
 	if (!r)
 		return NULL;
+	r->epfd = r->wakefd = -1;
 	host.ctx = r;
 	r->rt = d4_runtime_new(&host);
-	if (!r->rt) {
-		free(r);
-		return NULL;
+	if (!r->rt || d4_runtime_set_budget(r->rt, per_packet, per_second))
+		goto out_free;
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	r->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->epfd < 0 || r->wakefd < 0 ||
+	    epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->wakefd, &ev) < 0) {
+		log_err("d4: relay thread's epoll: %m");
+		goto out_free;
 	}
+	/* NULL (no libbpf, no netlink): every loop on the VM */
+	r->kern = d4_kern_new(r->rt);
 	return r;
+
+out_free:
+	relay_destroy(r);
+	return NULL;
 }
 
 void relay_destroy(struct relay *r)
@@ -167,19 +262,37 @@ void relay_destroy(struct relay *r)
 
 	if (!r)
 		return;
-	d4_runtime_destroy(r->rt);
-	for (i = 0; i < D4_MAX_PROGRAMS; i++)
-		out_free(r->out[i]);
-	for (i = 0; i < r->nrx; i++) {
-		close(r->rx[i]->fd);
-		free(r->rx[i]);
+	relay_stop(r);
+	/* out of the kernel first: its programs read the runtime's loops */
+	if (r->kern) {
+		cap_t old = kcaps_raise();
+
+		d4_kern_destroy(r->kern);
+		kcaps_lower(old);
 	}
+	d4_runtime_destroy(r->rt);
+	for (i = 0; i < D4_MAX_PROGRAMS; i++) {
+		out_free(r->out[i]);
+		if (r->loops[i].rx) {
+			close(r->loops[i].rx->fd);
+			free(r->loops[i].rx);
+		}
+	}
+	if (r->epfd >= 0)
+		close(r->epfd);
+	if (r->wakefd >= 0)
+		close(r->wakefd);
 	free(r);
 }
 
 struct d4_runtime *relay_runtime(struct relay *r)
 {
 	return r->rt;
+}
+
+int relay_set_budget(struct relay *r, uint32_t per_packet, uint32_t per_second)
+{
+	return d4_runtime_set_budget(r->rt, per_packet, per_second);
 }
 
 int relay_load_file(struct relay *r, const char *path, char *err,
@@ -257,6 +370,24 @@ int relay_attach_output(struct relay *r, int handle, int fd,
 	return 0;
 }
 
+/* One loop's run on one packet, and its copies out. RT. */
+static int run_lane(struct relay *r, unsigned int lane, int handle,
+		    uint8_t *pkt, size_t len, const struct sockaddr_in *src)
+{
+	int rc = d4_run_lane(r->rt, lane, handle, pkt, len, src);
+
+	if (handle >= 0 && handle < D4_MAX_PROGRAMS && r->out[handle] &&
+	    r->out[handle]->n)
+		out_flush(r->out[handle]);
+	return rc;
+}
+
+int relay_run(struct relay *r, int handle, uint8_t *pkt, size_t len,
+	      const struct sockaddr_in *src)
+{
+	return run_lane(r, FLOW_LANE, handle, pkt, len, src);
+}
+
 /* A flow's packet through its loop. RT. */
 static int flow_send(void *ctx, uint8_t *pkt, size_t len)
 {
@@ -284,7 +415,280 @@ void relay_detach(struct relay *r, int handle)
 	r->out[handle] = NULL;
 }
 
-int relay_bind_udp_loops(struct relay *r, const struct net_tx_opts *opts,
+/* ---- the relay thread ---- */
+
+/* One batch from @rx, each packet through its loop. */
+static void rx_drain(struct relay *r, struct relay_rx *rx)
+{
+	int k, n;
+
+	for (k = 0; k < RX_BATCH; k++) {
+		rx->iov[k] = (struct iovec){rx->bufs[k], RX_BUF};
+		rx->msgs[k].msg_hdr = (struct msghdr){
+		    .msg_name = &rx->from[k],
+		    .msg_namelen = sizeof(rx->from[k]),
+		    .msg_iov = &rx->iov[k],
+		    .msg_iovlen = 1,
+		};
+	}
+	n = recvmmsg(rx->fd, rx->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+	for (k = 0; k < n; k++)
+		run_lane(r, RELAY_LANE, rx->handle, rx->bufs[k],
+			 rx->msgs[k].msg_len, &rx->from[k]);
+}
+
+/* Level-triggered: a socket with more than a batch waiting is ready again
+ * at the next epoll_wait, after every other ready one had its batch. */
+static void *relay_main(void *arg)
+{
+	struct relay *r = arg;
+	struct epoll_event ev[D4_MAX_PROGRAMS + 1];
+	uint64_t v;
+	int n, i;
+
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		n = epoll_wait(r->epfd, ev, D4_MAX_PROGRAMS + 1, -1);
+		for (i = 0; i < n; i++) {
+			if (ev[i].data.ptr)
+				rx_drain(r, ev[i].data.ptr);
+			else if (read(r->wakefd, &v, sizeof(v)) < 0)
+				v = 0;
+		}
+		atomic_fetch_add_explicit(&r->passes, 1, memory_order_release);
+	}
+	return NULL;
+}
+
+int relay_start(struct relay *r, int rt_prio)
+{
+	struct sched_param sp = {.sched_priority = rt_prio - RT_BELOW};
+	pthread_attr_t attr;
+	int err = EINVAL;
+
+	if (r->running)
+		return 0;
+	if (rt_prio > RT_BELOW) {
+		pthread_attr_init(&attr);
+		pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+		pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+		pthread_attr_setschedparam(&attr, &sp);
+		err = pthread_create(&r->thread, &attr, relay_main, r);
+		pthread_attr_destroy(&attr);
+		if (err)
+			log_warn("d4: relay thread: SCHED_FIFO %d not "
+				 "permitted (%s); running without real-time "
+				 "priority",
+				 sp.sched_priority, strerror(err));
+	}
+	if (err)
+		err = pthread_create(&r->thread, NULL, relay_main, r);
+	if (err) {
+		log_err("pthread_create(relay): %s", strerror(err));
+		return -err;
+	}
+	pthread_setname_np(r->thread, "d4-relay");
+	r->running = true;
+	return 0;
+}
+
+static void wake(struct relay *r)
+{
+	uint64_t one = 1;
+
+	if (write(r->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("d4: waking the relay thread: %m");
+}
+
+void relay_stop(struct relay *r)
+{
+	if (!r->running)
+		return;
+	atomic_store(&r->stop, true);
+	wake(r);
+	pthread_join(r->thread, NULL);
+	r->running = false;
+}
+
+/* Return once the relay thread has finished every wake-up that began
+ * before this call: what it took from epoll before then is out of use. */
+static void relay_quiesce(struct relay *r)
+{
+	struct timespec ms = {0, 1000 * 1000};
+	unsigned long p;
+
+	if (!r->running)
+		return;
+	p = atomic_load_explicit(&r->passes, memory_order_acquire);
+	wake(r);
+	while (atomic_load_explicit(&r->passes, memory_order_acquire) == p)
+		nanosleep(&ms, NULL);
+}
+
+/* ---- binding loops to UDP ---- */
+
+/* Keep what the kernel back end passes up the stack (pass_original,
+ * marked) off the loop's own socket: the kernel has run it already. */
+static int filter_passed(int fd, int handle)
+{
+	struct sock_filter code[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_AD_OFF + SKF_AD_MARK),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, D4_KERN_PASS_MARK(handle), 0,
+		     1),
+	    BPF_STMT(BPF_RET | BPF_K, 0),
+	    BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),
+	};
+	struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]),
+				  .filter = code};
+
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)))
+		return -errno;
+	return 0;
+}
+
+static int kern_apply(struct relay *r, int handle, enum d4_backend b,
+		      const struct d4_kern_opts *ko, char *msg, size_t msg_len)
+{
+	cap_t old = kcaps_raise();
+	int rc = d4_kern_apply(r->kern, handle, b, ko, msg, msg_len);
+
+	kcaps_lower(old);
+	r->eager = EAGER_TICKS;
+	return rc;
+}
+
+static void kern_detach(struct relay *r, int handle)
+{
+	cap_t old;
+
+	if (!r->kern || !d4_kern_attached(r->kern, handle))
+		return;
+	old = kcaps_raise();
+	d4_kern_detach(r->kern, handle);
+	kcaps_lower(old);
+}
+
+bool relay_kernel_wanted(const struct relay *r)
+{
+	unsigned int i;
+
+	for (i = 0; r->kern && i < D4_MAX_PROGRAMS; i++)
+		if (r->loops[i].rx && r->loops[i].backend != D4_BACKEND_VM)
+			return true;
+	return false;
+}
+
+/* Where loop @handle runs: d4_kern_apply with what it was bound with.
+ * 0, or -errno with the reason in @msg (backend = kernel refused). */
+static int apply_backend(struct relay *r, int handle, char *msg, size_t msg_len)
+{
+	struct relay_loop *l = &r->loops[handle];
+	struct d4_kern_opts ko = {
+	    .ifname = l->ifname[0] ? l->ifname : NULL,
+	    .mcast_ifname = l->ifname[0] ? l->ifname : NULL,
+	    .dscp = l->dscp,
+	    .mcast_ttl = l->ttl,
+	    .pass_original = l->pass_original,
+	};
+	struct d4_program_info info;
+
+	msg[0] = '\0';
+	if (r->kern)
+		return kern_apply(r, handle, l->backend, &ko, msg, msg_len);
+	if (l->backend == D4_BACKEND_VM)
+		return 0;
+	d4_program_info(r->rt, handle, &info);
+	snprintf(msg, msg_len, "%sloop %s%s: no kernel back end in this node",
+		 l->backend == D4_BACKEND_KERNEL ? "" : "d4: ", info.name,
+		 l->backend == D4_BACKEND_KERNEL ? ": backend = kernel" : "");
+	return l->backend == D4_BACKEND_KERNEL ? -EOPNOTSUPP : 0;
+}
+
+/* A socket for loop @handle's binding, in the relay thread's set; its
+ * output; started when @start; then its back end. */
+static int bind_one(struct relay *r, const struct d4_program_info *info,
+		    const struct relay_bind_opts *o, bool start, char *err,
+		    size_t err_len)
+{
+	struct relay_loop *l = &r->loops[info->handle];
+	struct net_tx_opts txo = {.dscp = o->dscp,
+				  .ttl = o->ttl,
+				  .ifname = o->ifname && *o->ifname ? o->ifname
+								    : NULL};
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct relay_rx *rx;
+	char msg[256];
+	int rc;
+
+	rc = relay_attach_output(r, info->handle, -1, &txo);
+	if (rc < 0) {
+		snprintf(err, err_len, "loop %s: output socket: %s", info->name,
+			 strerror(-rc));
+		return rc;
+	}
+	rx = calloc(1, sizeof(*rx));
+	if (!rx) {
+		relay_detach(r, info->handle);
+		snprintf(err, err_len, "loop %s: out of memory", info->name);
+		return -ENOMEM;
+	}
+	rx->handle = info->handle;
+	rx->fd = net_udp_rx_open(&info->bind_addr, txo.ifname);
+	if (rx->fd < 0) {
+		snprintf(err, err_len, "loop %s: cannot listen on %s: %s",
+			 info->name, info->binding + 4, strerror(-rx->fd));
+		rc = rx->fd;
+		goto out_free;
+	}
+	*l = (struct relay_loop){
+	    .backend = o->backend,
+	    .dscp = o->dscp,
+	    .ttl = o->ttl,
+	    .pass_original = o->local_listener &&
+			     o->local_listener(o->ctx, &info->bind_addr),
+	    .drops_seen = info->budget_drops,
+	    .rl = LOG_RATELIMIT_INIT(10 * NSEC, 3),
+	};
+	snprintf(l->ifname, sizeof(l->ifname), "%s",
+		 txo.ifname ? txo.ifname : "");
+	if (l->pass_original && (rc = filter_passed(rx->fd, info->handle))) {
+		snprintf(err, err_len, "loop %s: socket filter: %s", info->name,
+			 strerror(-rc));
+		goto out_close;
+	}
+	ev.data.ptr = rx;
+	if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, rx->fd, &ev) < 0) {
+		rc = -errno;
+		snprintf(err, err_len, "loop %s: epoll: %s", info->name,
+			 strerror(-rc));
+		goto out_close;
+	}
+	l->rx = rx;
+	if (start)
+		d4_start(r->rt, info->handle);
+	rc = apply_backend(r, info->handle, msg, sizeof(msg));
+	if (rc < 0) {
+		snprintf(err, err_len, "%s", msg);
+		return rc; /* bound; the caller gives up on it */
+	}
+	if (*msg)
+		log_info("%s", msg);
+	log_info("d4: loop %s on %s, worst case %llu instructions and %llu "
+		 "datagrams per packet, at most %u datagrams a second%s",
+		 info->name, info->binding,
+		 (unsigned long long)info->wcet_insns,
+		 (unsigned long long)info->max_sends, info->send_budget_s,
+		 info->send_budget_s ? "" : " (no limit)");
+	return 0;
+
+out_close:
+	close(rx->fd);
+out_free:
+	free(rx);
+	relay_detach(r, info->handle);
+	return rc;
+}
+
+int relay_bind_udp_loops(struct relay *r, const struct relay_bind_opts *o,
 			 char *err, size_t err_len)
 {
 	int handles[D4_MAX_PROGRAMS], n, i, rc;
@@ -292,43 +696,151 @@ int relay_bind_udp_loops(struct relay *r, const struct net_tx_opts *opts,
 	n = d4_program_list(r->rt, handles, D4_MAX_PROGRAMS);
 	for (i = 0; i < n; i++) {
 		struct d4_program_info info;
-		struct relay_rx *rx;
 
 		if (d4_program_info(r->rt, handles[i], &info) < 0 ||
 		    info.bind_kind != D4_BIND_UDP || r->out[handles[i]])
 			continue;
-		rc = relay_attach_output(r, handles[i], -1, opts);
-		if (rc < 0) {
-			snprintf(err, err_len, "loop %s: output socket: %s",
-				 info.name, strerror(-rc));
+		rc = bind_one(r, &info, o, true, err, err_len);
+		if (rc < 0)
 			return rc;
-		}
-		rx = calloc(1, sizeof(*rx));
-		if (!rx || r->nrx == MAX_RX) {
-			free(rx);
-			snprintf(err, err_len, "loop %s: out of memory",
-				 info.name);
-			return -ENOMEM;
-		}
-		rx->fd = net_udp_rx_open(
-		    &info.bind_addr,
-		    opts->ifname && *opts->ifname ? opts->ifname : NULL);
-		if (rx->fd < 0) {
-			snprintf(err, err_len,
-				 "loop %s: cannot listen on %s: %s", info.name,
-				 info.binding + 4, strerror(-rx->fd));
-			free(rx);
-			return -EINVAL;
-		}
-		rx->handle = handles[i];
-		r->rx[r->nrx++] = rx;
-		d4_start(r->rt, handles[i]);
-		log_info("d4: loop %s on %s, worst case %llu instructions per "
-			 "packet",
-			 info.name, info.binding,
-			 (unsigned long long)info.wcet_insns);
 	}
 	return 0;
+}
+
+int relay_bind_loop(struct relay *r, int handle,
+		    const struct relay_bind_opts *o, char *err, size_t err_len)
+{
+	struct d4_program_info info;
+	int rc;
+
+	if (d4_program_info(r->rt, handle, &info) < 0 ||
+	    info.bind_kind != D4_BIND_UDP || r->out[handle]) {
+		snprintf(err, err_len, "loop %d: not a loop to bind", handle);
+		return -EINVAL;
+	}
+	rc = bind_one(r, &info, o, false, err, err_len);
+	if (rc < 0 && r->loops[handle].rx)
+		relay_unbind(r, handle);
+	return rc;
+}
+
+void relay_unbind(struct relay *r, int handle)
+{
+	struct relay_loop *l;
+
+	if (handle < 0 || handle >= D4_MAX_PROGRAMS || !r->loops[handle].rx)
+		return;
+	l = &r->loops[handle];
+	kern_detach(r, handle);
+	epoll_ctl(r->epfd, EPOLL_CTL_DEL, l->rx->fd, NULL);
+	relay_quiesce(r);
+	close(l->rx->fd);
+	free(l->rx);
+	l->rx = NULL;
+	relay_detach(r, handle);
+}
+
+int relay_set_backend(struct relay *r, int handle, enum d4_backend b, char *msg,
+		      size_t msg_len)
+{
+	struct d4_program_info info;
+	int rc;
+
+	msg[0] = '\0';
+	if (handle < 0 || handle >= D4_MAX_PROGRAMS || !r->loops[handle].rx ||
+	    d4_program_info(r->rt, handle, &info) < 0) {
+		snprintf(msg, msg_len, "loop %d: not bound to UDP by this node",
+			 handle);
+		return -ENOENT;
+	}
+	kern_detach(r, handle);
+	r->loops[handle].backend = b;
+	rc = apply_backend(r, handle, msg, msg_len);
+	if (!*msg)
+		snprintf(msg, msg_len, "d4: loop %s on the VM: backend = vm",
+			 info.name);
+	return rc;
+}
+
+enum d4_backend relay_backend(const struct relay *r, int handle)
+{
+	if (handle < 0 || handle >= D4_MAX_PROGRAMS || !r->loops[handle].rx)
+		return D4_BACKEND_AUTO;
+	return r->loops[handle].backend;
+}
+
+/* ---- keeping up, figures ---- */
+
+void relay_sync(struct relay *r)
+{
+	char why[256];
+
+	if (!r->kern)
+		return;
+	if (d4_kern_sync(r->kern, why, sizeof(why)))
+		log_warn("d4: %s", why);
+	r->eager = EAGER_TICKS;
+}
+
+int relay_program_info(struct relay *r, int handle,
+		       struct d4_program_info *info)
+{
+	if (r->kern)
+		return d4_kern_program_info(r->kern, handle, info);
+	return d4_program_info(r->rt, handle, info);
+}
+
+/* Datagrams a loop did not send for its per-second budget, logged from
+ * the control thread (the runtime only counts them), rate-limited. */
+static void report_drops(struct relay *r, const struct d4_program_info *pi)
+{
+	struct relay_loop *l = &r->loops[pi->handle];
+	unsigned int suppressed;
+
+	if (!l->rl.burst)
+		l->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC, 3);
+	if (pi->budget_drops < l->drops_seen) {
+		/* another loop on this handle now */
+		l->drops_seen = 0;
+		l->drops_held = 0;
+		l->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC, 3);
+	}
+	l->drops_held += pi->budget_drops - l->drops_seen;
+	l->drops_seen = pi->budget_drops;
+	if (!l->drops_held || !log_ratelimit_ok(&l->rl, &suppressed))
+		return;
+	log_warn("d4: loop %s: %llu datagrams not sent, over its budget of "
+		 "%u a second (%llu in all)",
+		 pi->name, (unsigned long long)l->drops_held, pi->send_budget_s,
+		 (unsigned long long)pi->budget_drops);
+	l->drops_held = 0;
+}
+
+void relay_tick(struct relay *r)
+{
+	int handles[D4_MAX_PROGRAMS], n, i;
+	bool second = ++r->ticks % RELAY_TICKS_PER_S == 0;
+
+	/* New receivers' neighbours resolve within milliseconds: their
+	 * copies are lost until the map has them, so look every tick for a
+	 * second after a change, then once a second. */
+	if (r->kern && (second || r->eager)) {
+		if (r->eager)
+			r->eager--;
+		d4_kern_poll(r->kern);
+	}
+	if (!second)
+		return;
+	/* changes no caller synced (flows' lists, state replay) */
+	relay_sync(r);
+	r->eager = 0;
+	n = d4_program_list(r->rt, handles, D4_MAX_PROGRAMS);
+	for (i = 0; i < n; i++) {
+		struct d4_program_info pi;
+
+		if (relay_program_info(r, handles[i], &pi) == 0)
+			report_drops(r, &pi);
+	}
 }
 
 const struct relay_out_stats *relay_stats(const struct relay *r, int handle)
@@ -338,49 +850,7 @@ const struct relay_out_stats *relay_stats(const struct relay *r, int handle)
 	return &r->out[handle]->stats;
 }
 
-int relay_run(struct relay *r, int handle, uint8_t *pkt, size_t len,
-	      const struct sockaddr_in *src)
+int relay_kern_stats(struct relay *r, int handle, struct d4_kern_stats *st)
 {
-	int rc = d4_run(r->rt, handle, pkt, len, src);
-
-	if (handle >= 0 && handle < D4_MAX_PROGRAMS && r->out[handle] &&
-	    r->out[handle]->n)
-		out_flush(r->out[handle]);
-	return rc;
-}
-
-unsigned int relay_rx_count(const struct relay *r)
-{
-	return r->nrx;
-}
-
-int relay_rx_fd(const struct relay *r, unsigned int i)
-{
-	return r->rx[i]->fd;
-}
-
-void relay_rx_drain(struct relay *r, unsigned int i)
-{
-	struct relay_rx *rx = r->rx[i];
-	int k, n;
-
-	for (;;) {
-		for (k = 0; k < RX_BATCH; k++) {
-			rx->iov[k] = (struct iovec){rx->bufs[k], RX_BUF};
-			rx->msgs[k].msg_hdr = (struct msghdr){
-			    .msg_name = &rx->from[k],
-			    .msg_namelen = sizeof(rx->from[k]),
-			    .msg_iov = &rx->iov[k],
-			    .msg_iovlen = 1,
-			};
-		}
-		n = recvmmsg(rx->fd, rx->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0)
-			return;
-		for (k = 0; k < n; k++)
-			relay_run(r, rx->handle, rx->bufs[k],
-				  rx->msgs[k].msg_len, &rx->from[k]);
-		if (n < RX_BATCH)
-			return;
-	}
+	return r->kern ? d4_kern_stats(r->kern, handle, st) : -ENOENT;
 }

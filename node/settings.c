@@ -3,6 +3,7 @@
  * checks that the two agree). */
 #include "node/settings.h"
 #include "common/net.h"
+#include "d4/d4.h"
 #include "node/config.h"
 #include "node/rtp.h"
 
@@ -55,6 +56,12 @@ static const struct setting_choice sample_bits[] = {{"16", SF_FORMAT_PCM_16},
 						    {"24", SF_FORMAT_PCM_24},
 						    {"32", SF_FORMAT_PCM_32},
 						    {NULL, 0}};
+/* d4_backend_parse's names (tests/unit/test_settings.c checks). */
+static const struct setting_choice d4_backends[] = {
+    {"auto", D4_BACKEND_AUTO},
+    {"vm", D4_BACKEND_VM},
+    {"kernel", D4_BACKEND_KERNEL},
+    {NULL, 0}};
 /* The first name of each value is the one written back. */
 static const struct setting_choice alsa_formats[] = {
     {"s32", ALSA_FMT_S32},
@@ -423,6 +430,19 @@ static const struct setting d4_rows[] = {
      .help = "multicast TTL"},
     {"interface", NULL, SETTING_TEXT, F(struct d4prog_config, ifname),
      .what = "an interface name", .help = "egress and joins"},
+    {"backend", "backend", SETTING_ENUM, F(struct d4prog_config, backend),
+     .choices = d4_backends, .def = "auto", .what = "auto, vm or kernel",
+     .help = "where its UDP loops run"},
+    {"max_sends_per_packet", NULL, SETTING_UINT,
+     F(struct d4prog_config, sends_per_packet), .min = 1,
+     .max = D4_MAX_SENDS_PER_PACKET, .def = "256",
+     .what = "a number of datagrams from 1 to 1000",
+     .help = "most datagrams a loop may send for one packet"},
+    {"max_sends_per_second", NULL, SETTING_UINT,
+     F(struct d4prog_config, sends_per_second), .min = 1,
+     .max = D4_MAX_SENDS_PER_SECOND, .def = "100000",
+     .what = "a number of datagrams from 1 to 1000000",
+     .help = "most datagrams a loop may send a second"},
     {NULL, NULL, 0, 0, 0, 0},
 };
 

@@ -515,7 +515,10 @@ static unsigned int restore_d4_programs(struct node *n, json_t *d4)
 		int h = -1;
 
 		if (!t || exec_d4(n, t, &h, err, sizeof(err)) < 0 || h < 0 ||
-		    n->nd4_texts == NODE_MAX_D4_TEXTS) {
+		    n->nd4_texts == NODE_MAX_D4_TEXTS ||
+		    node_d4_bind(n, h, err, sizeof(err)) < 0) {
+			if (h >= 0)
+				d4_remove(rt, h);
 			log_err("state: d4 program %zu not restored: %s", i,
 				t ? err : "no text");
 			continue;

@@ -46,7 +46,13 @@ out=$("$d4c" "$tmp/seed.d4" 2>&1)
 rc=$?
 check "seed program exits 0" test $rc -eq 0
 check "seed program prints its worst case" \
-	test "$out" = "$tmp/seed.d4: loop rtp_1_to_n: worst case 405 instructions per packet"
+	test "$out" = "$tmp/seed.d4: loop rtp_1_to_n: worst case 405 instructions and 100 datagrams per packet"
+out=$("$d4c" --max-sends 99 "$tmp/seed.d4" 2>&1)
+rc=$?
+check "a node's smaller send budget refuses it" \
+	test $rc -eq 1 -a "$out" = "$tmp/seed.d4:5:1: loop 'rtp_1_to_n' may send 100 datagrams per packet, 100 by this sendto; the limit is 99"
+"$d4c" --max-sends 1001 "$tmp/seed.d4" >/dev/null 2>&1
+check "a budget over 1000 is a usage error" test $? -eq 2
 
 out=$("$d4c" "$tmp/bad.d4" 2>&1)
 rc=$?

@@ -6,7 +6,9 @@
  *
  * Input: as fuzz_d4's (program text, a NUL byte, then anything); the first
  * byte after the NUL, if any, picks options: bit 0 passes originals up the
- * stack, bit 1 sets a source port of its own.
+ * stack, bit 1 sets a source port of its own, bit 2 takes away the
+ * per-second send budget (a node's 100 000 otherwise, so the token bucket
+ * is in the translation).
  *
  * Where this process may load BPF (root, a kernel that runs it), every
  * translation is loaded and the kernel's verifier judges it; elsewhere the
@@ -47,6 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *nul = memchr(data, 0, size);
 	size_t src_len = nul ? (size_t)(nul - data) : size;
 	int handles[D4_MAX_PROGRAMS], n, i, ret;
+	uint32_t per_second = 100000;
 	struct d4_runtime *rt;
 	char err[512], why[512];
 
@@ -60,10 +63,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (nul && nul + 1 < data + size) {
 		o.pass_original = nul[1] & 1;
 		o.src_port = nul[1] & 2 ? 4242 : 0;
+		per_second = nul[1] & 4 ? 0 : per_second;
 	}
 	rt = d4_runtime_new(NULL);
 	if (!rt)
 		return 0;
+	d4_runtime_set_budget(rt, D4_SENDS_PER_PACKET, per_second);
 	if (d4_load(rt, (const char *)data, src_len, err, sizeof(err)))
 		goto out;
 	n = d4_program_list(rt, handles, D4_MAX_PROGRAMS);

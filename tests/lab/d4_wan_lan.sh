@@ -11,17 +11,17 @@
 # (two_hosts.sh: 2-4 ms), and CI once saw one past 10 ms. The relay's
 # correctness is this test's question; the smallest safe latency is
 # bench/latency.sh's.
-# With "kernel": the same case on the kernel back end. The relay on h2 is
-# tests/tools/d4krelay (the seed program in the kernel at eth0's tc
-# ingress through d4/kernel.h, until d4node's relay makes the same calls);
-# the receivers must be bit-exact as before, the kernel must have sent
-# every copy, and nothing may have gone to the VM.
+# With "kernel": the same case on the kernel back end. The relay node's
+# [d4] section says backend = kernel: the seed program runs at eth0's tc
+# ingress (node/relay.c through d4/kernel.h), its list changed live over
+# the API as before; the receivers must be bit-exact as before, the kernel
+# must have sent every copy, and nothing may have gone to the VM.
 # usage: d4_wan_lan.sh [vm|kernel]
 . "$(dirname "$0")/../lib.sh"
 mode=${1:-vm}
 if [ "$mode" = kernel ]; then
-	D4KRELAY=${D4KRELAY:?D4KRELAY must point at d4krelay}
-	why=$("$D4KRELAY" --probe) || {
+	D4KPROBE=${D4KPROBE:?D4KPROBE must point at d4kprobe}
+	why=$("$D4KPROBE") || {
 		echo "SKIP: the kernel back end cannot run here: $why"
 		exit 77
 	}
@@ -65,16 +65,11 @@ bind = rtp_1_to_n udp 239.69.20.1:5004
 interface = eth0
 dscp = 46
 INI
+[ "$mode" = kernel ] && echo "backend = kernel"
 # 8 receivers at start; h5:5005 and h5:5006 join later.
 for r in 3:5004 3:5005 3:5006 3:5007 4:5004 4:5005 4:5006 5:5004; do
 	echo "exec = _receivers += 10.77.0.${r%%:*}:${r#*:}"
 done; } >"$T/relay.ini"
-# the kernel relay's arguments: the same program, binding and receivers
-krelay_args=(--program "$T/relay.d4" --bind "udp 239.69.20.1:5004" --if eth0
-	--backend kernel --control "$T/relay.ctl" --dscp 46)
-while read -r line; do
-	krelay_args+=(--exec "${line#exec = }")
-done < <(grep '^exec = ' "$T/relay.ini")
 for h in 3 4 5; do
 	{ echo "[node]"; echo "name = rx$h"
 	case $h in 3) ports="5004 5005 5006 5007" ;; *) ports="5004 5005 5006" ;; esac
@@ -90,15 +85,10 @@ for h in 3 4 5; do
 	d4_node $lab-h$h rx$h "$T/rx$h.ini" --run-seconds $run
 	eval rx$h=\$!
 done
-if [ "$mode" = kernel ]; then
-	d4_spawn "$T/relay.log" ip netns exec $lab-h2 "$D4KRELAY" \
-		"${krelay_args[@]}" --run-seconds $((run + 6))
-	relay=$!
+d4_node $lab-h2 relay "$T/relay.ini" --run-seconds $((run + 1))
+relay=$!
+[ "$mode" = kernel ] &&
 	d4_wait_log "$T/relay.log" "d4: loop rtp_1_to_n in the kernel at eth0 ingress" 10
-else
-	d4_node $lab-h2 relay "$T/relay.ini" --run-seconds $((run + 1))
-	relay=$!
-fi
 d4_node $lab-h1 tx "$T/tx.ini" --run-seconds $((run + 2))
 tx=$!
 d4_wait_log "$T/relay.log" "d4: loop rtp_1_to_n on udp 239.69.20.1:5004" 5

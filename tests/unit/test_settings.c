@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "d4/d4.h"
 #include "node/config.h"
 #include "node/settings.h"
 
@@ -343,6 +344,32 @@ static unsigned int check_doc_section(const char *doc,
 	return n;
 }
 
+/* [d4] backend: the table takes what d4_backend_parse takes, as the
+ * same values, and nothing else. */
+static void test_settings_d4_backend_is_d4_backend_parse(void **state)
+{
+	const struct setting *row = settings_find(SETTINGS_D4, "backend", NULL);
+	const char *names[] = {"auto", "vm", "kernel", "Kernel", "bpf", ""};
+	struct d4prog_config d;
+	enum d4_backend b;
+	char err[256];
+	unsigned int i;
+
+	assert_non_null(row);
+	assert_ptr_equal(settings_find(SETTINGS_D4, NULL, "backend"), row);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		int a = setting_parse(row, names[i], "", &d, err, sizeof(err));
+		int p = d4_backend_parse(names[i], &b);
+
+		assert_int_equal(a == 0, p == 0);
+		if (!a)
+			assert_int_equal(d.backend, (int)b);
+	}
+	settings_defaults(SETTINGS_D4, &d);
+	assert_int_equal(d.backend, D4_BACKEND_AUTO);
+	assert_int_equal(d.sends_per_packet, D4_SENDS_PER_PACKET);
+}
+
 static void test_settings_docs_list_every_key_with_its_default(void **state)
 {
 	char *doc = read_doc();
@@ -375,6 +402,7 @@ int main(void)
 	    cmocka_unit_test(test_settings_every_default_parses),
 	    cmocka_unit_test(test_settings_ini_and_api_refuse_every_key_alike),
 	    cmocka_unit_test(test_settings_json_round_trips),
+	    cmocka_unit_test(test_settings_d4_backend_is_d4_backend_parse),
 	    cmocka_unit_test(
 		test_settings_docs_list_every_key_with_its_default),
 	};
