@@ -5,6 +5,7 @@
 #define D4_COMMON_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level {
@@ -18,6 +19,10 @@ enum log_level {
 void log_set_level(enum log_level level);
 void log_set_ident(const char *ident);
 
+/* Copy @src to @dst (@size bytes, NUL-terminated, cut at a whole
+ * character) with control characters and invalid UTF-8 written as \xNN;
+ * returns the length written. log_msg escapes every message so. */
+size_t log_escape(char *dst, size_t size, const char *src);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
