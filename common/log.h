@@ -6,6 +6,7 @@
 #define D4_COMMON_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level {
@@ -26,6 +27,10 @@ bool log_stderr_is_journal(void);
  * log_stderr_is_journal() says (-1, what the first message does). */
 void log_set_journal(int on);
 
+/* Copy @src to @dst (@size bytes, NUL-terminated, cut at a whole
+ * character) with control characters and invalid UTF-8 written as \xNN;
+ * returns the length written. log_msg escapes every message so. */
+size_t log_escape(char *dst, size_t size, const char *src);
 void log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
