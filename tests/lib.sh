@@ -290,6 +290,38 @@ d4_api() {
 	case $code in 2*) return 0 ;; *) return 1 ;; esac
 }
 
+# d4_witness: start the machine's stall witness (tests/tools/d4stall.c:
+# a SCHED_FIFO 70 thread per CPU, as the media thread, waking every 1 ms)
+# logging to $T/stalls.log every wake-up 1 ms or more late, as it happens.
+# This lab is a virtual machine whose hypervisor stops a vCPU for
+# milliseconds now and then, loaded or idle (tens of ms at times): no
+# node can keep a packet on time through that, and a test that asserts
+# "0 late" asserts it for the time the machine ran. d4_check_late WHAT
+# LATE LATENCY_US PTIME_US: fail unless LATE late packets are 0, or no
+# more than the witness's stalls explain: a stall of L us past the
+# latency's budget (LATENCY_US - PTIME_US) makes at most
+# ceil((L - budget) / PTIME_US) + 1 packets late.
+d4_witness() {
+	: >"$T/stalls.log"
+	[ -n "${D4STALL:-}" ] || return 0
+	d4_spawn "$T/witness.log" "$D4STALL" "$T/stalls.log" 70 1000
+}
+d4_late_allowed() { # LATENCY_US PTIME_US: "ALLOWED STALLS WORST_US"
+	awk -v lat="$1" -v pt="$2" '
+	{ l = $2 + 0; if (l > w) w = l
+	  if (l >= lat - pt) { n++; a += int((l - lat + pt + pt - 1) / pt) + 1 } }
+	END { printf "%d %d %d\n", a, n, w }' "$T/stalls.log" 2>/dev/null ||
+		echo "0 0 0"
+}
+d4_check_late() { # WHAT LATE LATENCY_US PTIME_US
+	local allowed stalls worst
+	read -r allowed stalls worst < <(d4_late_allowed "$3" "$4")
+	[ "$2" -le "$allowed" ] ||
+		fail "$1: $2 late packets at $(($3 / 1000)) ms latency, more than the $allowed that the machine's $stalls stalls past $((($3 - $4) / 1000)) ms explain (worst $worst us)"
+	[ "$2" = 0 ] ||
+		echo "$1: $2 late packets, within the $allowed that $stalls machine stalls (worst $worst us, d4stall) explain"
+}
+
 # d4_hogs SECONDS: the load of issue 16 for SECONDS: two CPU hogs and a
 # memory hog (1 GiB mapped, written and unmapped over and over), all at
 # normal priority, as other work on the machine would be. stress-ng ends
