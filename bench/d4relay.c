@@ -54,7 +54,7 @@
  * the machine does at the time falls on both alike */
 #define SLICE_S 0.1
 
-/* gen and sink run until --seconds or SIGTERM */
+/* gen, sink and the relays run until --seconds or SIGTERM */
 static volatile sig_atomic_t stop;
 
 static void on_term(int sig)
@@ -419,7 +419,7 @@ static int run_relay(const struct opts *o)
 		msgs[i].msg_hdr.msg_name = &from[i];
 	}
 	slice = start;
-	for (;;) {
+	while (!stop) {
 		for (i = 0; i < RX_BATCH; i++)
 			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
 		k = recvmmsg(rx_fd, msgs, RX_BATCH, MSG_WAITFORONE, NULL);

@@ -9,6 +9,10 @@
  * outliers). A burst is a packet that arrives less than ptime/4 after the
  * previous packet of its flow.
  *
+ * SIGTERM or SIGINT ends the run early (the report is printed all the
+ * same): a benchmark that counts what a sender sent stops its receiver
+ * once the sender is done.
+ *
  * usage: d4-rxstamp --ptime-us US --seconds S [--warmup S] [--label L]
  *                   GROUP:PORT...
  */
@@ -18,6 +22,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +43,14 @@ struct flow {
 	uint16_t last_seq;
 	int64_t ext;
 };
+
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -130,10 +143,12 @@ int main(int argc, char **argv)
 	}
 	if (!nflows)
 		return 2;
+	signal(SIGTERM, on_stop);
+	signal(SIGINT, on_stop);
 	start = now_ns();
 	end = start + (uint64_t)(seconds * 1e9);
 	from = start + (uint64_t)(warmup * 1e9);
-	while (now_ns() < end) {
+	while (!stop && now_ns() < end) {
 		if (poll(pfd, nflows, 50) <= 0)
 			continue;
 		for (i = 0; i < nflows; i++) {

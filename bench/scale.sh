@@ -4,18 +4,26 @@
 # to CPU 1, sends A's receive side). For each N: A's CPU share of one core,
 # its losses, and its peak RSS (VmHWM). The scale figure is the largest N
 # at under 50 % of a core with zero loss.
+# At N = 8 (64 x 64) A runs a second time with bench/onfault.c preloaded:
+# its mlockall(MCL_CURRENT | MCL_FUTURE) gets MCL_ONFAULT, pages are
+# locked as they are first touched, and the RSS of the two is compared.
 # usage: bench/scale.sh [SECONDS] [N...]
 . "$(dirname "$0")/lib.sh"
-secs=${1:-20}
+secs=${1:-60}
 shift || true
 ns=${*:-8 16 32 64}
 lab=d4bs$$
 d4_lab_hosts $lab 2
 hz=$(getconf CLK_TCK)
+ONFAULT=${ONFAULT:-$BUILD/bench/libd4-onfault.so}
+[ -r "$ONFAULT" ] || fail "$ONFAULT not built"
 
 : >"$T/rows.tsv"
 best=0
-for n in $ns; do
+# run N LOCK: one measurement; LOCK is "default" or "onfault"
+run() {
+	local n=$1 lock=$2 a t0 t1 hwm lost late cpu ok pre=()
+	[ "$lock" = onfault ] && pre=(env LD_PRELOAD="$ONFAULT")
 	{ echo "[node]"; echo "name = A"; echo "[source t]"; echo "type = tone"; echo "channels = 8"
 	for i in $(seq 1 $n); do
 		printf '[flow o%d]\nsource = t\ndestination = 239.69.%d.%d:5004\ninterface = eth0\n' $i $((100 + i / 200)) $((i % 200 + 1))
@@ -27,7 +35,7 @@ for n in $ns; do
 		printf '[flow o%d]\nsource = t\ndestination = 239.69.%d.%d:5004\ninterface = eth0\n' $i $((110 + i / 200)) $((i % 200 + 1))
 	done; } >"$T/b.ini"
 	d4_spawn "$T/b-$n.log" ip netns exec $lab-h2 taskset -c 1 "$D4NODE" --config "$T/b.ini" --run-seconds $((secs + 4))
-	d4_spawn "$T/a-$n.log" ip netns exec $lab-h1 taskset -c 0 "$D4NODE" --config "$T/a.ini" --run-seconds $((secs + 3))
+	d4_spawn "$T/a-$n.log" ip netns exec $lab-h1 taskset -c 0 "${pre[@]}" "$D4NODE" --config "$T/a.ini" --run-seconds $((secs + 3))
 	a=$!
 	sleep 2
 	t0=$(awk '{ print $14 + $15 }' /proc/$a/stat)
@@ -42,12 +50,28 @@ for n in $ns; do
 	done
 	cpu=$(python3 -c "print(f'{100 * ($t1 - $t0) / $hz / $secs:.1f}')")
 	ok=$(python3 -c "print('yes' if $cpu < 50 and $lost == 0 and $late == 0 else 'no')")
-	[ "$ok" = yes ] && best=$n
-	printf '%d x %d\t%s\t%d\t%d\t%.1f\t%s\n' $((n * 8)) $((n * 8)) "$cpu" $lost $late \
+	[ "$ok" = yes ] && [ "$lock" = default ] && best=$n
+	printf '%d x %d\t%s\t%s\t%d\t%d\t%.1f\t%s\n' $((n * 8)) $((n * 8)) "$lock" "$cpu" $lost $late \
 		"$(python3 -c "print($hwm / 1024)")" $ok >>"$T/rows.tsv"
+}
+for n in $ns; do
+	run "$n" default
+	if [ "$n" = 8 ]; then
+		run "$n" onfault
+	fi
 done
 bench_table "Scale and memory: one node sending and receiving N flows of 8 ch at 1 ms, pinned to one core, ${secs} s" \
-	"TX x RX channels	CPU % of a core	lost	late	peak RSS MB	under 50 % with no loss" "$T/rows.tsv"
+	"TX x RX channels	mlockall	CPU % of a core	lost	late	peak RSS MB	under 50 % with no loss" "$T/rows.tsv"
 echo
 echo "scale limit: $((best * 8)) x $((best * 8)) channels"
-bench_record scale "$T/rows.tsv"
+bench_record "$T/rows.tsv"
+col() { awk -F'\t' -v c="$1" -v l="$2" -v k="$3" '$1 == c && $2 == l { print $k }' "$T/rows.tsv"; }
+if [ -n "$(col "64 x 64" default 6)" ]; then
+	bench_ratio "peak RSS MB at 64 x 64 / 12 MB" "$(col "64 x 64" default 6)" 12 1 lower
+fi
+if [ -n "$(col "64 x 64" onfault 6)" ]; then
+	bench_ratio "peak RSS MB at 64 x 64 with MCL_ONFAULT / 12 MB" "$(col "64 x 64" onfault 6)" 12 1 lower
+fi
+if [ -n "$(col "512 x 512" default 3)" ]; then
+	bench_ratio "CPU % of a core at 512 x 512 / 50 %" "$(col "512 x 512" default 3)" 50 1 lower
+fi
