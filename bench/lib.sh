@@ -11,8 +11,19 @@ export D4RXSTAMP=${D4RXSTAMP:-$BUILD/bench/d4-rxstamp}
 RESULTS=${BENCH_RESULTS:-$BENCH_DIR/results.tsv}
 # The benchmark's name in results.tsv (bench/NAME.sh).
 BENCH_NAME=${BENCH_NAME:-$(basename "$0" .sh)}
+# The commit of the tree measured, "-dirty" if files other than the
+# results differ from it (appending results must not make a tree dirty).
+bench_commit() {
+	local src=$BENCH_DIR/.. c
+	c=$(git -C "$src" rev-parse --short HEAD 2>/dev/null) || { echo -; return; }
+	if [ -n "$(git -C "$src" status --porcelain --untracked-files=no -- . \
+		':(exclude)bench/results.tsv' 2>/dev/null)" ]; then
+		c="$c-dirty"
+	fi
+	echo "$c"
+}
 # One run of bench/run shares one id; a script run alone gets its own.
-export BENCH_RUN=${BENCH_RUN:-$(date -u +%Y%m%dT%H%M%SZ)-$$}
+export BENCH_RUN=${BENCH_RUN:-$(date -u +%Y%m%dT%H%M%SZ)-$(bench_commit)}
 
 # bench_table TITLE HEADER FILE...: print a table of tab-separated rows.
 bench_table() {
@@ -36,7 +47,7 @@ bench_record() {
 	machine="$(nproc)cpu $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1 | tr -s ' ')"
 	kernel=$(uname -r)
 	load=$(cut -d' ' -f1-3 /proc/loadavg)
-	commit=$(git -C "$BENCH_DIR/.." describe --always --dirty 2>/dev/null || echo -)
+	commit=$(bench_commit)
 	cat "$@" | sed "s|^|$when\t$BENCH_RUN\t$BENCH_NAME\t$machine\t$kernel\t$load\t$commit\t|" >>"$RESULTS"
 }
 
