@@ -24,13 +24,19 @@
 #   gst-wav      the same from the WAV file d4node reads: filesrc !
 #                wavparse ! capssetter channel-mask=0 ! audioconvert !
 #                S24BE ! rtpL24pay ! udpsink sync=true
-# docs/performance.md says what else was tried. Also the instructions per
+# and, to show what the AES67 settings are worth, gst-raw without them:
+#   gst-raw-positioned  no capssetter: rawaudioparse's default positions
+#                       for 8 channels, which rtpL24pay reorders into RTP's
+#                       order, every sample
+#   gst-raw-unsynced    udpsink sync=false: no clock waits, packets in
+#                       bursts (not AES67: a lower bound of its work)
+# Also the instructions per
 # packet of d4node's own parts (inclusive, same runs): the media thread
 # and in it the flow, the source read, the meter, the RTP packing, the D4
 # loop with its send; the file thread.
 #
 # usage: bench/insns.sh [SHORT LONG]   (seconds of audio; default 2 6)
-#   INSNS_SENDERS="d4node gst-raw gst-wav" (default) picks senders;
+#   INSNS_SENDERS="d4node gst-raw gst-wav ..." picks senders (default all);
 #   D4_LABEL names d4node's rows (another build's figures, D4NODE=...:
 #   D4_LABEL="d4node at 7ed90fe" INSNS_SENDERS=d4node bench/insns.sh)
 . "$(dirname "$0")/lib.sh"
@@ -81,6 +87,16 @@ gst_raw() { # NAME SECONDS
 		rawaudioparse format=pcm pcm-format=s24be sample-rate=48000 num-channels=8 ! \
 		$unpos ! $pay
 }
+gst_raw_positioned() { # NAME SECONDS
+	measure "$1" gst-launch-1.0 -q filesrc location="$T/in$2.raw" ! \
+		rawaudioparse format=pcm pcm-format=s24be sample-rate=48000 num-channels=8 ! \
+		$pay
+}
+gst_raw_unsynced() { # NAME SECONDS
+	measure "$1" gst-launch-1.0 -q filesrc location="$T/in$2.raw" ! \
+		rawaudioparse format=pcm pcm-format=s24be sample-rate=48000 num-channels=8 ! \
+		$unpos ! ${pay/sync=true/sync=false}
+}
 gst_wav() { # NAME SECONDS
 	measure "$1" gst-launch-1.0 -q filesrc location="$T/in$2.wav" ! wavparse ! \
 		$unpos ! audioconvert ! audio/x-raw,format=S24BE ! $pay
@@ -88,11 +104,14 @@ gst_wav() { # NAME SECONDS
 
 : >"$T/rows.tsv"
 d4label=${D4_LABEL:-d4node}
-for sender in ${INSNS_SENDERS:-d4node gst-raw gst-wav}; do
+for sender in ${INSNS_SENDERS:-d4node gst-raw gst-wav gst-raw-positioned gst-raw-unsynced}; do
 	case $sender in
 	d4node) run=d4run ;;
 	gst-raw) run=gst_raw ;;
 	gst-wav) run=gst_wav ;;
+	gst-raw-positioned) run=gst_raw_positioned ;;
+	gst-raw-unsynced) run=gst_raw_unsynced ;;
+	*) fail "unknown sender $sender" ;;
 	esac
 	read -r p1 r1 i1 <<<"$($run $sender-short $short)"
 	read -r p2 r2 i2 <<<"$($run $sender-long $long)"

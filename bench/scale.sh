@@ -6,7 +6,9 @@
 # at under 50 % of a core with zero loss.
 # At N = 8 (64 x 64) A runs a second time with bench/onfault.c preloaded:
 # its mlockall(MCL_CURRENT | MCL_FUTURE) gets MCL_ONFAULT, pages are
-# locked as they are first touched, and the RSS of the two is compared.
+# locked as they are first touched, and the RSS of the two is compared;
+# the page faults of A's media thread (d4-media) in the measured window
+# say whether first touches then land on it.
 # usage: bench/scale.sh [SECONDS] [N...]
 . "$(dirname "$0")/lib.sh"
 secs=${1:-60}
@@ -20,9 +22,20 @@ ONFAULT=${ONFAULT:-$BUILD/bench/libd4-onfault.so}
 
 : >"$T/rows.tsv"
 best=0
+# media_faults PID: page faults (minor + major) of its media thread so far
+media_faults() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		if [ "$(cat "$t/comm" 2>/dev/null)" = d4-media ]; then
+			awk '{ print $10 + $12 }' "$t/stat" 2>/dev/null || echo 0
+			return 0
+		fi
+	done
+	echo 0
+}
 # run N LOCK: one measurement; LOCK is "default" or "onfault"
 run() {
-	local n=$1 lock=$2 a t0 t1 hwm lost late cpu ok pre=()
+	local n=$1 lock=$2 a t0 t1 hwm lost late cpu ok pre=() f0 f1
 	[ "$lock" = onfault ] && pre=(env LD_PRELOAD="$ONFAULT")
 	{ echo "[node]"; echo "name = A"; echo "[source t]"; echo "type = tone"; echo "channels = 8"
 	for i in $(seq 1 $n); do
@@ -38,9 +51,9 @@ run() {
 	d4_spawn "$T/a-$n.log" ip netns exec $lab-h1 taskset -c 0 "${pre[@]}" "$D4NODE" --config "$T/a.ini" --run-seconds $((secs + 3))
 	a=$!
 	sleep 2
-	t0=$(awk '{ print $14 + $15 }' /proc/$a/stat)
+	t0=$(awk '{ print $14 + $15 }' /proc/$a/stat) f0=$(media_faults $a)
 	sleep "$secs"
-	t1=$(awk '{ print $14 + $15 }' /proc/$a/stat)
+	t1=$(awk '{ print $14 + $15 }' /proc/$a/stat) f1=$(media_faults $a)
 	hwm=$(sed -n 's/^VmHWM:\s*\([0-9]*\) kB/\1/p' /proc/$a/status)
 	d4_wait_pid $a 30 || true
 	lost=0 late=0
@@ -51,8 +64,8 @@ run() {
 	cpu=$(python3 -c "print(f'{100 * ($t1 - $t0) / $hz / $secs:.1f}')")
 	ok=$(python3 -c "print('yes' if $cpu < 50 and $lost == 0 and $late == 0 else 'no')")
 	[ "$ok" = yes ] && [ "$lock" = default ] && best=$n
-	printf '%d x %d\t%s\t%s\t%d\t%d\t%.1f\t%s\n' $((n * 8)) $((n * 8)) "$lock" "$cpu" $lost $late \
-		"$(python3 -c "print($hwm / 1024)")" $ok >>"$T/rows.tsv"
+	printf '%d x %d\t%s\t%s\t%d\t%d\t%.1f\t%d / %d\t%s\n' $((n * 8)) $((n * 8)) "$lock" "$cpu" $lost $late \
+		"$(python3 -c "print($hwm / 1024)")" $((f1 - f0)) "$f1" $ok >>"$T/rows.tsv"
 }
 for n in $ns; do
 	run "$n" default
@@ -61,7 +74,7 @@ for n in $ns; do
 	fi
 done
 bench_table "Scale and memory: one node sending and receiving N flows of 8 ch at 1 ms, pinned to one core, ${secs} s" \
-	"TX x RX channels	mlockall	CPU % of a core	lost	late	peak RSS MB	under 50 % with no loss" "$T/rows.tsv"
+	"TX x RX channels	mlockall	CPU % of a core	lost	late	peak RSS MB	media thread page faults: measured / since start	under 50 % with no loss" "$T/rows.tsv"
 echo
 echo "scale limit: $((best * 8)) x $((best * 8)) channels"
 bench_record "$T/rows.tsv"
