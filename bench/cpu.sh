@@ -33,7 +33,9 @@ ks=${*:-1 8 32}
 lab=d4bc$$
 d4_lab_hosts $lab 2
 h1=$lab-h1 h2=$lab-h2
-"$D4WAV" gen "$T/in.wav" --channels 8 --seconds $((secs + 10)) --seed 2
+# Long enough that no sender runs out, even one that falls behind and
+# then sends its late packets at once.
+"$D4WAV" gen "$T/in.wav" --channels 8 --seconds $((secs + 60)) --seed 2
 sox "$T/in.wav" -t raw -e signed -b 24 -B "$T/in.raw"
 bench_count_add $h1 output flows ip daddr 239.69.70.0/23 udp dport 5004
 
@@ -89,6 +91,8 @@ window() {
 	sleep "$secs"
 	p1=$(bench_count $h1 flows) tp1=$(date +%s%N)
 	c1=$(bench_cpu_ns "$@") tc1=$(date +%s%N)
+	# A process that ended within the window took its CPU time with it.
+	kill -0 "$@" 2>/dev/null || { echo "- - - -"; return; }
 	echo "$((c1 - c0)) $((tc1 - tc0)) $((p1 - p0)) $((tp1 - tp0))"
 }
 stop() { kill "$@" 2>/dev/null || true; for p in "$@"; do wait "$p" 2>/dev/null || true; done; }
@@ -96,6 +100,9 @@ row() { # K ROLE PEER CPU_NS CPU_WALL_NS PACKETS PACKETS_WALL_NS LOST
 	python3 - "$@" >>"$T/rows.tsv" <<'PY'
 import sys
 k, role, peer = sys.argv[1:4]
+if sys.argv[4] == "-":
+    print(f"{k}\t{int(k) * 8}\t{role}\t{peer}\t-\t-\t-\t-\tended within the window")
+    sys.exit()
 ns, cwall, pk, pwall = map(int, sys.argv[4:8])
 cpu, pps = ns / cwall, pk / pwall * 1e9  # CPU s per s, packets per s
 print(f"{k}\t{int(k) * 8}\t{role}\t{peer}\t{pk}\t{pps:.0f}\t"
@@ -121,13 +128,13 @@ tx() {
 		d4_spawn "$T/gst-tx-$k.log" ip netns exec $h1 gst-launch-1.0 -q $(gst_tx_args "$k") ;;
 	floor)
 		d4_spawn "$T/floor-$k.log" ip netns exec $h1 "$D4TXFLOOR" "$k" \
-			"$(group 1)" 5004 10.77.0.1 $((secs + 10)) ;;
+			"$(group 1)" 5004 10.77.0.1 $((secs + 600)) ;;
 	esac
 	pid=$!
 	m=$(window $pid)
 	stop $pid
 	sleep 0.3
-	kill -TERM $rx
+	kill -TERM $rx 2>/dev/null || true
 	wait $rx || true
 	got=$(cut -f3 "$T/rx.tsv")
 	row "$k" TX "$peer" $m $(($(bench_count $h1 flows) - start - ${got:-0}))
@@ -147,7 +154,7 @@ rx() {
 	pid=$!
 	sleep 1
 	d4_spawn "$T/floor-rx-$k.log" ip netns exec $h1 "$D4TXFLOOR" "$k" \
-		"$(group 1)" 5004 10.77.0.1 $((secs + 10))
+		"$(group 1)" 5004 10.77.0.1 $((secs + 600))
 	fl=$!
 	m=$(window $pid)
 	stop $fl
@@ -174,8 +181,15 @@ bench_table "CPU per channel: K flows x 8 ch x 1 ms, ${secs} s each, one after t
 	"K	channels	role	peer	packets (kernel)	packets/s	CPU s/min	us per packet	lost" "$T/rows.tsv"
 bench_record "$T/rows.tsv"
 cpu() { awk -F'\t' -v k="$1" -v r="$2" -v p="$3" '$1 == k && $3 == r && $4 == p { print $8 }' "$T/rows.tsv"; }
+ratio() { # WHAT K ROLE PEER_A PEER_B TARGET
+	local a b
+	a=$(cpu "$2" "$3" "$4") b=$(cpu "$2" "$3" "$5")
+	if [ "$a" != - ] && [ "$b" != - ]; then
+		bench_ratio "$1" "$a" "$b" "$6" lower
+	fi
+}
 for k in $ks; do
-	bench_ratio "K = $k: TX CPU per packet d4node / GStreamer" "$(cpu $k TX d4node)" "$(cpu $k TX gstreamer)" 0.333 lower
-	bench_ratio "K = $k: TX CPU per packet d4node / floor" "$(cpu $k TX d4node)" "$(cpu $k TX floor)" 1 lower
-	bench_ratio "K = $k: RX CPU per packet d4node / GStreamer" "$(cpu $k RX d4node)" "$(cpu $k RX gstreamer)" 0.333 lower
+	ratio "K = $k: TX CPU per packet d4node / GStreamer" $k TX d4node gstreamer 0.333
+	ratio "K = $k: TX CPU per packet d4node / floor" $k TX d4node floor 1
+	ratio "K = $k: RX CPU per packet d4node / GStreamer" $k RX d4node gstreamer 0.333
 done

@@ -50,7 +50,7 @@ kv() {
 run_round() {
 	local n=$1 sink gen relay mode offered
 	taskset -c $cpu_sink "$D4RELAY" --mode sink --to 127.0.0.1:7000 \
-		--n "$n" --seconds $((2 * secs + 30)) >"$T/sink.out" 2>"$T/sink.log" &
+		--n "$n" --seconds $((2 * secs + 600)) >"$T/sink.out" 2>"$T/sink.log" &
 	sink=$!
 	_pids="$_pids $sink"
 	taskset -c 1 "$D4RELAY" --mode both --listen 127.0.0.1:6000 \
@@ -60,14 +60,14 @@ run_round() {
 	_pids="$_pids $relay"
 	sleep 0.3
 	taskset -c 0 "$D4RELAY" --mode gen --to 127.0.0.1:6000 \
-		--seconds $((2 * secs + 30)) >"$T/gen.out" 2>"$T/gen.log" &
+		--seconds $((2 * secs + 600)) >"$T/gen.out" 2>"$T/gen.log" &
 	gen=$!
 	_pids="$_pids $gen"
 	wait $relay || fail "relay, N = $n: $(cat "$T/relay.log")"
-	kill $gen
+	kill $gen 2>/dev/null || true
 	wait $gen || true
 	sleep 0.1 # the sink drains what is still queued
-	kill $sink
+	kill $sink 2>/dev/null || true
 	wait $sink || true
 	offered=$(sed -n 's/.* pps=\([^ ]*\).*/\1/p' "$T/gen.out")
 	for mode in c vm; do
@@ -110,12 +110,12 @@ proc_round() {
 	local n=$1 peer=$2 sink relay gen o0 o1 p0 p1 c0 c1 t0 t1 tc0 tc1 got i start
 	start=$(bench_count - relayed)
 	taskset -c $cpu_sink "$D4RELAY" --mode sink --to 127.0.0.1:7000 \
-		--n "$n" --seconds $((secs + 60)) >"$T/psink.out" 2>"$T/psink.log" &
+		--n "$n" --seconds $((secs + 600)) >"$T/psink.out" 2>"$T/psink.log" &
 	sink=$!
 	_pids="$_pids $sink"
 	if [ "$peer" = c ]; then
 		taskset -c 1 "$D4RELAY" --mode c --listen 127.0.0.1:6000 \
-			--to 127.0.0.1:7000 --n "$n" --seconds $((secs + 60)) \
+			--to 127.0.0.1:7000 --n "$n" --seconds $((secs + 600)) \
 			>"$T/prelay.out" 2>"$T/prelay.log" &
 		relay=$!
 		sleep 0.3
@@ -132,7 +132,7 @@ proc_round() {
 	fi
 	_pids="$_pids $relay"
 	taskset -c 0 "$D4RELAY" --mode gen --to 127.0.0.1:6000 \
-		--seconds $((secs + 30)) >"$T/pgen.out" 2>"$T/pgen.log" &
+		--seconds $((secs + 600)) >"$T/pgen.out" 2>"$T/pgen.log" &
 	gen=$!
 	_pids="$_pids $gen"
 	sleep 1
@@ -141,12 +141,14 @@ proc_round() {
 	sleep "$secs"
 	o1=$(bench_count - offered) p1=$(bench_count - relayed) t1=$(date +%s%N)
 	c1=$(bench_cpu_ns $relay) tc1=$(date +%s%N)
-	kill $gen
+	# (each runs until stopped: on a busy machine reading the counters can
+	# take seconds)
+	kill $gen 2>/dev/null || true
 	wait $gen || true
 	sleep 0.3 # the relay and the sink drain what is still queued
-	kill $relay
+	kill $relay 2>/dev/null || true
 	wait $relay || true
-	kill $sink
+	kill $sink 2>/dev/null || true
 	wait $sink || true
 	got=$(sed -n 's/.* pkts=\([0-9]*\).*/\1/p' "$T/psink.out")
 	python3 - "$peer" "$n" $((o1 - o0)) $((p1 - p0)) $((t1 - t0)) $((c1 - c0)) $((tc1 - tc0)) \

@@ -47,12 +47,12 @@ PY
 
 # Send: one flow from the floor sender to a receiver on h2.
 bench_count_add $lab-h1 output floor ip daddr 239.69.98.1 udp dport 5004
-ip netns exec $lab-h2 "$D4RXSTAMP" --ptime-us 1000 --seconds $((secs + 30)) --warmup 0 \
+ip netns exec $lab-h2 "$D4RXSTAMP" --ptime-us 1000 --seconds $((secs + 600)) --warmup 0 \
 	--label rx 239.69.98.1:5004 >"$T/rx.tsv" 2>"$T/rx.log" &
 rx=$!
 _pids="$_pids $rx"
 sleep 0.3
-d4_spawn "$T/floor.log" ip netns exec $lab-h1 "$D4TXFLOOR" 1 239.69.98.1 5004 10.77.0.1 $((secs + 5))
+d4_spawn "$T/floor.log" ip netns exec $lab-h1 "$D4TXFLOOR" 1 239.69.98.1 5004 10.77.0.1 $((secs + 600))
 fl=$!
 sleep 1
 p0=$(bench_count $lab-h1 floor) tp0=$(date +%s%N)
@@ -60,10 +60,10 @@ c0=$(bench_cpu_ns $fl) tc0=$(date +%s%N)
 sleep "$secs"
 p1=$(bench_count $lab-h1 floor) tp1=$(date +%s%N)
 c1=$(bench_cpu_ns $fl) tc1=$(date +%s%N)
-kill $fl
+kill $fl 2>/dev/null || true
 wait $fl || true
 sleep 0.3
-kill -TERM $rx
+kill -TERM $rx 2>/dev/null || true
 wait $rx || true
 python3 - $((p1 - p0)) $((tp1 - tp0)) $((c1 - c0)) $((tc1 - tc0)) "$(cut -f3 "$T/rx.tsv")" \
 	>"$T/send.tsv" <<'PY'

@@ -76,7 +76,7 @@ measure() {
 		>"$T/$name.log" 2>&1 || fail "$name under callgrind: $(tail -n 5 "$T/$name.log")"
 	c1=$(bench_count - tx)
 	sleep 0.2
-	kill -TERM $rx
+	kill -TERM $rx 2>/dev/null || true
 	wait $rx || true
 	got=$(cut -f3 "$T/$name.rx")
 	echo "$((c1 - c0)) ${got:-0} $(collected "$T/$name.log")"
