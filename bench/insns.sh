@@ -151,7 +151,7 @@ fi
 
 # d4node's parts: inclusive instructions per packet of each function,
 # long minus short, from the same two callgrind runs.
-parts="media_main flow_send_due source_read meter_feed rtp_pack relay_run io_main"
+parts="media_main flow_send_due source_read meter_feed rtp_pack relay_run files_main"
 python3 - "$T/d4node-short.cg" "$T/d4node-long.cg" \
 	"$(awk -F'\t' -v s="$d4label" '$1 == s { print $2 }' "$T/rows.tsv")" "$d4label" $parts >"$T/parts.tsv" <<'PY'
 import re, subprocess, sys
@@ -173,6 +173,6 @@ for n in names:
     d = b.get(n, 0) - a.get(n, 0)
     print(f"{label} part\t{n}\t{d}\t{d // packets}")
 PY
-bench_table "d4node's parts, inclusive instructions per packet (same runs; media_main is the media thread, io_main the file thread)" \
+bench_table "d4node's parts, inclusive instructions per packet (same runs; media_main is the media thread, files_main the file thread)" \
 	"sender	function	instructions	instructions per packet" "$T/parts.tsv"
 bench_record "$T/parts.tsv"
