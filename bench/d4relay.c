@@ -77,7 +77,7 @@
 #define SPORT_VM     6102
 #define SPORT_KERNEL 6103
 
-/* gen and sink run until --seconds or SIGTERM */
+/* gen, sink and the relays run until --seconds or SIGTERM */
 static volatile sig_atomic_t stop;
 
 static void on_term(int sig)
@@ -445,7 +445,7 @@ static int run_relay(const struct opts *o)
 		msgs[i].msg_hdr.msg_name = &from[i];
 	}
 	slice = start;
-	for (;;) {
+	while (!stop) {
 		for (i = 0; i < RX_BATCH; i++)
 			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
 		k = recvmmsg(rx_fd, msgs, RX_BATCH, MSG_WAITFORONE, NULL);

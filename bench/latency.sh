@@ -37,4 +37,4 @@ for pt in 1000 250 125; do
 done
 bench_table "Latency: smallest setting with zero late and zero lost packets over ${secs} s, 8 ch L24, two lab hosts (late packets per setting)" \
 	"packet time	smallest latency	late packets at each setting" "$T/rows.tsv"
-bench_record latency "$T/rows.tsv"
+bench_record "$T/rows.tsv"

@@ -4,13 +4,21 @@
  * and the share of back-to-back bursts. Used by bench/pacing.sh to compare
  * d4node with GStreamer in one run.
  *
- * Ideal grid of a flow: arrival_k = a + k * ptime, where k is the extended
- * RTP sequence number and a the median of arrival_k - k * ptime (robust to
- * outliers). A burst is a packet that arrives less than ptime/4 after the
- * previous packet of its flow.
+ * Ideal grid of a flow: arrival_k = a + k * ptime, where k is the packet's
+ * place on its media clock, its extended RTP timestamp over the samples in
+ * a packet (--rate, 48 kHz by default), and a the median of arrival_k -
+ * k * ptime (robust to outliers). The timestamp, not the sequence number:
+ * a sender that skips packets after a stall (d4node does, counted) keeps
+ * its sequence numbers gapless while its timestamps jump, and its later
+ * packets are on time for any receiver. A burst is a packet that arrives
+ * less than ptime/4 after the previous packet of its flow.
+ *
+ * SIGTERM or SIGINT ends the run early (the report is printed all the
+ * same): a benchmark that counts what a sender sent stops its receiver
+ * once the sender is done.
  *
  * usage: d4-rxstamp --ptime-us US --seconds S [--warmup S] [--label L]
- *                   GROUP:PORT...
+ *                   [--rate HZ] GROUP:PORT...
  */
 #include "common/net.h"
 
@@ -18,6 +26,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,12 +41,20 @@
 struct flow {
 	int fd;
 	uint64_t *arrival; /* ns, CLOCK_REALTIME */
-	int64_t *k;	   /* extended sequence number */
+	int64_t *k;	   /* place on the media clock, in packets */
 	size_t n;
-	bool have_seq;
-	uint16_t last_seq;
-	int64_t ext;
+	bool have_ts;
+	uint32_t last_ts;
+	int64_t ext; /* RTP timestamp since the first packet's */
 };
+
+static volatile sig_atomic_t stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -55,22 +72,25 @@ static uint64_t now_ns(void)
 }
 
 static void take(struct flow *f, const uint8_t *buf, ssize_t len,
-		 uint64_t arrival)
+		 uint64_t arrival, int64_t spp)
 {
-	uint16_t seq;
+	uint32_t ts;
+	int64_t k;
 
 	if (len < 12 || (buf[0] & 0xc0) != 0x80 || f->n >= MAX_PKTS)
 		return;
-	seq = (uint16_t)(buf[2] << 8 | buf[3]);
-	if (!f->have_seq) {
-		f->have_seq = true;
-		f->ext = seq;
-	} else {
-		f->ext += (int16_t)(uint16_t)(seq - f->last_seq);
-	}
-	f->last_seq = seq;
+	ts = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 |
+	     (uint32_t)buf[6] << 8 | buf[7];
+	if (f->have_ts)
+		f->ext += (int32_t)(ts - f->last_ts);
+	f->have_ts = true;
+	f->last_ts = ts;
+	/* floor division: a packet before the first has k < 0 */
+	k = f->ext / spp;
+	if (f->ext % spp < 0)
+		k--;
 	f->arrival[f->n] = arrival;
-	f->k[f->n] = f->ext;
+	f->k[f->n] = k;
 	f->n++;
 }
 
@@ -81,13 +101,14 @@ int main(int argc, char **argv)
 	    {"seconds", required_argument, NULL, 's'},
 	    {"warmup", required_argument, NULL, 'w'},
 	    {"label", required_argument, NULL, 'l'},
+	    {"rate", required_argument, NULL, 'r'},
 	    {0},
 	};
 	struct flow flows[MAX_FLOWS] = {0};
 	struct pollfd pfd[MAX_FLOWS];
 	double seconds = 10, warmup = 1;
 	const char *label = "run";
-	int64_t ptime_ns = 1000000, *dev;
+	int64_t ptime_ns = 1000000, rate = 48000, spp, *dev;
 	size_t nflows = 0, total = 0, bursts = 0, counted = 0, i, j;
 	uint64_t start, end, from;
 	int c;
@@ -105,6 +126,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			label = optarg;
+			break;
+		case 'r':
+			rate = atoll(optarg);
 			break;
 		default:
 			fprintf(stderr,
@@ -130,10 +154,17 @@ int main(int argc, char **argv)
 	}
 	if (!nflows)
 		return 2;
+	spp = ptime_ns * rate / 1000000000;
+	if (spp < 1) {
+		fprintf(stderr, "d4-rxstamp: under one sample a packet\n");
+		return 2;
+	}
+	signal(SIGTERM, on_stop);
+	signal(SIGINT, on_stop);
 	start = now_ns();
 	end = start + (uint64_t)(seconds * 1e9);
 	from = start + (uint64_t)(warmup * 1e9);
-	while (now_ns() < end) {
+	while (!stop && now_ns() < end) {
 		if (poll(pfd, nflows, 50) <= 0)
 			continue;
 		for (i = 0; i < nflows; i++) {
@@ -163,7 +194,7 @@ int main(int argc, char **argv)
 						    (uint64_t)ts.tv_nsec;
 					}
 				if (t >= from)
-					take(&flows[i], buf, n, t);
+					take(&flows[i], buf, n, t, spp);
 				mh.msg_controllen = sizeof(ctrl);
 			}
 		}

@@ -22,4 +22,4 @@ bench_table "d4ctl ui, 8 nodes x 64 channels" \
 ms=$(sed -n 's/^page load, median ms\t\([0-9]*\).*/\1/p' "$T/rows.tsv")
 echo
 echo "page load: median $ms ms (target < 300 ms): $([ "$ms" -lt 300 ] && echo met || echo MISSED)"
-bench_record ui "$T/rows.tsv"
+bench_record "$T/rows.tsv"

@@ -1,6 +1,7 @@
 /* d4node: run a d4 audio-over-IP node from an INI file. */
 #include "common/log.h"
 #include "node/node.h"
+#include "node/privs.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: d4node --config FILE [--verbose] [--run-seconds S]\n"
+		"              [--debug] [--keep-privileges]\n"
 		"\n"
 		"Run a d4 AES67 audio-over-IP node.\n"
 		"\n"
@@ -17,6 +19,8 @@ static void usage(FILE *f)
 		"  -v, --verbose          print status every status_interval\n"
 		"      --run-seconds S    stop by itself after S seconds\n"
 		"      --debug            log debug messages\n"
+		"      --keep-privileges  do not drop privileges after start-up\n"
+		"                         (profiling under valgrind only)\n"
 		"  -h, --help             this text\n"
 		"  -V, --version          print the version\n");
 }
@@ -28,6 +32,7 @@ int main(int argc, char **argv)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"run-seconds", required_argument, NULL, 'r'},
 	    {"debug", no_argument, NULL, 'd'},
+	    {"keep-privileges", no_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
@@ -58,6 +63,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			log_set_level(LOG_LVL_DEBUG);
+			break;
+		case 'k':
+			privs_keep_for_profiling();
 			break;
 		case 'h':
 			usage(stdout);

@@ -40,8 +40,7 @@ uint32_t meter_window_frames(const struct meter *m);
 /* Media side: @n interleaved frames, meter_channels() wide, of int32
  * samples holding 24-bit audio left-justified (as rtp_unpack, sources and
  * ALSA capture make them). Publishes each window as it completes.
- * RT: no alloc, no lock, no syscall; one abs/max and one multiply-add a
- * sample. */
+ * RT: no alloc, no lock, no syscall; vectorised sums (meter.c). */
 void meter_feed(struct meter *m, const int32_t *frames, unsigned int n);
 
 /* Control side: the last published window, consistent across channels. */

@@ -47,6 +47,9 @@ static const uint64_t ptp4l_caps =
  * calls by node/relay.c. */
 static const uint64_t d4_kernel_caps = BIT(CAP_BPF) | BIT(CAP_NET_ADMIN);
 
+/* d4node --keep-privileges (privs_keep_for_profiling). */
+static bool keep_all;
+
 struct target {
 	bool change; /* become uid/gid (else stay as started) */
 	uid_t uid;
@@ -367,6 +370,11 @@ static void caps_text(uint64_t caps, const char *why, char *buf, size_t len)
 		snprintf(buf + n, len - n, " (%s)", why);
 }
 
+void privs_keep_for_profiling(void)
+{
+	keep_all = true;
+}
+
 int privs_drop(const struct privs_opts *o, char *err, size_t err_len)
 {
 	struct target t = {.uid = geteuid(), .gid = getegid()};
@@ -377,6 +385,13 @@ int privs_drop(const struct privs_opts *o, char *err, size_t err_len)
 	size_t i;
 	int rc;
 
+	if (keep_all) {
+		log_warn("privileges: kept as started (--keep-privileges, "
+			 "for profiling): uid=%u, capabilities and the "
+			 "bounding set unchanged, no no_new_privs",
+			 (unsigned int)geteuid());
+		return 0;
+	}
 	if (o->user && *o->user) {
 		rc = find_user(o->user, &t, err, err_len);
 		if (rc < 0)

@@ -33,4 +33,10 @@ struct privs_opts {
  * with more privileges than configured. */
 int privs_drop(const struct privs_opts *o, char *err, size_t err_len);
 
+/* For profiling only (d4node --keep-privileges): privs_drop() then keeps
+ * everything and logs a warning. libpsx interrupts every thread's system
+ * calls with a signal to apply a change, which valgrind cannot follow
+ * (bench/insns.sh runs the node under callgrind). Call before node_run. */
+void privs_keep_for_profiling(void);
+
 #endif

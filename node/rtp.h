@@ -74,12 +74,16 @@ static inline bool rtp_ts_after(uint32_t a, uint32_t b)
 }
 
 /* Pack @frames frames of @channels interleaved samples into network-order
- * L16/L24. RT-safe. */
-void rtp_pack(enum rtp_encoding enc, const int32_t *in, unsigned int channels,
-	      unsigned int frames, uint8_t *out);
+ * L16/L24: bytes [0, frames * channels * 2 or 3) of @out, nothing else.
+ * @in and @out do not overlap. RT-safe. */
+void rtp_pack(enum rtp_encoding enc, const int32_t *restrict in,
+	      unsigned int channels, unsigned int frames,
+	      uint8_t *restrict out);
 
-/* The reverse: network-order samples to left-justified int32. RT-safe. */
-void rtp_unpack(enum rtp_encoding enc, const uint8_t *in, unsigned int channels,
-		unsigned int frames, int32_t *out);
+/* The reverse: network-order samples to left-justified int32 (the bits
+ * below the format zero); reads only the samples' bytes. RT-safe. */
+void rtp_unpack(enum rtp_encoding enc, const uint8_t *restrict in,
+		unsigned int channels, unsigned int frames,
+		int32_t *restrict out);
 
 #endif

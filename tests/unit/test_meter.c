@@ -1,6 +1,7 @@
 /* Unit tests for the audio meters: levels of known sines against 24-bit full
  * scale, silence, the window length, windows split across calls of odd
- * sizes, and that readers see a window only once it is complete. */
+ * sizes, every channel count against a sample-by-sample sum, and that
+ * readers see a window only once it is complete. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -244,6 +245,119 @@ static void test_meter_publishes_only_at_window_end(void **state)
 	meter_destroy(m);
 }
 
+/* What the meter must give, summed one sample at a time: the levels of
+ * one window of @nch channels, computed as meter_read does. */
+static void reference(const int32_t *buf, unsigned int nch, uint32_t w,
+		      struct meter_level *out)
+{
+	unsigned int c;
+	uint32_t i;
+
+	for (c = 0; c < nch; c++) {
+		uint64_t peak = 0, sumsq = 0;
+
+		for (i = 0; i < w; i++) {
+			int64_t v = buf[(size_t)i * nch + c] >> 8;
+			uint64_t a = (uint64_t)(v < 0 ? -v : v);
+
+			peak = a > peak ? a : peak;
+			sumsq += (uint64_t)(v * v);
+		}
+		out[c].peak_dbfs =
+		    peak ? 20.0 * log10(peak / METER_FULL_SCALE) : -INFINITY;
+		out[c].rms_dbfs =
+		    sumsq ? 10.0 * log10((double)sumsq / w /
+					 (METER_FULL_SCALE * METER_FULL_SCALE))
+			  : -INFINITY;
+	}
+}
+
+/* A sample of channel @c at frame @i: each channel its own level and
+ * sign pattern, the 24-bit extremes now and then, and bits below the
+ * 24 that the meter must ignore. */
+static int32_t test_sample(unsigned int c, uint32_t i, uint32_t *rng)
+{
+	int32_t amp = (int32_t)(8388607 >> (c % 23)), v;
+
+	*rng = *rng * 1664525u + 1013904223u;
+	if ((*rng >> 8) % 997 == c)
+		return (*rng & 1) ? INT32_MIN : INT32_MAX;
+	v = (int32_t)((*rng >> 9) % (2u * (uint32_t)amp + 1)) - amp;
+	return (int32_t)((uint32_t)v << 8 | (*rng & 0xff));
+}
+
+/* Every channel count, fed in calls of every kind of size (a sample, a
+ * packet, more than a column sums at once, a tail that is not a whole
+ * row), gives each channel exactly the levels a sample-by-sample sum
+ * gives: no channel's samples land in another's sums, none is lost. */
+static void test_meter_every_channel_count_matches_a_plain_sum(void **state)
+{
+	static const unsigned int calls[] = {1, 48, 6, 300, 129, 7, 2400};
+	unsigned int nch, c;
+	uint32_t rng = 1;
+
+	for (nch = 1; nch <= METER_MAX_CHANNELS; nch++) {
+		struct meter *m = meter_new(nch, RATE);
+		uint32_t w = meter_window_frames(m), done = 0, i;
+		int32_t *buf = frames_new(w, nch);
+		struct meter_level want[METER_MAX_CHANNELS];
+		struct meter_snapshot s;
+		unsigned int k = 0;
+
+		for (i = 0; i < w; i++)
+			for (c = 0; c < nch; c++)
+				buf[(size_t)i * nch + c] =
+				    test_sample(c, i, &rng);
+		reference(buf, nch, w, want);
+		while (done < w) {
+			uint32_t n = calls[k++ % 7];
+
+			if (n > w - done)
+				n = w - done;
+			meter_feed(m, buf + (size_t)done * nch, n);
+			done += n;
+		}
+		meter_read(m, &s);
+		assert_int_equal(s.updates, 1);
+		for (c = 0; c < nch; c++) {
+			if (s.ch[c].peak_dbfs != want[c].peak_dbfs ||
+			    s.ch[c].rms_dbfs != want[c].rms_dbfs)
+				fail_msg("%u channels, channel %u: peak %.9f "
+					 "rms %.9f, want %.9f %.9f",
+					 nch, c + 1, s.ch[c].peak_dbfs,
+					 s.ch[c].rms_dbfs, want[c].peak_dbfs,
+					 want[c].rms_dbfs);
+		}
+		free(buf);
+		meter_destroy(m);
+	}
+}
+
+/* Full-scale square waves on every channel for a whole window: the
+ * largest sums there are stay exact (2^46 a sample, 2400 of them). */
+static void test_meter_full_scale_sums_stay_exact(void **state)
+{
+	struct meter *m = meter_new(8, RATE);
+	uint32_t w = meter_window_frames(m), i;
+	int32_t *buf = frames_new(w, 8);
+	struct meter_level want[8];
+	struct meter_snapshot s;
+	unsigned int c;
+
+	for (i = 0; i < w; i++)
+		for (c = 0; c < 8; c++)
+			buf[i * 8 + c] = (i + c) % 2 ? INT32_MIN : 0x7FFFFF00;
+	reference(buf, 8, w, want);
+	meter_feed(m, buf, w);
+	meter_read(m, &s);
+	for (c = 0; c < 8; c++) {
+		assert_true(s.ch[c].peak_dbfs == 0.0);
+		assert_true(s.ch[c].rms_dbfs == want[c].rms_dbfs);
+	}
+	free(buf);
+	meter_destroy(m);
+}
+
 static void test_meter_json_has_levels_and_null_for_silence(void **state)
 {
 	struct meter *m = meter_new(CH, RATE);
@@ -285,6 +399,9 @@ int main(void)
 	    cmocka_unit_test(test_meter_rms_averages_over_the_window),
 	    cmocka_unit_test(test_meter_window_split_across_odd_calls),
 	    cmocka_unit_test(test_meter_publishes_only_at_window_end),
+	    cmocka_unit_test(
+		test_meter_every_channel_count_matches_a_plain_sum),
+	    cmocka_unit_test(test_meter_full_scale_sums_stay_exact),
 	    cmocka_unit_test(test_meter_json_has_levels_and_null_for_silence),
 	};
 

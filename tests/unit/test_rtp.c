@@ -108,6 +108,123 @@ static void test_rtp_l16_round_trips_every_16_bit_step(void **state)
 	assert_memory_equal(back, in, sizeof(in));
 }
 
+/* The byte rules of RFC 3190 (L24) and RFC 3551 (L16), one sample at a
+ * time, for the tests below to hold the packers to. */
+static void ref_pack(enum rtp_encoding enc, const int32_t *in, size_t n,
+		     uint8_t *out)
+{
+	unsigned int bps = rtp_bytes_per_sample(enc), b;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		for (b = 0; b < bps; b++)
+			out[i * bps + b] =
+			    (uint8_t)((uint32_t)in[i] >> (24 - 8 * b));
+}
+
+static int32_t ref_get(enum rtp_encoding enc, const uint8_t *p)
+{
+	uint32_t v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16;
+
+	return (int32_t)(enc == RTP_ENC_L24 ? v | (uint32_t)p[2] << 8 : v);
+}
+
+/* The edges of every byte of a sample: each byte 00, 01, 7F, 80, FE or
+ * FF, in all 6^4 combinations (sign, carries, the bits below the format). */
+static int32_t edge_value(unsigned int k)
+{
+	static const uint8_t e[] = {0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF};
+	uint32_t v = 0;
+	unsigned int b;
+
+	for (b = 0; b < 4; b++, k /= 6)
+		v = v << 8 | e[k % 6];
+	return (int32_t)v;
+}
+
+#define EDGES (6 * 6 * 6 * 6)
+
+/* Whatever the length (the vectorised blocks and the tails after them),
+ * the alignment of the wire buffer, or the edge values in it: the bytes
+ * the byte rule gives, nothing written before or after them, and unpack
+ * reading only its buffer (exact-size heap buffers: ASan sees a byte too
+ * far). */
+static void
+test_rtp_pack_unpack_bit_exact_at_every_length_and_offset(void **state)
+{
+	static const enum rtp_encoding encs[] = {RTP_ENC_L24, RTP_ENC_L16};
+	unsigned int e, n, off, k = 0;
+
+	for (e = 0; e < 2; e++) {
+		unsigned int bps = rtp_bytes_per_sample(encs[e]);
+
+		for (n = 0; n <= 70; n++) {
+			for (off = 0; off < 4; off++, k += 7) {
+				size_t len = (size_t)n * bps, i;
+				int32_t *in = malloc(n ? n * 4 : 1);
+				int32_t *back = malloc(n ? n * 4 : 1);
+				uint8_t *want = malloc(len ? len : 1);
+				uint8_t *buf = malloc(off + len + 8);
+
+				assert_true(in && back && want && buf);
+				for (i = 0; i < n; i++)
+					in[i] = edge_value((k + i) % EDGES);
+				ref_pack(encs[e], in, n, want);
+				memset(buf, 0xA5, off + len + 8);
+				rtp_pack(encs[e], in, 1, n, buf + off);
+				assert_memory_equal(buf + off, want, len);
+				for (i = 0; i < off; i++)
+					assert_int_equal(buf[i], 0xA5);
+				for (i = off + len; i < off + len + 8; i++)
+					assert_int_equal(buf[i], 0xA5);
+				/* from @want: exactly len bytes, so ASan sees
+				 * a read past them */
+				rtp_unpack(encs[e], want, 1, n, back);
+				for (i = 0; i < n; i++)
+					assert_int_equal(
+					    back[i],
+					    ref_get(encs[e], want + i * bps));
+				free(in);
+				free(back);
+				free(want);
+				free(buf);
+			}
+		}
+	}
+}
+
+/* Every 24-bit value, with the byte below it set, packs to the byte
+ * rule's three bytes; every three bytes unpack to the value it gives.
+ * Likewise every 16-bit value for L16. */
+static void test_rtp_pack_unpack_bit_exact_for_every_value(void **state)
+{
+	static int32_t in[4096], back[4096];
+	static uint8_t wire[4096 * 3], want[4096 * 3];
+	uint32_t v, i;
+
+	for (v = 0; v < (1u << 24); v += 4096) {
+		for (i = 0; i < 4096; i++)
+			in[i] = (int32_t)((v + i) << 8 | ((v + i) * 37 & 0xff));
+		rtp_pack(RTP_ENC_L24, in, 8, 512, wire);
+		ref_pack(RTP_ENC_L24, in, 4096, want);
+		assert_memory_equal(wire, want, sizeof(wire));
+		rtp_unpack(RTP_ENC_L24, wire, 8, 512, back);
+		for (i = 0; i < 4096; i++)
+			assert_int_equal(back[i], (int32_t)((v + i) << 8));
+	}
+	for (v = 0; v < (1u << 16); v += 4096) {
+		for (i = 0; i < 4096; i++)
+			in[i] = (int32_t)((v + i) << 16 |
+					  ((v + i) * 40503 & 0xffff));
+		rtp_pack(RTP_ENC_L16, in, 2, 2048, wire);
+		ref_pack(RTP_ENC_L16, in, 4096, want);
+		assert_memory_equal(wire, want, 4096 * 2);
+		rtp_unpack(RTP_ENC_L16, wire, 2, 2048, back);
+		for (i = 0; i < 4096; i++)
+			assert_int_equal(back[i], (int32_t)((v + i) << 16));
+	}
+}
+
 static void test_rtp_pack_keeps_interleaved_channel_order(void **state)
 {
 	/* 3 channels x 2 frames: f0c0 f0c1 f0c2 f1c0 f1c1 f1c2. */
@@ -491,6 +608,9 @@ int main(void)
 	    cmocka_unit_test(test_rtp_l24_round_trips_every_24_bit_step),
 	    cmocka_unit_test(test_rtp_l16_round_trips_every_16_bit_step),
 	    cmocka_unit_test(test_rtp_pack_keeps_interleaved_channel_order),
+	    cmocka_unit_test(
+		test_rtp_pack_unpack_bit_exact_at_every_length_and_offset),
+	    cmocka_unit_test(test_rtp_pack_unpack_bit_exact_for_every_value),
 	    cmocka_unit_test(test_rtp_bytes_per_sample_and_names),
 	    cmocka_unit_test(test_rtp_encoding_parse_accepts_l24_l16_any_case),
 	    cmocka_unit_test(test_rtp_encoding_parse_rejects_others),
