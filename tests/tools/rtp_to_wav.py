@@ -7,8 +7,10 @@ carried are zeros and counted. Only the first packet's SSRC is taken.
 is): of a test signal with no all-zero frame (d4wav gen) what is left
 must be the signal itself. A summary goes to stdout:
   packets N frames N missing N ssrcs N silent-runs N silent-frames N
+  max-gap-ms G
 (silent runs and frames: all-zero stretches between the first and the
-last sounding frame, before --squeeze took them out).
+last sounding frame, before --squeeze took them out; G: the longest time
+between two packets on the wire, a sender's stall).
 
 usage: rtp_to_wav.py CAP.pcap OUT.wav --channels 2 [--port 5004]
                      [--dst GROUP] [--squeeze]
@@ -21,8 +23,8 @@ import wave
 
 
 def packets(path, port, dst):
-    """(RTP bytes) of each UDP/IPv4 datagram to @port (and address @dst,
-    if given), in capture order."""
+    """(capture time in s, RTP bytes) of each UDP/IPv4 datagram to @port
+    (and address @dst, if given), in capture order."""
     with open(path, "rb") as f:
         d = f.read()
     if len(d) < 24:
@@ -34,12 +36,13 @@ def packets(path, port, dst):
         end = ">"
     else:
         sys.exit("%s: not a classic pcap file (use tshark -F pcap)" % path)
+    nano = magic in (0xA1B23C4D, 0x4D3CB2A1)
     linktype = struct.unpack(end + "I", d[20:24])[0]
     if linktype != 1:
         sys.exit("%s: link type %d, want Ethernet (1)" % (path, linktype))
     off = 24
     while off + 16 <= len(d):
-        incl = struct.unpack(end + "I", d[off + 8:off + 12])[0]
+        sec, frac, incl = struct.unpack(end + "III", d[off:off + 12])
         pkt = d[off + 16:off + 16 + incl]
         off += 16 + incl
         if len(pkt) < 14 + 20 or pkt[12:14] != b"\x08\x00":
@@ -53,7 +56,7 @@ def packets(path, port, dst):
         udp = ip[ihl:]
         if struct.unpack(">H", udp[2:4])[0] != port:
             continue
-        yield udp[8:]
+        yield sec + frac * (1e-9 if nano else 1e-6), udp[8:]
 
 
 def main():
@@ -72,7 +75,8 @@ def main():
     ssrcs = set()
     chunks = {}  # frame index -> payload
     n = 0
-    for rtp in packets(a.pcap, a.port, dst):
+    last_t, max_gap = None, 0.0
+    for t, rtp in packets(a.pcap, a.port, dst):
         if len(rtp) < 12 or rtp[0] >> 6 != 2:
             continue
         cc = rtp[0] & 15
@@ -82,6 +86,9 @@ def main():
             ssrc, ts0 = s, ts
         if s != ssrc:
             continue
+        if last_t is not None:
+            max_gap = max(max_gap, t - last_t)
+        last_t = t
         payload = rtp[12 + 4 * cc:]
         chunks[(ts - ts0) & 0xFFFFFFFF] = payload[:len(payload) // fs * fs]
         n += 1
@@ -116,8 +123,8 @@ def main():
     w.writeframes(bytes(out))
     w.close()
     print("packets %d frames %d missing %d ssrcs %d silent-runs %d "
-          "silent-frames %d" % (n, nframes, missing, len(ssrcs), runs,
-                                silent))
+          "silent-frames %d max-gap-ms %.1f"
+          % (n, nframes, missing, len(ssrcs), runs, silent, max_gap * 1e3))
 
 
 if __name__ == "__main__":
