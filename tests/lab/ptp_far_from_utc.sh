@@ -98,8 +98,20 @@ PY
 [ "$first" = 48000 ] ||
 	fail "the file starts at index $first of the recording, its PTP time says 48000"
 "$D4WAV" cut "$T/rec.wav" "$T/rec-cut.wav" --skip 48000
-"$D4WAV" cmp "$T/in.wav" "$T/rec-cut.wav" --align none ||
-	fail "the recording is not the file"
+skipped=$(d4_flow_stat "$T/A.log" music skipped)
+if ! "$D4WAV" cmp "$T/in.wav" "$T/rec-cut.wav" --align none; then
+	# A sender the loaded machine stalled for over 20 ms skips ahead
+	# (counted): those packets never left. Then the recording must be
+	# the file but for silent packets, no more of them than were skipped.
+	[ "${skipped:-0}" -gt 0 ] || fail "the recording is not the file"
+	gaps=$("$D4WAV" gaps "$T/in.wav" "$T/rec-cut.wav" --block 48) ||
+		fail "the recording is not the file, but for silence"
+	gaps=${gaps#gaps=}
+	gaps=${gaps%% *}
+	[ "$gaps" -le "$skipped" ] ||
+		fail "$gaps packets silent in the recording, A skipped $skipped"
+	echo "A skipped $skipped packets (the machine stalled it): $gaps silent in the recording, all else bit-exact"
+fi
 
 rt1=$(d4_realtime_minus_monotonic_ns)
 tai1=$(d4_kernel_tai_offset)
