@@ -1410,13 +1410,13 @@ static uint64_t jitter_ns(unsigned int k, uint64_t max_ns)
 /* Packets of @st from @k0 up to @n sent as a bursty sender sends them
  * (PipeWire 0.3.65's module-rtp-sink): every graph cycle of @quantum
  * frames of the sender's clock, @ppm off ours, sends at once each whole
- * packet its ring holds, @late_ns after the cycle (with up to
- * @jitter_max_ns more). Plays out to the last arrival; returns the next
- * packet. */
+ * packet its ring holds, at the cycle's end, with up to @jitter_max_ns
+ * of jitter and @delay_ns more on the path. Plays out to the last
+ * arrival; returns the next packet. */
 static unsigned int send_bursts(struct ctx *t, const struct stream *st,
 				unsigned int k0, unsigned int n,
 				unsigned int quantum, double ppm,
-				uint64_t jitter_max_ns)
+				uint64_t jitter_max_ns, uint64_t delay_ns)
 {
 	uint64_t t0 = pkt_arrival(st, 0);
 	unsigned int k = k0, cycle;
@@ -1427,7 +1427,7 @@ static unsigned int send_bursts(struct ctx *t, const struct stream *st,
 		    t0 +
 		    (uint64_t)((double)mclock_samples_to_ns(frames, RATE) /
 			       (1 + ppm / 1e6)) +
-		    jitter_ns(cycle, jitter_max_ns);
+		    jitter_ns(cycle, jitter_max_ns) + delay_ns;
 
 		while (k < n && (uint64_t)(k + 1) * FPP <= frames)
 			send_at(t, st, k++, at);
@@ -1476,7 +1476,7 @@ static void test_sub_arrival_bursty_sender_stays_bit_exact(void **state)
 	t->cfg.timing = SUB_TIMING_ARRIVAL;
 	t->cfg.latency_ns = 50 * MS;
 	open_sub(t);
-	assert_int_equal(send_bursts(t, st, 0, n, 1024, 0, 300 * US), n);
+	assert_int_equal(send_bursts(t, st, 0, n, 1024, 0, 300 * US, 0), n);
 	/* packet 0 left with the first cycle, 1024 frames after its time */
 	at = mclock_ns_to_samples(pkt_arrival(st, 0) +
 				      mclock_samples_to_ns(1024, RATE) +
@@ -1507,7 +1507,7 @@ static void test_sub_arrival_bursty_fast_sender_is_followed(void **state)
 	t->cfg.timing = SUB_TIMING_ARRIVAL;
 	t->cfg.latency_ns = 50 * MS;
 	open_sub(t);
-	assert_int_equal(send_bursts(t, st, 0, n, 1024, 200, 300 * US), n);
+	assert_int_equal(send_bursts(t, st, 0, n, 1024, 200, 300 * US, 0), n);
 	print_message("measured %+.3f ppm, converting %d, missing %llu, "
 		      "steps %llu\n",
 		      STAT(t, rate_ppb) / 1000.0, (int)STAT(t, converting),
@@ -1518,6 +1518,42 @@ static void test_sub_arrival_bursty_fast_sender_is_followed(void **state)
 	assert_int_equal(STAT(t, arrival_steps), 0);
 	assert_int_equal(STAT(t, late), 0);
 	assert_int_equal(STAT(t, early), 0);
+}
+
+/* The bursty sender on our clock, its path 60 ms longer from packet 5000
+ * on (beyond half the latency): one realignment, which puts the audio
+ * back where the first packets put it, 60 ms later: its bursts' last
+ * packets are a cycle ahead of their first, and that is no error. */
+static void
+test_sub_arrival_bursty_sender_step_keeps_its_alignment(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_off;
+	const uint64_t d = 60 * MS;
+	unsigned int k, n = 10 * 1000;
+	uint64_t at;
+
+	t->cfg.timing = SUB_TIMING_ARRIVAL;
+	t->cfg.latency_ns = 50 * MS;
+	open_sub(t);
+	assert_int_equal(send_bursts(t, st, 0, 5000, 1024, 0, 1, 0), 5000);
+	assert_int_equal(send_bursts(t, st, 5000, n, 1024, 0, 1, d), n);
+	at = mclock_ns_to_samples(
+	    pkt_arrival(st, 0) + mclock_samples_to_ns(1024, RATE), RATE);
+	play_until(t, at + mclock_ns_to_samples(d, RATE) + (uint64_t)n * FPP);
+	print_message("steps %llu, late %llu, missing %llu\n",
+		      (unsigned long long)STAT(t, arrival_steps),
+		      (unsigned long long)STAT(t, late),
+		      (unsigned long long)STAT(t, missing_frames));
+	assert_false(STAT(t, converting));
+	assert_int_equal(STAT(t, arrival_steps), 1);
+	finish(t);
+	for (k = 0; k < 5000; k += 7)
+		assert_pkt_at(t, st, k, at + (uint64_t)k * FPP);
+	for (k = 6000; k < n; k += 7)
+		assert_pkt_at(t, st, k,
+			      at + mclock_ns_to_samples(d, RATE) +
+				  (uint64_t)k * FPP);
 }
 
 /* A datagram to the subscription's own port, from loopback. */
@@ -1770,6 +1806,7 @@ int main(void)
 	    SUB_TEST(test_sub_arrival_jittery_sender_stays_bit_exact),
 	    SUB_TEST(test_sub_arrival_bursty_sender_stays_bit_exact),
 	    SUB_TEST(test_sub_arrival_bursty_fast_sender_is_followed),
+	    SUB_TEST(test_sub_arrival_bursty_sender_step_keeps_its_alignment),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
