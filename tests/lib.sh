@@ -158,25 +158,6 @@ d4_ptp_gm() {
 		--logAnnounceInterval=0 --announceReceiptTimeout=2
 }
 
-# d4_ptp_gm_timescale HOST OFFSET_S: the grandmaster ptp4l on HOST announces
-# the PTP timescale with a UTC offset of OFFSET_S seconds from now on
-# (linuxptp's GRANDMASTER_SETTINGS_NP through pmc). Its clock is still the
-# lab's shared CLOCK_REALTIME, so its followers' PTP time becomes that plus
-# OFFSET_S: a grandmaster on another timescale (Dante grandmasters are
-# decades off UTC; a signed 16-bit offset reaches about 9 hours).
-d4_ptp_gm_timescale() {
-	local host=$1 off=$2 i
-	for i in $(seq 1 50); do
-		pmc -u -s "$T/$host-ptp4l" -b 0 "SET GRANDMASTER_SETTINGS_NP \
-clockClass 248 clockAccuracy 0xfe offsetScaledLogVariance 0xffff \
-currentUtcOffset $off leap61 0 leap59 0 currentUtcOffsetValid 1 \
-ptpTimescale 1 timeTraceable 1 frequencyTraceable 0 timeSource 0xa0" \
-			2>&1 | grep -q "currentUtcOffset *$off" && return 0
-		sleep 0.1
-	done
-	fail "ptp4l on $host did not take the PTP timescale with offset $off"
-}
-
 # d4_ptp_follower HOST: a measuring-only ptp4l on HOST (socket
 # $T/HOST-ptp4l). PID in $!.
 d4_ptp_follower() {
@@ -185,6 +166,69 @@ d4_ptp_follower() {
 		-f "$D4_SRC/ptp/configs/aes67-follow.cfg" -i eth0 -m \
 		--uds_address="$T/$host-ptp4l" \
 		--logAnnounceInterval=0 --announceReceiptTimeout=2
+}
+
+# d4_ptp_gm_timescale HOST OFFSET_S|arb: the grandmaster ptp4l on HOST
+# (d4_ptp_gm) announces the PTP timescale with currentUtcOffset OFFSET_S
+# (a signed 16-bit count of seconds) from now on, or the ARB timescale
+# again ("arb"), through pmc and linuxptp's GRANDMASTER_SETTINGS_NP; it
+# retries while a ptp4l just started does not answer yet. This changes
+# what the grandmaster announces, not the time it sends: a ptp4l on
+# CLOCK_REALTIME sends the lab's shared system clock either way, its
+# followers' master_offset grows by OFFSET_S seconds and a follow-mode
+# node takes the announced OFFSET_S off it again, so PTP time does not
+# move (docs/ptp.md "A grandmaster's timescale"; d4_ptp_gm_far makes a
+# grandmaster whose time does). timeTraceable stays 0: with it and
+# currentUtcOffsetValid set, every follower ptp4l on CLOCK_REALTIME sets
+# the kernel's TAI offset, which all lab hosts and every other test on
+# the machine share.
+d4_ptp_gm_timescale() {
+	local host=$1 off=$2 flags i
+	if [ "$off" = arb ]; then
+		flags="currentUtcOffset 37 leap61 0 leap59 0 currentUtcOffsetValid 0 ptpTimescale 0"
+	else
+		flags="currentUtcOffset $off leap61 0 leap59 0 currentUtcOffsetValid 1 ptpTimescale 1"
+	fi
+	for i in $(seq 1 50); do
+		ip netns exec "$host" pmc -u -s "$T/$host-ptp4l" -b 0 \
+			"SET GRANDMASTER_SETTINGS_NP clockClass 248 clockAccuracy 0xfe offsetScaledLogVariance 0xffff $flags timeTraceable 0 frequencyTraceable 0 timeSource 0xa0" \
+			>"$T/$host-pmc-set.log" 2>&1
+		grep -q "RESPONSE MANAGEMENT GRANDMASTER_SETTINGS_NP" \
+			"$T/$host-pmc-set.log" && return 0
+		sleep 0.1
+	done
+	fail "ptp4l on $host did not take GRANDMASTER_SETTINGS_NP ($off)"
+}
+
+# d4_ptp_gm_far HOST OFFSET_S [arb|ptp [UTC_OFFSET [IDENTITY]]]: a
+# grandmaster whose time is CLOCK_REALTIME + OFFSET_S seconds on the
+# wire (tests/tools/ptp_gm.py), announcing the ARB timescale (a Dante
+# device's own time) or the PTP one with currentUtcOffset UTC_OFFSET.
+# Lab PTP time is then d4_lab_ptp_now's + OFFSET_S. Log in
+# $T/HOST-ptp_gm.log, PID in $!.
+d4_ptp_gm_far() {
+	local host=$1 off=$2 ts=${3:-arb} utc=${4:-37}
+	local id=${5:-00-1D-C1-FF-FE-12-34-56}
+	d4_spawn "$T/$host-ptp_gm.log" ip netns exec "$host" python3 \
+		"$D4_SRC/tests/tools/ptp_gm.py" eth0 --offset-s "$off" \
+		--timescale "$ts" --utc-offset "$utc" --identity "$id"
+}
+
+# The system clock's offset from CLOCK_MONOTONIC, in ns: a test compares
+# it before and after to see that nothing stepped CLOCK_REALTIME.
+d4_realtime_minus_monotonic_ns() {
+	python3 -c 'import time
+a = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+r = time.clock_gettime_ns(time.CLOCK_REALTIME)
+b = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+print(r - (a + b) // 2)'
+}
+
+# The kernel's TAI offset in seconds (0: unset).
+d4_kernel_tai_offset() {
+	python3 -c 'import time
+print(round(time.clock_gettime(time.CLOCK_TAI) -
+            time.clock_gettime(time.CLOCK_REALTIME)))'
 }
 
 # The [ptp] section a node on HOST uses to follow its ptp4l.
@@ -239,6 +283,53 @@ d4_host_bus() {
 	else
 		echo "DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T/no-system-bus"
 	fi
+}
+
+# --- PipeWire (Debian 12: 0.3.65), headless on a lab host -----------------
+# d4_pipewire HOST CONF: PipeWire with config file CONF, and WirePlumber
+# (it links streams to their targets), on lab host HOST. Both get HOST's
+# own D-Bus session bus and runtime directory $T/HOST-pw (WirePlumber 0.4
+# quits without a session bus; nothing reaches the machine's own). Waits
+# until WirePlumber is connected. Logs: $T/HOST-pipewire.log,
+# $T/HOST-wireplumber.log.
+d4_pipewire() {
+	local host=$1 conf=$2 run=$T/$1-pw i
+	mkdir -p "$run"
+	chmod 700 "$run"
+	d4_spawn "$T/$host-dbus-session.log" ip netns exec "$host" \
+		dbus-daemon --session --nofork --nopidfile \
+		--address="unix:path=$run/bus"
+	for i in $(seq 1 100); do [ -S "$run/bus" ] && break; sleep 0.1; done
+	[ -S "$run/bus" ] || fail "$host: no D-Bus session bus"
+	d4_spawn "$T/$host-pipewire.log" env $(d4_pw_env "$host") \
+		ip netns exec "$host" pipewire -c "$conf"
+	for i in $(seq 1 100); do
+		[ -S "$run/pipewire-0" ] && break
+		sleep 0.1
+	done
+	[ -S "$run/pipewire-0" ] || fail "$host: pipewire did not start"
+	d4_spawn "$T/$host-wireplumber.log" env $(d4_pw_env "$host") \
+		ip netns exec "$host" wireplumber
+	for i in $(seq 1 150); do
+		d4_pw "$host" timeout 5 pw-cli ls Client 2>/dev/null |
+			grep -q '"WirePlumber"' && return 0
+		sleep 0.2
+	done
+	fail "$host: WirePlumber did not connect to PipeWire"
+}
+
+# d4_pw HOST CMD...: a PipeWire program (pw-play, pw-record, pw-cli...)
+# on HOST, with the environment d4_pipewire gives it.
+d4_pw() {
+	local host=$1
+	shift
+	env $(d4_pw_env "$host") ip netns exec "$host" "$@"
+}
+
+# The environment of PipeWire programs on HOST (no spaces: $T has none).
+d4_pw_env() {
+	echo "XDG_RUNTIME_DIR=$T/$1-pw PIPEWIRE_RUNTIME_DIR=$T/$1-pw" \
+		"DBUS_SESSION_BUS_ADDRESS=unix:path=$T/$1-pw/bus"
 }
 
 # d4_node HOST NAME CONFIG [d4node args...]: run a node on HOST, log in

@@ -9,6 +9,11 @@
 # (b) a sender 23.7 ms late: wire.late, measured on its packets
 # (c) a sender marking DSCP 0: wire.dscp, seen on its packets
 # (d) an SDP naming another grandmaster than the network's: aes67.gm-stale
+# (e) what d4 marks on the wire: audio DSCP 46, SAP and RTSP 0
+# (f) the node's own check of its flows at start (node/tx.c): mon's flow
+#     "wide" (10 ch, 239.70.x.x, port 5006) is logged with what Dante
+#     refuses; play's Dante-preset flow with nothing but the reference
+#     clock it had before its first lock
 . "$(dirname "$0")/../lib.sh"
 D4CTL=${D4CTL:?}
 lab=d4k$$
@@ -31,7 +36,17 @@ interface = eth0
 sdp_file = $T/music.sdp
 INI
 } >"$T/play.ini"
-{ echo "[node]"; echo "name = mon"; d4_ptp_ini $h2; } >"$T/mon.ini"
+{ echo "[node]"; echo "name = mon"; d4_ptp_ini $h2
+cat <<INI
+[source wide]
+type = tone
+channels = 10
+[flow wide]
+source = wide
+destination = 239.70.0.5:5006
+interface = eth0
+INI
+} >"$T/mon.ini"
 
 d4_ptp_gm $h1
 d4_ptp_follower $h2
@@ -146,3 +161,22 @@ rtsp=$(dscp_of "tcp.srcport == $rport && ip.src == 10.77.0.1")
 [ "$rtp" = "46 " ] || fail "(e) audio DSCP '$rtp', want 46"
 [ "$rtsp" = "0 " ] || fail "(e) RTSP DSCP '$rtsp', want 0"
 pass "(e) on the wire (tshark): audio DSCP $rtp, SAP $sap, RTSP $rtsp"
+
+# (f) each node checked its multicast flows when they started
+for rule in "error dante.port: port 5006" "error dante.channels: 10 channels" \
+	"warning dante.prefix: 239.70.0.5 is outside 239.69.0.0/16"; do
+	grep -q "flow wide: $rule" "$T/mon.log" ||
+		fail "(f) mon did not log 'flow wide: $rule'"
+done
+findings=$(grep -E "flow music: (error|warning) " "$T/play.log" || true)
+other=$(echo "$findings" | grep -v "error aes67.ts-refclk: a=ts-refclk is not PTP" |
+	grep . || true)
+[ -z "$other" ] || fail "(f) the Dante-preset flow was logged with: $other"
+# the one finding is the free-run reference clock of a flow that started
+# before the node's first lock (its SDP names the grandmaster since)
+if [ -n "$findings" ]; then
+	[ "$(grep -n -m1 "flow music: error aes67.ts-refclk" "$T/play.log" | cut -d: -f1)" -lt \
+		"$(grep -n -m1 -- "-> clock locked gm" "$T/play.log" | cut -d: -f1)" ] ||
+		fail "(f) play's flow was found without PTP after the lock"
+fi
+pass "(f) at start, mon logged its flow wide with $(grep -c "flow wide: \(error\|warning\) dante" "$T/mon.log") of Dante's rules broken; play's Dante-preset flow with none (${findings:+only the free-run ts-refclk from before its first lock})"

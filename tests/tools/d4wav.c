@@ -4,6 +4,7 @@
  * "gaps" tells lost packets (silent blocks) from any other difference. */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -772,6 +773,295 @@ static int silence_main(int argc, char *argv[])
 	return 0;
 }
 
+/* Normalised cross-correlation of REF frames [r, r + n) with GOT frames
+ * [r + lag, ...), all channels; -2 where GOT does not hold them. */
+static double xcorr(const struct audio *ref, const struct audio *got,
+		    long long r, long long n, long long lag)
+{
+	double rg = 0, rr = 0, gg = 0;
+	int ch = ref->info.channels;
+
+	if (r + lag < 0 || r + lag + n > got->frames)
+		return -2;
+	for (long long i = 0; i < n; i++) {
+		const int *a = frame_at(ref, r + i);
+		const int *b = frame_at(got, r + lag + i);
+
+		for (int c = 0; c < ch; c++) {
+			double x = a[c] / 2147483648.0, y = b[c] / 2147483648.0;
+
+			rg += x * y;
+			rr += x * x;
+			gg += y * y;
+		}
+	}
+	return rr > 0 && gg > 0 ? rg / sqrt(rr * gg) : 0;
+}
+
+/* The lag in [lo, hi] where block r of REF correlates best with GOT. */
+static long long best_lag(const struct audio *ref, const struct audio *got,
+			  long long r, long long n, long long lo, long long hi,
+			  double *corr)
+{
+	long long best = lo;
+
+	*corr = -3;
+	for (long long l = lo; l <= hi; l++) {
+		double c = xcorr(ref, got, r, n, l);
+
+		if (c > *corr) {
+			*corr = c;
+			best = l;
+		}
+	}
+	return best;
+}
+
+/* A resampler moves the lag by well under TRACK_SPAN frames a block
+ * (1000 ppm: 4.8 frames a 4800-frame block); a move beyond TRACK_JUMP
+ * is frames dropped or inserted. */
+#define TRACK_SPAN 48
+#define TRACK_JUMP 32
+/* Below this the block is not where the last one was: search wider. */
+#define TRACK_LOST 0.3
+
+static bool is_full_scale(int v)
+{
+	return v >= INT_MAX - 255 || v == INT_MIN;
+}
+
+/* What track found, block by block. */
+struct track {
+	long long block, lag;
+	long long blocks, found, lost, jumps, gap_frames;
+	long long exact, compared, fs_ref, fs_got;
+	long long b0, b1;
+	double lag0, lag1, first_corr, worst;
+};
+
+/* The first frame of @a above a quarter of full scale, or -1. A
+ * resampler's first outputs ring before its input starts, faintly. */
+static long long onset(const struct audio *a)
+{
+	for (long long i = 0; i < a->frames; i++)
+		for (int c = 0; c < a->info.channels; c++)
+			if (abs(frame_at(a, i)[c] / 256) >= 1 << 21)
+				return i;
+	return -1;
+}
+
+/* Frames of REF's sound in [r, r + n) that GOT, at @lag, holds as
+ * silence; -1 if GOT does not hold them. */
+static long long silent_at(const struct audio *ref, const struct audio *got,
+			   long long r, long long lag, long long n)
+{
+	long long z = 0;
+
+	if (r + lag < 0 || r + lag + n > got->frames)
+		return -1;
+	for (long long i = 0; i < n; i++)
+		z += !frame_is_zero(ref, r + i) &&
+		     frame_is_zero(got, r + lag + i);
+	return z;
+}
+
+/* Frame-level tallies of REF block @r against GOT at lag @l: bit-exact
+ * frames and full-scale samples, over REF's sounding frames. */
+static void tally(const struct audio *ref, const struct audio *got, long long r,
+		  long long l, struct track *t)
+{
+	int ch = ref->info.channels;
+
+	for (long long i = 0; i < t->block; i++) {
+		const int *a = frame_at(ref, r + i);
+		const int *g = frame_at(got, r + l + i);
+
+		if (frame_is_zero(ref, r + i))
+			continue;
+		t->compared++;
+		if (!memcmp(a, g, (size_t)ch * sizeof(int)))
+			t->exact++;
+		for (int k = 0; k < ch; k++) {
+			t->fs_ref += is_full_scale(a[k]);
+			t->fs_got += is_full_scale(g[k]);
+		}
+	}
+}
+
+/* One sounding block of REF at frame @r: found in GOT (lag, jumps,
+ * tallies), silent in GOT (a gap) or lost. Returns -1 when GOT ended. */
+static int track_block(const struct audio *ref, const struct audio *got,
+		       long long r, double min_corr, long long list,
+		       struct track *t)
+{
+	long long span = t->b0 < 0 ? 256 : TRACK_SPAN, l, z;
+	double c, cm, cp, frac = 0;
+
+	z = t->b0 < 0 ? 0 : silent_at(ref, got, r, t->lag, t->block);
+	if (z > t->block / 10) {
+		/* the receiver played silence here: a glitch of its own */
+		t->gap_frames += z;
+		printf("gap frame=%lld silent=%lld\n", r, z);
+		return 0;
+	}
+	l = best_lag(ref, got, r, t->block, t->lag - span, t->lag + span, &c);
+	if (c < TRACK_LOST) /* frames dropped or inserted: look further */
+		l = best_lag(ref, got, r, t->block, t->lag - 8192,
+			     t->lag + 8192, &c);
+	if (c < -1)
+		return -1;
+	if (c < min_corr) {
+		t->lost++;
+		printf("lost frame=%lld corr=%.6f\n", r, c);
+		return 0;
+	}
+	cm = xcorr(ref, got, r, t->block, l - 1);
+	cp = xcorr(ref, got, r, t->block, l + 1);
+	if (cm > -1 && cp > -1 && cm - 2 * c + cp < 0)
+		frac = 0.5 * (cm - cp) / (cm - 2 * c + cp);
+	if (t->b0 >= 0 && llabs(l - t->lag) > TRACK_JUMP) {
+		t->jumps++;
+		printf("jump frame=%lld by=%lld\n", r, l - t->lag);
+	}
+	t->lag = l;
+	if (t->b0 < 0) {
+		t->b0 = r;
+		t->lag0 = (double)l + frac;
+		t->first_corr = c;
+	}
+	t->b1 = r;
+	t->lag1 = (double)l + frac;
+	if (c < t->worst)
+		t->worst = c;
+	tally(ref, got, r, l, t);
+	if (++t->found <= list)
+		printf("block frame=%lld lag=%.3f corr=%.6f\n", r,
+		       (double)l + frac, c);
+	return 0;
+}
+
+/* Where REF went in GOT when it went through a resampler (a receiver on
+ * another clock): block by block of REF's sound, the lag of GOT behind
+ * REF, to a fraction of a frame, from the peak of their
+ * cross-correlation. Says how far the lag moved (the receiver's rate
+ * against the sender's, in ppm), how many frames still came out
+ * bit-exact, how well blocks correlate (for full-band noise a fraction
+ * of a frame of delay alone lowers it: 0.64 at half a frame), where the
+ * lag jumped (frames dropped or inserted), where the receiver played
+ * silence instead (its glitches), and how many samples sit at full
+ * scale (a resampler's overshoot, clipped). Exit 0 when every sounding
+ * block is found at --min-corr or more or sits in the receiver's
+ * silence, with no jump and at most --max-gap frames of that silence. */
+static int track_main(int argc, char *argv[])
+{
+	struct opt opts[] = {{"block", "960"},
+			     {"list", "0"},
+			     {"min-corr", "0.5"},
+			     {"max-gap", "0"}};
+	const char *pos[MAX_POS];
+	struct audio ref, got;
+	struct track t = {.b0 = -1, .b1 = -1, .worst = 2};
+	long long list, max_gap, r_on, g_on;
+	int npos, ret = EXIT_USAGE;
+	double min_corr;
+	char *end;
+
+	if (parse_args(argc, argv, opts, ARRAY_SIZE(opts), pos, &npos, 2))
+		return EXIT_USAGE;
+	if (npos != 2) {
+		fprintf(stderr, "usage: d4wav track REF.wav GOT.wav [--block "
+				"FRAMES] [--list N] [--min-corr C] "
+				"[--max-gap FRAMES]\n");
+		return EXIT_USAGE;
+	}
+	errno = 0;
+	min_corr = strtod(opts[2].val, &end);
+	if (errno || end == opts[2].val || *end || !(min_corr >= -1) ||
+	    min_corr > 1) {
+		fprintf(stderr, "d4wav: --min-corr: bad value '%s'\n",
+			opts[2].val);
+		return EXIT_USAGE;
+	}
+	if (parse_ll("block", opts[0].val, 64, 1 << 20, &t.block) ||
+	    parse_ll("list", opts[1].val, 0, LLONG_MAX, &list) ||
+	    parse_ll("max-gap", opts[3].val, 0, LLONG_MAX, &max_gap))
+		return EXIT_USAGE;
+	if (audio_load(&ref, pos[0]))
+		return EXIT_USAGE;
+	if (audio_load(&got, pos[1]))
+		goto out_ref;
+	ret = EXIT_DIFFER;
+	if (ref.info.channels != got.info.channels ||
+	    ref.info.samplerate != got.info.samplerate) {
+		fprintf(stderr,
+			"d4wav: '%s' has %d channels at %d Hz but '%s' has "
+			"%d channels at %d Hz\n",
+			ref.path, ref.info.channels, ref.info.samplerate,
+			got.path, got.info.channels, got.info.samplerate);
+		goto out_got;
+	}
+	r_on = onset(&ref);
+	g_on = onset(&got);
+	if (r_on < 0 || g_on < 0) {
+		fprintf(stderr, "d4wav: no sound in '%s'\n",
+			r_on < 0 ? ref.path : got.path);
+		goto out_got;
+	}
+	t.lag = g_on - r_on;
+	/* Silence in REF (before, after, where a sender skipped) says
+	 * nothing of a lag. */
+	for (long long r = 0; r + t.block <= ref.frames; r += t.block) {
+		long long sounding = 0;
+
+		for (long long i = 0; i < t.block; i++)
+			sounding += !frame_is_zero(&ref, r + i);
+		if (!sounding)
+			continue;
+		t.blocks++;
+		if (track_block(&ref, &got, r, min_corr, list, &t) < 0) {
+			fprintf(stderr,
+				"d4wav: '%s' ends before frame %lld of '%s'\n",
+				got.path, r, ref.path);
+			t.lost += 1;
+			break;
+		}
+	}
+	if (!t.found) {
+		fprintf(stderr, "d4wav: nothing of '%s' found in '%s'\n",
+			ref.path, got.path);
+		goto out_got;
+	}
+	printf(
+	    "d4wav track: %lld of %lld sounding blocks of %lld frames "
+	    "found, %lld lost; lag %.3f -> %.3f frames (%+.1f ppm); "
+	    "bit-exact frames %lld of %lld (%.2f%%); correlation first "
+	    "%.6f, min %.6f; jumps %lld; silent frames in the receiver's "
+	    "%lld; full-scale samples: reference %lld, got %lld\n",
+	    t.found, t.blocks, t.block, t.lost, t.lag0, t.lag1,
+	    t.b1 > t.b0 ? (t.lag1 - t.lag0) / (double)(t.b1 - t.b0) * 1e6 : 0.0,
+	    t.exact, t.compared,
+	    t.compared ? 100.0 * (double)t.exact / (double)t.compared : 0.0,
+	    t.first_corr, t.worst, t.jumps, t.gap_frames, t.fs_ref, t.fs_got);
+	if (t.lost)
+		fprintf(stderr, "d4wav: %lld blocks of '%s' not found\n",
+			t.lost, ref.path);
+	if (t.jumps)
+		fprintf(stderr, "d4wav: the lag jumped %lld times\n", t.jumps);
+	if (t.gap_frames > max_gap)
+		fprintf(stderr,
+			"d4wav: %lld frames of silence in '%s', more "
+			"than --max-gap %lld\n",
+			t.gap_frames, got.path, max_gap);
+	if (!t.lost && !t.jumps && t.gap_frames <= max_gap)
+		ret = 0;
+
+out_got:
+	free(got.buf);
+out_ref:
+	free(ref.buf);
+	return ret;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char *argv[]);
@@ -784,6 +1074,9 @@ static const struct {
      "REF.wav GOT.wav [--align first|none] [--min-frames N] "
      "[--max-lead-loss N]"},
     {"gaps", gaps_main, "REF.wav GOT.wav [--block FRAMES] [--list N]"},
+    {"track", track_main,
+     "REF.wav GOT.wav [--block FRAMES] [--list N] [--min-corr C] "
+     "[--max-gap FRAMES]"},
     {"info", info_main, "FILE"},
     {"cut", cut_main, "IN OUT --skip N [--pad-zeros M] [--frames K]"},
     {"silence", silence_main, "FILE [--min-frames N]"},

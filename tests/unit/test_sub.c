@@ -1396,6 +1396,166 @@ static void test_sub_arrival_jittery_sender_60ppm_is_followed(void **state)
 	assert_int_equal(STAT(t, late), 0);
 }
 
+/* A deterministic delay in [0, @max_ns) for packet @k. */
+static uint64_t jitter_ns(unsigned int k, uint64_t max_ns)
+{
+	uint32_t v = (k + 1) * 2654435761u;
+
+	v ^= v >> 15;
+	v *= 2246822519u;
+	v ^= v >> 13;
+	return (uint64_t)v % max_ns;
+}
+
+/* Packets of @st from @k0 up to @n sent as a bursty sender sends them
+ * (PipeWire 0.3.65's module-rtp-sink): every graph cycle of @quantum
+ * frames of the sender's clock, @ppm off ours, sends at once each whole
+ * packet its ring holds, at the cycle's end, with up to @jitter_max_ns
+ * of jitter and @delay_ns more on the path. Plays out to the last
+ * arrival; returns the next packet. */
+static unsigned int send_bursts(struct ctx *t, const struct stream *st,
+				unsigned int k0, unsigned int n,
+				unsigned int quantum, double ppm,
+				uint64_t jitter_max_ns, uint64_t delay_ns)
+{
+	uint64_t t0 = pkt_arrival(st, 0);
+	unsigned int k = k0, cycle;
+
+	for (cycle = k0 * FPP / quantum + 1; k < n; cycle++) {
+		uint64_t frames = (uint64_t)cycle * quantum;
+		uint64_t at =
+		    t0 +
+		    (uint64_t)((double)mclock_samples_to_ns(frames, RATE) /
+			       (1 + ppm / 1e6)) +
+		    jitter_ns(cycle, jitter_max_ns) + delay_ns;
+
+		while (k < n && (uint64_t)(k + 1) * FPP <= frames)
+			send_at(t, st, k++, at);
+	}
+	return k;
+}
+
+/* A sender on our clock whose packets arrive with up to 0.5 ms of jitter
+ * is not converted: the jitter is no rate, and its audio stays
+ * bit-exact where its first packet put it. */
+static void test_sub_arrival_jittery_sender_stays_bit_exact(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_off;
+	const uint64_t at = st->x0 + 4;
+	unsigned int k, n = 20 * 1000;
+
+	t->cfg.timing = SUB_TIMING_ARRIVAL;
+	open_sub(t);
+	send_pkt(t, st, 0);
+	for (k = 1; k < n; k++)
+		send_at(t, st, k, pkt_arrival(st, k) + jitter_ns(k, 500 * US));
+	play_until(t, at + (uint64_t)n * FPP);
+	print_message("measured %+.3f ppm, converting %d, steps %llu\n",
+		      STAT(t, rate_ppb) / 1000.0, (int)STAT(t, converting),
+		      (unsigned long long)STAT(t, arrival_steps));
+	assert_false(STAT(t, converting));
+	assert_int_equal(STAT(t, arrival_steps), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_int_equal(STAT(t, late), 0);
+	finish(t);
+	for (k = 0; k < n; k += 7)
+		assert_pkt_at(t, st, k, at + (uint64_t)k * FPP);
+}
+
+/* PipeWire's module-rtp-sink sends a graph cycle's packets at once: with
+ * a 1024-frame quantum, 21 or 22 packets every 21.3 ms. On our clock it
+ * stays bit-exact, none late at a latency that covers a cycle. */
+static void test_sub_arrival_bursty_sender_stays_bit_exact(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_off;
+	unsigned int k, n = 20 * 1000;
+	uint64_t at;
+
+	t->cfg.timing = SUB_TIMING_ARRIVAL;
+	t->cfg.latency_ns = 50 * MS;
+	open_sub(t);
+	assert_int_equal(send_bursts(t, st, 0, n, 1024, 0, 300 * US, 0), n);
+	/* packet 0 left with the first cycle, 1024 frames after its time */
+	at = mclock_ns_to_samples(pkt_arrival(st, 0) +
+				      mclock_samples_to_ns(1024, RATE) +
+				      jitter_ns(1, 300 * US),
+				  RATE);
+	play_until(t, at + (uint64_t)n * FPP);
+	print_message("measured %+.3f ppm, converting %d, steps %llu\n",
+		      STAT(t, rate_ppb) / 1000.0, (int)STAT(t, converting),
+		      (unsigned long long)STAT(t, arrival_steps));
+	assert_false(STAT(t, converting));
+	assert_int_equal(STAT(t, arrival_steps), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, early), 0);
+	finish(t);
+	for (k = 0; k < n; k += 7)
+		assert_pkt_at(t, st, k, at + (uint64_t)k * FPP);
+}
+
+/* The same bursty sender on a clock 200 ppm fast: followed and
+ * converted, its rate measured, nothing late or early, no realignment. */
+static void test_sub_arrival_bursty_fast_sender_is_followed(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_off;
+	unsigned int n = 60 * 1000;
+
+	t->cfg.timing = SUB_TIMING_ARRIVAL;
+	t->cfg.latency_ns = 50 * MS;
+	open_sub(t);
+	assert_int_equal(send_bursts(t, st, 0, n, 1024, 200, 300 * US, 0), n);
+	print_message("measured %+.3f ppm, converting %d, missing %llu, "
+		      "steps %llu\n",
+		      STAT(t, rate_ppb) / 1000.0, (int)STAT(t, converting),
+		      (unsigned long long)STAT(t, missing_frames),
+		      (unsigned long long)STAT(t, arrival_steps));
+	assert_true(STAT(t, converting));
+	assert_true(llabs(STAT(t, rate_ppb) - 200 * 1000) < 5000);
+	assert_int_equal(STAT(t, arrival_steps), 0);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, early), 0);
+}
+
+/* The bursty sender on our clock, its path 60 ms longer from packet 5000
+ * on (beyond half the latency): one realignment, which puts the audio
+ * back where the first packets put it, 60 ms later: its bursts' last
+ * packets are a cycle ahead of their first, and that is no error. */
+static void
+test_sub_arrival_bursty_sender_step_keeps_its_alignment(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_off;
+	const uint64_t d = 60 * MS;
+	unsigned int k, n = 10 * 1000;
+	uint64_t at;
+
+	t->cfg.timing = SUB_TIMING_ARRIVAL;
+	t->cfg.latency_ns = 50 * MS;
+	open_sub(t);
+	assert_int_equal(send_bursts(t, st, 0, 5000, 1024, 0, 1, 0), 5000);
+	assert_int_equal(send_bursts(t, st, 5000, n, 1024, 0, 1, d), n);
+	at = mclock_ns_to_samples(
+	    pkt_arrival(st, 0) + mclock_samples_to_ns(1024, RATE), RATE);
+	play_until(t, at + mclock_ns_to_samples(d, RATE) + (uint64_t)n * FPP);
+	print_message("steps %llu, late %llu, missing %llu\n",
+		      (unsigned long long)STAT(t, arrival_steps),
+		      (unsigned long long)STAT(t, late),
+		      (unsigned long long)STAT(t, missing_frames));
+	assert_false(STAT(t, converting));
+	assert_int_equal(STAT(t, arrival_steps), 1);
+	finish(t);
+	for (k = 0; k < 5000; k += 7)
+		assert_pkt_at(t, st, k, at + (uint64_t)k * FPP);
+	for (k = 6000; k < n; k += 7)
+		assert_pkt_at(t, st, k,
+			      at + mclock_ns_to_samples(d, RATE) +
+				  (uint64_t)k * FPP);
+}
+
 /* A datagram to the subscription's own port, from loopback. */
 static void udp_send(const struct ctx *t, const uint8_t *buf, size_t len)
 {
@@ -1643,6 +1803,10 @@ int main(void)
 	    SUB_TEST(test_sub_arrival_on_our_clock_stays_bit_exact),
 	    SUB_TEST(test_sub_arrival_on_our_clock_with_jitter_stays_bit_exact),
 	    SUB_TEST(test_sub_arrival_jittery_sender_60ppm_is_followed),
+	    SUB_TEST(test_sub_arrival_jittery_sender_stays_bit_exact),
+	    SUB_TEST(test_sub_arrival_bursty_sender_stays_bit_exact),
+	    SUB_TEST(test_sub_arrival_bursty_fast_sender_is_followed),
+	    SUB_TEST(test_sub_arrival_bursty_sender_step_keeps_its_alignment),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
