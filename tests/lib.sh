@@ -404,6 +404,9 @@ d4_late_allowed() { # LATENCY_US PTIME_US: "ALLOWED STALLS WORST_US"
 	END { printf "%d %d %d\n", a, n, w }' "$T/stalls.log" 2>/dev/null ||
 		echo "0 0 0"
 }
+d4_stalled_over() { # US: true if the witness saw a stall of US or more
+	awk -v us="$1" '$2 + 0 >= us { f = 1 } END { exit !f }' "$T/stalls.log" 2>/dev/null
+}
 d4_check_late() { # WHAT LATE LATENCY_US PTIME_US
 	local allowed stalls worst
 	read -r allowed stalls worst < <(d4_late_allowed "$3" "$4")

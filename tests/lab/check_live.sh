@@ -85,7 +85,9 @@ sed -e 's/239.69.0.1/239.69.0.2/g' -e 's/^o=- [0-9]*/o=- 4242/' \
 	"$T/music.sdp" >"$T/late.sdp"
 
 # (b) 23.7 ms late, marked EF: only the timing rule breaks
-d4_spawn "$T/late-sender.log" ip netns exec $h1 python3 \
+# The faulty senders run SCHED_FIFO: their lateness is the one they are
+# told, not the loaded machine's.
+d4_spawn "$T/late-sender.log" ip netns exec $h1 chrt -f 20 python3 \
 	"$D4_SRC/tests/tools/rtp_send_late.py" 239.69.0.2 5004 \
 	--late-ms 23.7 --tos 184 --seconds 12
 bpid=$!
@@ -103,7 +105,7 @@ pass "(b) $(grep -o 'send-time offset: mean [0-9.]* ms' "$T/b.out"): wire.late"
 # (c) on time, DSCP 0, on the same group: (b)'s sender stopped first
 kill $bpid 2>/dev/null || true
 wait $bpid 2>/dev/null || true
-d4_spawn "$T/dscp0-sender.log" ip netns exec $h1 python3 \
+d4_spawn "$T/dscp0-sender.log" ip netns exec $h1 chrt -f 20 python3 \
 	"$D4_SRC/tests/tools/rtp_send_late.py" 239.69.0.2 5004 \
 	--late-ms 1 --tos 0 --seconds 12
 cpid=$!

@@ -9,9 +9,12 @@
 # media path did not notice: 0 lost, 0 late, the recording bit-exact.
 # The API runs on the node's control loop, the media on its own thread:
 # this is the test that the one cannot starve the other.
-# Latency 20 ms: lab hosts share two cores with other agents' tests, and
-# here the flood tool and the node's control loop take a good part of
-# them; a scheduling stall of a few ms must not read as a late packet.
+# Latency 100 ms: the lab is a 2-vCPU virtual machine whose hypervisor
+# stops a vCPU for tens of ms now and then, and here the flood tool and
+# the node's control loop take a good part of it; such a stall must not
+# read as a late packet. A stall of 100 ms or more, seen by the witness
+# (tests/lib.sh d4_witness), makes the sender skip: the run is then
+# skipped, not judged.
 . "$(dirname "$0")/../../lib.sh"
 D4FLOOD=${D4FLOOD:?D4FLOOD must point at the d4flood tool}
 
@@ -22,6 +25,7 @@ secs=$((fsecs + 3))
 ch=2
 lab=d4ff$$
 d4_lab_hosts $lab 2
+d4_witness
 "$D4WAV" gen "$T/in.wav" --channels $ch --seconds $secs --seed 13
 start=$(($(d4_ptp_now) + 3))
 
@@ -47,7 +51,7 @@ name = B
 sdp = $T/main.sdp
 interface = eth0
 timing = ptp
-latency = 20ms
+latency = 100ms
 [sink rec]
 subscription = main
 path = $T/rec.wav
@@ -98,8 +102,14 @@ grep "final: subscription main " "$T/B.log" | sed 's/.*final: //'
 # A sender that stalls skips packets without a gap in its sequence
 # numbers: no receiver counts them lost. Tell that apart from a fault.
 skipped=$(d4_flow_stat "$T/A.log" main skipped)
+if [ "$skipped" != 0 ] && d4_stalled_over 100000; then
+	# the machine itself stopped a real-time thread for 100 ms or more
+	# (tests/lib.sh d4_witness): what the flood did cannot be told
+	echo "SKIP: the machine stalled a real-time thread $(sort -k2 -n "$T/stalls.log" | tail -n 1 | cut -d' ' -f2) us; A skipped $skipped packets"
+	exit 77
+fi
 [ "$skipped" = 0 ] ||
-	fail "A's media thread fell over 20 ms behind and skipped $skipped packets (a sender-side stall: no receiver can count those as lost)"
+	fail "A's media thread fell over 100 ms behind and skipped $skipped packets with no machine stall to explain it (a sender-side stall: no receiver can count those as lost)"
 st() { d4_sub_stat "$T/B.log" main "$1"; }
 for k in lost late duplicate ssrc_changes bad_header missing_frames; do
 	[ "$(st $k)" = 0 ] || fail "the stream has $k=$(st $k) after the flood"

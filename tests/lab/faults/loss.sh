@@ -86,15 +86,26 @@ d4_wait_file "$T/clean.sdp" 5
 d4_node $lab-h2 B "$T/rx.ini" --run-seconds 300 # until told, below
 rx=$!
 
-# Drop from start + 1 s to start + secs - 1 s (see above).
-while [ "$(d4_ptp_now)" -lt $((start + 1)) ]; do sleep 0.05; done
-nft_b add rule inet lab in udp dport 5004 numgen random mod 20 == 0 \
-	counter name dropped drop
+# Drop from start + 1 s to start + secs - 1 s (see above), in stream
+# time: the rule matches the RTP timestamp (UDP payload bytes 4-7, the
+# flow's media clock in samples), so when this shell gets to run on a
+# loaded machine does not move the window.
+lo=$(((start + 1) * 48000 % 4294967296))
+hi=$(((start + secs - 1) * 48000 % 4294967296))
+drop_ts() { # FIRST-LAST
+	nft_b add rule inet lab in udp dport 5004 @th,96,32 "$1" \
+		numgen random mod 20 == 0 counter name dropped drop
+}
+if [ $lo -lt $hi ]; then
+	drop_ts "$lo-$((hi - 1))"
+else # the 32-bit timestamp wraps inside the window
+	drop_ts "$lo-4294967295"
+	[ $hi = 0 ] || drop_ts "0-$((hi - 1))"
+fi
 while [ "$(d4_ptp_now)" -lt $((start + secs - 1)) ]; do
 	sleep 0.2
 	kill -0 $rx 2>/dev/null || fail "B died while packets were dropped"
 done
-nft_b flush chain inet lab in
 # B stops once the file and every dropped packet's place have played out
 # (the flush may come late on a loaded machine)
 while [ "$(d4_ptp_now)" -lt $((start + secs + 1)) ]; do sleep 0.2; done
