@@ -124,6 +124,7 @@ struct nmos_config {
 	bool p2p;    /* _nmos-node._tcp while no registry is found */
 	uint64_t heartbeat_ns;
 	unsigned int receiver_channels; /* RX channels per receiver */
+	uint64_t latency_ns; /* of the subscriptions IS-05 makes */
 	bool has_host;
 	struct in_addr host; /* the address in hrefs; 0: the interface's */
 	enum nmos_write_auth write_auth;
