@@ -28,7 +28,10 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from nmos_schema import SchemaError, Schemas  # noqa: E402
 
-ROOT = os.environ.get("D4_NMOS_SPECS", "/work/shared/interop/nmos")
+ROOT = os.environ.get(
+    "D4_NMOS_SPECS",
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data",
+                 "nmos"))
 SHORT = {
     "receiver": ("is-05", "receiver-response-schema.json"),
     "sender": ("is-05", "sender-response-schema.json"),
@@ -188,6 +191,76 @@ def check_node(c, base, dump):
         with open(dump, "w") as f:
             json.dump(res, f, indent=1)
     return res
+
+
+class Lab:
+    """Helpers for a test driver that runs in one process (one schema
+    load, no process per check: the lab machines are slow)."""
+
+    def __init__(self):
+        self.c = Checker(Schemas(ROOT))
+
+    def ok(self, msg):
+        print("ok: " + msg, flush=True)
+
+    def fail(self, msg):
+        print("FAIL: " + msg, file=sys.stderr, flush=True)
+        sys.exit(1)
+
+    def req(self, method, url, body=None, token=None, expect=200,
+            schema=None):
+        """One request; its status must be @expect and its body meet
+        @schema (a SHORT name). The decoded body (text when not JSON)."""
+        st, hdr, raw = request(method, url, body, token)
+        if st != expect:
+            self.fail("%s %s: HTTP %d, want %d: %s" % (
+                method, url, st, expect, raw[:500].decode(errors="replace")))
+        try:
+            obj = json.loads(raw) if raw else None
+        except ValueError:
+            return raw.decode()
+        if schema:
+            spec, name = SHORT[schema]
+            try:
+                self.c.valid(spec, name, obj, "%s %s" % (method, url))
+            except Fail as e:
+                self.fail(str(e))
+        return obj
+
+    def get(self, url, expect=200, schema=None):
+        return self.req("GET", url, expect=expect, schema=schema)
+
+    def wait(self, what, secs, fn):
+        """Call @fn until it returns a true value (errors count as
+        false); that value, or a failure naming @what."""
+        import time
+        end = time.monotonic() + secs
+        last = None
+        while True:
+            try:
+                v = fn()
+                if v:
+                    return v
+                last = "returned %r" % (v,)
+            except Exception as e:  # noqa: BLE001 - a poll
+                last = "%s: %s" % (type(e).__name__, e)
+            if time.monotonic() > end:
+                self.fail("timed out after %s s waiting for %s (%s)" % (
+                    secs, what, str(last)[:600]))
+            time.sleep(0.25)
+
+    def json(self, url):
+        st, _, raw = request("GET", url)
+        if st != 200:
+            raise Fail("GET %s: HTTP %d" % (url, st))
+        return json.loads(raw)
+
+    def check_node(self, base, dump=None):
+        try:
+            res = check_node(self.c, base, dump)
+        except Fail as e:
+            self.fail(str(e))
+        return res
 
 
 def main():
