@@ -23,6 +23,7 @@ enum {
 struct d4ctl {
 	const char *host;  /* --host ADDR:PORT, or NULL */
 	const char *token; /* --token, else D4_TOKEN, else NULL (config) */
+	const char *registry; /* --registry URL|auto: through NMOS */
 	bool json;	   /* --json */
 	bool
 	    multi; /* NODE operands name several nodes: --host is one of them */
