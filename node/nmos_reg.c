@@ -30,7 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #define NS_PER_S      1000000000ull
 #define REG_API	      "/x-nmos/registration/v1.3"
@@ -101,8 +103,10 @@ struct nmos_reg {
 	struct reg_res *op_res;
 	struct loop_timer *timer; /* start, heartbeat, backoff */
 	bool started;		  /* the start jitter is over */
+	bool in_reply;		  /* handling an answer (request_fn) */
+	uint64_t due_ns;	  /* when the timer was meant to fire */
 	uint64_t next_heartbeat;
-	unsigned int rng;
+	uint64_t rng;
 	struct nmos_reg_stats stats;
 	struct log_ratelimit rl;
 };
@@ -112,11 +116,18 @@ static uint64_t now_ns(void)
 	return loop_now_ns();
 }
 
-/* A uniform draw in [0, 1) of the client's own generator (rand_r: each
- * client its own stream, so simulated nodes are independent). */
+/* A uniform draw in [0, 1) of the client's own generator (splitmix64:
+ * each client its own stream, seeded from the kernel's entropy, so that
+ * identical nodes powered up together do not draw alike; rand_r()'s
+ * streams from neighbouring seeds do). */
 static double uniform(struct nmos_reg *r)
 {
-	return (double)rand_r(&r->rng) / ((double)RAND_MAX + 1.0);
+	uint64_t z = (r->rng += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	return (double)(z >> 11) * (1.0 / 9007199254740992.0);
 }
 
 uint64_t nmos_backoff_ns(unsigned int n, double u, uint64_t min_ns,
@@ -246,14 +257,18 @@ static void mark_unregistered(struct nmos_reg *r)
 static void arm(struct nmos_reg *r, uint64_t delay_ns)
 {
 	loop_timer_arm(r->timer, delay_ns ? delay_ns : 1, 0);
+	r->due_ns = now_ns() + delay_ns;
 }
 
-static void schedule_heartbeat(struct nmos_reg *r)
+/* The next heartbeat: within one interval after a registration (@first),
+ * else the interval ±10 %. */
+static void schedule_heartbeat(struct nmos_reg *r, bool first)
 {
 	uint64_t hb = r->cfg.heartbeat_ns;
 
 	if (!r->cfg.no_jitter)
-		hb = (uint64_t)((double)hb * (0.9 + 0.2 * uniform(r)));
+		hb = (uint64_t)((double)hb *
+				(first ? uniform(r) : 0.9 + 0.2 * uniform(r)));
 	r->next_heartbeat = now_ns() + hb;
 }
 
@@ -297,6 +312,9 @@ static void send_op(struct nmos_reg *r, enum reg_op op, struct reg_res *x)
 	r->op = op;
 	r->op_res = x;
 	r->stats.requests++;
+	if (r->cfg.request_fn)
+		r->cfg.request_fn(r->cfg.ctx, method, url,
+				  r->in_reply ? 0 : r->due_ns);
 	r->req = nmos_http_start(r->http, method, url, json, NULL,
 				 r->cfg.heartbeat_ns, on_reply, r);
 	free(json);
@@ -408,14 +426,18 @@ static void step(struct nmos_reg *r)
 	if (r->state != NMOS_REG_REGISTERED) {
 		r->backoff_n = 0;
 		set_state(r, NMOS_REG_REGISTERED);
-		schedule_heartbeat(r);
+		schedule_heartbeat(r, true);
 	}
 	if (now_ns() >= r->next_heartbeat) {
+		r->due_ns = r->next_heartbeat;
 		send_op(r, OP_HEARTBEAT, NULL);
 		return;
 	}
 	arm(r, r->next_heartbeat - now_ns());
 }
+
+static void on_answer(struct nmos_reg *r, enum reg_op op, struct reg_res *x,
+		      long status, const char *body, const char *err);
 
 static void on_reply(void *ctx, long status, const char *body, size_t len,
 		     const char *err)
@@ -423,11 +445,20 @@ static void on_reply(void *ctx, long status, const char *body, size_t len,
 	struct nmos_reg *r = ctx;
 	enum reg_op op = r->op;
 	struct reg_res *x = r->op_res;
-	char why[160];
 
+	(void)len;
 	r->req = NULL;
 	r->op = OP_NONE;
-	(void)len;
+	r->in_reply = true;
+	on_answer(r, op, x, status, body, err);
+	r->in_reply = false;
+}
+
+static void on_answer(struct nmos_reg *r, enum reg_op op, struct reg_res *x,
+		      long status, const char *body, const char *err)
+{
+	char why[160];
+
 	if (status == 0 || status >= 500) {
 		if (status)
 			snprintf(why, sizeof(why), "HTTP %ld", status);
@@ -452,7 +483,7 @@ static void on_reply(void *ctx, long status, const char *body, size_t len,
 			break;
 		}
 		if (status >= 200 && status < 300) {
-			schedule_heartbeat(r);
+			schedule_heartbeat(r, false);
 			r->probe = false;
 			break;
 		}
@@ -523,7 +554,7 @@ struct nmos_reg *nmos_reg_new(struct loop *loop, struct nmos_http *http,
 	if (!r->cfg.heartbeat_ns)
 		r->cfg.heartbeat_ns = 5 * NS_PER_S;
 	if (!r->cfg.start_jitter_ns)
-		r->cfg.start_jitter_ns = NS_PER_S;
+		r->cfg.start_jitter_ns = 2 * NS_PER_S;
 	if (!r->cfg.backoff_min_ns)
 		r->cfg.backoff_min_ns = NS_PER_S;
 	if (!r->cfg.backoff_max_ns)
@@ -536,7 +567,11 @@ struct nmos_reg *nmos_reg_new(struct loop *loop, struct nmos_http *http,
 	snprintf(r->label, sizeof(r->label), "%s",
 		 cfg->label ? cfg->label : "");
 	r->cfg.label = NULL;
-	r->rng = cfg->seed ? cfg->seed : (unsigned int)now_ns();
+	if (cfg->seed)
+		r->rng = cfg->seed;
+	else if (getrandom(&r->rng, sizeof(r->rng), GRND_NONBLOCK) !=
+		 sizeof(r->rng))
+		r->rng = now_ns() ^ ((uint64_t)getpid() << 32);
 	r->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NS_PER_S, 3);
 	r->timer = loop_timer_new(loop, on_timer, r);
 	if (!r->timer) {
@@ -643,6 +678,8 @@ void nmos_reg_set(struct nmos_reg *r, enum nmos_type type, const char *id,
 	x->rejected = false;
 	if (type == NMOS_NODE && data)
 		snprintf(r->node_id, sizeof(r->node_id), "%s", id);
+	if (r->started)
+		r->due_ns = 0; /* a change asks, not a timer */
 	if (r->started && r->state == NMOS_REG_IDLE)
 		start_round(r);
 	else

@@ -56,18 +56,27 @@ struct nmos_reg_config {
 	unsigned int nconfigured;
 	uint64_t heartbeat_ns; /* 5 s by default (0) */
 	/* Waits are drawn at random (full jitter): the first registration
-	 * within [0, start_jitter_ns), heartbeats within ±10 % of
-	 * heartbeat_ns, each retry after all registries failed within
-	 * [0, min(backoff_max_ns, backoff_min_ns * 2^n)). false: fixed
-	 * waits (the load test's herd, for comparison). */
+	 * within [0, start_jitter_ns), the first heartbeat after it within
+	 * one heartbeat_ns (so that nodes registered together do not beat
+	 * together), the next ones within ±10 % of heartbeat_ns, each retry
+	 * after all registries failed within [0, min(backoff_max_ns,
+	 * backoff_min_ns * 2^n)). no_jitter: fixed waits (the load test's
+	 * herd, for comparison). */
 	bool no_jitter;
 	uint64_t start_delay_ns;  /* before the first try (DNS-SD's time) */
-	uint64_t start_jitter_ns; /* 0: 1 s */
+	uint64_t start_jitter_ns; /* 0: 2 s */
 	uint64_t backoff_min_ns;  /* 0: 1 s */
 	uint64_t backoff_max_ns;  /* 0: 30 s */
-	unsigned int seed;	  /* of the jitter; 0: from the clock */
+	uint64_t seed;		  /* of the jitter; 0: the kernel's entropy */
 	const char *label;	  /* in log lines: the node's name */
 	bool quiet;		  /* log failures only once each (simulation) */
+	/* Called for every request sent (may be NULL): the load test's
+	 * record of when nodes ask. @due_ns: when the client meant to send
+	 * it (loop_now_ns() time) if a timer of its own decided (a start, a
+	 * heartbeat, a retry); 0 when it follows the answer to its
+	 * previous request (the next resource) or a change of a resource. */
+	void (*request_fn)(void *ctx, const char *method, const char *url,
+			   uint64_t due_ns);
 	/* Called on every change of state, with the registry in use. */
 	void (*state_fn)(void *ctx, enum nmos_reg_state st, const char *url);
 	void *ctx;

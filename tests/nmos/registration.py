@@ -28,7 +28,7 @@ def log(path):
     """(time, method, path, status) of a registry's request log."""
     out = []
     for line in open(path):
-        t, m, p, s = line.split()
+        t, m, p, s = line.split()[:4]
         out.append((float(t), m, p, int(s)))
     return out
 

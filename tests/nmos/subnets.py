@@ -30,7 +30,7 @@ def node_ids():
 def heartbeats(ids):
     n = {i: 0 for i in ids.values()}
     for line in open(env["reglog"]):
-        t, m, p, s = line.split()
+        t, m, p, s = line.split()[:4]
         for i in n:
             if m == "POST" and p.endswith("/health/nodes/" + i) and \
                     s == "200":

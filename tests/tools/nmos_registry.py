@@ -6,25 +6,29 @@ resources, equality filters), in memory. Every POST to /resource is
 validated against AMWA's JSON schemas (registrationapi-resource-post-
 request.json and the resource's own); an invalid one is answered 400 and
 counted, so a test can require none. Every request is logged with its
-arrival time (monotonic seconds) for request-rate curves.
+arrival and answer times (monotonic seconds) for request-rate curves:
+"ARRIVED METHOD PATH STATUS ANSWERED".
 
     nmos_registry.py --port 8235 --schemas DIR [--log FILE]
         [--gc SECONDS] [--fail 503] [--stall]
 
 --fail CODE answers every request with CODE (a broken registry); --stall
 reads requests and never answers (a black hole). GET /x-d4/stats gives
-the counters. Not for production: no auth, no persistence, no
-WebSockets.
+the counters; POST /x-d4/restart?down=S is a restart without a new
+process (whose start a loaded machine may take long over): everything
+registered is forgotten and every request answered 503 for S seconds.
+Not for production: no auth, no persistence, no WebSockets.
 """
 import argparse
 import json
 import os
+import queue
 import re
 import signal
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlparse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -55,16 +59,19 @@ class Registry:
         self.lock = threading.Lock()
         self.res = {t: {} for t in TYPES}
         self.health = {}
+        self.down_until = 0.0
         self.logf = open(log, "a", buffering=1) if log else None
         self.stats = {"requests": 0, "posts": 0, "created": 0,
                       "updated": 0, "invalid": 0, "rejected": 0,
                       "heartbeats": 0, "heartbeat_404": 0, "deletes": 0,
                       "expired": 0, "invalid_last": [], "rejected_last": []}
 
-    def log(self, method, path, code):
+    def log(self, t0, method, path, code):
+        """One line per request: its arrival and answer times."""
         if self.logf:
-            self.logf.write("%.6f %s %s %d\n" % (time.monotonic(), method,
-                                                 path, code))
+            with self.lock:
+                self.logf.write("%.6f %s %s %d %.6f\n" % (
+                    t0, method, path, code, time.monotonic()))
 
     def remove(self, t, rid):
         """Remove a resource and everything under it (lock held)."""
@@ -144,8 +151,35 @@ class Registry:
                     self.remove("node", nid)
 
 
+class PoolServer(HTTPServer):
+    """A few worker threads take accepted connections in turn (one
+    request each: HTTP/1.0, closed after the answer), so that hundreds
+    of nodes asking at once queue in the kernel's backlog instead of
+    starting hundreds of threads that fight over the interpreter."""
+    request_queue_size = 1024
+
+    def __init__(self, addr, handler, workers):
+        super().__init__(addr, handler)
+        self.q = queue.Queue()
+        for _ in range(workers):
+            threading.Thread(target=self.work, daemon=True).start()
+
+    def process_request(self, request, client_address):
+        self.q.put((request, client_address))
+
+    def work(self):
+        while True:
+            request, addr = self.q.get()
+            try:
+                self.finish_request(request, addr)
+            except Exception:  # noqa: BLE001 - one client's problem
+                self.handle_error(request, addr)
+            finally:
+                self.shutdown_request(request)
+
+
 class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+    protocol_version = "HTTP/1.0"
     server_version = "d4-test-registry/1.0"
 
     def log_message(self, fmt, *args):
@@ -164,7 +198,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
-        reg.log(self.command, urlparse(self.path).path, code)
+        reg.log(self.t0, self.command, urlparse(self.path).path, code)
 
     def body(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -175,16 +209,26 @@ class Handler(BaseHTTPRequestHandler):
             return ValueError
 
     def start(self):
+        self.t0 = time.monotonic()
         reg = self.server.reg
         with reg.lock:
             reg.stats["requests"] += 1
         if self.server.stall:
+            # a black hole: never answer; let go once the client does
             self.body()
-            time.sleep(3600)
+            try:
+                while self.connection.recv(4096):
+                    pass
+            except OSError:
+                pass
             return False
         if self.server.fail:
             self.body()
             self.reply(self.server.fail, "failing on purpose (--fail)")
+            return False
+        if time.monotonic() < reg.down_until:
+            self.body()
+            self.reply(503, "restarting")
             return False
         return True
 
@@ -200,8 +244,18 @@ class Handler(BaseHTTPRequestHandler):
         if not self.start():
             return
         reg = self.server.reg
-        path = urlparse(self.path).path.rstrip("/")
+        url = urlparse(self.path)
+        path = url.path.rstrip("/")
         body = self.body()
+        if path == "/x-d4/restart":
+            down = float(parse_qs(url.query).get("down", ["0"])[0])
+            with reg.lock:
+                reg.res = {t: {} for t in TYPES}
+                reg.health = {}
+                reg.down_until = time.monotonic() + down
+                reg.stats = dict(reg.stats, heartbeat_404=0, posts=0,
+                                 created=0, updated=0)
+            return self.reply(200, {"down_s": down})
         if path == REG + "/resource":
             if body is ValueError or not isinstance(body, dict):
                 with reg.lock:
@@ -245,7 +299,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(204)
         self.send_header("Content-Length", "0")
         self.end_headers()
-        reg.log("DELETE", path, 204)
+        reg.log(self.t0, "DELETE", path, 204)
 
     def do_GET(self):
         if not self.start():
@@ -308,9 +362,7 @@ def main():
     ap.add_argument("--stall", action="store_true")
     a = ap.parse_args()
 
-    ThreadingHTTPServer.request_queue_size = 1024
-    ThreadingHTTPServer.daemon_threads = True
-    srv = ThreadingHTTPServer((a.bind, a.port), Handler)
+    srv = PoolServer((a.bind, a.port), Handler, 4)
     srv.reg = Registry(Schemas(a.schemas), a.gc, a.log)
     srv.fail = a.fail
     srv.stall = a.stall
