@@ -828,34 +828,43 @@ static void on_register(void *data, enum mdns_event ev,
 	nmos_reg_set_found(m->reg, list, m->nfound);
 }
 
-/* Peer-to-peer: advertised while no registry takes the node. Trying a
- * registry changes nothing: the advertisement goes once one takes the
- * node, and comes back once none is left. */
-static void p2p_update(struct nmos *m, enum nmos_reg_state st)
+/* Peer-to-peer: advertised once no registry has taken the node for a
+ * heartbeat interval, withdrawn as soon as one takes it. Trying a
+ * registry changes nothing, and a registry that restarts (a few seconds
+ * of backoff) does not make the node's mDNS records come and go. */
+static void p2p_publish(void *data)
 {
+	struct nmos *m = data;
 	const char *t[] = {"api_proto=http", "api_ver=" NODE_API_VER,
 			   "api_auth=false", NULL};
-	bool want = m->mdns && m->n->cfg->nmos.p2p && st != NMOS_REG_REGISTERED;
 
+	if (m->p2p || !m->mdns)
+		return;
+	m->p2p = mdns_publish(m->mdns, &(struct mdns_service_desc){
+					   .type = MDNS_NODE,
+					   .name = m->n->cfg->name,
+					   .port = m->port,
+					   .txt = t,
+				       });
+	m->ver_changed = true; /* the ver_ records at the next scan */
+	log_info("nmos: no registry takes the node: peer-to-peer (%s)",
+		 MDNS_NODE);
+	nmos_scan(m);
+}
+
+static void p2p_update(struct nmos *m, enum nmos_reg_state st)
+{
 	if (st == NMOS_REG_REGISTERING)
 		return;
-	if (want && !m->p2p) {
-		m->p2p = mdns_publish(m->mdns, &(struct mdns_service_desc){
-						   .type = MDNS_NODE,
-						   .name = m->n->cfg->name,
-						   .port = m->port,
-						   .txt = t,
-					       });
-		m->ver_changed = true; /* the ver_ records at the next scan */
-		log_info("nmos: no registry takes the node: peer-to-peer "
-			 "(%s)",
-			 MDNS_NODE);
-		if (m->reg)
-			nmos_scan(m);
-	} else if (!want && m->p2p) {
+	if (st == NMOS_REG_REGISTERED) {
+		loop_timer_disarm(m->p2p_timer);
 		mdns_unpublish(m->p2p);
 		m->p2p = NULL;
+		return;
 	}
+	if (m->mdns && m->n->cfg->nmos.p2p && !m->p2p &&
+	    !loop_timer_armed(m->p2p_timer))
+		loop_timer_arm(m->p2p_timer, m->n->cfg->nmos.heartbeat_ns, 0);
 }
 
 static void on_reg_state(void *ctx, enum nmos_reg_state st, const char *url)
@@ -1016,7 +1025,8 @@ struct nmos *nmos_new(struct node *n)
 					})
 			 : NULL;
 	m->scan_timer = loop_timer_new(n->loop, on_scan, m);
-	if (!m->reg || !m->scan_timer)
+	m->p2p_timer = loop_timer_new(n->loop, p2p_publish, m);
+	if (!m->reg || !m->scan_timer || !m->p2p_timer)
 		goto out_destroy;
 	for (i = 0; i < m->nres; i++)
 		nmos_reg_set(m->reg, m->res[i].type, m->res[i].id,
@@ -1050,6 +1060,7 @@ void nmos_destroy(struct nmos *m)
 	if (!m)
 		return;
 	loop_timer_free(m->scan_timer);
+	loop_timer_free(m->p2p_timer);
 	nmos_reg_destroy(m->reg, true);
 	mdns_browser_free(m->browser);
 	mdns_unpublish(m->p2p);

@@ -162,6 +162,7 @@ struct nmos {
 	struct nmos_receiver receivers[NMOS_MAX_RECEIVERS];
 	unsigned int nreceivers;
 	struct loop_timer *scan_timer;
+	struct loop_timer *p2p_timer; /* no registry for a while */
 	struct nmos_http *http;
 	struct nmos_reg *reg;
 	struct mdns *mdns;

@@ -26,7 +26,10 @@ d4_lab_hosts $lab 3
 d4_ptp_gm $lab-h1
 d4_ptp_follower $lab-h2
 d4_ptp_follower $lab-h3
-d4_nmos_registry $lab-h1 8235
+# Garbage collection after 60 s (IS-04 allows more than 12): A, killed,
+# must come back while the registry still holds it, however slowly a
+# loaded machine starts it.
+d4_nmos_registry $lab-h1 8235 --gc 60
 REG=http://10.77.0.1:8235
 
 { printf '[node]\nname = A\n'; d4_ptp_ini $lab-h2; cat <<INI; } >"$T/A.ini"

@@ -56,7 +56,8 @@ class Registry:
     def __init__(self, schemas, gc, log):
         self.schemas = schemas
         self.gc = gc
-        self.lock = threading.Lock()
+        # reentrant: a handler may log while it holds it
+        self.lock = threading.RLock()
         self.res = {t: {} for t in TYPES}
         self.health = {}
         self.down_until = 0.0
@@ -335,11 +336,11 @@ class Handler(BaseHTTPRequestHandler):
         if m and m.group(1) in SINGULAR:
             t = SINGULAR[m.group(1)]
             with reg.lock:
-                if m.group(2):
-                    d = reg.res[t].get(m.group(2))
-                    return (self.reply(200, d) if d else
-                            self.reply(404, "no %s %s" % (t, m.group(2))))
+                d = reg.res[t].get(m.group(2)) if m.group(2) else None
                 items = list(reg.res[t].values())
+            if m.group(2):
+                return (self.reply(200, d) if d else
+                        self.reply(404, "no %s %s" % (t, m.group(2))))
             q = parse_qs(url.query)
             for k, vals in q.items():
                 if k.startswith("paging."):
