@@ -412,6 +412,32 @@ static int fetch_sdp(struct reg *r, const char *url, char **out)
 
 /* ---- commands ---- */
 
+static const char *sort_key;
+
+static int by_key(const void *a, const void *b)
+{
+	return strcmp(str(*(json_t *const *)a, sort_key),
+		      str(*(json_t *const *)b, sort_key));
+}
+
+/* Rows in the order of their member @key (a registry lists in any). */
+static void sort_by(json_t *arr, const char *key)
+{
+	size_t n = json_array_size(arr), i;
+	json_t **v = calloc(n ? n : 1, sizeof(*v));
+
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(arr, i));
+	sort_key = key;
+	qsort(v, n, sizeof(*v), by_key);
+	json_array_clear(arr);
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, v[i]);
+	free(v);
+}
+
 static const char list_usage[] =
     "usage: d4ctl --registry URL list [--json]\n"
     "\n"
@@ -467,6 +493,7 @@ static int reg_list(struct reg *r, int argc, char *argv[])
 				   count_of(r, r->receivers, n), "clock",
 				   clock_text(n), "id", str(n, "id")));
 	}
+	sort_by(out, "name");
 	if (r->ctl->json)
 		d4ctl_print_json(out);
 	else
@@ -553,6 +580,8 @@ static int reg_show(struct reg *r, int argc, char *argv[])
 	}
 	json_array_foreach(r->receivers, i, o) if (node_of(r, o) == node)
 	    json_array_append_new(rcv, receiver_row(r, o));
+	sort_by(snd, "sender");
+	sort_by(rcv, "receiver");
 	out = json_pack("{s:s,s:s,s:o,s:o}", "name", str(node, "label"), "id",
 			str(node, "id"), "senders", snd, "receivers", rcv);
 	if (r->ctl->json) {

@@ -16,9 +16,13 @@ d4_ptp_gm $lab-h1
 for h in 2 3 4; do d4_ptp_follower $lab-h$h; done
 secs=4
 "$D4WAV" gen "$T/in.wav" --channels 2 --seconds $secs --seed 51
-# lock (~10 s) and the two PATCHes fit in 30 s here; the test says so
-# if not
-start=$(d4_lab_ptp_now 30)
+# Start times are set once the followers hear the grandmaster: the
+# nodes' lock and the two PATCHes then fit in 25 s here, loaded or not
+# (the test says so if not).
+for h in 2 3 4; do
+	d4_wait_log "$T/$lab-h$h-ptp4l.log" "UNCALIBRATED on RS_SLAVE" 40
+done
+start=$(d4_lab_ptp_now 25)
 at=$((start + 1))
 at_ns=500000000 # T = START + 1.5 s
 { printf '[node]\nname = S\n'; d4_ptp_ini $lab-h2; cat <<INI; } >"$T/S.ini"
