@@ -376,9 +376,8 @@ static int attach_outs(struct rx *rx, struct rx_sub *r, struct sub *s,
 		r->port.bus = rx->bus;
 		r->port.from_x = rx_window_x(r->set.rx_from_ns);
 		atomic_store(&r->port.until_x,
-			     r->set.rx_until_ns
-				 ? rx_window_x(r->set.rx_until_ns)
-				 : UINT64_MAX);
+			     r->set.rx_until_ns ? rx_window_x(r->set.rx_until_ns)
+						: 0);
 		r->port.map.n = r->set.nrx;
 		for (c = 0; c < r->set.nrx; c++) {
 			r->port.map.rx[c] = r->set.rx[c];
@@ -701,8 +700,7 @@ int rx_sub_set_until(struct rx *rx, unsigned int slot, uint64_t until_ns)
 		return -EINVAL;
 	r->set.rx_until_ns = until_ns;
 	/* the media thread reads it at its next feed */
-	atomic_store(&r->port.until_x,
-		     until_ns ? rx_window_x(until_ns) : UINT64_MAX);
+	atomic_store(&r->port.until_x, until_ns ? rx_window_x(until_ns) : 0);
 	return 0;
 }
 

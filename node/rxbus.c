@@ -114,7 +114,7 @@ void rxbus_port_feed(void *ctx, uint64_t x, const int32_t *frames,
 		n -= (unsigned int)(p->from_x - x);
 		x = p->from_x;
 	}
-	if (end > until) {
+	if (until && end > until) {
 		if (x >= until)
 			return;
 		n = (unsigned int)(until - x);

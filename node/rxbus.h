@@ -38,7 +38,7 @@ struct rxbus_port {
 	struct rxbus *bus;
 	struct rx_map map;
 	uint64_t from_x;	   /* 0: from the start */
-	_Atomic uint64_t until_x; /* UINT64_MAX: until removed */
+	_Atomic uint64_t until_x; /* 0: until removed */
 };
 
 /* A bus of @nch channels at @rate. NULL when out of memory or @nch is 0 or
