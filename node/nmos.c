@@ -348,9 +348,36 @@ static json_t *build_sender(struct nmos *m, struct nmos_sender *s, int slot,
 	return o;
 }
 
+/* The subscription's state as the receiver's tag shows it: a change
+ * shows once it has held for STATE_HOLD_NS (a state that flickers would
+ * otherwise re-register the receiver each time); a disconnection at
+ * once. */
+#define STATE_HOLD_NS (2 * NSEC_PER_SEC)
+
+static const char *shown_state(struct nmos *m, struct nmos_receiver *r)
+{
+	const char *now = nmos_conn_receiver_state(m, r);
+	uint64_t t = loop_now_ns();
+
+	if (!now) {
+		r->state_shown[0] = r->state_next[0] = '\0';
+		return NULL;
+	}
+	if (!strcmp(now, r->state_shown)) {
+		r->state_next[0] = '\0';
+	} else if (strcmp(now, r->state_next)) {
+		snprintf(r->state_next, sizeof(r->state_next), "%s", now);
+		r->state_since = t;
+	} else if (t - r->state_since >= STATE_HOLD_NS) {
+		snprintf(r->state_shown, sizeof(r->state_shown), "%s", now);
+		r->state_next[0] = '\0';
+	}
+	return r->state_shown[0] ? r->state_shown : NULL;
+}
+
 static json_t *build_receiver(struct nmos *m, struct nmos_receiver *r)
 {
-	const char *state = nmos_conn_receiver_state(m, r);
+	const char *state = shown_state(m, r);
 	char desc[512];
 	size_t off;
 	unsigned int c;

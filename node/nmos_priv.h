@@ -118,6 +118,9 @@ struct nmos_receiver {
 	char sub[NMOS_SUB_NAME_MAX];
 	char sender_id[NMOS_UUID_LEN];
 	uint64_t activated_ns; /* the last activation (IS-04 version) */
+	/* the subscription's state on the IS-04 receiver (its tag) */
+	char state_shown[24], state_next[24];
+	uint64_t state_since;
 };
 
 /* A sender: one of the node's flows. */
