@@ -12,8 +12,9 @@
  * multicast sender's, so that bulk items and sender_id reach the code
  * past "no such receiver".
  *
- * Undone after each input: a scheduled activation (202) is cancelled,
- * every receiver disconnected, the senders put back, as they started.
+ * Undone after each input that was taken: a scheduled activation (202)
+ * is cancelled, every receiver disconnected, the senders put back, as
+ * they started.
  *
  * Beyond "no crash, no sanitizer report, no leak":
  *   - every answer comes, with a status IS-05 gives (200, 202, 400, 404,
@@ -247,6 +248,21 @@ static void undo(void)
 	patch("senders", tx_u, on_u);
 }
 
+/* Whether an answer (200) may have changed something: a single PATCH
+ * did; a bulk one if an item was taken. */
+static bool changed(const struct reply *r, bool bulk)
+{
+	const json_t *x;
+	size_t i;
+
+	if (!bulk)
+		return true;
+	json_array_foreach(
+	    r->json, i, x) if (json_integer_value(json_object_get(x, "code")) <
+			       300) return true;
+	return false;
+}
+
 static bool is_nmos_error(const struct reply *r)
 {
 	const json_t *code = json_object_get(r->json, "code");
@@ -314,8 +330,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (t[k].what)
 		reply_free(&before);
+	/* a refusal changed nothing; a bulk answer says item by item */
+	if (r.status == 202 || (r.status == 200 && changed(&r, !t[k].what)))
+		undo();
 	reply_free(&r);
 	free(body);
-	undo();
 	return 0;
 }

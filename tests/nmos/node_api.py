@@ -85,7 +85,8 @@ def connect():
     u12 = CB + "/receivers/%s/staged" % r12
     patch(u12, body, None, 401, "error")
     patch(u12, body, "wrong", 401, "error")
-    patch(u12, body, TB)
+    # a controller's token from B's tokens_file (BCP-003 style)
+    patch(u12, body, "controller-token-0123456789")
     lab.wait("a subscription on B's RX 1-2, receiving", 10, lambda: (
         lambda j: len(j) == 1 and j[0]["rx_channels"] == [1, 2] and
         j[0]["state"] == "receiving" and j[0]["latency_us"] == 5000)(
@@ -105,9 +106,10 @@ def connect():
             tp["interface_ip"] == "10.77.0.3" and
             "s=A main" in a["transport_file"]["data"]):
         lab.fail("RX 1-2 active: %s" % a)
-    lab.ok("IS-05: B's RX 1-2 connected to A main (401 without B's "
-           "token): a subscription on RX 1-2, receiving; IS-04 and the "
-           "registry show the sender")
+    lab.ok("IS-05: B's RX 1-2 connected to A main with a token of B's "
+           "tokens_file (401 without one or with a wrong one): a "
+           "subscription on RX 1-2, receiving; IS-04 and the registry show "
+           "the sender")
 
     lab.req("POST", B + "/api/v1/subscriptions",
             {"name": "d4made", "address": "239.69.5.1:5004",

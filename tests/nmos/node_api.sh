@@ -49,12 +49,15 @@ source = tone
 channels = 3-4
 destination = 10.77.0.3:5010
 INI
+# A controller's own bearer token for B (BCP-003 style; docs/nmos.md)
+printf '# NMOS controllers\ncontroller-token-0123456789\n' >"$T/tokens"
 { printf '[node]\nname = B\nrx_channels = 4\n'; d4_ptp_ini $lab-h3; cat <<INI; } >"$T/B.ini"
 [nmos]
 enable = on
 registry = $REG/
 dns_sd = off
 latency = 5ms
+tokens_file = $T/tokens
 INI
 d4_node $lab-h2 A "$T/A.ini"
 a=$!

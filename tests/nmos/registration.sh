@@ -13,7 +13,9 @@
 #   (_nmos-node._tcp with api_proto, api_ver, api_auth and the ver_
 #   records) once no registry has taken it for a heartbeat interval; a
 #   new flow bumps ver_flw and ver_snd;
-# - R2 comes back: C registers there and withdraws _nmos-node._tcp.
+# - R2 comes back: C registers there and withdraws _nmos-node._tcp;
+# - d4ctl --registry auto finds R2's Query API (_nmos-query._tcp) and
+#   lists C.
 . "$(dirname "$0")/../lib.sh"
 
 lab=d4g$$
@@ -33,6 +35,11 @@ d4_nmos_registry $lab-h2 8235
 r2=$!
 publish $lab-h1 reg1 10 api_ver=v1.2,v1.3
 publish $lab-h2 reg2 20 api_ver=v1.3
+# R2's Query API too (the test registry serves both on one port), for
+# d4ctl --registry auto
+d4_spawn "$T/pub-query2.log" env "$(d4_host_bus $lab-h2)" \
+	ip netns exec $lab-h2 avahi-publish -s query2 _nmos-query._tcp 8235 \
+	api_proto=http api_auth=false pri=20 api_ver=v1.3
 publish $lab-h2 decoy-old 0 api_ver=v1.0,v1.2
 d4_spawn "$T/pub-decoy-auth.log" env "$(d4_host_bus $lab-h2)" \
 	ip netns exec $lab-h2 avahi-publish -s decoy-auth \
@@ -69,6 +76,12 @@ drive() { ip netns exec $lab-h1 "$D4_PY" "$(dirname "$0")/registration.py" "$@" 
 drive r1 || fail "registering with R1"
 kill -9 $r1
 drive r2 || fail "failing over to R2"
+env "$(d4_host_bus $lab-h1)" ip netns exec $lab-h1 "$D4CTL" --browse 5 \
+	--registry auto list --json >"$T/auto.json" ||
+	fail "d4ctl --registry auto list"
+grep -q '"name": "C"' "$T/auto.json" && grep -q '"address": "10.77.0.3:8080"' "$T/auto.json" ||
+	fail "d4ctl --registry auto: $(cat "$T/auto.json")"
+pass "d4ctl --registry auto found R2's Query API by DNS-SD and lists C"
 # R2 restarts between two heartbeats: wait for one, then restart it.
 drive beat2 || fail "a heartbeat to R2"
 kill -9 $r2
