@@ -1191,6 +1191,37 @@ static void on_cleanup(void *data)
 	nmos_scan(m);
 }
 
+static bool share(const struct sub_settings *a, const struct sub_settings *b)
+{
+	unsigned int i, k;
+
+	for (i = 0; i < a->nrx; i++)
+		for (k = 0; k < b->nrx; k++)
+			if (a->rx[i] == b->rx[k])
+				return true;
+	return false;
+}
+
+/* A subscription made now may fill RX channels that one on its way out
+ * (a switch earlier, not cleaned up yet) fills until its switch time:
+ * it starts no sooner. */
+static void after_leaving(struct nmos *m, struct sub_settings *s)
+{
+	struct rx *rx = m->n->rx;
+	unsigned int i;
+
+	for (i = 0; i < rx_slots(rx); i++) {
+		const struct sub_settings *o;
+
+		if (!rx_sub_exists(rx, i))
+			continue;
+		o = rx_sub_settings(rx, i);
+		if (o->rx_until_ns && o->rx_until_ns > s->rx_from_ns &&
+		    share(o, s))
+			s->rx_from_ns = o->rx_until_ns;
+	}
+}
+
 /* Build what @p asks of @r, switching at PTP time @at_ns (0: now; a
  * switch from subscriptions that fill it now happens NMOS_SWITCH_NS
  * ahead, so that the old one stops exactly where the new one starts). All
@@ -1209,7 +1240,7 @@ static int receiver_prepare(struct nmos *m, struct nmos_receiver *r,
 	nold = feeders(m, r, olds, 8);
 	for (i = 0; i < nold; i++)
 		if (rx_sub_origin(rx, (unsigned int)olds[i]) == RX_CONFIG)
-			ERR(409,
+			ERR(500,
 			    "%s: RX channels of it are filled by "
 			    "subscription %s of the config file",
 			    r->label,
@@ -1237,6 +1268,7 @@ static int receiver_prepare(struct nmos *m, struct nmos_receiver *r,
 		if (!outside)
 			continue;
 		rest_of(m, o, r, *t, &s);
+		after_leaving(m, &s);
 		rc = rx_sub_create(rx, &s, RX_API, NULL, err, err_len);
 		if (rc < 0)
 			goto out_undo;
@@ -1244,8 +1276,12 @@ static int receiver_prepare(struct nmos *m, struct nmos_receiver *r,
 	}
 	if (want) {
 		rc = receiver_settings(m, r, p, *t, &s, err, err_len);
-		if (rc == 0)
+		if (rc == 0) {
+			after_leaving(m, &s);
+			if (s.rx_from_ns > *t)
+				*t = s.rx_from_ns;
 			rc = rx_sub_create(rx, &s, RX_API, NULL, err, err_len);
+		}
 		if (rc < 0)
 			goto out_undo;
 		made[nmade++] = rc;
@@ -1275,7 +1311,8 @@ out_undo:
 		rx_sub_delete(rx, (unsigned int)made[i], NULL, 0);
 	for (i = 0; i < nold; i++)
 		rx_sub_set_until(rx, (unsigned int)olds[i], 0);
-	return rc == -EBUSY || rc == -EEXIST || rc == -EPERM ? 409 : 500;
+	/* not the request's fault: an activation that failed (IS-05) */
+	return 500;
 }
 
 /* The switch happened: what IS-05 made is now the receiver's. */

@@ -180,6 +180,16 @@ def connect():
     lab.ok("bad PATCHes answered 400 (an unparsable SDP 500) as NMOS "
            "errors, changing nothing; bulk answered per receiver")
 
+    # Disconnected and connected again at once, before the subscription
+    # that stops has gone (the fuzzer found it refused, 409).
+    patch(u12, {"master_enable": False,
+                "activation": {"mode": "activate_immediate"}}, TB)
+    patch(u12, body, TB)
+    lab.wait("RX 1-2 receiving again", 10, lambda: [
+        x["state"] for x in subs_b() if x["rx_channels"] == [1, 2] and
+        x["name"].startswith("nmos-rx1-2")] == ["receiving"])
+    lab.ok("RX 1-2 disconnected and connected again at once")
+
     s_uni = label(ra, "senders", "uni")
     patch(CA + "/senders/%s/staged" % s_uni, {
         "transport_params": [{"destination_ip": "10.77.0.3",
@@ -204,7 +214,7 @@ def connect():
 
     def heard():
         return [x for x in subs_b()
-                if x["name"] == "nmos-rx1-2"][0]["stats"]["received"]
+                if x["rx_channels"] == [1, 2]][0]["stats"]["received"]
     time.sleep(0.3)
     b0 = heard()
     time.sleep(0.5)
