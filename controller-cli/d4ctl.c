@@ -16,6 +16,7 @@
 #include "controller-cli/args.h"
 #include "controller-cli/browse.h"
 #include "controller-cli/d4ctl.h"
+#include "controller-cli/registry.h"
 #include "controller-cli/table.h"
 
 const struct d4ctl_cmd d4ctl_cmds[] = {
@@ -58,6 +59,9 @@ static const char usage[] =
     "  --json            print reads as JSON\n"
     "  --browse SECONDS  how long to browse mDNS (default 1.5)\n"
     "  --timeout SECONDS per HTTP request (default 10)\n"
+    "  --registry URL    through an NMOS registry (IS-04 Query API, IS-05);\n"
+    "                    'auto' finds one by DNS-SD (list, show, routes,\n"
+    "                    route, unroute: docs/d4ctl.md)\n"
     "  -h, --help        this text; d4ctl help COMMAND for a command's\n"
     "  -V, --version\n"
     "\n"
@@ -669,6 +673,7 @@ int d4ctl_main(int argc, char *argv[])
 	    {"json", no_argument, NULL, 'j'},
 	    {"browse", required_argument, NULL, 'b'},
 	    {"timeout", required_argument, NULL, 'T'},
+	    {"registry", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -695,6 +700,9 @@ int d4ctl_main(int argc, char *argv[])
 			break;
 		case 't':
 			ctl.token = optarg;
+			break;
+		case 'R':
+			ctl.registry = optarg;
 			break;
 		case 'c':
 			config = optarg;
@@ -742,6 +750,13 @@ int d4ctl_main(int argc, char *argv[])
 	}
 	if (load_config(&ctl, config) < 0)
 		return D4CTL_EXIT_USAGE;
+	/* help is d4ctl's own, with or without a registry */
+	if (ctl.registry && strcmp(cmd, "help")) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		rc = registry_main(&ctl, argc - optind, argv + optind);
+		curl_global_cleanup();
+		return rc;
+	}
 	k = cmd_lookup(cmd);
 	if (!k) {
 		unknown_command(cmd);
