@@ -1098,8 +1098,8 @@ static void report_one(struct rx_sub *r, bool flush)
 	    "with %u-byte payloads (not whole frames)",
 	    "from a source outside the filter",
 	    "too far ahead of playout",
-	    "of another SSRC than the stream's (strays, spoofs, or a new "
-	    "sender proving itself)",
+	    ("of another SSRC than the stream's (strays, spoofs, or a new "
+	     "sender proving itself)"),
 	};
 	const struct sub_stats *st = sub_stats(r->sub);
 	struct rx_seen *seen = &r->seen;
