@@ -163,6 +163,8 @@ FILE *d4ctl_out(const struct d4ctl *ctl)
 
 const char *d4ctl_node_uuid(struct d4ctl *ctl, const struct d4ctl_node *node)
 {
+	struct d4ctl_node api = *node;
+	char err[256];
 	const char *u;
 	json_t *v = NULL;
 	unsigned int i;
@@ -174,8 +176,13 @@ const char *d4ctl_node_uuid(struct d4ctl *ctl, const struct d4ctl_node *node)
 	if (ctl->nuuids == ARRAY_SIZE(ctl->uuids))
 		return NULL;
 	/* a node that does not tell is asked once (a 401's message asks
-	 * for the token's source again) */
-	u = d4ctl_http(ctl, node, "GET", "/node", NULL, &v) < 0
+	 * for the token's source again), at its d4 API: a node reached
+	 * through an NMOS registry has its IS-05 API as its base, on the
+	 * same listener. Quietly: another maker's NMOS device has no d4 API,
+	 * and the write that wanted the uuid says what went wrong. */
+	snprintf(api.base, sizeof(api.base), "http://%s/api/v1", node->addr);
+	u = d4ctl_http_with(ctl, NULL, &api, "GET", "/node", NULL, &v, err,
+			    sizeof(err)) < 0
 		? NULL
 		: json_string_value(json_object_get(v, "uuid"));
 	i = ctl->nuuids++;

@@ -9,8 +9,9 @@
  * that change), both activated at once. If the receiver refuses, the
  * sender is put back as it was. unroute disables the receiver, and a
  * unicast sender pointed at it. Writes carry each device's node's token
- * (the config file's [node LABEL] token, --token, D4_TOKEN), as NMOS
- * controllers send a bearer token. */
+ * (--token, D4_TOKEN, the config file's section with a d4 node's uuid or
+ * the [node LABEL] token: d4ctl_token()), as NMOS controllers send a
+ * bearer token. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -62,7 +62,14 @@ c=$!
 mkdir -p "$T/d4ctl"
 for n in A B C; do
 	d4_wait_log "$T/$n.log" "nmos: node " 10
-	printf '[node %s]\ntoken = %s\n' $n "$(cat "$T/state/$n/token")"
+	# B's token as `d4ctl login` and a rename leave it: under B's uuid,
+	# labelled with its old name (found by the uuid, asked of B's d4 API)
+	if [ $n = B ]; then
+		printf '[node oldB]\nuuid = %s\ntoken = %s\n' \
+			"$(cat "$T/state/B/uuid")" "$(cat "$T/state/B/token")"
+	else
+		printf '[node %s]\ntoken = %s\n' $n "$(cat "$T/state/$n/token")"
+	fi
 done >"$T/d4ctl/config"
 d4ctl() {
 	env XDG_CONFIG_HOME="$T" ip netns exec $lab-a1 "$D4CTL" \
@@ -84,7 +91,8 @@ pass "d4ctl --registry lists A (10.77.1.2), B (10.77.2.1) and C (10.77.2.2)"
 d4ctl route --dry-run uni@A 1-2@B >"$T/dry.txt" || fail "route --dry-run"
 grep -q '^PATCH http://10.77.1.2:8080/x-nmos/connection/v1.1/single/senders/.*"destination_ip":"10.77.2.1"' "$T/dry.txt" ||
 	fail "the dry run: $(cat "$T/dry.txt")"
-d4ctl route uni@A 1-2@B || fail "route uni@A 1-2@B"
+d4ctl route uni@A 1-2@B 2>"$T/route.err" || fail "route uni@A 1-2@B: $(cat "$T/route.err")"
+grep -q HTTP "$T/route.err" && fail "route uni@A 1-2@B said: $(cat "$T/route.err")"
 d4ctl route uni@C 1-2@A || fail "route uni@C 1-2@A"
 [ "$(d4_ptp_now)" -lt "$start" ] ||
 	fail "the routes took until after the files started (a loaded machine?)"
@@ -94,7 +102,7 @@ drive routed || fail "the routes in IS-04"
 d4ctl routes | tee "$T/routes.txt"
 grep -q "RX 1-2@B .*uni@A" "$T/routes.txt" && grep -q "RX 1-2@A .*uni@C" "$T/routes.txt" ||
 	fail "d4ctl --registry routes: $(cat "$T/routes.txt")"
-pass "d4ctl --registry routed uni@A -> RX 1-2@B and uni@C -> RX 1-2@A across the router (IS-05)"
+pass "d4ctl --registry routed uni@A -> RX 1-2@B and uni@C -> RX 1-2@A across the router (IS-05), B's token found by its uuid"
 
 while [ "$(d4_ptp_now)" -lt $((start + secs + 1)) ]; do sleep 0.2; done
 for i in $(seq 1 40); do
