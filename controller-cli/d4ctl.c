@@ -16,6 +16,7 @@
 #include "controller-cli/args.h"
 #include "controller-cli/browse.h"
 #include "controller-cli/d4ctl.h"
+#include "controller-cli/registry.h"
 #include "controller-cli/table.h"
 
 const struct d4ctl_cmd d4ctl_cmds[] = {
@@ -58,6 +59,9 @@ static const char usage[] =
     "  --json            print reads as JSON\n"
     "  --browse SECONDS  how long to browse mDNS (default 1.5)\n"
     "  --timeout SECONDS per HTTP request (default 10)\n"
+    "  --registry URL    through an NMOS registry (IS-04 Query API, IS-05);\n"
+    "                    'auto' finds one by DNS-SD (list, show, routes,\n"
+    "                    route, unroute: docs/d4ctl.md)\n"
     "  -h, --help        this text; d4ctl help COMMAND for a command's\n"
     "  -V, --version\n"
     "\n"
@@ -159,6 +163,8 @@ FILE *d4ctl_out(const struct d4ctl *ctl)
 
 const char *d4ctl_node_uuid(struct d4ctl *ctl, const struct d4ctl_node *node)
 {
+	struct d4ctl_node api = *node;
+	char err[256];
 	const char *u;
 	json_t *v = NULL;
 	unsigned int i;
@@ -170,8 +176,13 @@ const char *d4ctl_node_uuid(struct d4ctl *ctl, const struct d4ctl_node *node)
 	if (ctl->nuuids == ARRAY_SIZE(ctl->uuids))
 		return NULL;
 	/* a node that does not tell is asked once (a 401's message asks
-	 * for the token's source again) */
-	u = d4ctl_http(ctl, node, "GET", "/node", NULL, &v) < 0
+	 * for the token's source again), at its d4 API: a node reached
+	 * through an NMOS registry has its IS-05 API as its base, on the
+	 * same listener. Quietly: another maker's NMOS device has no d4 API,
+	 * and the write that wanted the uuid says what went wrong. */
+	snprintf(api.base, sizeof(api.base), "http://%s/api/v1", node->addr);
+	u = d4ctl_http_with(ctl, NULL, &api, "GET", "/node", NULL, &v, err,
+			    sizeof(err)) < 0
 		? NULL
 		: json_string_value(json_object_get(v, "uuid"));
 	i = ctl->nuuids++;
@@ -669,6 +680,7 @@ int d4ctl_main(int argc, char *argv[])
 	    {"json", no_argument, NULL, 'j'},
 	    {"browse", required_argument, NULL, 'b'},
 	    {"timeout", required_argument, NULL, 'T'},
+	    {"registry", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -695,6 +707,9 @@ int d4ctl_main(int argc, char *argv[])
 			break;
 		case 't':
 			ctl.token = optarg;
+			break;
+		case 'R':
+			ctl.registry = optarg;
 			break;
 		case 'c':
 			config = optarg;
@@ -742,6 +757,13 @@ int d4ctl_main(int argc, char *argv[])
 	}
 	if (load_config(&ctl, config) < 0)
 		return D4CTL_EXIT_USAGE;
+	/* help is d4ctl's own, with or without a registry */
+	if (ctl.registry && strcmp(cmd, "help")) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		rc = registry_main(&ctl, argc - optind, argv + optind);
+		curl_global_cleanup();
+		return rc;
+	}
 	k = cmd_lookup(cmd);
 	if (!k) {
 		unknown_command(cmd);

@@ -42,7 +42,8 @@ struct d4ctl {
 	 * stdout) and errors (@errs, NULL: stderr). d4ctl ui points them at
 	 * a buffer per request, to answer the browser with them. */
 	FILE *out, *errs;
-	bool json; /* --json */
+	const char *registry; /* --registry URL|auto: through NMOS */
+	bool json;	      /* --json */
 	bool
 	    multi; /* NODE operands name several nodes: --host is one of them */
 	double browse_s; /* mDNS browse time */

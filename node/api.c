@@ -39,6 +39,7 @@
 #define API_DEADLINE_S	5
 #define API_DEADLINE_NS (API_DEADLINE_S * 1000000000ull)
 #define API_REAP_NS	(250 * 1000000ull)
+#define API_MAX_TABLES	4
 
 struct api {
 	struct MHD_Daemon *mhd;
@@ -50,16 +51,12 @@ struct api {
 	struct api_conn *conns;
 	unsigned int nconns;
 	struct api_config cfg;
-	const struct api_route *routes;
-	void *ctx;
+	struct api_table d4; /* /api/v1 */
+	const struct api_table *tables[API_MAX_TABLES];
+	unsigned int ntables;
 	uint16_t port;
 	struct api_stats stats;
 	struct log_ratelimit rl; /* libmicrohttpd's own messages */
-};
-
-/* What a handler adds to its answer besides the body. */
-struct api_resp {
-	char location[1024];
 };
 
 /* One request, from its request line on: its body as it arrives. */
@@ -180,22 +177,44 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 			 supp ? " (and earlier ones not logged)" : "");
 }
 
-/* One more header (@hname: @hval) unless @hname is NULL: Allow on a 405,
- * WWW-Authenticate on a 401, Location on a 201. */
-static enum MHD_Result send_json(struct MHD_Connection *c, int status,
-				 json_t *body, const char *hname,
-				 const char *hval)
+/* Web controllers (nmos-js) call NMOS APIs from another origin: every
+ * answer of an NMOS table allows it (AMWA IS-04 "APIs: Server Side
+ * Implementation Notes"). */
+static void add_cors(struct MHD_Response *r)
+{
+	MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
+	MHD_add_response_header(r, "Access-Control-Allow-Methods",
+				"GET, PUT, POST, PATCH, HEAD, OPTIONS, DELETE");
+	MHD_add_response_header(r, "Access-Control-Allow-Headers",
+				"Content-Type, Accept, Authorization");
+	MHD_add_response_header(r, "Access-Control-Max-Age", "3600");
+}
+
+/* @resp: a handler's non-JSON answer, else NULL. One more header (@hname:
+ * @hval) unless @hname is NULL: Allow on a 405, WWW-Authenticate on a
+ * 401, Location on a 201. */
+static enum MHD_Result send_answer(struct MHD_Connection *c, int status,
+				   const json_t *body, struct api_resp *resp,
+				   enum api_style style, const char *hname,
+				   const char *hval)
 {
 	/* 12 digits: a level rounded to 0.01 dB prints as -4.35, not as
 	 * the nearest double's -4.3499999999999996 */
-	char *text =
-	    body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(12))
-		 : NULL;
+	char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY |
+						 JSON_REAL_PRECISION(12))
+			  : NULL;
+	const char *type = body ? "application/json" : NULL;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
 	if (body && !text)
 		return MHD_NO;
+	if (!text && resp && resp->text) {
+		text = resp->text;
+		resp->text = NULL;
+		type =
+		    resp->content_type[0] ? resp->content_type : "text/plain";
+	}
 	if (text)
 		r = MHD_create_response_from_buffer(strlen(text), text,
 						    MHD_RESPMEM_MUST_FREE);
@@ -206,12 +225,39 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status,
 		free(text);
 		return MHD_NO;
 	}
-	if (body)
-		MHD_add_response_header(r, "Content-Type", "application/json");
+	if (type)
+		MHD_add_response_header(r, "Content-Type", type);
+	if (resp && resp->no_cache)
+		MHD_add_response_header(r, "Cache-Control", "no-cache");
 	if (hname && hval && hval[0])
 		MHD_add_response_header(r, hname, hval);
+	if (style == API_STYLE_NMOS)
+		add_cors(r);
 	ret = MHD_queue_response(c, (unsigned int)status, r);
 	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, int status,
+				 json_t *body, const char *hname,
+				 const char *hval)
+{
+	return send_answer(c, status, body, NULL, API_STYLE_D4, hname, hval);
+}
+
+/* An NMOS error: {"code": status, "error": msg, "debug": null}. */
+static enum MHD_Result send_nmos_error(struct MHD_Connection *c, int status,
+				       const char *msg, const char *hname,
+				       const char *hval)
+{
+	json_t *j =
+	    json_pack("{s:i,s:s?,s:n}", "code", status, "error", msg, "debug");
+	enum MHD_Result ret;
+
+	if (j && !json_object_get(j, "error")) /* not UTF-8 */
+		json_object_set_new(j, "error", json_string("bad request"));
+	ret = send_answer(c, status, j, NULL, API_STYLE_NMOS, hname, hval);
+	json_decref(j);
 	return ret;
 }
 
@@ -240,22 +286,35 @@ static enum MHD_Result send_error_hdr(struct MHD_Connection *c, int status,
 	return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, int status,
-				  const char *msg)
+/* An error in @t's style (d4's when no table has the path), with one
+ * more header unless @hname is NULL. */
+static enum MHD_Result fail_hdr(const struct api_table *t,
+				struct MHD_Connection *c, int status,
+				const char *msg, const char *hname,
+				const char *hval)
 {
-	return send_error_hdr(c, status, msg, NULL, NULL);
+	if (t && t->style == API_STYLE_NMOS)
+		return send_nmos_error(c, status, msg, hname, hval);
+	return send_error_hdr(c, status, msg, hname, hval);
+}
+
+static enum MHD_Result fail(const struct api_table *t, struct MHD_Connection *c,
+			    int status, const char *msg)
+{
+	return fail_hdr(t, c, status, msg, NULL, NULL);
 }
 
 /* RFC 6750 3: a request without a token gets the challenge alone, one
  * with a wrong token error="invalid_token" too. */
-static enum MHD_Result send_unauthorized(struct MHD_Connection *c,
+static enum MHD_Result send_unauthorized(const struct api_table *t,
+					 struct MHD_Connection *c,
 					 bool had_token, const char *msg)
 {
-	return send_error_hdr(c, MHD_HTTP_UNAUTHORIZED, msg,
-			      MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-			      had_token ? "Bearer realm=\"d4node\", "
-					  "error=\"invalid_token\""
-					: "Bearer realm=\"d4node\"");
+	return fail_hdr(t, c, MHD_HTTP_UNAUTHORIZED, msg,
+			MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+			had_token ? "Bearer realm=\"d4node\", "
+				    "error=\"invalid_token\""
+				  : "Bearer realm=\"d4node\"");
 }
 
 bool api_match(const struct api_req *req, const char *pattern)
@@ -279,20 +338,37 @@ bool api_match(const struct api_req *req, const char *pattern)
 	return i == req->nparts;
 }
 
+static bool has_prefix(const char *url, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return !strncmp(url, prefix, n) && (!url[n] || url[n] == '/');
+}
+
+/* The table whose prefix @url is under, or NULL. */
+static const struct api_table *find_table(const struct api *a, const char *url)
+{
+	unsigned int i;
+
+	for (i = 0; i < a->ntables; i++)
+		if (has_prefix(url, a->tables[i]->prefix))
+			return a->tables[i];
+	return NULL;
+}
+
 /* "/api/v1/flows/main" -> parts "flows", "main". libmicrohttpd has
  * percent-decoded the path already: decoding again would turn a name
  * with '%' in it into another. */
-static int split_path(const char *url, char *copy, size_t len,
-		      struct api_req *req)
+static int split_path(const char *url, const char *prefix, char *copy,
+		      size_t len, struct api_req *req)
 {
 	char *s, *save = NULL, *tok;
 
-	if (strncmp(url, API_PREFIX, strlen(API_PREFIX)) ||
-	    (url[strlen(API_PREFIX)] && url[strlen(API_PREFIX)] != '/'))
+	if (!has_prefix(url, prefix))
 		return -ENOENT;
 	if (strlen(url) >= len)
 		return -E2BIG;
-	snprintf(copy, len, "%s", url + strlen(API_PREFIX));
+	snprintf(copy, len, "%s", url + strlen(prefix));
 	req->nparts = 0;
 	for (s = copy; (tok = strtok_r(s, "/", &save)); s = NULL) {
 		if (req->nparts == API_PARTS)
@@ -302,7 +378,10 @@ static int split_path(const char *url, char *copy, size_t len,
 	return 0;
 }
 
-static bool authorized(struct api *a, struct MHD_Connection *c, bool *had_token)
+/* Whether the request carries the API's token, or one @t's token_ok()
+ * takes. */
+static bool authorized(struct api *a, const struct api_table *t,
+		       struct MHD_Connection *c, bool *had_token)
 {
 	const char *h =
 	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
@@ -313,11 +392,13 @@ static bool authorized(struct api *a, struct MHD_Connection *c, bool *had_token)
 	*had_token = h != NULL;
 	/* the scheme is case-insensitive, then one or more spaces (RFC
 	 * 9110 11.1, RFC 6750 2.1) */
-	if (!h || strncasecmp(h, "Bearer ", 7) || !n)
+	if (!h || strncasecmp(h, "Bearer ", 7))
 		return false;
 	for (h += 7; *h == ' '; h++)
 		;
-	if (strlen(h) != n)
+	if (t->token_ok && t->token_ok(t->ctx, h))
+		return true;
+	if (strlen(h) != n || !n)
 		return false;
 	/* Constant time: the token's bytes do not leak through timing. */
 	for (i = 0; i < n; i++)
@@ -329,15 +410,18 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 				const char *url, const char *method,
 				struct upload *up)
 {
-	struct api_resp resp = {""};
+	const struct api_table *t = find_table(a, url);
+	bool nmos = t && t->style == API_STYLE_NMOS;
+	struct api_resp resp = {0};
 	struct api_req req = {.method = method, .resp = &resp};
 	char path[512], err[512] = "";
 	json_t *out = NULL;
 	json_error_t jerr;
 	const struct api_route *r;
-	bool write = strcmp(method, "GET") && strcmp(method, "HEAD");
-	bool path_known = false, had_token;
+	bool read = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	bool path_known = false, had_token, need_token;
 	char allow[64] = "";
+	const char *match = method;
 	enum MHD_Result ret;
 	int status;
 
@@ -347,30 +431,37 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 		a->stats.too_large++;
 		snprintf(err, sizeof(err), "request body over %d bytes",
 			 API_BODY_MAX);
-		return send_error(c, 413, err);
+		return fail(t, c, 413, err);
 	}
 	if (up->bad_uri) {
 		a->stats.bad_requests++;
-		return send_error(c, MHD_HTTP_BAD_REQUEST,
-				  "the path has %00 or a '%' not followed by "
-				  "two hex digits");
+		return fail(t, c, MHD_HTTP_BAD_REQUEST,
+			    "the path has %00 or a '%' not followed by two "
+			    "hex digits");
 	}
-	if (split_path(url, path, sizeof(path), &req) < 0) {
+	if (!t || split_path(url, t->prefix, path, sizeof(path), &req) < 0) {
 		a->stats.not_found++;
 		snprintf(err, sizeof(err), "no such resource '%.200s'", url);
-		return send_error(c, MHD_HTTP_NOT_FOUND, err);
+		return fail(t, c, MHD_HTTP_NOT_FOUND, err);
 	}
+	/* A CORS preflight carries no token: answered with the headers. */
+	if (nmos && !strcmp(method, "OPTIONS"))
+		return send_answer(c, 200, NULL, NULL, API_STYLE_NMOS, NULL,
+				   NULL);
+	if (nmos && !strcmp(method, "HEAD"))
+		match = "GET"; /* libmicrohttpd sends no body for HEAD */
 	/* Before the body is parsed: a client without the token learns
 	 * nothing from our JSON errors. Open routes (pairing) excepted. */
-	for (r = a->routes; r->method; r++)
-		if (r->open && !strcmp(r->method, method) &&
+	for (r = t->routes; r->method; r++)
+		if (r->open && !strcmp(r->method, match) &&
 		    api_match(&req, r->pattern))
 			break;
-	if ((write || a->cfg.read_token) && !r->method &&
-	    !authorized(a, c, &had_token)) {
+	need_token =
+	    read ? !t->open_reads && a->cfg.read_token : !t->open_writes;
+	if (need_token && !r->method && !authorized(a, t, c, &had_token)) {
 		a->stats.unauthorized++;
 		return send_unauthorized(
-		    c, had_token,
+		    t, c, had_token,
 		    had_token
 			? "wrong token: this needs 'Authorization: Bearer "
 			  "TOKEN' with this node's token (d4ctl login NODE "
@@ -381,22 +472,24 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 			  "directory)");
 	}
 	if (up->len) {
-		req.body = json_loadb(up->buf, up->len, 0, &jerr);
-		if (!req.body || !json_is_object(req.body)) {
+		req.body = json_loadb(up->buf, up->len,
+				      nmos ? JSON_DECODE_ANY : 0, &jerr);
+		if (!req.body || (!nmos && !json_is_object(req.body))) {
 			a->stats.bad_requests++;
 			if (req.body)
 				snprintf(err, sizeof(err),
 					 "the body is not a JSON object");
 			else
 				snprintf(err, sizeof(err),
-					 "the body is not a JSON object: line "
-					 "%d column %d: %s",
+					 "the body is not %s: line %d column "
+					 "%d: %s",
+					 nmos ? "JSON" : "a JSON object",
 					 jerr.line, jerr.column, jerr.text);
 			json_decref(req.body);
-			return send_error(c, MHD_HTTP_BAD_REQUEST, err);
+			return fail(t, c, MHD_HTTP_BAD_REQUEST, err);
 		}
 	}
-	for (r = a->routes; r->method; r++) {
+	for (r = t->routes; r->method; r++) {
 		if (!api_match(&req, r->pattern))
 			continue;
 		if (strlen(allow) + strlen(r->method) + 3 < sizeof(allow))
@@ -404,31 +497,33 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 				 sizeof(allow) - strlen(allow), "%s%s",
 				 path_known ? ", " : "", r->method);
 		path_known = true;
-		if (!strcmp(r->method, method))
+		if (!strcmp(r->method, match))
 			break;
 	}
 	if (!r->method) {
 		json_decref(req.body);
 		if (path_known)
-			return send_error_hdr(c, MHD_HTTP_METHOD_NOT_ALLOWED,
-					      "method not allowed here",
-					      MHD_HTTP_HEADER_ALLOW, allow);
+			return fail_hdr(t, c, MHD_HTTP_METHOD_NOT_ALLOWED,
+					"method not allowed here",
+					MHD_HTTP_HEADER_ALLOW, allow);
 		a->stats.not_found++;
 		snprintf(err, sizeof(err), "no such resource '%.200s'", url);
-		return send_error(c, MHD_HTTP_NOT_FOUND, err);
+		return fail(t, c, MHD_HTTP_NOT_FOUND, err);
 	}
-	status = r->fn(a->ctx, &req, &out, err, sizeof(err));
+	status = r->fn(t->ctx, &req, &out, err, sizeof(err));
 	json_decref(req.body);
 	if (status >= 400) {
 		json_decref(out);
+		free(resp.text);
 		if (status == 400)
 			a->stats.bad_requests++;
-		return send_error(c, status, err[0] ? err : "failed");
+		return fail(t, c, status, err[0] ? err : "failed");
 	}
-	ret = send_json(c, status, out,
-			status == 201 ? MHD_HTTP_HEADER_LOCATION : NULL,
-			resp.location);
+	ret = send_answer(c, status, out, &resp, t->style,
+			  status == 201 ? MHD_HTTP_HEADER_LOCATION : NULL,
+			  resp.location);
 	json_decref(out);
+	free(resp.text);
 	return ret;
 }
 
@@ -474,9 +569,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 			up->dispatched = true;
 			a->stats.requests++;
 			a->stats.bad_requests++;
-			return send_error(c, MHD_HTTP_BAD_REQUEST,
-					  "more than one Content-Length, or "
-					  "one with Transfer-Encoding");
+			return fail(find_table(a, url), c, MHD_HTTP_BAD_REQUEST,
+				    "more than one Content-Length, or one "
+				    "with Transfer-Encoding");
 		}
 		return MHD_YES;
 	}
@@ -587,8 +682,9 @@ static void evict_oldest(struct api *a, const struct api_conn *keep)
 			old = ac;
 	if (old) {
 		a->stats.evicted++;
-		cut(a, old, "the most connections are open; it waited "
-			    "longest");
+		cut(a, old,
+		    "the most connections are open; it waited "
+		    "longest");
 	}
 }
 
@@ -656,8 +752,11 @@ struct api *api_new(struct loop *loop, const struct api_config *cfg,
 		return NULL;
 	a->loop = loop;
 	a->cfg = *cfg;
-	a->routes = routes;
-	a->ctx = ctx;
+	a->d4 = (struct api_table){.prefix = API_PREFIX,
+				   .routes = routes,
+				   .ctx = ctx,
+				   .style = API_STYLE_D4};
+	a->tables[a->ntables++] = &a->d4;
 	a->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000000000ull, 5);
 	sa = cfg->addr;
 	/* the logger first: options before it would log to stderr */
@@ -738,6 +837,35 @@ void api_set_location(const struct api_req *req, const char *collection,
 uint16_t api_port(const struct api *a)
 {
 	return a->port;
+}
+
+const char *api_token(const struct api *a)
+{
+	return a->cfg.token;
+}
+
+int api_add_table(struct api *a, const struct api_table *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < a->ntables; i++)
+		if (!strcmp(a->tables[i]->prefix, t->prefix))
+			return -EEXIST;
+	if (a->ntables == API_MAX_TABLES)
+		return -ENOSPC;
+	a->tables[a->ntables++] = t;
+	return 0;
+}
+
+void api_remove_table(struct api *a, const struct api_table *t)
+{
+	unsigned int i;
+
+	for (i = 0; i < a->ntables; i++)
+		if (a->tables[i] == t) {
+			a->tables[i] = a->tables[--a->ntables];
+			return;
+		}
 }
 
 void api_get_stats(const struct api *a, struct api_stats *out)

@@ -178,6 +178,11 @@ static void start_section(struct parse_ctx *p, const char *section)
 		p->obj = &cfg->disco;
 		return;
 	}
+	if (!strcmp(kind, "nmos") && !*name) {
+		p->kind = SETTINGS_NMOS;
+		p->obj = &cfg->nmos;
+		return;
+	}
 	for (k = 0; k < sizeof(named) / sizeof(named[0]); k++)
 		if (!strcmp(kind, named[k].kind)) {
 			start_named(p, k, name);
@@ -185,6 +190,7 @@ static void start_section(struct parse_ctx *p, const char *section)
 		}
 	fail(p, p->line, NULL,
 	     "unknown section [%s]; expected [node], [ptp], [discovery], "
+	     "[nmos], "
 	     "[source NAME], [d4 NAME], [flow NAME], [subscription NAME] or "
 	     "[sink NAME]",
 	     section);
@@ -478,6 +484,7 @@ static int parse_text(const char *text, const char *name, const char *base,
 	settings_defaults(SETTINGS_NODE, cfg);
 	settings_defaults(SETTINGS_PTP, &cfg->ptp);
 	settings_defaults(SETTINGS_DISCOVERY, &cfg->disco);
+	settings_defaults(SETTINGS_NMOS, &cfg->nmos);
 	p->cfg = cfg;
 	p->kind = -1;
 	p->fname = name;

@@ -110,6 +110,30 @@ struct d4prog_config {
 	unsigned int sends_per_second;
 };
 
+#define CONFIG_MAX_REGISTRIES 8
+#define CONFIG_URL_MAX	      256
+
+enum nmos_write_auth {
+	NMOS_AUTH_TOKEN, /* the node's token, or one of tokens_file's */
+	NMOS_AUTH_OPEN,	 /* no token: for controllers that send none */
+};
+
+/* [nmos]: IS-04 Node API and registration, IS-05 (docs/nmos.md). */
+struct nmos_config {
+	bool enable;
+	char registry[CONFIG_MAX_REGISTRIES][CONFIG_URL_MAX]; /* in order */
+	unsigned int nregistry;
+	bool dns_sd; /* browse _nmos-register._tcp */
+	bool p2p;    /* _nmos-node._tcp while no registry is found */
+	uint64_t heartbeat_ns;
+	unsigned int receiver_channels; /* RX channels per receiver */
+	uint64_t latency_ns; /* of the subscriptions IS-05 makes */
+	bool has_host;
+	struct in_addr host; /* the address in hrefs; 0: the interface's */
+	enum nmos_write_auth write_auth;
+	char tokens_file[4096]; /* more bearer tokens, one a line */
+};
+
 struct node_config {
 	char path[4096];
 	/* [node] */
@@ -128,6 +152,7 @@ struct node_config {
 	unsigned int rx_channels; /* the node's RX channels (default 8) */
 	struct ptp_node_config ptp;
 	struct discovery_config disco;
+	struct nmos_config nmos;
 
 	struct source_config sources[CONFIG_MAX_SOURCES];
 	unsigned int nsources;

@@ -13,6 +13,7 @@
 #include "node/disco.h"
 #include "node/files.h"
 #include "node/media.h"
+#include "node/nmos.h"
 #include "node/notify.h"
 #include "node/privs.h"
 #include "node/recorder.h"
@@ -424,6 +425,7 @@ static int control_loop(struct node *n)
 	 * calls do. */
 	ptp_tick(n, n->start_ns);
 	state_restore(n);
+	n->nmos = nmos_new(n);
 	notify_open(&n->notify);
 	notify_send(&n->notify,
 		    "READY=1\nSTATUS=%u flow(s), %u subscription(s)",
@@ -431,6 +433,8 @@ static int control_loop(struct node *n)
 	rc = loop_run(n->loop);
 	notify_send(&n->notify, "STOPPING=1");
 	notify_close(&n->notify);
+	nmos_destroy(n->nmos);
+	n->nmos = NULL;
 out_stop_api:
 	node_api_stop(n);
 out_free_tick:

@@ -31,6 +31,7 @@ struct ptp4l_proc;
 struct api;
 struct tx;
 struct rx;
+struct nmos;
 
 #define NODE_MAX_TX	      128 /* TX channels with a name */
 #define NODE_CHANNEL_NAME_MAX 32
@@ -56,6 +57,7 @@ struct node {
 	struct rx *rx;
 	struct disco *disco;
 	struct api *api;
+	struct nmos *nmos; /* NMOS IS-04/IS-05 (node/nmos.h), or NULL */
 	struct ptp_sync *sync;
 	struct ptp4l_proc *ptp4l;
 	struct notify notify; /* systemd: READY, STATUS, WATCHDOG */

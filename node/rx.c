@@ -164,7 +164,11 @@ int sub_settings_check_rx(const struct sub_settings *s,
 			 CONFIG_RX_RATE);
 		return -EINVAL;
 	}
-	for (j = 0; j < nothers; j++)
+	for (j = 0; j < nothers; j++) {
+		/* one that stops where this one starts may share them */
+		if (others[j]->rx_until_ns && s->rx_from_ns &&
+		    others[j]->rx_until_ns <= s->rx_from_ns)
+			continue;
 		for (c = 0; c < s->nrx; c++)
 			for (k = 0; k < others[j]->nrx; k++)
 				if (s->rx[c] == others[j]->rx[k]) {
@@ -175,6 +179,7 @@ int sub_settings_check_rx(const struct sub_settings *s,
 						 others[j]->name);
 					return -EBUSY;
 				}
+	}
 	return 0;
 }
 
@@ -370,6 +375,14 @@ out_close:
 	return -EINVAL;
 }
 
+/* The first RX bus position at or after PTP time @ns (0: 0). */
+static uint64_t rx_window_x(uint64_t ns)
+{
+	uint64_t x = mclock_ns_to_samples(ns, CONFIG_RX_RATE);
+
+	return mclock_samples_to_ns(x, CONFIG_RX_RATE) < ns ? x + 1 : x;
+}
+
 /* Feed @r's sinks and RX channels from receiver @s (not running yet). */
 static int attach_outs(struct rx *rx, struct rx_sub *r, struct sub *s,
 		       char *err, size_t err_len)
@@ -398,6 +411,10 @@ static int attach_outs(struct rx *rx, struct rx_sub *r, struct sub *s,
 	}
 	if (r->set.nrx && rx->bus) {
 		r->port.bus = rx->bus;
+		r->port.from_x = rx_window_x(r->set.rx_from_ns);
+		atomic_store(&r->port.until_x,
+			     r->set.rx_until_ns ? rx_window_x(r->set.rx_until_ns)
+						: 0);
 		r->port.map.n = r->set.nrx;
 		for (c = 0; c < r->set.nrx; c++) {
 			r->port.map.rx[c] = r->set.rx[c];
@@ -797,6 +814,18 @@ int rx_sub_set_latency(struct rx *rx, unsigned int slot, uint64_t latency_ns,
 	return 0;
 }
 
+int rx_sub_set_until(struct rx *rx, unsigned int slot, uint64_t until_ns)
+{
+	struct rx_sub *r = &rx->subs[slot];
+
+	if (until_ns && until_ns < r->set.rx_from_ns)
+		return -EINVAL;
+	r->set.rx_until_ns = until_ns;
+	/* the media thread reads it at its next feed */
+	atomic_store(&r->port.until_x, until_ns ? rx_window_x(until_ns) : 0);
+	return 0;
+}
+
 static bool same_stream(const struct sub_config *a, const struct sub_config *b)
 {
 	return a->addr.sin_addr.s_addr == b->addr.sin_addr.s_addr &&
@@ -1069,8 +1098,8 @@ static void report_one(struct rx_sub *r, bool flush)
 	    "with %u-byte payloads (not whole frames)",
 	    "from a source outside the filter",
 	    "too far ahead of playout",
-	    "of another SSRC than the stream's (strays, spoofs, or a new "
-	    "sender proving itself)",
+	    ("of another SSRC than the stream's (strays, spoofs, or a new "
+	     "sender proving itself)"),
 	};
 	const struct sub_stats *st = sub_stats(r->sub);
 	struct rx_seen *seen = &r->seen;

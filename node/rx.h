@@ -55,6 +55,11 @@ struct sub_settings {
 	unsigned int nstream_ch;	 /* stream_channels, 0: 1-nrx */
 	uint8_t stream_ch[SOURCE_MAX_CHANNELS];
 	unsigned int given; /* SUB_GIVEN_*: keys given (they beat an SDP) */
+	/* Not a setting, never saved: the PTP times between which it
+	 * fills its RX channels, [from, until) (0: from the start, until
+	 * deleted). A scheduled switch at T (IS-05) makes the new one from
+	 * T and the old one until T: they may share RX channels. */
+	uint64_t rx_from_ns, rx_until_ns;
 };
 
 struct sdp_stream;
@@ -156,6 +161,10 @@ int rx_sub_delete(struct rx *rx, unsigned int slot, char *err, size_t err_len);
  * sinks without a gap in their positions). 0, -EINVAL, -EIO. */
 int rx_sub_set_latency(struct rx *rx, unsigned int slot, uint64_t latency_ns,
 		       char *err, size_t err_len);
+/* Subscription @slot stops filling its RX channels at PTP time
+ * @until_ns (0: it fills them until deleted), to the sample; its other
+ * sinks go on. 0 or -EINVAL (a time before its rx_from_ns). */
+int rx_sub_set_until(struct rx *rx, unsigned int slot, uint64_t until_ns);
 /* Discovery changed: look every subscription by stream name up again,
  * open it, or move it when its SDP moved the stream. */
 void rx_resolve(struct rx *rx, struct disco *d);

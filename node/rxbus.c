@@ -105,10 +105,27 @@ void rxbus_port_feed(void *ctx, uint64_t x, const int32_t *frames,
 	struct rxbus_port *p = ctx;
 	struct rxbus *b = p->bus;
 	uint64_t end = x + n, lo, hi;
+	uint64_t until =
+	    atomic_load_explicit(&p->until_x, memory_order_relaxed);
 	unsigned int i, c;
 
 	if (!b->started)
 		return;
+	/* Outside the port's window: not ours to write (not dropped). */
+	if (x < p->from_x) {
+		if (end <= p->from_x)
+			return;
+		frames += (p->from_x - x) * stream_ch;
+		n -= (unsigned int)(p->from_x - x);
+		x = p->from_x;
+	}
+	if (until && end > until) {
+		if (x >= until)
+			return;
+		n = (unsigned int)(until - x);
+		end = until;
+	}
+	/* where the stream first reaches the bus: inside the window only */
 	if (first_data_x < b->first_data_x && first_data_x < end)
 		b->first_data_x = first_data_x > x ? first_data_x : x;
 	/* Writable: [play_x, play_x + size - chunk): behind is handed on,

@@ -10,6 +10,7 @@
 #ifndef D4_NODE_RXBUS_H
 #define D4_NODE_RXBUS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,10 +31,14 @@ struct rx_map {
 	uint8_t stream_ch[SOURCE_MAX_CHANNELS];
 };
 
-/* A subscription's way onto the bus. */
+/* A subscription's way onto the bus: only positions in [from_x,
+ * until_x) go through (a switch or a stop at a sample). until_x may be
+ * changed while the media thread feeds the port. */
 struct rxbus_port {
 	struct rxbus *bus;
 	struct rx_map map;
+	uint64_t from_x;	   /* 0: from the start */
+	_Atomic uint64_t until_x; /* 0: until removed */
 };
 
 /* A bus of @nch channels at @rate. NULL when out of memory or @nch is 0 or

@@ -47,6 +47,8 @@ static const struct setting_choice timings[] = {{"auto", SUB_TIMING_AUTO},
 						{"ptp", SUB_TIMING_PTP},
 						{"arrival", SUB_TIMING_ARRIVAL},
 						{NULL, 0}};
+static const struct setting_choice write_auths[] = {
+    {"token", NMOS_AUTH_TOKEN}, {"open", NMOS_AUTH_OPEN}, {NULL, 0}};
 static const struct setting_choice file_formats[] = {{"wav", SF_FORMAT_WAV},
 						     {"flac", SF_FORMAT_FLAC},
 						     {"aiff", SF_FORMAT_AIFF},
@@ -94,6 +96,19 @@ static bool check_name(const char *v)
 {
 	for (; *v; v++)
 		if (*v == '/' || (unsigned char)*v < 0x20 || *v == 0x7f)
+			return false;
+	return true;
+}
+
+/* A registry's base URL: "http://HOST[:PORT]" and maybe a path. */
+static bool check_url(const char *v)
+{
+	const char *c;
+
+	if (strncmp(v, "http://", 7) || !v[7] || v[7] == '/')
+		return false;
+	for (c = v; *c; c++)
+		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
 			return false;
 	return true;
 }
@@ -446,6 +461,42 @@ static const struct setting d4_rows[] = {
     {NULL, NULL, 0, 0, 0, 0},
 };
 
+static const struct setting nmos_rows[] = {
+    {"enable", NULL, SETTING_BOOL, F(struct nmos_config, enable), .def = "off",
+     .what = "on or off", .help = "IS-04 Node API, registration, IS-05"},
+    {"registry", NULL, SETTING_LINES, F(struct nmos_config, registry),
+     F2(struct nmos_config, nregistry), .max = CONFIG_MAX_REGISTRIES,
+     .check = check_url, .what = "a URL such as http://10.0.0.5:8235",
+     .help = "a Registration API, repeatable, in order"},
+    {"dns_sd", NULL, SETTING_BOOL, F(struct nmos_config, dns_sd), .def = "on",
+     .what = "on or off", .help = "find registries by _nmos-register._tcp"},
+    {"p2p", NULL, SETTING_BOOL, F(struct nmos_config, p2p), .def = "on",
+     .what = "on or off", .help = "_nmos-node._tcp while no registry"},
+    {"heartbeat", NULL, SETTING_DURATION, F(struct nmos_config, heartbeat_ns),
+     .min = SEC, .max = 60 * SEC, .unit_ns = SEC, .def = "5s",
+     .what = "an interval from 1 s to 60 s",
+     .help = "between heartbeats to the registry"},
+    {"receiver_channels", NULL, SETTING_UINT,
+     F(struct nmos_config, receiver_channels), .min = 1,
+     .max = RXBUS_MAX_CHANNELS, .def = "2",
+     .what = "a count of RX channels from 1 to 64",
+     .help = "RX channels per NMOS receiver"},
+    {"latency", NULL, SETTING_DURATION, F(struct nmos_config, latency_ns),
+     .min = SUB_LATENCY_MIN_NS, .max = SUB_LATENCY_MAX_NS, .unit_ns = MS,
+     .def = "1ms", .what = "a latency from 250us to 100ms",
+     .help = "the link offset of what IS-05 connects"},
+    {"host", NULL, SETTING_ADDRESS, F(struct nmos_config, host),
+     F2(struct nmos_config, has_host), .what = "an IPv4 address",
+     .help = "the address in the node's hrefs"},
+    {"write_auth", NULL, SETTING_ENUM, F(struct nmos_config, write_auth),
+     .choices = write_auths, .def = "token", .what = "token or open",
+     .help = "what IS-05 writes need"},
+    {"tokens_file", NULL, SETTING_PATH, F(struct nmos_config, tokens_file),
+     .what = "a file of bearer tokens",
+     .help = "more bearer tokens IS-05 writes may carry"},
+    {NULL, NULL, 0, 0, 0, 0},
+};
+
 static const struct {
 	const char *name;
 	const struct setting *rows;
@@ -458,6 +509,7 @@ static const struct {
     [SETTINGS_SUB] = {"subscription", sub_rows},
     [SETTINGS_SINK] = {"sink", sink_rows},
     [SETTINGS_D4] = {"d4", d4_rows},
+    [SETTINGS_NMOS] = {"nmos", nmos_rows},
 };
 
 const struct setting *settings_rows(enum settings_section sec)

@@ -27,6 +27,7 @@ enum settings_section {
 	SETTINGS_SUB,	 /* struct sub_settings */
 	SETTINGS_SINK,	 /* struct sink_config */
 	SETTINGS_D4,	 /* struct d4prog_config */
+	SETTINGS_NMOS,	 /* struct nmos_config */
 	SETTINGS_NSECTIONS,
 };
 

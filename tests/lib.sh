@@ -100,6 +100,94 @@ d4_lab_hosts() {
 	done
 }
 
+# Two subnets joined by a router, and no mDNS between them:
+# d4_lab_subnets PREFIX N1 N2 makes bridges PREFIX-br1 (10.77.1.0/24) and
+# PREFIX-br2 (10.77.2.0/24), a router PREFIX-rt (10.77.1.254 and
+# 10.77.2.254, ip_forward on) and hosts PREFIX-a1..aN1 (10.77.1.i) and
+# PREFIX-b1..bN2 (10.77.2.i), each with its default route via the router.
+# Multicast is not routed: streams cross the router by unicast.
+d4_lab_subnets() {
+	local pre=$1 n1=$2 n2=$3 net h
+	ip netns add "$pre-rt"
+	_netns="$_netns $pre-rt"
+	ip -n "$pre-rt" link set lo up
+	ip netns exec "$pre-rt" sysctl -qw net.ipv4.ip_forward=1
+	for net in 1 2; do
+		local br=$pre-br$net side=$( [ $net = 1 ] && echo a || echo b )
+		local count=$( [ $net = 1 ] && echo "$n1" || echo "$n2" )
+		ip netns add "$br"
+		_netns="$_netns $br"
+		ip -n "$br" link add br0 type bridge
+		ip -n "$br" link set br0 type bridge mcast_snooping 0
+		ip -n "$br" link set br0 up
+		ip link add "$pre-r$net" type veth peer name eth$net netns "$pre-rt"
+		ip link set "$pre-r$net" netns "$br"
+		ip -n "$br" link set "$pre-r$net" master br0 up
+		ip -n "$pre-rt" addr add "10.77.$net.254/24" dev eth$net
+		ip -n "$pre-rt" link set eth$net up
+		for h in $(seq 1 "$count"); do
+			ip netns add "$pre-$side$h"
+			_netns="$_netns $pre-$side$h"
+			ip link add "$pre-v$side$h" type veth peer name eth0 \
+				netns "$pre-$side$h"
+			ip link set "$pre-v$side$h" netns "$br"
+			ip -n "$br" link set "$pre-v$side$h" master br0 up
+			ip -n "$pre-$side$h" addr add "10.77.$net.$h/24" dev eth0
+			ip -n "$pre-$side$h" link set eth0 up
+			ip -n "$pre-$side$h" link set lo up
+			ip -n "$pre-$side$h" route add default via "10.77.$net.254"
+			ip -n "$pre-$side$h" route add 224.0.0.0/4 dev eth0
+		done
+	done
+}
+
+# --- NMOS (docs/nmos.md): tests/tools' registry and schema checks -------
+# Debian's python3 with python3-jsonschema (scripts/setup) validates.
+D4_PY=${D4_PY:-/usr/bin/python3}
+D4_NMOS_TOOLS=$D4_SRC/tests/tools
+export D4_NMOS_SPECS=${D4_NMOS_SPECS:-$D4_SRC/tests/data/nmos}
+
+# d4_nmos_registry HOST PORT [args...]: the test registry on HOST, its
+# requests logged in $T/reg-HOST-PORT.log (a restart appends). Waits
+# until it listens; PID in $!.
+d4_nmos_registry() {
+	local host=$1 port=$2 log=$T/reg-$1-$2
+	shift 2
+	d4_spawn "$log.out" ip netns exec "$host" "$D4_PY" \
+		"$D4_NMOS_TOOLS/nmos_registry.py" --port "$port" \
+		--schemas "$D4_NMOS_SPECS" --log "$log.log" "$@"
+	d4_wait_log "$log.out" "registry listening" 20
+}
+
+# d4_nmos_get HOST URL: GET from lab host HOST, the body on stdout.
+d4_nmos_get() {
+	ip netns exec "$1" curl -sf --max-time 10 "$2"
+}
+
+# d4_nmos_wait HOST URL PYEXPR SECONDS WHAT: poll URL from HOST until the
+# Python expression PYEXPR over its JSON answer j is true.
+d4_nmos_wait() {
+	local host=$1 url=$2 expr=$3 secs=$4 what=$5 i
+	for i in $(seq 1 $((secs * 4))); do
+		if ip netns exec "$host" curl -sf --max-time 5 "$url" \
+			>"$T/nmos-wait.json" 2>/dev/null &&
+			"$D4_PY" -c "import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(0 if ($expr) else 1)" "$T/nmos-wait.json" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.25
+	done
+	fail "timed out after $secs s waiting for $what ($url: $(head -c 600 "$T/nmos-wait.json" 2>/dev/null))"
+}
+
+# d4_nmos_check HOST ARGS...: tests/tools/nmos_check.py run on HOST.
+d4_nmos_check() {
+	local host=$1
+	shift
+	ip netns exec "$host" "$D4_PY" "$D4_NMOS_TOOLS/nmos_check.py" "$@"
+}
+
 # Wait up to $2 seconds for file $1 to exist and be non-empty.
 d4_wait_file() {
 	local i

@@ -3,7 +3,9 @@
  * deadline for every request, room kept for newcomers); a request that
  * trickles in is cut at its deadline; HTTP oddities are answered 400
  * (a %00 in the path, two Content-Lengths), and the bearer scheme is
- * case-insensitive. The node runs in a thread (node_harness.h); attackers
+ * case-insensitive. The NMOS routes (/x-nmos, another table on the same
+ * listener) are held to the same limits, their errors in NMOS's form.
+ * The node runs in a thread (node_harness.h); attackers
  * and probes are raw sockets from 127.0.0.x source addresses, as other
  * hosts would be. */
 #include <setjmp.h>
@@ -45,7 +47,11 @@ static int group_setup(void **state)
 			   "status_interval = 0\n"
 			   "[discovery]\n"
 			   "sap = off\n"
-			   "mdns = off\n",
+			   "mdns = off\n"
+			   "[nmos]\n"
+			   "enable = on\n"
+			   "dns_sd = off\n"
+			   "p2p = off\n",
 			   root_url + strlen("http://"), dir) < 0 ||
 	    start_node() < 0) {
 		group_teardown(state);
@@ -109,20 +115,21 @@ static ssize_t answer(int fd, char *buf, size_t len, double secs)
 }
 
 /* One request from 127.0.0.@host: its status line's code, 0 when closed
- * unanswered, -1 on no answer within @secs. */
-static int ask(unsigned int host, const char *req, double secs)
+ * unanswered, -1 on no answer within @secs; what came in @buf. */
+static int ask_buf(unsigned int host, const char *req, double secs, char *buf,
+		   size_t len)
 {
 	int fd = connect_from(host), code = -1;
-	char buf[2048];
 	ssize_t n;
 
+	buf[0] = '\0';
 	if (fd < 0)
 		return 0;
 	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
 		close(fd);
 		return 0;
 	}
-	n = answer(fd, buf, sizeof(buf), secs);
+	n = answer(fd, buf, len, secs);
 	if (n == 0)
 		code = 0;
 	else if (n > 0 && sscanf(buf, "HTTP/1.1 %d", &code) != 1)
@@ -131,12 +138,22 @@ static int ask(unsigned int host, const char *req, double secs)
 	return code;
 }
 
-#define GET_NODE "GET /api/v1/node HTTP/1.1\r\nHost: n\r\n\r\n"
+static int ask(unsigned int host, const char *req, double secs)
+{
+	char buf[2048];
+
+	return ask_buf(host, req, secs, buf, sizeof(buf));
+}
+
+#define GET_NODE    "GET /api/v1/node HTTP/1.1\r\nHost: n\r\n\r\n"
+#define GET_NMOS    "GET /x-nmos/node/v1.3/self HTTP/1.1\r\nHost: n\r\n\r\n"
+#define NMOS_STAGED "/x-nmos/connection/v1.1/single/receivers/x/staged"
 
 /* 8 connections from each of 24 addresses, half of them trickling a
- * request that never ends, half idle: 192 against a node that keeps 128.
- * 70 probes from another address, one after another, are each answered
- * within 5 s; the API counts what it cut. */
+ * request that never ends (to d4's API or NMOS's), half idle: 192 against
+ * a node that keeps 128. 70 probes from another address, one after
+ * another and to both, are each answered within 5 s; the API counts what
+ * it cut. */
 static void test_limits_slow_clients_do_not_lock_out(void **state)
 {
 	enum { HOSTS = 24, PER = 8, PROBES = 70 };
@@ -150,8 +167,10 @@ static void test_limits_slow_clients_do_not_lock_out(void **state)
 		if (fds[i] < 0)
 			continue;
 		opened++;
-		if (i % 2)
+		if (i % 4 == 1)
 			send(fds[i], "GET /api/v1/no", 14, MSG_NOSIGNAL);
+		else if (i % 4 == 3)
+			send(fds[i], "GET /x-nmos/no", 14, MSG_NOSIGNAL);
 	}
 	assert_true(opened > 100);
 	for (i = 0; i < PROBES; i++) {
@@ -161,7 +180,7 @@ static void test_limits_slow_clients_do_not_lock_out(void **state)
 		for (k = 1; k < HOSTS * PER; k += 2)
 			if (fds[k] >= 0)
 				send(fds[k], "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (ask(2, GET_NODE, 5.0) == 200)
+		if (ask(2, i % 2 ? GET_NMOS : GET_NODE, 5.0) == 200)
 			answered++;
 	}
 	print_message("%u of %u probes answered in %.1f s beside %u "
@@ -178,18 +197,22 @@ static void test_limits_slow_clients_do_not_lock_out(void **state)
 }
 
 /* A request trickled one byte every 200 ms is cut at its deadline (5 s),
- * not served for ever and not cut long before. */
-static void test_limits_trickled_request_is_cut_at_deadline(void **state)
+ * not served for ever and not cut long before; seconds to the cut. */
+static double trickle(const char *path)
 {
-	static const char req[] = "GET /api/v1/node HTTP/1.1\r\nX-Slow: "
-				  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-				  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	char req[256];
 	int fd = connect_from(3);
 	double t0 = now_s(), cut = 0;
-	unsigned int i;
+	size_t i, len;
 
+	snprintf(req, sizeof(req),
+		 "GET %s HTTP/1.1\r\nX-Slow: "
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+		 path);
+	len = strlen(req);
 	assert_true(fd >= 0);
-	for (i = 0; i < sizeof(req) - 1 && now_s() - t0 < 20; i++) {
+	for (i = 0; i < len && now_s() - t0 < 20; i++) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		char c;
 
@@ -200,7 +223,16 @@ static void test_limits_trickled_request_is_cut_at_deadline(void **state)
 		}
 	}
 	close(fd);
-	print_message("cut after %.1f s\n", cut);
+	print_message("%s: cut after %.1f s\n", path, cut);
+	return cut;
+}
+
+static void test_limits_trickled_request_is_cut_at_deadline(void **state)
+{
+	double cut = trickle("/api/v1/node");
+
+	assert_true(cut >= 4.0 && cut <= 12.0);
+	cut = trickle("/x-nmos/node/v1.3/self");
 	assert_true(cut >= 4.0 && cut <= 12.0);
 }
 
@@ -273,6 +305,43 @@ static void test_limits_http_oddities_are_400(void **state)
 	reply_free(&r);
 }
 
+/* The oddities under /x-nmos: the same 400s, 401s for the same tokens,
+ * in NMOS's error form ({"code", "error", "debug"}). */
+static void test_limits_nmos_routes_same_rules(void **state)
+{
+	char req[512], buf[2048];
+	struct reply r;
+
+	assert_int_equal(ask_buf(6,
+				 "GET /x-nmos/node/v1.3/%00 HTTP/1.1\r\n"
+				 "Host: n\r\n\r\n",
+				 5.0, buf, sizeof(buf)),
+			 400);
+	assert_non_null(strstr(buf, "Access-Control-Allow-Origin"));
+	assert_int_equal(ask(6,
+			     "GET /x-nmos/node/v1.3/%zz HTTP/1.1\r\nHost: "
+			     "n\r\n\r\n",
+			     5.0),
+			 400);
+	snprintf(req, sizeof(req),
+		 "PATCH %s HTTP/1.1\r\nHost: n\r\n"
+		 "Authorization: Bearer %s\r\nContent-Length: 5\r\n"
+		 "Content-Length: 2\r\n\r\n{}",
+		 NMOS_STAGED, token);
+	assert_int_equal(ask_buf(6, req, 5.0, buf, sizeof(buf)), 400);
+	assert_non_null(strstr(buf, "\"code\":400"));
+	/* the bearer scheme in any case, more than one space */
+	snprintf(req, sizeof(req), "bearer   %s", token);
+	request(&r, "PATCH", NMOS_STAGED, "{}", 2, req);
+	assert_true(r.status != 401);
+	reply_free(&r);
+	snprintf(req, sizeof(req), "Basic %s", token);
+	request(&r, "PATCH", NMOS_STAGED, "{}", 2, req);
+	assert_int_equal(r.status, 401);
+	assert_int_equal(member_int(r.json, "code"), 401);
+	reply_free(&r);
+}
+
 int main(void)
 {
 	/* as in test_api.c: under qemu-user a thread of qemu's keeps
@@ -284,6 +353,7 @@ int main(void)
 	}
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_limits_http_oddities_are_400),
+	    cmocka_unit_test(test_limits_nmos_routes_same_rules),
 	    cmocka_unit_test(test_limits_per_client_cap),
 	    cmocka_unit_test(test_limits_trickled_request_is_cut_at_deadline),
 	    cmocka_unit_test(test_limits_slow_clients_do_not_lock_out),

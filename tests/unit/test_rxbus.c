@@ -2,7 +2,8 @@
  * latencies, feeding different RX channels in chunks of their own, reach
  * one recording each at its own timestamps; RX channels nothing feeds are
  * zero; a write after its hand-on is dropped and counted; a clock step
- * starts the bus over. The recorder is the real one, writing a WAV file
+ * starts the bus over; a switch between two ports at a position (their
+ * windows) is exact to the sample. The recorder is the real one, writing a WAV file
  * under a mkdtemp directory that is removed. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -290,6 +291,54 @@ static int group_teardown(void **state)
 	return rmdir(path);
 }
 
+/* A switch at a sample (IS-05): stream 0 fills RX 1-2 until position S,
+ * stream 1 from S on; both feed the same RX channels all along, at two
+ * latencies in chunks of their own. The recording is stream 0 before S
+ * and stream 1 from S, to the sample: with the later writer each way
+ * round, so that both ends of the windows are what decides. */
+static void switch_at(uint64_t lat0, uint64_t lat1)
+{
+	struct rxbus *b = rxbus_new(2, RATE);
+	uint8_t chans[2] = {0, 1};
+	uint64_t start_x = mclock_ns_to_samples(T0_NS, RATE) + 100;
+	uint64_t s = start_x + 1237; /* inside a chunk of each */
+	struct feeder f[2] = {
+	    {.id = 0, .ch = 2, .chunk = 48, .lat = lat0,
+	     .port = {.map = {.n = 2, .rx = {0, 1}, .stream_ch = {0, 1}}}},
+	    {.id = 1, .ch = 2, .chunk = 100, .lat = lat1,
+	     .port = {.map = {.n = 2, .rx = {0, 1}, .stream_ch = {0, 1}},
+		      .from_x = s}},
+	};
+	struct recorder *rec;
+	int32_t *got;
+	unsigned int i;
+
+	assert_non_null(b);
+	f[0].port.bus = f[1].port.bus = b;
+	atomic_store(&f[0].port.until_x, s);
+	rec = open_rec(start_x, 2, chans);
+	assert_int_equal(rxbus_add_recorder(b, rec), 0);
+	run(b, rec, f, 2, 250 * 1000);
+	recorder_close(rec);
+	got = read_back(2);
+	for (i = 0; i < FRAMES; i++) {
+		uint64_t x = start_x + i;
+		unsigned int from = x < s ? 0 : 1;
+
+		assert_int_equal(got[i * 2 + 0], sample(from, x, 0));
+		assert_int_equal(got[i * 2 + 1], sample(from, x, 1));
+	}
+	assert_int_equal(rxbus_dropped(b), 0);
+	free(got);
+	rxbus_destroy(b);
+}
+
+static void test_switch_at_a_sample(void **state)
+{
+	switch_at(20000000, 1000000); /* the old stream writes last */
+	switch_at(1000000, 20000000); /* the new one does */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +347,7 @@ int main(void)
 	    cmocka_unit_test(test_resync_starts_over),
 	    cmocka_unit_test(test_start_first_waits_for_a_route),
 	    cmocka_unit_test(test_bad_sizes),
+	    cmocka_unit_test(test_switch_at_a_sample),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
