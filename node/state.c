@@ -467,6 +467,9 @@ static int exec_d4(struct node *n, const char *text, int *handle, char *err,
  * programs that use them are loaded, and set (@values true) once the
  * flows have made their lists (a flow starts its list at its
  * destination). */
+/* At most as many D4 programs as the node keeps texts of. */
+#define STATE_MAX_D4_PROGRAMS NODE_MAX_D4_TEXTS
+
 /* Returns how many were restored. */
 static unsigned int restore_d4_vars(struct node *n, json_t *d4, bool values)
 {
@@ -500,8 +503,13 @@ static unsigned int restore_d4_vars(struct node *n, json_t *d4, bool values)
 	return done;
 }
 
-/* Version 2's D4 programs (loops loaded through the API). */
-static unsigned int restore_d4_programs(struct node *n, json_t *d4)
+/* Version 2's D4 programs (loops loaded through the API), those not yet
+ * in @done (one flag per program); a program that fails is logged only
+ * when @last. A program may declare its own variables (`IP[] _r` before
+ * its loop) or use ones declared through the API on their own: the
+ * first pass runs before those are declared, the second after. */
+static unsigned int restore_d4_programs(struct node *n, json_t *d4,
+					bool *done_flags, bool last)
 {
 	unsigned int done = 0;
 	struct d4_runtime *rt = relay_runtime(n->relay);
@@ -514,19 +522,24 @@ static unsigned int restore_d4_programs(struct node *n, json_t *d4)
 		const char *t = json_string_value(json_object_get(v, "text"));
 		int h = -1;
 
+		if (i >= STATE_MAX_D4_PROGRAMS || done_flags[i])
+			continue;
 		if (!t || exec_d4(n, t, &h, err, sizeof(err)) < 0 || h < 0 ||
 		    n->nd4_texts == NODE_MAX_D4_TEXTS ||
 		    node_d4_bind(n, h, err, sizeof(err)) < 0) {
 			if (h >= 0)
 				d4_remove(rt, h);
-			log_err("state: d4 program %zu not restored: %s", i,
-				t ? err : "no text");
+			if (last)
+				log_err("state: d4 program %zu not restored: "
+					"%s",
+					i, t ? err : "no text");
 			continue;
 		}
 		n->d4_texts[n->nd4_texts++] =
 		    (struct node_d4_text){strdup(t), h};
 		if (json_is_true(json_object_get(v, "running")))
 			d4_start(rt, h);
+		done_flags[i] = true;
 		done++;
 	}
 	return done;
@@ -576,8 +589,11 @@ void state_restore(struct node *n)
 	n->restoring = true;
 	restore_names(n, json_object_get(st, "names"));
 	if (!v1) {
+		bool done_flags[STATE_MAX_D4_PROGRAMS] = {false};
+
+		nprogs = restore_d4_programs(n, d4, done_flags, false);
 		restore_d4_vars(n, d4, false);
-		nprogs = restore_d4_programs(n, d4);
+		nprogs += restore_d4_programs(n, d4, done_flags, true);
 	}
 	json_array_foreach(json_object_get(st, "flows"), i, o)
 	{

@@ -345,6 +345,49 @@ static void test_state_d4_changes_do_not_grow_the_file(void **state)
 	assert_int_equal(stop_node(), 0);
 }
 
+/* D4 programs loaded through the API come back after a restart: one that
+ * declares its own variable before its loop (as examples/d4/seed-relay.d4
+ * does), and one that uses a variable declared through the API on its
+ * own. (The first was lost at every restart: the saved variable was
+ * declared before the program, whose own declaration then clashed.) */
+static void test_state_d4_programs_with_their_variables_restore(void **state)
+{
+	char ini[256], body[512];
+	json_t *progs;
+
+	snprintf(ini, sizeof(ini),
+		 "[flow main]\nsource = program\ndestination = 127.0.0.1:%u\n",
+		 port_a);
+	assert_int_equal(configure("progs", ini), 0);
+	snprintf(body, sizeof(body), "%s/state/state.json", dir);
+	unlink(body);
+	assert_int_equal(start_node(), 0);
+	snprintf(body, sizeof(body),
+		 "{\"text\":\"IP[] _r\\nloop relay on udp 127.0.0.1:%u {\\n"
+		 "pkt = recv()\\nfor ip in _r:\\nsendto(pkt, ip)\\nendfor\\n}\"}",
+		 port_b);
+	json_decref(ok("POST", "/d4/exec", body, 200));
+	json_decref(ok("POST", "/d4/exec",
+		       "{\"text\":\"_r += 127.0.0.1:7\"}", 200));
+	json_decref(ok("POST", "/d4/exec", "{\"text\":\"IP[] _api\"}", 200));
+	snprintf(body, sizeof(body),
+		 "{\"text\":\"loop other on udp 127.0.0.1:%u {\\n"
+		 "pkt = recv()\\nfor ip in _api:\\nsendto(pkt, ip)\\n"
+		 "endfor\\n}\"}",
+		 port_c);
+	json_decref(ok("POST", "/d4/exec", body, 200));
+	json_decref(ok("POST", "/d4/exec",
+		       "{\"text\":\"_api += 127.0.0.1:8\"}", 200));
+	restart();
+	progs = get("/d4/programs");
+	assert_non_null(named(progs, "relay"));
+	assert_non_null(named(progs, "other"));
+	json_decref(progs);
+	assert_var("_r", "[127.0.0.1:7]");
+	assert_var("_api", "[127.0.0.1:8]");
+	assert_int_equal(stop_node(), 0);
+}
+
 static int group_setup(void **state)
 {
 	api_port = free_port(SOCK_STREAM);
@@ -381,6 +424,9 @@ int main(void)
 				      test_teardown),
 	    cmocka_unit_test_teardown(
 		test_state_d4_changes_do_not_grow_the_file, test_teardown),
+	    cmocka_unit_test_teardown(
+		test_state_d4_programs_with_their_variables_restore,
+		test_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
