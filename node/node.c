@@ -302,6 +302,7 @@ static void on_tick(void *data)
 		rx_resolve(n->rx, n->disco);
 	}
 	rx_tick(n->rx, mclock_timescale_ok(n->mc), false);
+	tx_tick(n->tx, now);
 	relay_tick(n->relay); /* kernel neighbours, budget drops */
 	report_seeks(n);
 	if (n->opts->verbose && n->status_ticks &&

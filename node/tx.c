@@ -33,6 +33,8 @@ struct tx_flow {
 	bool own_loop; /* the default loop (else the INI's "on flow") */
 	char list[40]; /* a unicast flow's relay list, else "" */
 	unsigned int sdp_version;
+	uint64_t skipped_seen;	 /* skipped packets logged so far */
+	uint64_t skipped_log_ns; /* when they were last logged */
 };
 
 #define TX_MAX_ORPHANS 64
@@ -558,6 +560,39 @@ size_t tx_status(const struct tx *tx, char *buf, size_t len, size_t off)
 		    (unsigned long long)GET(st->send_errors));
 	}
 	return off;
+}
+
+/* Packets a flow skipped (its media thread fell more than the largest
+ * latency behind) said while the node runs, not only at its end: at most
+ * once every TX_SKIP_LOG_NS per flow, with how many since the last line. */
+#define TX_SKIP_LOG_NS (10 * 1000000000ull)
+
+void tx_tick(struct tx *tx, uint64_t mono_ns)
+{
+	unsigned int i;
+
+	for (i = 0; i < tx->nslots; i++) {
+		struct tx_flow *f = &tx->flows[i];
+		uint64_t now;
+
+		if (!f->used)
+			continue;
+		now = GET(flow_stats(f->flow)->skipped);
+		if (now < f->skipped_seen)
+			f->skipped_seen = now; /* a flow made anew in place */
+		if (now == f->skipped_seen ||
+		    (f->skipped_log_ns &&
+		     mono_ns - f->skipped_log_ns < TX_SKIP_LOG_NS))
+			continue;
+		log_warn("flow %s: skipped %llu packet(s) (%llu in all): the "
+			 "media thread was held up longer than a receiver's "
+			 "largest latency; receivers hear a gap",
+			 f->set.name,
+			 (unsigned long long)(now - f->skipped_seen),
+			 (unsigned long long)now);
+		f->skipped_seen = now;
+		f->skipped_log_ns = mono_ns;
+	}
 }
 
 void tx_final(const struct tx *tx)

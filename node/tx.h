@@ -82,6 +82,9 @@ unsigned int tx_channels(const struct tx *tx);
 
 /* The --verbose status and the "final:" lines. */
 size_t tx_status(const struct tx *tx, char *buf, size_t len, size_t off);
+/* Log packets flows skipped since the last call, rate-limited. Control
+ * thread, every tick. */
+void tx_tick(struct tx *tx, uint64_t mono_ns);
 void tx_final(const struct tx *tx);
 
 /* PREFIX + NAME (non-alphanumerics as _) + SUFFIX, within a D4 name. */
