@@ -245,6 +245,40 @@ struct rx {
 	struct log_ratelimit stream_rl; /* streams whose SDP we cannot use */
 };
 
+
+/* A config file's recording opens its path anew at every start: a take
+ * already there (the node restarted, by hand, by systemd's Restart= or
+ * its watchdog) is kept under NAME-N.EXT, the first N free, and the log
+ * says so, instead of being overwritten. */
+static void keep_earlier_take(const char *path)
+{
+	char to[sizeof(((struct recorder_config *)0)->path) + 8];
+	const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+	struct stat st;
+	size_t stem;
+	int i;
+
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+		return;
+	if (!dot || (slash && dot < slash))
+		dot = path + strlen(path);
+	stem = (size_t)(dot - path);
+	for (i = 1; i < 1000; i++) {
+		snprintf(to, sizeof(to), "%.*s-%d%s", (int)stem, path, i, dot);
+		if (access(to, F_OK) < 0 && errno == ENOENT)
+			break;
+	}
+	if (i == 1000 || rename(path, to) < 0) {
+		log_err("recording %s: an earlier take is there and cannot be "
+			"kept aside (%s): it is overwritten",
+			path, i == 1000 ? "no free name" : strerror(errno));
+		return;
+	}
+	log_warn("recording %s: the earlier take there (%lld bytes) is kept "
+		 "as %s",
+		 path, (long long)st.st_size, to);
+}
+
 static int build_api_recorder(const struct rx_sub *r, const struct rx_out *o,
 			      struct recorder_config *rc)
 {
@@ -354,6 +388,8 @@ static int open_outs(struct rx *rx, struct rx_sub *r, char *err, size_t err_len)
 			build_api_recorder(r, o, &rcfg);
 			o->api.fd = -1; /* the recorder's now */
 		}
+		if (o->k)
+			keep_earlier_take(rcfg.path);
 		o->rec = recorder_open(&rcfg, err, err_len);
 		if (!o->rec)
 			goto out_close;
