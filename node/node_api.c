@@ -775,6 +775,25 @@ int node_d4_bind(struct node *n, int handle, char *err, size_t err_len)
 	if (d4_program_info(relay_runtime(n->relay), handle, &pi) < 0 ||
 	    pi.bind_kind != D4_BIND_UDP)
 		return 0;
+	/* SO_REUSEADDR would let the loop's socket share a subscription's
+	 * port and take its packets: refused */
+	for (unsigned int i = 0; i < rx_slots(n->rx); i++) {
+		const struct sub_config *sc;
+
+		if (!rx_sub_exists(n->rx, i) ||
+		    !(sc = rx_sub_config(n->rx, i)) ||
+		    sc->addr.sin_port != pi.bind_addr.sin_port ||
+		    !sc->addr.sin_port)
+			continue;
+		if (sc->addr.sin_addr.s_addr == pi.bind_addr.sin_addr.s_addr ||
+		    sc->addr.sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    pi.bind_addr.sin_addr.s_addr == htonl(INADDR_ANY)) {
+			snprintf(err, err_len,
+				 "%s: subscription '%s' receives on that port",
+				 pi.binding, sc->name);
+			return -EADDRINUSE;
+		}
+	}
 	/* a [d4] section's defaults: no interface (the default route's),
 	 * DSCP 34, multicast TTL 16, back end auto */
 	settings_defaults(SETTINGS_D4, &def);

@@ -196,6 +196,29 @@ static void test_api_d4_exec_unbindable_is_refused_whole(void **state)
 	reply_free(&r);
 	assert_int_equal(program_field("taken", "pkts_in"), 0);
 	assert_true(var_listed("_taken_list"));
+
+	/* a subscription's port: the node's own sockets share ports
+	 * (SO_REUSEADDR), and the loop would take the subscription's
+	 * packets; refused */
+	port = free_port(SOCK_DGRAM);
+	snprintf(text, sizeof(text),
+		 "{\"name\":\"held\",\"address\":\"127.0.0.1:%u\","
+		 "\"channels\":2}",
+		 port);
+	call(&r, "POST", "/subscriptions", text, AUTH_TOKEN);
+	assert_status(&r, 201);
+	reply_free(&r);
+	snprintf(text, sizeof(text),
+		 "loop steal on udp 127.0.0.1:%u {\npkt = recv()\n}\n", port);
+	exec_text(&r, text);
+	snprintf(want, sizeof(want),
+		 "udp 127.0.0.1:%u: subscription 'held' receives on that port",
+		 port);
+	assert_error(&r, 400, want);
+	reply_free(&r);
+	assert_int_equal(program_field("steal", "pkts_in"), -1);
+	call(&r, "DELETE", "/subscriptions/held", NULL, AUTH_TOKEN);
+	reply_free(&r);
 }
 
 /* state.json.tmp a directory: the state cannot be written. */
