@@ -767,9 +767,11 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 	return (int)slot;
 
 out_clear:
+	/* the file is ours, made above: it goes too, so that the same
+	 * request can be made again (clear_record() zeroes its path) */
+	if (api_out && api_out->api.path[0])
+		unlink(api_out->api.path);
 	clear_record(rx, r, false);
-	if (api_out)
-		unlink(api_out->api.path); /* ours, made above */
 	return rc;
 }
 

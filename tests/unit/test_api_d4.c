@@ -318,6 +318,34 @@ static void test_api_d4_send_budget(void **state)
 	json_decref(j);
 }
 
+/* A subscription with a recording that cannot be saved (507) leaves no
+ * file behind: the same request, made again once the state can be
+ * written, is taken (it was 409 "File exists"). */
+static void test_api_recording_not_saved_leaves_no_file(void **state)
+{
+	char path[256], body[256];
+	struct reply r;
+
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"take\",\"address\":\"127.0.0.1:%u\","
+		 "\"channels\":2,\"record\":{\"path\":\"take1.wav\","
+		 "\"duration\":1}}",
+		 free_port(SOCK_DGRAM));
+	snprintf(path, sizeof(path), "%s/state/recordings/take1.wav", dir);
+	block_state(true);
+	call(&r, "POST", "/subscriptions", body, AUTH_TOKEN);
+	assert_status(&r, 507);
+	reply_free(&r);
+	block_state(false);
+	assert_int_equal(access(path, F_OK), -1);
+	call(&r, "POST", "/subscriptions", body, AUTH_TOKEN);
+	assert_status(&r, 201);
+	reply_free(&r);
+	assert_int_equal(access(path, F_OK), 0);
+	call(&r, "DELETE", "/subscriptions/take", NULL, AUTH_TOKEN);
+	reply_free(&r);
+}
+
 int main(void)
 {
 	/* as test_api.c: under qemu-user the node refuses to start */
@@ -331,6 +359,7 @@ int main(void)
 	    cmocka_unit_test(test_api_d4_exec_unbindable_is_refused_whole),
 	    cmocka_unit_test(test_api_d4_not_saved_is_undone),
 	    cmocka_unit_test(test_api_d4_send_budget),
+	    cmocka_unit_test(test_api_recording_not_saved_leaves_no_file),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
