@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "controller-cli/table.h"
+#include "common/log.h"
 
 struct table {
 	unsigned int ncols;
@@ -51,7 +52,15 @@ int table_add(struct table *t, const char *const *cells)
 	}
 	row = &t->cells[t->nrows * t->ncols];
 	for (unsigned int i = 0; i < t->ncols; i++) {
-		row[i] = strdup(cells[i] ? cells[i] : "-");
+		/* cells carry what the network said (SAP session names,
+		 * stream names): escaped as the node's log is, so no name
+		 * can break the table or drive the terminal */
+		const char *c = cells[i] ? cells[i] : "-";
+		size_t n = strlen(c) * 4 + 1;
+
+		row[i] = malloc(n);
+		if (row[i])
+			log_escape(row[i], n, c);
 		if (!row[i]) {
 			while (i--)
 				free(row[i]);
