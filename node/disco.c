@@ -266,7 +266,10 @@ static void peer_event(void *data, enum mdns_event ev,
 	p->port = in->port;
 }
 
-/* The node itself as _d4node._tcp, under its current name. */
+/* The node itself as _d4node._tcp, under its current name: the service
+ * is its control API, so a node without one (api = off, or its port
+ * taken) is not published as one (d4ctl would find a port that answers
+ * no HTTP); its streams are still announced. */
 static void node_publish(struct disco *d)
 {
 	char buf[6][80];
@@ -274,10 +277,14 @@ static void node_publish(struct disco *d)
 	struct mdns_service_desc desc = {.type = MDNS_TYPE_D4NODE,
 					 .name = d->node_name};
 
+	if (!d->cfg.api_port) {
+		log_info("mdns: not published as _d4node._tcp: no control "
+			 "API");
+		return;
+	}
 	txt_build(d, buf, txt);
 	desc.txt = txt;
-	desc.port = d->cfg.api_port ? d->cfg.api_port
-				    : rtsp_server_port(d->rtsp);
+	desc.port = d->cfg.api_port;
 	d->node_svc = mdns_publish(d->mdns, &desc);
 }
 
