@@ -12,8 +12,9 @@
  *
  * A message carries user text (names, paths, SDP fields, D4 source, API
  * bodies), so the message is escaped before it is written: a control
- * character (C0, DEL, and C1 whether encoded in UTF-8 or raw) or a byte
- * that is not part of valid UTF-8 is written as \xNN. A log line is then
+ * character (C0, DEL, and C1 whether encoded in UTF-8 or raw; the
+ * Unicode line separators and bidirectional controls) or a byte that is
+ * not part of valid UTF-8 is written as \xNN. A log line is then
  * always one line, and no text can move a terminal's cursor, recolour it
  * or forge another line; names in other scripts stay readable. */
 #include "common/log.h"
@@ -82,9 +83,12 @@ static size_t utf8_len(const unsigned char *p, size_t left)
 			return 0;
 		cp = cp << 6 | (p[i] & 0x3Fu);
 	}
-	/* overlong, surrogates, beyond Unicode, C1 */
+	/* overlong, surrogates, beyond Unicode, C1; and the characters that
+	 * break a line or reorder one (U+2028/2029 line and paragraph
+	 * separators, U+202A-202E and U+2066-2069 bidirectional controls) */
 	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF || cp < 0xA0)
+	    (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF || cp < 0xA0 ||
+	    (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069))
 		return 0;
 	return n;
 }

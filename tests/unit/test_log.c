@@ -40,6 +40,12 @@ static void test_log_escape_controls_and_bad_utf8(void **state)
 	escapes("\xc0\xaf", "\\xc0\\xaf");
 	escapes("end\xe6\x97", "end\\xe6\\x97");
 	escapes("\xed\xa0\x80", "\\xed\\xa0\\x80");
+	/* U+2028 line separator, U+202E right-to-left override, U+2066 */
+	escapes("a\xe2\x80\xa8" "b", "a\\xe2\\x80\\xa8b");
+	escapes("\xe2\x80\xae" "txt", "\\xe2\\x80\\xaetxt");
+	escapes("\xe2\x81\xa6", "\\xe2\\x81\\xa6");
+	/* but U+2019 (a right quote) is text */
+	escapes("it\xe2\x80\x99s", "it\xe2\x80\x99s");
 }
 
 static void test_log_escape_cuts_at_a_whole_character(void **state)
