@@ -443,11 +443,22 @@ static int parse_record(struct node *n, const json_t *rec,
 	json_t *dur = json_object_get(rec, "duration");
 	uint64_t now;
 
+	const char *key;
+	json_t *v;
+
 	if (!json_is_object(rec) || !path || !*path ||
 	    strlen(path) >= sizeof(out->name))
 		ERR(400, "'record' needs {\"path\": FILE, \"start\": "
 			 "PTP_SECONDS, \"duration\": SECONDS}; FILE a name in "
 			 "the recordings directory");
+	json_object_foreach((json_t *)rec, key, v)
+	{
+		if (strcmp(key, "path") && strcmp(key, "start") &&
+		    strcmp(key, "duration"))
+			ERR(400, "'record': unknown member '%.40s' (path, "
+				 "start, duration)",
+			    key);
+	}
 	if ((start && !json_is_number(start)) ||
 	    (dur && !json_is_number(dur)) ||
 	    (start && !(json_number_value(start) >= 0 &&

@@ -695,6 +695,9 @@ static void test_api_subscription_create_refuses_bad_fields(void **state)
 	    {"POST", "/subscriptions",
 	     SUB_ADDR("\"record\":{\"path\":\"x.wav\",\"duration\":1e300}"),
 	     400, "start and duration are numbers of seconds from 0 to"},
+	    {"POST", "/subscriptions",
+	     SUB_ADDR("\"record\":{\"path\":\"x.wav\",\"mode\":\"append\"}"),
+	     400, "'record': unknown member 'mode'"},
 	    {"POST", "/subscriptions", "{\"name\":\"a/b\",\"stream\":\"x\"}",
 	     400, "without '/' or control characters"},
 	    /* a recording is a new file in the recordings directory */
