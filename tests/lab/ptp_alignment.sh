@@ -3,12 +3,14 @@
 # starts at PTP time T + 1 s; nodes B (h3) and C (h4) record the stream from
 # PTP time T for 5 s. Both files must be identical, and the first click must
 # land at index 48000 of each: where its timestamp says it belongs.
-# Latency 20 ms: lab hosts share two cores with everything else, and a
-# scheduling stall of ten ms must not make this functional test flaky;
-# the smallest safe latency is bench/latency.sh's question.
+# Latency 100 ms: this VM's hypervisor stops a vCPU for up to 100 ms now
+# and then (tests/lib.sh d4_witness), and the alignment of the clicks,
+# not the deadline, is what is judged; the smallest safe latency is
+# bench/latency.sh's question.
 . "$(dirname "$0")/../lib.sh"
 lab=d4a$$
 d4_lab_hosts $lab 4
+d4_witness
 h1=$lab-h1
 
 # A click every 250 ms, one full-scale sample, the first at frame 0.
@@ -52,7 +54,7 @@ address = 239.69.8.1:5004
 interface = eth0
 channels = 1
 timing = ptp
-latency = 20ms
+latency = 100ms
 [sink rec]
 subscription = clicks
 path = $T/$n.wav
@@ -75,7 +77,7 @@ d4_wait_pid $a 30 || fail "A failed"
 
 for n in B C; do
 	[ "$(d4_sub_stat "$T/$n.log" clicks lost)" = 0 ] || fail "$n lost packets"
-	[ "$(d4_sub_stat "$T/$n.log" clicks late)" = 0 ] || fail "$n had late packets"
+	d4_check_late "$n" "$(d4_sub_stat "$T/$n.log" clicks late)" 100000 1000
 done
 "$D4WAV" cmp "$T/B.wav" "$T/C.wav" --align none ||
 	fail "B's and C's recordings differ"
