@@ -44,7 +44,7 @@ interface = eth0
 stream = A main
 interface = eth0
 timing = ptp
-latency = 10ms
+latency = 100ms
 [sink take]
 subscription = main
 path = $T/take.wav
