@@ -74,12 +74,12 @@ expect() { # expect STATUS "what" RESULT
 
 # B subscribes by name once SAP has told it about "A main".
 d4_wait_log "$T/B.log" "sap: session 'A main' from 10.77.0.1 announced" 5
-r=$(api 2 POST /subscriptions "{\"name\":\"main\",\"stream\":\"A main\",\"timing\":\"ptp\",\"latency_us\":10000,\"record\":{\"path\":\"main.wav\",\"start\":$start,\"duration\":$secs}}" "$TB")
+r=$(api 2 POST /subscriptions "{\"name\":\"main\",\"stream\":\"A main\",\"timing\":\"ptp\",\"latency_us\":100000,\"record\":{\"path\":\"main.wav\",\"start\":$start,\"duration\":$secs}}" "$TB")
 expect 201 "subscribe by name" "$r"
 # A unicast flow on A to B, and B's subscription to it.
 r=$(api 1 POST /flows '{"name":"mon","source":"program","channels":[1,2],"destination":"10.77.0.2:5010"}' "$TA")
 expect 201 "unicast flow" "$r"
-r=$(api 2 POST /subscriptions "{\"name\":\"mon\",\"address\":\"10.77.0.2:5010\",\"channels\":2,\"timing\":\"ptp\",\"latency_us\":10000,\"record\":{\"path\":\"mon.wav\",\"start\":$start,\"duration\":$secs}}" "$TB")
+r=$(api 2 POST /subscriptions "{\"name\":\"mon\",\"address\":\"10.77.0.2:5010\",\"channels\":2,\"timing\":\"ptp\",\"latency_us\":100000,\"record\":{\"path\":\"mon.wav\",\"start\":$start,\"duration\":$secs}}" "$TB")
 expect 201 "subscribe by address" "$r"
 pass "subscriptions by name and by address, a unicast flow: 201 each"
 
@@ -181,7 +181,7 @@ subs = {s["name"]: s for s in json.load(sys.stdin)}
 assert set(subs) == {"main", "mon"}, subs
 for s in subs.values():
     assert s["state"] == "receiving", s
-    assert s["latency_us"] == 10000, s
+    assert s["latency_us"] == 100000, s
 ' || fail "after the restart: $r"
 pass "B restarted: both subscriptions restored from its state file and receiving"
 kill -TERM $a $b

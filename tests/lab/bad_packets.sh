@@ -4,9 +4,10 @@
 # or come from a source the SDP's source-filter excludes. Each kind must be
 # dropped and counted exactly, logged at a limited rate, and the real
 # stream must arrive bit-exact with nothing lost or late.
-# Latency 10 ms: lab hosts share two cores with everything else, and a
-# scheduling stall of a few ms must not make this functional test flaky;
-# the smallest safe latency is bench/latency.sh's question.
+# Latency 100 ms: this VM's hypervisor stops a vCPU for up to 100 ms now
+# and then (tests/lib.sh d4_witness), and such a stall must not make this
+# functional test flaky; the smallest safe latency is bench/latency.sh's
+# question.
 . "$(dirname "$0")/../lib.sh"
 d4_private_netns "$@"
 ip addr add 127.0.0.2/8 dev lo 2>/dev/null || true
@@ -29,7 +30,7 @@ cat >"$T/rx.ini" <<INI
 [subscription in]
 sdp = $T/out.sdp
 timing = ptp
-latency = 10ms
+latency = 100ms
 [sink rec]
 subscription = in
 path = $T/rec.wav

@@ -44,7 +44,7 @@ d4ctl() {
 }
 routes() { d4ctl routes >"$T/routes.txt" && cat "$T/routes.txt"; }
 
-d4ctl route 3-6@A 3-6@B --latency 10 >"$T/route.out" || fail "route 3-6@A 3-6@B"
+d4ctl route 3-6@A 3-6@B --latency 100 >"$T/route.out" || fail "route 3-6@A 3-6@B"
 grep -q "B: subscribe rx3-6" "$T/route.out" || fail "route printed: $(cat "$T/route.out")"
 routes | grep -q "^3-6@B  *3-6@A " || fail "routes: $(cat "$T/routes.txt")"
 d4ctl routes --json | grep -q '"tx_channels": \[' || fail "routes --json lacks tx_channels"
@@ -123,7 +123,7 @@ d4ctl flow list A --json | grep -q uc1-2 && fail "A kept the flow of a route und
 pass "refused writes: no step printed, the token's source named, nothing changed (a half-done plan undone)"
 
 # presets
-d4ctl route 1-2@A 1-2@B --latency 10 >/dev/null || fail "route 1-2@A 1-2@B"
+d4ctl route 1-2@A 1-2@B --latency 100 >/dev/null || fail "route 1-2@A 1-2@B"
 d4ctl preset save "$T/p.json" | grep -q "saved 2 routes of 2 nodes" ||
 	fail "preset save: $(cat "$T/p.json")"
 d4ctl unroute 1-2@B >/dev/null || fail "unroute 1-2@B"

@@ -37,7 +37,7 @@ sender B 239.69.9.11:5004 >"$T/B.ini"
 {
 	printf '[node]\nname = R\napi = off\n[discovery]\nsap = off\nmdns = off\n'
 	for s in a:239.69.9.10:5004 b:239.69.9.11:5004; do
-		printf '[subscription %s]\naddress = %s\ninterface = eth0\ntiming = ptp\nlatency = 20ms\n' \
+		printf '[subscription %s]\naddress = %s\ninterface = eth0\ntiming = ptp\nlatency = 100ms\n' \
 			"${s%%:*}" "${s#*:}"
 		for w in 7 32 122; do
 			printf '[sink %s%d]\nsubscription = %s\npath = %s/%s%d.wav\nstart = %d\nduration = 3\n' \

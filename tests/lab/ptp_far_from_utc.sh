@@ -58,7 +58,7 @@ address = 239.69.8.1:5004
 interface = eth0
 channels = 2
 timing = ptp
-latency = 10ms
+latency = 100ms
 [sink rec]
 subscription = music
 path = $T/rec.wav

@@ -5,9 +5,10 @@
 # (b) h1's ptp4l stops; A and B go through holdover and lock to h4; A's
 #     SDP names h4 within 2 s of A's change; the flow A -> B loses no more
 #     than the packets the media clock's step itself touches.
-# Latency 20 ms: lab hosts share two cores with everything else, and a
-# scheduling stall of ten ms must not make this functional test flaky;
-# the smallest safe latency is bench/latency.sh's question.
+# Latency 100 ms: this VM's hypervisor stops a vCPU for up to 100 ms now
+# and then (tests/lib.sh d4_witness), and such a stall must not make this
+# functional test flaky; the smallest safe latency is bench/latency.sh's
+# question.
 . "$(dirname "$0")/../lib.sh"
 lab=d4g$$
 d4_lab_hosts $lab 4
@@ -31,7 +32,7 @@ cat <<INI
 address = 239.69.7.1:5004
 interface = eth0
 timing = ptp
-latency = 20ms
+latency = 100ms
 [sink out]
 type = null
 subscription = main

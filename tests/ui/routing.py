@@ -76,7 +76,7 @@ try:
 
     # one channel of a range: 3-6@A (the tone source) -> 3-6@B by d4ctl,
     # then a click on A TX 4 x B RX 4 unroutes that one channel
-    d4ctl("route", "3-6@A", "3-6@B", "--latency", "10")
+    d4ctl("route", "3-6@A", "3-6@B", "--latency", "100")
     wait("the range on the page", lambda: all(
         routed(d, "n:%s/%d" % (A, c), "%s/%d" % (B, c)) for c in range(3, 7)))
     cell(d, "n:%s/4" % A, B + "/4").click()

@@ -77,7 +77,7 @@ exec env "$(d4_host_bus $lab-h1)" XDG_CONFIG_HOME="$T" \
 	ip netns exec $lab-h1 "$D4CTL" "\$@"
 SH
 chmod +x "$T/d4ctl.sh"
-d4_spawn "$T/ui.log" "$T/d4ctl.sh" ui --listen 10.77.0.1:8090 --latency 10
+d4_spawn "$T/ui.log" "$T/d4ctl.sh" ui --listen 10.77.0.1:8090 --latency 100
 ui=$!
 d4_wait_log "$T/ui.log" "d4ctl ui: http://10.77.0.1:8090/" 10
 

@@ -32,7 +32,7 @@ destination = 239.69.0.$i:$((5000 + 2 * i))
 address = 239.69.0.$j:$((5000 + 2 * j))
 channels = 8
 rx_channels = 1-8
-latency = 20ms
+latency = 100ms
 INI
 	d4_spawn "$T/N$i.log" "$D4NODE" --config "$T/N$i.ini"
 done

@@ -37,7 +37,7 @@ cat >"$T/d4ctl.sh" <<SH
 exec ip netns exec $lab-h1 "$D4CTL" --config "$T/config" --browse 0.2 "\$@"
 SH
 chmod +x "$T/d4ctl.sh"
-d4_spawn "$T/ui.log" "$T/d4ctl.sh" ui --latency 10
+d4_spawn "$T/ui.log" "$T/d4ctl.sh" ui --latency 100
 ui=$!
 d4_wait_log "$T/ui.log" "d4ctl ui: http://127.0.0.1:8090/" 10
 

@@ -78,7 +78,7 @@ mdns = off
 sdp = $T/main.sdp
 interface = eth0
 timing = ptp
-latency = 20ms
+latency = 100ms
 [sink rec]
 subscription = main
 path = $T/rec.wav
