@@ -75,8 +75,10 @@ log_time() {
 # B's subscription state every 100 ms: "REALTIME STATE".
 poll() {
 	while :; do
+		# the subscription's own "state", the first one: its
+		# recordings have states of their own further on
 		s=$(d4_api $h3 B GET /subscriptions/main 2>/dev/null |
-			sed -n 's/.*"state":"\([a-z-]*\)".*/\1/p')
+			sed -n 's/^{[^{}]*"state":"\([a-z-]*\)".*/\1/p')
 		echo "$(now) ${s:-?}"
 		sleep 0.1
 	done

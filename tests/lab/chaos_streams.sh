@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Chaos lab (issue 15), streams: on one receiver B (h3), at the default
-# latency, all at once:
+# Chaos lab (issue 15), streams: on one receiver B (h3), all at once
+# (hand, spoof, mcast and ucast at 100 ms: this VM's hypervisor stops a
+# vCPU for up to 100 ms now and then, tests/lib.sh d4_witness, and what is
+# judged here is that nothing is lost, not how close to the deadline):
 #   hand   two senders, A1 (h1) and A2 (h2), play one file from one PTP
 #          time to one group (one timeline, two SSRCs); A1 dies half-way:
 #          A2 takes over and the recording is the file, bit for bit;
@@ -51,7 +53,7 @@ sender A2 "$T/f1.wav" 239.69.9.2:5004 "$T/f3.wav" 239.69.9.4:5004 \
 	printf '[node]\nname = B\n[discovery]\nmdns = off\nsap = off\n'
 	for s in hand:239.69.9.2:5004 spoof:239.69.9.3:5004 \
 		mcast:239.69.9.4:5004 ucast:10.77.0.3:5004; do
-		printf '[subscription %s]\naddress = %s\ninterface = eth0\n' \
+		printf '[subscription %s]\naddress = %s\ninterface = eth0\nlatency = 100ms\n' \
 			"${s%%:*}" "${s#*:}"
 		printf '[sink r-%s]\nsubscription = %s\npath = %s/%s.wav\nstart = %s\nduration = 12\n' \
 			"${s%%:*}" "${s%%:*}" "$T" "${s%%:*}" "$start"
