@@ -2,8 +2,8 @@
 # An IS-05 scheduled activation at a PTP time starts two receivers on the
 # same sample (docs/nmos.md "Scheduled activations"): a grandmaster (h1,
 # also the controller), sender S (h2: a file from PTP time START on a
-# multicast flow) and receivers R1 (h3, latency 5 ms) and R2 (h4, latency
-# 20 ms), PTP followers, each recording its RX 1-2 from START. Both
+# multicast flow) and receivers R1 (h3, latency 50 ms) and R2 (h4, latency
+# 100 ms), PTP followers, each recording its RX 1-2 from START. Both
 # receivers are given S's transport file with activate_scheduled_absolute
 # at T = START + 1.5 s, well before T. Each recording must be zeros up to
 # T and the file from T on, to the sample: identical to each other, and
@@ -44,7 +44,7 @@ for r in 1 2; do
 [nmos]
 enable = on
 dns_sd = off
-latency = $([ $r = 1 ] && echo 5ms || echo 20ms)
+latency = $([ $r = 1 ] && echo 50ms || echo 100ms)
 [sink take]
 rx = 1-2
 path = $T/R$r.wav
@@ -77,4 +77,4 @@ k=$(((at - start) * 48000 + at_ns * 48000 / 1000000000))
 "$D4WAV" cut "$T/in.wav" "$T/want.wav" --skip $k --pad-zeros $k >/dev/null
 "$D4WAV" cmp "$T/want.wav" "$T/R1.wav" --align none ||
 	fail "R1 did not start on sample $k (T): its recording is not zeros then the file from T"
-pass "R1 (latency 5 ms) and R2 (20 ms) started on the same sample, $k = T - START: identical recordings, zeros before T, the file from T on"
+pass "R1 (latency 50 ms) and R2 (100 ms) started on the same sample, $k = T - START: identical recordings, zeros before T, the file from T on"

@@ -34,7 +34,7 @@ rx_channels = 2
 enable = on
 registry = $REG
 dns_sd = off
-latency = 20ms
+latency = 100ms
 [source file]
 type = file
 path = $2
