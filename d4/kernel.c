@@ -33,6 +33,7 @@
 
 #define LOG_SIZE     (1 << 20)
 #define PUBLISH_WAIT 1.0 /* s: the longest a run holds a buffer, by far */
+#define SETTLE_WAIT  0.2 /* s: the longest a new neighbour is waited for */
 
 struct kprog {
 	int handle;
@@ -232,8 +233,11 @@ static bool is_group(uint32_t a)
 
 /* Look up where copies to @a go and write it into the map: resolved, or
  * an entry with ifindex 0 that the program counts as no_neigh (so an
- * unresolved receiver of a list never takes the default route). */
-static void dst_resolve(struct d4_kern *k, struct kprog *kp, uint32_t a)
+ * unresolved receiver of a list never takes the default route). Returns 1
+ * when resolved, 0 when its neighbour is being resolved (asked for when
+ * @prime), < 0 when there is no way there. */
+static int dst_resolve_as(struct d4_kern *k, struct kprog *kp, uint32_t a,
+			  bool prime)
 {
 	struct d4_bpf_neigh nb;
 	int ret;
@@ -247,9 +251,9 @@ static void dst_resolve(struct d4_kern *k, struct kprog *kp, uint32_t a)
 					    &nb, BPF_ANY);
 		else
 			bpf_map_delete_elem(kp->map_fd[D4_BPF_MAP_NEIGH], &a);
-		if (ret == 0)
+		if (ret == 0 && prime)
 			kroute_prime(&k->route, 0);
-		return;
+		return ret;
 	}
 	if (is_group(a))
 		ret = kroute_mcast(&k->route, a, kp->mcast_ifindex,
@@ -261,8 +265,42 @@ static void dst_resolve(struct d4_kern *k, struct kprog *kp, uint32_t a)
 	if (ret < 0)
 		memset(&nb, 0, sizeof(nb)); /* no route: no way out */
 	bpf_map_update_elem(kp->map_fd[D4_BPF_MAP_NEIGH], &a, &nb, BPF_ANY);
-	if (ret == 0)
+	if (ret == 0 && prime)
 		kroute_prime(&k->route, a);
+	return ret;
+}
+
+static void dst_resolve(struct d4_kern *k, struct kprog *kp, uint32_t a)
+{
+	dst_resolve_as(k, kp, a, true);
+}
+
+/* The program drops a copy to a neighbour not resolved yet (no_neigh),
+ * where the stack would have queued a few for it: a loop taken over from
+ * the VM lost a tenth of a second of every receiver's copies that way,
+ * until the next look (relay_tick). So before the program runs with new
+ * receivers, give their neighbours a moment to answer, as they do on a LAN
+ * within a millisecond; one that is down never does, and the wait ends
+ * after SETTLE_WAIT (the control thread waits: only when receivers are
+ * new). @todo flags which of the first @n destinations are still
+ * unresolved. */
+static void dst_settle(struct d4_kern *k, struct kprog *kp, bool *todo,
+		       uint32_t n)
+{
+	struct timespec nap = {0, 1000000};
+	double until = now_s() + SETTLE_WAIT;
+	uint32_t i, left;
+
+	do {
+		left = 0;
+		nanosleep(&nap, NULL);
+		for (i = 0; i < n && i < kp->ndst; i++)
+			if (todo[i]) {
+				todo[i] = dst_resolve_as(k, kp, kp->dst[i],
+							 false) == 0;
+				left += todo[i];
+			}
+	} while (left && now_s() < until);
 }
 
 /* The addresses the loop may send to, as far as the runtime knows them:
@@ -274,6 +312,7 @@ static int dst_collect(struct d4_kern *k, struct kprog *kp)
 	const struct d4_code *c = kp->code;
 	const struct d4_snap *s = d4_runtime_snap(k->rt);
 	uint32_t i, j, old_n = kp->ndst, *old = NULL;
+	bool *todo, pending = false;
 	int ret = 0;
 
 	if (old_n) {
@@ -303,14 +342,21 @@ static int dst_collect(struct d4_kern *k, struct kprog *kp)
 		if (!dst_has(kp, old[i]))
 			bpf_map_delete_elem(kp->map_fd[D4_BPF_MAP_NEIGH],
 					    &old[i]);
+	todo = calloc(kp->ndst ? kp->ndst : 1, sizeof(*todo));
 	for (i = 0; i < kp->ndst; i++) {
 		bool known = false;
 
 		for (j = 0; j < old_n && !known; j++)
 			known = old[j] == kp->dst[i];
-		if (!known)
-			dst_resolve(k, kp, kp->dst[i]);
+		if (!known && dst_resolve_as(k, kp, kp->dst[i], true) == 0 &&
+		    todo) {
+			todo[i] = true;
+			pending = true;
+		}
 	}
+	if (pending)
+		dst_settle(k, kp, todo, kp->ndst);
+	free(todo);
 	free(old);
 	return ret ? -ENOMEM : 0;
 }

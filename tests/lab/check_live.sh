@@ -137,16 +137,17 @@ rport=$(sed -n 's/.*rtsp: answering DESCRIBE on port \([0-9]*\).*/\1/p' \
 	"$T/play.log" | head -n 1)
 [ -n "$rport" ] || fail "(e) no RTSP port in play's log"
 d4_spawn "$T/tshark.log" ip netns exec $h2 tshark -i eth0 -n -l \
-	-a duration:40 -f "udp port 9875 or udp port 5004 or tcp port $rport" \
+	-a duration:80 -f "udp port 9875 or udp port 5004 or tcp port $rport" \
 	-w "$T/wire.pcap"
 tshark_pid=$!
-sleep 2 # tshark opens the interface
+d4_wait_log "$T/tshark.log" "Capturing on" 30 || fail "(e) tshark did not start"
 d4_describe $h2 10.77.0.1 "$rport" "play music" >"$T/describe.sdp" ||
 	fail "(e) DESCRIBE failed"
-# SAP repeats every 30 s at most: wait for one announcement in the capture
-for i in $(seq 1 40); do
+# SAP repeats every 30 s (+-10 %): wait for one of play's announcements in
+# the capture (other hosts announce too)
+for i in $(seq 1 70); do
 	[ -s "$T/wire.pcap" ] &&
-		tshark -r "$T/wire.pcap" -Y 'udp.port == 9875' 2>/dev/null |
+		tshark -r "$T/wire.pcap" -Y 'udp.port == 9875 && ip.src == 10.77.0.1' 2>/dev/null |
 		grep -q . && break
 	sleep 1
 done

@@ -28,6 +28,7 @@ fi
 lab=d4w$$
 d4_lab_hosts $lab 5
 secs=6
+d4_witness
 "$D4WAV" gen "$T/in.wav" --channels 2 --seconds $secs --seed 9
 start=$(($(d4_ptp_now) + 10)) # every node up before it (checked below)
 
@@ -64,7 +65,7 @@ bind = rtp_1_to_n udp 239.69.20.1:5004
 interface = eth0
 dscp = 46
 INI
-[ "$mode" = kernel ] && echo "backend = kernel"
+echo "backend = $mode" # vm: the VM, not auto (which takes the kernel where it can)
 # 8 receivers at start; h5:5005 and h5:5006 join later.
 for r in 3:5004 3:5005 3:5006 3:5007 4:5004 4:5005 4:5006 5:5004; do
 	echo "exec = _receivers += 10.77.0.${r%%:*}:${r#*:}"
@@ -84,6 +85,10 @@ for h in 3 4 5; do
 	d4_node $lab-h$h rx$h "$T/rx$h.ini" --run-seconds $run
 	eval rx$h=\$!
 done
+# every receiver listening before the first packet: one that opens its
+# socket after some copies went by counts them lost (its first packet is
+# not the stream's first)
+for h in 3 4 5; do d4_wait_log "$T/rx$h.log" "node rx$h running" 30; done
 d4_node $lab-h2 relay "$T/relay.ini" --run-seconds $((run + 1))
 relay=$!
 [ "$mode" = kernel ] &&
@@ -101,6 +106,22 @@ until d4_api $lab-h2 relay GET /d4/programs | grep -qE '"name":"rtp_1_to_n"[^}]*
 	[ "$(date +%s)" -lt $deadline ] || fail "the relay ran no packet: $(d4_api $lab-h2 relay GET /d4/programs)"
 	sleep 0.2
 done
+# A neighbour the relay has not resolved yet gets no copy (the kernel back
+# end counts it no_neigh; the node looks again every 100 ms): that is the
+# first tenth of a second before the file, not the file. Its count once the
+# relay has run half a second of packets is what the run may end with.
+if [ "$mode" = kernel ]; then
+	progs() { d4_api $lab-h2 relay GET /d4/programs; }
+	pin() { progs | sed -n 's/.*"name":"rtp_1_to_n"[^}]*"pkts_in":\([0-9]*\).*/\1/p'; }
+	first=$(pin)
+	until [ "$(pin)" -ge $((first + 500)) ]; do
+		[ "$(date +%s)" -lt $deadline ] || fail "the relay ran too few packets: $(progs)"
+		sleep 0.2
+	done
+	early_errors=$(progs | sed -n 's/.*"name":"rtp_1_to_n"[^}]*"errors":\([0-9]*\).*/\1/p')
+	[ "$(d4_ptp_now)" -lt "$start" ] ||
+		fail "the relay resolved its receivers only after the file started"
+fi
 exec_d4 "_receivers += 10.77.0.5:5005" >/dev/null || fail "+= refused"
 exec_d4 "_receivers += 10.77.0.5:5006" >/dev/null || fail "+= refused"
 exec_d4 "_receivers -= 10.77.0.3:5007" >/dev/null || fail "-= refused"
@@ -115,8 +136,16 @@ for p in $rx3 $rx4 $rx5 $relay $tx; do d4_wait_pid $p $((run + 15)) || fail "a n
 # Present throughout: bit-exact, same index, nothing lost or late.
 for r in 3:5004 3:5005 3:5006 4:5004 4:5005 4:5006 5:5004; do
 	h=${r%%:*} p=${r#*:}
-	[ "$(d4_sub_stat "$T/rx$h.log" p$p lost)" = 0 ] || fail "rx$h:$p lost packets"
-	[ "$(d4_sub_stat "$T/rx$h.log" p$p late)" = 0 ] || fail "rx$h:$p had late packets"
+	lost=$(d4_sub_stat "$T/rx$h.log" p$p lost)
+	if [ "$lost" != 0 ] && d4_stalled_over 100000; then
+		# a machine stopped for 100 ms (the latency) overflows a
+		# relay's or a host's queues whatever the node does: this run
+		# cannot tell
+		echo "SKIP: rx$h:$p lost $lost packets while the machine stalled for 100 ms or more ($(d4_late_allowed 100000 1000 | cut -d' ' -f3) us, d4stall)"
+		exit 77
+	fi
+	[ "$lost" = 0 ] || fail "rx$h:$p lost $lost packets"
+	d4_check_late "rx$h:$p" "$(d4_sub_stat "$T/rx$h.log" p$p late)" 100000 1000
 	"$D4WAV" cmp "$T/in.wav" "$T/rx$h-$p.wav" --align none >/dev/null ||
 		fail "rx$h:$p's recording is not the file"
 done
@@ -137,9 +166,12 @@ if [ "$mode" = kernel ]; then
 	kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$final"; }
 	[ "$(kv backend)" = kernel ] || fail "relay's back end: $final"
 	[ "$(kv kernel_in)" -gt 0 ] || fail "the kernel ran nothing: $final"
-	for k in passed vm_sent no_neigh send_fail errors; do
+	for k in passed vm_sent send_fail; do
 		[ "$(kv $k)" = 0 ] || fail "relay $k=$(kv $k): $final"
 	done
+	# unresolved copies: only those before the file (see above)
+	[ "$(kv errors)" = "$early_errors" ] && [ "$(kv no_neigh)" -le "$early_errors" ] ||
+		fail "relay errors=$(kv errors) no_neigh=$(kv no_neigh), $early_errors of them before the file: $final"
 	rcvd=0
 	for r in 3:5004 3:5005 3:5006 3:5007 4:5004 4:5005 4:5006 5:5004 5:5005 5:5006; do
 		n=$(d4_sub_stat "$T/rx${r%%:*}.log" p${r#*:} received)

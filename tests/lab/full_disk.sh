@@ -92,7 +92,10 @@ mkdir -p "$T/state/A"
 d4_wait_file "$T/state/A/token" 10
 
 # --- the recording disk fills up ---
-apiB POST /subscriptions '{"name":"rec","address":"239.69.11.1:5004","interface":"eth0","channels":8,"timing":"ptp","record":{"path":"take.wav"}}' >/dev/null ||
+# (latency 100 ms: this VM's hypervisor stops a vCPU for up to 100 ms now
+# and then, tests/lib.sh d4_witness; what is asserted is that the full disk
+# costs the subscription nothing, not how tight it can be)
+apiB POST /subscriptions '{"name":"rec","address":"239.69.11.1:5004","interface":"eth0","channels":8,"timing":"ptp","latency_us":100000,"record":{"path":"take.wav"}}' >/dev/null ||
 	fail "recording subscription: $(cat "$T/code") $(cat "$T/answer")"
 b0=$(apiB GET /flows/out | js 'd["stats"]["skipped"]')
 ca0=$(d4_api $lab-h1 A GET /flows/out | js 'd["stats"]["skipped"]')
@@ -131,18 +134,18 @@ apiB GET /flows/f2 >/dev/null && fail "the refused flow exists"
 [ "$(cat "$T/code")" = 404 ] || fail "GET of the refused flow: $(cat "$T/code")"
 [ "$(inB sha256sum "$T/stateB/state.json" | cut -d' ' -f1)" = "$before" ] ||
 	fail "state.json changed on a refused write"
-apiB PUT /subscriptions/rec '{"latency_us":8000}' >/dev/null && fail "a latency change on a full disk was acknowledged"
-[ "$(apiB GET /subscriptions/rec | js 'd["latency_us"]')" = 4000 ] || fail "the refused latency was applied"
+apiB PUT /subscriptions/rec '{"latency_us":80000}' >/dev/null && fail "a latency change on a full disk was acknowledged"
+[ "$(apiB GET /subscriptions/rec | js 'd["latency_us"]')" = 100000 ] || fail "the refused latency was applied"
 pass "state disk full: writes answered 507, nothing changed in memory or in state.json"
 
 inB rm -f "$T/stateB/filler"
 apiB POST /flows '{"name":"f2","source":"tone","channels":[1,2],"destination":"239.69.11.3:5004","interface":"eth0"}' >/dev/null ||
 	fail "with room again: $(cat "$T/code") $(cat "$T/answer")"
-apiB PUT /subscriptions/rec '{"latency_us":8000}' >/dev/null || fail "latency with room again: $(cat "$T/code")"
+apiB PUT /subscriptions/rec '{"latency_us":80000}' >/dev/null || fail "latency with room again: $(cat "$T/code")"
 kill -9 $b
 wait $b 2>/dev/null || true
 startB B2
 apiB GET /flows/f2 >/dev/null || fail "the acknowledged flow is gone after SIGKILL: $(cat "$T/code")"
-[ "$(apiB GET /subscriptions/rec | js 'd["latency_us"]')" = 8000 ] ||
+[ "$(apiB GET /subscriptions/rec | js 'd["latency_us"]')" = 80000 ] ||
 	fail "the acknowledged latency is gone after SIGKILL: $(apiB GET /subscriptions/rec)"
 pass "with room again: saved (201, 200); after SIGKILL and a restart the flow and the latency are there"

@@ -47,6 +47,9 @@ subscription = main
 INI
 } >"$T/B.ini"
 
+# the machine's own stalls: late packets are held against them
+# (tests/lib.sh d4_witness, d4_check_late)
+d4_witness
 d4_ptp_gm $h1
 gm1_pid=$!
 d4_ptp_follower $h2
@@ -91,8 +94,8 @@ done
 sleep 3
 [ "$(steps A)" = "$sa" ] && [ "$(steps B)" = "$sb" ] ||
 	fail "(a) a media clock stepped: $(grep -h 'media clock stepped' "$T/A.log" "$T/B.log" | tail -n 2)"
-[ "$(stat lost)" = "$lost0" ] && [ "$(stat late)" = "$late0" ] ||
-	fail "(a) B lost $(($(stat lost) - lost0)), $(($(stat late) - late0)) late"
+[ "$(stat lost)" = "$lost0" ] || fail "(a) B lost $(($(stat lost) - lost0))"
+d4_check_late "(a) B" $(($(stat late) - late0)) 100000 1000
 grep -q "clock locked gm $gm1" <(grep "status:" "$T/B.log" | tail -n 1) ||
 	fail "(a) B is not locked to $gm1 any more"
 pass "(a) $gm1 announced PTP + 37 s, then ARB: ptp4l's master_offset was ${offset} ns, the nodes' PTP time did not move: no step, nothing lost or late"
@@ -116,8 +119,8 @@ rx1=$(stat rx) lost2=$(stat lost) late2=$(stat late)
 [ "$((rx1 - rx0))" -ge 2000 ] ||
 	fail "(b) B received $((rx1 - rx0)) packets in 3 s after the change"
 sleep 3
-[ "$(stat lost)" = "$lost2" ] && [ "$(stat late)" = "$late2" ] ||
-	fail "(b) B still loses packets after the change"
+[ "$(stat lost)" = "$lost2" ] || fail "(b) B still loses packets after the change"
+d4_check_late "(b) B after the change" $(($(stat late) - late2)) 100000 1000
 kill -TERM $a_pid $b_pid
 d4_wait_pid $b_pid 10 || fail "B failed"
 d4_wait_pid $a_pid 10 || fail "A failed"

@@ -72,6 +72,9 @@ worst=$("$SAPFLOOD" --table-bytes "$cap")
 [ "$worst" -gt 0 ] || fail "d4sapflood --table-bytes: $worst"
 logged0=$(wc -l <"$T/B.log")
 
+# The machine's own stalls (tests/tools/d4stall): a vCPU the hypervisor
+# stops past the 10 ms latency makes packets late whatever the node does.
+d4_witness
 # Poll B from h2 until $T/stop exists: one JSON line per poll.
 ip netns exec $lab-h2 python3 - "$b" "$T/stop" >"$T/polls.jsonl" 2>"$T/poller.log" <<'PY' &
 import json, os, sys, time, urllib.request
@@ -103,6 +106,7 @@ while not os.path.exists(stop):
         p["sub_state"] = sub["state"]
         p["received"] = sub["stats"]["received"]
         p["lost"] = sub["stats"]["lost"]
+        p["late"] = sub["stats"]["late"]
     except Exception as e:
         p["error"] = repr(e)
     try:
@@ -164,7 +168,7 @@ ldd "$D4NODE" 2>/dev/null | grep -q libasan && asan=1
 
 python3 - "$T/polls.jsonl" "$T/stats.json" "$T/B-flood.log" "$cap" \
 	"$count" "$drops" "$rss_bound" "$alive" "${flood_s:-0}" "$T/subs.json" \
-	"$(cat "$T/code2")" "$asan" <<'PY'
+	"$(cat "$T/code2")" "$asan" <<'PY' || checks_failed=1
 import json, re, sys
 polls_f, stats_f, log_f = sys.argv[1:4]
 cap, count, drops, rss_bound, alive = map(int, sys.argv[4:9])
@@ -207,9 +211,11 @@ else:
       "VmHWM grew %d kB over the flood (from %d kB; bound %d kB, VmRSS at "
       "the end %d kB)" % ((hwm1 - hwm0) // 1024, hwm0 // 1024,
                           rss_bound // 1024, ok[-1]["VmRSS"] // 1024))
+# "late" in a poll: some packet of the second before came after its playout
+# time; how many, against the machine's stalls, is checked after this.
 states = sorted(set(p["sub_state"] for p in ok))
 rx = [p["received"] for p in ok]
-check(states == ["receiving"] and rx[-1] - rx[0] >= 1000 * (ok[-1]["t"] - ok[0]["t"] - 1),
+check(set(states) <= {"receiving", "late"} and rx[-1] - rx[0] >= 1000 * (ok[-1]["t"] - ok[0]["t"] - 1),
       "subscription 'main' (by stream name) receiving in every poll "
       "(states %s), %d packets in %.1f s" % (states, rx[-1] - rx[0],
                                              ok[-1]["t"] - ok[0]["t"]))
@@ -218,7 +224,7 @@ check(ok[-1]["lost"] == 0, "subscription 'main' lost %d packets"
 
 subs = {s["name"]: s for s in json.load(open(subs_f))}
 m2 = subs.get("main2", {})
-check(code2 == "201" and m2.get("state") == "receiving"
+check(code2 == "201" and m2.get("state") in ("receiving", "late")
       and m2["stats"]["received"] > 0 and m2["stats"]["lost"] == 0,
       "subscription 'main2' to 'A main', made 1 s into the flood: %s, %s, "
       "%s packets, %s lost" % (code2, m2.get("state"),
@@ -253,5 +259,12 @@ else:
     check(count - drops <= ev + ent <= count + 1 + int(window),
           "GET /stats sap: %d evicted + %d entries for %d sessions sent, "
           "%d dropped by the socket" % (ev, ent, count, drops))
+open(polls_f + ".late", "w").write("%d %d\n" % (
+    ok[-1]["late"] if ok else 0, m2.get("stats", {}).get("late", 0)))
 sys.exit(1 if bad else 0)
 PY
+# The late packets the polls saw, against the stalls the witness saw.
+read -r late1 late2 <"$T/polls.jsonl.late" || fail "no late counts from the checks"
+d4_check_late "subscription 'main' during the flood" "$late1" 10000 1000
+d4_check_late "subscription 'main2' during the flood" "$late2" 10000 1000
+[ -z "${checks_failed:-}" ] || fail "some checks failed (FAIL: lines above)"
