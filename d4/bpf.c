@@ -1618,6 +1618,18 @@ int d4_bpf_translate(const struct d4_code *code, const struct d4_bpf_opts *o,
 	t.p->insn = t.insn;
 	t.p->ninsn = t.n;
 	t.p->walk = walk;
+	for (i = 0; i < t.nloops && !t.p->nest_line; i++) {
+		uint32_t j;
+
+		for (j = 0; j < t.nloops; j++)
+			if (!t.loops[i].depth && t.loops[j].depth &&
+			    t.loops[j].head >= t.loops[i].head &&
+			    t.loops[j].back <= t.loops[i].back) {
+				t.p->nest_line = code->pos[t.loops[i].back].line;
+				t.p->nest_col = code->pos[t.loops[i].back].col;
+				break;
+			}
+	}
 	t.insn = NULL;
 	*out = t.p;
 	t.p = NULL;

@@ -113,7 +113,10 @@ struct d4_bpf_prog {
 	uint32_t nvars;
 	uint32_t *var_word; /* per variable reference: its first word */
 	uint64_t walk;	    /* instructions the kernel's verifier walks,
-			       estimated from above */
+			       estimated (see docs/d4.md: loops in loops
+			       can cost it more) */
+	int nest_line;	    /* the outermost loop with a loop in it, */
+	int nest_col;	    /* or 0:0 */
 };
 
 /* Most instructions the translator lets the kernel's verifier walk (its

@@ -483,6 +483,21 @@ static int load_prog(struct kprog *kp, char *why, size_t why_len)
 	while ((last = strrchr(log, '\n')) && !last[1])
 		*last = '\0';
 	last = strrchr(log, '\n');
+	if (ret == -E2BIG && kp->bpf->nest_line) {
+		/* the verifier's own limit, met by loops in loops: they cost
+		 * it more than their trips (docs/d4.md, "Limits of the kernel
+		 * back end"); a loop's place and reason, as the translator's
+		 * refusals read */
+		why_set(why, why_len, ret,
+			"%d:%d: for: the kernel's verifier gave up on these "
+			"nested loops (%s; the translator's estimate was %llu "
+			"instructions)",
+			kp->bpf->nest_line, kp->bpf->nest_col,
+			last ? last + 1 : log,
+			(unsigned long long)kp->bpf->walk);
+		free(log);
+		return ret;
+	}
 	why_set(why, why_len, ret, "the kernel refused the program: %s (%s)",
 		last ? last + 1 : log, strerror(-ret));
 	free(log);

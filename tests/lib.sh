@@ -492,6 +492,26 @@ d4_late_allowed() { # LATENCY_US PTIME_US: "ALLOWED STALLS WORST_US"
 	END { printf "%d %d %d\n", a, n, w }' "$T/stalls.log" 2>/dev/null ||
 		echo "0 0 0"
 }
+# A flow held up past its catch-up (node/flow.c FLOW_MAX_CATCHUP_NS,
+# 100 ms) resumes at the present and counts what it did not send as
+# skipped, about one packet per ptime of the stall. d4_skips_allowed
+# PTIME_US: "ALLOWED STALLS WORST_US" for the witness's stalls of 100 ms or
+# more; d4_check_skipped WHAT SKIPPED PTIME_US fails past that.
+d4_skips_allowed() {
+	awk -v pt="$1" '
+	{ l = $2 + 0; if (l > w) w = l
+	  if (l >= 100000) { n++; a += int((l + pt - 1) / pt) + 1 } }
+	END { printf "%d %d %d\n", a, n, w }' "$T/stalls.log" 2>/dev/null ||
+		echo "0 0 0"
+}
+d4_check_skipped() {
+	local allowed stalls worst
+	read -r allowed stalls worst < <(d4_skips_allowed "$3")
+	[ "$2" -le "$allowed" ] ||
+		fail "$1: its flow skipped $2 packets, more than the $allowed that the machine's $stalls stalls of 100 ms or more explain (worst $worst us)"
+	[ "$2" = 0 ] ||
+		echo "$1: its flow skipped $2 packets, within the $allowed that $stalls machine stalls of 100 ms or more (worst $worst us, d4stall) explain"
+}
 d4_stalled_over() { # US: true if the witness saw a stall of US or more
 	awk -v us="$1" '$2 + 0 >= us { f = 1 } END { exit !f }' "$T/stalls.log" 2>/dev/null
 }

