@@ -55,9 +55,14 @@ struct kprog {
 	uint8_t ttl, mcast_ttl;
 	uint32_t verified_insns;
 	uint32_t send_rate; /* the loop's per-second budget, 0: any */
-	/* addresses in the neighbour map (host order) */
+	/* addresses in the neighbour map (host order); those the last
+	 * collect left out, to delete once the snapshot without them is
+	 * current (dst_prune) */
 	uint32_t *dst;
 	uint32_t ndst, dstcap;
+	uint32_t *gone;
+	uint32_t ngone;
+	uint32_t nneigh; /* the map's room */
 	int ncpus;
 };
 
@@ -175,6 +180,7 @@ static void kprog_free(struct kprog *kp)
 			close(kp->map_fd[i]);
 	d4_bpf_free(kp->bpf);
 	free(kp->dst);
+	free(kp->gone);
 	free(kp);
 }
 
@@ -281,18 +287,20 @@ static void dst_resolve(struct d4_kern *k, struct kprog *kp, uint32_t a)
  * until the next look (relay_tick). So before the program runs with new
  * receivers, give their neighbours a moment to answer, as they do on a LAN
  * within a millisecond; one that is down never does, and the wait ends
- * after SETTLE_WAIT (the control thread waits: only when receivers are
- * new). @todo flags which of the first @n destinations are still
- * unresolved. */
+ * at @until: SETTLE_WAIT after the attach or the sync began, one deadline
+ * for all its loops (the control thread waits, and only for receivers
+ * that are new). @todo flags which of the first @n destinations are
+ * still unresolved. */
 static void dst_settle(struct d4_kern *k, struct kprog *kp, bool *todo,
-		       uint32_t n)
+		       uint32_t n, double until)
 {
 	struct timespec nap = {0, 1000000};
-	double until = now_s() + SETTLE_WAIT;
 	uint32_t i, left;
 
 	do {
 		left = 0;
+		if (now_s() >= until)
+			return;
 		nanosleep(&nap, NULL);
 		for (i = 0; i < n && i < kp->ndst; i++)
 			if (todo[i]) {
@@ -303,11 +311,29 @@ static void dst_settle(struct d4_kern *k, struct kprog *kp, bool *todo,
 	} while (left && now_s() < until);
 }
 
+/* Out of the map: the addresses the last collect left out. Called once
+ * the program's current snapshot no longer has them (after publish), so a
+ * run that still holds the old one does not miss them. */
+static void dst_prune(struct kprog *kp)
+{
+	uint32_t i;
+
+	for (i = 0; i < kp->ngone; i++)
+		if (!dst_has(kp, kp->gone[i]))
+			bpf_map_delete_elem(kp->map_fd[D4_BPF_MAP_NEIGH],
+					    &kp->gone[i]);
+	free(kp->gone);
+	kp->gone = NULL;
+	kp->ngone = 0;
+}
+
 /* The addresses the loop may send to, as far as the runtime knows them:
  * every entry of the lists and every scalar it reads (an int that is no
  * endpoint gives address 0, which is the default route's key anyway), its
- * endpoint constants, and the default route. */
-static int dst_collect(struct d4_kern *k, struct kprog *kp)
+ * endpoint constants, and the default route. New ones are resolved (and
+ * waited for, until @until) before the caller publishes the snapshot that
+ * has them; those left out wait in kp->gone for dst_prune. */
+static int dst_collect(struct d4_kern *k, struct kprog *kp, double until)
 {
 	const struct d4_code *c = kp->code;
 	const struct d4_snap *s = d4_runtime_snap(k->rt);
@@ -337,11 +363,6 @@ static int dst_collect(struct d4_kern *k, struct kprog *kp)
 				ret |= dst_add(kp, (uint32_t)(ep >> 16));
 		}
 	}
-	/* gone from the loop's view: out of the map */
-	for (i = 0; i < old_n; i++)
-		if (!dst_has(kp, old[i]))
-			bpf_map_delete_elem(kp->map_fd[D4_BPF_MAP_NEIGH],
-					    &old[i]);
 	todo = calloc(kp->ndst ? kp->ndst : 1, sizeof(*todo));
 	for (i = 0; i < kp->ndst; i++) {
 		bool known = false;
@@ -355,9 +376,12 @@ static int dst_collect(struct d4_kern *k, struct kprog *kp)
 		}
 	}
 	if (pending)
-		dst_settle(k, kp, todo, kp->ndst);
+		dst_settle(k, kp, todo, kp->ndst, until);
 	free(todo);
-	free(old);
+	/* gone from the loop's view: out of the map after the publish */
+	free(kp->gone);
+	kp->gone = old;
+	kp->ngone = old_n;
 	return ret ? -ENOMEM : 0;
 }
 
@@ -399,6 +423,7 @@ static int make_maps(struct kprog *kp, char *why, size_t why_len)
 
 	for (i = 0; i < c->nvars; i++)
 		nneigh += c->vars[i].list ? c->vars[i].cap : 1;
+	kp->nneigh = nneigh;
 	kp->map_fd[D4_BPF_MAP_PCPU] =
 	    bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "d4_pcpu", 4,
 			   kp->bpf->pcpu_size, 1, NULL);
@@ -625,9 +650,10 @@ static int kprog_make(struct d4_kern *k, struct kprog *kp,
 			 buf_of(kp, 0));
 	kp->shared->running = info->running;
 	kp->shared->credit = bo.send_burst; /* full, as the VM's at load */
-	ret = dst_collect(k, kp);
+	ret = dst_collect(k, kp, now_s() + SETTLE_WAIT);
 	if (ret)
 		return why_set(why, why_len, ret, "out of memory");
+	dst_prune(kp);
 	ret = load_prog(kp, why, why_len);
 	if (ret)
 		return ret;
@@ -792,8 +818,8 @@ int d4_kern_check(struct d4_runtime *rt, int handle,
 
 /* ---- keeping up ---- */
 
-static int kprog_sync(struct d4_kern *k, struct kprog *kp, char *why,
-		      size_t why_len)
+static int kprog_sync(struct d4_kern *k, struct kprog *kp, double until,
+		      char *why, size_t why_len)
 {
 	struct d4_program_info info;
 	uint64_t ep;
@@ -811,6 +837,11 @@ static int kprog_sync(struct d4_kern *k, struct kprog *kp, char *why,
 		return why_set(why, why_len, -ESTALE,
 			       "loop %s: its binding changed to %s", kp->name,
 			       info.binding);
+	/* new receivers into the map first, then the lists that have them,
+	 * then out with the ones no run can reach any more */
+	ret = dst_collect(k, kp, until);
+	if (ret)
+		return why_set(why, why_len, ret, "out of memory");
 	ret = publish(k, kp);
 	if (ret)
 		return why_set(why, why_len, ret,
@@ -819,9 +850,7 @@ static int kprog_sync(struct d4_kern *k, struct kprog *kp, char *why,
 			       kp->name, PUBLISH_WAIT);
 	__atomic_store_n(&kp->shared->running, (uint64_t)info.running,
 			 __ATOMIC_SEQ_CST);
-	ret = dst_collect(k, kp);
-	if (ret)
-		return why_set(why, why_len, ret, "out of memory");
+	dst_prune(kp);
 	return 0;
 }
 
@@ -831,6 +860,7 @@ int d4_kern_sync(struct d4_kern *k, char *why, size_t why_len)
 	struct kprog *kp;
 	int i, ret, first = 0;
 	char opts_why[160];
+	double until = now_s() + SETTLE_WAIT; /* one wait for all loops */
 
 	if (why && why_len)
 		why[0] = '\0';
@@ -840,7 +870,7 @@ int d4_kern_sync(struct d4_kern *k, char *why, size_t why_len)
 		kp = k->prog[i];
 		if (!kp)
 			continue;
-		ret = kprog_sync(k, kp, opts_why, sizeof(opts_why));
+		ret = kprog_sync(k, kp, until, opts_why, sizeof(opts_why));
 		if (ret == -ESTALE) {
 			/* a new binding: the same loop again, at it */
 			struct d4_kern_opts o = kp->opts;
@@ -898,7 +928,11 @@ void d4_kern_poll(struct d4_kern *k)
 				    vals[(size_t)c * (kp->bpf->pcpu_size / 8) +
 					 D4_BPF_SC_MISS / 8];
 
-				if (m >> 32 && !dst_has(kp, (uint32_t)m) &&
+				/* no more than the map holds: addresses a
+				 * loop computes from packets (src(pkt)) are
+				 * the network's to choose */
+				if (m >> 32 && kp->ndst < kp->nneigh &&
+				    !dst_has(kp, (uint32_t)m) &&
 				    !dst_add(kp, (uint32_t)m))
 					dst_resolve(k, kp, (uint32_t)m);
 			}
