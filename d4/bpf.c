@@ -1625,7 +1625,8 @@ int d4_bpf_translate(const struct d4_code *code, const struct d4_bpf_opts *o,
 			if (!t.loops[i].depth && t.loops[j].depth &&
 			    t.loops[j].head >= t.loops[i].head &&
 			    t.loops[j].back <= t.loops[i].back) {
-				t.p->nest_line = code->pos[t.loops[i].back].line;
+				t.p->nest_line =
+				    code->pos[t.loops[i].back].line;
 				t.p->nest_col = code->pos[t.loops[i].back].col;
 				break;
 			}

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define MAX_FORIN 16
+
 struct compiler {
 	const struct d4_scope *scope;
 	struct d4_diag *d;
@@ -21,7 +23,12 @@ struct compiler {
 	int var_ref[D4_MAX_VARS]; /* runtime variable -> reference + 1 */
 	int top;		  /* first free register */
 	int first_temp;		  /* registers below are named */
-	int line;		  /* position of what is being emitted */
+	/* the for-in loops around what is being compiled: their variable
+	 * and the shared list it runs over */
+	const struct d4_sym *forin_sym[MAX_FORIN];
+	int forin_var[MAX_FORIN];
+	int nforin;
+	int line; /* position of what is being emitted */
 	int col;
 	int err;
 };
@@ -433,6 +440,33 @@ static uint64_t cif(struct compiler *c, const struct ast *s)
 	return worst;
 }
 
+/* sendto(pkt, @dst) without a port: if @dst is a shared variable, or the
+ * variable of a for over a shared list, note that variable (its values
+ * need ports; d4_exec checks them). */
+static void note_portvar(struct compiler *c, const struct ast *dst,
+			 const struct ast *at)
+{
+	struct d4_code *code = c->code;
+	int var = -1, i;
+	uint32_t j;
+
+	if (dst->kind != AST_NAME || dst->is_const || !dst->sym)
+		return;
+	if (dst->sym->kind == SYM_SHARED)
+		var = dst->sym->var;
+	for (i = c->nforin - 1; i >= 0 && var < 0; i--)
+		if (c->forin_sym[i] == dst->sym)
+			var = c->forin_var[i];
+	if (var < 0)
+		return;
+	for (j = 0; j < code->nportvars; j++)
+		if (code->portvar[j].var == var)
+			return;
+	if (code->nportvars < D4_MAX_PORTVARS)
+		code->portvar[code->nportvars++] =
+		    (struct d4_portvar){var, at->line, at->col};
+}
+
 static uint64_t cfor(struct compiler *c, const struct ast *f)
 {
 	int save = c->top, cnt, idx, one, var = f->sym->reg;
@@ -467,7 +501,14 @@ static uint64_t cfor(struct compiler *c, const struct ast *f)
 		     d4_mk_abc(D4_OP_LGET, (uint32_t)var, (uint32_t)idx, ref));
 		per++;
 	}
-	per = sat_add(per, cblock(c, f->d));
+	if (f->kind == AST_FOR_IN && c->nforin < MAX_FORIN) {
+		c->forin_sym[c->nforin] = f->sym;
+		c->forin_var[c->nforin++] = f->a->sym->var;
+		per = sat_add(per, cblock(c, f->d));
+		c->nforin--;
+	} else {
+		per = sat_add(per, cblock(c, f->d));
+	}
 	at_node(c, f);
 	emit(c,
 	     d4_mk_abc(D4_OP_ADD, (uint32_t)idx, (uint32_t)idx, (uint32_t)one));
@@ -522,6 +563,7 @@ static uint64_t cstmt(struct compiler *c, const struct ast *s)
 			emit(c, d4_mk_abc(D4_OP_SENDP, (uint32_t)r,
 					  (uint32_t)rv, 0));
 		} else {
+			note_portvar(c, s->a->next, s);
 			at_node(c, s);
 			emit(c, d4_mk_abc(D4_OP_SEND, (uint32_t)r, 0, 0));
 		}

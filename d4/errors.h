@@ -44,6 +44,9 @@
 #define D4_ERR_LIST_ELEM  "list entries are IP endpoints, got %s"
 #define D4_ERR_LIST_FULL  "list '%s' holds at most %u entries"
 #define D4_ERR_LIST_HERE  "a list literal only sets a shared list"
+#define D4_ERR_NO_PORT                                                         \
+	"%s has no port, and loop '%s' sends to the endpoints of '%s' "        \
+	"(%d:%d) without naming one"
 #define D4_ERR_NOT_EXPR	  "%s() is a statement, not a value"
 #define D4_ERR_INDEX_TYPE "index is %s, expected int"
 #define D4_ERR_LIST_INDEX "index %lld outside list '%s' of capacity %u"
@@ -115,6 +118,7 @@
 	X(D4_ERR_LIST_ELEM)                                                    \
 	X(D4_ERR_LIST_FULL)                                                    \
 	X(D4_ERR_LIST_HERE)                                                    \
+	X(D4_ERR_NO_PORT)                                                      \
 	X(D4_ERR_NOT_EXPR)                                                     \
 	X(D4_ERR_INDEX_TYPE)                                                   \
 	X(D4_ERR_LIST_INDEX)                                                   \

@@ -265,7 +265,18 @@ struct d4_pos {
 	int col;
 };
 
+/* A shared variable whose endpoints a loop sends to as they are
+ * (sendto(pkt, v), or over a list: for ip in v: sendto(pkt, ip)): each
+ * needs a port, which d4_exec checks when the variable changes. */
+#define D4_MAX_PORTVARS 8
+struct d4_portvar {
+	int var; /* in the runtime's variable table */
+	int line, col;
+};
+
 struct d4_code {
+	struct d4_portvar portvar[D4_MAX_PORTVARS];
+	uint32_t nportvars;
 	uint32_t *insn;
 	uint32_t ninsn;
 	int64_t *k;

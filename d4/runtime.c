@@ -159,6 +159,8 @@ struct exec {
 	struct d4_prog *new_progs[D4_MAX_PROGRAMS];
 	int nnew;
 	struct d4_snap *snap;
+	/* the statement that last set each variable, line 0: none */
+	int set_line[D4_MAX_VARS], set_col[D4_MAX_VARS];
 };
 
 static int find_var(const struct d4_var *vars, int n, const char *name)
@@ -277,6 +279,57 @@ static int make_prog(struct exec *x, const struct ast *loop,
 }
 
 /* Everything that can fail, on copies; nothing is visible yet. */
+/* Does @p's loop send to variable @pv's endpoints as they are, and did this
+ * text give one of them no port? Checked for the variables the text set
+ * and, for a loop the text makes, all it sends to: a port-less receiver in
+ * a list would trap every run at it, and the receivers after it would
+ * hear nothing. */
+static int check_portvars(struct exec *x, const struct d4_prog *p, bool new)
+{
+	uint32_t i, j;
+
+	for (i = 0; i < p->code->nportvars; i++) {
+		const struct d4_portvar *pv = &p->code->portvar[i];
+		const struct d4_var *v = &x->vars[pv->var];
+		const uint64_t *slot = &x->snap->slot[v->slot];
+		bool list = v->type == D4T_LIST;
+		uint64_t n = list ? slot[0] : 1;
+
+		if (!new && !x->set_line[pv->var])
+			continue;
+		for (j = 0; j < n; j++) {
+			uint64_t ep = list ? slot[1 + j] : slot[0];
+			char s[32];
+
+			if (!ep || ep >> 48 || ep & 0xffff)
+				continue;
+			d4_ep_format(ep, s, sizeof(s));
+			d4_diag_set(
+			    &x->diag, new ? pv->line : x->set_line[pv->var],
+			    new ? pv->col : x->set_col[pv->var], D4_ERR_NO_PORT,
+			    s, p->name, v->name, pv->line, pv->col);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int check_ports(struct exec *x)
+{
+	int i, ret;
+
+	for (i = 0; i < D4_MAX_PROGRAMS; i++) {
+		const struct d4_prog *p = prog_get(x->rt, i);
+
+		if (p && (ret = check_portvars(x, p, false)))
+			return ret;
+	}
+	for (i = 0; i < x->nnew; i++)
+		if ((ret = check_portvars(x, x->new_progs[i], true)))
+			return ret;
+	return 0;
+}
+
 static int exec_prepare(struct exec *x, const char *src, size_t len,
 			bool one_loop)
 {
@@ -322,12 +375,17 @@ static int exec_prepare(struct exec *x, const char *src, size_t len,
 		switch (a->kind) {
 		case AST_DECL:
 			v = find_var(x->vars, x->scope.nvars, a->name);
-			if (a->a)
+			if (a->a) {
 				ret = apply_value(x, a, &x->vars[v], TK_ASSIGN,
 						  a->a);
+				x->set_line[v] = a->line;
+				x->set_col[v] = a->col;
+			}
 			break;
 		case AST_SET:
 			ret = apply_value(x, a, &x->vars[a->ival], a->op, a->a);
+			x->set_line[a->ival] = a->line;
+			x->set_col[a->ival] = a->col;
 			break;
 		case AST_LOOP:
 			ret = d4_compile(a, &x->scope, &code, &x->diag);
@@ -348,7 +406,7 @@ static int exec_prepare(struct exec *x, const char *src, size_t len,
 		if (ret)
 			return ret;
 	}
-	return 0;
+	return check_ports(x);
 }
 
 static void exec_commit(struct exec *x, int *handle)
