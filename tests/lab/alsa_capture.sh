@@ -51,6 +51,7 @@ a=$!
 d4_node $lab-h3 B "$T/B.ini" --run-seconds 80
 b=$!
 for n in A B; do d4_wait_log "$T/$n.log" "-> clock locked gm" 10; done
+d4_alsa_baseline $lab-h3
 d4_wait_pid $b 100 || fail "B failed"
 d4_wait_pid $a 20 || fail "A failed"
 
@@ -60,7 +61,7 @@ grep "final: alsa" "$T/A.log"
 [ "$(d4_alsa_stat "$T/A.log" "source card" missing)" = 0 ] ||
 	fail "A sent positions the card had not captured"
 [ "$(d4_flow_stat "$T/A.log" tc underruns)" = 0 ] || fail "the flow ran dry"
-d4_check_late B "$(d4_sub_stat "$T/B.log" tc late)" 50000 1000
+d4_check_late B "$(d4_alsa_since late)" 50000 1000
 [ "$(d4_sub_stat "$T/B.log" tc lost)" = 0 ] || fail "B lost packets"
 d4_alsa_no_gap
 timing=$("$D4ALSACHECK" timing cap:"$T/cardA-in.log":4800 \

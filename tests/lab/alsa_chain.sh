@@ -49,6 +49,7 @@ a=$!
 d4_node $lab-h3 B "$T/B.ini" --run-seconds 82
 b=$!
 for n in A B; do d4_wait_log "$T/$n.log" "-> clock locked gm" 10; done
+d4_alsa_baseline $lab-h3
 d4_wait_pid $b 100 || fail "B failed"
 d4_wait_pid $a 20 || fail "A failed"
 
@@ -60,7 +61,7 @@ grep "final: alsa" "$T/A.log" "$T/B.log"
 	fail "A sent positions card A had not captured"
 [ "$(d4_alsa_stat "$T/B.log" "sink card" missing)" = 0 ] ||
 	fail "card B played positions that had not come"
-d4_check_late B "$(d4_sub_stat "$T/B.log" tc late)" 100000 1000
+d4_check_late B "$(d4_alsa_since late)" 100000 1000
 d4_alsa_no_gap
 # Clicks count from the first one out of card B: it has played silence
 # since the start, and the stream comes once both nodes are locked.
