@@ -11,7 +11,60 @@ static const char usage[] =
     "       d4ctl latency RXCHANNELS@NODE MS\n"
     "\n"
     "Set the latency of a subscription (0.25-100 ms; \"500us\" works too).\n"
-    "RXCHANNELS@NODE names the subscription a route made (3-4@B: rx3-4).\n";
+    "RXCHANNELS@NODE names the subscription that feeds those RX channels\n"
+    "(3@B: the one a route 3-4@B made, rx3-4); it must feed them all.\n";
+
+/* The subscription of @node that feeds RX channel @cs->ch[0], into @sub;
+ * 0, or -ENOENT (and a message) when none does or it does not feed every
+ * channel of @cs. */
+static int sub_of_rx(struct d4ctl *ctl, const struct d4ctl_node *node,
+		     const struct chanspec *cs, const char *spec, char *sub,
+		     size_t sub_len)
+{
+	json_t *subs = NULL, *o, *rx, *v;
+	size_t i, j;
+	unsigned int c, fed = 0;
+	int rc;
+
+	rc = d4ctl_http(ctl, node, "GET", "/subscriptions", NULL, &subs);
+	if (rc)
+		return rc;
+	json_array_foreach(subs, i, o)
+	{
+		rx = json_object_get(o, "rx_channels");
+		json_array_foreach(rx, j, v) if (json_integer_value(v) ==
+						 cs->ch[0]) break;
+		if (j == json_array_size(rx))
+			continue;
+		for (c = 0; c < cs->nch; c++)
+			json_array_foreach(
+			    rx, j, v) if (json_integer_value(v) == cs->ch[c])
+			{
+				fed++;
+				break;
+			}
+		if (fed == cs->nch &&
+		    json_is_string(json_object_get(o, "name"))) {
+			snprintf(sub, sub_len, "%s",
+				 json_string_value(json_object_get(o, "name")));
+			json_decref(subs);
+			return 0;
+		}
+		break;
+	}
+	json_decref(subs);
+	if (fed)
+		d4ctl_err("latency",
+			  "%s: those RX channels are fed by more than one "
+			  "route; set each route's (d4ctl routes %s)",
+			  spec, node->name);
+	else
+		d4ctl_err("latency",
+			  "%s: RX %u is not routed (d4ctl routes %s lists "
+			  "the routes)",
+			  spec, cs->ch[0], node->name);
+	return -ENOENT;
+}
 
 int cmd_latency(struct d4ctl *ctl, int argc, char *argv[])
 {
@@ -30,8 +83,10 @@ int cmd_latency(struct d4ctl *ctl, int argc, char *argv[])
 			  usage);
 		return D4CTL_EXIT_USAGE;
 	}
+	struct chanspec cs = {0};
+	bool by_rx = false;
+
 	if (strchr(argv[first], '@')) {
-		struct chanspec cs;
 		char chans[96];
 
 		rc = args_parse_chanspec(argv[first], &cs, err, sizeof(err));
@@ -49,6 +104,7 @@ int cmd_latency(struct d4ctl *ctl, int argc, char *argv[])
 					*p = '_';
 			snprintf(sub, sizeof(sub), "rx%s", chans);
 			snprintf(nodename, sizeof(nodename), "%s", cs.target);
+			by_rx = true;
 		}
 	} else {
 		rc =
@@ -65,6 +121,13 @@ int cmd_latency(struct d4ctl *ctl, int argc, char *argv[])
 	rc = d4ctl_node_find(ctl, nodename, &node);
 	if (rc < 0)
 		return d4ctl_exit_code(rc);
+	if (by_rx) {
+		rc = sub_of_rx(ctl, &node, &cs, argv[first], sub, sizeof(sub));
+		if (rc == -ENOENT)
+			return D4CTL_EXIT_NODE;
+		if (rc)
+			return d4ctl_exit_code(rc);
+	}
 	args_url_escape(sub, err, sizeof(err));
 	snprintf(path, sizeof(path), "/subscriptions/%s", err);
 	body = json_pack("{s:I}", "latency_us", (json_int_t)us);

@@ -3,6 +3,8 @@
 # found through the config file:
 # - routes name the TX node's channels: a route from TX 3-6 (the second
 #   source's 1-4) reads FROM 3-6@A;
+# - latency 4@B sets the latency of the subscription that feeds RX 4
+#   (rx3-6); an RX channel no route feeds, or a range two feed, is said so;
 # - unroute 4@B of the range 3-6@B keeps 3,5-6@B playing (meters);
 # - --host and a NODE operand that name different nodes are refused and
 #   change nothing;
@@ -49,6 +51,18 @@ grep -q "B: subscribe rx3-6" "$T/route.out" || fail "route printed: $(cat "$T/ro
 routes | grep -q "^3-6@B  *3-6@A " || fail "routes: $(cat "$T/routes.txt")"
 d4ctl routes --json | grep -q '"tx_channels": \[' || fail "routes --json lacks tx_channels"
 pass "route 3-6@A (program 1-4) -> 3-6@B: routes says FROM 3-6@A"
+
+# latency by RX channel: the subscription that feeds it, whatever its name
+d4ctl latency 4@B 90 >"$T/lat.out" || fail "latency 4@B 90: $(cat "$T/lat.out")"
+grep -qx "B/rx3-6: latency 90 ms" "$T/lat.out" || fail "latency 4@B printed: $(cat "$T/lat.out")"
+rc=0; d4ctl latency 8@B 90 >"$T/lat.out" 2>&1 || rc=$?
+[ $rc = 1 ] && grep -q "8@B: RX 8 is not routed" "$T/lat.out" ||
+	fail "latency 8@B (not routed): rc $rc, $(cat "$T/lat.out")"
+rc=0; d4ctl latency 5-8@B 90 >"$T/lat.out" 2>&1 || rc=$?
+[ $rc = 1 ] && grep -q "more than one route" "$T/lat.out" ||
+	fail "latency 5-8@B (partly routed): rc $rc, $(cat "$T/lat.out")"
+d4ctl latency 3-6@B 100 >/dev/null || fail "latency 3-6@B 100"
+pass "latency 4@B sets rx3-6's; RX 8 not routed, and 5-8 partly, say so (rc 1)"
 
 d4ctl unroute 4@B >"$T/unroute.out" || fail "unroute 4@B"
 routes | grep -q "^3,5-6@B  *3,5-6@A " || fail "after unroute 4@B: $(cat "$T/routes.txt")"
