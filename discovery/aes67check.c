@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct checker {
@@ -319,7 +320,7 @@ static void check_wire(struct checker *c)
 {
 	const struct aes67check_live *live = c->live;
 	uint32_t ptime_us = c->st->ptime_us;
-	int64_t spread;
+	int64_t spread, secs;
 
 	if (!live)
 		return;
@@ -343,6 +344,24 @@ static void check_wire(struct checker *c)
 		return;
 	if (!ptime_us)
 		ptime_us = 1000;
+	/* a whole number of seconds off, past one: the sender's timestamps
+	 * and the time this check reads are on different timescales (TAI
+	 * and UTC are 37 s apart; a grandmaster that announces ARB is
+	 * anywhere), not a late sender */
+	secs = (live->offset_mean_ns +
+		(live->offset_mean_ns < 0 ? -500000000 : 500000000)) /
+	       1000000000;
+	if (secs &&
+	    llabs(live->offset_mean_ns - secs * 1000000000) < 100000000) {
+		add(c, AES67CHECK_ERROR, "wire.timescale",
+		    "packets arrive %+.3f s from their RTP timestamp, %lld "
+		    "whole seconds: the sender's time and this check's are "
+		    "on different timescales (TAI - UTC is 37 s); read PTP "
+		    "time with --ptp4l SOCKET, or the sender follows another "
+		    "grandmaster",
+		    (double)live->offset_mean_ns / 1e9, (long long)secs);
+		return;
+	}
 	/* a packet cannot leave before its last sample: one ptime is due */
 	if (live->offset_mean_ns - (int64_t)ptime_us * 1000 >
 	    AES67CHECK_LATE_NS)

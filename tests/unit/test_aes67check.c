@@ -148,6 +148,24 @@ static void test_aes67check_flags_packets_sent_late(void **state)
 	assert_int_equal(check("dante-ok.sdp", &live, f), 1);
 	assert_string_equal(f[0].rule, "wire.late");
 	assert_non_null(strstr(f[0].msg, "23.7 ms"));
+	/* 37 s and a packet late: PTP (TAI) time read against UTC, not a
+	 * late sender; the hint names --ptp4l */
+	live.offset_min_ns = live.offset_p01_ns = 37000500000;
+	live.offset_mean_ns = 37001200000;
+	live.offset_p99_ns = live.offset_max_ns = 37001900000;
+	assert_int_equal(check("dante-ok.sdp", &live, f), 1);
+	assert_string_equal(f[0].rule, "wire.timescale");
+	assert_non_null(strstr(f[0].msg, "37 whole seconds"));
+	assert_non_null(strstr(f[0].msg, "--ptp4l"));
+	live.offset_min_ns = live.offset_p01_ns = -37000500000;
+	live.offset_mean_ns = -36999800000;
+	live.offset_p99_ns = live.offset_max_ns = -36999100000;
+	assert_int_equal(check("dante-ok.sdp", &live, f), 1);
+	assert_string_equal(f[0].rule, "wire.timescale");
+	assert_non_null(strstr(f[0].msg, "-37 whole seconds"));
+	live.offset_min_ns = live.offset_p01_ns = 23500000;
+	live.offset_mean_ns = 23700000;
+	live.offset_p99_ns = live.offset_max_ns = 24000000;
 	/* one packet time and a little is what a good sender shows */
 	live.offset_min_ns = live.offset_p01_ns = 1000000;
 	live.offset_mean_ns = 1200000;
