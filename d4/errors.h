@@ -44,6 +44,9 @@
 #define D4_ERR_LIST_ELEM  "list entries are IP endpoints, got %s"
 #define D4_ERR_LIST_FULL  "list '%s' holds at most %u entries"
 #define D4_ERR_LIST_HERE  "a list literal only sets a shared list"
+#define D4_ERR_NO_RECEIVER                                                     \
+	"%s is no receiver, and loop '%s' sends to the endpoints of '%s' "     \
+	"(%d:%d)"
 #define D4_ERR_NO_PORT                                                         \
 	"%s has no port, and loop '%s' sends to the endpoints of '%s' "        \
 	"(%d:%d) without naming one"
@@ -119,6 +122,7 @@
 	X(D4_ERR_LIST_FULL)                                                    \
 	X(D4_ERR_LIST_HERE)                                                    \
 	X(D4_ERR_NO_PORT)                                                      \
+	X(D4_ERR_NO_RECEIVER)                                                  \
 	X(D4_ERR_NOT_EXPR)                                                     \
 	X(D4_ERR_INDEX_TYPE)                                                   \
 	X(D4_ERR_LIST_INDEX)                                                   \

@@ -301,13 +301,26 @@ static int check_portvars(struct exec *x, const struct d4_prog *p, bool new)
 			uint64_t ep = list ? slot[1 + j] : slot[0];
 			char s[32];
 
-			if (!ep || ep >> 48 || ep & 0xffff)
+			uint32_t addr = (uint32_t)(ep >> 16);
+			int line = new ? pv->line : x->set_line[pv->var];
+			int col = new ? pv->col : x->set_col[pv->var];
+
+			if (!ep || ep >> 48)
 				continue;
 			d4_ep_format(ep, s, sizeof(s));
-			d4_diag_set(
-			    &x->diag, new ? pv->line : x->set_line[pv->var],
-			    new ? pv->col : x->set_col[pv->var], D4_ERR_NO_PORT,
-			    s, p->name, v->name, pv->line, pv->col);
+			/* 0.0.0.0 is this host to a socket and the default
+			 * route's key to the kernel back end; the limited
+			 * broadcast no socket may send to */
+			if (addr == 0 || addr == 0xffffffffu) {
+				d4_diag_set(&x->diag, line, col,
+					    D4_ERR_NO_RECEIVER, s, p->name,
+					    v->name, pv->line, pv->col);
+				return -EINVAL;
+			}
+			if (ep & 0xffff)
+				continue;
+			d4_diag_set(&x->diag, line, col, D4_ERR_NO_PORT, s,
+				    p->name, v->name, pv->line, pv->col);
 			return -EINVAL;
 		}
 	}
