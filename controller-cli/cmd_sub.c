@@ -6,6 +6,7 @@
 
 #include "controller-cli/args.h"
 #include "controller-cli/d4ctl.h"
+#include "controller-cli/plan.h"
 
 static const char usage[] =
     "usage: d4ctl sub list [--json] [NODE]\n"
@@ -125,17 +126,28 @@ static int on_opt(void *data, int opt, const char *arg)
 static int sub_list(struct d4ctl *ctl, const char *nodename)
 {
 	static const char *const headers[] = {
-	    "NAME",	  "STREAM", "ADDRESS",	"CHANNELS", "ENCODING",
-	    "LATENCY_US", "STATE",  "RECEIVED", "LOST",	    NULL};
+	    "NAME",	"STREAM",   "ADDRESS",	  "ADDRESS2",
+	    "CHANNELS", "ENCODING", "LATENCY_US", "STATE",
+	    "LEGS",	"RECEIVED", "LOST",	  NULL};
 	static const char *const keys[] = {
-	    "name",	  "stream", "address",	      "channels",   "encoding",
-	    "latency_us", "state",  "stats.received", "stats.lost", NULL};
+	    "name",	 "stream",	   "address",	 "address2",
+	    "channels",	 "encoding",	   "latency_us", "state",
+	    "legs_text", "stats.received", "stats.lost", NULL};
 	struct d4ctl_node node;
-	json_t *v = NULL;
+	json_t *v = NULL, *sub;
 	int rc = d4ctl_get(ctl, nodename, "/subscriptions", &node, &v);
+	char legs[64];
+	size_t i;
 
-	if (rc == 0 && !ctl->json)
+	if (rc == 0 && !ctl->json) {
+		json_array_foreach(v, i, sub)
+		{
+			plan_legs_text(sub, legs, sizeof(legs));
+			json_object_set_new(sub, "legs_text",
+					    json_string(legs[0] ? legs : "-"));
+		}
 		d4ctl_table(v, headers, keys);
+	}
 	json_decref(v);
 	return d4ctl_exit_code(rc);
 }

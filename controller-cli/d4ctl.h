@@ -39,6 +39,10 @@ struct d4ctl_node {
 	char host[48]; /* "10.77.0.1" */
 	unsigned int port;
 	char base[128]; /* "http://10.77.0.1:8080/api/v1" */
+	/* its address on a second network (mDNS saw it on two interfaces:
+	 * ST 2022-7's two networks), or "" */
+	char host2[48];
+	char id[32]; /* mDNS TXT id, "" when not from mDNS */
 };
 
 struct d4ctl_cmd {

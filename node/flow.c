@@ -447,6 +447,12 @@ uint64_t flow_send_due(struct flow *f, uint64_t now_ns)
 		if (!source_ready(f->src, f->next_x + f->cfg.fpp,
 				  now_ns - f->next_ns))
 			return now_ns + FLOW_RETRY_NS;
+		if (now_ns - f->next_ns >
+		    atomic_load_explicit(&f->stats.send_late_max_ns,
+					 memory_order_relaxed))
+			atomic_store_explicit(&f->stats.send_late_max_ns,
+					      now_ns - f->next_ns,
+					      memory_order_relaxed);
 		send_one(f);
 		f->next_x += f->cfg.fpp;
 		f->next_ns =

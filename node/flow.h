@@ -45,6 +45,9 @@ struct flow_stats {
 	_Atomic uint64_t packets;
 	_Atomic uint64_t send_errors;
 	_Atomic uint64_t skipped; /* packets not sent after a long stall */
+	/* the latest a packet left after its due time: a sender that ran
+	 * late (a stalled machine) makes late packets at every receiver */
+	_Atomic uint64_t send_late_max_ns;
 	_Atomic uint64_t dropped; /* its D4 program sent it nowhere */
 	_Atomic int last_errno;
 	_Atomic uint32_t ssrc;		/* the one it sends with now */

@@ -379,22 +379,29 @@ static json_t *sub_legs_json(struct node *n, unsigned int i,
 	for (l = 0; l < SUB_LEGS; l++) {
 		const struct sub_leg_stats *ls = &st->leg[l];
 		uint64_t silent, last = GET(ls->last_ns);
+		int64_t dmax = GET(ls->delay_max_ns);
+		json_t *o;
 		char ep[32];
 
 		substate_leg(last, GET(st->started_ns), GET(st->drained_ns),
 			     &silent);
-		json_array_append_new(
-		    a, json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "leg",
-				 l ? "B" : "A", "address",
-				 net_endpoint_str(l ? &sc->addr2 : &sc->addr,
-						  ep, sizeof(ep)),
-				 "interface", l ? sc->ifname2 : sc->ifname,
-				 "state", rx_sub_leg_state(n->rx, i, l),
-				 "received", (json_int_t)GET(ls->received),
-				 "lost", (json_int_t)GET(ls->lost), "late",
-				 (json_int_t)GET(ls->late), "used",
-				 (json_int_t)GET(ls->used), "silent_ms",
-				 (json_int_t)(silent / 1000000)));
+		o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "leg",
+			      l ? "B" : "A", "address",
+			      net_endpoint_str(l ? &sc->addr2 : &sc->addr, ep,
+					       sizeof(ep)),
+			      "interface", l ? sc->ifname2 : sc->ifname,
+			      "state", rx_sub_leg_state(n->rx, i, l),
+			      "received", (json_int_t)GET(ls->received), "lost",
+			      (json_int_t)GET(ls->lost), "late",
+			      (json_int_t)GET(ls->late), "used",
+			      (json_int_t)GET(ls->used), "silent_ms",
+			      (json_int_t)(silent / 1000000));
+		json_object_set_new(
+		    o, "delay_max_us",
+		    dmax == INT64_MIN
+			? json_null()
+			: json_integer((json_int_t)(dmax / 1000)));
+		json_array_append_new(a, o);
 	}
 	return a;
 }

@@ -1203,11 +1203,15 @@ void rx_format_stats(const struct sub *s, char *buf, size_t len)
 			off += (size_t)snprintf(
 			    buf + off, len - off,
 			    "leg%c_received=%llu leg%c_lost=%llu "
-			    "leg%c_late=%llu leg%c_used=%llu ",
+			    "leg%c_late=%llu leg%c_used=%llu "
+			    "leg%c_delay_max_us=%lld ",
 			    'A' + l, (unsigned long long)GET(ls->received),
 			    'A' + l, (unsigned long long)GET(ls->lost), 'A' + l,
 			    (unsigned long long)GET(ls->late), 'A' + l,
-			    (unsigned long long)GET(ls->used));
+			    (unsigned long long)GET(ls->used), 'A' + l,
+			    GET(ls->delay_max_ns) == INT64_MIN
+				? -1LL
+				: (long long)(GET(ls->delay_max_ns) / 1000));
 		}
 	}
 	if (off < len)

@@ -232,6 +232,8 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 	STAT_SET(s->stats.delay_max_ns, INT64_MIN);
 	STAT_SET(s->stats.win_delay_min_ns, INT64_MAX);
 	STAT_SET(s->stats.win_delay_max_ns, INT64_MIN);
+	STAT_SET(s->stats.leg[0].delay_max_ns, INT64_MIN);
+	STAT_SET(s->stats.leg[1].delay_max_ns, INT64_MIN);
 	s->win_min_ns = INT64_MAX;
 	s->win_max_ns = INT64_MIN;
 	s->first_data_x = UINT64_MAX;
@@ -453,7 +455,8 @@ static void publish_lost(struct sub *s)
 	STAT_SET(s->stats.lost, seq_lost(&s->seq));
 }
 
-static void record_delay(struct sub *s, uint32_t ts, uint64_t arrival_ns)
+static void record_delay(struct sub *s, unsigned int leg, uint32_t ts,
+			 uint64_t arrival_ns)
 {
 	int64_t delay = (int64_t)(arrival_ns - mclock_samples_to_ns(
 						   ts_position(s, ts),
@@ -473,6 +476,8 @@ static void record_delay(struct sub *s, uint32_t ts, uint64_t arrival_ns)
 		s->win_min_ns = delay;
 	if (delay > s->win_max_ns)
 		s->win_max_ns = delay;
+	if (delay > STAT_GET(s->stats.leg[leg].delay_max_ns))
+		STAT_SET(s->stats.leg[leg].delay_max_ns, delay);
 }
 
 /* The stream's first stored sample starts recordings that wait for it. */
@@ -533,12 +538,12 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 	}
 	dup = track_seq(&s->seq, h->seq, &reordered);
 	if (s->timescale_ok)
-		record_delay(s, h->ts, arrival_ns);
+		record_delay(s, leg, h->ts, arrival_ns);
 	if (dup) {
 		/* the other leg's copy came first: this one is redundant,
 		 * whether or not it would still have been in time */
 		STAT_INC(s->stats.redundant);
-		if (behind_playout(s, h->ts, frames))
+		if (s->timescale_ok && behind_playout(s, h->ts, frames))
 			STAT_INC(ls->late);
 		publish_lost(s);
 		return;
@@ -561,22 +566,24 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 		note_first_data(s, h->ts);
 		s->misfits = 0;
 		STAT_INC(ls->used);
-		STAT_INC(ls->late);
-		if (s->timescale_ok)
+		if (s->timescale_ok) {
+			STAT_INC(ls->late);
 			STAT_INC(s->stats.late);
-		else
+		} else {
 			STAT_INC(s->stats.unsynced);
+		}
 		break;
 	case JBUF_LATE:
 		if (d < -(int32_t)(s->cfg.rate / 10))
 			misfit(s, arrival_ns);
 		else
 			s->misfits = 0;
-		STAT_INC(ls->late);
-		if (s->timescale_ok)
+		if (s->timescale_ok) {
+			STAT_INC(ls->late);
 			STAT_INC(s->stats.late);
-		else
+		} else {
 			STAT_INC(s->stats.unsynced);
+		}
 		break;
 	case JBUF_EARLY:
 		misfit(s, arrival_ns);

@@ -67,10 +67,13 @@ struct sub_leg_stats {
 	_Atomic uint64_t received; /* packets of the stream on this leg */
 	_Atomic uint64_t lost;	   /* sequence gaps on this leg */
 	/* its copy came after its playout time (whether or not the other
-	 * leg's copy was in time) */
+	 * leg's copy was in time), on a settled clock */
 	_Atomic uint64_t late;
 	_Atomic uint64_t used; /* its copy came first and went to the buffer */
 	_Atomic uint64_t last_ns; /* arrival of its last packet, 0: none yet */
+	/* the latest a packet of this leg came after its own time (on a
+	 * settled clock): with the other leg's, the skew between them */
+	_Atomic int64_t delay_max_ns;
 };
 
 struct sub_stats {

@@ -689,10 +689,11 @@ void tx_final(const struct tx *tx)
 				 (unsigned long long)GET(st->packets2),
 				 (unsigned long long)GET(st->send_errors2));
 		log_info("final: flow %s packets=%llu send_errors=%llu "
-			 "skipped=%llu underruns=%llu%s",
+			 "skipped=%llu late_max_us=%llu underruns=%llu%s",
 			 f->set.name, (unsigned long long)GET(st->packets),
 			 (unsigned long long)GET(st->send_errors),
 			 (unsigned long long)GET(st->skipped),
+			 (unsigned long long)(GET(st->send_late_max_ns) / 1000),
 			 (unsigned long long)source_underruns(
 			     tx->env.sources[source_index(tx, f->set.source)]),
 			 leg2);
