@@ -276,7 +276,14 @@ static void *media_main(void *arg)
 	}
 	while (!atomic_load_explicit(&m->stop, memory_order_relaxed)) {
 		uint64_t next = media_run_once(m, mclock_now_ns(m->mc));
+		uint64_t after = mclock_now_ns(m->mc);
 
+		/* A step of the media clock during the pass (the first
+		 * lock: 37 s back from TAI to a grandmaster's ARB time)
+		 * leaves @next on the old timescale, as far away as the
+		 * step: no deadline is ever more than an idle period ahead. */
+		if (next > after + MEDIA_IDLE_NS)
+			next = after + MEDIA_IDLE_NS;
 		atomic_fetch_add_explicit(&m->passes, 1, memory_order_relaxed);
 		/* Sleep to just before the deadline, then spin the rest:
 		 * the timer's wake-up jitter becomes the spin's accuracy. */
