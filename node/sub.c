@@ -346,6 +346,14 @@ void sub_resync(struct sub *s, uint64_t now_ns)
 		    s->latency_frames + s->lead_frames;
 	s->synced = false;
 	s->first_data_x = UINT64_MAX; /* a position on the old timescale */
+	/* Arrival times kept from before are on the old timescale too (up
+	 * to 37 s away): as if the stream's SSRC had just been heard, and
+	 * the legs just started. */
+	s->ssrc_last_ns = now_ns;
+	STAT_SET(s->stats.started_ns, now_ns);
+	STAT_SET(s->stats.drained_ns, now_ns);
+	for (i = 0; i < SUB_LEGS; i++)
+		STAT_SET(s->stats.leg[i].last_ns, 0);
 	for (i = 0; i < s->nrec; i++)
 		recorder_resync(s->rec[i]);
 }
