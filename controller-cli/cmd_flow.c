@@ -86,11 +86,11 @@ static int on_opt(void *data, int opt, const char *arg)
 static int flow_list(struct d4ctl *ctl, const char *nodename)
 {
 	static const char *const headers[] = {
-	    "NAME",	"SOURCE", "CHANNELS", "DESTINATION", "ENCODING",
-	    "PTIME_US", "ORIGIN", "PACKETS",  NULL};
+	    "NAME",	"SOURCE",   "CHANNELS", "DESTINATION", "DESTINATION2",
+	    "ENCODING", "PTIME_US", "ORIGIN",	"PACKETS",     NULL};
 	static const char *const keys[] = {
-	    "name",	"source", "channels",	   "destination", "encoding",
-	    "ptime_us", "origin", "stats.packets", NULL};
+	    "name",	"source",   "channels", "destination",	 "destination2",
+	    "encoding", "ptime_us", "origin",	"stats.packets", NULL};
 	return d4ctl_list(ctl, nodename, "/flows", headers, keys);
 }
 

@@ -6,6 +6,7 @@
 
 #include "controller-cli/args.h"
 #include "controller-cli/d4ctl.h"
+#include "controller-cli/plan.h"
 
 static const char usage[] =
     "usage: d4ctl sub list [--json] [NODE]\n"
@@ -122,15 +123,29 @@ static int on_opt(void *data, int opt, const char *arg)
 	return -1;
 }
 
+/* The LEGS column: "A ok, B down", or "-" for one leg. */
+static void legs_column(json_t *sub)
+{
+	char legs[64];
+
+	plan_legs_text(sub, legs, sizeof(legs));
+	json_object_set_new(sub, "legs_text",
+			    json_string(legs[0] ? legs : "-"));
+}
+
 static int sub_list(struct d4ctl *ctl, const char *nodename)
 {
 	static const char *const headers[] = {
-	    "NAME",	  "STREAM", "ADDRESS",	"CHANNELS", "ENCODING",
-	    "LATENCY_US", "STATE",  "RECEIVED", "LOST",	    NULL};
+	    "NAME",	"STREAM",   "ADDRESS",	  "ADDRESS2",
+	    "CHANNELS", "ENCODING", "LATENCY_US", "STATE",
+	    "LEGS",	"RECEIVED", "LOST",	  NULL};
 	static const char *const keys[] = {
-	    "name",	  "stream", "address",	      "channels",   "encoding",
-	    "latency_us", "state",  "stats.received", "stats.lost", NULL};
-	return d4ctl_list(ctl, nodename, "/subscriptions", headers, keys);
+	    "name",	 "stream",	   "address",	 "address2",
+	    "channels",	 "encoding",	   "latency_us", "state",
+	    "legs_text", "stats.received", "stats.lost", NULL};
+
+	return d4ctl_list_rows(ctl, nodename, "/subscriptions", headers, keys,
+			       legs_column);
 }
 
 int cmd_sub(struct d4ctl *ctl, int argc, char *argv[])
