@@ -147,10 +147,14 @@ PY
 	set -- $desc
 	ch=$1 pt=$2 ptime=$3 ga=$4 pa=$5 gb=${6:-} pb=${7:-}
 	name=fx$n
-	# a leg B without a sender address in the SDP: say where it is
-	if2=""
+	# a leg without a sender address in the SDP: say where it is (the
+	# node names no interface for a group it cannot place)
+	if1="" if2=""
+	[ -n "$gb" ] && ! grep -q "source-filter:.* 10.77.0.1" "$T/fx$n.sdp" &&
+		if1="interface = eth0"
 	[ -n "$gb" ] && ! grep -q "10.78.0.1" "$T/fx$n.sdp" && if2="interface2 = eth1"
 	start_b $name "sdp = $T/fx$n.sdp
+$if1
 $if2"
 	legs=$(legs_of $name)
 	want="$ga:$pa eth0"
