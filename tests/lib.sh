@@ -469,6 +469,16 @@ d4_api() {
 	case $code in 2*) return 0 ;; *) return 1 ;; esac
 }
 
+# d4_need_kernel_backend: skip (exit 77, saying why) where the D4 kernel
+# back end cannot run (tests/tools/d4kprobe: libbpf, CAP_BPF, the kernel).
+d4_need_kernel_backend() {
+	local why
+	why=$("${D4KPROBE:?D4KPROBE must point at d4kprobe}") || {
+		echo "SKIP: the kernel back end cannot run here: $why"
+		exit 77
+	}
+}
+
 # d4_witness: start the machine's stall witness (tests/tools/d4stall.c:
 # a SCHED_FIFO 70 thread per CPU, as the media thread, waking every 1 ms)
 # logging to $T/stalls.log every wake-up 1 ms or more late, as it happens.

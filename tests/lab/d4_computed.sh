@@ -7,11 +7,7 @@
 # learnt, a D4 change to another variable (a sync) must not forget them:
 # no error and no lost reply over the 3 s after it.
 . "$(dirname "$0")/../lib.sh"
-D4KPROBE=${D4KPROBE:?D4KPROBE must point at d4kprobe}
-why=$("$D4KPROBE") || {
-	echo "SKIP: the kernel back end cannot run here: $why"
-	exit 77
-}
+d4_need_kernel_backend
 lab=d4k$$
 d4_lab_hosts $lab 2
 for i in $(seq 20 29); do ip -n $lab-h2 addr add 10.77.0.$i/24 dev eth0; done
