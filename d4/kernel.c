@@ -62,6 +62,11 @@ struct kprog {
 	uint32_t ndst, dstcap;
 	uint32_t *gone;
 	uint32_t ngone;
+	/* addresses the loop computed (src(pkt), arithmetic) that a poll
+	 * found it sending to: kept across syncs, as many as the map has
+	 * room for */
+	uint32_t *comp;
+	uint32_t ncomp;
 	uint32_t nneigh; /* the map's room */
 	int ncpus;
 };
@@ -181,6 +186,7 @@ static void kprog_free(struct kprog *kp)
 	d4_bpf_free(kp->bpf);
 	free(kp->dst);
 	free(kp->gone);
+	free(kp->comp);
 	free(kp);
 }
 
@@ -363,6 +369,11 @@ static int dst_collect(struct d4_kern *k, struct kprog *kp, double until)
 				ret |= dst_add(kp, (uint32_t)(ep >> 16));
 		}
 	}
+	/* and those the loop computed: a sync for another list must not
+	 * cost their copies until the next polls learn them again */
+	for (i = 0; i < kp->ncomp; i++)
+		if (!dst_has(kp, kp->comp[i]))
+			ret |= dst_add(kp, kp->comp[i]);
 	todo = calloc(kp->ndst ? kp->ndst : 1, sizeof(*todo));
 	for (i = 0; i < kp->ndst; i++) {
 		bool known = false;
@@ -902,6 +913,21 @@ int d4_kern_sync(struct d4_kern *k, char *why, size_t why_len)
 	return first;
 }
 
+/* Remember computed address @a (best effort: without memory it is learnt
+ * again after the next sync). */
+static void comp_add(struct kprog *kp, uint32_t a)
+{
+	uint32_t *c;
+
+	if (kp->ncomp >= kp->nneigh)
+		return;
+	c = realloc(kp->comp, (kp->ncomp + 1) * sizeof(*c));
+	if (!c)
+		return;
+	kp->comp = c;
+	kp->comp[kp->ncomp++] = a;
+}
+
 void d4_kern_poll(struct d4_kern *k)
 {
 	uint64_t *vals;
@@ -933,8 +959,10 @@ void d4_kern_poll(struct d4_kern *k)
 				 * the network's to choose */
 				if (m >> 32 && kp->ndst < kp->nneigh &&
 				    !dst_has(kp, (uint32_t)m) &&
-				    !dst_add(kp, (uint32_t)m))
+				    !dst_add(kp, (uint32_t)m)) {
+					comp_add(kp, (uint32_t)m);
 					dst_resolve(k, kp, (uint32_t)m);
+				}
 			}
 		}
 		free(vals);

@@ -471,6 +471,52 @@ static int exec_d4(struct node *n, const char *text, int *handle, char *err,
 #define STATE_MAX_D4_PROGRAMS NODE_MAX_D4_TEXTS
 
 /* Returns how many were restored. */
+/* A saved list the runtime refused whole (@why): one entry it now
+ * refuses (a receiver without a port, in a list a loop sends to: a file
+ * written before that check, or edited by hand) must not cost the others.
+ * The list is restored entry by entry, each refused one logged and left
+ * out; 1 if the variable was set at all. Entries are endpoints and
+ * numbers, without commas of their own. */
+static unsigned int restore_d4_list(struct node *n, const char *name,
+				    const char *val, const char *why)
+{
+	char text[4200], err[256], item[256];
+	unsigned int kept = 0, dropped = 0;
+	const char *p = val + 1, *end;
+	size_t len;
+
+	snprintf(text, sizeof(text), "%s = []", name);
+	if (exec_d4(n, text, NULL, err, sizeof(err)) < 0) {
+		log_err("state: d4 variable '%s' not restored: %s", name, why);
+		return 0;
+	}
+	while (*p && *p != ']') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		end = p + strcspn(p, ",]");
+		len = (size_t)(end - p);
+		while (len && p[len - 1] == ' ')
+			len--;
+		if (len && len < sizeof(item)) {
+			memcpy(item, p, len);
+			item[len] = '\0';
+			snprintf(text, sizeof(text), "%s += %s", name, item);
+			if (exec_d4(n, text, NULL, err, sizeof(err)) < 0) {
+				log_err("state: d4 variable '%s': entry '%s' "
+					"left out: %s",
+					name, item, err);
+				dropped++;
+			} else {
+				kept++;
+			}
+		}
+		p = end;
+	}
+	log_warn("state: d4 variable '%s' restored with %u of %u entries",
+		 name, kept, kept + dropped);
+	return 1;
+}
+
 static unsigned int restore_d4_vars(struct node *n, json_t *d4, bool values)
 {
 	unsigned int done = 0;
@@ -494,11 +540,13 @@ static unsigned int restore_d4_vars(struct node *n, json_t *d4, bool values)
 			continue;
 		snprintf(text, sizeof(text), values ? "%s = %s" : "%2$s %1$s",
 			 name, values ? val : type);
-		if (exec_d4(n, text, NULL, err, sizeof(err)) < 0)
+		if (exec_d4(n, text, NULL, err, sizeof(err)) >= 0)
+			done++;
+		else if (values && val[0] == '[')
+			done += restore_d4_list(n, name, val, err);
+		else
 			log_err("state: d4 variable '%s' not restored: %s",
 				name, err);
-		else
-			done++;
 	}
 	return done;
 }

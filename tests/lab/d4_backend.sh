@@ -17,11 +17,7 @@
 #   starting, naming the sendto; in the kernel, max_sends_per_second holds
 #   a burst of 1000 copies to its bucket and counts the rest.
 . "$(dirname "$0")/../lib.sh"
-D4KPROBE=${D4KPROBE:?D4KPROBE must point at d4kprobe}
-why=$("$D4KPROBE") || {
-	echo "SKIP: the kernel back end cannot run here: $why"
-	exit 77
-}
+d4_need_kernel_backend
 d4_private_netns "$@"
 
 cat >"$T/seed.d4" <<'D4'

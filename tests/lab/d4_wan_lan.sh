@@ -18,13 +18,7 @@
 # usage: d4_wan_lan.sh [vm|kernel]
 . "$(dirname "$0")/../lib.sh"
 mode=${1:-vm}
-if [ "$mode" = kernel ]; then
-	D4KPROBE=${D4KPROBE:?D4KPROBE must point at d4kprobe}
-	why=$("$D4KPROBE") || {
-		echo "SKIP: the kernel back end cannot run here: $why"
-		exit 77
-	}
-fi
+[ "$mode" != kernel ] || d4_need_kernel_backend
 lab=d4w$$
 d4_lab_hosts $lab 5
 secs=6
