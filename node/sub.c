@@ -498,13 +498,18 @@ static void record_delay(struct sub *s, unsigned int leg, uint32_t ts,
 		STAT_SET(s->stats.leg[leg].delay_max_ns, delay);
 }
 
-/* The stream's first stored sample starts recordings that wait for it. */
+/* The stream's first stored sample starts recordings that wait for it:
+ * the earliest stored while playout has not reached it yet, so a packet
+ * that comes after a later one (reordered, or the other leg's copy of
+ * the one its twin's leg lost) still starts the stream. */
 static void note_first_data(struct sub *s, uint32_t ts)
 {
 	uint64_t pkt_x = ts_position(s, ts);
 
-	if (s->first_data_x == UINT64_MAX)
-		s->first_data_x = pkt_x > s->play_x ? pkt_x : s->play_x;
+	if (pkt_x < s->play_x)
+		pkt_x = s->play_x;
+	if (s->first_data_x > s->play_x && pkt_x < s->first_data_x)
+		s->first_data_x = pkt_x;
 }
 
 /* A packet that fits no timeline (beyond the buffer, or later than any

@@ -1885,6 +1885,39 @@ static void test_sub_late_second_copy_is_not_a_late_packet(void **state)
 		assert_pkt(t, st, k);
 }
 
+/* The stream's first packet lost on the first leg, whose next packet
+ * comes before the second leg's copy of the first: the recording still
+ * starts with the first packet (it came in time), not the second. */
+static void test_sub_first_packet_from_the_slower_leg_starts_the_recording(
+    void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	struct leg_event ev[40];
+	unsigned int k, n = 0;
+
+	two_legs(t);
+	t->cfg.latency_ns = 5 * MS;
+	open_sub(t);
+	for (k = 0; k < 20; k++) {
+		if (k)
+			ev[n++] =
+			    (struct leg_event){pkt_arrival(st, k), 0, k, st};
+		ev[n++] = (struct leg_event){
+		    pkt_arrival(st, k) + 1500 * US, 1, k, st};
+	}
+	feed(t, ev, n);
+	play_until(t, pkt_x(st, 20));
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_int_equal(LEG(t, 1, used), 1);
+	finish(t);
+	assert_int_equal(t->rec_x0, pkt_x(st, 0));
+	assert_int_equal(t->frames, 20 * FPP);
+	for (k = 0; k < 20; k++)
+		assert_pkt(t, st, k);
+}
+
 /* A packet repeated on its own leg is a duplicate, as on one network;
  * its twin on the other leg is not. */
 static void test_sub_repeat_on_one_leg_is_a_duplicate(void **state)
@@ -2070,6 +2103,8 @@ int main(void)
 	    SUB_TEST(test_sub_arrival_bursty_sender_step_keeps_its_alignment),
 	    SUB_TEST(test_sub_two_legs_fill_each_others_gaps),
 	    SUB_TEST(test_sub_late_second_copy_is_not_a_late_packet),
+	    SUB_TEST(
+		test_sub_first_packet_from_the_slower_leg_starts_the_recording),
 	    SUB_TEST(test_sub_repeat_on_one_leg_is_a_duplicate),
 	    SUB_TEST(test_sub_two_legs_handover_loses_nothing),
 	    SUB_TEST(test_sub_spoof_on_one_leg_does_not_take_over),
