@@ -20,6 +20,10 @@
 #    node C takes its first leg alone (and says why), and ffmpeg reads the
 #    SDP file and records it: both bit-exact.
 # GStreamer's timestamps are not on PTP: B plays them aligned on arrival.
+# The machine is shared: a sender or receiver stalled past the latency
+# makes late packets, judged against the stalls the witness (d4stall)
+# saw; a recording with late packets must then be the file but for
+# silent packets, no more of them than were late.
 . "$(dirname "$0")/../lib.sh"
 
 lab=d4ri$$
@@ -30,6 +34,8 @@ ip -n $h3 link del eth1
 "$D4WAV" gen "$T/in8.wav" --channels 8 --seconds 3 --seed 25
 "$D4WAV" gen "$T/in64.wav" --channels 64 --seconds 3 --seed 26
 for c in 2 8 64; do sox "$T/in$c.wav" -t raw -e signed -b 24 -B "$T/in$c.raw"; done
+lat_us=40000
+d4_witness
 
 nft_b() { ip netns exec $h2 nft "$@"; }
 nft_b add table inet lab
@@ -60,12 +66,16 @@ gst_send() {
 		fail "gst-launch failed: $(tail -n 3 "$T/gst.log")"
 }
 
-# receive NAME CHANNELS INI_LINES: node B records subscription NAME
-# (the INI lines) while the sender given as the rest runs.
+# start_b NAME INI_LINES [START]: node B records 3 s of subscription
+# NAME (the INI lines): from the stream's first data, aligned on arrival
+# (GStreamer's timestamps are not on PTP); or, given a PTP START (d4's
+# own stream), on PTP time from START.
 start_b() {
 	{ printf '[node]\nname = B\nrecordings_dir = %s\n' "$T"
-	  printf '[subscription %s]\n%s\ntiming = arrival\nlatency = 40ms\n' "$1" "$2"
+	  printf '[subscription %s]\n%s\ntiming = %s\nlatency = %sus\n' "$1" "$2" \
+		"$([ -n "${3:-}" ] && echo ptp || echo arrival)" "$lat_us"
 	  printf '[sink rec]\nsubscription = %s\npath = %s/%s.wav\nduration = 3\n' "$1" "$T" "$1"
+	  [ -z "${3:-}" ] || printf 'start = %s\n' "$3"
 	} >"$T/B-$1.ini"
 	rm -rf "$D4_STATE_DIR/B"
 	d4_node $h2 "B-$1" "$T/B-$1.ini"
@@ -83,14 +93,31 @@ s = json.load(sys.stdin)
 legs = s.get("legs") or [{"address": s["address"], "interface": "-"}]
 print(" ".join("%s %s" % (l["address"], l["interface"] or "-") for l in legs))'
 }
-check_rec() { # SUB CHANNELS WHAT
+# same_but_late WHAT REF GOT LATE PTIME_US [CMP_ARGS...]: GOT is REF bit
+# for bit; with LATE late packets (already judged against the stalls),
+# REF but for at most LATE silent packets.
+same_but_late() {
+	local what=$1 ref=$2 got=$3 late=$4 ptime=$5 out gaps
+	shift 5
+	if [ "$late" = 0 ]; then
+		"$D4WAV" cmp "$ref" "$got" "$@" || fail "$what: the recording is not the file"
+		return
+	fi
+	out=$("$D4WAV" gaps "$ref" "$got" --block $((ptime * 48 / 1000))) ||
+		fail "$what: the recording differs from the file other than by silent packets"
+	gaps=$(echo "$out" | sed -n 's/^gaps=\([0-9]*\) .*/\1/p')
+	[ "$gaps" -le "$late" ] ||
+		fail "$what: the recording has $gaps silent packets; $late were late"
+	echo "$what: the file bit for bit but for $gaps silent packets (of $late late ones)"
+}
+check_rec() { # SUB CHANNELS WHAT PTIME_US
 	local s=$1 stat
 	stat() { d4_sub_stat "$T/B-$s.log" "$s" "$1"; }
 	grep "final: subscription $s " "$T/B-$s.log" | sed 's/.*final: //'
 	[ "$(stat lost)" = 0 ] || fail "$3: B lost $(stat lost) packets"
-	[ "$(stat late)" = 0 ] || fail "$3: B had $(stat late) late packets"
-	"$D4WAV" cmp "$T/in$2.wav" "$T/$s.wav" --align first --max-lead-loss 0 \
-		--min-frames 140000 || fail "$3: B's recording is not the file"
+	d4_check_late "$3 at B" "$(stat late)" $lat_us "$4"
+	same_but_late "$3 at B" "$T/in$2.wav" "$T/$s.wav" "$(stat late)" "$4" \
+		--align first --max-lead-loss 0 --min-frames 140000
 }
 
 # --- 1. real gear's DUP SDPs ------------------------------------------------
@@ -167,10 +194,12 @@ $if2"
 	gst_send $ch $pt $ptime $ga $pa $gb $pb
 	sleep 0.5
 	stop_b
-	check_rec $name $ch "$(basename "$f")"
+	check_rec $name $ch "$(basename "$f")" $ptime
 	if [ -n "$gb" ]; then
+		# a copy from leg B that came late is not used
 		used=$(d4_sub_stat "$T/B-$name.log" $name legB_used)
-		[ "$used" -ge "$(dropped)" ] && [ "$(dropped)" -gt 0 ] ||
+		late=$(d4_sub_stat "$T/B-$name.log" $name legB_late)
+		[ $((used + late)) -ge "$(dropped)" ] && [ "$(dropped)" -gt 0 ] ||
 			fail "$(basename "$f"): leg B filled $used packets; nft dropped $(dropped) on A"
 		pass "$(basename "$f"): legs $legs; ${ch} ch; bit-exact through 5 % loss on leg A ($(dropped) dropped, $used from leg B)"
 	else
@@ -181,6 +210,9 @@ $if2"
 done
 
 # --- 2. a GStreamer-built pair of legs --------------------------------------
+# Each leg's payloader paced by its own identity sync=true: rawaudioparse
+# hands out about 100 ms at a time, which a payloader paced before it
+# sends as one burst, 100 ms ahead of the stream's arrival timeline.
 start_b pair "address = 239.69.45.1:5004
 interface = eth0
 address2 = 239.69.173.1:5006
@@ -191,22 +223,24 @@ lossy_a 5004
 timeout 60 ip netns exec $h1 gst-launch-1.0 -q filesrc location="$T/in2.raw" ! \
 	rawaudioparse format=pcm pcm-format=s24be sample-rate=48000 num-channels=2 ! \
 	capssetter caps="audio/x-raw,channel-mask=(bitmask)0x0" ! \
-	identity sync=true ! tee name=t \
+	tee name=t \
 	t. ! queue ! rtpL24pay pt=98 ssrc=287454020 seqnum-offset=4000 \
 		timestamp-offset=123456789 min-ptime=1000000 max-ptime=1000000 ! \
+		identity sync=true ! \
 		udpsink host=239.69.45.1 port=5004 multicast-iface=eth0 ttl-mc=1 sync=false \
 	t. ! queue ! rtpL24pay pt=98 ssrc=287454020 seqnum-offset=4000 \
 		timestamp-offset=123456789 min-ptime=1000000 max-ptime=1000000 ! \
+		identity sync=true ! \
 		udpsink host=239.69.173.1 port=5006 multicast-iface=eth1 ttl-mc=1 sync=false \
 	>"$T/gst.log" 2>&1 || fail "gst-launch (pair) failed: $(tail -n 3 "$T/gst.log")"
 sleep 0.5
 stop_b
-check_rec pair 2 "GStreamer pair"
+check_rec pair 2 "GStreamer pair" 1000
 st() { d4_sub_stat "$T/B-pair.log" pair "$1"; }
 for k in ssrc_changes foreign_ssrc duplicate; do
 	[ "$(st $k)" = 0 ] || fail "GStreamer pair: $k=$(st $k) (the two payloaders differ)"
 done
-[ "$(st legB_used)" -ge "$(dropped)" ] && [ "$(st redundant)" -gt 2500 ] ||
+[ $(($(st legB_used) + $(st legB_late))) -ge "$(dropped)" ] && [ "$(st redundant)" -gt 2500 ] ||
 	fail "GStreamer pair: leg B filled $(st legB_used) of $(dropped) drops, $(st redundant) redundant copies"
 pass "GStreamer pair (two rtpL24pay, same ssrc/seqnum-offset/timestamp-offset): bit-exact through 5 % loss on leg A; $(st redundant) redundant copies, 0 SSRC changes"
 
@@ -234,7 +268,14 @@ a=$!
 d4_wait_file "$T/main.sdp" 10
 grep -q "^m=audio 5008 RTP/AVP 98" "$T/main.sdp" && grep -q "^a=mid:secondary" "$T/main.sdp" ||
 	fail "A's SDP has no second leg: $(cat "$T/main.sdp")"
-start_b own "sdp = $T/main.sdp"
+# ffmpeg records from now (A sends silence until the start) until A has
+# stopped: the stream is in its recording however long the steps below
+# take on a busy machine.
+d4_spawn "$T/ffmpeg.log" ip netns exec $h3 ffmpeg -nostdin -hide_banner \
+	-protocol_whitelist file,udp,rtp -i "$T/main.sdp" -map 0:0 \
+	-c:a pcm_s24le -y "$T/ff.wav"
+ff=$!
+start_b own "sdp = $T/main.sdp" "$start"
 [ "$(legs_of own)" = "239.69.46.1:5004 eth0 239.69.174.1:5008 eth1" ] ||
 	fail "B read A's DUP SDP as legs '$(legs_of own)'"
 printf '[node]\nname = C\napi = off\n[subscription own]\nsdp = %s\nlatency = 40ms\n[sink rec]\nsubscription = own\npath = %s/C.wav\nstart = %s\nduration = 3\n' \
@@ -242,19 +283,21 @@ printf '[node]\nname = C\napi = off\n[subscription own]\nsdp = %s\nlatency = 40m
 d4_node $h3 C "$T/C.ini" --run-seconds 12
 c=$!
 d4_wait_log "$T/C.log" "second leg \(ST 2022-7, a=mid:secondary\) on no network of this host's" 10
-d4_spawn "$T/ffmpeg.log" ip netns exec $h3 ffmpeg -nostdin -hide_banner \
-	-protocol_whitelist file,udp,rtp -i "$T/main.sdp" -map 0:0 -t 5 \
-	-c:a pcm_s24le -y "$T/ff.wav"
-ff=$!
-d4_wait_pid $ff 40 || fail "ffmpeg failed on d4's DUP SDP: $(tail -n 5 "$T/ffmpeg.log")"
 d4_wait_pid $c 30 || fail "C exited with an error"
 d4_wait_pid $a 30 || fail "A exited with an error"
+kill -0 $ff 2>/dev/null || fail "ffmpeg ended early on d4's DUP SDP: $(tail -n 5 "$T/ffmpeg.log")"
+kill -INT $ff
+d4_wait_pid $ff 20 || true # ffmpeg stopped by a signal exits 255
+grep -q "Exiting normally, received signal 2" "$T/ffmpeg.log" ||
+	fail "ffmpeg did not finish its recording of d4's DUP SDP: $(tail -n 5 "$T/ffmpeg.log")"
 stop_b
-"$D4WAV" cmp "$T/in2.wav" "$T/C.wav" --align none ||
-	fail "C's recording of the first leg is not the file"
+grep "final: subscription own " "$T/C.log" | sed 's/.*final: /C: /'
+c_late=$(d4_sub_stat "$T/C.log" own late)
+d4_check_late "C (first leg alone)" "$c_late" 40000 1000
+same_but_late "C (first leg alone)" "$T/in2.wav" "$T/C.wav" "$c_late" 1000 --align none
 "$D4WAV" cmp "$T/in2.wav" "$T/ff.wav" --align first --max-lead-loss 0 \
 	--min-frames 140000 || fail "ffmpeg's recording of the first leg is not the file"
 [ "$(d4_sub_stat "$T/B-own.log" own legB_received)" -gt 2500 ] ||
 	fail "B took no packets on leg B of A's flow"
-check_rec own 2 "d4's own DUP SDP at B"
+check_rec own 2 "d4's own DUP SDP at B" 1000
 pass "d4's DUP SDP: B takes both legs from it (bit-exact); C on one network takes the first leg (bit-exact at the PTP index); ffmpeg records the first leg bit-exact"
