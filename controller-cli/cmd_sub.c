@@ -14,11 +14,14 @@ static const char usage[] =
     "             --address ADDR[:PORT] [--channels N] [--encoding L24|L16]\n"
     "             [--rate HZ] [--ptime US] [--payload-type PT])\n"
     "             [--latency MS] [--timing auto|ptp|arrival]\n"
-    "             [--interface IF]\n"
+    "             [--interface IF] [--address2 ADDR[:PORT]]\n"
+    "             [--interface2 IF]\n"
     "       d4ctl sub delete NODE NAME   (or NODE/NAME)\n"
     "\n"
     "Subscriptions are RTP streams a node receives: by stream name (SAP or\n"
-    "RAVENNA, followed when its SDP changes), by SDP, or by address.\n";
+    "RAVENNA, followed when its SDP changes), by SDP, or by address.\n"
+    "--address2 (with --interface2 on the second network) is a second\n"
+    "leg, SMPTE ST 2022-7: the same stream on another network, merged.\n";
 
 struct sub_opts {
 	json_t *body;
@@ -119,6 +122,17 @@ static int on_opt(void *data, int opt, const char *arg)
 	case 'i':
 		json_object_set_new(o->body, "interface", json_string(arg));
 		return 0;
+	case 'A':
+		if (!strchr(arg, '.')) {
+			d4ctl_err("sub", "--address2 '%s' is not ADDR[:PORT]",
+				  arg);
+			return -1;
+		}
+		json_object_set_new(o->body, "address2", json_string(arg));
+		return 0;
+	case 'I':
+		json_object_set_new(o->body, "interface2", json_string(arg));
+		return 0;
 	}
 	return -1;
 }
@@ -162,6 +176,8 @@ int cmd_sub(struct d4ctl *ctl, int argc, char *argv[])
 	    {"latency", required_argument, NULL, 'l'},
 	    {"timing", required_argument, NULL, 't'},
 	    {"interface", required_argument, NULL, 'i'},
+	    {"address2", required_argument, NULL, 'A'},
+	    {"interface2", required_argument, NULL, 'I'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sub_opts o = {.body = json_object()};
