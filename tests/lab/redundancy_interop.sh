@@ -291,7 +291,13 @@ d4_wait_pid $ff 20 || true # ffmpeg stopped by a signal exits 255
 grep -q "Exiting normally, received signal 2" "$T/ffmpeg.log" ||
 	fail "ffmpeg did not finish its recording of d4's DUP SDP: $(tail -n 5 "$T/ffmpeg.log")"
 stop_b
+grep "final: flow main " "$T/A.log" | sed 's/.*final: /A: /'
 grep "final: subscription own " "$T/C.log" | sed 's/.*final: /C: /'
+# A stalled past 100 ms skips packets (docs/architecture.md "Send"): no
+# receiver can play those, and nothing below allows for them
+d4_check_skipped "A" "$(d4_flow_stat "$T/A.log" main skipped)" 1000
+[ "$(d4_flow_stat "$T/A.log" main skipped)" = 0 ] ||
+	fail "A skipped packets (a machine stall past 100 ms, see above): this run cannot judge the receivers"
 c_late=$(d4_sub_stat "$T/C.log" own late)
 d4_check_late "C (first leg alone)" "$c_late" 40000 1000
 same_but_late "C (first leg alone)" "$T/in2.wav" "$T/C.wav" "$c_late" 1000 --align none
