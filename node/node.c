@@ -157,7 +157,10 @@ static void print_final(struct node *n)
 			 (unsigned long long)pi.pkts_dropped,
 			 (unsigned long long)pi.errors,
 			 (unsigned long long)pi.budget_drops,
-			 (unsigned long long)(os ? GET(os->datagrams) : 0),
+			 /* both back ends' datagrams: the VM's sends and
+			  * the kernel's copies */
+			 (unsigned long long)((os ? GET(os->datagrams) : 0) +
+					      ks.sent),
 			 (unsigned long long)(os ? GET(os->send_errors) : 0),
 			 (unsigned long long)pi.max_insns,
 			 (unsigned long long)pi.wcet_insns,

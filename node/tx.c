@@ -45,6 +45,11 @@ struct tx_flow {
 	unsigned int sdp_version;
 	uint64_t skipped_seen;	 /* skipped packets logged so far */
 	uint64_t skipped_log_ns; /* when they were last logged */
+	/* the rules its last AES67 check found: a finding is
+	 * logged when it appears, and said gone when it goes (a flow that
+	 * starts before the clock's lock fails a=ts-refclk until then);
+	 * " rule " each, so that one rule is never found inside another */
+	char findings[256];
 };
 
 #define TX_MAX_ORPHANS 64
@@ -196,13 +201,17 @@ static int publish(struct tx *tx, struct tx_flow *f)
 	return 0;
 }
 
+static void check_flow(const struct tx *tx, struct tx_flow *f);
+
 void tx_publish_all(struct tx *tx)
 {
 	unsigned int i;
 
 	for (i = 0; i < tx->nslots; i++)
-		if (tx->flows[i].used)
+		if (tx->flows[i].used) {
 			publish(tx, &tx->flows[i]);
+			check_flow(tx, &tx->flows[i]);
+		}
 }
 
 void tx_set_disco(struct tx *tx, struct disco *d)
@@ -217,11 +226,13 @@ void tx_set_disco(struct tx *tx, struct disco *d)
 }
 
 /* A multicast flow against Dante's AES67 mode, AES67 and ST 2110-30
- * (discovery/aes67check.h, as `d4ctl check` does): what would be refused
- * is logged once, when the flow starts. */
-static void check_flow(const struct tx *tx, const struct tx_flow *f)
+ * (discovery/aes67check.h, as `d4ctl check` does), when it starts and at
+ * every change of the clock's state: what would be refused is logged
+ * when it appears, and said gone when it goes. */
+static void check_flow(const struct tx *tx, struct tx_flow *f)
 {
-	char buf[SAP_SDP_MAX], session[SDP_NAME_MAX];
+	char buf[SAP_SDP_MAX], session[SDP_NAME_MAX], now[sizeof(f->findings)];
+	char key[AES67CHECK_RULE_MAX + 3];
 	struct aes67check_finding out[32];
 	struct aes67check_live live = {0};
 	struct mclock_status cs;
@@ -233,8 +244,8 @@ static void check_flow(const struct tx *tx, const struct tx_flow *f)
 		return; /* Dante takes AES67 multicast only */
 	len = flow_sdp(tx, f, f->sdp_version, buf, sizeof(buf), session,
 		       sizeof(session));
-	if (len < 0 || sdp_parse((const uint8_t *)buf, (size_t)len, &st, NULL,
-				 0) < 0)
+	if (len < 0 ||
+	    sdp_parse((const uint8_t *)buf, (size_t)len, &st, NULL, 0) < 0)
 		return;
 	mclock_get_status(tx->env.mc, &cs);
 	if (cs.gm_valid) {
@@ -244,11 +255,24 @@ static void check_flow(const struct tx *tx, const struct tx_flow *f)
 	}
 	n = aes67check_run(&st, (const uint8_t *)buf, (size_t)len, &live, out,
 			   32);
-	for (i = 0; i < n && i < 32; i++)
-		if (out[i].severity != AES67CHECK_INFO)
+	now[0] = '\0';
+	for (i = 0; i < n && i < 32; i++) {
+		if (out[i].severity == AES67CHECK_INFO)
+			continue;
+		snprintf(key, sizeof(key), " %.*s ",
+			 (int)sizeof(out[i].rule) - 1, out[i].rule);
+		if (strlen(now) + strlen(key) < sizeof(now))
+			strcat(now, key);
+		if (!strstr(f->findings, key))
 			log_warn("flow %s: %s %s: %s", f->set.name,
 				 aes67check_severity_name(out[i].severity),
 				 out[i].rule, out[i].msg);
+	}
+	if (f->findings[0] && !now[0])
+		log_info(
+		    "flow %s: the AES67 check finds nothing now (was: %.*s)",
+		    f->set.name, (int)strlen(f->findings) - 2, f->findings + 1);
+	memcpy(f->findings, now, sizeof(now));
 }
 
 /* The loop of the INI's [d4] bound "on flow NAME", or -1. */

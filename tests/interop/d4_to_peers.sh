@@ -65,8 +65,11 @@ tshark_pid=$!
 # d4_witness) at 8000 packets a second overflows a default socket buffer
 # (some 270 small datagrams) before they read it; GStreamer at SCHED_FIFO
 # 10 (below d4's media thread), as one runs a recorder that must keep up
-# with 8000 packets a second on a busy machine (ffmpeg so started was
-# slower to probe its input: it stays at normal priority)
+# with 8000 packets a second on a busy machine. ffmpeg so started was
+# slower to probe its input: it probes at normal priority and is moved to
+# SCHED_FIFO 10 (all its threads) once it records (left at normal
+# priority, a CI run beside other work had it fall behind, "max delay
+# reached", and miss 5508 packets that tshark saw d4 send).
 d4_spawn "$T/gst.log" chrt -f 10 gst-launch-1.0 -e -v udpsrc address=239.69.0.20 port=5004 buffer-size=8388608 \
 	caps="application/x-rtp,media=audio,clock-rate=48000,encoding-name=$enc,channels=$ch,payload=98" ! \
 	rtpjitterbuffer latency=200 ! $depay ! $unorder audioconvert ! \
@@ -83,6 +86,7 @@ d4_spawn "$T/ffmpeg.log" ffmpeg -nostdin -hide_banner -protocol_whitelist file,u
 ff=$!
 # ffmpeg names its output once it has probed the stream: listening.
 d4_wait_log "$T/ffmpeg.log" "^Output #0" 30
+chrt -a -f -p 10 $ff >/dev/null || fail "chrt ffmpeg"
 [ "$(d4_ptp_now)" -lt "$start" ] ||
 	fail "GStreamer and ffmpeg were not listening before the file started (a machine this slow needs a later start)"
 

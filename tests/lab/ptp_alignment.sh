@@ -74,6 +74,13 @@ for n in A B C; do d4_wait_log "$T/$n.log" "-> clock locked gm" 8; done
 d4_wait_pid $b 30 || fail "B failed"
 d4_wait_pid $c 30 || fail "C failed"
 d4_wait_pid $a 30 || fail "A failed"
+# A's flow, started before its lock, failed the AES67 check's
+# a=ts-refclk rule (no grandmaster yet); once locked it says the check
+# is clean again, and the warning is not left standing
+if grep -q "flow clicks: error aes67.ts-refclk" "$T/A.log"; then
+	grep "flow clicks: the AES67 check finds nothing now (was: aes67.ts-refclk)" "$T/A.log" ||
+		fail "A's flow never said its a=ts-refclk finding was gone after the lock"
+fi
 
 for n in B C; do
 	[ "$(d4_sub_stat "$T/$n.log" clicks lost)" = 0 ] || fail "$n lost packets"
