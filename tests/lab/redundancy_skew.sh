@@ -4,9 +4,11 @@
 # (tests/tools/d4delay on h3: no netem in this kernel) that holds it SKEW
 # ms behind leg A, and nftables at A drops 5 % of leg A's packets as they
 # leave, so those can only come from the late leg. For SKEW in 0, 2 and
-# 5 ms, B subscribes to A's DUP SDP (leg B from the relay's group) at a
-# latency of SKEW + 1 ms and records 4 s, while dumpcap records when each
-# copy of each packet reached B, on each leg.
+# 5 ms at once (three relays on h3, each to a group of its own,
+# 239.69.(151 + SKEW).1), B subscribes three times to A's DUP SDP (leg B
+# from that skew's relay group) at a latency of SKEW + 1 ms and records
+# the same 4 s, while dumpcap records when each copy of each packet
+# reached B, on each leg (one capture per interface, split by group).
 # The machine is shared: A's packets leave up to tens of ms late now and
 # then, and a copy that comes after its playout time misses on any
 # receiver, so "bit-exact" alone would test the machine. What is asserted
@@ -76,20 +78,43 @@ wait_recorded() { # SUB: until its recording is complete
 	fail "$1's recording did not complete"
 }
 
-for skew in 0 2 5; do
+skews="0 2 5"
+group_b() { echo "239.69.$((151 + $1)).1"; } # SKEW: its relay's group
+relays=""
+for skew in $skews; do
 	d4_spawn "$T/relay$skew.log" ip netns exec $h3 "$D4DELAY" \
-		--in 239.69.150.1:5004 --in-if eth1 --out 239.69.151.1:5004 \
+		--in 239.69.150.1:5004 --in-if eth1 --out "$(group_b $skew):5004" \
 		--out-if eth1 --delay-us $((skew * 1000))
-	relay=$!
+	relays="$relays $!"
+done
+for skew in $skews; do
 	d4_wait_log "$T/relay$skew.log" "d4delay: ready" 10
+done
+start=$(($(d4_lab_ptp_now) + 6))
+# what B's legs hear: A's leg A group on eth0, the relays' on eth1 (A's
+# own leg B group floods bridge B too: not B's); the eth1 capture is
+# split by group below
+cap=$((start + secs + 2 - $(date +%s)))
+caps=""
+fb="udp port 5004 and ("
+for skew in $skews; do fb="$fb dst host $(group_b $skew) or"; done
+fb="${fb% or} )"
+for i in 0 1; do
+	f="udp port 5004 and dst host 239.69.22.1"
+	[ $i = 1 ] && f=$fb
+	d4_spawn "$T/cap$i.log" ip netns exec $h2 dumpcap -q -i eth$i \
+		-f "$f" -a duration:$cap -w "$T/eth$i.pcapng"
+	caps="$caps $!"
+done
+for skew in $skews; do
 	lat=$((skew * 1000 + 1000))
 	name=red$skew
-	start=$(($(d4_lab_ptp_now) + 7))
-	body=$(python3 - "$T/main.sdp" "$name" "$lat" "$start" "$secs" <<'PY'
+	body=$(python3 - "$T/main.sdp" "$name" "$lat" "$start" "$secs" \
+		"$(group_b $skew)" <<'PY'
 import json, sys
-sdp, name, lat, start, secs = open(sys.argv[1]).read(), *sys.argv[2:]
+sdp, name, lat, start, secs, gb = open(sys.argv[1]).read(), *sys.argv[2:]
 print(json.dumps({"name": name, "sdp": sdp, "timing": "ptp",
-                  "latency_us": int(lat), "address2": "239.69.151.1:5004",
+                  "latency_us": int(lat), "address2": gb + ":5004",
                   "interface2": "eth1", "source_filter2": "10.78.0.3",
                   "record": {"path": name + ".wav", "start": int(start),
                              "duration": int(secs)}}))
@@ -97,30 +122,32 @@ PY
 )
 	api_b POST /subscriptions "$body" >/dev/null ||
 		fail "B refused the redundant subscription: $(cat "$T/api-answer")"
-	cap=$((start + secs + 2 - $(date +%s)))
-	# what B's legs hear: A's leg A group on eth0, the relay's on eth1
-	# (A's own leg B group floods bridge B too: not B's)
-	caps=""
-	for i in 0 1; do
-		g=239.69.22.1
-		[ $i = 1 ] && g=239.69.151.1
-		d4_spawn "$T/cap$i.log" ip netns exec $h2 dumpcap -q -i eth$i \
-			-f "udp port 5004 and dst host $g" -a duration:$cap \
-			-w "$T/$name-eth$i.pcapng"
-		caps="$caps $!"
-	done
-	wait_recorded $name
-	api_b GET "/subscriptions/$name" >"$T/$name.json"
-	api_b DELETE "/subscriptions/$name" >/dev/null
+done
+[ "$(date +%s)" -lt "$start" ] ||
+	fail "the subscriptions were made only after their recordings' start"
+for skew in $skews; do
+	wait_recorded red$skew
+	api_b GET "/subscriptions/red$skew" >"$T/red$skew.json"
+done
+for skew in $skews; do api_b DELETE "/subscriptions/red$skew" >/dev/null; done
+for p in $caps; do d4_wait_pid $p 30 || fail "dumpcap failed"; done
+for p in $relays; do
+	kill -INT $p
+	wait $p 2>/dev/null || true
+done
+tshark -r "$T/eth0.pcapng" -d udp.port==5004,rtp \
+	-T fields -e frame.time_epoch -e rtp.timestamp >"$T/eth0.txt" 2>/dev/null
+for skew in $skews; do
+	cat "$T/relay$skew.log"
+	lat=$((skew * 1000 + 1000))
+	name=red$skew
 	get() { jget "$1" <"$T/$name.json"; }
-	for p in $caps; do d4_wait_pid $p 30 || fail "dumpcap failed"; done
-	for i in 0 1; do
-		tshark -r "$T/$name-eth$i.pcapng" -d udp.port==5004,rtp \
-			-T fields -e frame.time_epoch -e rtp.timestamp \
-			>"$T/$name-eth$i.txt" 2>/dev/null
-	done
+	tshark -r "$T/eth1.pcapng" -d udp.port==5004,rtp \
+		-Y "ip.dst == $(group_b $skew)" \
+		-T fields -e frame.time_epoch -e rtp.timestamp \
+		>"$T/$name-eth1.txt" 2>/dev/null
 	python3 - "$T/in.wav" "$t0" "$start" "$secs" "$lat" "$T/rec/$name.wav" \
-		"$T/$name-eth0.txt" "$T/$name-eth1.txt" <<'PY' || fail "skew $skew ms: see above"
+		"$T/eth0.txt" "$T/$name-eth1.txt" <<'PY' || fail "skew $skew ms: see above"
 import sys, wave
 inwav, t0, start, secs, lat_us, rec, capa, capb = sys.argv[1:]
 t0, start, secs, lat_ns = int(t0), int(start), int(secs), int(lat_us) * 1000
@@ -174,8 +201,5 @@ PY
 	db=$(get legs.1.delay_max_us)
 	[ "$db" -ge $((skew * 1000)) ] ||
 		fail "skew $skew ms: B's API shows leg B's latest copy $db us after its time"
-	kill -INT $relay
-	wait $relay 2>/dev/null || true
-	cat "$T/relay$skew.log"
 	pass "skew $skew ms at latency $((lat / 1000)) ms: every packet that came in time on either leg is in the recording bit for bit, leg B's late copies filling leg A's gaps"
 done
