@@ -51,9 +51,13 @@
  * two packet times): a spoofer between a live sender's packets never
  * gets there. */
 #define SSRC_QUIET_NS (2 * 1000 * 1000ull)
-#define SSRC_STASH    8 /* packets kept while a new SSRC proves itself */
-#define MISFIT_PKTS   8
-#define MISFIT_NS     (20 * 1000 * 1000ull)
+/* The latest packets kept while a new SSRC proves itself: those before
+ * them (a proof that waits half a latency) are dropped as foreign, and
+ * the stream's sequence tracking starts at the first one kept, so what
+ * the receiver dropped is not counted as lost on the network. */
+#define SSRC_STASH  8
+#define MISFIT_PKTS 8
+#define MISFIT_NS   (20 * 1000 * 1000ull)
 
 const int32_t sub_hist_edges_us[SUB_HIST_BUCKETS - 1] = {
     0, 125, 250, 500, 1000, 2000, 4000, 8000, 16000,
@@ -634,11 +638,18 @@ static bool on_timeline(const struct sub *s, uint32_t ts)
 	       d < (int32_t)jbuf_capacity(s->jb);
 }
 
-/* Play the packets leg @leg's candidate kept. */
+/* The oldest packet leg @c's stash (a ring of the latest) still has. */
+static const struct stashed *stash_first(const struct candidate *c)
+{
+	return &c->stash[c->n < SSRC_STASH ? 0 : c->n % SSRC_STASH];
+}
+
+/* Play the packets leg @leg's candidate kept, oldest first. */
 static void play_stash(struct sub *s, unsigned int leg, uint64_t now_ns)
 {
 	struct candidate *c = &s->cand[leg];
 	unsigned int i, n = c->n < SSRC_STASH ? c->n : SSRC_STASH;
+	unsigned int first = c->n - n;
 
 	/* what the stash could not keep was never played: foreign */
 	if (c->n > n)
@@ -650,10 +661,11 @@ static void play_stash(struct sub *s, unsigned int leg, uint64_t now_ns)
 		const uint8_t *payload;
 		size_t plen;
 
-		if (rtp_hdr_decode(c->stash[i].buf, c->stash[i].len, &h,
-				   &payload, &plen) == 0)
-			accept_pkt(s, leg, &h, payload, plen,
-				   c->stash[i].arrival_ns, now_ns);
+		const struct stashed *k = &c->stash[(first + i) % SSRC_STASH];
+
+		if (rtp_hdr_decode(k->buf, k->len, &h, &payload, &plen) == 0)
+			accept_pkt(s, leg, &h, payload, plen, k->arrival_ns,
+				   now_ns);
 	}
 }
 
@@ -663,7 +675,7 @@ static void play_stash(struct sub *s, unsigned int leg, uint64_t now_ns)
  * nothing is lost; on another, the stream is timed anew. */
 static void take_candidate(struct sub *s, unsigned int leg, uint64_t now_ns)
 {
-	const struct stashed *first = &s->cand[leg].stash[0];
+	const struct stashed *first = stash_first(&s->cand[leg]);
 	unsigned int l;
 
 	STAT_INC(s->stats.ssrc_changes);
@@ -711,13 +723,11 @@ static void candidate(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 		c->n = 0;
 	}
 	c->next_seq = (uint16_t)(h->seq + 1);
-	if (c->n < SSRC_STASH) {
-		k = &c->stash[c->n];
-		k->arrival_ns = arrival_ns;
-		k->from = *from;
-		k->len = (uint16_t)len;
-		memcpy(k->buf, buf, len);
-	}
+	k = &c->stash[c->n % SSRC_STASH];
+	k->arrival_ns = arrival_ns;
+	k->from = *from;
+	k->len = (uint16_t)len;
+	memcpy(k->buf, buf, len);
 	c->n++;
 	if (c->n < SSRC_PROVE)
 		return;
@@ -730,7 +740,7 @@ static void candidate(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 	 * restart, far longer; a sender that changes SSRC at a clock step is
 	 * taken half a latency later; a hand-over on the timeline still waits
 	 * SSRC_QUIET_NS and loses nothing. */
-	if (s->synced && !on_timeline(s, rtp_peek_ts(c->stash[0].buf)) &&
+	if (s->synced && !on_timeline(s, rtp_peek_ts(stash_first(c)->buf)) &&
 	    quiet < s->cfg.latency_ns / 2)
 		quiet = s->cfg.latency_ns / 2;
 	/* the stream's SSRC must be quiet on every leg */

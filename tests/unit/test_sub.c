@@ -1211,6 +1211,37 @@ static void test_sub_handover_on_one_timeline_loses_nothing(void **state)
 		assert_pkt(t, &b, k);
 }
 
+/* A sender that comes back on another timeline with a new SSRC (its
+ * clock locked: node A in the redundancy lab) proves itself for half the
+ * latency, longer than its packets fit the stash: the ones before the
+ * stash's were dropped by the receiver, counted as foreign, and are not
+ * network loss (a stash that kept the first ones and dropped the rest
+ * counted 40 lost at 100 ms on a flawless network). */
+static void test_sub_new_sender_off_the_timeline_is_not_loss(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *a = &stream_a;
+	struct stream b = stream_a;
+	unsigned int k;
+
+	b.ssrc = 0x0E0E0E0Eu;
+	b.seq0 = 500;
+	b.ts_offset = 0x3C3C0000u;
+	b.salt = 0x2323;
+	t->cfg.latency_ns = 40 * MS;
+	open_sub(t);
+	for (k = 0; k < 10; k++)
+		send_pkt(t, a, k);
+	for (k = 10; k < 60; k++)
+		send_pkt(t, &b, k);
+	assert_int_equal(STAT(t, ssrc_changes), 1);
+	assert_int_equal(STAT(t, ssrc), b.ssrc);
+	/* it waited past the stash: some of its packets were dropped */
+	assert_true(STAT(t, foreign_ssrc) > 0);
+	assert_int_equal(STAT(t, lost), 0);
+	assert_int_equal(STAT(t, received) + STAT(t, foreign_ssrc), 60);
+}
+
 /* The node's own clock steps back 37 s (it locked to a grandmaster on
  * another timescale) and the sender, restarted on the new timescale,
  * comes back with a new SSRC: the new SSRC proves itself in a few
@@ -2133,6 +2164,7 @@ int main(void)
 	    SUB_TEST(test_sub_stray_ssrc_is_ignored_while_the_stream_lives),
 	    SUB_TEST(test_sub_stray_ssrc_during_a_stall_is_ignored),
 	    SUB_TEST(test_sub_handover_on_one_timeline_loses_nothing),
+	    SUB_TEST(test_sub_new_sender_off_the_timeline_is_not_loss),
 	    SUB_TEST(test_sub_new_ssrc_after_a_clock_step_back_is_taken),
 	    SUB_TEST(test_sub_timescale_step_is_followed),
 	    SUB_TEST(test_sub_arrival_follows_a_fast_sender),
