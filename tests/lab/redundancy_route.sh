@@ -105,6 +105,7 @@ grep -q "uc3-4 .*10.77.0.3:$port *10.78.0.3:$port" "$T/flows.txt" ||
 d4ctl vars A >"$T/vars.txt"
 grep -q "_uc3_4_receivers2.*10.78.0.3:$port" "$T/vars.txt" ||
 	fail "A's second relay list: $(cat "$T/vars.txt")"
+echo "the routes made $((start - $(date +%s))) s before T"
 [ "$(date +%s)" -lt "$start" ] || fail "the routes were made only after T"
 
 routes_until() { # REGEX SECONDS: d4ctl routes until both rows match
