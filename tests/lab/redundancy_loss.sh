@@ -48,7 +48,7 @@ counter() {
 # A.log, B.log, take.wav and the nft counters.
 run_once() {
 	local start run a b
-	start=$(d4_lab_ptp_now 20)
+	start=$(d4_lab_ptp_now 8)
 	{ echo "[node]"; echo "name = A"; echo "api = off"; d4_ptp_ini $h1
 	cat <<INI
 [source program]
@@ -86,12 +86,19 @@ INI
 	rm -f "$T/main.sdp" "$T/take.wav" "$T/A.log" "$T/B.log"
 	rm -rf "$D4_STATE_DIR"
 
-	run=$((start + secs + 4 - $(date +%s)))
-	d4_node $h1 A "$T/A.ini" --run-seconds $((run + 1))
+	# A stops at T + secs + 8, B at T + secs + 5 (each counted from its
+	# own launch): B must stop first, or it counts the end of A's stream
+	# as missing frames (a loaded run launched B 1.7 s after A, which then
+	# stopped 0.68 s before B: 27758 missing frames after the recording);
+	# B answers the API until then (a loaded run asked for its state at
+	# T + 59 more than 4 s late)
+	run=$((start + secs + 8 - $(date +%s)))
+	d4_node $h1 A "$T/A.ini" --run-seconds $run
 	a=$!
 	d4_wait_file "$T/main.sdp" 10
 	grep -q "^a=group:DUP primary secondary" "$T/main.sdp" ||
 		fail "A's SDP has no DUP group: $(cat "$T/main.sdp")"
+	run=$((start + secs + 5 - $(date +%s)))
 	d4_node $h2 B "$T/B.ini" --run-seconds $run
 	b=$!
 	d4_wait_log "$T/B.log" "two legs \(ST 2022-7\): A 239.69.21.1:5004 on eth0, B 239.69.149.1:5004 on eth1" 10
