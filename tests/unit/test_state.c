@@ -427,13 +427,38 @@ static void test_state_list_with_a_refused_entry_keeps_the_others(
 			    "_r"))
 			json_object_set_new(
 			    v, "value",
-			    json_string("[127.0.0.1:7, 10.0.0.9, 127.0.0.1:8]"));
+			    json_string("[127.0.0.1:7, 10.0.0.9, 127.0.0.1:8] "
+					", 1.2.3.4:5"));
 	}
 	assert_int_equal(json_dump_file(st, path, 0), 0);
 	json_decref(st);
 
 	assert_int_equal(start_node(), 0);
 	assert_var("_r", "[127.0.0.1:7, 127.0.0.1:8]");
+	assert_int_equal(stop_node(), 0);
+
+	/* a value is one D4 value: a hand-edited one that would be more
+	 * statements (a loop) is not run */
+	st = json_load_file(path, 0, NULL);
+	assert_non_null(st);
+	vars = json_object_get(json_object_get(st, "d4"), "vars");
+	json_array_foreach(vars, i, v)
+	{
+		if (!strcmp(json_string_value(json_object_get(v, "name")),
+			    "_r"))
+			json_object_set_new(
+			    v, "value",
+			    json_string("[127.0.0.1:9]\nloop evil on udp "
+					"127.0.0.1:9 {\npkt = recv()\n}"));
+	}
+	assert_int_equal(json_dump_file(st, path, 0), 0);
+	json_decref(st);
+	assert_int_equal(start_node(), 0);
+	st = get("/d4/programs");
+	assert_null(named(st, "evil"));
+	assert_non_null(named(st, "relay"));
+	json_decref(st);
+	assert_var("_r", "[]");
 	assert_int_equal(stop_node(), 0);
 }
 
