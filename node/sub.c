@@ -7,11 +7,10 @@
  * - A packet of another SSRC than the stream's is a stray, a spoof, or a
  *   new sender. It is kept aside, not played, and counted as foreign
  *   until its SSRC proves itself: SSRC_PROVE packets in sequence while
- *   the current SSRC has been quiet for SSRC_QUIET_NS (half the latency
- *   when its packets are off the timeline the buffer reads). Then it
- *   becomes the stream and what was kept plays: a sender that hands over
- *   on the same timeline (its packets fit where the buffer reads) loses
- *   nothing; one on another timeline is timed anew.
+ *   the current SSRC has been quiet for SSRC_QUIET. Then it becomes the
+ *   stream and what was kept plays: a sender that hands over on the same
+ *   timeline (its packets fit where the buffer reads) loses nothing; one
+ *   on another timeline is timed anew.
  * - Timing is judged again whenever the stream stops fitting: a run of
  *   MISFIT_PKTS packets over MISFIT_NS, all beyond the buffer or later
  *   than any latency, with none fitting in between (a sender that
@@ -383,9 +382,9 @@ static void publish_lost(struct sub *s)
 
 static void record_delay(struct sub *s, uint32_t ts, uint64_t arrival_ns)
 {
-	int64_t delay =
-	    (int64_t)(arrival_ns -
-		      mclock_samples_to_ns(ts_position(s, ts), s->cfg.rate));
+	int64_t delay = (int64_t)(arrival_ns - mclock_samples_to_ns(
+						   ts_position(s, ts),
+						   s->cfg.rate));
 	/* Round towards minus infinity: 500 ns early is early. */
 	int64_t us = delay >= 0 ? delay / 1000 : -((-delay + 999) / 1000);
 	unsigned int b = 0;
@@ -430,8 +429,8 @@ static void misfit(struct sub *s, uint64_t arrival_ns)
 /* A packet of the stream's SSRC, checked up to its SSRC: into the jitter
  * buffer. */
 static void accept_pkt(struct sub *s, const struct rtp_hdr *h,
-		       const uint8_t *payload, size_t plen, uint64_t arrival_ns,
-		       uint64_t now_ns)
+		   const uint8_t *payload, size_t plen, uint64_t arrival_ns,
+		   uint64_t now_ns)
 {
 	size_t frame_bytes = s->cfg.channels * rtp_bytes_per_sample(s->cfg.enc);
 	unsigned int frames = (unsigned int)(plen / frame_bytes);
@@ -498,22 +497,13 @@ static void accept_pkt(struct sub *s, const struct rtp_hdr *h,
 	publish_lost(s);
 }
 
-/* Whether stream position @ts continues the timeline the buffer reads:
- * not more than a tenth of a second behind it, nor beyond the buffer. */
-static bool on_timeline(const struct sub *s, uint32_t ts)
-{
-	int32_t d = rtp_ts_diff(ts, jbuf_read_ts(s->jb));
-
-	return d >= -(int32_t)(s->cfg.rate / 10) &&
-	       d < (int32_t)jbuf_capacity(s->jb);
-}
-
 /* The SSRC proving itself has: it is the stream from now on, and what
  * it sent so far plays. On the timeline the buffer reads (a hand-over)
  * nothing is lost; on another, the stream is timed anew. */
 static void take_candidate(struct sub *s, uint64_t now_ns)
 {
 	const struct stashed *first = &s->stash[0];
+	int32_t d = rtp_ts_diff(rtp_peek_ts(first->buf), jbuf_read_ts(s->jb));
 	unsigned int i, n = s->cand_n < SSRC_STASH ? s->cand_n : SSRC_STASH;
 
 	STAT_INC(s->stats.ssrc_changes);
@@ -526,7 +516,8 @@ static void take_candidate(struct sub *s, uint64_t now_ns)
 	s->ssrc = s->cand_ssrc;
 	STAT_SET(s->stats.ssrc, s->ssrc);
 	s->cand = false;
-	if (!on_timeline(s, rtp_peek_ts(first->buf)))
+	if (d < -(int32_t)(s->cfg.rate / 10) ||
+	    d >= (int32_t)jbuf_capacity(s->jb))
 		s->synced = false;
 	for (i = 0; i < n; i++) {
 		struct rtp_hdr h;
@@ -536,7 +527,7 @@ static void take_candidate(struct sub *s, uint64_t now_ns)
 		if (rtp_hdr_decode(s->stash[i].buf, s->stash[i].len, &h,
 				   &payload, &plen) == 0)
 			accept_pkt(s, &h, payload, plen, s->stash[i].arrival_ns,
-				   now_ns);
+			       now_ns);
 	}
 }
 
@@ -569,21 +560,7 @@ static void candidate(struct sub *s, const struct rtp_hdr *h,
 		memcpy(k->buf, buf, len);
 	}
 	s->cand_n++;
-	if (s->cand_n < SSRC_PROVE)
-		return;
-	/* A new SSRC whose packets do not continue the timeline the buffer
-	 * reads (another stream; a stray or a spoofer's, with timestamps of its
-	 * own) waits until the stream has been quiet for half its latency: a
-	 * pause of its sender that the buffer rides out anyway (a VM's stalled
-	 * vCPU, a loaded machine) must not hand the route to whoever sent three
-	 * packets meanwhile. A restarted sender's stream was quiet for its
-	 * restart, far longer; a sender that changes SSRC at a clock step is
-	 * taken half a latency later; a hand-over on the timeline still waits
-	 * SSRC_QUIET_NS and loses nothing. */
-	if (s->synced && !on_timeline(s, rtp_peek_ts(s->stash[0].buf)) &&
-	    quiet < s->cfg.latency_ns / 2)
-		quiet = s->cfg.latency_ns / 2;
-	if (arrival_ns >= s->ssrc_last_ns + quiet)
+	if (s->cand_n >= SSRC_PROVE && arrival_ns >= s->ssrc_last_ns + quiet)
 		take_candidate(s, now_ns);
 }
 
