@@ -509,6 +509,15 @@ static unsigned int restore_d4_list(struct node *n, const char *name,
 		return 0;
 	}
 	while (*p && *p != ']') {
+		/* no list holds more than D4_MAX_LIST: the rest of a
+		 * longer one is left out at once, in one line */
+		if (kept + dropped >= D4_MAX_LIST + 8) {
+			log_err("state: d4 variable '%s': the rest of the list "
+				"left out (over %d entries)",
+				name, D4_MAX_LIST);
+			p += strcspn(p, "]");
+			break;
+		}
 		while (*p == ' ' || *p == ',')
 			p++;
 		end = p + strcspn(p, ",]");
@@ -520,9 +529,11 @@ static unsigned int restore_d4_list(struct node *n, const char *name,
 			item[len] = '\0';
 			snprintf(text, sizeof(text), "%s += %s", name, item);
 			if (exec_d4(n, text, NULL, err, sizeof(err)) < 0) {
-				log_err("state: d4 variable '%s': entry '%s' "
-					"left out: %s",
-					name, item, err);
+				if (dropped < 8)
+					log_err(
+					    "state: d4 variable '%s': entry "
+					    "'%s' left out: %s",
+					    name, item, err);
 				dropped++;
 			} else {
 				kept++;
@@ -576,8 +587,8 @@ static unsigned int restore_d4_vars(struct node *n, json_t *d4, bool values)
 		 * as d4_var_format wrote them: text that would make more
 		 * (a line break, a ';', a block) is not run (a hand-edited
 		 * value loaded a loop; new-user review). */
-		if (!plain_d4_text(name, false) || !plain_d4_text(type, false) ||
-		    !plain_d4_text(val, true)) {
+		if (!plain_d4_text(name, false) ||
+		    !plain_d4_text(type, false) || !plain_d4_text(val, true)) {
 			log_err("state: d4 variable '%.64s' not restored: its "
 				"name, type or value is not one D4 value",
 				name);
