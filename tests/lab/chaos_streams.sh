@@ -190,4 +190,9 @@ if bad:
     sys.exit("\n".join(bad))
 PY
 	fail "a drifting sender was not followed"
+# and the log said so, once each: from when on its audio is converted
+for s in fast slow; do
+	grep -q "subscription $s: the sender's clock runs [-+][0-9.]* ppm from this node's: its audio is converted" "$T/B.log" ||
+		fail "$s: no log line says its audio is converted"
+done
 pass "GStreamer senders 1000 ppm fast and slow followed for ${secs} s (table above)"
