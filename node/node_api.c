@@ -322,6 +322,7 @@ static json_t *sub_stats_json(const struct sub_stats *st)
 
 	json_object_set_new(o, "foreign_ssrc",
 			    json_integer((json_int_t)GET(st->foreign_ssrc)));
+	json_object_set_new(o, "ssrc", json_integer((json_int_t)GET(st->ssrc)));
 	json_object_set_new(o, "off_timeline",
 			    json_integer((json_int_t)GET(st->off_timeline)));
 	json_object_set_new(o, "rejudged",

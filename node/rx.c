@@ -299,8 +299,12 @@ struct rx_out {
 struct rx_seen {
 	uint64_t bad_header, bad_pt, bad_size, foreign, early, foreign_ssrc,
 	    ssrc_changes, rejudged;
-	bool arrival;
+	bool arrival, converting;
 	struct log_ratelimit rl;
+	/* the stream's changes (new SSRC, timed anew, timing chosen): as
+	 * many as a second may bring under load, so rate-limited too, their
+	 * counts carried into the next line */
+	struct log_ratelimit rl_change;
 };
 
 #define RX_DELAY_WINDOWS 5 /* the safe latency looks this far back */
@@ -343,7 +347,6 @@ struct rx {
 	unsigned int nbus_recs;
 	struct log_ratelimit stream_rl; /* streams whose SDP we cannot use */
 };
-
 
 /* A config file's recording opens its path anew at every start: a take
  * already there (the node restarted, by hand, by systemd's Restart= or
@@ -547,9 +550,9 @@ static int attach_outs(struct rx *rx, struct rx_sub *r, struct sub *s,
 	if (r->set.nrx && rx->bus) {
 		r->port.bus = rx->bus;
 		r->port.from_x = rx_window_x(r->set.rx_from_ns);
-		atomic_store(&r->port.until_x,
-			     r->set.rx_until_ns ? rx_window_x(r->set.rx_until_ns)
-						: 0);
+		atomic_store(
+		    &r->port.until_x,
+		    r->set.rx_until_ns ? rx_window_x(r->set.rx_until_ns) : 0);
 		r->port.map.n = r->set.nrx;
 		for (c = 0; c < r->set.nrx; c++) {
 			r->port.map.rx[c] = r->set.rx[c];
@@ -764,8 +767,10 @@ static int create_recording(struct rx *rx, struct rx_record *rec, char *err,
 		return -EINVAL;
 	}
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-		snprintf(err, err_len, "cannot make the recordings directory "
-			 "%s: %s", dir, strerror(errno));
+		snprintf(err, err_len,
+			 "cannot make the recordings directory "
+			 "%s: %s",
+			 dir, strerror(errno));
 		return -EINVAL;
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -851,6 +856,8 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 	    (struct log_ratelimit)LOG_RATELIMIT_INIT(5 * NSEC_PER_SEC, 3);
 	r->leg_rl =
 	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 8);
+	r->seen.rl_change =
+	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 6);
 	substate_init(&r->state, !s->stream[0]);
 	r->sdp_ptp = s->sdp[0] && st.refclk != SDP_REFCLK_NONE &&
 		     st.refclk != SDP_REFCLK_LOCALMAC &&
@@ -1222,11 +1229,10 @@ static size_t format_hist(const struct sub_stats *st, char *buf, size_t len,
 	for (b = 0; b < SUB_HIST_BUCKETS && off < len; b++) {
 		unsigned int e = b == SUB_HIST_BUCKETS - 1 ? b - 1 : b;
 
-		off += (size_t)snprintf(buf + off, len - off, "%s%s%d:%llu",
-					b ? " " : "[",
-					b == SUB_HIST_BUCKETS - 1 ? ">=" : "<",
-					sub_hist_edges_us[e],
-					(unsigned long long)GET(st->hist[b]));
+		off += (size_t)snprintf(
+		    buf + off, len - off, "%s%s%d:%llu", b ? " " : "[",
+		    b == SUB_HIST_BUCKETS - 1 ? ">=" : "<",
+		    sub_hist_edges_us[e], (unsigned long long)GET(st->hist[b]));
 	}
 	if (off < len)
 		off += (size_t)snprintf(buf + off, len - off, "]");
@@ -1289,6 +1295,59 @@ void rx_format_stats(const struct sub *s, char *buf, size_t len)
 		format_hist(st, buf, len, off);
 }
 
+/* The stream's changes since the last report: how many, and where it is
+ * now (one line each kind; the rate limit's caller carries counts). */
+static void report_changes(struct rx_sub *r, const struct sub_stats *st,
+			   bool arrival)
+{
+	struct rx_seen *seen = &r->seen;
+	uint64_t n;
+
+	if ((n = GET(st->ssrc_changes) - seen->ssrc_changes)) {
+		seen->ssrc_changes += n;
+		if (n == 1)
+			log_warn("subscription %s: sender changed (SSRC now "
+				 "0x%08x); resynchronised",
+				 r->set.name, (unsigned int)GET(st->ssrc));
+		else
+			log_warn("subscription %s: sender changed %llu times "
+				 "(SSRC now 0x%08x); resynchronised",
+				 r->set.name, (unsigned long long)n,
+				 (unsigned int)GET(st->ssrc));
+	}
+	if ((n = GET(st->rejudged) - seen->rejudged)) {
+		seen->rejudged += n;
+		if (n == 1)
+			log_warn("subscription %s: packets fit no timeline; "
+				 "timed anew",
+				 r->set.name);
+		else
+			log_warn("subscription %s: packets fit no timeline; "
+				 "timed anew %llu times",
+				 r->set.name, (unsigned long long)n);
+	}
+	if (arrival != seen->arrival) {
+		seen->arrival = arrival;
+		log_info("subscription %s: %s", r->set.name,
+			 arrival ? "stream timestamps are not on this node's "
+				   "media clock; aligned on arrival"
+				 : "stream timestamps are on this node's media "
+				   "clock");
+	}
+	if (GET(st->converting) != seen->converting) {
+		seen->converting = GET(st->converting);
+		if (seen->converting)
+			log_info("subscription %s: the sender's clock runs "
+				 "%+.1f ppm from this node's: its audio is "
+				 "converted to our rate from here on "
+				 "(libsamplerate), not bit-exact",
+				 r->set.name, GET(st->rate_ppb) / 1000.0);
+		else
+			log_info("subscription %s: copied as sent again",
+				 r->set.name);
+	}
+}
+
 /* Counted, rate-limited reports of what the media thread rejected: one
  * line for everything dropped since the last line printed, so counts held
  * back by the rate limit are carried into the next line, never lost. */
@@ -1306,35 +1365,21 @@ static void report_one(struct rx_sub *r, bool flush)
 	const struct sub_stats *st = sub_stats(r->sub);
 	struct rx_seen *seen = &r->seen;
 	uint64_t v[6] = {GET(st->bad_header), GET(st->bad_pt),
-			 GET(st->bad_size), GET(st->foreign),
+			 GET(st->bad_size),   GET(st->foreign),
 			 GET(st->early),      GET(st->foreign_ssrc)};
-	uint64_t *old[6] = {&seen->bad_header, &seen->bad_pt, &seen->bad_size,
-			    &seen->foreign,    &seen->early,
-			    &seen->foreign_ssrc};
+	uint64_t *old[6] = {&seen->bad_header, &seen->bad_pt,
+			    &seen->bad_size,   &seen->foreign,
+			    &seen->early,      &seen->foreign_ssrc};
 	bool arrival = GET(st->arrival_timing);
 	char msg[512], part[128];
 	unsigned int k, suppressed;
 	size_t off = 0;
 
-	if (GET(st->ssrc_changes) != seen->ssrc_changes) {
-		seen->ssrc_changes = GET(st->ssrc_changes);
-		log_warn("subscription %s: sender changed (SSRC now 0x%08x); "
-			 "resynchronised",
-			 r->set.name, (unsigned int)GET(st->ssrc));
-	}
-	if (GET(st->rejudged) != seen->rejudged) {
-		seen->rejudged = GET(st->rejudged);
-		log_warn("subscription %s: packets fit no timeline; timed anew",
-			 r->set.name);
-	}
-	if (arrival != seen->arrival) {
-		seen->arrival = arrival;
-		log_info("subscription %s: %s", r->set.name,
-			 arrival ? "stream timestamps are not on this node's "
-				   "media clock; aligned on arrival"
-				 : "stream timestamps are on this node's media "
-				   "clock");
-	}
+	if ((GET(st->ssrc_changes) != seen->ssrc_changes ||
+	     GET(st->rejudged) != seen->rejudged || arrival != seen->arrival ||
+	     GET(st->converting) != seen->converting) &&
+	    (log_ratelimit_ok(&seen->rl_change, &suppressed) || flush))
+		report_changes(r, st, arrival);
 	for (k = 0; k < 6; k++) {
 		if (v[k] == *old[k])
 			continue;

@@ -37,7 +37,10 @@ struct source {
 	unsigned int channels;
 	uint32_t rate;
 	double amp[SOURCE_MAX_CHANNELS];
-	double step[SOURCE_MAX_CHANNELS]; /* radians per sample */
+	/* tone: its frequency in mHz, and the period (rate * 1000) that
+	 * the phase in cycles, x * mhz / period, repeats over */
+	uint64_t mhz[SOURCE_MAX_CHANNELS];
+	uint64_t period;
 
 	/* file: the file thread owns sf and the write side of the ring */
 	SNDFILE *sf;
@@ -50,17 +53,17 @@ struct source {
 	_Atomic unsigned int seek_req, seek_stopped, seek_flushed;
 	_Atomic uint64_t seek_frame;
 	unsigned int seek_done; /* file thread: the last it carried out */
-	_Atomic uint64_t seeks;	/* jumps, for the log */
+	_Atomic uint64_t seeks; /* jumps, for the log */
 	_Atomic uint64_t last_seek_frame;
 
 	/* media thread */
 	bool timescale_ok;
 	bool started;
 	uint64_t start_x;
-	uint64_t end_x; /* next position to produce */
+	uint64_t end_x;	     /* next position to produce */
 	uint64_t ring_frame; /* file frame at the ring's head */
 	bool seeking;	     /* until the file thread has stopped */
-	int32_t *hist;	/* SOURCE_HISTORY frames, indexed by position */
+	int32_t *hist;	     /* SOURCE_HISTORY frames, indexed by position */
 	struct alsa_cap *cap;
 	_Atomic uint64_t underruns;
 };
@@ -152,9 +155,10 @@ struct source *source_open(const struct source_config *cfg, char *err,
 		src->channels = cfg->channels;
 		src->rate = cfg->rate;
 	}
+	src->period = (uint64_t)src->rate * 1000;
 	for (c = 0; c < src->channels; c++) {
 		src->amp[c] = pow(10.0, cfg->level_dbfs[c] / 20.0);
-		src->step[c] = 2.0 * M_PI * cfg->freq_hz[c] / src->rate;
+		src->mhz[c] = (uint64_t)llround(cfg->freq_hz[c] * 1000.0);
 	}
 	src->hist =
 	    calloc((size_t)SOURCE_HISTORY * src->channels, sizeof(int32_t));
@@ -390,8 +394,15 @@ static void produce(struct source *src, uint64_t from, uint64_t to)
 		}
 		for (c = 0; c < ch; c++) {
 			/* Phase from the position itself: every node makes
-			 * the same tone at the same PTP time. */
-			double ph = fmod((double)x * src->step[c], 2.0 * M_PI);
+			 * the same tone at the same PTP time. In whole
+			 * numbers up to the last step: x is some 10^14 (PTP
+			 * seconds x 48000), where a double's x * step kept
+			 * the phase to 2e-4 rad, a noise floor 59 dB under a
+			 * 2 kHz tone (new-user review). */
+			uint64_t cyc =
+			    (x % src->period) * src->mhz[c] % src->period;
+			double ph =
+			    2.0 * M_PI * (double)cyc / (double)src->period;
 			double v = src->amp[c] * sin(ph) * 8388607.0;
 
 			f[c] = (int32_t)lrint(v) * 256;

@@ -19,6 +19,7 @@
 #include "node/settings.h"
 #include "node/tx.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -471,6 +472,23 @@ static int exec_d4(struct node *n, const char *text, int *handle, char *err,
 #define STATE_MAX_D4_PROGRAMS NODE_MAX_D4_TEXTS
 
 /* Returns how many were restored. */
+/* True if @t is one D4 name or type (@value false: letters, digits, '_',
+ * '[', ']') or one value (@value true: none of the characters that end a
+ * statement or open a block). */
+static bool plain_d4_text(const char *t, bool value)
+{
+	if (!*t)
+		return false;
+	for (; *t; t++) {
+		unsigned char c = (unsigned char)*t;
+
+		if (value ? (c < ' ' || strchr(";{}#", c) != NULL)
+			  : !(isalnum(c) || c == '_' || c == '[' || c == ']'))
+			return false;
+	}
+	return true;
+}
+
 /* A saved list the runtime refused whole (@why): one entry it now
  * refuses (a receiver without a port, in a list a loop sends to: a file
  * written before that check, or edited by hand) must not cost the others.
@@ -491,6 +509,15 @@ static unsigned int restore_d4_list(struct node *n, const char *name,
 		return 0;
 	}
 	while (*p && *p != ']') {
+		/* no list holds more than D4_MAX_LIST: the rest of a
+		 * longer one is left out at once, in one line */
+		if (kept + dropped >= D4_MAX_LIST + 8) {
+			log_err("state: d4 variable '%s': the rest of the list "
+				"left out (over %d entries)",
+				name, D4_MAX_LIST);
+			p += strcspn(p, "]");
+			break;
+		}
 		while (*p == ' ' || *p == ',')
 			p++;
 		end = p + strcspn(p, ",]");
@@ -502,18 +529,36 @@ static unsigned int restore_d4_list(struct node *n, const char *name,
 			item[len] = '\0';
 			snprintf(text, sizeof(text), "%s += %s", name, item);
 			if (exec_d4(n, text, NULL, err, sizeof(err)) < 0) {
-				log_err("state: d4 variable '%s': entry '%s' "
-					"left out: %s",
-					name, item, err);
+				if (dropped < 8)
+					log_err(
+					    "state: d4 variable '%s': entry "
+					    "'%s' left out: %s",
+					    name, item, err);
 				dropped++;
 			} else {
 				kept++;
 			}
+		} else if (len) {
+			log_err("state: d4 variable '%s': an entry of %zu "
+				"bytes left out",
+				name, len);
+			dropped++;
 		}
 		p = end;
 	}
-	log_warn("state: d4 variable '%s' restored with %u of %u entries",
-		 name, kept, kept + dropped);
+	if (*p == ']') {
+		p++;
+		p += strspn(p, " ");
+	}
+	if (*p) {
+		log_err("state: d4 variable '%s': '%.40s' after the list's end "
+			"left out",
+			name, p);
+		dropped++;
+	}
+	log_warn("state: d4 variable '%s' restored with %u of %u entries "
+		 "(the whole list was refused: %s)",
+		 name, kept, kept + dropped, why);
 	return 1;
 }
 
@@ -538,8 +583,25 @@ static unsigned int restore_d4_vars(struct node *n, json_t *d4, bool values)
 		    (!values &&
 		     d4_var_format(rt, name, probe, sizeof(probe)) != -ENOENT))
 			continue;
-		snprintf(text, sizeof(text), values ? "%s = %s" : "%2$s %1$s",
-			 name, values ? val : type);
+		/* A saved declaration and value are one D4 statement each,
+		 * as d4_var_format wrote them: text that would make more
+		 * (a line break, a ';', a block) is not run (a hand-edited
+		 * value loaded a loop; new-user review). */
+		if (!plain_d4_text(name, false) ||
+		    !plain_d4_text(type, false) || !plain_d4_text(val, true)) {
+			log_err("state: d4 variable '%.64s' not restored: its "
+				"name, type or value is not one D4 value",
+				name);
+			continue;
+		}
+		if (snprintf(text, sizeof(text),
+			     values ? "%s = %s" : "%2$s %1$s", name,
+			     values ? val : type) >= (int)sizeof(text)) {
+			log_err("state: d4 variable '%.64s' not restored: its "
+				"value is longer than %zu bytes",
+				name, sizeof(text) - 1);
+			continue;
+		}
 		if (exec_d4(n, text, NULL, err, sizeof(err)) >= 0)
 			done++;
 		else if (values && val[0] == '[')

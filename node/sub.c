@@ -7,11 +7,10 @@
  * - A packet of another SSRC than the stream's is a stray, a spoof, or a
  *   new sender. It is kept aside, not played, and counted as foreign
  *   until its SSRC proves itself: SSRC_PROVE packets in sequence while
- *   the current SSRC has been quiet for SSRC_QUIET_NS (half the latency
- *   when its packets are off the timeline the buffer reads). Then it
- *   becomes the stream and what was kept plays: a sender that hands over
- *   on the same timeline (its packets fit where the buffer reads) loses
- *   nothing; one on another timeline is timed anew.
+ *   the current SSRC has been quiet for SSRC_QUIET_NS. Then it becomes the
+ *   stream and what was kept plays: a sender that hands over on the same
+ *   timeline (its packets fit where the buffer reads) loses nothing; one
+ *   on another timeline is timed anew.
  * - Timing is judged again whenever the stream stops fitting: a run of
  *   MISFIT_PKTS packets over MISFIT_NS, all beyond the buffer or later
  *   than any latency, with none fitting in between (a sender that
@@ -52,9 +51,10 @@
  * gets there. */
 #define SSRC_QUIET_NS (2 * 1000 * 1000ull)
 /* The latest packets kept while a new SSRC proves itself: those before
- * them (a proof that waits half a latency) are dropped as foreign, and
- * the stream's sequence tracking starts at the first one kept, so what
- * the receiver dropped is not counted as lost on the network. */
+ * them (a proof that outlasts 8 packets: a second leg skewed behind the
+ * first keeps the old SSRC live) are dropped as foreign, and the stream's
+ * sequence tracking starts at the first one kept, so what the receiver
+ * dropped is not counted as lost on the network. */
 #define SSRC_STASH  8
 #define MISFIT_PKTS 8
 #define MISFIT_NS   (20 * 1000 * 1000ull)
@@ -729,22 +729,8 @@ static void candidate(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 	k->len = (uint16_t)len;
 	memcpy(k->buf, buf, len);
 	c->n++;
-	if (c->n < SSRC_PROVE)
-		return;
-	/* A new SSRC whose packets do not continue the timeline the buffer
-	 * reads (another stream; a stray or a spoofer's, with timestamps of its
-	 * own) waits until the stream has been quiet for half its latency: a
-	 * pause of its sender that the buffer rides out anyway (a VM's stalled
-	 * vCPU, a loaded machine) must not hand the route to whoever sent three
-	 * packets meanwhile. A restarted sender's stream was quiet for its
-	 * restart, far longer; a sender that changes SSRC at a clock step is
-	 * taken half a latency later; a hand-over on the timeline still waits
-	 * SSRC_QUIET_NS and loses nothing. */
-	if (s->synced && !on_timeline(s, rtp_peek_ts(stash_first(c)->buf)) &&
-	    quiet < s->cfg.latency_ns / 2)
-		quiet = s->cfg.latency_ns / 2;
 	/* the stream's SSRC must be quiet on every leg */
-	if (arrival_ns >= s->ssrc_last_ns + quiet)
+	if (c->n >= SSRC_PROVE && arrival_ns >= s->ssrc_last_ns + quiet)
 		take_candidate(s, leg, now_ns);
 }
 

@@ -268,10 +268,19 @@ static void check_flow(const struct tx *tx, struct tx_flow *f)
 				 aes67check_severity_name(out[i].severity),
 				 out[i].rule, out[i].msg);
 	}
-	if (f->findings[0] && !now[0])
-		log_info(
-		    "flow %s: the AES67 check finds nothing now (was: %.*s)",
-		    f->set.name, (int)strlen(f->findings) - 2, f->findings + 1);
+	/* each finding that went, by name (another may stay) */
+	for (const char *p = f->findings + strspn(f->findings, " "); *p;
+	     p += strspn(p, " ")) {
+		size_t rl = strcspn(p, " ");
+
+		snprintf(key, sizeof(key), " %.*s ", (int)rl, p);
+		if (!strstr(now, key))
+			log_info("flow %s: %.*s no longer found by the AES67 "
+				 "check%s",
+				 f->set.name, (int)rl, p,
+				 now[0] ? "" : " (it finds nothing now)");
+		p += rl;
+	}
 	memcpy(f->findings, now, sizeof(now));
 }
 

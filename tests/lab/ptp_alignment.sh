@@ -46,6 +46,10 @@ start = $((T0 + 1))
 source = clicks
 destination = 239.69.8.1:5004
 interface = eth0
+[flow other]
+source = clicks
+destination = 239.70.8.2:5004
+interface = eth0
 INI
 for n in B C; do
 	cat "$T/$n.ptp" - >"$T/$n.ini" <<INI
@@ -78,8 +82,14 @@ d4_wait_pid $a 30 || fail "A failed"
 # a=ts-refclk rule (no grandmaster yet); once locked it says the check
 # is clean again, and the warning is not left standing
 if grep -q "flow clicks: error aes67.ts-refclk" "$T/A.log"; then
-	grep "flow clicks: the AES67 check finds nothing now (was: aes67.ts-refclk)" "$T/A.log" ||
+	grep "flow clicks: aes67.ts-refclk no longer found by the AES67 check (it finds nothing now)" "$T/A.log" ||
 		fail "A's flow never said its a=ts-refclk finding was gone after the lock"
+	# a flow outside Dante's 239.69/16 keeps its dante.prefix warning,
+	# and says its ts-refclk finding went all the same
+	grep -q "flow other: warning dante.prefix" "$T/A.log" ||
+		fail "A's flow 'other' (239.70.8.2) had no dante.prefix warning"
+	grep -x ".*flow other: aes67.ts-refclk no longer found by the AES67 check" "$T/A.log" ||
+		fail "A's flow 'other' never said its a=ts-refclk finding was gone"
 fi
 
 for n in B C; do

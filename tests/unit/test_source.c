@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include <math.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,9 +71,8 @@ static int group_teardown(void **state)
 
 static struct source *open_file(bool loop, uint64_t start_x)
 {
-	struct source_config cfg = {.type = SOURCE_FILE,
-				    .loop = loop,
-				    .start = START_AT};
+	struct source_config cfg = {
+	    .type = SOURCE_FILE, .loop = loop, .start = START_AT};
 	char err[256] = "";
 	struct source *src;
 
@@ -241,6 +241,43 @@ static void test_source_tone_is_the_same_at_the_same_position(void **state)
 	source_destroy(s2);
 }
 
+/* A tone at today's PTP time (some 1.7e9 s: positions of 8e13 at
+ * 48 kHz) is as clean as at time 0: each sample within one step of 24
+ * bits of the ideal sine, its phase 2 pi ((x mod 24) / 24) for 2 kHz.
+ * With the phase taken as a double x * step, the error was thousands of
+ * steps (a noise floor 59 dB under the tone: new-user review). */
+static void test_source_tone_is_clean_at_todays_ptp_time(void **state)
+{
+	struct source_config cfg = {.type = SOURCE_TONE,
+				    .channels = 1,
+				    .rate = RATE,
+				    .start = START_NOW};
+	uint64_t x = 1764950400ull * RATE; /* 2025-12-05, in samples */
+	int32_t a[CHUNK];
+	const uint8_t ch0 = 0;
+	struct source *src;
+	char err[128];
+	long worst = 0;
+
+	(void)state;
+	cfg.freq_hz[0] = 2000;
+	cfg.level_dbfs[0] = -18;
+	src = source_open(&cfg, err, sizeof(err));
+	assert_non_null(src);
+	source_read(src, x, CHUNK, &ch0, 1, a);
+	for (unsigned int i = 0; i < CHUNK; i++) {
+		double ph = 2.0 * M_PI * (double)((x + i) % 24) / 24.0;
+		long want = lrint(pow(10.0, -18 / 20.0) * sin(ph) * 8388607.0);
+		long d = labs(a[i] / 256 - want);
+
+		if (d > worst)
+			worst = d;
+	}
+	print_message("worst error %ld steps of 24 bits\n", worst);
+	assert_true(worst <= 1);
+	source_destroy(src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +289,7 @@ int main(void)
 	    cmocka_unit_test(test_source_file_after_long_stall),
 	    cmocka_unit_test(test_source_file_past_end_is_silence),
 	    cmocka_unit_test(test_source_tone_is_the_same_at_the_same_position),
+	    cmocka_unit_test(test_source_tone_is_clean_at_todays_ptp_time),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -345,20 +345,16 @@ static void test_state_d4_changes_do_not_grow_the_file(void **state)
 	assert_int_equal(stop_node(), 0);
 }
 
-/* D4 programs loaded through the API come back after a restart: one that
- * declares its own variable before its loop (as examples/d4/seed-relay.d4
- * does), and one that uses a variable declared through the API on its
- * own. (The first was lost at every restart: the saved variable was
- * declared before the program, whose own declaration then clashed.) */
-static void test_state_d4_programs_with_their_variables_restore(void **state)
+/* Node @name with one flow, a fresh state, and a relay loop on port_b
+ * that declares its own list _r and sends each packet to it. */
+static void start_with_relay(const char *name)
 {
 	char ini[256], body[512];
-	json_t *progs;
 
 	snprintf(ini, sizeof(ini),
 		 "[flow main]\nsource = program\ndestination = 127.0.0.1:%u\n",
 		 port_a);
-	assert_int_equal(configure("progs", ini), 0);
+	assert_int_equal(configure(name, ini), 0);
 	snprintf(body, sizeof(body), "%s/state/state.json", dir);
 	unlink(body);
 	assert_int_equal(start_node(), 0);
@@ -367,6 +363,19 @@ static void test_state_d4_programs_with_their_variables_restore(void **state)
 		 "pkt = recv()\\nfor ip in _r:\\nsendto(pkt, ip)\\nendfor\\n}\"}",
 		 port_b);
 	json_decref(ok("POST", "/d4/exec", body, 200));
+}
+
+/* D4 programs loaded through the API come back after a restart: one that
+ * declares its own variable before its loop (as examples/d4/seed-relay.d4
+ * does), and one that uses a variable declared through the API on its
+ * own. (The first was lost at every restart: the saved variable was
+ * declared before the program, whose own declaration then clashed.) */
+static void test_state_d4_programs_with_their_variables_restore(void **state)
+{
+	char body[512];
+	json_t *progs;
+
+	start_with_relay("progs");
 	json_decref(ok("POST", "/d4/exec",
 		       "{\"text\":\"_r += 127.0.0.1:7\"}", 200));
 	json_decref(ok("POST", "/d4/exec", "{\"text\":\"IP[] _api\"}", 200));
@@ -394,22 +403,12 @@ static void test_state_d4_programs_with_their_variables_restore(void **state)
 static void test_state_list_with_a_refused_entry_keeps_the_others(
     void **state)
 {
-	char ini[256], body[512], path[128];
+	char path[128];
 	json_t *st, *vars, *v;
 	size_t i;
 
-	snprintf(ini, sizeof(ini),
-		 "[flow main]\nsource = program\ndestination = 127.0.0.1:%u\n",
-		 port_a);
-	assert_int_equal(configure("portless", ini), 0);
+	start_with_relay("portless");
 	snprintf(path, sizeof(path), "%s/state/state.json", dir);
-	unlink(path);
-	assert_int_equal(start_node(), 0);
-	snprintf(body, sizeof(body),
-		 "{\"text\":\"IP[] _r\\nloop relay on udp 127.0.0.1:%u {\\n"
-		 "pkt = recv()\\nfor ip in _r:\\nsendto(pkt, ip)\\nendfor\\n}\"}",
-		 port_b);
-	json_decref(ok("POST", "/d4/exec", body, 200));
 	json_decref(ok("POST", "/d4/exec",
 		       "{\"text\":\"_r += 127.0.0.1:7\"}", 200));
 	json_decref(ok("POST", "/d4/exec",
@@ -428,13 +427,38 @@ static void test_state_list_with_a_refused_entry_keeps_the_others(
 			    "_r"))
 			json_object_set_new(
 			    v, "value",
-			    json_string("[127.0.0.1:7, 10.0.0.9, 127.0.0.1:8]"));
+			    json_string("[127.0.0.1:7, 10.0.0.9, 127.0.0.1:8] "
+					", 1.2.3.4:5"));
 	}
 	assert_int_equal(json_dump_file(st, path, 0), 0);
 	json_decref(st);
 
 	assert_int_equal(start_node(), 0);
 	assert_var("_r", "[127.0.0.1:7, 127.0.0.1:8]");
+	assert_int_equal(stop_node(), 0);
+
+	/* a value is one D4 value: a hand-edited one that would be more
+	 * statements (a loop) is not run */
+	st = json_load_file(path, 0, NULL);
+	assert_non_null(st);
+	vars = json_object_get(json_object_get(st, "d4"), "vars");
+	json_array_foreach(vars, i, v)
+	{
+		if (!strcmp(json_string_value(json_object_get(v, "name")),
+			    "_r"))
+			json_object_set_new(
+			    v, "value",
+			    json_string("[127.0.0.1:9]\nloop evil on udp "
+					"127.0.0.1:9 {\npkt = recv()\n}"));
+	}
+	assert_int_equal(json_dump_file(st, path, 0), 0);
+	json_decref(st);
+	assert_int_equal(start_node(), 0);
+	st = get("/d4/programs");
+	assert_null(named(st, "evil"));
+	assert_non_null(named(st, "relay"));
+	json_decref(st);
+	assert_var("_r", "[]");
 	assert_int_equal(stop_node(), 0);
 }
 
