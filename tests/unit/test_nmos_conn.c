@@ -8,7 +8,8 @@
  * transport file, they make a two-leg subscription; a one-leg transport
  * file makes a one-leg one. Every answer is checked against AMWA's
  * schemas by tests/tools/nmos_check.py, as the nmos suite does. A node
- * without interface2 keeps one-leg receivers. */
+ * without interface2 keeps one-leg receivers, which take a DUP file's
+ * first leg alone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -421,11 +422,14 @@ static void test_nmos_receiver_takes_a_dup_transport_file(void **state)
 }
 
 /* Without [nmos] interface2 a receiver has one leg, as before: one leg in
- * a PATCH connects it, two are refused. */
+ * a PATCH connects it, two are refused; a DUP transport file connects
+ * its first leg. */
 static void test_nmos_receiver_of_one_leg_still_works(void **state)
 {
-	char id[40], path[160];
-	json_t *j;
+	char id[40], sid[40], path[160];
+	struct reply r;
+	json_t *j, *body;
+	char *text;
 
 	need_netns();
 	assert_int_equal(stop_node(), 0);
@@ -457,6 +461,32 @@ static void test_nmos_receiver_of_one_leg_still_works(void **state)
 	assert_int_equal(nlegs(j), 1);
 	assert_string_equal(member_str(leg(j, 0), "multicast_ip"),
 			    "239.69.77.2");
+	json_decref(j);
+
+	/* a DUP transport file: its first leg alone (IS-05's advice for a
+	 * receiver of one leg), though the node is on both networks */
+	id_of("senders", "duo", sid, sizeof(sid));
+	snprintf(path, sizeof(path), CONN "/senders/%s/transportfile", sid);
+	request(&r, "GET", path, NULL, 0, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.text, "a=group:DUP"));
+	body = json_pack("{s:b,s:{s:s,s:s},s:{s:s}}", "master_enable", 1,
+			 "transport_file", "data", r.text, "type",
+			 "application/sdp", "activation", "mode",
+			 "activate_immediate");
+	reply_free(&r);
+	text = json_dumps(body, 0);
+	json_decref(body);
+	id_of("receivers", "RX 7-8", id, sizeof(id));
+	snprintf(path, sizeof(path), CONN "/receivers/%s/staged", id);
+	assert_int_equal(npatch(path, text, &j), 200);
+	free(text);
+	assert_int_equal(nlegs(j), 1);
+	json_decref(j);
+	j = subscription("nmos-rx7-8");
+	assert_string_equal(member_str(j, "address"), "239.69.77.1:5004");
+	assert_true(!json_object_get(j, "address2") ||
+		    json_is_null(json_object_get(j, "address2")));
 	json_decref(j);
 	check_schemas();
 }
