@@ -141,8 +141,8 @@ struct nmos_sender {
 	struct nmos_tx_params pending;
 	struct loop_timer *timer;
 	/* IS-05's hold on the flow, each leg's (kept in nmos.json) */
-	bool stopped[NMOS_LEGS];	    /* multicast: its loop stopped */
-	bool has_dest[NMOS_LEGS];	    /* unicast: the list entry it owns */
+	bool stopped[NMOS_LEGS];  /* multicast: its loop stopped */
+	bool has_dest[NMOS_LEGS]; /* unicast: the list entry it owns */
 	struct sockaddr_in dest[NMOS_LEGS]; /* (initially the flow's) */
 	char receiver_id[NMOS_UUID_LEN];
 	uint64_t activated_ns;
