@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "node_harness.h"
+#include "qemu_user.h"
 
 #define CONN "/x-nmos/connection/v1.1/single"
 #define NODE "/x-nmos/node/v1.3"
@@ -75,8 +76,10 @@ static int group_teardown(void **state)
 
 static int group_setup(void **state)
 {
-	/* a network namespace of our own: the node's networks are veths */
-	if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0 ||
+	/* a network namespace of our own: the node's networks are veths.
+	 * Under qemu-user no subscription opens (qemu_user.h): skipped. */
+	if (geteuid() != 0 || qemu_user_lacks_timestampns() ||
+	    unshare(CLONE_NEWNET) < 0 ||
 	    system("ip link set lo up && "
 		   "ip link add a0 type veth peer name a1 && "
 		   "ip link add b0 type veth peer name b1 && "
@@ -99,7 +102,7 @@ static int group_setup(void **state)
 static void need_netns(void)
 {
 	if (!netns_ok)
-		skip(); /* needs root and ip(8): a network namespace */
+		skip(); /* needs root, ip(8) and receive timestamps */
 }
 
 /* GET @path from the server's root: its JSON (the caller frees it). */
