@@ -9,7 +9,7 @@
  * file makes a one-leg one. Every answer is checked against AMWA's
  * schemas by tests/tools/nmos_check.py, as the nmos suite does. A node
  * without interface2 keeps one-leg receivers, which take a DUP file's
- * first leg alone. */
+ * first leg alone. d4ctl --registry routes over both legs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,14 +34,23 @@
 static unsigned int api_port;
 static bool netns_ok;
 
-/* The node's config, with [nmos] interface2 = @iface2 ("": none). */
+static unsigned int reg_port; /* the test registry's, once started */
+
+/* The node's config, with [nmos] interface2 = @iface2 ("": none), and
+ * the test registry when it runs. */
 static int write_config(const char *iface2)
 {
+	char reg[64] = "";
+
+	if (reg_port)
+		snprintf(reg, sizeof(reg), "registry = http://127.0.0.1:%u\n",
+			 reg_port);
 	return harness_config("[node]\n"
 			      "name = legs\n"
 			      "api = 0.0.0.0:%u\n"
 			      "state_dir = %s/state\n"
 			      "rt_priority = 0\n"
+			      "rx_channels = 16\n"
 			      "status_interval = 0\n"
 			      "[discovery]\n"
 			      "sap = off\n"
@@ -51,7 +60,7 @@ static int write_config(const char *iface2)
 			      "dns_sd = off\n"
 			      "p2p = off\n"
 			      "host = 10.77.0.1\n"
-			      "%s%s%s"
+			      "%s%s%s%s"
 			      "[source program]\n"
 			      "type = tone\n"
 			      "channels = 2\n"
@@ -64,13 +73,33 @@ static int write_config(const char *iface2)
 			      "[flow solo]\n"
 			      "source = program\n"
 			      "destination = 239.69.77.2:5004\n"
-			      "interface = a0\n",
-			      api_port, dir, iface2[0] ? "interface2 = " : "",
-			      iface2, iface2[0] ? "\n" : "");
+			      "interface = a0\n"
+			      "[flow uni]\n"
+			      "source = program\n"
+			      "destination = 10.77.0.9:5004\n"
+			      "destination2 = 10.78.0.9:5004\n",
+			      api_port, dir, reg,
+			      iface2[0] ? "interface2 = " : "", iface2,
+			      iface2[0] ? "\n" : "");
+}
+
+/* Stop the test registry, if it runs. The harness blocks SIGTERM (the
+ * node's signalfd takes it), and the registry inherited that: SIGKILL. */
+static void stop_registry(void)
+{
+	char cmd[160];
+
+	if (!reg_port)
+		return;
+	snprintf(cmd, sizeof(cmd), "kill -KILL $(cat %s/reg.pid)", dir);
+	if (system(cmd) != 0)
+		print_message("cannot stop the test registry\n");
+	reg_port = 0;
 }
 
 static int group_teardown(void **state)
 {
+	stop_registry();
 	return harness_fini();
 }
 
@@ -424,6 +453,77 @@ static void test_nmos_receiver_takes_a_dup_transport_file(void **state)
 	check_schemas();
 }
 
+/* Run @cmd (sh), its output into @out (@len bytes): its exit status. */
+static int run(const char *cmd, char *out, size_t len)
+{
+	FILE *f = popen(cmd, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	return pclose(f);
+}
+
+/* d4ctl --registry route from a two-leg unicast sender to a two-leg
+ * receiver, through tests/tools' registry: the sender's legs go to the
+ * receiver's two interfaces and the receiver takes both (its PATCHes
+ * hold two legs; one was refused). */
+static void test_nmos_d4ctl_registry_route_takes_both_legs(void **state)
+{
+	const char *data = getenv("D4_TEST_DATA"), *d4ctl = getenv("D4CTL");
+	char cmd[1024], out[4096], id[40];
+	json_t *j;
+	int i, rc = -1;
+
+	need_netns();
+	if (!d4ctl)
+		skip(); /* meson gives D4CTL */
+	reg_port = free_port(SOCK_STREAM);
+	snprintf(cmd, sizeof(cmd),
+		 "/usr/bin/python3 %s/../tools/nmos_registry.py --bind "
+		 "127.0.0.1 --port %u --schemas %s/nmos >%s/reg.out 2>&1 & "
+		 "echo $! >%s/reg.pid",
+		 data, reg_port, data, dir, dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(stop_node(), 0);
+	assert_int_equal(write_config("b0"), 0);
+	assert_int_equal(start_node(), 0);
+	/* registered: the registry lists the receiver */
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sf http://127.0.0.1:%u/x-nmos/query/v1.3/receivers",
+		 reg_port);
+	for (i = 0; i < 300; i++) {
+		if (run(cmd, out, sizeof(out)) == 0 && strstr(out, "RX 9-10"))
+			break;
+		usleep(100 * 1000);
+	}
+	assert_non_null(strstr(out, "RX 9-10"));
+	snprintf(cmd, sizeof(cmd),
+		 "%s --registry http://127.0.0.1:%u --token %s route uni@legs "
+		 "9-10@legs 2>&1",
+		 d4ctl, reg_port, token);
+	rc = run(cmd, out, sizeof(out));
+	stop_registry();
+	print_message("%s", out);
+	assert_int_equal(rc, 0);
+	assert_non_null(strstr(out, "both legs: ST 2022-7"));
+	j = subscription("nmos-rx9-10");
+	assert_string_equal(member_str(j, "address"), "10.77.0.1:5004");
+	assert_string_equal(member_str(j, "address2"), "10.78.0.1:5004");
+	json_decref(j);
+	id_of("senders", "uni", id, sizeof(id));
+	j = conn("senders", id, "active");
+	assert_string_equal(member_str(leg(j, 0), "destination_ip"),
+			    "10.77.0.1");
+	assert_string_equal(member_str(leg(j, 1), "destination_ip"),
+			    "10.78.0.1");
+	assert_int_equal(
+	    json_integer_value(member(leg(j, 1), "destination_port")), 5004);
+	json_decref(j);
+	check_schemas();
+}
+
 /* Without [nmos] interface2 a receiver has one leg, as before: one leg in
  * a PATCH connects it, two are refused; a DUP transport file connects
  * its first leg. */
@@ -500,6 +600,7 @@ int main(void)
 	    cmocka_unit_test(test_nmos_sender_of_a_two_leg_flow_has_two_legs),
 	    cmocka_unit_test(test_nmos_receiver_patched_with_two_legs),
 	    cmocka_unit_test(test_nmos_receiver_takes_a_dup_transport_file),
+	    cmocka_unit_test(test_nmos_d4ctl_registry_route_takes_both_legs),
 	    cmocka_unit_test(test_nmos_receiver_of_one_leg_still_works),
 	};
 
