@@ -387,12 +387,13 @@ static void produce(struct source *src, uint64_t from, uint64_t to)
 		return;
 	for (x = from; x < to; x++) {
 		int32_t *f = src->hist + (x & (SOURCE_HISTORY - 1)) * ch;
-		uint64_t xm = x % src->period;
+		uint64_t xm;
 
 		if (src->cfg.type == SOURCE_SILENCE) {
 			memset(f, 0, ch * sizeof(*f));
 			continue;
 		}
+		xm = x % src->period;
 		for (c = 0; c < ch; c++) {
 			/* Phase from the position itself: every node makes
 			 * the same tone at the same PTP time. In whole
