@@ -152,7 +152,7 @@ static const double t999[DRIFT_WINDOWS - 1] = {
  * ARRIVAL_CONVERT_PPM, beyond doubt? The slope of the windows' minimum
  * offsets, less t999 standard errors of it, must exceed it: a sender on
  * our clock under a jittery path (a loaded machine) is never converted,
- * and one 1000 ppm off is found in about three seconds. */
+ * and one 1000 ppm off is found in about two seconds (test_arrival). */
 static bool drift_judged_apart(struct arrival *a)
 {
 	double mx = 0, md = 0, sxx = 0, sxd = 0, rss = 0, b, se, var;

@@ -387,11 +387,13 @@ static void produce(struct source *src, uint64_t from, uint64_t to)
 		return;
 	for (x = from; x < to; x++) {
 		int32_t *f = src->hist + (x & (SOURCE_HISTORY - 1)) * ch;
+		uint64_t xm;
 
 		if (src->cfg.type == SOURCE_SILENCE) {
 			memset(f, 0, ch * sizeof(*f));
 			continue;
 		}
+		xm = x % src->period;
 		for (c = 0; c < ch; c++) {
 			/* Phase from the position itself: every node makes
 			 * the same tone at the same PTP time. In whole
@@ -399,8 +401,7 @@ static void produce(struct source *src, uint64_t from, uint64_t to)
 			 * seconds x 48000), where a double's x * step kept
 			 * the phase to 2e-4 rad, a noise floor 59 dB under a
 			 * 2 kHz tone (new-user review). */
-			uint64_t cyc =
-			    (x % src->period) * src->mhz[c] % src->period;
+			uint64_t cyc = xm * src->mhz[c] % src->period;
 			double ph =
 			    2.0 * M_PI * (double)cyc / (double)src->period;
 			double v = src->amp[c] * sin(ph) * 8388607.0;

@@ -471,7 +471,6 @@ static int exec_d4(struct node *n, const char *text, int *handle, char *err,
 /* At most as many D4 programs as the node keeps texts of. */
 #define STATE_MAX_D4_PROGRAMS NODE_MAX_D4_TEXTS
 
-/* Returns how many were restored. */
 /* True if @t is one D4 name or type (@value false: letters, digits, '_',
  * '[', ']') or one value (@value true: none of the characters that end a
  * statement or open a block). */
@@ -562,6 +561,7 @@ static unsigned int restore_d4_list(struct node *n, const char *name,
 	return 1;
 }
 
+/* Returns how many were restored. */
 static unsigned int restore_d4_vars(struct node *n, json_t *d4, bool values)
 {
 	unsigned int done = 0;

@@ -358,10 +358,11 @@ static void start_with_relay(const char *name)
 	snprintf(body, sizeof(body), "%s/state/state.json", dir);
 	unlink(body);
 	assert_int_equal(start_node(), 0);
-	snprintf(body, sizeof(body),
-		 "{\"text\":\"IP[] _r\\nloop relay on udp 127.0.0.1:%u {\\n"
-		 "pkt = recv()\\nfor ip in _r:\\nsendto(pkt, ip)\\nendfor\\n}\"}",
-		 port_b);
+	snprintf(
+	    body, sizeof(body),
+	    "{\"text\":\"IP[] _r\\nloop relay on udp 127.0.0.1:%u {\\n"
+	    "pkt = recv()\\nfor ip in _r:\\nsendto(pkt, ip)\\nendfor\\n}\"}",
+	    port_b);
 	json_decref(ok("POST", "/d4/exec", body, 200));
 }
 
@@ -376,8 +377,8 @@ static void test_state_d4_programs_with_their_variables_restore(void **state)
 	json_t *progs;
 
 	start_with_relay("progs");
-	json_decref(ok("POST", "/d4/exec",
-		       "{\"text\":\"_r += 127.0.0.1:7\"}", 200));
+	json_decref(
+	    ok("POST", "/d4/exec", "{\"text\":\"_r += 127.0.0.1:7\"}", 200));
 	json_decref(ok("POST", "/d4/exec", "{\"text\":\"IP[] _api\"}", 200));
 	snprintf(body, sizeof(body),
 		 "{\"text\":\"loop other on udp 127.0.0.1:%u {\\n"
@@ -385,8 +386,8 @@ static void test_state_d4_programs_with_their_variables_restore(void **state)
 		 "endfor\\n}\"}",
 		 port_c);
 	json_decref(ok("POST", "/d4/exec", body, 200));
-	json_decref(ok("POST", "/d4/exec",
-		       "{\"text\":\"_api += 127.0.0.1:8\"}", 200));
+	json_decref(
+	    ok("POST", "/d4/exec", "{\"text\":\"_api += 127.0.0.1:8\"}", 200));
 	restart();
 	progs = get("/d4/programs");
 	assert_non_null(named(progs, "relay"));
@@ -397,41 +398,47 @@ static void test_state_d4_programs_with_their_variables_restore(void **state)
 	assert_int_equal(stop_node(), 0);
 }
 
-/* A saved list with an entry the runtime now refuses (a receiver without
- * a port in a list a loop sends to: written before that check, or by
- * hand) restores without it; its other entries are not lost with it. */
-static void test_state_list_with_a_refused_entry_keeps_the_others(
-    void **state)
+/* Write @value as D4 variable @name's in the state file at @path, as a
+ * hand edit would. */
+static void set_saved_value(const char *path, const char *name,
+			    const char *value)
 {
-	char path[128];
-	json_t *st, *vars, *v;
+	json_t *st = json_load_file(path, 0, NULL), *v;
 	size_t i;
 
-	start_with_relay("portless");
-	snprintf(path, sizeof(path), "%s/state/state.json", dir);
-	json_decref(ok("POST", "/d4/exec",
-		       "{\"text\":\"_r += 127.0.0.1:7\"}", 200));
-	json_decref(ok("POST", "/d4/exec",
-		       "{\"text\":\"_r += 127.0.0.1:8\"}", 200));
-	/* today the API refuses the port-less entry itself */
-	json_decref(ok("POST", "/d4/exec",
-		       "{\"text\":\"_r += 10.0.0.9\"}", 400));
-	assert_int_equal(stop_node(), 0);
-
-	st = json_load_file(path, 0, NULL);
 	assert_non_null(st);
-	vars = json_object_get(json_object_get(st, "d4"), "vars");
-	json_array_foreach(vars, i, v)
+	json_array_foreach(json_object_get(json_object_get(st, "d4"), "vars"),
+			   i, v)
 	{
 		if (!strcmp(json_string_value(json_object_get(v, "name")),
-			    "_r"))
-			json_object_set_new(
-			    v, "value",
-			    json_string("[127.0.0.1:7, 10.0.0.9, 127.0.0.1:8] "
-					", 1.2.3.4:5"));
+			    name))
+			json_object_set_new(v, "value", json_string(value));
 	}
 	assert_int_equal(json_dump_file(st, path, 0), 0);
 	json_decref(st);
+}
+
+/* A saved list with an entry the runtime now refuses (a receiver without
+ * a port in a list a loop sends to: written before that check, or by
+ * hand) restores without it; its other entries are not lost with it. */
+static void test_state_list_with_a_refused_entry_keeps_the_others(void **state)
+{
+	char path[128];
+	json_t *st;
+
+	start_with_relay("portless");
+	snprintf(path, sizeof(path), "%s/state/state.json", dir);
+	json_decref(
+	    ok("POST", "/d4/exec", "{\"text\":\"_r += 127.0.0.1:7\"}", 200));
+	json_decref(
+	    ok("POST", "/d4/exec", "{\"text\":\"_r += 127.0.0.1:8\"}", 200));
+	/* today the API refuses the port-less entry itself */
+	json_decref(
+	    ok("POST", "/d4/exec", "{\"text\":\"_r += 10.0.0.9\"}", 400));
+	assert_int_equal(stop_node(), 0);
+
+	set_saved_value(path, "_r",
+			"[127.0.0.1:7, 10.0.0.9, 127.0.0.1:8] , 1.2.3.4:5");
 
 	assert_int_equal(start_node(), 0);
 	assert_var("_r", "[127.0.0.1:7, 127.0.0.1:8]");
@@ -439,20 +446,9 @@ static void test_state_list_with_a_refused_entry_keeps_the_others(
 
 	/* a value is one D4 value: a hand-edited one that would be more
 	 * statements (a loop) is not run */
-	st = json_load_file(path, 0, NULL);
-	assert_non_null(st);
-	vars = json_object_get(json_object_get(st, "d4"), "vars");
-	json_array_foreach(vars, i, v)
-	{
-		if (!strcmp(json_string_value(json_object_get(v, "name")),
-			    "_r"))
-			json_object_set_new(
-			    v, "value",
-			    json_string("[127.0.0.1:9]\nloop evil on udp "
-					"127.0.0.1:9 {\npkt = recv()\n}"));
-	}
-	assert_int_equal(json_dump_file(st, path, 0), 0);
-	json_decref(st);
+	set_saved_value(path, "_r",
+			"[127.0.0.1:9]\nloop evil on udp 127.0.0.1:9 {\n"
+			"pkt = recv()\n}");
 	assert_int_equal(start_node(), 0);
 	st = get("/d4/programs");
 	assert_null(named(st, "evil"));
