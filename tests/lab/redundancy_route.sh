@@ -125,17 +125,47 @@ grep -q "1-2@B .*1-2@A .*multicast" "$T/routes.txt" &&
 	fail "d4ctl routes: $(cat "$T/routes.txt")"
 pass "routes over both networks: multicast by name and unicast, both legs ok"
 
-# the recording window, then B's network B link down and up
+# the recording window; then the browser controller (d4ctl ui on h1,
+# tests/ui/legs.py in a headless Chromium) on the legs' states, and B's
+# network B link down and up
 while [ "$(date +%s)" -lt $((start + secs + 1)) ]; do sleep 0.2; done
 ip netns exec $h3 nft flush chain inet lab in
+d4_spawn "$T/ui.log" env "$(d4_host_bus $h1)" XDG_CONFIG_HOME="$T" \
+	ip netns exec $h1 "$D4CTL" ui --latency 20
+ui=$!
+d4_wait_log "$T/ui.log" "d4ctl ui: http://127.0.0.1:8090/" 20
+mkdir -p "$T/ui"
+D4_UI_DIR="$T/ui" D4_UI_ARTIFACTS="$T/ui" PYTHONPATH="$(dirname "$0")/../ui" \
+	d4_spawn "$T/legs.log" \
+	ip netns exec $h1 "${D4_PYTHON:-/usr/bin/python3}" "$(dirname "$0")/../ui/legs.py"
+legs=$!
+ui_step() { # FILE SECONDS: until legs.py wrote $T/ui/FILE
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		[ -e "$T/ui/$1" ] && return 0
+		kill -0 $legs 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$T/legs.log" >&2
+	fail "the browser did not get to '$1'"
+}
+ui_step ready 90
+date +%s.%N >"$T/ui/down.tmp"
+mv "$T/ui/down.tmp" "$T/ui/down"
 d4_leg_link $lab 3 B down
 routes_until "degraded +A ok, B down" 10
 cat "$T/routes.txt"
 d4ctl sub list B | tee "$T/subs.txt"
 grep -q "A ok, B down" "$T/subs.txt" || fail "d4ctl sub list shows no legs"
+ui_step seen-down 45
 d4_leg_link $lab 3 B up
 routes_until "receiving +A ok, B ok" 10
-pass "B's network B down: d4ctl routes says 'A ok, B down' (degraded); back up: 'A ok, B ok'"
+ui_step seen-up 45
+d4_wait_pid $legs 30 || { cat "$T/legs.log" >&2; fail "tests/ui/legs.py failed"; }
+cat "$T/legs.log"
+kill $ui
+d4_wait_pid $ui 10 || fail "d4ctl ui did not stop cleanly on SIGTERM"
+pass "B's network B down: d4ctl routes says 'A ok, B down' (degraded), and so does the browser's latency view and matrix hover ('leg B down'); back up: 'A ok, B ok'"
 
 d4ctl unroute 3-4@B | tee "$T/unroute.txt" || fail "unroute 3-4@B"
 grep -q "stop relaying its second leg to 10.78.0.3:$port" "$T/unroute.txt" ||
