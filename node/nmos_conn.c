@@ -196,13 +196,13 @@ static int sender_flow(struct nmos *m, const struct nmos_sender *s)
 	return tx_flow_find(m->n->tx, s->flow);
 }
 
-/* The D4 loop that sends leg @leg of the flow (flow_NAME, flow_NAME_2). */
+/* The D4 loop that sends leg @leg of the flow (flow_NAME, flow2_NAME). */
 static int sender_loop(struct nmos *m, const struct nmos_sender *s,
 		       unsigned int leg)
 {
 	char name[48];
 
-	tx_d4_name(name, sizeof(name), "flow_", s->flow, leg ? "_2" : "");
+	tx_d4_name(name, sizeof(name), leg ? "flow2_" : "flow_", s->flow, "");
 	return d4_program_find(relay_runtime(m->n->relay), name);
 }
 

@@ -317,11 +317,12 @@ static void forget_orphan(struct tx *tx, const char *list)
 }
 
 /* The names of leg @leg's default loop and relay list of flow @name:
- * flow_NAME and _NAME_receivers, flow_NAME_2 and _NAME_receivers2. */
+ * flow_NAME and _NAME_receivers, flow2_NAME and _NAME_receivers2 (no
+ * first leg's name is a second leg's: flow "a-2"'s loop is flow_a_2). */
 static void leg_names(const char *name, unsigned int leg, char loop[40],
 		      char list[40])
 {
-	tx_d4_name(loop, 40, "flow_", name, leg ? "_2" : "");
+	tx_d4_name(loop, 40, leg ? "flow2_" : "flow_", name, "");
 	tx_d4_name(list, 40, "_", name, leg ? "_receivers2" : "_receivers");
 }
 
@@ -354,7 +355,8 @@ static int default_loop(struct tx *tx, struct tx_flow *f, unsigned int leg,
 
 		if (!o->used)
 			continue;
-		for (l = 0; l < 2; l++) {
+		for (l = 0; l < (flow_config_has_leg2(&o->set) ? 2u : 1u);
+		     l++) {
 			if (o == f && l == leg)
 				continue;
 			leg_names(o->set.name, l, other, olist);

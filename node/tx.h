@@ -48,7 +48,7 @@ void tx_set_disco(struct tx *tx, struct disco *d);
  * through the D4 loop bound "on flow NAME" if the INI loaded one, else
  * through its default loop: a multicast flow sends to its group, a
  * unicast flow is the seed's relay over _NAME_receivers. A second leg
- * (destination2, ST 2022-7) always has its own default loop flow_NAME_2
+ * (destination2, ST 2022-7) always has its own default loop flow2_NAME
  * (a unicast one relays over _NAME_receivers2). The slot, or
  * -EEXIST (name or D4 name taken), -ENOSPC (full), -EINVAL, -EIO (not
  * persisted), with the reason in @err. */
