@@ -259,3 +259,71 @@ out_close:
 	close(fd);
 	return err;
 }
+
+int net_iface_addr(const char *ifname, struct in_addr *addr, uint8_t mac[6])
+{
+	struct ifaddrs *ifa, *i;
+	int rc = -ENODEV;
+
+	memset(mac, 0, 6);
+	if (getifaddrs(&ifa) < 0)
+		return -errno;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    strcmp(i->ifa_name, ifname))
+			continue;
+		*addr = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+		rc = 0;
+		break;
+	}
+	freeifaddrs(ifa);
+	if (rc == 0) {
+		struct ifreq ifr = {0};
+		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+		if (fd >= 0 && ioctl(fd, SIOCGIFHWADDR, &ifr) == 0)
+			memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+		if (fd >= 0)
+			close(fd);
+	}
+	return rc;
+}
+
+int net_iface_for(struct in_addr addr, char *ifname, size_t len)
+{
+	struct ifaddrs *ifa, *i;
+	int rc = -ENOENT;
+
+	if (getifaddrs(&ifa) < 0)
+		return -errno;
+	for (i = ifa; i; i = i->ifa_next) {
+		uint32_t a, m;
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    !i->ifa_netmask || !(i->ifa_flags & IFF_UP) ||
+		    (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		a = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+		m = ((struct sockaddr_in *)i->ifa_netmask)->sin_addr.s_addr;
+		if ((a & m) == (addr.s_addr & m)) {
+			snprintf(ifname, len, "%s", i->ifa_name);
+			rc = 0;
+			break;
+		}
+	}
+	freeifaddrs(ifa);
+	return rc;
+}
+
+int net_bind_device(int fd, const char *ifname)
+{
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
+		       (socklen_t)strlen(ifname) + 1) < 0) {
+		int err = errno;
+
+		log_err("setsockopt(SO_BINDTODEVICE %s): %m", ifname);
+		return -err;
+	}
+	return 0;
+}

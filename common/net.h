@@ -43,4 +43,18 @@ int net_udp_tx_open(const struct sockaddr_in *dst,
  * SO_TIMESTAMPNS receive timestamps. -errno on failure. */
 int net_udp_rx_open(const struct sockaddr_in *addr, const char *ifname);
 
+/* The first IPv4 address of interface @ifname and its MAC (zeros when it
+ * has none): a sender's origin on that network. 0 or -ENODEV. */
+int net_iface_addr(const char *ifname, struct in_addr *addr, uint8_t mac[6]);
+
+/* The up interface whose IPv4 subnet holds @addr (a peer on a network
+ * this host is on, or one of its own addresses), its name into @ifname
+ * (@len bytes). 0, or -ENOENT when no interface's subnet has it. */
+int net_iface_for(struct in_addr addr, char *ifname, size_t len);
+
+/* Take only packets that came in on @ifname (SO_BINDTODEVICE): two
+ * sockets of one port, one per network, each hear their own. 0 or
+ * -errno. */
+int net_bind_device(int fd, const char *ifname);
+
 #endif

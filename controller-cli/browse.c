@@ -16,9 +16,11 @@ struct browse {
 	AvahiSimplePoll *sp;
 	AvahiClient *client;
 	struct d4ctl_node *nodes;
+	int *ifindex; /* the interface each node's address was seen on */
 	size_t n, cap;
 	int pending;
 	bool all_for_now;
+	bool found; /* @want resolved: stop once the rest are */
 	const char *want;
 };
 
@@ -36,31 +38,57 @@ void browse_node_set(struct d4ctl_node *node, const char *name,
 
 static void maybe_done(struct browse *b)
 {
-	if (b->all_for_now && b->pending == 0)
+	if ((b->all_for_now || b->found) && b->pending == 0)
 		avahi_simple_poll_quit(b->sp);
 }
 
-static void add_node(struct browse *b, const char *name, const char *host,
-		     unsigned int port)
+/* A node seen on interface @iface at @host. The same node (its TXT id, else
+ * its name and port) seen at another address is on two networks: the
+ * address of the lower interface index is its address, the other its
+ * second (host2). */
+static void add_node(struct browse *b, const char *name, const char *id,
+		     const char *host, unsigned int port, int iface)
 {
 	struct d4ctl_node node;
+	size_t i;
 
 	browse_node_set(&node, name, host, port);
-	for (size_t i = 0; i < b->n; i++)
-		if (!strcmp(b->nodes[i].addr, node.addr))
-			return; /* the same node seen on two interfaces */
+	snprintf(node.id, sizeof(node.id), "%s", id);
+	for (i = 0; i < b->n; i++) {
+		struct d4ctl_node *o = &b->nodes[i];
+
+		if (!strcmp(o->addr, node.addr))
+			return; /* the same address seen twice */
+		if (o->port != port || strcmp(o->name, name) ||
+		    strcmp(o->id, node.id) || o->host2[0])
+			continue;
+		if (iface < b->ifindex[i]) {
+			snprintf(node.host2, sizeof(node.host2), "%s", o->host);
+			*o = node;
+			b->ifindex[i] = iface;
+		} else {
+			snprintf(o->host2, sizeof(o->host2), "%s", host);
+		}
+		return;
+	}
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? 2 * b->cap : 8;
 		struct d4ctl_node *p = realloc(b->nodes, cap * sizeof(*p));
+		int *q;
 
 		if (!p)
 			return;
 		b->nodes = p;
+		q = realloc(b->ifindex, cap * sizeof(*q));
+		if (!q)
+			return;
+		b->ifindex = q;
 		b->cap = cap;
 	}
+	b->ifindex[b->n] = iface;
 	b->nodes[b->n++] = node;
 	if (b->want && !strcmp(b->want, name))
-		avahi_simple_poll_quit(b->sp);
+		b->found = true;
 }
 
 static void on_resolve(AvahiServiceResolver *r, AvahiIfIndex iface,
@@ -74,14 +102,21 @@ static void on_resolve(AvahiServiceResolver *r, AvahiIfIndex iface,
 
 	if (event == AVAHI_RESOLVER_FOUND && addr) {
 		char host[AVAHI_ADDRESS_STR_MAX], *key = NULL, *val = NULL;
+		char *ikey = NULL, *ival = NULL;
 		AvahiStringList *t = avahi_string_list_find(txt, "name");
+		AvahiStringList *ti = avahi_string_list_find(txt, "id");
 
 		avahi_address_snprint(host, sizeof(host), addr);
 		if (t)
 			avahi_string_list_get_pair(t, &key, &val, NULL);
-		add_node(b, val && val[0] ? val : name, host, port);
+		if (ti)
+			avahi_string_list_get_pair(ti, &ikey, &ival, NULL);
+		add_node(b, val && val[0] ? val : name, ival ? ival : "", host,
+			 port, iface);
 		avahi_free(key);
 		avahi_free(val);
+		avahi_free(ikey);
+		avahi_free(ival);
 	}
 	avahi_service_resolver_free(r);
 	b->pending--;
@@ -167,12 +202,15 @@ int browse_nodes(double seconds, const char *want, struct d4ctl_node **nodes,
 	avahi_simple_poll_loop(b.sp);
 	*nodes = b.nodes;
 	rc = (int)b.n;
+	free(b.ifindex);
 	avahi_service_browser_free(sb);
 out_client:
 	avahi_client_free(b.client); /* frees resolvers and the timeout */
 out_poll:
 	avahi_simple_poll_free(b.sp);
-	if (rc < 0)
+	if (rc < 0) {
 		free(b.nodes);
+		free(b.ifindex);
+	}
 	return rc;
 }

@@ -8,9 +8,11 @@
 #define BROWSE_TYPE "_d4node._tcp"
 
 /* Browse for up to @seconds (stopping early once @want, a node name, is
- * found, or once every instance is resolved). A malloc'd array of nodes in
- * *nodes, named by TXT "name" (else the instance name). The count, or
- * -EHOSTUNREACH when avahi-daemon cannot be reached (@err). */
+ * found and every resolution asked for has answered, or once every
+ * instance is resolved). A malloc'd array of nodes in *nodes, named by TXT
+ * "name" (else the instance name); a node seen at two addresses (two
+ * networks) is one node with host2 set. The count, or -EHOSTUNREACH when
+ * avahi-daemon cannot be reached (@err). */
 int browse_nodes(double seconds, const char *want, struct d4ctl_node **nodes,
 		 char *err, size_t err_len);
 

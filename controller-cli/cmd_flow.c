@@ -11,13 +11,16 @@ static const char usage[] =
     "usage: d4ctl flow list [--json] [NODE]\n"
     "       d4ctl flow create NODE NAME --source SOURCE --dest ADDR[:PORT]\n"
     "             [--channels 1-2] [--encoding L24|L16] [--ptime US]\n"
-    "             [--dscp N] [--ttl N]\n"
+    "             [--dscp N] [--ttl N] [--interface IF]\n"
+    "             [--dest2 ADDR[:PORT] [--interface2 IF]]\n"
     "       d4ctl flow delete NODE NAME\n"
     "\n"
     "Flows are a node's RTP streams. A multicast flow is announced (SAP,\n"
     "RAVENNA); a unicast one is sent by a D4 relay to the list\n"
     "_NAME_receivers, which starts with its destination. Flows from the\n"
-    "node's config file cannot be deleted.\n";
+    "node's config file cannot be deleted. --dest2 is a second leg (SMPTE\n"
+    "ST 2022-7): the same packets to another network, out of --interface2\n"
+    "(required for a multicast group).\n";
 
 struct flow_opts {
 	json_t *body;
@@ -79,6 +82,15 @@ static int on_opt(void *data, int opt, const char *arg)
 		return put_int(o, "dscp", arg, 0, 63);
 	case 't':
 		return put_int(o, "ttl", arg, 1, 255);
+	case 'i':
+		json_object_set_new(o->body, "interface", json_string(arg));
+		return 0;
+	case '2':
+		json_object_set_new(o->body, "destination2", json_string(arg));
+		return 0;
+	case 'I':
+		json_object_set_new(o->body, "interface2", json_string(arg));
+		return 0;
 	}
 	return -1;
 }
@@ -86,11 +98,11 @@ static int on_opt(void *data, int opt, const char *arg)
 static int flow_list(struct d4ctl *ctl, const char *nodename)
 {
 	static const char *const headers[] = {
-	    "NAME",	"SOURCE", "CHANNELS", "DESTINATION", "ENCODING",
-	    "PTIME_US", "ORIGIN", "PACKETS",  NULL};
+	    "NAME",	"SOURCE",   "CHANNELS", "DESTINATION", "DESTINATION2",
+	    "ENCODING", "PTIME_US", "ORIGIN",	"PACKETS",     NULL};
 	static const char *const keys[] = {
-	    "name",	"source", "channels",	   "destination", "encoding",
-	    "ptime_us", "origin", "stats.packets", NULL};
+	    "name",	"source",   "channels", "destination",	 "destination2",
+	    "encoding", "ptime_us", "origin",	"stats.packets", NULL};
 	return d4ctl_list(ctl, nodename, "/flows", headers, keys);
 }
 
@@ -105,6 +117,10 @@ int cmd_flow(struct d4ctl *ctl, int argc, char *argv[])
 	    {"ptime", required_argument, NULL, 'p'},
 	    {"dscp", required_argument, NULL, 'D'},
 	    {"ttl", required_argument, NULL, 't'},
+	    {"interface", required_argument, NULL, 'i'},
+	    {"dest2", required_argument, NULL, '2'},
+	    {"destination2", required_argument, NULL, '2'},
+	    {"interface2", required_argument, NULL, 'I'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct flow_opts o = {.body = json_object()};

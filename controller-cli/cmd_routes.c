@@ -12,14 +12,15 @@ static const char usage[] =
     "\n"
     "Every route on the network: RX channels (or NODE/SUBSCRIPTION), where\n"
     "they come from (CHANNELS@NODE or \"stream\"), how (multicast, unicast\n"
-    "relay, foreign stream, address), the flow, state and latency.\n";
+    "relay, foreign stream, address), the flow, state, its legs when it\n"
+    "has two (ST 2022-7: \"A ok, B down\") and latency.\n";
 
 int cmd_routes(struct d4ctl *ctl, int argc, char *argv[])
 {
 	static const char *const headers[] = {
-	    "RX", "FROM", "KIND", "FLOW", "STATE", "LATENCY_US", NULL};
+	    "RX", "FROM", "KIND", "FLOW", "STATE", "LEGS", "LATENCY_US", NULL};
 	static const char *const keys[] = {
-	    "rx", "from", "kind", "flow", "state", "latency_us", NULL};
+	    "rx", "from", "kind", "flow", "state", "legs", "latency_us", NULL};
 	struct d4ctl_node *nodes = NULL;
 	json_t *net = NULL, *routes;
 	int first, rc, n;

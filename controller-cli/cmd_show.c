@@ -1,5 +1,6 @@
 /* d4ctl show: one node's identity, clock, flows and subscriptions. */
 #include "controller-cli/d4ctl.h"
+#include "controller-cli/plan.h"
 
 static const char usage[] =
     "usage: d4ctl show [--json] NODE\n"
@@ -9,14 +10,16 @@ static const char usage[] =
 
 int cmd_show(struct d4ctl *ctl, int argc, char *argv[])
 {
-	static const char *const fh[] = {"FLOW",	"SOURCE",   "CHANNELS",
-					 "DESTINATION", "ENCODING", NULL};
-	static const char *const fk[] = {"name",	"source",   "channels",
-					 "destination", "encoding", NULL};
-	static const char *const sh[] = {"SUBSCRIPTION", "FROM", "STATE",
-					 "LATENCY_US", NULL};
-	static const char *const sk[] = {"name", "stream", "state",
-					 "latency_us", NULL};
+	static const char *const fh[] = {
+	    "FLOW",	    "SOURCE",	"CHANNELS", "DESTINATION",
+	    "DESTINATION2", "ENCODING", NULL};
+	static const char *const fk[] = {
+	    "name",	    "source",	"channels", "destination",
+	    "destination2", "encoding", NULL};
+	static const char *const sh[] = {"SUBSCRIPTION", "FROM",       "STATE",
+					 "LEGS",	 "LATENCY_US", NULL};
+	static const char *const sk[] = {"name",      "stream",	    "state",
+					 "legs_text", "latency_us", NULL};
 	struct d4ctl_node node;
 	json_t *n = NULL, *flows = NULL, *subs = NULL;
 	const json_t *clk;
@@ -72,9 +75,19 @@ int cmd_show(struct d4ctl *ctl, int argc, char *argv[])
 	else
 		printf("no flows\n");
 	putchar('\n');
-	if (json_array_size(subs))
+	if (json_array_size(subs)) {
+		json_t *sub;
+		size_t i;
+		char legs[64];
+
+		json_array_foreach(subs, i, sub)
+		{
+			plan_legs_text(sub, legs, sizeof(legs));
+			json_object_set_new(sub, "legs_text",
+					    json_string(legs[0] ? legs : "-"));
+		}
 		d4ctl_table(subs, sh, sk);
-	else
+	} else
 		printf("no subscriptions\n");
 out:
 	json_decref(n);

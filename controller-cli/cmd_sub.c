@@ -6,6 +6,7 @@
 
 #include "controller-cli/args.h"
 #include "controller-cli/d4ctl.h"
+#include "controller-cli/plan.h"
 
 static const char usage[] =
     "usage: d4ctl sub list [--json] [NODE]\n"
@@ -13,11 +14,14 @@ static const char usage[] =
     "             --address ADDR[:PORT] [--channels N] [--encoding L24|L16]\n"
     "             [--rate HZ] [--ptime US] [--payload-type PT])\n"
     "             [--latency MS] [--timing auto|ptp|arrival]\n"
-    "             [--interface IF]\n"
+    "             [--interface IF] [--address2 ADDR[:PORT]]\n"
+    "             [--interface2 IF]\n"
     "       d4ctl sub delete NODE NAME   (or NODE/NAME)\n"
     "\n"
     "Subscriptions are RTP streams a node receives: by stream name (SAP or\n"
-    "RAVENNA, followed when its SDP changes), by SDP, or by address.\n";
+    "RAVENNA, followed when its SDP changes), by SDP, or by address.\n"
+    "--address2 (with --interface2 on the second network) is a second\n"
+    "leg, SMPTE ST 2022-7: the same stream on another network, merged.\n";
 
 struct sub_opts {
 	json_t *body;
@@ -118,19 +122,44 @@ static int on_opt(void *data, int opt, const char *arg)
 	case 'i':
 		json_object_set_new(o->body, "interface", json_string(arg));
 		return 0;
+	case 'A':
+		if (!strchr(arg, '.')) {
+			d4ctl_err("sub", "--address2 '%s' is not ADDR[:PORT]",
+				  arg);
+			return -1;
+		}
+		json_object_set_new(o->body, "address2", json_string(arg));
+		return 0;
+	case 'I':
+		json_object_set_new(o->body, "interface2", json_string(arg));
+		return 0;
 	}
 	return -1;
+}
+
+/* The LEGS column: "A ok, B down", or "-" for one leg. */
+static void legs_column(json_t *sub)
+{
+	char legs[64];
+
+	plan_legs_text(sub, legs, sizeof(legs));
+	json_object_set_new(sub, "legs_text",
+			    json_string(legs[0] ? legs : "-"));
 }
 
 static int sub_list(struct d4ctl *ctl, const char *nodename)
 {
 	static const char *const headers[] = {
-	    "NAME",	  "STREAM", "ADDRESS",	"CHANNELS", "ENCODING",
-	    "LATENCY_US", "STATE",  "RECEIVED", "LOST",	    NULL};
+	    "NAME",	"STREAM",   "ADDRESS",	  "ADDRESS2",
+	    "CHANNELS", "ENCODING", "LATENCY_US", "STATE",
+	    "LEGS",	"RECEIVED", "LOST",	  NULL};
 	static const char *const keys[] = {
-	    "name",	  "stream", "address",	      "channels",   "encoding",
-	    "latency_us", "state",  "stats.received", "stats.lost", NULL};
-	return d4ctl_list(ctl, nodename, "/subscriptions", headers, keys);
+	    "name",	 "stream",	   "address",	 "address2",
+	    "channels",	 "encoding",	   "latency_us", "state",
+	    "legs_text", "stats.received", "stats.lost", NULL};
+
+	return d4ctl_list_rows(ctl, nodename, "/subscriptions", headers, keys,
+			       legs_column);
 }
 
 int cmd_sub(struct d4ctl *ctl, int argc, char *argv[])
@@ -147,6 +176,8 @@ int cmd_sub(struct d4ctl *ctl, int argc, char *argv[])
 	    {"latency", required_argument, NULL, 'l'},
 	    {"timing", required_argument, NULL, 't'},
 	    {"interface", required_argument, NULL, 'i'},
+	    {"address2", required_argument, NULL, 'A'},
+	    {"interface2", required_argument, NULL, 'I'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sub_opts o = {.body = json_object()};

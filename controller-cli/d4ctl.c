@@ -778,6 +778,13 @@ int d4ctl_main(int argc, char *argv[])
 int d4ctl_list(struct d4ctl *ctl, const char *spec, const char *path,
 	       const char *const *headers, const char *const *keys)
 {
+	return d4ctl_list_rows(ctl, spec, path, headers, keys, NULL);
+}
+
+int d4ctl_list_rows(struct d4ctl *ctl, const char *spec, const char *path,
+		    const char *const *headers, const char *const *keys,
+		    void (*row)(json_t *sub))
+{
 	const char *h[18] = {"NODE"}, *k[18] = {"node"};
 	struct d4ctl_node node, *nodes = NULL;
 	json_t *v = NULL, *all, *e;
@@ -787,8 +794,14 @@ int d4ctl_list(struct d4ctl *ctl, const char *spec, const char *path,
 
 	if (spec || ctl->host) {
 		rc = d4ctl_get(ctl, spec, path, &node, &v);
-		if (rc == 0 && !ctl->json)
+		if (rc == 0 && !ctl->json) {
+			json_array_foreach(v, j, e)
+			{
+				if (row)
+					row(e);
+			}
 			d4ctl_table(v, headers, keys);
+		}
 		json_decref(v);
 		return d4ctl_exit_code(rc);
 	}
@@ -806,6 +819,8 @@ int d4ctl_list(struct d4ctl *ctl, const char *spec, const char *path,
 		{
 			json_object_set_new(e, "node",
 					    json_string(nodes[i].name));
+			if (row && !ctl->json)
+				row(e);
 			json_array_append(all, e);
 		}
 		json_decref(v);

@@ -64,6 +64,10 @@ struct d4ctl_node {
 	char host[48]; /* "10.77.0.1" */
 	unsigned int port;
 	char base[128]; /* "http://10.77.0.1:8080/api/v1" */
+	/* its address on a second network (mDNS saw it on two interfaces:
+	 * ST 2022-7's two networks), or "" */
+	char host2[48];
+	char id[32]; /* mDNS TXT id, "" when not from mDNS */
 };
 
 struct d4ctl_cmd {
@@ -165,6 +169,11 @@ int d4ctl_get(struct d4ctl *ctl, const char *spec, const char *path,
  * table of @headers/@keys (d4ctl_table) or JSON. An exit code. */
 int d4ctl_list(struct d4ctl *ctl, const char *spec, const char *path,
 	       const char *const *headers, const char *const *keys);
+/* The same, @row (if not NULL) called on each row before a table is
+ * printed (not for --json): to add a column made from others. */
+int d4ctl_list_rows(struct d4ctl *ctl, const char *spec, const char *path,
+		    const char *const *headers, const char *const *keys,
+		    void (*row)(json_t *sub));
 
 /* Print a JSON value indented, for --json. */
 void d4ctl_print_json(const json_t *v);

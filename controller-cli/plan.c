@@ -89,6 +89,36 @@ void plan_receivers_var(const char *flow, char *buf, size_t len)
 	strncat(buf, suffix, len - strlen(buf) - 1);
 }
 
+void plan_receivers2_var(const char *flow, char *buf, size_t len)
+{
+	char one[48];
+	size_t n;
+
+	/* the node's tx_d4_name(): the name cut so that the suffix fits */
+	plan_receivers_var(flow, one, sizeof(one));
+	n = strlen(one) - strlen("_receivers");
+	if (n + strlen("_receivers2") > D4_MAX_NAME)
+		n = D4_MAX_NAME - strlen("_receivers2");
+	snprintf(buf, len, "%.*s_receivers2", (int)n, one);
+}
+
+/* ST 2022-7 legs of subscription @s as "A ok, B down", or "" with one. */
+void plan_legs_text(const json_t *s, char *buf, size_t len)
+{
+	json_t *legs = json_object_get(s, "legs"), *l;
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	if (!json_is_array(legs))
+		return;
+	json_array_foreach(legs, i, l)
+	{
+		off += (size_t)snprintf(buf + off, off < len ? len - off : 0,
+					"%s%s %s", i ? ", " : "",
+					jstr(l, "leg"), jstr(l, "state"));
+	}
+}
+
 /* "HOST" and "HOST:PORT" name the same endpoint when PORT is 5004. */
 static void ep_norm(const char *ep, char *buf, size_t len)
 {
@@ -161,11 +191,27 @@ static unsigned int flow_receivers(const json_t *n, const char *flow,
 	return v ? parse_eps(jstr(v, "value"), eps, max) : 0;
 }
 
+/* The second leg's receivers of @flow (its _<flow>_receivers2). */
+static unsigned int flow_receivers2(const json_t *n, const char *flow,
+				    char eps[][64], unsigned int max)
+{
+	char var[48];
+	const json_t *v;
+
+	plan_receivers2_var(flow, var, sizeof(var));
+	v = find_named(jarr(n, "vars"), var);
+	return v ? parse_eps(jstr(v, "value"), eps, max) : 0;
+}
+
 static bool flow_has_receiver(const json_t *n, const char *flow, const char *ep)
 {
 	char eps[MAX_EPS][64];
 	unsigned int k = flow_receivers(n, flow, eps, MAX_EPS);
 
+	for (unsigned int i = 0; i < k; i++)
+		if (ep_equal(eps[i], ep))
+			return true;
+	k = flow_receivers2(n, flow, eps, MAX_EPS);
 	for (unsigned int i = 0; i < k; i++)
 		if (ep_equal(eps[i], ep))
 			return true;
@@ -444,8 +490,11 @@ static unsigned int free_port(const json_t *net, const json_t *rx)
 		json_array_foreach(jarr(rx, "subscriptions"), i, s)
 		{
 			const char *a = jstr(s, "address");
+			const char *a2 = jstr(s, "address2");
 
 			if (a[0] && ep_port(a) == port)
+				used = true;
+			if (a2[0] && ep_port(a2) == port)
 				used = true;
 		}
 		json_array_foreach(jarr(rx, "programs"), i, s)
@@ -464,6 +513,13 @@ static unsigned int free_port(const json_t *net, const json_t *rx)
 				snprintf(ep, sizeof(ep), "%s:%u", host, port);
 				if (flow_has_receiver(n, jstr(f, "name"), ep))
 					used = true;
+				if (jstr(rx, "address2")[0]) {
+					snprintf(ep, sizeof(ep), "%s:%u",
+						 jstr(rx, "address2"), port);
+					if (flow_has_receiver(
+						n, jstr(f, "name"), ep))
+						used = true;
+				}
 			}
 		}
 		if (!used)
@@ -621,7 +677,7 @@ json_t *plan_routes(const json_t *net)
 		{
 			uint8_t ch[ARGS_MAX_CHANNELS];
 			unsigned int k = sub_channels(s, ch);
-			char rx[192], chans[96];
+			char rx[192], chans[96], legs[64];
 			struct origin o;
 			json_t *r;
 
@@ -635,13 +691,15 @@ json_t *plan_routes(const json_t *net)
 				snprintf(rx, sizeof(rx), "%s/%s",
 					 jstr(n, "name"), jstr(s, "name"));
 			}
+			plan_legs_text(s, legs, sizeof(legs));
 			r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-				      "s:I}",
+				      "s:I, s:s}",
 				      "rx", rx, "node", jstr(n, "name"),
 				      "subscription", jstr(s, "name"), "from",
 				      o.from, "kind", o.kind, "flow", o.flow,
 				      "state", jstr(s, "state"), "latency_us",
-				      jint(s, "latency_us", 0));
+				      jint(s, "latency_us", 0), "legs",
+				      legs[0] ? legs : "-");
 			if (!r)
 				continue;
 			/* What the node says of its state, as it says it. */
@@ -788,8 +846,9 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 	uint8_t sch[ARGS_MAX_CHANNELS];
 	unsigned int rn, tn, port;
 	const json_t *rxn, *txn = NULL, *f, *uc = NULL, *sibling = NULL, *s;
-	char sub[128], src[64], host[64], ep[80], chans[96], var[48];
+	char sub[128], src[64], host[64], ep[80], ep2[80], chans[96], var[48];
 	char want[256], e1[192];
+	bool two;
 	char fname[128];
 	struct plan_action *a;
 	json_t *body, *ja;
@@ -900,8 +959,14 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 		call_set(&a->undo, "DELETE", NULL, "/subscriptions/%s",
 			 esc(sub, e1));
 		snprintf(a->what, sizeof(a->what),
-			 "%s: subscribe %s to multicast flow \"%s\"", a->node,
-			 sub, sess);
+			 "%s: subscribe %s to multicast flow \"%s\"%s", a->node,
+			 sub, sess,
+			 jstr(f, "destination2")[0]
+			     ? (jstr(rxn, "address2")[0]
+				    ? " (both legs: ST 2022-7)"
+				    : " (its first leg: this node is on one "
+				      "network)")
+			     : "");
 		return 0;
 	}
 
@@ -914,6 +979,14 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 		return -ENOSPC;
 	}
 	snprintf(ep, sizeof(ep), "%s:%u", host, port);
+	/* ST 2022-7: both nodes on two networks (mDNS saw each at two
+	 * addresses) and a flow that has, or will get, a second leg: the
+	 * route goes over both, to the RX node's second address */
+	two = jstr(txn, "address2")[0] && jstr(rxn, "address2")[0] &&
+	      (!uc || jstr(uc, "destination2")[0]);
+	if (two)
+		snprintf(ep2, sizeof(ep2), "%s:%u", jstr(rxn, "address2"),
+			 port);
 	if (uc) {
 		snprintf(fname, sizeof(fname), "%s", jstr(uc, "name"));
 		plan_receivers_var(fname, var, sizeof(var));
@@ -925,6 +998,17 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 		snprintf(a->what, sizeof(a->what),
 			 "%s: relay unicast flow %s to %s too", a->node, fname,
 			 ep);
+		if (two) {
+			plan_receivers2_var(fname, var, sizeof(var));
+			a = plan_add(plan, txn);
+			call_set(&a->call, "POST", exec_body(var, "+=", ep2),
+				 "/d4/exec");
+			call_set(&a->undo, "POST", exec_body(var, "-=", ep2),
+				 "/d4/exec");
+			snprintf(a->what, sizeof(a->what),
+				 "%s: relay its second leg to %s too", a->node,
+				 ep2);
+		}
 	} else {
 		args_format_channels(sch, tn, chans, sizeof(chans));
 		for (char *p = chans; *p; p++)
@@ -938,24 +1022,32 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 		for (unsigned int k = 0; k < tn; k++)
 			json_array_append_new(ja, json_integer(sch[k]));
 		a = plan_add(plan, txn);
-		call_set(&a->call, "POST",
-			 json_pack("{s:s, s:s, s:o, s:s}", "name", fname,
-				   "source", src, "channels", ja, "destination",
-				   ep),
-			 "/flows");
+		body =
+		    json_pack("{s:s, s:s, s:o, s:s}", "name", fname, "source",
+			      src, "channels", ja, "destination", ep);
+		if (two)
+			json_object_set_new(body, "destination2",
+					    json_string(ep2));
+		call_set(&a->call, "POST", body, "/flows");
 		call_set(&a->undo, "DELETE", NULL, "/flows/%s", esc(fname, e1));
 		snprintf(a->what, sizeof(a->what),
-			 "%s: create unicast flow %s (%s channels %s) to %s",
-			 a->node, fname, src, chans, ep);
+			 "%s: create unicast flow %.64s (%s channels %s) to "
+			 "%s%s%.32s",
+			 a->node, fname, src, chans, ep,
+			 two ? " and, its second leg, to " : "",
+			 two ? ep2 : "");
 	}
 	a = plan_add(plan, rxn);
 	body = sub_body_from_flow(sub, ep, tn, uc ? uc : sibling, opts);
+	if (two)
+		json_object_set_new(body, "address2", json_string(ep2));
 	set_rx(body, rch, NULL, tn);
 	call_set(&a->call, "POST", body, "/subscriptions");
 	call_set(&a->undo, "DELETE", NULL, "/subscriptions/%s", esc(sub, e1));
 	a->format_from_prev = !uc;
-	snprintf(a->what, sizeof(a->what), "%s: subscribe %s to %s at %s",
-		 a->node, sub, fname, ep);
+	snprintf(a->what, sizeof(a->what),
+		 "%s: subscribe %.64s to %.64s at %s%s%.32s", a->node, sub,
+		 fname, ep, two ? " and " : "", two ? ep2 : "");
 	return 0;
 }
 
@@ -989,6 +1081,22 @@ static int unroute_sub(const json_t *net, const json_t *rxn, const json_t *s,
 			 "/d4/exec");
 		snprintf(a->what, sizeof(a->what),
 			 "%s: stop relaying flow %s to %s", a->node, fname, ep);
+		if (jstr(s, "address2")[0] &&
+		    !ep_is_multicast(jstr(s, "address2"))) {
+			const char *ep2 = jstr(s, "address2");
+
+			plan_receivers2_var(fname, var, sizeof(var));
+			a = plan_add(plan, o.tx_node);
+			if (!a)
+				goto out_full;
+			call_set(&a->call, "POST", exec_body(var, "-=", ep2),
+				 "/d4/exec");
+			call_set(&a->undo, "POST", exec_body(var, "+=", ep2),
+				 "/d4/exec");
+			snprintf(a->what, sizeof(a->what),
+				 "%s: stop relaying its second leg to %s",
+				 a->node, ep2);
+		}
 		if (!left && !strcmp(jstr(o.tx_flow, "origin"), "api")) {
 			a = plan_add(plan, o.tx_node);
 			if (!a)
@@ -1064,6 +1172,9 @@ static json_t *sub_body_again(const json_t *s, const json_t *f,
 	} else {
 		json_object_set_new(b, "address",
 				    json_string(jstr(s, "address")));
+		if (jstr(s, "address2")[0])
+			json_object_set_new(b, "address2",
+					    json_string(jstr(s, "address2")));
 		json_object_set_new(b, "channels",
 				    json_integer(jint(s, "channels", 2)));
 		json_object_set_new(b, "encoding",

@@ -19,7 +19,14 @@
  * list that sends to it, and deletes an API flow left with no receivers;
  * unrouting some of a subscription's RX channels makes it again with the
  * others. Routes name TX channels by the TX node's numbers (its sources'
- * channels numbered across sources), never a source's own. */
+ * channels numbered across sources), never a source's own.
+ *
+ * ST 2022-7: a node mDNS saw on two networks has "address2" (its second
+ * address). A unicast route between two such nodes has two legs: the flow
+ * gets destination2 (or its second list _<flow>_receivers2 the RX node's
+ * second address), the subscription address2. A multicast flow with a
+ * second leg is subscribed by name as ever: the RX node takes the second
+ * leg when it is on that network (docs/redundancy.md). */
 #ifndef D4_CONTROLLER_CLI_PLAN_H
 #define D4_CONTROLLER_CLI_PLAN_H
 
@@ -88,15 +95,19 @@ int plan_rx_name(const json_t *net, const struct chanspec *rx, char *name,
 
 /* Every route in the snapshot: an array of {"rx", "node", "subscription",
  * "from", "kind" (stream|multicast|unicast|address), "flow", "state",
- * "latency_us", "rx_channels": [..], and "tx_node" with "tx_channels"
- * (a d4 node's TX channels; 0 for one its table lacks) or "stream" with
- * "stream_channels"}; "state_reason" and "latency_safe_us" when the
- * node gives them. New reference. */
+ * "latency_us", "legs" ("A ok, B down", or "-"), "rx_channels": [..],
+ * and "tx_node" with "tx_channels" (a d4 node's TX channels; 0 for one
+ * its table lacks) or "stream" with "stream_channels"}; "state_reason"
+ * and "latency_safe_us" when the node gives them. New reference. */
 json_t *plan_routes(const json_t *net);
 
 void plan_free(struct plan *plan);
 
 /* "main-out" -> "_main_out_receivers", as the node names a flow's list. */
 void plan_receivers_var(const char *flow, char *buf, size_t len);
+/* "main-out" -> "_main_out_receivers2": its second leg's (ST 2022-7). */
+void plan_receivers2_var(const char *flow, char *buf, size_t len);
+/* A subscription's legs as "A ok, B down" ("" with one leg). */
+void plan_legs_text(const json_t *sub, char *buf, size_t len);
 
 #endif

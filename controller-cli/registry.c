@@ -624,11 +624,19 @@ static int reg_routes(struct reg *r, int argc, char *argv[])
 	return D4CTL_EXIT_OK;
 }
 
-/* The address and port a unicast sender should send to for receiver
- * @x: the receiver's interface (its constraints' first address, the one
- * its node's API names if listed) and its staged port ("auto": 5004). */
-static int unicast_target(struct reg *r, const json_t *x, struct d4ctl_node *xc,
-			  char *ip, size_t iplen, int *port)
+/* One leg of a receiver as a unicast sender's destination. */
+struct target {
+	char ip[64];
+	int port;
+};
+
+/* How many legs receiver @x has (its constraints': IS-05 PATCHes hold as
+ * many, SMPTE 2022-7) into *@legs, and for each where a unicast sender
+ * should send: the receiver's interface (the leg's constraints' first
+ * address; on the first leg the one its node's API names if listed) and
+ * its staged port ("auto": 5004). */
+static int receiver_legs(struct reg *r, const json_t *x, struct d4ctl_node *xc,
+			 struct target t[2], unsigned int *legs)
 {
 	const json_t *host = json_object_get(
 	    json_array_get(
@@ -639,6 +647,7 @@ static int unicast_target(struct reg *r, const json_t *x, struct d4ctl_node *xc,
 	char path[200];
 	json_t *cons = NULL, *staged = NULL, *e;
 	const json_t *v;
+	unsigned int l;
 	size_t i;
 	int rc;
 
@@ -652,26 +661,29 @@ static int unicast_target(struct reg *r, const json_t *x, struct d4ctl_node *xc,
 	}
 	if (rc)
 		goto out;
-	e = json_object_get(
-	    json_object_get(json_array_get(cons, 0), "interface_ip"), "enum");
-	ip[0] = '\0';
-	json_array_foreach(e, i, v)
-	{
-		if (!ip[0] ||
-		    (json_is_string(host) &&
-		     !strcmp(json_string_value(v), json_string_value(host))))
-			snprintf(ip, iplen, "%s", json_string_value(v));
-	}
-	if (!ip[0] && json_is_string(host))
-		snprintf(ip, iplen, "%s", json_string_value(host));
-	v = json_object_get(
-	    json_array_get(json_object_get(staged, "transport_params"), 0),
-	    "destination_port");
-	*port = json_is_integer(v) ? (int)json_integer_value(v) : 5004;
-	if (!ip[0]) {
-		d4ctl_err("route", "%s@%s: no interface address known",
-			  str(x, "label"), node_label(r, x));
-		rc = -ENOENT;
+	*legs = json_array_size(cons) > 1 ? 2 : 1;
+	for (l = 0; l < *legs; l++) {
+		e = json_object_get(
+		    json_object_get(json_array_get(cons, l), "interface_ip"),
+		    "enum");
+		t[l].ip[0] = '\0';
+		json_array_foreach(e, i, v)
+		{
+			if (!t[l].ip[0] || (!l && json_is_string(host) &&
+					    !strcmp(json_string_value(v),
+						    json_string_value(host))))
+				snprintf(t[l].ip, sizeof(t[l].ip), "%s",
+					 json_string_value(v));
+		}
+		if (!l && !t[l].ip[0] && json_is_string(host))
+			snprintf(t[l].ip, sizeof(t[l].ip), "%s",
+				 json_string_value(host));
+		v = json_object_get(
+		    json_array_get(json_object_get(staged, "transport_params"),
+				   l),
+		    "destination_port");
+		t[l].port =
+		    json_is_integer(v) ? (int)json_integer_value(v) : 5004;
 	}
 out:
 	json_decref(cons);
@@ -713,10 +725,12 @@ static int reg_route(struct reg *r, int argc, char *argv[], bool dry)
 {
 	struct d4ctl_node sc, xc;
 	const json_t *s, *x;
-	json_t *before = NULL;
-	char ip[64], path[200], *sdp = NULL;
+	json_t *before = NULL, *stp, *xtp;
+	char path[200], *sdp = NULL;
+	struct target t[2];
+	unsigned int l, xlegs = 1, slegs = 1;
 	bool ucast;
-	int port = 5004, rc;
+	int rc;
 
 	rc = find(r, r->senders, argv[0], "sender", &s);
 	if (!rc)
@@ -725,27 +739,42 @@ static int reg_route(struct reg *r, int argc, char *argv[], bool dry)
 		rc = conn_api(r, s, &sc);
 	if (!rc)
 		rc = conn_api(r, x, &xc);
+	if (!rc)
+		rc = receiver_legs(r, x, &xc, t, &xlegs);
 	if (rc)
 		return d4ctl_exit_code(rc);
 	ucast = strstr(str(s, "transport"), "rtp.ucast") != NULL;
 	if (ucast) {
-		rc = unicast_target(r, x, &xc, ip, sizeof(ip), &port);
-		if (!rc) {
-			snprintf(path, sizeof(path),
-				 "/single/senders/%s/active", str(s, "id"));
-			rc =
-			    d4ctl_http(r->ctl, &sc, "GET", path, NULL, &before);
+		if (!t[0].ip[0]) {
+			d4ctl_err("route", "%s@%s: no interface address known",
+				  str(x, "label"), node_label(r, x));
+			return d4ctl_exit_code(-ENOENT);
 		}
-		if (!rc)
-			rc = activate(
-			    r, &sc, "senders", str(s, "id"),
-			    json_pack("{s:s,s:b,s:[{s:s,s:i}],s:{s:s}}",
-				      "receiver_id", str(x, "id"),
-				      "master_enable", 1, "transport_params",
-				      "destination_ip", ip, "destination_port",
-				      port, "activation", "mode",
-				      "activate_immediate"),
-			    dry);
+		snprintf(path, sizeof(path), "/single/senders/%s/active",
+			 str(s, "id"));
+		rc = d4ctl_http(r->ctl, &sc, "GET", path, NULL, &before);
+		if (rc)
+			goto out;
+		/* each of the sender's legs to the receiver's (SMPTE
+		 * 2022-7); a second leg the receiver lacks stays as it is */
+		slegs = json_array_size(
+			    json_object_get(before, "transport_params")) > 1
+			    ? 2
+			    : 1;
+		stp = json_array();
+		for (l = 0; l < slegs; l++)
+			json_array_append_new(
+			    stp, l < xlegs && t[l].ip[0]
+				     ? json_pack("{s:s,s:i}", "destination_ip",
+						 t[l].ip, "destination_port",
+						 t[l].port)
+				     : json_object());
+		rc = activate(r, &sc, "senders", str(s, "id"),
+			      json_pack("{s:s,s:b,s:o,s:{s:s}}", "receiver_id",
+					str(x, "id"), "master_enable", 1,
+					"transport_params", stp, "activation",
+					"mode", "activate_immediate"),
+			      dry);
 		if (rc)
 			goto out;
 	}
@@ -754,41 +783,58 @@ static int reg_route(struct reg *r, int argc, char *argv[], bool dry)
 		sdp = strdup("(the sender's SDP)");
 	} else {
 		rc = fetch_sdp(r, str(s, "manifest_href"), &sdp);
+		if (!rc && !ucast && strstr(sdp, "a=group:DUP"))
+			slegs = 2;
 	}
+	/* the receiver's legs from the sender's SDP (its DUP leg the second),
+	 * a unicast leg on the interface the sender was pointed at */
+	xtp = json_array();
+	for (l = 0; l < xlegs; l++)
+		json_array_append_new(
+		    xtp, ucast && l < slegs && t[l].ip[0]
+			     ? json_pack("{s:s,s:i}", "interface_ip", t[l].ip,
+					 "destination_port", t[l].port)
+			     : json_object());
 	if (!rc)
-		rc = activate(
-		    r, &xc, "receivers", str(x, "id"),
-		    json_pack("{s:s,s:b,s:{s:s,s:s},s:o,s:{s:s}}", "sender_id",
-			      str(s, "id"), "master_enable", 1,
-			      "transport_file", "data", sdp, "type",
-			      "application/sdp", "transport_params",
-			      ucast ? json_pack("[{s:s,s:i}]", "interface_ip",
-						ip, "destination_port", port)
-				    : json_pack("[{}]"),
-			      "activation", "mode", "activate_immediate"),
-		    dry);
+		rc = activate(r, &xc, "receivers", str(x, "id"),
+			      json_pack("{s:s,s:b,s:{s:s,s:s},s:o,s:{s:s}}",
+					"sender_id", str(s, "id"),
+					"master_enable", 1, "transport_file",
+					"data", sdp, "type", "application/sdp",
+					"transport_params", xtp, "activation",
+					"mode", "activate_immediate"),
+			      dry);
+	else
+		json_decref(xtp);
 	if (rc && ucast && before && !dry) {
 		/* the receiver refused: the sender goes back */
-		json_t *tp = json_array_get(
-		    json_object_get(before, "transport_params"), 0);
+		const json_t *tps = json_object_get(before, "transport_params");
 
+		stp = json_array();
+		for (l = 0; l < slegs; l++) {
+			const json_t *tp = json_array_get(tps, l);
+
+			json_array_append_new(
+			    stp,
+			    json_pack("{s:O,s:O}", "destination_ip",
+				      json_object_get(tp, "destination_ip"),
+				      "destination_port",
+				      json_object_get(tp, "destination_port")));
+		}
 		activate(r, &sc, "senders", str(s, "id"),
-			 json_pack("{s:O,s:O,s:[{s:O,s:O}],s:{s:s}}",
-				   "receiver_id",
+			 json_pack("{s:O,s:O,s:o,s:{s:s}}", "receiver_id",
 				   json_object_get(before, "receiver_id"),
 				   "master_enable",
 				   json_object_get(before, "master_enable"),
-				   "transport_params", "destination_ip",
-				   json_object_get(tp, "destination_ip"),
-				   "destination_port",
-				   json_object_get(tp, "destination_port"),
-				   "activation", "mode", "activate_immediate"),
+				   "transport_params", stp, "activation",
+				   "mode", "activate_immediate"),
 			 false);
 	}
 	if (!rc && !dry)
-		printf("routed %s@%s -> %s@%s (%s)\n", str(s, "label"),
+		printf("routed %s@%s -> %s@%s (%s%s)\n", str(s, "label"),
 		       node_label(r, s), str(x, "label"), node_label(r, x),
-		       ucast ? "unicast" : "multicast");
+		       ucast ? "unicast" : "multicast",
+		       xlegs > 1 && slegs > 1 ? ", both legs: ST 2022-7" : "");
 out:
 	free(sdp);
 	json_decref(before);

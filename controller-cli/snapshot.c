@@ -55,6 +55,9 @@ int snapshot_fetch(struct d4ctl *ctl, struct d4ctl_node *nodes, int n,
 				 name);
 		json_object_set_new(e, "name", json_string(nodes[i].name));
 		json_object_set_new(e, "address", json_string(nodes[i].addr));
+		if (nodes[i].host2[0])
+			json_object_set_new(e, "address2",
+					    json_string(nodes[i].host2));
 		json_array_append_new(list, e);
 	}
 	*net = json_pack("{s:o}", "nodes", list);

@@ -258,12 +258,18 @@ static void node_update(struct ui_node *un, json_t *data, bool full)
 	json_array_foreach(json_object_get(data, "subscriptions"), i, s)
 	{
 		json_t *live = json_pack(
-		    "{s:O?, s:O?, s:O?}", "stats", json_object_get(s, "stats"),
-		    "state_reason", json_object_get(s, "state_reason"),
-		    "latency_safe_us", json_object_get(s, "latency_safe_us"));
+		    "{s:O?, s:O?, s:O?, s:O?}", "stats",
+		    json_object_get(s, "stats"), "state_reason",
+		    json_object_get(s, "state_reason"), "latency_safe_us",
+		    json_object_get(s, "latency_safe_us"), "legs",
+		    json_object_get(s, "legs"));
 
 		json_object_set_new(un->stats, jstr(s, "name"), live);
 		json_object_del(s, "stats");
+		/* ST 2022-7 legs: their states and counters change at every
+		 * poll; the state message keeps that the subscription has
+		 * two legs (address2) */
+		json_object_del(s, "legs");
 	}
 	drop_key(json_object_get(data, "flows"), "stats");
 	m->stats_dirty = true;

@@ -130,6 +130,7 @@ struct nmos_config {
 	uint64_t latency_ns; /* of the subscriptions IS-05 makes */
 	bool has_host;
 	struct in_addr host; /* the address in hrefs; 0: the interface's */
+	char interface2[32]; /* receivers' second leg (ST 2022-7), or "" */
 	enum nmos_write_auth write_auth;
 	char tokens_file[4096]; /* more bearer tokens, one a line */
 };

@@ -34,6 +34,12 @@ struct flow {
 	struct in_addr src_addr;
 	flow_send_fn send_fn;
 	void *send_ctx;
+	/* the second leg (ST 2022-7): -1 without one */
+	int fd2;
+	struct in_addr src_addr2;
+	flow_send_fn send_fn2;
+	void *send_ctx2;
+	uint8_t pkt2[1500]; /* its copy of each packet */
 	uint8_t mac[6];
 	uint64_t next_x;
 	uint64_t next_ns;
@@ -105,6 +111,24 @@ int flow_config_check(const struct flow_config *cfg, char *err, size_t err_len)
 			 cfg->name, cfg->ptime_us);
 		return -EINVAL;
 	}
+	if (flow_config_has_leg2(cfg) && net_is_multicast(&cfg->dest2) &&
+	    !cfg->ifname2[0]) {
+		snprintf(err, err_len,
+			 "flow %s: destination2 is a group: give interface2, "
+			 "the second network's interface",
+			 cfg->name);
+		return -EINVAL;
+	}
+	if (flow_config_has_leg2(cfg) &&
+	    cfg->dest2.sin_addr.s_addr == cfg->dest.sin_addr.s_addr &&
+	    cfg->dest2.sin_port == cfg->dest.sin_port &&
+	    !strcmp(cfg->ifname2, cfg->ifname)) {
+		snprintf(err, err_len,
+			 "flow %s: destination2 is destination on the same "
+			 "interface (a second leg goes to another network)",
+			 cfg->name);
+		return -EINVAL;
+	}
 	payload = (size_t)fpp * cfg->nch * rtp_bytes_per_sample(cfg->enc);
 	if (payload > RTP_MAX_PAYLOAD) {
 		snprintf(err, err_len,
@@ -115,6 +139,17 @@ int flow_config_check(const struct flow_config *cfg, char *err, size_t err_len)
 			 cfg->ptime_us, payload, RTP_MAX_PAYLOAD);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* Where a leg sends from: a group's packets leave by the named interface,
+ * from its address; otherwise the route to the destination says. */
+static int leg_origin(const struct sockaddr_in *dest, const char *ifname,
+		      struct in_addr *src, uint8_t mac[6])
+{
+	if (ifname && net_is_multicast(dest))
+		return net_iface_addr(ifname, src, mac);
+	net_egress(dest, src, mac);
 	return 0;
 }
 
@@ -157,6 +192,7 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 	/* A capture source has position X only some time after X: send then. */
 	f->lag = source_lag_frames(src);
 	f->fd = -1;
+	f->fd2 = -1;
 	f->frames = calloc((size_t)f->cfg.fpp * cfg->nch, sizeof(int32_t));
 	f->meter = meter_new(cfg->nch, cfg->rate);
 	if (!f->frames || !f->meter) {
@@ -165,7 +201,14 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 		return NULL;
 	}
 	opts.ifname = cfg->ifname[0] ? cfg->ifname : NULL;
-	net_egress(&cfg->dest, &opts.src, f->mac);
+	if (leg_origin(&cfg->dest, opts.ifname, &opts.src, f->mac) < 0) {
+		snprintf(err, err_len,
+			 "flow %s: interface '%s' has no IPv4 "
+			 "address",
+			 cfg->name, cfg->ifname);
+		flow_destroy(f);
+		return NULL;
+	}
 	f->src_addr = opts.src;
 	f->fd = net_udp_tx_open(&cfg->dest, &opts);
 	if (f->fd < 0) {
@@ -173,6 +216,29 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 			 cfg->name, strerror(-f->fd));
 		flow_destroy(f);
 		return NULL;
+	}
+	if (flow_config_has_leg2(cfg)) {
+		uint8_t mac2[6];
+
+		opts.ifname = cfg->ifname2[0] ? cfg->ifname2 : NULL;
+		if (leg_origin(&cfg->dest2, opts.ifname, &opts.src, mac2) < 0) {
+			snprintf(err, err_len,
+				 "flow %s: interface2 '%s' has no IPv4 "
+				 "address",
+				 cfg->name, cfg->ifname2);
+			flow_destroy(f);
+			return NULL;
+		}
+		f->src_addr2 = opts.src;
+		f->fd2 = net_udp_tx_open(&cfg->dest2, &opts);
+		if (f->fd2 < 0) {
+			snprintf(err, err_len,
+				 "flow %s: cannot open its second leg's "
+				 "socket: %s",
+				 cfg->name, strerror(-f->fd2));
+			flow_destroy(f);
+			return NULL;
+		}
 	}
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
 		snprintf(err, err_len, "flow %s: getrandom: %s", cfg->name,
@@ -193,6 +259,8 @@ void flow_destroy(struct flow *f)
 		return;
 	if (f->fd >= 0)
 		close(f->fd);
+	if (f->fd2 >= 0)
+		close(f->fd2);
 	free(f->frames);
 	meter_destroy(f->meter);
 	free(f);
@@ -208,10 +276,21 @@ int flow_fd(const struct flow *f)
 	return f->fd;
 }
 
+int flow_fd2(const struct flow *f)
+{
+	return f->fd2;
+}
+
 void flow_set_sender(struct flow *f, flow_send_fn fn, void *ctx)
 {
 	f->send_fn = fn;
 	f->send_ctx = ctx;
+}
+
+void flow_set_sender2(struct flow *f, flow_send_fn fn, void *ctx)
+{
+	f->send_fn2 = fn;
+	f->send_ctx2 = ctx;
 }
 
 const struct flow_stats *flow_stats(const struct flow *f)
@@ -250,6 +329,11 @@ void flow_origin(const struct flow *f, struct in_addr *addr, uint8_t mac[6])
 	memcpy(mac, f->mac, 6);
 }
 
+void flow_origin2(const struct flow *f, struct in_addr *addr)
+{
+	*addr = f->src_addr2;
+}
+
 void flow_start(struct flow *f, uint64_t now_ns)
 {
 	uint64_t x = mclock_ns_to_samples(now_ns, f->cfg.rate);
@@ -286,6 +370,33 @@ void flow_resync(struct flow *f, uint64_t now_ns)
 	flow_start(f, now_ns);
 }
 
+/* One leg's packet: through its D4 program when it has one, else straight
+ * to its destination. RT. */
+static void send_leg(flow_send_fn fn, void *ctx, int fd,
+		     const struct sockaddr_in *dest, uint8_t *pkt, size_t len,
+		     _Atomic uint64_t *packets, _Atomic uint64_t *errors,
+		     _Atomic uint64_t *dropped, _Atomic int *last_errno)
+{
+	if (fn) {
+		int rc = fn(ctx, pkt, len);
+
+		if (rc > 0)
+			STAT_ADD(*packets, 1);
+		else if (rc == 0)
+			STAT_ADD(*dropped, 1);
+		else
+			STAT_ADD(*errors, 1);
+		return;
+	}
+	if (sendto(fd, pkt, len, 0, (const struct sockaddr *)dest,
+		   sizeof(*dest)) < 0) {
+		STAT_ADD(*errors, 1);
+		atomic_store_explicit(last_errno, errno, memory_order_relaxed);
+	} else {
+		STAT_ADD(*packets, 1);
+	}
+}
+
 static void send_one(struct flow *f)
 {
 	struct rtp_hdr h = {
@@ -303,25 +414,19 @@ static void send_one(struct flow *f)
 	rtp_hdr_encode(&h, f->pkt);
 	rtp_pack(f->cfg.enc, f->frames, f->cfg.nch, f->cfg.fpp,
 		 f->pkt + RTP_HDR_LEN);
-	if (f->send_fn) {
-		int rc = f->send_fn(f->send_ctx, f->pkt, len);
-
-		if (rc > 0)
-			STAT_ADD(f->stats.packets, 1);
-		else if (rc == 0)
-			STAT_ADD(f->stats.dropped, 1);
-		else
-			STAT_ADD(f->stats.send_errors, 1);
-		return;
-	}
-	if (sendto(f->fd, f->pkt, len, 0, (struct sockaddr *)&f->cfg.dest,
-		   sizeof(f->cfg.dest)) < 0) {
-		STAT_ADD(f->stats.send_errors, 1);
-		atomic_store_explicit(&f->stats.last_errno, errno,
-				      memory_order_relaxed);
-	} else {
-		STAT_ADD(f->stats.packets, 1);
-	}
+	/* ST 2022-7: both legs carry the same bytes, sent in the same
+	 * pass; the second gets its own copy, so nothing the first leg's
+	 * program does to its packet reaches the second. */
+	if (f->fd2 >= 0)
+		memcpy(f->pkt2, f->pkt, len);
+	send_leg(f->send_fn, f->send_ctx, f->fd, &f->cfg.dest, f->pkt, len,
+		 &f->stats.packets, &f->stats.send_errors, &f->stats.dropped,
+		 &f->stats.last_errno);
+	if (f->fd2 >= 0)
+		send_leg(f->send_fn2, f->send_ctx2, f->fd2, &f->cfg.dest2,
+			 f->pkt2, len, &f->stats.packets2,
+			 &f->stats.send_errors2, &f->stats.dropped2,
+			 &f->stats.last_errno2);
 }
 
 uint64_t flow_send_due(struct flow *f, uint64_t now_ns)
@@ -342,6 +447,12 @@ uint64_t flow_send_due(struct flow *f, uint64_t now_ns)
 		if (!source_ready(f->src, f->next_x + f->cfg.fpp,
 				  now_ns - f->next_ns))
 			return now_ns + FLOW_RETRY_NS;
+		if (now_ns - f->next_ns >
+		    atomic_load_explicit(&f->stats.send_late_max_ns,
+					 memory_order_relaxed))
+			atomic_store_explicit(&f->stats.send_late_max_ns,
+					      now_ns - f->next_ns,
+					      memory_order_relaxed);
 		send_one(f);
 		f->next_x += f->cfg.fpp;
 		f->next_ns =

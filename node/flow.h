@@ -1,10 +1,13 @@
 /* A TX flow: one RTP stream of some of a source's channels, paced by the
- * media clock, one packet per packet time. */
+ * media clock, one packet per packet time. A flow may have a second leg
+ * (SMPTE ST 2022-7, docs/redundancy.md): the same packets, byte for byte,
+ * sent in the same tick to a second destination on a second network. */
 #ifndef D4_NODE_FLOW_H
 #define D4_NODE_FLOW_H
 
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "node/rtp.h"
@@ -26,17 +29,35 @@ struct flow_config {
 	int dscp;
 	int ttl;
 	char ifname[32];
+	/* the second leg: none while dest2.sin_family is 0 */
+	struct sockaddr_in dest2;
+	char ifname2[32];
 	char sdp_path[4096]; /* write the flow's SDP here, or "" */
 };
+
+/* Whether @cfg has a second leg. */
+static inline bool flow_config_has_leg2(const struct flow_config *cfg)
+{
+	return cfg->dest2.sin_family != 0;
+}
 
 struct flow_stats {
 	_Atomic uint64_t packets;
 	_Atomic uint64_t send_errors;
 	_Atomic uint64_t skipped; /* packets not sent after a long stall */
+	/* the latest a packet left after its due time: a sender that ran
+	 * late (a stalled machine) makes late packets at every receiver */
+	_Atomic uint64_t send_late_max_ns;
 	_Atomic uint64_t dropped; /* its D4 program sent it nowhere */
 	_Atomic int last_errno;
 	_Atomic uint32_t ssrc;		/* the one it sends with now */
 	_Atomic uint64_t ssrc_changes; /* new SSRCs at timescale steps */
+	/* The second leg's own (the counters above are the first leg's,
+	 * and the flow's for skipped and ssrc): a leg fails alone. */
+	_Atomic uint64_t packets2;
+	_Atomic uint64_t send_errors2;
+	_Atomic uint64_t dropped2;
+	_Atomic int last_errno2;
 };
 
 struct flow;
@@ -51,8 +72,9 @@ typedef int (*flow_send_fn)(void *ctx, uint8_t *pkt, size_t len);
  * 16, 48, 192 at 44.1/48 kHz, twice that at 96 kHz), or 0 when unsupported. */
 uint32_t flow_frames_per_packet(uint32_t ptime_us, uint32_t rate);
 
-/* Check a config: channel count, rate, packet time and MTU. 0, or -EINVAL
- * with a message in @err. */
+/* Check a config: channel count, rate, packet time and MTU; a second leg
+ * that is a group needs its interface, and may not be the first leg
+ * again. 0, or -EINVAL with a message in @err. */
 int flow_config_check(const struct flow_config *cfg, char *err, size_t err_len);
 
 /* Open the socket and pick SSRC and first sequence number at random. */
@@ -63,8 +85,13 @@ void flow_destroy(struct flow *f);
 const struct flow_config *flow_config(const struct flow *f);
 /* The flow's socket (its DSCP, TTL and interface), for its D4 program. */
 int flow_fd(const struct flow *f);
+/* The second leg's socket (its interface), or -1 without a second leg. */
+int flow_fd2(const struct flow *f);
 /* Send through @fn from now on (before the media thread starts). */
 void flow_set_sender(struct flow *f, flow_send_fn fn, void *ctx);
+/* The second leg's packets through @fn (a copy of the first leg's packet
+ * as the flow built it, whatever the first leg's program did to it). */
+void flow_set_sender2(struct flow *f, flow_send_fn fn, void *ctx);
 const struct flow_stats *flow_stats(const struct flow *f);
 /* Peak and RMS of what the flow sends (node/meter.h). */
 struct meter;
@@ -75,6 +102,8 @@ uint32_t flow_ssrc(const struct flow *f);
 uint32_t flow_session_id(const struct flow *f);
 /* The address the flow sends from and its interface's MAC. */
 void flow_origin(const struct flow *f, struct in_addr *addr, uint8_t mac[6]);
+/* The address its second leg sends from (0.0.0.0 without one). */
+void flow_origin2(const struct flow *f, struct in_addr *addr);
 
 /* Media side: the first packet goes out at the next packet boundary after
  * @now_ns. RT. */

@@ -322,7 +322,7 @@ static json_t *build_sender(struct nmos *m, struct nmos_sender *s, int slot,
 	char desc[160], href[256], ifname[32] = "";
 	struct in_addr a = {0};
 	uint8_t mac[6];
-	json_t *o;
+	json_t *o, *binds;
 
 	if (f)
 		flow_origin(f, &a, mac);
@@ -341,8 +341,21 @@ static json_t *build_sender(struct nmos *m, struct nmos_sender *s, int slot,
 				     : "urn:x-nmos:transport:rtp.ucast"));
 	json_object_set_new(o, "device_id", json_string(m->device_id));
 	json_object_set_new(o, "manifest_href", json_string(href));
-	json_object_set_new(o, "interface_bindings",
-			    json_pack("[s]", ifname[0] ? ifname : m->ifname));
+	binds = json_pack("[s]", ifname[0] ? ifname : m->ifname);
+	/* ST 2022-7: each leg's interface, in the legs' order (IS-04
+	 * "Behaviour: Nodes") */
+	if (flow_config_has_leg2(fc)) {
+		ifname[0] = '\0';
+		if (f)
+			flow_origin2(f, &a);
+		if (f && a.s_addr)
+			nmos_ifname_of(a, ifname, sizeof(ifname));
+		if (!ifname[0])
+			snprintf(ifname, sizeof(ifname), "%s",
+				 fc->ifname2[0] ? fc->ifname2 : m->ifname);
+		json_array_append_new(binds, json_string(ifname));
+	}
+	json_object_set_new(o, "interface_bindings", binds);
 	json_object_set_new(o, "subscription",
 			    nmos_conn_sender_subscription(m, s));
 	return o;
@@ -399,7 +412,9 @@ static json_t *build_receiver(struct nmos *m, struct nmos_receiver *r)
 	json_object_set_new(o, "transport",
 			    json_string("urn:x-nmos:transport:rtp"));
 	json_object_set_new(o, "interface_bindings",
-			    json_pack("[s]", m->ifname));
+			    r->legs > 1 ? json_pack("[s,s]", m->ifname,
+						    m->n->cfg->nmos.interface2)
+					: json_pack("[s]", m->ifname));
 	json_object_set_new(o, "subscription",
 			    nmos_conn_receiver_subscription(m, r));
 	json_object_set_new(o, "format",

@@ -37,6 +37,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,12 +196,48 @@ static int sender_flow(struct nmos *m, const struct nmos_sender *s)
 	return tx_flow_find(m->n->tx, s->flow);
 }
 
-static int sender_loop(struct nmos *m, const struct nmos_sender *s)
+/* The D4 loop that sends leg @leg of the flow (flow_NAME, flow2_NAME). */
+static int sender_loop(struct nmos *m, const struct nmos_sender *s,
+		       unsigned int leg)
 {
-	char name[40];
+	char name[48];
 
-	tx_d4_name(name, sizeof(name), "flow_", s->flow, "");
+	tx_d4_name(name, sizeof(name), leg ? "flow2_" : "flow_", s->flow, "");
 	return d4_program_find(relay_runtime(m->n->relay), name);
+}
+
+/* The sender's legs: two when its flow has a second leg (destination2). */
+static unsigned int sender_legs(struct nmos *m, const struct nmos_sender *s)
+{
+	int slot = sender_flow(m, s);
+
+	return slot >= 0 && flow_config_has_leg2(
+				tx_flow_settings(m->n->tx, (unsigned int)slot))
+		   ? 2
+		   : 1;
+}
+
+/* The flow's own destination of leg @leg. */
+static struct sockaddr_in flow_dest(struct nmos *m, int slot, unsigned int leg)
+{
+	const struct flow_config *fc =
+	    tx_flow_settings(m->n->tx, (unsigned int)slot);
+
+	return leg ? fc->dest2 : fc->dest;
+}
+
+static bool leg_multicast(struct nmos *m, int slot, unsigned int leg)
+{
+	struct sockaddr_in d = flow_dest(m, slot, leg);
+
+	return net_is_multicast(&d);
+}
+
+/* The relay list a unicast leg sends over. */
+static const char *leg_list(struct nmos *m, int slot, unsigned int leg)
+{
+	return leg ? tx_flow_list2(m->n->tx, (unsigned int)slot)
+		   : tx_flow_list(m->n->tx, (unsigned int)slot);
 }
 
 /* "a.b.c.d:p" as a relay list shows it, in list @text. */
@@ -221,36 +258,48 @@ static bool list_has(const char *text, const struct sockaddr_in *d)
 	return false;
 }
 
-/* The IS-05 destination of a unicast sender (its own, else the flow's). */
+/* The IS-05 destination of a unicast leg (its own, else the flow's). */
 static struct sockaddr_in sender_dest(struct nmos *m,
-				      const struct nmos_sender *s, int slot)
+				      const struct nmos_sender *s, int slot,
+				      unsigned int leg)
 {
-	if (s->has_dest)
-		return s->dest;
-	return tx_flow_settings(m->n->tx, (unsigned int)slot)->dest;
+	if (s->has_dest[leg])
+		return s->dest[leg];
+	return flow_dest(m, slot, leg);
 }
 
-static bool sender_active(struct nmos *m, const struct nmos_sender *s)
+/* Whether leg @leg sends: a multicast leg's loop runs, a unicast leg's
+ * list holds its destination. */
+static bool leg_active(struct nmos *m, const struct nmos_sender *s, int slot,
+		       unsigned int leg)
 {
-	int slot = sender_flow(m, s), h;
 	struct d4_program_info pi;
 	char text[4096];
 	struct sockaddr_in d;
+	int h;
 
-	if (slot < 0)
-		return false;
-	if (s->multicast) {
-		h = sender_loop(m, s);
+	if (leg_multicast(m, slot, leg)) {
+		h = sender_loop(m, s, leg);
 		return h >= 0 &&
 		       d4_program_info(relay_runtime(m->n->relay), h, &pi) ==
 			   0 &&
 		       pi.running;
 	}
-	d = sender_dest(m, s, slot);
-	return d4_var_format(relay_runtime(m->n->relay),
-			     tx_flow_list(m->n->tx, (unsigned int)slot), text,
-			     sizeof(text)) >= 0 &&
+	d = sender_dest(m, s, slot, leg);
+	return d4_var_format(relay_runtime(m->n->relay), leg_list(m, slot, leg),
+			     text, sizeof(text)) >= 0 &&
 	       list_has(text, &d);
+}
+
+static bool sender_active(struct nmos *m, const struct nmos_sender *s)
+{
+	int slot = sender_flow(m, s);
+	unsigned int l, legs = sender_legs(m, s);
+
+	for (l = 0; slot >= 0 && l < legs; l++)
+		if (leg_active(m, s, slot, l))
+			return true;
+	return false;
 }
 
 json_t *nmos_conn_sender_subscription(struct nmos *m, struct nmos_sender *s)
@@ -265,6 +314,7 @@ json_t *nmos_conn_sender_subscription(struct nmos *m, struct nmos_sender *s)
 void nmos_conn_sender_init(struct nmos *m, struct nmos_sender *s, int slot)
 {
 	char name[96];
+	unsigned int l;
 
 	snprintf(name, sizeof(name), "sender/%s", s->flow);
 	nmos_uuid5(m->ns, name, s->id);
@@ -273,11 +323,13 @@ void nmos_conn_sender_init(struct nmos *m, struct nmos_sender *s, int slot)
 	snprintf(name, sizeof(name), "source/%s", s->flow);
 	nmos_uuid5(m->ns, name, s->source_id);
 	s->staged.master_enable = true;
-	s->staged.tp.source_auto = true;
-	s->staged.tp.dest_auto = true;
-	s->staged.tp.sport_auto = true;
-	s->staged.tp.dport_auto = true;
-	s->staged.tp.rtp_enabled = true;
+	for (l = 0; l < NMOS_LEGS; l++) {
+		s->staged.tp[l].source_auto = true;
+		s->staged.tp[l].dest_auto = true;
+		s->staged.tp[l].sport_auto = true;
+		s->staged.tp[l].dport_auto = true;
+		s->staged.tp[l].rtp_enabled = true;
+	}
 	(void)slot;
 }
 
@@ -287,26 +339,31 @@ void nmos_conn_sender_fini(struct nmos_sender *s)
 	s->timer = NULL;
 }
 
-static uint16_t flow_source_port(struct nmos *m, int slot)
+/* The port leg @leg sends from (0 when not known). */
+static uint16_t flow_source_port(struct nmos *m, int slot, unsigned int leg)
 {
 	const struct flow *f = tx_flow_sender(m->n->tx, (unsigned int)slot);
 	struct sockaddr_in a;
 	socklen_t len = sizeof(a);
+	int fd = f ? (leg ? flow_fd2(f) : flow_fd(f)) : -1;
 
-	if (!f || getsockname(flow_fd(f), (struct sockaddr *)&a, &len) < 0)
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&a, &len) < 0)
 		return 0;
 	return ntohs(a.sin_port);
 }
 
-static struct in_addr flow_source_ip(struct nmos *m, int slot)
+/* The address leg @leg sends from. */
+static struct in_addr flow_source_ip(struct nmos *m, int slot, unsigned int leg)
 {
 	const struct flow *f = tx_flow_sender(m->n->tx, (unsigned int)slot);
 	struct in_addr a = {0};
 	uint8_t mac[6];
 
-	if (f)
+	if (f && leg)
+		flow_origin2(f, &a);
+	else if (f)
 		flow_origin(f, &a, mac);
-	if (!a.s_addr)
+	if (!a.s_addr && !leg)
 		a = host_addr(m);
 	return a;
 }
@@ -332,68 +389,88 @@ static json_t *sender_tp_json(struct nmos *m, const struct nmos_tx_tp *tp)
 }
 
 static json_t *sender_json(struct nmos *m, const struct nmos_tx_params *p,
-			   const struct nmos_activation *a)
+			   const struct nmos_activation *a, unsigned int legs)
 {
-	return json_pack("{s:s?,s:b,s:o,s:[o]}", "receiver_id",
+	json_t *tps = json_array();
+	unsigned int l;
+
+	for (l = 0; l < legs; l++)
+		json_array_append_new(tps, sender_tp_json(m, &p->tp[l]));
+	return json_pack("{s:s?,s:b,s:o,s:o}", "receiver_id",
 			 p->has_receiver ? p->receiver_id : NULL,
 			 "master_enable", p->master_enable, "activation",
-			 activation_json(a), "transport_params",
-			 sender_tp_json(m, &p->tp));
+			 activation_json(a), "transport_params", tps);
 }
 
 /* What the sender does now. */
 static json_t *sender_active_json(struct nmos *m, struct nmos_sender *s)
 {
 	int slot = sender_flow(m, s);
+	unsigned int l, legs = sender_legs(m, s);
 	struct nmos_tx_params p = {0};
 	struct nmos_activation a = {.at_ns = s->activated_ns};
 	struct sockaddr_in d;
 
 	if (slot >= 0) {
-		d = sender_dest(m, s, slot);
 		p.master_enable = sender_active(m, s);
 		p.has_receiver = p.master_enable && s->receiver_id[0];
 		snprintf(p.receiver_id, sizeof(p.receiver_id), "%s",
 			 s->receiver_id);
-		p.tp.source = flow_source_ip(m, slot);
-		p.tp.dest = d.sin_addr;
-		p.tp.sport = flow_source_port(m, slot);
-		p.tp.sport_auto = !p.tp.sport;
-		p.tp.dport = ntohs(d.sin_port);
-		p.tp.rtp_enabled = p.master_enable;
 	}
-	return sender_json(m, &p, &a);
+	for (l = 0; slot >= 0 && l < legs; l++) {
+		struct nmos_tx_tp *tp = &p.tp[l];
+
+		d = sender_dest(m, s, slot, l);
+		tp->source = flow_source_ip(m, slot, l);
+		tp->dest = d.sin_addr;
+		tp->sport = flow_source_port(m, slot, l);
+		tp->sport_auto = !tp->sport;
+		tp->dport = ntohs(d.sin_port);
+		tp->rtp_enabled = leg_active(m, s, slot, l);
+	}
+	return sender_json(m, &p, &a, legs);
 }
 
 static json_t *sender_constraints(struct nmos *m, struct nmos_sender *s)
 {
 	int slot = sender_flow(m, s);
-	uint16_t sport = slot >= 0 ? flow_source_port(m, slot) : 0;
-	json_t *c = json_object();
-	struct sockaddr_in d;
+	unsigned int l, legs = sender_legs(m, s);
+	json_t *all = json_array();
 
-	if (slot < 0)
-		return json_pack("[{s:{},s:{},s:{}}]", "source_ip",
-				 "destination_port", "rtp_enabled");
-	d = tx_flow_settings(m->n->tx, (unsigned int)slot)->dest;
-	json_object_set_new(
-	    c, "source_ip",
-	    json_pack("{s:[o]}", "enum", ip_json(flow_source_ip(m, slot))));
-	/* a multicast flow's group and port are its settings */
-	json_object_set_new(
-	    c, "destination_ip",
-	    s->multicast ? json_pack("{s:[o]}", "enum", ip_json(d.sin_addr))
-			 : json_object());
-	json_object_set_new(c, "source_port",
-			    sport ? json_pack("{s:[i]}", "enum", (int)sport)
-				  : json_object());
-	json_object_set_new(
-	    c, "destination_port",
-	    s->multicast
-		? json_pack("{s:[i]}", "enum", (int)ntohs(d.sin_port))
-		: json_pack("{s:i,s:i}", "minimum", 1, "maximum", 65535));
-	json_object_set_new(c, "rtp_enabled", json_object());
-	return json_pack("[o]", c);
+	if (slot < 0) {
+		json_array_append_new(
+		    all, json_pack("{s:{},s:{},s:{}}", "source_ip",
+				   "destination_port", "rtp_enabled"));
+		return all;
+	}
+	for (l = 0; l < legs; l++) {
+		uint16_t sport = flow_source_port(m, slot, l);
+		struct sockaddr_in d = flow_dest(m, slot, l);
+		bool mc = leg_multicast(m, slot, l);
+		json_t *c = json_object();
+
+		json_object_set_new(
+		    c, "source_ip",
+		    json_pack("{s:[o]}", "enum",
+			      ip_json(flow_source_ip(m, slot, l))));
+		/* a multicast leg's group and port are the flow's settings */
+		json_object_set_new(
+		    c, "destination_ip",
+		    mc ? json_pack("{s:[o]}", "enum", ip_json(d.sin_addr))
+		       : json_object());
+		json_object_set_new(
+		    c, "source_port",
+		    sport ? json_pack("{s:[i]}", "enum", (int)sport)
+			  : json_object());
+		json_object_set_new(
+		    c, "destination_port",
+		    mc ? json_pack("{s:[i]}", "enum", (int)ntohs(d.sin_port))
+		       : json_pack("{s:i,s:i}", "minimum", 1, "maximum",
+				   65535));
+		json_object_set_new(c, "rtp_enabled", json_object());
+		json_array_append_new(all, c);
+	}
+	return all;
 }
 
 char *nmos_conn_sender_sdp(struct nmos *m, struct nmos_sender *s)
@@ -406,17 +483,70 @@ char *nmos_conn_sender_sdp(struct nmos *m, struct nmos_sender *s)
 	if (slot < 0 || tx_flow_sdp(m->n->tx, (unsigned int)slot, sdp,
 				    sizeof(sdp), session, sizeof(session)) < 0)
 		return NULL;
-	if (s->multicast)
+	if (!s->has_dest[0] && !s->has_dest[1])
 		return strdup(sdp);
-	/* a unicast flow: the destination IS-05 gave it */
-	d = sender_dest(m, s, slot);
+	/* a unicast leg: the destination IS-05 gave it */
 	if (sdp_parse((const uint8_t *)sdp, strlen(sdp), &st, NULL, 0) < 0)
 		return NULL;
+	d = sender_dest(m, s, slot, 0);
 	st.addr = d.sin_addr;
 	st.port = ntohs(d.sin_port);
+	if (st.dup.present) {
+		d = sender_dest(m, s, slot, 1);
+		st.dup.addr = d.sin_addr;
+		st.dup.port = ntohs(d.sin_port);
+	}
 	if (sdp_write(&st, sdp, sizeof(sdp)) < 0)
 		return NULL;
 	return strdup(sdp);
+}
+
+/* One leg of a sender's transport_params onto @tp. */
+static int parse_sender_leg(const json_t *leg, struct nmos_tx_tp *tp, char *err,
+			    size_t err_len)
+{
+	const char *k;
+	json_t *x;
+	bool isnull, isauto;
+
+	if (!json_is_object(leg))
+		ERR(400, "a leg of 'transport_params' must be an object");
+	json_object_foreach((json_t *)leg, k, x)
+	{
+		if (!strcmp(k, "source_ip")) {
+			if (parse_ip(x, false, true, &isnull, &isauto,
+				     &tp->source))
+				ERR(400, "'source_ip' must be an IPv4 address "
+					 "or \"auto\"");
+			tp->source_auto = isauto;
+		} else if (!strcmp(k, "destination_ip")) {
+			if (parse_ip(x, false, true, &isnull, &isauto,
+				     &tp->dest))
+				ERR(400, "'destination_ip' must be an IPv4 "
+					 "address or \"auto\"");
+			tp->dest_auto = isauto;
+		} else if (!strcmp(k, "source_port")) {
+			if (parse_port(x, &isauto, &tp->sport))
+				ERR(400, "'source_port' must be 1-65535 or "
+					 "\"auto\"");
+			tp->sport_auto = isauto;
+		} else if (!strcmp(k, "destination_port")) {
+			if (parse_port(x, &isauto, &tp->dport))
+				ERR(400, "'destination_port' must be 1-65535 "
+					 "or \"auto\"");
+			tp->dport_auto = isauto;
+		} else if (!strcmp(k, "rtp_enabled")) {
+			if (!json_is_boolean(x))
+				ERR(400, "'rtp_enabled' must be true or false");
+			tp->rtp_enabled = json_is_true(x);
+		} else {
+			ERR(400,
+			    "'%s' is not a transport parameter of this sender "
+			    "(see its constraints)",
+			    k);
+		}
+	}
+	return 0;
 }
 
 /* Parse a sender PATCH body onto @p (a copy of staged). */
@@ -425,6 +555,7 @@ static int parse_sender(struct nmos *m, struct nmos_sender *s,
 			bool *has_act, struct nmos_activation *act, char *err,
 			size_t err_len)
 {
+	unsigned int l, legs = sender_legs(m, s);
 	const char *key;
 	json_t *v;
 	int rc;
@@ -456,62 +587,26 @@ static int parse_sender(struct nmos *m, struct nmos_sender *s,
 				return rc;
 			*has_act = true;
 		} else if (!strcmp(key, "transport_params")) {
-			const char *k;
-			json_t *leg, *x;
-			bool isnull, isauto;
-			struct nmos_tx_tp tp = p->tp;
+			struct nmos_tx_tp tp[NMOS_LEGS];
 
-			if (!json_is_array(v) || json_array_size(v) != 1)
-				ERR(400, "'transport_params' must hold one leg "
-					 "(no SMPTE 2022-7 here)");
-			leg = json_array_get(v, 0);
-			if (!json_is_object(leg))
-				ERR(400, "a leg of 'transport_params' must be "
-					 "an object");
-			json_object_foreach(leg, k, x)
-			{
-				if (!strcmp(k, "source_ip")) {
-					if (parse_ip(x, false, true, &isnull,
-						     &isauto, &tp.source))
-						ERR(400,
-						    "'source_ip' must be an "
-						    "IPv4 address or "
-						    "\"auto\"");
-					tp.source_auto = isauto;
-				} else if (!strcmp(k, "destination_ip")) {
-					if (parse_ip(x, false, true, &isnull,
-						     &isauto, &tp.dest))
-						ERR(400,
-						    "'destination_ip' must "
-						    "be an IPv4 address "
-						    "or \"auto\"");
-					tp.dest_auto = isauto;
-				} else if (!strcmp(k, "source_port")) {
-					if (parse_port(x, &isauto, &tp.sport))
-						ERR(400,
-						    "'source_port' must be "
-						    "1-65535 or \"auto\"");
-					tp.sport_auto = isauto;
-				} else if (!strcmp(k, "destination_port")) {
-					if (parse_port(x, &isauto, &tp.dport))
-						ERR(400, "'destination_port' "
-							 "must be 1-65535 or "
-							 "\"auto\"");
-					tp.dport_auto = isauto;
-				} else if (!strcmp(k, "rtp_enabled")) {
-					if (!json_is_boolean(x))
-						ERR(400, "'rtp_enabled' must "
-							 "be true or false");
-					tp.rtp_enabled = json_is_true(x);
-				} else {
-					ERR(400,
-					    "'%s' is not a transport "
-					    "parameter of this sender (see "
-					    "its constraints)",
-					    k);
-				}
+			/* IS-05: as many legs as the constraints, {} for a
+			 * leg that stays as it is */
+			if (!json_is_array(v) || json_array_size(v) != legs)
+				ERR(400,
+				    "'transport_params' must hold %u leg%s, as "
+				    "this sender's constraints do",
+				    legs,
+				    legs > 1
+					? "s (SMPTE 2022-7)"
+					: " (its flow has no destination2)");
+			memcpy(tp, p->tp, sizeof(tp));
+			for (l = 0; l < legs; l++) {
+				rc = parse_sender_leg(json_array_get(v, l),
+						      &tp[l], err, err_len);
+				if (rc)
+					return rc;
 			}
-			p->tp = tp;
+			memcpy(p->tp, tp, sizeof(tp));
 		} else {
 			ERR(400,
 			    "no member '%s' in a sender's staged "
@@ -519,93 +614,124 @@ static int parse_sender(struct nmos *m, struct nmos_sender *s,
 			    key);
 		}
 	}
-	/* the constraints */
+	/* the constraints, leg by leg */
 	{
 		int slot = sender_flow(m, s);
-		struct sockaddr_in d;
-		uint16_t sport;
 
 		if (slot < 0)
 			ERR(404, "the sender's flow is gone");
-		d = tx_flow_settings(m->n->tx, (unsigned int)slot)->dest;
-		sport = flow_source_port(m, slot);
-		if (!p->tp.source_auto &&
-		    p->tp.source.s_addr != flow_source_ip(m, slot).s_addr)
-			ERR(400, "'source_ip': this flow sends from its "
-				 "interface's address (see constraints)");
-		if (!p->tp.sport_auto && sport && p->tp.sport != sport)
-			ERR(400, "'source_port': this flow sends from port %u",
-			    sport);
-		if (s->multicast && !p->tp.dest_auto &&
-		    p->tp.dest.s_addr != d.sin_addr.s_addr)
-			ERR(400, "'destination_ip': a multicast flow's group "
-				 "is its setting (see constraints)");
-		if (s->multicast && !p->tp.dport_auto &&
-		    p->tp.dport != ntohs(d.sin_port))
-			ERR(400, "'destination_port': a multicast flow's port "
-				 "is its setting (see constraints)");
+		for (l = 0; l < legs; l++) {
+			const struct nmos_tx_tp *tp = &p->tp[l];
+			struct sockaddr_in d = flow_dest(m, slot, l);
+			uint16_t sport = flow_source_port(m, slot, l);
+			bool mc = leg_multicast(m, slot, l);
+			char leg[24] = "";
+
+			if (legs > 1)
+				snprintf(leg, sizeof(leg), " (leg %u)", l + 1);
+			if (!tp->source_auto &&
+			    tp->source.s_addr !=
+				flow_source_ip(m, slot, l).s_addr)
+				ERR(400,
+				    "'source_ip'%s: this flow sends from its "
+				    "interface's address (see constraints)",
+				    leg);
+			if (!tp->sport_auto && sport && tp->sport != sport)
+				ERR(400,
+				    "'source_port'%s: this flow sends from "
+				    "port %u",
+				    leg, sport);
+			if (mc && !tp->dest_auto &&
+			    tp->dest.s_addr != d.sin_addr.s_addr)
+				ERR(400,
+				    "'destination_ip'%s: a multicast flow's "
+				    "group is its setting (see constraints)",
+				    leg);
+			if (mc && !tp->dport_auto &&
+			    tp->dport != ntohs(d.sin_port))
+				ERR(400,
+				    "'destination_port'%s: a multicast flow's "
+				    "port is its setting (see constraints)",
+				    leg);
+		}
 	}
 	return 0;
 }
 
-/* Apply @p to the flow: 0, or -errno with @err (nothing changed). */
-static int sender_apply(struct nmos *m, struct nmos_sender *s,
-			const struct nmos_tx_params *p, char *err,
-			size_t err_len)
+/* Apply leg @leg of @p to the flow: 0, or -errno with @err. */
+static int sender_apply_leg(struct nmos *m, struct nmos_sender *s, int slot,
+			    unsigned int leg, const struct nmos_tx_params *p,
+			    char *err, size_t err_len)
 {
 	struct d4_runtime *rt = relay_runtime(m->n->relay);
-	bool want = p->master_enable && p->tp.rtp_enabled;
-	int slot = sender_flow(m, s), h, rc;
+	const struct nmos_tx_tp *tp = &p->tp[leg];
+	bool want = p->master_enable && tp->rtp_enabled;
 	char text[4096], ep[32], cmd[256];
 	struct sockaddr_in old, neu;
 	bool same, had;
 	const char *list;
+	int h, rc;
 
-	if (slot < 0)
-		ERR(-ENOENT, "the sender's flow is gone");
-	if (s->multicast) {
-		h = sender_loop(m, s);
+	if (leg_multicast(m, slot, leg)) {
+		h = sender_loop(m, s, leg);
 		if (h < 0)
 			ERR(-ENOENT, "the flow's D4 loop is gone");
 		rc = want ? d4_start(rt, h) : d4_stop(rt, h);
 		if (rc < 0)
 			ERR(rc, "cannot %s the flow's loop",
 			    want ? "start" : "stop");
-		s->stopped = !want;
-	} else {
-		list = tx_flow_list(m->n->tx, (unsigned int)slot);
-		old = sender_dest(m, s, slot);
-		neu = old;
-		if (!p->tp.dest_auto)
-			neu.sin_addr = p->tp.dest;
-		if (!p->tp.dport_auto)
-			neu.sin_port = htons(p->tp.dport);
-		else if (!p->tp.dest_auto &&
-			 neu.sin_addr.s_addr != old.sin_addr.s_addr)
-			neu.sin_port = htons(5004);
-		if (d4_var_format(rt, list, text, sizeof(text)) < 0)
-			ERR(-ENOENT, "the flow's relay list %s is gone", list);
-		/* out with the old destination, in with the new: one
-		 * statement each, the list never holds a stale one */
-		same = old.sin_addr.s_addr == neu.sin_addr.s_addr &&
-		       old.sin_port == neu.sin_port;
-		had = list_has(text, &old);
-		if (had && (!want || !same)) {
-			snprintf(cmd, sizeof(cmd), "%s -= %s", list,
-				 net_endpoint_str(&old, ep, sizeof(ep)));
-			if (d4_exec(rt, cmd, strlen(cmd), NULL, err, err_len) <
-			    0)
-				return -EIO;
-		}
-		if (want && !(same && had) && !list_has(text, &neu)) {
-			snprintf(cmd, sizeof(cmd), "%s += %s", list,
-				 net_endpoint_str(&neu, ep, sizeof(ep)));
-			if (d4_exec(rt, cmd, strlen(cmd), NULL, err, err_len) <
-			    0)
-				return -EIO;
-		}
-		s->has_dest = true;
-		s->dest = neu;
+		s->stopped[leg] = !want;
+		return 0;
+	}
+	list = leg_list(m, slot, leg);
+	old = sender_dest(m, s, slot, leg);
+	neu = old;
+	if (!tp->dest_auto)
+		neu.sin_addr = tp->dest;
+	if (!tp->dport_auto)
+		neu.sin_port = htons(tp->dport);
+	else if (!tp->dest_auto && neu.sin_addr.s_addr != old.sin_addr.s_addr)
+		neu.sin_port = htons(5004);
+	if (d4_var_format(rt, list, text, sizeof(text)) < 0)
+		ERR(-ENOENT, "the flow's relay list %s is gone", list);
+	/* out with the old destination, in with the new: one statement
+	 * each, the list never holds a stale one */
+	same = old.sin_addr.s_addr == neu.sin_addr.s_addr &&
+	       old.sin_port == neu.sin_port;
+	had = list_has(text, &old);
+	if (had && (!want || !same)) {
+		snprintf(cmd, sizeof(cmd), "%s -= %s", list,
+			 net_endpoint_str(&old, ep, sizeof(ep)));
+		if (d4_exec(rt, cmd, strlen(cmd), NULL, err, err_len) < 0)
+			return -EIO;
+	}
+	if (want && !(same && had) && !list_has(text, &neu)) {
+		snprintf(cmd, sizeof(cmd), "%s += %s", list,
+			 net_endpoint_str(&neu, ep, sizeof(ep)));
+		if (d4_exec(rt, cmd, strlen(cmd), NULL, err, err_len) < 0)
+			return -EIO;
+	}
+	s->has_dest[leg] = true;
+	s->dest[leg] = neu;
+	return 0;
+}
+
+/* Apply @p to the flow, each of its legs: 0, or -errno with @err. */
+static int sender_apply(struct nmos *m, struct nmos_sender *s,
+			const struct nmos_tx_params *p, char *err,
+			size_t err_len)
+{
+	int slot = sender_flow(m, s), rc;
+	unsigned int l, legs = sender_legs(m, s);
+	bool want = false;
+
+	if (slot < 0)
+		ERR(-ENOENT, "the sender's flow is gone");
+	for (l = 0; l < legs; l++) {
+		rc = sender_apply_leg(m, s, slot, l, p, err, err_len);
+		if (rc < 0)
+			return rc;
+		want = want || (p->master_enable && p->tp[l].rtp_enabled);
 	}
 	snprintf(s->receiver_id, sizeof(s->receiver_id), "%s",
 		 want && p->has_receiver ? p->receiver_id : "");
@@ -652,7 +778,7 @@ static int sender_patch(struct nmos *m, struct nmos_sender *s,
 	}
 	s->staged = p;
 	if (!has_act || act.mode == NMOS_ACT_NONE) {
-		*out = sender_json(m, &s->staged, &s->act);
+		*out = sender_json(m, &s->staged, &s->act, sender_legs(m, s));
 		return 200;
 	}
 	if (act.mode == NMOS_ACT_IMMEDIATE) {
@@ -661,7 +787,7 @@ static int sender_patch(struct nmos *m, struct nmos_sender *s,
 			return 500;
 		act.at_ns = s->activated_ns;
 		log_info("nmos: sender %s activated", s->flow);
-		*out = sender_json(m, &s->staged, &act);
+		*out = sender_json(m, &s->staged, &act, sender_legs(m, s));
 		return 200;
 	}
 	act.at_ns = act.mode == NMOS_ACT_ABSOLUTE
@@ -674,7 +800,7 @@ static int sender_patch(struct nmos *m, struct nmos_sender *s,
 	s->act = act;
 	s->pending = s->staged;
 	arm_at(m, s->timer, act.at_ns);
-	*out = sender_json(m, &s->staged, &s->act);
+	*out = sender_json(m, &s->staged, &s->act, sender_legs(m, s));
 	return 202;
 }
 
@@ -682,10 +808,17 @@ static int sender_patch(struct nmos *m, struct nmos_sender *s,
 
 void nmos_conn_receiver_init(struct nmos *m, struct nmos_receiver *r)
 {
+	unsigned int l;
+
+	/* a second leg on the second network, off until a DUP transport
+	 * file or transport_params enable it */
+	r->legs = m->n->cfg->nmos.interface2[0] ? 2 : 1;
 	r->staged.master_enable = false;
-	r->staged.tp.iface_auto = true;
-	r->staged.tp.port_auto = true;
-	r->staged.tp.rtp_enabled = true;
+	for (l = 0; l < NMOS_LEGS; l++) {
+		r->staged.tp[l].iface_auto = true;
+		r->staged.tp[l].port_auto = true;
+		r->staged.tp[l].rtp_enabled = l == 0;
+	}
 }
 
 static void params_free(struct nmos_rx_params *p)
@@ -794,6 +927,56 @@ json_t *nmos_conn_receiver_subscription(struct nmos *m, struct nmos_receiver *r)
 			 "active", slot >= 0);
 }
 
+/* The addresses leg @leg of a receiver may take (its constraints' enum):
+ * the node's for the first, [nmos] interface2's for the second. */
+static unsigned int leg_addresses(const struct nmos *m, unsigned int leg,
+				  struct in_addr *out, unsigned int max)
+{
+	const char *name = m->n->cfg->nmos.interface2;
+	struct ifaddrs *ifa, *i;
+	unsigned int n = 0;
+
+	if (!leg)
+		return nmos_addresses(out, max);
+	if (getifaddrs(&ifa) < 0)
+		return 0;
+	for (i = ifa; i && n < max; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    !strcmp(i->ifa_name, name))
+			out[n++] =
+			    ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+	freeifaddrs(ifa);
+	return n;
+}
+
+/* What "interface_ip": "auto" is on leg @leg: the node's address, or
+ * interface2's first (0.0.0.0 while it has none). */
+static struct in_addr leg_auto_iface(const struct nmos *m, unsigned int leg)
+{
+	struct in_addr a = {0};
+
+	if (!leg)
+		return host_addr(m);
+	leg_addresses(m, leg, &a, 1);
+	return a;
+}
+
+/* A leg of a subscription (@addr, its source filter) as transport
+ * parameters. */
+static void tp_from_addr(struct nmos_rx_tp *tp, const struct sockaddr_in *addr,
+			 bool has_filter, struct in_addr filter)
+{
+	if (net_is_multicast(addr)) {
+		tp->has_group = true;
+		tp->group = addr->sin_addr;
+	} else if (addr->sin_addr.s_addr) {
+		tp->iface = addr->sin_addr;
+	}
+	tp->port = ntohs(addr->sin_port);
+	tp->has_source = has_filter;
+	tp->source = filter;
+}
+
 static json_t *rx_tp_json(const struct nmos_rx_tp *tp)
 {
 	json_t *o = json_object();
@@ -813,14 +996,18 @@ static json_t *rx_tp_json(const struct nmos_rx_tp *tp)
 }
 
 static json_t *receiver_json(const struct nmos_rx_params *p,
-			     const struct nmos_activation *a)
+			     const struct nmos_activation *a, unsigned int legs)
 {
-	return json_pack("{s:s?,s:b,s:o,s:{s:s?,s:s?},s:[o]}", "sender_id",
+	json_t *tps = json_array();
+	unsigned int l;
+
+	for (l = 0; l < legs; l++)
+		json_array_append_new(tps, rx_tp_json(&p->tp[l]));
+	return json_pack("{s:s?,s:b,s:o,s:{s:s?,s:s?},s:o}", "sender_id",
 			 p->has_sender ? p->sender_id : NULL, "master_enable",
 			 p->master_enable, "activation", activation_json(a),
 			 "transport_file", "data", p->sdp, "type",
-			 p->sdp ? SDP_TYPE : NULL, "transport_params",
-			 rx_tp_json(&p->tp));
+			 p->sdp ? SDP_TYPE : NULL, "transport_params", tps);
 }
 
 /* What the receiver does now, from the subscription that fills it. */
@@ -830,11 +1017,13 @@ static json_t *receiver_active_json(struct nmos *m, struct nmos_receiver *r)
 	struct nmos_rx_params p = {0};
 	struct nmos_activation a = {.at_ns = r->activated_ns};
 	const char *sender = current_sender(m, r, slot);
-	json_t *o;
+	unsigned int l;
 
-	p.tp.iface = host_addr(m);
-	p.tp.port = (uint16_t)(5004 + 2 * rx_index(m, r));
-	p.tp.rtp_enabled = slot >= 0;
+	for (l = 0; l < r->legs; l++) {
+		p.tp[l].iface = leg_auto_iface(m, l);
+		p.tp[l].port = (uint16_t)(5004 + 2 * rx_index(m, r));
+	}
+	p.tp[0].rtp_enabled = slot >= 0;
 	if (slot >= 0) {
 		const struct sub_settings *s =
 		    rx_sub_settings(m->n->rx, (unsigned int)slot);
@@ -850,62 +1039,154 @@ static json_t *receiver_active_json(struct nmos *m, struct nmos_receiver *r)
 				 sender);
 		p.sdp = s->sdp[0] ? (char *)s->sdp : NULL;
 		if (recv) {
-			if (net_is_multicast(&sc->addr)) {
-				p.tp.has_group = true;
-				p.tp.group = sc->addr.sin_addr;
-			} else if (sc->addr.sin_addr.s_addr) {
-				p.tp.iface = sc->addr.sin_addr;
+			tp_from_addr(&p.tp[0], &sc->addr, sc->has_source_filter,
+				     sc->source_filter);
+			/* the second leg as the subscription took it */
+			if (r->legs > 1 && sub_config_legs(sc) > 1) {
+				tp_from_addr(&p.tp[1], &sc->addr2,
+					     sc->has_source_filter2,
+					     sc->source_filter2);
+				p.tp[1].rtp_enabled = true;
 			}
-			p.tp.port = ntohs(sc->addr.sin_port);
-			p.tp.has_source = sc->has_source_filter;
-			p.tp.source = sc->source_filter;
 		}
 	}
-	o = receiver_json(&p, &a);
-	return o;
+	return receiver_json(&p, &a, r->legs);
 }
 
-static json_t *receiver_constraints(struct nmos *m)
+static json_t *receiver_constraints(struct nmos *m, struct nmos_receiver *r)
 {
-	struct in_addr all[32];
-	unsigned int n = nmos_addresses(all, 32), i;
-	json_t *e = json_array();
+	json_t *all = json_array();
+	unsigned int l;
 
-	for (i = 0; i < n; i++)
-		json_array_append_new(e, ip_json(all[i]));
-	if (!n)
-		json_array_append_new(e, json_string(m->host));
-	return json_pack("[{s:{},s:{},s:{s:o},s:{s:i,s:i},s:{}}]", "source_ip",
-			 "multicast_ip", "interface_ip", "enum", e,
-			 "destination_port", "minimum", 1, "maximum", 65535,
-			 "rtp_enabled");
+	for (l = 0; l < r->legs; l++) {
+		struct in_addr addrs[32];
+		unsigned int n = leg_addresses(m, l, addrs, 32), i;
+		json_t *e = json_array();
+
+		for (i = 0; i < n; i++)
+			json_array_append_new(e, ip_json(addrs[i]));
+		if (!n && !l)
+			json_array_append_new(e, json_string(m->host));
+		if (!n && l)
+			json_array_append_new(e, ip_json(leg_auto_iface(m, l)));
+		json_array_append_new(
+		    all, json_pack("{s:{},s:{},s:{s:o},s:{s:i,s:i},s:{}}",
+				   "source_ip", "multicast_ip", "interface_ip",
+				   "enum", e, "destination_port", "minimum", 1,
+				   "maximum", 65535, "rtp_enabled"));
+	}
+	return all;
 }
 
-/* The SDP's connection into the staged transport parameters (IS-05 RTP
- * "Interpretation of SDP files"). */
-static void tp_from_sdp(struct nmos_rx_tp *tp, const struct sdp_stream *st)
+/* One leg's connection (an SDP's, or its DUP leg's) into transport
+ * parameters (IS-05 RTP "Interpretation of SDP files"). */
+static void tp_from_leg(struct nmos_rx_tp *tp, struct in_addr addr,
+			uint16_t port, bool has_filter, struct in_addr filter)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr = st->addr};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr = addr};
 
 	if (net_is_multicast(&a)) {
 		tp->has_group = true;
-		tp->group = st->addr;
+		tp->group = addr;
 		tp->iface_auto = true;
 	} else {
 		tp->has_group = false;
 		tp->iface_auto = false;
-		tp->iface = st->addr;
+		tp->iface = addr;
 	}
 	tp->port_auto = false;
-	tp->port = st->port;
-	tp->has_source = st->has_source_filter;
-	tp->source = st->source_filter;
+	tp->port = port;
+	tp->has_source = has_filter;
+	tp->source = filter;
 	tp->rtp_enabled = true;
 }
 
-static int parse_receiver(struct nmos *m, const json_t *body,
-			  struct nmos_rx_params *p, bool *has_act,
-			  struct nmos_activation *act, char *err,
+/* The SDP's connections into the staged transport parameters: its first
+ * leg into the first; its DUP leg into the second, or the second leg
+ * disabled when it has none (IS-05 "Operation with SMPTE 2022-7"). */
+static void tp_from_sdp(struct nmos_rx_tp *tp, unsigned int legs,
+			const struct sdp_stream *st)
+{
+	tp_from_leg(&tp[0], st->addr, st->port, st->has_source_filter,
+		    st->source_filter);
+	if (legs < 2)
+		return;
+	if (st->dup.present)
+		tp_from_leg(&tp[1], st->dup.addr, st->dup.port,
+			    st->dup.has_source_filter, st->dup.source_filter);
+	else
+		tp[1].rtp_enabled = false;
+}
+
+/* One leg of a receiver's transport_params onto @tp. */
+static int parse_receiver_leg(struct nmos *m, unsigned int leg, const json_t *o,
+			      struct nmos_rx_tp *tp, char *err, size_t err_len)
+{
+	struct in_addr all[32];
+	unsigned int naddr = leg_addresses(m, leg, all, 32), i;
+	const char *k;
+	json_t *x;
+	bool isnull, isauto;
+
+	if (!json_is_object(o))
+		ERR(400, "a leg of 'transport_params' must be an object");
+	json_object_foreach((json_t *)o, k, x)
+	{
+		if (!strcmp(k, "source_ip")) {
+			if (parse_ip(x, true, false, &isnull, &isauto,
+				     &tp->source))
+				ERR(400, "'source_ip' must be an IPv4 address "
+					 "or null");
+			tp->has_source = !isnull;
+		} else if (!strcmp(k, "multicast_ip")) {
+			if (parse_ip(x, true, false, &isnull, &isauto,
+				     &tp->group))
+				ERR(400, "'multicast_ip' must be an IPv4 "
+					 "address or null");
+			tp->has_group = !isnull;
+			if (tp->has_group &&
+			    (ntohl(tp->group.s_addr) >> 28) != 14)
+				ERR(400,
+				    "'multicast_ip' %s is not a multicast "
+				    "group",
+				    json_string_value(x));
+		} else if (!strcmp(k, "interface_ip")) {
+			if (parse_ip(x, false, true, &isnull, &isauto,
+				     &tp->iface))
+				ERR(400, "'interface_ip' must be an IPv4 "
+					 "address or \"auto\"");
+			tp->iface_auto = isauto;
+			for (i = 0; !isauto && i < naddr; i++)
+				if (all[i].s_addr == tp->iface.s_addr)
+					break;
+			if (!isauto && i == naddr)
+				ERR(400,
+				    "'interface_ip' %s is not one of this "
+				    "node's%s (see constraints)",
+				    json_string_value(x),
+				    leg ? " on interface2" : "");
+		} else if (!strcmp(k, "destination_port")) {
+			if (parse_port(x, &isauto, &tp->port))
+				ERR(400, "'destination_port' must be 1-65535 "
+					 "or \"auto\"");
+			tp->port_auto = isauto;
+		} else if (!strcmp(k, "rtp_enabled")) {
+			if (!json_is_boolean(x))
+				ERR(400, "'rtp_enabled' must be true or false");
+			tp->rtp_enabled = json_is_true(x);
+		} else {
+			ERR(400,
+			    "'%s' is not a transport parameter of this "
+			    "receiver (see its constraints)",
+			    k);
+		}
+	}
+	return 0;
+}
+
+static int parse_receiver(struct nmos *m, struct nmos_receiver *r,
+			  const json_t *body, struct nmos_rx_params *p,
+			  bool *has_act, struct nmos_activation *act, char *err,
 			  size_t err_len)
 {
 	const json_t *tf = json_object_get(body, "transport_file");
@@ -985,79 +1266,32 @@ static int parse_receiver(struct nmos *m, const json_t *body,
 			p->sdp = strdup(text);
 			if (!p->sdp)
 				ERR(500, "out of memory");
-			tp_from_sdp(&p->tp, &st);
+			tp_from_sdp(p->tp, r->legs, &st);
 		}
 	}
 	if (tps) {
-		struct in_addr all[32];
-		unsigned int naddr = nmos_addresses(all, 32), i;
-		const char *k;
-		json_t *leg, *x;
-		bool isnull, isauto;
-		struct nmos_rx_tp tp = p->tp;
+		struct nmos_rx_tp tp[NMOS_LEGS];
+		unsigned int l;
 
-		if (!json_is_array(tps) || json_array_size(tps) != 1)
-			ERR(400, "'transport_params' must hold one leg (no "
-				 "SMPTE 2022-7 here)");
-		leg = json_array_get(tps, 0);
-		if (!json_is_object(leg))
-			ERR(400, "a leg of 'transport_params' must be an "
-				 "object");
-		json_object_foreach(leg, k, x)
-		{
-			if (!strcmp(k, "source_ip")) {
-				if (parse_ip(x, true, false, &isnull, &isauto,
-					     &tp.source))
-					ERR(400, "'source_ip' must be an IPv4 "
-						 "address or null");
-				tp.has_source = !isnull;
-			} else if (!strcmp(k, "multicast_ip")) {
-				if (parse_ip(x, true, false, &isnull, &isauto,
-					     &tp.group))
-					ERR(400, "'multicast_ip' must be an "
-						 "IPv4 address or null");
-				tp.has_group = !isnull;
-				if (tp.has_group &&
-				    (ntohl(tp.group.s_addr) >> 28) != 14)
-					ERR(400,
-					    "'multicast_ip' %s is not a "
-					    "multicast group",
-					    json_string_value(x));
-			} else if (!strcmp(k, "interface_ip")) {
-				if (parse_ip(x, false, true, &isnull, &isauto,
-					     &tp.iface))
-					ERR(400, "'interface_ip' must be an "
-						 "IPv4 address or \"auto\"");
-				tp.iface_auto = isauto;
-				for (i = 0; !isauto && i < naddr; i++)
-					if (all[i].s_addr == tp.iface.s_addr)
-						break;
-				if (!isauto && i == naddr)
-					ERR(400,
-					    "'interface_ip' %s is not one of "
-					    "this node's (see constraints)",
-					    json_string_value(x));
-			} else if (!strcmp(k, "destination_port")) {
-				if (parse_port(x, &isauto, &tp.port))
-					ERR(400, "'destination_port' must be "
-						 "1-65535 or \"auto\"");
-				tp.port_auto = isauto;
-			} else if (!strcmp(k, "rtp_enabled")) {
-				if (!json_is_boolean(x))
-					ERR(400,
-					    "'rtp_enabled' must be true or "
-					    "false");
-				tp.rtp_enabled = json_is_true(x);
-			} else {
-				ERR(400,
-				    "'%s' is not a transport parameter of "
-				    "this receiver (see its constraints)",
-				    k);
-			}
+		/* IS-05: as many legs as the constraints, {} for a leg that
+		 * stays as it is */
+		if (!json_is_array(tps) || json_array_size(tps) != r->legs)
+			ERR(400,
+			    "'transport_params' must hold %u leg%s, as this "
+			    "receiver's constraints do",
+			    r->legs,
+			    r->legs > 1 ? "s (SMPTE 2022-7)"
+					: " (no [nmos] interface2: no SMPTE "
+					  "2022-7 here)");
+		memcpy(tp, p->tp, sizeof(tp));
+		for (l = 0; l < r->legs; l++) {
+			rc = parse_receiver_leg(m, l, json_array_get(tps, l),
+						&tp[l], err, err_len);
+			if (rc)
+				return rc;
 		}
-		p->tp = tp;
+		memcpy(p->tp, tp, sizeof(tp));
 	}
-	(void)m;
 	return 0;
 }
 
@@ -1071,6 +1305,41 @@ static void free_name(struct nmos *m, const char *base, char *out, size_t len)
 		snprintf(out, len, "%s.%u", base, k);
 }
 
+/* The second leg of the subscription that connects @r as @p says:
+ * address2, interface2 and source_filter2, given (docs/redundancy.md). */
+static int receiver_leg2(struct nmos *m, struct nmos_receiver *r,
+			 const struct nmos_rx_params *p, struct sub_settings *s,
+			 char *err, size_t err_len)
+{
+	const struct nmos_rx_tp *tp = &p->tp[1];
+	struct in_addr iface =
+	    tp->iface_auto ? leg_auto_iface(m, 1) : tp->iface;
+
+	if (tp->iface_auto)
+		snprintf(s->ifname2, sizeof(s->ifname2), "%s",
+			 m->n->cfg->nmos.interface2);
+	else
+		nmos_ifname_of(tp->iface, s->ifname2, sizeof(s->ifname2));
+	s->addr2.sin_family = AF_INET;
+	s->addr2.sin_addr = tp->has_group ? tp->group : iface;
+	s->addr2.sin_port = htons(
+	    tp->port_auto ? (uint16_t)(5004 + 2 * rx_index(m, r)) : tp->port);
+	s->given |= SUB_GIVEN_ADDR2;
+	if (tp->has_source) {
+		s->has_source_filter2 = true;
+		s->source_filter2 = tp->source;
+		s->given |= SUB_GIVEN_FILTER2;
+	}
+	if (!tp->has_group && !own_address(iface))
+		ERR(-EINVAL, "leg 2: %s is not an address of this node",
+		    inet_ntoa(iface));
+	/* the first leg on its own network, so that each socket hears its
+	 * own */
+	if (!s->ifname[0])
+		snprintf(s->ifname, sizeof(s->ifname), "%s", m->ifname);
+	return 0;
+}
+
 /* The settings of the subscription that connects @r as @p says, from
  * PTP time @from_ns. */
 static int receiver_settings(struct nmos *m, struct nmos_receiver *r,
@@ -1080,9 +1349,12 @@ static int receiver_settings(struct nmos *m, struct nmos_receiver *r,
 	unsigned int channels = 2, c;
 	char base[SUB_NAME_MAX];
 	struct sdp_stream st;
-	struct in_addr iface = p->tp.iface_auto ? host_addr(m) : p->tp.iface;
-	uint16_t port = p->tp.port_auto ? (uint16_t)(5004 + 2 * rx_index(m, r))
-					: p->tp.port;
+	const struct nmos_rx_tp *tp = &p->tp[0];
+	bool two = r->legs > 1 && p->tp[1].rtp_enabled;
+	struct in_addr iface = tp->iface_auto ? host_addr(m) : tp->iface;
+	uint16_t port =
+	    tp->port_auto ? (uint16_t)(5004 + 2 * rx_index(m, r)) : tp->port;
+	int rc;
 
 	memset(s, 0, sizeof(*s));
 	settings_defaults(SETTINGS_SUB, s);
@@ -1090,33 +1362,47 @@ static int receiver_settings(struct nmos *m, struct nmos_receiver *r,
 		 r->first + r->count);
 	free_name(m, base, s->name, sizeof(s->name));
 	s->latency_ns = m->latency_ns;
-	if (p->tp.has_group && !p->tp.iface_auto)
-		nmos_ifname_of(p->tp.iface, s->ifname, sizeof(s->ifname));
+	if (tp->has_group && !tp->iface_auto)
+		nmos_ifname_of(tp->iface, s->ifname, sizeof(s->ifname));
+	if (two) {
+		rc = receiver_leg2(m, r, p, s, err, err_len);
+		if (rc)
+			return rc;
+	}
 	if (p->sdp) {
 		if (sdp_parse((const uint8_t *)p->sdp, strlen(p->sdp), &st,
 			      NULL, 0) < 0)
 			ERR(-EINVAL, "the transport file is no SDP");
 		/* the transport parameters win over the file */
-		st.addr = p->tp.has_group ? p->tp.group : iface;
+		st.addr = tp->has_group ? tp->group : iface;
 		st.port = port;
-		st.has_source_filter = p->tp.has_source;
-		st.source_filter = p->tp.source;
+		st.has_source_filter = tp->has_source;
+		st.source_filter = tp->source;
+		if (two && st.dup.present) {
+			st.dup.addr = s->addr2.sin_addr;
+			st.dup.port = ntohs(s->addr2.sin_port);
+			st.dup.has_source_filter = s->has_source_filter2;
+			st.dup.source_filter = s->source_filter2;
+		} else {
+			/* one leg: the file's second is not taken */
+			st.dup.present = false;
+		}
 		if (sdp_write(&st, s->sdp, sizeof(s->sdp)) < 0)
 			ERR(-EINVAL, "the transport file does not fit");
 		channels = st.channels ? st.channels : 1;
 	} else {
 		s->addr.sin_family = AF_INET;
-		s->addr.sin_addr = p->tp.has_group ? p->tp.group : iface;
+		s->addr.sin_addr = tp->has_group ? tp->group : iface;
 		s->addr.sin_port = htons(port);
 		s->given |= SUB_GIVEN_ADDR;
-		if (p->tp.has_source) {
+		if (tp->has_source) {
 			s->has_source_filter = true;
-			s->source_filter = p->tp.source;
+			s->source_filter = tp->source;
 			s->given |= SUB_GIVEN_FILTER;
 		}
 		channels = s->channels;
 	}
-	if (!p->tp.has_group && !own_address(iface))
+	if (!tp->has_group && !own_address(iface))
 		ERR(-EINVAL, "%s is not an address of this node",
 		    inet_ntoa(iface));
 	s->nrx = r->count < channels ? r->count : channels;
@@ -1126,7 +1412,6 @@ static int receiver_settings(struct nmos *m, struct nmos_receiver *r,
 	return 0;
 }
 
-/* The part of subscription @s outside @r, named anew, from @from_ns. */
 static void rest_of(struct nmos *m, const struct sub_settings *s,
 		    const struct nmos_receiver *r, uint64_t from_ns,
 		    struct sub_settings *out)
@@ -1231,7 +1516,7 @@ static int receiver_prepare(struct nmos *m, struct nmos_receiver *r,
 			    uint64_t *t, char *err, size_t err_len)
 {
 	struct rx *rx = m->n->rx;
-	bool want = p->master_enable && p->tp.rtp_enabled;
+	bool want = p->master_enable && p->tp[0].rtp_enabled;
 	int olds[8], made[9], rc;
 	unsigned int nold, nmade = 0, i, c;
 	uint64_t latency = 0, until;
@@ -1407,7 +1692,7 @@ static int receiver_patch(struct nmos *m, struct nmos_receiver *r,
 
 	if (params_copy(&p, &r->staged) < 0)
 		ERR(500, "out of memory");
-	rc = parse_receiver(m, body, &p, &has_act, &act, err, err_len);
+	rc = parse_receiver(m, r, body, &p, &has_act, &act, err, err_len);
 	if (rc)
 		goto out_free;
 	if (r->act.mode && !(has_act && act.mode == NMOS_ACT_NONE)) {
@@ -1422,7 +1707,7 @@ static int receiver_patch(struct nmos *m, struct nmos_receiver *r,
 	params_free(&r->staged);
 	r->staged = p;
 	if (!has_act || act.mode == NMOS_ACT_NONE) {
-		*out = receiver_json(&r->staged, &r->act);
+		*out = receiver_json(&r->staged, &r->act, r->legs);
 		return 200;
 	}
 	if (act.mode == NMOS_ACT_IMMEDIATE) {
@@ -1434,7 +1719,7 @@ static int receiver_patch(struct nmos *m, struct nmos_receiver *r,
 		log_info("nmos: %s activated%s%s", r->label,
 			 r->sub[0] ? ": subscription " : " (disconnected)",
 			 r->sub);
-		*out = receiver_json(&r->staged, &act);
+		*out = receiver_json(&r->staged, &act, r->legs);
 		return 200;
 	}
 	act.at_ns = act.mode == NMOS_ACT_ABSOLUTE
@@ -1449,7 +1734,7 @@ static int receiver_patch(struct nmos *m, struct nmos_receiver *r,
 	/* built ahead of the switch, so that it starts on its sample */
 	arm_at(m, r->timer,
 	       act.at_ns > NMOS_PREPARE_NS ? act.at_ns - NMOS_PREPARE_NS : 0);
-	*out = receiver_json(&r->staged, &r->act);
+	*out = receiver_json(&r->staged, &r->act, r->legs);
 	return 202;
 
 out_free:
@@ -1467,18 +1752,27 @@ json_t *nmos_conn_save(struct nmos *m)
 
 	for (i = 0; i < NMOS_MAX_SENDERS; i++) {
 		struct nmos_sender *s = &m->senders[i];
+		json_t *o;
+		char ep2[32];
 
 		if (!s->used)
 			continue;
-		json_object_set_new(
-		    snd, s->id,
-		    json_pack("{s:s,s:b,s:s?,s:s?}", "flow", s->flow, "stopped",
-			      s->stopped, "receiver_id",
+		o = json_pack("{s:s,s:b,s:s?,s:s?}", "flow", s->flow, "stopped",
+			      s->stopped[0], "receiver_id",
 			      s->receiver_id[0] ? s->receiver_id : NULL,
 			      "destination",
-			      s->has_dest
-				  ? net_endpoint_str(&s->dest, ep, sizeof(ep))
-				  : NULL));
+			      s->has_dest[0] ? net_endpoint_str(&s->dest[0], ep,
+								sizeof(ep))
+					     : NULL);
+		/* the second leg's, as its own keys */
+		if (s->stopped[1])
+			json_object_set_new(o, "stopped2", json_true());
+		if (s->has_dest[1])
+			json_object_set_new(
+			    o, "destination2",
+			    json_string(net_endpoint_str(&s->dest[1], ep2,
+							 sizeof(ep2))));
+		json_object_set_new(snd, s->id, o);
 	}
 	for (i = 0; i < m->nreceivers; i++) {
 		struct nmos_receiver *r = &m->receivers[i];
@@ -1504,26 +1798,36 @@ void nmos_conn_restore(struct nmos *m, const json_t *j)
 	json_object_foreach((json_t *)snd, id, o)
 	{
 		struct nmos_sender *s = nmos_sender_by_id(m, id);
-		const char *dest =
-		    json_string_value(json_object_get(o, "destination"));
 		const char *rid =
 		    json_string_value(json_object_get(o, "receiver_id"));
+		static const char *const keys[NMOS_LEGS][2] = {
+		    {"stopped", "destination"}, {"stopped2", "destination2"}};
+		unsigned int l;
+		int slot;
 
 		if (!s)
 			continue;
-		s->stopped = json_is_true(json_object_get(o, "stopped"));
-		if (dest && net_parse_endpoint(dest, 5004, &s->dest) == 0)
-			s->has_dest = true;
+		slot = sender_flow(m, s);
+		for (l = 0; slot >= 0 && l < sender_legs(m, s); l++) {
+			const char *dest =
+			    json_string_value(json_object_get(o, keys[l][1]));
+
+			s->stopped[l] =
+			    json_is_true(json_object_get(o, keys[l][0]));
+			if (dest &&
+			    net_parse_endpoint(dest, 5004, &s->dest[l]) == 0)
+				s->has_dest[l] = true;
+			if (leg_multicast(m, slot, l) && s->stopped[l]) {
+				int h = sender_loop(m, s, l);
+
+				/* a loop stopped by IS-05 stays stopped */
+				if (h >= 0)
+					d4_stop(relay_runtime(m->n->relay), h);
+			}
+		}
 		if (rid && nmos_uuid_ok(rid))
 			snprintf(s->receiver_id, sizeof(s->receiver_id), "%s",
 				 rid);
-		if (s->multicast && s->stopped) {
-			int h = sender_loop(m, s);
-
-			/* a loop stopped by IS-05 stays stopped */
-			if (h >= 0)
-				d4_stop(relay_runtime(m->n->relay), h);
-		}
 	}
 	json_object_foreach((json_t *)rcv, id, o)
 	{
@@ -1668,10 +1972,12 @@ static int h_get(void *ctx, const struct api_req *r, json_t **out, char *err,
 	if (rc)
 		return rc;
 	if (!strcmp(what, "constraints"))
-		*out = s ? sender_constraints(m, s) : receiver_constraints(m);
+		*out =
+		    s ? sender_constraints(m, s) : receiver_constraints(m, x);
 	else if (!strcmp(what, "staged"))
-		*out = s ? sender_json(m, &s->staged, &s->act)
-			 : receiver_json(&x->staged, &x->act);
+		*out =
+		    s ? sender_json(m, &s->staged, &s->act, sender_legs(m, s))
+		      : receiver_json(&x->staged, &x->act, x->legs);
 	else if (!strcmp(what, "active"))
 		*out =
 		    s ? sender_active_json(m, s) : receiver_active_json(m, x);

@@ -30,6 +30,10 @@ struct mdns_service;
  * switch from one stream to another happens after the request. */
 #define NMOS_PREPARE_NS (500 * 1000000ull)
 #define NMOS_SWITCH_NS	(50 * 1000000ull)
+/* transport_params hold one leg, or two for SMPTE ST 2022-7 (IS-05 "RTP
+ * Transport Type"): a sender's as its flow has (destination2), a
+ * receiver's two when [nmos] interface2 names the second network. */
+#define NMOS_LEGS 2
 
 /* A resource as the Node API serves it. */
 struct nmos_res {
@@ -84,14 +88,14 @@ struct nmos_rx_params {
 	char sender_id[NMOS_UUID_LEN];
 	bool master_enable;
 	char *sdp; /* transport_file data (malloc'd), or NULL */
-	struct nmos_rx_tp tp;
+	struct nmos_rx_tp tp[NMOS_LEGS]; /* the receiver's legs of them */
 };
 
 struct nmos_tx_params {
 	bool has_receiver;
 	char receiver_id[NMOS_UUID_LEN];
 	bool master_enable;
-	struct nmos_tx_tp tp;
+	struct nmos_tx_tp tp[NMOS_LEGS]; /* the flow's legs of them */
 };
 
 struct nmos;
@@ -100,6 +104,7 @@ struct nmos;
 struct nmos_receiver {
 	struct nmos *m;
 	unsigned int first, count; /* RX channels, 0-based */
+	unsigned int legs;	   /* in its transport_params: 1 or 2 */
 	char id[NMOS_UUID_LEN];
 	char label[32]; /* "RX 1-2" */
 	struct nmos_rx_params staged;
@@ -135,10 +140,10 @@ struct nmos_sender {
 	struct nmos_activation act;
 	struct nmos_tx_params pending;
 	struct loop_timer *timer;
-	/* IS-05's hold on the flow (kept in nmos.json) */
-	bool stopped;		 /* multicast: its loop stopped */
-	bool has_dest;		 /* unicast: the relay list entry it owns */
-	struct sockaddr_in dest; /* (initially the flow's destination) */
+	/* IS-05's hold on the flow, each leg's (kept in nmos.json) */
+	bool stopped[NMOS_LEGS];  /* multicast: its loop stopped */
+	bool has_dest[NMOS_LEGS]; /* unicast: the list entry it owns */
+	struct sockaddr_in dest[NMOS_LEGS]; /* (initially the flow's) */
 	char receiver_id[NMOS_UUID_LEN];
 	uint64_t activated_ns;
 };

@@ -14,6 +14,7 @@
 #include "node/rx.h"
 #include "node/settings.h"
 #include "node/source.h"
+#include "node/substate.h"
 #include "node/tx.h"
 #include "ptp/mclock.h"
 #include "ptp/mgmt.h"
@@ -186,6 +187,22 @@ static int h_streams(void *ctx, const struct api_req *r, json_t **out,
 
 /* ---- flows ---- */
 
+/* ST 2022-7: each leg's destination and counters (docs/api.md). */
+static json_t *flow_legs_json(const struct flow_config *fc,
+			      const struct flow_stats *st)
+{
+	char a[32], b[32];
+
+	return json_pack(
+	    "[{s:s,s:s,s:s,s:I,s:I},{s:s,s:s,s:s,s:I,s:I}]", "leg", "A",
+	    "destination", net_endpoint_str(&fc->dest, a, sizeof(a)),
+	    "interface", fc->ifname, "packets", (json_int_t)GET(st->packets),
+	    "send_errors", (json_int_t)GET(st->send_errors), "leg", "B",
+	    "destination", net_endpoint_str(&fc->dest2, b, sizeof(b)),
+	    "interface", fc->ifname2, "packets", (json_int_t)GET(st->packets2),
+	    "send_errors", (json_int_t)GET(st->send_errors2));
+}
+
 static json_t *flow_json(struct node *n, unsigned int i)
 {
 	const struct flow_config *fc = tx_flow_settings(n->tx, i);
@@ -210,6 +227,8 @@ static json_t *flow_json(struct node *n, unsigned int i)
 	    json_pack("{s:I,s:I,s:I}", "packets", (json_int_t)GET(st->packets),
 		      "send_errors", (json_int_t)GET(st->send_errors),
 		      "skipped", (json_int_t)GET(st->skipped)));
+	if (flow_config_has_leg2(fc))
+		json_object_set_new(o, "legs", flow_legs_json(fc, st));
 	return o;
 }
 
@@ -310,6 +329,8 @@ static json_t *sub_stats_json(const struct sub_stats *st)
 			    json_integer((json_int_t)GET(st->rejudged)));
 	json_object_set_new(o, "arrival_steps",
 			    json_integer((json_int_t)GET(st->arrival_steps)));
+	json_object_set_new(o, "redundant",
+			    json_integer((json_int_t)GET(st->redundant)));
 	return o;
 }
 
@@ -343,6 +364,46 @@ static json_t *recordings_json(struct node *n, unsigned int i)
 			json_object_set_new(
 			    o, "start_position",
 			    json_integer((json_int_t)ri[k].start_x));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+/* ST 2022-7: each leg's address, interface, state and counters
+ * (docs/api.md). */
+static json_t *sub_legs_json(struct node *n, unsigned int i,
+			     const struct sub_config *sc,
+			     const struct sub *recv)
+{
+	const struct sub_stats *st = sub_stats(recv);
+	json_t *a = json_array();
+	unsigned int l;
+
+	for (l = 0; l < SUB_LEGS; l++) {
+		const struct sub_leg_stats *ls = &st->leg[l];
+		uint64_t silent, last = GET(ls->last_ns);
+		int64_t dmax = GET(ls->delay_max_ns);
+		json_t *o;
+		char ep[32];
+
+		substate_leg(last, GET(st->started_ns), GET(st->drained_ns),
+			     &silent);
+		o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "leg",
+			      l ? "B" : "A", "address",
+			      net_endpoint_str(l ? &sc->addr2 : &sc->addr, ep,
+					       sizeof(ep)),
+			      "interface", l ? sc->ifname2 : sc->ifname,
+			      "state", rx_sub_leg_state(n->rx, i, l),
+			      "received", (json_int_t)GET(ls->received), "lost",
+			      (json_int_t)GET(ls->lost), "late",
+			      (json_int_t)GET(ls->late), "used",
+			      (json_int_t)GET(ls->used), "silent_ms",
+			      (json_int_t)(silent / 1000000));
+		json_object_set_new(
+		    o, "delay_max_us",
+		    dmax == INT64_MIN
+			? json_null()
+			: json_integer((json_int_t)(dmax / 1000)));
 		json_array_append_new(a, o);
 	}
 	return a;
@@ -397,6 +458,11 @@ static json_t *sub_json(struct node *n, unsigned int i)
 			json_object_set_new(o, "converting",
 					    json_boolean(GET(st->converting)));
 		}
+	}
+	if (recv && sub_config_legs(sc) == 2) {
+		net_endpoint_str(&sc->addr2, addr, sizeof(addr));
+		json_object_set_new(o, "address2", json_string(addr));
+		json_object_set_new(o, "legs", sub_legs_json(n, i, sc, recv));
 	}
 	json_object_set_new(o, "settings",
 			    settings_to_json(SETTINGS_SUB, s, s->given));

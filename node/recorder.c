@@ -236,7 +236,9 @@ void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
 	if (rec->t0 == UINT64_MAX) {
 		if (rec->cfg.start == START_NOW)
 			rec->t0 = x;
-		else if (first_data_x != UINT64_MAX)
+		else if (first_data_x < x + nframes)
+			/* playout has reached the stream's first data: an
+			 * earlier packet can no longer come in time */
 			rec->t0 = first_data_x;
 		else
 			return;

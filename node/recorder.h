@@ -34,7 +34,9 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
  * Written strictly by position: positions skipped since the last call
  * become zeros, positions already written are ignored.
  * @first_data_x is the position of the first sample the stream delivered
- * (UINT64_MAX while none has come). RT: no alloc, no block. */
+ * (UINT64_MAX while none has come); until playout reaches it, it can move
+ * back (an earlier packet came after a later one), so a recording that
+ * starts at the first data takes it only then. RT: no alloc, no block. */
 void recorder_feed(struct recorder *rec, uint64_t x, const int32_t *frames,
 		   unsigned int stream_ch, unsigned int nframes,
 		   uint64_t first_data_x);

@@ -53,6 +53,98 @@ int sub_settings_check(const struct sub_settings *s, char *err, size_t err_len)
 	return 0;
 }
 
+/* The interface a leg is on when none is named: a unicast leg's own
+ * address, else the subnet of the sender's address (its source filter).
+ * "" when neither says. */
+static void leg_interface(const struct sockaddr_in *addr, bool has_filter,
+			  struct in_addr filter, char *ifname, size_t len)
+{
+	ifname[0] = '\0';
+	if (!net_is_multicast(addr) && addr->sin_addr.s_addr != INADDR_ANY &&
+	    net_iface_for(addr->sin_addr, ifname, len) == 0)
+		return;
+	if (has_filter)
+		net_iface_for(filter, ifname, len);
+}
+
+/* The second leg (ST 2022-7): address2 as given, else the SDP's DUP leg
+ * when this host is on its network (interface2 names it, or one of this
+ * host's subnets holds the leg's sender). A DUP leg this host is not on
+ * is left out: the first leg plays alone. With two legs, each leg's
+ * interface is what it names or what its address says, so that each
+ * socket hears only its own network. */
+static int resolve_leg2(const struct sub_settings *s,
+			const struct sdp_stream *st, unsigned int g,
+			struct sub_config *out, char *err, size_t err_len)
+{
+	bool mc1, mc2, from_sdp = false;
+	char ep[32];
+
+	snprintf(out->ifname2, sizeof(out->ifname2), "%s", s->ifname2);
+	out->has_source_filter2 = s->has_source_filter2;
+	out->source_filter2 = s->source_filter2;
+	if ((g & SUB_GIVEN_ADDR2) && s->addr2.sin_family) {
+		out->addr2 = s->addr2;
+	} else if (st && st->dup.present) {
+		from_sdp = true;
+		out->addr2.sin_family = AF_INET;
+		out->addr2.sin_addr = st->dup.addr;
+		out->addr2.sin_port = htons(st->dup.port);
+		if (!(g & SUB_GIVEN_FILTER2)) {
+			out->has_source_filter2 = st->dup.has_source_filter;
+			out->source_filter2 = st->dup.source_filter;
+		}
+		if (!out->ifname2[0])
+			leg_interface(&out->addr2, out->has_source_filter2,
+				      out->source_filter2, out->ifname2,
+				      sizeof(out->ifname2));
+		if (!out->ifname2[0]) {
+			memset(&out->addr2, 0, sizeof(out->addr2));
+			return 0; /* not on the second network */
+		}
+	} else {
+		return 0;
+	}
+	if (!out->ifname[0])
+		leg_interface(&out->addr, out->has_source_filter,
+			      out->source_filter, out->ifname,
+			      sizeof(out->ifname));
+	if (!out->ifname2[0])
+		leg_interface(&out->addr2, out->has_source_filter2,
+			      out->source_filter2, out->ifname2,
+			      sizeof(out->ifname2));
+	if (net_is_multicast(&out->addr2) && !out->ifname2[0]) {
+		snprintf(err, err_len,
+			 "address2 %s is a group: give interface2, the second "
+			 "network's interface (or source_filter2, a sender on "
+			 "it)",
+			 net_endpoint_str(&out->addr2, ep, sizeof(ep)));
+		return -EINVAL;
+	}
+	mc1 = net_is_multicast(&out->addr);
+	mc2 = net_is_multicast(&out->addr2);
+	if (out->addr.sin_port == out->addr2.sin_port &&
+	    ((!mc1 && !mc2) ||
+	     (mc1 && mc2 &&
+	      out->addr.sin_addr.s_addr == out->addr2.sin_addr.s_addr)) &&
+	    !(out->ifname[0] && out->ifname2[0] &&
+	      strcmp(out->ifname, out->ifname2))) {
+		if (from_sdp) {
+			/* both legs reach this host on one network: one
+			 * socket cannot tell them apart; the first plays */
+			memset(&out->addr2, 0, sizeof(out->addr2));
+			return 0;
+		}
+		snprintf(err, err_len,
+			 "address2 %s shares address's port on one interface: "
+			 "two legs need two networks (interface, interface2) "
+			 "or two ports",
+			 net_endpoint_str(&out->addr2, ep, sizeof(ep)));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int sub_settings_resolve(const struct sub_settings *s,
 			 const struct sdp_stream *st, struct sub_config *out,
 			 char *err, size_t err_len)
@@ -112,6 +204,8 @@ int sub_settings_resolve(const struct sub_settings *s,
 			 out->channels, SOURCE_MAX_CHANNELS);
 		return -EINVAL;
 	}
+	if (resolve_leg2(s, st, g, out, err, err_len) < 0)
+		return -EINVAL;
 	/* Frames per packet are the SDP's word too (a=framecount,
 	 * a=ptime): playout is paced by them, and a packet of more frames
 	 * than fit in one could never arrive. */
@@ -230,6 +324,11 @@ struct rx_sub {
 	bool outs_open; /* opened with the first receiver */
 	struct rx_seen seen;
 	struct substate state;
+	/* ST 2022-7: each leg's state as last logged, and its loss then */
+	enum sub_leg_state leg[SUB_LEGS];
+	uint64_t leg_lost_at_down[SUB_LEGS];
+	uint64_t leg_down_ns[SUB_LEGS];
+	struct log_ratelimit leg_rl;
 	const struct sub *state_sub; /* the receiver the state counts */
 	bool sdp_ptp;		     /* its stream's SDP names a PTP clock */
 	/* the receiver's last arrival delay windows, for the safe latency */
@@ -493,6 +592,26 @@ out_destroy:
 	return NULL;
 }
 
+/* Say which legs of a DUP stream a subscription takes. */
+static void log_legs(const struct rx_sub *r, const struct sdp_stream *st)
+{
+	char a[32], b[32];
+
+	if (sub_config_legs(&r->cfg) == 2)
+		log_info("subscription %s: two legs (ST 2022-7): A %s on %s, "
+			 "B %s on %s",
+			 r->set.name,
+			 net_endpoint_str(&r->cfg.addr, a, sizeof(a)),
+			 r->cfg.ifname[0] ? r->cfg.ifname : "the default",
+			 net_endpoint_str(&r->cfg.addr2, b, sizeof(b)),
+			 r->cfg.ifname2);
+	else if (st && st->dup.present)
+		log_info("subscription %s: the stream has a second leg (ST "
+			 "2022-7, a=mid:%s) on no network of this host's "
+			 "(give interface2): the first leg plays alone",
+			 r->set.name, st->dup.mid);
+}
+
 static void clear_record(struct rx *rx, struct rx_sub *r, bool in_media)
 {
 	if (in_media && r->sub)
@@ -735,6 +854,8 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 	r->config_latency_ns = s->latency_ns;
 	r->seen.rl =
 	    (struct log_ratelimit)LOG_RATELIMIT_INIT(5 * NSEC_PER_SEC, 3);
+	r->leg_rl =
+	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 8);
 	r->seen.rl_change =
 	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 6);
 	substate_init(&r->state, !s->stream[0]);
@@ -769,8 +890,10 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 		rc = -EIO;
 		goto out_clear;
 	}
-	if (r->sub)
+	if (r->sub) {
 		media_set_sub(rx->env.media, slot, r->sub);
+		log_legs(r, s->sdp[0] ? &st : NULL);
+	}
 	return (int)slot;
 
 out_clear:
@@ -880,7 +1003,13 @@ static bool same_stream(const struct sub_config *a, const struct sub_config *b)
 	       a->mediaclk_offset == b->mediaclk_offset &&
 	       a->has_source_filter == b->has_source_filter &&
 	       (!a->has_source_filter ||
-		a->source_filter.s_addr == b->source_filter.s_addr);
+		a->source_filter.s_addr == b->source_filter.s_addr) &&
+	       !memcmp(&a->addr2, &b->addr2, sizeof(a->addr2)) &&
+	       !strcmp(a->ifname, b->ifname) &&
+	       !strcmp(a->ifname2, b->ifname2) &&
+	       a->has_source_filter2 == b->has_source_filter2 &&
+	       (!a->has_source_filter2 ||
+		a->source_filter2.s_addr == b->source_filter2.s_addr);
 }
 
 /* Subscription @r by stream name, with the stream's SDP @sdp: open it,
@@ -935,6 +1064,7 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 		 old ? "moved to" : "at", addr, sc.channels,
 		 rtp_encoding_name(sc.enc), sc.rate, sc.fpp,
 		 sc.mediaclk_offset);
+	log_legs(r, &st);
 	if (old) {
 		char line[1024];
 
@@ -1052,6 +1182,16 @@ const char *rx_sub_state_reason(const struct rx *rx, unsigned int slot)
 	return rx->subs[slot].state.reason;
 }
 
+const char *rx_sub_leg_state(const struct rx *rx, unsigned int slot,
+			     unsigned int leg)
+{
+	const struct rx_sub *r = &rx->subs[slot];
+
+	if (!r->sub || leg >= sub_config_legs(&r->cfg))
+		return NULL;
+	return substate_leg_name(r->leg[leg]);
+}
+
 int64_t rx_sub_safe_latency_us(const struct rx *rx, unsigned int slot)
 {
 	const struct rx_sub *r = &rx->subs[slot];
@@ -1110,7 +1250,7 @@ void rx_format_stats(const struct sub *s, char *buf, size_t len)
 	    "unsynced=%llu duplicate=%llu reordered=%llu missing_frames=%llu "
 	    "bad_header=%llu bad_pt=%llu bad_size=%llu foreign=%llu "
 	    "foreign_ssrc=%llu off_timeline=%llu rejudged=%llu "
-	    "ssrc_changes=%llu delay_us=",
+	    "ssrc_changes=%llu ",
 	    (unsigned long long)GET(st->received),
 	    (unsigned long long)GET(st->lost),
 	    (unsigned long long)GET(st->late),
@@ -1127,6 +1267,30 @@ void rx_format_stats(const struct sub *s, char *buf, size_t len)
 	    (unsigned long long)GET(st->off_timeline),
 	    (unsigned long long)GET(st->rejudged),
 	    (unsigned long long)GET(st->ssrc_changes));
+	if (off < len && sub_config_legs(sub_config(s)) == 2) {
+		unsigned int l;
+
+		off += (size_t)snprintf(buf + off, len - off, "redundant=%llu ",
+					(unsigned long long)GET(st->redundant));
+		for (l = 0; l < SUB_LEGS && off < len; l++) {
+			const struct sub_leg_stats *ls = &st->leg[l];
+
+			off += (size_t)snprintf(
+			    buf + off, len - off,
+			    "leg%c_received=%llu leg%c_lost=%llu "
+			    "leg%c_late=%llu leg%c_used=%llu "
+			    "leg%c_delay_max_us=%lld ",
+			    'A' + l, (unsigned long long)GET(ls->received),
+			    'A' + l, (unsigned long long)GET(ls->lost), 'A' + l,
+			    (unsigned long long)GET(ls->late), 'A' + l,
+			    (unsigned long long)GET(ls->used), 'A' + l,
+			    GET(ls->delay_max_ns) == INT64_MIN
+				? -1LL
+				: (long long)(GET(ls->delay_max_ns) / 1000));
+		}
+	}
+	if (off < len)
+		off += (size_t)snprintf(buf + off, len - off, "delay_us=");
 	if (off < len)
 		format_hist(st, buf, len, off);
 }
@@ -1263,6 +1427,61 @@ static void take_windows(struct rx_sub *r)
 		r->nwin++;
 }
 
+/* Each leg's state now (a receiver with two legs): a change is logged
+ * once, rate-limited against a flapping link. */
+static void step_legs(struct rx_sub *r, struct substate_input *in)
+{
+	const struct sub_stats *st = sub_stats(r->sub);
+	uint64_t started = GET(st->started_ns), drained = GET(st->drained_ns);
+	unsigned int l, supp;
+
+	in->legs = sub_config_legs(&r->cfg);
+	for (l = 0; l < in->legs; l++) {
+		const struct sub_leg_stats *ls = &st->leg[l];
+		enum sub_leg_state was = r->leg[l];
+		uint64_t lost = GET(ls->lost);
+
+		in->leg[l] = substate_leg(GET(ls->last_ns), started, drained,
+					  &in->leg_silent_ns[l]);
+		r->leg[l] = in->leg[l];
+		if (in->legs < 2 || in->leg[l] == was)
+			continue;
+		if (in->leg[l] == SUB_LEG_DOWN) {
+			r->leg_lost_at_down[l] = lost;
+			r->leg_down_ns[l] = drained - in->leg_silent_ns[l];
+			if (log_ratelimit_ok(&r->leg_rl, &supp))
+				log_warn("subscription %s: leg %c down (no "
+					 "packet on %s for %.1f s)%s%s",
+					 r->set.name, 'A' + l,
+					 l ? r->cfg.ifname2 : r->cfg.ifname,
+					 (double)in->leg_silent_ns[l] / 1e9,
+					 GET(st->leg[!l].last_ns) &&
+						 in->leg[!l] != SUB_LEG_DOWN
+					     ? "; the other leg carries the "
+					       "stream"
+					     : "",
+					 supp ? " (and earlier leg changes "
+						"not logged)"
+					      : "");
+		} else if (in->leg[l] == SUB_LEG_OK && was == SUB_LEG_DOWN) {
+			if (log_ratelimit_ok(&r->leg_rl, &supp))
+				log_info(
+				    "subscription %s: leg %c back after "
+				    "%.1f s (%llu packets lost on it)%s",
+				    r->set.name, 'A' + l,
+				    (double)(GET(ls->last_ns) -
+					     r->leg_down_ns[l]) /
+					1e9,
+				    (unsigned long long)(lost -
+							 r->leg_lost_at_down
+							     [l]),
+				    supp ? " (and earlier leg changes "
+					   "not logged)"
+					 : "");
+		}
+	}
+}
+
 static void step_state(struct rx *rx, struct rx_sub *r, bool clock_settled)
 {
 	const struct sub_stats *st = r->sub ? sub_stats(r->sub) : NULL;
@@ -1276,6 +1495,7 @@ static void step_state(struct rx *rx, struct rx_sub *r, bool clock_settled)
 	    .expects_ptp = r->sdp_ptp || r->set.timing == SUB_TIMING_PTP,
 	    .clock_settled = clock_settled,
 	    .latency_us = (uint32_t)(r->set.latency_ns / 1000),
+	    .legs = 1,
 	};
 
 	if (r->sub != r->state_sub) {
@@ -1284,10 +1504,13 @@ static void step_state(struct rx *rx, struct rx_sub *r, bool clock_settled)
 		 * stream forgot them) */
 		r->state_sub = r->sub;
 		r->windows_seen = st ? GET(st->delay_windows) : 0;
+		r->leg[0] = r->leg[1] = SUB_LEG_WAITING;
 		substate_rebase(&r->state, &in);
 	}
-	if (r->sub)
+	if (r->sub) {
 		take_windows(r);
+		step_legs(r, &in);
+	}
 	in.safe_latency_us =
 	    rx_sub_safe_latency_us(rx, (unsigned int)(r - rx->subs));
 	if (!substate_step(&r->state, &in))
@@ -1414,12 +1637,22 @@ size_t rx_status(const struct rx *rx, char *buf, size_t len, size_t off)
 			continue;
 		}
 		st = sub_stats(r->sub);
-		off += (size_t)snprintf(
-		    buf + off, len - off,
-		    " | sub %s rx=%llu lost=%llu late=%llu delay_us",
-		    r->set.name, (unsigned long long)GET(st->received),
-		    (unsigned long long)GET(st->lost),
-		    (unsigned long long)GET(st->late));
+		off += (size_t)snprintf(buf + off, len - off,
+					" | sub %s rx=%llu lost=%llu late=%llu",
+					r->set.name,
+					(unsigned long long)GET(st->received),
+					(unsigned long long)GET(st->lost),
+					(unsigned long long)GET(st->late));
+		if (off < len && sub_config_legs(&r->cfg) == 2)
+			off += (size_t)snprintf(
+			    buf + off, len - off, " legs A=%s/%llu B=%s/%llu",
+			    substate_leg_name(r->leg[0]),
+			    (unsigned long long)GET(st->leg[0].lost),
+			    substate_leg_name(r->leg[1]),
+			    (unsigned long long)GET(st->leg[1].lost));
+		if (off < len)
+			off +=
+			    (size_t)snprintf(buf + off, len - off, " delay_us");
 		if (off < len)
 			off = format_hist(st, buf, len, off);
 	}

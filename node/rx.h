@@ -29,6 +29,8 @@ enum {
 	SUB_GIVEN_PTIME = 1 << 5,
 	SUB_GIVEN_OFFSET = 1 << 6,
 	SUB_GIVEN_FILTER = 1 << 7,
+	SUB_GIVEN_ADDR2 = 1 << 8,
+	SUB_GIVEN_FILTER2 = 1 << 9,
 };
 
 /* A subscription's settings, as an INI section, an API request or the
@@ -50,6 +52,11 @@ struct sub_settings {
 	uint32_t mediaclk_offset;
 	bool has_source_filter;
 	struct in_addr source_filter;
+	/* the second leg (ST 2022-7): given, or the SDP's DUP leg */
+	struct sockaddr_in addr2;
+	char ifname2[32];
+	bool has_source_filter2;
+	struct in_addr source_filter2;
 	unsigned int nrx;		 /* rx_channels: RX channels ... */
 	uint8_t rx[SOURCE_MAX_CHANNELS]; /* ... 0-based */
 	unsigned int nstream_ch;	 /* stream_channels, 0: 1-nrx */
@@ -71,7 +78,10 @@ int sub_settings_check(const struct sub_settings *s, char *err, size_t err_len);
 /* The receiver's config from @s and, when the stream is an SDP's, @st
  * (keys given in @s win). 0, or -EINVAL with the reason in @err (an
  * encoding other than L24/L16, a rate outside 44.1/48/96 kHz, more frames
- * per packet than fit). */
+ * per packet than fit, a second leg that cannot be told apart from the
+ * first). The second leg is address2 when given, else the SDP's DUP leg
+ * when this host is on its network (interface2, or a subnet of this
+ * host's holding the leg's source filter): docs/redundancy.md. */
 int sub_settings_resolve(const struct sub_settings *s,
 			 const struct sdp_stream *st, struct sub_config *out,
 			 char *err, size_t err_len);
@@ -193,6 +203,10 @@ unsigned int rx_stream_channels(const struct rx *rx);
  * receiving, late, no-audio, clock-mismatch) and why. */
 const char *rx_sub_state(const struct rx *rx, unsigned int slot);
 const char *rx_sub_state_reason(const struct rx *rx, unsigned int slot);
+/* Leg @leg's state (waiting, ok, down) of a two-leg subscription, or
+ * NULL (no such leg, or no receiver yet). */
+const char *rx_sub_leg_state(const struct rx *rx, unsigned int slot,
+			     unsigned int leg);
 /* The smallest latency that would have held over the last 10 s of
  * arrivals (us, rounded up to 250), or -1 when not known yet. */
 int64_t rx_sub_safe_latency_us(const struct rx *rx, unsigned int slot);

@@ -7,7 +7,7 @@
  * - A packet of another SSRC than the stream's is a stray, a spoof, or a
  *   new sender. It is kept aside, not played, and counted as foreign
  *   until its SSRC proves itself: SSRC_PROVE packets in sequence while
- *   the current SSRC has been quiet for SSRC_QUIET. Then it becomes the
+ *   the current SSRC has been quiet for SSRC_QUIET_NS. Then it becomes the
  *   stream and what was kept plays: a sender that hands over on the same
  *   timeline (its packets fit where the buffer reads) loses nothing; one
  *   on another timeline is timed anew.
@@ -16,7 +16,15 @@
  *   than any latency, with none fitting in between (a sender that
  *   stepped to another timescale, a restart on the same SSRC).
  * - A stream aligned on arrival is read at its sender's rate
- *   (node/arrival.h). */
+ *   (node/arrival.h).
+ *
+ * Two legs (SMPTE ST 2022-7, docs/redundancy.md): each leg has a socket on
+ * its own network, its own sequence tracking (its own loss) and its own
+ * SSRC candidate; both feed one stream. A packet whose sequence number the
+ * other leg brought already is a redundant copy (counted, not played),
+ * tested before the jitter buffer, so a copy that comes after its twin
+ * played is never "late". A new SSRC proves itself on either leg while the
+ * stream's SSRC is quiet on both. */
 #include "node/sub.h"
 #include "common/net.h"
 #include "node/arrival.h"
@@ -42,9 +50,14 @@
  * two packet times): a spoofer between a live sender's packets never
  * gets there. */
 #define SSRC_QUIET_NS (2 * 1000 * 1000ull)
-#define SSRC_STASH    8 /* packets kept while a new SSRC proves itself */
-#define MISFIT_PKTS   8
-#define MISFIT_NS     (20 * 1000 * 1000ull)
+/* The latest packets kept while a new SSRC proves itself: those before
+ * them (a proof that outlasts 8 packets: a second leg skewed behind the
+ * first keeps the old SSRC live) are dropped as foreign, and the stream's
+ * sequence tracking starts at the first one kept, so what the receiver
+ * dropped is not counted as lost on the network. */
+#define SSRC_STASH  8
+#define MISFIT_PKTS 8
+#define MISFIT_NS   (20 * 1000 * 1000ull)
 
 const int32_t sub_hist_edges_us[SUB_HIST_BUCKETS - 1] = {
     0, 125, 250, 500, 1000, 2000, 4000, 8000, 16000,
@@ -58,9 +71,32 @@ struct stashed {
 	uint8_t buf[RX_BUF];
 };
 
+/* A new SSRC proving itself on one leg. */
+struct candidate {
+	bool on;
+	uint32_t ssrc;
+	uint16_t next_seq;
+	unsigned int n;
+	struct stashed stash[SSRC_STASH];
+};
+
+/* RFC 3550 sequence tracking: extended numbers, and which of the last
+ * 65536 were seen (a repeat is a duplicate whether or not it is still in
+ * time). Loss is expected - (received - repeats), plus what was lost
+ * before the last restart. */
+struct seqtrack {
+	bool have;
+	uint16_t max_seq;
+	uint64_t ext_base, ext_max;
+	uint64_t received, dups, lost_before;
+	uint64_t seen[65536 / 64];
+};
+
 struct sub {
 	struct sub_config cfg;
 	int fd;
+	int fd2; /* the second leg's, or -1 */
+	unsigned int legs;
 	struct jbuf *jb;
 	struct arrival *arr; /* arrival timing: the sender's rate */
 	struct recorder *rec[SUB_MAX_SINKS];
@@ -84,25 +120,16 @@ struct sub {
 	bool have_ssrc;
 	uint32_t ssrc;
 	uint64_t ssrc_last_ns; /* arrival of the stream's last packet */
-	/* a new SSRC proving itself */
-	bool cand;
-	uint32_t cand_ssrc;
-	uint16_t cand_next_seq;
-	unsigned int cand_n;
-	struct stashed stash[SSRC_STASH];
+	/* a new SSRC proving itself, on each leg */
+	struct candidate cand[SUB_LEGS];
 	/* packets that fit no timeline, in a row */
 	unsigned int misfits;
 	uint64_t misfit_first_ns;
 	/* the arrival delay window being measured */
 	uint64_t win_end_x;
 	int64_t win_min_ns, win_max_ns;
-	bool have_seq;
-	uint16_t max_seq;
-	uint64_t ext_base, ext_max; /* extended sequence numbers */
-	uint64_t epoch_received, epoch_dups, lost_before;
-	/* Sequence numbers seen among the last 65536: a repeat is a
-	 * duplicate whether or not it is still in time. */
-	uint64_t seen[65536 / 64];
+	struct seqtrack seq;		  /* the stream's, both legs merged */
+	struct seqtrack legseq[SUB_LEGS]; /* each leg's own */
 	uint64_t first_data_x;
 
 	int32_t *unpacked; /* SUB_MAX_FRAMES frames */
@@ -119,6 +146,39 @@ struct sub {
 #define STAT_INC(f)    STAT_SET(f, STAT_GET(f) + 1)
 #define GET_ARRIVAL(s) STAT_GET((s)->stats.arrival_timing)
 
+/* One leg's socket. With two legs, each takes only its own interface's
+ * packets: the legs may share a port (one group on two networks, or one
+ * unicast port on two addresses). -errno with @err. */
+static int open_leg(const struct sub *s, const struct sockaddr_in *addr,
+		    const char *ifname, char *err, size_t err_len)
+{
+	int fd = net_udp_rx_open(addr, ifname[0] ? ifname : NULL);
+	char ep[32];
+
+	if (fd < 0) {
+		snprintf(err, err_len,
+			 "subscription %s: cannot listen on %s: %s",
+			 s->cfg.name, net_endpoint_str(addr, ep, sizeof(ep)),
+			 strerror(-fd));
+		return fd;
+	}
+	if (s->legs == 2 && ifname[0]) {
+		int rc = net_bind_device(fd, ifname);
+
+		if (rc < 0) {
+			snprintf(err, err_len,
+				 "subscription %s: cannot take only %s's "
+				 "packets on %s: %s",
+				 s->cfg.name, ifname,
+				 net_endpoint_str(addr, ep, sizeof(ep)),
+				 strerror(-rc));
+			close(fd);
+			return rc;
+		}
+	}
+	return fd;
+}
+
 struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 {
 	struct sub *s = calloc(1, sizeof(*s));
@@ -131,6 +191,8 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 	}
 	s->cfg = *cfg;
 	s->fd = -1;
+	s->fd2 = -1;
+	s->legs = sub_config_legs(cfg);
 	if (cfg->channels < 1 || cfg->channels > SOURCE_MAX_CHANNELS) {
 		snprintf(err, err_len,
 			 "subscription %s: %u channels; 1-%d allowed",
@@ -163,21 +225,20 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 			 cfg->name);
 		goto out_destroy;
 	}
-	s->fd =
-	    net_udp_rx_open(&cfg->addr, cfg->ifname[0] ? cfg->ifname : NULL);
-	if (s->fd < 0) {
-		char ep[32];
-
-		snprintf(err, err_len,
-			 "subscription %s: cannot listen on %s: %s", cfg->name,
-			 net_endpoint_str(&cfg->addr, ep, sizeof(ep)),
-			 strerror(-s->fd));
+	s->fd = open_leg(s, &cfg->addr, cfg->ifname, err, err_len);
+	if (s->fd < 0)
 		goto out_destroy;
+	if (s->legs == 2) {
+		s->fd2 = open_leg(s, &cfg->addr2, cfg->ifname2, err, err_len);
+		if (s->fd2 < 0)
+			goto out_destroy;
 	}
 	STAT_SET(s->stats.delay_min_ns, INT64_MAX);
 	STAT_SET(s->stats.delay_max_ns, INT64_MIN);
 	STAT_SET(s->stats.win_delay_min_ns, INT64_MAX);
 	STAT_SET(s->stats.win_delay_max_ns, INT64_MIN);
+	STAT_SET(s->stats.leg[0].delay_max_ns, INT64_MIN);
+	STAT_SET(s->stats.leg[1].delay_max_ns, INT64_MIN);
 	s->win_min_ns = INT64_MAX;
 	s->win_max_ns = INT64_MIN;
 	s->first_data_x = UINT64_MAX;
@@ -194,6 +255,8 @@ void sub_destroy(struct sub *s)
 		return;
 	if (s->fd >= 0)
 		close(s->fd);
+	if (s->fd2 >= 0)
+		close(s->fd2);
 	jbuf_destroy(s->jb);
 	arrival_destroy(s->arr);
 	free(s->unpacked);
@@ -244,6 +307,11 @@ int sub_fd(const struct sub *s)
 	return s->fd;
 }
 
+int sub_fd2(const struct sub *s)
+{
+	return s->fd2;
+}
+
 void sub_start(struct sub *s, uint64_t now_ns)
 {
 	uint64_t x = mclock_ns_to_samples(now_ns, s->cfg.rate);
@@ -253,7 +321,12 @@ void sub_start(struct sub *s, uint64_t now_ns)
 	 * received nor late. */
 	while (recv(s->fd, s->bufs[0], RX_BUF, MSG_DONTWAIT) >= 0)
 		;
+	while (s->fd2 >= 0 &&
+	       recv(s->fd2, s->bufs[0], RX_BUF, MSG_DONTWAIT) >= 0)
+		;
 	s->play_x = x - s->latency_frames + s->lead_frames;
+	STAT_SET(s->stats.started_ns, now_ns);
+	STAT_SET(s->stats.drained_ns, now_ns);
 }
 
 void sub_set_timescale_ok(struct sub *s, bool ok)
@@ -280,14 +353,21 @@ void sub_resync(struct sub *s, uint64_t now_ns)
 	s->first_data_x = UINT64_MAX; /* a position on the old timescale */
 	/* Arrival times kept from before are on the old timescale too (up
 	 * to 37 s and more away): the stream's SSRC counts as just heard, so
-	 * a new SSRC proves itself in SSRC_QUIET, not after the step; a new
-	 * SSRC's stash, stamped on the old timescale, is let go (its next
-	 * SSRC_PROVE packets prove it again). */
+	 * a new SSRC proves itself in SSRC_QUIET, not after the step, and the
+	 * legs as just started, so a leg's silence is measured on the new
+	 * timescale; a new SSRC's stash, stamped on the old timescale, is let
+	 * go (its next SSRC_PROVE packets prove it again). */
 	s->ssrc_last_ns = now_ns;
-	if (s->cand) {
-		STAT_SET(s->stats.foreign_ssrc,
-			 STAT_GET(s->stats.foreign_ssrc) + s->cand_n);
-		s->cand = false;
+	STAT_SET(s->stats.started_ns, now_ns);
+	STAT_SET(s->stats.drained_ns, now_ns);
+	for (i = 0; i < SUB_LEGS; i++) {
+		STAT_SET(s->stats.leg[i].last_ns, 0);
+		if (s->cand[i].on) {
+			STAT_SET(s->stats.foreign_ssrc,
+				 STAT_GET(s->stats.foreign_ssrc) +
+				     s->cand[i].n);
+			s->cand[i].on = false;
+		}
 	}
 	for (i = 0; i < s->nrec; i++)
 		recorder_resync(s->rec[i]);
@@ -328,63 +408,82 @@ static uint64_t ts_position(const struct sub *s, uint32_t ts)
 	return s->play_x + (uint64_t)(int64_t)rtp_ts_diff(ts, at);
 }
 
-static bool seen_test_and_set(struct sub *s, uint16_t seq)
+static bool seen_test_and_set(struct seqtrack *t, uint16_t seq)
 {
 	uint64_t bit = 1ull << (seq & 63);
-	bool was = s->seen[seq >> 6] & bit;
+	bool was = t->seen[seq >> 6] & bit;
 
-	s->seen[seq >> 6] |= bit;
+	t->seen[seq >> 6] |= bit;
 	return was;
 }
 
 /* RFC 3550 style extended sequence numbers. Returns true for a repeat of a
  * sequence number already seen (a duplicate). */
-static bool track_seq(struct sub *s, uint16_t seq, bool *reordered)
+static bool track_seq(struct seqtrack *t, uint16_t seq, bool *reordered)
 {
 	int16_t d;
 	uint16_t q;
 
 	*reordered = false;
-	if (!s->have_seq) {
-		s->have_seq = true;
-		s->max_seq = seq;
-		s->ext_base = s->ext_max = 65536 + (uint64_t)seq;
-		s->epoch_received = s->epoch_dups = 0;
-		memset(s->seen, 0, sizeof(s->seen));
-		seen_test_and_set(s, seq);
+	t->received++;
+	if (!t->have) {
+		t->have = true;
+		t->max_seq = seq;
+		t->ext_base = t->ext_max = 65536 + (uint64_t)seq;
+		t->received = 1;
+		t->dups = 0;
+		memset(t->seen, 0, sizeof(t->seen));
+		seen_test_and_set(t, seq);
 		return false;
 	}
-	d = rtp_seq_diff(seq, s->max_seq);
+	d = rtp_seq_diff(seq, t->max_seq);
 	if (d > 0) {
 		/* Numbers entering the window are new again. */
-		for (q = (uint16_t)(s->max_seq + 1); q != seq; q++)
-			s->seen[q >> 6] &= ~(1ull << (q & 63));
-		s->seen[seq >> 6] &= ~(1ull << (seq & 63));
-		s->ext_max += (uint64_t)d;
-		s->max_seq = seq;
+		for (q = (uint16_t)(t->max_seq + 1); q != seq; q++)
+			t->seen[q >> 6] &= ~(1ull << (q & 63));
+		t->seen[seq >> 6] &= ~(1ull << (seq & 63));
+		t->ext_max += (uint64_t)d;
+		t->max_seq = seq;
 	} else if (d < 0) {
 		*reordered = true;
 		/* A packet from before the first one we saw. */
-		if (s->ext_max - s->ext_base < (uint64_t)-d)
-			s->ext_base = s->ext_max - (uint64_t)-d;
+		if (t->ext_max - t->ext_base < (uint64_t)-d)
+			t->ext_base = t->ext_max - (uint64_t)-d;
 	}
-	return seen_test_and_set(s, seq);
+	if (seen_test_and_set(t, seq)) {
+		t->dups++;
+		return true;
+	}
+	return false;
+}
+
+static uint64_t seq_lost(const struct seqtrack *t)
+{
+	uint64_t expected = t->have ? t->ext_max - t->ext_base + 1 : 0;
+	uint64_t got = t->received - t->dups;
+
+	return t->lost_before + (expected > got ? expected - got : 0);
+}
+
+/* A new sender: sequence tracking starts over, the loss so far kept. */
+static void seq_restart(struct seqtrack *t)
+{
+	t->lost_before = seq_lost(t);
+	t->have = false;
+	t->received = t->dups = 0;
 }
 
 static void publish_lost(struct sub *s)
 {
-	uint64_t expected = s->ext_max - s->ext_base + 1;
-	uint64_t got = s->epoch_received - s->epoch_dups;
-
-	STAT_SET(s->stats.lost,
-		 s->lost_before + (expected > got ? expected - got : 0));
+	STAT_SET(s->stats.lost, seq_lost(&s->seq));
 }
 
-static void record_delay(struct sub *s, uint32_t ts, uint64_t arrival_ns)
+static void record_delay(struct sub *s, unsigned int leg, uint32_t ts,
+			 uint64_t arrival_ns)
 {
-	int64_t delay = (int64_t)(arrival_ns - mclock_samples_to_ns(
-						   ts_position(s, ts),
-						   s->cfg.rate));
+	int64_t delay =
+	    (int64_t)(arrival_ns -
+		      mclock_samples_to_ns(ts_position(s, ts), s->cfg.rate));
 	/* Round towards minus infinity: 500 ns early is early. */
 	int64_t us = delay >= 0 ? delay / 1000 : -((-delay + 999) / 1000);
 	unsigned int b = 0;
@@ -400,15 +499,22 @@ static void record_delay(struct sub *s, uint32_t ts, uint64_t arrival_ns)
 		s->win_min_ns = delay;
 	if (delay > s->win_max_ns)
 		s->win_max_ns = delay;
+	if (delay > STAT_GET(s->stats.leg[leg].delay_max_ns))
+		STAT_SET(s->stats.leg[leg].delay_max_ns, delay);
 }
 
-/* The stream's first stored sample starts recordings that wait for it. */
+/* The stream's first stored sample starts recordings that wait for it:
+ * the earliest stored while playout has not reached it yet, so a packet
+ * that comes after a later one (reordered, or the other leg's copy of
+ * the one its twin's leg lost) still starts the stream. */
 static void note_first_data(struct sub *s, uint32_t ts)
 {
 	uint64_t pkt_x = ts_position(s, ts);
 
-	if (s->first_data_x == UINT64_MAX)
-		s->first_data_x = pkt_x > s->play_x ? pkt_x : s->play_x;
+	if (pkt_x < s->play_x)
+		pkt_x = s->play_x;
+	if (s->first_data_x > s->play_x && pkt_x < s->first_data_x)
+		s->first_data_x = pkt_x;
 }
 
 /* A packet that fits no timeline (beyond the buffer, or later than any
@@ -426,12 +532,20 @@ static void misfit(struct sub *s, uint64_t arrival_ns)
 	}
 }
 
-/* A packet of the stream's SSRC, checked up to its SSRC: into the jitter
- * buffer. */
-static void accept_pkt(struct sub *s, const struct rtp_hdr *h,
-		   const uint8_t *payload, size_t plen, uint64_t arrival_ns,
-		   uint64_t now_ns)
+/* Is a packet stamped @ts with @frames frames wholly behind playout? */
+static bool behind_playout(const struct sub *s, uint32_t ts,
+			   unsigned int frames)
 {
+	return rtp_ts_diff(ts + frames, jbuf_read_ts(s->jb)) <= 0;
+}
+
+/* A packet of the stream's SSRC on leg @leg, checked up to its SSRC: into
+ * the jitter buffer, unless the other leg brought it first. */
+static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
+		       const uint8_t *payload, size_t plen, uint64_t arrival_ns,
+		       uint64_t now_ns)
+{
+	struct sub_leg_stats *ls = &s->stats.leg[leg];
 	size_t frame_bytes = s->cfg.channels * rtp_bytes_per_sample(s->cfg.enc);
 	unsigned int frames = (unsigned int)(plen / frame_bytes);
 	bool reordered, dup;
@@ -440,47 +554,64 @@ static void accept_pkt(struct sub *s, const struct rtp_hdr *h,
 	s->ssrc_last_ns = arrival_ns;
 	if (!s->synced)
 		sync_stream(s, h->ts, arrival_ns, now_ns);
-	dup = track_seq(s, h->seq, &reordered);
-	s->epoch_received++;
 	STAT_INC(s->stats.received);
+	STAT_INC(ls->received);
+	STAT_SET(ls->last_ns, arrival_ns);
+	/* A repeat on its own leg is a duplicate, as on one network. */
+	dup = track_seq(&s->legseq[leg], h->seq, &reordered);
+	STAT_SET(ls->lost, seq_lost(&s->legseq[leg]));
+	if (dup) {
+		STAT_INC(s->stats.duplicate);
+		return;
+	}
+	dup = track_seq(&s->seq, h->seq, &reordered);
 	if (s->timescale_ok)
-		record_delay(s, h->ts, arrival_ns);
+		record_delay(s, leg, h->ts, arrival_ns);
+	if (dup) {
+		/* the other leg's copy came first: this one is redundant,
+		 * whether or not it would still have been in time */
+		STAT_INC(s->stats.redundant);
+		if (s->timescale_ok && behind_playout(s, h->ts, frames))
+			STAT_INC(ls->late);
+		publish_lost(s);
+		return;
+	}
 	if (GET_ARRIVAL(s))
 		arrival_note(s->arr,
 			     mclock_ns_to_samples(arrival_ns, s->cfg.rate),
 			     h->ts);
-	if (dup) {
-		s->epoch_dups++;
-		STAT_INC(s->stats.duplicate);
-		publish_lost(s);
-		return;
-	}
 	rtp_unpack(s->cfg.enc, payload, s->cfg.channels, frames, s->unpacked);
 	d = rtp_ts_diff(h->ts, jbuf_read_ts(s->jb));
 	switch (jbuf_put(s->jb, h->ts, s->unpacked, frames)) {
 	case JBUF_OK:
 		note_first_data(s, h->ts);
 		s->misfits = 0;
+		STAT_INC(ls->used);
 		if (reordered)
 			STAT_INC(s->stats.reordered);
 		break;
 	case JBUF_PARTLY_LATE:
 		note_first_data(s, h->ts);
 		s->misfits = 0;
-		if (s->timescale_ok)
+		STAT_INC(ls->used);
+		if (s->timescale_ok) {
+			STAT_INC(ls->late);
 			STAT_INC(s->stats.late);
-		else
+		} else {
 			STAT_INC(s->stats.unsynced);
+		}
 		break;
 	case JBUF_LATE:
 		if (d < -(int32_t)(s->cfg.rate / 10))
 			misfit(s, arrival_ns);
 		else
 			s->misfits = 0;
-		if (s->timescale_ok)
+		if (s->timescale_ok) {
+			STAT_INC(ls->late);
 			STAT_INC(s->stats.late);
-		else
+		} else {
 			STAT_INC(s->stats.unsynced);
+		}
 		break;
 	case JBUF_EARLY:
 		misfit(s, arrival_ns);
@@ -490,95 +621,139 @@ static void accept_pkt(struct sub *s, const struct rtp_hdr *h,
 			STAT_INC(s->stats.unsynced);
 		break;
 	case JBUF_DUPLICATE:
-		s->epoch_dups++;
+		s->seq.dups++;
 		STAT_INC(s->stats.duplicate);
 		break;
 	}
 	publish_lost(s);
 }
 
-/* The SSRC proving itself has: it is the stream from now on, and what
- * it sent so far plays. On the timeline the buffer reads (a hand-over)
- * nothing is lost; on another, the stream is timed anew. */
-static void take_candidate(struct sub *s, uint64_t now_ns)
+/* Whether stream position @ts continues the timeline the buffer reads:
+ * not more than a tenth of a second behind it, nor beyond the buffer. */
+static bool on_timeline(const struct sub *s, uint32_t ts)
 {
-	const struct stashed *first = &s->stash[0];
-	int32_t d = rtp_ts_diff(rtp_peek_ts(first->buf), jbuf_read_ts(s->jb));
-	unsigned int i, n = s->cand_n < SSRC_STASH ? s->cand_n : SSRC_STASH;
+	int32_t d = rtp_ts_diff(ts, jbuf_read_ts(s->jb));
 
-	STAT_INC(s->stats.ssrc_changes);
+	return d >= -(int32_t)(s->cfg.rate / 10) &&
+	       d < (int32_t)jbuf_capacity(s->jb);
+}
+
+/* The oldest packet leg @c's stash (a ring of the latest) still has. */
+static const struct stashed *stash_first(const struct candidate *c)
+{
+	return &c->stash[c->n < SSRC_STASH ? 0 : c->n % SSRC_STASH];
+}
+
+/* Play the packets leg @leg's candidate kept, oldest first. */
+static void play_stash(struct sub *s, unsigned int leg, uint64_t now_ns)
+{
+	struct candidate *c = &s->cand[leg];
+	unsigned int i, n = c->n < SSRC_STASH ? c->n : SSRC_STASH;
+	unsigned int first = c->n - n;
+
 	/* what the stash could not keep was never played: foreign */
-	if (s->cand_n > n)
+	if (c->n > n)
 		STAT_SET(s->stats.foreign_ssrc,
-			 STAT_GET(s->stats.foreign_ssrc) + (s->cand_n - n));
-	s->lost_before = STAT_GET(s->stats.lost);
-	s->have_seq = false;
-	s->ssrc = s->cand_ssrc;
-	STAT_SET(s->stats.ssrc, s->ssrc);
-	s->cand = false;
-	if (d < -(int32_t)(s->cfg.rate / 10) ||
-	    d >= (int32_t)jbuf_capacity(s->jb))
-		s->synced = false;
+			 STAT_GET(s->stats.foreign_ssrc) + (c->n - n));
+	c->on = false;
 	for (i = 0; i < n; i++) {
 		struct rtp_hdr h;
 		const uint8_t *payload;
 		size_t plen;
 
-		if (rtp_hdr_decode(s->stash[i].buf, s->stash[i].len, &h,
-				   &payload, &plen) == 0)
-			accept_pkt(s, &h, payload, plen, s->stash[i].arrival_ns,
-			       now_ns);
+		const struct stashed *k = &c->stash[(first + i) % SSRC_STASH];
+
+		if (rtp_hdr_decode(k->buf, k->len, &h, &payload, &plen) == 0)
+			accept_pkt(s, leg, &h, payload, plen, k->arrival_ns,
+				   now_ns);
 	}
 }
 
-/* A packet of another SSRC than the stream's. */
-static void candidate(struct sub *s, const struct rtp_hdr *h,
+/* The SSRC proving itself on leg @leg has: it is the stream from now on,
+ * and what it sent so far plays (the other leg's copies of the same SSRC
+ * too, as redundant ones). On the timeline the buffer reads (a hand-over)
+ * nothing is lost; on another, the stream is timed anew. */
+static void take_candidate(struct sub *s, unsigned int leg, uint64_t now_ns)
+{
+	const struct stashed *first = stash_first(&s->cand[leg]);
+	unsigned int l;
+
+	STAT_INC(s->stats.ssrc_changes);
+	seq_restart(&s->seq);
+	for (l = 0; l < SUB_LEGS; l++)
+		seq_restart(&s->legseq[l]);
+	s->ssrc = s->cand[leg].ssrc;
+	STAT_SET(s->stats.ssrc, s->ssrc);
+	if (!on_timeline(s, rtp_peek_ts(first->buf)))
+		s->synced = false;
+	play_stash(s, leg, now_ns);
+	for (l = 0; l < SUB_LEGS; l++) {
+		if (l == leg || !s->cand[l].on)
+			continue;
+		if (s->cand[l].ssrc == s->ssrc) {
+			play_stash(s, l, now_ns);
+		} else {
+			STAT_SET(s->stats.foreign_ssrc,
+				 STAT_GET(s->stats.foreign_ssrc) +
+				     s->cand[l].n);
+			s->cand[l].on = false;
+		}
+	}
+}
+
+/* A packet of another SSRC than the stream's, on leg @leg. */
+static void candidate(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 		      const uint8_t *buf, size_t len,
 		      const struct sockaddr_in *from, uint64_t arrival_ns,
 		      uint64_t now_ns)
 {
 	uint64_t quiet = mclock_samples_to_ns(2 * s->chunk, s->cfg.rate);
+	struct candidate *c = &s->cand[leg];
 	struct stashed *k;
 
 	if (quiet < SSRC_QUIET_NS)
 		quiet = SSRC_QUIET_NS;
-	if (!s->cand || h->ssrc != s->cand_ssrc || h->seq != s->cand_next_seq) {
+	if (!c->on || h->ssrc != c->ssrc || h->seq != c->next_seq) {
 		/* another one, or out of sequence: start over */
-		if (s->cand)
+		if (c->on)
 			STAT_SET(s->stats.foreign_ssrc,
-				 STAT_GET(s->stats.foreign_ssrc) + s->cand_n);
-		s->cand = true;
-		s->cand_ssrc = h->ssrc;
-		s->cand_n = 0;
+				 STAT_GET(s->stats.foreign_ssrc) + c->n);
+		c->on = true;
+		c->ssrc = h->ssrc;
+		c->n = 0;
 	}
-	s->cand_next_seq = (uint16_t)(h->seq + 1);
-	if (s->cand_n < SSRC_STASH) {
-		k = &s->stash[s->cand_n];
-		k->arrival_ns = arrival_ns;
-		k->from = *from;
-		k->len = (uint16_t)len;
-		memcpy(k->buf, buf, len);
-	}
-	s->cand_n++;
-	if (s->cand_n >= SSRC_PROVE && arrival_ns >= s->ssrc_last_ns + quiet)
-		take_candidate(s, now_ns);
+	c->next_seq = (uint16_t)(h->seq + 1);
+	k = &c->stash[c->n % SSRC_STASH];
+	k->arrival_ns = arrival_ns;
+	k->from = *from;
+	k->len = (uint16_t)len;
+	memcpy(k->buf, buf, len);
+	c->n++;
+	/* the stream's SSRC must be quiet on every leg */
+	if (c->n >= SSRC_PROVE && arrival_ns >= s->ssrc_last_ns + quiet)
+		take_candidate(s, leg, now_ns);
 }
 
-void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
-		   const struct sockaddr_in *from, uint64_t arrival_ns,
-		   uint64_t now_ns)
+void sub_rx_packet_leg(struct sub *s, unsigned int leg, const uint8_t *buf,
+		       size_t len, const struct sockaddr_in *from,
+		       uint64_t arrival_ns, uint64_t now_ns)
 {
 	size_t frame_bytes = s->cfg.channels * rtp_bytes_per_sample(s->cfg.enc);
+	const struct in_addr *filter =
+	    leg ? &s->cfg.source_filter2 : &s->cfg.source_filter;
+	bool filtered =
+	    leg ? s->cfg.has_source_filter2 : s->cfg.has_source_filter;
 	const uint8_t *payload;
 	size_t plen;
 	struct rtp_hdr h;
 
+	if (leg >= s->legs)
+		return;
 	if (rtp_hdr_decode(buf, len, &h, &payload, &plen) < 0) {
 		STAT_INC(s->stats.bad_header);
 		return;
 	}
-	if (s->cfg.has_source_filter &&
-	    from->sin_addr.s_addr != s->cfg.source_filter.s_addr) {
+	if (filtered && from->sin_addr.s_addr != filter->s_addr) {
 		STAT_INC(s->stats.foreign);
 		return;
 	}
@@ -599,23 +774,37 @@ void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
 		s->ssrc = h.ssrc;
 		STAT_SET(s->stats.ssrc, h.ssrc);
 	} else if (h.ssrc != s->ssrc) {
-		candidate(s, &h, buf, len, from, arrival_ns, now_ns);
+		candidate(s, leg, &h, buf, len, from, arrival_ns, now_ns);
 		return;
-	} else if (s->cand) {
+	} else if (s->cand[leg].on) {
 		/* the stream goes on: what claimed to follow it was not */
 		STAT_SET(s->stats.foreign_ssrc,
-			 STAT_GET(s->stats.foreign_ssrc) + s->cand_n);
-		s->cand = false;
+			 STAT_GET(s->stats.foreign_ssrc) + s->cand[leg].n);
+		s->cand[leg].on = false;
 	}
-	accept_pkt(s, &h, payload, plen, arrival_ns, now_ns);
+	accept_pkt(s, leg, &h, payload, plen, arrival_ns, now_ns);
+}
+
+void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
+		   const struct sockaddr_in *from, uint64_t arrival_ns,
+		   uint64_t now_ns)
+{
+	sub_rx_packet_leg(s, 0, buf, len, from, arrival_ns, now_ns);
 }
 
 unsigned int sub_pending(const struct sub *s)
 {
-	return s->cand ? s->cand_n : 0;
+	unsigned int l, n = 0;
+
+	for (l = 0; l < SUB_LEGS; l++)
+		if (s->cand[l].on)
+			n += s->cand[l].n;
+	return n;
 }
 
-void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns)
+/* Drain leg @leg's socket @fd. RT. */
+static void drain_leg(struct sub *s, unsigned int leg, int fd, uint64_t now_ns,
+		      int64_t clock_offset_ns)
 {
 	for (;;) {
 		int i, n;
@@ -632,7 +821,7 @@ void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns)
 			    .msg_controllen = sizeof(s->ctrl[i]),
 			};
 		}
-		n = recvmmsg(s->fd, s->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+		n = recvmmsg(fd, s->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			return;
 		for (i = 0; i < n; i++) {
@@ -655,12 +844,21 @@ void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns)
 				STAT_INC(s->stats.bad_size);
 				continue;
 			}
-			sub_rx_packet(s, s->bufs[i], s->msgs[i].msg_len,
-				      &s->from[i], arrival, now_ns);
+			sub_rx_packet_leg(s, leg, s->bufs[i],
+					  s->msgs[i].msg_len, &s->from[i],
+					  arrival, now_ns);
 		}
 		if (n < RX_BATCH)
 			return;
 	}
+}
+
+void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns)
+{
+	drain_leg(s, 0, s->fd, now_ns, clock_offset_ns);
+	if (s->fd2 >= 0)
+		drain_leg(s, 1, s->fd2, now_ns, clock_offset_ns);
+	STAT_SET(s->stats.drained_ns, now_ns);
 }
 
 /* Close the arrival delay window that ends before @play_x. RT. */

@@ -1,5 +1,8 @@
 /* A subscription: receives one RTP stream, checks every packet, buffers it by
- * timestamp and plays it out at PTP time t + latency to its sinks. */
+ * timestamp and plays it out at PTP time t + latency to its sinks. The
+ * stream may come over two legs (SMPTE ST 2022-7, docs/redundancy.md): the
+ * same packets on two networks, merged by sequence number into the one
+ * jitter buffer, the first good copy of each packet played. */
 #ifndef D4_NODE_SUB_H
 #define D4_NODE_SUB_H
 
@@ -16,6 +19,7 @@
 #define SUB_LATENCY_MIN_NS     (250 * 1000ull)
 #define SUB_LATENCY_MAX_NS     (100 * 1000 * 1000ull)
 #define SUB_LATENCY_DEFAULT_NS (4 * 1000 * 1000ull) /* docs/api.md "Latency" */
+#define SUB_LEGS	       2 /* ST 2022-7: a first and a second leg */
 
 enum sub_timing {
 	SUB_TIMING_AUTO, /* PTP when the stream's timestamps fit, else arrival
@@ -38,11 +42,39 @@ struct sub_config {
 	uint32_t mediaclk_offset;
 	bool has_source_filter;
 	struct in_addr source_filter;
+	/* the second leg: none while addr2.sin_family is 0. With two legs
+	 * each leg's socket takes only its own interface's packets. */
+	struct sockaddr_in addr2;
+	char ifname2[32];
+	bool has_source_filter2;
+	struct in_addr source_filter2;
 };
+
+/* How many legs @cfg has: 1, or 2 with a second. */
+static inline unsigned int sub_config_legs(const struct sub_config *cfg)
+{
+	return cfg->addr2.sin_family ? 2 : 1;
+}
 
 /* Arrival minus the packet's own timestamp time, in these buckets (µs). */
 #define SUB_HIST_BUCKETS 10
 extern const int32_t sub_hist_edges_us[SUB_HIST_BUCKETS - 1];
+
+/* One leg's own counters (the stream's are in struct sub_stats). Its loss
+ * is counted from its own sequence numbers, so it is what that network
+ * lost, whatever the other leg delivered. */
+struct sub_leg_stats {
+	_Atomic uint64_t received; /* packets of the stream on this leg */
+	_Atomic uint64_t lost;	   /* sequence gaps on this leg */
+	/* its copy came after its playout time (whether or not the other
+	 * leg's copy was in time), on a settled clock */
+	_Atomic uint64_t late;
+	_Atomic uint64_t used; /* its copy came first and went to the buffer */
+	_Atomic uint64_t last_ns; /* arrival of its last packet, 0: none yet */
+	/* the latest a packet of this leg came after its own time (on a
+	 * settled clock): with the other leg's, the skew between them */
+	_Atomic int64_t delay_max_ns;
+};
 
 struct sub_stats {
 	_Atomic uint64_t received; /* valid packets for this stream */
@@ -87,6 +119,15 @@ struct sub_stats {
 	_Atomic int64_t win_delay_min_ns;
 	_Atomic int64_t win_delay_max_ns;
 	_Atomic uint64_t delay_windows;
+	/* ST 2022-7: copies of a packet the other leg brought first (the
+	 * second of each pair: not duplicates, not played) */
+	_Atomic uint64_t redundant;
+	struct sub_leg_stats leg[SUB_LEGS];
+	/* PTP time of the receiver's start and of its last pass over its
+	 * sockets: a leg's silence is drained_ns - its last_ns, which a
+	 * stalled media thread does not grow */
+	_Atomic uint64_t started_ns;
+	_Atomic uint64_t drained_ns;
 };
 
 #define SUB_DELAY_WINDOW_S 2
@@ -119,6 +160,8 @@ const struct sub_stats *sub_stats(const struct sub *s);
 struct meter;
 const struct meter *sub_meter(const struct sub *s);
 int sub_fd(const struct sub *s);
+/* The second leg's socket, or -1 without a second leg. */
+int sub_fd2(const struct sub *s);
 
 /* Media side. RT: no alloc, no block. */
 void sub_start(struct sub *s, uint64_t now_ns);
@@ -127,16 +170,22 @@ void sub_set_timescale_ok(struct sub *s, bool ok);
 /* After a media clock step: play from @now_ns - latency again and re-time
  * the stream at its next packet. RT. */
 void sub_resync(struct sub *s, uint64_t now_ns);
-/* One datagram that arrived at PTP time @arrival_ns from @from. */
+/* One datagram that arrived at PTP time @arrival_ns from @from (on the
+ * first leg). */
 void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
 		   const struct sockaddr_in *from, uint64_t arrival_ns,
 		   uint64_t now_ns);
-/* Packets of a new SSRC kept aside while it proves itself: each packet
- * is, in the end, exactly one of received, bad_header, foreign, bad_pt,
- * bad_size or foreign_ssrc, or still pending. */
+/* The same on leg @leg (0: first, 1: second). */
+void sub_rx_packet_leg(struct sub *s, unsigned int leg, const uint8_t *buf,
+		       size_t len, const struct sockaddr_in *from,
+		       uint64_t arrival_ns, uint64_t now_ns);
+/* Packets of a new SSRC kept aside while it proves itself, on either leg:
+ * each packet is, in the end, exactly one of received, bad_header,
+ * foreign, bad_pt, bad_size or foreign_ssrc, or still pending. */
 unsigned int sub_pending(const struct sub *s);
-/* Drain the socket (recvmmsg, non-blocking); @now_ns maps kernel receive
- * timestamps onto PTP time through @clock_offset_ns (PTP - CLOCK_REALTIME). */
+/* Drain the sockets, both legs' (recvmmsg, non-blocking); @now_ns maps
+ * kernel receive timestamps onto PTP time through @clock_offset_ns (PTP -
+ * CLOCK_REALTIME). */
 void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns);
 /* Play out every frame due by @now_ns; returns when the next is due. */
 uint64_t sub_playout(struct sub *s, uint64_t now_ns);

@@ -93,10 +93,25 @@ bool substate_step(struct substate *st, const struct substate_input *in)
 				 "after their playout time at %u us",
 				 (unsigned long long)late1,
 				 (unsigned long long)rx1, in->latency_us);
+	} else if (in->legs == 2 && (in->leg[0] == SUB_LEG_DOWN) !=
+					(in->leg[1] == SUB_LEG_DOWN)) {
+		/* one leg down, the other carrying: the audio is whole, the
+		 * protection gone (both down: the stream stopped, which
+		 * no-audio says once the second is over) */
+		unsigned int bad = in->leg[0] == SUB_LEG_DOWN ? 0 : 1;
+
+		next = SUB_DEGRADED;
+		snprintf(why, sizeof(why),
+			 "leg %c down (no packet for %.1f s); playing from "
+			 "leg %c, %llu packets in the last second",
+			 'A' + bad, (double)in->leg_silent_ns[bad] / 1e9,
+			 'A' + !bad, (unsigned long long)rx1);
 	} else {
 		next = SUB_RECEIVING;
-		snprintf(why, sizeof(why), "%llu packets in the last second%s",
+		snprintf(why, sizeof(why),
+			 "%llu packets in the last second%s%s",
 			 (unsigned long long)rx1,
+			 in->legs == 2 ? " on both legs" : "",
 			 in->arrival_timing ? ", aligned on arrival" : "");
 	}
 	/* the reason is kept current; a change is reported once */
@@ -122,6 +137,32 @@ const char *substate_name(enum sub_state s)
 		return "no-audio";
 	case SUB_CLOCK_MISMATCH:
 		return "clock-mismatch";
+	case SUB_DEGRADED:
+		return "degraded";
+	}
+	return "?";
+}
+
+enum sub_leg_state substate_leg(uint64_t last_ns, uint64_t started_ns,
+				uint64_t drained_ns, uint64_t *silent_ns)
+{
+	uint64_t since = last_ns > started_ns ? last_ns : started_ns;
+
+	*silent_ns = drained_ns > since ? drained_ns - since : 0;
+	if (*silent_ns > SUBSTATE_LEG_DOWN_NS)
+		return SUB_LEG_DOWN;
+	return last_ns ? SUB_LEG_OK : SUB_LEG_WAITING;
+}
+
+const char *substate_leg_name(enum sub_leg_state s)
+{
+	switch (s) {
+	case SUB_LEG_WAITING:
+		return "waiting";
+	case SUB_LEG_OK:
+		return "ok";
+	case SUB_LEG_DOWN:
+		return "down";
 	}
 	return "?";
 }

@@ -12,7 +12,13 @@
  *   no-audio        it received, but nothing for a second
  *   clock-mismatch  packets come, stamped on another clock than this
  *                   node's PTP time (played aligned on their arrival, or
- *                   not at all with timing = ptp) */
+ *                   not at all with timing = ptp)
+ *   degraded        receiving, in time, but one of its two legs (ST
+ *                   2022-7) is down: the audio is whole, the protection
+ *                   is gone
+ *
+ * Each leg of a two-leg subscription has a state of its own: waiting (no
+ * packet yet), ok, down (nothing for SUBSTATE_LEG_DOWN_NS). */
 #ifndef D4_NODE_SUBSTATE_H
 #define D4_NODE_SUBSTATE_H
 
@@ -27,7 +33,19 @@ enum sub_state {
 	SUB_LATE,
 	SUB_NO_AUDIO,
 	SUB_CLOCK_MISMATCH,
+	SUB_DEGRADED,
 };
+
+enum sub_leg_state {
+	SUB_LEG_WAITING,
+	SUB_LEG_OK,
+	SUB_LEG_DOWN,
+};
+
+/* A leg is down after this long without a packet: well inside the second
+ * in which a user expects to see a cable pulled, and 300 packets at 1 ms,
+ * so no burst of loss reads as a dead link. */
+#define SUBSTATE_LEG_DOWN_NS (300 * 1000 * 1000ull)
 
 #define SUBSTATE_TICKS 10 /* the last second, at 100 ms ticks */
 
@@ -41,6 +59,10 @@ struct substate_input {
 	bool clock_settled;	/* this node's media clock is locked/free-run */
 	uint32_t latency_us;
 	int64_t safe_latency_us; /* measured, or < 0: not known */
+	/* ST 2022-7: 1 or 2 legs, each one's state and silence */
+	unsigned int legs;
+	enum sub_leg_state leg[2];
+	uint64_t leg_silent_ns[2];
 };
 
 struct substate {
@@ -63,5 +85,14 @@ void substate_rebase(struct substate *st, const struct substate_input *in);
 /* One tick. Returns true when the state changed (st->reason says why). */
 bool substate_step(struct substate *st, const struct substate_input *in);
 const char *substate_name(enum sub_state s);
+
+/* A leg's state from the arrival of its last packet (0: none yet), the
+ * receiver's start and its last pass over its sockets (PTP ns); its
+ * silence (time without a packet) into *@silent_ns. A stalled receiver
+ * does not make its legs look silent: silence is measured to its last
+ * pass. */
+enum sub_leg_state substate_leg(uint64_t last_ns, uint64_t started_ns,
+				uint64_t drained_ns, uint64_t *silent_ns);
+const char *substate_leg_name(enum sub_leg_state s);
 
 #endif

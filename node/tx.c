@@ -23,6 +23,12 @@
 
 #define GET(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
+/* The second leg's way into its loop (the flow's second send step). */
+struct tx_port {
+	struct relay *relay;
+	int handle;
+};
+
 struct tx_flow {
 	bool used;
 	bool dropping; /* being deleted: left out of the state written */
@@ -32,6 +38,10 @@ struct tx_flow {
 	int loop;      /* its D4 loop */
 	bool own_loop; /* the default loop (else the INI's "on flow") */
 	char list[40]; /* a unicast flow's relay list, else "" */
+	/* the second leg (ST 2022-7): its own default loop, -1 without */
+	int loop2;
+	char list2[40];
+	struct tx_port port2;
 	unsigned int sdp_version;
 	uint64_t skipped_seen;	 /* skipped packets logged so far */
 	uint64_t skipped_log_ns; /* when they were last logged */
@@ -139,6 +149,20 @@ static int flow_sdp(const struct tx *tx, const struct tx_flow *f,
 	if (net_is_multicast(&fc->dest)) {
 		st.has_source_filter = true;
 		st.source_filter = st.origin_addr;
+	}
+	if (flow_config_has_leg2(fc)) {
+		/* ST 2022-7 (RFC 7104): two media sections grouped as DUP;
+		 * a receiver that knows only one takes the first */
+		snprintf(st.mid, sizeof(st.mid), "primary");
+		st.dup.present = true;
+		snprintf(st.dup.mid, sizeof(st.dup.mid), "secondary");
+		st.dup.addr = fc->dest2.sin_addr;
+		st.dup.port = ntohs(fc->dest2.sin_port);
+		st.dup.ttl = net_is_multicast(&fc->dest2) ? (int)fc->ttl : -1;
+		if (net_is_multicast(&fc->dest2)) {
+			st.dup.has_source_filter = true;
+			flow_origin2(f->flow, &st.dup.source_filter);
+		}
 	}
 	snprintf(st.direction, sizeof(st.direction), "recvonly");
 	len = sdp_write(&st, buf, buflen);
@@ -292,47 +316,67 @@ static void forget_orphan(struct tx *tx, const char *list)
 		}
 }
 
-/* A flow's default loop (stopped): a multicast flow sends to its group,
- * a unicast flow is the seed's relay over the list _<flow>_receivers,
- * which starts with the flow's destination (routing another receiver to
- * it is "_<flow>_receivers += host:port"). Its handle or -errno. */
-static int default_loop(struct tx *tx, struct tx_flow *f, char *err,
-			size_t err_len)
+/* The names of leg @leg's default loop and relay list of flow @name:
+ * flow_NAME and _NAME_receivers, flow2_NAME and _NAME_receivers2 (no
+ * first leg's name is a second leg's: flow "a-2"'s loop is flow_a_2). */
+static void leg_names(const char *name, unsigned int leg, char loop[40],
+		      char list[40])
+{
+	tx_d4_name(loop, 40, leg ? "flow2_" : "flow_", name, "");
+	tx_d4_name(list, 40, "_", name, leg ? "_receivers2" : "_receivers");
+}
+
+/* A flow's default loop for leg @leg (stopped): a multicast leg sends to
+ * its group, a unicast leg is the seed's relay over the list
+ * _<flow>_receivers (the second leg's: _<flow>_receivers2), which starts
+ * with the leg's destination (routing another receiver to it is
+ * "_<flow>_receivers += host:port"). Its handle or -errno. */
+static int default_loop(struct tx *tx, struct tx_flow *f, unsigned int leg,
+			char *err, size_t err_len)
 {
 	const struct flow_config *fc = &f->set;
+	const struct sockaddr_in *to = leg ? &fc->dest2 : &fc->dest;
 	struct d4_runtime *rt = relay_runtime(tx->env.relay);
-	char loop[40], other[40], dest[32], text[512], msg[256];
-	bool unicast = !net_is_multicast(&fc->dest);
-	unsigned int i;
+	char loop[40], list[40], other[40], olist[40], dest[32], text[512],
+	    msg[256];
+	char *mine = leg ? f->list2 : f->list;
+	bool unicast = !net_is_multicast(to);
+	unsigned int i, l;
 	int handle = -1, rc;
 
-	tx_d4_name(loop, sizeof(loop), "flow_", fc->name, "");
+	leg_names(fc->name, leg, loop, list);
 	if (unicast)
-		tx_d4_name(f->list, sizeof(f->list), "_", fc->name,
-			   "_receivers");
+		snprintf(mine, 40, "%s", list);
 	/* Names that differ only in what D4 names cannot hold ("a-b",
 	 * "a.b"; past 26 or 20 characters) would share a loop or a relay
 	 * list with a flow that runs: refused, not taken over. */
 	for (i = 0; i < tx->nslots; i++) {
 		const struct tx_flow *o = &tx->flows[i];
 
-		if (!o->used || o == f)
+		if (!o->used)
 			continue;
-		tx_d4_name(other, sizeof(other), "flow_", o->set.name, "");
-		if (!strcmp(other, loop)) {
-			snprintf(err, err_len,
-				 "flow %s has the D4 loop name %s already",
-				 o->set.name, loop);
-			return -EEXIST;
-		}
-		if (unicast && o->list[0] && !strcmp(o->list, f->list)) {
-			snprintf(err, err_len,
-				 "flow %s has the D4 relay list %s already",
-				 o->set.name, f->list);
-			return -EEXIST;
+		for (l = 0; l < (flow_config_has_leg2(&o->set) ? 2u : 1u);
+		     l++) {
+			if (o == f && l == leg)
+				continue;
+			leg_names(o->set.name, l, other, olist);
+			if (!strcmp(other, loop)) {
+				snprintf(err, err_len,
+					 "flow %s has the D4 loop name %s "
+					 "already",
+					 o->set.name, loop);
+				return -EEXIST;
+			}
+			if (unicast && !strcmp(l ? o->list2 : o->list, mine)) {
+				snprintf(err, err_len,
+					 "flow %s has the D4 relay list %s "
+					 "already",
+					 o->set.name, mine);
+				return -EEXIST;
+			}
 		}
 	}
-	net_endpoint_str(&fc->dest, dest, sizeof(dest));
+	net_endpoint_str(to, dest, sizeof(dest));
 	if (!unicast) {
 		snprintf(text, sizeof(text),
 			 "loop %s {\npkt = recv()\nsendto(pkt, %s)\n}\n", loop,
@@ -341,24 +385,56 @@ static int default_loop(struct tx *tx, struct tx_flow *f, char *err,
 		/* A flow of this name deleted earlier left its list (D4 has
 		 * no undeclare): it starts over with this receiver. List and
 		 * loop in one d4_exec: all or nothing. */
-		if (d4_var_format(rt, f->list, text, 1) == -ENOENT)
+		if (d4_var_format(rt, mine, text, 1) == -ENOENT)
 			snprintf(text, sizeof(text), "IP[] %s\n%s += %s\n",
-				 f->list, f->list, dest);
+				 mine, mine, dest);
 		else
-			snprintf(text, sizeof(text), "%s = [%s]\n", f->list,
-				 dest);
+			snprintf(text, sizeof(text), "%s = [%s]\n", mine, dest);
 		snprintf(text + strlen(text), sizeof(text) - strlen(text),
 			 "loop %s {\npkt = recv()\nfor ip in %s:\n"
 			 "sendto(pkt, ip)\nendfor\n}\n",
-			 loop, f->list);
+			 loop, mine);
 	}
 	rc = d4_exec(rt, text, strlen(text), &handle, msg, sizeof(msg));
 	if (rc < 0) {
 		/* a D4 variable of the user's by the list's name, say */
-		snprintf(err, err_len, "its D4 loop: %s", msg);
+		snprintf(err, err_len, "its %sD4 loop: %s",
+			 leg ? "second leg's " : "", msg);
 		return rc == -ENOSPC ? rc : -EBUSY;
 	}
 	return handle;
+}
+
+/* The second leg's packet through its loop. RT. */
+static int send_leg2(void *ctx, uint8_t *pkt, size_t len)
+{
+	struct tx_port *p = ctx;
+
+	return relay_run(p->relay, p->handle, pkt, len, NULL);
+}
+
+/* Build the second leg's loop and hand the flow its send step. */
+static int attach_leg2(struct tx *tx, struct tx_flow *f, char *err,
+		       size_t err_len)
+{
+	int rc;
+
+	f->loop2 = default_loop(tx, f, 1, err, err_len);
+	if (f->loop2 < 0) {
+		rc = f->loop2;
+		f->loop2 = -1;
+		return rc;
+	}
+	rc = relay_attach_output(tx->env.relay, f->loop2, flow_fd2(f->flow),
+				 NULL);
+	if (rc < 0) {
+		snprintf(err, err_len, "its second leg's D4 output: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	f->port2 = (struct tx_port){tx->env.relay, f->loop2};
+	flow_set_sender2(f->flow, send_leg2, &f->port2);
+	return 0;
 }
 
 static void clear_flow(struct tx *tx, struct tx_flow *f, bool running)
@@ -379,6 +455,11 @@ static void clear_flow(struct tx *tx, struct tx_flow *f, bool running)
 		if (f->own_loop)
 			d4_remove(rt, f->loop);
 	}
+	if (f->loop2 >= 0) {
+		d4_stop(rt, f->loop2);
+		relay_detach(tx->env.relay, f->loop2);
+		d4_remove(rt, f->loop2);
+	}
 	flow_destroy(f->flow);
 	memset(f, 0, sizeof(*f));
 	while (tx->nslots && !tx->flows[tx->nslots - 1].used)
@@ -391,7 +472,7 @@ int tx_flow_create(struct tx *tx, const struct flow_config *fc,
 	struct tx_flow *f;
 	struct source *src;
 	unsigned int slot, c;
-	bool orphaned;
+	bool orphaned, orphaned2;
 	int si, rc;
 
 	if (tx_flow_find(tx, fc->name) >= 0) {
@@ -419,6 +500,7 @@ int tx_flow_create(struct tx *tx, const struct flow_config *fc,
 	f->set = *fc;
 	f->origin = origin;
 	f->loop = -1;
+	f->loop2 = -1;
 	if (!f->set.nch) {
 		f->set.nch = source_channels(src);
 		for (c = 0; c < f->set.nch; c++)
@@ -434,7 +516,7 @@ int tx_flow_create(struct tx *tx, const struct flow_config *fc,
 	f->loop = bound_loop(tx, f->set.name);
 	if (f->loop < 0) {
 		f->own_loop = true;
-		f->loop = default_loop(tx, f, err, err_len);
+		f->loop = default_loop(tx, f, 0, err, err_len);
 		if (f->loop < 0) {
 			rc = f->loop;
 			f->loop = -1;
@@ -448,19 +530,34 @@ int tx_flow_create(struct tx *tx, const struct flow_config *fc,
 		clear_flow(tx, f, false);
 		return rc;
 	}
+	if (flow_config_has_leg2(&f->set)) {
+		rc = attach_leg2(tx, f, err, err_len);
+		if (rc < 0) {
+			clear_flow(tx, f, false);
+			return rc;
+		}
+	}
 	orphaned = f->list[0] && tx_list_orphaned(tx, f->list);
 	if (orphaned)
 		forget_orphan(tx, f->list);
+	orphaned2 = f->list2[0] && tx_list_orphaned(tx, f->list2);
+	if (orphaned2)
+		forget_orphan(tx, f->list2);
 	rc = tx->env.persist ? tx->env.persist(tx->env.persist_ctx) : 0;
 	if (rc < 0) {
 		if (orphaned && tx->norphans < TX_MAX_ORPHANS)
 			memcpy(tx->orphans[tx->norphans++], f->list,
+			       sizeof(tx->orphans[0]));
+		if (orphaned2 && tx->norphans < TX_MAX_ORPHANS)
+			memcpy(tx->orphans[tx->norphans++], f->list2,
 			       sizeof(tx->orphans[0]));
 		snprintf(err, err_len, "not saved: %s", strerror(-rc));
 		clear_flow(tx, f, false);
 		return -EIO;
 	}
 	d4_start(relay_runtime(tx->env.relay), f->loop);
+	if (f->loop2 >= 0)
+		d4_start(relay_runtime(tx->env.relay), f->loop2);
 	media_set_flow(tx->env.media, slot, f->flow);
 	publish(tx, f);
 	check_flow(tx, f);
@@ -470,7 +567,7 @@ int tx_flow_create(struct tx *tx, const struct flow_config *fc,
 int tx_flow_delete(struct tx *tx, unsigned int slot, char *err, size_t err_len)
 {
 	struct tx_flow *f = &tx->flows[slot];
-	char list[40];
+	char list[40], list2[40];
 	int rc;
 
 	if (f->origin == TX_CONFIG) {
@@ -479,15 +576,21 @@ int tx_flow_delete(struct tx *tx, unsigned int slot, char *err, size_t err_len)
 		return -EPERM;
 	}
 	snprintf(list, sizeof(list), "%s", f->list);
+	snprintf(list2, sizeof(list2), "%s", f->list2);
 	f->dropping = true;
 	if (list[0] && tx->norphans < TX_MAX_ORPHANS)
 		snprintf(tx->orphans[tx->norphans++], sizeof(tx->orphans[0]),
 			 "%s", list);
+	if (list2[0] && tx->norphans < TX_MAX_ORPHANS)
+		snprintf(tx->orphans[tx->norphans++], sizeof(tx->orphans[0]),
+			 "%s", list2);
 	rc = tx->env.persist ? tx->env.persist(tx->env.persist_ctx) : 0;
 	f->dropping = false;
 	if (rc < 0) {
 		if (list[0])
 			forget_orphan(tx, list);
+		if (list2[0])
+			forget_orphan(tx, list2);
 		snprintf(err, err_len, "not saved: %s", strerror(-rc));
 		return -EIO;
 	}
@@ -557,6 +660,11 @@ const char *tx_flow_list(const struct tx *tx, unsigned int slot)
 	return tx->flows[slot].list;
 }
 
+const char *tx_flow_list2(const struct tx *tx, unsigned int slot)
+{
+	return tx->flows[slot].list2;
+}
+
 bool tx_list_orphaned(const struct tx *tx, const char *name)
 {
 	unsigned int i;
@@ -591,6 +699,11 @@ size_t tx_status(const struct tx *tx, char *buf, size_t len, size_t off)
 		    buf + off, len - off, " | flow %s tx=%llu err=%llu",
 		    tx->flows[i].set.name, (unsigned long long)GET(st->packets),
 		    (unsigned long long)GET(st->send_errors));
+		if (off < len && tx->flows[i].loop2 >= 0)
+			off += (size_t)snprintf(
+			    buf + off, len - off, " tx2=%llu err2=%llu",
+			    (unsigned long long)GET(st->packets2),
+			    (unsigned long long)GET(st->send_errors2));
 	}
 	return off;
 }
@@ -635,16 +748,24 @@ void tx_final(const struct tx *tx)
 	for (i = 0; i < tx->nslots; i++) {
 		const struct tx_flow *f = &tx->flows[i];
 		const struct flow_stats *st;
+		char leg2[96] = "";
 
 		if (!f->used)
 			continue;
 		st = flow_stats(f->flow);
+		if (f->loop2 >= 0)
+			snprintf(leg2, sizeof(leg2),
+				 " packets2=%llu send_errors2=%llu",
+				 (unsigned long long)GET(st->packets2),
+				 (unsigned long long)GET(st->send_errors2));
 		log_info("final: flow %s packets=%llu send_errors=%llu "
-			 "skipped=%llu underruns=%llu",
+			 "skipped=%llu late_max_us=%llu underruns=%llu%s",
 			 f->set.name, (unsigned long long)GET(st->packets),
 			 (unsigned long long)GET(st->send_errors),
 			 (unsigned long long)GET(st->skipped),
+			 (unsigned long long)(GET(st->send_late_max_ns) / 1000),
 			 (unsigned long long)source_underruns(
-			     tx->env.sources[source_index(tx, f->set.source)]));
+			     tx->env.sources[source_index(tx, f->set.source)]),
+			 leg2);
 	}
 }

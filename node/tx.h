@@ -47,7 +47,9 @@ void tx_set_disco(struct tx *tx, struct disco *d);
 /* Add flow @fc (channels default to all of its source's). Its packets go
  * through the D4 loop bound "on flow NAME" if the INI loaded one, else
  * through its default loop: a multicast flow sends to its group, a
- * unicast flow is the seed's relay over _NAME_receivers. The slot, or
+ * unicast flow is the seed's relay over _NAME_receivers. A second leg
+ * (destination2, ST 2022-7) always has its own default loop flow2_NAME
+ * (a unicast one relays over _NAME_receivers2). The slot, or
  * -EEXIST (name or D4 name taken), -ENOSPC (full), -EINVAL, -EIO (not
  * persisted), with the reason in @err. */
 int tx_flow_create(struct tx *tx, const struct flow_config *fc,
@@ -74,6 +76,9 @@ int tx_flow_sdp(const struct tx *tx, unsigned int slot, char *buf, size_t len,
 /* The name of the D4 list a unicast flow relays over
  * (_NAME_receivers), or "" for a multicast flow. */
 const char *tx_flow_list(const struct tx *tx, unsigned int slot);
+/* The second leg's relay list (_NAME_receivers2) of a flow whose second
+ * leg is unicast, else "". */
+const char *tx_flow_list2(const struct tx *tx, unsigned int slot);
 /* Whether D4 variable @name is the relay list of a flow deleted since (D4
  * variables cannot be undeclared; the state leaves them out). */
 bool tx_list_orphaned(const struct tx *tx, const char *name);

@@ -82,14 +82,19 @@ d4_spawn() {
 }
 
 # Hosts on one bridge, as in lab/RECIPES.md: d4_lab_hosts PREFIX N makes
-# namespaces PREFIX-h1..hN with 10.77.0.i/24 on eth0.
+# namespaces PREFIX-h1..hN with 10.77.0.i/24 on eth0. d4_lab_hosts PREFIX
+# N 2 gives every host a second network too (SMPTE ST 2022-7's two
+# networks): a second bridge br1, and 10.78.0.i/24 on eth1. Multicast is
+# routed out of eth0; eth1's groups are joined and sent there by name.
 d4_lab_hosts() {
-	local pre=$1 n=$2 h
+	local pre=$1 n=$2 nets=${3:-1} h b
 	ip netns add "$pre-br"
 	_netns="$_netns $pre-br"
-	ip -n "$pre-br" link add br0 type bridge
-	ip -n "$pre-br" link set br0 type bridge mcast_snooping 0
-	ip -n "$pre-br" link set br0 up
+	for b in $(seq 0 $((nets - 1))); do
+		ip -n "$pre-br" link add br$b type bridge
+		ip -n "$pre-br" link set br$b type bridge mcast_snooping 0
+		ip -n "$pre-br" link set br$b up
+	done
 	for h in $(seq 1 "$n"); do
 		ip netns add "$pre-h$h"
 		_netns="$_netns $pre-h$h"
@@ -100,7 +105,22 @@ d4_lab_hosts() {
 		ip -n "$pre-h$h" link set eth0 up
 		ip -n "$pre-h$h" link set lo up
 		ip -n "$pre-h$h" route add 224.0.0.0/4 dev eth0
+		[ "$nets" -ge 2 ] || continue
+		ip link add "$pre-w$h" type veth peer name eth1 netns "$pre-h$h"
+		ip link set "$pre-w$h" netns "$pre-br"
+		ip -n "$pre-br" link set "$pre-w$h" master br1 up
+		ip -n "$pre-h$h" addr add "10.78.0.$h/24" dev eth1
+		ip -n "$pre-h$h" link set eth1 up
 	done
+}
+
+# d4_leg_link PREFIX HOST LEG up|down: take lab host HOST's (a number)
+# link on network LEG (A: eth0, B: eth1) down or up at the bridge, as a
+# pulled cable or a dead switch port would.
+d4_leg_link() {
+	local port=$1-v$2
+	[ "$3" = B ] && port=$1-w$2
+	ip -n "$1-br" link set "$port" "$4"
 }
 
 # Two subnets joined by a router, and no mDNS between them:
@@ -225,6 +245,22 @@ d4_flow_stat() {
 		tr ' ' '\n' | sed -n "s/^$key=//p"
 }
 
+# d4_sender_stalled LOG FLOW MAX_US: true (and says so) when the machine
+# stalled the sender of FLOW (its "final:" line in LOG): it skipped packets
+# after a stall over 100 ms, or sent one more than MAX_US after its time.
+# Every receiver then misses those packets whatever it does; a test of the
+# receiver reports such a run and runs again rather than judge it.
+d4_sender_stalled() {
+	local skipped late
+	skipped=$(d4_flow_stat "$1" "$2" skipped)
+	late=$(d4_flow_stat "$1" "$2" late_max_us)
+	if [ "${skipped:-0}" != 0 ] || [ "${late:-0}" -gt "$3" ]; then
+		echo "note: the machine stalled the sender of $2 (skipped=$skipped, a packet sent ${late} us late, over $3): run again" >&2
+		return 0
+	fi
+	return 1
+}
+
 # PTP (TAI) time in seconds, @1 s ahead, for aligned starts. The node uses
 # CLOCK_TAI when the kernel knows the TAI offset, else REALTIME + 37 s.
 d4_ptp_now() {
@@ -336,13 +372,17 @@ d4_ptp_ini() {
 # daemon was stopped starts a new daemon on the same bus (a restart).
 d4_avahi() {
 	local host=$1 run=$T/$1-run
+	local ifs=eth0
+	# a host on two networks is found on both (d4ctl sees its second
+	# address there)
+	ip -n "$host" link show eth1 >/dev/null 2>&1 && ifs=eth0,eth1
 	mkdir -p "$run/dbus" "$run/avahi-daemon"
 	cat >"$run/avahi-daemon.conf" <<CONF
 [server]
 host-name=$host
 use-ipv4=yes
 use-ipv6=no
-allow-interfaces=eth0
+allow-interfaces=$ifs
 ratelimit-interval-usec=1000000
 ratelimit-burst=1000
 [wide-area]

@@ -155,6 +155,7 @@ function derive() {
 		if (live) {
 			r.state_reason = live.state_reason;
 			r.latency_safe_us = live.latency_safe_us;
+			r.legs = live.legs;
 		}
 		if (!rn || !r.rx_channels)
 			continue;
@@ -232,6 +233,16 @@ function txKey(col) {
 }
 
 /* What one cell shows: {cls, text, label, title}. */
+/* ST 2022-7: "leg A ok, leg B down" for a subscription with two legs
+ * (its per-leg states from the node's API, once a second), or ''. */
+function legsText(r) {
+	if (!r.legs || !r.legs.length)
+		return '';
+	return r.legs.map((l) => 'leg ' + l.leg + ' ' + l.state +
+		(l.state === 'down' ? ' (silent ' + (l.silent_ms / 1000).toFixed(1) + ' s' +
+		 ')' : '') + ', ' + l.lost + ' lost').join('; ');
+}
+
 function cellInfo(row, col) {
 	if (row.item && col.item) {
 		const cur = net.rxmap[row.g.addr + '/' + row.item.ch];
@@ -246,10 +257,13 @@ function cellInfo(row, col) {
 				title: ''};
 		const r = cur.route, lv = level(r.state);
 		const why = r.state_reason ? ': ' + r.state_reason : '';
+		const legs = legsText(r);
 		return {cls: 'routed lv-' + lv, text: ICON[lv],
 			state: r.state || 'unknown', lv,
-			label: tname + ' to ' + rname + ': ' + r.state + why,
-			title: r.state + why + '\n' + r.rx + ' from ' + r.from +
+			label: tname + ' to ' + rname + ': ' + r.state + why +
+			       (legs ? '; ' + legs : ''),
+			title: r.state + why + (legs ? '\n' + legs : '') +
+			       '\n' + r.rx + ' from ' + r.from +
 			       ' (' + r.kind + ', ' + fmtMs(r.latency_us) + ')'};
 	}
 	/* A folded node: how many of its channels are routed here. */
@@ -893,8 +907,10 @@ function renderLatency() {
 		const st = live && live.stats;
 		setCell(tr.children[0], r.rx);
 		setCell(tr.children[1], r.from);
+		const legs = legsText(r);
 		setCell(tr.children[2].firstChild, r.state + (r.state_reason ?
-			': ' + r.state_reason : ''), 'badge lv-' + level(r.state));
+			': ' + r.state_reason : '') + (legs ? ' (' + legs + ')' : ''),
+			'badge lv-' + level(r.state));
 		const sel = tr.children[3].firstChild;
 		sel.setAttribute('aria-label', 'latency of ' + r.rx);
 		const values = [...new Set(opts.concat([r.latency_us]))]

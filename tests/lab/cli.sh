@@ -149,6 +149,24 @@ head -n 1 "$T/out" | grep -q '^NODE  *NAME' && grep -q '^n  *main ' "$T/out" ||
 "$D4CTL" --browse 0.2 sub list >"$T/out" 2>"$T/err" && grep -q '^n  *in ' "$T/out" ||
 	fail "sub list without NODE: $(cat "$T/out" "$T/err")"
 pass "flow list and sub list without NODE: every node's, with a NODE column"
+# a second leg (ST 2022-7) from the command line: a flow to two ports of
+# this host, and a subscription taking both, shown as two legs receiving
+"$D4CTL" flow create $N two --source tone --dest 127.0.0.1:5034 \
+	--dest2 127.0.0.1:5036 >/dev/null 2>"$T/err" || fail "flow create --dest2: $(cat "$T/err")"
+"$D4CTL" flow list $N >"$T/out" &&
+	grep -Eq '^two +tone .* 127\.0\.0\.1:5034 +127\.0\.0\.1:5036 ' "$T/out" ||
+	fail "flow list: no DESTINATION2 for flow two: $(cat "$T/out")"
+"$D4CTL" sub create $N two --address 127.0.0.1:5034 --address2 127.0.0.1:5036 \
+	--latency 20 >/dev/null 2>"$T/err" || fail "sub create --address2: $(cat "$T/err")"
+for i in $(seq 1 100); do
+	"$D4CTL" sub list $N >"$T/out" 2>"$T/err" || fail "sub list: $(cat "$T/err")"
+	grep -Eq '^two .* 127\.0\.0\.1:5034 +127\.0\.0\.1:5036 .* A ok, B ok ' "$T/out" && break
+	[ $i -lt 100 ] || fail "sub list: subscription two is not on two legs, both ok, in 10 s: $(cat "$T/out")"
+	sleep 0.1
+done
+"$D4CTL" sub delete $N two >/dev/null && "$D4CTL" flow delete $N two >/dev/null ||
+	fail "deleting the two-leg subscription and flow"
+pass "flow create --dest2 and sub create --address2: DESTINATION2, ADDRESS2 and LEGS 'A ok, B ok'"
 "$D4CTL" name $N renamed >/dev/null || fail "rename"
 "$D4CTL" flow create $N after --source tone --dest 127.0.0.1:5030 >/dev/null ||
 	fail "a write after the rename: the token was not found by uuid"

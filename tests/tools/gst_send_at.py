@@ -7,8 +7,15 @@ clock with its base time set to --start, so the file's first sample leaves
 at that moment (udpsink sync=true) stamped (start in samples + offset)
 mod 2^32, as a PTP-locked AES67 sender with that mediaclk offset would.
 
+With --dest2 the stream has a second leg (SMPTE ST 2022-7): the
+payloader's packets are tee'd to both destinations, each out of its own
+interface; with --pair too, each leg gets its own rtpL24pay, both with the
+same SSRC, seqnum-offset and timestamp-offset (two senders of one stream).
+
 usage: gst_send_at.py WAV GROUP:PORT --start UNIX_NS --rtp-ts TS
                       [--pt 97] [--channels 2] [--iface eth0]
+                      [--ptime-us 1000] [--dest2 GROUP:PORT --iface2 eth1
+                      [--pair]]
 """
 import argparse
 import sys
@@ -31,21 +38,38 @@ def main():
     ap.add_argument("--pt", type=int, default=97)
     ap.add_argument("--channels", type=int, default=2)
     ap.add_argument("--iface", default="eth0")
+    ap.add_argument("--ptime-us", type=int, default=1000)
+    ap.add_argument("--dest2")
+    ap.add_argument("--iface2", default="eth1")
+    ap.add_argument("--pair", action="store_true")
     a = ap.parse_args()
-    host, port = a.dest.rsplit(":", 1)
 
     Gst.init(None)
     # Unpositioned channels beyond stereo: else rtpL24pay reorders them
     # (see tests/interop/gst_to_d4.sh).
     mask = ",channel-mask=(bitmask)0" if a.channels > 2 else ""
-    desc = (
-        f"filesrc location={a.wav} ! wavparse ! audioconvert ! "
-        f"audio/x-raw,format=S24BE,channels={a.channels}{mask} ! "
-        f"rtpL24pay pt={a.pt} min-ptime=1000000 max-ptime=1000000 "
-        f"timestamp-offset={a.rtp_ts % (1 << 32)} ! "
-        f"udpsink host={host} port={port} ttl-mc=1 auto-multicast=true "
-        f"multicast-iface={a.iface} sync=true"
-    )
+    ptime = a.ptime_us * 1000
+    pay = (f"rtpL24pay pt={a.pt} min-ptime={ptime} max-ptime={ptime} "
+           f"timestamp-offset={a.rtp_ts % (1 << 32)}")
+    if a.pair:  # the same stream from two payloaders
+        pay += " ssrc=287454020 seqnum-offset=4000"
+
+    def sink(dest, iface):
+        h, p = dest.rsplit(":", 1)
+        return (f"udpsink host={h} port={p} ttl-mc=1 auto-multicast=true "
+                f"multicast-iface={iface} sync=true")
+    src = (f"filesrc location={a.wav} ! wavparse ! audioconvert ! "
+           f"audio/x-raw,format=S24BE,channels={a.channels}{mask}")
+    if not a.dest2:
+        desc = f"{src} ! {pay} ! {sink(a.dest, a.iface)}"
+    elif a.pair:
+        desc = (f"{src} ! tee name=t "
+                f"t. ! queue ! {pay} ! {sink(a.dest, a.iface)} "
+                f"t. ! queue ! {pay} ! {sink(a.dest2, a.iface2)}")
+    else:
+        desc = (f"{src} ! {pay} ! tee name=t "
+                f"t. ! queue ! {sink(a.dest, a.iface)} "
+                f"t. ! queue ! {sink(a.dest2, a.iface2)}")
     pipe = Gst.parse_launch(desc)
     clock = Gst.SystemClock.obtain()
     clock.set_property("clock-type", Gst.ClockType.REALTIME)

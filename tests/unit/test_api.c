@@ -608,6 +608,30 @@ static void test_api_flow_create_duplicate_delete(void **state)
 	call(&r, "DELETE", "/flows/mon-x", NULL, AUTH_TOKEN);
 	assert_status(&r, 204);
 	reply_free(&r);
+	/* a second leg's loop (flow2_NAME) is no first leg's: "duo" with
+	 * two legs, then "duo-2" (flow_duo_2), d4ctl's name for a second
+	 * unicast flow of "duo", are both taken (a UI test found "uc2-2"
+	 * refused beside a one-leg "uc2") */
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"duo\",\"source\":\"program\","
+		 "\"destination\":\"127.0.0.1:%u\","
+		 "\"destination2\":\"127.0.0.1:%u\"}",
+		 free_port(SOCK_DGRAM), free_port(SOCK_DGRAM));
+	json_decref(ok("POST", "/flows", body, 201));
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"duo-2\",\"source\":\"program\","
+		 "\"destination\":\"127.0.0.1:%u\"}",
+		 free_port(SOCK_DGRAM));
+	json_decref(ok("POST", "/flows", body, 201));
+	for (const char *const *f = (const char *const[]){"duo", "duo-2", NULL};
+	     *f; f++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/flows/%s", *f);
+		call(&r, "DELETE", path, NULL, AUTH_TOKEN);
+		assert_status(&r, 204);
+		reply_free(&r);
+	}
 	/* a name longer than D4's names: cut, not overrun */
 	snprintf(body, sizeof(body),
 		 "{\"name\":\"a123456789b123456789c123456789d123456789e12\","

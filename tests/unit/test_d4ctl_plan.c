@@ -428,18 +428,18 @@ static void test_routes_lists_every_subscription(void **state)
 	assert_string_equal(
 	    got,
 	    "[{\"flow\":\"A uc3-4\",\"from\":\"3-4@A\",\"kind\":\"unicast\","
-	    "\"latency_us\":1000,\"node\":\"B\",\"rx\":\"1-2@B\","
-	    "\"rx_channels\":[1,2],\"state\":"
+	    "\"latency_us\":1000,\"legs\":\"-\",\"node\":\"B\",\"rx\":"
+	    "\"1-2@B\",\"rx_channels\":[1,2],\"state\":"
 	    "\"receiving\",\"subscription\":\"rx1-2\",\"tx_channels\":[3,4],"
 	    "\"tx_node\":\"A\"},"
 	    "{\"flow\":\"A main\",\"from\":\"1-2@A\",\"kind\":\"multicast\","
-	    "\"latency_us\":2000,\"node\":\"B\",\"rx\":\"7-8@B\","
-	    "\"rx_channels\":[7,8],\"state\":"
+	    "\"latency_us\":2000,\"legs\":\"-\",\"node\":\"B\",\"rx\":"
+	    "\"7-8@B\",\"rx_channels\":[7,8],\"state\":"
 	    "\"receiving\",\"subscription\":\"rx7-8\",\"tx_channels\":[1,2],"
 	    "\"tx_node\":\"A\"},"
 	    "{\"flow\":\"\",\"from\":\"\\\"AVIOUSBC-522880 : 2\\\"\",\"kind\":"
-	    "\"stream\",\"latency_us\":1000,\"node\":\"B\",\"rx\":"
-	    "\"B/monitor\",\"rx_channels\":[],\"state\":\"unresolved\","
+	    "\"stream\",\"latency_us\":1000,\"legs\":\"-\",\"node\":\"B\","
+	    "\"rx\":\"B/monitor\",\"rx_channels\":[],\"state\":\"unresolved\","
 	    "\"stream\":\"AVIOUSBC-522880 : 2\",\"subscription\":"
 	    "\"monitor\"}]");
 	free(got);
@@ -459,6 +459,111 @@ static void test_receivers_var_names_like_the_node(void **state)
 	plan_receivers_var("abcdefghijklmnopqrstuvwxyz", buf, sizeof(buf));
 	assert_string_equal(buf, "_abcdefghijklmnopqrst_receivers");
 	assert_int_equal(strlen(buf), 31);
+}
+
+/* ST 2022-7: two nodes each on two networks get a unicast route over
+ * both: the flow's destination2 and the subscription's address2 are the
+ * RX node's second address, at the same port. */
+static void test_route_over_two_networks_creates_two_legs(void **state)
+{
+	json_t *net = load_net("net-two.json");
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(
+	    route(net, "5-6@A", "1-2@C", NULL, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 2);
+	assert_call(&plan.a[0], "A", "POST", "/flows",
+		    "{\"channels\":[5,6],\"destination\":\"10.77.0.3:5004\","
+		    "\"destination2\":\"10.78.0.3:5004\",\"name\":\"uc5-6\","
+		    "\"source\":\"program\"}");
+	assert_call(&plan.a[1], "C", "POST", "/subscriptions",
+		    "{\"address\":\"10.77.0.3:5004\",\"address2\":"
+		    "\"10.78.0.3:5004\",\"channels\":2,\"encoding\":\"L24\","
+		    "\"name\":\"rx1-2\",\"ptime_us\":1000,\"rate\":48000,"
+		    "\"rx_channels\":[1,2]}");
+	assert_non_null(strstr(plan.a[0].what, "its second leg"));
+	plan_free(&plan);
+	/* a node on one network: one leg */
+	assert_int_equal(
+	    route(net, "5-6@A", "1-2@D", NULL, &plan, err, sizeof(err)), 0);
+	assert_call(&plan.a[0], "A", "POST", "/flows",
+		    "{\"channels\":[5,6],\"destination\":\"10.77.0.4:5004\","
+		    "\"name\":\"uc5-6\",\"source\":\"program\"}");
+	plan_free(&plan);
+	json_decref(net);
+}
+
+/* A unicast flow with a second leg relays to one more receiver on both
+ * lists; the port is free on both of the receiver's addresses. */
+static void test_route_two_legs_reuses_flow_on_both_lists(void **state)
+{
+	json_t *net = load_net("net-two.json");
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(
+	    route(net, "3-4@A", "3-4@B", NULL, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 3);
+	assert_call(&plan.a[0], "A", "POST", "/d4/exec",
+		    "{\"text\":\"_uc3_4_receivers += 10.77.0.2:5006\"}");
+	assert_call(&plan.a[1], "A", "POST", "/d4/exec",
+		    "{\"text\":\"_uc3_4_receivers2 += 10.78.0.2:5006\"}");
+	assert_string_equal(
+	    json_string_value(json_object_get(plan.a[1].undo.body, "text")),
+	    "_uc3_4_receivers2 -= 10.78.0.2:5006");
+	assert_string_equal(
+	    json_string_value(json_object_get(plan.a[2].call.body, "address2")),
+	    "10.78.0.2:5006");
+	plan_free(&plan);
+	/* a multicast flow with two legs: by name, as ever, said so */
+	assert_int_equal(
+	    route(net, "1-2@A", "5-6@B", NULL, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 1);
+	assert_non_null(strstr(plan.a[0].what, "both legs"));
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_unroute_two_legs_leaves_both_lists(void **state)
+{
+	json_t *net = load_net("net-two.json");
+	struct plan plan;
+	char err[256];
+
+	assert_int_equal(
+	    plan_unroute(net, "B", "rx1-2", &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 4);
+	assert_call(&plan.a[0], "A", "POST", "/d4/exec",
+		    "{\"text\":\"_uc3_4_receivers -= 10.77.0.2:5004\"}");
+	assert_call(&plan.a[1], "A", "POST", "/d4/exec",
+		    "{\"text\":\"_uc3_4_receivers2 -= 10.78.0.2:5004\"}");
+	assert_call(&plan.a[2], "A", "DELETE", "/flows/uc3-4", NULL);
+	assert_call(&plan.a[3], "B", "DELETE", "/subscriptions/rx1-2", NULL);
+	plan_free(&plan);
+	json_decref(net);
+}
+
+static void test_routes_show_legs(void **state)
+{
+	json_t *net = load_net("net-two.json");
+	json_t *routes = plan_routes(net);
+	char buf[64];
+
+	assert_int_equal(json_array_size(routes), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(routes, 0), "legs")),
+			    "A ok, B down");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(routes, 0), "kind")),
+			    "unicast");
+	plan_receivers2_var("main", buf, sizeof(buf));
+	assert_string_equal(buf, "_main_receivers2");
+	plan_receivers2_var("abcdefghijklmnopqrstuvwxyz", buf, sizeof(buf));
+	assert_string_equal(buf, "_abcdefghijklmnopqrs_receivers2");
+	assert_int_equal(strlen(buf), 31);
+	json_decref(routes);
+	json_decref(net);
 }
 
 static void test_new_flow_name_avoids_existing(void **state)
@@ -716,6 +821,10 @@ int main(void)
 	    cmocka_unit_test(test_unroute_channels_across_subscriptions),
 	    cmocka_unit_test(test_unroute_split_keeps_the_node_settings),
 	    cmocka_unit_test(test_unroute_config_subscription_is_refused),
+	    cmocka_unit_test(test_route_over_two_networks_creates_two_legs),
+	    cmocka_unit_test(test_route_two_legs_reuses_flow_on_both_lists),
+	    cmocka_unit_test(test_unroute_two_legs_leaves_both_lists),
+	    cmocka_unit_test(test_routes_show_legs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

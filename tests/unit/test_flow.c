@@ -584,6 +584,89 @@ static void test_flow_origin_is_loopback_for_loopback_dest(void **state)
 	assert_string_equal(flow_config(t->f)->name, "mix-1");
 }
 
+/* A second leg (ST 2022-7): every packet goes to both destinations, byte
+ * for byte the same, counted per leg; a second leg that is the first
+ * again, or a group without its interface, is refused. */
+static void test_flow_second_leg_sends_identical_packets(void **state)
+{
+	struct ctx *t = *state;
+	struct sockaddr_in a2 = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a2);
+	uint8_t buf[2048];
+	char err[256];
+	unsigned int i, n;
+	int fd2;
+
+	/* the same destination on the same interface is no second leg */
+	t->fcfg.dest2 = t->fcfg.dest;
+	assert_int_equal(flow_config_check(&t->fcfg, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "destination2 is destination"));
+	t->fcfg.dest2.sin_addr.s_addr = inet_addr("239.69.128.1");
+	assert_int_equal(flow_config_check(&t->fcfg, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "give interface2"));
+
+	fd2 = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd2 >= 0);
+	a2.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd2, (struct sockaddr *)&a2, sizeof(a2)), 0);
+	assert_int_equal(getsockname(fd2, (struct sockaddr *)&a2, &alen), 0);
+	t->fcfg.dest2 = a2;
+	open_flow(t);
+	assert_true(flow_fd2(t->f) >= 0);
+	flow_start(t->f, T_BASE);
+	flow_send_due(t->f, T_BASE + 5 * MS);
+	n = recv_all(t);
+	assert_int_equal(n, 5);
+	for (i = 0; i < n; i++) {
+		ssize_t len = recv(fd2, buf, sizeof(buf), MSG_DONTWAIT);
+
+		assert_int_equal(len, (ssize_t)t->pkts[i].len);
+		assert_memory_equal(buf, t->pkts[i].buf, (size_t)len);
+	}
+	assert_true(recv(fd2, buf, sizeof(buf), MSG_DONTWAIT) < 0);
+	assert_int_equal(atomic_load(&flow_stats(t->f)->packets), 5);
+	assert_int_equal(atomic_load(&flow_stats(t->f)->packets2), 5);
+	assert_int_equal(atomic_load(&flow_stats(t->f)->send_errors2), 0);
+	close(fd2);
+}
+
+/* What the first leg's program does to its packet never reaches the
+ * second leg: each has its own copy. */
+static int scribble(void *ctx, uint8_t *pkt, size_t len)
+{
+	memset(pkt, 0xEE, len);
+	return 1;
+}
+
+static int keep(void *ctx, uint8_t *pkt, size_t len)
+{
+	struct pkt *p = ctx;
+
+	memcpy(p->buf, pkt, len);
+	p->len = len;
+	return 1;
+}
+
+static void test_flow_second_leg_gets_its_own_copy(void **state)
+{
+	struct ctx *t = *state;
+	struct pkt got = {0};
+
+	t->fcfg.dest2 = t->fcfg.dest;
+	t->fcfg.dest2.sin_port = htons(9);
+	open_flow(t);
+	flow_set_sender(t->f, scribble, NULL);
+	flow_set_sender2(t->f, keep, &got);
+	flow_start(t->f, T_BASE);
+	flow_send_due(t->f, T_BASE + 1 * MS);
+	assert_int_equal(got.len, RTP_HDR_LEN + FPP * 2 * 3);
+	assert_int_equal(got.buf[0] >> 6, 2);
+	assert_int_equal(atomic_load(&flow_stats(t->f)->packets), 1);
+	assert_int_equal(atomic_load(&flow_stats(t->f)->packets2), 1);
+}
+
 #define FLOW_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -603,6 +686,8 @@ int main(void)
 	    FLOW_TEST(test_flow_catches_up_short_stall_without_skipping),
 	    FLOW_TEST(test_flow_marks_packets_with_dscp),
 	    FLOW_TEST(test_flow_origin_is_loopback_for_loopback_dest),
+	    FLOW_TEST(test_flow_second_leg_sends_identical_packets),
+	    FLOW_TEST(test_flow_second_leg_gets_its_own_copy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1761,6 +1761,347 @@ static void test_sub_open_checks_latency_and_channels(void **state)
 
 #define SUB_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
+/* ---- two legs (SMPTE ST 2022-7) ---- */
+
+/* One packet's arrival on one leg. */
+struct leg_event {
+	uint64_t arrival;
+	unsigned int leg, k;
+	const struct stream *st;
+};
+
+static int by_arrival(const void *a, const void *b)
+{
+	const struct leg_event *x = a, *y = b;
+
+	if (x->arrival != y->arrival)
+		return x->arrival < y->arrival ? -1 : 1;
+	return x->leg < y->leg ? -1 : x->leg > y->leg;
+}
+
+/* A second leg on the loopback too, another port. */
+static void two_legs(struct ctx *t)
+{
+	t->cfg.addr2 = t->cfg.addr;
+}
+
+/* Feed @n events in arrival order, as the media loop would: playout kept
+ * up until each arrives. */
+static void feed(struct ctx *t, struct leg_event *ev, unsigned int n)
+{
+	uint8_t buf[1500];
+	unsigned int i;
+
+	qsort(ev, n, sizeof(*ev), by_arrival);
+	for (i = 0; i < n; i++) {
+		size_t len = build_k(ev[i].st, ev[i].k, buf);
+
+		sub_playout(t->s, ev[i].arrival);
+		recorder_io_drain(t->rec);
+		sub_rx_packet_leg(t->s, ev[i].leg, buf, len, &t->from,
+				  ev[i].arrival, ev[i].arrival + 20 * US);
+	}
+}
+
+#define LEG(t, l, f) atomic_load(&sub_stats((t)->s)->leg[l].f)
+
+/* Each leg loses its own tenth of the packets, the second 3 ms behind
+ * the first: every packet plays from whichever leg brought it, each
+ * leg's loss is its own, and the second copies are redundant, never
+ * duplicates or late. */
+static void test_sub_two_legs_fill_each_others_gaps(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	struct leg_event ev[400];
+	unsigned int k, n = 0;
+
+	two_legs(t);
+	t->cfg.latency_ns = 5 * MS;
+	open_sub(t);
+	assert_true(sub_fd2(t->s) >= 0);
+	assert_int_not_equal(sub_fd2(t->s), sub_fd(t->s));
+	for (k = 0; k < 200; k++) {
+		if (k % 10 != 3)
+			ev[n++] =
+			    (struct leg_event){pkt_arrival(st, k), 0, k, st};
+		if (k % 10 != 7)
+			ev[n++] = (struct leg_event){
+			    pkt_arrival(st, k) + 3 * MS, 1, k, st};
+	}
+	feed(t, ev, n);
+	play_until(t, pkt_x(st, 200));
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_int_equal(STAT(t, lost), 0);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, duplicate), 0);
+	assert_int_equal(STAT(t, received), 360);
+	assert_int_equal(STAT(t, redundant), 160);
+	assert_int_equal(LEG(t, 0, received), 180);
+	assert_int_equal(LEG(t, 1, received), 180);
+	/* the last packet each leg lost is followed by one it got */
+	assert_int_equal(LEG(t, 0, lost), 20);
+	assert_int_equal(LEG(t, 1, lost), 20);
+	assert_int_equal(LEG(t, 0, used), 180);
+	assert_int_equal(LEG(t, 1, used), 20);
+	assert_int_equal(LEG(t, 0, late), 0);
+	assert_int_equal(LEG(t, 1, late), 0);
+	assert_true(LEG(t, 1, last_ns) > LEG(t, 0, last_ns));
+	assert_clean(t);
+	finish(t);
+	for (k = 0; k < 200; k++)
+		assert_pkt(t, st, k);
+}
+
+/* A second leg slower than the latency: its copies come after their
+ * twins played. They are counted late on that leg, and the stream is
+ * neither late nor missing anything. */
+static void test_sub_late_second_copy_is_not_a_late_packet(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	struct leg_event ev[120];
+	unsigned int k, n = 0;
+
+	two_legs(t);
+	open_sub(t); /* latency 2 ms */
+	/* the first leg runs on past the second's last copy, so nothing
+	 * after the stream's end is played out */
+	for (k = 0; k < 60; k++) {
+		ev[n++] = (struct leg_event){pkt_arrival(st, k), 0, k, st};
+		if (k < 50)
+			ev[n++] = (struct leg_event){
+			    pkt_arrival(st, k) + 4 * MS, 1, k, st};
+	}
+	feed(t, ev, n);
+	play_until(t, pkt_x(st, 50));
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_int_equal(STAT(t, redundant), 50);
+	assert_int_equal(LEG(t, 1, late), 50);
+	assert_int_equal(LEG(t, 1, used), 0);
+	finish(t);
+	for (k = 0; k < 50; k++)
+		assert_pkt(t, st, k);
+}
+
+/* The stream's first packet lost on the first leg, whose next packet
+ * comes before the second leg's copy of the first: the recording still
+ * starts with the first packet (it came in time), not the second. */
+static void test_sub_first_packet_from_the_slower_leg_starts_the_recording(
+    void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	struct leg_event ev[40];
+	unsigned int k, n = 0;
+
+	two_legs(t);
+	t->cfg.latency_ns = 5 * MS;
+	open_sub(t);
+	for (k = 0; k < 20; k++) {
+		if (k)
+			ev[n++] =
+			    (struct leg_event){pkt_arrival(st, k), 0, k, st};
+		ev[n++] = (struct leg_event){
+		    pkt_arrival(st, k) + 1500 * US, 1, k, st};
+	}
+	feed(t, ev, n);
+	play_until(t, pkt_x(st, 20));
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_int_equal(LEG(t, 1, used), 1);
+	finish(t);
+	assert_int_equal(t->rec_x0, pkt_x(st, 0));
+	assert_int_equal(t->frames, 20 * FPP);
+	for (k = 0; k < 20; k++)
+		assert_pkt(t, st, k);
+}
+
+/* A packet repeated on its own leg is a duplicate, as on one network;
+ * its twin on the other leg is not. */
+static void test_sub_repeat_on_one_leg_is_a_duplicate(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	struct leg_event ev[30];
+	unsigned int k, n = 0;
+
+	two_legs(t);
+	open_sub(t);
+	for (k = 0; k < 10; k++) {
+		ev[n++] = (struct leg_event){pkt_arrival(st, k), 0, k, st};
+		ev[n++] =
+		    (struct leg_event){pkt_arrival(st, k) + 10 * US, 1, k, st};
+	}
+	ev[n++] = (struct leg_event){pkt_arrival(st, 4) + 20 * US, 1, 4, st};
+	feed(t, ev, n);
+	play_until(t, pkt_x(st, 10));
+	assert_int_equal(STAT(t, duplicate), 1);
+	assert_int_equal(STAT(t, redundant), 10);
+	assert_int_equal(LEG(t, 1, lost), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+}
+
+/* A sender restarted on the same timeline (a new SSRC and sequence)
+ * with its second leg 3 ms behind: the new SSRC proves itself once the
+ * old one is quiet on both legs, and not a frame is lost. */
+static void test_sub_two_legs_handover_loses_nothing(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *a = &stream_a;
+	struct stream b = stream_a;
+	struct leg_event ev[200];
+	unsigned int k, n = 0;
+
+	b.ssrc = 0x0C0C0C0Cu;
+	b.seq0 = 3;
+	b.salt = 0x4242;
+	two_legs(t);
+	t->cfg.latency_ns = 8 * MS;
+	open_sub(t);
+	for (k = 0; k < 60; k++) {
+		const struct stream *s = k < 20 ? a : &b;
+
+		ev[n++] = (struct leg_event){pkt_arrival(s, k), 0, k, s};
+		ev[n++] =
+		    (struct leg_event){pkt_arrival(s, k) + 3 * MS, 1, k, s};
+	}
+	feed(t, ev, n);
+	play_until(t, pkt_x(a, 60));
+	assert_int_equal(STAT(t, ssrc_changes), 1);
+	assert_int_equal(STAT(t, ssrc), b.ssrc);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, foreign_ssrc), 0);
+	assert_int_equal(LEG(t, 0, lost), 0);
+	assert_int_equal(LEG(t, 1, lost), 0);
+	finish(t);
+	for (k = 0; k < 20; k++)
+		assert_pkt(t, a, k);
+	for (k = 20; k < 60; k++)
+		assert_pkt(t, &b, k);
+}
+
+/* The same restart with the second leg 7 ms behind, at 10 ms: the old
+ * SSRC stays live on the second leg for 7 ms, so the new one proves
+ * itself on the first only after 9 packets, more than the 8 its stash
+ * keeps. The stash keeps the latest, and the stream's and each leg's
+ * sequence tracking start at the first one kept: the packet it could not
+ * keep is foreign (its twin on the second leg plays), not loss on the
+ * first leg's network. (A stash that kept the first 8 dropped the one
+ * that proved the SSRC and counted it lost on leg A.) */
+static void test_sub_two_legs_handover_past_the_stash_is_not_loss(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *a = &stream_a;
+	struct stream b = stream_a;
+	struct leg_event ev[200];
+	unsigned int k, n = 0;
+
+	b.ssrc = 0x0E0E0E0Eu;
+	b.seq0 = 500;
+	b.salt = 0x2323;
+	two_legs(t);
+	t->cfg.latency_ns = 10 * MS;
+	open_sub(t);
+	for (k = 0; k < 60; k++) {
+		const struct stream *s = k < 20 ? a : &b;
+
+		ev[n++] = (struct leg_event){pkt_arrival(s, k), 0, k, s};
+		ev[n++] =
+		    (struct leg_event){pkt_arrival(s, k) + 7 * MS, 1, k, s};
+	}
+	feed(t, ev, n);
+	play_until(t, pkt_x(a, 60));
+	assert_int_equal(STAT(t, ssrc_changes), 1);
+	assert_int_equal(STAT(t, ssrc), b.ssrc);
+	/* it proved itself past the stash: one of its packets was dropped */
+	assert_int_equal(STAT(t, foreign_ssrc), 1);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, lost), 0);
+	assert_int_equal(LEG(t, 0, lost), 0);
+	assert_int_equal(LEG(t, 1, lost), 0);
+	finish(t);
+	for (k = 0; k < 20; k++)
+		assert_pkt(t, a, k);
+	for (k = 20; k < 60; k++)
+		assert_pkt(t, &b, k);
+}
+
+/* Five spoofed packets in sequence on the second leg alone, while the
+ * stream lives on both: counted and ignored, the stream's SSRC kept. */
+static void test_sub_spoof_on_one_leg_does_not_take_over(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	struct stream spoof = stream_a;
+	struct leg_event ev[100];
+	unsigned int k, n = 0;
+
+	spoof.ssrc = 0xBADBAD00u;
+	spoof.seq0 = 7;
+	spoof.salt = 0x5A5A;
+	two_legs(t);
+	open_sub(t);
+	for (k = 0; k < 20; k++) {
+		ev[n++] = (struct leg_event){pkt_arrival(st, k), 0, k, st};
+		ev[n++] =
+		    (struct leg_event){pkt_arrival(st, k) + 50 * US, 1, k, st};
+		if (k >= 5 && k < 10)
+			ev[n++] =
+			    (struct leg_event){pkt_arrival(st, k) + 300 * US, 1,
+					       k - 5 + 6, &spoof};
+	}
+	feed(t, ev, n);
+	play_until(t, pkt_x(st, 20));
+	assert_int_equal(STAT(t, foreign_ssrc), 5);
+	assert_int_equal(STAT(t, ssrc_changes), 0);
+	assert_int_equal(STAT(t, ssrc), st->ssrc);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	finish(t);
+	for (k = 0; k < 20; k++)
+		assert_pkt(t, st, k);
+}
+
+/* With a second leg the receiver drains both sockets: packets sent to
+ * the second one play like the first's. */
+static void test_sub_second_leg_socket_is_drained(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	struct sockaddr_in to[2];
+	socklen_t tolen = sizeof(to[0]);
+	uint8_t buf[1500];
+	unsigned int k;
+	int fd;
+
+	two_legs(t);
+	open_sub(t);
+	assert_int_equal(
+	    getsockname(sub_fd(t->s), (struct sockaddr *)&to[0], &tolen), 0);
+	assert_int_equal(
+	    getsockname(sub_fd2(t->s), (struct sockaddr *)&to[1], &tolen), 0);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	for (k = 0; k < 4; k++) {
+		size_t len = build_k(st, k, buf);
+
+		/* packets 0-1 on the first leg only, 2-3 on the second */
+		assert_int_equal(sendto(fd, buf, len, 0,
+					(struct sockaddr *)&to[k / 2],
+					sizeof(to[0])),
+				 (ssize_t)len);
+	}
+	close(fd);
+	sub_rx_drain(t->s, pkt_arrival(st, 0), 0);
+	assert_int_equal(LEG(t, 0, received), 2);
+	assert_int_equal(LEG(t, 1, received), 2);
+	assert_int_equal(LEG(t, 1, used), 2);
+	assert_int_equal(STAT(t, drained_ns), pkt_arrival(st, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1807,6 +2148,15 @@ int main(void)
 	    SUB_TEST(test_sub_arrival_bursty_sender_stays_bit_exact),
 	    SUB_TEST(test_sub_arrival_bursty_fast_sender_is_followed),
 	    SUB_TEST(test_sub_arrival_bursty_sender_step_keeps_its_alignment),
+	    SUB_TEST(test_sub_two_legs_fill_each_others_gaps),
+	    SUB_TEST(test_sub_late_second_copy_is_not_a_late_packet),
+	    SUB_TEST(
+		test_sub_first_packet_from_the_slower_leg_starts_the_recording),
+	    SUB_TEST(test_sub_repeat_on_one_leg_is_a_duplicate),
+	    SUB_TEST(test_sub_two_legs_handover_loses_nothing),
+	    SUB_TEST(test_sub_two_legs_handover_past_the_stash_is_not_loss),
+	    SUB_TEST(test_sub_spoof_on_one_leg_does_not_take_over),
+	    SUB_TEST(test_sub_second_leg_socket_is_drained),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -145,6 +145,73 @@ static void test_substate_rebase_on_a_new_receiver(void **state)
 	assert_int_equal(f.changes, 1);
 }
 
+#define MS (1000 * 1000ull)
+
+/* A leg's state comes from its silence up to the receiver's last pass
+ * over its sockets: waiting, ok, down after SUBSTATE_LEG_DOWN_NS. */
+static void test_substate_leg_down_after_its_silence(void **state)
+{
+	uint64_t t0 = 1000 * 1000 * MS, silent;
+
+	assert_int_equal(substate_leg(0, t0, t0 + 100 * MS, &silent),
+			 SUB_LEG_WAITING);
+	assert_int_equal(silent, 100 * MS);
+	assert_int_equal(substate_leg(0, t0, t0 + 301 * MS, &silent),
+			 SUB_LEG_DOWN);
+	assert_int_equal(
+	    substate_leg(t0 + 500 * MS, t0, t0 + 799 * MS, &silent),
+	    SUB_LEG_OK);
+	assert_int_equal(silent, 299 * MS);
+	assert_int_equal(
+	    substate_leg(t0 + 500 * MS, t0, t0 + 801 * MS, &silent),
+	    SUB_LEG_DOWN);
+	/* a packet that came after the last pass began: not silent */
+	assert_int_equal(
+	    substate_leg(t0 + 900 * MS, t0, t0 + 800 * MS, &silent),
+	    SUB_LEG_OK);
+	assert_int_equal(silent, 0);
+	assert_string_equal(substate_leg_name(SUB_LEG_DOWN), "down");
+}
+
+/* One leg down while the other carries the stream: degraded, with which
+ * leg and since when; back to receiving when it returns. Both legs down
+ * is a stream that stopped: no-audio, never degraded. */
+static void test_substate_one_leg_down_is_degraded(void **state)
+{
+	struct feed f;
+
+	start(&f, true);
+	f.in.legs = 2;
+	f.in.leg[0] = f.in.leg[1] = SUB_LEG_OK;
+	run(&f, 10, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_RECEIVING);
+	assert_non_null(strstr(f.st.reason, "on both legs"));
+	f.in.leg[1] = SUB_LEG_DOWN;
+	f.in.leg_silent_ns[1] = 400 * MS;
+	run(&f, 1, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_DEGRADED);
+	assert_string_equal(substate_name(f.st.state), "degraded");
+	assert_non_null(
+	    strstr(f.st.reason, "leg B down (no packet for 0.4 s)"));
+	assert_non_null(strstr(f.st.reason, "playing from leg A"));
+	/* late audio is worse news than a lost leg: late wins */
+	run(&f, 1, 100, 50, 0);
+	assert_int_equal(f.st.state, SUB_LATE);
+	run(&f, 10, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_DEGRADED);
+	f.in.leg[1] = SUB_LEG_OK;
+	run(&f, 1, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_RECEIVING);
+	/* both down: no degraded on the way to no-audio */
+	f.in.leg[0] = f.in.leg[1] = SUB_LEG_DOWN;
+	f.changes = 0;
+	run(&f, 9, 0, 0, 0);
+	assert_int_equal(f.st.state, SUB_RECEIVING);
+	run(&f, 2, 0, 0, 0);
+	assert_int_equal(f.st.state, SUB_NO_AUDIO);
+	assert_int_equal(f.changes, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +220,8 @@ int main(void)
 	    cmocka_unit_test(test_substate_late_says_what_would_hold),
 	    cmocka_unit_test(test_substate_clock_mismatch),
 	    cmocka_unit_test(test_substate_rebase_on_a_new_receiver),
+	    cmocka_unit_test(test_substate_leg_down_after_its_silence),
+	    cmocka_unit_test(test_substate_one_leg_down_is_degraded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
