@@ -46,6 +46,7 @@ struct media {
 	bool realtime;
 	unsigned int generation; /* of the media clock's timescale */
 	bool timescale_ok;
+	bool timescale_known;
 	uint64_t spin_ns;
 	struct rxbus *rxbus; /* RX channels; NULL: none */
 	_Atomic unsigned int resyncs;
@@ -99,6 +100,7 @@ static void start_flow(struct media *m, struct flow *f, uint64_t now_ns)
 static void start_sub(struct media *m, struct sub *s, uint64_t now_ns)
 {
 	sub_set_timescale_ok(s, m->timescale_ok);
+	sub_set_timescale_known(s, m->timescale_known);
 	sub_start(s, now_ns);
 }
 
@@ -144,6 +146,7 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 	int64_t off = realtime_offset(now_ns);
 	unsigned int i, gen = mclock_generation(m->mc);
 	bool ok = mclock_timescale_ok(m->mc);
+	bool known = mclock_timescale_known(m->mc);
 
 	if (ok != m->timescale_ok) {
 		m->timescale_ok = ok;
@@ -157,6 +160,12 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 			rxbus_set_timescale_ok(m->rxbus, ok);
 	}
 
+	if (known != m->timescale_known) {
+		m->timescale_known = known;
+		for (i = 0; i < m->nsubs; i++)
+			if (m->subs[i])
+				sub_set_timescale_known(m->subs[i], known);
+	}
 	if (gen != m->generation) {
 		/* The timescale jumped (first lock, grandmaster change):
 		 * pacing and playout positions start over on the new one. */
@@ -257,6 +266,7 @@ static void *media_main(void *arg)
 
 	m->generation = mclock_generation(m->mc);
 	m->timescale_ok = mclock_timescale_ok(m->mc);
+	m->timescale_known = mclock_timescale_known(m->mc);
 	for (i = 0; i < m->nflows; i++)
 		if (m->flows[i])
 			start_flow(m, m->flows[i], now);

@@ -116,6 +116,7 @@ struct sub {
 	uint64_t play_x; /* next position to play out */
 	bool synced;
 	bool timescale_ok; /* the media clock is locked (or free-running) */
+	bool timescale_known; /* on the timescale it keeps */
 	uint32_t offset;   /* RTP ts = position + offset */
 	bool have_ssrc;
 	uint32_t ssrc;
@@ -207,6 +208,7 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 		goto out_destroy;
 	}
 	s->timescale_ok = true;
+	s->timescale_known = true;
 	s->latency_frames = (uint32_t)mclock_ns_to_samples(lat, cfg->rate);
 	s->chunk = cfg->fpp ? cfg->fpp : 48;
 	/* Room for the latency, a generous early margin, and late packets
@@ -327,6 +329,11 @@ void sub_start(struct sub *s, uint64_t now_ns)
 	s->play_x = x - s->latency_frames + s->lead_frames;
 	STAT_SET(s->stats.started_ns, now_ns);
 	STAT_SET(s->stats.drained_ns, now_ns);
+}
+
+void sub_set_timescale_known(struct sub *s, bool known)
+{
+	s->timescale_known = known;
 }
 
 void sub_set_timescale_ok(struct sub *s, bool ok)
@@ -511,6 +518,8 @@ static void note_first_data(struct sub *s, uint32_t ts)
 {
 	uint64_t pkt_x = ts_position(s, ts);
 
+	if (!s->timescale_known)
+		return; /* provisional positions: see sub_set_timescale_known */
 	if (pkt_x < s->play_x)
 		pkt_x = s->play_x;
 	if (s->first_data_x > s->play_x && pkt_x < s->first_data_x)

@@ -167,6 +167,12 @@ int sub_fd2(const struct sub *s);
 void sub_start(struct sub *s, uint64_t now_ns);
 /* Pass the media clock's timescale state on to the recorders. RT. */
 void sub_set_timescale_ok(struct sub *s, bool ok);
+/* Whether the media clock is on the timescale it keeps
+ * (mclock_timescale_known): before, the stream plays but has no first
+ * data yet, so a recording from the first sample does not begin (the
+ * first lock would time the stream anew, a latency lost in the file) and
+ * missing frames are not counted. Media thread. */
+void sub_set_timescale_known(struct sub *s, bool known);
 /* After a media clock step: play from @now_ns - latency again and re-time
  * the stream at its next packet. RT. */
 void sub_resync(struct sub *s, uint64_t now_ns);

@@ -37,6 +37,7 @@ struct mclock {
 	struct estimate est;
 	_Atomic unsigned int generation;
 	_Atomic bool timescale_ok;
+	_Atomic bool timescale_known;
 	struct mclock_status status; /* control side only */
 };
 
@@ -70,6 +71,7 @@ struct mclock *mclock_new_free_run(void)
 	mc->mode = MCLOCK_MODE_FREE_RUN;
 	mc->phc_fd = -1;
 	atomic_store(&mc->timescale_ok, true);
+	atomic_store(&mc->timescale_known, true);
 	free_run_base(mc);
 	if (mc->base == CLOCK_REALTIME)
 		log_info("media clock: kernel TAI offset unset, using "
@@ -139,6 +141,7 @@ struct mclock *mclock_new_injected(mclock_now_fn now,
 	mc->now_fn = now;
 	mc->sleep_fn = sleep_until;
 	atomic_store(&mc->timescale_ok, true);
+	atomic_store(&mc->timescale_known, true);
 	mc->ctx = ctx;
 	mc->status.state = MCLOCK_FREE_RUN;
 	mc->status.domain = -1;
@@ -220,6 +223,18 @@ bool mclock_timescale_ok(const struct mclock *mc)
 void mclock_set_timescale_ok(struct mclock *mc, bool ok)
 {
 	atomic_store_explicit(&mc->timescale_ok, ok, memory_order_release);
+}
+
+bool mclock_timescale_known(const struct mclock *mc)
+{
+	return atomic_load_explicit(
+	    &((struct mclock *)mc)->timescale_known, memory_order_acquire);
+}
+
+void mclock_set_timescale_known(struct mclock *mc)
+{
+	atomic_store_explicit(&mc->timescale_known, true,
+			      memory_order_release);
 }
 
 unsigned int mclock_generation(const struct mclock *mc)

@@ -70,6 +70,15 @@ const char *mclock_mode_name(enum mclock_mode mode);
  * times (a file's, a recording's) wait for it. RT-safe. */
 bool mclock_timescale_ok(const struct mclock *mc);
 void mclock_set_timescale_ok(struct mclock *mc, bool ok);
+/* Whether the media clock is on the timescale it will keep: at once when
+ * free-running; with ptp4l, once it answered (system and PHC clocks: its
+ * timescale is known) or, following it, at its first measurement (the
+ * first estimate moves the clock onto PTP time). Before that, positions
+ * are provisional: the first lock times every stream anew. Never goes
+ * back: later steps (a grandmaster on another timescale) are changes of
+ * a known clock. */
+bool mclock_timescale_known(const struct mclock *mc);
+void mclock_set_timescale_known(struct mclock *mc);
 
 /* Counts steps of the timescale; the media thread resynchronises flows and
  * subscriptions when it moves. RT-safe. */

@@ -220,6 +220,11 @@ static void close_round(struct ptp_sync *s, uint64_t mono_ns,
 		in.residual_ns = follow_update(s, smp, following, ev);
 	} else
 		in.residual_ns = smp->ts.master_offset_ns;
+	/* After the step the clock takes onto the timescale, never before
+	 * it (the media thread reads the generation after this). */
+	if (in.reachable &&
+	    (mode != MCLOCK_MODE_FOLLOW || s->have_est))
+		mclock_set_timescale_known(s->mc);
 	ptp_lock_step(&s->lock, &s->cfg.lock, &in, &ev->lock);
 	if (s->lock.state == MCLOCK_LOCKED)
 		mclock_set_timescale_ok(s->mc, true);
