@@ -149,6 +149,24 @@ static const char *jstr(const json_t *o, const char *key)
 
 /* ---- polling ---- */
 
+/* Subscription @s's "legs" cut to each leg's name and state. */
+static void legs_states(json_t *s)
+{
+	json_t *legs = json_object_get(s, "legs"), *l, *cut;
+	size_t i;
+
+	if (!json_is_array(legs))
+		return;
+	cut = json_array();
+	json_array_foreach(legs, i, l)
+	{
+		json_array_append_new(
+		    cut, json_pack("{s:O?, s:O?}", "leg", json_object_get(l, "leg"),
+				   "state", json_object_get(l, "state")));
+	}
+	json_object_set_new(s, "legs", cut);
+}
+
 static void drop_key(json_t *list, const char *key)
 {
 	json_t *e;
@@ -266,10 +284,11 @@ static void node_update(struct ui_node *un, json_t *data, bool full)
 
 		json_object_set_new(un->stats, jstr(s, "name"), live);
 		json_object_del(s, "stats");
-		/* ST 2022-7 legs: their states and counters change at every
-		 * poll; the state message keeps that the subscription has
-		 * two legs (address2) */
-		json_object_del(s, "legs");
+		/* ST 2022-7 legs: their counters change at every poll and go
+		 * out in the stats message; the state message keeps each
+		 * leg's name and state (the routes' "A ok, B down", as d4ctl
+		 * routes gives it), sent again when one changes */
+		legs_states(s);
 	}
 	drop_key(json_object_get(data, "flows"), "stats");
 	m->stats_dirty = true;

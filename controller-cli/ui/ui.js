@@ -155,7 +155,7 @@ function derive() {
 		if (live) {
 			r.state_reason = live.state_reason;
 			r.latency_safe_us = live.latency_safe_us;
-			r.legs = live.legs;
+			r.leg_stats = live.legs;
 		}
 		if (!rn || !r.rx_channels)
 			continue;
@@ -236,9 +236,9 @@ function txKey(col) {
 /* ST 2022-7: "leg A ok, leg B down" for a subscription with two legs
  * (its per-leg states from the node's API, once a second), or ''. */
 function legsText(r) {
-	if (!r.legs || !r.legs.length)
+	if (!Array.isArray(r.leg_stats) || !r.leg_stats.length)
 		return '';
-	return r.legs.map((l) => 'leg ' + l.leg + ' ' + l.state +
+	return r.leg_stats.map((l) => 'leg ' + l.leg + ' ' + l.state +
 		(l.state === 'down' ? ' (silent ' + (l.silent_ms / 1000).toFixed(1) + ' s' +
 		 ')' : '') + ', ' + l.lost + ' lost').join('; ');
 }

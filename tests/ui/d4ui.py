@@ -138,6 +138,13 @@ def requests(d):
     return out
 
 
+def page_errors(d):
+    """The page's uncaught errors and console errors since the last call
+    (Chrome's browser log, level SEVERE)."""
+    return [e["message"] for e in d.get_log("browser")
+            if e.get("level") == "SEVERE"]
+
+
 def d4ctl(*args, check=True):
     """Run d4ctl on the controller's host ($D4CTL_RUN wraps it)."""
     r = subprocess.run([os.environ["D4CTL_RUN"]] + list(args),

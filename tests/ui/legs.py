@@ -11,7 +11,7 @@ import time
 
 from selenium.webdriver.common.by import By
 
-from d4ui import browser, fail, ok, quit, shot, view, wait
+from d4ui import browser, fail, ok, page_errors, quit, shot, view, wait
 
 UI = "http://127.0.0.1:8090"
 DIR = os.environ["D4_UI_DIR"]
@@ -47,6 +47,11 @@ try:
                timeout=60)
     ok("the latency view: %s" % got)
     shot(d, "legs-ok")
+    # the state message's routes say the legs as d4ctl routes does
+    legs = d.execute_script(
+        "return S.routes.filter((r) => r.legs).map((r) => r.legs)")
+    if sorted(legs) != ["A ok, B ok", "A ok, B ok"]:
+        fail("the state's routes: legs %r, want 'A ok, B ok' twice" % legs)
     # the page notes (its own clock) when both rows first read leg B down
     d.execute_script("""
         window.d4downAt = null;
@@ -101,6 +106,10 @@ try:
             fail("%s reads %r after the link came back" % (r, got[r]))
     ok("back up: %s" % got)
     shot(d, "legs-b-back")
+    errors = page_errors(d)
+    if errors:
+        fail("the page logged errors: %s" % errors[:3])
+    ok("no error on the page's console")
     mark("seen-up")
 finally:
     quit(d)
