@@ -329,6 +329,7 @@ struct rx_sub {
 	uint64_t leg_lost_at_down[SUB_LEGS];
 	uint64_t leg_down_ns[SUB_LEGS];
 	struct log_ratelimit leg_rl;
+	struct log_ratelimit state_rl; /* its changes of state */
 	const struct sub *state_sub; /* the receiver the state counts */
 	bool sdp_ptp;		     /* its stream's SDP names a PTP clock */
 	/* the receiver's last arrival delay windows, for the safe latency */
@@ -856,6 +857,8 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 	    (struct log_ratelimit)LOG_RATELIMIT_INIT(5 * NSEC_PER_SEC, 3);
 	r->leg_rl =
 	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 8);
+	r->state_rl =
+	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 10);
 	r->seen.rl_change =
 	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 6);
 	substate_init(&r->state, !s->stream[0]);
@@ -1451,9 +1454,11 @@ static void step_legs(struct rx_sub *r, struct substate_input *in)
 			r->leg_down_ns[l] = drained - in->leg_silent_ns[l];
 			if (log_ratelimit_ok(&r->leg_rl, &supp))
 				log_warn("subscription %s: leg %c down (no "
-					 "packet on %s for %.1f s)%s%s",
+					 "packet on %s %s %.1f s)%s%s",
 					 r->set.name, 'A' + l,
 					 l ? r->cfg.ifname2 : r->cfg.ifname,
+					 GET(ls->last_ns) ? "for"
+							  : "yet, in",
 					 (double)in->leg_silent_ns[l] / 1e9,
 					 GET(st->leg[!l].last_ns) &&
 						 in->leg[!l] != SUB_LEG_DOWN
@@ -1486,6 +1491,7 @@ static void step_state(struct rx *rx, struct rx_sub *r, bool clock_settled)
 {
 	const struct sub_stats *st = r->sub ? sub_stats(r->sub) : NULL;
 	enum sub_state was = r->state.state;
+	unsigned int supp;
 	struct substate_input in = {
 	    .resolved = r->sub != NULL,
 	    .received = st ? GET(st->received) : 0,
@@ -1515,14 +1521,19 @@ static void step_state(struct rx *rx, struct rx_sub *r, bool clock_settled)
 	    rx_sub_safe_latency_us(rx, (unsigned int)(r - rx->subs));
 	if (!substate_step(&r->state, &in))
 		return;
+	/* a flapping link changes it every second: 10 lines per 10 s */
+	if (!log_ratelimit_ok(&r->state_rl, &supp))
+		return;
 	if (r->state.state == SUB_RECEIVING)
-		log_info("subscription %s: %s -> %s (%s)", r->set.name,
+		log_info("subscription %s: %s -> %s (%s)%s", r->set.name,
 			 substate_name(was), substate_name(r->state.state),
-			 r->state.reason);
+			 r->state.reason,
+			 supp ? " (and earlier changes not logged)" : "");
 	else
-		log_warn("subscription %s: %s -> %s (%s)", r->set.name,
+		log_warn("subscription %s: %s -> %s (%s)%s", r->set.name,
 			 substate_name(was), substate_name(r->state.state),
-			 r->state.reason);
+			 r->state.reason,
+			 supp ? " (and earlier changes not logged)" : "");
 }
 
 /* A recording's troubles, said once each: a write that failed (a full

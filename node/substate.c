@@ -108,10 +108,18 @@ bool substate_step(struct substate *st, const struct substate_input *in)
 			 'A' + !bad, (unsigned long long)rx1);
 	} else {
 		next = SUB_RECEIVING;
+		/* both legs carry it, or one does while the other has
+		 * sent nothing yet (down only after SUBSTATE_LEG_DOWN) */
+		bool both = in->leg[0] == SUB_LEG_OK && in->leg[1] == SUB_LEG_OK;
+
 		snprintf(why, sizeof(why),
-			 "%llu packets in the last second%s%s",
+			 "%llu packets in the last second%s%s%s",
 			 (unsigned long long)rx1,
-			 in->legs == 2 ? " on both legs" : "",
+			 in->legs < 2 ? ""
+			 : both	      ? " on both legs"
+			 : in->leg[0] == SUB_LEG_OK ? " on leg A"
+						    : " on leg B",
+			 in->legs == 2 && !both ? " (the other: none yet)" : "",
 			 in->arrival_timing ? ", aligned on arrival" : "");
 	}
 	/* the reason is kept current; a change is reported once */

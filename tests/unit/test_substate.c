@@ -182,8 +182,16 @@ static void test_substate_one_leg_down_is_degraded(void **state)
 
 	start(&f, true);
 	f.in.legs = 2;
-	f.in.leg[0] = f.in.leg[1] = SUB_LEG_OK;
+	/* leg B has sent nothing yet: not "both legs" (a new user read
+	 * that of a leg that never received) */
+	f.in.leg[0] = SUB_LEG_OK;
+	f.in.leg[1] = SUB_LEG_WAITING;
 	run(&f, 10, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_RECEIVING);
+	assert_null(strstr(f.st.reason, "both"));
+	assert_non_null(strstr(f.st.reason, "on leg A (the other: none yet)"));
+	f.in.leg[1] = SUB_LEG_OK;
+	run(&f, 1, 100, 0, 0);
 	assert_int_equal(f.st.state, SUB_RECEIVING);
 	assert_non_null(strstr(f.st.reason, "on both legs"));
 	f.in.leg[1] = SUB_LEG_DOWN;
