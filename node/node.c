@@ -240,9 +240,13 @@ static void ptp_tick(struct node *n, uint64_t mono)
 		log_info("ptp: %s -> %s", mclock_state_name(ev.lock.old_state),
 			 text);
 	}
-	/* Receivers that check the SDP's grandmaster need it current. */
-	if (ev.lock.gm_changed || ev.lock.state_changed)
+	/* Receivers that check the SDP's grandmaster need it current; the
+	 * AES67 check of the flows waits for the clock's timescale */
+	if (ev.lock.gm_changed || ev.lock.state_changed ||
+	    mclock_timescale_known(n->mc) != n->timescale_known_seen) {
+		n->timescale_known_seen = mclock_timescale_known(n->mc);
 		tx_publish_all(n->tx);
+	}
 }
 
 static void on_signal(void *data, int fd, uint32_t events)

@@ -84,6 +84,7 @@ struct node {
 	uint64_t start_ns, ticks, status_ticks, disco_gen_seen;
 	unsigned long passes_seen;
 	unsigned int resyncs_seen;
+	bool timescale_known_seen; /* the AES67 check waits for it */
 	struct log_ratelimit ptp_rl;
 	unsigned int ptp_rejects;   /* not yet logged */
 	uint64_t ptp_rejects_total; /* GET /stats "ptp" */

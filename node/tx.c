@@ -242,6 +242,10 @@ static void check_flow(const struct tx *tx, struct tx_flow *f)
 
 	if (!net_is_multicast(&f->set.dest))
 		return; /* Dante takes AES67 multicast only */
+	/* Before ptp4l answered, the SDP's clock is this host's: its
+	 * finding would be gone half a second later (checked again then) */
+	if (!mclock_timescale_known(tx->env.mc))
+		return;
 	len = flow_sdp(tx, f, f->sdp_version, buf, sizeof(buf), session,
 		       sizeof(session));
 	if (len < 0 ||
