@@ -1,5 +1,6 @@
 /* d4ctl sub list|create|delete: a node's subscriptions (RX), GET/POST/DELETE
  * /subscriptions. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,17 @@ static const char usage[] =
     "             --address ADDR[:PORT] [--channels N] [--encoding L24|L16]\n"
     "             [--rate HZ] [--ptime US] [--payload-type PT])\n"
     "             [--latency MS] [--timing auto|ptp|arrival]\n"
-    "             [--interface IF] [--address2 ADDR[:PORT]]\n"
-    "             [--interface2 IF]\n"
+    "             [--interface IF] [--source-filter SENDER]\n"
+    "             [--address2 ADDR[:PORT]] [--interface2 IF]\n"
+    "             [--source-filter2 SENDER]\n"
     "       d4ctl sub delete NODE NAME   (or NODE/NAME)\n"
     "\n"
     "Subscriptions are RTP streams a node receives: by stream name (SAP or\n"
     "RAVENNA, followed when its SDP changes), by SDP, or by address.\n"
     "--address2 (with --interface2 on the second network) is a second\n"
-    "leg, SMPTE ST 2022-7: the same stream on another network, merged.\n";
+    "leg, SMPTE ST 2022-7: the same stream on another network, merged.\n"
+    "--source-filter (--source-filter2 on the second leg) takes packets\n"
+    "from that sender's address only (an SDP's a=source-filter does).\n";
 
 struct sub_opts {
 	json_t *body;
@@ -133,6 +137,22 @@ static int on_opt(void *data, int opt, const char *arg)
 	case 'I':
 		json_object_set_new(o->body, "interface2", json_string(arg));
 		return 0;
+	case 'f':
+	case 'F': {
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, arg, &a) != 1) {
+			d4ctl_err("sub",
+				  "--source-filter%s '%s' is not an IPv4 "
+				  "address",
+				  opt == 'F' ? "2" : "", arg);
+			return -1;
+		}
+		json_object_set_new(
+		    o->body, opt == 'F' ? "source_filter2" : "source_filter",
+		    json_string(arg));
+		return 0;
+	}
 	}
 	return -1;
 }
@@ -178,6 +198,8 @@ int cmd_sub(struct d4ctl *ctl, int argc, char *argv[])
 	    {"interface", required_argument, NULL, 'i'},
 	    {"address2", required_argument, NULL, 'A'},
 	    {"interface2", required_argument, NULL, 'I'},
+	    {"source-filter", required_argument, NULL, 'f'},
+	    {"source-filter2", required_argument, NULL, 'F'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sub_opts o = {.body = json_object()};

@@ -106,7 +106,7 @@ int d4ctl_getopt(struct d4ctl *ctl, int argc, char *argv[], const char *text,
 		 int (*on_opt)(void *data, int opt, const char *arg),
 		 void *data, int *first)
 {
-	struct option opts[16] = {
+	struct option opts[32] = {
 	    {"help", no_argument, NULL, 'h'},
 	    {"json", no_argument, NULL, 'j'},
 	};
@@ -114,7 +114,8 @@ int d4ctl_getopt(struct d4ctl *ctl, int argc, char *argv[], const char *text,
 	unsigned int n = 2;
 	int c;
 
-	for (; extra && extra[n - 2].name && n < 15; n++)
+	/* (sub create has 15: one more past the table was "unknown") */
+	for (; extra && extra[n - 2].name && n < 31; n++)
 		opts[n] = extra[n - 2];
 	snprintf(shorts, sizeof(shorts), "h%s", extra_short ? extra_short : "");
 	optind = 0; /* 0, not 1: GNU getopt re-reads the option string */

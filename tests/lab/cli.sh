@@ -167,6 +167,25 @@ done
 "$D4CTL" sub delete $N two >/dev/null && "$D4CTL" flow delete $N two >/dev/null ||
 	fail "deleting the two-leg subscription and flow"
 pass "flow create --dest2 and sub create --address2: DESTINATION2, ADDRESS2 and LEGS 'A ok, B ok'"
+# each leg's source filter from the command line (issue 15; the node's
+# errors name source_filter2)
+"$D4CTL" sub create $N filt --address 127.0.0.1:5038 --source-filter 127.0.0.1 \
+	--address2 127.0.0.1:5040 --source-filter2 127.0.0.2 >/dev/null 2>"$T/err" ||
+	fail "sub create --source-filter(2): $(cat "$T/err")"
+"$D4CTL" sub list $N --json >"$T/out" || fail "sub list --json"
+python3 - "$T/out" <<'PY' || fail "the filters are not the subscription's: $(cat "$T/out")"
+import json, sys
+s = [x for x in json.load(open(sys.argv[1])) if x["name"] == "filt"][0]
+assert s["settings"]["source_filter"] == "127.0.0.1", s["settings"]
+assert s["settings"]["source_filter2"] == "127.0.0.2", s["settings"]
+PY
+rc=0
+"$D4CTL" sub create $N bad --address 127.0.0.1:5042 --source-filter nope \
+	>/dev/null 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "source-filter 'nope' is not an IPv4 address" "$T/err" ||
+	fail "--source-filter nope: exit $rc: $(cat "$T/err")"
+"$D4CTL" sub delete $N filt >/dev/null || fail "deleting subscription filt"
+pass "sub create --source-filter and --source-filter2: the subscription's source_filter and source_filter2; a bad address exits 2 saying so"
 "$D4CTL" name $N renamed >/dev/null || fail "rename"
 "$D4CTL" flow create $N after --source tone --dest 127.0.0.1:5030 >/dev/null ||
 	fail "a write after the rename: the token was not found by uuid"
