@@ -417,6 +417,7 @@ static void check_subs(struct parse_ctx *p)
 static int check_refs(struct parse_ctx *p)
 {
 	struct node_config *cfg = p->cfg;
+	char why[160];
 	unsigned int i;
 
 	if (cfg->ptp.run == PTP_RUN_SPAWN &&
@@ -463,6 +464,15 @@ static int check_refs(struct parse_ctx *p)
 			fail(p, line, NULL,
 			     "[flow %s] needs destination = ADDRESS[:PORT]",
 			     f->name);
+		else if (f->ifname2[0] && !flow_config_has_leg2(f))
+			fail(p, line_of(p, SETTINGS_FLOW, i, "interface2"),
+			     NULL,
+			     "[flow %s] interface2 without destination2: a "
+			     "second leg needs its group or receiver",
+			     f->name);
+		else if (flow_legs_check(f, why, sizeof(why)) < 0)
+			fail(p, line_of(p, SETTINGS_FLOW, i, "destination2"),
+			     NULL, "[flow %s] %s", f->name, why);
 	}
 	check_subs(p);
 	check_sinks(p);

@@ -88,9 +88,31 @@ uint32_t flow_frames_per_packet(uint32_t ptime_us, uint32_t rate)
 	return 0;
 }
 
+int flow_legs_check(const struct flow_config *cfg, char *err, size_t err_len)
+{
+	if (flow_config_has_leg2(cfg) && net_is_multicast(&cfg->dest2) &&
+	    !cfg->ifname2[0]) {
+		snprintf(err, err_len,
+			 "destination2 is a group: give interface2, the "
+			 "second network's interface");
+		return -EINVAL;
+	}
+	if (flow_config_has_leg2(cfg) &&
+	    cfg->dest2.sin_addr.s_addr == cfg->dest.sin_addr.s_addr &&
+	    cfg->dest2.sin_port == cfg->dest.sin_port &&
+	    !strcmp(cfg->ifname2, cfg->ifname)) {
+		snprintf(err, err_len,
+			 "destination2 is destination on the same interface "
+			 "(a second leg goes to another network)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int flow_config_check(const struct flow_config *cfg, char *err, size_t err_len)
 {
 	uint32_t fpp = flow_frames_per_packet(cfg->ptime_us, cfg->rate);
+	char why[160];
 	size_t payload;
 
 	if (cfg->nch < 1 || cfg->nch > SOURCE_MAX_CHANNELS) {
@@ -111,22 +133,8 @@ int flow_config_check(const struct flow_config *cfg, char *err, size_t err_len)
 			 cfg->name, cfg->ptime_us);
 		return -EINVAL;
 	}
-	if (flow_config_has_leg2(cfg) && net_is_multicast(&cfg->dest2) &&
-	    !cfg->ifname2[0]) {
-		snprintf(err, err_len,
-			 "flow %s: destination2 is a group: give interface2, "
-			 "the second network's interface",
-			 cfg->name);
-		return -EINVAL;
-	}
-	if (flow_config_has_leg2(cfg) &&
-	    cfg->dest2.sin_addr.s_addr == cfg->dest.sin_addr.s_addr &&
-	    cfg->dest2.sin_port == cfg->dest.sin_port &&
-	    !strcmp(cfg->ifname2, cfg->ifname)) {
-		snprintf(err, err_len,
-			 "flow %s: destination2 is destination on the same "
-			 "interface (a second leg goes to another network)",
-			 cfg->name);
+	if (flow_legs_check(cfg, why, sizeof(why)) < 0) {
+		snprintf(err, err_len, "flow %s: %s", cfg->name, why);
 		return -EINVAL;
 	}
 	payload = (size_t)fpp * cfg->nch * rtp_bytes_per_sample(cfg->enc);

@@ -76,6 +76,9 @@ uint32_t flow_frames_per_packet(uint32_t ptime_us, uint32_t rate);
  * that is a group needs its interface, and may not be the first leg
  * again. 0, or -EINVAL with a message in @err. */
 int flow_config_check(const struct flow_config *cfg, char *err, size_t err_len);
+/* Its second leg's settings alone (what the INI can say with its line):
+ * -EINVAL and why (no "flow NAME: "). */
+int flow_legs_check(const struct flow_config *cfg, char *err, size_t err_len);
 
 /* Open the socket and pick SSRC and first sequence number at random. */
 struct flow *flow_open(const struct flow_config *cfg, struct source *src,

@@ -483,6 +483,32 @@ static void test_config_error_flow_unknown_source_names_key_line(void **state)
 	assert_has(t, "no [source nosuch]");
 }
 
+/* A flow's second leg wrong in the INI: its file and line (a new user
+ * got "error: flow f: destination2 is a group: ..." with neither). */
+static void test_config_error_flow_second_leg_names_key_line(void **state)
+{
+	struct ctx *t = *state;
+	const char *head = "[source a]\n"
+			   "type = tone\n"
+			   "[flow f]\n"
+			   "source = a\n"
+			   "destination = 239.69.1.1\n"
+			   "interface = eth0\n";
+	char text[512];
+
+	snprintf(text, sizeof(text), "%sdestination2 = 239.69.2.1\n", head);
+	parse_err(t, text, 7);
+	assert_has(t, "[flow f] destination2 is a group: give interface2");
+	snprintf(text, sizeof(text),
+		 "%sdestination2 = 239.69.1.1\ninterface2 = eth0\n", head);
+	parse_err(t, text, 7);
+	assert_has(t, "[flow f] destination2 is destination on the same "
+		      "interface");
+	snprintf(text, sizeof(text), "%sinterface2 = eth1\n", head);
+	parse_err(t, text, 7);
+	assert_has(t, "[flow f] interface2 without destination2");
+}
+
 static void test_config_error_sink_unknown_sub_names_key_line(void **state)
 {
 	struct ctx *t = *state;
@@ -998,6 +1024,7 @@ int main(void)
 	    T(test_config_error_empty_unknown_section),
 	    T(test_config_error_key_outside_section),
 	    T(test_config_error_flow_unknown_source_names_key_line),
+	    T(test_config_error_flow_second_leg_names_key_line),
 	    T(test_config_error_sink_unknown_sub_names_key_line),
 	    T(test_config_error_duplicate_source_names_second),
 	    T(test_config_error_duplicate_source_back_to_back),
