@@ -145,8 +145,18 @@ int cmd_flow(struct d4ctl *ctl, int argc, char *argv[])
 	verb = argv[1];
 	if (strcmp(verb, "list") && strcmp(verb, "create") &&
 	    strcmp(verb, "delete")) {
-		d4ctl_err("flow", "unknown '%s' (list, create or delete)\n%s",
-			  verb, usage);
+		static const char *const verbs[] = {"list", "create", "delete",
+						    NULL};
+		const char *s = d4ctl_suggest(verb, verbs);
+
+		if (s)
+			d4ctl_err("flow",
+				  "unknown '%s'; did you mean '%s'?\n%s", verb,
+				  s, usage);
+		else
+			d4ctl_err("flow",
+				  "unknown '%s' (list, create or delete)\n%s",
+				  verb, usage);
 		json_decref(o.body);
 		return D4CTL_EXIT_USAGE;
 	}

@@ -130,12 +130,30 @@ int d4ctl_getopt(struct d4ctl *ctl, int argc, char *argv[], const char *text,
 			continue;
 		}
 		if (c == '?' || c == ':') {
-			const char *bad = argv[optind - 1];
+			const char *bad = argv[optind - 1], *names[32],
+				   *s = NULL;
+			char word[64];
+			unsigned int k;
 
-			d4ctl_err(argv[0], "%s '%s'\n%s",
-				  c == ':' ? "missing value for"
-					   : "unknown option",
-				  bad, text);
+			/* "--jsno" -> "did you mean '--json'?" */
+			if (c == '?' && !strncmp(bad, "--", 2)) {
+				snprintf(word, sizeof(word), "%.*s",
+					 (int)strcspn(bad + 2, "="), bad + 2);
+				for (k = 0; k < n; k++)
+					names[k] = opts[k].name;
+				names[k] = NULL;
+				s = d4ctl_suggest(word, names);
+			}
+			if (s)
+				d4ctl_err(argv[0],
+					  "unknown option '%s'; did you mean "
+					  "'--%s'?\n%s",
+					  bad, s, text);
+			else
+				d4ctl_err(argv[0], "%s '%s'\n%s",
+					  c == ':' ? "missing value for"
+						   : "unknown option",
+					  bad, text);
 			return -EINVAL;
 		}
 		if (!on_opt || on_opt(data, c, optarg) < 0)

@@ -99,10 +99,19 @@ rc=0
 rc=0
 "$D4CTL" --hots $N list 2>"$T/err" || rc=$?
 [ $rc = 2 ] && grep -q "did you mean '--host'" "$T/err" || fail "--hots: $(cat "$T/err")"
+# a command's own options and verbs too (a new user's "routes --jsno",
+# "sub lst")
+for typo in "routes --jsno|--json" "sub lst $N|list" "flow craete $N x|create" \
+	"sub create $N x --adress 1.2.3.4|--address"; do
+	rc=0
+	"$D4CTL" ${typo%%|*} 2>"$T/err" >/dev/null || rc=$?
+	[ $rc = 2 ] && grep -q "did you mean '${typo#*|}'" "$T/err" ||
+		fail "d4ctl ${typo%%|*}: exit $rc, $(head -n 1 "$T/err")"
+done
 rc=0
 "$D4CTL" frobnicate 2>"$T/err" || rc=$?
 [ $rc = 2 ] && ! grep -q "did you mean" "$T/err" || fail "frobnicate got a suggestion: $(cat "$T/err")"
-pass "typos get 'did you mean' (commands, help COMMAND, options); strangers do not"
+pass "typos get 'did you mean' (commands, help COMMAND, options, a command's options and verbs); strangers do not"
 
 # ---- Location on 201, WWW-Authenticate on 401 ----
 hdr() { tr -d '\r' <"$T/h" | sed -n "s/^$1: //Ip"; }
