@@ -316,6 +316,16 @@ int net_iface_for(struct in_addr addr, char *ifname, size_t len)
 	return rc;
 }
 
+int net_iface_link(int fd, const char *ifname)
+{
+	struct ifreq ifr = {0};
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return -errno;
+	return (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING);
+}
+
 int net_bind_device(int fd, const char *ifname)
 {
 	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,

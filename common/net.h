@@ -56,5 +56,9 @@ int net_iface_for(struct in_addr addr, char *ifname, size_t len);
  * sockets of one port, one per network, each hear their own. 0 or
  * -errno. */
 int net_bind_device(int fd, const char *ifname);
+/* Whether interface @ifname has its link (up and running: a carrier), by
+ * SIOCGIFFLAGS on the datagram socket @fd: 1, 0, or -errno (-ENODEV: no
+ * such interface). */
+int net_iface_link(int fd, const char *ifname);
 
 #endif

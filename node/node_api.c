@@ -188,19 +188,28 @@ static int h_streams(void *ctx, const struct api_req *r, json_t **out,
 /* ---- flows ---- */
 
 /* ST 2022-7: each leg's destination and counters (docs/api.md). */
-static json_t *flow_legs_json(const struct flow_config *fc,
+static const char *link_name(int link)
+{
+	return link > 0 ? "up" : link == 0 ? "down" : "unknown";
+}
+
+static json_t *flow_legs_json(struct node *n, unsigned int i,
+			      const struct flow_config *fc,
 			      const struct flow_stats *st)
 {
 	char a[32], b[32];
 
 	return json_pack(
-	    "[{s:s,s:s,s:s,s:I,s:I},{s:s,s:s,s:s,s:I,s:I}]", "leg", "A",
+	    "[{s:s,s:s,s:s,s:s,s:I,s:I},{s:s,s:s,s:s,s:s,s:I,s:I}]", "leg", "A",
 	    "destination", net_endpoint_str(&fc->dest, a, sizeof(a)),
-	    "interface", fc->ifname, "packets", (json_int_t)GET(st->packets),
-	    "send_errors", (json_int_t)GET(st->send_errors), "leg", "B",
-	    "destination", net_endpoint_str(&fc->dest2, b, sizeof(b)),
-	    "interface", fc->ifname2, "packets", (json_int_t)GET(st->packets2),
-	    "send_errors", (json_int_t)GET(st->send_errors2));
+	    "interface", fc->ifname, "link",
+	    link_name(tx_flow_link(n->tx, i, 0)), "packets",
+	    (json_int_t)GET(st->packets), "send_errors",
+	    (json_int_t)GET(st->send_errors), "leg", "B", "destination",
+	    net_endpoint_str(&fc->dest2, b, sizeof(b)), "interface",
+	    fc->ifname2, "link", link_name(tx_flow_link(n->tx, i, 1)),
+	    "packets", (json_int_t)GET(st->packets2), "send_errors",
+	    (json_int_t)GET(st->send_errors2));
 }
 
 static json_t *flow_json(struct node *n, unsigned int i)
@@ -227,8 +236,10 @@ static json_t *flow_json(struct node *n, unsigned int i)
 	    json_pack("{s:I,s:I,s:I}", "packets", (json_int_t)GET(st->packets),
 		      "send_errors", (json_int_t)GET(st->send_errors),
 		      "skipped", (json_int_t)GET(st->skipped)));
+	json_object_set_new(o, "link",
+			    json_string(link_name(tx_flow_link(n->tx, i, 0))));
 	if (flow_config_has_leg2(fc))
-		json_object_set_new(o, "legs", flow_legs_json(fc, st));
+		json_object_set_new(o, "legs", flow_legs_json(n, i, fc, st));
 	return o;
 }
 
@@ -522,8 +533,9 @@ static int parse_record(struct node *n, const json_t *rec,
 	{
 		if (strcmp(key, "path") && strcmp(key, "start") &&
 		    strcmp(key, "duration"))
-			ERR(400, "'record': unknown member '%.40s' (path, "
-				 "start, duration)",
+			ERR(400,
+			    "'record': unknown member '%.40s' (path, "
+			    "start, duration)",
 			    key);
 	}
 	if ((start && !json_is_number(start)) ||

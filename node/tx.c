@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define GET(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
@@ -50,6 +52,9 @@ struct tx_flow {
 	 * starts before the clock's lock fails a=ts-refclk until then);
 	 * " rule " each, so that one rule is never found inside another */
 	char findings[256];
+	/* each leg's interface: 1 link, 0 none, -1 not known (no
+	 * interface named, or no such interface) */
+	signed char link[2];
 };
 
 #define TX_MAX_ORPHANS 64
@@ -59,6 +64,7 @@ struct tx {
 	struct tx_flow flows[CONFIG_MAX_FLOWS];
 	unsigned int nslots;
 	struct disco *disco;
+	int ifq_fd; /* a datagram socket to ask interfaces' flags */
 	/* relay lists of flows deleted since: D4 cannot undeclare them */
 	char orphans[TX_MAX_ORPHANS][40];
 	unsigned int norphans;
@@ -85,8 +91,10 @@ struct tx *tx_new(const struct tx_env *env)
 {
 	struct tx *tx = calloc(1, sizeof(*tx));
 
-	if (tx)
-		tx->env = *env;
+	if (!tx)
+		return NULL;
+	tx->env = *env;
+	tx->ifq_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	return tx;
 }
 
@@ -515,6 +523,7 @@ int tx_flow_create(struct tx *tx, const struct flow_config *fc,
 		return -EINVAL;
 	f->set.fpp = flow_config(f->flow)->fpp;
 	f->used = true;
+	f->link[0] = f->link[1] = -1; /* not known yet */
 	if (slot >= tx->nslots)
 		tx->nslots = slot + 1;
 	f->loop = bound_loop(tx, f->set.name);
@@ -611,6 +620,8 @@ void tx_destroy(struct tx *tx)
 	for (i = 0; i < tx->nslots; i++)
 		if (tx->flows[i].used)
 			clear_flow(tx, &tx->flows[i], false);
+	if (tx->ifq_fd >= 0)
+		close(tx->ifq_fd);
 	free(tx);
 }
 
@@ -717,6 +728,42 @@ size_t tx_status(const struct tx *tx, char *buf, size_t len, size_t off)
  * once every TX_SKIP_LOG_NS per flow, with how many since the last line. */
 #define TX_SKIP_LOG_NS (10 * 1000000000ull)
 
+/* Each leg's link, said when it goes and when it comes back: a sender
+ * whose cable is out still "sends" (the kernel takes its packets), and
+ * its counters would not tell. */
+static void watch_links(struct tx *tx, struct tx_flow *f)
+{
+	unsigned int l, legs = flow_config_has_leg2(&f->set) ? 2 : 1;
+
+	for (l = 0; l < legs && tx->ifq_fd >= 0; l++) {
+		const char *ifname = l ? f->set.ifname2 : f->set.ifname;
+		int now = ifname[0] ? net_iface_link(tx->ifq_fd, ifname) : -1;
+
+		if (now < 0)
+			now = -1;
+		if (now == f->link[l])
+			continue;
+		if (now == 0)
+			log_warn("flow %s: %s%s has no link: what it sends "
+				 "there goes nowhere",
+				 f->set.name,
+				 legs == 2 ? (l ? "leg B, " : "leg A, ") : "",
+				 ifname);
+		else if (now == 1 && f->link[l] == 0)
+			log_info("flow %s: %s%s has its link back", f->set.name,
+				 legs == 2 ? (l ? "leg B, " : "leg A, ") : "",
+				 ifname);
+		f->link[l] = (signed char)now;
+	}
+}
+
+int tx_flow_link(const struct tx *tx, unsigned int slot, unsigned int leg)
+{
+	if (slot >= tx->nslots || !tx->flows[slot].used || leg > 1)
+		return -1;
+	return tx->flows[slot].link[leg];
+}
+
 void tx_tick(struct tx *tx, uint64_t mono_ns)
 {
 	unsigned int i;
@@ -727,6 +774,7 @@ void tx_tick(struct tx *tx, uint64_t mono_ns)
 
 		if (!f->used)
 			continue;
+		watch_links(tx, f);
 		now = GET(flow_stats(f->flow)->skipped);
 		if (now < f->skipped_seen)
 			f->skipped_seen = now; /* a flow made anew in place */

@@ -69,6 +69,9 @@ enum tx_origin tx_flow_origin(const struct tx *tx, unsigned int slot);
 const struct flow_config *tx_flow_settings(const struct tx *tx,
 					   unsigned int slot);
 const struct flow *tx_flow_sender(const struct tx *tx, unsigned int slot);
+/* Leg @leg's interface link as last seen (every 100 ms): 1 up, 0 no
+ * link, -1 not known (no interface named). */
+int tx_flow_link(const struct tx *tx, unsigned int slot, unsigned int leg);
 /* The flow's SDP as last published, its session name ("NODE FLOW") in
  * @session. Its length, or < 0. */
 int tx_flow_sdp(const struct tx *tx, unsigned int slot, char *buf, size_t len,

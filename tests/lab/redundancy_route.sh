@@ -167,6 +167,22 @@ kill $ui
 d4_wait_pid $ui 10 || fail "d4ctl ui did not stop cleanly on SIGTERM"
 pass "B's network B down: d4ctl routes says 'A ok, B down' (degraded), and so does the browser's latency view and matrix hover ('leg B down'); back up: 'A ok, B ok'"
 
+# the sender's own network B link down and up: A says so, once each, and
+# its API has the leg's link (new-user report: nothing showed)
+d4_leg_link $lab 2 B down
+d4_wait_log "$T/A.log" "flow main: leg B, eth1 has no link" 10
+d4ctl flow list A --json >"$T/aflows.json" || fail "flow list A"
+python3 - "$T/aflows.json" <<'PY' || fail "A's API: leg B's link not down: $(cat "$T/aflows.json")"
+import json, sys
+f = [x for x in json.load(open(sys.argv[1])) if x["name"] == "main"][0]
+assert [l["link"] for l in f["legs"]] == ["up", "down"], f["legs"]
+PY
+d4_leg_link $lab 2 B up
+d4_wait_log "$T/A.log" "flow main: leg B, eth1 has its link back" 10
+[ "$(grep -c "flow main: leg B, eth1 has no link" "$T/A.log")" = 1 ] ||
+	fail "A said leg B's link down more than once"
+pass "A's network B link down: 'flow main: leg B, eth1 has no link', legs[1].link down in its API; back: 'has its link back'"
+
 d4ctl unroute 3-4@B | tee "$T/unroute.txt" || fail "unroute 3-4@B"
 grep -q "stop relaying its second leg to 10.78.0.3:$port" "$T/unroute.txt" ||
 	fail "unroute left the second leg: $(cat "$T/unroute.txt")"
