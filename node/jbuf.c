@@ -99,6 +99,19 @@ enum jbuf_put_result jbuf_put(struct jbuf *jb, uint32_t ts, const int32_t *in,
 	return stored ? JBUF_OK : JBUF_DUPLICATE;
 }
 
+bool jbuf_would_store(const struct jbuf *jb, uint32_t ts, unsigned int frames)
+{
+	int32_t d = rtp_ts_diff(ts, jb->read_ts);
+	unsigned int i;
+
+	if (d + (int64_t)frames <= 0 || (int64_t)d + frames > jb->cap)
+		return false;
+	for (i = d < 0 ? (unsigned int)-d : 0; i < frames; i++)
+		if (!jb->present[(ts + i) & (jb->cap - 1)])
+			return true;
+	return false;
+}
+
 unsigned int jbuf_get(struct jbuf *jb, int32_t *out, unsigned int frames)
 {
 	unsigned int i, missing = 0;

@@ -5,6 +5,7 @@
 #ifndef D4_NODE_JBUF_H
 #define D4_NODE_JBUF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 enum jbuf_put_result {
@@ -36,6 +37,9 @@ enum jbuf_put_result jbuf_put(struct jbuf *jb, uint32_t ts, const int32_t *in,
  * the read position; returns how many frames were missing. */
 unsigned int jbuf_get(struct jbuf *jb, int32_t *out, unsigned int frames);
 
+/* Whether a packet of @frames frames stamped @ts would store a frame:
+ * some are ahead of the reader, within reach, and not there yet. */
+bool jbuf_would_store(const struct jbuf *jb, uint32_t ts, unsigned int frames);
 uint32_t jbuf_read_ts(const struct jbuf *jb);
 uint32_t jbuf_capacity(const struct jbuf *jb);
 

@@ -342,6 +342,8 @@ static json_t *sub_stats_json(const struct sub_stats *st)
 			    json_integer((json_int_t)GET(st->arrival_steps)));
 	json_object_set_new(o, "redundant",
 			    json_integer((json_int_t)GET(st->redundant)));
+	json_object_set_new(o, "seq_jumps",
+			    json_integer((json_int_t)GET(st->seq_jumps)));
 	return o;
 }
 

@@ -1253,7 +1253,7 @@ void rx_format_stats(const struct sub *s, char *buf, size_t len)
 	    "unsynced=%llu duplicate=%llu reordered=%llu missing_frames=%llu "
 	    "bad_header=%llu bad_pt=%llu bad_size=%llu foreign=%llu "
 	    "foreign_ssrc=%llu off_timeline=%llu rejudged=%llu "
-	    "ssrc_changes=%llu ",
+	    "ssrc_changes=%llu seq_jumps=%llu ",
 	    (unsigned long long)GET(st->received),
 	    (unsigned long long)GET(st->lost),
 	    (unsigned long long)GET(st->late),
@@ -1269,7 +1269,8 @@ void rx_format_stats(const struct sub *s, char *buf, size_t len)
 	    (unsigned long long)GET(st->foreign_ssrc),
 	    (unsigned long long)GET(st->off_timeline),
 	    (unsigned long long)GET(st->rejudged),
-	    (unsigned long long)GET(st->ssrc_changes));
+	    (unsigned long long)GET(st->ssrc_changes),
+	    (unsigned long long)GET(st->seq_jumps));
 	if (off < len && sub_config_legs(sub_config(s)) == 2) {
 		unsigned int l;
 

@@ -87,6 +87,8 @@ struct candidate {
 struct seqtrack {
 	bool have;
 	uint16_t max_seq;
+	bool probing;	  /* a jump was seen: its successor confirms it */
+	uint16_t bad_seq; /* that successor (RFC 3550 A.1) */
 	uint64_t ext_base, ext_max;
 	uint64_t received, dups, lost_before;
 	uint64_t seen[65536 / 64];
@@ -426,12 +428,57 @@ static bool seen_test_and_set(struct seqtrack *t, uint16_t seq)
 
 /* RFC 3550 style extended sequence numbers. Returns true for a repeat of a
  * sequence number already seen (a duplicate). */
-static bool track_seq(struct seqtrack *t, uint16_t seq, bool *reordered)
+/* Numbers (@from, @to] enter the window: new again. Word by word: a
+ * jump of 3000 clears 47 words, not 3000 bits. */
+static void seen_clear(struct seqtrack *t, uint16_t from, uint16_t to)
 {
+	uint16_t q = (uint16_t)(from + 1);
+
+	while (q != (uint16_t)(to + 1)) {
+		if (!(q & 63) && (uint16_t)(to - q) >= 63) {
+			t->seen[q >> 6] = 0;
+			q = (uint16_t)(q + 64);
+		} else {
+			t->seen[q >> 6] &= ~(1ull << (q & 63));
+			q++;
+		}
+	}
+}
+
+/* A packet's sequence number: new, a repeat (SEQ_DUP) or a jump past
+ * SEQ_MAX_JUMP either way that its successor has not confirmed yet
+ * (SEQ_JUMP: RFC 3550 A.1's probation; the packet is not the stream's,
+ * it does not move the window or the loss). A confirmed jump is a
+ * sender that started over: tracking starts over, the loss so far kept. */
+enum seq_verdict { SEQ_NEW, SEQ_DUP, SEQ_JUMP, SEQ_RESTART };
+#define SEQ_MAX_JUMP 3000
+
+static void seq_restart(struct seqtrack *t);
+
+static bool seq_jumped(const struct seqtrack *t, uint16_t seq)
+{
+	int16_t d = rtp_seq_diff(seq, t->max_seq);
+
+	return t->have && (d > SEQ_MAX_JUMP || d < -SEQ_MAX_JUMP);
+}
+
+static enum seq_verdict track_seq(struct seqtrack *t, uint16_t seq,
+				  bool *reordered)
+{
+	bool restarted = false;
 	int16_t d;
-	uint16_t q;
 
 	*reordered = false;
+	if (seq_jumped(t, seq)) {
+		if (!t->probing || seq != t->bad_seq) {
+			t->probing = true;
+			t->bad_seq = (uint16_t)(seq + 1);
+			return SEQ_JUMP;
+		}
+		seq_restart(t); /* two in a row: confirmed */
+		restarted = true;
+	}
+	t->probing = false;
 	t->received++;
 	if (!t->have) {
 		t->have = true;
@@ -441,14 +488,11 @@ static bool track_seq(struct seqtrack *t, uint16_t seq, bool *reordered)
 		t->dups = 0;
 		memset(t->seen, 0, sizeof(t->seen));
 		seen_test_and_set(t, seq);
-		return false;
+		return restarted ? SEQ_RESTART : SEQ_NEW;
 	}
 	d = rtp_seq_diff(seq, t->max_seq);
 	if (d > 0) {
-		/* Numbers entering the window are new again. */
-		for (q = (uint16_t)(t->max_seq + 1); q != seq; q++)
-			t->seen[q >> 6] &= ~(1ull << (q & 63));
-		t->seen[seq >> 6] &= ~(1ull << (seq & 63));
+		seen_clear(t, t->max_seq, seq);
 		t->ext_max += (uint64_t)d;
 		t->max_seq = seq;
 	} else if (d < 0) {
@@ -459,9 +503,9 @@ static bool track_seq(struct seqtrack *t, uint16_t seq, bool *reordered)
 	}
 	if (seen_test_and_set(t, seq)) {
 		t->dups++;
-		return true;
+		return SEQ_DUP;
 	}
-	return false;
+	return SEQ_NEW;
 }
 
 static uint64_t seq_lost(const struct seqtrack *t)
@@ -477,6 +521,7 @@ static void seq_restart(struct seqtrack *t)
 {
 	t->lost_before = seq_lost(t);
 	t->have = false;
+	t->probing = false;
 	t->received = t->dups = 0;
 }
 
@@ -557,7 +602,8 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 	struct sub_leg_stats *ls = &s->stats.leg[leg];
 	size_t frame_bytes = s->cfg.channels * rtp_bytes_per_sample(s->cfg.enc);
 	unsigned int frames = (unsigned int)(plen / frame_bytes);
-	bool reordered, dup;
+	enum seq_verdict v;
+	bool reordered;
 	int32_t d;
 
 	s->ssrc_last_ns = arrival_ns;
@@ -566,19 +612,34 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 	STAT_INC(s->stats.received);
 	STAT_INC(ls->received);
 	STAT_SET(ls->last_ns, arrival_ns);
-	/* A repeat on its own leg is a duplicate, as on one network. */
-	dup = track_seq(&s->legseq[leg], h->seq, &reordered);
+	/* A repeat on its own leg is a duplicate, as on one network; a
+	 * jump its successor has not confirmed is not the stream's. */
+	v = track_seq(&s->legseq[leg], h->seq, &reordered);
 	STAT_SET(ls->lost, seq_lost(&s->legseq[leg]));
-	if (dup) {
+	if (v == SEQ_DUP) {
 		STAT_INC(s->stats.duplicate);
 		return;
 	}
-	dup = track_seq(&s->seq, h->seq, &reordered);
+	if (v == SEQ_JUMP) {
+		STAT_INC(s->stats.seq_jumps);
+		return;
+	}
+	/* a jump this leg confirmed is the stream's (unless the other leg
+	 * took the stream there already) */
+	if (v == SEQ_RESTART && seq_jumped(&s->seq, h->seq))
+		seq_restart(&s->seq);
+	v = track_seq(&s->seq, h->seq, &reordered);
+	if (v == SEQ_JUMP) {
+		STAT_INC(s->stats.seq_jumps);
+		return;
+	}
 	if (s->timescale_ok)
 		record_delay(s, leg, h->ts, arrival_ns);
-	if (dup) {
-		/* the other leg's copy came first: this one is redundant,
-		 * whether or not it would still have been in time */
+	/* The other leg's copy came first: this one is redundant, whether
+	 * or not it would still have been in time, unless it fills what
+	 * the first did not store (a copy stamped off its place, late or
+	 * early, must not keep the good one out). */
+	if (v == SEQ_DUP && !jbuf_would_store(s->jb, h->ts, frames)) {
 		STAT_INC(s->stats.redundant);
 		if (s->timescale_ok && behind_playout(s, h->ts, frames))
 			STAT_INC(ls->late);

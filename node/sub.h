@@ -122,6 +122,9 @@ struct sub_stats {
 	/* ST 2022-7: copies of a packet the other leg brought first (the
 	 * second of each pair: not duplicates, not played) */
 	_Atomic uint64_t redundant;
+	/* sequence jumps past 3000 not confirmed by the next packet (RFC
+	 * 3550 A.1): not played, not counted as loss */
+	_Atomic uint64_t seq_jumps;
 	struct sub_leg_stats leg[SUB_LEGS];
 	/* PTP time of the receiver's start and of its last pass over its
 	 * sockets: a leg's silence is drained_ns - its last_ns, which a
