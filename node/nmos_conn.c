@@ -1452,26 +1452,44 @@ static void rest_of(struct nmos *m, const struct sub_settings *s,
 	free_name(m, base, out->name, sizeof(out->name));
 }
 
+/* The switch is over: every subscription on its way out (an until
+ * time, which only IS-05 sets) whose last sample before it is out goes,
+ * however many activations came since (seven at once left three behind,
+ * restored at the next start); the timer again for those still due. */
 static void on_cleanup(void *data)
 {
 	struct nmos_receiver *r = data;
 	struct nmos *m = r->m;
-	char err[256];
+	struct rx *rx = m->n->rx;
+	uint64_t now = nmos_now(m), next = 0;
+	char err[256], name[NMOS_SUB_NAME_MAX];
 	unsigned int i;
-	int slot;
 
-	for (i = 0; i < r->nold; i++) {
-		slot = rx_sub_find(m->n->rx, r->old_subs[i]);
-		/* gone already, or not the one that was leaving */
-		if (slot < 0 ||
-		    !rx_sub_settings(m->n->rx, (unsigned int)slot)->rx_until_ns)
+	for (i = 0; i < rx_slots(rx); i++) {
+		const struct sub_settings *o;
+		uint64_t gone;
+
+		if (!rx_sub_exists(rx, i))
 			continue;
-		if (rx_sub_delete(m->n->rx, (unsigned int)slot, err,
-				  sizeof(err)) < 0)
+		o = rx_sub_settings(rx, i);
+		if (!o->rx_until_ns)
+			continue;
+		gone = o->rx_until_ns + o->latency_ns + 60 * 1000000ull;
+		if (gone > now) {
+			if (!next || gone < next)
+				next = gone;
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s", o->name);
+		if (rx_sub_delete(rx, i, err, sizeof(err)) < 0)
 			log_warn("nmos: %s: cannot delete subscription %s: %s",
-				 r->label, r->old_subs[i], err);
+				 r->label, name, err);
 	}
 	r->nold = 0;
+	if (next) {
+		r->old_until_ns = next;
+		arm_at(m, r->cleanup, next);
+	}
 	node_channels_changed(m->n);
 	nmos_scan(m);
 }

@@ -378,6 +378,51 @@ static void test_nmos_receiver_patched_with_two_legs(void **state)
 	check_schemas();
 }
 
+/* How many of the node's subscriptions are named @prefix... */
+static unsigned int subs_named(const char *prefix)
+{
+	json_t *all = get("/subscriptions"), *s;
+	unsigned int n = 0;
+	size_t i;
+
+	json_array_foreach(all, i, s)
+	{
+		if (!strncmp(member_str(s, "name"), prefix, strlen(prefix)))
+			n++;
+	}
+	json_decref(all);
+	return n;
+}
+
+/* Seven activations at once, each moving RX 1-2 between two groups:
+ * once the switches are over one subscription is left (an attacker's
+ * burst left three, saved and restored at the next start, and a storm
+ * filled the node's 64). */
+static void test_nmos_receiver_burst_of_activations_leaves_one(void **state)
+{
+	char id[40], path[160], body[512];
+	unsigned int i, n = 0;
+
+	need_netns();
+	id_of("receivers", "RX 1-2", id, sizeof(id));
+	snprintf(path, sizeof(path), CONN "/receivers/%s/staged", id);
+	for (i = 0; i < 7; i++) {
+		snprintf(body, sizeof(body),
+			 "{\"master_enable\":true,\"transport_params\":["
+			 "{\"multicast_ip\":\"239.69.77.%u\",\"destination_"
+			 "port\":5004},{\"multicast_ip\":\"239.69.78.%u\","
+			 "\"destination_port\":5004,\"source_ip\":\"10.78.0.1\","
+			 "\"rtp_enabled\":true}],\"activation\":{\"mode\":"
+			 "\"activate_immediate\"}}",
+			 10 + i % 2, 10 + i % 2);
+		assert_int_equal(npatch(path, body, NULL), 200);
+	}
+	/* the switches' cleanup: latency + 60 ms after each; 5 s at most */
+	for (i = 0; i < 100 && (n = subs_named("nmos-rx1-2")) != 1; i++)
+		usleep(50 * 1000);
+	assert_int_equal(n, 1);
+}
+
 /* The transport file of the two-leg sender (its DUP SDP) staged on a
  * receiver fills both legs, and the activation makes a two-leg
  * subscription; a one-leg file disables leg 2 and makes a one-leg one. */
@@ -599,6 +644,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_nmos_sender_of_a_two_leg_flow_has_two_legs),
 	    cmocka_unit_test(test_nmos_receiver_patched_with_two_legs),
+	    cmocka_unit_test(test_nmos_receiver_burst_of_activations_leaves_one),
 	    cmocka_unit_test(test_nmos_receiver_takes_a_dup_transport_file),
 	    cmocka_unit_test(test_nmos_d4ctl_registry_route_takes_both_legs),
 	    cmocka_unit_test(test_nmos_receiver_of_one_leg_still_works),
