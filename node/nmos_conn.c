@@ -1010,6 +1010,17 @@ static json_t *receiver_json(const struct nmos_rx_params *p,
 			 p->sdp ? SDP_TYPE : NULL, "transport_params", tps);
 }
 
+/* A multicast leg's interface_ip as the subscription took it: its
+ * interface's address (leg A may be PATCHed onto interface2's). */
+static void tp_iface(struct nmos_rx_tp *tp, const char *ifname)
+{
+	struct in_addr a;
+	uint8_t mac[6];
+
+	if (tp->has_group && ifname[0] && net_iface_addr(ifname, &a, mac) == 0)
+		tp->iface = a;
+}
+
 /* What the receiver does now, from the subscription that fills it. */
 static json_t *receiver_active_json(struct nmos *m, struct nmos_receiver *r)
 {
@@ -1041,11 +1052,13 @@ static json_t *receiver_active_json(struct nmos *m, struct nmos_receiver *r)
 		if (recv) {
 			tp_from_addr(&p.tp[0], &sc->addr, sc->has_source_filter,
 				     sc->source_filter);
+			tp_iface(&p.tp[0], sc->ifname);
 			/* the second leg as the subscription took it */
 			if (r->legs > 1 && sub_config_legs(sc) > 1) {
 				tp_from_addr(&p.tp[1], &sc->addr2,
 					     sc->has_source_filter2,
 					     sc->source_filter2);
+				tp_iface(&p.tp[1], sc->ifname2);
 				p.tp[1].rtp_enabled = true;
 			}
 		}

@@ -374,6 +374,23 @@ static void test_nmos_receiver_patched_with_two_legs(void **state)
 			    "239.69.78.1");
 	assert_string_equal(member_str(leg(j, 1), "source_ip"), "10.78.0.1");
 	assert_true(json_is_true(member(leg(j, 1), "rtp_enabled")));
+	assert_string_equal(member_str(leg(j, 0), "interface_ip"), "10.77.0.1");
+	json_decref(j);
+	/* leg A on interface2's address (its constraints allow every
+	 * address of the node): active says where it is (it said a0's) */
+	assert_int_equal(
+	    npatch(path,
+		   "{\"master_enable\":true,\"transport_params\":["
+		   "{\"multicast_ip\":\"239.69.77.3\",\"destination_port\":"
+		   "5004,\"interface_ip\":\"10.78.0.1\"},{\"multicast_ip\":"
+		   "\"239.69.78.3\",\"destination_port\":5004,\"rtp_enabled\":"
+		   "true}],\"activation\":{\"mode\":\"activate_immediate\"}}",
+		   NULL),
+	    200);
+	j = conn("receivers", id, "active");
+	assert_string_equal(member_str(leg(j, 0), "multicast_ip"),
+			    "239.69.77.3");
+	assert_string_equal(member_str(leg(j, 0), "interface_ip"), "10.78.0.1");
 	json_decref(j);
 	check_schemas();
 }
