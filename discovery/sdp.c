@@ -909,7 +909,13 @@ static void finish_leg(const struct parser *ps, struct sdp_leg *leg)
 	const struct level *c = l->c_line ? l : s;
 	const struct level *sf = l->has_sf ? l : s;
 
-	if (!c->c_line)
+	uint32_t a = ntohl(c->addr.s_addr);
+
+	/* no leg either: port 0, an address nothing is sent to (any,
+	 * broadcast) or a group of the local network control block
+	 * (224.0.0.0/24: mDNS, PTP's own...) */
+	if (!c->c_line || !ps->dup.port || a == 0 || a == 0xffffffffu ||
+	    (a & 0xffffff00u) == 0xe0000000u)
 		return;
 	leg->present = true;
 	copy_text(leg->mid, sizeof(leg->mid), l->mid);

@@ -180,11 +180,20 @@ pass "B restarted: route 1-2@A -> 1-2@B back from its state, receiving"
 # no statement on the flow's relay list (the list went with the flow).
 d4ctl unroute 1-2@B || fail "unroute 1-2@B"
 d4ctl flow list A --json | grep -q uc1-2 && fail "A kept its flow with no receivers"
+seenA=$(grep -c "mdns: node 'A' at" "$T/C.log" || true)
 kill $a
 d4_wait_pid $a 10 || fail "A did not stop cleanly"
 d4_node $lab-h2 A "$T/A.ini"
 a=$!
 d4_wait_log "$T/A.log" "state: restored 0 flow\(s\), 0 subscription\(s\), 0 D4 variable value\(s\)" 10
+# C's name check below knows the network's names by mDNS: it must have
+# seen A come back (a loaded CI rehearsal renamed C to 'A' while A's
+# announcement had not reached it)
+for i in $(seq 1 60); do
+	[ "$(grep -c "mdns: node 'A' at" "$T/C.log" || true)" -gt "$seenA" ] && break
+	[ $i = 60 ] && fail "C did not see A again by mDNS within 30 s"
+	sleep 0.5
+done
 grep -q "refused\|not restored" "$T/A.log" && fail "A's restart: $(grep "refused\|not restored" "$T/A.log")"
 pass "unrouted the last receiver: A's flow deleted, and nothing of it replayed at A's restart"
 

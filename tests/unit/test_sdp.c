@@ -941,6 +941,30 @@ static void test_sdp_needs_group_and_mids_for_a_second_leg(void **state)
 	assert_true(st.dup.present);
 	assert_addr(st.dup.addr, "239.69.0.7");
 	assert_int_equal(st.dup.port, 5006);
+	/* port 0, an address nothing is sent to, a group of the local
+	 * network control block (an attacker's mDNS group on leg B): no
+	 * leg; the first plays */
+	parse_str(DUP_HEAD
+		  "a=group:DUP a b\r\n" DUP_LEG("5004", "239.69.0.1", "a")
+		      DUP_LEG("0", "239.69.0.2", "b"),
+		  &st);
+	assert_false(st.dup.present);
+	parse_str(DUP_HEAD
+		  "a=group:DUP a b\r\n" DUP_LEG("5004", "239.69.0.1", "a")
+		      DUP_LEG("5006", "0.0.0.0", "b"),
+		  &st);
+	assert_false(st.dup.present);
+	parse_str(DUP_HEAD
+		  "a=group:DUP a b\r\n" DUP_LEG("5004", "239.69.0.1", "a")
+		      DUP_LEG("5006", "255.255.255.255", "b"),
+		  &st);
+	assert_false(st.dup.present);
+	parse_str(DUP_HEAD
+		  "a=group:DUP a b\r\n" DUP_LEG("5004", "239.69.0.1", "a")
+		      DUP_LEG("5353", "224.0.0.251", "b"),
+		  &st);
+	assert_false(st.dup.present);
+	assert_addr(st.addr, "239.69.0.1");
 }
 
 static void test_sdp_accepts_ptp_traceable_without_version(void **state)
