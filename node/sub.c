@@ -89,6 +89,7 @@ struct seqtrack {
 	uint16_t max_seq;
 	bool probing;	  /* a jump was seen: its successor confirms it */
 	uint16_t bad_seq; /* that successor (RFC 3550 A.1) */
+	uint64_t last_ns; /* arrival of the latest number */
 	uint64_t ext_base, ext_max;
 	uint64_t received, dups, lost_before;
 	uint64_t seen[65536 / 64];
@@ -117,9 +118,9 @@ struct sub {
 	/* media thread state */
 	uint64_t play_x; /* next position to play out */
 	bool synced;
-	bool timescale_ok; /* the media clock is locked (or free-running) */
+	bool timescale_ok;    /* the media clock is locked (or free-running) */
 	bool timescale_known; /* on the timescale it keeps */
-	uint32_t offset;   /* RTP ts = position + offset */
+	uint32_t offset;      /* RTP ts = position + offset */
 	bool have_ssrc;
 	uint32_t ssrc;
 	uint64_t ssrc_last_ns; /* arrival of the stream's last packet */
@@ -445,31 +446,42 @@ static void seen_clear(struct seqtrack *t, uint16_t from, uint16_t to)
 	}
 }
 
-/* A packet's sequence number: new, a repeat (SEQ_DUP) or a jump past
- * SEQ_MAX_JUMP either way that its successor has not confirmed yet
- * (SEQ_JUMP: RFC 3550 A.1's probation; the packet is not the stream's,
- * it does not move the window or the loss). A confirmed jump is a
- * sender that started over: tracking starts over, the loss so far kept. */
+/* A packet's sequence number: new, a repeat (SEQ_DUP) or a jump that
+ * its successor has not confirmed yet (SEQ_JUMP: RFC 3550 A.1's
+ * probation; the packet is not the stream's, it does not move the window
+ * or the loss). A jump is more than SEQ_MAX_JUMP back, or ahead by more
+ * than SEQ_MAX_JUMP beyond the packets the time since the latest one
+ * holds (@pkt_ns each): a link down 10 s comes back 10 000 ahead, its
+ * loss counted; one forged packet 32 767 ahead does not. A confirmed
+ * jump is a sender that started over: tracking starts over, the loss so
+ * far kept. */
 enum seq_verdict { SEQ_NEW, SEQ_DUP, SEQ_JUMP, SEQ_RESTART };
 #define SEQ_MAX_JUMP 3000
 
 static void seq_restart(struct seqtrack *t);
 
-static bool seq_jumped(const struct seqtrack *t, uint16_t seq)
+static bool seq_jumped(const struct seqtrack *t, uint16_t seq,
+		       uint64_t arrival_ns, uint64_t pkt_ns)
 {
 	int16_t d = rtp_seq_diff(seq, t->max_seq);
+	uint64_t held = arrival_ns > t->last_ns && pkt_ns
+			    ? (arrival_ns - t->last_ns) / pkt_ns
+			    : 0;
 
-	return t->have && (d > SEQ_MAX_JUMP || d < -SEQ_MAX_JUMP);
+	return t->have &&
+	       (d < -SEQ_MAX_JUMP ||
+		(d > SEQ_MAX_JUMP && (uint64_t)d > held + SEQ_MAX_JUMP));
 }
 
 static enum seq_verdict track_seq(struct seqtrack *t, uint16_t seq,
+				  uint64_t arrival_ns, uint64_t pkt_ns,
 				  bool *reordered)
 {
 	bool restarted = false;
 	int16_t d;
 
 	*reordered = false;
-	if (seq_jumped(t, seq)) {
+	if (seq_jumped(t, seq, arrival_ns, pkt_ns)) {
 		if (!t->probing || seq != t->bad_seq) {
 			t->probing = true;
 			t->bad_seq = (uint16_t)(seq + 1);
@@ -488,6 +500,7 @@ static enum seq_verdict track_seq(struct seqtrack *t, uint16_t seq,
 		t->dups = 0;
 		memset(t->seen, 0, sizeof(t->seen));
 		seen_test_and_set(t, seq);
+		t->last_ns = arrival_ns;
 		return restarted ? SEQ_RESTART : SEQ_NEW;
 	}
 	d = rtp_seq_diff(seq, t->max_seq);
@@ -495,6 +508,7 @@ static enum seq_verdict track_seq(struct seqtrack *t, uint16_t seq,
 		seen_clear(t, t->max_seq, seq);
 		t->ext_max += (uint64_t)d;
 		t->max_seq = seq;
+		t->last_ns = arrival_ns;
 	} else if (d < 0) {
 		*reordered = true;
 		/* A packet from before the first one we saw. */
@@ -602,6 +616,8 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 	struct sub_leg_stats *ls = &s->stats.leg[leg];
 	size_t frame_bytes = s->cfg.channels * rtp_bytes_per_sample(s->cfg.enc);
 	unsigned int frames = (unsigned int)(plen / frame_bytes);
+	/* a packet's time, for how far its numbers may move (seq_jumped) */
+	uint64_t pkt_ns = mclock_samples_to_ns(frames, s->cfg.rate);
 	enum seq_verdict v;
 	bool reordered;
 	int32_t d;
@@ -614,7 +630,7 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 	STAT_SET(ls->last_ns, arrival_ns);
 	/* A repeat on its own leg is a duplicate, as on one network; a
 	 * jump its successor has not confirmed is not the stream's. */
-	v = track_seq(&s->legseq[leg], h->seq, &reordered);
+	v = track_seq(&s->legseq[leg], h->seq, arrival_ns, pkt_ns, &reordered);
 	STAT_SET(ls->lost, seq_lost(&s->legseq[leg]));
 	if (v == SEQ_DUP) {
 		STAT_INC(s->stats.duplicate);
@@ -626,9 +642,9 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 	}
 	/* a jump this leg confirmed is the stream's (unless the other leg
 	 * took the stream there already) */
-	if (v == SEQ_RESTART && seq_jumped(&s->seq, h->seq))
+	if (v == SEQ_RESTART && seq_jumped(&s->seq, h->seq, arrival_ns, pkt_ns))
 		seq_restart(&s->seq);
-	v = track_seq(&s->seq, h->seq, &reordered);
+	v = track_seq(&s->seq, h->seq, arrival_ns, pkt_ns, &reordered);
 	if (v == SEQ_JUMP) {
 		STAT_INC(s->stats.seq_jumps);
 		return;

@@ -23,6 +23,8 @@
 lab=d4rr$$
 secs=5
 d4_lab_hosts $lab 3 2
+# a real-time witness: machine stalls past the latency (tests/lib.sh)
+d4_witness
 h1=$lab-h1 h2=$lab-h2 h3=$lab-h3
 for h in 1 2 3; do d4_avahi $lab-h$h; done
 d4_ptp_gm $h1
@@ -197,6 +199,13 @@ done
 used=$(d4_sub_stat "$T/B.log" rx1-2 legB_used)
 [ -n "$used" ] && [ "$used" -gt 0 ] ||
 	fail "the multicast route's leg B filled nothing ($used)"
-"$D4WAV" cmp "$T/in.wav" "$T/B.wav" --align none ||
-	fail "B's recording of RX 1-4 is not the file"
+if ! "$D4WAV" cmp "$T/in.wav" "$T/B.wav" --align none; then
+	# 20 ms of latency: a stall of the machine itself past 19 ms (the
+	# witness) makes packets late on both legs, whatever d4 does
+	if d4_stalled_over 19000; then
+		echo "SKIP: the machine stalled a real-time thread $(sort -k2 -n "$T/stalls.log" | tail -n 1 | cut -d' ' -f2) us, past the 20 ms latency: B's recording cannot be judged (every other step above passed)"
+		exit 77
+	fi
+	fail "B's recording of RX 1-4 is not the file (no machine stall past 19 ms explains it)"
+fi
 pass "B's recording of RX 1-4 (multicast and unicast routes, 5 % of leg A dropped) is the file, bit for bit at its PTP index"

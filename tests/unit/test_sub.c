@@ -2179,6 +2179,27 @@ static void test_sub_unconfirmed_sequence_jump_is_not_played_nor_loss(
 		assert_pkt(t, st, k);
 }
 
+/* A link down 5 s: the numbers come back 5000 ahead, as the time since
+ * holds them; that is loss, not a jump (the first cut of the probation
+ * counted a 10 s outage's loss as 0). */
+static void test_sub_long_outage_is_loss_not_a_jump(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	unsigned int k;
+
+	open_sub(t);
+	for (k = 0; k < 50; k++)
+		send_pkt(t, st, k);
+	for (k = 5050; k < 5100; k++)
+		send_pkt(t, st, k);
+	play_until(t, pkt_x(st, 5100));
+	assert_int_equal(STAT(t, seq_jumps), 0);
+	assert_int_equal(STAT(t, lost), 5000);
+	assert_int_equal(STAT(t, missing_frames), 5000 * FPP);
+	finish(t);
+}
+
 /* A sender that starts its numbers over (a restart on the same SSRC):
  * the jump is confirmed by its next packet and followed, one packet not
  * played, nothing counted lost. */
@@ -2261,6 +2282,7 @@ int main(void)
 	    SUB_TEST(test_sub_two_legs_misplaced_copy_keeps_no_good_one_out),
 	    SUB_TEST(test_sub_unconfirmed_sequence_jump_is_not_played_nor_loss),
 	    SUB_TEST(test_sub_confirmed_sequence_jump_is_followed),
+	    SUB_TEST(test_sub_long_outage_is_loss_not_a_jump),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
