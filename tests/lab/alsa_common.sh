@@ -102,6 +102,18 @@ d4_alsa_skip_if_stalled() {
 	exit 77
 }
 
+# The stream's own slack at B: a card sink takes its audio "N us ahead"
+# of the card's play time (B's log says N), so a packet is late once it is
+# LATENCY_US - N behind its time, not LATENCY_US (80 ms less 54.7 ms at
+# 80 ms: 25.3 ms; a CI rehearsal's 28.8 ms machine stall made 2 late
+# packets that the whole latency did not explain).
+# d4_alsa_stream_slack LATENCY_US: that slack in us.
+d4_alsa_stream_slack() {
+	local ahead
+	ahead=$(sed -n 's/.*sink card: .*needs audio \([0-9]*\) us ahead.*/\1/p' "$T/B.log" | head -n 1)
+	echo $(($1 - ${ahead:-0}))
+}
+
 # The stream reached B without a gap: B played out no missing frame since
 # its baseline (d4_alsa_baseline). A gap with skipped packets at A is A's media thread
 # stalling for over 20 ms (the machine, not the card): the message says so.
