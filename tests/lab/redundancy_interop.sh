@@ -100,6 +100,7 @@ print(" ".join("%s %s" % (l["address"], l["interface"] or "-") for l in legs))'
 # same_but_late WHAT REF GOT LATE PTIME_US [CMP_ARGS...]: GOT is REF bit
 # for bit; with LATE late packets (already judged against the stalls),
 # REF but for at most LATE silent packets.
+unjudged=
 same_but_late() {
 	local what=$1 ref=$2 got=$3 late=$4 ptime=$5 out gaps
 	shift 5
@@ -107,8 +108,16 @@ same_but_late() {
 		"$D4WAV" cmp "$ref" "$got" "$@" || fail "$what: the recording is not the file"
 		return
 	fi
-	out=$("$D4WAV" gaps "$ref" "$got" --block $((ptime * 48 / 1000))) ||
+	if ! out=$("$D4WAV" gaps "$ref" "$got" --block $((ptime * 48 / 1000))); then
+		# aligned on arrival, a stall past the latency may realign
+		# the stream: the recording cannot be judged sample for sample
+		if d4_stalled_over $((lat_us - ptime)); then
+			unjudged="$unjudged; $what (a machine stall of $(sort -k2 -n "$T/stalls.log" | tail -n 1 | cut -d' ' -f2) us, past the latency)"
+			echo "$what: not judged: the machine stalled past the latency"
+			return
+		fi
 		fail "$what: the recording differs from the file other than by silent packets"
+	fi
 	gaps=$(echo "$out" | sed -n 's/^gaps=\([0-9]*\) .*/\1/p')
 	[ "$gaps" -le "$late" ] ||
 		fail "$what: the recording has $gaps silent packets; $late were late"
@@ -315,3 +324,7 @@ same_but_late "C (first leg alone)" "$T/in2.wav" "$T/C.wav" "$c_late" 1000 --ali
 	fail "B took no packets on leg B of A's flow"
 check_rec own 2 "d4's own DUP SDP at B" 1000
 pass "d4's DUP SDP: B takes both legs from it (bit-exact); C on one network takes the first leg (bit-exact at the PTP index); ffmpeg records the first leg bit-exact"
+if [ -n "$unjudged" ]; then
+	echo "SKIP: not judged sample for sample${unjudged}: the 'bit-exact' above does not hold for those (every other check passed)"
+	exit 77
+fi
