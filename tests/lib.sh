@@ -574,6 +574,23 @@ d4_stalled_over() { # US: true if the witness saw a stall of US or more
 	awk -v us="$1" -v res="$D4_WITNESS_PERIOD_US" \
 		'$2 + res >= us { f = 1 } END { exit !f }' "$T/stalls.log" 2>/dev/null
 }
+d4_worst_stall() { # the longest stall the witness saw, in us
+	sort -k2 -n "$T/stalls.log" 2>/dev/null | tail -n 1 | cut -d' ' -f2
+}
+# A sender held up past its 100 ms catch-up skips packets without a gap
+# in its sequence numbers: no receiver counts them lost, its stream has
+# holes. d4_sender_skips WHO LOG FLOW: none, 0; a machine stall of 100 ms
+# or more (the witness) explains them: says so and returns 1 (the caller
+# cannot judge the stream and skips); none explains them: fails.
+d4_sender_skips() {
+	local skipped
+	skipped=$(d4_flow_stat "$2" "$3" skipped)
+	[ "$skipped" = 0 ] && return 0
+	d4_stalled_over 100000 ||
+		fail "$1 skipped $skipped packets with no machine stall of 100 ms or more to explain it (a sender-side stall: no receiver counts those as lost)"
+	echo "$1 skipped $skipped packets while the machine stalled a real-time thread $(d4_worst_stall) us (d4stall): its stream cannot be judged"
+	return 1
+}
 d4_check_late() { # WHAT LATE LATENCY_US PTIME_US
 	local allowed stalls worst
 	read -r allowed stalls worst < <(d4_late_allowed "$3" "$4")

@@ -98,7 +98,7 @@ d4_alsa_skip_if_stalled() {
 	done
 	marks=$((marks + $(d4_alsa_since late) + $(d4_alsa_since missing_frames)))
 	[ "$marks" = 0 ] && return 0
-	echo "SKIP: the machine stalled a real-time thread $(sort -k2 -n "$T/stalls.log" | tail -n 1 | cut -d' ' -f2) us, longer than the run's $((slack / 1000)) ms of slack; xruns, missing, late and missing frames add up to $marks"
+	echo "SKIP: the machine stalled a real-time thread $(d4_worst_stall) us, longer than the run's $((slack / 1000)) ms of slack; xruns, missing, late and missing frames add up to $marks"
 	exit 77
 }
 

@@ -112,7 +112,7 @@ same_but_late() {
 		# aligned on arrival, a stall past the latency may realign
 		# the stream: the recording cannot be judged sample for sample
 		if d4_stalled_over $((lat_us - ptime)); then
-			unjudged="$unjudged; $what (a machine stall of $(sort -k2 -n "$T/stalls.log" | tail -n 1 | cut -d' ' -f2) us, past the latency)"
+			unjudged="$unjudged; $what (a machine stall of $(d4_worst_stall) us, past the latency)"
 			echo "$what: not judged: the machine stalled past the latency"
 			return
 		fi

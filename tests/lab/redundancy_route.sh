@@ -203,7 +203,7 @@ if ! "$D4WAV" cmp "$T/in.wav" "$T/B.wav" --align none; then
 	# 20 ms of latency: a stall of the machine itself past 19 ms (the
 	# witness) makes packets late on both legs, whatever d4 does
 	if d4_stalled_over 19000; then
-		echo "SKIP: the machine stalled a real-time thread $(sort -k2 -n "$T/stalls.log" | tail -n 1 | cut -d' ' -f2) us, past the 20 ms latency: B's recording cannot be judged (every other step above passed)"
+		echo "SKIP: the machine stalled a real-time thread $(d4_worst_stall) us, past the 20 ms latency: B's recording cannot be judged (every other step above passed)"
 		exit 77
 	fi
 	fail "B's recording of RX 1-4 is not the file (no machine stall past 19 ms explains it)"
