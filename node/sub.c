@@ -427,8 +427,8 @@ static bool seen_test_and_set(struct seqtrack *t, uint16_t seq)
 	return was;
 }
 
-/* RFC 3550 style extended sequence numbers. Returns true for a repeat of a
- * sequence number already seen (a duplicate). */
+/* RFC 3550 style extended sequence numbers (track_seq below). */
+
 /* Numbers (@from, @to] enter the window: new again. Word by word: a
  * jump of 3000 clears 47 words, not 3000 bits. */
 static void seen_clear(struct seqtrack *t, uint16_t from, uint16_t to)
