@@ -275,9 +275,13 @@ static void node_update(struct ui_node *un, json_t *data, bool full)
 		un->stats = json_object();
 	json_array_foreach(json_object_get(data, "subscriptions"), i, s)
 	{
+		/* the state goes with its reason: both from this poll, so
+		 * that the page never pairs one poll's state with
+		 * another's reason ("degraded: ... on both legs") */
 		json_t *live = json_pack(
-		    "{s:O?, s:O?, s:O?, s:O?}", "stats",
-		    json_object_get(s, "stats"), "state_reason",
+		    "{s:O?, s:O?, s:O?, s:O?, s:O?}", "stats",
+		    json_object_get(s, "stats"), "state",
+		    json_object_get(s, "state"), "state_reason",
 		    json_object_get(s, "state_reason"), "latency_safe_us",
 		    json_object_get(s, "latency_safe_us"), "legs",
 		    json_object_get(s, "legs"));
@@ -668,8 +672,9 @@ static void *publish_main(void *arg)
 							m->nodes[i]->node.addr,
 							m->nodes[i]->stats);
 			free(m->stats_msg);
-			m->stats_msg =
-			    sse("stats", json_pack("{s:o}", "nodes", o));
+			m->stats_msg = sse(
+			    "stats", json_pack("{s:I, s:o}", "t",
+					       (json_int_t)wall_ms(), "nodes", o));
 			m->stats_seq++;
 			m->stats_dirty = false;
 			last_stats = now;

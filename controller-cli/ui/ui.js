@@ -108,9 +108,26 @@ async function post(path, body) {
 /* ---- the network, derived from the state ---- */
 
 let net; /* {byAddr, byName, tx: [group], rx: [group], rxmap} */
-/* addr -> {SUB: {stats, state_reason, latency_safe_us}}: the stats
- * message, once a second */
-let statsNow = {};
+/* addr -> {SUB: {stats, state, state_reason, latency_safe_us, legs}}:
+ * the stats message, once a second, and when it was made */
+let statsNow = {}, statsT = 0;
+
+/* The per-leg counters of @stats with the leg states of the route's
+ * @legs ("A ok, B down", the state message's): a leg's silence is shown
+ * only when that state says down. */
+function legsAsOf(stats, legs) {
+	if (!Array.isArray(stats))
+		return stats;
+	const st = {};
+	for (const p of String(legs || '').split(', ')) {
+		const w = p.split(' ');
+		if (w.length === 2)
+			st[w[0]] = w[1];
+	}
+	/* a silence measured before the state changed is not the state's */
+	return stats.map((l) => !st[l.leg] || st[l.leg] === l.state ? l :
+		Object.assign({}, l, {state: st[l.leg], silent_ms: undefined}));
+}
 
 function derive() {
 	const byAddr = {}, byName = {}, sessions = new Set();
@@ -150,12 +167,22 @@ function derive() {
 	}
 	for (const r of S.routes) {
 		const rn = byName[r.node];
-		/* the reason and safe latency as of the last second */
+		/* The counters and safe latency as of the last second. A
+		 * state goes with the reason and leg states of the same poll:
+		 * the newer of the two messages gives all three (a state
+		 * message sent on a change is newer than the last second's
+		 * stats, and the next stats message newer than it). */
 		const live = rn && (statsNow[rn.addr] || {})[r.subscription];
 		if (live) {
-			r.state_reason = live.state_reason;
 			r.latency_safe_us = live.latency_safe_us;
-			r.leg_stats = live.legs;
+			if (statsT >= ((S.ui || {}).t || 0)) {
+				if (live.state)
+					r.state = live.state;
+				r.state_reason = live.state_reason;
+				r.leg_stats = live.legs;
+			} else {
+				r.leg_stats = legsAsOf(live.legs, r.legs);
+			}
 		}
 		if (!rn || !r.rx_channels)
 			continue;
@@ -239,8 +266,9 @@ function legsText(r) {
 	if (!Array.isArray(r.leg_stats) || !r.leg_stats.length)
 		return '';
 	return r.leg_stats.map((l) => 'leg ' + l.leg + ' ' + l.state +
-		(l.state === 'down' ? ' (silent ' + (l.silent_ms / 1000).toFixed(1) + ' s' +
-		 ')' : '') + ', ' + l.lost + ' lost').join('; ');
+		(l.state === 'down' && l.silent_ms != null ?
+		 ' (silent ' + (l.silent_ms / 1000).toFixed(1) + ' s)' : '') +
+		', ' + l.lost + ' lost').join('; ');
 }
 
 function cellInfo(row, col) {
@@ -1101,7 +1129,9 @@ function connect() {
 			queueRender();
 	});
 	es.addEventListener('stats', (e) => {
-		statsNow = JSON.parse(e.data).nodes;
+		const m = JSON.parse(e.data);
+		statsNow = m.nodes;
+		statsT = m.t || 0;
 		if (view === 'latency' || view === 'routing') {
 			derive();
 			queueRender();
