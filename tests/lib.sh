@@ -3,7 +3,7 @@
 # test started when it exits (D4_KEEP=1 keeps the work directory). Needs
 # root (namespaces) like the tests do.
 
-set -eu
+set -eEu
 
 D4NODE=${D4NODE:?D4NODE must point at the d4node binary}
 D4_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,12 +47,27 @@ d4_cleanup() {
 	else
 		rm -rf "$T"
 	fi
+	# The verdict again, last: meson shows only a failed test's last 100
+	# lines, and the logs above push its first saying out of them.
+	if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
+		if [ -n "$_fail_msg" ]; then
+			echo "FAIL: $_fail_msg" >&2
+		elif [ $rc -ne 130 ]; then
+			echo "FAIL: exit status $rc after line $_err_line: $_err_cmd" >&2
+		fi
+	fi
 	exit $rc
 }
+_fail_msg=""
+_err_line="?"
+_err_cmd="?"
 trap d4_cleanup EXIT
 trap 'exit 130' INT TERM
+# A command that ends the test through set -e: which one, for the verdict.
+trap '_err_line=$LINENO _err_cmd=$BASH_COMMAND' ERR
 
 fail() {
+	_fail_msg="$*"
 	echo "FAIL: $*" >&2
 	exit 1
 }
@@ -587,9 +602,28 @@ d4_sender_skips() {
 	skipped=$(d4_flow_stat "$2" "$3" skipped)
 	[ "$skipped" = 0 ] && return 0
 	d4_stalled_over 100000 ||
-		fail "$1 skipped $skipped packets with no machine stall of 100 ms or more to explain it (a sender-side stall: no receiver counts those as lost)"
+		fail "$1 skipped $skipped packets with no machine stall of 100 ms or more to explain it (a sender-side stall: no receiver counts those as lost; worst stall $(d4_worst_stall) us; its log: $(grep -E "skipped [0-9]+ packet|media clock stepped|clock .* -> " "$2" | tail -n 6 | tr '\n' '|'))"
 	echo "$1 skipped $skipped packets while the machine stalled a real-time thread $(d4_worst_stall) us (d4stall): its stream cannot be judged"
 	return 1
+}
+# d4_cmp_but_skipped WHAT IN REC SKIPPED: REC is IN bit for bit at the
+# same index (SKIPPED 0), or but for exactly SKIPPED silent 1 ms blocks:
+# the packets a sender stalled past its catch-up skipped (judge SKIPPED
+# with d4_check_skipped first). Says which.
+d4_cmp_but_skipped() {
+	local out gaps
+	if [ "$4" = 0 ]; then
+		"$D4WAV" cmp "$2" "$3" --align none >/dev/null ||
+			fail "$1: the recording is not the file"
+		echo "$1: the recording is the file, bit for bit"
+		return 0
+	fi
+	out=$("$D4WAV" gaps "$2" "$3" --block 48) ||
+		fail "$1: the recording differs from the file other than by silent packets"
+	gaps=$(echo "$out" | sed -n 's/^gaps=\([0-9]*\) .*/\1/p')
+	[ "$gaps" = "$4" ] ||
+		fail "$1: the recording has $gaps silent packets, the sender skipped $4 ($out)"
+	echo "$1: the recording is the file but for the $4 packets the sender skipped (a machine stall)"
 }
 d4_check_late() { # WHAT LATE LATENCY_US PTIME_US
 	local allowed stalls worst
