@@ -20,6 +20,7 @@
 D4GARBAGE=${D4GARBAGE:?D4GARBAGE must point at d4garbage}
 lab=d4f$$
 d4_lab_hosts $lab 3
+d4_witness
 rate=5000
 fsecs=8
 run=$((fsecs + 10))
@@ -98,12 +99,14 @@ kv() { tr ' ' '\n' <<<"$relay" | sed -n "s/^$1=//p"; }
 sent=$(grep -o 'sent=[0-9]*' "$T/flood.log" | head -n 1)
 skipped=$(d4_flow_stat "$T/sender.log" own skipped)
 packets=$(d4_flow_stat "$T/sender.log" own packets)
-[ "$skipped" = 0 ] || fail "the node's own flow skipped $skipped packets under the relay's flood"
+# skipped: only what a machine stall of 100 ms or more the witness saw
+# explains (a starved flow skips thousands)
+d4_check_skipped "the node's own flow, under the relay's flood" "$skipped" 1000
 received=$(d4_sub_stat "$T/rx.log" own received)
 lost=$(d4_sub_stat "$T/rx.log" own lost)
 late=$(d4_sub_stat "$T/rx.log" own late)
-[ "$lost" = 0 ] && [ "$late" = 0 ] ||
-	fail "the receiver lost $lost and had $late late packets of $received"
+[ "$lost" = 0 ] || fail "the receiver lost $lost packets of $received"
+d4_check_late "the receiver" "$late" 100000 1000
 [ "$received" -gt $((run * 1000 / 2)) ] ||
 	fail "the receiver got only $received packets"
 # The flood happened: at a quarter of its rate (the flood tool shares the
@@ -117,4 +120,4 @@ late=$(d4_sub_stat "$T/rx.log" own late)
 	fail "the relay counted no budget drops: $relay"
 grep -q "d4: loop rtp_1_to_n: [0-9]* datagrams not sent, over its budget of 100000 a second" "$T/sender.log" ||
 	fail "no line about the budget drops"
-pass "flood of ${sent#sent=} datagrams into a relay to 100 receivers: the relay ran $(kv in), sent $(kv sent), dropped $(kv budget_drops) over its budget; the node's own flow sent $packets packets, skipped 0; the receiver got $received, lost 0, late 0"
+pass "flood of ${sent#sent=} datagrams into a relay to 100 receivers: the relay ran $(kv in), sent $(kv sent), dropped $(kv budget_drops) over its budget; the node's own flow sent $packets packets, skipped $skipped; the receiver got $received, lost 0, late $late"

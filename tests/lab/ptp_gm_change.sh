@@ -12,6 +12,7 @@
 . "$(dirname "$0")/../lib.sh"
 lab=d4g$$
 d4_lab_hosts $lab 4
+d4_witness
 h1=$lab-h1 h2=$lab-h2 h3=$lab-h3 h4=$lab-h4
 
 { echo "[node]"; echo "name = A"; echo "status_interval = 1"; d4_ptp_ini $h2
@@ -81,9 +82,8 @@ grep -q "ptp: grandmaster $gm2 (was $gm1)" "$T/A.log" ||
 sleep 2 # the SDP must follow within 2 s
 grep -q "ts-refclk:ptp=IEEE1588-2008:$gm2:0" "$T/A-main.sdp" ||
 	fail "A's SDP still says $(grep ts-refclk "$T/A-main.sdp")"
-sleep 2
-grep "status:" "$T/A.log" | tail -n 1 | grep -q "clock locked gm $gm2" ||
-	fail "A's status does not show $gm2"
+# the status line (every second) follows: waited for, not slept
+d4_wait_log "$T/A.log" "status:.*clock locked gm $gm2" 10
 pass "(b) A and B locked to the new grandmaster $gm2; A's SDP and status show it"
 
 kill -TERM $a_pid $b_pid
@@ -103,5 +103,8 @@ late=$(d4_sub_stat "$T/B.log" main late)
 received=$(d4_sub_stat "$T/B.log" main received)
 dl=$((lost - lost0)) dt=$((late - late0))
 [ "$dl" -le "$bound" ] || fail "the flow lost $dl packets across the change; bound $bound ($steps steps)"
-[ "$dt" -le "$bound" ] || fail "$dt packets late across the change; bound $bound"
+# late: the steps' bound, and what the witness's machine stalls past the
+# latency explain beside it (d4_check_late)
+d4_check_late "across the change, beyond the $bound packets the clock steps touch," \
+	"$((dt > bound ? dt - bound : 0))" 100000 1000
 pass "(b) across the grandmaster change the flow lost $dl and had $dt late of $received packets (bound $bound: $steps clock steps)"
