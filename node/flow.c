@@ -90,6 +90,12 @@ uint32_t flow_frames_per_packet(uint32_t ptime_us, uint32_t rate)
 
 int flow_legs_check(const struct flow_config *cfg, char *err, size_t err_len)
 {
+	if (cfg->ifname2[0] && !flow_config_has_leg2(cfg)) {
+		snprintf(err, err_len,
+			 "interface2 without destination2: a second leg needs "
+			 "its group or receiver");
+		return -EINVAL;
+	}
 	if (flow_config_has_leg2(cfg) && net_is_multicast(&cfg->dest2) &&
 	    !cfg->ifname2[0]) {
 		snprintf(err, err_len,

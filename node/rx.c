@@ -102,6 +102,15 @@ static int resolve_leg2(const struct sub_settings *s,
 			memset(&out->addr2, 0, sizeof(out->addr2));
 			return 0; /* not on the second network */
 		}
+	} else if (!s->stream[0] && (s->ifname2[0] || s->has_source_filter2)) {
+		/* the user's own address or SDP has one leg: a second-leg
+		 * setting with no leg to use it on is a mistake, said (a
+		 * stream found by name may gain its DUP leg later) */
+		snprintf(err, err_len,
+			 "%s without a second leg: give address2, or an SDP "
+			 "with a=group:DUP",
+			 s->ifname2[0] ? "interface2" : "source_filter2");
+		return -EINVAL;
 	} else {
 		return 0;
 	}

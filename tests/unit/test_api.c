@@ -469,6 +469,11 @@ static void test_api_flow_create_refuses_bad_fields(void **state)
 	     "'destination' is required (an IPv4 address"},
 	    {"POST", "/flows",
 	     "{\"name\":\"bad\",\"source\":\"program\","
+	     "\"destination\":\"127.0.0.1\",\"interface2\":\"lo\"}",
+	     400, "interface2 without destination2: a second leg needs its "
+		  "group or receiver"},
+	    {"POST", "/flows",
+	     "{\"name\":\"bad\",\"source\":\"program\","
 	     "\"destination\":\"10.0.0.300:5004\"}",
 	     400, "'destination': '10.0.0.300:5004' is not an IPv4 address"},
 	    {"POST", "/flows",
@@ -740,6 +745,14 @@ static void test_api_subscription_create_refuses_bad_fields(void **state)
 	    {"POST", "/subscriptions",
 	     SUB_ADDR("\"record\":{\"path\":\"a\\nb.wav\"}"), 400,
 	     "'record.path': a file name in the recordings directory"},
+	    /* a second-leg setting with no second leg (a stream found by
+	     * name may gain its DUP leg later: not refused there) */
+	    {"POST", "/subscriptions", SUB_ADDR("\"interface2\":\"lo\""), 400,
+	     "interface2 without a second leg: give address2, or an SDP "
+	     "with a=group:DUP"},
+	    {"POST", "/subscriptions",
+	     SUB_ADDR("\"source_filter2\":\"127.0.0.2\""), 400,
+	     "source_filter2 without a second leg"},
 	    /* a start that went by: refused, not zero-filled from then */
 	    {"POST", "/subscriptions",
 	     SUB_ADDR("\"record\":{\"path\":\"x.wav\",\"start\":5,"

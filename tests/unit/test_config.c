@@ -507,6 +507,15 @@ static void test_config_error_flow_second_leg_names_key_line(void **state)
 	snprintf(text, sizeof(text), "%sinterface2 = eth1\n", head);
 	parse_err(t, text, 7);
 	assert_has(t, "[flow f] interface2 without destination2");
+	/* a subscription's second-leg setting with one leg to take */
+	parse_err(t,
+		  "[subscription s]\n"
+		  "address = 239.69.1.1\n"
+		  "interface = eth0\n"
+		  "interface2 = eth1\n",
+		  1);
+	assert_has(t, "[subscription s] interface2 without a second leg: "
+		      "give address2, or an SDP with a=group:DUP");
 }
 
 static void test_config_error_sink_unknown_sub_names_key_line(void **state)
