@@ -30,6 +30,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define REFCLK_TEXT_MAX sizeof(((struct sdp_stream *)0)->refclk_version)
 #define QUOTE_MAX	48
@@ -84,6 +85,12 @@ struct leg_scan {
 	int m_line;
 	bool bad; /* a line of it did not parse: not a usable leg */
 	uint16_t port;
+	uint8_t pt; /* the first payload type of its m= line */
+	/* its a=rtpmap of that payload type, when given */
+	bool has_map;
+	struct span enc;
+	uint32_t rate;
+	unsigned int channels;
 	struct level lv;
 };
 
@@ -120,6 +127,7 @@ struct parser {
 	struct leg_scan leg;   /* the later audio section being read */
 	bool has_dup;
 	struct leg_scan dup; /* the first usable leg the group names */
+	char dup_left_out[SDP_WHY_MAX]; /* a named leg of another format */
 };
 
 /* RFC 3551 static payload types a receiver may meet without a=rtpmap. */
@@ -157,6 +165,13 @@ static bool span_eq(struct span s, const char *lit)
 	size_t n = strlen(lit);
 
 	return s.n == n && (!n || memcmp(s.p, lit, n) == 0);
+}
+
+/* Encoding names are case-insensitive (RFC 4566 6: "L24" is "l24"). */
+static bool span_caseeq(struct span a, struct span b)
+{
+	return a.n == b.n && (!a.n || strncasecmp((const char *)a.p,
+						  (const char *)b.p, a.n) == 0);
 }
 
 /* Drops @lit from the front of @s if it is there. */
@@ -476,28 +491,77 @@ static bool group_has(struct span group, struct span mid)
 }
 
 /* The later audio section just read is the DUP leg when the group names
- * it and the first section, and it is another section than the first. */
+ * it and the first section, and it is another section than the first,
+ * of the first's format: ST 2022-7 legs carry the same packets, so a
+ * section of another payload type, encoding, rate, channel count or
+ * packet time is no leg of it (its packets could not be merged). That one is left out,
+ * said in dup_left_out: the first leg plays alone. */
 static void leg_close(struct parser *ps)
 {
 	const struct level *first = &ps->media, *leg = &ps->leg.lv;
+	const struct leg_scan *l = &ps->leg;
 
-	if (ps->has_dup || ps->leg.bad || !ps->has_dup_group ||
-	    !first->has_mid || !leg->has_mid ||
-	    !group_has(ps->dup_group, first->mid) ||
+	if (ps->has_dup || l->bad || !ps->has_dup_group || !first->has_mid ||
+	    !leg->has_mid || !group_has(ps->dup_group, first->mid) ||
 	    !group_has(ps->dup_group, leg->mid) ||
 	    (leg->mid.n == first->mid.n &&
 	     memcmp(leg->mid.p, first->mid.p, leg->mid.n) == 0))
 		return;
+	if (l->pt != ps->pt ||
+	    (l->has_map && ps->rtpmap_line &&
+	     (!span_caseeq(l->enc, ps->enc) || l->rate != ps->rate ||
+	      l->channels != ps->channels)) ||
+	    (leg->has_ptime && first->has_ptime &&
+	     leg->ptime_us != first->ptime_us)) {
+		if (!ps->dup_left_out[0])
+			snprintf(ps->dup_left_out, sizeof(ps->dup_left_out),
+				 "the DUP leg a=mid:%.*s (line %d) is of "
+				 "another format than the first (payload "
+				 "type %u%s%.*s)",
+				 (int)(leg->mid.n < 32 ? leg->mid.n : 32),
+				 (const char *)leg->mid.p, l->m_line,
+				 (unsigned int)l->pt, l->has_map ? ", " : "",
+				 l->has_map ? (int)(l->enc.n < 16 ? l->enc.n
+								   : 16)
+					    : 0,
+				 l->has_map ? (const char *)l->enc.p : "");
+		return;
+	}
 	ps->has_dup = true;
 	ps->dup = ps->leg;
+}
+
+/* a=rtpmap of a later audio section: its leg's format, for leg_close. A
+ * bad one spoils that leg only (the caller marks it). */
+static int parse_leg_rtpmap(struct parser *ps, struct span v)
+{
+	struct span pt_s, spec, enc, rate_s, extra;
+	uint64_t pt, rate, channels = 1;
+
+	if (!span_token(&v, &pt_s) || !span_token(&v, &spec) ||
+	    span_token(&v, &extra) || !span_u64(pt_s, 127, &pt) ||
+	    !span_split(&spec, '/', &enc) || !enc.n || enc.n >= SDP_ENC_MAX)
+		return -EINVAL;
+	if (span_split(&spec, '/', &rate_s) &&
+	    (!span_u64(spec, UINT32_MAX, &channels) || channels == 0))
+		return -EINVAL;
+	if (!span_u64(rate_s, UINT32_MAX, &rate) || rate == 0)
+		return -EINVAL;
+	if (pt != ps->leg.pt || ps->leg.has_map)
+		return 0;
+	ps->leg.has_map = true;
+	ps->leg.enc = enc;
+	ps->leg.rate = (uint32_t)rate;
+	ps->leg.channels = (unsigned int)channels;
+	return 0;
 }
 
 /* m=audio <port>[/<count>] of a later audio section: a bad one only
  * spoils that leg. */
 static void leg_open(struct parser *ps, struct span v)
 {
-	struct span port_s, port_num;
-	uint64_t port, count;
+	struct span port_s, port_num, proto, fmt;
+	uint64_t port, count, pt;
 
 	memset(&ps->leg, 0, sizeof(ps->leg));
 	level_init(&ps->leg.lv);
@@ -506,10 +570,14 @@ static void leg_open(struct parser *ps, struct span v)
 	if (!span_token(&v, &port_s) ||
 	    (span_split(&port_s, '/', &port_num) &&
 	     (!span_u64(port_s, UINT16_MAX, &count) || count == 0)) ||
-	    !span_u64(port_num, UINT16_MAX, &port))
+	    !span_u64(port_num, UINT16_MAX, &port) ||
+	    !span_token(&v, &proto) || !span_token(&v, &fmt) ||
+	    !span_u64(fmt, 127, &pt)) {
 		ps->leg.bad = true;
-	else
-		ps->leg.port = (uint16_t)port;
+		return;
+	}
+	ps->leg.port = (uint16_t)port;
+	ps->leg.pt = (uint8_t)pt;
 }
 
 /* m=audio <port>[/<count>] <proto> <fmt> ... */
@@ -774,6 +842,8 @@ static int parse_attr(struct parser *ps, struct level *lv, struct span v)
 	span_ltrim(&val);
 	if (span_eq(name, "rtpmap")) {
 		/* only meaningful next to its m= line */
+		if (lv == &ps->leg.lv)
+			return parse_leg_rtpmap(ps, val);
 		return lv == &ps->media ? parse_rtpmap(ps, val) : 0;
 	} else if (span_eq(name, "ptime")) {
 		if (!span_ptime_us(val, &us))
@@ -1010,6 +1080,9 @@ static int finish(struct parser *ps, struct sdp_stream *st)
 		copy_text(st->mid, sizeof(st->mid), m->mid);
 	if (ps->has_dup)
 		finish_leg(ps, &st->dup);
+	else
+		memcpy(st->dup_left_out, ps->dup_left_out,
+		       sizeof(st->dup_left_out));
 	return 0;
 }
 

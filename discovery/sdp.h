@@ -12,6 +12,7 @@
 #define SDP_NAME_MAX	128
 #define SDP_ENC_MAX	16
 #define SDP_MID_MAX	32
+#define SDP_WHY_MAX	160
 #define SDP_CHORDER_MAX 96
 
 enum sdp_refclk_kind {
@@ -74,6 +75,10 @@ struct sdp_stream {
 	/* a=mid of the first audio section ("" when none) and its DUP twin */
 	char mid[SDP_MID_MAX];
 	struct sdp_leg dup;
+	/* a DUP leg the group names but of another format than the first
+	 * (payload type, encoding, rate, channels), left out: why; "" when
+	 * none was */
+	char dup_left_out[SDP_WHY_MAX];
 };
 
 /* Parse @len bytes of SDP. Accepts CRLF or LF, takes the first audio media

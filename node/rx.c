@@ -620,6 +620,9 @@ static void log_legs(const struct rx_sub *r, const struct sdp_stream *st)
 			 "2022-7, a=mid:%s) on no network of this host's "
 			 "(give interface2): the first leg plays alone",
 			 r->set.name, st->dup.mid);
+	else if (st && st->dup_left_out[0])
+		log_warn("subscription %s: %s: the first leg plays alone",
+			 r->set.name, st->dup_left_out);
 }
 
 static void clear_record(struct rx *rx, struct rx_sub *r, bool in_media)

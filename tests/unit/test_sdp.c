@@ -967,6 +967,55 @@ static void test_sdp_needs_group_and_mids_for_a_second_leg(void **state)
 	assert_addr(st.addr, "239.69.0.1");
 }
 
+/* ST 2022-7 legs carry the same packets: a section the group names but
+ * of another payload type, encoding, rate or channel count cannot be
+ * merged with the first; it is left out, said, and the first plays. */
+static void test_sdp_leaves_out_a_dup_leg_of_another_format(void **state)
+{
+	static const char *const legs[] = {
+	    /* another payload type */
+	    "m=audio 5006 RTP/AVP 97\r\nc=IN IP4 239.69.0.2/32\r\n"
+	    "a=rtpmap:97 L24/48000/2\r\na=mid:b\r\n",
+	    /* another encoding */
+	    "m=audio 5006 RTP/AVP 98\r\nc=IN IP4 239.69.0.2/32\r\n"
+	    "a=rtpmap:98 L16/48000/2\r\na=mid:b\r\n",
+	    /* another rate */
+	    "m=audio 5006 RTP/AVP 98\r\nc=IN IP4 239.69.0.2/32\r\n"
+	    "a=rtpmap:98 L24/96000/2\r\na=mid:b\r\n",
+	    /* another channel count (none written: 1) */
+	    "m=audio 5006 RTP/AVP 98\r\nc=IN IP4 239.69.0.2/32\r\n"
+	    "a=rtpmap:98 L24/48000\r\na=mid:b\r\n",
+	    /* another packet time (the first's: 1 ms, below) */
+	    "m=audio 5006 RTP/AVP 98\r\nc=IN IP4 239.69.0.2/32\r\n"
+	    "a=rtpmap:98 L24/48000/2\r\na=ptime:0.125\r\na=mid:b\r\n",
+	};
+	char text[1024];
+	struct sdp_stream st;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(legs) / sizeof(legs[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s%s%s%s", DUP_HEAD,
+			 "a=group:DUP a b\r\n",
+			 DUP_LEG("5004", "239.69.0.1", "a"), "a=ptime:1\r\n",
+			 legs[i]);
+		parse_str(text, &st);
+		assert_false(st.dup.present);
+		assert_addr(st.addr, "239.69.0.1");
+		assert_non_null(strstr(st.dup_left_out,
+				       "the DUP leg a=mid:b (line 11) is of "
+				       "another format than the first"));
+	}
+	/* the same format, "l24" written in lower case: a leg */
+	parse_str(DUP_HEAD "a=group:DUP a b\r\n" DUP_LEG(
+		      "5004", "239.69.0.1",
+		      "a") "m=audio 5006 RTP/AVP 98\r\nc=IN IP4 "
+			   "239.69.0.2/32\r\na=rtpmap:98 l24/48000/2\r\n"
+			   "a=mid:b\r\n",
+		  &st);
+	assert_true(st.dup.present);
+	assert_string_equal(st.dup_left_out, "");
+}
+
 static void test_sdp_accepts_ptp_traceable_without_version(void **state)
 {
 	struct sdp_stream st;
@@ -1864,6 +1913,7 @@ int main(void)
 	    cmocka_unit_test(test_sdp_takes_first_audio_section_of_dup_group),
 	    cmocka_unit_test(test_sdp_exposes_the_second_leg_of_a_dup_group),
 	    cmocka_unit_test(test_sdp_needs_group_and_mids_for_a_second_leg),
+	    cmocka_unit_test(test_sdp_leaves_out_a_dup_leg_of_another_format),
 	    cmocka_unit_test(test_sdp_accepts_ptp_traceable_without_version),
 	    cmocka_unit_test(test_sdp_skips_a_framecount_range),
 	    cmocka_unit_test(test_sdp_parses_st2110_channel_order),
