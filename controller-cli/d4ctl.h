@@ -55,6 +55,10 @@ struct d4ctl {
 		char uuid[40];
 	} uuids[16];
 	unsigned int nuuids;
+	/* nodes' first addresses that did not answer this run: their
+	 * second network's (host2) is asked instead (controller-cli/http.c) */
+	char unanswered[8][48];
+	unsigned int nunanswered;
 };
 
 /* A node to talk to: its name and its API base URL. */

@@ -53,10 +53,98 @@ static void http_err(const struct d4ctl *ctl, char *err, size_t err_len,
 		d4ctl_errf(ctl, "%s", msg);
 }
 
+/* Did @host not answer a connection this run? */
+static bool unanswered(const struct d4ctl *ctl, const char *host)
+{
+	for (unsigned int i = 0; i < ctl->nunanswered; i++)
+		if (!strcmp(ctl->unanswered[i], host))
+			return true;
+	return false;
+}
+
+static void forget_unanswered(struct d4ctl *ctl, const char *host)
+{
+	for (unsigned int i = 0; i < ctl->nunanswered; i++)
+		if (!strcmp(ctl->unanswered[i], host)) {
+			memmove(ctl->unanswered[i], ctl->unanswered[i + 1],
+				(ctl->nunanswered - i - 1) *
+				    sizeof(ctl->unanswered[0]));
+			ctl->nunanswered--;
+			return;
+		}
+}
+
+/* A request that made no connection (refused, unreachable, or the
+ * connect itself timed out): nothing reached the node, so the same
+ * request may go to its other address without doing anything twice. */
+static bool never_connected(CURL *c, CURLcode cc)
+{
+	curl_off_t connect_us = 0;
+
+	if (cc == CURLE_COULDNT_CONNECT)
+		return true;
+	if (cc != CURLE_OPERATION_TIMEDOUT)
+		return false;
+	return curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connect_us) ==
+		   CURLE_OK &&
+	       connect_us == 0;
+}
+
+static int http_once(struct d4ctl *ctl, void *handle,
+		     const struct d4ctl_node *node, const char *host,
+		     const char *method, const char *path, json_t *body,
+		     json_t **out, char *err, size_t err_len,
+		     bool *no_connection);
+
+/* A node seen on two networks (ST 2022-7's, host2) is asked on its
+ * second when its first address makes no connection, as Dante
+ * Controller uses a device's secondary interface: said once a run, and
+ * that address is not tried again this run. */
 int d4ctl_http_with(struct d4ctl *ctl, void *handle,
 		    const struct d4ctl_node *node, const char *method,
 		    const char *path, json_t *body, json_t **out, char *err,
 		    size_t err_len)
+{
+	const char *first = node->host, *second = node->host2;
+	bool no_connection = false;
+	int rc;
+
+	if (!second[0])
+		return http_once(ctl, handle, node, first, method, path, body,
+				 out, err, err_len, NULL);
+	if (unanswered(ctl, node->host)) {
+		first = node->host2;
+		second = node->host;
+	}
+	rc = http_once(ctl, handle, node, first, method, path, body, out, err,
+		       err_len, &no_connection);
+	if (rc != -EHOSTUNREACH || !no_connection)
+		return rc;
+	if (first == node->host) {
+		if (ctl->nunanswered < sizeof(ctl->unanswered) /
+					   sizeof(ctl->unanswered[0]))
+			snprintf(ctl->unanswered[ctl->nunanswered++],
+				 sizeof(ctl->unanswered[0]), "%s", node->host);
+		fprintf(ctl->errs ? ctl->errs : stderr,
+			"d4ctl: %s: %s makes no connection; asking it at %s, "
+			"its second network's address\n",
+			node->name, node->host, node->host2);
+	} else {
+		/* the second network went too: the first again (it may be
+		 * back; d4ctl ui runs for days) */
+		forget_unanswered(ctl, node->host);
+	}
+	return http_once(ctl, handle, node, second, method, path, body, out,
+			 err, err_len, NULL);
+}
+
+/* One request to @node at @host. *no_connection (when given) is set when
+ * it made none; the error is then not said (its caller tries again). */
+static int http_once(struct d4ctl *ctl, void *handle,
+		     const struct d4ctl_node *node, const char *host,
+		     const char *method, const char *path, json_t *body,
+		     json_t **out, char *err, size_t err_len,
+		     bool *no_connection)
 {
 	struct curl_slist *hdrs = NULL;
 	struct buf resp = {0};
@@ -78,7 +166,11 @@ int d4ctl_http_with(struct d4ctl *ctl, void *handle,
 		c = curl_easy_init();
 	if (!c)
 		return -ENOMEM;
-	snprintf(url, sizeof(url), "%s%s", node->base, path);
+	if (!strcmp(host, node->host))
+		snprintf(url, sizeof(url), "%s%s", node->base, path);
+	else
+		snprintf(url, sizeof(url), "http://%s:%u/api/v1%s", host,
+			 node->port, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
@@ -106,9 +198,15 @@ int d4ctl_http_with(struct d4ctl *ctl, void *handle,
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 
 	cc = curl_easy_perform(c);
+	if (cc != CURLE_OK && no_connection && never_connected(c, cc)) {
+		*no_connection = true;
+		rc = -EHOSTUNREACH;
+		goto out_free;
+	}
 	if (cc != CURLE_OK) {
-		http_err(ctl, err, err_len, "%s (%s): %s %s: %s", node->name,
-			 node->addr, method, path, curl_easy_strerror(cc));
+		http_err(ctl, err, err_len, "%s (%s:%u): %s %s: %s", node->name,
+			 host, node->port, method, path,
+			 curl_easy_strerror(cc));
 		rc = (cc == CURLE_COULDNT_CONNECT ||
 		      cc == CURLE_OPERATION_TIMEDOUT ||
 		      cc == CURLE_COULDNT_RESOLVE_HOST)

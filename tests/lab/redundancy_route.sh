@@ -14,6 +14,7 @@
 # - with 5 % of leg A dropped at B (nft), B's recording of RX 1-4 is the
 #   file, bit for bit at its PTP index: each route's second leg filled its
 #   first leg's gaps;
+# - with network A dead between d4ctl and B, d4ctl reaches B on network B;
 # - d4ctl routes shows both routes with "A ok, B ok"; B's link on network
 #   B goes down: routes shows "A ok, B down" and state degraded; back up:
 #   "A ok, B ok" again; unroute takes the unicast route off both lists.
@@ -184,6 +185,25 @@ d4_wait_log "$T/A.log" "flow main: leg B, eth1 has its link back" 10
 [ "$(grep -c "flow main: leg B, eth1 has no link" "$T/A.log")" = 1 ] ||
 	fail "A said leg B's link down more than once"
 pass "A's network B link down: 'flow main: leg B, eth1 has no link', legs[1].link down in its API; back: 'has its link back'"
+
+# network A dead between d4ctl and B (a switch, not B's link: mDNS
+# still finds B at both addresses): d4ctl asks B on network B, as Dante
+# Controller uses a secondary interface, and says so once
+ip netns exec $h1 nft -f - <<'NFT'
+table inet d4ctlcut {
+	chain out {
+		type filter hook output priority 0;
+		ip daddr 10.77.0.3 meta l4proto tcp drop
+	}
+}
+NFT
+d4ctl sub list B >"$T/subsB.txt" 2>"$T/subsB.err" ||
+	fail "d4ctl sub list B with network A dead to it: $(cat "$T/subsB.err")"
+grep -q "rx1-2" "$T/subsB.txt" || fail "d4ctl sub list B: $(cat "$T/subsB.txt")"
+[ "$(grep -c "B: 10.77.0.3 makes no connection; asking it at 10.78.0.3" "$T/subsB.err")" = 1 ] ||
+	fail "d4ctl did not say once that it asked B on network B: $(cat "$T/subsB.err")"
+ip netns exec $h1 nft delete table inet d4ctlcut
+pass "network A dead between d4ctl and B: d4ctl sub list B answered through B's network B address, saying so once"
 
 d4ctl unroute 3-4@B | tee "$T/unroute.txt" || fail "unroute 3-4@B"
 grep -q "stop relaying its second leg to 10.78.0.3:$port" "$T/unroute.txt" ||
