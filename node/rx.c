@@ -1295,11 +1295,12 @@ void rx_format_stats(const struct sub *s, char *buf, size_t len)
 			    buf + off, len - off,
 			    "leg%c_received=%llu leg%c_lost=%llu "
 			    "leg%c_late=%llu leg%c_used=%llu "
-			    "leg%c_delay_max_us=%lld ",
+			    "leg%c_refused=%llu leg%c_delay_max_us=%lld ",
 			    'A' + l, (unsigned long long)GET(ls->received),
 			    'A' + l, (unsigned long long)GET(ls->lost), 'A' + l,
 			    (unsigned long long)GET(ls->late), 'A' + l,
 			    (unsigned long long)GET(ls->used), 'A' + l,
+			    (unsigned long long)GET(ls->refused), 'A' + l,
 			    GET(ls->delay_max_ns) == INT64_MIN
 				? -1LL
 				: (long long)(GET(ls->delay_max_ns) / 1000));

@@ -837,21 +837,25 @@ void sub_rx_packet_leg(struct sub *s, unsigned int leg, const uint8_t *buf,
 		return;
 	if (rtp_hdr_decode(buf, len, &h, &payload, &plen) < 0) {
 		STAT_INC(s->stats.bad_header);
+		STAT_INC(s->stats.leg[leg].refused);
 		return;
 	}
 	if (filtered && from->sin_addr.s_addr != filter->s_addr) {
 		STAT_INC(s->stats.foreign);
+		STAT_INC(s->stats.leg[leg].refused);
 		return;
 	}
 	if (h.pt != s->cfg.pt) {
 		STAT_INC(s->stats.bad_pt);
 		STAT_SET(s->stats.last_bad_pt, h.pt);
+		STAT_INC(s->stats.leg[leg].refused);
 		return;
 	}
 	if (plen == 0 || plen % frame_bytes ||
 	    plen / frame_bytes > SUB_MAX_FRAMES) {
 		STAT_INC(s->stats.bad_size);
 		STAT_SET(s->stats.last_bad_size, (uint32_t)plen);
+		STAT_INC(s->stats.leg[leg].refused);
 		return;
 	}
 	if (!s->have_ssrc) {
@@ -928,6 +932,7 @@ static void drain_leg(struct sub *s, unsigned int leg, int fd, uint64_t now_ns,
 			}
 			if (mh->msg_flags & MSG_TRUNC) {
 				STAT_INC(s->stats.bad_size);
+				STAT_INC(s->stats.leg[leg].refused);
 				continue;
 			}
 			sub_rx_packet_leg(s, leg, s->bufs[i],

@@ -70,6 +70,11 @@ struct sub_leg_stats {
 	 * leg's copy was in time), on a settled clock */
 	_Atomic uint64_t late;
 	_Atomic uint64_t used; /* its copy came first and went to the buffer */
+	/* refused on this leg: not RTP, from another sender than its source
+	 * filter, another payload type or a size of no whole frame (each
+	 * counted in the stream's bad_header, foreign, bad_pt, bad_size too):
+	 * which network the garbage comes on */
+	_Atomic uint64_t refused;
 	_Atomic uint64_t last_ns; /* arrival of its last packet, 0: none yet */
 	/* the latest a packet of this leg came after its own time (on a
 	 * settled clock): with the other leg's, the skew between them */

@@ -2144,6 +2144,61 @@ static void test_sub_two_legs_misplaced_copy_keeps_no_good_one_out(void **state)
 		assert_pkt(t, st, k);
 }
 
+/* Garbage on leg B (not RTP, another payload type, a size of no whole
+ * frame, another sender than leg B's source filter) is counted on leg B,
+ * beside the stream's own counters: the network it comes on is named;
+ * leg A's good packets play, leg A refused nothing. */
+static void test_sub_two_legs_count_what_each_refused(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	struct sockaddr_in other = t->from;
+	uint8_t buf[1500];
+	unsigned int k;
+
+	two_legs(t);
+	t->cfg.has_source_filter2 = true;
+	t->cfg.source_filter2 = t->from.sin_addr;
+	other.sin_addr.s_addr = htonl(0x0a000063); /* 10.0.0.99 */
+	open_sub(t);
+	for (k = 0; k < 20; k++) {
+		uint64_t at = pkt_arrival(st, k);
+		size_t len = build_k(st, k, buf);
+
+		sub_playout(t->s, at);
+		recorder_io_drain(t->rec);
+		sub_rx_packet_leg(t->s, 0, buf, len, &t->from, at,
+				  at + 20 * US);
+		switch (k % 4) {
+		case 0: /* another sender on leg B */
+			sub_rx_packet_leg(t->s, 1, buf, len, &other, at,
+					  at + 20 * US);
+			break;
+		case 1: /* a size of no whole frame */
+			sub_rx_packet_leg(t->s, 1, buf, len - 1, &t->from, at,
+					  at + 20 * US);
+			break;
+		case 2: /* not RTP */
+			sub_rx_packet_leg(t->s, 1, buf, 5, &t->from, at,
+					  at + 20 * US);
+			break;
+		case 3: /* another payload type */
+			buf[1] = (uint8_t)((buf[1] & 0x80) | (PT + 1));
+			sub_rx_packet_leg(t->s, 1, buf, len, &t->from, at,
+					  at + 20 * US);
+			break;
+		}
+	}
+	assert_int_equal(LEG(t, 1, refused), 20);
+	assert_int_equal(LEG(t, 0, refused), 0);
+	assert_int_equal(STAT(t, foreign), 5);
+	assert_int_equal(STAT(t, bad_size), 5);
+	assert_int_equal(STAT(t, bad_header), 5);
+	assert_int_equal(STAT(t, bad_pt), 5);
+	assert_int_equal(LEG(t, 0, used), 20);
+	assert_int_equal(LEG(t, 1, received), 0);
+}
+
 /* One packet whose sequence number jumps 20 000 ahead (a forged one, or
  * garbage): not played and not loss (RFC 3550 A.1's probation; one such
  * packet made "lost" 31 645 for good, and a flood of them cost the media
@@ -2280,6 +2335,7 @@ int main(void)
 	    SUB_TEST(test_sub_spoof_on_one_leg_does_not_take_over),
 	    SUB_TEST(test_sub_second_leg_socket_is_drained),
 	    SUB_TEST(test_sub_two_legs_misplaced_copy_keeps_no_good_one_out),
+	    SUB_TEST(test_sub_two_legs_count_what_each_refused),
 	    SUB_TEST(test_sub_unconfirmed_sequence_jump_is_not_played_nor_loss),
 	    SUB_TEST(test_sub_confirmed_sequence_jump_is_followed),
 	    SUB_TEST(test_sub_long_outage_is_loss_not_a_jump),
