@@ -18,7 +18,7 @@ int cmd_show(struct d4ctl *ctl, int argc, char *argv[])
 	    "destination2", "encoding", NULL};
 	static const char *const sh[] = {"SUBSCRIPTION", "FROM",       "STATE",
 					 "LEGS",	 "LATENCY_US", NULL};
-	static const char *const sk[] = {"name",      "stream",	    "state",
+	static const char *const sk[] = {"name",      "from_text",  "state",
 					 "legs_text", "latency_us", NULL};
 	struct d4ctl_node node;
 	json_t *n = NULL, *flows = NULL, *subs = NULL;
@@ -82,6 +82,19 @@ int cmd_show(struct d4ctl *ctl, int argc, char *argv[])
 
 		json_array_foreach(subs, i, sub)
 		{
+			const char *from = json_string_value(
+			    json_object_get(sub, "stream"));
+
+			/* what this node knows of the sender: the stream's
+			 * name, else the address it listens on (d4ctl
+			 * routes names the sender's channels, from every
+			 * node's view) */
+			if (!from || !from[0])
+				from = json_string_value(
+				    json_object_get(sub, "address"));
+			json_object_set_new(sub, "from_text",
+					    json_string(from && from[0] ? from
+								    : "-"));
 			plan_legs_text(sub, legs, sizeof(legs));
 			json_object_set_new(sub, "legs_text",
 					    json_string(legs[0] ? legs : "-"));

@@ -203,6 +203,13 @@ grep -q "rx1-2" "$T/subsB.txt" || fail "d4ctl sub list B: $(cat "$T/subsB.txt")"
 [ "$(grep -c "B: 10.77.0.3 makes no connection; asking it at 10.78.0.3" "$T/subsB.err")" = 1 ] ||
 	fail "d4ctl did not say once that it asked B on network B: $(cat "$T/subsB.err")"
 ip netns exec $h1 nft delete table inet d4ctlcut
+# d4ctl show names where each subscription takes its stream: the flow's
+# name, or the address a unicast route listens on (it said "-")
+d4ctl show B >"$T/showB.txt" || fail "d4ctl show B"
+grep -E "^rx3-4 +10\.77\.0\.3:[0-9]+ " "$T/showB.txt" >/dev/null ||
+	fail "d4ctl show B: the unicast route's FROM is not its address: $(cat "$T/showB.txt")"
+grep -E "^rx1-2 +[^ -]" "$T/showB.txt" >/dev/null ||
+	fail "d4ctl show B: the multicast route's FROM is empty: $(cat "$T/showB.txt")"
 pass "network A dead between d4ctl and B: d4ctl sub list B answered through B's network B address, saying so once"
 
 d4ctl unroute 3-4@B | tee "$T/unroute.txt" || fail "unroute 3-4@B"
