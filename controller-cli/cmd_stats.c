@@ -14,55 +14,66 @@ static const char usage[] =
     "subscriptions (received, lost, late, early, ...), and each\n"
     "subscription's packet delay histogram in µs.\n";
 
-/* One row per object of @map: its name, then its scalar members. */
+#define STATS_MAX_COLS 40
+
+/* One row per object of @map: its name, then its scalar members, every
+ * member any object has (a subscription with two legs has "redundant", a
+ * one-leg one not: "-"), in the order first met. */
 static void print_map(const char *kind, const char *label, const json_t *map)
 {
 	const char *name, *key;
-	const char *cells[16], *headers[16], *keys[16];
-	char buf[16][64], upper[16][64];
+	const char *cells[STATS_MAX_COLS + 1], *headers[STATS_MAX_COLS + 1];
+	const char *keys[STATS_MAX_COLS + 1];
+	char buf[STATS_MAX_COLS + 1][64], upper[STATS_MAX_COLS + 1][64];
 	json_t *o, *v;
 	struct table *t;
-	unsigned int n = 1;
+	unsigned int n = 1, k, dropped = 0;
 
-	o = json_object_iter_value(json_object_iter((json_t *)map));
-	if (!o) {
+	if (!json_object_size(map)) {
 		printf("no %s\n", label);
 		return;
 	}
 	headers[0] = kind;
-	json_object_foreach(o, key, v)
+	json_object_foreach((json_t *)map, name, o)
 	{
-		if (n < 15 && !json_is_object(v)) {
-			size_t i;
-
-			for (i = 0; key[i] && i < 63; i++)
-				upper[n][i] =
-				    (char)toupper((unsigned char)key[i]);
-			upper[n][i] = '\0';
+		json_object_foreach(o, key, v)
+		{
+			if (json_is_object(v))
+				continue;
+			for (k = 1; k < n && strcmp(keys[k], key); k++)
+				;
+			if (k < n)
+				continue;
+			if (n == STATS_MAX_COLS) {
+				dropped++;
+				continue;
+			}
+			for (k = 0; key[k] && k < 63; k++)
+				upper[n][k] =
+				    (char)toupper((unsigned char)key[k]);
+			upper[n][k] = '\0';
 			headers[n] = upper[n];
-			n++;
+			keys[n++] = key;
 		}
 	}
 	headers[n] = NULL;
-	n = 1;
-	json_object_foreach(o, key, v)
-	{
-		if (n < 15 && !json_is_object(v))
-			keys[n++] = key;
-	}
 	t = table_new(headers);
 	if (!t)
 		return;
 	json_object_foreach((json_t *)map, name, o)
 	{
 		cells[0] = name;
-		for (unsigned int k = 1; k < n; k++)
-			cells[k] =
-			    d4ctl_jstr(o, keys[k], buf[k], sizeof(buf[k]));
+		for (k = 1; k < n; k++)
+			cells[k] = json_object_get(o, keys[k])
+				       ? d4ctl_jstr(o, keys[k], buf[k],
+						    sizeof(buf[k]))
+				       : "-";
 		table_add(t, cells);
 	}
 	table_print(t, stdout);
 	table_destroy(t);
+	if (dropped)
+		printf("(%u more counters: d4ctl stats --json)\n", dropped);
 	json_object_foreach((json_t *)map, name, o)
 	{
 		json_object_foreach(o, key, v)
