@@ -1458,8 +1458,10 @@ static void step_legs(struct rx_sub *r, struct substate_input *in)
 		enum sub_leg_state was = r->leg[l];
 		uint64_t lost = GET(ls->lost);
 
-		in->leg[l] = substate_leg(GET(ls->last_ns), started, drained,
-					  &in->leg_silent_ns[l]);
+		in->leg[l] = substate_leg_fit(
+		    substate_leg(GET(ls->last_ns), started, drained,
+				 &in->leg_silent_ns[l]),
+		    GET(ls->fit_ns), started, drained, &in->leg_unfit_ns[l]);
 		r->leg[l] = in->leg[l];
 		if (in->legs < 2 || in->leg[l] == was)
 			continue;
@@ -1479,6 +1481,26 @@ static void step_legs(struct rx_sub *r, struct substate_input *in)
 					     ? "; the other leg carries the "
 					       "stream"
 					     : "",
+					 supp ? " (and earlier leg changes "
+						"not logged)"
+					      : "");
+		} else if (in->leg[l] == SUB_LEG_LATE) {
+			if (log_ratelimit_ok(&r->leg_rl, &supp))
+				log_warn("subscription %s: leg %c late (%s "
+					 "brings packets, none in time for "
+					 "%.1f s: after their playout time, "
+					 "or numbered off the stream)%s",
+					 r->set.name, 'A' + l,
+					 l ? r->cfg.ifname2 : r->cfg.ifname,
+					 (double)in->leg_unfit_ns[l] / 1e9,
+					 supp ? " (and earlier leg changes "
+						"not logged)"
+					      : "");
+		} else if (in->leg[l] == SUB_LEG_OK && was == SUB_LEG_LATE) {
+			if (log_ratelimit_ok(&r->leg_rl, &supp))
+				log_info("subscription %s: leg %c in time "
+					 "again%s",
+					 r->set.name, 'A' + l,
 					 supp ? " (and earlier leg changes "
 						"not logged)"
 					      : "");

@@ -457,8 +457,15 @@ static void seen_clear(struct seqtrack *t, uint16_t from, uint16_t to)
  * far kept. */
 enum seq_verdict { SEQ_NEW, SEQ_DUP, SEQ_JUMP, SEQ_RESTART };
 #define SEQ_MAX_JUMP 3000
+/* How long after the other leg's last fitting packet it still holds the
+ * stream against a jump on this leg: beyond the largest latency (100 ms),
+ * the skew two legs may have, and beyond any ptime; a stream both legs
+ * left that long (a sender restarted with its SSRC) may start anew. */
+#define SUB_LEG_HOLD_NS (150 * 1000 * 1000ull)
 
 static void seq_restart(struct seqtrack *t);
+static bool other_leg_holds(const struct sub *s, unsigned int leg,
+			    uint16_t seq, uint64_t arrival_ns);
 
 static bool seq_jumped(const struct seqtrack *t, uint16_t seq,
 		       uint64_t arrival_ns, uint64_t pkt_ns)
@@ -640,6 +647,16 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 		STAT_INC(s->stats.seq_jumps);
 		return;
 	}
+	/* Far off the stream's numbers while the other leg carries the
+	 * stream where it is: this leg's packets are not the stream's,
+	 * confirmed on this leg or not (a leg seconds behind, a forged or
+	 * replayed pair on one network), and move nothing. */
+	if (seq_jumped(&s->seq, h->seq, arrival_ns, pkt_ns) &&
+	    other_leg_holds(s, leg, h->seq, arrival_ns)) {
+		STAT_INC(s->stats.seq_jumps);
+		STAT_INC(ls->refused);
+		return;
+	}
 	/* a jump this leg confirmed is the stream's (unless the other leg
 	 * took the stream there already) */
 	if (v == SEQ_RESTART && seq_jumped(&s->seq, h->seq, arrival_ns, pkt_ns))
@@ -659,6 +676,8 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 		STAT_INC(s->stats.redundant);
 		if (s->timescale_ok && behind_playout(s, h->ts, frames))
 			STAT_INC(ls->late);
+		else
+			STAT_SET(ls->fit_ns, arrival_ns);
 		publish_lost(s);
 		return;
 	}
@@ -673,6 +692,7 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 		note_first_data(s, h->ts);
 		s->misfits = 0;
 		STAT_INC(ls->used);
+		STAT_SET(ls->fit_ns, arrival_ns);
 		if (reordered)
 			STAT_INC(s->stats.reordered);
 		break;
@@ -680,6 +700,7 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 		note_first_data(s, h->ts);
 		s->misfits = 0;
 		STAT_INC(ls->used);
+		STAT_SET(ls->fit_ns, arrival_ns);
 		if (s->timescale_ok) {
 			STAT_INC(ls->late);
 			STAT_INC(s->stats.late);
@@ -712,6 +733,24 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 		break;
 	}
 	publish_lost(s);
+}
+
+/* Does the other leg of a two-leg stream hold it where it is, so that a
+ * packet of @leg numbered @seq, far from the stream's numbers, is not the
+ * stream's? It does while its last packet that fit the stream came
+ * within SUB_LEG_HOLD_NS, unless its own numbers went where @seq is too
+ * (a sender's jump both legs carry is the stream's). */
+static bool other_leg_holds(const struct sub *s, unsigned int leg,
+			    uint16_t seq, uint64_t arrival_ns)
+{
+	const struct seqtrack *o = &s->legseq[!leg];
+	uint64_t fit = STAT_GET(s->stats.leg[!leg].fit_ns);
+	int16_t d;
+
+	if (s->legs < 2 || !fit || arrival_ns > fit + SUB_LEG_HOLD_NS)
+		return false;
+	d = rtp_seq_diff(seq, o->max_seq);
+	return o->have && (d < -SEQ_MAX_JUMP || d > SEQ_MAX_JUMP);
 }
 
 /* Whether stream position @ts continues the timeline the buffer reads:

@@ -76,6 +76,11 @@ struct sub_leg_stats {
 	 * which network the garbage comes on */
 	_Atomic uint64_t refused;
 	_Atomic uint64_t last_ns; /* arrival of its last packet, 0: none yet */
+	/* arrival of its last packet that fit the stream: on its sequence
+	 * (not a jump the other leg does not share) and in time for its
+	 * playout. A leg whose packets come but none fit protects nothing
+	 * (substate "late"). 0: none yet */
+	_Atomic uint64_t fit_ns;
 	/* the latest a packet of this leg came after its own time (on a
 	 * settled clock): with the other leg's, the skew between them */
 	_Atomic int64_t delay_max_ns;

@@ -38,6 +38,12 @@ static uint64_t delta(uint64_t now, uint64_t *last)
 	return d;
 }
 
+/* A leg that protects nothing: down, or late. */
+static bool leg_bad(enum sub_leg_state l)
+{
+	return l == SUB_LEG_DOWN || l == SUB_LEG_LATE;
+}
+
 bool substate_step(struct substate *st, const struct substate_input *in)
 {
 	enum sub_state next;
@@ -93,33 +99,45 @@ bool substate_step(struct substate *st, const struct substate_input *in)
 				 "after their playout time at %u us",
 				 (unsigned long long)late1,
 				 (unsigned long long)rx1, in->latency_us);
-	} else if (in->legs == 2 && (in->leg[0] == SUB_LEG_DOWN) !=
-					(in->leg[1] == SUB_LEG_DOWN)) {
-		/* one leg down, the other carrying: the audio is whole, the
-		 * protection gone (both down: the stream stopped, which
-		 * no-audio says once the second is over) */
-		unsigned int bad = in->leg[0] == SUB_LEG_DOWN ? 0 : 1;
+	} else if (in->legs == 2 && leg_bad(in->leg[0]) != leg_bad(in->leg[1])) {
+		/* one leg down or late, the other carrying: the audio is
+		 * whole, the protection gone (both down: the stream stopped,
+		 * which no-audio says once the second is over) */
+		unsigned int bad = leg_bad(in->leg[0]) ? 0 : 1;
 
 		next = SUB_DEGRADED;
-		snprintf(why, sizeof(why),
-			 "leg %c down (no packet for %.1f s); playing from "
-			 "leg %c, %llu packets in the last second",
-			 'A' + bad, (double)in->leg_silent_ns[bad] / 1e9,
-			 'A' + !bad, (unsigned long long)rx1);
+		if (in->leg[bad] == SUB_LEG_LATE)
+			snprintf(why, sizeof(why),
+				 "leg %c late (none of its packets in time "
+				 "for %.1f s); playing from leg %c, %llu "
+				 "packets in the last second",
+				 'A' + bad,
+				 (double)in->leg_unfit_ns[bad] / 1e9,
+				 'A' + !bad, (unsigned long long)rx1);
+		else
+			snprintf(why, sizeof(why),
+				 "leg %c down (no packet for %.1f s); playing "
+				 "from leg %c, %llu packets in the last second",
+				 'A' + bad,
+				 (double)in->leg_silent_ns[bad] / 1e9,
+				 'A' + !bad, (unsigned long long)rx1);
 	} else {
 		next = SUB_RECEIVING;
 		/* both legs carry it, or one does while the other has
 		 * sent nothing yet (down only after SUBSTATE_LEG_DOWN) */
-		bool both = in->leg[0] == SUB_LEG_OK && in->leg[1] == SUB_LEG_OK;
+		const char *legs = "";
 
-		snprintf(why, sizeof(why),
-			 "%llu packets in the last second%s%s%s",
-			 (unsigned long long)rx1,
-			 in->legs < 2 ? ""
-			 : both	      ? " on both legs"
-			 : in->leg[0] == SUB_LEG_OK ? " on leg A"
-						    : " on leg B",
-			 in->legs == 2 && !both ? " (the other: none yet)" : "",
+		if (in->legs == 2 && in->leg[0] == SUB_LEG_OK &&
+		    in->leg[1] == SUB_LEG_OK)
+			legs = " on both legs";
+		else if (in->legs == 2 && in->leg[0] == SUB_LEG_OK &&
+			 in->leg[1] == SUB_LEG_WAITING)
+			legs = " on leg A (the other: none yet)";
+		else if (in->legs == 2 && in->leg[1] == SUB_LEG_OK &&
+			 in->leg[0] == SUB_LEG_WAITING)
+			legs = " on leg B (the other: none yet)";
+		snprintf(why, sizeof(why), "%llu packets in the last second%s%s",
+			 (unsigned long long)rx1, legs,
 			 in->arrival_timing ? ", aligned on arrival" : "");
 	}
 	/* the reason is kept current; a change is reported once */
@@ -162,6 +180,18 @@ enum sub_leg_state substate_leg(uint64_t last_ns, uint64_t started_ns,
 	return last_ns ? SUB_LEG_OK : SUB_LEG_WAITING;
 }
 
+enum sub_leg_state substate_leg_fit(enum sub_leg_state st, uint64_t fit_ns,
+				    uint64_t started_ns, uint64_t drained_ns,
+				    uint64_t *unfit_ns)
+{
+	uint64_t since = fit_ns > started_ns ? fit_ns : started_ns;
+
+	*unfit_ns = drained_ns > since ? drained_ns - since : 0;
+	if (st == SUB_LEG_OK && *unfit_ns > SUBSTATE_LEG_DOWN_NS)
+		return SUB_LEG_LATE;
+	return st;
+}
+
 const char *substate_leg_name(enum sub_leg_state s)
 {
 	switch (s) {
@@ -171,6 +201,8 @@ const char *substate_leg_name(enum sub_leg_state s)
 		return "ok";
 	case SUB_LEG_DOWN:
 		return "down";
+	case SUB_LEG_LATE:
+		return "late";
 	}
 	return "?";
 }

@@ -14,11 +14,13 @@
  *                   node's PTP time (played aligned on their arrival, or
  *                   not at all with timing = ptp)
  *   degraded        receiving, in time, but one of its two legs (ST
- *                   2022-7) is down: the audio is whole, the protection
- *                   is gone
+ *                   2022-7) is down or late: the audio is whole, the
+ *                   protection is gone
  *
  * Each leg of a two-leg subscription has a state of its own: waiting (no
- * packet yet), ok, down (nothing for SUBSTATE_LEG_DOWN_NS). */
+ * packet yet), ok, down (nothing for SUBSTATE_LEG_DOWN_NS), late (packets
+ * come, but none fit the stream for SUBSTATE_LEG_DOWN_NS: after their
+ * playout time, or numbered off the stream the other leg carries). */
 #ifndef D4_NODE_SUBSTATE_H
 #define D4_NODE_SUBSTATE_H
 
@@ -40,6 +42,7 @@ enum sub_leg_state {
 	SUB_LEG_WAITING,
 	SUB_LEG_OK,
 	SUB_LEG_DOWN,
+	SUB_LEG_LATE,
 };
 
 /* A leg is down after this long without a packet: well inside the second
@@ -63,6 +66,7 @@ struct substate_input {
 	unsigned int legs;
 	enum sub_leg_state leg[2];
 	uint64_t leg_silent_ns[2];
+	uint64_t leg_unfit_ns[2]; /* a late leg's time without a fit */
 };
 
 struct substate {
@@ -93,6 +97,12 @@ const char *substate_name(enum sub_state s);
  * pass. */
 enum sub_leg_state substate_leg(uint64_t last_ns, uint64_t started_ns,
 				uint64_t drained_ns, uint64_t *silent_ns);
+/* A leg that is ok by its packets (substate_leg) is late when none of
+ * them fit the stream (the arrival of the last one that did: @fit_ns, 0
+ * none yet) for SUBSTATE_LEG_DOWN_NS; that time into *@unfit_ns. */
+enum sub_leg_state substate_leg_fit(enum sub_leg_state st, uint64_t fit_ns,
+				    uint64_t started_ns, uint64_t drained_ns,
+				    uint64_t *unfit_ns);
 const char *substate_leg_name(enum sub_leg_state s);
 
 #endif

@@ -2144,6 +2144,121 @@ static void test_sub_two_legs_misplaced_copy_keeps_no_good_one_out(void **state)
 		assert_pkt(t, st, k);
 }
 
+/* Leg B 3.2 s behind leg A (a path that delays it, or a replay): its
+ * numbers are more than 3000 behind the stream's while leg A carries it.
+ * Its packets are not the stream's: refused on leg B, leg A plays every
+ * packet, nothing is timed anew (an attacker's lab: a leg 4 s behind
+ * made leg A's audio 52 % silence, the merge jumping between the two). */
+static void test_sub_two_legs_a_leg_far_behind_moves_nothing(void **state)
+{
+	static struct leg_event ev[3400 + 200];
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	unsigned int k, n = 0;
+
+	two_legs(t);
+	t->cfg.latency_ns = 5 * MS;
+	open_sub(t);
+	for (k = 0; k < 3400; k++) {
+		ev[n++] = (struct leg_event){pkt_arrival(st, k), 0, k, st};
+		if (k >= 3200)
+			ev[n++] = (struct leg_event){pkt_arrival(st, k), 1,
+						     k - 3200, st};
+	}
+	feed(t, ev, n);
+	play_until(t, pkt_x(st, 3400));
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_int_equal(STAT(t, lost), 0);
+	assert_int_equal(STAT(t, rejudged), 0);
+	assert_int_equal(LEG(t, 0, used), 3400);
+	assert_int_equal(LEG(t, 1, used), 0);
+	assert_int_equal(LEG(t, 1, refused), 200);
+	assert_int_equal(LEG(t, 1, fit_ns), 0);
+	finish(t);
+	for (k = 0; k < 3400; k++)
+		assert_pkt(t, st, k);
+}
+
+/* Two forged (or replayed) packets in sequence, 10 000 numbers ahead, on
+ * leg B while leg A carries the stream: not the stream's; nothing is
+ * lost (a pair every 10 ms cost the stream a packet each before). */
+static void test_sub_two_legs_forged_pair_on_one_leg_costs_nothing(
+    void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	uint8_t buf[1500];
+	unsigned int k, f;
+
+	two_legs(t);
+	open_sub(t); /* latency 2 ms */
+	for (k = 0; k < 200; k++) {
+		uint64_t at = pkt_arrival(st, k);
+		size_t len = build_k(st, k, buf);
+
+		sub_playout(t->s, at);
+		recorder_io_drain(t->rec);
+		sub_rx_packet_leg(t->s, 0, buf, len, &t->from, at,
+				  at + 20 * US);
+		for (f = 0; k % 20 == 10 && f < 2; f++) {
+			size_t flen = build(buf, PT,
+					    (uint16_t)(st->seq0 + k + 10000 + f),
+					    pkt_ts(st, k) + 5 * RATE, st->ssrc,
+					    FPP, st->salt);
+
+			sub_rx_packet_leg(t->s, 1, buf, flen, &t->from,
+					  at + 100 * US, at + 120 * US);
+		}
+		len = build_k(st, k, buf);
+		sub_rx_packet_leg(t->s, 1, buf, len, &t->from, at + 200 * US,
+				  at + 220 * US);
+	}
+	play_until(t, pkt_x(st, 200));
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_int_equal(STAT(t, lost), 0);
+	assert_int_equal(STAT(t, early), 0);
+	assert_int_equal(LEG(t, 0, used), 200);
+	assert_int_equal(LEG(t, 1, refused), 10);
+	finish(t);
+	for (k = 0; k < 200; k++)
+		assert_pkt(t, st, k);
+}
+
+/* A sender whose numbers jump by 20 000 on both legs at once (its own
+ * jump, carried by both networks): the stream's, taken once both legs
+ * show it; one packet goes in the probation a jump has on one network. */
+static void test_sub_two_legs_a_jump_both_legs_carry_is_taken(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	uint8_t buf[1500];
+	unsigned int k, l;
+
+	two_legs(t);
+	open_sub(t);
+	for (k = 0; k < 200; k++) {
+		uint64_t at = pkt_arrival(st, k);
+		uint16_t seq = (uint16_t)(st->seq0 + k + (k >= 100 ? 20000 : 0));
+
+		sub_playout(t->s, at);
+		recorder_io_drain(t->rec);
+		for (l = 0; l < 2; l++) {
+			size_t len = build(buf, PT, seq, pkt_ts(st, k),
+					   st->ssrc, FPP, st->salt);
+
+			sub_rx_packet_leg(t->s, l, buf, len, &t->from,
+					  at + l * 200 * US,
+					  at + l * 200 * US + 20 * US);
+		}
+	}
+	play_until(t, pkt_x(st, 200));
+	assert_int_equal(STAT(t, missing_frames), FPP);
+	finish(t);
+	for (k = 0; k < 200; k++)
+		if (k != 100)
+			assert_pkt(t, st, k);
+}
+
 /* Garbage on leg B (not RTP, another payload type, a size of no whole
  * frame, another sender than leg B's source filter) is counted on leg B,
  * beside the stream's own counters: the network it comes on is named;
@@ -2336,6 +2451,9 @@ int main(void)
 	    SUB_TEST(test_sub_second_leg_socket_is_drained),
 	    SUB_TEST(test_sub_two_legs_misplaced_copy_keeps_no_good_one_out),
 	    SUB_TEST(test_sub_two_legs_count_what_each_refused),
+	    SUB_TEST(test_sub_two_legs_a_leg_far_behind_moves_nothing),
+	    SUB_TEST(test_sub_two_legs_forged_pair_on_one_leg_costs_nothing),
+	    SUB_TEST(test_sub_two_legs_a_jump_both_legs_carry_is_taken),
 	    SUB_TEST(test_sub_unconfirmed_sequence_jump_is_not_played_nor_loss),
 	    SUB_TEST(test_sub_confirmed_sequence_jump_is_followed),
 	    SUB_TEST(test_sub_long_outage_is_loss_not_a_jump),

@@ -220,6 +220,52 @@ static void test_substate_one_leg_down_is_degraded(void **state)
 	assert_int_equal(f.changes, 1);
 }
 
+/* A leg whose packets come but none in time (a path slower than the
+ * latency, or numbered off the stream) protects nothing: late after
+ * SUBSTATE_LEG_DOWN_NS without a fit, and the subscription degraded,
+ * saying so (an attacker's lab: a leg 200 ms behind at 50 ms read "ok",
+ * "on both legs"). */
+static void test_substate_a_late_leg_is_degraded(void **state)
+{
+	uint64_t t0 = 1000 * 1000 * MS, unfit;
+	struct feed f;
+
+	(void)state;
+	assert_int_equal(substate_leg_fit(SUB_LEG_OK, t0 + 500 * MS, t0,
+					  t0 + 799 * MS, &unfit),
+			 SUB_LEG_OK);
+	assert_int_equal(unfit, 299 * MS);
+	assert_int_equal(substate_leg_fit(SUB_LEG_OK, t0 + 500 * MS, t0,
+					  t0 + 801 * MS, &unfit),
+			 SUB_LEG_LATE);
+	/* none fit yet: counted from the receiver's start */
+	assert_int_equal(substate_leg_fit(SUB_LEG_OK, 0, t0, t0 + 301 * MS,
+					  &unfit),
+			 SUB_LEG_LATE);
+	/* a leg down stays down (no packet says more than none in time) */
+	assert_int_equal(substate_leg_fit(SUB_LEG_DOWN, 0, t0, t0 + 900 * MS,
+					  &unfit),
+			 SUB_LEG_DOWN);
+	assert_string_equal(substate_leg_name(SUB_LEG_LATE), "late");
+
+	start(&f, true);
+	f.in.legs = 2;
+	f.in.leg[0] = f.in.leg[1] = SUB_LEG_OK;
+	run(&f, 10, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_RECEIVING);
+	f.in.leg[1] = SUB_LEG_LATE;
+	f.in.leg_unfit_ns[1] = 400 * MS;
+	run(&f, 1, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_DEGRADED);
+	assert_non_null(strstr(f.st.reason, "leg B late (none of its packets "
+					    "in time for 0.4 s); playing from "
+					    "leg A"));
+	f.in.leg[1] = SUB_LEG_OK;
+	run(&f, 1, 100, 0, 0);
+	assert_int_equal(f.st.state, SUB_RECEIVING);
+	assert_non_null(strstr(f.st.reason, "on both legs"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +276,7 @@ int main(void)
 	    cmocka_unit_test(test_substate_rebase_on_a_new_receiver),
 	    cmocka_unit_test(test_substate_leg_down_after_its_silence),
 	    cmocka_unit_test(test_substate_one_leg_down_is_degraded),
+	    cmocka_unit_test(test_substate_a_late_leg_is_degraded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
