@@ -27,6 +27,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+_Static_assert(SUBSTATE_LATENCY_MAX_US * 1000ull == SUB_LATENCY_MAX_NS,
+	       "substate.h and sub.h agree on the largest latency");
+
 #define GET(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
 /* ---- settings ---- */

@@ -85,7 +85,15 @@ bool substate_step(struct substate *st, const struct substate_input *in)
 			 "them aligned on arrival");
 	} else if (late1 * 100 > rx1) {
 		next = SUB_LATE;
-		if (in->safe_latency_us > (int64_t)in->latency_us)
+		if (in->safe_latency_us > SUBSTATE_LATENCY_MAX_US)
+			snprintf(why, sizeof(why),
+				 "%llu of %llu packets in the last second came "
+				 "after their playout time; none of the "
+				 "latencies up to %d ms would hold",
+				 (unsigned long long)late1,
+				 (unsigned long long)rx1,
+				 SUBSTATE_LATENCY_MAX_US / 1000);
+		else if (in->safe_latency_us > (int64_t)in->latency_us)
 			snprintf(why, sizeof(why),
 				 "%llu of %llu packets in the last second came "
 				 "after their playout time; a latency of %lld "

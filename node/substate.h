@@ -51,6 +51,9 @@ enum sub_leg_state {
 #define SUBSTATE_LEG_DOWN_NS (300 * 1000 * 1000ull)
 
 #define SUBSTATE_TICKS 10 /* the last second, at 100 ms ticks */
+/* the largest latency a subscription takes (SUB_LATENCY_MAX_NS): a
+ * measured need beyond it is not advice a user can follow */
+#define SUBSTATE_LATENCY_MAX_US 100000
 
 /* What the control thread sees of a subscription on one tick. Counters
  * are the receiver's (cumulative; they restart with a new receiver). */

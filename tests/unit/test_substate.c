@@ -89,6 +89,13 @@ static void test_substate_late_says_what_would_hold(void **state)
 	assert_int_equal(f.st.state, SUB_LATE);
 	assert_non_null(strstr(f.st.reason, "20 of 1000 packets"));
 	assert_non_null(strstr(f.st.reason, "latency of 2750 us"));
+	/* a need beyond the largest latency is no advice (an attacker's
+	 * replayed packets read "a latency of 5012500 us would hold") */
+	f.in.safe_latency_us = 5012500;
+	run(&f, 1, 100, 20, 0);
+	assert_null(strstr(f.st.reason, "5012500"));
+	assert_non_null(
+	    strstr(f.st.reason, "none of the latencies up to 100 ms would hold"));
 	/* 1 % or less is not late */
 	start(&f, true);
 	run(&f, 10, 100, 1, 0);
