@@ -309,6 +309,7 @@ struct rx_out {
 
 /* Counters already logged, and the log's rate limit. */
 struct rx_seen {
+	const struct sub *sub; /* the receiver these counts are of */
 	uint64_t bad_header, bad_pt, bad_size, foreign, early, foreign_ssrc,
 	    ssrc_changes, rejudged;
 	bool arrival, converting;
@@ -945,6 +946,8 @@ int rx_sub_delete(struct rx *rx, unsigned int slot, char *err, size_t err_len)
 	return 0;
 }
 
+static void report_one(struct rx_sub *r, bool flush);
+
 int rx_sub_set_latency(struct rx *rx, unsigned int slot, uint64_t latency_ns,
 		       char *err, size_t err_len)
 {
@@ -987,6 +990,7 @@ int rx_sub_set_latency(struct rx *rx, unsigned int slot, uint64_t latency_ns,
 		return -EIO;
 	}
 	if (s) {
+		report_one(r, true); /* what the old receiver held back */
 		media_set_sub(rx->env.media, slot, s);
 		r->sub = s;
 		sub_destroy(prev);
@@ -1384,16 +1388,30 @@ static void report_one(struct rx_sub *r, bool flush)
 	};
 	const struct sub_stats *st = sub_stats(r->sub);
 	struct rx_seen *seen = &r->seen;
-	uint64_t v[6] = {GET(st->bad_header), GET(st->bad_pt),
-			 GET(st->bad_size),   GET(st->foreign),
-			 GET(st->early),      GET(st->foreign_ssrc)};
+	uint64_t v[6];
 	uint64_t *old[6] = {&seen->bad_header, &seen->bad_pt,
 			    &seen->bad_size,   &seen->foreign,
 			    &seen->early,      &seen->foreign_ssrc};
-	bool arrival = GET(st->arrival_timing);
+	bool arrival;
 	char msg[512], part[128];
 	unsigned int k, suppressed;
 	size_t off = 0;
+
+	if (seen->sub != r->sub) {
+		/* a new receiver (a latency, a moved stream) counts from 0:
+		 * what was said of the old one is not subtracted from it (a
+		 * new user saw "sender changed 18446744073709551614 times"
+		 * after a latency change) */
+		memset(seen, 0, offsetof(struct rx_seen, rl));
+		seen->sub = r->sub;
+	}
+	arrival = GET(st->arrival_timing);
+	v[0] = GET(st->bad_header);
+	v[1] = GET(st->bad_pt);
+	v[2] = GET(st->bad_size);
+	v[3] = GET(st->foreign);
+	v[4] = GET(st->early);
+	v[5] = GET(st->foreign_ssrc);
 
 	if ((GET(st->ssrc_changes) != seen->ssrc_changes ||
 	     GET(st->rejudged) != seen->rejudged || arrival != seen->arrival ||
