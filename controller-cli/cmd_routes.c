@@ -43,9 +43,17 @@ int cmd_routes(struct d4ctl *ctl, int argc, char *argv[])
 	routes = plan_routes(net);
 	if (ctl->json)
 		d4ctl_print_json(routes);
-	else
+	else if (json_array_size(routes))
 		d4ctl_table(routes, headers, keys);
+	else
+		printf("no routes\n");
 	json_decref(routes);
+	/* the routes of the nodes that answered are shown; a node that
+	 * did not is an error said above, and the exit code says the table
+	 * is not the whole network (a new user's script read "no routes") */
+	rc = json_array_size(json_object_get(net, "unanswered"))
+		 ? D4CTL_EXIT_NOTFOUND
+		 : D4CTL_EXIT_OK;
 	json_decref(net);
-	return D4CTL_EXIT_OK;
+	return rc;
 }

@@ -18,12 +18,15 @@ static const char *const parts[][2] = {
 int snapshot_fetch(struct d4ctl *ctl, struct d4ctl_node *nodes, int n,
 		   bool all_needed, json_t **net)
 {
-	json_t *list = json_array();
+	json_t *list = json_array(), *missed = json_array();
 	int rc = 0;
 
 	*net = NULL;
-	if (!list)
+	if (!list || !missed) {
+		json_decref(list);
+		json_decref(missed);
 		return -ENOMEM;
+	}
 	for (int i = 0; i < n; i++) {
 		json_t *e = json_object();
 		const char *name;
@@ -42,6 +45,8 @@ int snapshot_fetch(struct d4ctl *ctl, struct d4ctl_node *nodes, int n,
 			json_decref(e);
 			if (all_needed)
 				goto out_free;
+			json_array_append_new(missed,
+					      json_string(nodes[i].name));
 			continue;
 		}
 		name = json_string_value(
@@ -60,10 +65,11 @@ int snapshot_fetch(struct d4ctl *ctl, struct d4ctl_node *nodes, int n,
 					    json_string(nodes[i].host2));
 		json_array_append_new(list, e);
 	}
-	*net = json_pack("{s:o}", "nodes", list);
+	*net = json_pack("{s:o, s:o}", "nodes", list, "unanswered", missed);
 	return *net ? 0 : -ENOMEM;
 out_free:
 	json_decref(list);
+	json_decref(missed);
 	return rc;
 }
 

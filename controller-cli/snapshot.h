@@ -7,8 +7,9 @@
 #include "controller-cli/plan.h"
 
 /* Fetch /node, /flows, /subscriptions, /d4/vars and /streams of @n nodes
- * into *net ({"nodes": [...]}, named as each node names itself). A node
- * that fails is left out with its error printed, unless @all_needed. 0 or
+ * into *net ({"nodes": [...], "unanswered": [NAME...]}, named as each
+ * node names itself). A node that fails is left out with its error
+ * printed and its name in "unanswered", unless @all_needed. 0 or
  * -errno. */
 int snapshot_fetch(struct d4ctl *ctl, struct d4ctl_node *nodes, int n,
 		   bool all_needed, json_t **net);
