@@ -171,8 +171,15 @@ function derive() {
 		 * state goes with the reason and leg states of the same poll:
 		 * the newer of the two messages gives all three (a state
 		 * message sent on a change is newer than the last second's
-		 * stats, and the next stats message newer than it). */
+		 * stats, and the next stats message newer than it). derive()
+		 * runs again on each message: it starts from what the state
+		 * message said (kept in r.said). */
 		const live = rn && (statsNow[rn.addr] || {})[r.subscription];
+		if (!r.said)
+			r.said = {state: r.state, state_reason: r.state_reason};
+		r.state = r.said.state;
+		r.state_reason = r.said.state_reason;
+		r.leg_stats = undefined;
 		if (live) {
 			r.latency_safe_us = live.latency_safe_us;
 			if (statsT >= ((S.ui || {}).t || 0)) {
@@ -183,6 +190,16 @@ function derive() {
 			} else {
 				r.leg_stats = legsAsOf(live.legs, r.legs);
 			}
+		}
+		/* A receiving node that does not answer cannot say how its
+		 * route fares: unknown ('?'), with its last word, not a
+		 * green tick kept from before (a new user's outage) */
+		if (rn && !rn.reachable) {
+			r.state_reason = rn.name + ' does not answer; it last ' +
+				'said ' + (r.state || 'nothing') +
+				(r.state_reason ? ': ' + r.state_reason : '');
+			r.state = 'unknown';
+			r.leg_stats = undefined;
 		}
 		if (!rn || !r.rx_channels)
 			continue;

@@ -166,8 +166,8 @@ try:
     warn = d.execute_script("""
         statsNow = {};  /* no live reason over the one drawn here */
         const r = S.routes.find((x) => x.rx === '1@B');
-        r.state = 'late';
-        r.state_reason = 'packets 3 ms late: 13 ms would work';
+        r.said = {state: 'late',
+                  state_reason: 'packets 3 ms late: 13 ms would work'};
         r.latency_safe_us = r.latency_us + 3000;
         derive();
         renderLatency();
@@ -183,26 +183,34 @@ try:
     got = d.execute_script("""
         const out = [];
         statsNow = {};
-        for (const st of ['late', 'frobnicated', 'no-audio']) {
+        for (const st of ['late', 'frobnicated', 'no-audio', 'gone']) {
             const r = S.routes.find((x) => x.rx === '1@B');
-            r.state = st;
-            r.state_reason = st === 'late' ? '3 ms late' : '';
+            const b = S.nodes.find((x) => x.name === 'B');
+            r.said = {state: st === 'gone' ? 'receiving' : st,
+                      state_reason: st === 'late' ? '3 ms late' :
+                                    st === 'gone' ? '1000 packets' : ''};
+            b.reachable = st !== 'gone'; /* B stops answering */
             derive();
             buildAxes();
             renderMatrix();
             const c = d4cell(arguments[0], arguments[1]);
             out.push([c.dataset.state, c.dataset.level, c.textContent,
                       c.title.split('\\n')[0]]);
+            b.reachable = true;
         }
         return out;
         """, "n:%s/1" % A, B + "/1")
     if got != [["late", "warn", "!", "late: 3 ms late"],
                ["frobnicated", "unknown", "?", "frobnicated"],
-               ["no-audio", "error", "\u2717", "no-audio"]]:
+               ["no-audio", "error", "\u2717", "no-audio"],
+               ["unknown", "unknown", "?",
+                "unknown: B does not answer; it last said receiving: "
+                "1000 packets"]]:
         fail("states drawn as %r" % got)
     ok("late (with its reason on hover), a latency below the safe minimum "
-       "(warned), no-audio (error) and an unknown state (neutral ?) drawn "
-       "as docs/ui.md says")
+       "(warned), no-audio (error), an unknown state (neutral ?) and a "
+       "route whose receiver does not answer (?, its last word on hover) "
+       "drawn as docs/ui.md says")
 
     # presets: save the routing, change it, apply the preset back
     preset = d.execute_async_script(
