@@ -175,7 +175,7 @@ int nmos_tai_parse(const char *s, uint64_t *ns)
 	if (!s || *p < '0' || *p > '9')
 		return -EINVAL;
 	for (; *p >= '0' && *p <= '9'; p++, digits++) {
-		if (digits >= 11) /* up to the year 5138 */
+		if (digits >= 11) /* checked below: a 64-bit count */
 			return -EINVAL;
 		sec = sec * 10 + (unsigned long long)(*p - '0');
 	}
@@ -186,7 +186,10 @@ int nmos_tai_parse(const char *s, uint64_t *ns)
 			return -EINVAL;
 		sub = sub * 10 + (unsigned long long)(*p - '0');
 	}
-	if (*p)
+	/* nanoseconds in 64 bits: up to 18446744072 s (the year 2554); a
+	 * later time wrapped into one long past, and an activation
+	 * scheduled for it ran at once (an attacker's PATCH) */
+	if (*p || sec > (UINT64_MAX - 999999999ull) / 1000000000ull)
 		return -EINVAL;
 	*ns = sec * 1000000000ull + sub;
 	return 0;

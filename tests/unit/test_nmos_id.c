@@ -100,6 +100,13 @@ static void test_nmos_tai_both_ways(void **state)
 	assert_int_equal(nmos_tai_parse("1: 0", &ns), -22);
 	assert_int_equal(nmos_tai_parse("1:", &ns), -22);
 	assert_int_equal(nmos_tai_parse("99999999999999:0", &ns), -22);
+	/* past 64 bits of nanoseconds: refused, not wrapped into the past
+	 * (an activation "scheduled" for it ran at once) */
+	assert_int_equal(nmos_tai_parse("20000000000:0", &ns), -22);
+	assert_int_equal(nmos_tai_parse("18446744073:709551616", &ns), -22);
+	assert_int_equal(nmos_tai_parse("18446744073:0", &ns), -22);
+	assert_int_equal(nmos_tai_parse("18446744072:999999999", &ns), 0);
+	assert_true(ns == 18446744072999999999ull);
 }
 
 #define S 1000000000ull
