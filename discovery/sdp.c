@@ -608,6 +608,8 @@ static int parse_media(struct parser *ps, struct span v)
 		return fail_bad(ps, "bad m= port count", port_s);
 	if (!span_u64(port_num, UINT16_MAX, &port))
 		return fail_bad(ps, "bad m= port", port_num);
+	if (port == 0) /* RFC 3264: a stream turned off; nothing to hear */
+		return fail(ps, ps->ln, "m=audio on port 0: the stream is off");
 	if (!span_token(&v, &proto))
 		return fail(ps, ps->ln, "m=audio has no protocol");
 	while (span_token(&v, &fmt)) {

@@ -967,6 +967,22 @@ static void test_sdp_needs_group_and_mids_for_a_second_leg(void **state)
 	assert_addr(st.addr, "239.69.0.1");
 }
 
+/* The first audio section on port 0 (RFC 3264: turned off) is no
+ * stream: refused, saying so (it was taken as "239.69.23.1:0"). */
+static void test_sdp_refuses_a_stream_on_port_0(void **state)
+{
+	struct sdp_stream st;
+	char err[128];
+
+	(void)state;
+	assert_int_equal(
+	    sdp_parse((const uint8_t *)DUP_HEAD DUP_LEG("0", "239.69.0.1", "a"),
+		      strlen(DUP_HEAD DUP_LEG("0", "239.69.0.1", "a")), &st, err,
+		      sizeof(err)),
+	    -EINVAL);
+	assert_string_equal(err, "line 5: m=audio on port 0: the stream is off");
+}
+
 /* ST 2022-7 legs carry the same packets: a section the group names but
  * of another payload type, encoding, rate or channel count cannot be
  * merged with the first; it is left out, said, and the first plays. */
@@ -1914,6 +1930,7 @@ int main(void)
 	    cmocka_unit_test(test_sdp_exposes_the_second_leg_of_a_dup_group),
 	    cmocka_unit_test(test_sdp_needs_group_and_mids_for_a_second_leg),
 	    cmocka_unit_test(test_sdp_leaves_out_a_dup_leg_of_another_format),
+	    cmocka_unit_test(test_sdp_refuses_a_stream_on_port_0),
 	    cmocka_unit_test(test_sdp_accepts_ptp_traceable_without_version),
 	    cmocka_unit_test(test_sdp_skips_a_framecount_range),
 	    cmocka_unit_test(test_sdp_parses_st2110_channel_order),
