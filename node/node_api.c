@@ -870,22 +870,30 @@ int node_d4_bind(struct node *n, int handle, char *err, size_t err_len)
 	    pi.bind_kind != D4_BIND_UDP)
 		return 0;
 	/* SO_REUSEADDR would let the loop's socket share a subscription's
-	 * port and take its packets: refused */
+	 * port and take its packets: refused, on either of its legs (an
+	 * attacker bound leg B's) */
 	for (unsigned int i = 0; i < rx_slots(n->rx); i++) {
 		const struct sub_config *sc;
 
 		if (!rx_sub_exists(n->rx, i) ||
-		    !(sc = rx_sub_config(n->rx, i)) ||
-		    sc->addr.sin_port != pi.bind_addr.sin_port ||
-		    !sc->addr.sin_port)
+		    !(sc = rx_sub_config(n->rx, i)))
 			continue;
-		if (sc->addr.sin_addr.s_addr == pi.bind_addr.sin_addr.s_addr ||
-		    sc->addr.sin_addr.s_addr == htonl(INADDR_ANY) ||
-		    pi.bind_addr.sin_addr.s_addr == htonl(INADDR_ANY)) {
-			snprintf(err, err_len,
-				 "%s: subscription '%s' receives on that port",
-				 pi.binding, sc->name);
-			return -EADDRINUSE;
+		for (unsigned int l = 0; l < sub_config_legs(sc); l++) {
+			const struct sockaddr_in *a = l ? &sc->addr2 : &sc->addr;
+
+			if (!a->sin_port ||
+			    a->sin_port != pi.bind_addr.sin_port)
+				continue;
+			if (a->sin_addr.s_addr == pi.bind_addr.sin_addr.s_addr ||
+			    a->sin_addr.s_addr == htonl(INADDR_ANY) ||
+			    pi.bind_addr.sin_addr.s_addr == htonl(INADDR_ANY)) {
+				snprintf(err, err_len,
+					 "%s: subscription '%s' receives on "
+					 "that port%s",
+					 pi.binding, sc->name,
+					 l ? " (its second leg)" : "");
+				return -EADDRINUSE;
+			}
 		}
 	}
 	/* a [d4] section's defaults: no interface (the default route's),

@@ -160,7 +160,7 @@ static void test_api_d4_exec_on_udp_binds_and_relays(void **state)
 
 static void test_api_d4_exec_unbindable_is_refused_whole(void **state)
 {
-	unsigned int port = free_port(SOCK_DGRAM);
+	unsigned int port = free_port(SOCK_DGRAM), port2;
 	int fd = udp_on(port);
 	struct reply r;
 	char text[256], want[128];
@@ -218,6 +218,28 @@ static void test_api_d4_exec_unbindable_is_refused_whole(void **state)
 	reply_free(&r);
 	assert_int_equal(program_field("steal", "pkts_in"), -1);
 	call(&r, "DELETE", "/subscriptions/held", NULL, AUTH_TOKEN);
+	reply_free(&r);
+	/* nor a second leg's port (ST 2022-7: an attacker bound it) */
+	port = free_port(SOCK_DGRAM);
+	port2 = free_port(SOCK_DGRAM);
+	snprintf(text, sizeof(text),
+		 "{\"name\":\"held2\",\"address\":\"127.0.0.1:%u\","
+		 "\"address2\":\"127.0.0.1:%u\",\"channels\":2}",
+		 port, port2);
+	call(&r, "POST", "/subscriptions", text, AUTH_TOKEN);
+	assert_status(&r, 201);
+	reply_free(&r);
+	snprintf(text, sizeof(text),
+		 "loop steal2 on udp 127.0.0.1:%u {\npkt = recv()\n}\n", port2);
+	exec_text(&r, text);
+	snprintf(want, sizeof(want),
+		 "udp 127.0.0.1:%u: subscription 'held2' receives on that "
+		 "port (its second leg)",
+		 port2);
+	assert_error(&r, 400, want);
+	reply_free(&r);
+	assert_int_equal(program_field("steal2", "pkts_in"), -1);
+	call(&r, "DELETE", "/subscriptions/held2", NULL, AUTH_TOKEN);
 	reply_free(&r);
 }
 
