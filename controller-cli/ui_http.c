@@ -10,6 +10,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "controller-cli/args.h"
 #include "controller-cli/preset.h"
@@ -21,7 +24,23 @@
 #define UI_KEEPALIVE_MS	      15000
 #define UI_SSE_BLOCK	      (64 * 1024)
 #define UI_CONNECTIONS	      128
-#define UI_CONNECTIONS_PER_IP 64
+#define UI_CONNECTIONS_PER_IP 16
+/* A connection must bring its whole request (head and body) within
+ * UI_HEAD_S of opening (or of its last answer: an idle keep-alive one),
+ * whatever it trickles;
+ * past UI_CONNECTIONS - UI_CONN_ROOM open, each newcomer closes the one
+ * that has waited longest for its head. An event stream, its request
+ * read, is never cut. (A reviewer's 128 trickling connections from two
+ * addresses locked every browser out.) */
+#define UI_HEAD_S    5
+#define UI_CONN_ROOM 32
+
+struct ui_conn {
+	int fd;
+	double since; /* opened, or its last answer */
+	bool in_request, cut;
+	struct ui_conn *prev, *next;
+};
 
 /* The page may load only what d4ctl serves, and talk only to it; its
  * script and style come inline with the page (one request, no round
@@ -42,6 +61,16 @@ struct ui_http {
 	char session[80];
 	unsigned int latency_us;    /* of routes made from the page */
 	pthread_mutex_t write_lock; /* one write at a time */
+	/* the connections, for their deadlines (UI_HEAD_S) */
+	pthread_mutex_t conn_lock;
+	struct ui_conn *conns;
+	unsigned int nconns;
+	pthread_t reaper;
+	bool reaper_on, stop;
+	pthread_cond_t stop_cond;
+	/* libmicrohttpd's lines: any client can provoke them */
+	double log_window;
+	unsigned int log_lines, log_held;
 };
 
 struct req {
@@ -695,6 +724,114 @@ static enum MHD_Result handle_post(struct ui_http *h, struct MHD_Connection *c,
 			 reply);
 }
 
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The connection's request is read whole (@in_request), or its answer
+ * went and the next request is awaited from now. */
+static void conn_mark(struct ui_http *h, struct MHD_Connection *c,
+		      bool in_request)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct ui_conn *uc = ci ? ci->socket_context : NULL;
+
+	if (!uc)
+		return;
+	pthread_mutex_lock(&h->conn_lock);
+	uc->in_request = in_request;
+	uc->since = mono_now();
+	pthread_mutex_unlock(&h->conn_lock);
+}
+
+/* Under conn_lock: close @uc's socket under libmicrohttpd (its thread
+ * sees the end and closes it; the number is not reused before its
+ * NOTIFY_CLOSED, which takes conn_lock). */
+static void conn_cut(struct ui_http *h, struct ui_conn *uc)
+{
+	(void)h;
+	uc->cut = true;
+	shutdown(uc->fd, SHUT_RDWR);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct ui_http *h = cls;
+	struct ui_conn *uc = *socket_context, *old = NULL;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		    c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		uc = calloc(1, sizeof(*uc));
+		*socket_context = uc;
+		if (!uc || !ci) {
+			if (ci)
+				shutdown(ci->connect_fd, SHUT_RDWR);
+			return;
+		}
+		uc->fd = ci->connect_fd;
+		uc->since = mono_now();
+		pthread_mutex_lock(&h->conn_lock);
+		uc->next = h->conns;
+		if (h->conns)
+			h->conns->prev = uc;
+		h->conns = uc;
+		if (++h->nconns > UI_CONNECTIONS - UI_CONN_ROOM) {
+			for (struct ui_conn *o = h->conns; o; o = o->next)
+				if (o != uc && !o->in_request && !o->cut &&
+				    (!old || o->since < old->since))
+					old = o;
+			if (old)
+				conn_cut(h, old);
+		}
+		pthread_mutex_unlock(&h->conn_lock);
+		return;
+	}
+	if (!uc)
+		return;
+	pthread_mutex_lock(&h->conn_lock);
+	if (uc->prev)
+		uc->prev->next = uc->next;
+	else
+		h->conns = uc->next;
+	if (uc->next)
+		uc->next->prev = uc->prev;
+	h->nconns--;
+	pthread_mutex_unlock(&h->conn_lock);
+	free(uc);
+	*socket_context = NULL;
+}
+
+/* Once a second: a connection whose request has not come in UI_HEAD_S. */
+static void *reaper_main(void *arg)
+{
+	struct ui_http *h = arg;
+
+	pthread_mutex_lock(&h->conn_lock);
+	while (!h->stop) {
+		struct timespec ts;
+		double now = mono_now();
+
+		for (struct ui_conn *uc = h->conns; uc; uc = uc->next)
+			if (!uc->in_request && !uc->cut &&
+			    now - uc->since > UI_HEAD_S)
+				conn_cut(h, uc);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&h->stop_cond, &h->conn_lock, &ts);
+	}
+	pthread_mutex_unlock(&h->conn_lock);
+	return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload,
@@ -728,6 +865,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	/* the request is read whole: its answer may take long (a route
+	 * waits for mDNS), an event stream forever */
+	conn_mark(h, c, true);
 	client_addr(c, from, sizeof(from));
 	host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
 	if (!host_ok(h, host)) {
@@ -749,6 +889,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct req *rq = *con_cls;
 
+	conn_mark(cls, c, false); /* its next head is awaited */
 	if (rq) {
 		free(rq->body);
 		free(rq);
@@ -757,13 +898,44 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 /* libmicrohttpd's own messages; not the one every closed page makes (an
- * event stream cut off by its browser). */
+ * event stream cut off by its browser). Any client can provoke them: at
+ * most 5 lines in 10 s, each written whole (they came interleaved), and
+ * how many were held back. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	struct ui_http *h = cls;
+	double now = mono_now();
+	char msg[256];
+	unsigned int held = 0;
+	bool say;
+
 	if (strstr(fmt, "Failed to send"))
 		return;
-	fputs("d4ctl ui: libmicrohttpd: ", stderr);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	pthread_mutex_lock(&h->conn_lock);
+	if (now - h->log_window >= 10.0) {
+		h->log_window = now;
+		h->log_lines = 0;
+	}
+	say = h->log_lines < 5;
+	if (say) {
+		h->log_lines++;
+		held = h->log_held;
+		h->log_held = 0;
+	} else {
+		h->log_held++;
+	}
+	pthread_mutex_unlock(&h->conn_lock);
+	if (!say)
+		return;
+	if (held)
+		fprintf(stderr,
+			"d4ctl ui: libmicrohttpd: %s (and %u earlier lines "
+			"not shown)\n",
+			msg, held);
+	else
+		fprintf(stderr, "d4ctl ui: libmicrohttpd: %s\n", msg);
 }
 
 struct ui_http *ui_http_start(struct ui_model *model, const struct d4ctl *ctl,
@@ -792,6 +964,8 @@ struct ui_http *ui_http_start(struct ui_model *model, const struct d4ctl *ctl,
 	h->ctl = *ctl;
 	h->ctl.out = h->ctl.errs = NULL;
 	pthread_mutex_init(&h->write_lock, NULL);
+	pthread_mutex_init(&h->conn_lock, NULL);
+	pthread_cond_init(&h->stop_cond, NULL);
 	sa.sin_addr = h->addr;
 	sa.sin_port = htons((uint16_t)h->port);
 	h->mhd = MHD_start_daemon(
@@ -803,15 +977,20 @@ struct ui_http *ui_http_start(struct ui_model *model, const struct d4ctl *ctl,
 	    (unsigned int)UI_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned int)UI_CONNECTIONS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned int)60, MHD_OPTION_NOTIFY_COMPLETED, on_done, h,
-	    MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_END);
 	if (!h->mhd) {
 		ui_log("cannot listen on %s (in use? not an address of this "
 		       "host?)",
 		       listen);
 		pthread_mutex_destroy(&h->write_lock);
+		pthread_mutex_destroy(&h->conn_lock);
+		pthread_cond_destroy(&h->stop_cond);
 		free(h);
 		return NULL;
 	}
+	h->reaper_on = pthread_create(&h->reaper, NULL, reaper_main, h) == 0;
+	if (!h->reaper_on)
+		ui_log("no deadline thread: slow clients are not cut");
 	return h;
 }
 
@@ -819,7 +998,16 @@ void ui_http_stop(struct ui_http *h)
 {
 	if (!h)
 		return;
+	if (h->reaper_on) {
+		pthread_mutex_lock(&h->conn_lock);
+		h->stop = true;
+		pthread_cond_signal(&h->stop_cond);
+		pthread_mutex_unlock(&h->conn_lock);
+		pthread_join(h->reaper, NULL);
+	}
 	MHD_stop_daemon(h->mhd);
 	pthread_mutex_destroy(&h->write_lock);
+	pthread_mutex_destroy(&h->conn_lock);
+	pthread_cond_destroy(&h->stop_cond);
 	free(h);
 }
