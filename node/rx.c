@@ -1473,18 +1473,26 @@ static void step_legs(struct rx_sub *r, struct substate_input *in)
 	uint64_t started = GET(st->started_ns), drained = GET(st->drained_ns);
 	unsigned int l, supp;
 
+	enum sub_leg_state was[SUB_LEGS];
+
 	in->legs = sub_config_legs(&r->cfg);
+	/* both legs' states first: what one leg's line says of the other
+	 * is as of this tick */
 	for (l = 0; l < in->legs; l++) {
 		const struct sub_leg_stats *ls = &st->leg[l];
-		enum sub_leg_state was = r->leg[l];
-		uint64_t lost = GET(ls->lost);
 
+		was[l] = r->leg[l];
 		in->leg[l] = substate_leg_fit(
 		    substate_leg(GET(ls->last_ns), started, drained,
 				 &in->leg_silent_ns[l]),
 		    GET(ls->fit_ns), started, drained, &in->leg_unfit_ns[l]);
 		r->leg[l] = in->leg[l];
-		if (in->legs < 2 || in->leg[l] == was)
+	}
+	for (l = 0; l < in->legs; l++) {
+		const struct sub_leg_stats *ls = &st->leg[l];
+		uint64_t lost = GET(ls->lost);
+
+		if (in->legs < 2 || in->leg[l] == was[l])
 			continue;
 		if (in->leg[l] == SUB_LEG_DOWN) {
 			r->leg_lost_at_down[l] = lost;
@@ -1497,8 +1505,13 @@ static void step_legs(struct rx_sub *r, struct substate_input *in)
 					 GET(ls->last_ns) ? "for"
 							  : "yet, in",
 					 (double)in->leg_silent_ns[l] / 1e9,
+					 /* a sender that stopped silences
+					  * both: not "carries" of a leg
+					  * quiet for a third of the time */
 					 GET(st->leg[!l].last_ns) &&
-						 in->leg[!l] != SUB_LEG_DOWN
+						 in->leg[!l] == SUB_LEG_OK &&
+						 in->leg_silent_ns[!l] <
+						     SUBSTATE_LEG_DOWN_NS / 3
 					     ? "; the other leg carries the "
 					       "stream"
 					     : "",
@@ -1517,7 +1530,7 @@ static void step_legs(struct rx_sub *r, struct substate_input *in)
 					 supp ? " (and earlier leg changes "
 						"not logged)"
 					      : "");
-		} else if (in->leg[l] == SUB_LEG_OK && was == SUB_LEG_LATE) {
+		} else if (in->leg[l] == SUB_LEG_OK && was[l] == SUB_LEG_LATE) {
 			if (log_ratelimit_ok(&r->leg_rl, &supp))
 				log_info("subscription %s: leg %c in time "
 					 "again%s",
@@ -1525,7 +1538,7 @@ static void step_legs(struct rx_sub *r, struct substate_input *in)
 					 supp ? " (and earlier leg changes "
 						"not logged)"
 					      : "");
-		} else if (in->leg[l] == SUB_LEG_OK && was == SUB_LEG_DOWN) {
+		} else if (in->leg[l] == SUB_LEG_OK && was[l] == SUB_LEG_DOWN) {
 			if (log_ratelimit_ok(&r->leg_rl, &supp))
 				log_info(
 				    "subscription %s: leg %c back after "
