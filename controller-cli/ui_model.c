@@ -167,6 +167,34 @@ static void legs_states(json_t *s)
 	json_object_set_new(s, "legs", cut);
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	const char *x = json_string_value(
+	    json_object_get(*(json_t *const *)a, "name"));
+	const char *y = json_string_value(
+	    json_object_get(*(json_t *const *)b, "name"));
+
+	return strcmp(x ? x : "", y ? y : "");
+}
+
+/* @list's objects in the order of their "name" (the node lists streams
+ * as discovery last heard them: an order that changes at every poll) */
+static void sort_by_name(json_t *list)
+{
+	size_t n = json_array_size(list), i;
+	json_t **v;
+
+	if (n < 2 || !(v = malloc(n * sizeof(*v))))
+		return;
+	for (i = 0; i < n; i++)
+		v[i] = json_incref(json_array_get(list, i));
+	qsort(v, n, sizeof(*v), name_cmp);
+	json_array_clear(list);
+	for (i = 0; i < n; i++)
+		json_array_append_new(list, v[i]);
+	free(v);
+}
+
 static void drop_key(json_t *list, const char *key)
 {
 	json_t *e;
@@ -295,6 +323,22 @@ static void node_update(struct ui_node *un, json_t *data, bool full)
 		legs_states(s);
 	}
 	drop_key(json_object_get(data, "flows"), "stats");
+	/* a flow's legs: their counters change at every poll (a quiet
+	 * network sent a state message every 2 s, a new user saw); their
+	 * destination, interface and link stay */
+	json_array_foreach(json_object_get(data, "flows"), i, s)
+	{
+		json_t *l;
+		size_t k;
+
+		json_array_foreach(json_object_get(s, "legs"), k, l)
+		{
+			json_object_del(l, "packets");
+			json_object_del(l, "send_errors");
+			json_object_del(l, "dropped");
+		}
+	}
+	sort_by_name(json_object_get(data, "streams"));
 	m->stats_dirty = true;
 	if (!full && un->data) {
 		/* keep what only the full poll fetches */

@@ -8,6 +8,7 @@ too; when the link is back, "leg B ok" again. Writes $D4_UI_DIR/ready,
 /seen-down and /seen-up as it goes: the shell waits on them."""
 import os
 import time
+import urllib.request
 
 from selenium.webdriver.common.by import By
 
@@ -106,6 +107,23 @@ try:
             fail("%s reads %r after the link came back" % (r, got[r]))
     ok("back up: %s" % got)
     shot(d, "legs-b-back")
+    # A quiet network sends no state message (docs/ui.md): two-legged
+    # flows' per-leg counters and the streams' order made one every 2 s
+    # (a new user's count). Counted on the event stream for 6 s, once
+    # both rows read receiving for 2 s; its first state is the current one.
+    time.sleep(2)
+    n, seen_first = 0, False
+    with urllib.request.urlopen(UI + "/events", timeout=15) as ev:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 6:
+            line = ev.readline()
+            if line.startswith(b"event: state"):
+                if seen_first:
+                    n += 1
+                seen_first = True
+    if n > 1:
+        fail("%d state messages in 6 s of a quiet network" % n)
+    ok("a quiet network: %d state message(s) in 6 s" % n)
     errors = page_errors(d)
     if errors:
         fail("the page logged errors: %s" % errors[:3])
