@@ -846,6 +846,7 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 	uint8_t sch[ARGS_MAX_CHANNELS];
 	unsigned int rn, tn, port;
 	const json_t *rxn, *txn = NULL, *f, *uc = NULL, *sibling = NULL, *s;
+	const json_t *mc = NULL;
 	char sub[128], src[64], host[64], ep[80], ep2[80], chans[96], var[48];
 	char want[256], e1[192];
 	bool two;
@@ -930,12 +931,14 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 		return plan_from_stream(rxn, tx, rch, rn, sub, opts, plan, err,
 					err_len);
 
-	/* A multicast flow carrying these channels: subscribe to them in it.
-	 * A unicast flow with exactly these: relay it to one more. */
+	/* A multicast flow carrying these channels: subscribe to them in it
+	 * (one with a second leg first when this node is on two networks:
+	 * ST 2022-7 protection is not given up for a one-leg flow of the
+	 * same channels, as a new user's route was). A unicast flow with
+	 * exactly these: relay it to one more. */
 	json_array_foreach(jarr(txn, "flows"), i, f)
 	{
 		uint8_t pos[ARGS_MAX_CHANNELS];
-		char sess[160];
 
 		if (strcmp(jstr(f, "source"), src))
 			continue;
@@ -948,6 +951,17 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 		}
 		if (!flow_positions(f, sch, tn, pos))
 			continue;
+		if (!mc || (jstr(rxn, "address2")[0] &&
+			    !jstr(mc, "destination2")[0] &&
+			    jstr(f, "destination2")[0]))
+			mc = f;
+	}
+	if (mc) {
+		uint8_t pos[ARGS_MAX_CHANNELS];
+		char sess[160];
+
+		f = mc;
+		flow_positions(f, sch, tn, pos);
 		flow_session(txn, f, sess, sizeof(sess));
 		a = plan_add(plan, rxn);
 		body = json_pack("{s:s, s:s}", "name", sub, "stream", sess);

@@ -494,6 +494,42 @@ static void test_route_over_two_networks_creates_two_legs(void **state)
 	json_decref(net);
 }
 
+/* Two multicast flows of the same channels, one with a second leg: a
+ * node on two networks is subscribed to the two-legged one, whatever
+ * their order (a new user's route took the one-leg flow listed first);
+ * a node on one network to the first. */
+static void test_route_prefers_the_two_legged_flow(void **state)
+{
+	json_t *net = load_net("net-two.json");
+	json_t *a = json_array_get(json_object_get(net, "nodes"), 0);
+	json_t *flows = json_object_get(a, "flows");
+	json_t *plain = json_deep_copy(json_array_get(flows, 0));
+	struct plan plan;
+	char err[256];
+
+	json_object_set_new(plain, "name", json_string("plain"));
+	json_object_set_new(plain, "destination",
+			    json_string("239.69.1.1:5004"));
+	json_object_del(plain, "destination2");
+	json_object_del(plain, "session");
+	json_array_insert_new(flows, 0, plain);
+	assert_int_equal(
+	    route(net, "1-2@A", "1-2@C", NULL, &plan, err, sizeof(err)), 0);
+	assert_int_equal(plan.n, 1);
+	assert_call(&plan.a[0], "C", "POST", "/subscriptions",
+		    "{\"name\":\"rx1-2\",\"rx_channels\":[1,2],\"stream\":"
+		    "\"A main\",\"stream_channels\":[1,2]}");
+	assert_non_null(strstr(plan.a[0].what, "(both legs: ST 2022-7)"));
+	plan_free(&plan);
+	assert_int_equal(
+	    route(net, "1-2@A", "1-2@D", NULL, &plan, err, sizeof(err)), 0);
+	assert_call(&plan.a[0], "D", "POST", "/subscriptions",
+		    "{\"name\":\"rx1-2\",\"rx_channels\":[1,2],\"stream\":"
+		    "\"A plain\",\"stream_channels\":[1,2]}");
+	plan_free(&plan);
+	json_decref(net);
+}
+
 /* A unicast flow with a second leg relays to one more receiver on both
  * lists; the port is free on both of the receiver's addresses. */
 static void test_route_two_legs_reuses_flow_on_both_lists(void **state)
@@ -822,6 +858,7 @@ int main(void)
 	    cmocka_unit_test(test_unroute_split_keeps_the_node_settings),
 	    cmocka_unit_test(test_unroute_config_subscription_is_refused),
 	    cmocka_unit_test(test_route_over_two_networks_creates_two_legs),
+	    cmocka_unit_test(test_route_prefers_the_two_legged_flow),
 	    cmocka_unit_test(test_route_two_legs_reuses_flow_on_both_lists),
 	    cmocka_unit_test(test_unroute_two_legs_leaves_both_lists),
 	    cmocka_unit_test(test_routes_show_legs),
