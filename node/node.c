@@ -284,6 +284,32 @@ static void report_seeks(struct node *n)
 			 n->cfg->sources[i].name, (unsigned long long)frame,
 			 (double)frame / source_rate(n->sources[i]));
 	}
+	/* a file waiting for its start, or over (no loop): said once each,
+	 * not a silent flow to guess at (a new user's start past the end) */
+	if (!mclock_timescale_known(n->mc))
+		return;
+	for (i = 0; i < n->cfg->nsources; i++) {
+		double in_s;
+		enum source_at at =
+		    source_where(n->sources[i], mclock_now_ns(n->mc), &in_s);
+
+		if ((unsigned char)(at + 1) == n->where_seen[i])
+			continue;
+		if (at == SOURCE_AT_BEFORE)
+			log_info("source %s: waits for its start time, in "
+				 "%.1f s; silence until then",
+				 n->cfg->sources[i].name, in_s);
+		else if (at == SOURCE_AT_ENDED)
+			log_info("source %s: its start time puts it past the "
+				 "file's end (%.1f s long, started %.1f s "
+				 "ago, loop = false): silence from here",
+				 n->cfg->sources[i].name,
+				 source_file_seconds(n->sources[i]), -in_s);
+		else if (n->where_seen[i] == SOURCE_AT_BEFORE + 1)
+			log_info("source %s: its start time: plays",
+				 n->cfg->sources[i].name);
+		n->where_seen[i] = (unsigned char)(at + 1);
+	}
 }
 
 /* Every 100 ms: PTP, discovery, counters into log lines, the run limit. */

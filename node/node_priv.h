@@ -50,6 +50,8 @@ struct node {
 	struct mclock *mc;
 	struct source *sources[CONFIG_MAX_SOURCES];
 	uint64_t seeks_seen[CONFIG_MAX_SOURCES]; /* file sources' jumps logged */
+	/* file sources' place as last logged (enum source_at + 1; 0: none) */
+	unsigned char where_seen[CONFIG_MAX_SOURCES];
 	struct relay *relay;
 	struct media *media;
 	struct files *files;

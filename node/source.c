@@ -88,6 +88,28 @@ bool source_is_file(const struct source *src)
 	return src->cfg.type == SOURCE_FILE;
 }
 
+enum source_at source_where(const struct source *src, uint64_t now_ns,
+			    double *start_s)
+{
+	uint64_t len_ns;
+
+	*start_s = 0;
+	if (!src->file_frames || src->cfg.start != START_AT)
+		return SOURCE_AT_PLAYING;
+	*start_s = ((double)src->cfg.start_ns - (double)now_ns) / 1e9;
+	if (now_ns < src->cfg.start_ns)
+		return SOURCE_AT_BEFORE;
+	len_ns = mclock_samples_to_ns(src->file_frames, src->rate);
+	if (!src->cfg.loop && now_ns - src->cfg.start_ns >= len_ns)
+		return SOURCE_AT_ENDED;
+	return SOURCE_AT_PLAYING;
+}
+
+double source_file_seconds(const struct source *src)
+{
+	return src->rate ? (double)src->file_frames / src->rate : 0;
+}
+
 uint64_t source_underruns(const struct source *src)
 {
 	return atomic_load_explicit(&src->underruns, memory_order_relaxed);

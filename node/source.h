@@ -90,6 +90,20 @@ uint64_t source_underruns(const struct source *src);
  * start, a long stall, a clock step), and the frame of the last jump. */
 uint64_t source_seeks(const struct source *src, uint64_t *last_frame);
 
+/* Where a file source with a start time is at PTP time @now_ns (control
+ * side, for the log): before its start, playing, or past its file's end
+ * (no loop: silence from there). Other sources: SOURCE_AT_PLAYING. The
+ * start's distance from @now_ns (s, > 0 ahead) into *@start_s. */
+enum source_at {
+	SOURCE_AT_BEFORE,
+	SOURCE_AT_PLAYING,
+	SOURCE_AT_ENDED,
+};
+enum source_at source_where(const struct source *src, uint64_t now_ns,
+			    double *start_s);
+/* The file's length in seconds (0: not a file). */
+double source_file_seconds(const struct source *src);
+
 /* I/O side (the file thread): read ahead from disk. 0 or -errno. */
 int source_io_fill(struct source *src);
 
