@@ -9,9 +9,11 @@
 static const char usage[] =
     "usage: d4ctl start NODE LOOP\n"
     "       d4ctl stop NODE LOOP\n"
+    "       d4ctl unload NODE LOOP\n"
     "\n"
     "Start or stop the D4 loop LOOP on NODE (d4ctl programs NODE lists\n"
-    "them).\n";
+    "them), or unload one loaded through the API (d4ctl exec): it goes\n"
+    "from the node and its state; the variables it declared stay.\n";
 
 int cmd_start(struct d4ctl *ctl, int argc, char *argv[])
 {
@@ -39,10 +41,18 @@ int cmd_start(struct d4ctl *ctl, int argc, char *argv[])
 	if (rc < 0)
 		return d4ctl_exit_code(rc);
 	args_url_escape(loop, esc, sizeof(esc));
-	snprintf(path, sizeof(path), "/d4/programs/%s/%s", esc, verb);
-	rc = d4ctl_http(ctl, &node, "POST", path, NULL, NULL);
+	if (!strcmp(verb, "unload")) {
+		snprintf(path, sizeof(path), "/d4/programs/%s", esc);
+		rc = d4ctl_http(ctl, &node, "DELETE", path, NULL, NULL);
+	} else {
+		snprintf(path, sizeof(path), "/d4/programs/%s/%s", esc, verb);
+		rc = d4ctl_http(ctl, &node, "POST", path, NULL, NULL);
+	}
 	if (rc == 0)
 		printf("%s: %s %s\n", node.name,
-		       !strcmp(verb, "start") ? "started" : "stopped", loop);
+		       !strcmp(verb, "start")  ? "started"
+		       : !strcmp(verb, "stop") ? "stopped"
+					       : "unloaded",
+		       loop);
 	return d4ctl_exit_code(rc);
 }

@@ -34,6 +34,7 @@ const struct d4ctl_cmd d4ctl_cmds[] = {
     {"exec", cmd_exec, "run D4 text on a node"},
     {"start", cmd_start, "start a D4 loop"},
     {"stop", cmd_start, "stop a D4 loop"},
+    {"unload", cmd_start, "remove a D4 loop loaded through the API"},
     {"vars", cmd_vars, "a node's D4 variables"},
     {"programs", cmd_programs, "a node's D4 loops"},
     {"ptp", cmd_ptp, "PTP clock state of one node or all"},

@@ -1003,6 +1003,53 @@ static int d4_backend_change(struct node *n, int h, const struct api_req *r,
 	return 200;
 }
 
+/* DELETE /d4/programs/NAME: a loop loaded through the API goes (stopped,
+ * its socket or kernel program let go, its text out of the state); the
+ * variables it declared stay (D4 does not undeclare), with their values.
+ * A [d4] loop of the config file is 409: the file says it. */
+static int h_d4_program_delete(void *ctx, const struct api_req *r,
+			       json_t **out, char *err, size_t err_len)
+{
+	struct node *n = ctx;
+	struct d4_runtime *rt = relay_runtime(n->relay);
+	int h = d4_program_find(rt, r->parts[2]), rc;
+	struct node_d4_text gone;
+	unsigned int k;
+
+	(void)out;
+	if (h < 0)
+		ERR(404, "no D4 loop '%s'", r->parts[2]);
+	for (k = 0; k < n->nd4_texts && n->d4_texts[k].handle != h; k++)
+		;
+	if (k == n->nd4_texts)
+		ERR(409, "D4 loop '%s' comes from the config file: remove it "
+			 "there",
+		    r->parts[2]);
+	gone = n->d4_texts[k];
+	memmove(&n->d4_texts[k], &n->d4_texts[k + 1],
+		(n->nd4_texts - k - 1) * sizeof(n->d4_texts[0]));
+	n->nd4_texts--;
+	rc = state_persist(n);
+	if (rc < 0) {
+		memmove(&n->d4_texts[k + 1], &n->d4_texts[k],
+			(n->nd4_texts - k) * sizeof(n->d4_texts[0]));
+		n->d4_texts[k] = gone;
+		n->nd4_texts++;
+		ERR(507, "not saved: %s; nothing changed", strerror(-rc));
+	}
+	d4_stop(rt, h);
+	relay_unbind(n->relay, h);
+	relay_sync(n->relay);
+	rc = d4_remove(rt, h);
+	if (rc < 0)
+		log_warn("api: d4 loop '%s': stopped and out of the state, not "
+			 "freed yet: %s",
+			 r->parts[2], strerror(-rc));
+	free(gone.text);
+	log_info("api: d4 loop '%s' removed", r->parts[2]);
+	return 204;
+}
+
 static int h_d4_program_post(void *ctx, const struct api_req *r, json_t **out,
 			     char *err, size_t err_len)
 {
@@ -1231,6 +1278,7 @@ static const struct api_route routes[] = {
     {"GET", "d4/vars", h_d4_vars},
     {"POST", "d4/exec", h_d4_exec},
     {"POST", "d4/programs/*/*", h_d4_program_post},
+    {"DELETE", "d4/programs/*", h_d4_program_delete},
     {"GET", "stats", h_stats},
     {"GET", "meters", h_meters},
     {"POST", "pairing", h_pair_open, .open = true},

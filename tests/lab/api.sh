@@ -184,6 +184,21 @@ for s in subs.values():
     assert s["latency_us"] == 100000, s
 ' || fail "after the restart: $r"
 pass "B restarted: both subscriptions restored from its state file and receiving"
+
+# d4ctl exec, programs and unload: a loop loaded through the API goes
+# (a new user could not remove one), and a second unload is an error
+dtb() { D4_TOKEN=$TB d4ctl "$@"; }
+dtb exec 10.77.0.2:8080 'loop spare on udp 10.77.0.2:5099 {
+pkt = recv()
+}' >/dev/null || fail "d4ctl exec of loop spare"
+dtb programs 10.77.0.2:8080 | grep -q "^spare " || fail "spare is not listed"
+out=$(dtb unload 10.77.0.2:8080 spare) || fail "d4ctl unload spare: $out"
+[ "$out" = "10.77.0.2:8080: unloaded spare" ] || fail "d4ctl unload printed '$out'"
+dtb programs 10.77.0.2:8080 | grep -q "^spare " && fail "spare is listed after unload"
+rc=0; dtb unload 10.77.0.2:8080 spare 2>"$T/unload.err" || rc=$?
+[ $rc = 1 ] && grep -q "no D4 loop 'spare'" "$T/unload.err" ||
+	fail "a second unload: exit $rc, $(cat "$T/unload.err")"
+pass "d4ctl unload: the loop gone from B2's programs; again: exit 1, 'no D4 loop'"
 kill -TERM $a $b
 d4_wait_pid $a 10 || fail "A exited with an error"
 d4_wait_pid $b 10 || fail "B exited with an error"

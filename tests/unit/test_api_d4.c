@@ -310,6 +310,75 @@ static void test_api_d4_not_saved_is_undone(void **state)
 	json_decref(j);
 }
 
+/* DELETE /d4/programs/NAME: a loop loaded through the API goes, its port
+ * let go and its text out of state.json; its variables stay; the same
+ * loop loads again (a new user could neither remove nor reload one). */
+static void test_api_d4_loop_delete(void **state)
+{
+	unsigned int port = free_port(SOCK_DGRAM);
+	struct reply r;
+	char text[256], path[300], *saved;
+	FILE *f;
+	long len;
+	int fd;
+
+	snprintf(text, sizeof(text),
+		 "IP[] _gone_list\n"
+		 "loop gone on udp 127.0.0.1:%u {\npkt = recv()\n"
+		 "for ip in _gone_list:\n  sendto(pkt, ip)\nendfor\n}\n",
+		 port);
+	exec_text(&r, text);
+	assert_status(&r, 200);
+	reply_free(&r);
+	json_decref(ok("POST", "/d4/programs/gone/start", NULL, 200));
+	assert_int_equal(udp_on(port), -1);
+	/* a state that cannot be saved: 507, the loop still there */
+	block_state(true);
+	call(&r, "DELETE", "/d4/programs/gone", NULL, AUTH_TOKEN);
+	assert_error(&r, 507, "not saved");
+	reply_free(&r);
+	block_state(false);
+	assert_int_equal(program_field("gone", "pkts_in"), 0);
+	call(&r, "DELETE", "/d4/programs/gone", NULL, AUTH_TOKEN);
+	assert_status(&r, 204);
+	reply_free(&r);
+	assert_int_equal(program_field("gone", "pkts_in"), -1);
+	assert_true(var_listed("_gone_list"));
+	fd = udp_on(port); /* its port let go */
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/state/" NODE_NAME "/state.json", dir);
+	f = fopen(path, "r");
+	if (!f) {
+		snprintf(path, sizeof(path), "%s/state/state.json", dir);
+		f = fopen(path, "r");
+	}
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	saved = calloc(1, (size_t)len + 1);
+	assert_int_equal(fread(saved, 1, (size_t)len, f), (size_t)len);
+	fclose(f);
+	assert_null(strstr(saved, "loop gone"));
+	free(saved);
+	call(&r, "DELETE", "/d4/programs/gone", NULL, AUTH_TOKEN);
+	assert_error(&r, 404, "no D4 loop 'gone'");
+	reply_free(&r);
+	/* the loop again, its list declared already: taken */
+	snprintf(text, sizeof(text),
+		 "loop gone on udp 127.0.0.1:%u {\npkt = recv()\n"
+		 "for ip in _gone_list:\n  sendto(pkt, ip)\nendfor\n}\n",
+		 port);
+	exec_text(&r, text);
+	assert_status(&r, 200);
+	reply_free(&r);
+	assert_int_equal(program_field("gone", "pkts_in"), 0);
+	call(&r, "DELETE", "/d4/programs/gone", NULL, AUTH_TOKEN);
+	assert_status(&r, 204);
+	reply_free(&r);
+}
+
 /* A loop over a node's budget of datagrams per packet is refused with
  * the place of its heaviest sendto; GET /d4/programs shows the budgets. */
 static void test_api_d4_send_budget(void **state)
@@ -381,6 +450,7 @@ int main(void)
 	    cmocka_unit_test(test_api_d4_exec_unbindable_is_refused_whole),
 	    cmocka_unit_test(test_api_d4_not_saved_is_undone),
 	    cmocka_unit_test(test_api_d4_send_budget),
+	    cmocka_unit_test(test_api_d4_loop_delete),
 	    cmocka_unit_test(test_api_recording_not_saved_leaves_no_file),
 	};
 
