@@ -579,9 +579,12 @@ static unsigned int restore_d4_vars(struct node *n, json_t *d4, bool values)
 		const char *val =
 		    json_string_value(json_object_get(v, "value"));
 
+		/* declared already (a config flow's list): not again; and no
+		 * value for one whose declaration was refused (said once,
+		 * by the declaration: an attacker's full table read it twice) */
 		if (!name || !type || !val ||
-		    (!values &&
-		     d4_var_format(rt, name, probe, sizeof(probe)) != -ENOENT))
+		    (d4_var_format(rt, name, probe, sizeof(probe)) == -ENOENT) ==
+			values)
 			continue;
 		/* A saved declaration and value are one D4 statement each,
 		 * as d4_var_format wrote them: text that would make more
