@@ -1205,6 +1205,7 @@ static int parse_receiver(struct nmos *m, struct nmos_receiver *r,
 	const json_t *tf = json_object_get(body, "transport_file");
 	const json_t *tps = json_object_get(body, "transport_params");
 	const char *key;
+	bool from_file = false;
 	json_t *v;
 	int rc;
 
@@ -1280,6 +1281,7 @@ static int parse_receiver(struct nmos *m, struct nmos_receiver *r,
 			if (!p->sdp)
 				ERR(500, "out of memory");
 			tp_from_sdp(p->tp, r->legs, &st);
+			from_file = true;
 		}
 	}
 	if (tps) {
@@ -1304,6 +1306,27 @@ static int parse_receiver(struct nmos *m, struct nmos_receiver *r,
 				return rc;
 		}
 		memcpy(p->tp, tp, sizeof(tp));
+	}
+	/* A unicast leg of the transport file is received on the address
+	 * it names: one of this node's on that leg's interface, as the
+	 * constraints say, or the file is refused now (it was staged, and
+	 * its activation failed: an attacker's 127.0.0.1 on leg 2). */
+	for (unsigned int l = 0; from_file && l < r->legs; l++) {
+		struct in_addr all[32];
+		unsigned int naddr = leg_addresses(m, l, all, 32), i;
+
+		if (!p->tp[l].rtp_enabled || p->tp[l].iface_auto)
+			continue;
+		for (i = 0; i < naddr; i++)
+			if (all[i].s_addr == p->tp[l].iface.s_addr)
+				break;
+		if (i == naddr)
+			ERR(400,
+			    "the transport file's leg %u is received on %s, "
+			    "not one of this node's addresses%s (see "
+			    "constraints)",
+			    l + 1, inet_ntoa(p->tp[l].iface),
+			    l ? " on interface2" : "");
 	}
 	return 0;
 }

@@ -512,6 +512,28 @@ static void test_nmos_receiver_takes_a_dup_transport_file(void **state)
 			    "239.69.77.2");
 	assert_true(json_is_false(member(leg(j, 1), "rtp_enabled")));
 	json_decref(j);
+
+	/* a DUP file whose second leg is unicast to an address not this
+	 * node's: refused when staged (it was staged, and its activation
+	 * failed: an attacker's 127.0.0.1 on leg 2) */
+	body = json_pack(
+	    "{s:s,s:b,s:{s:s,s:s}}", "sender_id", sid, "master_enable", 1,
+	    "transport_file", "data",
+	    "v=0\r\no=- 1 1 IN IP4 10.77.0.1\r\ns=x\r\nt=0 0\r\n"
+	    "a=group:DUP a b\r\n"
+	    "m=audio 5004 RTP/AVP 98\r\nc=IN IP4 239.69.77.9/32\r\n"
+	    "a=rtpmap:98 L24/48000/2\r\na=mid:a\r\n"
+	    "m=audio 5004 RTP/AVP 98\r\nc=IN IP4 127.0.0.1\r\n"
+	    "a=rtpmap:98 L24/48000/2\r\na=mid:b\r\n",
+	    "type", "application/sdp");
+	text = json_dumps(body, 0);
+	json_decref(body);
+	assert_int_equal(npatch(path, text, &j), 400);
+	assert_non_null(strstr(member_str(j, "error"),
+			       "the transport file's leg 2 is received on "
+			       "127.0.0.1, not one of this node's addresses"));
+	json_decref(j);
+	free(text);
 	check_schemas();
 }
 
