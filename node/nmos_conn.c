@@ -1571,12 +1571,33 @@ static int receiver_prepare(struct nmos *m, struct nmos_receiver *r,
 {
 	struct rx *rx = m->n->rx;
 	bool want = p->master_enable && p->tp[0].rtp_enabled;
-	int olds[8], made[9], rc;
-	unsigned int nold, nmade = 0, i, c;
-	uint64_t latency = 0, until;
+	int olds[8], made[9], pend[8], rc;
+	unsigned int nold, nmade = 0, npend = 0, i, c;
+	uint64_t latency = 0, until, now = nmos_now(m), pend_t = 0;
 	struct sub_settings s;
 
 	nold = feeders(m, r, olds, 8);
+	/* A connection made by an earlier activation that has not started
+	 * yet (its switch to come) never played: it is replaced, not kept
+	 * to leave after the switch, and its switch time is taken for an
+	 * immediate one (no gap after what plays now). A burst of 250
+	 * activations of one receiver filled the node's 64 subscriptions
+	 * with those (an attacker's bulk request). Deleted once this one
+	 * is made (all or nothing). */
+	for (i = 0; i < nold;) {
+		const struct sub_settings *o =
+		    rx_sub_settings(rx, (unsigned int)olds[i]);
+
+		if (rx_sub_origin(rx, (unsigned int)olds[i]) == RX_API &&
+		    o->rx_from_ns > now) {
+			if (!pend_t || o->rx_from_ns < pend_t)
+				pend_t = o->rx_from_ns;
+			pend[npend++] = olds[i];
+			olds[i] = olds[--nold];
+			continue;
+		}
+		i++;
+	}
 	for (i = 0; i < nold; i++)
 		if (rx_sub_origin(rx, (unsigned int)olds[i]) == RX_CONFIG)
 			ERR(500,
@@ -1586,12 +1607,25 @@ static int receiver_prepare(struct nmos *m, struct nmos_receiver *r,
 			    rx_sub_settings(rx, (unsigned int)olds[i])->name);
 	*t = at_ns;
 	if (nold && !*t)
-		*t = nmos_now(m) + NMOS_SWITCH_NS;
+		*t = now + NMOS_SWITCH_NS;
+	if (!at_ns && pend_t && (!*t || pend_t < *t))
+		*t = pend_t;
 	r->new_sub[0] = '\0';
-	if (!nold && !want)
+	if (!nold && !want) {
+		for (i = 0; i < npend; i++)
+			rx_sub_delete(rx, (unsigned int)pend[i], NULL, 0);
+		if (npend)
+			node_channels_changed(m->n);
 		return 0;
+	}
 	for (i = 0; i < nold; i++)
 		rx_sub_set_until(rx, (unsigned int)olds[i], *t);
+	/* the ones not started yet end where they start: the RX channels
+	 * are free for this one (deleted once it is made) */
+	for (i = 0; i < npend; i++)
+		rx_sub_set_until(
+		    rx, (unsigned int)pend[i],
+		    rx_sub_settings(rx, (unsigned int)pend[i])->rx_from_ns);
 	/* what the old ones fill outside this receiver goes on */
 	for (i = 0; i < nold; i++) {
 		const struct sub_settings *o =
@@ -1634,14 +1668,20 @@ static int receiver_prepare(struct nmos *m, struct nmos_receiver *r,
 		snprintf(r->old_subs[r->nold++], sizeof(r->old_subs[0]), "%s",
 			 rx_sub_settings(rx, (unsigned int)olds[i])->name);
 	if (nold) {
+		/* the earliest cleanup due: on_cleanup() arms the next (a
+		 * burst that armed each one's own, later time put every
+		 * cleanup off while it lasted: one more left over per switch) */
 		until = *t + latency + 60 * 1000000ull;
-		if (until > r->old_until_ns || !loop_timer_armed(r->cleanup))
-			r->old_until_ns = until;
 		if (!r->cleanup)
 			r->cleanup = loop_timer_new(m->n->loop, on_cleanup, r);
-		if (r->cleanup)
-			arm_at(m, r->cleanup, r->old_until_ns);
+		if (r->cleanup && (!loop_timer_armed(r->cleanup) ||
+				   until < r->old_until_ns)) {
+			r->old_until_ns = until;
+			arm_at(m, r->cleanup, until);
+		}
 	}
+	for (i = 0; i < npend; i++)
+		rx_sub_delete(rx, (unsigned int)pend[i], NULL, 0);
 	node_channels_changed(m->n);
 	return 0;
 
@@ -1650,6 +1690,8 @@ out_undo:
 		rx_sub_delete(rx, (unsigned int)made[i], NULL, 0);
 	for (i = 0; i < nold; i++)
 		rx_sub_set_until(rx, (unsigned int)olds[i], 0);
+	for (i = 0; i < npend; i++)
+		rx_sub_set_until(rx, (unsigned int)pend[i], 0);
 	/* not the request's fault: an activation that failed (IS-05) */
 	return 500;
 }
