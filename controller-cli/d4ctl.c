@@ -612,6 +612,39 @@ void d4ctl_print_json(const json_t *v)
 	}
 }
 
+/* A non-empty list of whole numbers as ranges ("1-2,5"): true, else false
+ * and @buf untouched. */
+static bool int_list_ranges(const json_t *v, char *buf, size_t len)
+{
+	size_t i, n = json_array_size(v), off = 0;
+
+	if (!json_is_array(v) || !n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!json_is_integer(json_array_get(v, i)))
+			return false;
+	buf[0] = '\0';
+	for (i = 0; i < n && off < len;) {
+		json_int_t a = json_integer_value(json_array_get(v, i)), b = a;
+		size_t k = i + 1;
+
+		while (k < n &&
+		       json_integer_value(json_array_get(v, k)) == b + 1) {
+			b++;
+			k++;
+		}
+		off += (size_t)(b > a ? snprintf(buf + off, len - off,
+						 "%s%" JSON_INTEGER_FORMAT
+						 "-%" JSON_INTEGER_FORMAT,
+						 i ? "," : "", a, b)
+				      : snprintf(buf + off, len - off,
+						 "%s%" JSON_INTEGER_FORMAT,
+						 i ? "," : "", a));
+		i = k;
+	}
+	return true;
+}
+
 const char *d4ctl_jstr(const json_t *obj, const char *key, char *buf,
 		       size_t len)
 {
@@ -626,6 +659,8 @@ const char *d4ctl_jstr(const json_t *obj, const char *key, char *buf,
 		snprintf(buf, len, "%g", json_real_value(v));
 	else if (json_is_boolean(v))
 		snprintf(buf, len, "%s", json_is_true(v) ? "yes" : "no");
+	else if (int_list_ranges(v, buf, len))
+		; /* channels: "1-2", "1,3-4", as d4ctl takes them */
 	else if (v && !json_is_null(v)) {
 		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
