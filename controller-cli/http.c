@@ -76,14 +76,17 @@ static void forget_unanswered(struct d4ctl *ctl, const char *host)
 
 /* A request that made no connection (refused, unreachable, or the
  * connect itself timed out): nothing reached the node, so the same
- * request may go to its other address without doing anything twice. */
-static bool never_connected(CURL *c, CURLcode cc)
+ * request may go to its other address without doing anything twice. A
+ * timeout on a handle that may have kept a connection alive (@fresh
+ * false: no connect, so no connect time) may have reached it: only a read
+ * (@write false) is asked again then. */
+static bool never_connected(CURL *c, CURLcode cc, bool write, bool fresh)
 {
 	curl_off_t connect_us = 0;
 
 	if (cc == CURLE_COULDNT_CONNECT)
 		return true;
-	if (cc != CURLE_OPERATION_TIMEDOUT)
+	if (cc != CURLE_OPERATION_TIMEDOUT || (write && !fresh))
 		return false;
 	return curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connect_us) ==
 		   CURLE_OK &&
@@ -198,7 +201,7 @@ static int http_once(struct d4ctl *ctl, void *handle,
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 
 	cc = curl_easy_perform(c);
-	if (cc != CURLE_OK && no_connection && never_connected(c, cc)) {
+	if (cc != CURLE_OK && no_connection && never_connected(c, cc, write, c != handle)) {
 		*no_connection = true;
 		rc = -EHOSTUNREACH;
 		goto out_free;
