@@ -606,12 +606,19 @@ d4_sender_skips() {
 	echo "$1 skipped $skipped packets while the machine stalled a real-time thread $(d4_worst_stall) us (d4stall): its stream cannot be judged"
 	return 1
 }
-# d4_cmp_but_skipped WHAT IN REC SKIPPED: REC is IN bit for bit at the
-# same index (SKIPPED 0), or but for exactly SKIPPED silent 1 ms blocks:
-# the packets a sender stalled past its catch-up skipped (judge SKIPPED
-# with d4_check_skipped first). Says which.
+# d4_cmp_but_skipped WHAT IN REC SKIPPED [LATE]: REC is IN bit for bit at
+# the same index (SKIPPED 0), or but for exactly SKIPPED silent 1 ms
+# blocks: the packets a sender stalled past its catch-up skipped (judge
+# SKIPPED with d4_check_skipped first). LATE packets (judged first with
+# d4_check_late: a machine stall explained them) play as silence, whole
+# or in part: the recording is then not judged sample for sample, and
+# says so. Says which.
 d4_cmp_but_skipped() {
 	local out gaps
+	if [ "${5:-0}" != 0 ]; then
+		echo "$1: ${5} late packets (a machine stall, d4stall): the recording is not judged sample for sample"
+		return 0
+	fi
 	if [ "$4" = 0 ]; then
 		"$D4WAV" cmp "$2" "$3" --align none >/dev/null ||
 			fail "$1: the recording is not the file"

@@ -99,7 +99,8 @@ for kv in bad_header=300 bad_pt=300 bad_size=300 foreign=300 lost=0 ssrc_changes
 	got=$(d4_sub_stat "$T/rx.log" in "$k")
 	[ "$got" = "$want" ] || fail "$k = $got, want $want"
 done
-d4_cmp_but_skipped "the real stream" "$T/in.wav" "$T/rec.wav" "$skipped"
+d4_cmp_but_skipped "the real stream" "$T/in.wav" "$T/rec.wav" "$skipped" \
+	"$(d4_sub_stat "$T/rx.log" in late)"
 warns=$(grep -c "warning: subscription in: dropped" "$T/rx.log" || true)
 # Held-back counts are carried into the next line: the logged counts of
 # each kind add up to exactly what was sent.

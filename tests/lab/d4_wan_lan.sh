@@ -146,9 +146,9 @@ for r in 3:5004 3:5005 3:5006 4:5004 4:5005 4:5006 5:5004; do
 		exit 77
 	fi
 	[ "$lost" = 0 ] || fail "rx$h:$p lost $lost packets"
-	d4_check_late "rx$h:$p" "$(d4_sub_stat "$T/rx$h.log" p$p late)" 100000 1000
-	"$D4WAV" cmp "$T/in.wav" "$T/rx$h-$p.wav" --align none >/dev/null ||
-		fail "rx$h:$p's recording is not the file"
+	late=$(d4_sub_stat "$T/rx$h.log" p$p late)
+	d4_check_late "rx$h:$p" "$late" 100000 1000
+	d4_cmp_but_skipped "rx$h:$p" "$T/in.wav" "$T/rx$h-$p.wav" 0 "$late" >/dev/null
 done
 # Joined late: from their first packet on, the file without a gap.
 for p in 5005 5006; do

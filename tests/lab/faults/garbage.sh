@@ -126,7 +126,7 @@ d4_check_late "the real stream" "$(st late)" 100000 1000
 	fail "the real stream has missing_frames=$(st missing_frames), A skipped $skipped packets"
 [ "$(st received)" -ge $((secs * 1000 - skipped)) ] ||
 	fail "the real stream arrived in $(st received) packets, want >= $((secs * 1000 - skipped))"
-how=$(d4_cmp_but_skipped "B" "$T/in.wav" "$T/rec.wav" "$skipped")
+how=$(d4_cmp_but_skipped "B" "$T/in.wav" "$T/rec.wav" "$skipped" "$(st late)")
 pass "B alive; the real stream: $(st received) packets, 0 lost, $(st late) late; $how"
 
 udp=$(ip netns exec $lab-h2 awk '/^Udp:/ { if (h) print; h = 1 }' /proc/net/snmp)
