@@ -401,7 +401,7 @@ static json_t *sub_legs_json(struct node *n, unsigned int i,
 
 		substate_leg(last, GET(st->started_ns), GET(st->drained_ns),
 			     &silent);
-		o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}",
+		o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 			      "leg",
 			      l ? "B" : "A", "address",
 			      net_endpoint_str(l ? &sc->addr2 : &sc->addr, ep,
@@ -412,7 +412,8 @@ static json_t *sub_legs_json(struct node *n, unsigned int i,
 			      (json_int_t)GET(ls->lost), "late",
 			      (json_int_t)GET(ls->late), "used",
 			      (json_int_t)GET(ls->used), "refused",
-			      (json_int_t)GET(ls->refused), "silent_ms",
+			      (json_int_t)GET(ls->refused), "other_ssrc",
+			      (json_int_t)GET(ls->other_ssrc), "silent_ms",
 			      (json_int_t)(silent / 1000000));
 		json_object_set_new(
 		    o, "delay_max_us",

@@ -903,6 +903,7 @@ void sub_rx_packet_leg(struct sub *s, unsigned int leg, const uint8_t *buf,
 		s->ssrc = h.ssrc;
 		STAT_SET(s->stats.ssrc, h.ssrc);
 	} else if (h.ssrc != s->ssrc) {
+		STAT_INC(s->stats.leg[leg].other_ssrc);
 		candidate(s, leg, &h, buf, len, from, arrival_ns, now_ns);
 		return;
 	} else if (s->cand[leg].on) {

@@ -75,6 +75,9 @@ struct sub_leg_stats {
 	 * counted in the stream's bad_header, foreign, bad_pt, bad_size too):
 	 * which network the garbage comes on */
 	_Atomic uint64_t refused;
+	/* packets of another SSRC than the stream's on this leg (a sender
+	 * taking over, a stray, a spoof: kept aside to prove itself) */
+	_Atomic uint64_t other_ssrc;
 	_Atomic uint64_t last_ns; /* arrival of its last packet, 0: none yet */
 	/* arrival of its last packet that fit the stream: on its sequence
 	 * (not a jump the other leg does not share) and in time for its

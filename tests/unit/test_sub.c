@@ -2312,6 +2312,21 @@ static void test_sub_two_legs_count_what_each_refused(void **state)
 	assert_int_equal(STAT(t, bad_pt), 5);
 	assert_int_equal(LEG(t, 0, used), 20);
 	assert_int_equal(LEG(t, 1, received), 0);
+	/* another SSRC on leg B: counted there, kept aside (an attacker's
+	 * mirror of leg B under another SSRC showed nowhere) */
+	{
+		uint64_t at = pkt_arrival(st, 20);
+		size_t len = build(buf, PT, (uint16_t)(st->seq0 + 20),
+				   pkt_ts(st, 20), st->ssrc ^ 0x1234u, FPP,
+				   st->salt);
+
+		sub_playout(t->s, at);
+		sub_rx_packet_leg(t->s, 1, buf, len, &t->from, at,
+				  at + 20 * US);
+	}
+	assert_int_equal(LEG(t, 1, other_ssrc), 1);
+	assert_int_equal(LEG(t, 0, other_ssrc), 0);
+	assert_int_equal(LEG(t, 1, refused), 20);
 }
 
 /* One packet whose sequence number jumps 20 000 ahead (a forged one, or
