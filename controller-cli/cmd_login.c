@@ -116,12 +116,12 @@ int cmd_login(struct d4ctl *ctl, int argc, char *argv[])
 	if (!code)
 		fprintf(stderr,
 			"d4ctl: %s (%s) shows a pairing code in its log now "
-			"(valid %lld s), e.g. journalctl -u d4node@%s | grep "
-			"pairing\n",
+			"(valid %lld s), e.g. journalctl -u 'd4node@*' | "
+			"grep pairing (the service is named after its INI "
+			"file, not the node)\n",
 			name ? name : node.name, node.addr,
 			(long long)json_integer_value(
-			    json_object_get(out, "expires_s")),
-			name ? name : node.name);
+			    json_object_get(out, "expires_s")));
 	json_decref(out);
 	out = NULL;
 	if (!code) {
