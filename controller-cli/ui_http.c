@@ -724,14 +724,6 @@ static enum MHD_Result handle_post(struct ui_http *h, struct MHD_Connection *c,
 			 reply);
 }
 
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The connection's request is read whole (@in_request), or its answer
  * went and the next request is awaited from now. */
 static void conn_mark(struct ui_http *h, struct MHD_Connection *c,
@@ -745,7 +737,7 @@ static void conn_mark(struct ui_http *h, struct MHD_Connection *c,
 		return;
 	pthread_mutex_lock(&h->conn_lock);
 	uc->in_request = in_request;
-	uc->since = mono_now();
+	uc->since = ui_mono_s();
 	pthread_mutex_unlock(&h->conn_lock);
 }
 
@@ -778,7 +770,7 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 			return;
 		}
 		uc->fd = ci->connect_fd;
-		uc->since = mono_now();
+		uc->since = ui_mono_s();
 		pthread_mutex_lock(&h->conn_lock);
 		uc->next = h->conns;
 		if (h->conns)
@@ -818,7 +810,7 @@ static void *reaper_main(void *arg)
 	pthread_mutex_lock(&h->conn_lock);
 	while (!h->stop) {
 		struct timespec ts;
-		double now = mono_now();
+		double now = ui_mono_s();
 
 		for (struct ui_conn *uc = h->conns; uc; uc = uc->next)
 			if (!uc->in_request && !uc->cut &&
@@ -904,7 +896,7 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct ui_http *h = cls;
-	double now = mono_now();
+	double now = ui_mono_s();
 	char msg[256];
 	unsigned int held = 0;
 	bool say;

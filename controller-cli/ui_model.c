@@ -78,7 +78,7 @@ struct ui_stream {
 	uint64_t state_seq, meters_seq, clock_seq, stats_seq, ev_seq;
 };
 
-static double mono_s(void)
+double ui_mono_s(void)
 {
 	struct timespec ts;
 
@@ -98,7 +98,7 @@ static void wait_until(pthread_cond_t *c, pthread_mutex_t *l, double t)
 {
 	struct timespec ts;
 
-	if (t <= mono_s())
+	if (t <= ui_mono_s())
 		return;
 	ts.tv_sec = (time_t)t;
 	ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
@@ -468,7 +468,7 @@ static void *poll_main(void *arg)
 	ctl.errs = m->devnull;
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
-		double now = mono_s(), until;
+		double now = ui_mono_s(), until;
 		bool full = un->wake || now >= next_full;
 		bool fast = now >= next_fast;
 		bool meters =
@@ -513,7 +513,7 @@ static void node_add(struct ui_model *m, const struct d4ctl_node *node)
 
 	for (unsigned int i = 0; i < m->n; i++) {
 		if (!strcmp(m->nodes[i]->node.addr, node->addr)) {
-			m->nodes[i]->last_seen = mono_s();
+			m->nodes[i]->last_seen = ui_mono_s();
 			if (m->nodes[i]->gone) {
 				m->nodes[i]->gone = false;
 				m->nodes[i]->polled = false;
@@ -530,7 +530,7 @@ static void node_add(struct ui_model *m, const struct d4ctl_node *node)
 		return;
 	un->m = m;
 	un->node = *node;
-	un->last_seen = mono_s();
+	un->last_seen = ui_mono_s();
 	if (pthread_create(&un->thread, NULL, poll_main, un)) {
 		free(un);
 		return;
@@ -557,7 +557,7 @@ static void *discover_main(void *arg)
 		for (int i = 0; i < n; i++)
 			node_add(m, &found[i]);
 		free(found);
-		now = mono_s();
+		now = ui_mono_s();
 		for (unsigned int i = 0; i < m->n; i++) {
 			struct ui_node *un = m->nodes[i];
 			char text[300];
@@ -660,7 +660,7 @@ static void *publish_main(void *arg)
 
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
-		double now = mono_s();
+		double now = ui_mono_s();
 
 		if (m->meters_dirty && now - last_meters >= METER_PERIOD_S) {
 			json_t *o = json_object();
@@ -915,7 +915,7 @@ char *ui_stream_next(struct ui_stream *s, int timeout_ms)
 {
 	struct ui_model *m = s->m;
 	struct strbuf b = {0};
-	double until = mono_s() + timeout_ms / 1000.0;
+	double until = ui_mono_s() + timeout_ms / 1000.0;
 
 	pthread_mutex_lock(&m->lock);
 	if (s->first) {
@@ -930,7 +930,7 @@ char *ui_stream_next(struct ui_stream *s, int timeout_ms)
 	}
 	while (!m->stop) {
 		collect(s, &b);
-		if (b.len || mono_s() >= until)
+		if (b.len || ui_mono_s() >= until)
 			break;
 		wait_until(&m->hub, &m->lock, until);
 	}
