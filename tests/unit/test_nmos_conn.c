@@ -411,28 +411,37 @@ static unsigned int subs_named(const char *prefix)
 	return n;
 }
 
+/* PATCH @path: an immediate activation of both legs, to one of two
+ * pairs of groups by @i's parity; it must be taken. */
+static void activate_between_two_groups(const char *path, unsigned int i)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "{\"master_enable\":true,\"transport_params\":["
+		 "{\"multicast_ip\":\"239.69.77.%u\",\"destination_"
+		 "port\":5004},{\"multicast_ip\":\"239.69.78.%u\","
+		 "\"destination_port\":5004,\"source_ip\":\"10.78.0.1\","
+		 "\"rtp_enabled\":true}],\"activation\":{\"mode\":"
+		 "\"activate_immediate\"}}",
+		 10 + i % 2, 10 + i % 2);
+	assert_int_equal(npatch(path, body, NULL), 200);
+}
+
 /* Seven activations at once, each moving RX 1-2 between two groups:
  * once the switches are over one subscription is left (an attacker's
  * burst left three, saved and restored at the next start, and a storm
  * filled the node's 64). */
 static void test_nmos_receiver_burst_of_activations_leaves_one(void **state)
 {
-	char id[40], path[160], body[512];
+	char id[40], path[160];
 	unsigned int i, n = 0;
 
 	need_netns();
 	id_of("receivers", "RX 1-2", id, sizeof(id));
 	snprintf(path, sizeof(path), CONN "/receivers/%s/staged", id);
 	for (i = 0; i < 7; i++) {
-		snprintf(body, sizeof(body),
-			 "{\"master_enable\":true,\"transport_params\":["
-			 "{\"multicast_ip\":\"239.69.77.%u\",\"destination_"
-			 "port\":5004},{\"multicast_ip\":\"239.69.78.%u\","
-			 "\"destination_port\":5004,\"source_ip\":\"10.78.0.1\","
-			 "\"rtp_enabled\":true}],\"activation\":{\"mode\":"
-			 "\"activate_immediate\"}}",
-			 10 + i % 2, 10 + i % 2);
-		assert_int_equal(npatch(path, body, NULL), 200);
+		activate_between_two_groups(path, i);
 	}
 	/* the switches' cleanup: latency + 60 ms after each; 5 s at most */
 	for (i = 0; i < 100 && (n = subs_named("nmos-rx1-2")) != 1; i++)
@@ -443,15 +452,7 @@ static void test_nmos_receiver_burst_of_activations_leaves_one(void **state)
 	 * holds more than a handful (an attacker's 250 in
 	 * one bulk request: 188 answered 500, the node's 64 taken) */
 	for (i = 0; i < 120; i++) {
-		snprintf(body, sizeof(body),
-			 "{\"master_enable\":true,\"transport_params\":["
-			 "{\"multicast_ip\":\"239.69.77.%u\",\"destination_"
-			 "port\":5004},{\"multicast_ip\":\"239.69.78.%u\","
-			 "\"destination_port\":5004,\"source_ip\":\"10.78.0.1\","
-			 "\"rtp_enabled\":true}],\"activation\":{\"mode\":"
-			 "\"activate_immediate\"}}",
-			 10 + i % 2, 10 + i % 2);
-		assert_int_equal(npatch(path, body, NULL), 200);
+		activate_between_two_groups(path, i);
 		/* the one playing, those leaving (each lives its latency +
 		 * 60 ms past its switch; a switch every 50 ms at most) and
 		 * the one to come: a handful, never the table */
