@@ -34,7 +34,7 @@ destination = 239.69.33.2:5004
 INI
 d4_spawn "$T/n.log" "$D4NODE" --config "$T/n.ini" --run-seconds 30
 node=$!
-d4_wait_log "$T/n.log" "source over: its start time puts it past the file's end \(2\.0 s long, started 6[0-9]\.[0-9] s ago, loop = false\): silence from here" 10
+d4_wait_log "$T/n.log" "source over: its start time puts it past the file's end \(2\.0 s long, started (59|6[01])\.[0-9] s ago, loop = false\): silence from here" 10
 d4_wait_log "$T/n.log" "source later: waits for its start time, in [0-3]\.[0-9] s; silence until then" 10
 d4_wait_log "$T/n.log" "source later: its start time: plays" 20
 d4_wait_log "$T/n.log" "source later: its start time puts it past the file's end \(2\.0 s long, started 2\.[0-9] s ago" 20

@@ -10,10 +10,16 @@
 # that no counter showed. Asserted: each recording is whole (no run of 24
 # or more zero frames, d4wav silence) and the file's frames in order (d4wav
 # cmp --align first), and each node said it began on the settled clock.
+# A machine stall (the d4stall witness) that holds A's packets past B's
+# or C's 50 ms latency makes them late, and a late packet plays as a
+# silent millisecond: such holes are allowed, no more frames than the
+# late packets (and A's skipped ones) carry, and the recording is then
+# not compared sample for sample (the test says so).
 . "$(dirname "$0")/../lib.sh"
 
 lab=d4ra$$
 d4_lab_hosts $lab 2
+d4_witness
 h1=$lab-h1 h2=$lab-h2
 "$D4WAV" gen "$T/in.wav" --channels 2 --seconds 30 --seed 41
 d4_ptp_gm $h1
@@ -60,15 +66,26 @@ for n in B C; do
 done
 kill -TERM $a
 d4_wait_pid $a 10 || fail "A exited with an error"
+askip=$(d4_flow_stat "$T/A.log" main skipped)
+d4_check_skipped A "${askip:-0}" 1000
 for n in B C; do
 	frames=$("$D4WAV" info "$T/$n.wav" | sed -n 's/.*frames=\([0-9]*\).*/\1/p')
 	[ "${frames:-0}" -ge 240000 ] ||
 		fail "$n recorded $frames frames, want 5 s (240000)"
+	late=$(d4_sub_stat "$T/$n.log" main late)
+	d4_check_late "$n" "${late:-0}" 50000 1000
 	"$D4WAV" silence "$T/$n.wav" --min-frames 24 >"$T/$n-silence.txt"
-	grep -q "runs=0$" "$T/$n-silence.txt" ||
-		fail "$n's recording has a hole: $(cat "$T/$n-silence.txt")"
+	grep "final: subscription main " "$T/$n.log" | sed 's/.*final: //'
+	what="$n ($(grep -o 'clock = follow' "$T/$n.ini" || echo 'the system clock'))"
+	if ! grep -q "runs=0$" "$T/$n-silence.txt"; then
+		silent=$(sed -n 's/.* silent=\([0-9]*\) .*/\1/p' "$T/$n-silence.txt")
+		explained=$(( (${late:-0} + ${askip:-0}) * 48 ))
+		[ "$explained" -gt 0 ] && [ "${silent:-0}" -le "$explained" ] ||
+			fail "$n's recording has a hole: $(cat "$T/$n-silence.txt") (late packets ${late:-0}, A skipped ${askip:-0}: they explain $explained frames)"
+		pass "$what: 5 s recorded from its first sample; its $silent silent frames are no more than the ${late:-0} late packets (and A's ${askip:-0} skipped) of a machine stall carry; not compared sample for sample"
+		continue
+	fi
 	"$D4WAV" cmp "$T/in.wav" "$T/$n.wav" --align first ||
 		fail "$n's recording is not the file's frames in order"
-	grep "final: subscription main " "$T/$n.log" | sed 's/.*final: //'
-	pass "$n ($(grep -o 'clock = follow' "$T/$n.ini" || echo 'the system clock')): 5 s recorded from its first sample, no hole, the file's frames in order"
+	pass "$what: 5 s recorded from its first sample, no hole, the file's frames in order"
 done
