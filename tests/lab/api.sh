@@ -53,8 +53,8 @@ d4_node $lab-h1 A "$T/A.ini"
 a=$!
 d4_node $lab-h2 B "$T/B.ini"
 b=$!
-d4_wait_log "$T/A.log" "api: listening on 0.0.0.0:8080" 5
-d4_wait_log "$T/B.log" "api: listening on 0.0.0.0:8080" 5
+d4_wait_log "$T/A.log" "api: listening on 0.0.0.0:8080" 15
+d4_wait_log "$T/B.log" "api: listening on 0.0.0.0:8080" 15
 TA=$(cat "$T/state/A/token")
 TB=$(cat "$T/state/B/token")
 [ "$(stat -c %a "$T/state/B/token")" = 600 ] || fail "token file is not 0600"
@@ -73,7 +73,7 @@ expect() { # expect STATUS "what" RESULT
 }
 
 # B subscribes by name once SAP has told it about "A main".
-d4_wait_log "$T/B.log" "sap: session 'A main' from 10.77.0.1 announced" 5
+d4_wait_log "$T/B.log" "sap: session 'A main' from 10.77.0.1 announced" 15
 r=$(api 2 POST /subscriptions "{\"name\":\"main\",\"stream\":\"A main\",\"timing\":\"ptp\",\"latency_us\":100000,\"record\":{\"path\":\"main.wav\",\"start\":$start,\"duration\":$secs}}" "$TB")
 expect 201 "subscribe by name" "$r"
 # A unicast flow on A to B, and B's subscription to it.
@@ -171,8 +171,8 @@ pass "both recordings bit-exact at the same PTP index; 0 lost, 0 late through th
 # Restart B with the same (empty) config: the API's work comes back.
 d4_node $lab-h2 B2 "$T/B.ini"
 b=$!
-d4_wait_log "$T/B2.log" "state: restored 0 flow\(s\), 2 subscription\(s\)" 5
-d4_wait_log "$T/B2.log" "subscription main: stream 'A main' \(SAP\) at" 5
+d4_wait_log "$T/B2.log" "state: restored 0 flow\(s\), 2 subscription\(s\)" 15
+d4_wait_log "$T/B2.log" "subscription main: stream 'A main' \(SAP\) at" 15
 sleep 1
 r=$(api 2 GET /subscriptions)
 echo "${r#* }" | python3 -c '

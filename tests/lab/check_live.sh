@@ -56,7 +56,7 @@ d4_node $h1 play "$T/play.ini" -v
 d4_node $h2 mon "$T/mon.ini" -v
 d4_wait_log "$T/play.log" "-> clock locked gm $gm" 40
 d4_wait_log "$T/mon.log" "-> clock locked gm $gm" 40
-d4_wait_log "$T/mon.log" "api: listening on 0.0.0.0:8080" 5
+d4_wait_log "$T/mon.log" "api: listening on 0.0.0.0:8080" 15
 d4_wait_file "$T/music.sdp" 10
 
 check() { # check OUT HOST ARGS...: d4ctl [--host HOST] check from h2,

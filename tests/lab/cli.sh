@@ -138,7 +138,7 @@ pass "Location on 201 (percent-encoded, and it answers); WWW-Authenticate on 401
 rc=0
 "$D4CTL" login --code 0000-0000 $N 2>"$T/err" || rc=$?
 [ $rc = 1 ] && grep -q "wrong pairing code" "$T/err" || fail "a wrong code: exit $rc $(cat "$T/err")"
-d4_wait_log "$T/n.log" "pairing: code [0-9]{4}-[0-9]{4}" 5
+d4_wait_log "$T/n.log" "pairing: code [0-9]{4}-[0-9]{4}" 15
 code=$(sed -n 's/.*pairing: code \([0-9-]*\).*/\1/p' "$T/n.log" | tail -n 1)
 echo "$code" | "$D4CTL" login $N >"$T/out" 2>"$T/err" || fail "login: $(cat "$T/err")"
 cfg=$HOME/.config/d4ctl/config

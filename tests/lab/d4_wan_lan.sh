@@ -89,7 +89,7 @@ relay=$!
 	d4_wait_log "$T/relay.log" "d4: loop rtp_1_to_n in the kernel at eth0 ingress" 10
 d4_node $lab-h1 tx "$T/tx.ini" --run-seconds $((run + 2))
 tx=$!
-d4_wait_log "$T/relay.log" "d4: loop rtp_1_to_n on udp 239.69.20.1:5004" 5
+d4_wait_log "$T/relay.log" "d4: loop rtp_1_to_n on udp 239.69.20.1:5004" 15
 
 margin=$((start - $(d4_ptp_now)))
 [ "$margin" -gt 0 ] ||

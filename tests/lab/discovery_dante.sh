@@ -85,7 +85,7 @@ d4_wait_pid $gst $((secs + 40)) || fail "GStreamer failed: $(tail -3 "$T/gst.log
 # The device moves its stream: a new group and a new o= version.
 moved=239.69.165.51
 sed -i "s|^c=IN IP4 $group/|c=IN IP4 $moved/|; s/^o=- \([0-9]*\) \([0-9]*\) /o=- \1 $((RANDOM + 1000000)) /" "$T/dante.sdp"
-d4_wait_log "$T/B.log" "subscription dante: stream '$name' \(SAP\) moved to $moved:5004" 5
+d4_wait_log "$T/B.log" "subscription dante: stream '$name' \(SAP\) moved to $moved:5004" 15
 read -r start2 start2_rt_ns < <(python3 -c 'import time
 tai = time.clock_gettime(11); rt = time.clock_gettime(time.CLOCK_REALTIME)
 off = round(tai - rt) if tai - rt > 1 else 37

@@ -57,7 +57,7 @@ for late in 5 30 120; do
 	[ -n "${b:-}" ] && { kill -TERM $b; d4_wait_pid $b 10 || true; }
 	d4_node $h2 B "$T/B.ini"
 	b=$!
-	d4_wait_log "$T/B.log" "source program: to frame" 5
+	d4_wait_log "$T/B.log" "source program: to frame" 15
 done
 wait_until "start + 126"
 kill -TERM $a $b $r

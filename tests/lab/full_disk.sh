@@ -109,7 +109,7 @@ done
 [ "$st" = failed ] || fail "the recording did not stop on a full disk: $(apiB GET /subscriptions/rec)"
 apiB GET /subscriptions/rec | js 'd["recordings"][0]["error"]' | grep -q "No space left" ||
 	fail "the recording's error: $(apiB GET /subscriptions/rec)"
-d4_wait_log "$T/B.log" "recording $T/recB/take.wav: stopped after [0-9]+ frames: No space left on device; the node runs on" 5
+d4_wait_log "$T/B.log" "recording $T/recB/take.wav: stopped after [0-9]+ frames: No space left on device; the node runs on" 15
 sleep 3 # the node runs on with the disk full
 [ "$(grep -c "recording .*take.wav: stopped" "$T/B.log")" = 1 ] || fail "the stop is not said once"
 [ "$(apiB GET /subscriptions/rec | js 'd["state"]')" = receiving ] ||

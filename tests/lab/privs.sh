@@ -66,8 +66,8 @@ a=$!
 d4_spawn "$T/B.log" ip netns exec $lab-h2 "$D4NODE" --config "$T/B.ini" \
 	--run-seconds $run
 b=$!
-d4_wait_log "$T/A.log" "privileges: running as" 5
-d4_wait_log "$T/B.log" "privileges: running as" 5
+d4_wait_log "$T/A.log" "privileges: running as" 15
+d4_wait_log "$T/B.log" "privileges: running as" 15
 
 # What root here cannot give up: without CAP_SYS_RESOURCE (a container)
 # RLIMIT_MEMLOCK stays finite, and a node with locked memory keeps

@@ -26,7 +26,7 @@ interface = eth0
 INI
 d4_node $h2 n "$T/n.ini"
 node=$!
-d4_wait_log "$T/n.log" "ptp4l: started .*\(pid [0-9]+\)" 5
+d4_wait_log "$T/n.log" "ptp4l: started .*\(pid [0-9]+\)" 15
 pid1=$(sed -n 's/.*ptp4l: started .*(pid \([0-9]*\)).*/\1/p' "$T/n.log" | head -n 1)
 d4_wait_log "$T/n.log" "-> clock locked gm" 30
 pass "node started ptp4l (pid $pid1) and locked"
@@ -35,7 +35,7 @@ pass "node started ptp4l (pid $pid1) and locked"
 # point shows the relock.
 n0=$(wc -l <"$T/n.log")
 kill -9 "$pid1"
-d4_wait_log "$T/n.log" "ptp4l \(pid $pid1\) killed by signal 9; restarting" 5
+d4_wait_log "$T/n.log" "ptp4l \(pid $pid1\) killed by signal 9; restarting" 15
 for i in $(seq 1 50); do
 	[ "$(grep -c "ptp4l: started" "$T/n.log")" -ge 2 ] && break
 	sleep 0.1

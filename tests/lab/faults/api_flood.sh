@@ -65,7 +65,7 @@ tx=$!
 d4_wait_file "$T/main.sdp" 5
 d4_node $lab-h2 B "$T/rx.ini" --run-seconds $run
 rx=$!
-d4_wait_log "$T/B.log" "api: listening on 0.0.0.0:8080" 5
+d4_wait_log "$T/B.log" "api: listening on 0.0.0.0:8080" 15
 
 while [ "$(d4_ptp_now)" -lt "$start" ]; do sleep 0.05; done
 sleep 0.5

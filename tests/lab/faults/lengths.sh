@@ -466,9 +466,9 @@ for i in $(seq 1 50); do [ -S "$T/h3-ptp4l" ] && break; sleep 0.1; done
 d4_node $lab-h3 C "$T/C.ini"
 c=$!
 for n in A B C; do
-	d4_wait_log "$T/$n.log" "api: listening on 0.0.0.0:8080" 5
+	d4_wait_log "$T/$n.log" "api: listening on 0.0.0.0:8080" 15
 done
-d4_wait_log "$T/B.log" "sap: session 'A main' from 10.77.0.1 announced" 5
+d4_wait_log "$T/B.log" "sap: session 'A main' from 10.77.0.1 announced" 15
 port=$(sed -n 's/.*rtsp: answering DESCRIBE on port \([0-9]*\).*/\1/p' "$T/A.log")
 [ -n "$port" ] || fail "A does not say its RTSP port"
 TB=$(cat "$T/state/B/token")

@@ -51,17 +51,17 @@ printf '[node]\nname = B\n[discovery]\ninterface = eth0\nmdns = off\n' >"$T/B.in
 d4_node $lab-h1 A "$T/A.ini"
 d4_node $lab-h2 B "$T/B.ini"
 b=$!
-d4_wait_log "$T/B.log" "api: listening on 0.0.0.0:8080" 5
+d4_wait_log "$T/B.log" "api: listening on 0.0.0.0:8080" 15
 # env and ip netns exec exec d4node: $b is the node itself.
 [ "$(cat /proc/$b/comm)" = d4node ] || fail "PID $b is not d4node"
-d4_wait_log "$T/B.log" "sap: session 'A main' from 10.77.0.1 announced" 5
+d4_wait_log "$T/B.log" "sap: session 'A main' from 10.77.0.1 announced" 15
 TB=$(cat "$T/state/B/token")
 ip netns exec $lab-h2 curl -s -o "$T/resp" -w '%{http_code}' \
 	-H "Authorization: Bearer $TB" -H 'Content-Type: application/json' \
 	--data-binary '{"name":"main","stream":"A main","timing":"arrival","latency_us":10000}' \
 	http://10.77.0.2:8080/api/v1/subscriptions >"$T/code"
 [ "$(cat "$T/code")" = 201 ] || fail "subscribe to 'A main': $(cat "$T/code") $(cat "$T/resp")"
-d4_wait_log "$T/B.log" "subscription main: stream 'A main' \(SAP\) at" 5
+d4_wait_log "$T/B.log" "subscription main: stream 'A main' \(SAP\) at" 15
 # A few of A's announcements (1 s apart) before the flood, as a long-lived
 # session has; the subscription settles.
 sleep 3
