@@ -271,7 +271,7 @@ int start_node(void)
 void assert_status(const struct reply *r, long status)
 {
 	if (r->status != status)
-		print_message("want %ld, got %ld: %s\n", status, r->status,
+		print_message("# want %ld, got %ld: %s\n", status, r->status,
 			      r->text ? r->text : "(no body)");
 	assert_int_equal(r->status, status);
 }
@@ -287,7 +287,7 @@ bool is_error(const struct reply *r, long status, const char *needle)
 void assert_error(const struct reply *r, long status, const char *needle)
 {
 	if (!is_error(r, status, needle))
-		print_message("want %ld with an error saying \"%s\", got "
+		print_message("# want %ld with an error saying \"%s\", got "
 			      "%ld: %s\n",
 			      status, needle, r->status,
 			      r->text ? r->text : "(no body)");
@@ -319,7 +319,7 @@ json_t *member(const json_t *o, const char *key)
 	json_t *v = json_object_get(o, key);
 
 	if (!v)
-		print_message("no member '%s'\n", key);
+		print_message("# no member '%s'\n", key);
 	assert_non_null(v);
 	return v;
 }
@@ -373,7 +373,7 @@ void check_refusals(const struct bad_req *t, size_t n)
 	for (i = 0; i < n; i++) {
 		call(&r, t[i].method, t[i].path, t[i].body, AUTH_TOKEN);
 		if (!is_error(&r, t[i].status, t[i].msg))
-			print_message("%s %s %s\n", t[i].method, t[i].path,
+			print_message("# %s %s %s\n", t[i].method, t[i].path,
 				      t[i].body ? t[i].body : "(no body)");
 		assert_error(&r, t[i].status, t[i].msg);
 		reply_free(&r);

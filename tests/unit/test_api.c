@@ -361,7 +361,7 @@ static void test_api_writes_without_token_are_401(void **state)
 			call(&r, writes[w].method, writes[w].path,
 			     writes[w].body, auths[a]);
 			if (!is_error(&r, 401, TOKEN_MESSAGE))
-				print_message("%s %s, Authorization: %s\n",
+				print_message("# %s %s, Authorization: %s\n",
 					      writes[w].method, writes[w].path,
 					      auths[a] ? auths[a] : "(none)");
 			assert_error(&r, 401, TOKEN_MESSAGE);

@@ -183,7 +183,7 @@ static void test_limits_slow_clients_do_not_lock_out(void **state)
 		if (ask(2, i % 2 ? GET_NMOS : GET_NODE, 5.0) == 200)
 			answered++;
 	}
-	print_message("%u of %u probes answered in %.1f s beside %u "
+	print_message("# %u of %u probes answered in %.1f s beside %u "
 		      "attacking connections\n",
 		      answered, PROBES, now_s() - t0, opened);
 	assert_int_equal(answered, PROBES);
@@ -223,7 +223,7 @@ static double trickle(const char *path)
 		}
 	}
 	close(fd);
-	print_message("%s: cut after %.1f s\n", path, cut);
+	print_message("# %s: cut after %.1f s\n", path, cut);
 	return cut;
 }
 

@@ -102,7 +102,7 @@ test_arrival_wandering_floor_on_our_clock_is_never_converted(void **state)
 			first = at;
 		run_close(&r);
 	}
-	print_message("%u of 400 converted (the first after %.3f s)\n",
+	print_message("# %u of 400 converted (the first after %.3f s)\n",
 		      converted, first);
 	assert_int_equal(converted, 0);
 }
@@ -126,7 +126,7 @@ static double worst_found(double ppm, unsigned int runs, uint32_t seed0,
 		if (at > worst)
 			worst = at;
 	}
-	print_message("%+.0f ppm: found within %.3f s in %u runs\n", ppm, worst,
+	print_message("# %+.0f ppm: found within %.3f s in %u runs\n", ppm, worst,
 		      runs);
 	return worst;
 }

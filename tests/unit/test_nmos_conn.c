@@ -31,6 +31,18 @@
 #define CONN "/x-nmos/connection/v1.1/single"
 #define NODE "/x-nmos/node/v1.3"
 
+
+/* @s, line by line, as TAP comments. */
+static void print_lines(const char *s)
+{
+	while (*s) {
+		const char *e = strchr(s, '\n');
+		int n = e ? (int)(e - s) : (int)strlen(s);
+
+		print_message("# %.*s\n", n, s);
+		s += n + (e != NULL);
+	}
+}
 static unsigned int api_port;
 static bool netns_ok;
 
@@ -93,7 +105,7 @@ static void stop_registry(void)
 		return;
 	snprintf(cmd, sizeof(cmd), "kill -KILL $(cat %s/reg.pid)", dir);
 	if (system(cmd) != 0)
-		print_message("cannot stop the test registry\n");
+		print_message("# cannot stop the test registry\n");
 	reg_port = 0;
 }
 
@@ -161,7 +173,7 @@ static long npatch(const char *path, const char *body, json_t **out)
 	if (out)
 		*out = json_incref(r.json);
 	if (st >= 400)
-		print_message("PATCH %s: %ld %s\n", path, st, r.text);
+		print_message("# PATCH %s: %ld %s\n", path, st, r.text);
 	reply_free(&r);
 	return st;
 }
@@ -227,8 +239,9 @@ static void check_schemas(void)
 	assert_non_null(data);
 	snprintf(cmd, sizeof(cmd),
 		 "D4_NMOS_SPECS=%s/nmos /usr/bin/python3 "
-		 "%s/../tools/nmos_check.py node http://10.77.0.1:%u",
-		 data, data, api_port);
+		 "%s/../tools/nmos_check.py node http://10.77.0.1:%u "
+		 ">%s/check.out; rc=$?; sed 's/^/# /' %s/check.out; exit $rc",
+		 data, data, api_port, dir, dir); /* its lines: TAP comments */
 	assert_int_equal(system(cmd), 0);
 }
 
@@ -612,7 +625,7 @@ static void test_nmos_d4ctl_registry_route_takes_both_legs(void **state)
 		 d4ctl, reg_port, token);
 	rc = run(cmd, out, sizeof(out));
 	stop_registry();
-	print_message("%s", out);
+	print_lines(out);
 	assert_int_equal(rc, 0);
 	assert_non_null(strstr(out, "both legs: ST 2022-7"));
 	j = subscription("nmos-rx9-10");

@@ -273,7 +273,7 @@ static void test_source_tone_is_clean_at_todays_ptp_time(void **state)
 		if (d > worst)
 			worst = d;
 	}
-	print_message("worst error %ld steps of 24 bits\n", worst);
+	print_message("# worst error %ld steps of 24 bits\n", worst);
 	assert_true(worst <= 1);
 	source_destroy(src);
 }

@@ -334,7 +334,7 @@ static void test_state_d4_changes_do_not_grow_the_file(void **state)
 	}
 	text = read_file(path, &after);
 	free(text);
-	print_message("state.json: %zu bytes before, %zu after 3000 pairs\n",
+	print_message("# state.json: %zu bytes before, %zu after 3000 pairs\n",
 		      before, after);
 	assert_int_equal(after, before);
 	restart();

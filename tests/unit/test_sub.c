@@ -1261,7 +1261,7 @@ static void run_drifting_sender(struct ctx *t, double ppm)
 		if (k == 10 * 1000)
 			missing_settled = STAT(t, missing_frames);
 	}
-	print_message("%+.0f ppm: measured %+.3f ppm, converting %d, "
+	print_message("# %+.0f ppm: measured %+.3f ppm, converting %d, "
 		      "missing %llu (%llu after 10 s), steps %llu\n",
 		      ppm, STAT(t, rate_ppb) / 1000.0, (int)STAT(t, converting),
 		      (unsigned long long)STAT(t, missing_frames),
@@ -1345,7 +1345,7 @@ static uint64_t run_jittery_sender(struct ctx *t, double ppm,
 			at0 = at;
 		rx(t, buf, build_k(st, k, buf), at);
 	}
-	print_message("jittered %+.0f ppm: converting %d, measured %+.3f ppm, "
+	print_message("# jittered %+.0f ppm: converting %d, measured %+.3f ppm, "
 		      "steps %llu, missing %llu, late %llu, early %llu\n",
 		      ppm, (int)STAT(t, converting),
 		      STAT(t, rate_ppb) / 1000.0,
@@ -1451,7 +1451,7 @@ static void test_sub_arrival_jittery_sender_stays_bit_exact(void **state)
 	for (k = 1; k < n; k++)
 		send_at(t, st, k, pkt_arrival(st, k) + jitter_ns(k, 500 * US));
 	play_until(t, at + (uint64_t)n * FPP);
-	print_message("measured %+.3f ppm, converting %d, steps %llu\n",
+	print_message("# measured %+.3f ppm, converting %d, steps %llu\n",
 		      STAT(t, rate_ppb) / 1000.0, (int)STAT(t, converting),
 		      (unsigned long long)STAT(t, arrival_steps));
 	assert_false(STAT(t, converting));
@@ -1483,7 +1483,7 @@ static void test_sub_arrival_bursty_sender_stays_bit_exact(void **state)
 				      jitter_ns(1, 300 * US),
 				  RATE);
 	play_until(t, at + (uint64_t)n * FPP);
-	print_message("measured %+.3f ppm, converting %d, steps %llu\n",
+	print_message("# measured %+.3f ppm, converting %d, steps %llu\n",
 		      STAT(t, rate_ppb) / 1000.0, (int)STAT(t, converting),
 		      (unsigned long long)STAT(t, arrival_steps));
 	assert_false(STAT(t, converting));
@@ -1508,7 +1508,7 @@ static void test_sub_arrival_bursty_fast_sender_is_followed(void **state)
 	t->cfg.latency_ns = 50 * MS;
 	open_sub(t);
 	assert_int_equal(send_bursts(t, st, 0, n, 1024, 200, 300 * US, 0), n);
-	print_message("measured %+.3f ppm, converting %d, missing %llu, "
+	print_message("# measured %+.3f ppm, converting %d, missing %llu, "
 		      "steps %llu\n",
 		      STAT(t, rate_ppb) / 1000.0, (int)STAT(t, converting),
 		      (unsigned long long)STAT(t, missing_frames),
@@ -1541,7 +1541,7 @@ test_sub_arrival_bursty_sender_step_keeps_its_alignment(void **state)
 	at = mclock_ns_to_samples(
 	    pkt_arrival(st, 0) + mclock_samples_to_ns(1024, RATE), RATE);
 	play_until(t, at + mclock_ns_to_samples(d, RATE) + (uint64_t)n * FPP);
-	print_message("steps %llu, late %llu, missing %llu\n",
+	print_message("# steps %llu, late %llu, missing %llu\n",
 		      (unsigned long long)STAT(t, arrival_steps),
 		      (unsigned long long)STAT(t, late),
 		      (unsigned long long)STAT(t, missing_frames));
