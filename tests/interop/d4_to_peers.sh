@@ -19,10 +19,6 @@ depay=rtp${enc}depay
 secs=3
 
 "$D4WAV" gen "$T/in.wav" --channels "$ch" --seconds $secs --bits $bits --seed 11
-# The file starts 20 s from now, so every receiver is listening before
-# the first sample (checked below: starting GStreamer and ffmpeg takes
-# seconds on a loaded machine); until then d4 sends silence.
-start=$(($(d4_ptp_now) + 20))
 d4_witness
 unorder=
 if [ "$ch" = 8 ]; then
@@ -40,22 +36,6 @@ if [ "$ch" = 8 ]; then
 	unorder="$unpos ! audioconvert mix-matrix=\"<$m>\" ! $unpos !"
 fi
 
-cat >"$T/tx.ini" <<INI
-[node]
-name = d4tx
-[source file]
-type = file
-path = $T/in.wav
-loop = false
-start = $start
-[flow out]
-source = file
-destination = 239.69.0.20:5004
-encoding = $enc
-ptime = ${ptime_us}us
-dscp = $dscp
-sdp_file = $T/d4.sdp
-INI
 
 d4_spawn "$T/tshark.log" tshark -n -i lo -f "udp port 5004" -w "$T/cap.pcapng" \
 	-a duration:$((secs + 30))
@@ -76,6 +56,27 @@ d4_spawn "$T/gst.log" chrt -f 10 gst-launch-1.0 -e -v udpsrc address=239.69.0.20
 	"audio/x-raw,format=S${bits}LE" ! wavenc ! filesink location="$T/gst.wav"
 gst=$!
 d4_wait_log "$T/gst.log" "Setting pipeline to PLAYING" 30
+# The file starts 20 s from now, once tshark and GStreamer are up, so
+# d4 and ffmpeg (which probes d4's stream) have 20 s to start before the
+# first sample (checked below; each takes seconds on a loaded machine);
+# until then d4 sends silence.
+start=$(($(d4_ptp_now) + 20))
+cat >"$T/tx.ini" <<INI
+[node]
+name = d4tx
+[source file]
+type = file
+path = $T/in.wav
+loop = false
+start = $start
+[flow out]
+source = file
+destination = 239.69.0.20:5004
+encoding = $enc
+ptime = ${ptime_us}us
+dscp = $dscp
+sdp_file = $T/d4.sdp
+INI
 # The file plays from +20 s to +20+secs; ffmpeg records until well after
 # it, and the sender keeps sending (silence) until then.
 d4_spawn "$T/d4.log" "$D4NODE" --config "$T/tx.ini" --run-seconds $((secs + 30))
