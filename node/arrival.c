@@ -46,6 +46,12 @@
  * packet says nothing of the sender's rate, only of the path. */
 #define SV_WINDOW_DIV 4
 #define DRIFT_MIN_WINDOWS 3
+/* A window whose minimum moved this far from the median move of the
+ * windows before it is a step of the path (a route, a queue, a VM's
+ * stall), not drift: the judge forgets the windows before it. Above the
+ * +-80 us a wandering floor moves here (test_arrival), below the 500 us
+ * steps seen on a path that changed. */
+#define DRIFT_STEP_FRAMES 16
 
 struct arrival {
 	unsigned int ch;
@@ -148,14 +154,12 @@ static const double t999[DRIFT_WINDOWS - 1] = {
     4.781, 4.587, 4.437, 4.318, 4.221, 4.140, 4.073,
 };
 
-/* Is the sender's rate told apart from ours by more than
- * ARRIVAL_CONVERT_PPM, beyond doubt? The slope of the windows' minimum
- * offsets, less t999 standard errors of it, must exceed it: a sender on
- * our clock under a jittery path (a loaded machine) is never converted,
- * and one 1000 ppm off is found in about two seconds (test_arrival). */
-static bool drift_judged_apart(struct arrival *a)
+/* The line through the windows' minimum offsets: its slope @b (local
+ * less stream frames per frame) and the slope's standard error @se.
+ * False with too few windows to fit. */
+static bool drift_fit(struct arrival *a, double *b, double *se)
 {
-	double mx = 0, md = 0, sxx = 0, sxd = 0, rss = 0, b, se, var;
+	double mx = 0, md = 0, sxx = 0, sxd = 0, rss = 0, var;
 	unsigned int i, n = a->dj_n;
 
 	if (n < DRIFT_MIN_WINDOWS)
@@ -172,9 +176,9 @@ static bool drift_judged_apart(struct arrival *a)
 	}
 	if (sxx <= 0)
 		return false;
-	b = sxd / sxx;
+	*b = sxd / sxx;
 	for (i = 0; i < n; i++) {
-		double r = a->dj_d[i] - md - b * (a->dj_x[i] - mx);
+		double r = a->dj_d[i] - md - *b * (a->dj_x[i] - mx);
 
 		rss += r * r;
 	}
@@ -184,10 +188,80 @@ static bool drift_judged_apart(struct arrival *a)
 	var = rss / (n - 2);
 	if (var < 1.0)
 		var = 1.0;
-	se = sqrt(var / sxx);
-	a->dj_slope = b;
+	*se = sqrt(var / sxx);
+	a->dj_slope = *b;
 	a->dj_known = true;
-	return (fabs(b) - t999[n - 2] * se) * 1e6 > ARRIVAL_CONVERT_PPM;
+	return true;
+}
+
+/* Is the sender's rate told apart from ours by more than
+ * ARRIVAL_CONVERT_PPM, beyond doubt? The slope of the windows' minimum
+ * offsets, less t999 standard errors of it, must exceed it: a sender on
+ * our clock under a jittery path (a loaded machine) is never converted,
+ * and one 1000 ppm off is found in about two seconds (test_arrival). */
+static bool drift_judged_apart(struct arrival *a)
+{
+	double b, se;
+
+	if (!drift_fit(a, &b, &se))
+		return false;
+	return (fabs(b) - t999[a->dj_n - 2] * se) * 1e6 > ARRIVAL_CONVERT_PPM;
+}
+
+/* Does a converted sender now run on our clock? A full judge's slope,
+ * two standard errors out, within half ARRIVAL_CONVERT_PPM (the gap
+ * between the two keeps a sender near the line from going back and
+ * forth): a sender that locked to our grandmaster, or one a path's step
+ * had made look apart before the step left the judge. */
+static bool drift_judged_same(struct arrival *a)
+{
+	double b, se;
+
+	if (a->dj_n < DRIFT_WINDOWS || !drift_fit(a, &b, &se))
+		return false;
+	return (fabs(b) + 2 * se) * 1e6 < ARRIVAL_CONVERT_PPM / 2;
+}
+
+/* The median of the moves from one window's minimum to the next, of
+ * the @n windows before the newest (in order from the oldest kept). */
+static double drift_median_move(const struct arrival *a, unsigned int n)
+{
+	double m[DRIFT_WINDOWS];
+	unsigned int i, j, k = 0;
+	unsigned int first =
+	    (a->dj_next + DRIFT_WINDOWS - a->dj_n) % DRIFT_WINDOWS;
+
+	for (i = 1; i < n; i++) {
+		double v = a->dj_d[(first + i) % DRIFT_WINDOWS] -
+			   a->dj_d[(first + i - 1) % DRIFT_WINDOWS];
+
+		for (j = k++; j > 0 && m[j - 1] > v; j--)
+			m[j] = m[j - 1];
+		m[j] = v;
+	}
+	return k % 2 ? m[k / 2] : (m[k / 2 - 1] + m[k / 2]) / 2;
+}
+
+/* A window closed with its minimum at @d: a step of the path (far off
+ * the windows' median move) leaves it alone in the judge. */
+static void drift_window(struct arrival *a, double x, double d)
+{
+	unsigned int last = (a->dj_next + DRIFT_WINDOWS - 1) % DRIFT_WINDOWS;
+
+	if (a->dj_n >= 3) {
+		double move = d - a->dj_d[last];
+
+		if (fabs(move - drift_median_move(a, a->dj_n)) >
+		    DRIFT_STEP_FRAMES) {
+			a->dj_n = 0;
+			a->dj_next = 0;
+		}
+	}
+	a->dj_x[a->dj_next] = x;
+	a->dj_d[a->dj_next] = d;
+	a->dj_next = (a->dj_next + 1) % DRIFT_WINDOWS;
+	if (a->dj_n < DRIFT_WINDOWS)
+		a->dj_n++;
 }
 
 /* A packet's offset (local position less stream position, both from the
@@ -211,12 +285,8 @@ static void drift_note(struct arrival *a, uint64_t x_arr, uint32_t ts)
 		a->dj_win_min = d;
 	if (x_arr - a->dj_win_start < a->rate / 2)
 		return;
-	a->dj_x[a->dj_next] =
-	    (double)((a->dj_win_start + x_arr) / 2 - a->dj_x0);
-	a->dj_d[a->dj_next] = (double)a->dj_win_min;
-	a->dj_next = (a->dj_next + 1) % DRIFT_WINDOWS;
-	if (a->dj_n < DRIFT_WINDOWS)
-		a->dj_n++;
+	drift_window(a, (double)((a->dj_win_start + x_arr) / 2 - a->dj_x0),
+		     (double)a->dj_win_min);
 	a->dj_win_start = x_arr;
 	a->dj_win_min = INT64_MAX;
 }
@@ -283,6 +353,20 @@ void arrival_note(struct arrival *a, uint64_t x_arr, uint32_t ts)
 		restart_map(a, a->x_next, next);
 		jbuf_seek(a->jb, next);
 		drift_restart(a); /* the offsets jumped with it */
+		return;
+	}
+	if (a->converting && drift_judged_same(a)) {
+		/* Back to copying, from the stream position that plays now
+		 * (rounded): the converter's read-ahead, already taken from
+		 * the buffer, is lost (under a millisecond of silence, a
+		 * glitch, counted). */
+		atomic_fetch_add_explicit(&a->steps, 1, memory_order_relaxed);
+		next = arrival_position(a, a->x_next);
+		a->converting = false;
+		restart_map(a, a->x_next, next);
+		jbuf_seek(a->jb, next);
+		servo_restart(&a->sv, false);
+		a->sv_ref_known = false;
 		return;
 	}
 	if (!a->converting && drift_judged_apart(a)) {

@@ -7,8 +7,10 @@
  * the sender's rate against the media clock, as PipeWire's DLL does, and
  * libsamplerate converts at that ratio. While the two rates agree within
  * ARRIVAL_CONVERT_PPM (a sender on the same clock), frames are copied as
- * they are, so such streams stay bit-exact. The media thread only, but
- * for new/destroy. */
+ * they are, so such streams stay bit-exact; a step of the path's delay is
+ * not taken for drift, and a converted sender that comes onto our clock
+ * (it locked to our grandmaster) is copied again. The media thread only,
+ * but for new/destroy. */
 #ifndef D4_NODE_ARRIVAL_H
 #define D4_NODE_ARRIVAL_H
 

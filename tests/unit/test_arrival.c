@@ -126,8 +126,8 @@ static double worst_found(double ppm, unsigned int runs, uint32_t seed0,
 		if (at > worst)
 			worst = at;
 	}
-	print_message("# %+.0f ppm: found within %.3f s in %u runs\n", ppm, worst,
-		      runs);
+	print_message("# %+.0f ppm: found within %.3f s in %u runs\n", ppm,
+		      worst, runs);
 	return worst;
 }
 
@@ -153,6 +153,145 @@ static void test_arrival_60ppm_is_found(void **state)
 	assert_true(worst_found(60, 50, 9000, 20) < 12.0);
 }
 
+/* A sender's story for run_story: @ppm0 off our clock until @at_s, then
+ * @ppm1 (its timestamps go on where they were); its path's floor steps
+ * by @step_us at @step_s (0: never) and back by as much at @back_s. */
+struct story {
+	double ppm0, ppm1, at_s;
+	double step_us, step_s, back_s;
+	double ramp_s; /* the step taken gradually over this long */
+};
+
+/* @secs seconds of 1 ms packets told by @st, on the wandering paths of
+ * run_sender (150 us); @conv: when the judge first said "convert" (or
+ * -1), @back: when it first went back to copying after that (or -1). */
+static void run_story(struct run *r, const struct story *st, unsigned int secs,
+		      double *conv, double *back)
+{
+	uint64_t floor_until = 0, floor_f = 0;
+	unsigned int k, n = secs * 1000;
+	double due = 0;
+
+	*conv = *back = -1;
+	for (k = 0; k < n; k++) {
+		double t = (double)k / 1000;
+		uint64_t x;
+
+		due += FPP / (1 + (t < st->at_s ? st->ppm0 : st->ppm1) / 1e6);
+		x = X0 + (uint64_t)due;
+		if (x >= floor_until) {
+			floor_until =
+			    x + RATE / 100 + rnd(r) % (RATE / 2 - RATE / 100);
+			floor_f = (uint64_t)(rnd(r) % 151) * RATE / 1000000;
+		}
+		x += floor_f + (rnd(r) % 100) * RATE / 1000000;
+		if (st->step_s > 0 && t >= st->step_s &&
+		    (st->back_s <= 0 || t < st->back_s)) {
+			double f = st->ramp_s > 0 && t < st->step_s + st->ramp_s
+				       ? (t - st->step_s) / st->ramp_s
+				       : 1;
+
+			x += (uint64_t)(f * st->step_us * RATE / 1e6);
+		}
+		arrival_note(r->a, x, TS0 + k * FPP);
+		if (arrival_converting(r->a) && *conv < 0)
+			*conv = t;
+		if (!arrival_converting(r->a) && *conv >= 0 && *back < 0)
+			*back = t;
+	}
+}
+
+/* On our clock, a path whose delay steps by 500 or 1000 us (a route or a
+ * queue that changed) at a random moment and back 6 s later: the step is
+ * not drift, and none of 100 senders is converted. (Before the judge cut
+ * its windows at a step, 20 of 20 such runs were.) */
+static void test_arrival_path_step_on_our_clock_is_never_converted(void **state)
+{
+	unsigned int i, converted = 0;
+
+	(void)state;
+	for (i = 0; i < 100; i++) {
+		struct run r;
+		struct story st = {0};
+		double conv, back;
+
+		run_open(&r, 7000 + i);
+		st.step_us = i % 2 ? 1000 : 500;
+		st.step_s = 3 + rnd(&r) % 9000 / 1000.0;
+		st.back_s = st.step_s + 6;
+		run_story(&r, &st, 20, &conv, &back);
+		if (conv >= 0)
+			converted++;
+		run_close(&r);
+	}
+	print_message("# %u of 100 paths with a step converted\n", converted);
+	assert_int_equal(converted, 0);
+}
+
+/* A sender 200 ppm off (converted within seconds) that then runs on our
+ * clock (it locked to our grandmaster): it is copied again within 20 s,
+ * every one of 50; and one that stays 200 ppm off is never copied. */
+static void
+test_arrival_converted_sender_on_our_clock_is_copied_again(void **state)
+{
+	unsigned int i;
+	double worst = 0;
+
+	(void)state;
+	for (i = 0; i < 50; i++) {
+		struct run r;
+		struct story st = {.ppm0 = 200, .ppm1 = 0, .at_s = 8};
+		double conv, back;
+
+		run_open(&r, 8000 + i);
+		run_story(&r, &st, 40, &conv, &back);
+		run_close(&r);
+		assert_true(conv >= 0 && conv < 8);
+		assert_true(back > 8);
+		if (back - 8 > worst)
+			worst = back - 8;
+		st.at_s = 1000; /* stays off */
+		run_open(&r, 8000 + i);
+		run_story(&r, &st, 40, &conv, &back);
+		run_close(&r);
+		assert_true(conv >= 0);
+		assert_true(back < 0);
+	}
+	print_message("# copied again within %.1f s of the sender's lock\n",
+		      worst);
+	assert_true(worst < 20);
+}
+
+/* On our clock, a path whose delay grows by 300 us over 2 s (too slow to
+ * be a step): a sender so converted is copied again within 20 s of the
+ * shift's end, every one of 50. */
+static void test_arrival_slow_shift_on_our_clock_ends_copied(void **state)
+{
+	unsigned int i, converted = 0;
+	double worst = 0;
+
+	(void)state;
+	for (i = 0; i < 50; i++) {
+		struct run r;
+		struct story st = {.step_us = 300, .step_s = 5, .ramp_s = 2};
+		double conv, back;
+
+		run_open(&r, 9000 + i);
+		run_story(&r, &st, 40, &conv, &back);
+		run_close(&r);
+		if (conv < 0)
+			continue;
+		converted++;
+		assert_true(back > conv);
+		if (back - 7 > worst)
+			worst = back - 7;
+	}
+	print_message("# %u of 50 converted by a slow 300 us shift; copied "
+		      "again within %.1f s of its end\n",
+		      converted, worst);
+	assert_true(worst < 20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +300,11 @@ int main(void)
 	    cmocka_unit_test(test_arrival_1000ppm_fast_is_found),
 	    cmocka_unit_test(test_arrival_1000ppm_slow_is_found),
 	    cmocka_unit_test(test_arrival_60ppm_is_found),
+	    cmocka_unit_test(
+		test_arrival_path_step_on_our_clock_is_never_converted),
+	    cmocka_unit_test(
+		test_arrival_converted_sender_on_our_clock_is_copied_again),
+	    cmocka_unit_test(test_arrival_slow_shift_on_our_clock_ends_copied),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
