@@ -1,5 +1,6 @@
 /* Finding nodes by mDNS (browse.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,10 +43,17 @@ static void maybe_done(struct browse *b)
 		avahi_simple_poll_quit(b->sp);
 }
 
+static bool is_loopback(const char *host)
+{
+	return !strncmp(host, "127.", 4);
+}
+
 /* A node seen on interface @iface at @host. The same node (its TXT id, else
  * its name and port) seen at another address is on two networks: the
  * address of the lower interface index is its address, the other its
- * second (host2). */
+ * second (host2); a third is not kept. Avahi also gives a node of this
+ * host at 127.0.0.1 (on lo): that address is kept only while it is the
+ * node's only one, and never as a second network. */
 static void add_node(struct browse *b, const char *name, const char *id,
 		     const char *host, unsigned int port, int iface)
 {
@@ -60,9 +68,16 @@ static void add_node(struct browse *b, const char *name, const char *id,
 		if (!strcmp(o->addr, node.addr))
 			return; /* the same address seen twice */
 		if (o->port != port || strcmp(o->name, name) ||
-		    strcmp(o->id, node.id) || o->host2[0])
+		    strcmp(o->id, node.id))
 			continue;
-		if (iface < b->ifindex[i]) {
+		if (is_loopback(host))
+			return; /* it has a network address */
+		if (is_loopback(o->host)) {
+			*o = node; /* its network address, at last */
+			b->ifindex[i] = iface;
+		} else if (o->host2[0]) {
+			return; /* a third network: not kept */
+		} else if (iface < b->ifindex[i]) {
 			snprintf(node.host2, sizeof(node.host2), "%s", o->host);
 			*o = node;
 			b->ifindex[i] = iface;

@@ -986,6 +986,16 @@ int plan_route(const json_t *net, const struct chanspec *tx,
 
 	/* Else a unicast flow relays to a port of the RX node. */
 	node_host(rxn, host, sizeof(host));
+	node_host(txn, ep, sizeof(ep));
+	if (!strncmp(host, "127.", 4) && strncmp(ep, "127.", 4)) {
+		/* a sender elsewhere would send to its own loopback */
+		snprintf(err, err_len,
+			 "%s is known here only at %s (this host's loopback), "
+			 "which %s at %s cannot reach: give d4ctl its network "
+			 "address (--host, or host = in the config)",
+			 jstr(rxn, "name"), host, jstr(txn, "name"), ep);
+		return -EINVAL;
+	}
 	port = free_port(net, rxn);
 	if (!port) {
 		snprintf(err, err_len, "%s has no free port for a receiver",

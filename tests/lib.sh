@@ -385,12 +385,15 @@ d4_ptp_ini() {
 # at $T/HOST-run/dbus/system_bus_socket (see d4_host_bus). Waits
 # until the daemon is up; its PID in $!. Calling it again for a host whose
 # daemon was stopped starts a new daemon on the same bus (a restart).
+# IFS (optional): the interfaces it uses, e.g. eth0,lo as a desktop's
+# avahi does (it then answers for this host's services on lo, 127.0.0.1).
 d4_avahi() {
 	local host=$1 run=$T/$1-run
-	local ifs=eth0
+	local ifs=${2:-eth0}
 	# a host on two networks is found on both (d4ctl sees its second
 	# address there)
-	ip -n "$host" link show eth1 >/dev/null 2>&1 && ifs=eth0,eth1
+	[ -z "${2:-}" ] && ip -n "$host" link show eth1 >/dev/null 2>&1 &&
+		ifs=eth0,eth1
 	mkdir -p "$run/dbus" "$run/avahi-daemon"
 	cat >"$run/avahi-daemon.conf" <<CONF
 [server]

@@ -13,7 +13,9 @@ secs=4
 lab=d4d$$
 d4_lab_hosts $lab 2
 d4_avahi $lab-h1
-d4_avahi $lab-h2
+# h2's avahi also uses lo, as a desktop's does: d4ctl there is told of
+# B at 127.0.0.1 too, and must list B once, at its network address.
+d4_avahi $lab-h2 eth0,lo
 "$D4WAV" gen "$T/in.wav" --channels 2 --seconds $secs --seed 11
 # The file starts 12 s on: ffmpeg (started first, below) must be listening
 # by then, and starting it takes seconds on a loaded machine (checked).
@@ -114,6 +116,20 @@ grep '^=;eth0;IPv4;A;' "$T/browse.txt" | grep -q '"api=/api/v1"' ||
 browse _ravenna_session._sub._rtsp._tcp \
 	'^=;eth0;IPv4;A\\032main;_rtsp._tcp;local;.*;10.77.0.1;' ||
 	fail "avahi-browse does not see A's RAVENNA session: $(cat "$T/browse.txt")"
+# d4ctl on B's own host: each node once, B at its network address, not
+# at the loopback address avahi also gives for it (a new user's report:
+# a route from there sent A's audio to 127.0.0.1).
+env "$(d4_host_bus $lab-h2)" ip netns exec $lab-h2 "$D4CTL" list --json \
+	>"$T/list.json" 2>"$T/list.err" || true
+python3 - "$T/list.json" <<'PY' || fail "d4ctl list on h2: $(cat "$T/list.json" "$T/list.err")"
+import json, sys
+nodes = json.load(open(sys.argv[1]))
+nodes = nodes.get("nodes", nodes) if isinstance(nodes, dict) else nodes
+got = sorted((n["name"], n["address"]) for n in nodes)
+want = [("A", "10.77.0.1:8080"), ("B", "10.77.0.2:8080")]
+if got != want:
+    sys.exit("got %s, want %s" % (got, want))
+PY
 pass "(a) A and B found each other by mDNS within ${seen} s; avahi-browse sees _d4node._tcp A and the RAVENNA session 'A main'"
 
 # (b) B's SAP table holds A's flow with A's SDP, and B subscribed by name.

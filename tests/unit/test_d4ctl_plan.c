@@ -121,6 +121,31 @@ static void test_route_creates_unicast_flow_first_receiver(void **state)
 	json_decref(net);
 }
 
+/* A receiver d4ctl knows only at 127.0.0.1 (avahi's answer on lo, on
+ * the receiver's own host) cannot be a unicast destination for a sender
+ * elsewhere: refused, saying why, nothing planned. */
+static void test_route_refuses_loopback_receiver_of_remote_sender(void **state)
+{
+	json_t *net = load_net("net-basic.json");
+	json_t *nodes = json_object_get(net, "nodes");
+	struct plan plan;
+	char err[256];
+	size_t i;
+	json_t *n;
+
+	json_array_foreach(nodes, i, n)
+	{
+		if (!strcmp(json_string_value(json_object_get(n, "name")), "B"))
+			json_object_set_new(n, "address",
+					    json_string("127.0.0.1:8080"));
+	}
+	assert_int_equal(route(net, "3-4@A", "1-2@B", NULL, &plan, err,
+			       sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "127.0.0.1 (this host's loopback)"));
+	json_decref(net);
+}
+
 static void test_route_reuses_unicast_flow_adds_receiver(void **state)
 {
 	json_t *net = load_net("net-unicast.json");
@@ -832,6 +857,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_route_uses_multicast_flow_by_session),
 	    cmocka_unit_test(test_route_creates_unicast_flow_first_receiver),
+	    cmocka_unit_test(
+		test_route_refuses_loopback_receiver_of_remote_sender),
 	    cmocka_unit_test(test_route_reuses_unicast_flow_adds_receiver),
 	    cmocka_unit_test(
 		test_route_second_receiver_on_same_node_gets_new_port),
