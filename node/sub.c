@@ -386,20 +386,21 @@ void sub_resync(struct sub *s, uint64_t now_ns)
 /* Pick the timestamp offset for a stream's first packet (or after a new
  * SSRC on another timeline, or a run of misfits) and point the jitter
  * buffer at the playout position. */
-static void sync_stream(struct sub *s, uint32_t ts, uint64_t arrival_ns,
-			uint64_t now_ns)
+static void sync_stream(struct sub *s, uint32_t ts, uint64_t arrival_ns)
 {
-	uint64_t now_x = mclock_ns_to_samples(now_ns, s->cfg.rate);
-	int32_t d = rtp_ts_diff(ts, (uint32_t)now_x + s->cfg.mediaclk_offset);
+	uint64_t arr_x = mclock_ns_to_samples(arrival_ns, s->cfg.rate);
+	int32_t d = rtp_ts_diff(ts, (uint32_t)arr_x + s->cfg.mediaclk_offset);
 	bool arrival = s->cfg.timing == SUB_TIMING_ARRIVAL;
 
-	/* PTP-stamped packets are at most a few packets old on arrival. */
+	/* PTP-stamped packets are at most a few packets old on arrival:
+	 * their arrival (the kernel's stamp), not now, which after a stall
+	 * of this node is seconds later for the packets queued meanwhile
+	 * (a stream so judged stayed aligned on arrival for good). */
 	if (s->cfg.timing == SUB_TIMING_AUTO &&
 	    (d > (int32_t)s->cfg.rate / 10 || d < -(int32_t)s->cfg.rate))
 		arrival = true;
 	if (arrival)
-		s->offset = ts - (uint32_t)mclock_ns_to_samples(arrival_ns,
-								s->cfg.rate);
+		s->offset = ts - (uint32_t)arr_x;
 	else
 		s->offset = s->cfg.mediaclk_offset;
 	STAT_SET(s->stats.arrival_timing, arrival);
@@ -631,7 +632,7 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 
 	s->ssrc_last_ns = arrival_ns;
 	if (!s->synced)
-		sync_stream(s, h->ts, arrival_ns, now_ns);
+		sync_stream(s, h->ts, arrival_ns);
 	STAT_INC(s->stats.received);
 	STAT_INC(ls->received);
 	STAT_SET(ls->last_ns, arrival_ns);

@@ -610,6 +610,27 @@ static void test_sub_plays_across_timestamp_wrap(void **state)
 			assert_pkt(t, &st, k);
 }
 
+/* timing = auto judges a stream by how old its first packet was when it
+ * arrived (the kernel's stamp), not when the node got to it: a node held
+ * up 10 s (a stall, SIGSTOP) that then reads a PTP stream's queued
+ * packets times it on PTP, not "aligned on arrival" for good (a new
+ * user's report). */
+static void test_sub_auto_judges_by_arrival_not_by_a_late_read(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *st = &stream_a;
+	uint8_t buf[1500];
+	size_t len = build_k(st, 0, buf);
+
+	t->cfg.timing = SUB_TIMING_AUTO;
+	open_sub(t);
+	sub_rx_packet(t->s, buf, len, &t->from, pkt_arrival(st, 0),
+		      pkt_arrival(st, 0) + 10 * NSEC_PER_SEC);
+	assert_int_equal(STAT(t, received), 1);
+	assert_false(STAT(t, arrival_timing));
+	finish(t);
+}
+
 static void test_sub_new_ssrc_resyncs_and_plays_new_stream(void **state)
 {
 	struct ctx *t = *state;
@@ -2422,6 +2443,7 @@ int main(void)
 	    SUB_TEST(test_sub_sequence_wrap_is_not_loss),
 	    SUB_TEST(test_sub_counts_loss_across_sequence_wrap),
 	    SUB_TEST(test_sub_plays_across_timestamp_wrap),
+	    SUB_TEST(test_sub_auto_judges_by_arrival_not_by_a_late_read),
 	    SUB_TEST(test_sub_new_ssrc_resyncs_and_plays_new_stream),
 	    SUB_TEST(test_sub_wrong_payload_type_is_counted_not_stored),
 	    SUB_TEST(test_sub_wrong_payload_size_is_counted_not_stored),
