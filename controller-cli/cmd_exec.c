@@ -1,6 +1,6 @@
 /* d4ctl exec: D4 text to a node (POST /d4/exec): a declaration, a
  * statement such as "_main_receivers += 10.77.0.3:5004", or a loop (loaded
- * stopped; its handle is printed). */
+ * stopped; its name is printed). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,7 @@ static const char usage[] =
     "       d4ctl exec NODE -f FILE.d4\n"
     "\n"
     "Run D4 text on NODE. A loop is loaded stopped (d4ctl start NODE LOOP);\n"
-    "its handle is printed. Errors come back with their line:column.\n";
+    "its name is printed. Errors come back with their line:column.\n";
 
 struct exec_opts {
 	const char *file;
@@ -106,6 +106,11 @@ int cmd_exec(struct d4ctl *ctl, int argc, char *argv[])
 
 		if (ctl->json)
 			d4ctl_print_json(resp);
+		else if (json_object_get(resp, "loop"))
+			printf("loaded, stopped: loop %s (d4ctl start %s %s)\n",
+			       json_string_value(json_object_get(resp, "loop")),
+			       node.name,
+			       json_string_value(json_object_get(resp, "loop")));
 		else if (json_object_get(resp, "handle") && h >= 0)
 			printf("loaded, stopped: handle %lld\n", (long long)h);
 	}

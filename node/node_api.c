@@ -959,6 +959,14 @@ static int h_d4_exec(void *ctx, const struct api_req *r, json_t **out,
 	relay_sync(n->relay);
 	log_info("api: d4 exec '%.80s'", text);
 	*out = json_pack("{s:i}", "handle", handle);
+	if (handle >= 0) {
+		/* the name d4ctl start/stop/unload and the API's
+		 * /d4/programs/NAME take */
+		struct d4_program_info pi;
+
+		if (d4_program_info(rt, handle, &pi) == 0)
+			json_object_set_new(*out, "loop", json_string(pi.name));
+	}
 	return 200;
 
 out_unbind:

@@ -188,9 +188,12 @@ pass "B restarted: both subscriptions restored from its state file and receiving
 # d4ctl exec, programs and unload: a loop loaded through the API goes
 # (a new user could not remove one), and a second unload is an error
 dtb() { D4_TOKEN=$TB d4ctl "$@"; }
-dtb exec 10.77.0.2:8080 'loop spare on udp 10.77.0.2:5099 {
+out=$(dtb exec 10.77.0.2:8080 'loop spare on udp 10.77.0.2:5099 {
 pkt = recv()
-}' >/dev/null || fail "d4ctl exec of loop spare"
+}') || fail "d4ctl exec of loop spare"
+# it names the loop (a new user was given a handle no command takes)
+case "$out" in "loaded, stopped: loop spare (d4ctl start "*" spare)") ;;
+*) fail "d4ctl exec printed '$out'" ;; esac
 dtb programs 10.77.0.2:8080 | grep -q "^spare " || fail "spare is not listed"
 out=$(dtb unload 10.77.0.2:8080 spare) || fail "d4ctl unload spare: $out"
 [ "$out" = "10.77.0.2:8080: unloaded spare" ] || fail "d4ctl unload printed '$out'"

@@ -1136,6 +1136,7 @@ static void test_api_d4_exec(void **state)
 	j = ok("POST", "/d4/exec",
 	       "{\"text\":\"loop api_loop {\\npkt = recv()\\n}\\n\"}", 200);
 	assert_true(member_int(j, "handle") >= 0);
+	assert_string_equal(member_str(j, "loop"), "api_loop");
 	json_decref(j);
 	j = get("/d4/programs");
 	v = named(j, "api_loop");
