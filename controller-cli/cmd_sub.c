@@ -18,6 +18,8 @@ static const char usage[] =
     "             [--interface IF] [--source-filter SENDER]\n"
     "             [--address2 ADDR[:PORT]] [--interface2 IF]\n"
     "             [--source-filter2 SENDER]\n"
+    "             [--record FILE.wav [--record-start PTP_SECONDS]\n"
+    "              [--record-duration SECONDS]]\n"
     "       d4ctl sub delete NODE NAME   (or NODE/NAME)\n"
     "\n"
     "Subscriptions are RTP streams a node receives: by stream name (SAP or\n"
@@ -25,7 +27,11 @@ static const char usage[] =
     "--address2 (with --interface2 on the second network) is a second\n"
     "leg, SMPTE ST 2022-7: the same stream on another network, merged.\n"
     "--source-filter (--source-filter2 on the second leg) takes packets\n"
-    "from that sender's address only (an SDP's a=source-filter does).\n";
+    "from that sender's address only (an SDP's a=source-filter does).\n"
+    "--record records every channel to FILE.wav in the node's recordings\n"
+    "directory (a plain file name), from PTP_SECONDS (default: its first\n"
+    "sample) for SECONDS (default: until the subscription goes); the REC\n"
+    "column of sub list shows its state.\n";
 
 struct sub_opts {
 	json_t *body;
@@ -65,6 +71,33 @@ static int read_sdp(struct sub_opts *o, const char *path)
 	}
 	buf[n] = '\0';
 	json_object_set_new(o->body, "sdp", json_string(buf));
+	return 0;
+}
+
+/* The "record" object, made at its first option. */
+static json_t *record_obj(struct sub_opts *o)
+{
+	json_t *r = json_object_get(o->body, "record");
+
+	if (!r) {
+		r = json_object();
+		json_object_set_new(o->body, "record", r);
+	}
+	return r;
+}
+
+static int put_seconds(struct sub_opts *o, const char *key, const char *opt,
+		       const char *arg)
+{
+	char *end;
+	double v = strtod(arg, &end);
+
+	if (end == arg || *end || !(v >= 0) || v > 1e12) {
+		d4ctl_err("sub", "--%s '%s' is not a number of seconds", opt,
+			  arg);
+		return -1;
+	}
+	json_object_set_new(record_obj(o), key, json_real(v));
 	return 0;
 }
 
@@ -137,6 +170,13 @@ static int on_opt(void *data, int opt, const char *arg)
 	case 'I':
 		json_object_set_new(o->body, "interface2", json_string(arg));
 		return 0;
+	case 'R':
+		json_object_set_new(record_obj(o), "path", json_string(arg));
+		return 0;
+	case 'T':
+		return put_seconds(o, "start", "record-start", arg);
+	case 'D':
+		return put_seconds(o, "duration", "record-duration", arg);
 	case 'f':
 	case 'F': {
 		struct in_addr a;
@@ -157,26 +197,42 @@ static int on_opt(void *data, int opt, const char *arg)
 	return -1;
 }
 
-/* The LEGS column: "A ok, B down", or "-" for one leg. */
+/* The LEGS column: "A ok, B down", or "-" for one leg; the REC column:
+ * its recording's file and state ("take.wav recording"), or "-". */
 static void legs_column(json_t *sub)
 {
-	char legs[64];
+	json_t *rec = json_array_get(json_object_get(sub, "recordings"), 0);
+	char legs[64], text[160];
 
 	plan_legs_text(sub, legs, sizeof(legs));
 	json_object_set_new(sub, "legs_text",
 			    json_string(legs[0] ? legs : "-"));
+	if (rec) {
+		const char *path =
+		    json_string_value(json_object_get(rec, "path"));
+		const char *base = path ? strrchr(path, '/') : NULL;
+
+		snprintf(text, sizeof(text), "%s %s",
+			 base	? base + 1
+			 : path ? path
+				: "?",
+			 json_string_value(json_object_get(rec, "state"))
+			     ?: "?");
+	}
+	json_object_set_new(sub, "rec_text", json_string(rec ? text : "-"));
 }
 
 static int sub_list(struct d4ctl *ctl, const char *nodename)
 {
 	static const char *const headers[] = {
-	    "NAME",	"STREAM",   "ADDRESS",	  "ADDRESS2",
-	    "CHANNELS", "ENCODING", "LATENCY_US", "STATE",
-	    "LEGS",	"RECEIVED", "LOST",	  NULL};
+	    "NAME",	"STREAM",     "ADDRESS", "ADDRESS2", "CHANNELS",
+	    "ENCODING", "LATENCY_US", "STATE",	 "LEGS",     "RECEIVED",
+	    "LOST",	"REC",	      NULL};
 	static const char *const keys[] = {
 	    "name",	 "stream",	   "address",	 "address2",
 	    "channels",	 "encoding",	   "latency_us", "state",
-	    "legs_text", "stats.received", "stats.lost", NULL};
+	    "legs_text", "stats.received", "stats.lost", "rec_text",
+	    NULL};
 
 	return d4ctl_list_rows(ctl, nodename, "/subscriptions", headers, keys,
 			       legs_column);
@@ -200,6 +256,9 @@ int cmd_sub(struct d4ctl *ctl, int argc, char *argv[])
 	    {"interface2", required_argument, NULL, 'I'},
 	    {"source-filter", required_argument, NULL, 'f'},
 	    {"source-filter2", required_argument, NULL, 'F'},
+	    {"record", required_argument, NULL, 'R'},
+	    {"record-start", required_argument, NULL, 'T'},
+	    {"record-duration", required_argument, NULL, 'D'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sub_opts o = {.body = json_object()};

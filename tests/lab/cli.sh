@@ -195,6 +195,30 @@ rc=0
 	fail "--source-filter nope: exit $rc: $(cat "$T/err")"
 "$D4CTL" sub delete $N filt >/dev/null || fail "deleting subscription filt"
 pass "sub create --source-filter and --source-filter2: the subscription's source_filter and source_filter2; a bad address exits 2 saying so"
+# a recording from the command line (a new user needed curl for it):
+# --record with its duration, shown in sub list's REC column until done
+"$D4CTL" flow create $N rec --source tone --dest 127.0.0.1:5044 >/dev/null ||
+	fail "flow create rec"
+"$D4CTL" sub create $N rec --address 127.0.0.1:5044 --latency 20 \
+	--record take.wav --record-duration 0.5 >/dev/null 2>"$T/err" ||
+	fail "sub create --record: $(cat "$T/err")"
+for i in $(seq 1 150); do
+	"$D4CTL" sub list $N >"$T/out" 2>"$T/err" || fail "sub list: $(cat "$T/err")"
+	grep -Eq '^rec .* take\.wav complete *$' "$T/out" && break
+	[ $i -lt 150 ] || fail "sub list: rec's recording is not complete in 15 s: $(cat "$T/out")"
+	sleep 0.1
+done
+frames=$("$D4WAV" info "$D4_STATE_DIR/n/recordings/take.wav" |
+	sed -n 's/.*frames=\([0-9]*\).*/\1/p')
+[ "$frames" = 24000 ] || fail "take.wav holds $frames frames, want 0.5 s (24000)"
+rc=0
+"$D4CTL" sub create $N rec2 --address 127.0.0.1:5046 --record x.wav \
+	--record-duration soon >/dev/null 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "record-duration 'soon' is not a number of seconds" "$T/err" ||
+	fail "--record-duration soon: exit $rc: $(cat "$T/err")"
+"$D4CTL" sub delete $N rec >/dev/null && "$D4CTL" flow delete $N rec >/dev/null ||
+	fail "deleting subscription and flow rec"
+pass "sub create --record FILE --record-duration 0.5: REC 'take.wav complete' in sub list, 24000 frames in the recordings directory; a bad duration exits 2 saying so"
 "$D4CTL" name $N renamed >/dev/null || fail "rename"
 "$D4CTL" flow create $N after --source tone --dest 127.0.0.1:5030 >/dev/null ||
 	fail "a write after the rename: the token was not found by uuid"
