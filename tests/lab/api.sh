@@ -12,6 +12,7 @@
 secs=8
 lab=d4a$$
 d4_lab_hosts $lab 2
+d4_witness
 "$D4WAV" gen "$T/in.wav" --channels 2 --seconds $secs --seed 21
 # The file's own level per channel, [[peak, rms], ...] in dBFS of 24-bit
 # full scale, for the meters below.
@@ -151,22 +152,42 @@ assert sorted(b["name"] for b in m["subscriptions"]) == ["main", "mon"], m
 pass "meters: the file's peak and RMS on both subscriptions and both flows, >= 5 updates in 0.5 s; d4ctl meters --count 2 and --json"
 
 while [ "$(d4_ptp_now)" -lt $((start + secs + 1)) ]; do sleep 0.2; done
+skipped() { api 1 GET "/flows/$1" "" "$TA" | cut -d' ' -f2- | python3 -c '
+import json, sys; print(json.load(sys.stdin)["stats"]["skipped"])'; }
 r=$(api 2 GET /stats)
+# every packet A sent in the file's 8 s (less those a stall made it skip)
 echo "${r#* }" | python3 -c '
 import json, sys
 s = json.load(sys.stdin)["subscriptions"]
-for name in ("main", "mon"):
+for name, skipped in (("main", int(sys.argv[1])), ("mon", int(sys.argv[2]))):
     st = s[name]
-    assert st["received"] >= '$((secs * 1000))', (name, st)
-    assert st["lost"] == 0 and st["late"] == 0, (name, st)
-' || fail "B's stats: $r"
+    assert st["received"] >= '$((secs * 1000))' - skipped, (name, st)
+    assert st["lost"] == 0, (name, st)
+' "$(skipped main)" "$(skipped mon)" || fail "B's stats: $r"
+late() { echo "${r#* }" | python3 -c 'import json, sys
+print(json.load(sys.stdin)["subscriptions"][sys.argv[1]]["late"])' "$1"; }
 kill -TERM $b
 d4_wait_pid $b 10 || fail "B exited with an error"
-"$D4WAV" cmp "$T/in.wav" "$T/main.wav" --align none ||
-	fail "the recording of 'A main' is not the file"
-"$D4WAV" cmp "$T/in.wav" "$T/mon.wav" --align none ||
-	fail "the recording of the unicast flow is not the file"
-pass "both recordings bit-exact at the same PTP index; 0 lost, 0 late through the refused requests"
+# A machine stall (the d4stall witness) can hold A's media thread past
+# its catch-up (it skips packets) or make packets late at B: each is
+# held against the witness; a recording it touched is checked for no
+# more silent packets than the sender skipped, not sample for sample.
+for f in main:main mon:mon; do
+	sub=${f%%:*} flow=${f#*:}
+	sk=$(skipped "$flow") lt=$(late "$sub")
+	d4_check_skipped "A's flow $flow" "$sk" 1000
+	d4_check_late "B's subscription $sub" "$lt" 100000 1000
+	if [ "$sk" = 0 ]; then
+		d4_cmp_but_skipped "the recording of $sub" "$T/in.wav" "$T/$sub.wav" 0 "$lt"
+	else
+		gaps=$("$D4WAV" gaps "$T/in.wav" "$T/$sub.wav" --block 48 |
+			sed -n 's/^gaps=\([0-9]*\) .*/\1/p')
+		[ -n "$gaps" ] && [ "$gaps" -le "$sk" ] ||
+			fail "the recording of $sub: ${gaps:-?} silent packets or other differences, A skipped $sk"
+		echo "the recording of $sub: $gaps silent packets of the $sk A skipped in a machine stall; not judged sample for sample"
+	fi
+done
+pass "both recordings at the same PTP index, bit-exact but for what a machine stall explains; 0 lost through the refused requests"
 
 # Restart B with the same (empty) config: the API's work comes back.
 d4_node $lab-h2 B2 "$T/B.ini"
