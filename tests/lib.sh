@@ -635,6 +635,23 @@ d4_cmp_but_skipped() {
 		fail "$1: the recording has $gaps silent packets, the sender skipped $4 ($out)"
 	echo "$1: the recording is the file but for the $4 packets the sender skipped (a machine stall)"
 }
+# d4_cmp_stalled WHAT IN REC SKIPPED LATE: like d4_cmp_but_skipped, for a
+# sender whose SKIPPED count (judged with d4_check_skipped) may include
+# skips outside the recording: REC is IN bit for bit when nothing was
+# skipped or late; with LATE (judged with d4_check_late) it is not judged
+# sample for sample; with skips it may hold no more silent packets than
+# SKIPPED and must otherwise be IN. Says which.
+d4_cmp_stalled() {
+	local gaps
+	if [ "$4" = 0 ] || [ "${5:-0}" != 0 ]; then
+		d4_cmp_but_skipped "$1" "$2" "$3" 0 "${5:-0}"
+		return 0
+	fi
+	gaps=$("$D4WAV" gaps "$2" "$3" --block 48 | sed -n 's/^gaps=\([0-9]*\) .*/\1/p')
+	[ -n "$gaps" ] && [ "$gaps" -le "$4" ] ||
+		fail "$1: ${gaps:-?} silent packets or other differences; the sender skipped $4"
+	echo "$1: $gaps silent packets, within the $4 the sender skipped in a machine stall; otherwise the file"
+}
 d4_check_late() { # WHAT LATE LATENCY_US PTIME_US
 	local allowed stalls worst
 	read -r allowed stalls worst < <(d4_late_allowed "$3" "$4")

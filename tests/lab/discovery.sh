@@ -12,6 +12,7 @@
 secs=4
 lab=d4d$$
 d4_lab_hosts $lab 2
+d4_witness
 d4_avahi $lab-h1
 # h2's avahi also uses lo, as a desktop's does: d4ctl there is told of
 # B at 127.0.0.1 too, and must list B once, at its network address.
@@ -163,10 +164,19 @@ kill -TERM $b
 d4_wait_pid $b 15 || fail "B exited with an error"
 
 [ "$(d4_sub_stat "$T/B.log" main lost)" = 0 ] || fail "B lost packets"
-[ "$(d4_sub_stat "$T/B.log" main late)" = 0 ] || fail "B had late packets"
-"$D4WAV" cmp "$T/in.wav" "$T/take.wav" --align none ||
-	fail "B's recording is not A's file at the same index"
-pass "(b) B subscribed to 'A main' by name (B's SAP copy is A's SDP byte for byte) and recorded it bit-exact at the same PTP index; A stopped -> B's table dropped it after ${gone} s"
-"$D4WAV" cmp "$T/in.wav" "$T/ff.wav" --align first --max-lead-loss 0 \
-	--min-frames $((secs * 48000)) || fail "ffmpeg's recording differs"
-pass "(d) ffmpeg recorded the stream from the DESCRIBEd SDP, bit-exact"
+# a machine stall (the d4stall witness) that held A past its catch-up or
+# B's packets past 100 ms is said, and the recording judged around it
+askip=$(d4_flow_stat "$T/A.log" main skipped)
+blate=$(d4_sub_stat "$T/B.log" main late)
+d4_check_skipped A "$askip" 1000
+d4_check_late B "$blate" 100000 1000
+d4_cmp_stalled "B's recording of A's file at the same index" "$T/in.wav" \
+	"$T/take.wav" "$askip" "$blate"
+pass "(b) B subscribed to 'A main' by name (B's SAP copy is A's SDP byte for byte) and recorded it at the same PTP index (judged above); A stopped -> B's table dropped it after ${gone} s"
+if [ "$askip" = 0 ]; then
+	"$D4WAV" cmp "$T/in.wav" "$T/ff.wav" --align first --max-lead-loss 0 \
+		--min-frames $((secs * 48000)) || fail "ffmpeg's recording differs"
+	pass "(d) ffmpeg recorded the stream from the DESCRIBEd SDP, bit-exact"
+else
+	pass "(d) ffmpeg recorded from the DESCRIBEd SDP; not compared: A skipped $askip packets in a machine stall (no sequence gap: ffmpeg's file closes up around them)"
+fi
