@@ -5,6 +5,7 @@
 # usage: gst_to_d4.sh CHANNELS ENCODING(L24|L16) PTIME_US
 . "$(dirname "$0")/../lib.sh"
 d4_private_netns "$@"
+d4_witness
 
 ch=$1 enc=$2 ptime_us=$3
 bits=24
@@ -57,7 +58,14 @@ late=$(d4_sub_stat "$T/d4.log" in late)
 received=$(d4_sub_stat "$T/d4.log" in received)
 [ -n "$received" ] && [ "$received" -gt 0 ] || fail "d4 received nothing"
 [ "$lost" = 0 ] || fail "d4 counted $lost lost packets"
-[ "$late" = 0 ] || fail "d4 counted $late late packets"
+# late packets only where a machine stall (the d4stall witness) held
+# GStreamer or d4 past the 100 ms latency; the samples then are not
+# judged one for one (said)
+d4_check_late "d4" "$late" 100000 "$ptime_us"
+if [ "$late" != 0 ]; then
+	pass "GStreamer $pay $ch ch ${ptime_us} us -> d4node: $received packets, 0 lost, $late late in a machine stall (the recording not judged sample for sample)"
+	exit 0
+fi
 "$D4WAV" cmp "$T/in.wav" "$T/rec.wav" --align first --max-lead-loss 0 \
 	--min-frames 140000 || fail "recording differs from the file"
 pass "GStreamer $pay $ch ch ${ptime_us} us -> d4node: bit-exact, $received packets, 0 lost"

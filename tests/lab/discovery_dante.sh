@@ -22,6 +22,7 @@ sed 's/^o=\(- [0-9]* [0-9]*\) IN IP4 .*/o=\1 IN IP4 10.77.0.1\r/' "$fixture" \
 	>"$T/dante.sdp"
 
 d4_lab_hosts $lab 2
+d4_witness
 "$D4WAV" gen "$T/in.wav" --channels 2 --seconds $secs --seed 5
 # PTP time T (whole seconds, the node's free-running TAI clock) and the
 # same instant on CLOCK_REALTIME for GStreamer.
@@ -101,13 +102,24 @@ kill -TERM $b
 d4_wait_pid $b 15 || fail "B exited with an error"
 kill $sap 2>/dev/null || true
 
-grep -q "subscription dante: before the move: received=$((secs * 1000)) lost=0 late=0 " "$T/B.log" ||
+# Late packets only where a machine stall (the d4stall witness) held
+# GStreamer or B past the 100 ms latency; a recording with some is not
+# judged sample for sample (said).
+grep -Eq "subscription dante: before the move: received=$((secs * 1000)) lost=0 late=[0-9]+ " "$T/B.log" ||
 	fail "before the move: $(grep 'before the move' "$T/B.log")"
+late1=$(grep "subscription dante: before the move:" "$T/B.log" | tail -n 1 |
+	sed -n 's/.* late=\([0-9]*\) .*/\1/p')
+d4_check_late "B before the move" "$late1" 100000 1000
 [ "$(d4_sub_stat "$T/B.log" dante received)" -ge $((secs * 1000)) ] ||
 	fail "B received $(d4_sub_stat "$T/B.log" dante received) packets at the new address"
 [ "$(d4_sub_stat "$T/B.log" dante lost)" = 0 ] || fail "B lost packets after the move"
-[ "$(d4_sub_stat "$T/B.log" dante late)" = 0 ] || fail "B had late packets after the move"
-"$D4WAV" cmp "$T/in.wav" "$T/take.wav" --align none ||
-	fail "B's recording is not GStreamer's file at the PTP index its timestamps give"
-pass "(c) B subscribed to Dante session '$name' by name and recorded GStreamer's stream bit-exact and sample-aligned (mediaclk offset $offset applied)"
-pass "the SDP moved the stream to $moved: B's subscription followed and received $(d4_sub_stat "$T/B.log" dante received) packets there, 0 lost, 0 late"
+late2=$(d4_sub_stat "$T/B.log" dante late)
+d4_check_late "B after the move" "$late2" 100000 1000
+if [ "$late1" = 0 ]; then
+	"$D4WAV" cmp "$T/in.wav" "$T/take.wav" --align none ||
+		fail "B's recording is not GStreamer's file at the PTP index its timestamps give"
+	pass "(c) B subscribed to Dante session '$name' by name and recorded GStreamer's stream bit-exact and sample-aligned (mediaclk offset $offset applied)"
+else
+	pass "(c) B subscribed to Dante session '$name' by name; $late1 packets late in a machine stall: its recording not judged sample for sample"
+fi
+pass "the SDP moved the stream to $moved: B's subscription followed and received $(d4_sub_stat "$T/B.log" dante received) packets there, 0 lost, $late2 late (judged above)"
