@@ -715,6 +715,7 @@ static void node_teardown(struct node *n)
 	relay_destroy(n->relay);
 	for (i = 0; i < n->nd4_texts; i++)
 		free(n->d4_texts[i].text);
+	state_kept_free(n);
 	ptp4l_proc_destroy(n->ptp4l);
 	ptp_sync_destroy(n->sync);
 	mclock_destroy(n->mc);

@@ -293,6 +293,9 @@ static int h_flow_delete(void *ctx, const struct api_req *r, json_t **out,
 	struct node *n = ctx;
 	int i = tx_flow_find(n->tx, r->parts[1]), rc;
 
+	/* one the state file kept (it did not restore at start) goes too */
+	if (i < 0 && state_forget_kept(n, "flows", r->parts[1]))
+		return 204;
 	if (i < 0)
 		ERR(404, "no flow '%s'", r->parts[1]);
 	rc = tx_flow_delete(n->tx, (unsigned int)i, err, err_len);
@@ -610,6 +613,9 @@ static int h_sub_delete(void *ctx, const struct api_req *r, json_t **out,
 	struct node *n = ctx;
 	int i = rx_sub_find(n->rx, r->parts[1]), rc;
 
+	/* one the state file kept (it did not restore at start) goes too */
+	if (i < 0 && state_forget_kept(n, "subscriptions", r->parts[1]))
+		return 204;
 	if (i < 0)
 		ERR(404, "no subscription '%s'", r->parts[1]);
 	rc = rx_sub_delete(n->rx, (unsigned int)i, err, err_len);

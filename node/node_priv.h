@@ -78,6 +78,12 @@ struct node {
 	char uuid[40];
 	struct pair pair; /* d4ctl login's one-time codes (pair.h) */
 	bool restoring;	  /* replaying the state file: don't save */
+	/* state.json's flows, subscriptions and D4 programs that did not
+	 * restore at start (an interface not up yet, a port in use): kept
+	 * as saved, written back with every save, tried at the next start;
+	 * {"flows": [...], "subscriptions": [...], "programs": [...]}, or
+	 * NULL (state.c) */
+	struct json_t *state_kept;
 	/* the control loop */
 	struct loop *loop;
 	struct loop_timer *tick;
@@ -131,5 +137,10 @@ int state_save(struct node *n);
 int state_persist(void *node);
 /* Replay the state file into the records. */
 void state_restore(struct node *n);
+/* Forget a kept (not restored) flow or subscription named @name:
+ * @kind "flows" or "subscriptions". True if there was one (and the
+ * state was saved without it). */
+bool state_forget_kept(struct node *n, const char *kind, const char *name);
+void state_kept_free(struct node *n);
 
 #endif

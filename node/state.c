@@ -68,9 +68,10 @@ static int write_small(const char *dir, const char *name, const char *text,
 		  0600);
 	if (fd < 0)
 		return -errno;
+	errno = 0;
 	if (write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
 	    fsync(fd) < 0)
-		rc = errno ? -errno : -EIO;
+		rc = errno ? -errno : -ENOSPC; /* a short write: the disk */
 	close(fd);
 	if (rc == 0 && replace && rename(tmp, path) < 0)
 		rc = -errno;
@@ -273,11 +274,99 @@ static json_t *d4_json(struct node *n)
 	return json_pack("{s:o,s:o}", "programs", progs, "vars", vars);
 }
 
+/* Is a saved entry of @kind the same record as one in @live (a flow or
+ * subscription of the same name, a program of the same text)? */
+static bool kept_shadowed(const char *kind, json_t *e, json_t *live)
+{
+	const char *key = strcmp(kind, "programs") ? "name" : "text";
+	const char *v = json_string_value(json_object_get(e, key));
+	json_t *o;
+	size_t i;
+
+	json_array_foreach(live, i, o)
+	{
+		const char *w = json_string_value(json_object_get(o, key));
+
+		if (v && w && !strcmp(v, w))
+			return true;
+	}
+	return false;
+}
+
+/* The kept (not restored) entries of @kind into @into, but for those a
+ * live record of the same name has replaced. */
+static void kept_into(struct node *n, const char *kind, json_t *into)
+{
+	json_t *e, *kept = json_object_get(n->state_kept, kind);
+	size_t i;
+
+	json_array_foreach(kept, i, e)
+	{
+		if (!kept_shadowed(kind, e, into))
+			json_array_append(into, e);
+	}
+}
+
+/* Keep a saved entry that did not restore: a flow or subscription with
+ * a name (the API can then delete it), a program with its text. */
+static bool keep(struct node *n, const char *kind, json_t *e)
+{
+	json_t *a;
+
+	if (!json_is_object(e) ||
+	    !json_is_string(
+		json_object_get(e, strcmp(kind, "programs") ? "name" : "text")))
+		return false;
+
+	if (!n->state_kept)
+		n->state_kept = json_object();
+	a = json_object_get(n->state_kept, kind);
+	if (!a) {
+		a = json_array();
+		json_object_set_new(n->state_kept, kind, a);
+	}
+	json_array_append(a, e);
+	return true;
+}
+
+#define KEPT(ok)                                                               \
+	((ok) ? "kept in the state file, tried again at the next start"        \
+	      : "dropped")
+
+bool state_forget_kept(struct node *n, const char *kind, const char *name)
+{
+	json_t *a = json_object_get(n->state_kept, kind), *e;
+	size_t i;
+
+	json_array_foreach(a, i, e)
+	{
+		const char *v = json_string_value(json_object_get(e, "name"));
+
+		if (v && !strcmp(v, name)) {
+			json_array_remove(a, i);
+			log_info("state: %s '%s', kept from an earlier start, "
+				 "forgotten",
+				 strcmp(kind, "flows") ? "subscription"
+						       : "flow",
+				 name);
+			state_save(n);
+			return true;
+		}
+	}
+	return false;
+}
+
+void state_kept_free(struct node *n)
+{
+	json_decref(n->state_kept);
+	n->state_kept = NULL;
+}
+
 /* The state of every record as JSON. */
 static json_t *state_json(struct node *n)
 {
 	json_t *flows = json_array(), *subs = json_array();
-	json_t *lats = json_object(), *st;
+	json_t *lats = json_object(), *st, *d4;
 	unsigned int i;
 
 	for (i = 0; i < tx_slots(n->tx); i++)
@@ -301,10 +390,14 @@ static json_t *state_json(struct node *n)
 			    lats, s->name,
 			    json_integer((json_int_t)(s->latency_ns / 1000)));
 	}
+	kept_into(n, "flows", flows);
+	kept_into(n, "subscriptions", subs);
+	d4 = d4_json(n);
+	kept_into(n, "programs", json_object_get(d4, "programs"));
 	st = json_pack("{s:i,s:s,s:o,s:o,s:o,s:o,s:o}", "version",
 		       STATE_VERSION, "node_name", n->cfg->name, "names",
 		       names_json(n), "flows", flows, "subscriptions", subs,
-		       "latencies", lats, "d4", d4_json(n));
+		       "latencies", lats, "d4", d4);
 	return st;
 }
 
@@ -313,6 +406,7 @@ int state_save(struct node *n)
 	char path[4200], tmp[4220];
 	json_t *st;
 	int fd, rc = 0;
+	ssize_t wr = -1;
 	char *text;
 	size_t len;
 
@@ -327,8 +421,13 @@ int state_save(struct node *n)
 	snprintf(path, sizeof(path), "%s/state.json", n->state_dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
-		rc = errno ? -errno : -EIO;
+	errno = 0;
+	if (fd < 0 || (wr = write(fd, text, len)) != (ssize_t)len ||
+	    fsync(fd) < 0) {
+		/* a short write sets no errno: the disk is full */
+		rc = fd >= 0 && wr >= 0 && wr < (ssize_t)len ? -ENOSPC
+		     : errno				     ? -errno
+							     : -EIO;
 		log_err("state: cannot write %s: %s", tmp, strerror(-rc));
 		if (fd >= 0) {
 			close(fd);
@@ -419,16 +518,24 @@ static void restore_names(struct node *n, json_t *names)
 	for (k = 0; k < 2; k++) {
 		json_object_foreach(json_object_get(names, dirs[k]), num, v)
 		{
-			unsigned long idx = strtoul(num, NULL, 10);
+			char *end;
+			unsigned long idx = strtoul(num, &end, 10);
 
-			if (!json_is_string(v) || !idx || idx > 1000 ||
-			    node_set_channel_name(
-				n, k == 0, (unsigned int)idx - 1,
-				json_string_value(v), err, sizeof(err)))
-				log_err("state: %s channel name '%s' not "
-					"restored: %s",
-					dirs[k], num,
-					json_is_string(v) ? err : "not a name");
+			if (!json_is_string(v)) {
+				snprintf(err, sizeof(err), "not a name");
+			} else if (*end || end == num || num[0] == '-' ||
+				   !idx || idx > 1000) {
+				snprintf(err, sizeof(err),
+					 "not a channel number (1-1000)");
+			} else if (!node_set_channel_name(n, k == 0,
+							  (unsigned int)idx - 1,
+							  json_string_value(v),
+							  err, sizeof(err))) {
+				continue;
+			}
+			log_err(
+			    "state: %s channel name '%.16s' not restored: %s",
+			    dirs[k], num, err);
 		}
 	}
 }
@@ -581,10 +688,11 @@ static unsigned int restore_d4_vars(struct node *n, json_t *d4, bool values)
 
 		/* declared already (a config flow's list): not again; and no
 		 * value for one whose declaration was refused (said once,
-		 * by the declaration: an attacker's full table read it twice) */
+		 * by the declaration: an attacker's full table read it twice)
+		 */
 		if (!name || !type || !val ||
-		    (d4_var_format(rt, name, probe, sizeof(probe)) == -ENOENT) ==
-			values)
+		    (d4_var_format(rt, name, probe, sizeof(probe)) ==
+		     -ENOENT) == values)
 			continue;
 		/* A saved declaration and value are one D4 statement each,
 		 * as d4_var_format wrote them: text that would make more
@@ -622,7 +730,8 @@ static unsigned int restore_d4_vars(struct node *n, json_t *d4, bool values)
  * its loop) or use ones declared through the API on their own: the
  * first pass runs before those are declared, the second after. */
 static unsigned int restore_d4_programs(struct node *n, json_t *d4,
-					bool *done_flags, bool last)
+					bool *done_flags,
+					char (*first_err)[256], bool last)
 {
 	unsigned int done = 0;
 	struct d4_runtime *rt = relay_runtime(n->relay);
@@ -642,10 +751,16 @@ static unsigned int restore_d4_programs(struct node *n, json_t *d4,
 		    node_d4_bind(n, h, err, sizeof(err)) < 0) {
 			if (h >= 0)
 				d4_remove(rt, h);
-			if (last)
-				log_err("state: d4 program %zu not restored: "
-					"%s",
-					i, t ? err : "no text");
+			if (!last) {
+				/* the first pass's is the cause: the second
+				 * may fail only on what the first declared */
+				snprintf(first_err[i], sizeof(first_err[i]),
+					 "%s", t ? err : "no text");
+				continue;
+			}
+			log_err("state: d4 program %zu not restored: %s; %s", i,
+				first_err[i][0] ? first_err[i] : err,
+				KEPT(keep(n, "programs", v)));
 			continue;
 		}
 		n->d4_texts[n->nd4_texts++] =
@@ -703,17 +818,23 @@ void state_restore(struct node *n)
 	restore_names(n, json_object_get(st, "names"));
 	if (!v1) {
 		bool done_flags[STATE_MAX_D4_PROGRAMS] = {false};
+		static char first_err[STATE_MAX_D4_PROGRAMS][256];
 
-		nprogs = restore_d4_programs(n, d4, done_flags, false);
+		memset(first_err, 0, sizeof(first_err));
+		nprogs =
+		    restore_d4_programs(n, d4, done_flags, first_err, false);
 		restore_d4_vars(n, d4, false);
-		nprogs += restore_d4_programs(n, d4, done_flags, true);
+		nprogs +=
+		    restore_d4_programs(n, d4, done_flags, first_err, true);
 	}
 	json_array_foreach(json_object_get(st, "flows"), i, o)
 	{
-		if (restore_flow(n, o, err, sizeof(err)) < 0)
-			log_err("state: flow %zu not restored: %s", i, err);
-		else
+		if (restore_flow(n, o, err, sizeof(err)) < 0) {
+			log_err("state: flow %zu not restored: %s; %s", i, err,
+				KEPT(keep(n, "flows", o)));
+		} else {
 			nflows++;
+		}
 	}
 	if (v1) {
 		/* statements in the order the API took them */
@@ -730,11 +851,12 @@ void state_restore(struct node *n)
 	}
 	json_array_foreach(json_object_get(st, "subscriptions"), i, o)
 	{
-		if (restore_sub(n, o, err, sizeof(err)) < 0)
-			log_err("state: subscription %zu not restored: %s", i,
-				err);
-		else
+		if (restore_sub(n, o, err, sizeof(err)) < 0) {
+			log_err("state: subscription %zu not restored: %s; %s",
+				i, err, KEPT(keep(n, "subscriptions", o)));
+		} else {
 			nsubs++;
+		}
 	}
 	restore_latencies(n, json_object_get(st, "latencies"));
 	n->restoring = false;

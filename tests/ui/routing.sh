@@ -18,6 +18,7 @@ PY=${D4_PYTHON:-/usr/bin/python3}
 lab=d4u$$
 secs=4
 d4_lab_hosts $lab 4
+d4_witness
 for h in 1 2 3; do d4_avahi $lab-h$h; done
 d4_ptp_gm $lab-h1
 for h in 2 3; do d4_ptp_follower $lab-h$h; done
@@ -151,16 +152,6 @@ d4_wait_pid $ui 20 || rc=$?
 ! grep -q "Sanitizer" "$T/ui.log" || fail "d4ctl ui: $(grep -A5 Sanitizer "$T/ui.log")"
 pass "d4ctl ui stopped cleanly"
 
-if ! "$D4WAV" cmp "$T/in.wav" "$T/B.wav" --align none; then
-	# A gap that comes with skipped packets at A is A's media thread
-	# stalled over 20 ms (the machine), not the route: say which.
-	kill $a
-	d4_wait_pid $a 10 || true
-	skipped=$(grep "final: flow uc[12] " "$T/A.log" | tr ' ' '\n' |
-		sed -n 's/^skipped=//p' | awk '{ s += $1 } END { print s }')
-	fail "B's RX 1-2 (routed by two clicks) are not the file, sample for sample (A's flows uc1, uc2 skipped ${skipped:-?} packets: its media thread stalled over 20 ms)"
-fi
-pass "the route made by two clicks recorded the file bit-exact on B"
 
 grep -q "refused POST /api/unroute from 10.77.0.4: the request's Origin is not this page's" "$T/ui.log" ||
 	fail "d4ctl ui did not refuse the cross-origin page's POST: $(cat "$T/ui.log")"
@@ -172,4 +163,20 @@ for h in 2 3; do
 	[ "$other" = 0 ] || fail "h$h: $other packets to the API from elsewhere than the controller"
 done
 pass "the nodes' APIs were reached only from the controller (the browser never reached a node)"
+
+# A's skipped packets (its media thread held past its catch-up) and B's
+# late ones only where a machine stall (the d4stall witness) explains
+# them; the recording is then judged around them (tests/lib.sh). After
+# the count above: this asks B itself.
+late=$(d4_api $lab-h3 B GET /stats | python3 -c 'import json, sys
+print(sum(s["late"] for s in json.load(sys.stdin)["subscriptions"].values()))')
+kill $a
+d4_wait_pid $a 10 || true
+skipped=$(grep "final: flow uc[12] " "$T/A.log" | tr ' ' '\n' |
+	sed -n 's/^skipped=//p' | awk '{ s += $1 } END { print s + 0 }')
+d4_check_skipped "A's flows uc1, uc2" "$skipped" 1000
+d4_check_late "B" "$late" 100000 1000
+d4_cmp_stalled "B's RX 1-2 (routed by two clicks)" "$T/in.wav" "$T/B.wav" \
+	"$skipped" "$late"
+pass "the route made by two clicks recorded the file on B (as judged above)"
 
