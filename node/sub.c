@@ -92,6 +92,13 @@ struct seqtrack {
 	uint64_t last_ns; /* arrival of the latest number */
 	uint64_t ext_base, ext_max;
 	uint64_t received, dups, lost_before;
+	/* duplicates in a row, each numbered one after the last: a sender
+	 * that started its numbers again, not a network's copies */
+	unsigned int dup_run;
+	uint16_t dup_last;
+	bool dup_restarted; /* the last restart was such a run's */
+	bool runs_restart;  /* such runs restart it: a leg's own tracking
+			     * (the stream's sees the other leg's copies) */
 	uint64_t seen[65536 / 64];
 };
 
@@ -197,6 +204,7 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 	s->fd = -1;
 	s->fd2 = -1;
 	s->legs = sub_config_legs(cfg);
+	s->legseq[0].runs_restart = s->legseq[1].runs_restart = true;
 	if (cfg->channels < 1 || cfg->channels > SOURCE_MAX_CHANNELS) {
 		snprintf(err, err_len,
 			 "subscription %s: %u channels; 1-%d allowed",
@@ -419,6 +427,11 @@ static uint64_t ts_position(const struct sub *s, uint32_t ts)
 	return s->play_x + (uint64_t)(int64_t)rtp_ts_diff(ts, at);
 }
 
+static bool seen_test(const struct seqtrack *t, uint16_t seq)
+{
+	return t->seen[seq >> 6] & (1ull << (seq & 63));
+}
+
 static bool seen_test_and_set(struct seqtrack *t, uint16_t seq)
 {
 	uint64_t bit = 1ull << (seq & 63);
@@ -457,6 +470,10 @@ static void seen_clear(struct seqtrack *t, uint16_t from, uint16_t to)
  * jump is a sender that started over: tracking starts over, the loss so
  * far kept. */
 enum seq_verdict { SEQ_NEW, SEQ_DUP, SEQ_JUMP, SEQ_RESTART };
+/* Duplicates in a row, in sequence, that are a sender's new numbers (a
+ * restart on the same SSRC whose numbers begin behind the last ones):
+ * a network's copies come beside their originals, not in runs. */
+#define SEQ_DUP_RESTART 8
 #define SEQ_MAX_JUMP 3000
 /* How long after the other leg's last fitting packet it still holds the
  * stream against a jump on this leg: beyond the largest latency (100 ms),
@@ -489,6 +506,7 @@ static enum seq_verdict track_seq(struct seqtrack *t, uint16_t seq,
 	int16_t d;
 
 	*reordered = false;
+	t->dup_restarted = false;
 	if (seq_jumped(t, seq, arrival_ns, pkt_ns)) {
 		if (!t->probing || seq != t->bad_seq) {
 			t->probing = true;
@@ -497,6 +515,14 @@ static enum seq_verdict track_seq(struct seqtrack *t, uint16_t seq,
 		}
 		seq_restart(t); /* two in a row: confirmed */
 		restarted = true;
+	} else if (t->runs_restart && t->have &&
+		   t->dup_run >= SEQ_DUP_RESTART - 1 &&
+		   seq == (uint16_t)(t->dup_last + 1) &&
+		   seen_test(t, seq)) {
+		/* the run's next would be one more duplicate */
+		seq_restart(t);
+		restarted = true;
+		t->dup_restarted = true;
 	}
 	t->probing = false;
 	t->received++;
@@ -525,8 +551,13 @@ static enum seq_verdict track_seq(struct seqtrack *t, uint16_t seq,
 	}
 	if (seen_test_and_set(t, seq)) {
 		t->dups++;
+		t->dup_run = t->dup_run && seq == (uint16_t)(t->dup_last + 1)
+				 ? t->dup_run + 1
+				 : 1;
+		t->dup_last = seq;
 		return SEQ_DUP;
 	}
+	t->dup_run = 0;
 	return SEQ_NEW;
 }
 
@@ -545,6 +576,7 @@ static void seq_restart(struct seqtrack *t)
 	t->have = false;
 	t->probing = false;
 	t->received = t->dups = 0;
+	t->dup_run = 0;
 }
 
 static void publish_lost(struct sub *s)
@@ -660,7 +692,9 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 	}
 	/* a jump this leg confirmed is the stream's (unless the other leg
 	 * took the stream there already) */
-	if (v == SEQ_RESTART && seq_jumped(&s->seq, h->seq, arrival_ns, pkt_ns))
+	if (v == SEQ_RESTART &&
+	    (s->legseq[leg].dup_restarted ||
+	     seq_jumped(&s->seq, h->seq, arrival_ns, pkt_ns)))
 		seq_restart(&s->seq);
 	v = track_seq(&s->seq, h->seq, arrival_ns, pkt_ns, &reordered);
 	if (v == SEQ_JUMP) {

@@ -631,6 +631,40 @@ static void test_sub_auto_judges_by_arrival_not_by_a_late_read(void **state)
 	finish(t);
 }
 
+/* A sender that restarts on the same SSRC with its numbers begun again
+ * behind the last ones (and its timestamps anew): its first packets are
+ * "seen" numbers, but a run of them in sequence is its new numbering,
+ * not a network's copies: after SEQ_DUP_RESTART of them the stream is
+ * followed at the 8th (an attacker's report: 3 s of silence while "receiving",
+ * every packet counted a duplicate). */
+static void test_sub_restart_on_same_ssrc_with_old_numbers_is_followed(
+    void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *a = &stream_a;
+	struct stream b = {
+	    .x0 = pkt_x(a, 60) + 20 * FPP,
+	    .ts_offset = 0x6B3F29D1u,
+	    .seq0 = a->seq0, /* the same numbers again */
+	    .ssrc = a->ssrc,
+	    .salt = 0x777,
+	    .delay_ns = 100 * US,
+	};
+	unsigned int k;
+
+	t->cfg.timing = SUB_TIMING_AUTO;
+	open_sub(t);
+	for (k = 0; k < 60; k++)
+		send_pkt(t, a, k);
+	for (k = 0; k < 60; k++)
+		send_pkt(t, &b, k);
+	play_until(t, pkt_x(&b, 60));
+	assert_int_equal(STAT(t, duplicate), 7); /* the 8th restarts */
+	assert_true(STAT(t, rejudged) >= 1);
+	assert_int_equal(STAT(t, ssrc_changes), 0);
+	finish(t);
+}
+
 static void test_sub_new_ssrc_resyncs_and_plays_new_stream(void **state)
 {
 	struct ctx *t = *state;
@@ -2444,6 +2478,7 @@ int main(void)
 	    SUB_TEST(test_sub_counts_loss_across_sequence_wrap),
 	    SUB_TEST(test_sub_plays_across_timestamp_wrap),
 	    SUB_TEST(test_sub_auto_judges_by_arrival_not_by_a_late_read),
+	    SUB_TEST(test_sub_restart_on_same_ssrc_with_old_numbers_is_followed),
 	    SUB_TEST(test_sub_new_ssrc_resyncs_and_plays_new_stream),
 	    SUB_TEST(test_sub_wrong_payload_type_is_counted_not_stored),
 	    SUB_TEST(test_sub_wrong_payload_size_is_counted_not_stored),
