@@ -41,6 +41,7 @@ static int status_of(int rc)
 	case -ENOSPC:
 	case -EBUSY:
 	case -EPERM:
+	case -EADDRINUSE:
 		return 409;
 	case -EINVAL:
 		return 400;

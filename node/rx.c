@@ -814,6 +814,48 @@ static int create_recording(struct rx *rx, struct rx_record *rec, char *err,
 	return 0;
 }
 
+/* Unicast subscriptions bind 0.0.0.0:PORT with SO_REUSEADDR: a second
+ * one on a port would take the first one's packets without a word (an
+ * attacker's report, also through IS-05). -EADDRINUSE, saying which,
+ * when a unicast leg of @sc is on a port another open subscription's
+ * unicast leg receives on. */
+static int unicast_ports_free(const struct rx *rx, const struct sub_config *sc,
+			      char *err, size_t err_len)
+{
+	unsigned int i, l, m;
+
+	for (i = 0; i < rx->nslots; i++) {
+		const struct rx_sub *o = &rx->subs[i];
+
+		/* one an IS-05 switch replaces is leaving: the new one
+		 * takes over its port at the switch */
+		if (!o->used || !o->sub || o->set.rx_until_ns)
+			continue;
+		for (l = 0; l < sub_config_legs(sc); l++) {
+			const struct sockaddr_in *a = l ? &sc->addr2 : &sc->addr;
+
+			if (net_is_multicast(a))
+				continue;
+			for (m = 0; m < sub_config_legs(&o->cfg); m++) {
+				const struct sockaddr_in *b =
+				    m ? &o->cfg.addr2 : &o->cfg.addr;
+
+				if (!b->sin_port || net_is_multicast(b) ||
+				    b->sin_port != a->sin_port)
+					continue;
+				snprintf(err, err_len,
+					 "port %u: subscription '%s' receives "
+					 "on it%s (a second would take its "
+					 "packets)",
+					 ntohs(a->sin_port), o->set.name,
+					 m ? " (its second leg)" : "");
+				return -EADDRINUSE;
+			}
+		}
+	}
+	return 0;
+}
+
 int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 		  enum rx_origin origin, const struct rx_record *rec, char *err,
 		  size_t err_len)
@@ -852,6 +894,11 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 	if (!s->stream[0] && sub_settings_resolve(s, s->sdp[0] ? &st : NULL,
 						  &sc, err, err_len) < 0)
 		return -EINVAL;
+	if (!s->stream[0]) {
+		rc = unicast_ports_free(rx, &sc, err, err_len);
+		if (rc < 0)
+			return rc;
+	}
 	known = !s->stream[0] || (s->given & SUB_GIVEN_CH);
 	rc = check_rx(
 	    rx, s, known ? (int)(s->stream[0] ? s->channels : sc.channels) : -1,

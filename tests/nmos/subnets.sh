@@ -16,6 +16,7 @@
 
 lab=d4s$$
 d4_lab_subnets $lab 2 2
+d4_witness
 d4_nmos_registry $lab-a1 8235
 reg=$!
 REG=http://10.77.1.1:8235
@@ -111,11 +112,22 @@ for i in $(seq 1 40); do
 	[ $i = 40 ] && break
 	sleep 0.25
 done
-"$D4WAV" cmp "$T/a.wav" "$T/B.wav" --align none ||
-	fail "B's RX 1-2 are not A's file, sample for sample"
-"$D4WAV" cmp "$T/c.wav" "$T/A.wav" --align none ||
-	fail "A's RX 1-2 are not C's file, sample for sample"
-pass "B recorded A's file and A recorded C's, bit-exact at the files' PTP times, across the router"
+# A sender's skips (its media thread held past its catch-up) and a
+# receiver's late packets only where a machine stall (the d4stall
+# witness) explains them; the recordings are judged around them.
+skipped_of() { d4_api "$1" "$2" GET /flows | python3 -c 'import json, sys
+print(sum(f["stats"]["skipped"] for f in json.load(sys.stdin)))'; }
+late_of() { d4_api "$1" "$2" GET /stats | python3 -c 'import json, sys
+print(sum(s["late"] for s in json.load(sys.stdin)["subscriptions"].values()))'; }
+askip=$(skipped_of $lab-a2 A) cskip=$(skipped_of $lab-b2 C)
+alate=$(late_of $lab-a2 A) blate=$(late_of $lab-b1 B)
+d4_check_skipped "A" "$askip" 1000
+d4_check_skipped "C" "$cskip" 1000
+d4_check_late "A" "$alate" 100000 1000
+d4_check_late "B" "$blate" 100000 1000
+d4_cmp_stalled "B's RX 1-2 (A's file)" "$T/a.wav" "$T/B.wav" "$askip" "$blate"
+d4_cmp_stalled "A's RX 1-2 (C's file)" "$T/c.wav" "$T/A.wav" "$cskip" "$alate"
+pass "B recorded A's file and A recorded C's at the files' PTP times, across the router (judged above)"
 
 # The registry restarts empty: all three register again, routes and all.
 drive heartbeats || fail "A, B and C heartbeating"

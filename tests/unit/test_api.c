@@ -875,6 +875,47 @@ static void test_api_subscription_by_address(void **state)
 	reply_free(&r);
 }
 
+/* A second unicast subscription on a port another receives on would take
+ * its packets (both bind 0.0.0.0:PORT, SO_REUSEADDR): 409, naming it, on
+ * either address of this host and on a second leg (an attacker's report);
+ * the first keeps its port. */
+static void test_api_subscription_unicast_port_taken_is_409(void **state)
+{
+	unsigned int port = free_port(SOCK_DGRAM);
+	char body[256];
+	struct reply r;
+
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"u1\",\"address\":\"127.0.0.1:%u\","
+		 "\"channels\":2}",
+		 port);
+	call(&r, "POST", "/subscriptions", body, AUTH_TOKEN);
+	if (r.status == 400)
+		qemu_skip_if_no_timestampns(
+		    json_string_value(json_object_get(r.json, "error")));
+	assert_status(&r, 201);
+	reply_free(&r);
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"u2\",\"address\":\"127.0.0.2:%u\","
+		 "\"channels\":2}",
+		 port);
+	call(&r, "POST", "/subscriptions", body, AUTH_TOKEN);
+	assert_error(&r, 409, "subscription 'u1' receives on it");
+	reply_free(&r);
+	snprintf(body, sizeof(body),
+		 "{\"name\":\"u3\",\"address\":\"127.0.0.1:%u\","
+		 "\"address2\":\"127.0.0.1:%u\",\"channels\":2}",
+		 free_port(SOCK_DGRAM), port);
+	call(&r, "POST", "/subscriptions", body, AUTH_TOKEN);
+	assert_error(&r, 409, "subscription 'u1' receives on it");
+	reply_free(&r);
+	assert_false(listed("/subscriptions", "u2"));
+	assert_false(listed("/subscriptions", "u3"));
+	call(&r, "DELETE", "/subscriptions/u1", NULL, AUTH_TOKEN);
+	assert_status(&r, 204);
+	reply_free(&r);
+}
+
 /* The file descriptors this process has open. */
 static unsigned int open_fds(void)
 {
@@ -1181,6 +1222,7 @@ int main(void)
 	    cmocka_unit_test(test_api_subscription_rx_channels_taken_is_409),
 	    cmocka_unit_test(test_api_subscription_update_delete),
 	    cmocka_unit_test(test_api_subscription_by_address),
+	    cmocka_unit_test(test_api_subscription_unicast_port_taken_is_409),
 	    cmocka_unit_test(test_api_subscription_record_delete_frees_sink),
 	    cmocka_unit_test(test_api_record_path_exists_or_symlink_is_409),
 	    cmocka_unit_test(test_api_config_subscription_latency_is_saved),
