@@ -555,6 +555,7 @@ struct rtsp_conn {
 	size_t out_cap;
 	bool closing; /* close once the output is written */
 	bool eof;
+	struct in_addr peer;
 	struct rtsp_conn *prev, *next;
 };
 
@@ -854,8 +855,12 @@ static void server_accept(void *data, int fd, uint32_t events)
 	unsigned int i;
 
 	for (i = 0; i < 16; i++) {
-		struct rtsp_conn *c;
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct rtsp_conn *c, *o, *oldest = NULL;
+		struct sockaddr_in sa = {0};
+		socklen_t slen = sizeof(sa);
+		unsigned int same = 0;
+		int cfd = accept4(fd, (struct sockaddr *)&sa, &slen,
+				  SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (cfd < 0) {
 			unsigned int supp;
@@ -865,6 +870,24 @@ static void server_accept(void *data, int fd, uint32_t events)
 			    log_ratelimit_ok(&s->rl, &supp))
 				log_warn("rtsp: accept: %m");
 			return;
+		}
+		/* Idle connections must not shut DESCRIBE off (an attacker
+		 * held all 16 for 30 s at a time): one address holds at most
+		 * RTSP_SERVER_PER_PEER; when all are taken, the oldest goes
+		 * (new ones go first in the list: the last is the oldest). */
+		for (o = s->conns; o; o = o->next) {
+			if (o->peer.s_addr == sa.sin_addr.s_addr)
+				same++;
+			oldest = o;
+		}
+		if (same >= RTSP_SERVER_PER_PEER) {
+			s->st.refused++;
+			close(cfd);
+			continue;
+		}
+		if (s->st.open >= s->max_conns && oldest) {
+			s->st.evicted++;
+			conn_close(oldest);
 		}
 		if (s->st.open >= s->max_conns) {
 			s->st.refused++;
@@ -878,6 +901,7 @@ static void server_accept(void *data, int fd, uint32_t events)
 		}
 		c->srv = s;
 		c->fd = cfd;
+		c->peer = sa.sin_addr;
 		c->io = loop_io_add(s->loop, cfd, LOOP_IN, conn_event, c);
 		c->idle = loop_timer_new(s->loop, conn_idle, c);
 		if (!c->io || !c->idle) {

@@ -95,10 +95,12 @@ struct rtsp_server_stats {
 	uint64_t bad_requests;
 	uint64_t truncated; /* connection closed in the middle of a request */
 	uint64_t timeouts;
+	uint64_t evicted; /* the oldest, closed for a new one when full */
 	unsigned int open;
 };
 
 #define RTSP_SERVER_MAX_CONNS	 16
+#define RTSP_SERVER_PER_PEER	 8 /* connections one address may hold */
 #define RTSP_SERVER_IDLE_TIMEOUT (30ull * 1000000000ull)
 #define RTSP_SERVER_OUT_MAX	 (64 * 1024) /* unread output per conn */
 

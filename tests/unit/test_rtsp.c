@@ -688,12 +688,15 @@ static void test_rtsp_server_drops_idle_and_excess_connections(void **state)
 	}
 	loop_run_once(f->loop, 20);
 	rtsp_server_get_stats(f->srv, &st);
-	assert_int_equal(st.refused, 1);
+	/* full: the oldest went for the newest (idle ones must not shut
+	 * DESCRIBE off) */
+	assert_int_equal(st.refused, 0);
+	assert_int_equal(st.evicted, 1);
 	assert_int_equal(st.open, 2);
 	/* a client trickling bytes is idle all the same */
 	end = loop_now_ns() + 500 * MS;
 	while (loop_now_ns() < end && st.open) {
-		send(fds[0], "O", 1, MSG_NOSIGNAL);
+		send(fds[1], "O", 1, MSG_NOSIGNAL);
 		loop_run_once(f->loop, 10);
 		rtsp_server_get_stats(f->srv, &st);
 	}
@@ -703,6 +706,42 @@ static void test_rtsp_server_drops_idle_and_excess_connections(void **state)
 	assert_true(closed);
 	for (i = 0; i < 3; i++)
 		close(fds[i]);
+}
+
+/* One address holds at most RTSP_SERVER_PER_PEER connections; another
+ * address still gets in and is answered (an attacker's 16 idle
+ * connections shut DESCRIBE off for everyone). */
+static void test_rtsp_server_caps_connections_per_address(void **state)
+{
+	struct fixture *f = *state;
+	struct rtsp_server_stats st;
+	struct sockaddr_in me = {.sin_family = AF_INET,
+				 .sin_addr = {htonl(0x7f000002)}};
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(f->port),
+				 .sin_addr = {htonl(0x7f000001)}};
+	int fds[RTSP_SERVER_PER_PEER + 1], other, i;
+	bool closed;
+	const char *out;
+
+	for (i = 0; i <= RTSP_SERVER_PER_PEER; i++) {
+		fds[i] = connect_to(f->port);
+		loop_run_once(f->loop, 20);
+	}
+	loop_run_once(f->loop, 20);
+	rtsp_server_get_stats(f->srv, &st);
+	assert_int_equal(st.open, RTSP_SERVER_PER_PEER);
+	assert_int_equal(st.refused, 1);
+	other = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(other >= 0);
+	assert_int_equal(bind(other, (struct sockaddr *)&me, sizeof(me)), 0);
+	connect(other, (struct sockaddr *)&sa, sizeof(sa));
+	out = exchange_fd(f, other, describe_req, strlen(describe_req), 1,
+			  &closed);
+	assert_non_null(strstr(out, "RTSP/1.0 200 OK"));
+	for (i = 0; i <= RTSP_SERVER_PER_PEER; i++)
+		close(fds[i]);
+	close(other);
 }
 
 static void
@@ -908,6 +947,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_rtsp_server_drops_idle_and_excess_connections, setup,
 		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_rtsp_server_caps_connections_per_address, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_rtsp_server_stops_reading_a_client_that_does_not_read,
 		setup, teardown),
