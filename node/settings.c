@@ -94,9 +94,25 @@ static bool check_user(const char *v)
  * control characters. */
 static bool check_name(const char *v)
 {
-	for (; *v; v++)
-		if (*v == '/' || (unsigned char)*v < 0x20 || *v == 0x7f)
+	const unsigned char *u = (const unsigned char *)v;
+
+	for (; *u; u++) {
+		if (*u == '/' || *u < 0x20 || *u == 0x7f)
 			return false;
+		/* C1 controls (U+0080-009F), and the marks and overrides
+		 * that turn text around (U+200E-200F, U+202A-202E,
+		 * U+2066-2069): a name shown in another controller must
+		 * read as it is */
+		if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
+			return false;
+		if (u[0] == 0xe2 && u[1] == 0x80 &&
+		    (u[2] == 0x8e || u[2] == 0x8f ||
+		     (u[2] >= 0xaa && u[2] <= 0xae)))
+			return false;
+		if (u[0] == 0xe2 && u[1] == 0x81 && u[2] >= 0xa6 &&
+		    u[2] <= 0xa9)
+			return false;
+	}
 	return true;
 }
 
@@ -290,8 +306,8 @@ static const struct setting source_rows[] = {
 static const struct setting flow_rows[] = {
     {NULL, "name", SETTING_TEXT, F(struct flow_config, name),
      .flags = SETTING_REQUIRED, .check = check_name,
-     .what = "a name of 1-63 characters without '/' or control "
-	     "characters",
+     .what = "a name of 1-63 characters without '/', control "
+	     "characters or bidirectional overrides",
      .help = "the flow's name"},
     {"source", "source", SETTING_TEXT, F(struct flow_config, source),
      .flags = SETTING_REQUIRED, .what = "a source name",
@@ -340,8 +356,8 @@ static const struct setting flow_rows[] = {
 static const struct setting sub_rows[] = {
     {NULL, "name", SETTING_TEXT, F(struct sub_settings, name),
      .flags = SETTING_REQUIRED, .check = check_name,
-     .what = "a name of 1-63 characters without '/' or control "
-	     "characters",
+     .what = "a name of 1-63 characters without '/', control "
+	     "characters or bidirectional overrides",
      .help = "the subscription's name"},
     {"stream", "stream", SETTING_TEXT, F(struct sub_settings, stream),
      .what = "a stream name of 1-127 characters",

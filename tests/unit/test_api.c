@@ -453,11 +453,16 @@ static void test_api_flow_create_refuses_bad_fields(void **state)
 	    {"POST", "/flows",
 	     "{\"name\":\"a/b\",\"source\":\"program\","
 	     "\"destination\":\"127.0.0.1\"}",
-	     400, "without '/' or control characters"},
+	     400, "without '/', control characters or bidirectional"},
+	    /* nor anything that turns its text around in a display */
+	    {"POST", "/flows",
+	     "{\"name\":\"x\\u202egnp.exe\",\"source\":\"program\","
+	     "\"destination\":\"127.0.0.1\"}",
+	     400, "without '/', control characters or bidirectional"},
 	    {"POST", "/flows",
 	     "{\"name\":\"a\\nb\",\"source\":\"program\","
 	     "\"destination\":\"127.0.0.1\"}",
-	     400, "without '/' or control characters"},
+	     400, "without '/', control characters or bidirectional"},
 	    {"POST", "/flows",
 	     "{\"name\":\"bad\",\"source\":\"nosuch\","
 	     "\"destination\":\"127.0.0.1\"}",
@@ -728,7 +733,7 @@ static void test_api_subscription_create_refuses_bad_fields(void **state)
 	     SUB_ADDR("\"record\":{\"path\":\"x.wav\",\"mode\":\"append\"}"),
 	     400, "'record': unknown member 'mode'"},
 	    {"POST", "/subscriptions", "{\"name\":\"a/b\",\"stream\":\"x\"}",
-	     400, "without '/' or control characters"},
+	     400, "without '/', control characters or bidirectional"},
 	    /* a recording is a new file in the recordings directory */
 	    {"POST", "/subscriptions",
 	     SUB_ADDR("\"record\":{\"path\":\"/etc/d4-owned\"}"), 400,
