@@ -547,7 +547,9 @@ static void test_state_unrestored_records_are_kept(void **state)
 	 * flow and the subscription (still no source, no interface) stay
 	 * kept, and DELETE forgets them */
 	assert_int_equal(start_node(), 0);
-	assert_non_null(named(get("/d4/programs"), "keepme"));
+	st = get("/d4/programs");
+	assert_non_null(named(st, "keepme"));
+	json_decref(st);
 	assert_int_equal(saved_count("flows", "f"), 1);
 	call(&r, "DELETE", "/flows/f", NULL, AUTH_TOKEN);
 	assert_status(&r, 204);
