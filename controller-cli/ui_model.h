@@ -34,11 +34,11 @@ struct ui_model *ui_model_start(const struct d4ctl *ctl,
 				unsigned int latency_us);
 
 /* Stop every thread; wakes every client waiting in ui_model_next(). */
-/* Seconds on the monotonic clock (d4ctl ui's deadlines and periods). */
-double ui_mono_s(void);
-
 void ui_model_stop(struct ui_model *m);
 void ui_model_destroy(struct ui_model *m);
+
+/* Seconds on the monotonic clock (d4ctl ui's deadlines and periods). */
+double ui_mono_s(void);
 
 /* The state message's JSON now (for the page itself and GET /api/state),
  * a malloc'd string, or NULL. @flags: jansson dump flags. */
