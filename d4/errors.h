@@ -66,6 +66,7 @@
 #define D4_ERR_SLICE_EMPTY "slice [%lld:%lld] is empty"
 #define D4_ERR_SLICE_WIDE  "slice [%lld:%lld] is %lld bytes, limit is %d"
 #define D4_ERR_SLICE_END   "slice end %lld beyond the largest packet (%d bytes)"
+#define D4_ERR_BYTE_END    "byte %lld beyond the largest packet (%d bytes)"
 #define D4_ERR_WIDTH_SET   "cannot store a %d-byte literal in a %d-byte slice"
 #define D4_ERR_WIDTH_CMP   "comparing a %d-byte slice with a %d-byte literal"
 #define D4_ERR_FIT	   "value %lld does not fit in a %d-byte slice"
@@ -136,6 +137,7 @@
 	X(D4_ERR_SLICE_EMPTY)                                                  \
 	X(D4_ERR_SLICE_WIDE)                                                   \
 	X(D4_ERR_SLICE_END)                                                    \
+	X(D4_ERR_BYTE_END)                                                     \
 	X(D4_ERR_WIDTH_SET)                                                    \
 	X(D4_ERR_WIDTH_CMP)                                                    \
 	X(D4_ERR_FIT)                                                          \

@@ -190,8 +190,8 @@ static bool check_slice(struct verifier *v, struct ast *e)
 		return fail(v, e->a, D4_ERR_SLICE_NEG, (long long)e->a->cval);
 	if (!e->b) {
 		if (e->a->is_const && e->a->cval >= D4_MAX_PKT)
-			return fail(v, e->a, D4_ERR_SLICE_END,
-				    (long long)e->a->cval + 1, D4_MAX_PKT);
+			return fail(v, e->a, D4_ERR_BYTE_END,
+				    (long long)e->a->cval, D4_MAX_PKT);
 		e->vwidth = 1;
 		return true;
 	}
