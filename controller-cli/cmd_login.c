@@ -62,7 +62,8 @@ static int save(struct d4ctl *ctl, const char *cmd,
 	else if (cn && cn->host[0])
 		host = NULL; /* left as it is */
 	rc =
-	    d4ctl_config_store(path, uuid, name, host, token, err, sizeof(err));
+	    d4ctl_config_store(path, uuid, name, host, node->addr, token, err,
+			       sizeof(err));
 	if (rc < 0) {
 		d4ctl_err(cmd, "cannot save the token: %s", err);
 		return D4CTL_EXIT_NODE;

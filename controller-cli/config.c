@@ -78,6 +78,15 @@ static int on_entry(void *data, const char *section, const char *key,
 		return copy_value(p, n->token, sizeof(n->token), key, value);
 	if (!strcmp(key, "uuid"))
 		return copy_value(p, n->uuid, sizeof(n->uuid), key, value);
+	if (!strcmp(key, "paired_at")) {
+		if (!strchr(value, ':')) {
+			snprintf(p->err, p->err_len,
+				 "paired_at '%s' is not ADDR:PORT", value);
+			return 0;
+		}
+		return copy_value(p, n->paired_at, sizeof(n->paired_at), key,
+				  value);
+	}
 	if (!strcmp(key, "host")) {
 		if (!strchr(value, ':')) {
 			snprintf(p->err, p->err_len,
@@ -87,7 +96,8 @@ static int on_entry(void *data, const char *section, const char *key,
 		return copy_value(p, n->host, sizeof(n->host), key, value);
 	}
 	snprintf(p->err, p->err_len,
-		 "unknown key '%s' in [%s] (token, uuid, host)", key, section);
+		 "unknown key '%s' in [%s] (token, uuid, host, paired_at)", key,
+		 section);
 	return 0;
 }
 
@@ -316,7 +326,8 @@ static int set_key(struct lines *l, size_t start, size_t *end, const char *key,
 }
 
 char *d4ctl_config_edit(const char *text, const char *uuid, const char *name,
-			const char *host, const char *token)
+			const char *host, const char *paired_at,
+			const char *token)
 {
 	struct lines l = {0};
 	size_t i, start = 0, end = 0, len = 0;
@@ -367,6 +378,8 @@ char *d4ctl_config_edit(const char *text, const char *uuid, const char *name,
 		rc = set_key(&l, start, &end, "uuid", uuid);
 	if (rc == 0 && host)
 		rc = set_key(&l, start, &end, "host", host);
+	if (rc == 0 && paired_at)
+		rc = set_key(&l, start, &end, "paired_at", paired_at);
 	if (rc == 0)
 		rc = set_key(&l, start, &end, "token", token);
 	for (i = 0, len = 1; rc == 0 && i < l.n; i++)
@@ -382,8 +395,8 @@ char *d4ctl_config_edit(const char *text, const char *uuid, const char *name,
 }
 
 int d4ctl_config_store(const char *path, const char *uuid, const char *name,
-		       const char *host, const char *token, char *err,
-		       size_t err_len)
+		       const char *host, const char *paired_at,
+		       const char *token, char *err, size_t err_len)
 {
 	struct d4ctl_config cfg;
 	char *text = NULL, *edited, tmp[4200], dir[4096], *slash;
@@ -411,7 +424,8 @@ int d4ctl_config_store(const char *path, const char *uuid, const char *name,
 	}
 	if (f)
 		fclose(f);
-	edited = d4ctl_config_edit(text ? text : "", uuid, name, host, token);
+	edited = d4ctl_config_edit(text ? text : "", uuid, name, host,
+				   paired_at, token);
 	free(text);
 	if (!edited)
 		return -ENOMEM;

@@ -24,6 +24,9 @@ struct d4ctl_config_node {
 	char uuid[40]; /* "" for a section found by its label */
 	char token[128];
 	char host[64];
+	/* where `d4ctl login` paired with it: its token goes to that
+	 * address (or host) only, "" in a section from before (any) */
+	char paired_at[64];
 };
 
 struct d4ctl_config {
@@ -60,15 +63,17 @@ bool d4ctl_config_has_uuids(const struct d4ctl_config *cfg);
 /* Save @token for the node @uuid in @text (a config file's text, or ""):
  * into the section with that uuid, else into a section labelled @name
  * without a uuid (which gets it), else a new [node @name] section; with
- * "host = @host" when @host is not NULL. Every other line stays. A
- * malloc'd new text, or NULL (no memory). */
+ * "host = @host" when @host is not NULL and "paired_at = @paired_at" when
+ * @paired_at is not NULL. Every other line stays. A malloc'd new text, or
+ * NULL (no memory). */
 char *d4ctl_config_edit(const char *text, const char *uuid, const char *name,
-			const char *host, const char *token);
+			const char *host, const char *paired_at,
+			const char *token);
 
 /* d4ctl_config_edit() on the file @path, written anew atomically with mode
  * 0600 (its directory made 0700 if missing). 0 or -errno (@err). */
 int d4ctl_config_store(const char *path, const char *uuid, const char *name,
-		       const char *host, const char *token, char *err,
-		       size_t err_len);
+		       const char *host, const char *paired_at,
+		       const char *token, char *err, size_t err_len);
 
 #endif

@@ -1,6 +1,7 @@
 /* d4ctl: global options, the subcommand table, and the helpers every
  * subcommand uses to find a node and talk to it (d4ctl.h). */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -132,9 +133,47 @@ int d4ctl_getopt(struct d4ctl *ctl, int argc, char *argv[], const char *text,
 		}
 		if (c == '?' || c == ':') {
 			const char *bad = argv[optind - 1], *names[32],
-				   *s = NULL;
-			char word[64];
+				   *s = NULL, *p;
+			char word[64], letter[3] = {'-', (char)optopt, 0};
 			unsigned int k;
+
+			/* getopt says '?' for a known option without its
+			 * value too: "--record" last, "-x" of "x:" */
+			if (!strncmp(bad, "--", 2) && !strchr(bad, '='))
+				for (k = 0; k < n; k++)
+					if (!strcmp(bad + 2, opts[k].name) &&
+					    opts[k].has_arg ==
+						required_argument)
+						c = ':';
+			if (strncmp(bad, "--", 2) && optopt > 0 &&
+			    optopt < 128 && optopt != ':' &&
+			    (p = strchr(shorts, optopt)) && p[1] == ':')
+				c = ':';
+
+			/* A short option's letter: getopt stops inside a
+			 * word ("-bad", "-5@mixer") without moving optind
+			 * past it, so the word is this one or the next. */
+			if (optopt > 0 && optopt < 128 &&
+			    strncmp(bad, "--", 2)) {
+				const char *w = bad;
+
+				if (w[0] != '-' || !strchr(w + 1, optopt))
+					w = optind < argc ? argv[optind] : w;
+				if (w[0] == '-' && strcmp(w, letter))
+					d4ctl_err(argv[0],
+						  "%s '%s' in '%s' (a name or "
+						  "value that begins with "
+						  "'-' goes after '--')\n%s",
+						  c == ':' ? "missing value for"
+							   : "unknown option",
+						  letter, w, text);
+				else
+					d4ctl_err(argv[0], "%s '%s'\n%s",
+						  c == ':' ? "missing value for"
+							   : "unknown option",
+						  letter, text);
+				return -EINVAL;
+			}
 
 			/* "--jsno" -> "did you mean '--json'?" */
 			if (c == '?' && !strncmp(bad, "--", 2)) {
@@ -237,6 +276,17 @@ static const char *token_find(struct d4ctl *ctl, const struct d4ctl_node *node,
 	}
 	if (!cn)
 		cn = d4ctl_config_find(&ctl->cfg, NULL, node->name);
+	/* A uuid and a name are public (GET /node, mDNS): a server that
+	 * claims a node's would be sent its token (an attacker's). A token
+	 * d4ctl login saved goes to the address it paired at, or the
+	 * section's host, only. */
+	if (cn && cn->token[0] && (cn->paired_at[0] || cn->host[0]) &&
+	    strcasecmp(cn->paired_at, node->addr) &&
+	    strcasecmp(cn->host, node->addr)) {
+		*from = D4CTL_TOKEN_ELSEWHERE;
+		*section = cn;
+		return NULL;
+	}
 	if (cn && cn->token[0]) {
 		*from = D4CTL_TOKEN_CONFIG_NODE;
 		*section = cn;
@@ -276,6 +326,16 @@ const char *d4ctl_token_source(struct d4ctl *ctl, const struct d4ctl_node *node,
 		snprintf(buf, len, "the config file %s, [node %s]%s%s%s", path,
 			 cn->name, cn->uuid[0] ? " (uuid " : "", cn->uuid,
 			 cn->uuid[0] ? ")" : "");
+		break;
+	case D4CTL_TOKEN_ELSEWHERE:
+		snprintf(buf, len,
+			 "not sent: the config file %s's [node %s] token was "
+			 "paired at %s, and %s answers at %s (a node's uuid "
+			 "and name can be claimed by any server); if the node "
+			 "moved, `d4ctl login` at its new address pairs anew",
+			 path, cn->name,
+			 cn->paired_at[0] ? cn->paired_at : cn->host,
+			 node->name, node->addr);
 		break;
 	case D4CTL_TOKEN_CONFIG:
 		snprintf(buf, len,
@@ -628,7 +688,9 @@ static bool int_list_ranges(const json_t *v, char *buf, size_t len)
 		json_int_t a = json_integer_value(json_array_get(v, i)), b = a;
 		size_t k = i + 1;
 
-		while (k < n &&
+		/* (b + 1 overflowed at json_int_t's largest: a hostile
+		 * node's answer) */
+		while (k < n && b < LLONG_MAX &&
 		       json_integer_value(json_array_get(v, k)) == b + 1) {
 			b++;
 			k++;

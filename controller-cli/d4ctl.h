@@ -28,6 +28,8 @@ enum d4ctl_token_from {
 	D4CTL_TOKEN_ENV,	 /* D4_TOKEN */
 	D4CTL_TOKEN_CONFIG_NODE, /* a [node NAME] section (by uuid or name) */
 	D4CTL_TOKEN_CONFIG,	 /* the config file's top-level token */
+	D4CTL_TOKEN_ELSEWHERE,	 /* a section's, paired at another address:
+				    not sent */
 };
 
 struct d4ctl {

@@ -108,6 +108,20 @@ for typo in "routes --jsno|--json" "sub lst $N|list" "flow craete $N x|create" \
 	[ $rc = 2 ] && grep -q "did you mean '${typo#*|}'" "$T/err" ||
 		fail "d4ctl ${typo%%|*}: exit $rc, $(head -n 1 "$T/err")"
 done
+# an option's letter named as itself, in the word it came in (a new
+# user's "name mixer -bad" was told "unknown option 'mixer'"), and a known
+# option without its value said as that, not as unknown
+for bad in "name $N -bad|unknown option '-b' in '-bad'" \
+	"route 1@$N -5@$N|unknown option '-5' in '-5@$N'" \
+	"list -z|unknown option '-z'" \
+	"sub create $N x --record|missing value for '--record'" \
+	"exec $N -f|missing value for '-f'"; do
+	rc=0
+	"$D4CTL" ${bad%%|*} 2>"$T/err" >/dev/null || rc=$?
+	[ $rc = 2 ] && head -n 1 "$T/err" | grep -qF "${bad#*|}" ||
+		fail "d4ctl ${bad%%|*}: exit $rc, $(head -n 1 "$T/err")"
+done
+pass "a bad option is named as given, a missing value as missing"
 rc=0
 "$D4CTL" frobnicate 2>"$T/err" || rc=$?
 [ $rc = 2 ] && ! grep -q "did you mean" "$T/err" || fail "frobnicate got a suggestion: $(cat "$T/err")"
@@ -151,6 +165,45 @@ rc=0
 "$D4CTL" login --code "$code" $N 2>"$T/err" || rc=$?
 [ $rc = 1 ] && grep -Eq "HTTP 429|HTTP 403" "$T/err" || fail "a used code: exit $rc $(cat "$T/err")"
 pass "d4ctl login: a code from the log, once; a wrong one refused; the token saved 0600 under the uuid"
+grep -qx "paired_at = $N" "$cfg" || fail "login kept no paired_at = $N: $(cat "$cfg")"
+# A server elsewhere that claims the node's uuid (public: GET /node) is
+# not sent its token (an attacker's fake node got it on any write)
+python3 - "$uuid" "$T/fake.log" <<'PY' &
+import http.server, json, sys
+uuid, log = sys.argv[1], sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self, code, body):
+        with open(log, "a") as f:
+            f.write("%s %s auth=%s\n" % (self.command, self.path,
+                    self.headers.get("Authorization", "-")))
+        b = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def do_GET(self):
+        self.answer(200, {"name": "n", "uuid": uuid, "id": "0", "version": "0.1.0"})
+    def do_PUT(self):
+        self.answer(401, {"error": "who are you"})
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.2", 8090), H).serve_forever()
+PY
+fake=$!
+for i in $(seq 1 50); do
+	curl -sf http://127.0.0.2:8090/api/v1/node >/dev/null && break
+	sleep 0.1
+done
+rc=0
+"$D4CTL" --host 127.0.0.2:8090 name 127.0.0.2:8090 evil >"$T/out" 2>"$T/err" || rc=$?
+kill $fake
+wait $fake 2>/dev/null || true
+grep -q "^PUT .*auth=-$" "$T/fake.log" && ! grep -q "auth=Bearer" "$T/fake.log" ||
+	fail "the fake node claiming uuid $uuid: $(cat "$T/fake.log")"
+[ $rc = 1 ] && grep -q "not sent: .*paired at $N" "$T/err" ||
+	fail "the fake node: exit $rc, $(cat "$T/err")"
+pass "login keeps where it paired (paired_at); a server elsewhere claiming the node's uuid is not sent its token, and d4ctl says why"
 # no NODE: every node found (here the config's, by its host)
 "$D4CTL" --browse 0.2 flow list >"$T/out" 2>"$T/err" || fail "flow list without NODE: $(cat "$T/err")"
 head -n 1 "$T/out" | grep -q '^NODE  *NAME' && grep -q '^n  *main ' "$T/out" ||

@@ -52,7 +52,7 @@ static void test_config_finds_a_node_by_uuid_whatever_its_name(void **state)
 static void test_config_edit_appends_a_new_node(void **state)
 {
 	char *t = d4ctl_config_edit("; mine\ntoken = top\n", U1, "stage", NULL,
-				    "abc");
+				    NULL, "abc");
 	struct d4ctl_config cfg;
 	char err[256];
 
@@ -74,7 +74,7 @@ static void test_config_edit_replaces_the_token_in_place(void **state)
 				   "\n"
 				   "[node mixer]\n"
 				   "token = m\n";
-	char *t = d4ctl_config_edit(text, U1, "new-name", NULL, "new");
+	char *t = d4ctl_config_edit(text, U1, "new-name", NULL, NULL, "new");
 
 	assert_non_null(t);
 	/* the section is the node's by uuid: its label, comment, host and
@@ -93,11 +93,13 @@ static void test_config_edit_replaces_the_token_in_place(void **state)
 static void test_config_edit_gives_a_named_section_its_uuid(void **state)
 {
 	char *t = d4ctl_config_edit("[node mixer]\ntoken = m\n\n[node x]\n", U2,
-				    "mixer", "10.0.0.2:8080", "fresh");
+				    "mixer", "10.0.0.2:8080", "10.0.0.2:8080",
+				    "fresh");
 
 	assert_non_null(t);
 	assert_string_equal(t, "[node mixer]\ntoken = fresh\nuuid = " U2
-			       "\nhost = 10.0.0.2:8080\n\n[node x]\n");
+			       "\nhost = 10.0.0.2:8080\npaired_at = "
+			       "10.0.0.2:8080\n\n[node x]\n");
 	free(t);
 }
 
@@ -109,12 +111,12 @@ static void test_config_store_writes_0600_atomically(void **state)
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/sub/d4ctl/config", dir);
-	assert_int_equal(d4ctl_config_store(path, U1, "stage", NULL, "tok", err,
+	assert_int_equal(d4ctl_config_store(path, U1, "stage", NULL, NULL, "tok", err,
 					    sizeof(err)),
 			 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	assert_int_equal(d4ctl_config_store(path, U1, "stage", NULL, "tok2",
+	assert_int_equal(d4ctl_config_store(path, U1, "stage", NULL, NULL, "tok2",
 					    err, sizeof(err)),
 			 0);
 	assert_int_equal(d4ctl_config_load(path, &cfg, err, sizeof(err)), 0);
@@ -127,7 +129,7 @@ static void test_config_store_writes_0600_atomically(void **state)
 		fputs("colour = red\n", f);
 		fclose(f);
 	}
-	assert_int_equal(d4ctl_config_store(path, U1, "stage", NULL, "tok3",
+	assert_int_equal(d4ctl_config_store(path, U1, "stage", NULL, NULL, "tok3",
 					    err, sizeof(err)),
 			 -EINVAL);
 	unlink(path);
