@@ -182,6 +182,24 @@ static json_t *activation_json(const struct nmos_activation *a)
 	    "activation_time", tai_or_null(a->at_ns));
 }
 
+/* A scheduled activation's time: absolute as given, relative from now;
+ * -ERANGE for a relative one past 64 bits of nanoseconds (it wrapped
+ * into the past and ran at once: an attacker's "17000000000:0"). */
+static int activation_time(struct nmos *m, struct nmos_activation *a)
+{
+	uint64_t now;
+
+	if (a->mode == NMOS_ACT_ABSOLUTE) {
+		a->at_ns = a->requested_ns;
+		return 0;
+	}
+	now = nmos_now(m);
+	if (a->requested_ns > UINT64_MAX - now)
+		return -ERANGE;
+	a->at_ns = now + a->requested_ns;
+	return 0;
+}
+
 static void arm_at(struct nmos *m, struct loop_timer *t, uint64_t at_ns)
 {
 	uint64_t now = nmos_now(m);
@@ -790,9 +808,11 @@ static int sender_patch(struct nmos *m, struct nmos_sender *s,
 		*out = sender_json(m, &s->staged, &act, sender_legs(m, s));
 		return 200;
 	}
-	act.at_ns = act.mode == NMOS_ACT_ABSOLUTE
-			? act.requested_ns
-			: nmos_now(m) + act.requested_ns;
+	if (activation_time(m, &act) < 0)
+		ERR(400,
+		    "'requested_time': now plus %llu s is past the "
+		    "year 2554",
+		    (unsigned long long)(act.requested_ns / 1000000000ull));
 	if (!s->timer)
 		s->timer = loop_timer_new(m->n->loop, on_sender_timer, s);
 	if (!s->timer)
@@ -1275,6 +1295,8 @@ static int parse_receiver(struct nmos *m, struct nmos_receiver *r,
 				    SUB_SDP_MAX - 1);
 			if (sdp_parse((const uint8_t *)text, strlen(text), &st,
 				      why, sizeof(why)) < 0)
+				/* 500, not 400: IS-05's RAML (PATCH staged)
+				 * names it for a file that cannot be parsed */
 				ERR(500, "the transport file is no SDP: %s",
 				    why);
 			p->sdp = strdup(text);
@@ -1818,9 +1840,11 @@ static int receiver_patch(struct nmos *m, struct nmos_receiver *r,
 		*out = receiver_json(&r->staged, &act, r->legs);
 		return 200;
 	}
-	act.at_ns = act.mode == NMOS_ACT_ABSOLUTE
-			? act.requested_ns
-			: nmos_now(m) + act.requested_ns;
+	if (activation_time(m, &act) < 0)
+		ERR(400,
+		    "'requested_time': now plus %llu s is past the "
+		    "year 2554",
+		    (unsigned long long)(act.requested_ns / 1000000000ull));
 	if (!r->timer)
 		r->timer = loop_timer_new(m->n->loop, on_receiver_timer, r);
 	if (!r->timer || params_copy(&r->pending, &r->staged) < 0)

@@ -476,6 +476,45 @@ static void test_nmos_receiver_burst_of_activations_leaves_one(void **state)
 	assert_int_equal(n, 1);
 }
 
+/* A relative activation whose time from now passes 64 bits of
+ * nanoseconds is refused, for receivers and senders (it wrapped into the
+ * past and ran at once: an attacker's "17000000000:0"); one a day ahead
+ * is scheduled. */
+static void test_nmos_relative_activation_past_2554_refused(void **state)
+{
+	static const char *const kinds[] = {"receivers", "senders"};
+	static const char *const labels[] = {"RX 1-2", "solo"};
+	char id[40], path[160];
+	json_t *j = NULL;
+	unsigned int k;
+
+	need_netns();
+	for (k = 0; k < 2; k++) {
+		id_of(kinds[k], labels[k], id, sizeof(id));
+		snprintf(path, sizeof(path), CONN "/%s/%s/staged", kinds[k],
+			 id);
+		assert_int_equal(
+		    npatch(path,
+			   "{\"activation\": {\"mode\": "
+			   "\"activate_scheduled_relative\", "
+			   "\"requested_time\": \"17000000000:0\"}}",
+			   NULL),
+		    400);
+		assert_int_equal(npatch(path,
+					"{\"activation\": {\"mode\": "
+					"\"activate_scheduled_relative\", "
+					"\"requested_time\": \"86400:0\"}}",
+					&j),
+				 202);
+		json_decref(j);
+		j = NULL;
+		/* cancelled again: nothing of it runs later in the suite */
+		assert_int_equal(
+		    npatch(path, "{\"activation\": {\"mode\": null}}", NULL),
+		    200);
+	}
+}
+
 /* The transport file of the two-leg sender (its DUP SDP) staged on a
  * receiver fills both legs, and the activation makes a two-leg
  * subscription; a one-leg file disables leg 2 and makes a one-leg one. */
@@ -719,8 +758,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_nmos_sender_of_a_two_leg_flow_has_two_legs),
 	    cmocka_unit_test(test_nmos_receiver_patched_with_two_legs),
-	    cmocka_unit_test(test_nmos_receiver_burst_of_activations_leaves_one),
+	    cmocka_unit_test(
+		test_nmos_receiver_burst_of_activations_leaves_one),
 	    cmocka_unit_test(test_nmos_receiver_takes_a_dup_transport_file),
+	    cmocka_unit_test(test_nmos_relative_activation_past_2554_refused),
 	    cmocka_unit_test(test_nmos_d4ctl_registry_route_takes_both_legs),
 	    cmocka_unit_test(test_nmos_receiver_of_one_leg_still_works),
 	};
