@@ -737,14 +737,14 @@ static bool good_channel_name(const char *s)
 {
 	size_t len = strlen(s);
 
+	/* a no-break space (U+00A0) at either end, as a space: a name that
+	 * looks blank or padded */
 	if (!len || len >= NODE_CHANNEL_NAME_MAX ||
 	    strspn(s, "0123456789-,") == len || strpbrk(s, "@\"") ||
-	    s[0] == ' ' || s[len - 1] == ' ')
+	    s[0] == ' ' || s[len - 1] == ' ' || !strncmp(s, "\xc2\xa0", 2) ||
+	    (len >= 2 && !strcmp(s + len - 2, "\xc2\xa0")))
 		return false;
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	return true;
+	return settings_text_readable(s);
 }
 
 int node_set_channel_name(struct node *n, bool tx, unsigned int idx,
@@ -759,8 +759,10 @@ int node_set_channel_name(struct node *n, bool tx, unsigned int idx,
 		    count);
 	if (!name || !good_channel_name(name))
 		ERR(400,
-		    "'name' must be 1-%d characters, not only digits, "
-		    "dashes and commas, without '@' or '\"'",
+		    "'name' must be 1-%d bytes of UTF-8, not only digits, "
+		    "dashes and commas, without '@', '\"', control "
+		    "characters or direction marks, not beginning or "
+		    "ending with a space",
 		    NODE_CHANNEL_NAME_MAX - 1);
 	for (i = 0; i < count; i++)
 		if (i != idx && !strcmp(names[i], name))

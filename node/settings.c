@@ -94,10 +94,15 @@ static bool check_user(const char *v)
  * control characters. */
 static bool check_name(const char *v)
 {
+	return !strchr(v, '/') && settings_text_readable(v);
+}
+
+bool settings_text_readable(const char *v)
+{
 	const unsigned char *u = (const unsigned char *)v;
 
 	for (; *u; u++) {
-		if (*u == '/' || *u < 0x20 || *u == 0x7f)
+		if (*u < 0x20 || *u == 0x7f)
 			return false;
 		/* C1 controls (U+0080-009F), and the marks and overrides
 		 * that turn text around (U+200E-200F, U+202A-202E,
@@ -114,6 +119,13 @@ static bool check_name(const char *v)
 			return false;
 	}
 	return true;
+}
+
+/* The node's name is also its state directory's (STATE_DIR/NAME): a
+ * config's "../../elsewhere" put it outside (an attacker's config). */
+static bool check_node_name(const char *v)
+{
+	return check_name(v) && strcmp(v, ".") && strcmp(v, "..");
 }
 
 /* A registry's base URL: "http://HOST[:PORT]" and maybe a path. */
@@ -140,7 +152,9 @@ static bool check_bind(const char *v)
 
 static const struct setting node_rows[] = {
     {"name", NULL, SETTING_TEXT, F(struct node_config, name), .def = "d4node",
-     .what = "a name of 1-63 characters",
+     .check = check_node_name,
+     .what = "a name of 1-63 characters, without '/' or control "
+	     "characters, not '.' or '..'",
      .help = "the node's name (SDP s=, mDNS)"},
     {"status_interval", NULL, SETTING_UINT,
      F(struct node_config, status_interval_s), .min = 0, .max = 3600,

@@ -135,4 +135,9 @@ int settings_parse_duration(const char *s, unsigned long long bare_unit_ns,
  * -EINVAL. */
 int settings_parse_channels(const char *s, uint8_t *chans, unsigned int max);
 
+/* Text that reads as it is in a log, a table or another controller: no
+ * C0 or C1 control characters, no marks or overrides that turn text
+ * around (U+200E-200F, U+202A-202E, U+2066-2069). Names use it. */
+bool settings_text_readable(const char *v);
+
 #endif

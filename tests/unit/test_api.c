@@ -1085,7 +1085,7 @@ static void test_api_config_subscription_latency_is_saved(void **state)
 
 /* ---- channels ---- */
 
-#define BAD_NAME "'name' must be 1-31 characters"
+#define BAD_NAME "'name' must be 1-31 bytes of UTF-8"
 
 static void test_api_channel_rename(void **state)
 {
@@ -1110,6 +1110,17 @@ static void test_api_channel_rename(void **state)
 	    {"PUT", "/channels/tx/1",
 	     "{\"name\":\"abcdefghijklmnopqrstuvwxyz012345\"}", 400, BAD_NAME},
 	    {"PUT", "/channels/tx/1", "{\"name\":7}", 400, BAD_NAME},
+	    /* names that read otherwise than they are (an attacker's):
+	     * turned around, a C1 control, blank */
+	    {"PUT", "/channels/tx/1", "{\"name\":\"a\\u202eb\"}", 400,
+	     BAD_NAME},
+	    {"PUT", "/channels/tx/1", "{\"name\":\"a\\u200eb\"}", 400,
+	     BAD_NAME},
+	    {"PUT", "/channels/tx/1", "{\"name\":\"ab\\u2066\"}", 400,
+	     BAD_NAME},
+	    {"PUT", "/channels/tx/1", "{\"name\":\"a\\u0085b\"}", 400,
+	     BAD_NAME},
+	    {"PUT", "/channels/tx/1", "{\"name\":\"\\u00a0\"}", 400, BAD_NAME},
 	    {"PUT", "/channels/rx/1", NULL, 400, "PUT needs {\"name\": NAME}"},
 	};
 	json_t *j, *tx;

@@ -679,6 +679,10 @@ static void test_config_error_other_bad_values_are_quoted(void **state)
 	    {"[sink k]\nstart = later\n", 2, "[sink k] start: 'later'"},
 	    {"[subscription s]\ntiming = fast\n", 2,
 	     "[subscription s] timing: 'fast'"},
+	    /* the name is the state directory's: not out of it */
+	    {"[node]\nname = ../../tmp/x\n", 2,
+	     "[node] name: '../../tmp/x' is not a name"},
+	    {"[node]\nname = ..\n", 2, "[node] name: '..' is not a name"},
 	};
 	struct ctx *t = *state;
 	size_t i;
