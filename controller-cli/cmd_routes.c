@@ -2,6 +2,7 @@
  * from (plan_routes()). */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "controller-cli/d4ctl.h"
 #include "controller-cli/plan.h"
@@ -47,6 +48,24 @@ int cmd_routes(struct d4ctl *ctl, int argc, char *argv[])
 		d4ctl_table(routes, headers, keys);
 	else
 		printf("no routes\n");
+	/* A route by stream name whose stream went (its sender renamed or
+	 * gone) plays what still arrives: say so, as Dante Controller shows
+	 * such a route unresolved. */
+	for (size_t i = 0; !ctl->json && i < json_array_size(routes); i++) {
+		json_t *r = json_array_get(routes, i);
+		json_t *a = json_object_get(r, "stream_announced");
+		char rx[128], from[128], node[128], state[32];
+
+		d4ctl_jstr(r, "state", state, sizeof(state));
+		if (!json_is_false(a) || !strcmp(state, "unresolved"))
+			continue;
+		printf("note: %s follows stream %s, no longer announced (its "
+		       "sender renamed or gone): it plays what still arrives "
+		       "and is unresolved after %s restarts; route it again\n",
+		       d4ctl_jstr(r, "rx", rx, sizeof(rx)),
+		       d4ctl_jstr(r, "from", from, sizeof(from)),
+		       d4ctl_jstr(r, "node", node, sizeof(node)));
+	}
 	json_decref(routes);
 	/* the routes of the nodes that answered are shown; a node that
 	 * did not is an error said above, and the exit code says the table

@@ -703,9 +703,10 @@ json_t *plan_routes(const json_t *net)
 			if (!r)
 				continue;
 			/* What the node says of its state, as it says it. */
-			for (size_t p = 0; p < 2; p++) {
+			for (size_t p = 0; p < 3; p++) {
 				static const char *const pass[] = {
-				    "state_reason", "latency_safe_us"};
+				    "state_reason", "latency_safe_us",
+				    "stream_announced"};
 				json_t *v = json_object_get(s, pass[p]);
 
 				if (v)

@@ -462,6 +462,9 @@ static json_t *sub_json(struct node *n, unsigned int i)
 	}
 	json_object_set_new(o, "state_reason",
 			    json_string(rx_sub_state_reason(n->rx, i)));
+	if (s->stream[0])
+		json_object_set_new(o, "stream_announced",
+				    json_boolean(rx_sub_announced(n->rx, i)));
 	safe = rx_sub_safe_latency_us(n->rx, i);
 	json_object_set_new(o, "latency_safe_us",
 			    safe >= 0 ? json_integer(safe) : json_null());

@@ -1251,6 +1251,11 @@ const char *rx_sub_state_reason(const struct rx *rx, unsigned int slot)
 	return rx->subs[slot].state.reason;
 }
 
+bool rx_sub_announced(const struct rx *rx, unsigned int slot)
+{
+	return rx->subs[slot].sdp_seen != NULL;
+}
+
 const char *rx_sub_leg_state(const struct rx *rx, unsigned int slot,
 			     unsigned int leg)
 {

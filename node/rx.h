@@ -203,6 +203,10 @@ unsigned int rx_stream_channels(const struct rx *rx);
  * receiving, late, no-audio, clock-mismatch) and why. */
 const char *rx_sub_state(const struct rx *rx, unsigned int slot);
 const char *rx_sub_state_reason(const struct rx *rx, unsigned int slot);
+/* A subscription by stream name: whether discovery announces its stream
+ * now (false: not found yet, or gone since, while it plays what still
+ * arrives at the address it had). */
+bool rx_sub_announced(const struct rx *rx, unsigned int slot);
 /* Leg @leg's state (waiting, ok, down) of a two-leg subscription, or
  * NULL (no such leg, or no receiver yet). */
 const char *rx_sub_leg_state(const struct rx *rx, unsigned int slot,

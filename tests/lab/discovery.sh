@@ -155,11 +155,37 @@ while [ "$(d4_ptp_now)" -lt $((start + secs + 2)) ]; do sleep 0.2; done
 kill -INT $ff
 # ffmpeg exits 255 when a signal stopped it, its file written
 d4_wait_pid $ff 30 || [ $? = 255 ] || fail "ffmpeg failed: $(tail -5 "$T/ffmpeg.log")"
+announced() { # B's subscription 'main': its stream_announced
+	d4_api $lab-h2 B GET /subscriptions >"$T/B-subs.json" ||
+		fail "B's subscriptions: $(cat "$T/B-subs.json")"
+	python3 -c 'import json, sys
+print([s for s in json.load(open(sys.argv[1])) if s["name"] == "main"][0]["stream_announced"])' "$T/B-subs.json"
+}
+[ "$(announced)" = True ] || fail "B's subscription to 'A main' says its stream is not announced: $(cat "$T/B-subs.json")"
 kill -TERM $a
 t_stop=$(date +%s.%N)
 d4_wait_log "$T/B.log" "sap: session 'A main' from 10.77.0.1 deleted" 10
 gone=$(python3 -c "import time; print('%.2f' % (time.time() - $t_stop))")
 d4_wait_pid $a 10 || fail "A exited with an error"
+# Its stream gone by SAP and mDNS (A said goodbye to both), B says so in
+# the API and d4ctl routes notes it (a new user renamed a sender and
+# its receivers read "receiving" with nothing to say they would not come
+# back). If B's avahi missed A's goodbye, RAVENNA still lists the stream
+# and that is said instead.
+for i in $(seq 1 150); do
+	grep -q "stream 'A main' is no longer announced" "$T/B.log" && break
+	sleep 0.1
+done
+if grep -q "stream 'A main' is no longer announced" "$T/B.log"; then
+	[ "$(announced)" = False ] || fail "B logged 'A main' gone, its API says announced: $(cat "$T/B-subs.json")"
+	env "$(d4_host_bus $lab-h2)" ip netns exec $lab-h2 "$D4CTL" routes \
+		>"$T/routes.txt" 2>&1 || true
+	grep -q "^note: .*follows stream .*A main.*no longer announced" "$T/routes.txt" ||
+		fail "d4ctl routes does not note the unannounced stream: $(cat "$T/routes.txt")"
+	pass "(b) 'A main' gone: B's subscription says stream_announced false; d4ctl routes notes it"
+else
+	echo "B still lists 'A main' after A's stop (its avahi missed A's goodbye): stream_announced not checked"
+fi
 kill -TERM $b
 d4_wait_pid $b 15 || fail "B exited with an error"
 
