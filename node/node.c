@@ -763,8 +763,9 @@ int node_run(const struct node_opts *opts)
 	if (media_start(n->media, (int)n->cfg->rt_priority) < 0 ||
 	    relay_start(n->relay, (int)n->cfg->rt_priority) < 0)
 		goto out;
-	log_info("node %s running: %u flow(s), %u subscription(s), media "
-		 "thread %s",
+	/* what the saved state adds is said after it ("state: restored") */
+	log_info("node %s running: %u flow(s), %u subscription(s) from its "
+		 "config, media thread %s",
 		 n->cfg->name, n->cfg->nflows, n->cfg->nsubs,
 		 media_is_realtime(n->media) ? "SCHED_FIFO" : "not real-time");
 	rc = control_loop(n) < 0 ? 1 : 0;
