@@ -565,7 +565,9 @@ d4_need_kernel_backend() {
 D4_WITNESS_PERIOD_US=1000
 d4_witness() {
 	: >"$T/stalls.log"
-	[ -n "${D4STALL:-}" ] || return 0
+	# without it every stall counts against the node (nmos-subnets ran
+	# without D4STALL in its meson env: a stall was "0 explain")
+	[ -n "${D4STALL:-}" ] || fail "d4_witness: D4STALL must point at tests/tools/d4stall"
 	d4_spawn "$T/witness.log" "$D4STALL" "$T/stalls.log" 70 1000
 }
 d4_late_allowed() { # LATENCY_US PTIME_US: "ALLOWED STALLS WORST_US"

@@ -162,5 +162,5 @@ grep -E "leg [AB] down" "$T/B.log" &&
 frames=$("$D4WAV" info "$T/take.wav" | sed -n 's/^frames=\([0-9]*\).*/\1/p')
 [ "$frames" = $((secs * 48000)) ] ||
 	fail "the recording has $frames frames, want $((secs * 48000))"
-how=$(d4_cmp_but_skipped "the recording" "$T/in.wav" "$T/take.wav" "$skipped")
+how=$(d4_cmp_stalled "the recording" "$T/in.wav" "$T/take.wav" "$skipped")
 pass "$secs s over two legs with 5 % loss on each: $how (A skipped $skipped packets, the machine stalling it past 100 ms); no leg read as down; state '$state'"
