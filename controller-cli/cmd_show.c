@@ -58,8 +58,12 @@ int cmd_show(struct d4ctl *ctl, int argc, char *argv[])
 	printf("address:   %s\n", node.addr);
 	printf("id:        %s\n", d4ctl_jstr(n, "id", b[0], sizeof(b[0])));
 	printf("version:   %s\n", d4ctl_jstr(n, "version", b[0], sizeof(b[0])));
-	printf("uptime_s:  %s\n",
-	       d4ctl_jstr(n, "uptime_s", b[0], sizeof(b[0])));
+	/* to a tenth: the API's 6.15499 read as noise */
+	if (json_is_number(json_object_get(n, "uptime_s")))
+		printf("uptime_s:  %.1f\n",
+		       json_number_value(json_object_get(n, "uptime_s")));
+	else
+		printf("uptime_s:  -\n");
 	printf("channels:  %s TX, %s RX\n",
 	       d4ctl_jstr(n, "tx_channels", b[0], sizeof(b[0])),
 	       d4ctl_jstr(n, "rx_channels", b[1], sizeof(b[1])));
