@@ -46,9 +46,10 @@ int cmd_show(struct d4ctl *ctl, int argc, char *argv[])
 	if (rc < 0)
 		goto out;
 	if (ctl->json) {
-		json_t *all =
-		    json_pack("{s:O, s:s, s:O, s:O}", "node", n, "address",
-			      node.addr, "flows", flows, "subscriptions", subs);
+		json_t *all = json_pack("{s:O, s:s, s:s?, s:O, s:O}", "node", n,
+					"address", node.addr, "address2",
+					node.host2[0] ? node.host2 : NULL,
+					"flows", flows, "subscriptions", subs);
 		d4ctl_print_json(all);
 		json_decref(all);
 		goto out;
@@ -56,6 +57,9 @@ int cmd_show(struct d4ctl *ctl, int argc, char *argv[])
 	clk = json_object_get(n, "clock");
 	printf("name:      %s\n", d4ctl_jstr(n, "name", b[0], sizeof(b[0])));
 	printf("address:   %s\n", node.addr);
+	/* ST 2022-7: the node seen on a second network too */
+	if (node.host2[0])
+		printf("address2:  %s\n", node.host2);
 	printf("id:        %s\n", d4ctl_jstr(n, "id", b[0], sizeof(b[0])));
 	printf("version:   %s\n", d4ctl_jstr(n, "version", b[0], sizeof(b[0])));
 	/* to a tenth: the API's 6.15499 read as noise */

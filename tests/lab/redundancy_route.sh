@@ -210,6 +210,8 @@ grep -E "^rx3-4 +10\.77\.0\.3:[0-9]+ " "$T/showB.txt" >/dev/null ||
 	fail "d4ctl show B: the unicast route's FROM is not its address: $(cat "$T/showB.txt")"
 grep -E "^rx1-2 +[^ -]" "$T/showB.txt" >/dev/null ||
 	fail "d4ctl show B: the multicast route's FROM is empty: $(cat "$T/showB.txt")"
+grep -qx "address2: *10.78.0.3" "$T/showB.txt" ||
+	fail "d4ctl show B does not give its second network's address: $(cat "$T/showB.txt")"
 pass "network A dead between d4ctl and B: d4ctl sub list B answered through B's network B address, saying so once"
 
 d4ctl unroute 3-4@B | tee "$T/unroute.txt" || fail "unroute 3-4@B"
