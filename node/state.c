@@ -827,6 +827,16 @@ void state_restore(struct node *n)
 		nprogs +=
 		    restore_d4_programs(n, d4, done_flags, first_err, true);
 	}
+	/* a member of another type is said, not skipped unseen (an
+	 * attacker's "subscriptions": "x"; the next save drops it) */
+	for (i = 0; i < 2; i++) {
+		static const char *const lists[] = {"flows", "subscriptions"};
+		const json_t *l = json_object_get(st, lists[i]);
+
+		if (l && !json_is_array(l))
+			log_err("state: '%s' is no list: none restored",
+				lists[i]);
+	}
 	json_array_foreach(json_object_get(st, "flows"), i, o)
 	{
 		if (restore_flow(n, o, err, sizeof(err)) < 0) {
