@@ -182,18 +182,20 @@ static json_t *activation_json(const struct nmos_activation *a)
 	    "activation_time", tai_or_null(a->at_ns));
 }
 
-/* A scheduled activation's time: absolute as given, relative from now;
+/* A scheduled activation's time: absolute as given (now if past),
+ * relative from now;
  * -ERANGE for a relative one past 64 bits of nanoseconds (it wrapped
  * into the past and ran at once: an attacker's "17000000000:0"). */
 static int activation_time(struct nmos *m, struct nmos_activation *a)
 {
-	uint64_t now;
+	uint64_t now = nmos_now(m);
 
+	/* one in the past runs at once, and says when ("0:0" answered
+	 * 202 with a null activation_time) */
 	if (a->mode == NMOS_ACT_ABSOLUTE) {
-		a->at_ns = a->requested_ns;
+		a->at_ns = a->requested_ns > now ? a->requested_ns : now;
 		return 0;
 	}
-	now = nmos_now(m);
 	if (a->requested_ns > UINT64_MAX - now)
 		return -ERANGE;
 	a->at_ns = now + a->requested_ns;

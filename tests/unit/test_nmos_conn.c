@@ -513,6 +513,19 @@ static void test_nmos_relative_activation_past_2554_refused(void **state)
 		    npatch(path, "{\"activation\": {\"mode\": null}}", NULL),
 		    200);
 	}
+	/* an absolute time in the past runs at once and says when (it
+	 * answered a null activation_time) */
+	id_of("receivers", "RX 1-2", id, sizeof(id));
+	snprintf(path, sizeof(path), CONN "/receivers/%s/staged", id);
+	assert_int_equal(npatch(path,
+				"{\"activation\": {\"mode\": "
+				"\"activate_scheduled_absolute\", "
+				"\"requested_time\": \"0:0\"}}",
+				&j),
+			 202);
+	assert_true(json_is_string(json_object_get(
+	    json_object_get(j, "activation"), "activation_time")));
+	json_decref(j);
 }
 
 /* The transport file of the two-leg sender (its DUP SDP) staged on a
