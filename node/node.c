@@ -267,6 +267,37 @@ static void on_ptp(void *data, int fd, uint32_t events)
 	ptp_tick(data, mono_now());
 }
 
+/* A card source whose flow sent positions the card had not captured yet
+ * (its capture thread ran late past the flow's wait): said, with how
+ * long the flow waited, at most once a second; the media thread only
+ * counts. */
+static void report_capture(struct node *n, uint64_t now)
+{
+	unsigned int i;
+
+	if (n->cap_missing_log_ns && now - n->cap_missing_log_ns < NSEC_PER_SEC)
+		return;
+	for (i = 0; i < n->cfg->nsources; i++) {
+		struct alsa_stats as;
+
+		if (!source_alsa(n->sources[i]))
+			continue;
+		alsa_cap_stats(source_alsa(n->sources[i]), &as);
+		if (as.missing == n->cap_missing_seen[i])
+			continue;
+		log_warn(
+		    "source %s: %llu frame(s) sent before the card had "
+		    "captured them (%llu in all; the flow waited up to "
+		    "%llu us for the capture thread): silence there",
+		    n->cfg->sources[i].name,
+		    (unsigned long long)(as.missing - n->cap_missing_seen[i]),
+		    (unsigned long long)as.missing,
+		    (unsigned long long)as.wait_max_us);
+		n->cap_missing_seen[i] = as.missing;
+		n->cap_missing_log_ns = now;
+	}
+}
+
 /* A file source that jumped to where its position is in the file (it
  * started after its start time, a long stall, a clock step): once a jump. */
 static void report_seeks(struct node *n)
@@ -338,6 +369,7 @@ static void on_tick(void *data)
 	tx_tick(n->tx, now);
 	relay_tick(n->relay); /* kernel neighbours, budget drops */
 	report_seeks(n);
+	report_capture(n, now);
 	if (n->opts->verbose && n->status_ticks &&
 	    n->ticks % n->status_ticks == 0)
 		print_status(n);

@@ -50,6 +50,10 @@ struct node {
 	struct mclock *mc;
 	struct source *sources[CONFIG_MAX_SOURCES];
 	uint64_t seeks_seen[CONFIG_MAX_SOURCES]; /* file sources' jumps logged */
+	/* card sources: frames sent before the card had captured them, as
+	 * last logged, and when (once a second at most) */
+	uint64_t cap_missing_seen[CONFIG_MAX_SOURCES];
+	uint64_t cap_missing_log_ns;
 	/* file sources' place as last logged (enum source_at + 1; 0: none) */
 	unsigned char where_seen[CONFIG_MAX_SOURCES];
 	struct relay *relay;
