@@ -19,7 +19,7 @@ int cmd_list(struct d4ctl *ctl, int argc, char *argv[])
 	    "name",	   "address",  "tx_channels", "rx_channels",
 	    "clock.state", "clock.gm", NULL};
 	struct d4ctl_node *nodes = NULL;
-	json_t *out = json_array();
+	json_t *out;
 	int first, n, rc, exit_code = D4CTL_EXIT_OK;
 
 	rc = d4ctl_getopt(ctl, argc, argv, usage, NULL, NULL, NULL, NULL,
@@ -30,6 +30,9 @@ int cmd_list(struct d4ctl *ctl, int argc, char *argv[])
 		d4ctl_err("list", "unexpected '%s'\n%s", argv[first], usage);
 		return D4CTL_EXIT_USAGE;
 	}
+	/* (made before the option checks, it leaked on their way out:
+	 * LeakSanitizer, "d4ctl list -z") */
+	out = json_array();
 	n = d4ctl_node_all(ctl, &nodes);
 	if (n < 0) {
 		json_decref(out);

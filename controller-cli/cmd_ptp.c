@@ -18,7 +18,7 @@ int cmd_ptp(struct d4ctl *ctl, int argc, char *argv[])
 	static const char *const keys[] = {
 	    "node", "state", "gm", "domain", "offset_ns", "port_state", NULL};
 	struct d4ctl_node *nodes = NULL;
-	json_t *all = json_array(), *v;
+	json_t *all, *v;
 	int first, rc, n, exit_code = D4CTL_EXIT_OK;
 
 	rc = d4ctl_getopt(ctl, argc, argv, usage, NULL, NULL, NULL, NULL,
@@ -29,10 +29,14 @@ int cmd_ptp(struct d4ctl *ctl, int argc, char *argv[])
 		d4ctl_err("ptp", "unexpected '%s'\n%s", argv[first + 1], usage);
 		return D4CTL_EXIT_USAGE;
 	}
+	/* after the usage checks, which return without it */
+	all = json_array();
 	if (first < argc || ctl->host) {
 		nodes = calloc(1, sizeof(*nodes));
-		if (!nodes)
+		if (!nodes) {
+			json_decref(all);
 			return D4CTL_EXIT_NODE;
+		}
 		rc = d4ctl_node_find(ctl, first < argc ? argv[first] : NULL,
 				     nodes);
 		n = rc < 0 ? rc : 1;

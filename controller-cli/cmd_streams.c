@@ -36,7 +36,7 @@ int cmd_streams(struct d4ctl *ctl, int argc, char *argv[])
 	static const char *const keys[] = {
 	    "name", "origin", "host", "address", "channels", "format", NULL};
 	struct d4ctl_node node, *nodes = NULL;
-	json_t *all = json_array(), *v, *s;
+	json_t *all, *v, *s;
 	int first, rc = 0, n;
 	size_t i;
 
@@ -49,6 +49,8 @@ int cmd_streams(struct d4ctl *ctl, int argc, char *argv[])
 			  usage);
 		return D4CTL_EXIT_USAGE;
 	}
+	/* after the usage checks, which return without it */
+	all = json_array();
 	if (first < argc || ctl->host) {
 		n = 1;
 		rc = d4ctl_node_find(ctl, first < argc ? argv[first] : NULL,
