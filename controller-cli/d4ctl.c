@@ -135,6 +135,8 @@ int d4ctl_getopt(struct d4ctl *ctl, int argc, char *argv[], const char *text,
 			const char *bad = argv[optind - 1], *names[32],
 				   *s = NULL, *p;
 			char word[64], letter[3] = {'-', (char)optopt, 0};
+			char in[160] = "";
+			const char *what;
 			unsigned int k;
 
 			/* getopt says '?' for a known option without its
@@ -150,6 +152,8 @@ int d4ctl_getopt(struct d4ctl *ctl, int argc, char *argv[], const char *text,
 			    (p = strchr(shorts, optopt)) && p[1] == ':')
 				c = ':';
 
+			what =
+			    c == ':' ? "missing value for" : "unknown option";
 			/* A short option's letter: getopt stops inside a
 			 * word ("-bad", "-5@mixer") without moving optind
 			 * past it, so the word is this one or the next. */
@@ -159,41 +163,28 @@ int d4ctl_getopt(struct d4ctl *ctl, int argc, char *argv[], const char *text,
 
 				if (w[0] != '-' || !strchr(w + 1, optopt))
 					w = optind < argc ? argv[optind] : w;
-				if (w[0] == '-' && strcmp(w, letter))
-					d4ctl_err(argv[0],
-						  "%s '%s' in '%s' (a name or "
-						  "value that begins with "
-						  "'-' goes after '--')\n%s",
-						  c == ':' ? "missing value for"
-							   : "unknown option",
-						  letter, w, text);
-				else
-					d4ctl_err(argv[0], "%s '%s'\n%s",
-						  c == ':' ? "missing value for"
-							   : "unknown option",
-						  letter, text);
-				return -EINVAL;
-			}
-
-			/* "--jsno" -> "did you mean '--json'?" */
-			if (c == '?' && !strncmp(bad, "--", 2)) {
+				if (c == '?' && w[0] == '-' &&
+				    strcmp(w, letter))
+					snprintf(in, sizeof(in),
+						 " in '%.64s' (a name or value "
+						 "that begins with '-' goes "
+						 "after '--')",
+						 w);
+				bad = letter;
+			} else if (c == '?' && !strncmp(bad, "--", 2)) {
+				/* "--jsno" -> "did you mean '--json'?" */
 				snprintf(word, sizeof(word), "%.*s",
 					 (int)strcspn(bad + 2, "="), bad + 2);
 				for (k = 0; k < n; k++)
 					names[k] = opts[k].name;
 				names[k] = NULL;
 				s = d4ctl_suggest(word, names);
+				if (s)
+					snprintf(in, sizeof(in),
+						 "; did you mean '--%s'?", s);
 			}
-			if (s)
-				d4ctl_err(argv[0],
-					  "unknown option '%s'; did you mean "
-					  "'--%s'?\n%s",
-					  bad, s, text);
-			else
-				d4ctl_err(argv[0], "%s '%s'\n%s",
-					  c == ':' ? "missing value for"
-						   : "unknown option",
-					  bad, text);
+			d4ctl_err(argv[0], "%s '%s'%s\n%s", what, bad, in,
+				  text);
 			return -EINVAL;
 		}
 		if (!on_opt || on_opt(data, c, optarg) < 0)
