@@ -129,9 +129,13 @@ static void apply_req(struct media *m, uint64_t now_ns)
 				m->nflows = r->slot + 1;
 		}
 	} else {
+		struct sub *prev = m->subs[r->slot];
+
 		m->subs[r->slot] = r->obj;
 		if (r->obj) {
 			start_sub(m, r->obj, now_ns);
+			if (prev)
+				sub_take_over(r->obj, prev);
 			if (r->slot >= m->nsubs)
 				m->nsubs = r->slot + 1;
 		}

@@ -1119,6 +1119,8 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 				supp ? " (and earlier ones not logged)" : "");
 		return;
 	}
+	if (old)
+		sub_set_continues(s); /* what the old address brought plays */
 	media_set_sub(rx->env.media, (unsigned int)(r - rx->subs), s);
 	r->sub = s;
 	r->sdp_ptp = st.refclk != SDP_REFCLK_NONE &&
@@ -1140,6 +1142,16 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 		rx_format_stats(old, line, sizeof(line));
 		log_info("subscription %s: before the move: %s", r->set.name,
 			 line);
+		/* On another timeline (a new mediaclk offset, a stream timed
+		 * on arrival) the old buffer's positions mean nothing here. */
+		if (sub_continued(s))
+			log_info("subscription %s: what the old address "
+				 "brought plays out first",
+				 r->set.name);
+		else if (atomic_load(&sub_stats(old)->received))
+			log_info("subscription %s: what the old address "
+				 "brought is dropped (another timeline)",
+				 r->set.name);
 		sub_destroy(old);
 	}
 }

@@ -142,6 +142,8 @@ struct sub {
 	struct seqtrack seq;		  /* the stream's, both legs merged */
 	struct seqtrack legseq[SUB_LEGS]; /* each leg's own */
 	uint64_t first_data_x;
+	bool continues; /* the stream moved: take the old receiver's buffer */
+	_Atomic bool continued;
 
 	int32_t *unpacked; /* SUB_MAX_FRAMES frames */
 	int32_t *out;	   /* PLAYOUT_CHUNK frames */
@@ -340,6 +342,45 @@ void sub_start(struct sub *s, uint64_t now_ns)
 	s->play_x = x - s->latency_frames + s->lead_frames;
 	STAT_SET(s->stats.started_ns, now_ns);
 	STAT_SET(s->stats.drained_ns, now_ns);
+}
+
+void sub_set_continues(struct sub *s)
+{
+	s->continues = true;
+}
+
+bool sub_continued(const struct sub *s)
+{
+	return atomic_load(&s->continued);
+}
+
+bool sub_take_over(struct sub *s, struct sub *old)
+{
+	struct jbuf *jb = s->jb;
+	struct arrival *arr = s->arr;
+
+	if (!s->continues || !old->synced || GET_ARRIVAL(old) ||
+	    s->cfg.timing == SUB_TIMING_ARRIVAL ||
+	    s->cfg.rate != old->cfg.rate ||
+	    s->cfg.channels != old->cfg.channels ||
+	    s->latency_frames != old->latency_frames ||
+	    s->lead_frames != old->lead_frames ||
+	    jbuf_capacity(s->jb) != jbuf_capacity(old->jb) ||
+	    old->offset != s->cfg.mediaclk_offset ||
+	    !old->timescale_ok || !s->timescale_ok)
+		return false;
+	/* each arrival object reads its own buffer: they move as a pair */
+	s->jb = old->jb;
+	s->arr = old->arr;
+	old->jb = jb;
+	old->arr = arr;
+	s->play_x = old->play_x;
+	s->offset = old->offset;
+	s->synced = true;
+	s->first_data_x = old->first_data_x;
+	old->synced = false;
+	atomic_store(&s->continued, true);
+	return true;
 }
 
 void sub_set_timescale_known(struct sub *s, bool known)

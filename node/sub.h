@@ -178,9 +178,23 @@ const struct meter *sub_meter(const struct sub *s);
 int sub_fd(const struct sub *s);
 /* The second leg's socket, or -1 without a second leg. */
 int sub_fd2(const struct sub *s);
+/* Mark @s, opened to replace the receiver its slot has, as the same
+ * stream moved (its SDP gave a new address or port): when the media
+ * thread puts it in place, sub_take_over() lets it play what the old one
+ * holds. Control side, before media_set_sub(). */
+void sub_set_continues(struct sub *s);
+/* Whether @s took over its predecessor's buffered audio (read after
+ * media_set_sub() returned). */
+bool sub_continued(const struct sub *s);
 
 /* Media side. RT: no alloc, no block. */
 void sub_start(struct sub *s, uint64_t now_ns);
+/* @s, just started, replaces @old in its slot: if @s was marked to
+ * continue it (sub_set_continues) and plays the same timeline (PTP-aligned,
+ * same rate, channels, latency and mediaclk offset), it takes @old's
+ * jitter buffer and playout position, so the audio @old received and has
+ * not played yet still plays. Returns whether it did. RT: pointer swaps. */
+bool sub_take_over(struct sub *s, struct sub *old);
 /* Pass the media clock's timescale state on to the recorders. RT. */
 void sub_set_timescale_ok(struct sub *s, bool ok);
 /* Whether the media clock is on the timescale it keeps

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Discovery lab (c): a Dante device in AES67 mode, played by real peers.
 # Then the device's SDP changes (a new group, a new o= version): B's
-# subscription follows it to the new address and receives there.
+# subscription follows it to the new address and receives there, and
+# what it had buffered from the old group still plays (the recording's
+# end, when the move comes within a latency of the last packet).
 # Host h1 sends SAP announcements carrying a real Dante SDP from
 # ../shared/interop/sdp (origin rewritten to h1, group kept: 239.69.x.x is
 # the lab's range) while GStreamer sends the stream it describes, its RTP
@@ -87,6 +89,9 @@ d4_wait_pid $gst $((secs + 40)) || fail "GStreamer failed: $(tail -3 "$T/gst.log
 moved=239.69.165.51
 sed -i "s|^c=IN IP4 $group/|c=IN IP4 $moved/|; s/^o=- \([0-9]*\) \([0-9]*\) /o=- \1 $((RANDOM + 1000000)) /" "$T/dante.sdp"
 d4_wait_log "$T/B.log" "subscription dante: stream '$name' \(SAP\) moved to $moved:5004" 15
+# The same timeline: what the old group brought and B has not played
+# yet (a move within a latency of the last packet) still plays.
+d4_wait_log "$T/B.log" "subscription dante: what the old address brought plays out first" 5
 read -r start2 start2_rt_ns < <(python3 -c 'import time
 tai = time.clock_gettime(11); rt = time.clock_gettime(time.CLOCK_REALTIME)
 off = round(tai - rt) if tai - rt > 1 else 37

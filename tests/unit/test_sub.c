@@ -1224,6 +1224,91 @@ static void test_sub_handover_on_one_timeline_loses_nothing(void **state)
 		assert_pkt(t, &b, k);
 }
 
+/* The stream moved (its SDP gave a new address): the receiver opened
+ * there takes over what the old one received and has not played, so the
+ * move costs none of the audio already on its way (one latency). */
+static void test_sub_moved_stream_plays_what_the_old_address_brought(
+    void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *a = &stream_a;
+	struct sub *old;
+	char err[256] = "";
+	unsigned int k;
+
+	t->cfg.latency_ns = 5 * MS;
+	open_sub(t);
+	for (k = 0; k < 10; k++)
+		send_pkt(t, a, k);
+	/* packets 5-9 are still in the old receiver's buffer */
+	play_until(t, pkt_x(a, 5));
+	old = t->s;
+	t->s = sub_open(&t->cfg, err, sizeof(err));
+	assert_non_null(t->s);
+	assert_int_equal(sub_add_recorder(t->s, t->rec), 0);
+	sub_set_continues(t->s);
+	sub_start(t->s, pkt_arrival(a, 9) + 20 * US);
+	assert_true(sub_take_over(t->s, old));
+	assert_true(sub_continued(t->s));
+	sub_destroy(old);
+	for (k = 10; k < 30; k++)
+		send_pkt(t, a, k);
+	play_until(t, pkt_x(a, 30));
+	assert_int_equal(STAT(t, missing_frames), 0);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, received), 20);
+	finish(t);
+	for (k = 0; k < 30; k++)
+		assert_pkt(t, a, k);
+}
+
+/* A moved stream on another timeline (a new mediaclk offset), or a new
+ * receiver that is not a move: nothing is taken over, and the new one
+ * times its stream itself. */
+static void test_sub_take_over_only_a_move_on_the_same_timeline(void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *a = &stream_a;
+	struct sub_config moved;
+	struct sub *s;
+	char err[256] = "";
+	unsigned int k;
+
+	open_sub(t);
+	for (k = 0; k < 4; k++)
+		send_pkt(t, a, k);
+	moved = t->cfg;
+	s = sub_open(&moved, err, sizeof(err));
+	assert_non_null(s);
+	sub_start(s, pkt_arrival(a, 3));
+	assert_false(sub_take_over(s, t->s)); /* not marked as a move */
+	sub_destroy(s);
+	moved.mediaclk_offset = 12345;
+	s = sub_open(&moved, err, sizeof(err));
+	assert_non_null(s);
+	sub_set_continues(s);
+	sub_start(s, pkt_arrival(a, 3));
+	assert_false(sub_take_over(s, t->s)); /* another timeline */
+	assert_false(sub_continued(s));
+	sub_destroy(s);
+	moved.mediaclk_offset = t->cfg.mediaclk_offset;
+	moved.latency_ns = 3 * MS;
+	s = sub_open(&moved, err, sizeof(err));
+	assert_non_null(s);
+	sub_set_continues(s);
+	sub_start(s, pkt_arrival(a, 3));
+	assert_false(sub_take_over(s, t->s)); /* another latency */
+	sub_destroy(s);
+	/* the old receiver kept its buffer: it plays on */
+	for (k = 4; k < 10; k++)
+		send_pkt(t, a, k);
+	play_until(t, pkt_x(a, 10));
+	assert_int_equal(STAT(t, missing_frames), 0);
+	finish(t);
+	for (k = 0; k < 10; k++)
+		assert_pkt(t, a, k);
+}
+
 /* The node's own clock steps back 37 s (it locked to a grandmaster on
  * another timescale) and the sender, restarted on the new timescale,
  * comes back with a new SSRC: the new SSRC proves itself in a few
@@ -2501,6 +2586,8 @@ int main(void)
 	    SUB_TEST(test_sub_open_checks_latency_and_channels),
 	    SUB_TEST(test_sub_stray_ssrc_is_ignored_while_the_stream_lives),
 	    SUB_TEST(test_sub_handover_on_one_timeline_loses_nothing),
+	    SUB_TEST(test_sub_moved_stream_plays_what_the_old_address_brought),
+	    SUB_TEST(test_sub_take_over_only_a_move_on_the_same_timeline),
 	    SUB_TEST(test_sub_new_ssrc_after_a_clock_step_back_is_taken),
 	    SUB_TEST(test_sub_timescale_step_is_followed),
 	    SUB_TEST(test_sub_arrival_follows_a_fast_sender),
