@@ -113,7 +113,7 @@ static void shrink(struct media *m)
 }
 
 /* Apply a pending table change. RT: pointer stores only. */
-static void apply_req(struct media *m, uint64_t now_ns)
+static void apply_req(struct media *m, uint64_t now_ns, int64_t clock_off)
 {
 	unsigned int seq =
 	    atomic_load_explicit(&m->req_seq, memory_order_acquire);
@@ -133,9 +133,11 @@ static void apply_req(struct media *m, uint64_t now_ns)
 
 		m->subs[r->slot] = r->obj;
 		if (r->obj) {
-			start_sub(m, r->obj, now_ns);
-			if (prev)
-				sub_take_over(r->obj, prev);
+			sub_set_timescale_ok(r->obj, m->timescale_ok);
+			sub_set_timescale_known(r->obj, m->timescale_known);
+			if (!prev ||
+			    !sub_take_over(r->obj, prev, now_ns, clock_off))
+				sub_start(r->obj, now_ns);
 			if (r->slot >= m->nsubs)
 				m->nsubs = r->slot + 1;
 		}
@@ -184,7 +186,7 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 			rxbus_resync(m->rxbus, now_ns);
 		atomic_fetch_add_explicit(&m->resyncs, 1, memory_order_relaxed);
 	}
-	apply_req(m, now_ns);
+	apply_req(m, now_ns, off);
 
 	for (i = 0; i < m->nsubs; i++)
 		if (m->subs[i])

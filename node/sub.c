@@ -354,7 +354,8 @@ bool sub_continued(const struct sub *s)
 	return atomic_load(&s->continued);
 }
 
-bool sub_take_over(struct sub *s, struct sub *old)
+bool sub_take_over(struct sub *s, struct sub *old, uint64_t now_ns,
+		   int64_t clock_offset_ns)
 {
 	struct jbuf *jb = s->jb;
 	struct arrival *arr = s->arr;
@@ -369,6 +370,11 @@ bool sub_take_over(struct sub *s, struct sub *old)
 	    old->offset != s->cfg.mediaclk_offset ||
 	    !old->timescale_ok || !s->timescale_ok)
 		return false;
+	/* What reached the old socket and was not read yet goes into the
+	 * buffer that moves; what queued on the new one since it opened is
+	 * playable on this timeline: it stays for the next drain (unlike
+	 * sub_start, which drops it). */
+	sub_rx_drain(old, now_ns, clock_offset_ns);
 	/* each arrival object reads its own buffer: they move as a pair */
 	s->jb = old->jb;
 	s->arr = old->arr;
@@ -379,6 +385,8 @@ bool sub_take_over(struct sub *s, struct sub *old)
 	s->synced = true;
 	s->first_data_x = old->first_data_x;
 	old->synced = false;
+	STAT_SET(s->stats.started_ns, now_ns);
+	STAT_SET(s->stats.drained_ns, now_ns);
 	atomic_store(&s->continued, true);
 	return true;
 }
@@ -804,7 +812,10 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 			STAT_INC(s->stats.unsynced);
 		break;
 	case JBUF_DUPLICATE:
-		s->seq.dups++;
+		/* A new number (a repeat of one was stopped above) for
+		 * frames the buffer has: the same stream at a new address
+		 * while the old one still brought it. Nothing is missing
+		 * from the sequence. */
 		STAT_INC(s->stats.duplicate);
 		break;
 	}

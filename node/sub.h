@@ -189,12 +189,16 @@ bool sub_continued(const struct sub *s);
 
 /* Media side. RT: no alloc, no block. */
 void sub_start(struct sub *s, uint64_t now_ns);
-/* @s, just started, replaces @old in its slot: if @s was marked to
- * continue it (sub_set_continues) and plays the same timeline (PTP-aligned,
- * same rate, channels, latency and mediaclk offset), it takes @old's
- * jitter buffer and playout position, so the audio @old received and has
- * not played yet still plays. Returns whether it did. RT: pointer swaps. */
-bool sub_take_over(struct sub *s, struct sub *old);
+/* In place of sub_start() when @s replaces @old in its slot (their
+ * timescale flags set): if @s was marked to continue @old
+ * (sub_set_continues) and plays the same timeline (PTP-aligned, same
+ * rate, channels, latency and mediaclk offset), it drains @old's socket
+ * (kernel stamps + @clock_offset_ns, as sub_rx_drain) and takes @old's
+ * jitter buffer and playout position, keeping what queued on its own
+ * socket: the audio either address brought and nobody played yet still
+ * plays. Returns whether it did; if not, call sub_start(). RT. */
+bool sub_take_over(struct sub *s, struct sub *old, uint64_t now_ns,
+		   int64_t clock_offset_ns);
 /* Pass the media clock's timescale state on to the recorders. RT. */
 void sub_set_timescale_ok(struct sub *s, bool ok);
 /* Whether the media clock is on the timescale it keeps

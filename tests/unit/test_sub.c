@@ -1224,9 +1224,28 @@ static void test_sub_handover_on_one_timeline_loses_nothing(void **state)
 		assert_pkt(t, &b, k);
 }
 
+/* A datagram to @s's socket on the loopback. */
+static void udp_send_to(const struct sub *s, const uint8_t *buf, size_t len)
+{
+	struct sockaddr_in to;
+	socklen_t tolen = sizeof(to);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(getsockname(sub_fd(s), (struct sockaddr *)&to, &tolen),
+			 0);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(
+	    sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof(to)),
+	    (ssize_t)len);
+	close(fd);
+}
+
+
 /* The stream moved (its SDP gave a new address): the receiver opened
- * there takes over what the old one received and has not played, so the
- * move costs none of the audio already on its way (one latency). */
+ * there takes over what the old one received and has not played, what
+ * still waits in the old socket, and what reached its own socket before
+ * it was put in place, so the move costs none of the audio on its way. */
 static void test_sub_moved_stream_plays_what_the_old_address_brought(
     void **state)
 {
@@ -1234,6 +1253,9 @@ static void test_sub_moved_stream_plays_what_the_old_address_brought(
 	const struct stream *a = &stream_a;
 	struct sub *old;
 	char err[256] = "";
+	uint8_t buf[1500];
+	uint64_t now;
+	int64_t offset;
 	unsigned int k;
 
 	t->cfg.latency_ns = 5 * MS;
@@ -1247,24 +1269,33 @@ static void test_sub_moved_stream_plays_what_the_old_address_brought(
 	assert_non_null(t->s);
 	assert_int_equal(sub_add_recorder(t->s, t->rec), 0);
 	sub_set_continues(t->s);
-	sub_start(t->s, pkt_arrival(a, 9) + 20 * US);
-	assert_true(sub_take_over(t->s, old));
+	/* 10 and 11 wait in the old socket, 12 and 13 in the new one; the
+	 * kernel's stamps map to just before packet 13's arrival */
+	now = pkt_arrival(a, 13) + 20 * US;
+	offset = (int64_t)(now - realtime_ns());
+	for (k = 10; k < 14; k++)
+		udp_send_to(k < 12 ? old : t->s, buf, build_k(a, k, buf));
+	usleep(20 * 1000);
+	assert_true(sub_take_over(t->s, old, now, offset));
 	assert_true(sub_continued(t->s));
+	assert_int_equal(atomic_load(&sub_stats(old)->received), 12);
 	sub_destroy(old);
-	for (k = 10; k < 30; k++)
+	sub_rx_drain(t->s, now, offset);
+	assert_int_equal(STAT(t, received), 2);
+	for (k = 14; k < 30; k++)
 		send_pkt(t, a, k);
 	play_until(t, pkt_x(a, 30));
 	assert_int_equal(STAT(t, missing_frames), 0);
 	assert_int_equal(STAT(t, late), 0);
-	assert_int_equal(STAT(t, received), 20);
+	assert_int_equal(STAT(t, received), 18);
 	finish(t);
 	for (k = 0; k < 30; k++)
 		assert_pkt(t, a, k);
 }
 
-/* A moved stream on another timeline (a new mediaclk offset), or a new
- * receiver that is not a move: nothing is taken over, and the new one
- * times its stream itself. */
+/* A moved stream on another timeline (a new mediaclk offset) or latency,
+ * or a new receiver that is not a move: nothing is taken over, and the
+ * new one times its stream itself. */
 static void test_sub_take_over_only_a_move_on_the_same_timeline(void **state)
 {
 	struct ctx *t = *state;
@@ -1280,15 +1311,13 @@ static void test_sub_take_over_only_a_move_on_the_same_timeline(void **state)
 	moved = t->cfg;
 	s = sub_open(&moved, err, sizeof(err));
 	assert_non_null(s);
-	sub_start(s, pkt_arrival(a, 3));
-	assert_false(sub_take_over(s, t->s)); /* not marked as a move */
+	assert_false(sub_take_over(s, t->s, pkt_arrival(a, 3), 0));
 	sub_destroy(s);
 	moved.mediaclk_offset = 12345;
 	s = sub_open(&moved, err, sizeof(err));
 	assert_non_null(s);
 	sub_set_continues(s);
-	sub_start(s, pkt_arrival(a, 3));
-	assert_false(sub_take_over(s, t->s)); /* another timeline */
+	assert_false(sub_take_over(s, t->s, pkt_arrival(a, 3), 0));
 	assert_false(sub_continued(s));
 	sub_destroy(s);
 	moved.mediaclk_offset = t->cfg.mediaclk_offset;
@@ -1296,8 +1325,7 @@ static void test_sub_take_over_only_a_move_on_the_same_timeline(void **state)
 	s = sub_open(&moved, err, sizeof(err));
 	assert_non_null(s);
 	sub_set_continues(s);
-	sub_start(s, pkt_arrival(a, 3));
-	assert_false(sub_take_over(s, t->s)); /* another latency */
+	assert_false(sub_take_over(s, t->s, pkt_arrival(a, 3), 0));
 	sub_destroy(s);
 	/* the old receiver kept its buffer: it plays on */
 	for (k = 4; k < 10; k++)
@@ -1699,18 +1727,7 @@ test_sub_arrival_bursty_sender_step_keeps_its_alignment(void **state)
 /* A datagram to the subscription's own port, from loopback. */
 static void udp_send(const struct ctx *t, const uint8_t *buf, size_t len)
 {
-	struct sockaddr_in to;
-	socklen_t tolen = sizeof(to);
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(
-	    getsockname(sub_fd(t->s), (struct sockaddr *)&to, &tolen), 0);
-	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(
-	    sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof(to)),
-	    (ssize_t)len);
-	close(fd);
+	udp_send_to(t->s, buf, len);
 }
 
 static void test_sub_rx_drain_reads_socket_after_start(void **state)
