@@ -60,10 +60,28 @@ static int rename_node(struct d4ctl *ctl, const char *spec,
 	rc = d4ctl_http(ctl, &node, "PUT", "/node", body, &out);
 	json_decref(body);
 	if (rc == 0) {
+		char err[512];
+		int kept;
+
 		if (ctl->json)
 			d4ctl_print_json(out);
 		else
 			printf("%s is now called '%s'\n", node.name, name);
+		/* Its token was found by the old name: keep its uuid with it,
+		 * or the next command finds no token for the new name (a new
+		 * user was locked out by a rename). */
+		kept = d4ctl_remember_node(ctl, &node, err, sizeof(err));
+		if (kept > 0 && !ctl->json)
+			printf("d4ctl's config: [node %s] now holds the node's "
+			       "uuid, so its token is found under the new "
+			       "name\n",
+			       node.name);
+		else if (kept < 0)
+			d4ctl_err("name",
+				  "renamed, but its uuid could not be kept in "
+				  "d4ctl's config (%s): rename its [node %s] "
+				  "section to [node %s]",
+				  err, node.name, name);
 	}
 	json_decref(out);
 	return d4ctl_exit_code(rc);

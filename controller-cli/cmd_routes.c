@@ -59,12 +59,15 @@ int cmd_routes(struct d4ctl *ctl, int argc, char *argv[])
 		d4ctl_jstr(r, "state", state, sizeof(state));
 		if (!json_is_false(a) || !strcmp(state, "unresolved"))
 			continue;
-		printf("note: %s follows stream %s, no longer announced (its "
-		       "sender renamed or gone): it plays what still arrives "
-		       "and is unresolved after %s restarts; route it again\n",
-		       d4ctl_jstr(r, "rx", rx, sizeof(rx)),
-		       d4ctl_jstr(r, "from", from, sizeof(from)),
-		       d4ctl_jstr(r, "node", node, sizeof(node)));
+		d4ctl_jstr(r, "rx", rx, sizeof(rx));
+		printf("note: %s follows stream %s, not announced now (its "
+		       "sender stopped, restarted, renamed or gone): it plays "
+		       "what still arrives and follows the stream again by "
+		       "itself when it is announced under that name (also "
+		       "after %s restarts); if the sender was renamed: "
+		       "d4ctl unroute %s, then route the new name\n",
+		       rx, d4ctl_jstr(r, "from", from, sizeof(from)),
+		       d4ctl_jstr(r, "node", node, sizeof(node)), rx);
 	}
 	json_decref(routes);
 	/* the routes of the nodes that answered are shown; a node that

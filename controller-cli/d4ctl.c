@@ -351,6 +351,27 @@ const char *d4ctl_token_source(struct d4ctl *ctl, const struct d4ctl_node *node,
 	return buf;
 }
 
+int d4ctl_remember_node(struct d4ctl *ctl, const struct d4ctl_node *node,
+			char *err, size_t err_len)
+{
+	const struct d4ctl_config_node *cn;
+	enum d4ctl_token_from from;
+	const char *uuid;
+	char path[4096];
+	int rc;
+
+	if (!token_find(ctl, node, true, &from, &cn) ||
+	    from != D4CTL_TOKEN_CONFIG_NODE || !cn || cn->uuid[0])
+		return 0;
+	uuid = d4ctl_node_uuid(ctl, node);
+	if (!uuid || d4ctl_config_file(ctl, path, sizeof(path)) < 0)
+		return 0;
+	/* the section keeps its label, token, host and paired_at */
+	rc = d4ctl_config_store(path, uuid, cn->name, NULL, NULL, cn->token,
+				err, err_len);
+	return rc < 0 ? rc : 1;
+}
+
 int d4ctl_config_file(const struct d4ctl *ctl, char *buf, size_t len)
 {
 	if (ctl->config_path[0]) {

@@ -131,6 +131,14 @@ const char *d4ctl_token_source(struct d4ctl *ctl, const struct d4ctl_node *node,
 /* The node's uuid (GET /node, remembered for this run), or NULL. */
 const char *d4ctl_node_uuid(struct d4ctl *ctl, const struct d4ctl_node *node);
 
+/* After @node took a write with a token from a config section found by
+ * its label alone (a section written by hand, without a uuid): keep the
+ * node's uuid in that section, so the token is still found when the node
+ * is renamed. 1 when the file was changed, 0 when there was nothing to
+ * do, -errno with @err. */
+int d4ctl_remember_node(struct d4ctl *ctl, const struct d4ctl_node *node,
+			char *err, size_t err_len);
+
 /* The config file d4ctl reads and `login` writes: --config, else
  * $XDG_CONFIG_HOME/d4ctl/config or ~/.config/d4ctl/config. 0, or
  * -ENOENT (no HOME either). */

@@ -695,7 +695,9 @@ static int node_build(struct node *n)
 					.cfg = cfg,
 					.rec_dir = n->rec_dir,
 					.persist = state_persist,
-					.persist_ctx = n},
+					.persist_ctx = n,
+					.port_used = node_port_used,
+					.port_ctx = n},
 		       err, sizeof(err));
 	if (!n->tx || !n->rx)
 		goto out_err;

@@ -873,6 +873,34 @@ static int h_d4_vars(void *ctx, const struct api_req *r, json_t **out,
 	return 200;
 }
 
+int node_port_used(void *node, const struct sockaddr_in *a, char *err,
+		   size_t err_len)
+{
+	struct node *n = node;
+	struct d4_runtime *rt = relay_runtime(n->relay);
+	int handles[D4_MAX_PROGRAMS];
+	int i, count = d4_program_list(rt, handles, D4_MAX_PROGRAMS);
+
+	for (i = 0; i < count; i++) {
+		struct d4_program_info pi;
+
+		if (d4_program_info(rt, handles[i], &pi) < 0 ||
+		    pi.bind_kind != D4_BIND_UDP ||
+		    pi.bind_addr.sin_port != a->sin_port)
+			continue;
+		if (a->sin_addr.s_addr == pi.bind_addr.sin_addr.s_addr ||
+		    a->sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    pi.bind_addr.sin_addr.s_addr == htonl(INADDR_ANY) ||
+		    !net_is_multicast(a)) {
+			snprintf(err, err_len,
+				 "port %u: D4 loop '%s' receives on it (%s)",
+				 ntohs(a->sin_port), pi.name, pi.binding);
+			return -EADDRINUSE;
+		}
+	}
+	return 0;
+}
+
 int node_d4_bind(struct node *n, int handle, char *err, size_t err_len)
 {
 	struct d4_program_info pi;

@@ -121,6 +121,11 @@ bool node_name_ok(const char *s);
  * ADDR:PORT gets its socket, as a [d4] section's defaults would give it.
  * 0 (also for other loops), or -errno with the reason in @err. */
 int node_d4_bind(struct node *n, int handle, char *err, size_t err_len);
+/* rx_env.port_used: a D4 loop bound to UDP receives on @a's port (a
+ * unicast subscription binds 0.0.0.0 there and would take its packets).
+ * -EADDRINUSE with @err, or 0. */
+int node_port_used(void *node, const struct sockaddr_in *a, char *err,
+		   size_t err_len);
 /* Name channel @idx (0-based) of "tx"/"rx": 0, or an HTTP status with
  * the reason in @err. */
 int node_set_channel_name(struct node *n, bool tx, unsigned int idx,

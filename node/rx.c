@@ -343,7 +343,12 @@ struct rx_sub {
 	uint64_t leg_down_ns[SUB_LEGS];
 	struct log_ratelimit leg_rl;
 	struct log_ratelimit state_rl; /* its changes of state */
+	struct log_ratelimit move_rl;  /* its stream's moves (SAP, RAVENNA) */
 	const struct sub *state_sub; /* the receiver the state counts */
+	/* what the receivers it replaced counted: the state's counts go on
+	 * across a latency change or a move (a stream moved every few ms
+	 * by forged SAP read "late" with a third of its packets uncounted) */
+	uint64_t base_received, base_late, base_off;
 	bool sdp_ptp;		     /* its stream's SDP names a PTP clock */
 	/* the receiver's last arrival delay windows, for the safe latency */
 	int64_t win_min[RX_DELAY_WINDOWS], win_max[RX_DELAY_WINDOWS];
@@ -816,20 +821,32 @@ static int create_recording(struct rx *rx, struct rx_record *rec, char *err,
 
 /* Unicast subscriptions bind 0.0.0.0:PORT with SO_REUSEADDR: a second
  * one on a port would take the first one's packets without a word (an
- * attacker's report, also through IS-05). -EADDRINUSE, saying which,
+ * attacker's report, also through IS-05, and through a forged SAP
+ * announcement moving a subscription by name). -EADDRINUSE, saying which,
  * when a unicast leg of @sc is on a port another open subscription's
- * unicast leg receives on. */
-static int unicast_ports_free(const struct rx *rx, const struct sub_config *sc,
-			      char *err, size_t err_len)
+ * unicast leg (not @self's) or a D4 loop receives on. */
+static int unicast_ports_free(const struct rx *rx, const struct rx_sub *self,
+			      const struct sub_config *sc, char *err,
+			      size_t err_len)
 {
 	unsigned int i, l, m;
+	int rc;
 
+	for (l = 0; rx->env.port_used && l < sub_config_legs(sc); l++) {
+		const struct sockaddr_in *a = l ? &sc->addr2 : &sc->addr;
+
+		if (net_is_multicast(a))
+			continue;
+		rc = rx->env.port_used(rx->env.port_ctx, a, err, err_len);
+		if (rc < 0)
+			return rc;
+	}
 	for (i = 0; i < rx->nslots; i++) {
 		const struct rx_sub *o = &rx->subs[i];
 
 		/* one an IS-05 switch replaces is leaving: the new one
 		 * takes over its port at the switch */
-		if (!o->used || !o->sub || o->set.rx_until_ns)
+		if (o == self || !o->used || !o->sub || o->set.rx_until_ns)
 			continue;
 		for (l = 0; l < sub_config_legs(sc); l++) {
 			const struct sockaddr_in *a = l ? &sc->addr2 : &sc->addr;
@@ -895,7 +912,7 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 						  &sc, err, err_len) < 0)
 		return -EINVAL;
 	if (!s->stream[0]) {
-		rc = unicast_ports_free(rx, &sc, err, err_len);
+		rc = unicast_ports_free(rx, NULL, &sc, err, err_len);
 		if (rc < 0)
 			return rc;
 	}
@@ -922,6 +939,8 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 8);
 	r->state_rl =
 	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 10);
+	r->move_rl =
+	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 4);
 	r->seen.rl_change =
 	    (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 6);
 	substate_init(&r->state, !s->stream[0]);
@@ -995,6 +1014,17 @@ int rx_sub_delete(struct rx *rx, unsigned int slot, char *err, size_t err_len)
 
 static void report_one(struct rx_sub *r, bool flush);
 
+/* @old, just replaced (the media thread no longer feeds it): its counts
+ * carry on in the subscription's state. */
+static void carry_counts(struct rx_sub *r, const struct sub *old)
+{
+	const struct sub_stats *st = sub_stats(old);
+
+	r->base_received += atomic_load(&st->received);
+	r->base_late += atomic_load(&st->late);
+	r->base_off += atomic_load(&st->off_timeline);
+}
+
 int rx_sub_set_latency(struct rx *rx, unsigned int slot, uint64_t latency_ns,
 		       char *err, size_t err_len)
 {
@@ -1040,6 +1070,7 @@ int rx_sub_set_latency(struct rx *rx, unsigned int slot, uint64_t latency_ns,
 		report_one(r, true); /* what the old receiver held back */
 		media_set_sub(rx->env.media, slot, s);
 		r->sub = s;
+		carry_counts(r, prev);
 		sub_destroy(prev);
 		for (i = 0; i < r->nout; i++)
 			if (r->out[i].play)
@@ -1093,6 +1124,7 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 	struct sdp_stream st;
 	char err[256], addr[32];
 	unsigned int supp;
+	bool loud;
 
 	free(r->sdp_seen);
 	r->sdp_seen = strdup(sdp); /* not retried until it changes */
@@ -1111,6 +1143,14 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 	}
 	if (old && same_stream(&r->cfg, &sc))
 		return; /* a new version with nothing we use changed */
+	if (unicast_ports_free(rx, r, &sc, err, sizeof(err)) < 0) {
+		if (log_ratelimit_ok(&rx->stream_rl, &supp))
+			log_err("subscription %s: stream '%s': %s: not "
+				"followed there%s",
+				r->set.name, name, err,
+				supp ? " (and earlier ones not logged)" : "");
+		return;
+	}
 	s = open_receiver(rx, r, &sc, err, sizeof(err));
 	if (!s) {
 		if (log_ratelimit_ok(&rx->stream_rl, &supp))
@@ -1129,29 +1169,38 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 	r->nwin = 0; /* another path */
 	memset(&r->seen, 0, offsetof(struct rx_seen, rl));
 	net_endpoint_str(&sc.addr, addr, sizeof(addr));
-	log_info("subscription %s: stream '%s' (%s) %s %s, %u ch %s/%u, "
-		 "%u frames/packet, mediaclk offset %u",
-		 r->set.name, name, origin == DISCO_SAP ? "SAP" : "RAVENNA",
-		 old ? "moved to" : "at", addr, sc.channels,
-		 rtp_encoding_name(sc.enc), sc.rate, sc.fpp,
-		 sc.mediaclk_offset);
-	log_legs(r, &st);
+	/* Any host's SAP can move it every few ms (an attacker's flipper
+	 * logged 21 lines a second): a few moves per 10 s are said. */
+	loud = log_ratelimit_ok(&r->move_rl, &supp);
+	if (loud) {
+		log_info("subscription %s: stream '%s' (%s) %s %s, %u ch "
+			 "%s/%u, %u frames/packet, mediaclk offset %u%s",
+			 r->set.name, name,
+			 origin == DISCO_SAP ? "SAP" : "RAVENNA",
+			 old ? "moved to" : "at", addr, sc.channels,
+			 rtp_encoding_name(sc.enc), sc.rate, sc.fpp,
+			 sc.mediaclk_offset,
+			 supp ? " (and earlier moves not logged)" : "");
+		log_legs(r, &st);
+	}
 	if (old) {
 		char line[1024];
 
 		rx_format_stats(old, line, sizeof(line));
-		log_info("subscription %s: before the move: %s", r->set.name,
-			 line);
+		if (loud)
+			log_info("subscription %s: before the move: %s",
+				 r->set.name, line);
 		/* On another timeline (a new mediaclk offset, a stream timed
 		 * on arrival) the old buffer's positions mean nothing here. */
-		if (sub_continued(s))
+		if (loud && sub_continued(s))
 			log_info("subscription %s: what the old address "
 				 "brought plays out first",
 				 r->set.name);
-		else if (atomic_load(&sub_stats(old)->received))
+		else if (loud && atomic_load(&sub_stats(old)->received))
 			log_info("subscription %s: what the old address "
 				 "brought is dropped (another timeline)",
 				 r->set.name);
+		carry_counts(r, old);
 		sub_destroy(old);
 	}
 }
@@ -1628,9 +1677,9 @@ static void step_state(struct rx *rx, struct rx_sub *r, bool clock_settled)
 	unsigned int supp;
 	struct substate_input in = {
 	    .resolved = r->sub != NULL,
-	    .received = st ? GET(st->received) : 0,
-	    .late = st ? GET(st->late) : 0,
-	    .off = st ? GET(st->off_timeline) : 0,
+	    .received = r->base_received + (st ? GET(st->received) : 0),
+	    .late = r->base_late + (st ? GET(st->late) : 0),
+	    .off = r->base_off + (st ? GET(st->off_timeline) : 0),
 	    .arrival_timing = st && GET(st->arrival_timing),
 	    .expects_ptp = r->sdp_ptp || r->set.timing == SUB_TIMING_PTP,
 	    .clock_settled = clock_settled,
@@ -1640,12 +1689,14 @@ static void step_state(struct rx *rx, struct rx_sub *r, bool clock_settled)
 
 	if (r->sub != r->state_sub) {
 		/* a new receiver (a latency, a moved stream): its counters
-		 * start over; the path's arrival windows stay (a moved
-		 * stream forgot them) */
+		 * start over, but the state's go on from the ones it
+		 * replaced (carry_counts); the path's arrival windows stay
+		 * (a moved stream forgot them) */
+		if (!r->state_sub)
+			substate_rebase(&r->state, &in);
 		r->state_sub = r->sub;
 		r->windows_seen = st ? GET(st->delay_windows) : 0;
 		r->leg[0] = r->leg[1] = SUB_LEG_WAITING;
-		substate_rebase(&r->state, &in);
 	}
 	if (r->sub) {
 		take_windows(r);

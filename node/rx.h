@@ -120,6 +120,12 @@ struct rx_env {
 	/* Save the node's state; 0 or -errno (then the change is undone). */
 	int (*persist)(void *ctx);
 	void *persist_ctx;
+	/* Whether another receiver of the node's (a D4 loop) is bound to
+	 * unicast port @a->sin_port: -EADDRINUSE with @err, or 0. NULL: no
+	 * such receivers. */
+	int (*port_used)(void *ctx, const struct sockaddr_in *a, char *err,
+			 size_t err_len);
+	void *port_ctx;
 };
 
 /* The RX side of a node: its RX channels' bus and their file sinks. NULL

@@ -218,9 +218,18 @@ d4ctl name C bad_name 2>"$T/name.err" && fail "'bad_name' was taken"
 grep -q "400.*letters, digits and '-'" "$T/name.err" || fail "bad name: $(cat "$T/name.err")"
 d4ctl name C A 2>"$T/name.err" && fail "C was allowed to be called A"
 grep -q "409.*another node.*'A'" "$T/name.err" || fail "taken name: $(cat "$T/name.err")"
-d4ctl name C stage-c || fail "name C stage-c"
-# d4ctl's config knows C's token by name: the user renames its section.
-sed -i 's/^\[node C\]$/[node stage-c]/' "$T/d4ctl/config"
+d4ctl name C stage-c >"$T/name.out" || fail "name C stage-c"
+# d4ctl's config knew C's token by name only (a section written by
+# hand): d4ctl keeps C's uuid in it, and finds the token under the new
+# name (a new user was locked out by a rename).
+grep -q "^d4ctl's config: \[node C\] now holds the node's uuid" "$T/name.out" ||
+	fail "d4ctl name did not keep C's uuid: $(cat "$T/name.out")"
+python3 - "$T/d4ctl/config" <<'PY' || fail "C's section: $(cat "$T/d4ctl/config")"
+import re, sys
+text = open(sys.argv[1]).read()
+sec = re.search(r"^\[node C\]\n((?:(?!\[).*\n)*)", text, re.M).group(1)
+sys.exit(0 if re.search(r"^uuid = [0-9a-f-]{36}$", sec, re.M) and "token = " in sec else 1)
+PY
 list_names() {
 	for i in $(seq 1 40); do
 		d4ctl list --json >"$T/list.json" 2>"$T/list.err" &&

@@ -241,6 +241,25 @@ static void test_api_d4_exec_unbindable_is_refused_whole(void **state)
 	assert_int_equal(program_field("steal2", "pkts_in"), -1);
 	call(&r, "DELETE", "/subscriptions/held2", NULL, AUTH_TOKEN);
 	reply_free(&r);
+	/* and the other way: a unicast subscription on a loop's port
+	 * would take the loop's packets (an attacker moved one there by
+	 * forged SAP); refused */
+	port = free_port(SOCK_DGRAM);
+	snprintf(text, sizeof(text),
+		 "loop guard on udp 127.0.0.1:%u {\npkt = recv()\n}\n", port);
+	exec_text(&r, text);
+	assert_status(&r, 200);
+	reply_free(&r);
+	snprintf(text, sizeof(text),
+		 "{\"name\":\"thief\",\"address\":\"127.0.0.1:%u\","
+		 "\"channels\":2}",
+		 port);
+	call(&r, "POST", "/subscriptions", text, AUTH_TOKEN);
+	snprintf(want, sizeof(want),
+		 "port %u: D4 loop 'guard' receives on it (udp 127.0.0.1:%u)",
+		 port, port);
+	assert_error(&r, 409, want);
+	reply_free(&r);
 }
 
 /* state.json.tmp a directory: the state cannot be written. */
