@@ -95,17 +95,24 @@ static int draw_bank(const char *kind, const json_t *bank, const char *eol)
 	{
 		const json_t *pk = json_object_get(c, "peak_dbfs");
 		const json_t *rms = json_object_get(c, "rms_dbfs");
+		const json_t *rx = json_object_get(c, "rx");
 		int r = bar_cells(rms), p = bar_cells(pk), k;
-		char bar[BAR_WIDTH + 1], pks[16], rmss[16];
+		char bar[BAR_WIDTH + 1], pks[16], rmss[16], to[16] = "";
 
 		for (k = 0; k < BAR_WIDTH; k++)
 			bar[k] = k < r ? '#' : k < p ? '-' : ' ';
 		bar[BAR_WIDTH] = '\0';
 		fmt_db(pk, pks, sizeof(pks));
 		fmt_db(rms, rmss, sizeof(rmss));
-		printf("  %3" JSON_INTEGER_FORMAT " [%s] peak %s  rms %s%s\n",
-		       json_integer_value(json_object_get(c, "channel")), bar,
-		       pks, rmss, eol);
+		/* a subscription's channel: the RX channel it fills */
+		if (json_is_integer(rx))
+			snprintf(to, sizeof(to), " RX %-3" JSON_INTEGER_FORMAT,
+				 json_integer_value(rx));
+		else if (rx)
+			snprintf(to, sizeof(to), " %-6s", "-");
+		printf("  %3" JSON_INTEGER_FORMAT "%s [%s] peak %s  rms %s%s\n",
+		       json_integer_value(json_object_get(c, "channel")), to,
+		       bar, pks, rmss, eol);
 		lines++;
 	}
 	return lines;

@@ -1201,12 +1201,32 @@ static int h_meters(void *ctx, const struct api_req *r, json_t **out, char *err,
 			    flows,
 			    meter_json(flow_meter(tx_flow_sender(n->tx, i)),
 				       tx_flow_settings(n->tx, i)->name));
-	for (i = 0; i < rx_slots(n->rx); i++)
-		if (rx_sub_exists(n->rx, i) && rx_sub_receiver(n->rx, i))
-			json_array_append_new(
-			    subs,
-			    meter_json(sub_meter(rx_sub_receiver(n->rx, i)),
-				       rx_sub_settings(n->rx, i)->name));
+	for (i = 0; i < rx_slots(n->rx); i++) {
+		const struct sub_settings *ss = rx_sub_settings(n->rx, i);
+		json_t *m, *c;
+		size_t k;
+
+		if (!rx_sub_exists(n->rx, i) || !rx_sub_receiver(n->rx, i))
+			continue;
+		m = meter_json(sub_meter(rx_sub_receiver(n->rx, i)), ss->name);
+		/* the RX channel each stream channel fills, or null: a new
+		 * user could not tell two 2-channel streams' meters apart,
+		 * each filling one RX channel */
+		json_array_foreach(json_object_get(m, "channels"), k, c)
+		{
+			json_t *rxc = json_null();
+			unsigned int j;
+
+			for (j = 0; j < ss->nrx; j++)
+				if ((ss->nstream_ch ? ss->stream_ch[j] : j) ==
+				    k) {
+					rxc = json_integer(ss->rx[j] + 1);
+					break;
+				}
+			json_object_set_new(c, "rx", rxc);
+		}
+		json_array_append_new(subs, m);
+	}
 	*out = json_pack("{s:i,s:o,s:o}", "window_ms", METER_WINDOW_MS, "flows",
 			 flows, "subscriptions", subs);
 	return *out ? 200 : 500;

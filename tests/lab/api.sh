@@ -80,7 +80,7 @@ expect 201 "subscribe by name" "$r"
 # A unicast flow on A to B, and B's subscription to it.
 r=$(api 1 POST /flows '{"name":"mon","source":"program","channels":[1,2],"destination":"10.77.0.2:5010"}' "$TA")
 expect 201 "unicast flow" "$r"
-r=$(api 2 POST /subscriptions "{\"name\":\"mon\",\"address\":\"10.77.0.2:5010\",\"channels\":2,\"timing\":\"ptp\",\"latency_us\":100000,\"record\":{\"path\":\"mon.wav\",\"start\":$start,\"duration\":$secs}}" "$TB")
+r=$(api 2 POST /subscriptions "{\"name\":\"mon\",\"address\":\"10.77.0.2:5010\",\"channels\":2,\"rx_channels\":[4,3],\"timing\":\"ptp\",\"latency_us\":100000,\"record\":{\"path\":\"mon.wav\",\"start\":$start,\"duration\":$secs}}" "$TB")
 expect 201 "subscribe by address" "$r"
 pass "subscriptions by name and by address, a unicast flow: 201 each"
 
@@ -142,12 +142,20 @@ for b in banks:
 PY
 [ "$(grep -c '^subscription main ' <<<"$out")" = 2 ] ||
 	fail "d4ctl meters --count 2 did not draw twice: $out"
-grep -Eq '^ +2 \[#+-* *\] peak +-?[0-9]+\.[0-9]  rms +-[0-9]+\.[0-9]$' <<<"$out" ||
+grep -Eq '^ +2( RX [0-9]+ *| - *)? \[#+-* *\] peak +-?[0-9]+\.[0-9]  rms +-[0-9]+\.[0-9]$' <<<"$out" ||
 	fail "d4ctl meters: no bar for channel 2: $out"
+# each subscription channel says the RX channel it fills (mon: 1 -> RX 4,
+# 2 -> RX 3; main fills none)
+grep -Eq '^ +1 RX 4 +\[#+-* *\] peak' <<<"$out" && grep -Eq '^ +2 RX 3 +\[' <<<"$out" &&
+	grep -Eq '^ +2 - +\[' <<<"$out" ||
+	fail "d4ctl meters: no RX channel beside mon's channels: $out"
 python3 -c '
 import json, sys
 m = json.loads(sys.argv[1])
 assert sorted(b["name"] for b in m["subscriptions"]) == ["main", "mon"], m
+subs = {b["name"]: b for b in m["subscriptions"]}
+assert [c["rx"] for c in subs["mon"]["channels"]] == [4, 3], subs["mon"]
+assert [c["rx"] for c in subs["main"]["channels"]] == [None, None], subs["main"]
 ' "$js" || fail "d4ctl meters --json: $js"
 pass "meters: the file's peak and RMS on both subscriptions and both flows, >= 5 updates in 0.5 s; d4ctl meters --count 2 and --json"
 
