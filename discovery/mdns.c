@@ -35,6 +35,7 @@ struct mdns {
 	void *data;
 	enum mdns_state state;
 	bool state_reported;
+	bool registering; /* set_state() of avahi's start: said as info */
 	struct loop_timer *retry;
 	uint64_t retry_ns;
 	struct mdns_service *services;
@@ -115,7 +116,8 @@ static void set_state(struct mdns *m, enum mdns_state st, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (st == MDNS_STATE_RUNNING)
+	/* avahi registering its host name is how it starts: not trouble */
+	if (st == MDNS_STATE_RUNNING || m->registering)
 		log_info("mdns: %s", why);
 	else
 		log_warn("mdns: %s", why);
@@ -743,8 +745,10 @@ static void client_cb(AvahiClient *c, AvahiClientState state, void *data)
 				avahi_entry_group_reset(s->group);
 			s->established = false;
 		}
+		m->registering = state == AVAHI_CLIENT_S_REGISTERING;
 		set_state(m, MDNS_STATE_CONNECTING,
 			  "avahi-daemon is registering the host name");
+		m->registering = false;
 		break;
 	case AVAHI_CLIENT_CONNECTING:
 		set_state(m, MDNS_STATE_CONNECTING,

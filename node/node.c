@@ -656,6 +656,18 @@ static void name_channels(struct node *n)
 		snprintf(n->rx_name[i], sizeof(n->rx_name[i]), "%02u", i + 1);
 }
 
+/* tx_env.chan_name: a TX channel's name, NULL while it is its number. */
+static const char *tx_chan_name(void *ctx, unsigned int idx)
+{
+	struct node *n = ctx;
+	const char *name;
+
+	if (idx >= NODE_MAX_TX)
+		return NULL;
+	name = n->tx_name[idx];
+	return name[strspn(name, "0123456789")] ? name : NULL;
+}
+
 static int node_build(struct node *n)
 {
 	struct node_config *cfg = n->cfg;
@@ -688,7 +700,9 @@ static int node_build(struct node *n)
 					.cfg = cfg,
 					.node_name = cfg->name,
 					.persist = state_persist,
-					.persist_ctx = n});
+					.persist_ctx = n,
+					.chan_name = tx_chan_name,
+					.chan_ctx = n});
 	n->rx = rx_new(&(struct rx_env){.mc = n->mc,
 					.media = n->media,
 					.files = n->files,

@@ -809,6 +809,8 @@ static int h_channel_rename(void *ctx, const struct api_req *r, json_t **out,
 		ERR(507, "not saved: %s", strerror(-rc));
 	}
 	log_info("api: %s channel %lu named '%s'", dir, idx, name);
+	if (tx)
+		tx_publish_all(n->tx); /* the SDPs' i= names the channels */
 	*out = tx ? tx_channel_json(n, (unsigned int)idx - 1)
 		  : rx_channel_json(n, (unsigned int)idx - 1);
 	return 200;

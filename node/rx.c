@@ -1709,7 +1709,10 @@ static void step_state(struct rx *rx, struct rx_sub *r, bool clock_settled)
 	/* a flapping link changes it every second: 10 lines per 10 s */
 	if (!log_ratelimit_ok(&r->state_rl, &supp))
 		return;
-	if (r->state.state == SUB_RECEIVING)
+	/* receiving, and a stream found (unresolved -> waiting), are the
+	 * way up: said as info; the rest is trouble */
+	if (r->state.state == SUB_RECEIVING ||
+	    (r->state.state == SUB_WAITING && was == SUB_UNRESOLVED))
 		log_info("subscription %s: %s -> %s (%s)%s", r->set.name,
 			 substate_name(was), substate_name(r->state.state),
 			 r->state.reason,

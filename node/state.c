@@ -513,7 +513,7 @@ static void restore_names(struct node *n, json_t *names)
 	const char *dirs[2] = {"tx", "rx"}, *num;
 	char err[160];
 	json_t *v;
-	int k;
+	int k, named_tx = 0;
 
 	for (k = 0; k < 2; k++) {
 		json_object_foreach(json_object_get(names, dirs[k]), num, v)
@@ -531,6 +531,7 @@ static void restore_names(struct node *n, json_t *names)
 							  (unsigned int)idx - 1,
 							  json_string_value(v),
 							  err, sizeof(err))) {
+				named_tx += k == 0;
 				continue;
 			}
 			log_err(
@@ -538,6 +539,9 @@ static void restore_names(struct node *n, json_t *names)
 			    dirs[k], num, err);
 		}
 	}
+	/* the flows' SDPs (i=) name their channels: said anew */
+	if (named_tx)
+		tx_publish_all(n->tx);
 }
 
 static int restore_flow(struct node *n, json_t *o, char *err, size_t len)

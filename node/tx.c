@@ -113,7 +113,8 @@ static int flow_sdp(const struct tx *tx, const struct tx_flow *f,
 	struct sdp_stream st = {0};
 	struct mclock_status cs;
 	size_t off;
-	unsigned int c;
+	unsigned int c, base;
+	int src;
 	uint8_t mac[6];
 	int len;
 
@@ -124,12 +125,37 @@ static int flow_sdp(const struct tx *tx, const struct tx_flow *f,
 	snprintf(st.name, sizeof(st.name), "%s %s", tx->env.node_name,
 		 fc->name);
 	snprintf(session, session_len, "%s", st.name);
+	/* the channels by their TX names where named (PipeWire names its
+	 * channels from i=), else by source and number */
+	src = source_index(tx, fc->source);
+	for (c = 0, base = 0; src > 0 && c < (unsigned int)src; c++)
+		base += source_channels(tx->env.sources[c]);
 	off = (size_t)snprintf(st.info, sizeof(st.info),
 			       "%u channels: ", fc->nch);
-	for (c = 0; c < fc->nch && off < sizeof(st.info); c++)
-		off += (size_t)snprintf(st.info + off, sizeof(st.info) - off,
-					"%s%s %u", c ? ", " : "", fc->source,
-					fc->chans[c] + 1u);
+	for (c = 0; c < fc->nch; c++) {
+		const char *cn =
+		    src >= 0 && tx->env.chan_name
+			? tx->env.chan_name(tx->env.chan_ctx,
+					    base + fc->chans[c])
+			: NULL;
+		char one[96];
+		size_t n;
+
+		if (cn)
+			n = (size_t)snprintf(one, sizeof(one), "%s%s",
+					     c ? ", " : "", cn);
+		else
+			n = (size_t)snprintf(one, sizeof(one), "%s%s %u",
+					     c ? ", " : "", fc->source,
+					     fc->chans[c] + 1u);
+		/* whole names only (UTF-8 is not cut), "..." for the rest */
+		if (n >= sizeof(one) || off + n + 4 >= sizeof(st.info)) {
+			snprintf(st.info + off, sizeof(st.info) - off, "...");
+			break;
+		}
+		memcpy(st.info + off, one, n + 1);
+		off += n;
+	}
 	st.addr = fc->dest.sin_addr;
 	st.port = ntohs(fc->dest.sin_port);
 	st.ttl = net_is_multicast(&fc->dest) ? (int)fc->ttl : -1;

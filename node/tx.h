@@ -35,6 +35,11 @@ struct tx_env {
 	/* Save the node's state; 0 or -errno (then the change is undone). */
 	int (*persist)(void *ctx);
 	void *persist_ctx;
+	/* TX channel @idx's name (0-based over the sources' channels in
+	 * config order), or NULL while it has its default number: the SDP's
+	 * i= line names the channels. NULL: none named. */
+	const char *(*chan_name)(void *ctx, unsigned int idx);
+	void *chan_ctx;
 };
 
 struct tx *tx_new(const struct tx_env *env);

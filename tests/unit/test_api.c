@@ -1154,6 +1154,12 @@ static void test_api_channel_rename(void **state)
 	    member_str(json_array_get(member(j, "rx"), 1), "name"),
 	    "Return L abcdefghijklmnopqrstu");
 	json_decref(j);
+	/* the flow's SDP names its channels by their TX names (PipeWire
+	 * names its channels from i=; a new user's stayed "tone 1") */
+	j = get("/flows/main");
+	assert_non_null(strstr(member_str(j, "sdp"),
+			       "\r\ni=2 channels: Vox, program 2\r\n"));
+	json_decref(j);
 }
 
 /* ---- D4 ---- */
