@@ -58,22 +58,10 @@ INI
 d4_node $lab-h2 B "$T/B.ini" --run-seconds 300 # until told, below
 b=$!
 
-# SAP announcements of the Dante SDP from h1, once a second.
-cat >"$T/sap.py" <<'PY'
-import socket, struct, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
-             socket.inet_aton("10.77.0.1"))
-for _ in range(120):
-    # Read each time: the test changes the SDP under a running announcer.
-    sdp = open(sys.argv[1], "rb").read()
-    pkt = bytes([0x20, 0, 0x12, 0x34]) + socket.inet_aton("10.77.0.1") + \
-          b"application/sdp\0" + sdp
-    s.sendto(pkt, ("239.255.255.255", 9875))
-    time.sleep(0.5)
-PY
-d4_spawn "$T/sap.log" ip netns exec $lab-h1 python3 "$T/sap.py" "$T/dante.sdp"
+# SAP announcements of the Dante SDP from h1, twice a second (each reads
+# the file anew: the test changes the SDP under the running announcer).
+d4_spawn "$T/sap.log" ip netns exec $lab-h1 python3 "$D4_SRC/tests/tools/sap_announce.py" \
+	--count 120 "$T/dante.sdp"
 sap=$!
 # GStreamer first: starting it takes seconds on a loaded machine (it
 # says when it was not ready before its start), B's lookup meanwhile.

@@ -82,20 +82,8 @@ PY
 	mv "$T/victim.tmp" "$T/victim.sdp"
 }
 forge main
-cat >"$T/sap.py" <<'PY'
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
-             socket.inet_aton("10.77.0.1"))
-while True:
-    sdp = open(sys.argv[1], "rb").read()
-    pkt = bytes([0x20, 0, 0x66, 0x66]) + socket.inet_aton("10.77.0.1") + \
-          b"application/sdp\0" + sdp
-    s.sendto(pkt, ("239.255.255.255", 9875))
-    time.sleep(float(sys.argv[2]))
-PY
-d4_spawn "$T/sap.log" ip netns exec $lab-h1 python3 "$T/sap.py" "$T/victim.sdp" 0.1
+d4_spawn "$T/sap.log" ip netns exec $lab-h1 python3 "$D4_SRC/tests/tools/sap_announce.py" \
+	--hash 0x6666 --interval 0.1 "$T/victim.sdp"
 sap=$!
 d4_node $lab-h2 B "$T/B.ini" --run-seconds 300
 b=$!
@@ -127,21 +115,8 @@ cp "$T/victim.sdp" "$T/flip-alt.sdp"
 forge main
 cp "$T/victim.sdp" "$T/flip-main.sdp"
 flip_from=$(wc -l <"$T/B.log")
-ip netns exec $lab-h1 python3 - "$T/flip-main.sdp" "$T/flip-alt.sdp" <<'PY' ||
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
-             socket.inet_aton("10.77.0.1"))
-sdps = [open(f, "rb").read() for f in sys.argv[1:3]]
-end = time.time() + 12
-i = 0
-while time.time() < end:
-    i += 1
-    s.sendto(bytes([0x20, 0, 0x66, 0x66]) + socket.inet_aton("10.77.0.1") +
-             b"application/sdp\0" + sdps[i % 2], ("239.255.255.255", 9875))
-    time.sleep(0.02)
-PY
+ip netns exec $lab-h1 python3 "$D4_SRC/tests/tools/sap_announce.py" --hash 0x6666 \
+	--interval 0.02 --seconds 12 "$T/flip-main.sdp" "$T/flip-alt.sdp" ||
 	fail "the flipping forger failed"
 sleep 2 # the last state reports
 tail -n +$((flip_from + 1)) "$T/B.log" >"$T/flip.log"

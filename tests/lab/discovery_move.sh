@@ -89,21 +89,8 @@ announce() { # SDP: make it the one announced, with a new o= version
 	mv "$T/cur.tmp" "$T/cur.sdp"
 }
 announce main
-cat >"$T/sap.py" <<'PY'
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
-             socket.inet_aton("10.77.0.1"))
-while True:
-    # Read each time: the test changes the SDP under a running announcer.
-    sdp = open(sys.argv[1], "rb").read()
-    pkt = bytes([0x20, 0, 0x12, 0x35]) + socket.inet_aton("10.77.0.1") + \
-          b"application/sdp\0" + sdp
-    s.sendto(pkt, ("239.255.255.255", 9875))
-    time.sleep(0.25)
-PY
-d4_spawn "$T/sap.log" ip netns exec $lab-h1 python3 "$T/sap.py" "$T/cur.sdp"
+d4_spawn "$T/sap.log" ip netns exec $lab-h1 python3 "$D4_SRC/tests/tools/sap_announce.py" \
+	--hash 0x1235 --interval 0.25 "$T/cur.sdp"
 d4_node $lab-h2 B "$T/B.ini" --run-seconds 300
 b=$!
 d4_wait_log "$T/B.log" "subscription mv: stream 'moving' \(SAP\) at $g1:5004, 2 ch L24/48000" 15
