@@ -54,13 +54,15 @@ status_interval = 1
 [discovery]
 interface = eth0
 mdns = off
+# The largest latency: only a machine stall of 100 ms (the witness) can
+# make packets late; what is judged is the node's counting.
 [subscription u1]
 sdp = $T/uni.sdp
-latency = 20ms
+latency = 100ms
 [subscription s1]
 stream = victim
 interface = eth0
-latency = 20ms
+latency = 100ms
 INI
 # The forger's announcement: SDP file $1 as session "victim", at $2
 # (ADDR:PORT) when given; written where the announcer reads it.
@@ -128,13 +130,20 @@ echo "during the flipping: $moves moves said, $lines lines about s1"
 grep -q "earlier moves not logged" "$T/flip.log" ||
 	fail "(b) no move was left unsaid: $moves moves said, not rate-limited?"
 pass "(b) a forger moving s1 every 20 ms for 12 s: $moves moves said in $lines lines, the rest not logged (said so)"
-st=$(grep -E "subscription s1: receiving -> " "$T/flip.log" || true)
-[ -z "$st" ] || d4_stalled_over 500000 ||
-	fail "(c) s1 left 'receiving' while its stream was moved about and played on: $st"
-st=$(grep -E "subscription u1: receiving -> " "$T/B.log" || true)
-[ -z "$st" ] || d4_stalled_over 500000 ||
-	fail "(a) u1 left 'receiving' while s1 was forged onto its port: $st"
-pass "(c) s1 stayed 'receiving' through the moves; u1 stayed 'receiving' throughout"
+# Leaving 'receiving' is judged unless a machine stall past the latency
+# (the witness) made packets late: then it is said, not judged.
+left=$(grep -E "subscription (s1: receiving -> |u1: receiving -> )" "$T/B.log" || true)
+if [ -n "$left" ] && d4_stalled_over 99000; then
+	echo "a machine stall of $(d4_worst_stall) us (d4stall) made packets late: the states are not judged ($left)"
+else
+	st=$(grep -E "subscription s1: receiving -> " "$T/flip.log" || true)
+	[ -z "$st" ] ||
+		fail "(c) s1 left 'receiving' while its stream was moved about and played on: $st"
+	st=$(grep -E "subscription u1: receiving -> " "$T/B.log" || true)
+	[ -z "$st" ] ||
+		fail "(a) u1 left 'receiving' while s1 was forged onto its port: $st"
+	pass "(c) s1 stayed 'receiving' through the moves; u1 stayed 'receiving' throughout"
+fi
 kill -TERM $b
 d4_wait_pid $b 15 || fail "B exited with an error"
 kill -TERM $a
