@@ -54,20 +54,17 @@ int cmd_routes(struct d4ctl *ctl, int argc, char *argv[])
 	for (size_t i = 0; !ctl->json && i < json_array_size(routes); i++) {
 		json_t *r = json_array_get(routes, i);
 		json_t *a = json_object_get(r, "stream_announced");
-		char rx[128], from[128], node[128], state[32];
+		char rx[128], from[128], state[32];
 
 		d4ctl_jstr(r, "state", state, sizeof(state));
 		if (!json_is_false(a) || !strcmp(state, "unresolved"))
 			continue;
 		d4ctl_jstr(r, "rx", rx, sizeof(rx));
-		printf("note: %s follows stream %s, not announced now (its "
-		       "sender stopped, restarted, renamed or gone): it plays "
-		       "what still arrives and follows the stream again by "
-		       "itself when it is announced under that name (also "
-		       "after %s restarts); if the sender was renamed: "
-		       "d4ctl unroute %s, then route the new name\n",
-		       rx, d4ctl_jstr(r, "from", from, sizeof(from)),
-		       d4ctl_jstr(r, "node", node, sizeof(node)), rx);
+		printf("note: %s follows stream %s, not announced now: it "
+		       "comes back by itself when that name is announced "
+		       "again; if its sender was renamed, unroute %s and "
+		       "route the new name\n",
+		       rx, d4ctl_jstr(r, "from", from, sizeof(from)), rx);
 	}
 	json_decref(routes);
 	/* the routes of the nodes that answered are shown; a node that

@@ -69,11 +69,17 @@ void node_channels_changed(struct node *n)
 				   rx_stream_channels(n->rx));
 }
 
-void node_set_name(struct node *n, const char *name)
+void node_set_name(struct node *n, const char *name, bool restored)
 {
 	if (!strcmp(n->cfg->name, name))
 		return;
-	log_info("node: '%s' is now called '%s'", n->cfg->name, name);
+	/* a restart reads its saved name: not a rename happening now */
+	if (restored)
+		log_info("node: called '%s', its saved name (the config says "
+			 "'%s': a rename through the API is kept)",
+			 name, n->cfg->name);
+	else
+		log_info("node: '%s' is now called '%s'", n->cfg->name, name);
 	snprintf(n->cfg->name, sizeof(n->cfg->name), "%s", name);
 	if (n->disco)
 		disco_set_name(n->disco, name);

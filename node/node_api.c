@@ -141,7 +141,7 @@ static int h_node_update(void *ctx, const struct api_req *r, json_t **out,
 	snprintf(n->cfg->name, sizeof(n->cfg->name), "%s", old);
 	if (rc < 0)
 		ERR(507, "not saved: %s", strerror(-rc));
-	node_set_name(n, name);
+	node_set_name(n, name, false);
 	return h_node(ctx, r, out, err, err_len);
 }
 

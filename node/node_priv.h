@@ -107,8 +107,8 @@ struct node {
 
 /* node.c */
 /* Rename the node: mDNS, every flow's SDP and announcements. The caller
- * has checked @name. */
-void node_set_name(struct node *n, const char *name);
+ * has checked @name; @restored: the state's saved name, at start. */
+void node_set_name(struct node *n, const char *name, bool restored);
 /* TX and RX channel counts changed: tell mDNS. */
 void node_channels_changed(struct node *n);
 

@@ -502,7 +502,7 @@ void state_restore_name(struct node *n)
 	st = json_load_file(path, 0, NULL);
 	v = json_object_get(st, "node_name");
 	if (json_is_string(v) && node_name_ok(json_string_value(v)))
-		node_set_name(n, json_string_value(v));
+		node_set_name(n, json_string_value(v), true);
 	else if (v)
 		log_err("state: node name not restored: not a node name");
 	json_decref(st);

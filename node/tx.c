@@ -301,7 +301,20 @@ static void check_flow(const struct tx *tx, struct tx_flow *f)
 			 (int)sizeof(out[i].rule) - 1, out[i].rule);
 		if (strlen(now) + strlen(key) < sizeof(now))
 			strcat(now, key);
-		if (!strstr(f->findings, key))
+		if (strstr(f->findings, key))
+			continue;
+		/* a node without PTP (no [ptp]) has no PTP clock to name:
+		 * expected, not trouble (a new user read "warning ... error"
+		 * for the free-running nodes the docs set up) */
+		if (cs.state == MCLOCK_FREE_RUN &&
+		    !strcmp(out[i].rule, "aes67.ts-refclk"))
+			log_info("flow %s: %s %s: %s (this node runs without "
+				 "PTP: give it a [ptp] section for AES67 "
+				 "receivers)",
+				 f->set.name,
+				 aes67check_severity_name(out[i].severity),
+				 out[i].rule, out[i].msg);
+		else
 			log_warn("flow %s: %s %s: %s", f->set.name,
 				 aes67check_severity_name(out[i].severity),
 				 out[i].rule, out[i].msg);

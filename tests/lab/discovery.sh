@@ -180,7 +180,7 @@ if grep -q "stream 'A main' is no longer announced" "$T/B.log"; then
 	[ "$(announced)" = False ] || fail "B logged 'A main' gone, its API says announced: $(cat "$T/B-subs.json")"
 	env "$(d4_host_bus $lab-h2)" ip netns exec $lab-h2 "$D4CTL" routes \
 		>"$T/routes.txt" 2>&1 || true
-	grep -q "^note: .*follows stream .*A main.*not announced now.*by itself when it is announced" "$T/routes.txt" ||
+	grep -q "^note: .*follows stream .*A main.*not announced now: it comes back by itself when that name is announced again" "$T/routes.txt" ||
 		fail "d4ctl routes does not note the unannounced stream: $(cat "$T/routes.txt")"
 	pass "(b) 'A main' gone: B's subscription says stream_announced false; d4ctl routes notes it"
 else

@@ -248,7 +248,7 @@ kill $c
 d4_wait_pid $c 10 || fail "C did not stop cleanly"
 d4_node $lab-h4 C "$T/C.ini"
 c=$!
-d4_wait_log "$T/C.log" "node: 'C' is now called 'stage-c'" 10
+d4_wait_log "$T/C.log" "node: called 'stage-c', its saved name \(the config says 'C'" 10
 list_names A B stage-c
 d4ctl name stage-c C >/dev/null || fail "name stage-c C"
 list_names A B C
