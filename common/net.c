@@ -197,9 +197,14 @@ out_close:
 	return err;
 }
 
+/* net_udp_rx_open()'s failures to bind or join (control thread) */
+static struct log_ratelimit rx_open_rl =
+    LOG_RATELIMIT_INIT(10 * 1000 * 1000 * 1000ull, 5);
+
 int net_udp_rx_open(const struct sockaddr_in *addr, const char *ifname)
 {
 	int fd, err, ifindex, on = 1, off = 0, rcvbuf = 4 << 20;
+	unsigned int supp;
 	struct sockaddr_in bind_addr = *addr;
 
 	ifindex = ifindex_of(ifname);
@@ -238,7 +243,13 @@ int net_udp_rx_open(const struct sockaddr_in *addr, const char *ifname)
 		char ep[32];
 
 		err = -errno;
-		log_err("bind %s: %m", net_endpoint_str(addr, ep, sizeof(ep)));
+		/* the caller says it too; an address any host's SAP can
+		 * name must not log a line per announcement */
+		if (log_ratelimit_ok(&rx_open_rl, &supp))
+			log_err("bind %s: %s%s",
+				net_endpoint_str(addr, ep, sizeof(ep)),
+				strerror(-err),
+				supp ? " (and earlier ones not logged)" : "");
 		goto out_close;
 	}
 	if (net_is_multicast(addr)) {
@@ -249,7 +260,11 @@ int net_udp_rx_open(const struct sockaddr_in *addr, const char *ifname)
 		if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq,
 			       sizeof(mreq)) < 0) {
 			err = -errno;
-			log_err("IP_ADD_MEMBERSHIP: %m");
+			if (log_ratelimit_ok(&rx_open_rl, &supp))
+				log_err("IP_ADD_MEMBERSHIP: %s%s",
+					strerror(-err),
+					supp ? " (and earlier ones not logged)"
+					     : "");
 			goto out_close;
 		}
 	}

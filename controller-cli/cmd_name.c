@@ -19,7 +19,7 @@ static const char usage[] =
     "\n"
     "Name TX channel CHAN of NODE (with --rx: RX channel CHAN) NEW. CHAN is\n"
     "a number or the channel's current name. A name is 1-31 characters,\n"
-    "not only digits, dashes and commas, without '@' or '\"', and unique\n"
+    "not only digits and dashes, without '@', '\"' or ',', and unique\n"
     "among the node's TX (or RX) channels.\n";
 
 static int on_opt(void *data, int opt, const char *arg)

@@ -742,8 +742,10 @@ static bool good_channel_name(const char *s)
 
 	/* a no-break space (U+00A0) at either end, as a space: a name that
 	 * looks blank or padded */
+	/* no ',': a channel list's separator, in d4ctl's CHAN,CHAN@NODE
+	 * and in the SDP's i= line (a name "L, R" named three channels) */
 	if (!len || len >= NODE_CHANNEL_NAME_MAX ||
-	    strspn(s, "0123456789-,") == len || strpbrk(s, "@\"") ||
+	    strspn(s, "0123456789-") == len || strpbrk(s, "@\",") ||
 	    s[0] == ' ' || s[len - 1] == ' ' || !strncmp(s, "\xc2\xa0", 2) ||
 	    (len >= 2 && !strcmp(s + len - 2, "\xc2\xa0")))
 		return false;
@@ -762,10 +764,10 @@ int node_set_channel_name(struct node *n, bool tx, unsigned int idx,
 		    count);
 	if (!name || !good_channel_name(name))
 		ERR(400,
-		    "'name' must be 1-%d bytes of UTF-8, not only digits, "
-		    "dashes and commas, without '@', '\"', control "
-		    "characters or direction marks, not beginning or "
-		    "ending with a space",
+		    "'name' must be 1-%d bytes of UTF-8, not only digits "
+		    "and dashes, without '@', '\"', ',', control "
+		    "characters, line separators or direction marks, not "
+		    "beginning or ending with a space",
 		    NODE_CHANNEL_NAME_MAX - 1);
 	for (i = 0; i < count; i++)
 		if (i != idx && !strcmp(names[i], name))
@@ -875,6 +877,21 @@ static int h_d4_vars(void *ctx, const struct api_req *r, json_t **out,
 	return 200;
 }
 
+/* Whether receive sockets for @a and @b would share packets: a unicast
+ * (or 0.0.0.0) address is bound as 0.0.0.0:PORT with SO_REUSEADDR, so
+ * any two on a port clash, whatever addresses were given (an attacker's
+ * loop on 127.0.0.1:P took a subscription's 10.77.0.2:P); a multicast
+ * one is bound to its group, and clashes with the same group only (a
+ * socket takes the groups it joined alone: IP_MULTICAST_ALL off). */
+static bool ports_clash(const struct sockaddr_in *a,
+			const struct sockaddr_in *b)
+{
+	bool ma = net_is_multicast(a), mb = net_is_multicast(b);
+
+	return a->sin_port && a->sin_port == b->sin_port && ma == mb &&
+	       (!ma || a->sin_addr.s_addr == b->sin_addr.s_addr);
+}
+
 int node_port_used(void *node, const struct sockaddr_in *a, char *err,
 		   size_t err_len)
 {
@@ -888,17 +905,12 @@ int node_port_used(void *node, const struct sockaddr_in *a, char *err,
 
 		if (d4_program_info(rt, handles[i], &pi) < 0 ||
 		    pi.bind_kind != D4_BIND_UDP ||
-		    pi.bind_addr.sin_port != a->sin_port)
+		    !ports_clash(a, &pi.bind_addr))
 			continue;
-		if (a->sin_addr.s_addr == pi.bind_addr.sin_addr.s_addr ||
-		    a->sin_addr.s_addr == htonl(INADDR_ANY) ||
-		    pi.bind_addr.sin_addr.s_addr == htonl(INADDR_ANY) ||
-		    !net_is_multicast(a)) {
-			snprintf(err, err_len,
-				 "port %u: D4 loop '%s' receives on it (%s)",
-				 ntohs(a->sin_port), pi.name, pi.binding);
-			return -EADDRINUSE;
-		}
+		snprintf(err, err_len,
+			 "port %u: D4 loop '%s' receives on it (%s)",
+			 ntohs(a->sin_port), pi.name, pi.binding);
+		return -EADDRINUSE;
 	}
 	return 0;
 }
@@ -924,19 +936,14 @@ int node_d4_bind(struct node *n, int handle, char *err, size_t err_len)
 		for (unsigned int l = 0; l < sub_config_legs(sc); l++) {
 			const struct sockaddr_in *a = l ? &sc->addr2 : &sc->addr;
 
-			if (!a->sin_port ||
-			    a->sin_port != pi.bind_addr.sin_port)
+			if (!ports_clash(a, &pi.bind_addr))
 				continue;
-			if (a->sin_addr.s_addr == pi.bind_addr.sin_addr.s_addr ||
-			    a->sin_addr.s_addr == htonl(INADDR_ANY) ||
-			    pi.bind_addr.sin_addr.s_addr == htonl(INADDR_ANY)) {
-				snprintf(err, err_len,
-					 "%s: subscription '%s' receives on "
-					 "that port%s",
-					 pi.binding, sc->name,
-					 l ? " (its second leg)" : "");
-				return -EADDRINUSE;
-			}
+			snprintf(err, err_len,
+				 "%s: subscription '%s' receives on that "
+				 "port%s",
+				 pi.binding, sc->name,
+				 l ? " (its second leg)" : "");
+			return -EADDRINUSE;
 		}
 	}
 	/* a [d4] section's defaults: no interface (the default route's),

@@ -824,7 +824,8 @@ static int create_recording(struct rx *rx, struct rx_record *rec, char *err,
  * attacker's report, also through IS-05, and through a forged SAP
  * announcement moving a subscription by name). -EADDRINUSE, saying which,
  * when a unicast leg of @sc is on a port another open subscription's
- * unicast leg (not @self's) or a D4 loop receives on. */
+ * unicast leg (not @self's) receives on, or a leg on one a D4 loop
+ * receives on (rx_env.port_used: the same group, or any unicast). */
 static int unicast_ports_free(const struct rx *rx, const struct rx_sub *self,
 			      const struct sub_config *sc, char *err,
 			      size_t err_len)
@@ -835,8 +836,6 @@ static int unicast_ports_free(const struct rx *rx, const struct rx_sub *self,
 	for (l = 0; rx->env.port_used && l < sub_config_legs(sc); l++) {
 		const struct sockaddr_in *a = l ? &sc->addr2 : &sc->addr;
 
-		if (net_is_multicast(a))
-			continue;
 		rc = rx->env.port_used(rx->env.port_ctx, a, err, err_len);
 		if (rc < 0)
 			return rc;
@@ -1143,6 +1142,23 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 	}
 	if (old && same_stream(&r->cfg, &sc))
 		return; /* a new version with nothing we use changed */
+	/* SAP and RAVENNA name multicast streams: a unicast address in an
+	 * announcement (any host's) would only squat a port of this node
+	 * that a route or a D4 loop may want (an attacker's) */
+	if (!net_is_multicast(&sc.addr) ||
+	    (sub_config_legs(&sc) == 2 && !net_is_multicast(&sc.addr2))) {
+		if (log_ratelimit_ok(&rx->stream_rl, &supp))
+			log_err("subscription %s: stream '%s': its SDP names "
+				"a unicast address (%s): a stream by name is "
+				"a multicast one; not followed%s",
+				r->set.name, name,
+				net_endpoint_str(net_is_multicast(&sc.addr)
+						     ? &sc.addr2
+						     : &sc.addr,
+						 addr, sizeof(addr)),
+				supp ? " (and earlier ones not logged)" : "");
+		return;
+	}
 	if (unicast_ports_free(rx, r, &sc, err, sizeof(err)) < 0) {
 		if (log_ratelimit_ok(&rx->stream_rl, &supp))
 			log_err("subscription %s: stream '%s': %s: not "

@@ -104,15 +104,17 @@ bool settings_text_readable(const char *v)
 	for (; *u; u++) {
 		if (*u < 0x20 || *u == 0x7f)
 			return false;
-		/* C1 controls (U+0080-009F), and the marks and overrides
-		 * that turn text around (U+200E-200F, U+202A-202E,
-		 * U+2066-2069): a name shown in another controller must
-		 * read as it is */
+		/* C1 controls (U+0080-009F), the line and paragraph
+		 * separators (U+2028-2029: a reader that splits lines on
+		 * them saw an SDP line in a channel name, an attacker's),
+		 * and the marks and overrides that turn text around
+		 * (U+200E-200F, U+202A-202E, U+2066-2069): a name shown in
+		 * another controller must read as it is */
 		if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
 			return false;
 		if (u[0] == 0xe2 && u[1] == 0x80 &&
 		    (u[2] == 0x8e || u[2] == 0x8f ||
-		     (u[2] >= 0xaa && u[2] <= 0xae)))
+		     (u[2] >= 0xa8 && u[2] <= 0xae)))
 			return false;
 		if (u[0] == 0xe2 && u[1] == 0x81 && u[2] >= 0xa6 &&
 		    u[2] <= 0xa9)

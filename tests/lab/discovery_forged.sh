@@ -2,10 +2,10 @@
 # Discovery lab: forged SAP against a subscription by name. SAP has no
 # authentication: any host can announce any session name. What one
 # forger must not do (an attacker's reports):
-# (a) move a by-name subscription onto a unicast port that another
-#     subscription or a D4 loop of the node receives on: it would take
-#     their packets (both bind 0.0.0.0:PORT). Refused, said, and the
-#     other route plays on.
+# (a) move a by-name subscription onto a unicast port (it would take
+#     another route's or a D4 loop's packets: they bind 0.0.0.0:PORT,
+#     or squat a port one may want), or onto a group and port a D4 loop
+#     receives on. Refused, said, and the other route plays on.
 # (b) flood the log by moving the stream every few ms: a few moves per
 #     10 s are said.
 # (c) make a live route read dead or late while it is moved about: the
@@ -93,20 +93,21 @@ d4_wait_log "$T/B.log" "subscription s1: stream 'victim' \(SAP\) at 239.69.78.1:
 d4_wait_log "$T/B.log" "subscription s1: waiting -> receiving" 15
 d4_wait_log "$T/B.log" "subscription u1: waiting -> receiving" 15
 d4_wait_log "$T/B.log" "api: listening" 5
-# A D4 loop of B's on unicast port 7000.
+# A D4 loop of B's on a group's port.
 D4_TOKEN=$(cat "$D4_STATE_DIR/B/token") ip netns exec $lab-h2 "$D4CTL" \
-	exec 10.77.0.2:8080 'loop spare on udp 10.77.0.2:7000 {
+	exec 10.77.0.2:8080 'loop spare on udp 239.69.78.9:7000 {
 pkt = recv()
 }' >/dev/null || fail "d4ctl exec of loop spare"
 
-# (a) onto u1's port, then onto the loop's
+# (a) onto u1's unicast port (SAP names multicast streams), then onto
+# the loop's group and port
 forge main 10.77.0.2:6000
-d4_wait_log "$T/B.log" "subscription s1: stream 'victim': port 6000: subscription 'u1' receives on it .*: not followed there" 10
-forge main 10.77.0.2:7000
-d4_wait_log "$T/B.log" "subscription s1: stream 'victim': port 7000: D4 loop 'spare' receives on it .*: not followed there" 10
-grep -q "subscription s1: stream 'victim' (SAP) moved to 10.77.0.2" "$T/B.log" &&
-	fail "s1 followed the forged SDP onto a unicast port in use: $(grep 'moved to' "$T/B.log")"
-pass "(a) a forged SDP onto u1's unicast port and onto a D4 loop's: refused, said, not followed"
+d4_wait_log "$T/B.log" "subscription s1: stream 'victim': its SDP names a unicast address \(10.77.0.2:6000\): a stream by name is a multicast one; not followed" 10
+forge main 239.69.78.9:7000
+d4_wait_log "$T/B.log" "subscription s1: stream 'victim': port 7000: D4 loop 'spare' receives on it \(udp 239.69.78.9:7000\): not followed there" 10
+grep -Eq "subscription s1: stream 'victim' \(SAP\) moved to (10.77.0.2|239.69.78.9)" "$T/B.log" &&
+	fail "s1 followed a forged SDP: $(grep 'moved to' "$T/B.log")"
+pass "(a) a forged SDP onto u1's unicast port and onto a D4 loop's group: refused, said, not followed"
 
 # (b, c) moved between main and alt every 20 ms for 12 s (past a 10 s
 # window of the log limit), by one forger

@@ -1121,6 +1121,13 @@ static void test_api_channel_rename(void **state)
 	    {"PUT", "/channels/tx/1", "{\"name\":\"a\\u0085b\"}", 400,
 	     BAD_NAME},
 	    {"PUT", "/channels/tx/1", "{\"name\":\"\\u00a0\"}", 400, BAD_NAME},
+	    /* a line separator (a reader splitting lines on it saw an SDP
+	     * line in the i= line), a comma (a list's separator) */
+	    {"PUT", "/channels/tx/1", "{\"name\":\"L\\u2028c=IN IP4 1.2.3.4\"}",
+	     400, BAD_NAME},
+	    {"PUT", "/channels/tx/1", "{\"name\":\"R\\u2029m=audio 9\"}", 400,
+	     BAD_NAME},
+	    {"PUT", "/channels/tx/1", "{\"name\":\"L, R\"}", 400, BAD_NAME},
 	    {"PUT", "/channels/rx/1", NULL, 400, "PUT needs {\"name\": NAME}"},
 	};
 	json_t *j, *tx;

@@ -260,6 +260,26 @@ static void test_api_d4_exec_unbindable_is_refused_whole(void **state)
 		 port, port);
 	assert_error(&r, 409, want);
 	reply_free(&r);
+	/* a unicast socket is bound to 0.0.0.0 whatever address it was
+	 * given: a loop on another local address of a subscription's port
+	 * takes its packets too (an attacker's); refused */
+	port = free_port(SOCK_DGRAM);
+	snprintf(text, sizeof(text),
+		 "{\"name\":\"held3\",\"address\":\"127.0.0.1:%u\","
+		 "\"channels\":2}",
+		 port);
+	call(&r, "POST", "/subscriptions", text, AUTH_TOKEN);
+	assert_status(&r, 201);
+	reply_free(&r);
+	snprintf(text, sizeof(text),
+		 "loop steal3 on udp 127.0.0.2:%u {\npkt = recv()\n}\n", port);
+	exec_text(&r, text);
+	snprintf(want, sizeof(want),
+		 "udp 127.0.0.2:%u: subscription 'held3' receives on that port",
+		 port);
+	assert_error(&r, 400, want);
+	reply_free(&r);
+	assert_int_equal(program_field("steal3", "pkts_in"), -1);
 }
 
 /* state.json.tmp a directory: the state cannot be written. */
