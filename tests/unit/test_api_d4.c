@@ -158,9 +158,48 @@ static void test_api_d4_exec_on_udp_binds_and_relays(void **state)
 	close(p.fd);
 }
 
+/* A loop @loop on @loop_ip at the port of subscription @sub (made on
+ * 127.0.0.1, on its second leg's port with @leg2) is refused: it would
+ * take the subscription's packets. */
+static void loop_refused_on_sub_port(const char *sub, const char *loop,
+				     const char *loop_ip, bool leg2)
+{
+	unsigned int port = free_port(SOCK_DGRAM),
+		     port2 = leg2 ? free_port(SOCK_DGRAM) : 0;
+	char text[512], want[256], path[64];
+	struct reply r;
+
+	if (leg2)
+		snprintf(text, sizeof(text),
+			 "{\"name\":\"%s\",\"address\":\"127.0.0.1:%u\","
+			 "\"address2\":\"127.0.0.1:%u\",\"channels\":2}",
+			 sub, port, port2);
+	else
+		snprintf(text, sizeof(text),
+			 "{\"name\":\"%s\",\"address\":\"127.0.0.1:%u\","
+			 "\"channels\":2}",
+			 sub, port);
+	call(&r, "POST", "/subscriptions", text, AUTH_TOKEN);
+	assert_status(&r, 201);
+	reply_free(&r);
+	snprintf(text, sizeof(text), "loop %s on udp %s:%u {\npkt = recv()\n}\n",
+		 loop, loop_ip, leg2 ? port2 : port);
+	exec_text(&r, text);
+	snprintf(want, sizeof(want),
+		 "udp %s:%u: subscription '%s' receives on that port%s",
+		 loop_ip, leg2 ? port2 : port, sub,
+		 leg2 ? " (its second leg)" : "");
+	assert_error(&r, 400, want);
+	reply_free(&r);
+	assert_int_equal(program_field(loop, "pkts_in"), -1);
+	snprintf(path, sizeof(path), "/subscriptions/%s", sub);
+	call(&r, "DELETE", path, NULL, AUTH_TOKEN);
+	reply_free(&r);
+}
+
 static void test_api_d4_exec_unbindable_is_refused_whole(void **state)
 {
-	unsigned int port = free_port(SOCK_DGRAM), port2;
+	unsigned int port = free_port(SOCK_DGRAM);
 	int fd = udp_on(port);
 	struct reply r;
 	char text[256], want[128];
@@ -200,47 +239,13 @@ static void test_api_d4_exec_unbindable_is_refused_whole(void **state)
 	/* a subscription's port: the node's own sockets share ports
 	 * (SO_REUSEADDR), and the loop would take the subscription's
 	 * packets; refused */
-	port = free_port(SOCK_DGRAM);
-	snprintf(text, sizeof(text),
-		 "{\"name\":\"held\",\"address\":\"127.0.0.1:%u\","
-		 "\"channels\":2}",
-		 port);
-	call(&r, "POST", "/subscriptions", text, AUTH_TOKEN);
-	assert_status(&r, 201);
-	reply_free(&r);
-	snprintf(text, sizeof(text),
-		 "loop steal on udp 127.0.0.1:%u {\npkt = recv()\n}\n", port);
-	exec_text(&r, text);
-	snprintf(want, sizeof(want),
-		 "udp 127.0.0.1:%u: subscription 'held' receives on that port",
-		 port);
-	assert_error(&r, 400, want);
-	reply_free(&r);
-	assert_int_equal(program_field("steal", "pkts_in"), -1);
-	call(&r, "DELETE", "/subscriptions/held", NULL, AUTH_TOKEN);
-	reply_free(&r);
+	loop_refused_on_sub_port("held", "steal", "127.0.0.1", false);
 	/* nor a second leg's port (ST 2022-7: an attacker bound it) */
-	port = free_port(SOCK_DGRAM);
-	port2 = free_port(SOCK_DGRAM);
-	snprintf(text, sizeof(text),
-		 "{\"name\":\"held2\",\"address\":\"127.0.0.1:%u\","
-		 "\"address2\":\"127.0.0.1:%u\",\"channels\":2}",
-		 port, port2);
-	call(&r, "POST", "/subscriptions", text, AUTH_TOKEN);
-	assert_status(&r, 201);
-	reply_free(&r);
-	snprintf(text, sizeof(text),
-		 "loop steal2 on udp 127.0.0.1:%u {\npkt = recv()\n}\n", port2);
-	exec_text(&r, text);
-	snprintf(want, sizeof(want),
-		 "udp 127.0.0.1:%u: subscription 'held2' receives on that "
-		 "port (its second leg)",
-		 port2);
-	assert_error(&r, 400, want);
-	reply_free(&r);
-	assert_int_equal(program_field("steal2", "pkts_in"), -1);
-	call(&r, "DELETE", "/subscriptions/held2", NULL, AUTH_TOKEN);
-	reply_free(&r);
+	loop_refused_on_sub_port("held2", "steal2", "127.0.0.1", true);
+	/* a unicast socket is bound to 0.0.0.0 whatever address it was
+	 * given: a loop on another local address of a subscription's port
+	 * takes its packets too (an attacker's) */
+	loop_refused_on_sub_port("held3", "steal3", "127.0.0.2", false);
 	/* and the other way: a unicast subscription on a loop's port
 	 * would take the loop's packets (an attacker moved one there by
 	 * forged SAP); refused */
@@ -260,26 +265,6 @@ static void test_api_d4_exec_unbindable_is_refused_whole(void **state)
 		 port, port);
 	assert_error(&r, 409, want);
 	reply_free(&r);
-	/* a unicast socket is bound to 0.0.0.0 whatever address it was
-	 * given: a loop on another local address of a subscription's port
-	 * takes its packets too (an attacker's); refused */
-	port = free_port(SOCK_DGRAM);
-	snprintf(text, sizeof(text),
-		 "{\"name\":\"held3\",\"address\":\"127.0.0.1:%u\","
-		 "\"channels\":2}",
-		 port);
-	call(&r, "POST", "/subscriptions", text, AUTH_TOKEN);
-	assert_status(&r, 201);
-	reply_free(&r);
-	snprintf(text, sizeof(text),
-		 "loop steal3 on udp 127.0.0.2:%u {\npkt = recv()\n}\n", port);
-	exec_text(&r, text);
-	snprintf(want, sizeof(want),
-		 "udp 127.0.0.2:%u: subscription 'held3' receives on that port",
-		 port);
-	assert_error(&r, 400, want);
-	reply_free(&r);
-	assert_int_equal(program_field("steal3", "pkts_in"), -1);
 }
 
 /* state.json.tmp a directory: the state cannot be written. */
