@@ -97,11 +97,15 @@ static void start_flow(struct media *m, struct flow *f, uint64_t now_ns)
 	flow_start(f, now_ns);
 }
 
-static void start_sub(struct media *m, struct sub *s, uint64_t now_ns)
+/* ... in place of @prev (NULL: none), whose buffered audio it takes over
+ * if it continues @prev's stream (sub_take_over). */
+static void start_sub(struct media *m, struct sub *s, struct sub *prev,
+		      uint64_t now_ns, int64_t clock_off)
 {
 	sub_set_timescale_ok(s, m->timescale_ok);
 	sub_set_timescale_known(s, m->timescale_known);
-	sub_start(s, now_ns);
+	if (!prev || !sub_take_over(s, prev, now_ns, clock_off))
+		sub_start(s, now_ns);
 }
 
 static void shrink(struct media *m)
@@ -112,7 +116,8 @@ static void shrink(struct media *m)
 		m->nsubs--;
 }
 
-/* Apply a pending table change. RT: pointer stores only. */
+/* Apply a pending table change. RT: pointer stores, and for a moved
+ * stream one non-blocking drain of the old socket (sub_take_over). */
 static void apply_req(struct media *m, uint64_t now_ns, int64_t clock_off)
 {
 	unsigned int seq =
@@ -133,11 +138,7 @@ static void apply_req(struct media *m, uint64_t now_ns, int64_t clock_off)
 
 		m->subs[r->slot] = r->obj;
 		if (r->obj) {
-			sub_set_timescale_ok(r->obj, m->timescale_ok);
-			sub_set_timescale_known(r->obj, m->timescale_known);
-			if (!prev ||
-			    !sub_take_over(r->obj, prev, now_ns, clock_off))
-				sub_start(r->obj, now_ns);
+			start_sub(m, r->obj, prev, now_ns, clock_off);
 			if (r->slot >= m->nsubs)
 				m->nsubs = r->slot + 1;
 		}
@@ -278,7 +279,7 @@ static void *media_main(void *arg)
 			start_flow(m, m->flows[i], now);
 	for (i = 0; i < m->nsubs; i++)
 		if (m->subs[i])
-			start_sub(m, m->subs[i], now);
+			start_sub(m, m->subs[i], NULL, now, 0);
 	if (m->rxbus) {
 		rxbus_set_timescale_ok(m->rxbus, m->timescale_ok);
 		rxbus_start(m->rxbus, now);

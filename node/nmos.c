@@ -256,21 +256,6 @@ static json_t *build_device(struct nmos *m)
 	return o;
 }
 
-/* TX channel number (0-based) of channel @c of flow @fc. */
-static unsigned int tx_channel(struct nmos *m, const struct flow_config *fc,
-			       unsigned int c)
-{
-	struct node *n = m->n;
-	unsigned int i, off = 0;
-
-	for (i = 0; i < n->cfg->nsources; i++) {
-		if (!strcmp(n->cfg->sources[i].name, fc->source))
-			return off + fc->chans[c];
-		off += source_channels(n->sources[i]);
-	}
-	return fc->chans[c];
-}
-
 static json_t *build_source(struct nmos *m, struct nmos_sender *s,
 			    const struct flow_config *fc)
 {
@@ -281,7 +266,7 @@ static json_t *build_source(struct nmos *m, struct nmos_sender *s,
 	snprintf(desc, sizeof(desc), "channels of source %s", fc->source);
 	o = core(s->source_id, fc->name, desc);
 	for (c = 0; c < fc->nch; c++) {
-		t = tx_channel(m, fc, c);
+		t = tx_flow_channel(m->n->tx, fc, c);
 		json_array_append_new(
 		    ch, json_pack("{s:s}", "label",
 				  t < NODE_MAX_TX ? m->n->tx_name[t] : "?"));

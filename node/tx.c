@@ -113,8 +113,7 @@ static int flow_sdp(const struct tx *tx, const struct tx_flow *f,
 	struct sdp_stream st = {0};
 	struct mclock_status cs;
 	size_t off;
-	unsigned int c, base;
-	int src;
+	unsigned int c;
 	uint8_t mac[6];
 	int len;
 
@@ -127,16 +126,13 @@ static int flow_sdp(const struct tx *tx, const struct tx_flow *f,
 	snprintf(session, session_len, "%s", st.name);
 	/* the channels by their TX names where named (PipeWire names its
 	 * channels from i=), else by source and number */
-	src = source_index(tx, fc->source);
-	for (c = 0, base = 0; src > 0 && c < (unsigned int)src; c++)
-		base += source_channels(tx->env.sources[c]);
 	off = (size_t)snprintf(st.info, sizeof(st.info),
 			       "%u channels: ", fc->nch);
 	for (c = 0; c < fc->nch; c++) {
 		const char *cn =
-		    src >= 0 && tx->env.chan_name
+		    tx->env.chan_name
 			? tx->env.chan_name(tx->env.chan_ctx,
-					    base + fc->chans[c])
+					    tx_flow_channel(tx, fc, c))
 			: NULL;
 		char one[96];
 		size_t n;
@@ -727,6 +723,20 @@ bool tx_list_orphaned(const struct tx *tx, const char *name)
 		if (!strcmp(tx->orphans[i], name))
 			return true;
 	return false;
+}
+
+unsigned int tx_flow_channel(const struct tx *tx, const struct flow_config *fc,
+			     unsigned int c)
+{
+	const struct node_config *cfg = tx->env.cfg;
+	unsigned int i, off = 0;
+
+	for (i = 0; i < cfg->nsources; i++) {
+		if (!strcmp(cfg->sources[i].name, fc->source))
+			return off + fc->chans[c];
+		off += source_channels(tx->env.sources[i]);
+	}
+	return fc->chans[c];
 }
 
 unsigned int tx_channels(const struct tx *tx)

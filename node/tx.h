@@ -92,6 +92,10 @@ const char *tx_flow_list2(const struct tx *tx, unsigned int slot);
 bool tx_list_orphaned(const struct tx *tx, const char *name);
 /* TX channels: the sources' channels. */
 unsigned int tx_channels(const struct tx *tx);
+/* The TX channel (0-based: the sources' channels in config order) that
+ * channel @c of flow @fc carries. */
+unsigned int tx_flow_channel(const struct tx *tx, const struct flow_config *fc,
+			     unsigned int c);
 
 /* The --verbose status and the "final:" lines. */
 size_t tx_status(const struct tx *tx, char *buf, size_t len, size_t off);
