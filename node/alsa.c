@@ -33,10 +33,17 @@
 #define WRITER_ALIVE_NS (50 * 1000 * 1000ull)
 /* Readers wait for positions the other side is late with, its thread
  * having stalled (docs/architecture.md "Stalls"): a flow for a capture at
- * most this long, so that it still sends within the 20 ms after which it
- * skips ahead; the playback thread while the card holds enough, looking
- * again every PLAY_POLL_NS. */
-#define CAP_WAIT_MAX_NS (15 * 1000 * 1000ull)
+ * most this long past its send time, inside the 50 ms after which the
+ * capture thread counts as gone (WRITER_ALIVE_NS) and the 100 ms after
+ * which the flow skips ahead (flow.c FLOW_MAX_CATCHUP_NS); the playback
+ * thread while the card holds enough, looking again every PLAY_POLL_NS.
+ * The wait is what rides a stall out: a sample is in the ring at worst a
+ * period and the converter's look-ahead after it was taken, so a stall of
+ * the capture thread's CPU (or of the whole machine) leaves positions
+ * missing only past a period + 2 ms + this wait. It was 15 ms, when the
+ * flow skipped ahead after 20: stalls of 20-34 ms, which this VM has
+ * under load, left 345-649 positions missing in lab runs. */
+#define CAP_WAIT_MAX_NS (40 * 1000 * 1000ull)
 #define PLAY_POLL_NS	(500 * 1000)
 
 #define STAT_SET(f, v) atomic_store_explicit(&(f), (v), memory_order_relaxed)
@@ -1219,11 +1226,13 @@ struct alsa_cap *alsa_cap_open(const char *name, const struct alsa_config *a,
 	 * converter holds its look-ahead; 2 ms cover the wake-ups. */
 	c->lag_frames = 2 * (uint32_t)c->d.period + SRC_LOOKAHEAD + rate / 500;
 	log_info("%s: %s, %u of %u channels, period %lu, buffer %lu, %s; "
-		 "sends %u us after capture",
+		 "sends %u us after capture, up to %llu us later when this "
+		 "thread runs late",
 		 label, a->device, nch, c->d.card_ch,
 		 (unsigned long)c->d.period, (unsigned long)c->d.buffer,
 		 snd_pcm_format_name(c->d.fmt),
-		 (unsigned int)((uint64_t)c->lag_frames * 1000000 / rate));
+		 (unsigned int)((uint64_t)c->lag_frames * 1000000 / rate),
+		 CAP_WAIT_MAX_NS / 1000);
 	return c;
 
 out_destroy:

@@ -53,10 +53,12 @@ d4_alsa_baseline $lab-h3
 d4_wait_pid $b 100 || fail "B failed"
 d4_wait_pid $a 20 || fail "A failed"
 
-# card A captures (alsa_common.sh: 28 ms), and card B takes its audio
-# ahead of its play time (the stream's own slack)
+# card A captures (alsa_common.sh), and the stream leaves A its lag after
+# its samples' time and card B takes it ahead of its play time (the
+# stream's own slack)
 slack=$(d4_alsa_stream_slack 100000)
-d4_alsa_skip_if_stalled $((slack < 28000 ? slack : 28000))
+d4_alsa_capture_slack
+d4_alsa_skip_if_stalled $((slack < d4_alsa_cap_slack ? slack : d4_alsa_cap_slack))
 grep "final: alsa" "$T/A.log" "$T/B.log"
 [ "$(d4_alsa_stat "$T/A.log" "source card" xruns)" = 0 ] || fail "card A had xruns"
 [ "$(d4_alsa_stat "$T/B.log" "sink card" xruns)" = 0 ] || fail "card B had xruns"

@@ -75,17 +75,21 @@ d4_alsa_since() {
 # period at a time: a stall of the machine itself longer than the 35 ms
 # between them (tests/lib.sh d4_witness, whose thread outranks the cards'; this VM's hypervisor
 # stops a vCPU for up to 100 ms now and then, idle or not) underruns any
-# card, whatever d4 does. A capture card's flow has less: it sends each
-# packet 2 periods + 3.3 ms after its samples' time and waits at most
-# 15 ms more for a late capture thread (node/alsa.c CAP_WAIT_MAX_NS), so
-# a stall of the capture thread's CPU past 28 ms leaves positions
-# missing (a CI rehearsal: 649 missing from a 33.5 ms stall, 35 ms
-# being the threshold then). d4_alsa_skip_if_stalled [SLACK_US] (35 ms
-# unless given; 28 ms where a card captures): when the witness saw a
-# stall past the slack and the run shows its marks (an xrun, a missing
-# position, a late packet, a gap), the run cannot judge the card path
-# and is skipped, saying so. Any of those marks without such a stall
-# fails as before.
+# card, whatever d4 does. A capture card's flow sends each packet its lag
+# after its samples' time (2 periods + 3.3 ms) and waits up to 40 ms more
+# for a late capture thread (node/alsa.c CAP_WAIT_MAX_NS; A logs both);
+# a sample is in the ring a period and the converter's look-ahead after
+# it was taken at worst, so a stall of the capture thread's CPU leaves
+# positions missing past a period + 2 ms + the wait: d4_alsa_capture_slack
+# gives a period + the wait (45 ms). The earlier "2 periods + 3.3 ms +
+# the wait" left the period a sample waits to be read out: with a 15 ms
+# wait, a CI run failed on positions missing with no stall past that
+# 28 ms seen, and stalls of 31.6 and 33.5 ms had left 345 and 649
+# missing, a threshold of 20-25 ms. d4_alsa_skip_if_stalled [SLACK_US]
+# (35 ms unless given): when the witness saw a stall past the slack and
+# the run shows its marks (an xrun, a missing position, a late packet, a
+# gap), the run cannot judge the card path and is skipped, saying so.
+# Any of those marks without such a stall fails as before.
 d4_alsa_skip_if_stalled() {
 	local marks=0 f v slack=${1:-35000}
 	d4_stalled_over "$slack" || return 0
@@ -103,15 +107,33 @@ d4_alsa_skip_if_stalled() {
 }
 
 # The stream's own slack at B: a card sink takes its audio "N us ahead"
-# of the card's play time (B's log says N), so a packet is late once it is
-# LATENCY_US - N behind its time, not LATENCY_US (80 ms less 54.7 ms at
-# 80 ms: 25.3 ms; a CI rehearsal's 28.8 ms machine stall made 2 late
-# packets that the whole latency did not explain).
-# d4_alsa_stream_slack LATENCY_US: that slack in us.
+# of the card's play time (B's log says N), and a capture card's flow
+# sends each packet "M us after capture" (A's log says M), so a packet is
+# late once it is LATENCY_US - N - M behind its send time, not
+# LATENCY_US (80 ms less 54.7 ms at 80 ms: 25.3 ms; a CI rehearsal's
+# 28.8 ms machine stall made 2 late packets that the whole latency did
+# not explain). d4_alsa_stream_slack LATENCY_US: that slack in us.
 d4_alsa_stream_slack() {
-	local ahead
+	local ahead lag
 	ahead=$(sed -n 's/.*sink card: .*needs audio \([0-9]*\) us ahead.*/\1/p' "$T/B.log" | head -n 1)
-	echo $(($1 - ${ahead:-0}))
+	lag=$(d4_alsa_capture_lag)
+	echo $(($1 - ${ahead:-0} - ${lag:-0}))
+}
+
+# A capture card's lag (its flow sends a packet that long after its
+# samples' time) from A's log, in us; nothing when A has no capture card.
+d4_alsa_capture_lag() {
+	sed -n 's/.*source card: .*sends \([0-9]*\) us after capture.*/\1/p' "$T/A.log" 2>/dev/null | head -n 1
+}
+
+# The longest stall of card A's capture thread that its flow rides out
+# without a missing position, in us, into d4_alsa_cap_slack: a period + the flow's wait, from
+# A's log (the above); fails the test when A's log does not say them.
+d4_alsa_capture_slack() {
+	d4_alsa_cap_slack=$(sed -n 's/.*source card: .*period \([0-9]*\),.* up to \([0-9]*\) us later.*/\1 \2/p' "$T/A.log" | head -n 1 |
+		awk '{ print int($1 * 1000000 / 48000) + $2 }')
+	[ -n "$d4_alsa_cap_slack" ] ||
+		fail "A's log does not give its capture card's period and wait"
 }
 
 # The stream reached B without a gap: B played out no missing frame since
