@@ -314,7 +314,10 @@ struct dev {
 	struct servo servo;
 	struct posring pr;
 	struct mclock *mc;
+	/* main thread: what it has said (alsa_*_report) */
 	struct log_ratelimit rl;
+	uint64_t xruns_said;
+	int state_said;
 
 	pthread_t thread;
 	bool running;
@@ -326,6 +329,7 @@ struct dev {
 	_Atomic unsigned int gen_pub; /* the same, for the media side */
 	_Atomic int64_t ppm_milli, err_milli;
 	_Atomic int state;
+	_Atomic int xrun_err; /* the last xrun's error */
 };
 
 static const snd_pcm_format_t fmt_map[] = {
@@ -551,23 +555,41 @@ static void dev_publish(struct dev *d)
 	STAT_SET(d->ppm_milli, (int64_t)llround(servo_ppm(&d->servo) * 1000));
 	STAT_SET(d->err_milli, (int64_t)llround(d->servo.last_err * 1000));
 	STAT_SET(d->outliers, d->servo.outliers);
-	if (STAT_GET(d->state) != (int)d->servo.state) {
+	STAT_SET(d->state, (int)d->servo.state);
+}
+
+/* The card's thread only publishes; the main thread says what changed
+ * (a log line is a write that can wait on a disk or a journal: the test
+ * card's once held a capture thread 15 ms), once a tick at most. */
+static void dev_report(struct dev *d)
+{
+	uint64_t xruns = STAT_GET(d->xruns);
+	int state = STAT_GET(d->state);
+	unsigned int suppressed;
+
+	if (state != d->state_said) {
 		log_info("%s: servo %s, card %+.3f ppm, error %+.3f samples",
-			 d->name, servo_state_name(d->servo.state),
-			 servo_ppm(&d->servo), d->servo.last_err);
-		STAT_SET(d->state, (int)d->servo.state);
+			 d->name, servo_state_name((enum servo_state)state),
+			 (double)STAT_GET(d->ppm_milli) / 1000,
+			 (double)STAT_GET(d->err_milli) / 1000);
+		d->state_said = state;
 	}
+	if (xruns == d->xruns_said)
+		return;
+	if (log_ratelimit_ok(&d->rl, &suppressed))
+		log_warn("%s: %s (%s); recovering%s", d->name,
+			 d->capture ? "overrun" : "underrun",
+			 snd_strerror(STAT_GET(d->xrun_err)),
+			 suppressed || xruns - d->xruns_said > 1
+			     ? " (more were not logged)"
+			     : "");
+	d->xruns_said = xruns;
 }
 
 static void dev_xrun(struct dev *d, int rc)
 {
-	unsigned int suppressed;
-
+	STAT_SET(d->xrun_err, rc);
 	STAT_ADD(d->xruns, 1);
-	if (log_ratelimit_ok(&d->rl, &suppressed))
-		log_warn("%s: %s (%s); recovering%s", d->name,
-			 d->capture ? "overrun" : "underrun", snd_strerror(rc),
-			 suppressed ? " (more were not logged)" : "");
 	if (snd_pcm_recover(d->pcm, rc, 1) < 0) {
 		/* Not an xrun ALSA knows how to recover (-EIO from a
 		 * wait, say): start the stream over. */
@@ -1029,6 +1051,11 @@ void alsa_play_stats(const struct alsa_play *p, struct alsa_stats *st)
 	dev_stats(&p->d, st);
 }
 
+void alsa_play_report(struct alsa_play *p)
+{
+	dev_report(&p->d);
+}
+
 /* ---- capture ---------------------------------------------------------
  * Card frame k was sampled at T(k); the converter turns card frames into
  * positions, card phase psi per output. After each period read, T of the
@@ -1253,6 +1280,11 @@ void alsa_cap_destroy(struct alsa_cap *c)
 	free(c->out_f);
 	free(c->out_s32);
 	free(c);
+}
+
+void alsa_cap_report(struct alsa_cap *c)
+{
+	dev_report(&c->d);
 }
 
 void alsa_cap_stats(const struct alsa_cap *c, struct alsa_stats *st)

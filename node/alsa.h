@@ -113,6 +113,10 @@ struct alsa_stats {
 
 void alsa_cap_stats(const struct alsa_cap *c, struct alsa_stats *st);
 void alsa_play_stats(const struct alsa_play *p, struct alsa_stats *st);
+/* Main thread, once a tick: log the servo's state changes and xruns that
+ * the card's thread only counted (it never writes a log line). */
+void alsa_cap_report(struct alsa_cap *c);
+void alsa_play_report(struct alsa_play *p);
 /* The end-of-run line "final: alsa NAME xruns=... servo=...". */
 void alsa_log_stats(const struct alsa_stats *st);
 

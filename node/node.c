@@ -273,14 +273,17 @@ static void on_ptp(void *data, int fd, uint32_t events)
 	ptp_tick(data, mono_now());
 }
 
-/* A card source whose flow sent positions the card had not captured yet
- * (its capture thread ran late past the flow's wait): said, with how
- * long the flow waited, at most once a second; the media thread only
- * counts. */
+/* The capture cards' servo states and xruns (alsa_cap_report), and a card
+ * source whose flow sent positions the card had not captured yet (its
+ * capture thread ran late past the flow's wait): said, with how long the
+ * flow waited, at most once a second; the media thread only counts. */
 static void report_capture(struct node *n, uint64_t now)
 {
 	unsigned int i;
 
+	for (i = 0; i < n->cfg->nsources; i++)
+		if (source_alsa(n->sources[i]))
+			alsa_cap_report(source_alsa(n->sources[i]));
 	if (n->cap_missing_log_ns && now - n->cap_missing_log_ns < NSEC_PER_SEC)
 		return;
 	for (i = 0; i < n->cfg->nsources; i++) {

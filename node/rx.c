@@ -1792,10 +1792,13 @@ void rx_tick(struct rx *rx, bool clock_settled, bool flush)
 			report_one(r, flush);
 		if (!flush)
 			step_state(rx, r, clock_settled);
-		for (k = 0; k < r->nout; k++)
+		for (k = 0; k < r->nout; k++) {
 			if (r->out[k].rec)
 				watch_recorder(r->out[k].rec, &r->out[k].watch,
 					       now);
+			if (r->out[k].play)
+				alsa_play_report(r->out[k].play);
+		}
 	}
 	for (i = 0; i < rx->nbus_recs; i++)
 		watch_recorder(rx->bus_recs[i], &rx->bus_watch[i], now);
