@@ -331,6 +331,8 @@ struct rx_sub {
 	struct sub_config cfg;	    /* what the receiver runs with */
 	struct sub *sub;	    /* NULL: a stream name not found yet */
 	char *sdp_seen;		    /* discovery's SDP applied last */
+	enum disco_origin sdp_origin; /* where it came from */
+	char refused[256]; /* why that SDP was not taken ("": it was) */
 	struct rxbus_port port;
 	struct rx_out out[SUB_MAX_SINKS];
 	unsigned int nout;
@@ -1024,6 +1026,9 @@ static void carry_counts(struct rx_sub *r, const struct sub *old)
 	r->base_off += atomic_load(&st->off_timeline);
 }
 
+static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
+			 enum disco_origin origin);
+
 int rx_sub_set_latency(struct rx *rx, unsigned int slot, uint64_t latency_ns,
 		       char *err, size_t err_len)
 {
@@ -1064,6 +1069,15 @@ int rx_sub_set_latency(struct rx *rx, unsigned int slot, uint64_t latency_ns,
 		}
 		snprintf(err, err_len, "not saved: %s", strerror(-rc));
 		return -EIO;
+	}
+	if (!prev && r->refused[0] && r->sdp_seen) {
+		/* The stream it found was refused (a card sink that needs
+		 * more latency, as its error advised): try it again now. */
+		char *sdp = strdup(r->sdp_seen);
+
+		if (sdp)
+			apply_stream(rx, r, sdp, r->sdp_origin);
+		free(sdp);
 	}
 	if (s) {
 		report_one(r, true); /* what the old receiver held back */
@@ -1114,6 +1128,13 @@ static bool same_stream(const struct sub_config *a, const struct sub_config *b)
 /* Subscription @r by stream name, with the stream's SDP @sdp: open it,
  * or move it when the SDP moved the stream (address, port, format). Its
  * recordings carry on by position across the move. */
+/* The stream @r found is not taken, for @why: its state says so while
+ * it has no receiver (a receiver it has plays on; the log says more). */
+static void refuse(struct rx_sub *r, const char *why)
+{
+	snprintf(r->refused, sizeof(r->refused), "%s", why);
+}
+
 static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 			 enum disco_origin origin)
 {
@@ -1127,6 +1148,8 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 
 	free(r->sdp_seen);
 	r->sdp_seen = strdup(sdp); /* not retried until it changes */
+	r->sdp_origin = origin;
+	r->refused[0] = '\0';
 	/* The SDP is any host's: one that changes its lie in every
 	 * announcement must not get a line per packet. */
 	if (sdp_parse((const uint8_t *)sdp, strlen(sdp), &st, err,
@@ -1134,6 +1157,7 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 	    sub_settings_resolve(&r->set, &st, &sc, err, sizeof(err)) < 0 ||
 	    check_rx(rx, &r->set, (int)sc.channels, sc.rate, err, sizeof(err)) <
 		0) {
+		refuse(r, err);
 		if (log_ratelimit_ok(&rx->stream_rl, &supp))
 			log_err("subscription %s: stream '%s': %s%s",
 				r->set.name, name, err,
@@ -1147,6 +1171,7 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 	 * that a route or a D4 loop may want (an attacker's) */
 	if (!net_is_multicast(&sc.addr) ||
 	    (sub_config_legs(&sc) == 2 && !net_is_multicast(&sc.addr2))) {
+		refuse(r, "its SDP names a unicast address");
 		if (log_ratelimit_ok(&rx->stream_rl, &supp))
 			log_err("subscription %s: stream '%s': its SDP names "
 				"a unicast address (%s): a stream by name is "
@@ -1160,6 +1185,7 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 		return;
 	}
 	if (unicast_ports_free(rx, r, &sc, err, sizeof(err)) < 0) {
+		refuse(r, err);
 		if (log_ratelimit_ok(&rx->stream_rl, &supp))
 			log_err("subscription %s: stream '%s': %s: not "
 				"followed there%s",
@@ -1169,6 +1195,7 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 	}
 	s = open_receiver(rx, r, &sc, err, sizeof(err));
 	if (!s) {
+		refuse(r, err);
 		if (log_ratelimit_ok(&rx->stream_rl, &supp))
 			log_err("subscription %s: stream '%s': %s%s",
 				r->set.name, name, err,
@@ -1241,6 +1268,7 @@ void rx_resolve(struct rx *rx, struct disco *d)
 				free(r->sdp_seen);
 				r->sdp_seen = NULL;
 			}
+			r->refused[0] = '\0';
 			continue;
 		}
 		if (r->sdp_seen && !strcmp(r->sdp_seen, sdp))
@@ -1693,6 +1721,7 @@ static void step_state(struct rx *rx, struct rx_sub *r, bool clock_settled)
 	unsigned int supp;
 	struct substate_input in = {
 	    .resolved = r->sub != NULL,
+	    .refused = r->refused[0] ? r->refused : NULL,
 	    .received = r->base_received + (st ? GET(st->received) : 0),
 	    .late = r->base_late + (st ? GET(st->late) : 0),
 	    .off = r->base_off + (st ? GET(st->off_timeline) : 0),
@@ -1888,9 +1917,15 @@ void rx_final(const struct rx *rx)
 		if (!r->used)
 			continue;
 		if (!r->sub) {
-			log_info("final: subscription %s unresolved: stream "
-				 "'%s' never found",
-				 r->set.name, r->set.stream);
+			if (r->refused[0])
+				log_info("final: subscription %s unresolved: "
+					 "stream '%s' found but not taken: %s",
+					 r->set.name, r->set.stream,
+					 r->refused);
+			else
+				log_info("final: subscription %s unresolved: "
+					 "stream '%s' never found",
+					 r->set.name, r->set.stream);
 			continue;
 		}
 		rx_format_stats(r->sub, line, sizeof(line));

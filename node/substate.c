@@ -63,7 +63,13 @@ bool substate_step(struct substate *st, const struct substate_input *in)
 
 	if (!in->resolved) {
 		next = SUB_UNRESOLVED;
-		snprintf(why, sizeof(why), "the stream is not announced");
+		if (in->refused)
+			snprintf(why, sizeof(why),
+				 "the stream was found but not taken: %s",
+				 in->refused);
+		else
+			snprintf(why, sizeof(why),
+				 "the stream is not announced");
 	} else if (!st->ever) {
 		next = SUB_WAITING;
 		snprintf(why, sizeof(why), "no packet yet");

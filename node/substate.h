@@ -59,6 +59,8 @@ enum sub_leg_state {
  * are the receiver's (cumulative; they restart with a new receiver). */
 struct substate_input {
 	bool resolved;		/* it has a receiver */
+	const char *refused;	/* not resolved: why the stream found was
+				 * not taken (NULL: none found) */
 	uint64_t received, late, off; /* packets; off: off any timeline */
 	bool arrival_timing;	/* aligned on arrival */
 	bool expects_ptp;	/* its SDP (or timing = ptp) says PTP time */

@@ -20,7 +20,7 @@
  * thread: the capture file is read whole at open, and what is played and
  * logged goes through a pipe to a writer process of its own (a line-buffered
  * log write once a second, in the node's capture thread, once held it past
- * its flow's 15 ms wait with no machine stall: 35 positions missing).
+ * its flow's wait, 15 ms then, with no machine stall: 35 positions missing).
  */
 #include <alsa/asoundlib.h>
 #include <alsa/pcm_external.h>

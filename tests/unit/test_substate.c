@@ -58,6 +58,30 @@ static void test_substate_unresolved_until_found(void **state)
 	assert_string_equal(f.st.reason, "no packet yet");
 }
 
+/* A stream found but refused (a card sink whose buffer needs more than
+ * the latency): still unresolved, and its reason says why, not "not
+ * announced"; once taken, waiting as any. */
+static void test_substate_refused_says_why(void **state)
+{
+	struct feed f;
+
+	start(&f, false);
+	run(&f, 1, 0, 0, 0);
+	assert_string_equal(f.st.reason, "the stream is not announced");
+	f.in.refused = "sink out: the card's buffer needs 34666 us of the "
+		       "subscription's 2000 us latency";
+	run(&f, 1, 0, 0, 0);
+	assert_int_equal(f.st.state, SUB_UNRESOLVED);
+	assert_string_equal(f.st.reason,
+			    "the stream was found but not taken: sink out: "
+			    "the card's buffer needs 34666 us of the "
+			    "subscription's 2000 us latency");
+	f.in.refused = NULL;
+	f.in.resolved = true;
+	run(&f, 1, 0, 0, 0);
+	assert_int_equal(f.st.state, SUB_WAITING);
+}
+
 /* A sender that stops: no-audio within 1.1 s (the last second's
  * packets are gone), receiving again at the first tick with packets. */
 static void test_substate_sender_stops_and_comes_back(void **state)
@@ -277,6 +301,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_substate_unresolved_until_found),
+	    cmocka_unit_test(test_substate_refused_says_why),
 	    cmocka_unit_test(test_substate_sender_stops_and_comes_back),
 	    cmocka_unit_test(test_substate_late_says_what_would_hold),
 	    cmocka_unit_test(test_substate_clock_mismatch),
