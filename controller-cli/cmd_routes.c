@@ -66,6 +66,31 @@ int cmd_routes(struct d4ctl *ctl, int argc, char *argv[])
 		       "route the new name\n",
 		       rx, d4ctl_jstr(r, "from", from, sizeof(from)), rx);
 	}
+	/* A route that does not play says why, as Dante Controller's red
+	 * cross does on hover, and what would fix a latency too short (a
+	 * new user routed a sound card's flow, 13.3 ms behind its time
+	 * stamps, at the default 4 ms: "late", and nothing said why). */
+	for (size_t i = 0; !ctl->json && i < json_array_size(routes); i++) {
+		json_t *r = json_array_get(routes, i);
+		char rx[128], state[32], why[256];
+		json_t *sv = json_object_get(r, "latency_safe_us");
+		long long safe = json_is_integer(sv) ? json_integer_value(sv)
+						     : -1,
+			  lat = json_integer_value(
+			      json_object_get(r, "latency_us"));
+
+		d4ctl_jstr(r, "state", state, sizeof(state));
+		d4ctl_jstr(r, "state_reason", why, sizeof(why));
+		if (!strcmp(state, "receiving") || !strcmp(state, "waiting") ||
+		    !why[0])
+			continue;
+		d4ctl_jstr(r, "rx", rx, sizeof(rx));
+		printf("note: %s is %s: %s", rx, state, why);
+		if (!strcmp(state, "late") && safe > lat && safe <= 100000)
+			printf(" (d4ctl latency %s %lld)", rx,
+			       (safe + 999) / 1000);
+		printf("\n");
+	}
 	json_decref(routes);
 	/* the routes of the nodes that answered are shown; a node that
 	 * did not is an error said above, and the exit code says the table

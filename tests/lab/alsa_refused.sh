@@ -5,11 +5,15 @@
 # a user looks (the subscription's state reason and its final line, not
 # "not announced" or "never found"), and raising the latency, as the
 # error advises, must take the stream without a restart: receiving, and
-# the card playing it.
+# the card playing it. d4ctl routes says why a route does not play, and
+# for one that is late (B's "low" at 4 ms from A's capture card, whose
+# flow sends 13.3 ms after capture: what a new user routed), the latency
+# that would hold it.
 . "$(dirname "$0")/../lib.sh"
 d4_private_netns "$@"
 . "$(dirname "$0")/alsa_common.sh"
 d4_card card 0
+d4_card capA 0
 cat >"$T/A.ini" <<INI
 [node]
 name = A
@@ -23,6 +27,15 @@ channels = 2
 [flow main]
 source = tone
 destination = 239.69.5.5:5004
+[source card]
+type = alsa
+device = capA
+channels = 2
+sample_format = s32
+buffer = 1920
+[flow aux]
+source = card
+destination = 239.69.5.6:5004
 INI
 cat >"$T/B.ini" <<INI
 [node]
@@ -39,6 +52,10 @@ type = alsa
 subscription = prog
 device = card
 channels = 1-2
+[subscription low]
+address = 239.69.5.6:5004
+channels = 2
+latency = 4ms
 INI
 api() { # PORT NODE METHOD PATH [BODY]
 	curl -s -X "$3" -H "Authorization: Bearer $(cat "$D4_STATE_DIR/$2/token")" \
@@ -57,6 +74,28 @@ echo "$st" | grep -q '"state":"unresolved"' &&
 	fail "the state does not say why the stream is not taken: $st"
 echo "$st" | grep -q '"stream_announced":true' || fail "not announced? $st"
 echo "refused, as it should: $(echo "$st" | sed -n 's/.*"state_reason":"\([^"]*\)".*/\1/p')"
+printf '[node A]\nhost = 127.0.0.1:8091\ntoken = %s\n[node B]\nhost = 127.0.0.1:8092\ntoken = %s\n' \
+	"$(cat "$D4_STATE_DIR/A/token")" "$(cat "$D4_STATE_DIR/B/token")" >"$T/d4ctl.conf"
+for i in $(seq 1 50); do
+	"$D4CTL" --config "$T/d4ctl.conf" --browse 0.1 routes >"$T/routes.txt" 2>&1 || true
+	grep -q "^note: B/low is late: .* (d4ctl latency B/low [0-9]*)$" "$T/routes.txt" && break
+	sleep 0.2
+done
+cat "$T/routes.txt"
+grep -q "^note: B/prog is unresolved: the stream was found but not taken: sink out: the card's buffer needs" "$T/routes.txt" ||
+	fail "d4ctl routes does not say why B/prog does not play"
+grep -q "^note: B/low is late: .* (d4ctl latency B/low [0-9]*)$" "$T/routes.txt" ||
+	fail "d4ctl routes does not say what latency would hold B/low"
+hold=$(sed -n 's/^note: B\/low is late: .* (d4ctl latency B\/low \([0-9]*\))$/\1/p' "$T/routes.txt")
+"$D4CTL" --config "$T/d4ctl.conf" --browse 0.1 latency B/low "$hold" >/dev/null ||
+	fail "d4ctl latency B/low $hold"
+for i in $(seq 1 100); do
+	st=$(api 8092 B GET /subscriptions/low)
+	case $st in *'"state":"receiving"'*) break ;; esac
+	sleep 0.1
+done
+case $st in *'"state":"receiving"'*) ;; *) fail "the latency d4ctl routes advised ($hold ms) does not hold: $st" ;; esac
+echo "d4ctl routes advised $hold ms for B/low: receiving"
 
 api 8092 B PUT /subscriptions/prog '{"latency_us":40000}' >/dev/null ||
 	fail "PUT latency 40 ms"
@@ -78,4 +117,4 @@ grep -q "final: subscription prog unresolved" "$T/B.log" &&
 	fail "B received too little after the latency change"
 played=$(($(stat -c %s "$T/card.raw") / 8))
 [ "$played" -gt 48000 ] || fail "the card played $played frames"
-pass "a stream a card sink could not take said why, and a latency raised as advised took it: receiving, the card played $played frames"
+pass "a stream a card sink could not take said why (API, d4ctl routes, final line), and a latency raised as advised took it: receiving, the card played $played frames; a late route's advice ($hold ms) held"
