@@ -304,12 +304,10 @@ static void check_flow(const struct tx *tx, struct tx_flow *f)
 		 * for the free-running nodes the docs set up) */
 		if (cs.state == MCLOCK_FREE_RUN &&
 		    !strcmp(out[i].rule, "aes67.ts-refclk"))
-			log_info("flow %s: %s %s: %s (this node runs without "
-				 "PTP: give it a [ptp] section for AES67 "
-				 "receivers)",
-				 f->set.name,
-				 aes67check_severity_name(out[i].severity),
-				 out[i].rule, out[i].msg);
+			log_info("flow %s: AES67 receivers want a PTP "
+				 "clock, and this node runs without PTP (give "
+				 "it a [ptp] section): %s: %s",
+				 f->set.name, out[i].rule, out[i].msg);
 		else
 			log_warn("flow %s: %s %s: %s", f->set.name,
 				 aes67check_severity_name(out[i].severity),
