@@ -102,12 +102,19 @@ static size_t clock_text(struct node *n, char *buf, size_t len)
 	if (!cs.ptp_reachable)
 		return (size_t)snprintf(buf, len, "clock %s ptp4l-silent",
 					mclock_state_name(cs.state));
+	/* ptp4l with free_running 1 (clock = follow) only measures and
+	 * never calls its port calibrated: said, as "locked ... port
+	 * UNCALIBRATED" read as a contradiction to a new user */
 	return (size_t)snprintf(
-	    buf, len, "clock %s gm %s%s domain %d offset %lldns port %s",
+	    buf, len, "clock %s gm %s%s domain %d offset %lldns port %s%s",
 	    mclock_state_name(cs.state),
 	    cs.gm_valid ? ptp_clock_id_str(cs.gm_id, id, sizeof(id)) : "none",
 	    cs.is_gm ? " (self)" : "", cs.domain, (long long)cs.offset_ns,
-	    ptp_port_state_name((enum ptp_port_state)cs.port_state));
+	    ptp_port_state_name((enum ptp_port_state)cs.port_state),
+	    cs.port_state == PTP_PS_UNCALIBRATED &&
+		    mclock_mode(n->mc) == MCLOCK_MODE_FOLLOW
+		? " (ptp4l measures only; this node follows it)"
+		: "");
 }
 
 /* The --verbose status: one line with the clock, every flow, every
