@@ -26,15 +26,15 @@
  * SRC_SINC_MEDIUM_QUALITY: 48) plus one chunk we hand it. */
 #define SRC_LOOKAHEAD	64
 #define IN_CHUNK	64
-#define RING_S_DIV	2 /* position rings hold rate / 2 frames */
+#define RING_S_DIV	2 /* position rings hold rate / 2 frames at least */
 #define MARKS		64
 #define STATUS_MAX_NS	(500 * 1000) /* a slower status read is not used */
 #define RT_PRIO_BELOW	5	     /* below the media thread */
 #define WRITER_ALIVE_NS (50 * 1000 * 1000ull)
 /* Readers wait for positions the other side is late with, its thread
  * having stalled (docs/architecture.md "Stalls"): a flow for a capture at
- * most this long past its send time, inside the 50 ms after which the
- * capture thread counts as gone (WRITER_ALIVE_NS) and the 100 ms after
+ * most this long past its send time, before the capture thread counts as
+ * gone (silent for its lag + this wait + 5 ms) and the 100 ms after
  * which the flow skips ahead (flow.c FLOW_MAX_CATCHUP_NS); the playback
  * thread while the card holds enough, looking again every PLAY_POLL_NS.
  * The wait is what rides a stall out: a sample is in the ring at worst a
@@ -163,6 +163,7 @@ struct posring {
 	_Atomic uint64_t w_mono; /* CLOCK_MONOTONIC of its last write */
 	_Atomic uint64_t w_end;	 /* the position after its last frame */
 	_Atomic uint64_t overflows;
+	uint64_t alive_ns; /* a writer silent longer is gone */
 	/* reader */
 	uint64_t r_idx, r_pos;
 	bool r_have_pos;
@@ -173,6 +174,7 @@ struct posring {
 static int posring_init(struct posring *pr, unsigned int nch, uint32_t frames)
 {
 	pr->nch = nch;
+	pr->alive_ns = WRITER_ALIVE_NS;
 	pr->frames = ring_new(nch * sizeof(int32_t), frames);
 	pr->marks = ring_new(sizeof(struct mark), MARKS);
 	return pr->frames && pr->marks ? 0 : -ENOMEM;
@@ -228,7 +230,7 @@ static bool posring_behind(struct posring *pr, uint64_t end, uint64_t slack)
 	if (!atomic_load_explicit(&pr->started, memory_order_relaxed) ||
 	    mono_ns() -
 		    atomic_load_explicit(&pr->w_mono, memory_order_relaxed) >
-		WRITER_ALIVE_NS)
+		pr->alive_ns)
 		return false;
 	return w < end && end - w <= slack;
 }
@@ -315,8 +317,8 @@ struct dev {
 	struct posring pr;
 	struct mclock *mc;
 	/* main thread: what it has said (alsa_*_report) */
-	struct log_ratelimit rl;
-	uint64_t xruns_said;
+	struct log_ratelimit rl, over_rl;
+	uint64_t xruns_said, overflows_said;
 	int state_said;
 
 	pthread_t thread;
@@ -423,6 +425,7 @@ static int dev_init(struct dev *d, const char *name,
 {
 	unsigned int c, maxc = 0;
 	struct servo_config sc;
+	uint64_t ring;
 	int rc;
 
 	snprintf(d->name, sizeof(d->name), "%s", name);
@@ -456,14 +459,24 @@ static int dev_init(struct dev *d, const char *name,
 	d->io_buf = calloc(d->period, (size_t)d->card_ch * d->bytes);
 	d->f_card = calloc(d->period, nch * sizeof(float));
 	d->src = src_new(SRC_TYPE, (int)nch, &rc);
+	/* The ring holds the card's buffer, its periods in flight, the
+	 * flow's wait and 100 ms to spare, half a second at least (an
+	 * attacker's period = 65536 overflowed a fixed half second: every
+	 * frame lost, the servo never started, nothing said). */
+	ring = d->buffer + 4 * d->period + rate / 10 +
+	       (uint64_t)rate * (CAP_WAIT_MAX_NS / 1000000) / 1000;
+	if (ring < rate / RING_S_DIV)
+		ring = rate / RING_S_DIV;
 	if (!d->io_buf || !d->f_card || !d->src ||
-	    posring_init(&d->pr, nch, rate / RING_S_DIV) < 0) {
+	    posring_init(&d->pr, nch, (uint32_t)ring) < 0) {
 		snprintf(err, err_len, "%s: out of memory", name);
 		return -ENOMEM;
 	}
 	servo_config_default(&sc, rate);
 	servo_init(&d->servo, &sc);
 	d->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 3);
+	/* a capture card no flow reads overflows all the time */
+	d->over_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(60 * NSEC_PER_SEC, 1);
 	return 0;
 }
 
@@ -573,6 +586,19 @@ static void dev_report(struct dev *d)
 			 (double)STAT_GET(d->ppm_milli) / 1000,
 			 (double)STAT_GET(d->err_milli) / 1000);
 		d->state_said = state;
+	}
+	if (STAT_GET(d->pr.overflows) != d->overflows_said) {
+		uint64_t o = STAT_GET(d->pr.overflows);
+
+		if (log_ratelimit_ok(&d->over_rl, &suppressed))
+			log_warn("%s: %llu frame(s) had no room in its ring "
+				 "(%llu in all): the %s did not take them%s",
+				 d->name,
+				 (unsigned long long)(o - d->overflows_said),
+				 (unsigned long long)o,
+				 d->capture ? "flow" : "card's thread",
+				 suppressed ? " (more were not logged)" : "");
+		d->overflows_said = o;
 	}
 	if (xruns == d->xruns_said)
 		return;
@@ -1252,6 +1278,14 @@ struct alsa_cap *alsa_cap_open(const char *name, const struct alsa_config *a,
 	/* A sample is read a period after it was taken at worst, then the
 	 * converter holds its look-ahead; 2 ms cover the wake-ups. */
 	c->lag_frames = 2 * (uint32_t)c->d.period + SRC_LOOKAHEAD + rate / 500;
+	/* At a packet's send time the capture thread's last write is up
+	 * to the lag old: it counts as gone only once the flow's whole
+	 * wait is over too (a fixed 50 ms cut the 40 ms wait to 28 ms at
+	 * 10 ms periods, and to none from 24 ms). */
+	c->d.pr.alive_ns = (uint64_t)c->lag_frames * NSEC_PER_SEC / rate +
+			   CAP_WAIT_MAX_NS + 5 * 1000 * 1000ull;
+	if (c->d.pr.alive_ns < WRITER_ALIVE_NS)
+		c->d.pr.alive_ns = WRITER_ALIVE_NS;
 	log_info("%s: %s, %u of %u channels, period %lu, buffer %lu, %s; "
 		 "sends %u us after capture, up to %llu us later when this "
 		 "thread runs late",

@@ -189,6 +189,7 @@ static void print_final(struct node *n)
 
 		if (!source_alsa(n->sources[k]))
 			continue;
+		alsa_cap_report(source_alsa(n->sources[k])); /* the last tick's */
 		alsa_cap_stats(source_alsa(n->sources[k]), &as);
 		alsa_log_stats(&as);
 	}
@@ -812,6 +813,11 @@ int node_run(const struct node_opts *opts)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	/* A write to a pipe or socket whose reader is gone is an EPIPE to
+	 * handle where it happens, never the end of the node (an attacker
+	 * killed the test card's writer and the node died of SIGPIPE; a
+	 * log reader that goes away would do the same). */
+	signal(SIGPIPE, SIG_IGN);
 	if (node_build(n) < 0 || files_start(n->files) < 0)
 		goto out;
 		/* Page faults on the media path would be stalls of their own.

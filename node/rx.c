@@ -435,6 +435,8 @@ static void close_outs(struct rx *rx, struct rx_sub *r)
 			recorder_close(o->rec); /* writes what is left */
 			o->rec = NULL;
 		}
+		if (o->play)
+			alsa_play_report(o->play); /* since the last tick */
 		alsa_play_destroy(o->play);
 		o->play = NULL;
 		if (!o->k && o->api.fd >= 0) {
@@ -1935,6 +1937,7 @@ void rx_final(const struct rx *rx)
 
 			if (!r->out[k].play)
 				continue;
+			alsa_play_report(r->out[k].play);
 			alsa_play_stats(r->out[k].play, &as);
 			alsa_log_stats(&as);
 		}

@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -50,6 +51,7 @@ extern char **environ;
 struct bgout {
 	int wfd;
 	pid_t pid;
+	bool dead; /* the writer is gone (EPIPE): all is lost from here */
 	size_t staged;
 	uint64_t lost;
 	uint8_t stage[64 * 1024];
@@ -141,9 +143,15 @@ static void bg_flush(struct bgout *b)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EPIPE)
+			b->dead = true;
 		if (n <= 0)
 			break;
 		done += (size_t)n;
+	}
+	if (b->dead) {
+		b->lost += b->staged - done;
+		done = b->staged;
 	}
 	memmove(b->stage, b->stage + done, b->staged - done);
 	b->staged -= done;
@@ -151,6 +159,10 @@ static void bg_flush(struct bgout *b)
 
 static void bg_put(struct bgout *b, const void *p, size_t len)
 {
+	if (b->dead) {
+		b->lost += len;
+		return;
+	}
 	if (b->staged + len > sizeof(b->stage))
 		bg_flush(b);
 	if (b->staged + len > sizeof(b->stage)) {
@@ -185,12 +197,13 @@ static void bg_close(struct bgout *b, const char *path)
 		return;
 	fcntl(b->wfd, F_SETFL, 0);
 	bg_flush(b);
+	b->lost += b->staged; /* what a blocking write did not take either */
 	close(b->wfd);
 	while (waitpid(b->pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	if (b->lost)
-		SNDERR("d4test: %s: %llu bytes lost (its writer fell behind "
-		       "by more than the pipe holds)",
+		SNDERR("d4test: %s: %llu bytes lost (its writer failed, or "
+		       "fell behind by more than the pipe holds)",
 		       path, (unsigned long long)b->lost);
 	free(b);
 }
@@ -283,33 +296,45 @@ static void read_in(struct d4test *t, int32_t *frame)
 		t->in_at = 0;
 }
 
-/* The capture file, whole, into memory (the card plays it looped). */
+/* The capture file, whole, into memory (the card plays it looped): a
+ * regular file of at most 64 MB (a FIFO would block the node's start for
+ * good, a huge file its memory; an attacker tried both). */
+#define IN_MAX_BYTES (64u << 20)
 static int load_in(struct d4test *t)
 {
-	FILE *f = fopen(t->in_path, "rb");
-	size_t fb = 4 * t->channels;
-	long len;
+	size_t fb = 4 * t->channels, want, got = 0;
+	struct stat st;
+	int fd = open(t->in_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), e;
 
-	if (!f) {
-		int e = errno;
-
+	if (fd < 0) {
+		e = errno;
 		SNDERR("d4test: cannot open %s", t->in_path);
 		return -e;
 	}
-	if (fseek(f, 0, SEEK_END) < 0 || (len = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) < 0) {
-		fclose(f);
-		return -EIO;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > IN_MAX_BYTES) {
+		SNDERR("d4test: %s: not a regular file of at most %u bytes",
+		       t->in_path, IN_MAX_BYTES);
+		close(fd);
+		return -EINVAL;
 	}
-	t->in_frames = (uint64_t)len / fb;
-	t->in = malloc(t->in_frames ? t->in_frames * fb : 1);
-	if (!t->in ||
-	    fread(t->in, fb, t->in_frames, f) != t->in_frames) {
+	t->in_frames = (uint64_t)st.st_size / fb;
+	want = (size_t)t->in_frames * fb;
+	t->in = malloc(want ? want : 1);
+	while (t->in && got < want) {
+		ssize_t n = read(fd, (uint8_t *)t->in + got, want - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (!t->in || got < want) {
 		SNDERR("d4test: cannot read %s", t->in_path);
-		fclose(f);
 		return -EIO;
 	}
-	fclose(f);
 	return 0;
 }
 

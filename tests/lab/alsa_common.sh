@@ -81,7 +81,8 @@ d4_alsa_since() {
 # a sample is in the ring a period and the converter's look-ahead after
 # it was taken at worst, so a stall of the capture thread's CPU leaves
 # positions missing past a period + 2 ms + the wait: d4_alsa_capture_slack
-# gives a period + the wait (45 ms). The earlier "2 periods + 3.3 ms +
+# gives a period + the wait (45 ms; the 2 ms left to the threads'
+# wake-ups, so a run is rather skipped than failed on the machine). The earlier "2 periods + 3.3 ms +
 # the wait" left the period a sample waits to be read out: with a 15 ms
 # wait, a CI run failed on positions missing with no stall past that
 # 28 ms seen, and stalls of 31.6 and 33.5 ms had left 345 and 649
@@ -128,7 +129,8 @@ d4_alsa_capture_lag() {
 
 # The longest stall of card A's capture thread that its flow rides out
 # without a missing position, in us, into d4_alsa_cap_slack: a period + the flow's wait, from
-# A's log (the above); fails the test when A's log does not say them.
+# A's log (the above; the lab's cards run at 48 kHz); fails the test when
+# A's log does not say them.
 d4_alsa_capture_slack() {
 	d4_alsa_cap_slack=$(sed -n 's/.*source card: .*period \([0-9]*\),.* up to \([0-9]*\) us later.*/\1 \2/p' "$T/A.log" | head -n 1 |
 		awk '{ print int($1 * 1000000 / 48000) + $2 }')
