@@ -73,6 +73,9 @@ d4_alsa_no_gap
 timing=$("$D4ALSACHECK" timing cap:"$T/cardA-in.log":4800 \
 	play:"$T/cardB.raw":"$T/cardB.log":2 --latency-ms 100 --settle-s 10 \
 	--max 2) || fail "timing: $timing"
-thdn=$("$D4ALSACHECK" thdn "$T/cardB.raw":"$T/cardB.log":1 --settle-s 10 \
-	--max -90) || fail "THD+N through two cards: $thdn"
+read -r settle locks < <(d4_alsa_lock_settle "$T/cardB.log" \
+	"$T/A.log:source card" "$T/B.log:sink card")
+thdn=$("$D4ALSACHECK" thdn "$T/cardB.raw":"$T/cardB.log":1 --settle-s "$settle" \
+	--max -90) || fail "THD+N through two cards, from $settle s $locks: $thdn"
+thdn="$thdn, from $settle s $locks"
 pass "(c) card A +60 ppm -> card B -60 ppm: $timing; $thdn"

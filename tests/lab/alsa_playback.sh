@@ -66,7 +66,9 @@ d4_alsa_no_gap
 timing=$("$D4ALSACHECK" timing grid:4800 play:"$T/cardB.raw":"$T/cardB.log":2 \
 	--latency-ms 80 --settle-s 10 --max 2) || fail "timing: $timing"
 echo "timing at $ppm ppm: $timing"
-thdn=$("$D4ALSACHECK" thdn "$T/cardB.raw":"$T/cardB.log":1 --settle-s 10 \
-	--max -90) || fail "THD+N: $thdn"
+read -r settle locks < <(d4_alsa_lock_settle "$T/cardB.log" "$T/B.log:sink card")
+thdn=$("$D4ALSACHECK" thdn "$T/cardB.raw":"$T/cardB.log":1 --settle-s "$settle" \
+	--max -90) || fail "THD+N, from $settle s $locks: $thdn"
+thdn="$thdn, from $settle s $locks"
 echo "THD+N at $ppm ppm: $thdn"
 pass "(a) $ppm ppm: $timing; $thdn"
