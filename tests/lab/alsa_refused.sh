@@ -62,6 +62,15 @@ api() { # PORT NODE METHOD PATH [BODY]
 		${5:+-H "Content-Type: application/json" --data-binary "$5"} \
 		"http://127.0.0.1:$1/api/v1$4"
 }
+receiving() { # SUB: until B's SUB reads receiving (10 s); its state in $st
+	local i
+	for i in $(seq 1 100); do
+		st=$(api 8092 B GET "/subscriptions/$1")
+		case $st in *'"state":"receiving"'*) return 0 ;; esac
+		sleep 0.1
+	done
+	return 1
+}
 d4_spawn "$T/A.log" "$D4NODE" --config "$T/A.ini" --run-seconds 60
 a=$!
 d4_spawn "$T/B.log" "$D4NODE" --config "$T/B.ini" --run-seconds 40
@@ -89,22 +98,12 @@ grep -q "^note: B/low is late: .* (d4ctl latency B/low [0-9]*)$" "$T/routes.txt"
 hold=$(sed -n 's/^note: B\/low is late: .* (d4ctl latency B\/low \([0-9]*\))$/\1/p' "$T/routes.txt")
 "$D4CTL" --config "$T/d4ctl.conf" --browse 0.1 latency B/low "$hold" >/dev/null ||
 	fail "d4ctl latency B/low $hold"
-for i in $(seq 1 100); do
-	st=$(api 8092 B GET /subscriptions/low)
-	case $st in *'"state":"receiving"'*) break ;; esac
-	sleep 0.1
-done
-case $st in *'"state":"receiving"'*) ;; *) fail "the latency d4ctl routes advised ($hold ms) does not hold: $st" ;; esac
+receiving low || fail "the latency d4ctl routes advised ($hold ms) does not hold: $st"
 echo "d4ctl routes advised $hold ms for B/low: receiving"
 
 api 8092 B PUT /subscriptions/prog '{"latency_us":40000}' >/dev/null ||
 	fail "PUT latency 40 ms"
-for i in $(seq 1 100); do
-	st=$(api 8092 B GET /subscriptions/prog)
-	case $st in *'"state":"receiving"'*) break ;; esac
-	sleep 0.1
-done
-case $st in *'"state":"receiving"'*) ;; *) fail "raising the latency did not take the stream: $st" ;; esac
+receiving prog || fail "raising the latency did not take the stream: $st"
 d4_wait_log "$T/B.log" "sink out: servo locked" 20 || fail "the card's servo did not lock"
 kill -TERM $b
 d4_wait_pid $b 20 || fail "B failed"
