@@ -4,11 +4,11 @@
 # to CPU 1, sends A's receive side). For each N: A's CPU share of one core,
 # its losses, and its peak RSS (VmHWM). The scale figure is the largest N
 # at under 50 % of a core with zero loss.
-# At N = 8 (64 x 64) A runs a second time with bench/onfault.c preloaded:
-# its mlockall(MCL_CURRENT | MCL_FUTURE) gets MCL_ONFAULT, pages are
-# locked as they are first touched, and the RSS of the two is compared;
-# the page faults of A's media thread (d4-media) in the measured window
-# say whether first touches then land on it.
+# The node locks its memory with mlockall(MCL_CURRENT | MCL_FUTURE |
+# MCL_ONFAULT) and makes its real-time threads' buffers and stacks
+# resident before they run (common/mem.h): the page faults of A's media
+# thread (d4-media), in the measured window and since start, say whether
+# first touches still land on it.
 # usage: bench/scale.sh [SECONDS] [N...]
 . "$(dirname "$0")/lib.sh"
 secs=${1:-60}
@@ -17,8 +17,6 @@ ns=${*:-8 16 32 64}
 lab=d4bs$$
 d4_lab_hosts $lab 2
 hz=$(getconf CLK_TCK)
-ONFAULT=${ONFAULT:-$BUILD/bench/libd4-onfault.so}
-[ -r "$ONFAULT" ] || fail "$ONFAULT not built"
 
 : >"$T/rows.tsv"
 best=0
@@ -33,10 +31,9 @@ media_faults() {
 	done
 	echo 0
 }
-# run N LOCK: one measurement; LOCK is "default" or "onfault"
+# run N: one measurement
 run() {
-	local n=$1 lock=$2 a b t0 t1 w0 w1 hwm lost late cpu ok pre=() f0 f1
-	[ "$lock" = onfault ] && pre=(env LD_PRELOAD="$ONFAULT")
+	local n=$1 a b t0 t1 w0 w1 hwm lost late cpu ok f0 f1
 	{ echo "[node]"; echo "name = A"; echo "[source t]"; echo "type = tone"; echo "channels = 8"
 	for i in $(seq 1 $n); do
 		printf '[flow o%d]\nsource = t\ndestination = 239.69.%d.%d:5004\ninterface = eth0\n' $i $((100 + i / 200)) $((i % 200 + 1))
@@ -51,7 +48,7 @@ run() {
 	# machine reading /proc can take seconds.
 	d4_spawn "$T/b-$n.log" ip netns exec $lab-h2 taskset -c 1 "$D4NODE" --config "$T/b.ini" --run-seconds $((secs + 120))
 	b=$!
-	d4_spawn "$T/a-$n.log" ip netns exec $lab-h1 taskset -c 0 "${pre[@]}" "$D4NODE" --config "$T/a.ini" --run-seconds $((secs + 120))
+	d4_spawn "$T/a-$n.log" ip netns exec $lab-h1 taskset -c 0 "$D4NODE" --config "$T/a.ini" --run-seconds $((secs + 120))
 	a=$!
 	sleep 2
 	t0=$(awk '{ print $14 + $15 }' /proc/$a/stat) f0=$(media_faults $a) w0=$(date +%s%N)
@@ -69,26 +66,20 @@ run() {
 	done
 	cpu=$(python3 -c "print(f'{100 * ($t1 - $t0) / $hz / (($w1 - $w0) / 1e9):.1f}')")
 	ok=$(python3 -c "print('yes' if $cpu < 50 and $lost == 0 and $late == 0 else 'no')")
-	[ "$ok" = yes ] && [ "$lock" = default ] && best=$n
-	printf '%d x %d\t%s\t%s\t%d\t%d\t%.1f\t%d / %d\t%s\n' $((n * 8)) $((n * 8)) "$lock" "$cpu" $lost $late \
+	[ "$ok" = yes ] && best=$n
+	printf '%d x %d\t%s\t%s\t%d\t%d\t%.1f\t%d / %d\t%s\n' $((n * 8)) $((n * 8)) onfault "$cpu" $lost $late \
 		"$(python3 -c "print($hwm / 1024)")" $((f1 - f0)) "$f1" $ok >>"$T/rows.tsv"
 }
 for n in $ns; do
-	run "$n" default
-	if [ "$n" = 8 ]; then
-		run "$n" onfault
-	fi
+	run "$n"
 done
 bench_table "Scale and memory: one node sending and receiving N flows of 8 ch at 1 ms, pinned to one core, ${secs} s" \
 	"TX x RX channels	mlockall	CPU % of a core	lost	late	peak RSS MB	media thread page faults: measured / since start	under 50 % with no loss" "$T/rows.tsv"
 echo
 echo "scale limit: $((best * 8)) x $((best * 8)) channels"
 bench_record "$T/rows.tsv"
-col() { awk -F'\t' -v c="$1" -v l="$2" -v k="$3" '$1 == c && $2 == l { print $k }' "$T/rows.tsv"; }
-if [ -n "$(col "64 x 64" default 6)" ]; then
-	bench_ratio "peak RSS MB at 64 x 64 / 12 MB" "$(col "64 x 64" default 6)" 12 1 lower
-fi
-if [ -n "$(col "64 x 64" onfault 6)" ]; then
-	bench_ratio "peak RSS MB at 64 x 64 with MCL_ONFAULT / 12 MB" "$(col "64 x 64" onfault 6)" 12 1 lower
+col() { awk -F'\t' -v c="$1" -v k="$2" '$1 == c { print $k }' "$T/rows.tsv"; }
+if [ -n "$(col "64 x 64" 6)" ]; then
+	bench_ratio "peak RSS MB at 64 x 64 / 12 MB" "$(col "64 x 64" 6)" 12 1 lower
 fi
 # 512 x 512's verdict is its row's last column: under 50 % and lossless.

@@ -1,6 +1,7 @@
 /* SPSC ring: head is written only by the producer, tail only by the consumer;
  * acquire/release ordering publishes element bytes before the index moves. */
 #include "common/ring.h"
+#include "common/mem.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -25,10 +26,10 @@ struct ring *ring_new(size_t elem_size, uint32_t min_elems)
 		return NULL;
 	while (cap < min_elems)
 		cap <<= 1;
-	r = calloc(1, sizeof(*r));
+	r = mem_calloc_held(1, sizeof(*r));
 	if (!r)
 		return NULL;
-	r->buf = calloc(cap, elem_size);
+	r->buf = mem_calloc_held(cap, elem_size);
 	if (!r->buf) {
 		free(r);
 		return NULL;

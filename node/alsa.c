@@ -5,6 +5,7 @@
  * thread meets these threads only in SPSC rings of frames tagged with
  * positions ("posrings" below). */
 #include "node/alsa.h"
+#include "common/mem.h"
 #include "common/log.h"
 #include "common/ring.h"
 #include "node/servo.h"
@@ -456,8 +457,8 @@ static int dev_init(struct dev *d, const char *name,
 	rc = dev_open(d, err, err_len);
 	if (rc < 0)
 		return rc;
-	d->io_buf = calloc(d->period, (size_t)d->card_ch * d->bytes);
-	d->f_card = calloc(d->period, nch * sizeof(float));
+	d->io_buf = mem_calloc_held(d->period, (size_t)d->card_ch * d->bytes);
+	d->f_card = mem_calloc_held(d->period, nch * sizeof(float));
 	d->src = src_new(SRC_TYPE, (int)nch, &rc);
 	/* The ring holds the card's buffer, its periods in flight, the
 	 * flow's wait and 100 ms to spare, half a second at least (an
@@ -476,7 +477,8 @@ static int dev_init(struct dev *d, const char *name,
 	servo_init(&d->servo, &sc);
 	d->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10 * NSEC_PER_SEC, 3);
 	/* a capture card no flow reads overflows all the time */
-	d->over_rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(60 * NSEC_PER_SEC, 1);
+	d->over_rl =
+	    (struct log_ratelimit)LOG_RATELIMIT_INIT(60 * NSEC_PER_SEC, 1);
 	return 0;
 }
 
@@ -496,6 +498,11 @@ static void dev_fini(struct dev *d)
 	posring_free(&d->pr);
 }
 
+/* A card thread's stack, all but the last 32 KB of it made resident when
+ * the thread starts (common/mem.h). */
+#define CARD_STACK	(256 * 1024)
+#define CARD_STACK_HELD (CARD_STACK - 32 * 1024)
+
 static int dev_start_thread(struct dev *d, struct mclock *mc, int rt_prio,
 			    void *(*fn)(void *))
 {
@@ -505,7 +512,7 @@ static int dev_start_thread(struct dev *d, struct mclock *mc, int rt_prio,
 
 	d->mc = mc;
 	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
+	pthread_attr_setstacksize(&attr, CARD_STACK);
 	if (sp.sched_priority > 0) {
 		pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
 		pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
@@ -517,7 +524,7 @@ static int dev_start_thread(struct dev *d, struct mclock *mc, int rt_prio,
 				 d->name, sp.sched_priority, strerror(rc));
 		pthread_attr_destroy(&attr);
 		pthread_attr_init(&attr);
-		pthread_attr_setstacksize(&attr, 256 * 1024);
+		pthread_attr_setstacksize(&attr, CARD_STACK);
 	}
 	if (rc)
 		rc = pthread_create(&d->thread, &attr, fn, d);
@@ -759,7 +766,7 @@ static void float_to_card(struct dev *d, const float *in, unsigned int n)
 struct alsa_play {
 	struct dev d;
 	uint8_t chans[ALSA_MAX_CHANNELS]; /* stream channel of each node ch */
-	_Atomic uint32_t latency_frames; /* the control thread may change it */
+	_Atomic uint32_t latency_frames;  /* the control thread may change it */
 	uint32_t lead_frames;
 	int32_t *feed_buf; /* media side: 256 frames */
 	/* the ALSA thread */
@@ -925,6 +932,7 @@ static void *play_main(void *arg)
 	unsigned int gen;
 	uint64_t t;
 
+	mem_hold_stack(CARD_STACK_HELD);
 	snd_pcm_prepare(d->pcm);
 	play_prefill(p);
 	while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
@@ -990,7 +998,7 @@ struct alsa_play *alsa_play_open(const char *name, const struct alsa_config *a,
 				 uint32_t rate, uint32_t latency_frames,
 				 char *err, size_t err_len)
 {
-	struct alsa_play *p = calloc(1, sizeof(*p));
+	struct alsa_play *p = mem_calloc_held(1, sizeof(*p));
 	char label[64];
 
 	if (!p) {
@@ -1006,10 +1014,10 @@ struct alsa_play *alsa_play_open(const char *name, const struct alsa_config *a,
 	p->latency_frames = latency_frames;
 	if (dev_init(&p->d, label, a, false, nch, rate, err, err_len) < 0)
 		goto out_destroy;
-	p->feed_buf = calloc(FEED_CHUNK, nch * sizeof(int32_t));
-	p->in_s32 = calloc(IN_CHUNK, nch * sizeof(int32_t));
-	p->in_f = calloc(IN_CHUNK, nch * sizeof(float));
-	p->out_f = calloc(p->d.period, nch * sizeof(float));
+	p->feed_buf = mem_calloc_held(FEED_CHUNK, nch * sizeof(int32_t));
+	p->in_s32 = mem_calloc_held(IN_CHUNK, nch * sizeof(int32_t));
+	p->in_f = mem_calloc_held(IN_CHUNK, nch * sizeof(float));
+	p->out_f = mem_calloc_held(p->d.period, nch * sizeof(float));
 	if (!p->feed_buf || !p->in_s32 || !p->in_f || !p->out_f) {
 		snprintf(err, err_len, "%s: out of memory", label);
 		goto out_destroy;
@@ -1166,6 +1174,7 @@ static void *cap_main(void *arg)
 	snd_pcm_sframes_t rc, delay;
 	uint64_t t;
 
+	mem_hold_stack(CARD_STACK_HELD);
 	snd_pcm_prepare(d->pcm);
 	snd_pcm_start(d->pcm);
 	while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
@@ -1259,7 +1268,7 @@ struct alsa_cap *alsa_cap_open(const char *name, const struct alsa_config *a,
 			       unsigned int nch, uint32_t rate, char *err,
 			       size_t err_len)
 {
-	struct alsa_cap *c = calloc(1, sizeof(*c));
+	struct alsa_cap *c = mem_calloc_held(1, sizeof(*c));
 	char label[64];
 
 	if (!c) {
@@ -1269,8 +1278,8 @@ struct alsa_cap *alsa_cap_open(const char *name, const struct alsa_config *a,
 	snprintf(label, sizeof(label), "source %s", name);
 	if (dev_init(&c->d, label, a, true, nch, rate, err, err_len) < 0)
 		goto out_destroy;
-	c->out_f = calloc(2 * c->d.period, nch * sizeof(float));
-	c->out_s32 = calloc(2 * c->d.period, nch * sizeof(int32_t));
+	c->out_f = mem_calloc_held(2 * c->d.period, nch * sizeof(float));
+	c->out_s32 = mem_calloc_held(2 * c->d.period, nch * sizeof(int32_t));
 	if (!c->out_f || !c->out_s32) {
 		snprintf(err, err_len, "%s: out of memory", label);
 		goto out_destroy;

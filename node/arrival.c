@@ -21,6 +21,7 @@
  * 0.3.65: 21 packets at once every 21.3 ms) has its earliest packet a
  * cycle ahead of the first one, a phase and no rate. */
 #include "node/arrival.h"
+#include "common/mem.h"
 #include "node/jbuf.h"
 #include "node/servo.h"
 
@@ -35,7 +36,7 @@
 /* Input frames SRC_SINC_FASTEST reads before its first output, rounded
  * up, plus one chunk: the converter's read position runs this far ahead
  * of the frame it puts out. */
-#define AHEAD (24 + IN_CHUNK)
+#define AHEAD	(24 + IN_CHUNK)
 #define OUT_MAX 256 /* frames per conversion call */
 /* The drift judge: the smallest arrival offset of every half second (a
  * late packet only ever arrives later: the minimum is the path's floor,
@@ -44,7 +45,7 @@
 #define DRIFT_WINDOWS 16
 /* The servo sees the earliest packet of every quarter second: a late
  * packet says nothing of the sender's rate, only of the path. */
-#define SV_WINDOW_DIV 4
+#define SV_WINDOW_DIV	  4
 #define DRIFT_MIN_WINDOWS 3
 /* A window whose minimum moved this far from the median move of the
  * windows before it is a step of the path (a route, a queue, a VM's
@@ -89,9 +90,10 @@ struct arrival {
 };
 
 struct arrival *arrival_new(unsigned int channels, uint32_t rate,
-			    uint32_t latency_frames, struct jbuf *jb)
+			    uint32_t latency_frames, struct jbuf *jb,
+			    bool may_convert)
 {
-	struct arrival *a = calloc(1, sizeof(*a));
+	struct arrival *a = mem_calloc_held(1, sizeof(*a));
 	struct servo_config sc;
 	int err;
 
@@ -113,10 +115,13 @@ struct arrival *arrival_new(unsigned int channels, uint32_t rate,
 			      ? latency_frames / 2.0
 			      : rate / 200.0;
 	servo_init(&a->sv, &sc);
+	if (!may_convert)
+		return a;
 	a->src = src_new(SRC_TYPE, (int)channels, &err);
-	a->in_s32 = calloc((size_t)IN_CHUNK * channels, sizeof(int32_t));
-	a->in_f = calloc((size_t)IN_CHUNK * channels, sizeof(float));
-	a->out_f = calloc((size_t)OUT_MAX * channels, sizeof(float));
+	a->in_s32 =
+	    mem_calloc_held((size_t)IN_CHUNK * channels, sizeof(int32_t));
+	a->in_f = mem_calloc_held((size_t)IN_CHUNK * channels, sizeof(float));
+	a->out_f = mem_calloc_held((size_t)OUT_MAX * channels, sizeof(float));
 	if (!a->src || !a->in_s32 || !a->in_f || !a->out_f) {
 		arrival_destroy(a);
 		return NULL;
@@ -299,7 +304,8 @@ static void restart_map(struct arrival *a, uint64_t x, uint32_t ts)
 	a->phi = 0;
 	a->pulled = 0;
 	a->in_len = a->in_off = 0;
-	src_reset(a->src);
+	if (a->src)
+		src_reset(a->src);
 }
 
 void arrival_reset(struct arrival *a, uint64_t x, uint32_t ts)
@@ -316,7 +322,8 @@ uint32_t arrival_position(const struct arrival *a, uint64_t x)
 	double d = (double)(int64_t)(x - a->x_next);
 
 	if (!a->converting)
-		return a->base + (uint32_t)(int64_t)a->phi + (uint32_t)(int64_t)d;
+		return a->base + (uint32_t)(int64_t)a->phi +
+		       (uint32_t)(int64_t)d;
 	return a->base + (uint32_t)(int64_t)llround(a->phi + d * a->sv.ratio);
 }
 
@@ -369,7 +376,7 @@ void arrival_note(struct arrival *a, uint64_t x_arr, uint32_t ts)
 		a->sv_ref_known = false;
 		return;
 	}
-	if (!a->converting && drift_judged_apart(a)) {
+	if (a->src && !a->converting && drift_judged_apart(a)) {
 		/* The sender's clock is not ours: convert from here on. The
 		 * map goes on where it is (the buffer's read position); the
 		 * servo works the converter's read-ahead off as it works any
@@ -458,6 +465,11 @@ double arrival_ppm(const struct arrival *a)
 	if (!a->dj_known)
 		return servo_ppm(&a->sv);
 	return -a->dj_slope * 1e6;
+}
+
+bool arrival_may_convert(const struct arrival *a)
+{
+	return a->src != NULL;
 }
 
 bool arrival_converting(const struct arrival *a)

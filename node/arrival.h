@@ -24,9 +24,14 @@ struct jbuf;
 #define ARRIVAL_CONVERT_PPM 20.0
 
 /* For @channels channels at @rate, reading @jb, playing one latency of
- * @latency_frames after arrival. NULL when out of memory. */
+ * @latency_frames after arrival. Without @may_convert (a subscription
+ * that is never timed by arrival) it has no sample-rate converter (for
+ * 8 channels, 475 KB less) and only copies. NULL when out of memory. */
 struct arrival *arrival_new(unsigned int channels, uint32_t rate,
-			    uint32_t latency_frames, struct jbuf *jb);
+			    uint32_t latency_frames, struct jbuf *jb,
+			    bool may_convert);
+/* Whether it has a converter (arrival_new's @may_convert). */
+bool arrival_may_convert(const struct arrival *a);
 void arrival_destroy(struct arrival *a);
 
 /* Start over: stream position @ts has nominal time @x, the next to play

@@ -2,6 +2,7 @@
  * time of position x. A synthetic source's sample is stamped with the moment
  * it leaves, so arrival minus timestamp is pure network + wake-up delay. */
 #include "node/flow.h"
+#include "common/mem.h"
 #include "common/log.h"
 #include "common/net.h"
 #include "node/meter.h"
@@ -30,7 +31,7 @@ struct flow {
 	uint32_t session_id; /* the SDP's o= id: the first SSRC, for good */
 	uint32_t ssrc;	     /* a new one on every timescale step */
 	uint16_t seq;
-	uint64_t rnd;	     /* xorshift state for new SSRCs (RT) */
+	uint64_t rnd; /* xorshift state for new SSRCs (RT) */
 	struct in_addr src_addr;
 	flow_send_fn send_fn;
 	void *send_ctx;
@@ -195,7 +196,7 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 			return NULL;
 		}
 	}
-	f = calloc(1, sizeof(*f));
+	f = mem_calloc_held(1, sizeof(*f));
 	if (!f) {
 		snprintf(err, err_len, "out of memory");
 		return NULL;
@@ -207,7 +208,8 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 	f->lag = source_lag_frames(src);
 	f->fd = -1;
 	f->fd2 = -1;
-	f->frames = calloc((size_t)f->cfg.fpp * cfg->nch, sizeof(int32_t));
+	f->frames =
+	    mem_calloc_held((size_t)f->cfg.fpp * cfg->nch, sizeof(int32_t));
 	f->meter = meter_new(cfg->nch, cfg->rate);
 	if (!f->frames || !f->meter) {
 		snprintf(err, err_len, "out of memory");

@@ -3,6 +3,7 @@
  * read_ts + capacity); anything else is late or early and never stored, so
  * a stale frame cannot be read as a new one. */
 #include "node/jbuf.h"
+#include "common/mem.h"
 #include "node/rtp.h"
 
 #include <stdlib.h>
@@ -25,13 +26,13 @@ struct jbuf *jbuf_new(unsigned int channels, uint32_t min_frames)
 		return NULL;
 	while (cap < min_frames)
 		cap <<= 1;
-	jb = calloc(1, sizeof(*jb));
+	jb = mem_calloc_held(1, sizeof(*jb));
 	if (!jb)
 		return NULL;
 	jb->channels = channels;
 	jb->cap = cap;
-	jb->frames = calloc((size_t)cap * channels, sizeof(int32_t));
-	jb->present = calloc(cap, 1);
+	jb->frames = mem_calloc_held((size_t)cap * channels, sizeof(int32_t));
+	jb->present = mem_calloc_held(cap, 1);
 	if (!jb->frames || !jb->present) {
 		jbuf_destroy(jb);
 		return NULL;

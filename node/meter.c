@@ -19,6 +19,7 @@
  * nothing: a square of a 24-bit value is below 2^47 and exact in a
  * double, and a column sums at most METER_ROWS of them (2^53 at most). */
 #include "node/meter.h"
+#include "common/mem.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -53,7 +54,7 @@ struct meter *meter_new(unsigned int nch, uint32_t rate)
 
 	if (nch < 1 || nch > METER_MAX_CHANNELS || window < 1)
 		return NULL;
-	m = calloc(1, sizeof(*m) + nch * sizeof(m->ch[0]));
+	m = mem_calloc_held(1, sizeof(*m) + nch * sizeof(m->ch[0]));
 	if (!m)
 		return NULL;
 	m->nch = nch;

@@ -189,7 +189,8 @@ static void print_final(struct node *n)
 
 		if (!source_alsa(n->sources[k]))
 			continue;
-		alsa_cap_report(source_alsa(n->sources[k])); /* the last tick's */
+		alsa_cap_report(
+		    source_alsa(n->sources[k])); /* the last tick's */
 		alsa_cap_stats(source_alsa(n->sources[k]), &as);
 		alsa_log_stats(&as);
 	}
@@ -826,7 +827,13 @@ int node_run(const struct node_opts *opts)
 #if D4_ASAN
 	log_info("mlockall: skipped in an AddressSanitizer build");
 #else
-	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+	/* MCL_ONFAULT: a page is locked when first touched, so the node
+	 * holds what it uses, not every page of every library it maps
+	 * (26 MB at 64 x 64 channels, bench/scale.sh); what the real-time
+	 * threads touch is made resident before they run (common/mem.h).
+	 * Kernels before 4.4 know no MCL_ONFAULT: lock everything there. */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0 &&
+	    (errno != EINVAL || mlockall(MCL_CURRENT | MCL_FUTURE) < 0))
 		log_warn("mlockall: %m; the media thread may page-fault");
 #endif
 	media_set_spin(n->media, n->cfg->spin_us);

@@ -6,9 +6,10 @@
  * recording whose start lies days back must cost the media thread nothing,
  * and the file thread no more than it writes in a blink (10 s of 8
  * channels are 11.5 MB); the frames after a longer gap are early by what
- * was left out (counted: recorder_gap_clipped). A write that fails (a full disk) stops the
- * recording, not the node: it is counted and said once. */
+ * was left out (counted: recorder_gap_clipped). A write that fails (a full
+ * disk) stops the recording, not the node: it is counted and said once. */
 #include "node/recorder.h"
+#include "common/mem.h"
 #include "common/ring.h"
 #include "ptp/mclock.h"
 
@@ -116,7 +117,7 @@ static SF_VIRTUAL_IO fd_io = {fd_len, fd_seek, fd_read, fd_write, fd_tell};
 struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 			       size_t err_len)
 {
-	struct recorder *rec = calloc(1, sizeof(*rec));
+	struct recorder *rec = mem_calloc_held(1, sizeof(*rec));
 	SF_INFO info = {0};
 	int fd = cfg->has_fd ? cfg->fd : -1;
 
@@ -148,7 +149,8 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 	}
 	rec->ring =
 	    ring_new(cfg->nch * sizeof(int32_t), cfg->rate * REC_RING_S);
-	rec->scratch = calloc((size_t)REC_CHUNK * cfg->nch, sizeof(int32_t));
+	rec->scratch =
+	    mem_calloc_held((size_t)REC_CHUNK * cfg->nch, sizeof(int32_t));
 	rec->io_buf = calloc((size_t)REC_CHUNK * cfg->nch, sizeof(int32_t));
 	if (!rec->ring || !rec->scratch || !rec->io_buf) {
 		snprintf(err, err_len, "sink %s: out of memory", cfg->name);
@@ -197,10 +199,10 @@ static void put_frames(struct recorder *rec, const int32_t *frames,
 /* @frames positions of zeros before the next frame put. RT. */
 static void put_gap(struct recorder *rec, uint64_t frames)
 {
-	unsigned int w = atomic_load_explicit(&rec->mark_w,
-					      memory_order_relaxed);
-	unsigned int r = atomic_load_explicit(&rec->mark_r,
-					      memory_order_acquire);
+	unsigned int w =
+	    atomic_load_explicit(&rec->mark_w, memory_order_relaxed);
+	unsigned int r =
+	    atomic_load_explicit(&rec->mark_r, memory_order_acquire);
 	struct rec_mark *prev = &rec->marks[(w - 1) % REC_MARKS];
 
 	if (w != r && prev->at == rec->fed) {
@@ -302,11 +304,10 @@ void recorder_set_timescale_ok(struct recorder *rec, bool ok)
 }
 
 /* Write @n frames; a failure stops the recording. File thread. */
-static void write_frames(struct recorder *rec, const int32_t *buf,
-			 uint64_t n)
+static void write_frames(struct recorder *rec, const int32_t *buf, uint64_t n)
 {
-	if (!rec->sf || atomic_load_explicit(&rec->write_errno,
-					     memory_order_relaxed))
+	if (!rec->sf ||
+	    atomic_load_explicit(&rec->write_errno, memory_order_relaxed))
 		return;
 	errno = 0;
 	if (sf_writef_int(rec->sf, buf, (sf_count_t)n) != (sf_count_t)n) {
@@ -329,7 +330,8 @@ static void write_gap(struct recorder *rec, uint64_t frames)
 				      memory_order_relaxed);
 		frames = cap;
 	}
-	memset(rec->io_buf, 0, (size_t)REC_CHUNK * rec->cfg.nch * sizeof(int32_t));
+	memset(rec->io_buf, 0,
+	       (size_t)REC_CHUNK * rec->cfg.nch * sizeof(int32_t));
 	while (frames) {
 		uint64_t n = frames < REC_CHUNK ? frames : REC_CHUNK;
 
@@ -378,8 +380,8 @@ bool recorder_io_drain(struct recorder *rec)
 		rec->taken += n;
 		write_frames(rec, rec->io_buf, n);
 	}
-	if (complete || atomic_load_explicit(&rec->write_errno,
-					     memory_order_relaxed)) {
+	if (complete ||
+	    atomic_load_explicit(&rec->write_errno, memory_order_relaxed)) {
 		/* Finish the file now: it is whole before the node stops
 		 * (or as whole as the disk let it be). */
 		finish(rec);

@@ -2,6 +2,7 @@
  * their columns ahead of the hand-on position; the hand-on feeds the
  * recorders and clears the frames behind it, so unfed channels are zero. */
 #include "node/rxbus.h"
+#include "common/mem.h"
 #include "node/recorder.h"
 #include "ptp/mclock.h"
 
@@ -41,7 +42,7 @@ struct rxbus *rxbus_new(unsigned int nch, uint32_t rate)
 
 	if (!nch || nch > RXBUS_MAX_CHANNELS || !rate)
 		return NULL;
-	b = calloc(1, sizeof(*b));
+	b = mem_calloc_held(1, sizeof(*b));
 	if (!b)
 		return NULL;
 	b->nch = nch;
@@ -53,7 +54,7 @@ struct rxbus *rxbus_new(unsigned int nch, uint32_t rate)
 	need = 2 * ((uint64_t)b->delay + RXBUS_CHUNK);
 	for (b->size = 1024; b->size < need; b->size <<= 1)
 		;
-	b->ring = calloc(b->size * nch, sizeof(int32_t));
+	b->ring = mem_calloc_held(b->size * nch, sizeof(int32_t));
 	if (!b->ring) {
 		free(b);
 		return NULL;
@@ -197,9 +198,8 @@ uint64_t rxbus_playout(struct rxbus *b, uint64_t now_ns)
 			b->hold = false;
 		} else {
 			b->play_x = target;
-			return mclock_samples_to_ns(target + RXBUS_CHUNK +
-							b->delay,
-						    b->rate);
+			return mclock_samples_to_ns(
+			    target + RXBUS_CHUNK + b->delay, b->rate);
 		}
 	}
 	if (target > b->play_x + b->size / 2) {
@@ -212,8 +212,8 @@ uint64_t rxbus_playout(struct rxbus *b, uint64_t now_ns)
 	while (b->play_x < target) {
 		uint64_t off = b->play_x & (b->size - 1);
 		uint64_t left = target - b->play_x;
-		unsigned int n = left > RXBUS_CHUNK ? RXBUS_CHUNK
-						    : (unsigned int)left;
+		unsigned int n =
+		    left > RXBUS_CHUNK ? RXBUS_CHUNK : (unsigned int)left;
 		int32_t *f = b->ring + off * b->nch;
 
 		if (off + n > b->size)

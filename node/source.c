@@ -13,6 +13,7 @@
  * positions in between play silence, counted as underruns, and the jump
  * is counted (seeks) and logged by the control thread. */
 #include "node/source.h"
+#include "common/mem.h"
 #include "common/log.h"
 #include "common/ring.h"
 #include "ptp/mclock.h"
@@ -149,7 +150,7 @@ static int open_file(struct source *src, char *err, size_t err_len)
 struct source *source_open(const struct source_config *cfg, char *err,
 			   size_t err_len)
 {
-	struct source *src = calloc(1, sizeof(*src));
+	struct source *src = mem_calloc_held(1, sizeof(*src));
 	unsigned int c;
 
 	if (!src) {
@@ -182,8 +183,8 @@ struct source *source_open(const struct source_config *cfg, char *err,
 		src->amp[c] = pow(10.0, cfg->level_dbfs[c] / 20.0);
 		src->mhz[c] = (uint64_t)llround(cfg->freq_hz[c] * 1000.0);
 	}
-	src->hist =
-	    calloc((size_t)SOURCE_HISTORY * src->channels, sizeof(int32_t));
+	src->hist = mem_calloc_held((size_t)SOURCE_HISTORY * src->channels,
+				    sizeof(int32_t));
 	if (!src->hist) {
 		snprintf(err, err_len, "source %s: out of memory", cfg->name);
 		goto out_destroy;

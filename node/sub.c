@@ -26,6 +26,7 @@
  * played is never "late". A new SSRC proves itself on either leg while the
  * stream's SSRC is quiet on both. */
 #include "node/sub.h"
+#include "common/mem.h"
 #include "common/net.h"
 #include "node/arrival.h"
 #include "node/jbuf.h"
@@ -194,7 +195,7 @@ static int open_leg(const struct sub *s, const struct sockaddr_in *addr,
 
 struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 {
-	struct sub *s = calloc(1, sizeof(*s));
+	struct sub *s = mem_calloc_held(1, sizeof(*s));
 	uint64_t lat = cfg->latency_ns;
 	uint32_t cap;
 
@@ -228,13 +229,16 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 	 * of up to 50 ms that we still want to tell apart from garbage. */
 	cap = s->latency_frames + cfg->rate / 10 + SUB_MAX_FRAMES;
 	s->jb = jbuf_new(cfg->channels, cap);
-	s->unpacked =
-	    calloc((size_t)SUB_MAX_FRAMES * cfg->channels, sizeof(int32_t));
-	s->out = calloc((size_t)PLAYOUT_CHUNK * cfg->channels, sizeof(int32_t));
+	s->unpacked = mem_calloc_held((size_t)SUB_MAX_FRAMES * cfg->channels,
+				      sizeof(int32_t));
+	s->out = mem_calloc_held((size_t)PLAYOUT_CHUNK * cfg->channels,
+				 sizeof(int32_t));
 	s->meter = meter_new(cfg->channels, cfg->rate);
-	s->arr = s->jb ? arrival_new(cfg->channels, cfg->rate,
-				     s->latency_frames, s->jb)
-		       : NULL;
+	/* a PTP-timed subscription never follows a sender's rate */
+	s->arr = s->jb
+		     ? arrival_new(cfg->channels, cfg->rate, s->latency_frames,
+				   s->jb, cfg->timing != SUB_TIMING_PTP)
+		     : NULL;
 	if (!s->jb || !s->unpacked || !s->out || !s->meter || !s->arr) {
 		snprintf(err, err_len, "subscription %s: out of memory",
 			 cfg->name);
@@ -362,13 +366,14 @@ bool sub_take_over(struct sub *s, struct sub *old, uint64_t now_ns,
 
 	if (!s->continues || !old->synced || GET_ARRIVAL(old) ||
 	    s->cfg.timing == SUB_TIMING_ARRIVAL ||
+	    arrival_may_convert(s->arr) != arrival_may_convert(old->arr) ||
 	    s->cfg.rate != old->cfg.rate ||
 	    s->cfg.channels != old->cfg.channels ||
 	    s->latency_frames != old->latency_frames ||
 	    s->lead_frames != old->lead_frames ||
 	    jbuf_capacity(s->jb) != jbuf_capacity(old->jb) ||
-	    old->offset != s->cfg.mediaclk_offset ||
-	    !old->timescale_ok || !s->timescale_ok)
+	    old->offset != s->cfg.mediaclk_offset || !old->timescale_ok ||
+	    !s->timescale_ok)
 		return false;
 	/* What reached the old socket and was not read yet goes into the
 	 * buffer that moves; what queued on the new one since it opened is
@@ -523,7 +528,7 @@ enum seq_verdict { SEQ_NEW, SEQ_DUP, SEQ_JUMP, SEQ_RESTART };
  * restart on the same SSRC whose numbers begin behind the last ones):
  * a network's copies come beside their originals, not in runs. */
 #define SEQ_DUP_RESTART 8
-#define SEQ_MAX_JUMP 3000
+#define SEQ_MAX_JUMP	3000
 /* How long after the other leg's last fitting packet it still holds the
  * stream against a jump on this leg: beyond the largest latency (100 ms),
  * the skew two legs may have, and beyond any ptime; a stream both legs
@@ -531,8 +536,8 @@ enum seq_verdict { SEQ_NEW, SEQ_DUP, SEQ_JUMP, SEQ_RESTART };
 #define SUB_LEG_HOLD_NS (150 * 1000 * 1000ull)
 
 static void seq_restart(struct seqtrack *t);
-static bool other_leg_holds(const struct sub *s, unsigned int leg,
-			    uint16_t seq, uint64_t arrival_ns);
+static bool other_leg_holds(const struct sub *s, unsigned int leg, uint16_t seq,
+			    uint64_t arrival_ns);
 
 static bool seq_jumped(const struct seqtrack *t, uint16_t seq,
 		       uint64_t arrival_ns, uint64_t pkt_ns)
@@ -566,8 +571,7 @@ static enum seq_verdict track_seq(struct seqtrack *t, uint16_t seq,
 		restarted = true;
 	} else if (t->runs_restart && t->have &&
 		   t->dup_run >= SEQ_DUP_RESTART - 1 &&
-		   seq == (uint16_t)(t->dup_last + 1) &&
-		   seen_test(t, seq)) {
+		   seq == (uint16_t)(t->dup_last + 1) && seen_test(t, seq)) {
 		/* the run's next would be one more duplicate */
 		seq_restart(t);
 		restarted = true;
@@ -827,8 +831,8 @@ static void accept_pkt(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
  * stream's? It does while its last packet that fit the stream came
  * within SUB_LEG_HOLD_NS, unless its own numbers went where @seq is too
  * (a sender's jump both legs carry is the stream's). */
-static bool other_leg_holds(const struct sub *s, unsigned int leg,
-			    uint16_t seq, uint64_t arrival_ns)
+static bool other_leg_holds(const struct sub *s, unsigned int leg, uint16_t seq,
+			    uint64_t arrival_ns)
 {
 	const struct seqtrack *o = &s->legseq[!leg];
 	uint64_t fit = STAT_GET(s->stats.leg[!leg].fit_ns);

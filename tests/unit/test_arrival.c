@@ -40,7 +40,7 @@ static void run_open(struct run *r, uint32_t seed)
 {
 	r->jb = jbuf_new(2, 8192);
 	assert_non_null(r->jb);
-	r->a = arrival_new(2, RATE, LAT, r->jb);
+	r->a = arrival_new(2, RATE, LAT, r->jb, true);
 	assert_non_null(r->a);
 	arrival_reset(r->a, X0, TS0);
 	r->seed = seed;
@@ -143,6 +143,29 @@ static void test_arrival_1000ppm_slow_is_found(void **state)
 {
 	(void)state;
 	assert_true(worst_found(-1000, 100, 5000, 10) < 4.0);
+}
+
+/* Without a converter (a PTP-timed subscription's), the same sender is
+ * never converted: the object copies, as it must, having nothing to
+ * convert with. */
+static void test_arrival_without_converter_only_copies(void **state)
+{
+	struct run r;
+
+	(void)state;
+	r.jb = jbuf_new(2, 8192);
+	assert_non_null(r.jb);
+	r.a = arrival_new(2, RATE, LAT, r.jb, false);
+	assert_non_null(r.a);
+	assert_false(arrival_may_convert(r.a));
+	arrival_reset(r.a, X0, TS0);
+	r.seed = 5000;
+	assert_true(run_sender(&r, 1000, 10, 150) < 0);
+	assert_false(arrival_converting(r.a));
+	run_close(&r);
+	run_open(&r, 5000);
+	assert_true(arrival_may_convert(r.a));
+	run_close(&r);
 }
 
 /* 60 ppm off (a free-running crystal): found within the judge's 8 s
@@ -299,6 +322,7 @@ int main(void)
 		test_arrival_wandering_floor_on_our_clock_is_never_converted),
 	    cmocka_unit_test(test_arrival_1000ppm_fast_is_found),
 	    cmocka_unit_test(test_arrival_1000ppm_slow_is_found),
+	    cmocka_unit_test(test_arrival_without_converter_only_copies),
 	    cmocka_unit_test(test_arrival_60ppm_is_found),
 	    cmocka_unit_test(
 		test_arrival_path_step_on_our_clock_is_never_converted),

@@ -1,0 +1,28 @@
+/* Memory that a real-time thread will touch, made resident now, by the
+ * thread that allocates it.
+ *
+ * The node locks its memory with mlockall(MCL_CURRENT | MCL_FUTURE |
+ * MCL_ONFAULT): a page is locked when it is first touched, so that the
+ * node's resident set is the pages it uses, not every page of every
+ * library it maps. The price is that a first touch is a page fault, and
+ * a page fault on the media thread is a kernel allocation there. So
+ * every buffer the media, relay or card threads use is held when it is
+ * made: mem_hold() locks (and so populates) its pages at once, or, where
+ * locking is refused (no CAP_IPC_LOCK and a small RLIMIT_MEMLOCK),
+ * writes each page once. */
+#ifndef D4_COMMON_MEM_H
+#define D4_COMMON_MEM_H
+
+#include <stddef.h>
+
+/* Make the pages of [p, p + len) resident (and locked where allowed). */
+void mem_hold(void *p, size_t len);
+
+/* calloc() whose memory is held (mem_hold) before it is returned. */
+void *mem_calloc_held(size_t n, size_t size);
+
+/* Make the calling thread's next @bytes of stack resident: called first
+ * thing by a real-time thread, with less than its stack size. */
+void mem_hold_stack(size_t bytes);
+
+#endif
