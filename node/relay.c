@@ -1,10 +1,12 @@
-/* The host side of libd4 (see relay.h). Output batches are per loop, so a
- * fan-out of N receivers leaves in one sendmmsg() call per packet. Flow
- * loops run on the media thread (runtime lane 0), loops bound to UDP on
- * the relay thread (lane 1), which waits on their sockets with epoll and
- * takes at most one batch from each ready socket per wake-up, so that one
- * flooded binding does not starve the others. */
+/* The host side of libd4 (see relay.h). Output batches are per loop: a
+ * flow's packet and its fan-out leave in one sendmmsg() call, a UDP
+ * loop's received batch and all its copies in one (more only past
+ * UIO_MAXIOV). Flow loops run on the media thread (runtime lane 0), loops
+ * bound to UDP on the relay thread (lane 1), which waits on their sockets
+ * with epoll and takes at most one batch from each ready socket per
+ * wake-up, so that one flooded binding does not starve the others. */
 #include "node/relay.h"
+#include "common/mem.h"
 #include "common/log.h"
 #include "d4/kernel.h"
 #include "node/flow.h"
@@ -23,15 +25,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#define OUT_BATCH	  (D4_MAX_LIST + 4) /* one packet to every receiver */
-#define FLOW_BATCH	  8
-#define OUT_MTU		  1500
-#define RX_BATCH	  16
-#define RX_BUF		  2048
-#define FLOW_LANE	  0  /* the media thread's runs */
-#define RELAY_LANE	  1  /* the relay thread's */
-#define RT_BELOW	  10 /* the relay thread's priority below the media's */
-#define NSEC		  1000000000ull
+/* A UDP loop's output batch: the copies of a whole received batch
+ * (RX_BATCH packets to up to D4_MAX_LIST receivers) in one sendmmsg()
+ * where they fit, and at most what one call takes (UIO_MAXIOV). */
+#define OUT_BATCH  1024
+#define FLOW_BATCH 8
+#define OUT_MTU	   1500
+#define RX_BATCH   64 /* as bench/d4relay.c's C relay */
+#define RX_BUF	   2048
+#define FLOW_LANE  0  /* the media thread's runs */
+#define RELAY_LANE 1  /* the relay thread's */
+#define RT_BELOW   10 /* the relay thread's priority below the media's */
+#define NSEC	   1000000000ull
+/* The relay thread's stack (the default 8 MB would be 8 MB locked); all
+ * but the last 32 KB of it made resident at start (common/mem.h). */
+#define RELAY_STACK	  (256 * 1024)
+#define RELAY_STACK_HELD  (RELAY_STACK - 32 * 1024)
 #define RELAY_TICKS_PER_S 10 /* relay_tick is called every 100 ms */
 #define EAGER_TICKS	  10
 
@@ -43,22 +52,33 @@ struct relay_out {
 	struct mmsghdr *msgs;
 	struct iovec *iov;
 	struct sockaddr_in *dst;
-	uint8_t (*bufs)[OUT_MTU];
+	uint8_t (*bufs)[OUT_MTU]; /* nbufs */
+	unsigned int nbufs;
+	/* Copies of the packets queued: a fan-out sends the same bytes to
+	 * every receiver, so a copy is made only where the bytes differ
+	 * from the newest copy (a memcmp instead of a memcpy), in slots from
+	 * the first, few and hot in the cache. */
+	unsigned int ncopies;
+	const uint8_t *last;
+	size_t last_len;
 };
 
 /* A batch of @cap packets: a full one is sent at once, so a small batch
  * costs only more sendmmsg() calls. */
 static struct relay_out *out_new(unsigned int cap)
 {
-	struct relay_out *o = calloc(1, sizeof(*o));
+	struct relay_out *o = mem_calloc_held(1, sizeof(*o));
 
 	if (!o)
 		return NULL;
 	o->cap = cap;
-	o->msgs = calloc(cap, sizeof(*o->msgs));
-	o->iov = calloc(cap, sizeof(*o->iov));
-	o->dst = calloc(cap, sizeof(*o->dst));
-	o->bufs = calloc(cap, sizeof(*o->bufs));
+	o->msgs = mem_calloc_held(cap, sizeof(*o->msgs));
+	o->iov = mem_calloc_held(cap, sizeof(*o->iov));
+	o->dst = mem_calloc_held(cap, sizeof(*o->dst));
+	/* a slot per packet where every copy may differ; a fan-out needs
+	 * one per received packet */
+	o->nbufs = cap < RX_BATCH * 2 ? cap : RX_BATCH * 2;
+	o->bufs = mem_calloc_held(o->nbufs, sizeof(*o->bufs));
 	if (!o->msgs || !o->iov || !o->dst || !o->bufs) {
 		free(o->msgs);
 		free(o->iov);
@@ -155,6 +175,8 @@ static void out_flush(struct relay_out *o)
 		done += (unsigned int)k;
 	}
 	o->n = 0;
+	o->ncopies = 0;
+	o->last = NULL;
 }
 
 /* libd4's host callback: copy into the loop's batch. RT. */
@@ -173,9 +195,19 @@ static int host_send(void *ctx, int handle, const uint8_t *pkt, size_t len,
 	}
 	if (o->n == o->cap)
 		out_flush(o);
-	memcpy(o->bufs[o->n], pkt, len);
+	if (!o->last || o->last_len != len || memcmp(o->last, pkt, len)) {
+		uint8_t *slot;
+
+		if (o->ncopies == o->nbufs)
+			out_flush(o);
+		slot = o->bufs[o->ncopies++];
+
+		memcpy(slot, pkt, len);
+		o->last = slot;
+		o->last_len = len;
+	}
 	o->dst[o->n] = *dst;
-	o->iov[o->n] = (struct iovec){o->bufs[o->n], len};
+	o->iov[o->n] = (struct iovec){(void *)o->last, len};
 	o->msgs[o->n].msg_hdr = (struct msghdr){
 	    .msg_name = &o->dst[o->n],
 	    .msg_namelen = sizeof(o->dst[o->n]),
@@ -370,22 +402,24 @@ int relay_attach_output(struct relay *r, int handle, int fd,
 	return 0;
 }
 
-/* One loop's run on one packet, and its copies out. RT. */
-static int run_lane(struct relay *r, unsigned int lane, int handle,
-		    uint8_t *pkt, size_t len, const struct sockaddr_in *src)
+/* What a loop's runs queued, out in as few sendmmsg() calls as its
+ * batch allows. RT. */
+static void flush_handle(struct relay *r, int handle)
 {
-	int rc = d4_run_lane(r->rt, lane, handle, pkt, len, src);
-
 	if (handle >= 0 && handle < D4_MAX_PROGRAMS && r->out[handle] &&
 	    r->out[handle]->n)
 		out_flush(r->out[handle]);
-	return rc;
 }
 
+/* A flow's packet through its loop, and its copies out at once: each of
+ * a flow's packets leaves on its own tick. RT. */
 int relay_run(struct relay *r, int handle, uint8_t *pkt, size_t len,
 	      const struct sockaddr_in *src)
 {
-	return run_lane(r, FLOW_LANE, handle, pkt, len, src);
+	int rc = d4_run_lane(r->rt, FLOW_LANE, handle, pkt, len, src);
+
+	flush_handle(r, handle);
+	return rc;
 }
 
 /* A flow's packet through its loop. RT. */
@@ -417,7 +451,9 @@ void relay_detach(struct relay *r, int handle)
 
 /* ---- the relay thread ---- */
 
-/* One batch from @rx, each packet through its loop. */
+/* One batch from @rx, each packet through its loop, and what they all
+ * send out together: one sendmmsg() per received batch where the copies
+ * fit one output batch (as bench/d4relay.c's hand-written relay does). */
 static void rx_drain(struct relay *r, struct relay_rx *rx)
 {
 	int k, n;
@@ -433,8 +469,9 @@ static void rx_drain(struct relay *r, struct relay_rx *rx)
 	}
 	n = recvmmsg(rx->fd, rx->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
 	for (k = 0; k < n; k++)
-		run_lane(r, RELAY_LANE, rx->handle, rx->bufs[k],
-			 rx->msgs[k].msg_len, &rx->from[k]);
+		d4_run_lane(r->rt, RELAY_LANE, rx->handle, rx->bufs[k],
+			    rx->msgs[k].msg_len, &rx->from[k]);
+	flush_handle(r, rx->handle);
 }
 
 /* Level-triggered: a socket with more than a batch waiting is ready again
@@ -446,6 +483,7 @@ static void *relay_main(void *arg)
 	uint64_t v;
 	int n, i;
 
+	mem_hold_stack(RELAY_STACK_HELD);
 	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
 		n = epoll_wait(r->epfd, ev, D4_MAX_PROGRAMS + 1, -1);
 		for (i = 0; i < n; i++) {
@@ -467,21 +505,26 @@ int relay_start(struct relay *r, int rt_prio)
 
 	if (r->running)
 		return 0;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, RELAY_STACK);
 	if (rt_prio > RT_BELOW) {
-		pthread_attr_init(&attr);
 		pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
 		pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
 		pthread_attr_setschedparam(&attr, &sp);
 		err = pthread_create(&r->thread, &attr, relay_main, r);
-		pthread_attr_destroy(&attr);
 		if (err)
 			log_warn("d4: relay thread: SCHED_FIFO %d not "
 				 "permitted (%s); running without real-time "
 				 "priority",
 				 sp.sched_priority, strerror(err));
 	}
-	if (err)
-		err = pthread_create(&r->thread, NULL, relay_main, r);
+	if (err) {
+		pthread_attr_destroy(&attr);
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, RELAY_STACK);
+		err = pthread_create(&r->thread, &attr, relay_main, r);
+	}
+	pthread_attr_destroy(&attr);
 	if (err) {
 		log_err("pthread_create(relay): %s", strerror(err));
 		return -err;
@@ -625,7 +668,7 @@ static int bind_one(struct relay *r, const struct d4_program_info *info,
 			 strerror(-rc));
 		return rc;
 	}
-	rx = calloc(1, sizeof(*rx));
+	rx = mem_calloc_held(1, sizeof(*rx));
 	if (!rx) {
 		relay_detach(r, info->handle);
 		snprintf(err, err_len, "loop %s: out of memory", info->name);
