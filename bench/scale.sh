@@ -19,6 +19,7 @@ d4_lab_hosts $lab 2
 hz=$(getconf CLK_TCK)
 
 : >"$T/rows.tsv"
+: >"$T/parts.tsv"
 best=0
 # media_faults PID: page faults (minor + major) of its media thread so far
 media_faults() {
@@ -30,6 +31,56 @@ media_faults() {
 		fi
 	done
 	echo 0
+}
+# rss_parts PID LABEL: where a node's resident memory is, from its smaps:
+# rows LABEL, part, MB. "libcurl's own" are libcurl and the libraries only
+# it brings in (none of d4node's other direct dependencies needs them).
+rss_parts() {
+	python3 - "$1" "$2" "$D4NODE" <<'PY'
+import re, subprocess, sys
+pid, label, exe = sys.argv[1:4]
+def ldd(path):
+    out = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+    return {m.group(1) for m in re.finditer(r"=> (\S+)", out)}
+def ldd_map(path):
+    out = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
+    return {m.group(1): m.group(2) for m in re.finditer(r"(\S+) => (\S+)", out)}
+dyn = subprocess.run(["readelf", "-d", exe], capture_output=True, text=True).stdout
+paths = ldd_map(exe)
+direct = [paths[n] for n in re.findall(r"NEEDED.*\[(.*)\]", dyn) if n in paths]
+curl = next((p for p in direct if "/libcurl.so" in p), None)
+others = set()
+for p in direct:
+    if p != curl:
+        others |= ldd(p) | {p}
+curl_own = ({curl} | ldd(curl)) - others if curl else set()
+curl_own = {re.sub(r"\.so.*", "", p.rsplit("/", 1)[1]) for p in curl_own}
+parts = dict(libraries=0, curl=0, anon=0, heap=0, other=0)
+name = ""
+for line in open(f"/proc/{pid}/smaps"):
+    m = re.match(r"[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)", line)
+    if m:
+        name = m.group(1)
+        continue
+    if not line.startswith("Rss:"):
+        continue
+    kb = int(line.split()[1])
+    if ".so" in name:
+        parts["libraries"] += kb
+        if re.sub(r"\.so.*", "", name.rsplit("/", 1)[1]) in curl_own:
+            parts["curl"] += kb
+    elif name == "":
+        parts["anon"] += kb
+    elif name == "[heap]":
+        parts["heap"] += kb
+    else:
+        parts["other"] += kb
+what = {"libraries": "shared libraries", "curl": "of which libcurl's own",
+        "anon": "anonymous mappings", "heap": "heap",
+        "other": "the rest (executable, stack, vdso)"}
+for k, v in parts.items():
+    print(f"{label}\trss part\t{what[k]}\t{v / 1024:.1f}")
+PY
 }
 # run N: one measurement
 run() {
@@ -55,6 +106,7 @@ run() {
 	sleep "$secs"
 	t1=$(awk '{ print $14 + $15 }' /proc/$a/stat) f1=$(media_faults $a) w1=$(date +%s%N)
 	hwm=$(sed -n 's/^VmHWM:\s*\([0-9]*\) kB/\1/p' /proc/$a/status)
+	rss_parts $a "$((n * 8)) x $((n * 8))" >>"$T/parts.tsv"
 	kill -TERM $a
 	d4_wait_pid $a 30 || fail "node A failed: $(tail -n 5 "$T/a-$n.log")"
 	kill -TERM $b
@@ -75,9 +127,11 @@ for n in $ns; do
 done
 bench_table "Scale and memory: one node sending and receiving N flows of 8 ch at 1 ms, pinned to one core, ${secs} s" \
 	"TX x RX channels	mlockall	CPU % of a core	lost	late	peak RSS MB	media thread page faults: measured / since start	under 50 % with no loss" "$T/rows.tsv"
+bench_table "Where the peak RSS is: resident memory of node A by part, read at the end of its window" \
+	"TX x RX channels	what	part	MB" "$T/parts.tsv"
 echo
 echo "scale limit: $((best * 8)) x $((best * 8)) channels"
-bench_record "$T/rows.tsv"
+bench_record "$T/rows.tsv" "$T/parts.tsv"
 col() { awk -F'\t' -v c="$1" -v k="$2" '$1 == c { print $k }' "$T/rows.tsv"; }
 if [ -n "$(col "64 x 64" 6)" ]; then
 	bench_ratio "peak RSS MB at 64 x 64 / 12 MB" "$(col "64 x 64" 6)" 12 1 lower
