@@ -161,7 +161,8 @@ static void print_final(struct node *n)
 		d4_program_info(rt, handles[i], &vm); /* the VM's share */
 		log_info("final: d4 %s backend=%s in=%llu sent=%llu "
 			 "dropped=%llu errors=%llu budget_drops=%llu "
-			 "datagrams=%llu send_errors=%llu max_insns=%llu "
+			 "datagrams=%llu send_errors=%llu too_big=%llu "
+			 "max_insns=%llu "
 			 "wcet=%llu max_sends=%llu kernel_in=%llu "
 			 "kernel_sent=%llu vm_sent=%llu passed=%llu "
 			 "no_neigh=%llu send_fail=%llu",
@@ -175,6 +176,7 @@ static void print_final(struct node *n)
 			 (unsigned long long)((os ? GET(os->datagrams) : 0) +
 					      ks.sent),
 			 (unsigned long long)(os ? GET(os->send_errors) : 0),
+			 (unsigned long long)(os ? GET(os->too_big) : 0),
 			 (unsigned long long)pi.max_insns,
 			 (unsigned long long)pi.wcet_insns,
 			 (unsigned long long)pi.max_sends,
@@ -834,7 +836,10 @@ int node_run(const struct node_opts *opts)
 	 * Kernels before 4.4 know no MCL_ONFAULT: lock everything there. */
 	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0 &&
 	    (errno != EINVAL || mlockall(MCL_CURRENT | MCL_FUTURE) < 0))
-		log_warn("mlockall: %m; the media thread may page-fault");
+		log_warn("mlockall: %m (RLIMIT_MEMLOCK too small without "
+			 "CAP_IPC_LOCK: run as root, or give the node "
+			 "CAP_IPC_LOCK or LimitMEMLOCK=infinity); the media "
+			 "thread may page-fault");
 #endif
 	media_set_spin(n->media, n->cfg->spin_us);
 	if (media_start(n->media, (int)n->cfg->rt_priority) < 0 ||

@@ -3,6 +3,7 @@
  * table (node/settings.c); what is left here turns requests into those
  * calls and records into answers. Control thread only. */
 #include "common/net.h"
+#include "d4/kernel.h"
 #include "discovery/sap.h"
 #include "discovery/sdp.h"
 #include "node/api.h"
@@ -406,8 +407,7 @@ static json_t *sub_legs_json(struct node *n, unsigned int i,
 		substate_leg(last, GET(st->started_ns), GET(st->drained_ns),
 			     &silent);
 		o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-			      "leg",
-			      l ? "B" : "A", "address",
+			      "leg", l ? "B" : "A", "address",
 			      net_endpoint_str(l ? &sc->addr2 : &sc->addr, ep,
 					       sizeof(ep)),
 			      "interface", l ? sc->ifname2 : sc->ifname,
@@ -830,27 +830,44 @@ static int h_d4_programs(void *ctx, const struct api_req *r, json_t **out,
 	*out = json_array();
 	nh = d4_program_list(rt, handles, D4_MAX_PROGRAMS);
 	for (i = 0; i < nh; i++) {
+		const struct relay_out_stats *os =
+		    relay_stats(n->relay, handles[i]);
+		struct d4_kern_stats ks = {0};
 		struct d4_program_info pi;
+		json_t *o;
 
 		if (relay_program_info(n->relay, handles[i], &pi) < 0)
 			continue;
-		json_array_append_new(
-		    *out,
-		    json_pack(
-			"{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,"
-			"s:s,s:s,s:s}",
-			"name", pi.name, "binding", pi.binding, "running",
-			pi.running, "wcet", (json_int_t)pi.wcet_insns,
-			"max_sends", (json_int_t)pi.max_sends,
-			"max_sends_per_second", (json_int_t)pi.send_budget_s,
-			"pkts_in", (json_int_t)pi.pkts_in, "pkts_sent",
-			(json_int_t)pi.pkts_sent, "pkts_dropped",
-			(json_int_t)pi.pkts_dropped, "errors",
-			(json_int_t)pi.errors, "budget_drops",
-			(json_int_t)pi.budget_drops, "last_error",
-			pi.last_error, "backend", pi.backend, "backend_why",
-			pi.backend_why, "backend_setting",
-			d4_backend_name(relay_backend(n->relay, handles[i]))));
+		relay_kern_stats(n->relay, handles[i], &ks);
+		o = json_pack(
+		    "{s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s,"
+		    "s:s,s:s,s:s}",
+		    "name", pi.name, "binding", pi.binding, "running",
+		    pi.running, "wcet", (json_int_t)pi.wcet_insns, "max_sends",
+		    (json_int_t)pi.max_sends, "max_sends_per_second",
+		    (json_int_t)pi.send_budget_s, "pkts_in",
+		    (json_int_t)pi.pkts_in, "pkts_sent",
+		    (json_int_t)pi.pkts_sent, "pkts_dropped",
+		    (json_int_t)pi.pkts_dropped, "errors",
+		    (json_int_t)pi.errors, "budget_drops",
+		    (json_int_t)pi.budget_drops, "last_error", pi.last_error,
+		    "backend", pi.backend, "backend_why", pi.backend_why,
+		    "backend_setting",
+		    d4_backend_name(relay_backend(n->relay, handles[i])));
+		/* what reached the kernel (the VM's sends and the kernel back
+		 * end's copies), what it refused, and what was over the
+		 * 1500 bytes a datagram may have (all three also in errors) */
+		json_object_set_new(
+		    o, "datagrams",
+		    json_integer(
+			(json_int_t)((os ? GET(os->datagrams) : 0) + ks.sent)));
+		json_object_set_new(
+		    o, "send_errors",
+		    json_integer((json_int_t)(os ? GET(os->send_errors) : 0)));
+		json_object_set_new(
+		    o, "too_big",
+		    json_integer((json_int_t)(os ? GET(os->too_big) : 0)));
+		json_array_append_new(*out, o);
 	}
 	return 200;
 }
@@ -930,11 +947,11 @@ int node_d4_bind(struct node *n, int handle, char *err, size_t err_len)
 	for (unsigned int i = 0; i < rx_slots(n->rx); i++) {
 		const struct sub_config *sc;
 
-		if (!rx_sub_exists(n->rx, i) ||
-		    !(sc = rx_sub_config(n->rx, i)))
+		if (!rx_sub_exists(n->rx, i) || !(sc = rx_sub_config(n->rx, i)))
 			continue;
 		for (unsigned int l = 0; l < sub_config_legs(sc); l++) {
-			const struct sockaddr_in *a = l ? &sc->addr2 : &sc->addr;
+			const struct sockaddr_in *a =
+			    l ? &sc->addr2 : &sc->addr;
 
 			if (!ports_clash(a, &pi.bind_addr))
 				continue;
@@ -1065,8 +1082,8 @@ static int d4_backend_change(struct node *n, int h, const struct api_req *r,
  * its socket or kernel program let go, its text out of the state); the
  * variables it declared stay (D4 does not undeclare), with their values.
  * A [d4] loop of the config file is 409: the file says it. */
-static int h_d4_program_delete(void *ctx, const struct api_req *r,
-			       json_t **out, char *err, size_t err_len)
+static int h_d4_program_delete(void *ctx, const struct api_req *r, json_t **out,
+			       char *err, size_t err_len)
 {
 	struct node *n = ctx;
 	struct d4_runtime *rt = relay_runtime(n->relay);
@@ -1080,8 +1097,9 @@ static int h_d4_program_delete(void *ctx, const struct api_req *r,
 	for (k = 0; k < n->nd4_texts && n->d4_texts[k].handle != h; k++)
 		;
 	if (k == n->nd4_texts)
-		ERR(409, "D4 loop '%s' comes from the config file: remove it "
-			 "there",
+		ERR(409,
+		    "D4 loop '%s' comes from the config file: remove it "
+		    "there",
 		    r->parts[2]);
 	gone = n->d4_texts[k];
 	memmove(&n->d4_texts[k], &n->d4_texts[k + 1],

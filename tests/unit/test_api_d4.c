@@ -114,7 +114,7 @@ static void test_api_d4_exec_on_udp_binds_and_relays(void **state)
 	unsigned int in = free_port(SOCK_DGRAM), out = free_port(SOCK_DGRAM);
 	struct pollfd p = {.events = POLLIN};
 	struct reply r;
-	char text[512], buf[64];
+	char text[512], buf[64], big[1601];
 	json_int_t pkts = 0;
 	ssize_t n;
 	int i;
@@ -155,6 +155,18 @@ static void test_api_d4_exec_on_udp_binds_and_relays(void **state)
 	assert_true(pkts >= 1);
 	assert_true(program_field("fan", "pkts_sent") >= 1);
 	assert_true(program_field("fan", "budget_drops") == 0);
+	assert_true(program_field("fan", "datagrams") >= 1);
+	assert_int_equal(program_field("fan", "send_errors"), 0);
+	assert_int_equal(program_field("fan", "too_big"), 0);
+	/* a datagram over 1500 bytes is not sent on, and says why */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	send_to(in, big);
+	for (i = 0; i < WAIT_MS / 100 && program_field("fan", "too_big") < 1;
+	     i++)
+		usleep(100 * 1000);
+	assert_int_equal(program_field("fan", "too_big"), 1);
+	assert_true(recv(p.fd, buf, sizeof(buf), MSG_DONTWAIT) < 0);
 	close(p.fd);
 }
 
@@ -182,8 +194,9 @@ static void loop_refused_on_sub_port(const char *sub, const char *loop,
 	call(&r, "POST", "/subscriptions", text, AUTH_TOKEN);
 	assert_status(&r, 201);
 	reply_free(&r);
-	snprintf(text, sizeof(text), "loop %s on udp %s:%u {\npkt = recv()\n}\n",
-		 loop, loop_ip, leg2 ? port2 : port);
+	snprintf(text, sizeof(text),
+		 "loop %s on udp %s:%u {\npkt = recv()\n}\n", loop, loop_ip,
+		 leg2 ? port2 : port);
 	exec_text(&r, text);
 	snprintf(want, sizeof(want),
 		 "udp %s:%u: subscription '%s' receives on that port%s",
