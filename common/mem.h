@@ -25,4 +25,13 @@ void *mem_calloc_held(size_t n, size_t size);
  * thing by a real-time thread, with less than its stack size. */
 void mem_hold_stack(size_t bytes);
 
+/* Hold the whole of the program's own file mappings and of every library
+ * whose file name begins with one of @prefixes (NULL-terminated): the
+ * code and tables real-time threads may run or read for the first time
+ * long after start (a tone's first sin(), a converter's first filter
+ * table). MCL_ONFAULT holds only what was touched, and a page never
+ * touched can be evicted, so its first use would be a disk read on that
+ * thread. Returns the bytes held, or -errno. */
+long mem_hold_libraries(const char *const *prefixes);
+
 #endif

@@ -5,6 +5,7 @@
  * file, status lines and the final report. */
 #include "node/node.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "common/loop.h"
 #include "common/net.h"
 #include "discovery/sap.h"
@@ -138,6 +139,24 @@ static void print_status(struct node *n)
 	}
 	log_info("status: %s", line);
 }
+
+#if !D4_ASAN
+/* What the real-time threads run or read besides their buffers: the
+ * node itself (the D4 VM, packing, meters), libc, libm (a tone's sin()),
+ * libsamplerate (its filter tables) and libasound with its plugins (the
+ * card threads). Whole, not on first touch (common/mem.h). */
+static void hold_libraries(void)
+{
+	static const char *const rt_libs[] = {
+	    "libc.so", "libm.so", "libsamplerate.so", "libasound", NULL};
+	long held = mem_hold_libraries(rt_libs);
+
+	if (held < 0)
+		log_warn("mlock of the real-time threads' libraries: %s; "
+			 "their first use may page-fault",
+			 strerror((int)-held));
+}
+#endif
 
 /* The end-of-run report: one line per object, stable key=value fields. */
 static void print_final(struct node *n)
@@ -834,8 +853,10 @@ int node_run(const struct node_opts *opts)
 	 * (26 MB at 64 x 64 channels, bench/scale.sh); what the real-time
 	 * threads touch is made resident before they run (common/mem.h).
 	 * Kernels before 4.4 know no MCL_ONFAULT: lock everything there. */
-	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0 &&
-	    (errno != EINVAL || mlockall(MCL_CURRENT | MCL_FUTURE) < 0))
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) == 0 ||
+	    (errno == EINVAL && mlockall(MCL_CURRENT | MCL_FUTURE) == 0))
+		hold_libraries();
+	else
 		log_warn("mlockall: %m (RLIMIT_MEMLOCK too small without "
 			 "CAP_IPC_LOCK: run as root, or give the node "
 			 "CAP_IPC_LOCK or LimitMEMLOCK=infinity); the media "
