@@ -1,9 +1,10 @@
 /* The host side of libd4 (see relay.h). Output batches are per loop: a
  * flow's packet and its fan-out leave in one sendmmsg() call, a UDP
- * loop's received batch and all its copies in one (more only past
- * UIO_MAXIOV). Flow loops run on the media thread (runtime lane 0), loops
- * bound to UDP on the relay thread (lane 1), which waits on their sockets
- * with epoll and takes at most one batch from each ready socket per
+ * loop's received batch and all its copies together (a call per 1024
+ * messages, or per 128 distinct copies: a fan-out of the same bytes
+ * needs one copy a packet). Flow loops run on the media thread (runtime lane
+ * 0), loops bound to UDP on the relay thread (lane 1), which waits on their
+ * sockets with epoll and takes at most one batch from each ready socket per
  * wake-up, so that one flooded binding does not starve the others. */
 #include "node/relay.h"
 #include "common/mem.h"
