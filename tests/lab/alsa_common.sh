@@ -151,11 +151,12 @@ d4_alsa_no_gap() {
 	fail "B played out $miss missing frames: the stream had a gap"
 }
 
-# THD+N is the path's steady state: measured from 2 s after every card's
-# servo first said "locked" (10 s at least), not while one still
-# acquires: a rehearsal's capture servo took 38 s to lock on a machine
-# that stalled 372 times, and four windows of that time read -85 to
-# -89 dB against -90. d4_alsa_lock_settle CARD-LOG LOG:NAME...: seconds
+# THD+N and click timing are the path's steady state: measured from 2 s
+# after every card's servo first said "locked" (10 s at least), not while
+# one still acquires: a rehearsal's capture servo took 38 s to lock on a
+# machine that stalled 372 times, and four windows of that time read -85
+# to -89 dB against -90; another's clicks were 2.2 samples off at 18 s
+# with A's servo locking until 28 s. d4_alsa_lock_settle CARD-LOG LOG:NAME...: seconds
 # from the card's start, "settle LOCKS" (LOCKS says when each locked).
 d4_alsa_lock_settle() {
 	local start spec t locks= worst=0
