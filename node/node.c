@@ -5,8 +5,8 @@
  * file, status lines and the final report. */
 #include "node/node.h"
 #include "common/log.h"
-#include "common/mem.h"
 #include "common/loop.h"
+#include "common/mem.h"
 #include "common/net.h"
 #include "discovery/sap.h"
 #include "node/api.h"
