@@ -142,9 +142,9 @@ static const char *const snap_paths[] = {
 
 /* Members that move by themselves: counters, levels, clocks. */
 static const char *const volatile_keys[] = {
-    "stats",	 "state",	 "uptime_s", "clock",	   "pkts_in",
-    "pkts_sent", "pkts_dropped", "errors",   "last_error", "wcet",
-    "state_reason", "latency_safe_us",
+    "stats",	    "state",	       "uptime_s",  "clock",	   "pkts_in",
+    "pkts_sent",    "pkts_dropped",    "errors",    "last_error",  "wcet",
+    "state_reason", "latency_safe_us", "datagrams", "send_errors", "too_big",
 };
 
 static struct {
