@@ -4,6 +4,7 @@
 #include <alloca.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,12 +51,21 @@ __attribute__((noinline)) void mem_hold_stack(size_t bytes)
 	explicit_bzero(p, bytes);
 }
 
+/* What mem_hold_library() was asked for (string literals), and whether
+ * the node held its libraries at start: a prefix asked for before then
+ * is held with them, one asked for after at once. */
+#define MAX_LATER 8
+static pthread_mutex_t later_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *later[MAX_LATER + 1];
+static unsigned int nlater;
+static bool holding;
+
 static bool wanted(const char *path, const char *exe,
 		   const char *const *prefixes)
 {
 	const char *base = strrchr(path, '/');
 
-	if (!strcmp(path, exe))
+	if (exe && !strcmp(path, exe))
 		return true;
 	base = base ? base + 1 : path;
 	for (; *prefixes; prefixes++)
@@ -64,17 +74,15 @@ static bool wanted(const char *path, const char *exe,
 	return false;
 }
 
-long mem_hold_libraries(const char *const *prefixes)
+/* Hold the file mappings wanted(): @exe's and @prefixes'. */
+static long hold_mappings(const char *exe, const char *const *prefixes)
 {
-	char line[PATH_MAX + 128], exe[PATH_MAX], perm[8], path[PATH_MAX];
+	char line[PATH_MAX + 128], perm[8], path[PATH_MAX];
 	unsigned long lo, hi;
 	long held = 0;
-	ssize_t n;
 	FILE *f;
 	int err = 0;
 
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	exe[n > 0 ? n : 0] = '\0';
 	f = fopen("/proc/self/maps", "re");
 	if (!f)
 		return -errno;
@@ -92,4 +100,40 @@ long mem_hold_libraries(const char *const *prefixes)
 	}
 	fclose(f);
 	return held || !err ? held : -err;
+}
+
+long mem_hold_libraries(const char *const *prefixes)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	long held, more = 0;
+
+	exe[n > 0 ? n : 0] = '\0';
+	held = hold_mappings(exe, prefixes);
+	pthread_mutex_lock(&later_lock);
+	holding = true;
+	if (nlater)
+		more = hold_mappings(NULL, later);
+	pthread_mutex_unlock(&later_lock);
+	if (held < 0)
+		return held;
+	return more < 0 ? more : held + more;
+}
+
+long mem_hold_library(const char *prefix)
+{
+	const char *const prefixes[] = {prefix, NULL};
+	unsigned int i;
+	long held = 0;
+
+	pthread_mutex_lock(&later_lock);
+	for (i = 0; i < nlater && strcmp(later[i], prefix); i++)
+		;
+	if (i == nlater && nlater < MAX_LATER)
+		later[nlater++] = prefix;
+	/* again each time: a plugin can have come with this object */
+	if (holding)
+		held = hold_mappings(NULL, prefixes);
+	pthread_mutex_unlock(&later_lock);
+	return held;
 }

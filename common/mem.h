@@ -34,4 +34,14 @@ void mem_hold_stack(size_t bytes);
  * thread. Returns the bytes held, or -errno. */
 long mem_hold_libraries(const char *const *prefixes);
 
+/* Hold, as mem_hold_libraries() does, every library now mapped whose
+ * file name begins with @prefix (a string literal): for a library the
+ * real-time threads come to use only with what uses it (libsamplerate
+ * with a converter, libasound and its plugins with a sound card), called
+ * by the thread that makes that object, before a real-time thread sees
+ * it. Before mem_hold_libraries() ran, the prefix is noted and held with
+ * the others then; a node that never holds (it could not lock; a test)
+ * holds nothing. Returns the bytes held now, or -errno. */
+long mem_hold_library(const char *prefix);
+
 #endif

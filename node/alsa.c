@@ -363,6 +363,9 @@ static int dev_open(struct dev *d, char *err, size_t err_len)
 		d->pcm = NULL;
 		return rc;
 	}
+	/* libasound and the plugins this device brought, before its
+	 * card thread runs them (common/mem.h) */
+	mem_hold_library("libasound");
 	d->fmt = fmt_map[d->cfg.format];
 	period = d->cfg.period_frames ? d->cfg.period_frames : d->rate / 200;
 	buffer = d->cfg.buffer_frames ? d->cfg.buffer_frames : 4 * period;

@@ -118,6 +118,8 @@ struct arrival *arrival_new(unsigned int channels, uint32_t rate,
 	if (!may_convert)
 		return a;
 	a->src = src_new(SRC_TYPE, (int)channels, &err);
+	/* its filter tables, before the media thread reads them */
+	mem_hold_library("libsamplerate.so");
 	a->in_s32 =
 	    mem_calloc_held((size_t)IN_CHUNK * channels, sizeof(int32_t));
 	a->in_f = mem_calloc_held((size_t)IN_CHUNK * channels, sizeof(float));
