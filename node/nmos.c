@@ -30,7 +30,6 @@
 #include "ptp/mclock.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -1010,7 +1009,6 @@ struct nmos *nmos_new(struct node *n)
 	m->n = n;
 	m->port = api_port(n->api);
 	m->latency_ns = nc->latency_ns;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	make_ids(m);
 	pick_host(m);
 	load_tokens(m);
@@ -1105,5 +1103,4 @@ void nmos_destroy(struct nmos *m)
 	}
 	free(m->res);
 	free(m);
-	curl_global_cleanup();
 }

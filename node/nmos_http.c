@@ -8,12 +8,16 @@
 #include "common/log.h"
 #include "common/loop.h"
 
-#include <curl/curl.h>
+#include "node/curl_lib.h"
+
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define HTTP_BODY_MAX (1 << 20)
+
+/* libcurl, once a client made its first request (node/curl_lib.h) */
+static const struct curl_lib *C;
 
 struct nmos_http {
 	struct loop *loop;
@@ -58,9 +62,9 @@ static void unlink_req(struct nmos_http_req *r)
 
 static void free_req(struct nmos_http_req *r)
 {
-	curl_multi_remove_handle(r->h->multi, r->easy);
-	curl_easy_cleanup(r->easy);
-	curl_slist_free_all(r->headers);
+	C->multi_remove_handle(r->h->multi, r->easy);
+	C->easy_cleanup(r->easy);
+	C->slist_free_all(r->headers);
 	free(r->body);
 	free(r->reply);
 	free(r);
@@ -72,23 +76,23 @@ static void reap(struct nmos_http *h)
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(h->multi, &left))) {
+	while ((msg = C->multi_info_read(h->multi, &left))) {
 		struct nmos_http_req *r = NULL;
 		long status = 0;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+		C->easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
 				  (char **)&r);
 		if (!r)
 			continue;
 		unlink_req(r);
 		if (msg->data.result == CURLE_OK)
-			curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE,
+			C->easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE,
 					  &status);
 		else if (!r->err[0])
 			snprintf(r->err, sizeof(r->err), "%s",
-				 curl_easy_strerror(msg->data.result));
+				 C->easy_strerror(msg->data.result));
 		if (r->too_big) {
 			status = 0;
 			snprintf(r->err, sizeof(r->err), "answer over %d bytes",
@@ -105,7 +109,7 @@ static void act(struct nmos_http *h, curl_socket_t s, int what)
 	int running;
 
 	h->in_curl = true;
-	curl_multi_socket_action(h->multi, s, what, &running);
+	C->multi_socket_action(h->multi, s, what, &running);
 	h->in_curl = false;
 	reap(h);
 }
@@ -142,7 +146,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 		if (hs) {
 			loop_io_remove(hs->io);
 			free(hs);
-			curl_multi_assign(h->multi, s, NULL);
+			C->multi_assign(h->multi, s, NULL);
 		}
 		return 0;
 	}
@@ -155,7 +159,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 			free(hs);
 			return -1;
 		}
-		curl_multi_assign(h->multi, s, hs);
+		C->multi_assign(h->multi, s, hs);
 		return 0;
 	}
 	loop_io_update(hs->io, ev);
@@ -201,14 +205,9 @@ struct nmos_http *nmos_http_new(struct loop *loop)
 	if (!h)
 		goto out_oom;
 	h->loop = loop;
-	h->multi = curl_multi_init();
 	h->timer = loop_timer_new(loop, on_timer, h);
-	if (!h->multi || !h->timer)
+	if (!h->timer)
 		goto out_free;
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
 	return h;
 out_free:
 	nmos_http_destroy(h);
@@ -228,9 +227,23 @@ void nmos_http_destroy(struct nmos_http *h)
 		free_req(r); /* REMOVE callbacks unwatch its sockets */
 	}
 	if (h->multi)
-		curl_multi_cleanup(h->multi);
+		C->multi_cleanup(h->multi);
 	loop_timer_free(h->timer);
 	free(h);
+}
+
+/* libcurl and the multi handle, made for the first request. */
+static bool ready(struct nmos_http *h)
+{
+	if (h->multi)
+		return true;
+	if (!(C = curl_lib()) || !(h->multi = C->multi_init()))
+		return false;
+	C->multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	C->multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	C->multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	C->multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	return true;
 }
 
 struct nmos_http_req *nmos_http_start(struct nmos_http *h, const char *method,
@@ -238,43 +251,43 @@ struct nmos_http_req *nmos_http_start(struct nmos_http *h, const char *method,
 				      const char *bearer, uint64_t timeout_ns,
 				      nmos_http_fn fn, void *ctx)
 {
-	struct nmos_http_req *r = calloc(1, sizeof(*r));
+	struct nmos_http_req *r;
 	char auth[300];
 
-	if (!r)
+	if (!ready(h) || !(r = calloc(1, sizeof(*r))))
 		return NULL;
 	r->h = h;
 	r->fn = fn;
 	r->ctx = ctx;
-	r->easy = curl_easy_init();
+	r->easy = C->easy_init();
 	if (!r->easy || (json && !(r->body = strdup(json))))
 		goto out_free;
-	curl_easy_setopt(r->easy, CURLOPT_URL, url);
-	curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS,
+	C->easy_setopt(r->easy, CURLOPT_URL, url);
+	C->easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+	C->easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	C->easy_setopt(r->easy, CURLOPT_TIMEOUT_MS,
 			 (long)(timeout_ns / 1000000ull));
-	curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->err);
-	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	C->easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_data);
+	C->easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	C->easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->err);
+	C->easy_setopt(r->easy, CURLOPT_PRIVATE, r);
 	/* Only http: a registry URL must not make us read files. */
-	curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http");
-	r->headers = curl_slist_append(r->headers, "Accept: application/json");
+	C->easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http");
+	r->headers = C->slist_append(r->headers, "Accept: application/json");
 	if (bearer) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
 			 bearer);
-		r->headers = curl_slist_append(r->headers, auth);
+		r->headers = C->slist_append(r->headers, auth);
 	}
 	if (r->body) {
-		r->headers = curl_slist_append(
+		r->headers = C->slist_append(
 		    r->headers, "Content-Type: application/json");
-		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
+		C->easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
 	} else if (strcmp(method, "GET") && strcmp(method, "DELETE")) {
-		curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
+		C->easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
 	}
-	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-	if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK)
+	C->easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	if (C->multi_add_handle(h->multi, r->easy) != CURLM_OK)
 		goto out_free;
 	r->next = h->reqs;
 	if (h->reqs)
@@ -283,8 +296,8 @@ struct nmos_http_req *nmos_http_start(struct nmos_http *h, const char *method,
 	h->npending++;
 	return r;
 out_free:
-	curl_easy_cleanup(r->easy);
-	curl_slist_free_all(r->headers);
+	C->easy_cleanup(r->easy);
+	C->slist_free_all(r->headers);
 	free(r->body);
 	free(r);
 	return NULL;

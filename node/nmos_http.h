@@ -27,7 +27,8 @@ void nmos_http_destroy(struct nmos_http *h);
 /* Start @method @url with JSON body @json (NULL: none) and @bearer (NULL:
  * no Authorization header); at most @timeout_ns in all. @fn is called
  * exactly once, from the loop, never from within this call. NULL when out
- * of memory. */
+ * of memory, or when libcurl cannot be loaded (node/curl_lib.h: the
+ * first request loads it; logged once). */
 struct nmos_http_req *nmos_http_start(struct nmos_http *h, const char *method,
 				      const char *url, const char *json,
 				      const char *bearer, uint64_t timeout_ns,

@@ -22,9 +22,9 @@
 #include "node/nmos_reg.h"
 #include "common/log.h"
 #include "common/loop.h"
+#include "node/curl_lib.h"
 #include "node/nmos_http.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -602,15 +602,17 @@ static void unregister_now(struct nmos_reg *r)
 	uint64_t deadline = now_ns() + 2 * NS_PER_S;
 	char url[NMOS_URL_MAX + 128];
 	unsigned int t, i, n = 0;
-	CURL *c = curl_easy_init();
+	/* nothing is registered unless a request loaded libcurl */
+	const struct curl_lib *C = curl_lib_loaded();
+	CURL *c = C ? C->easy_init() : NULL;
 
 	if (!c)
 		return;
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 300L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	C->easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
+	C->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	C->easy_setopt(c, CURLOPT_TIMEOUT_MS, 300L);
+	C->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
+	C->easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
 	for (t = NMOS_NTYPES; t-- > 0;)
 		for (i = 0; i < r->nres && now_ns() < deadline; i++) {
 			struct reg_res *x = &r->res[i];
@@ -619,11 +621,11 @@ static void unregister_now(struct nmos_reg *r)
 				continue;
 			snprintf(url, sizeof(url), "%s%s/resource/%s/%s",
 				 r->url, REG_API, type_plurals[t], x->id);
-			curl_easy_setopt(c, CURLOPT_URL, url);
-			if (curl_easy_perform(c) == CURLE_OK)
+			C->easy_setopt(c, CURLOPT_URL, url);
+			if (C->easy_perform(c) == CURLE_OK)
 				n++;
 		}
-	curl_easy_cleanup(c);
+	C->easy_cleanup(c);
 	if (!r->cfg.quiet)
 		log_info("nmos: %s%sunregistered %u resource(s) from %s",
 			 r->label, r->label[0] ? ": " : "", n, r->url);
