@@ -28,6 +28,7 @@ struct curl_lib {
 	const char *(*easy_strerror)(CURLcode);
 	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
 	void (*slist_free_all)(struct curl_slist *);
+	CURLcode (*global_init)(long);
 };
 
 /* libcurl, loaded and curl_global_init()ed on the first call; NULL when

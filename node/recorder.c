@@ -11,10 +11,10 @@
 #include "node/recorder.h"
 #include "common/mem.h"
 #include "common/ring.h"
+#include "node/sndfile_lib.h"
 #include "ptp/mclock.h"
 
 #include <errno.h>
-#include <sndfile.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +35,7 @@ struct rec_mark {
 
 struct recorder {
 	struct recorder_config cfg;
+	const struct sndfile_lib *lib;
 	SNDFILE *sf;
 	int fd; /* the caller's descriptor under sf (fd_io), or -1 */
 	struct ring *ring;
@@ -120,6 +121,7 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 	struct recorder *rec = mem_calloc_held(1, sizeof(*rec));
 	SF_INFO info = {0};
 	int fd = cfg->has_fd ? cfg->fd : -1;
+	char why[300];
 
 	if (!rec) {
 		snprintf(err, err_len, "out of memory");
@@ -139,7 +141,11 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 	info.samplerate = (int)cfg->rate;
 	info.channels = (int)cfg->nch;
 	info.format = cfg->format;
-	if (!sf_format_check(&info)) {
+	if (!(rec->lib = sndfile_lib(why, sizeof(why)))) {
+		snprintf(err, err_len, "sink %s: %s", cfg->name, why);
+		goto out_free;
+	}
+	if (!rec->lib->format_check(&info)) {
 		snprintf(err, err_len,
 			 "sink %s: libsndfile cannot write format 0x%x with "
 			 "%u channels at %u Hz",
@@ -161,13 +167,13 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 		 * failure or not depending on libsndfile's release. */
 		rec->fd = fd;
 		fd = -1;
-		rec->sf = sf_open_virtual(&fd_io, SFM_WRITE, &info, rec);
+		rec->sf = rec->lib->open_virtual(&fd_io, SFM_WRITE, &info, rec);
 	} else {
-		rec->sf = sf_open(cfg->path, SFM_WRITE, &info);
+		rec->sf = rec->lib->open(cfg->path, SFM_WRITE, &info);
 	}
 	if (!rec->sf) {
 		snprintf(err, err_len, "sink %s: cannot create '%s': %s",
-			 cfg->name, cfg->path, sf_strerror(NULL));
+			 cfg->name, cfg->path, rec->lib->strerror(NULL));
 		goto out_free;
 	}
 	return rec;
@@ -310,7 +316,7 @@ static void write_frames(struct recorder *rec, const int32_t *buf, uint64_t n)
 	    atomic_load_explicit(&rec->write_errno, memory_order_relaxed))
 		return;
 	errno = 0;
-	if (sf_writef_int(rec->sf, buf, (sf_count_t)n) != (sf_count_t)n) {
+	if (rec->lib->writef_int(rec->sf, buf, (sf_count_t)n) != (sf_count_t)n) {
 		atomic_store_explicit(&rec->write_errno, errno ? errno : EIO,
 				      memory_order_release);
 		return;
@@ -343,7 +349,8 @@ static void write_gap(struct recorder *rec, uint64_t frames)
 /* Close the file (its header written) and the caller's descriptor. */
 static void finish(struct recorder *rec)
 {
-	sf_close(rec->sf);
+	if (rec->sf)
+		rec->lib->close(rec->sf);
 	rec->sf = NULL;
 	if (rec->fd >= 0)
 		close(rec->fd);

@@ -16,11 +16,11 @@
 #include "common/mem.h"
 #include "common/log.h"
 #include "common/ring.h"
+#include "node/sndfile_lib.h"
 #include "ptp/mclock.h"
 
 #include <errno.h>
 #include <math.h>
-#include <sndfile.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +44,7 @@ struct source {
 	uint64_t period;
 
 	/* file: the file thread owns sf and the write side of the ring */
+	const struct sndfile_lib *lib;
 	SNDFILE *sf;
 	struct ring *ring;
 	int32_t *io_buf;
@@ -119,11 +120,17 @@ uint64_t source_underruns(const struct source *src)
 static int open_file(struct source *src, char *err, size_t err_len)
 {
 	SF_INFO info = {0};
+	char why[300];
 
-	src->sf = sf_open(src->cfg.path, SFM_READ, &info);
+	if (!(src->lib = sndfile_lib(why, sizeof(why)))) {
+		snprintf(err, err_len, "source %s: %s", src->cfg.name, why);
+		return -ENOENT;
+	}
+	src->sf = src->lib->open(src->cfg.path, SFM_READ, &info);
 	if (!src->sf) {
 		snprintf(err, err_len, "source %s: cannot open '%s': %s",
-			 src->cfg.name, src->cfg.path, sf_strerror(NULL));
+			 src->cfg.name, src->cfg.path,
+			 src->lib->strerror(NULL));
 		return -ENOENT;
 	}
 	if (info.channels < 1 || info.channels > SOURCE_MAX_CHANNELS) {
@@ -202,7 +209,7 @@ void source_destroy(struct source *src)
 		return;
 	alsa_cap_destroy(src->cap);
 	if (src->sf)
-		sf_close(src->sf);
+		src->lib->close(src->sf);
 	ring_destroy(src->ring);
 	free(src->io_buf);
 	free(src->hist);
@@ -225,7 +232,7 @@ int source_io_fill(struct source *src)
 					 memory_order_acquire) != req)
 			return 0;
 		src->seek_done = req;
-		if (sf_seek(src->sf,
+		if (src->lib->seek(src->sf,
 			    (sf_count_t)atomic_load_explicit(
 				&src->seek_frame, memory_order_relaxed),
 			    SEEK_SET) < 0)
@@ -241,12 +248,12 @@ int source_io_fill(struct source *src)
 
 		if (space < IO_CHUNK)
 			return 0;
-		got = sf_readf_int(src->sf, src->io_buf, IO_CHUNK);
+		got = src->lib->readf_int(src->sf, src->io_buf, IO_CHUNK);
 		if (got < 0)
 			return -EIO;
 		if (got == 0) {
 			if (!src->cfg.loop ||
-			    sf_seek(src->sf, 0, SEEK_SET) < 0) {
+			    src->lib->seek(src->sf, 0, SEEK_SET) < 0) {
 				atomic_store(&src->eof, true);
 				return 0;
 			}
