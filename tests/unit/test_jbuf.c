@@ -83,7 +83,7 @@ static struct jbuf *at(void **state, uint32_t read_ts)
 	return jb;
 }
 
-static void test_jbuf_rounds_capacity_up_to_power_of_two(void **state)
+static void test_jbuf_rounds_capacity_up_to_64_frames(void **state)
 {
 	struct jbuf *jb;
 
@@ -98,6 +98,11 @@ static void test_jbuf_rounds_capacity_up_to_power_of_two(void **state)
 	jb = jbuf_new(2, 4096);
 	assert_non_null(jb);
 	assert_int_equal(jbuf_capacity(jb), 4096);
+	jbuf_destroy(jb);
+	/* a subscription's 2 ms + 100 ms + a packet: not 8 192 */
+	jb = jbuf_new(8, 5616);
+	assert_non_null(jb);
+	assert_int_equal(jbuf_capacity(jb), 5632);
 	jbuf_destroy(jb);
 	assert_null(jbuf_new(0, 64));
 	assert_null(jbuf_new(2, 0));
@@ -344,10 +349,106 @@ static void test_jbuf_get_larger_than_capacity_clears_every_slot(void **state)
 	assert_int_equal(jbuf_read_ts(jb), 1200);
 }
 
+/* A buffer of 192 frames (not a power of two) against a model indexed by
+ * position: random puts (late, partly late, early, duplicate, in and out
+ * of order), gets and seeks both ways, across the timestamp wrap. Every
+ * put's result and every frame got must be the model's. */
+#define MODEL_CAP 192
+#define MODEL_LEN 400000
+static uint32_t model_rand(uint32_t *x)
+{
+	*x = *x * 1664525u + 1013904223u;
+	return *x >> 8;
+}
+
+static void test_jbuf_matches_a_model_at_a_capacity_not_a_power_of_two(
+    void **state)
+{
+	static uint32_t salt_at[MODEL_LEN]; /* 0: no frame at that position */
+	const uint32_t ts0 = 0xFFFFF000u;   /* position p is ts0 + p */
+	struct jbuf *jb = jbuf_new(CH, 150);
+	int32_t out[256 * CH];
+	uint32_t x = 12345, read = 1000, salt = 1, p;
+	unsigned int op, i;
+
+	(void)state;
+	assert_non_null(jb);
+	assert_int_equal(jbuf_capacity(jb), MODEL_CAP);
+	memset(salt_at, 0, sizeof(salt_at));
+	jbuf_reset(jb, ts0 + read);
+	for (op = 0; op < 20000 && read + 600 < MODEL_LEN; op++) {
+		uint32_t r = model_rand(&x) % 10;
+
+		if (r < 6) { /* put */
+			int32_t d = (int32_t)(model_rand(&x) % 300) - 60;
+			unsigned int n = 1 + model_rand(&x) % 48, first, stored = 0;
+			enum jbuf_put_result want;
+
+			salt++;
+			first = d < 0 ? (unsigned int)-d : 0;
+			if (d + (int32_t)n <= 0) {
+				want = JBUF_LATE;
+			} else if (d + (int32_t)n > MODEL_CAP) {
+				want = JBUF_EARLY;
+			} else {
+				for (i = first; i < n; i++) {
+					p = read + (uint32_t)d + i;
+					if (!salt_at[p]) {
+						salt_at[p] = salt;
+						stored++;
+					}
+				}
+				want = first ? JBUF_PARTLY_LATE
+				       : stored ? JBUF_OK
+						: JBUF_DUPLICATE;
+			}
+			assert_int_equal(put(jb, ts0 + read + (uint32_t)d, n,
+					     salt),
+					 want);
+		} else if (r < 9) { /* get */
+			unsigned int n = 1 + model_rand(&x) % 100, missing = 0;
+
+			for (i = 0; i < n; i++)
+				missing += !salt_at[read + i];
+			assert_int_equal(jbuf_get(jb, out, n), missing);
+			for (i = 0; i < n; i++) {
+				p = read + i;
+				if (salt_at[p])
+					assert_frame(out, i, ts0 + p,
+						     salt_at[p]);
+				else
+					assert_zero_frame(out, i);
+				salt_at[p] = 0;
+			}
+			read += n;
+		} else { /* seek, either way, within a capacity or not */
+			int32_t d = (int32_t)(model_rand(&x) % 500) - 250;
+			uint32_t to;
+
+			if (read < 1000)
+				d = -d; /* positions stay in the model */
+			to = read + (uint32_t)d;
+
+			/* frames are only in [read, read + capacity): what
+			 * falls out of [to, to + capacity) is gone */
+			for (p = read; p < read + MODEL_CAP; p++)
+				if (p < to || p >= to + MODEL_CAP)
+					salt_at[p] = 0;
+			jbuf_seek(jb, ts0 + to);
+			read = to;
+		}
+		assert_int_equal(jbuf_read_ts(jb), ts0 + read);
+	}
+	assert_true(op > 5000);
+	jbuf_destroy(jb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_jbuf_rounds_capacity_up_to_power_of_two),
+	    cmocka_unit_test(test_jbuf_rounds_capacity_up_to_64_frames),
+	    cmocka_unit_test(
+		test_jbuf_matches_a_model_at_a_capacity_not_a_power_of_two),
 	    cmocka_unit_test_setup_teardown(
 		test_jbuf_in_order_packets_come_out_unchanged, setup64,
 		teardown),
