@@ -8,10 +8,10 @@
 #include "common/mem.h"
 #include "common/log.h"
 #include "common/ring.h"
+#include "node/alsa_lib.h"
 #include "node/servo.h"
 #include "ptp/mclock.h"
 
-#include <alsa/asoundlib.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -342,6 +342,10 @@ static const snd_pcm_format_t fmt_map[] = {
     [ALSA_FMT_S32] = SND_PCM_FORMAT_S32_LE,
 };
 
+/* libasound (node/alsa_lib.h): set by the first dev_open(), on the
+ * control thread, before any card thread exists; read-only after. */
+static const struct alsa_lib *A;
+
 static int dev_open(struct dev *d, char *err, size_t err_len)
 {
 	snd_pcm_hw_params_t *hw;
@@ -351,15 +355,23 @@ static int dev_open(struct dev *d, char *err, size_t err_len)
 	const char *what;
 	int rc;
 
+	if (!A) {
+		char why[300];
+
+		if (!(A = alsa_lib(why, sizeof(why)))) {
+			snprintf(err, err_len, "%s: %s", d->name, why);
+			return -ENOENT;
+		}
+	}
 	if (!d->cfg.device[0])
 		snprintf(d->cfg.device, sizeof(d->cfg.device), "default");
-	rc = snd_pcm_open(&d->pcm, d->cfg.device,
+	rc = A->pcm_open(&d->pcm, d->cfg.device,
 			  d->capture ? SND_PCM_STREAM_CAPTURE
 				     : SND_PCM_STREAM_PLAYBACK,
 			  SND_PCM_NONBLOCK);
 	if (rc < 0) {
 		snprintf(err, err_len, "%s: cannot open ALSA device '%s': %s",
-			 d->name, d->cfg.device, snd_strerror(rc));
+			 d->name, d->cfg.device, A->strerror(rc));
 		d->pcm = NULL;
 		return rc;
 	}
@@ -369,56 +381,58 @@ static int dev_open(struct dev *d, char *err, size_t err_len)
 	d->fmt = fmt_map[d->cfg.format];
 	period = d->cfg.period_frames ? d->cfg.period_frames : d->rate / 200;
 	buffer = d->cfg.buffer_frames ? d->cfg.buffer_frames : 4 * period;
-	snd_pcm_hw_params_alloca(&hw);
-	snd_pcm_sw_params_alloca(&sw);
+	hw = alloca(A->pcm_hw_params_sizeof());
+	sw = alloca(A->pcm_sw_params_sizeof());
+	memset(hw, 0, A->pcm_hw_params_sizeof());
+	memset(sw, 0, A->pcm_sw_params_sizeof());
 	what = "hw_params_any";
-	if ((rc = snd_pcm_hw_params_any(d->pcm, hw)) < 0)
+	if ((rc = A->pcm_hw_params_any(d->pcm, hw)) < 0)
 		goto out_fail;
 	what = "interleaved access";
-	if ((rc = snd_pcm_hw_params_set_access(
+	if ((rc = A->pcm_hw_params_set_access(
 		 d->pcm, hw, SND_PCM_ACCESS_RW_INTERLEAVED)) < 0)
 		goto out_fail;
 	what = "format";
-	if ((rc = snd_pcm_hw_params_set_format(d->pcm, hw, d->fmt)) < 0)
+	if ((rc = A->pcm_hw_params_set_format(d->pcm, hw, d->fmt)) < 0)
 		goto out_fail;
 	what = "channel count";
-	if ((rc = snd_pcm_hw_params_set_channels(d->pcm, hw, d->card_ch)) < 0)
+	if ((rc = A->pcm_hw_params_set_channels(d->pcm, hw, d->card_ch)) < 0)
 		goto out_fail;
 	what = "rate";
-	if ((rc = snd_pcm_hw_params_set_rate_resample(d->pcm, hw, 0)) < 0 ||
-	    (rc = snd_pcm_hw_params_set_rate(d->pcm, hw, rate, 0)) < 0)
+	if ((rc = A->pcm_hw_params_set_rate_resample(d->pcm, hw, 0)) < 0 ||
+	    (rc = A->pcm_hw_params_set_rate(d->pcm, hw, rate, 0)) < 0)
 		goto out_fail;
 	what = "period size";
-	if ((rc = snd_pcm_hw_params_set_period_size_near(d->pcm, hw, &period,
+	if ((rc = A->pcm_hw_params_set_period_size_near(d->pcm, hw, &period,
 							 NULL)) < 0)
 		goto out_fail;
 	what = "buffer size";
-	if ((rc = snd_pcm_hw_params_set_buffer_size_near(d->pcm, hw, &buffer)) <
+	if ((rc = A->pcm_hw_params_set_buffer_size_near(d->pcm, hw, &buffer)) <
 	    0)
 		goto out_fail;
 	what = "hw_params";
-	if ((rc = snd_pcm_hw_params(d->pcm, hw)) < 0)
+	if ((rc = A->pcm_hw_params(d->pcm, hw)) < 0)
 		goto out_fail;
-	snd_pcm_hw_params_get_period_size(hw, &d->period, NULL);
-	snd_pcm_hw_params_get_buffer_size(hw, &d->buffer);
+	A->pcm_hw_params_get_period_size(hw, &d->period, NULL);
+	A->pcm_hw_params_get_buffer_size(hw, &d->buffer);
 	what = "sw_params";
-	if ((rc = snd_pcm_sw_params_current(d->pcm, sw)) < 0 ||
-	    (rc = snd_pcm_sw_params_set_avail_min(d->pcm, sw, d->period)) < 0 ||
-	    (rc = snd_pcm_sw_params_set_start_threshold(
+	if ((rc = A->pcm_sw_params_current(d->pcm, sw)) < 0 ||
+	    (rc = A->pcm_sw_params_set_avail_min(d->pcm, sw, d->period)) < 0 ||
+	    (rc = A->pcm_sw_params_set_start_threshold(
 		 d->pcm, sw, d->capture ? 1 : d->buffer * 2)) < 0 ||
-	    (rc = snd_pcm_sw_params_set_tstamp_mode(
+	    (rc = A->pcm_sw_params_set_tstamp_mode(
 		 d->pcm, sw, SND_PCM_TSTAMP_ENABLE)) < 0 ||
-	    (rc = snd_pcm_sw_params_set_tstamp_type(
+	    (rc = A->pcm_sw_params_set_tstamp_type(
 		 d->pcm, sw, SND_PCM_TSTAMP_TYPE_MONOTONIC)) < 0 ||
-	    (rc = snd_pcm_sw_params(d->pcm, sw)) < 0)
+	    (rc = A->pcm_sw_params(d->pcm, sw)) < 0)
 		goto out_fail;
-	d->bytes = (unsigned int)snd_pcm_format_physical_width(d->fmt) / 8;
+	d->bytes = (unsigned int)A->pcm_format_physical_width(d->fmt) / 8;
 	return 0;
 
 out_fail:
 	snprintf(err, err_len, "%s: ALSA device '%s': %s: %s", d->name,
-		 d->cfg.device, what, snd_strerror(rc));
-	snd_pcm_close(d->pcm);
+		 d->cfg.device, what, A->strerror(rc));
+	A->pcm_close(d->pcm);
 	d->pcm = NULL;
 	return rc;
 }
@@ -493,7 +507,7 @@ static void dev_fini(struct dev *d)
 		d->running = false;
 	}
 	if (d->pcm)
-		snd_pcm_close(d->pcm);
+		A->pcm_close(d->pcm);
 	if (d->src)
 		src_delete(d->src);
 	free(d->io_buf);
@@ -553,18 +567,19 @@ static int dev_position(struct dev *d, snd_pcm_sframes_t *delay,
 	uint64_t m0, m1, p, m2, m3, at;
 	int rc;
 
-	snd_pcm_status_alloca(&st);
+	st = alloca(A->pcm_status_sizeof());
+	memset(st, 0, A->pcm_status_sizeof());
 	m0 = mono_ns();
 	p = mclock_now_ns(d->mc);
 	m1 = mono_ns();
-	rc = snd_pcm_status(d->pcm, st);
+	rc = A->pcm_status(d->pcm, st);
 	m2 = mono_ns();
 	if (rc < 0)
 		return rc;
 	if (m1 - m0 > STATUS_MAX_NS || m2 - m1 > STATUS_MAX_NS)
 		return -EAGAIN;
-	*delay = snd_pcm_status_get_delay(st);
-	snd_pcm_status_get_htstamp(st, &hts);
+	*delay = A->pcm_status_get_delay(st);
+	A->pcm_status_get_htstamp(st, &hts);
 	at = (uint64_t)hts.tv_sec * NSEC_PER_SEC + (uint64_t)hts.tv_nsec;
 	/* A driver's own timestamp of the position, if it gave one. */
 	m3 = at >= m1 - 5 * 1000 * 1000 && at <= m2 ? at : (m1 + m2) / 2;
@@ -615,7 +630,7 @@ static void dev_report(struct dev *d)
 	if (log_ratelimit_ok(&d->rl, &suppressed))
 		log_warn("%s: %s (%s); recovering%s", d->name,
 			 d->capture ? "overrun" : "underrun",
-			 snd_strerror(STAT_GET(d->xrun_err)),
+			 A->strerror(STAT_GET(d->xrun_err)),
 			 suppressed || xruns - d->xruns_said > 1
 			     ? " (more were not logged)"
 			     : "");
@@ -626,11 +641,11 @@ static void dev_xrun(struct dev *d, int rc)
 {
 	STAT_SET(d->xrun_err, rc);
 	STAT_ADD(d->xruns, 1);
-	if (snd_pcm_recover(d->pcm, rc, 1) < 0) {
+	if (A->pcm_recover(d->pcm, rc, 1) < 0) {
 		/* Not an xrun ALSA knows how to recover (-EIO from a
 		 * wait, say): start the stream over. */
-		snd_pcm_drop(d->pcm);
-		snd_pcm_prepare(d->pcm);
+		A->pcm_drop(d->pcm);
+		A->pcm_prepare(d->pcm);
 	}
 }
 
@@ -638,13 +653,13 @@ static void dev_xrun(struct dev *d, int rc)
  * stop is seen; 0 when it can, 1 to look at the stop flag, < 0 on error. */
 static int dev_wait(struct dev *d)
 {
-	snd_pcm_sframes_t avail = snd_pcm_avail_update(d->pcm);
+	snd_pcm_sframes_t avail = A->pcm_avail_update(d->pcm);
 
 	if (avail < 0)
 		return (int)avail;
 	if ((snd_pcm_uframes_t)avail >= d->period)
 		return 0;
-	avail = snd_pcm_wait(d->pcm, 100);
+	avail = A->pcm_wait(d->pcm, 100);
 	return avail < 0 ? (int)avail : 1;
 }
 
@@ -904,7 +919,7 @@ static void play_wait(struct alsa_play *p)
 		if (!t0)
 			t0 = now;
 		if (atomic_load_explicit(&d->stop, memory_order_relaxed) ||
-		    snd_pcm_delay(d->pcm, &queued) < 0 ||
+		    A->pcm_delay(d->pcm, &queued) < 0 ||
 		    queued <= (snd_pcm_sframes_t)(d->period + d->rate / 500))
 			break;
 		nanosleep(&ts, NULL);
@@ -920,11 +935,11 @@ static void play_prefill(struct alsa_play *p)
 
 	memset(p->d.io_buf, 0, p->d.period * p->d.card_ch * p->d.bytes);
 	while (left >= p->d.period) {
-		if (snd_pcm_writei(p->d.pcm, p->d.io_buf, p->d.period) < 0)
+		if (A->pcm_writei(p->d.pcm, p->d.io_buf, p->d.period) < 0)
 			break;
 		left -= p->d.period;
 	}
-	snd_pcm_start(p->d.pcm);
+	A->pcm_start(p->d.pcm);
 }
 
 static void *play_main(void *arg)
@@ -936,7 +951,7 @@ static void *play_main(void *arg)
 	uint64_t t;
 
 	mem_hold_stack(CARD_STACK_HELD);
-	snd_pcm_prepare(d->pcm);
+	A->pcm_prepare(d->pcm);
 	play_prefill(p);
 	while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
 		rc = dev_wait(d);
@@ -983,7 +998,7 @@ static void *play_main(void *arg)
 		play_wait(p);
 		play_render(p, d->servo.ratio);
 		float_to_card(d, p->out_f, (unsigned int)d->period);
-		rc = snd_pcm_writei(d->pcm, d->io_buf, d->period);
+		rc = A->pcm_writei(d->pcm, d->io_buf, d->period);
 		if (rc >= 0 || rc == -EAGAIN)
 			continue;
 	xrun:
@@ -992,7 +1007,7 @@ static void *play_main(void *arg)
 		p->aligned = false;
 		play_prefill(p);
 	}
-	snd_pcm_drop(d->pcm);
+	A->pcm_drop(d->pcm);
 	return NULL;
 }
 
@@ -1046,7 +1061,7 @@ struct alsa_play *alsa_play_open(const char *name, const struct alsa_config *a,
 		 "%s; needs audio %u us ahead",
 		 label, a->device, nch, p->d.card_ch,
 		 (unsigned long)p->d.period, (unsigned long)p->d.buffer,
-		 snd_pcm_format_name(p->d.fmt),
+		 A->pcm_format_name(p->d.fmt),
 		 (unsigned int)((uint64_t)p->lead_frames * 1000000 / rate));
 	return p;
 
@@ -1178,8 +1193,8 @@ static void *cap_main(void *arg)
 	uint64_t t;
 
 	mem_hold_stack(CARD_STACK_HELD);
-	snd_pcm_prepare(d->pcm);
-	snd_pcm_start(d->pcm);
+	A->pcm_prepare(d->pcm);
+	A->pcm_start(d->pcm);
 	while (!atomic_load_explicit(&d->stop, memory_order_relaxed)) {
 		SRC_DATA sd = {0};
 		unsigned int got;
@@ -1189,14 +1204,14 @@ static void *cap_main(void *arg)
 		if (rc > 0)
 			continue;
 		if (rc == 0)
-			rc = snd_pcm_readi(d->pcm, d->io_buf, d->period);
+			rc = A->pcm_readi(d->pcm, d->io_buf, d->period);
 		if (rc == -EAGAIN)
 			continue;
 		if (rc < 0) {
 			dev_xrun(d, (int)rc);
 			servo_restart(&d->servo, true);
 			c->aligned = false;
-			snd_pcm_start(d->pcm);
+			A->pcm_start(d->pcm);
 			continue;
 		}
 		got = (unsigned int)rc;
@@ -1263,7 +1278,7 @@ static void *cap_main(void *arg)
 			      (unsigned int)sd.output_frames_gen);
 		c->next_x += (uint64_t)sd.output_frames_gen;
 	}
-	snd_pcm_drop(d->pcm);
+	A->pcm_drop(d->pcm);
 	return NULL;
 }
 
@@ -1303,7 +1318,7 @@ struct alsa_cap *alsa_cap_open(const char *name, const struct alsa_config *a,
 		 "thread runs late",
 		 label, a->device, nch, c->d.card_ch,
 		 (unsigned long)c->d.period, (unsigned long)c->d.buffer,
-		 snd_pcm_format_name(c->d.fmt),
+		 A->pcm_format_name(c->d.fmt),
 		 (unsigned int)((uint64_t)c->lag_frames * 1000000 / rate),
 		 CAP_WAIT_MAX_NS / 1000);
 	return c;
