@@ -38,9 +38,10 @@
 #define RELAY_LANE 1  /* the relay thread's */
 #define RT_BELOW   10 /* the relay thread's priority below the media's */
 #define NSEC	   1000000000ull
-/* The relay thread's stack (the default 8 MB would be 8 MB locked); all
- * but the last 32 KB of it made resident at start (common/mem.h). */
-#define RELAY_STACK	  (256 * 1024)
+/* The relay thread's stack (the default 8 MB would be 8 MB locked; a D4
+ * loop relaying uses 12 KB, as the media thread: node/media.c); all but
+ * the last 32 KB of it made resident at start (common/mem.h). */
+#define RELAY_STACK	  (128 * 1024)
 #define RELAY_STACK_HELD  (RELAY_STACK - 32 * 1024)
 #define RELAY_TICKS_PER_S 10 /* relay_tick is called every 100 ms */
 #define EAGER_TICKS	  10

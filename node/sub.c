@@ -42,7 +42,10 @@
 #include <unistd.h>
 
 #define RX_BATCH       16
-#define RX_BUF	       2048
+/* a whole datagram of a 1500-byte MTU (AES67's), with room; a bigger
+ * one is truncated, and refused as bad_size, as it would be anyway
+ * (RTP_MAX_PAYLOAD) */
+#define RX_BUF	       1536
 #define SUB_MAX_FRAMES (RTP_MAX_PAYLOAD / 2) /* 1 ch of L16 */
 #define PLAYOUT_CHUNK  256
 /* A new SSRC proves itself with this many packets in sequence ... */
