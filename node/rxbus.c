@@ -18,7 +18,7 @@ struct rxbus {
 	unsigned int nch;
 	uint32_t rate;
 	uint32_t delay; /* frames from a position's time to its hand-on */
-	uint64_t size;	/* ring frames, a power of two */
+	uint64_t size;	/* ring frames, a multiple of RXBUS_CHUNK */
 	int32_t *ring;
 	uint64_t play_x; /* next position to hand on */
 	bool started;
@@ -52,8 +52,9 @@ struct rxbus *rxbus_new(unsigned int nch, uint32_t rate)
 	/* Room from the hand-on to the earliest a port may write: the
 	 * delay, less the smallest latency, plus a chunk; twice that. */
 	need = 2 * ((uint64_t)b->delay + RXBUS_CHUNK);
-	for (b->size = 1024; b->size < need; b->size <<= 1)
-		;
+	/* chunks, not a power of two: 11 264 frames, not 16 384 (160 KB
+	 * at 8 channels, 1.3 MB at 64) */
+	b->size = (need + RXBUS_CHUNK - 1) / RXBUS_CHUNK * RXBUS_CHUNK;
 	b->ring = mem_calloc_held(b->size * nch, sizeof(int32_t));
 	if (!b->ring) {
 		free(b);
@@ -105,7 +106,7 @@ void rxbus_port_feed(void *ctx, uint64_t x, const int32_t *frames,
 {
 	struct rxbus_port *p = ctx;
 	struct rxbus *b = p->bus;
-	uint64_t end = x + n, lo, hi;
+	uint64_t end = x + n, lo, hi, slot;
 	uint64_t until =
 	    atomic_load_explicit(&p->until_x, memory_order_relaxed);
 	unsigned int i, c;
@@ -143,9 +144,12 @@ void rxbus_port_feed(void *ctx, uint64_t x, const int32_t *frames,
 		count_dropped(b, n - (hi - lo));
 	if (b->hold && lo < b->first_w)
 		b->first_w = lo;
-	for (; lo < hi; lo++) {
-		int32_t *dst = b->ring + (lo & (b->size - 1)) * b->nch;
+	for (slot = lo % b->size; lo < hi; lo++) {
+		int32_t *dst = b->ring + slot * b->nch;
 		const int32_t *src = frames + (lo - x) * stream_ch;
+
+		if (++slot == b->size)
+			slot = 0;
 
 		for (i = 0; i < p->map.n; i++) {
 			c = p->map.stream_ch[i];
@@ -210,7 +214,7 @@ uint64_t rxbus_playout(struct rxbus *b, uint64_t now_ns)
 		b->play_x = target - b->size / 2;
 	}
 	while (b->play_x < target) {
-		uint64_t off = b->play_x & (b->size - 1);
+		uint64_t off = b->play_x % b->size;
 		uint64_t left = target - b->play_x;
 		unsigned int n =
 		    left > RXBUS_CHUNK ? RXBUS_CHUNK : (unsigned int)left;
