@@ -11,8 +11,7 @@ void *dlib_load(const char *soname, const struct dlib_sym *syms, size_t n,
 	size_t i;
 
 	if (!dl) {
-		snprintf(err, err_len, "cannot load %s: %s", soname,
-			 dlerror());
+		snprintf(err, err_len, "cannot load %s: %s", soname, dlerror());
 		return NULL;
 	}
 	for (i = 0; i < n; i++) {

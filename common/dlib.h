@@ -14,7 +14,10 @@ struct dlib_sym {
 	size_t off;
 };
 
-#define DLIB_SYM(type, prefix, f) {prefix #f, offsetof(type, f)}
+#define DLIB_SYM(type, prefix, f)                                              \
+	{                                                                      \
+		prefix #f, offsetof(type, f)                                   \
+	}
 
 /* dlopen @soname and fill @table from @syms. The handle, or NULL with
  * why in @err (no such library; a function missing). Never unloaded. */

@@ -11,6 +11,7 @@
  * privilege after attach: map values change through the fds and the
  * mapping, so a node may drop its capabilities once its loops are in. */
 #include "d4/kernel.h"
+#include "common/dlib.h"
 #include "d4/bpf.h"
 #include "d4/internal.h"
 #include "d4/kern_route.h"
@@ -94,6 +95,57 @@ static int why_set(char *why, size_t len, int ret, const char *fmt, ...)
 	return ret;
 }
 
+/* libbpf, loaded (dlopen) when a loop first goes into the kernel: linked,
+ * it and libelf were 0.3 MB of every node's resident memory, kernel loops
+ * or not (bench/scale.sh). Its functions, typed as its headers do. */
+#define BPF_FN(f) __typeof__(f) *f
+static struct {
+	BPF_FN(bpf_map_create);
+	BPF_FN(bpf_prog_load);
+	BPF_FN(bpf_map_update_elem);
+	BPF_FN(bpf_map_lookup_elem);
+	BPF_FN(bpf_map_delete_elem);
+	BPF_FN(bpf_tc_hook_create);
+	BPF_FN(bpf_tc_attach);
+	BPF_FN(bpf_tc_detach);
+	BPF_FN(bpf_obj_get_info_by_fd);
+	BPF_FN(libbpf_num_possible_cpus);
+	BPF_FN(libbpf_set_print);
+} B;
+#undef BPF_FN
+#define SYM(f) DLIB_SYM(__typeof__(B), "", f)
+static const struct dlib_sym bpf_syms[] = {
+    SYM(bpf_map_create),	 SYM(bpf_prog_load),
+    SYM(bpf_map_update_elem),	 SYM(bpf_map_lookup_elem),
+    SYM(bpf_map_delete_elem),	 SYM(bpf_tc_hook_create),
+    SYM(bpf_tc_attach),		 SYM(bpf_tc_detach),
+    SYM(bpf_obj_get_info_by_fd), SYM(libbpf_num_possible_cpus),
+    SYM(libbpf_set_print),
+};
+#undef SYM
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap);
+
+/* Load libbpf on the first call: 0, or why not. */
+static int load_libbpf(char *why, size_t why_len)
+{
+	static bool loaded, tried;
+	static char err[256];
+
+	if (!tried) {
+		tried = true;
+		loaded = dlib_load("libbpf.so.1", bpf_syms,
+				   sizeof(bpf_syms) / sizeof(bpf_syms[0]), &B,
+				   err, sizeof(err)) != NULL;
+		if (loaded)
+			B.libbpf_set_print(libbpf_print);
+	}
+	if (loaded)
+		return 0;
+	return why_set(why, why_len, -ENOSYS, "%s (install libbpf1)", err);
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -151,7 +203,6 @@ struct d4_kern *d4_kern_new(struct d4_runtime *rt)
 {
 	struct d4_kern *k = calloc(1, sizeof(*k));
 
-	libbpf_set_print(libbpf_print);
 	if (!k)
 		return NULL;
 	k->rt = rt;
@@ -174,7 +225,7 @@ static void kprog_free(struct kprog *kp)
 		kp->tc.prog_fd = 0;
 		kp->tc.prog_id = 0;
 		kp->tc.flags = 0;
-		bpf_tc_detach(&kp->hook, &kp->tc);
+		B.bpf_tc_detach(&kp->hook, &kp->tc);
 	}
 	if (kp->shared)
 		munmap(kp->shared, kp->shared_len);
@@ -259,10 +310,10 @@ static int dst_resolve_as(struct d4_kern *k, struct kprog *kp, uint32_t a,
 		 * does not know yet (src(pkt), arithmetic) */
 		ret = kroute_lookup(&k->route, 0, kp->ttl, &nb);
 		if (ret == 1)
-			bpf_map_update_elem(kp->map_fd[D4_BPF_MAP_NEIGH], &a,
-					    &nb, BPF_ANY);
+			B.bpf_map_update_elem(kp->map_fd[D4_BPF_MAP_NEIGH], &a,
+					      &nb, BPF_ANY);
 		else
-			bpf_map_delete_elem(kp->map_fd[D4_BPF_MAP_NEIGH], &a);
+			B.bpf_map_delete_elem(kp->map_fd[D4_BPF_MAP_NEIGH], &a);
 		if (ret == 0 && prime)
 			kroute_prime(&k->route, 0);
 		return ret;
@@ -276,7 +327,7 @@ static int dst_resolve_as(struct d4_kern *k, struct kprog *kp, uint32_t a,
 		ret = kroute_lookup(&k->route, a, kp->ttl, &nb);
 	if (ret < 0)
 		memset(&nb, 0, sizeof(nb)); /* no route: no way out */
-	bpf_map_update_elem(kp->map_fd[D4_BPF_MAP_NEIGH], &a, &nb, BPF_ANY);
+	B.bpf_map_update_elem(kp->map_fd[D4_BPF_MAP_NEIGH], &a, &nb, BPF_ANY);
 	if (ret == 0 && prime)
 		kroute_prime(&k->route, a);
 	return ret;
@@ -326,8 +377,8 @@ static void dst_prune(struct kprog *kp)
 
 	for (i = 0; i < kp->ngone; i++)
 		if (!dst_has(kp, kp->gone[i]))
-			bpf_map_delete_elem(kp->map_fd[D4_BPF_MAP_NEIGH],
-					    &kp->gone[i]);
+			B.bpf_map_delete_elem(kp->map_fd[D4_BPF_MAP_NEIGH],
+					      &kp->gone[i]);
 	free(kp->gone);
 	kp->gone = NULL;
 	kp->ngone = 0;
@@ -431,18 +482,21 @@ static int make_maps(struct kprog *kp, char *why, size_t why_len)
 	const struct d4_code *c = kp->code;
 	uint32_t nneigh = 64 + c->nk, i;
 	long page = sysconf(_SC_PAGESIZE);
+	int ret = load_libbpf(why, why_len); /* every B. call is after this */
 
+	if (ret)
+		return ret;
 	for (i = 0; i < c->nvars; i++)
 		nneigh += c->vars[i].list ? c->vars[i].cap : 1;
 	kp->nneigh = nneigh;
 	kp->map_fd[D4_BPF_MAP_PCPU] =
-	    bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "d4_pcpu", 4,
-			   kp->bpf->pcpu_size, 1, NULL);
-	kp->map_fd[D4_BPF_MAP_SHARED] = bpf_map_create(
+	    B.bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "d4_pcpu", 4,
+			     kp->bpf->pcpu_size, 1, NULL);
+	kp->map_fd[D4_BPF_MAP_SHARED] = B.bpf_map_create(
 	    BPF_MAP_TYPE_ARRAY, "d4_shared", 4, kp->bpf->shared_size, 1, &mm);
 	kp->map_fd[D4_BPF_MAP_NEIGH] =
-	    bpf_map_create(BPF_MAP_TYPE_HASH, "d4_neigh", 4,
-			   sizeof(struct d4_bpf_neigh), nneigh, NULL);
+	    B.bpf_map_create(BPF_MAP_TYPE_HASH, "d4_neigh", 4,
+			     sizeof(struct d4_bpf_neigh), nneigh, NULL);
 	for (i = 0; i < D4_BPF_NMAPS; i++)
 		if (kp->map_fd[i] < 0)
 			return why_set(why, why_len, -errno,
@@ -457,7 +511,7 @@ static int make_maps(struct kprog *kp, char *why, size_t why_len)
 		return why_set(why, why_len, -errno,
 			       "mmap of the shared map: %s", strerror(errno));
 	}
-	kp->ncpus = libbpf_num_possible_cpus();
+	kp->ncpus = B.libbpf_num_possible_cpus();
 	if (kp->ncpus < 1)
 		return why_set(why, why_len, -EIO, "no CPUs to count");
 	return 0;
@@ -479,10 +533,10 @@ static int load_prog(struct kprog *kp, char *why, size_t why_len)
 			in->imm = kp->map_fd[in->imm];
 	}
 	snprintf(name, sizeof(name), "d4_%.12s", kp->name);
-	kp->prog_fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, name, "GPL",
-				    kp->bpf->insn, kp->bpf->ninsn, &lo);
+	kp->prog_fd = B.bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, name, "GPL",
+				      kp->bpf->insn, kp->bpf->ninsn, &lo);
 	if (kp->prog_fd >= 0) {
-		if (!bpf_obj_get_info_by_fd(kp->prog_fd, &info, &len))
+		if (!B.bpf_obj_get_info_by_fd(kp->prog_fd, &info, &len))
 			kp->verified_insns = info.verified_insns;
 		return 0;
 	}
@@ -498,8 +552,8 @@ static int load_prog(struct kprog *kp, char *why, size_t why_len)
 	lo.log_buf = log;
 	lo.log_size = LOG_SIZE;
 	lo.log_level = 1;
-	kp->prog_fd = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, name, "GPL",
-				    kp->bpf->insn, kp->bpf->ninsn, &lo);
+	kp->prog_fd = B.bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, name, "GPL",
+				      kp->bpf->insn, kp->bpf->ninsn, &lo);
 	if (kp->prog_fd >= 0) { /* refused once, taken the second time */
 		free(log);
 		return 0;
@@ -569,11 +623,11 @@ static int attach_tc(struct kprog *kp, int ifindex, char *why, size_t why_len)
 				      .flags = BPF_TC_F_REPLACE,
 				      .handle = tc_handle(kp->name),
 				      .priority = TC_PRIO};
-	ret = bpf_tc_hook_create(&kp->hook);
+	ret = B.bpf_tc_hook_create(&kp->hook);
 	if (ret && ret != -EEXIST)
 		return why_set(why, why_len, ret, "clsact on %s: %s",
 			       kp->ifname, strerror(-ret));
-	ret = bpf_tc_attach(&kp->hook, &kp->tc);
+	ret = B.bpf_tc_attach(&kp->hook, &kp->tc);
 	if (ret)
 		return why_set(why, why_len, ret, "tc ingress of %s: %s",
 			       kp->ifname, strerror(-ret));
@@ -947,8 +1001,8 @@ void d4_kern_poll(struct d4_kern *k)
 		vals = calloc((size_t)kp->ncpus, kp->bpf->pcpu_size);
 		if (!vals)
 			continue;
-		if (!bpf_map_lookup_elem(kp->map_fd[D4_BPF_MAP_PCPU], &zero,
-					 vals)) {
+		if (!B.bpf_map_lookup_elem(kp->map_fd[D4_BPF_MAP_PCPU], &zero,
+					   vals)) {
 			for (c = 0; c < kp->ncpus; c++) {
 				uint64_t m =
 				    vals[(size_t)c * (kp->bpf->pcpu_size / 8) +
@@ -986,7 +1040,7 @@ int d4_kern_stats(struct d4_kern *k, int handle, struct d4_kern_stats *st)
 	vals = calloc((size_t)kp->ncpus, kp->bpf->pcpu_size);
 	if (!vals)
 		return -ENOMEM;
-	if (!bpf_map_lookup_elem(kp->map_fd[D4_BPF_MAP_PCPU], &zero, vals)) {
+	if (!B.bpf_map_lookup_elem(kp->map_fd[D4_BPF_MAP_PCPU], &zero, vals)) {
 		for (c = 0; c < kp->ncpus; c++) {
 			ctr =
 			    (struct d4_bpf_counters *)((char *)vals +

@@ -57,9 +57,9 @@ const struct alsa_lib *alsa_lib(char *err, size_t err_len)
 {
 	if (!tried) {
 		tried = true;
-		loaded = dlib_load(ALSA_SONAME, syms,
-				   sizeof(syms) / sizeof(syms[0]), &lib, why,
-				   sizeof(why)) != NULL;
+		loaded =
+		    dlib_load(ALSA_SONAME, syms, sizeof(syms) / sizeof(syms[0]),
+			      &lib, why, sizeof(why)) != NULL;
 	}
 	if (loaded)
 		return &lib;

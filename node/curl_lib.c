@@ -10,12 +10,12 @@
 
 #define SYM(f) DLIB_SYM(struct curl_lib, "curl_", f)
 static const struct dlib_sym syms[] = {
-    SYM(multi_init),	   SYM(multi_setopt),	 SYM(multi_socket_action),
-    SYM(multi_assign),	   SYM(multi_info_read), SYM(multi_add_handle),
-    SYM(multi_remove_handle), SYM(multi_cleanup), SYM(easy_init),
-    SYM(easy_setopt),	   SYM(easy_getinfo),	 SYM(easy_perform),
-    SYM(easy_cleanup),	   SYM(easy_strerror),	 SYM(slist_append),
-    SYM(slist_free_all),   SYM(global_init),
+    SYM(multi_init),	      SYM(multi_setopt),    SYM(multi_socket_action),
+    SYM(multi_assign),	      SYM(multi_info_read), SYM(multi_add_handle),
+    SYM(multi_remove_handle), SYM(multi_cleanup),   SYM(easy_init),
+    SYM(easy_setopt),	      SYM(easy_getinfo),    SYM(easy_perform),
+    SYM(easy_cleanup),	      SYM(easy_strerror),   SYM(slist_append),
+    SYM(slist_free_all),      SYM(global_init),
 };
 #undef SYM
 

@@ -10,8 +10,8 @@
 
 #define SYM(f) DLIB_SYM(struct sndfile_lib, "sf_", f)
 static const struct dlib_sym syms[] = {
-    SYM(open),	    SYM(open_virtual), SYM(close),	SYM(format_check),
-    SYM(seek),	    SYM(readf_int),    SYM(writef_int), SYM(strerror),
+    SYM(open), SYM(open_virtual), SYM(close),	   SYM(format_check),
+    SYM(seek), SYM(readf_int),	  SYM(writef_int), SYM(strerror),
 };
 #undef SYM
 
