@@ -33,29 +33,17 @@ media_faults() {
 	echo 0
 }
 # rss_parts PID LABEL: where a node's resident memory is, from its smaps:
-# rows LABEL, part, MB. "libcurl's own" are libcurl and the libraries only
-# it brings in (none of d4node's other direct dependencies needs them).
+# rows LABEL, part, MB. "Loaded when first needed" are the libraries the
+# node loads with dlopen (libcurl, libsndfile, libasound, libbpf: common/
+# dlib.h) and what they bring, outside the executable's own closure.
 rss_parts() {
 	python3 - "$1" "$2" "$D4NODE" <<'PY'
 import re, subprocess, sys
 pid, label, exe = sys.argv[1:4]
-def ldd(path):
-    out = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
-    return {m.group(1) for m in re.finditer(r"=> (\S+)", out)}
-def ldd_map(path):
-    out = subprocess.run(["ldd", path], capture_output=True, text=True).stdout
-    return {m.group(1): m.group(2) for m in re.finditer(r"(\S+) => (\S+)", out)}
-dyn = subprocess.run(["readelf", "-d", exe], capture_output=True, text=True).stdout
-paths = ldd_map(exe)
-direct = [paths[n] for n in re.findall(r"NEEDED.*\[(.*)\]", dyn) if n in paths]
-curl = next((p for p in direct if "/libcurl.so" in p), None)
-others = set()
-for p in direct:
-    if p != curl:
-        others |= ldd(p) | {p}
-curl_own = ({curl} | ldd(curl)) - others if curl else set()
-curl_own = {re.sub(r"\.so.*", "", p.rsplit("/", 1)[1]) for p in curl_own}
-parts = dict(libraries=0, curl=0, anon=0, heap=0, other=0)
+out = subprocess.run(["ldd", exe], capture_output=True, text=True).stdout
+linked = {re.sub(r"\.so.*", "", p.rsplit("/", 1)[1])
+          for p in re.findall(r"(/\S+\.so\S*)", out)}
+parts = dict(libraries=0, later=0, anon=0, heap=0, other=0)
 name = ""
 for line in open(f"/proc/{pid}/smaps"):
     m = re.match(r"[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)", line)
@@ -67,15 +55,16 @@ for line in open(f"/proc/{pid}/smaps"):
     kb = int(line.split()[1])
     if ".so" in name:
         parts["libraries"] += kb
-        if re.sub(r"\.so.*", "", name.rsplit("/", 1)[1]) in curl_own:
-            parts["curl"] += kb
+        if re.sub(r"\.so.*", "", name.rsplit("/", 1)[1]) not in linked:
+            parts["later"] += kb
     elif name == "":
         parts["anon"] += kb
     elif name == "[heap]":
         parts["heap"] += kb
     else:
         parts["other"] += kb
-what = {"libraries": "shared libraries", "curl": "of which libcurl's own",
+what = {"libraries": "shared libraries",
+        "later": "of which loaded when first needed",
         "anon": "anonymous mappings", "heap": "heap",
         "other": "the rest (executable, stack, vdso)"}
 for k, v in parts.items():
