@@ -143,7 +143,7 @@ static int load_libbpf(char *why, size_t why_len)
 	}
 	if (loaded)
 		return 0;
-	return why_set(why, why_len, -ENOSYS, "%s (install libbpf1)", err);
+	return why_set(why, why_len, -ENOSYS, "%s (Debian package libbpf1)", err);
 }
 
 static double now_s(void)

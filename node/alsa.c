@@ -477,6 +477,8 @@ static int dev_init(struct dev *d, const char *name,
 	d->io_buf = mem_calloc_held(d->period, (size_t)d->card_ch * d->bytes);
 	d->f_card = mem_calloc_held(d->period, nch * sizeof(float));
 	d->src = src_new(SRC_TYPE, (int)nch, &rc);
+	/* its filter tables, before the card thread reads them */
+	mem_hold_library("libsamplerate.so");
 	/* The ring holds the card's buffer, its periods in flight, the
 	 * flow's wait and 100 ms to spare, half a second at least (an
 	 * attacker's period = 65536 overflowed a fixed half second: every

@@ -63,6 +63,6 @@ const struct alsa_lib *alsa_lib(char *err, size_t err_len)
 	}
 	if (loaded)
 		return &lib;
-	snprintf(err, err_len, "%s (install libasound2)", why);
+	snprintf(err, err_len, "%s (Debian package libasound2)", why);
 	return NULL;
 }

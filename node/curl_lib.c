@@ -31,7 +31,7 @@ const struct curl_lib *curl_lib(void)
 	tried = true;
 	if (!dlib_load(CURL_SONAME, syms, sizeof(syms) / sizeof(syms[0]), &lib,
 		       err, sizeof(err))) {
-		log_err("nmos: %s: no registration (install libcurl4)", err);
+		log_err("nmos: %s: no registration (Debian package libcurl4)", err);
 		return NULL;
 	}
 	if (lib.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -52,8 +52,8 @@ struct rxbus *rxbus_new(unsigned int nch, uint32_t rate)
 	/* Room from the hand-on to the earliest a port may write: the
 	 * delay, less the smallest latency, plus a chunk; twice that. */
 	need = 2 * ((uint64_t)b->delay + RXBUS_CHUNK);
-	/* chunks, not a power of two: 11 264 frames, not 16 384 (160 KB
-	 * at 8 channels, 1.3 MB at 64) */
+	/* whole chunks, not a power of two: 11 264 frames, not 16 384
+	 * (352 KB at 8 channels instead of 512 KB) */
 	b->size = (need + RXBUS_CHUNK - 1) / RXBUS_CHUNK * RXBUS_CHUNK;
 	b->ring = mem_calloc_held(b->size * nch, sizeof(int32_t));
 	if (!b->ring) {

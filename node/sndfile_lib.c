@@ -31,6 +31,6 @@ const struct sndfile_lib *sndfile_lib(char *err, size_t err_len)
 	pthread_once(&once, load);
 	if (loaded)
 		return &lib;
-	snprintf(err, err_len, "%s (install libsndfile1)", why);
+	snprintf(err, err_len, "%s (Debian package libsndfile1)", why);
 	return NULL;
 }
