@@ -18,7 +18,7 @@ struct rxbus {
 	unsigned int nch;
 	uint32_t rate;
 	uint32_t delay; /* frames from a position's time to its hand-on */
-	uint64_t size;	/* ring frames, a multiple of RXBUS_CHUNK */
+	uint64_t size;	/* ring frames, a power of two */
 	int32_t *ring;
 	uint64_t play_x; /* next position to hand on */
 	bool started;
@@ -52,9 +52,12 @@ struct rxbus *rxbus_new(unsigned int nch, uint32_t rate)
 	/* Room from the hand-on to the earliest a port may write: the
 	 * delay, less the smallest latency, plus a chunk; twice that. */
 	need = 2 * ((uint64_t)b->delay + RXBUS_CHUNK);
-	/* whole chunks, not a power of two: 11 264 frames, not 16 384
-	 * (352 KB at 8 channels instead of 512 KB) */
-	b->size = (need + RXBUS_CHUNK - 1) / RXBUS_CHUNK * RXBUS_CHUNK;
+	/* A power of two (16 384 frames), not the 11 264 needed: the
+	 * slack is the stall the bus rides out before it starts over
+	 * (size / 2 below: 170 ms, not 117; this VM stalls for 100 ms and
+	 * more). */
+	for (b->size = 1024; b->size < need; b->size <<= 1)
+		;
 	b->ring = mem_calloc_held(b->size * nch, sizeof(int32_t));
 	if (!b->ring) {
 		free(b);

@@ -42,10 +42,11 @@
 #include <unistd.h>
 
 #define RX_BATCH       16
-/* a whole datagram of a 1500-byte MTU (AES67's), with room; a bigger
- * one is truncated, and refused as bad_size, as it would be anyway
- * (RTP_MAX_PAYLOAD) */
-#define RX_BUF	       1536
+/* Room for a packet whose payload fits RTP_MAX_PAYLOAD with a header
+ * extension, CSRCs or padding on top (an attacker: at 1 536 bytes, such
+ * packets, valid before, were refused); a bigger one is truncated and
+ * refused as bad_size. */
+#define RX_BUF	       2048
 #define SUB_MAX_FRAMES (RTP_MAX_PAYLOAD / 2) /* 1 ch of L16 */
 #define PLAYOUT_CHUNK  256
 /* A new SSRC proves itself with this many packets in sequence ... */

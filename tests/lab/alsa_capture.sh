@@ -52,6 +52,10 @@ d4_node $lab-h3 B "$T/B.ini" --run-seconds 80
 b=$!
 for n in A B; do d4_wait_log "$T/$n.log" "-> clock locked gm" 10; done
 d4_alsa_baseline $lab-h3
+# A's card converts (its only converter: B's subscription is PTP-timed)
+d4_wait_log "$T/A.log" "source card: servo locked" 60
+d4_alsa_libs_held $a
+pass "card A's libraries (libasound, libsamplerate) held whole"
 d4_wait_pid $b 100 || fail "B failed"
 d4_wait_pid $a 20 || fail "A failed"
 

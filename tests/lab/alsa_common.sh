@@ -127,6 +127,27 @@ d4_alsa_capture_lag() {
 	sed -n 's/.*source card: .*sends \([0-9]*\) us after capture.*/\1/p' "$T/A.log" 2>/dev/null | head -n 1
 }
 
+# d4_alsa_libs_held PID: the libraries a card thread runs, libasound (with
+# its plugins) and libsamplerate (the card's converter), are held whole
+# (common/mem.h: mem_hold_library, when the card and its converter are
+# made): every page of their mappings resident, so that no first use on
+# the card thread is a page fault. Not in an AddressSanitizer build, which
+# locks nothing.
+d4_alsa_libs_held() {
+	local pid=$1 lib size rss
+	grep -q "mlockall: skipped" "$T"/*.log 2>/dev/null && return 0
+	for lib in libasound.so libsamplerate.so; do
+		read -r size rss < <(awk -v l="$lib" '
+			/^[0-9a-f]+-[0-9a-f]+ / { on = index($6, l) > 0 }
+			on && /^Size:/ { s += $2 }
+			on && /^Rss:/ { r += $2 }
+			END { print s + 0, r + 0 }' "/proc/$pid/smaps")
+		[ "$size" -gt 0 ] || fail "node $pid has no $lib mapped"
+		[ "$rss" = "$size" ] ||
+			fail "node $pid holds $rss of $lib's $size kB: its card thread may page-fault"
+	done
+}
+
 # The longest stall of card A's capture thread that its flow rides out
 # without a missing position, in us, into d4_alsa_cap_slack: a period + the flow's wait, from
 # A's log (the above; the lab's cards run at 48 kHz); fails the test when
