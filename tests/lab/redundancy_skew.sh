@@ -92,7 +92,9 @@ done
 for skew in $skews; do
 	d4_wait_log "$T/relay$skew.log" "d4delay: ready" 10
 done
-start=$(($(d4_lab_ptp_now) + 6))
+# 15 s ahead: on a busy machine two dumpcaps and three API calls took
+# more than 6 s, and the recordings' start had passed
+start=$(($(d4_lab_ptp_now) + 15))
 # what B's legs hear: A's leg A group on eth0, the relays' on eth1 (A's
 # own leg B group floods bridge B too: not B's); the eth1 capture is
 # split by group below
