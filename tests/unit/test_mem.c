@@ -53,27 +53,32 @@ static long locked_kb(const char *what)
 static void test_mem_holds_a_library_asked_for_before_and_after(void **state)
 {
 	static const char *const start[] = {"libc.so", NULL};
+	/* What the kernel locked is read from /proc/self/smaps, except
+	 * where that cannot tell: qemu-user's reads Locked: 0 for every
+	 * guest mapping (scripts/cross runs these tests under it), and
+	 * AddressSanitizer's mlock() locks nothing and says 0. There only
+	 * what the calls say is checked. */
+	bool smaps = !getenv("D4_QEMU_USER") && !ASAN;
 	long held;
 
 	(void)state;
-	/* qemu-user's /proc/self/smaps reads Locked: 0 for every guest
-	 * mapping (scripts/cross runs these tests under it), and
-	 * AddressSanitizer's mlock() locks nothing and says 0 */
-	if (getenv("D4_QEMU_USER") || ASAN)
-		skip();
 	/* not holding yet: noted, nothing locked */
 	assert_int_equal(mem_hold_library("libcmocka"), 0);
-	assert_int_equal(locked_kb("libcmocka"), 0);
+	if (smaps)
+		assert_int_equal(locked_kb("libcmocka"), 0);
 	held = mem_hold_libraries(start);
 	if (held < 0)
 		skip(); /* not allowed to lock here (no CAP_IPC_LOCK) */
 	assert_true(held > 0);
+	/* and one asked for now is held at once */
+	if (smaps)
+		assert_int_equal(locked_kb("/ld-linux"), 0);
+	assert_true(mem_hold_library("ld-linux") > 0);
+	if (!smaps)
+		return;
 	assert_true(locked_kb("libc.so") > 0);
 	/* the one noted before is held with them */
 	assert_true(locked_kb("libcmocka") > 0);
-	/* and one asked for now is held at once */
-	assert_int_equal(locked_kb("/ld-linux"), 0);
-	assert_true(mem_hold_library("ld-linux") > 0);
 	assert_true(locked_kb("/ld-linux") > 0);
 }
 
