@@ -172,33 +172,6 @@ d4_alsa_no_gap() {
 	fail "B played out $miss missing frames: the stream had a gap"
 }
 
-# d4_alsa_timing_max FROM_S LOG...: the click-timing bound, in samples: 2
-# for the node's own part, plus the largest offset from its master that
-# each PTP-following node's ptp4l reported (its summaries, "rms R max M",
-# every 16 s) over the summaries that cover any time from FROM_S
-# (CLOCK_MONOTONIC seconds, as the logs) on, in samples at 48 kHz. A
-# node is no closer to the grandmaster's time than its ptp4l: software
-# timestamps on this VM's bridge reach 10-30 us (a rehearsal's alsa-chain
-# clicks were 2.4 samples off while A's and B's ptp4l said max 26 and
-# 19 us). Prints "BOUND (ptp4l max: A us, B us)".
-d4_alsa_timing_max() {
-	local from=$1 f m sum=0 said=
-	shift
-	for f; do
-		m=$(awk -v from="$from" '
-			/\]: rms [0-9]+ max [0-9]+/ {
-				t = $1; gsub(/[^0-9.]/, "", t)
-				for (i = 2; i < NF; i++)
-					if ($i == "max" && t + 0 > from && $(i + 1) + 0 > m)
-						m = $(i + 1) + 0
-			}
-			END { print m + 0 }' "$f")
-		sum=$((sum + m))
-		said="${said:+$said, }$((m / 1000)) us"
-	done
-	awk -v s="$sum" -v w="$said" 'BEGIN { printf "%.3f (ptp4l max: %s)\n", 2 + s * 48000 / 1e9, w }'
-}
-
 # THD+N and click timing are the path's steady state: measured from 2 s
 # after every card's servo first said "locked" (10 s at least), not while
 # one still acquires: a rehearsal's capture servo took 38 s to lock on a
