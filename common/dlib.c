@@ -2,6 +2,7 @@
 #include "common/dlib.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 
 void *dlib_load(const char *soname, const struct dlib_sym *syms, size_t n,
@@ -26,4 +27,29 @@ void *dlib_load(const char *soname, const struct dlib_sym *syms, size_t n,
 		*(void **)((char *)table + syms[i].off) = f;
 	}
 	return dl;
+}
+
+static pthread_mutex_t get_lock = PTHREAD_MUTEX_INITIALIZER;
+
+const void *dlib_get(struct dlib *l, char *err, size_t err_len)
+{
+	bool loaded;
+
+	pthread_mutex_lock(&get_lock);
+	if (!l->tried) {
+		char why[sizeof(l->why) - 64];
+
+		l->tried = true;
+		l->loaded = dlib_load(l->soname, l->syms, l->nsyms, l->table,
+				      why, sizeof(why)) != NULL;
+		if (!l->loaded)
+			snprintf(l->why, sizeof(l->why),
+				 "%s (Debian package %s)", why, l->package);
+	}
+	loaded = l->loaded;
+	pthread_mutex_unlock(&get_lock);
+	if (loaded)
+		return l->table;
+	snprintf(err, err_len, "%s", l->why);
+	return NULL;
 }

@@ -127,23 +127,17 @@ static const struct dlib_sym bpf_syms[] = {
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap);
 
+static struct dlib libbpf = DLIB_INIT("libbpf.so.1", "libbpf1", bpf_syms, &B);
+
 /* Load libbpf on the first call: 0, or why not. */
 static int load_libbpf(char *why, size_t why_len)
 {
-	static bool loaded, tried;
-	static char err[256];
+	char err[300];
 
-	if (!tried) {
-		tried = true;
-		loaded = dlib_load("libbpf.so.1", bpf_syms,
-				   sizeof(bpf_syms) / sizeof(bpf_syms[0]), &B,
-				   err, sizeof(err)) != NULL;
-		if (loaded)
-			B.libbpf_set_print(libbpf_print);
-	}
-	if (loaded)
-		return 0;
-	return why_set(why, why_len, -ENOSYS, "%s (Debian package libbpf1)", err);
+	if (!dlib_get(&libbpf, err, sizeof(err)))
+		return why_set(why, why_len, -ENOSYS, "%s", err);
+	B.libbpf_set_print(libbpf_print);
+	return 0;
 }
 
 static double now_s(void)

@@ -2,11 +2,6 @@
 #include "node/alsa_lib.h"
 #include "common/dlib.h"
 
-#include <stdbool.h>
-#include <stdio.h>
-
-#define ALSA_SONAME "libasound.so.2"
-
 #define SYM(f) DLIB_SYM(struct alsa_lib, "snd_", f)
 static const struct dlib_sym syms[] = {
     SYM(pcm_open),
@@ -49,20 +44,11 @@ static const struct dlib_sym syms[] = {
 };
 #undef SYM
 
-static struct alsa_lib lib;
-static bool loaded, tried;
-static char why[256];
+static struct alsa_lib table;
+static struct dlib lib =
+    DLIB_INIT("libasound.so.2", "libasound2", syms, &table);
 
 const struct alsa_lib *alsa_lib(char *err, size_t err_len)
 {
-	if (!tried) {
-		tried = true;
-		loaded =
-		    dlib_load(ALSA_SONAME, syms, sizeof(syms) / sizeof(syms[0]),
-			      &lib, why, sizeof(why)) != NULL;
-	}
-	if (loaded)
-		return &lib;
-	snprintf(err, err_len, "%s (Debian package libasound2)", why);
-	return NULL;
+	return dlib_get(&lib, err, err_len);
 }

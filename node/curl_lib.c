@@ -5,9 +5,6 @@
 
 #include <stdbool.h>
 
-/* Debian's libcurl4 (OpenSSL); the soname every libcurl since 7.16 has */
-#define CURL_SONAME "libcurl.so.4"
-
 #define SYM(f) DLIB_SYM(struct curl_lib, "curl_", f)
 static const struct dlib_sym syms[] = {
     SYM(multi_init),	      SYM(multi_setopt),    SYM(multi_socket_action),
@@ -19,30 +16,32 @@ static const struct dlib_sym syms[] = {
 };
 #undef SYM
 
-static struct curl_lib lib;
-static bool loaded, tried;
+static struct curl_lib table;
+/* Debian's libcurl4 (OpenSSL); the soname every libcurl since 7.16 has */
+static struct dlib lib = DLIB_INIT("libcurl.so.4", "libcurl4", syms, &table);
+static bool ready, tried;
 
 const struct curl_lib *curl_lib(void)
 {
-	char err[256];
+	const struct curl_lib *c;
+	char err[300];
 
 	if (tried)
-		return loaded ? &lib : NULL;
+		return ready ? &table : NULL;
 	tried = true;
-	if (!dlib_load(CURL_SONAME, syms, sizeof(syms) / sizeof(syms[0]), &lib,
-		       err, sizeof(err))) {
-		log_err("nmos: %s: no registration (Debian package libcurl4)", err);
+	if (!(c = dlib_get(&lib, err, sizeof(err)))) {
+		log_err("nmos: %s: no registration", err);
 		return NULL;
 	}
-	if (lib.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+	if (c->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_err("nmos: curl_global_init failed: no registration");
 		return NULL;
 	}
-	loaded = true;
-	return &lib;
+	ready = true;
+	return c;
 }
 
 const struct curl_lib *curl_lib_loaded(void)
 {
-	return loaded ? &lib : NULL;
+	return ready ? &table : NULL;
 }

@@ -111,12 +111,38 @@ static void test_dlib_fills_a_table_or_says_why(void **state)
 	assert_string_equal(err, "libm.so.6 has no d4_no_such_function");
 }
 
+static void test_dlib_get_loads_once_and_tells_why_again(void **state)
+{
+	static const struct dlib_sym syms[] = {
+	    DLIB_SYM(struct math, "", cos),
+	    DLIB_SYM(struct math, "", sqrt),
+	};
+	static struct math m, none;
+	static struct dlib ok = DLIB_INIT("libm.so.6", "libc6", syms, &m);
+	static struct dlib gone =
+	    DLIB_INIT("libd4-no-such.so.9", "d4-no-such", syms, &none);
+	const struct math *t;
+	char err[300], again[300];
+
+	(void)state;
+	t = dlib_get(&ok, err, sizeof(err));
+	assert_ptr_equal(t, &m);
+	assert_true(t->sqrt(9.0) == 3.0);
+	assert_ptr_equal(dlib_get(&ok, err, sizeof(err)), &m);
+	assert_null(dlib_get(&gone, err, sizeof(err)));
+	assert_non_null(strstr(err, "cannot load libd4-no-such.so.9"));
+	assert_non_null(strstr(err, "(Debian package d4-no-such)"));
+	assert_null(dlib_get(&gone, again, sizeof(again)));
+	assert_string_equal(again, err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(
 		test_mem_holds_a_library_asked_for_before_and_after),
 	    cmocka_unit_test(test_dlib_fills_a_table_or_says_why),
+	    cmocka_unit_test(test_dlib_get_loads_once_and_tells_why_again),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
