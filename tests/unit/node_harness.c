@@ -37,22 +37,54 @@ struct node_thread node;
 
 /* ---- the node ---- */
 
-/* A port the kernel calls free on 127.0.0.1 now, for @type. */
+/* The first port the kernel hands out by itself (connect, sendto and
+ * bind to port 0 take theirs from ip_local_port_range). */
+static unsigned int ephemeral_low(void)
+{
+	unsigned int low = 32768;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	if (f) {
+		if (fscanf(f, "%u", &low) != 1)
+			low = 32768;
+		fclose(f);
+	}
+	return low;
+}
+
+/* A port free now on every address, for @type, from below the ephemeral
+ * range: a port the kernel picked (bind to port 0) and this program let
+ * go could be handed straight to the next connect() or sendto() of any
+ * process on the machine (libcurl's own connections to the node's API
+ * make hundreds a second) before the node binds it: a CI run failed
+ * that way. Below the range only a program that names the port takes it;
+ * random, so two tests in parallel rarely name the same one. */
 unsigned int free_port(int type)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	unsigned int port = 0;
-	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	static unsigned int seed;
+	unsigned int low = ephemeral_low(), span, i;
 
-	if (fd < 0)
+	if (!seed)
+		seed = (unsigned int)getpid() ^ (unsigned int)time(NULL);
+	if (low <= 1024 + 1000)
 		return 0;
-	if (!bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
-	    !getsockname(fd, (struct sockaddr *)&a, &len))
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
+	span = low - 1024 < 16384 ? low - 1024 : 16384;
+	for (i = 0; i < 200; i++) {
+		unsigned int port = low - 1 - rand_r(&seed) % span;
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_port = htons((uint16_t)port),
+					.sin_addr.s_addr = htonl(INADDR_ANY)};
+		int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+		int ok;
+
+		if (fd < 0)
+			return 0;
+		ok = !bind(fd, (struct sockaddr *)&a, sizeof(a));
+		close(fd);
+		if (ok)
+			return port;
+	}
+	return 0;
 }
 
 static void *node_main(void *arg)

@@ -54,7 +54,8 @@ int harness_config(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Stop the node and remove the directory. 0 or -1. */
 int harness_fini(void);
 
-/* A port the kernel calls free on 127.0.0.1 now, for @type. */
+/* A port free now on every address for @type, below the range the
+ * kernel hands out by itself (see node_harness.c). 0 if none. */
 unsigned int free_port(int type);
 /* The node in its thread, its API answering, its token read; and SIGTERM
  * as a service manager stops it. 0 or -1. */
