@@ -205,6 +205,13 @@ uint64_t mclock_now_ns(const struct mclock *mc)
 	return apply(&e, read_clock(mc->base));
 }
 
+uint64_t mclock_at(const struct mclock *mc, uint64_t base_ns)
+{
+	struct estimate e = load_estimate(mc);
+
+	return apply(&e, base_ns);
+}
+
 bool mclock_set_estimate(struct mclock *mc, int64_t off_ns, uint64_t ref_ns,
 			 double drift, int64_t step_ns, int64_t *jump_ns)
 {

@@ -96,6 +96,10 @@ void mclock_destroy(struct mclock *mc);
 /* PTP time now, in ns since the PTP epoch. RT-safe. */
 uint64_t mclock_now_ns(const struct mclock *mc);
 
+/* PTP time at base clock reading @base_ns (mclock_base_now's clock), by
+ * the current estimate. RT-safe. */
+uint64_t mclock_at(const struct mclock *mc, uint64_t base_ns);
+
 /* Sleep until PTP time @ptp_ns with an absolute clock_nanosleep; returns at
  * once when it has passed. RT-safe (it only sleeps). */
 void mclock_sleep_until(const struct mclock *mc, uint64_t ptp_ns);

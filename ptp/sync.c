@@ -1,8 +1,14 @@
 /* PTP follower logic. Follow mode estimates PTP(L) = L + off + drift (L -
  * ref) from ptp4l's master_offset (local minus master, measured at the sync
- * message's ingress time L_k): off_k = scale - master_offset_k, ref = L_k,
- * and drift from consecutive offsets (smoothed). Steered modes only track
- * the timescale (PTP vs the UTC of CLOCK_REALTIME). */
+ * message's ingress time L_k): meas_k = scale - master_offset_k. While it
+ * acquires, off = meas_k, ref = L_k and drift from consecutive offsets
+ * (smoothed): fast, to lock within seconds. Locked, a PI servo: the offset
+ * moves a part of the way to each measurement and the rate takes a
+ * smaller part of it, as ptp4l's own servo does when it steers a clock.
+ * Each measurement is one Sync's software time stamps, off by the
+ * scheduling of both hosts (a lab's followers read tens of us); taken
+ * whole, every one of them moved the media clock by that much. Steered
+ * modes only track the timescale (PTP vs the UTC of CLOCK_REALTIME). */
 #include "ptp/sync.h"
 
 #include <stdlib.h>
@@ -10,6 +16,12 @@
 
 #define DRIFT_MAX   500e-6 /* no crystal is worse than 500 ppm */
 #define DRIFT_ALPHA 0.2
+/* The locked servo's gains, per poll (500 ms): against white measurement
+ * noise the offset's error is about 0.4 of the noise (0.2 / 0.02), not
+ * all of it; a real move of the grandmaster's time settles in about 5
+ * polls (an outright step is taken at once, below). */
+#define SERVO_KP 0.2
+#define SERVO_KI 0.02
 
 struct ptp_sync {
 	struct ptp_sync_cfg cfg;
@@ -135,6 +147,20 @@ static int64_t follow_update(struct ptp_sync *s, const struct ptp_sample *smp,
 	if (jumped && s->lock.state == MCLOCK_LOCKED && ++s->outliers < 3)
 		return residual; /* one wild sample is not a new time */
 	s->outliers = 0;
+	if (!jumped && s->lock.state == MCLOCK_LOCKED && lk > s->ref_ns) {
+		s->drift += SERVO_KI * (double)residual /
+			    (double)(int64_t)(lk - s->ref_ns);
+		if (s->drift > DRIFT_MAX)
+			s->drift = DRIFT_MAX;
+		if (s->drift < -DRIFT_MAX)
+			s->drift = -DRIFT_MAX;
+		s->off_ns = pred + (int64_t)(SERVO_KP * (double)residual);
+		s->ref_ns = lk;
+		if (mclock_set_estimate(s->mc, s->off_ns, s->ref_ns, s->drift,
+					(int64_t)s->cfg.step_ns, &ev->step_ns))
+			ev->stepped = true;
+		return residual;
+	}
 	if (lk > s->ref_ns) {
 		double d = (double)(meas - s->off_ns) /
 			   (double)(int64_t)(lk - s->ref_ns);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -774,6 +775,72 @@ static void test_sync_follow_wild_sample_inside_step_is_ignored(void **state)
 	follower_stop(&fl);
 }
 
+/* Uniform in [-@half, @half], from a fixed sequence (a test that can be
+ * run again gives the same samples). */
+static int64_t noise(uint32_t *x, int64_t half)
+{
+	*x = *x * 1664525u + 1013904223u;
+	return (int64_t)(*x >> 8) % (2 * half + 1) - half;
+}
+
+/* The media clock's error against the true offset @off of the sample just
+ * taken, at that sample's ingress time: PTP(L) = L + 37 s - off. */
+static int64_t follower_error(const struct follower *fl, int64_t off)
+{
+	uint64_t lk = fl->lk - 500000000ull; /* follower_sample moved on */
+
+	return (int64_t)(mclock_at(fl->mc, lk) - lk) -
+	       (37 * 1000000000ll - off);
+}
+
+/* Locked, each Sync's measurement is off by up to +-20 us (software time
+ * stamps on a busy host): the media clock follows the true offset, which
+ * drifts 2 ppm and then 6 ppm, within well under the noise; taking each
+ * measurement whole gives an error as large as the noise (every sample
+ * within 20 us of the truth, RMS 11.5 us). */
+static void test_sync_follow_locked_filters_measurement_noise(void **state)
+{
+	struct follower fl;
+	uint32_t x = 12345;
+	double sum2 = 0, noise2 = 0;
+	int64_t worst = 0;
+	unsigned int gen;
+	int i, n = 0;
+
+	follower_start(&fl, *state);
+	/* The Syncs' times around now: a step is judged at the base clock's
+	 * now, and these 410 polls span 205 s */
+	fl.lk -= 100 * 1000000000ull;
+	follower_lock(&fl);
+	gen = mclock_generation(fl.mc);
+	for (i = 0; i < 400; i++) {
+		int64_t off = fl.off, e, z = noise(&x, 20000);
+
+		if (i >= 200)
+			fl.off -= 2000; /* 3000 a poll in all: 6 ppm */
+		off = fl.off;
+		follower_sample(&fl, off + z, fl.lk);
+		e = follower_error(&fl, off);
+		/* settled: from 50 polls after the start and after the
+		 * rate changed */
+		if ((i >= 50 && i < 200) || i >= 250) {
+			sum2 += (double)e * (double)e;
+			noise2 += (double)z * (double)z;
+			n++;
+			if (llabs(e) > worst)
+				worst = llabs(e);
+		}
+	}
+	print_message("# error RMS %.0f ns (measurement noise %.0f), worst "
+		      "%lld ns\n",
+		      sqrt(sum2 / n), sqrt(noise2 / n), (long long)worst);
+	assert_true(sqrt(sum2 / n) < 0.5 * sqrt(noise2 / n));
+	assert_true(worst < 20000);
+	assert_int_equal(mclock_generation(fl.mc), gen); /* no step */
+	assert_int_equal(follower_state(&fl), MCLOCK_LOCKED);
+	follower_stop(&fl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -812,6 +879,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_sync_follow_wild_sample_inside_step_is_ignored,
 		fake_setup, fake_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_sync_follow_locked_filters_measurement_noise, fake_setup,
+		fake_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
