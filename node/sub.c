@@ -1046,7 +1046,10 @@ static void drain_leg(struct sub *s, unsigned int leg, int fd, uint64_t now_ns,
 			    .msg_controllen = sizeof(s->ctrl[i]),
 			};
 		}
-		n = recvmmsg(fd, s->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+		/* MSG_TRUNC: a datagram longer than its buffer says its real
+		 * length, for last_bad_size */
+		n = recvmmsg(fd, s->msgs, RX_BATCH, MSG_DONTWAIT | MSG_TRUNC,
+			     NULL);
 		if (n <= 0)
 			return;
 		for (i = 0; i < n; i++) {
@@ -1066,7 +1069,14 @@ static void drain_leg(struct sub *s, unsigned int leg, int fd, uint64_t now_ns,
 					  (uint64_t)clock_offset_ns;
 			}
 			if (mh->msg_flags & MSG_TRUNC) {
+				unsigned int len = s->msgs[i].msg_len;
+
 				STAT_INC(s->stats.bad_size);
+				/* its payload as its header would have it
+				 * without extension: the datagram's bytes
+				 * after the fixed 12 */
+				STAT_SET(s->stats.last_bad_size,
+					 (uint32_t)(len > 12 ? len - 12 : 0));
 				STAT_INC(s->stats.leg[leg].refused);
 				continue;
 			}

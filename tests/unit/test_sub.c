@@ -1781,6 +1781,19 @@ static void test_sub_rx_drain_reads_socket_after_start(void **state)
 	assert_true(STAT(t, delay_max_ns) <= (int64_t)(t1 - x0_ns));
 	assert_true(STAT(t, delay_min_ns) >= (int64_t)(t0 - x0_ns - MS));
 	assert_true(STAT(t, delay_min_ns) <= (int64_t)(t1 - x0_ns - MS));
+	/* A datagram longer than a receive buffer (2 048 bytes): refused,
+	 * and its size said (its bytes after the 12-byte header) */
+	{
+		static uint8_t big[3000];
+
+		len = build_k(st, 2, big);
+		udp_send(t, big, sizeof(big));
+		usleep(20 * 1000);
+		sub_rx_drain(t->s, t1 + 40 * MS, offset);
+		assert_int_equal(STAT(t, received), 2);
+		assert_int_equal(STAT(t, bad_size), 1);
+		assert_int_equal(STAT(t, last_bad_size), sizeof(big) - 12);
+	}
 }
 
 static unsigned int bucket_of_us(int64_t us)
