@@ -121,8 +121,13 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 	struct recorder *rec = mem_calloc_held(1, sizeof(*rec));
 	SF_INFO info = {0};
 	int fd = cfg->has_fd ? cfg->fd : -1;
-	char why[300];
+	char why[300], who[SOURCE_NAME_MAX + 40];
 
+	if (cfg->api)
+		snprintf(who, sizeof(who), "subscription %s's recording",
+			 cfg->name);
+	else
+		snprintf(who, sizeof(who), "sink %s", cfg->name);
 	if (!rec) {
 		snprintf(err, err_len, "out of memory");
 		if (fd >= 0)
@@ -142,14 +147,14 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 	info.channels = (int)cfg->nch;
 	info.format = cfg->format;
 	if (!(rec->lib = sndfile_lib(why, sizeof(why)))) {
-		snprintf(err, err_len, "sink %s: %s", cfg->name, why);
+		snprintf(err, err_len, "%s: %s", who, why);
 		goto out_free;
 	}
 	if (!rec->lib->format_check(&info)) {
 		snprintf(err, err_len,
-			 "sink %s: libsndfile cannot write format 0x%x with "
+			 "%s: libsndfile cannot write format 0x%x with "
 			 "%u channels at %u Hz",
-			 cfg->name, (unsigned int)cfg->format, cfg->nch,
+			 who, (unsigned int)cfg->format, cfg->nch,
 			 cfg->rate);
 		goto out_free;
 	}
@@ -159,7 +164,7 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 	    mem_calloc_held((size_t)REC_CHUNK * cfg->nch, sizeof(int32_t));
 	rec->io_buf = calloc((size_t)REC_CHUNK * cfg->nch, sizeof(int32_t));
 	if (!rec->ring || !rec->scratch || !rec->io_buf) {
-		snprintf(err, err_len, "sink %s: out of memory", cfg->name);
+		snprintf(err, err_len, "%s: out of memory", who);
 		goto out_free;
 	}
 	if (cfg->has_fd) {
@@ -172,8 +177,8 @@ struct recorder *recorder_open(const struct recorder_config *cfg, char *err,
 		rec->sf = rec->lib->open(cfg->path, SFM_WRITE, &info);
 	}
 	if (!rec->sf) {
-		snprintf(err, err_len, "sink %s: cannot create '%s': %s",
-			 cfg->name, cfg->path, rec->lib->strerror(NULL));
+		snprintf(err, err_len, "%s: cannot create '%s': %s", who,
+			 cfg->path, rec->lib->strerror(NULL));
 		goto out_free;
 	}
 	return rec;

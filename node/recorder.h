@@ -22,6 +22,8 @@ struct recorder_config {
 	enum start_mode start;
 	uint64_t start_ns;    /* START_AT */
 	uint64_t duration_ns; /* 0: until the node stops */
+	bool api; /* a recording the API asked for: its messages name the
+		   * subscription @name, not a sink */
 };
 
 struct recorder;

@@ -3,6 +3,7 @@
  * then put in the media thread's table; a failure on the way closes what
  * was opened and leaves the table as it was. */
 #include "node/rx.h"
+#include "node/sndfile_lib.h"
 #include "common/log.h"
 #include "common/loop.h"
 #include "common/net.h"
@@ -411,6 +412,7 @@ static int build_api_recorder(const struct rx_sub *r, const struct rx_out *o,
 	snprintf(rc->name, sizeof(rc->name), "%s", r->set.name);
 	snprintf(rc->path, sizeof(rc->path), "%s", o->api.path);
 	rc->has_fd = true;
+	rc->api = true;
 	rc->fd = o->api.fd;
 	rc->format = SF_FORMAT_WAV | SF_FORMAT_PCM_24;
 	rc->rate = r->cfg.rate;
@@ -451,7 +453,7 @@ static void close_outs(struct rx *rx, struct rx_sub *r)
 static int open_outs(struct rx *rx, struct rx_sub *r, char *err, size_t err_len)
 {
 	unsigned int i;
-	int rc;
+	int rc, ret = -EINVAL;
 
 	for (i = 0; i < r->nout; i++) {
 		struct rx_out *o = &r->out[i];
@@ -516,8 +518,15 @@ static int open_outs(struct rx *rx, struct rx_sub *r, char *err, size_t err_len)
 		if (o->k)
 			keep_earlier_take(rcfg.path);
 		o->rec = recorder_open(&rcfg, err, err_len);
-		if (!o->rec)
+		if (!o->rec) {
+			char why[8];
+
+			/* no libsndfile to load: the node's fault, not the
+			 * request's (500, not 400) */
+			if (!sndfile_lib(why, sizeof(why)))
+				ret = -ELIBACC;
 			goto out_close;
+		}
 		if (files_add_recorder(rx->env.files, o->rec) < 0) {
 			recorder_close(o->rec);
 			o->rec = NULL;
@@ -533,7 +542,7 @@ static int open_outs(struct rx *rx, struct rx_sub *r, char *err, size_t err_len)
 
 out_close:
 	close_outs(rx, r);
-	return -EINVAL;
+	return ret;
 }
 
 /* The first RX bus position at or after PTP time @ns (0: 0). */
@@ -593,19 +602,27 @@ too_many:
 	return -ENOSPC;
 }
 
-/* A receiver for @cfg with @r's sinks on it (opened on the first). */
+/* A receiver for @cfg with @r's sinks on it (opened on the first). NULL
+ * with @err and, if @rc is not NULL, a negative errno in *@rc: -ELIBACC
+ * when a library a sink needs cannot be loaded, else -EINVAL. */
 static struct sub *open_receiver(struct rx *rx, struct rx_sub *r,
 				 const struct sub_config *cfg, char *err,
-				 size_t err_len)
+				 size_t err_len, int *rc)
 {
 	struct sub_config keep = r->cfg;
 	struct sub *s = sub_open(cfg, err, err_len);
+	int why;
 
+	if (rc)
+		*rc = -EINVAL;
 	if (!s)
 		return NULL;
 	r->cfg = *cfg;
-	if (!r->outs_open && open_outs(rx, r, err, err_len) < 0)
+	if (!r->outs_open && (why = open_outs(rx, r, err, err_len)) < 0) {
+		if (rc)
+			*rc = why;
 		goto out_destroy;
+	}
 	if (attach_outs(rx, r, s, err, err_len) < 0)
 		goto out_destroy;
 	return s;
@@ -966,11 +983,9 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 		}
 	}
 	if (!s->stream[0]) {
-		r->sub = open_receiver(rx, r, &sc, err, err_len);
-		if (!r->sub) {
-			rc = -EINVAL;
+		r->sub = open_receiver(rx, r, &sc, err, err_len, &rc);
+		if (!r->sub)
 			goto out_clear;
-		}
 	}
 	rc = persist(rx);
 	if (rc < 0) {
@@ -1057,9 +1072,9 @@ int rx_sub_set_latency(struct rx *rx, unsigned int slot, uint64_t latency_ns,
 			return -EINVAL;
 		}
 	if (prev) {
-		s = open_receiver(rx, r, &sc, err, err_len);
+		s = open_receiver(rx, r, &sc, err, err_len, &rc);
 		if (!s)
-			return -EINVAL;
+			return rc;
 	}
 	r->set.latency_ns = latency_ns;
 	rc = persist(rx);
@@ -1195,7 +1210,7 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 				supp ? " (and earlier ones not logged)" : "");
 		return;
 	}
-	s = open_receiver(rx, r, &sc, err, sizeof(err));
+	s = open_receiver(rx, r, &sc, err, sizeof(err), NULL);
 	if (!s) {
 		refuse(r, err);
 		if (log_ratelimit_ok(&rx->stream_rl, &supp))
