@@ -332,7 +332,7 @@ static bool span_ptime_us(struct span s, uint32_t *us)
 			frac_ns *= 10;
 	}
 	v = ms * 1000 + (frac_ns + 500) / 1000;
-	if (v > UINT32_MAX)
+	if (v == 0 || v > UINT32_MAX) /* a packet holds some time */
 		return false;
 	*us = (uint32_t)v;
 	return true;
@@ -1054,6 +1054,10 @@ static int finish(struct parser *ps, struct sdp_stream *st)
 
 	st->ptime_us = m->has_ptime ? m->ptime_us : s->ptime_us;
 	st->framecount = m->has_framecount ? m->framecount : s->framecount;
+	if ((m->has_ptime || s->has_ptime) && !sdp_frames_per_packet(st))
+		return fail(ps, ps->m_line,
+			    "a=ptime of %u us holds no frame at %u Hz",
+			    st->ptime_us, st->rate);
 
 	rc = m->has_refclk ? &m->refclk : &s->refclk;
 	st->refclk = rc->kind;

@@ -37,61 +37,74 @@ if [ "$ch" = 8 ]; then
 fi
 
 
-d4_spawn "$T/tshark.log" tshark -n -i lo -f "udp port 5004" -w "$T/cap.pcapng" \
-	-a duration:$((secs + 30))
-tshark_pid=$!
-# rtpjitterbuffer latency 200 ms and 8 MB socket buffers for both peers:
-# neither is real-time, and a stall of this VM (tens of ms, tests/lib.sh
-# d4_witness) at 8000 packets a second overflows a default socket buffer
-# (some 270 small datagrams) before they read it; GStreamer at SCHED_FIFO
-# 10 (below d4's media thread), as one runs a recorder that must keep up
-# with 8000 packets a second on a busy machine. ffmpeg so started was
-# slower to probe its input: it probes at normal priority and is moved to
-# SCHED_FIFO 10 (all its threads) once it records (left at normal
-# priority, a CI run beside other work had it fall behind, "max delay
-# reached", and miss 5508 packets that tshark saw d4 send).
-d4_spawn "$T/gst.log" chrt -f 10 gst-launch-1.0 -e -v udpsrc address=239.69.0.20 port=5004 buffer-size=8388608 \
-	caps="application/x-rtp,media=audio,clock-rate=48000,encoding-name=$enc,channels=$ch,payload=98" ! \
-	rtpjitterbuffer latency=200 ! $depay ! $unorder audioconvert ! \
-	"audio/x-raw,format=S${bits}LE" ! wavenc ! filesink location="$T/gst.wav"
-gst=$!
-d4_wait_log "$T/gst.log" "Setting pipeline to PLAYING" 30
-# The file starts 20 s from now, once tshark and GStreamer are up, so
-# d4 and ffmpeg (which probes d4's stream) have 20 s to start before the
-# first sample (checked below; each takes seconds on a loaded machine);
-# until then d4 sends silence.
-start=$(($(d4_ptp_now) + 20))
-cat >"$T/tx.ini" <<INI
-[node]
-name = d4tx
-[source file]
-type = file
-path = $T/in.wav
-loop = false
-start = $start
-[flow out]
-source = file
-destination = 239.69.0.20:5004
-encoding = $enc
-ptime = ${ptime_us}us
-dscp = $dscp
-sdp_file = $T/d4.sdp
-INI
-# The file plays from +20 s to +20+secs; ffmpeg records until well after
-# it, and the sender keeps sending (silence) until then.
-d4_spawn "$T/d4.log" "$D4NODE" --config "$T/tx.ini" --run-seconds $((secs + 30))
-tx=$!
-d4_wait_file "$T/d4.sdp" 10
-d4_spawn "$T/ffmpeg.log" ffmpeg -nostdin -hide_banner -protocol_whitelist file,udp,rtp -buffer_size 8388608 \
-	-i "$T/d4.sdp" -t $((secs + 24)) -c:a pcm_s${bits}le -y "$T/ff.wav"
-ff=$!
-# ffmpeg names its output once it has probed the stream: listening.
-d4_wait_log "$T/ffmpeg.log" "^Output #0" 30
-chrt -a -f -p 10 $ff >/dev/null || fail "chrt ffmpeg"
-[ "$(d4_ptp_now)" -lt "$start" ] ||
-	fail "GStreamer and ffmpeg were not listening before the file started (a machine this slow needs a later start)"
+# One attempt with MARGIN s between starting d4 and its file's first
+# frame: false when the peers were not listening by then (a machine this
+# loaded needs a later start: the caller stops them all and tries again).
+attempt() {
+	local margin=$1
+	d4_spawn "$T/tshark.log" tshark -n -i lo -f "udp port 5004" -w "$T/cap.pcapng" \
+		-a duration:$((margin + secs + 10))
+	tshark_pid=$!
+	# rtpjitterbuffer latency 200 ms and 8 MB socket buffers for both peers:
+	# neither is real-time, and a stall of this VM (tens of ms, tests/lib.sh
+	# d4_witness) at 8000 packets a second overflows a default socket buffer
+	# (some 270 small datagrams) before they read it; GStreamer at SCHED_FIFO
+	# 10 (below d4's media thread), as one runs a recorder that must keep up
+	# with 8000 packets a second on a busy machine. ffmpeg so started was
+	# slower to probe its input: it probes at normal priority and is moved to
+	# SCHED_FIFO 10 (all its threads) once it records (left at normal
+	# priority, a CI run beside other work had it fall behind, "max delay
+	# reached", and miss 5508 packets that tshark saw d4 send).
+	d4_spawn "$T/gst.log" chrt -f 10 gst-launch-1.0 -e -v udpsrc address=239.69.0.20 port=5004 buffer-size=8388608 \
+		caps="application/x-rtp,media=audio,clock-rate=48000,encoding-name=$enc,channels=$ch,payload=98" ! \
+		rtpjitterbuffer latency=200 ! $depay ! $unorder audioconvert ! \
+		"audio/x-raw,format=S${bits}LE" ! wavenc ! filesink location="$T/gst.wav"
+	gst=$!
+	d4_wait_log "$T/gst.log" "Setting pipeline to PLAYING" 30
+	# The file starts MARGIN s from now, once tshark and GStreamer are up, so
+	# d4 and ffmpeg (which probes d4's stream) have that long to start before
+	# the first sample (checked below; each takes seconds on a loaded machine);
+	# until then d4 sends silence.
+	start=$(($(d4_ptp_now) + margin))
+	cat >"$T/tx.ini" <<-INI
+	[node]
+	name = d4tx
+	[source file]
+	type = file
+	path = $T/in.wav
+	loop = false
+	start = $start
+	[flow out]
+	source = file
+	destination = 239.69.0.20:5004
+	encoding = $enc
+	ptime = ${ptime_us}us
+	dscp = $dscp
+	sdp_file = $T/d4.sdp
+	INI
+	# The file plays from +MARGIN s to +MARGIN+secs; ffmpeg records until
+	# well after it, and the sender keeps sending (silence) until then.
+	d4_spawn "$T/d4.log" "$D4NODE" --config "$T/tx.ini" --run-seconds $((margin + secs + 10))
+	tx=$!
+	d4_wait_file "$T/d4.sdp" 10
+	d4_spawn "$T/ffmpeg.log" ffmpeg -nostdin -hide_banner -protocol_whitelist file,udp,rtp -buffer_size 8388608 \
+		-i "$T/d4.sdp" -t $((margin + secs + 4)) -c:a pcm_s${bits}le -y "$T/ff.wav"
+	ff=$!
+	# ffmpeg names its output once it has probed the stream: listening.
+	d4_wait_log "$T/ffmpeg.log" "^Output #0" 30
+	chrt -a -f -p 10 $ff >/dev/null || fail "chrt ffmpeg"
+	[ "$(d4_ptp_now)" -lt "$start" ]
+}
+for margin in 20 40 80; do
+	attempt $margin && break
+	echo "GStreamer and ffmpeg were not listening $margin s after d4 started: once more, with a later start"
+	kill $tshark_pid $gst $tx $ff 2>/dev/null || true
+	for p in $tshark_pid $gst $tx $ff; do wait $p 2>/dev/null || true; done
+	[ $margin != 80 ] ||
+		fail "GStreamer and ffmpeg were not listening 80 s after d4 started (a machine this slow needs a later start)"
+done
 
-d4_wait_pid $tx $((secs + 45)) || fail "d4node exited with an error"
+d4_wait_pid $tx $((margin + secs + 25)) || fail "d4node exited with an error"
 d4_wait_pid $ff 30 || fail "ffmpeg failed"
 kill -INT $gst
 d4_wait_pid $gst 10 || fail "gst-launch failed"

@@ -786,8 +786,8 @@ static void test_sdp_rounds_fractional_ptime(void **state)
 	    {"1", 48000, 1000, 48},
 	    {"4", 48000, 4000, 192},
 	    {"1.08843537415", 44100, 1088, 48},
-	    {"0.0005", 48000, 1, 0},	/* half a µs rounds up */
-	    {"0.0004999", 48000, 0, 0}, /* just below rounds down */
+	    /* half a µs rounds up, just below rounds down: both refused
+	     * now (no frame, no time), test_sdp_reports_errors_with_line_numbers */
 	    {"2.9999999", 48000, 3000, 144},
 	};
 	char sdp[512];
@@ -1507,6 +1507,14 @@ static void test_sdp_reports_errors_with_line_numbers(void **state)
 	     "bad a=ptime '1,5'"},
 	    {SDP_HEAD SDP_CONN SDP_TIME SDP_MEDIA SDP_MAP "a=ptime:\n", 8,
 	     "bad a=ptime ''"},
+	    {SDP_HEAD SDP_CONN SDP_TIME SDP_MEDIA SDP_MAP "a=ptime:0\n", 8,
+	     "bad a=ptime '0'"},
+	    {SDP_HEAD SDP_CONN SDP_TIME SDP_MEDIA SDP_MAP "a=ptime:0.0004999\n",
+	     8, "bad a=ptime '0.0004999'"},
+	    {SDP_HEAD SDP_CONN SDP_TIME SDP_MEDIA SDP_MAP "a=ptime:0.0005\n", 6,
+	     "a=ptime of 1 us holds no frame at 48000 Hz"},
+	    {SDP_HEAD SDP_CONN SDP_TIME SDP_MEDIA SDP_MAP "a=ptime:0.01\n", 6,
+	     "a=ptime of 10 us holds no frame at 48000 Hz"},
 	    {SDP_HEAD SDP_CONN SDP_TIME SDP_MEDIA SDP_MAP "a=framecount:6x\n",
 	     8, "bad a=framecount '6x'"},
 	    {SDP_HEAD SDP_CONN SDP_TIME SDP_MEDIA SDP_MAP
