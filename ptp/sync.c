@@ -18,8 +18,12 @@
 #define DRIFT_ALPHA 0.2
 /* The locked servo's gains, per poll (500 ms): against white measurement
  * noise the offset's error is about 0.4 of the noise (0.2 / 0.02), not
- * all of it; a real move of the grandmaster's time settles in about 5
- * polls (an outright step is taken at once, below). */
+ * all of it. Slightly underdamped (poles at 0.89 a poll): a real move of
+ * the grandmaster's time under the lock threshold (a 90 us one) is 85 %
+ * corrected in 5 polls, overshoots by 17 % and is within 1 us in about
+ * 30 (15 s); a rate change of more than about 70 ppm at once leaves the
+ * threshold for 3 polls and the lock is learnt again (acquisition takes
+ * measurements whole). An outright step is taken at once, below. */
 #define SERVO_KP 0.2
 #define SERVO_KI 0.02
 
@@ -36,6 +40,8 @@ struct ptp_sync {
 	/* follow-mode estimate */
 	bool have_est;
 	int64_t off_ns;
+	uint64_t last_lk;  /* the Sync (ingress time) looked at last */
+	int64_t last_meas; /* and its measurement */
 	uint64_t ref_ns;
 	double drift;
 	unsigned int outliers;
@@ -125,6 +131,8 @@ static int64_t follow_update(struct ptp_sync *s, const struct ptp_sample *smp,
 	if (!s->have_est) {
 		s->have_est = true;
 		s->off_ns = meas;
+		s->last_lk = lk;
+		s->last_meas = meas;
 		s->ref_ns = lk;
 		s->drift = 0;
 		/* The first lock: the timescale starts, no step to log. */
@@ -139,6 +147,13 @@ static int64_t follow_update(struct ptp_sync *s, const struct ptp_sample *smp,
 	if (lk > s->ref_ns)
 		pred += (int64_t)(s->drift * (double)(lk - s->ref_ns));
 	residual = meas - pred;
+	/* The Sync already taken (polled again before the next one came:
+	 * every other poll with one Sync a second): nothing new to learn;
+	 * taken again, it undid the servo's filtering. */
+	if (lk == s->last_lk && meas == s->last_meas)
+		return residual;
+	s->last_lk = lk;
+	s->last_meas = meas;
 	/* Until locked the rate is still being learnt: only a step is a
 	 * jump then. */
 	if (s->lock.state != MCLOCK_LOCKED)
