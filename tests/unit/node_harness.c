@@ -12,6 +12,7 @@
 #include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,39 +53,74 @@ static unsigned int ephemeral_low(void)
 	return low;
 }
 
+/* A port the kernel picks (bind to port 0) on every address, for @type. */
+static unsigned int kernel_port(int type)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_ANY)};
+	socklen_t len = sizeof(a);
+	unsigned int port = 0;
+	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	if (!bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
+	    !getsockname(fd, (struct sockaddr *)&a, &len))
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
 /* A port free now on every address, for @type, from below the ephemeral
  * range: a port the kernel picked (bind to port 0) and this program let
  * go could be handed straight to the next connect() or sendto() of any
  * process on the machine (libcurl's own connections to the node's API
  * make hundreds a second) before the node binds it: a CI run failed
  * that way. Below the range only a program that names the port takes it;
- * random, so two tests in parallel rarely name the same one. */
+ * random (seeded from the clock's nanoseconds and the PID), so two tests
+ * in parallel rarely name the same one, and never one this program
+ * handed out before. A machine whose ephemeral range leaves fewer than
+ * 1 000 ports below it gets what the kernel picks. */
 unsigned int free_port(int type)
 {
-	static unsigned int seed;
-	unsigned int low = ephemeral_low(), span, i;
+	static unsigned int seed, given[256], ngiven, next;
+	unsigned int low = ephemeral_low(), span, i, k;
 
-	if (!seed)
-		seed = (unsigned int)getpid() ^ (unsigned int)time(NULL);
-	if (low <= 1024 + 1000)
-		return 0;
+	if (!seed) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		seed = (unsigned int)ts.tv_nsec ^ (unsigned int)getpid() << 16 ^
+		       (unsigned int)ts.tv_sec;
+	}
+	if (low < 1024 + 1000)
+		return kernel_port(type);
 	span = low - 1024 < 16384 ? low - 1024 : 16384;
 	for (i = 0; i < 200; i++) {
 		unsigned int port = low - 1 - rand_r(&seed) % span;
 		struct sockaddr_in a = {.sin_family = AF_INET,
 					.sin_port = htons((uint16_t)port),
 					.sin_addr.s_addr = htonl(INADDR_ANY)};
-		int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-		int ok;
+		int fd;
+		bool ok;
 
+		for (k = 0; k < ngiven && given[k] != port; k++)
+			;
+		if (k < ngiven)
+			continue;
+		fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return 0;
 		ok = !bind(fd, (struct sockaddr *)&a, sizeof(a));
 		close(fd);
-		if (ok)
+		if (ok) {
+			given[next++ % 256] = port; /* the latest 256 */
+			if (ngiven < 256)
+				ngiven++;
 			return port;
+		}
 	}
-	return 0;
+	return kernel_port(type);
 }
 
 static void *node_main(void *arg)
