@@ -946,6 +946,19 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 		snprintf(err, err_len, "a recording needs a path");
 		return -EINVAL;
 	}
+	if (rec) {
+		char lib_why[300];
+
+		/* before any file is made, and for a stream by name too
+		 * (its receiver opens when the stream is found: a recording
+		 * that cannot be made was a 201, then a subscription that
+		 * never took its stream, an attacker's report) */
+		if (!sndfile_lib(lib_why, sizeof(lib_why))) {
+			snprintf(err, err_len, "subscription %s's recording: %s",
+				 s->name, lib_why);
+			return -ELIBACC;
+		}
+	}
 
 	r = &rx->subs[slot];
 	memset(r, 0, sizeof(*r));

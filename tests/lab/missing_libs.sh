@@ -6,7 +6,8 @@
 # refused with an error naming the library and its Debian package:
 # - an API recording: 500 (the node's fault, not the request's), the
 #   error names the subscription's recording, not a sink, and no
-#   subscription is left behind; B stays up and takes the next request;
+#   subscription is left behind (by address or by stream name), nor a
+#   file; B stays up and takes the next request;
 # - a config file with a sound card: the node does not start, and says
 #   why.
 . "$(dirname "$0")/../lib.sh"
@@ -37,6 +38,13 @@ for want in "subscription take's recording" "cannot load libsndfile.so.1" \
 done
 case $r in *"sink take"*) fail "an API recording called a sink: $r" ;; esac
 echo "refused: ${r#* }"
+# by stream name: refused the same, at once (its receiver opens only
+# when the stream is found: it was a 201, then a subscription that never
+# took its stream, and an empty file left behind)
+r=$(api POST /subscriptions '{"name":"take","stream":"nosuch A","record":{"path":"take.wav"}}')
+[ "${r%% *}" = 500 ] || fail "a recording by stream name without libsndfile: want 500, got: $r"
+[ ! -e "$D4_STATE_DIR/B/recordings/take.wav" ] ||
+	fail "a refused recording left $D4_STATE_DIR/B/recordings/take.wav"
 r=$(api GET /subscriptions)
 case $r in 200*take*) fail "a refused subscription was left: $r" ;; 200*) ;;
 *) fail "GET /subscriptions after the refusal: $r" ;; esac
