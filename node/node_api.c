@@ -338,6 +338,10 @@ static json_t *sub_stats_json(const struct sub_stats *st)
 
 	json_object_set_new(o, "foreign_ssrc",
 			    json_integer((json_int_t)GET(st->foreign_ssrc)));
+	json_object_set_new(o, "last_bad_pt",
+			    json_integer((json_int_t)GET(st->last_bad_pt)));
+	json_object_set_new(o, "last_bad_size",
+			    json_integer((json_int_t)GET(st->last_bad_size)));
 	json_object_set_new(o, "ssrc", json_integer((json_int_t)GET(st->ssrc)));
 	json_object_set_new(o, "off_timeline",
 			    json_integer((json_int_t)GET(st->off_timeline)));

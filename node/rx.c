@@ -1559,6 +1559,20 @@ static void report_changes(struct rx_sub *r, const struct sub_stats *st,
 	}
 }
 
+/* Why a payload of @size bytes was refused (sub.c's size checks). */
+static const char *size_why(const struct rx_sub *r, uint32_t size)
+{
+	uint32_t frame = r->cfg.channels * rtp_bytes_per_sample(r->cfg.enc);
+
+	if (size + RTP_HDR_LEN > SUB_RX_BUF)
+		return "datagrams over the 2048 bytes a receiver takes";
+	if (size == 0)
+		return "empty";
+	if (frame && size % frame)
+		return "not whole frames";
+	return "more frames than a packet holds";
+}
+
 /* Counted, rate-limited reports of what the media thread rejected: one
  * line for everything dropped since the last line printed, so counts held
  * back by the rate limit are carried into the next line, never lost. */
@@ -1567,7 +1581,7 @@ static void report_one(struct rx_sub *r, bool flush)
 	static const char *const what[6] = {
 	    "not RTP",
 	    "with payload type %u (want %u)",
-	    "with %u-byte payloads (not whole frames)",
+	    "with %u-byte payloads (%s)",
 	    "from a source outside the filter",
 	    "too far ahead of playout",
 	    ("of another SSRC than the stream's (strays, spoofs, or a new "
@@ -1615,7 +1629,8 @@ static void report_one(struct rx_sub *r, bool flush)
 				 (unsigned int)r->cfg.pt);
 		else if (k == 2)
 			snprintf(part, sizeof(part), what[k],
-				 (unsigned int)GET(st->last_bad_size));
+				 (unsigned int)GET(st->last_bad_size),
+				 size_why(r, (uint32_t)GET(st->last_bad_size)));
 		else
 			snprintf(part, sizeof(part), "%s", what[k]);
 		off += (size_t)snprintf(

@@ -46,7 +46,7 @@
  * extension, CSRCs or padding on top (an attacker: at 1 536 bytes, such
  * packets, valid before, were refused); a bigger one is truncated and
  * refused as bad_size. */
-#define RX_BUF	       2048
+#define RX_BUF	       SUB_RX_BUF
 #define SUB_MAX_FRAMES (RTP_MAX_PAYLOAD / 2) /* 1 ch of L16 */
 #define PLAYOUT_CHUNK  256
 /* A new SSRC proves itself with this many packets in sequence ... */
@@ -1027,6 +1027,34 @@ unsigned int sub_pending(const struct sub *s)
 	return n;
 }
 
+/* A datagram of @real_len bytes, longer than its receive buffer (the
+ * first RX_BUF in @buf): judged in sub_rx_packet_leg's order as far as
+ * its fixed header tells (not RTP, a sender outside the filter, another
+ * payload type), else refused for its size, which last_bad_size says
+ * (its bytes after the fixed header). RT. */
+static void rx_truncated(struct sub *s, unsigned int leg, const uint8_t *buf,
+			 size_t real_len, const struct sockaddr_in *from)
+{
+	const struct in_addr *filter =
+	    leg ? &s->cfg.source_filter2 : &s->cfg.source_filter;
+	bool filtered =
+	    leg ? s->cfg.has_source_filter2 : s->cfg.has_source_filter;
+
+	STAT_INC(s->stats.leg[leg].refused);
+	if ((buf[0] >> 6) != 2) {
+		STAT_INC(s->stats.bad_header);
+	} else if (filtered && from->sin_addr.s_addr != filter->s_addr) {
+		STAT_INC(s->stats.foreign);
+	} else if ((buf[1] & 0x7f) != s->cfg.pt) {
+		STAT_INC(s->stats.bad_pt);
+		STAT_SET(s->stats.last_bad_pt, buf[1] & 0x7f);
+	} else {
+		STAT_INC(s->stats.bad_size);
+		STAT_SET(s->stats.last_bad_size,
+			 (uint32_t)(real_len - RTP_HDR_LEN));
+	}
+}
+
 /* Drain leg @leg's socket @fd. RT. */
 static void drain_leg(struct sub *s, unsigned int leg, int fd, uint64_t now_ns,
 		      int64_t clock_offset_ns)
@@ -1069,15 +1097,8 @@ static void drain_leg(struct sub *s, unsigned int leg, int fd, uint64_t now_ns,
 					  (uint64_t)clock_offset_ns;
 			}
 			if (mh->msg_flags & MSG_TRUNC) {
-				unsigned int len = s->msgs[i].msg_len;
-
-				STAT_INC(s->stats.bad_size);
-				/* its payload as its header would have it
-				 * without extension: the datagram's bytes
-				 * after the fixed 12 */
-				STAT_SET(s->stats.last_bad_size,
-					 (uint32_t)(len > 12 ? len - 12 : 0));
-				STAT_INC(s->stats.leg[leg].refused);
+				rx_truncated(s, leg, s->bufs[i],
+					     s->msgs[i].msg_len, &s->from[i]);
 				continue;
 			}
 			sub_rx_packet_leg(s, leg, s->bufs[i],

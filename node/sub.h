@@ -20,6 +20,8 @@
 #define SUB_LATENCY_MAX_NS     (100 * 1000 * 1000ull)
 #define SUB_LATENCY_DEFAULT_NS (4 * 1000 * 1000ull) /* docs/api.md "Latency" */
 #define SUB_LEGS	       2 /* ST 2022-7: a first and a second leg */
+/* A receive buffer: a datagram longer than this is refused (bad_size) */
+#define SUB_RX_BUF 2048
 
 enum sub_timing {
 	SUB_TIMING_AUTO, /* PTP when the stream's timestamps fit, else arrival

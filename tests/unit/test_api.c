@@ -865,6 +865,10 @@ static void test_api_subscription_by_address(void **state)
 	assert_string_equal(member_str(r.json, "state"), "waiting");
 	assert_int_equal(member_int(r.json, "latency_us"), 2000);
 	member(member(r.json, "stats"), "received");
+	/* 0 before any bad packet (tests/unit/test_sub.c sets them) */
+	assert_int_equal(member_int(member(r.json, "stats"), "last_bad_size"),
+			 0);
+	assert_int_equal(member_int(member(r.json, "stats"), "last_bad_pt"), 0);
 	reply_free(&r);
 	j = ok("PUT", "/subscriptions/uni", "{\"latency_us\":3000}", 200);
 	assert_int_equal(member_int(j, "latency_us"), 3000);

@@ -1786,6 +1786,8 @@ static void test_sub_rx_drain_reads_socket_after_start(void **state)
 	{
 		static uint8_t big[3000];
 
+		uint64_t hdr = STAT(t, bad_header), pt = STAT(t, bad_pt);
+
 		len = build_k(st, 2, big);
 		udp_send(t, big, sizeof(big));
 		usleep(20 * 1000);
@@ -1793,6 +1795,18 @@ static void test_sub_rx_drain_reads_socket_after_start(void **state)
 		assert_int_equal(STAT(t, received), 2);
 		assert_int_equal(STAT(t, bad_size), 1);
 		assert_int_equal(STAT(t, last_bad_size), sizeof(big) - 12);
+		/* judged in the receive path's order as far as its fixed
+		 * header tells (an attacker: all of them were bad_size):
+		 * another payload type, then not RTP */
+		big[1] = (uint8_t)((big[1] & 0x80) | ((big[1] + 1) & 0x7f));
+		udp_send(t, big, sizeof(big));
+		memset(big, 0, sizeof(big));
+		udp_send(t, big, sizeof(big));
+		usleep(20 * 1000);
+		sub_rx_drain(t->s, t1 + 60 * MS, offset);
+		assert_int_equal(STAT(t, bad_size), 1);
+		assert_int_equal(STAT(t, bad_pt), pt + 1);
+		assert_int_equal(STAT(t, bad_header), hdr + 1);
 	}
 }
 
