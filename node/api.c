@@ -513,10 +513,19 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 	status = r->fn(t->ctx, &req, &out, err, sizeof(err));
 	json_decref(req.body);
 	if (status >= 400) {
+		unsigned int supp;
+
 		json_decref(out);
 		free(resp.text);
 		if (status == 400)
 			a->stats.bad_requests++;
+		/* the node's own failure (a library it cannot load, a disk
+		 * that refuses the state): its operator must see it, not only
+		 * the client (a new user's report); rate-limited */
+		if (status >= 500 && log_ratelimit_ok(&a->rl, &supp))
+			log_err("api: %s %.200s: %d %s%s", r->method, url,
+				status, err[0] ? err : "failed",
+				supp ? " (and earlier ones not logged)" : "");
 		return fail(t, c, status, err[0] ? err : "failed");
 	}
 	ret = send_answer(c, status, out, &resp, t->style,

@@ -7,7 +7,8 @@
 # - an API recording: 500 (the node's fault, not the request's), the
 #   error names the subscription's recording, not a sink, and no
 #   subscription is left behind (by address or by stream name), nor a
-#   file; B stays up and takes the next request;
+#   file; B's log says it too (a server's failure, not the client's
+#   alone); B stays up and takes the next request;
 # - a config file with a sound card: the node does not start, and says
 #   why.
 . "$(dirname "$0")/../lib.sh"
@@ -38,6 +39,7 @@ for want in "subscription take's recording" "cannot load libsndfile.so.1" \
 done
 case $r in *"sink take"*) fail "an API recording called a sink: $r" ;; esac
 echo "refused: ${r#* }"
+d4_wait_log "$T/B.log" "error: api: POST /api/v1/subscriptions: 500 subscription take's recording: cannot load libsndfile.so.1" 5
 # by stream name: refused the same, at once (its receiver opens only
 # when the stream is found: it was a 201, then a subscription that never
 # took its stream, and an empty file left behind)
