@@ -40,6 +40,7 @@ struct ptp_sync {
 	/* follow-mode estimate */
 	bool have_est;
 	int64_t off_ns;
+	int64_t last_residual; /* following: the last one, for the status */
 	uint64_t last_lk;  /* the Sync (ingress time) looked at last */
 	int64_t last_meas; /* and its measurement */
 	uint64_t ref_ns;
@@ -279,7 +280,17 @@ static void close_round(struct ptp_sync *s, uint64_t mono_ns,
 	st.domain = s->cfg.domain;
 	st.is_gm = s->lock.is_gm;
 	st.port_state = in.port_state;
-	st.offset_ns = smp->ts.master_offset_ns;
+	/* Following, ptp4l's master offset is the unsteered base clock
+	 * against the grandmaster (seconds off, or drifting, while the
+	 * media clock is locked: a new user read "locked, offset
+	 * 5000000000005 ns"); what tells how well the media clock follows
+	 * is the last measurement against its estimate, with ptp4l's sign
+	 * (ours minus the grandmaster's). */
+	if (mode == MCLOCK_MODE_FOLLOW && (following || !s->have_est))
+		s->last_residual = in.residual_ns;
+	st.offset_ns = mode == MCLOCK_MODE_FOLLOW && s->have_est
+			   ? -s->last_residual
+			   : smp->ts.master_offset_ns;
 	st.ptp_reachable = in.reachable;
 	mclock_set_status(s->mc, &st);
 }

@@ -836,6 +836,16 @@ static void test_sync_follow_locked_filters_measurement_noise(void **state)
 		      sqrt(sum2 / n), sqrt(noise2 / n), (long long)worst);
 	assert_true(sqrt(sum2 / n) < 0.5 * sqrt(noise2 / n));
 	assert_true(worst < 20000);
+	/* the status's offset is the last measurement against the media
+	 * clock (within the noise and a poll's drift), not ptp4l's master
+	 * offset of the unsteered clock (here -800 us and drifting) */
+	{
+		struct mclock_status st;
+
+		mclock_get_status(fl.mc, &st);
+		assert_true(fl.off < -700000);
+		assert_true(llabs(st.offset_ns) < 40000);
+	}
 	assert_int_equal(mclock_generation(fl.mc), gen); /* no step */
 	assert_int_equal(follower_state(&fl), MCLOCK_LOCKED);
 	follower_stop(&fl);
