@@ -57,6 +57,9 @@ struct api {
 	uint16_t port;
 	struct api_stats stats;
 	struct log_ratelimit rl; /* libmicrohttpd's own messages */
+	/* the node's own failures (5xx): their own budget, so that idle
+	 * connections cut (an attacker's) cannot use it up */
+	struct log_ratelimit rl5;
 };
 
 /* One request, from its request line on: its body as it arrives. */
@@ -522,7 +525,7 @@ static enum MHD_Result dispatch(struct api *a, struct MHD_Connection *c,
 		/* the node's own failure (a library it cannot load, a disk
 		 * that refuses the state): its operator must see it, not only
 		 * the client (a new user's report); rate-limited */
-		if (status >= 500 && log_ratelimit_ok(&a->rl, &supp))
+		if (status >= 500 && log_ratelimit_ok(&a->rl5, &supp))
 			log_err("api: %s %.200s: %d %s%s", r->method, url,
 				status, err[0] ? err : "failed",
 				supp ? " (and earlier ones not logged)" : "");
@@ -767,6 +770,7 @@ struct api *api_new(struct loop *loop, const struct api_config *cfg,
 				   .style = API_STYLE_D4};
 	a->tables[a->ntables++] = &a->d4;
 	a->rl = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000000000ull, 5);
+	a->rl5 = (struct log_ratelimit)LOG_RATELIMIT_INIT(10000000000ull, 5);
 	sa = cfg->addr;
 	/* the logger first: options before it would log to stderr */
 	a->mhd = MHD_start_daemon(

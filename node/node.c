@@ -263,6 +263,11 @@ static void ptp_tick(struct node *n, uint64_t mono)
 				 "retrying every 0.5 s",
 				 ptp_sync_target(n->sync));
 	}
+	if (ev.syncs_stale)
+		log_warn("ptp: ptp4l has reported the same Sync for 6 s (its "
+			 "grandmaster is no longer heard): holding over");
+	if (ev.syncs_again)
+		log_info("ptp: ptp4l reports new Syncs again");
 	if (ev.stepped)
 		log_info("ptp: media clock stepped by %lld ns",
 			 (long long)ev.step_ns);

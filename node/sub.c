@@ -1040,8 +1040,14 @@ static void rx_truncated(struct sub *s, unsigned int leg, const uint8_t *buf,
 	bool filtered =
 	    leg ? s->cfg.has_source_filter2 : s->cfg.has_source_filter;
 
+	size_t hdr = RTP_HDR_LEN + 4u * (buf[0] & 0x0f);
+
+	/* the header's own lengths, as far as the buffer holds them (a
+	 * padding count is in the last byte, beyond it) */
+	if ((buf[0] & 0x10) && hdr + 4 <= RX_BUF)
+		hdr += 4 + 4u * ((size_t)buf[hdr + 2] << 8 | buf[hdr + 3]);
 	STAT_INC(s->stats.leg[leg].refused);
-	if ((buf[0] >> 6) != 2) {
+	if ((buf[0] >> 6) != 2 || hdr > real_len) {
 		STAT_INC(s->stats.bad_header);
 	} else if (filtered && from->sin_addr.s_addr != filter->s_addr) {
 		STAT_INC(s->stats.foreign);

@@ -26,6 +26,15 @@
  * measurements whole). An outright step is taken at once, below. */
 #define SERVO_KP 0.2
 #define SERVO_KI 0.02
+/* ... from this many Syncs after the lock: the rate learnt while
+ * acquiring is a few Syncs' worth (an attacker: a crystal 40-80 ppm off
+ * at one Sync a second left the lock threshold under the servo's slow
+ * rate term); the fast estimate learns it on for these first. */
+#define SERVO_AFTER 8
+/* A ptp4l that reports the same Sync this long (its port still SLAVE:
+ * linuxptp's syncReceiptTimeout is 0 by default) has no grandmaster's
+ * time to give: the clock holds over. AES67's slowest Sync is 2 s. */
+#define SYNC_STALE_NS (6 * NSEC_PER_SEC)
 
 struct ptp_sync {
 	struct ptp_sync_cfg cfg;
@@ -41,6 +50,9 @@ struct ptp_sync {
 	bool have_est;
 	int64_t off_ns;
 	int64_t last_residual; /* following: the last one, for the status */
+	unsigned int locked_n;	/* Syncs taken while locked, to SERVO_AFTER */
+	uint64_t stale_since;	/* mono ns of the first repeat; 0: none */
+	bool stale;		/* reported as stale */
 	uint64_t last_lk;  /* the Sync (ingress time) looked at last */
 	int64_t last_meas; /* and its measurement */
 	uint64_t ref_ns;
@@ -109,7 +121,8 @@ static int64_t timescale_ns(const struct ptp_sample *smp)
 }
 
 static int64_t follow_update(struct ptp_sync *s, const struct ptp_sample *smp,
-			     bool following, struct ptp_sync_events *ev)
+			     bool following, struct ptp_sync_events *ev,
+			     bool *fresh)
 {
 	int64_t meas = s->scale_ns - smp->ts.master_offset_ns;
 	uint64_t lk = (uint64_t)smp->ts.ingress_time_ns;
@@ -151,8 +164,10 @@ static int64_t follow_update(struct ptp_sync *s, const struct ptp_sample *smp,
 	/* The Sync already taken (polled again before the next one came:
 	 * every other poll with one Sync a second): nothing new to learn;
 	 * taken again, it undid the servo's filtering. */
-	if (lk == s->last_lk && meas == s->last_meas)
+	if (lk == s->last_lk && meas == s->last_meas) {
+		*fresh = false;
 		return residual;
+	}
 	s->last_lk = lk;
 	s->last_meas = meas;
 	/* Until locked the rate is still being learnt: only a step is a
@@ -163,7 +178,11 @@ static int64_t follow_update(struct ptp_sync *s, const struct ptp_sample *smp,
 	if (jumped && s->lock.state == MCLOCK_LOCKED && ++s->outliers < 3)
 		return residual; /* one wild sample is not a new time */
 	s->outliers = 0;
-	if (!jumped && s->lock.state == MCLOCK_LOCKED && lk > s->ref_ns) {
+	if (s->lock.state != MCLOCK_LOCKED)
+		s->locked_n = 0;
+	else if (s->locked_n < SERVO_AFTER)
+		s->locked_n++;
+	if (!jumped && s->locked_n >= SERVO_AFTER && lk > s->ref_ns) {
 		s->drift += SERVO_KI * (double)residual /
 			    (double)(int64_t)(lk - s->ref_ns);
 		if (s->drift > DRIFT_MAX)
@@ -207,7 +226,7 @@ static void close_round(struct ptp_sync *s, uint64_t mono_ns,
 	struct ptp_lock_input in = {0};
 	struct mclock_status st;
 	enum mclock_mode mode = mclock_mode(s->mc);
-	bool following;
+	bool following, fresh = true;
 	int64_t scale;
 
 	in.reachable = smp->reachable && smp->complete;
@@ -258,8 +277,10 @@ static void close_round(struct ptp_sync *s, uint64_t mono_ns,
 			s->drift = 0;
 		}
 		in.residual_ns = 0;
+		s->last_residual = 0;
 	} else if (mode == MCLOCK_MODE_FOLLOW) {
-		in.residual_ns = follow_update(s, smp, following, ev);
+		in.residual_ns =
+		    follow_update(s, smp, following, ev, &fresh);
 	} else
 		in.residual_ns = smp->ts.master_offset_ns;
 	/* After the step the clock takes onto the timescale, never before
@@ -267,7 +288,30 @@ static void close_round(struct ptp_sync *s, uint64_t mono_ns,
 	if (in.reachable &&
 	    (mode != MCLOCK_MODE_FOLLOW || s->have_est))
 		mclock_set_timescale_known(s->mc);
-	ptp_lock_step(&s->lock, &s->cfg.lock, &in, &ev->lock);
+	/* A Sync read again is no sample for the lock either (counted
+	 * twice, two wild Syncs at one a second dropped the lock, and a
+	 * repeat's residual of 0 counted good while acquiring); one read
+	 * again for SYNC_STALE_NS is a grandmaster no longer heard. */
+	if (mode == MCLOCK_MODE_FOLLOW && following && !fresh) {
+		if (!s->stale_since)
+			s->stale_since = mono_ns;
+		if (mono_ns - s->stale_since >= SYNC_STALE_NS) {
+			in.gm_present = false;
+			if (!s->stale) {
+				s->stale = true;
+				ev->syncs_stale = true;
+			}
+		}
+	} else {
+		s->stale_since = 0;
+		if (s->stale && fresh && following) {
+			s->stale = false;
+			ev->syncs_again = true;
+		}
+	}
+	if (!(mode == MCLOCK_MODE_FOLLOW && following && !fresh &&
+	      in.gm_present))
+		ptp_lock_step(&s->lock, &s->cfg.lock, &in, &ev->lock);
 	if (s->lock.state == MCLOCK_LOCKED)
 		mclock_set_timescale_ok(s->mc, true);
 	else if (s->lock.state == MCLOCK_UNLOCKED)

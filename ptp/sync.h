@@ -26,6 +26,8 @@ struct ptp_sync_events {
 	struct ptp_lock_events lock;
 	bool reachability_changed;
 	bool stepped;	       /* the media clock jumped */
+	bool syncs_stale;      /* following: ptp4l reports no new Sync */
+	bool syncs_again;      /* ... and now it does */
 	int64_t step_ns;       /* by this much */
 	unsigned int rejected; /* malformed replies since the last tick */
 	char reject_reason[128];

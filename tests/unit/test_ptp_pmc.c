@@ -897,6 +897,99 @@ static void test_sync_follow_repeated_sync_is_no_new_sample(void **state)
 	follower_stop(&fl);
 }
 
+/* One Sync a second (each read by two polls), the local crystal @ppm
+ * off from the first Sync, two wild Syncs once locked: @polls polls.
+ * The number of times the lock was lost after it was first taken. */
+static int follower_one_hz(struct follower *fl, int ppm, int polls, int wild_at)
+{
+	int i, losses = 0;
+	bool locked = false;
+	int64_t off = fl->off;
+	uint64_t lk = fl->lk;
+
+	for (i = 0; i < polls; i++) {
+		int64_t z = 0;
+
+		if (i % 2 == 0 && i) { /* a new Sync */
+			off -= (int64_t)ppm * 1000;
+			lk += 1000000000ull;
+		}
+		if (wild_at && (i / 2 == wild_at || i / 2 == wild_at + 1))
+			z = 500000;
+		answer_ts(fl->f, off + z, lk);
+		sync_round(fl->f, fl->s, &fl->mono, &fl->ev);
+		if (follower_state(fl) == MCLOCK_LOCKED)
+			locked = true;
+		else if (locked) {
+			losses++;
+			locked = false;
+		}
+	}
+	return locked ? losses : losses + 1000;
+}
+
+/* At one Sync a second a Sync read again is no sample for the lock
+ * either: a crystal 80 ppm off locks once and keeps it (it was lost
+ * twice: the lock came after two Syncs, on a rate a fifth learnt, and
+ * the servo's slow rate term let the offset pass the threshold), and
+ * two wild Syncs in a row are held out as at two a second (each was
+ * counted twice: the lock dropped); an attacker's reports. */
+static void test_sync_follow_one_sync_a_second_keeps_the_lock(void **state)
+{
+	struct follower fl;
+
+	follower_start(&fl, *state);
+	fl.lk -= 100 * 1000000000ull;
+	assert_int_equal(follower_one_hz(&fl, 80, 160, 0), 0);
+	follower_stop(&fl);
+	follower_start(&fl, *state);
+	fl.lk -= 100 * 1000000000ull;
+	assert_int_equal(follower_one_hz(&fl, 40, 160, 0), 0);
+	follower_stop(&fl);
+	follower_start(&fl, *state);
+	fl.lk -= 100 * 1000000000ull;
+	assert_int_equal(follower_one_hz(&fl, 10, 120, 30), 0);
+	follower_stop(&fl);
+}
+
+/* A ptp4l whose port stays SLAVE while its grandmaster's Syncs stopped
+ * reports the same Sync on: after 6 s of it the clock holds over (it
+ * stayed locked on a frozen sample), and new Syncs lock it again. */
+static void test_sync_follow_stale_sync_holds_over(void **state)
+{
+	struct follower fl;
+	int i;
+
+	follower_start(&fl, *state);
+	follower_lock(&fl);
+	/* a new Sync, then read again for 5.5 s: still locked */
+	for (i = 0; i < 13; i++) {
+		answer_ts(fl.f, fl.off, fl.lk);
+		sync_round(fl.f, fl.s, &fl.mono, &fl.ev);
+		assert_false(fl.ev.syncs_stale);
+		assert_int_equal(follower_state(&fl), MCLOCK_LOCKED);
+	}
+	/* 6 s of the same Sync: holding over, said once */
+	answer_ts(fl.f, fl.off, fl.lk);
+	sync_round(fl.f, fl.s, &fl.mono, &fl.ev);
+	assert_true(fl.ev.syncs_stale);
+	assert_int_equal(follower_state(&fl), MCLOCK_HOLDOVER);
+	answer_ts(fl.f, fl.off, fl.lk);
+	sync_round(fl.f, fl.s, &fl.mono, &fl.ev);
+	assert_false(fl.ev.syncs_stale);
+	assert_int_equal(follower_state(&fl), MCLOCK_HOLDOVER);
+	/* the grandmaster's Syncs come again, 7.5 s on (2 ppm): said, and
+	 * locked again */
+	fl.lk += 7500000000ull;
+	fl.off -= 15000;
+	follower_sample(&fl, fl.off, fl.lk);
+	assert_true(fl.ev.syncs_again);
+	for (i = 0; i < 5; i++)
+		follower_sample(&fl, fl.off, fl.lk);
+	assert_int_equal(follower_state(&fl), MCLOCK_LOCKED);
+	follower_stop(&fl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -940,6 +1033,12 @@ int main(void)
 		fake_teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_sync_follow_repeated_sync_is_no_new_sample, fake_setup,
+		fake_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_sync_follow_one_sync_a_second_keeps_the_lock, fake_setup,
+		fake_teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_sync_follow_stale_sync_holds_over, fake_setup,
 		fake_teardown),
 	};
 

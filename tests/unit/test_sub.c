@@ -1807,6 +1807,19 @@ static void test_sub_rx_drain_reads_socket_after_start(void **state)
 		assert_int_equal(STAT(t, bad_size), 1);
 		assert_int_equal(STAT(t, bad_pt), pt + 1);
 		assert_int_equal(STAT(t, bad_header), hdr + 1);
+		/* a header extension longer than the datagram (its length
+		 * is within the buffer): not RTP, as a short one would be */
+		len = build_k(st, 3, big);
+		big[0] |= 0x10;
+		big[12] = 0xbe;
+		big[13] = 0xde;
+		big[14] = 0xff;
+		big[15] = 0xff;
+		udp_send(t, big, sizeof(big));
+		usleep(20 * 1000);
+		sub_rx_drain(t->s, t1 + 80 * MS, offset);
+		assert_int_equal(STAT(t, bad_size), 1);
+		assert_int_equal(STAT(t, bad_header), hdr + 2);
 	}
 }
 
