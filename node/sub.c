@@ -1039,7 +1039,6 @@ static void rx_truncated(struct sub *s, unsigned int leg, const uint8_t *buf,
 	    leg ? &s->cfg.source_filter2 : &s->cfg.source_filter;
 	bool filtered =
 	    leg ? s->cfg.has_source_filter2 : s->cfg.has_source_filter;
-
 	size_t hdr = RTP_HDR_LEN + 4u * (buf[0] & 0x0f);
 
 	/* the header's own lengths, as far as the buffer holds them (a
