@@ -7,7 +7,8 @@
  * - A packet of another SSRC than the stream's is a stray, a spoof, or a
  *   new sender. It is kept aside, not played, and counted as foreign
  *   until its SSRC proves itself: SSRC_PROVE packets in sequence while
- *   the current SSRC has been quiet for SSRC_QUIET_NS. Then it becomes the
+ *   the current SSRC has been quiet for SSRC_QUIET_NS (SSRC_QUIET_OFF_NS
+ *   for one off the timeline the buffer reads). Then it becomes the
  *   stream and what was kept plays: a sender that hands over on the same
  *   timeline (its packets fit where the buffer reads) loses nothing; one
  *   on another timeline is timed anew.
@@ -55,6 +56,15 @@
  * two packet times): a spoofer between a live sender's packets never
  * gets there. */
 #define SSRC_QUIET_NS (2 * 1000 * 1000ull)
+/* A new SSRC off the timeline the buffer reads and off this node's media
+ * clock would time the stream anew, losing what it holds: it must find
+ * the stream's SSRC quiet this long. A restarted sender's old SSRC has
+ * been quiet far longer, and a d4 sender that locks or steps with its
+ * grandmaster sends its new SSRC on the node's clock; but a live sender
+ * stalled for a few milliseconds while a spoofer sends a handful of
+ * packets from its address (it took the route so with 2 ms) keeps its
+ * stream. */
+#define SSRC_QUIET_OFF_NS (20 * 1000 * 1000ull)
 /* The latest packets kept while a new SSRC proves itself: those before
  * them (a proof that outlasts 8 packets: a second leg skewed behind the
  * first keeps the old SSRC live) are dropped as foreign, and the stream's
@@ -858,6 +868,18 @@ static bool on_timeline(const struct sub *s, uint32_t ts)
 	       d < (int32_t)jbuf_capacity(s->jb);
 }
 
+/* Whether a packet stamped @ts that came at @arrival_ns is on this node's
+ * media clock as a PTP sender's is (sync_stream's window): a d4 sender
+ * that locked or stepped with its grandmaster sends so at once. */
+static bool on_clock(const struct sub *s, uint32_t ts, uint64_t arrival_ns)
+{
+	uint64_t arr_x = mclock_ns_to_samples(arrival_ns, s->cfg.rate);
+	int32_t d = rtp_ts_diff(ts, (uint32_t)arr_x + s->cfg.mediaclk_offset);
+
+	return s->timescale_ok && d <= (int32_t)s->cfg.rate / 10 &&
+	       d >= -(int32_t)s->cfg.rate;
+}
+
 /* The oldest packet leg @c's stash (a ring of the latest) still has. */
 static const struct stashed *stash_first(const struct candidate *c)
 {
@@ -949,8 +971,14 @@ static void candidate(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 	k->len = (uint16_t)len;
 	memcpy(k->buf, buf, len);
 	c->n++;
+	if (c->n < SSRC_PROVE)
+		return;
+	if (s->synced && quiet < SSRC_QUIET_OFF_NS &&
+	    !on_timeline(s, rtp_peek_ts(stash_first(c)->buf)) &&
+	    !on_clock(s, h->ts, arrival_ns))
+		quiet = SSRC_QUIET_OFF_NS;
 	/* the stream's SSRC must be quiet on every leg */
-	if (c->n >= SSRC_PROVE && arrival_ns >= s->ssrc_last_ns + quiet)
+	if (arrival_ns >= s->ssrc_last_ns + quiet)
 		take_candidate(s, leg, now_ns);
 }
 

@@ -1190,6 +1190,115 @@ static void test_sub_stray_ssrc_is_ignored_while_the_stream_lives(void **state)
 		assert_pkt(t, st, k);
 }
 
+/* A spoofer sends five packets of a new SSRC off the stream's timeline
+ * from the sender's own address while the sender stalls for 6 ms (its
+ * packets then come in a burst): the stream keeps its SSRC and loses
+ * nothing. (A quiet of 2 ms let the spoof take the route.) */
+static void test_sub_spoof_during_a_sender_stall_does_not_take_over(
+    void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *a = &stream_a;
+	struct stream spoof = stream_a;
+	uint64_t burst = pkt_arrival(a, 16);
+	unsigned int k;
+
+	spoof.ssrc = 0xBADBAD01u;
+	spoof.ts_offset = 0x3C00F00Du;
+	spoof.seq0 = 7000;
+	spoof.salt = 0x5A5B;
+	t->cfg.latency_ns = 20 * MS;
+	open_sub(t);
+	for (k = 0; k < 10; k++)
+		send_pkt(t, a, k);
+	for (k = 0; k < 5; k++)
+		send_at(t, &spoof, k, pkt_arrival(a, 10 + k) + 300 * US);
+	for (k = 10; k < 16; k++)
+		send_at(t, a, k, burst + (k - 10) * 10 * US);
+	for (k = 16; k < 40; k++)
+		send_at(t, a, k, pkt_arrival(a, k) + 100 * US);
+	play_until(t, pkt_x(a, 40));
+	assert_int_equal(STAT(t, ssrc_changes), 0);
+	assert_int_equal(STAT(t, ssrc), a->ssrc);
+	assert_int_equal(STAT(t, foreign_ssrc), 5);
+	assert_int_equal(STAT(t, received), 40);
+	assert_int_equal(STAT(t, late), 0);
+	assert_int_equal(STAT(t, missing_frames), 0);
+	finish(t);
+	for (k = 0; k < 40; k++)
+		assert_pkt(t, a, k);
+}
+
+/* A sender that steps to another timescale sends on with a new SSRC
+ * straight away: off the buffer's timeline, it is taken once the old SSRC
+ * has been quiet for 20 ms, not before, and then plays. */
+static void test_sub_new_ssrc_off_the_timeline_waits_for_20ms_of_quiet(
+    void **state)
+{
+	struct ctx *t = *state;
+	const struct stream *a = &stream_a;
+	struct stream b = stream_a;
+	unsigned int k;
+
+	b.ssrc = 0x0D0D0D0Du;
+	b.ts_offset = 0x6B3F29D1u;
+	b.seq0 = 500;
+	b.salt = 0x999;
+	t->cfg.timing = SUB_TIMING_AUTO;
+	t->cfg.latency_ns = 5 * MS;
+	open_sub(t);
+	for (k = 0; k < 10; k++)
+		send_pkt(t, a, k);
+	/* B's packet k comes (k - 9) ms after A's last: 28 at 19 ms */
+	for (k = 10; k < 29; k++)
+		send_pkt(t, &b, k);
+	assert_int_equal(STAT(t, ssrc_changes), 0);
+	assert_int_equal(STAT(t, ssrc), a->ssrc);
+	send_pkt(t, &b, 29);
+	assert_int_equal(STAT(t, ssrc_changes), 1);
+	assert_int_equal(STAT(t, ssrc), b.ssrc);
+	for (k = 30; k < 60; k++)
+		send_pkt(t, &b, k);
+	play_until(t, pkt_x(&b, 60));
+	/* timed anew: of what the stash kept, what came more than the
+	 * latency before the take-over is late; nothing after it */
+	assert_true(STAT(t, late) <= 8 - 5);
+	assert_int_equal(STAT(t, lost), 0);
+	finish(t);
+	for (k = 0; k < 10; k++)
+		assert_pkt(t, a, k);
+}
+
+/* A d4 sender that sent before its lock (aligned on arrival here) locks
+ * and sends on with a new SSRC on this node's media clock straight away:
+ * taken after 3 packets, as before, not after 20 ms. */
+static void test_sub_new_ssrc_on_the_clock_is_taken_at_once(void **state)
+{
+	struct ctx *t = *state;
+	struct stream a = stream_a;
+	struct stream b = stream_a;
+	unsigned int k;
+
+	a.ts_offset = 0x12345678u;
+	b.ssrc = 0x0E0E0E0Eu;
+	b.seq0 = 900;
+	b.salt = 0x1234;
+	t->cfg.timing = SUB_TIMING_AUTO;
+	t->cfg.latency_ns = 5 * MS;
+	open_sub(t);
+	for (k = 0; k < 10; k++)
+		send_pkt(t, &a, k);
+	assert_true(STAT(t, arrival_timing));
+	for (k = 10; k < 12; k++)
+		send_pkt(t, &b, k);
+	assert_int_equal(STAT(t, ssrc_changes), 0);
+	send_pkt(t, &b, 12);
+	assert_int_equal(STAT(t, ssrc_changes), 1);
+	assert_int_equal(STAT(t, ssrc), b.ssrc);
+	assert_false(STAT(t, arrival_timing));
+	finish(t);
+}
+
 /* A second sender takes over on the same timeline (same timestamps,
  * another SSRC), as a redundant sender or a restarted one on PTP does:
  * once it has proved itself, what it sent meanwhile plays, and not a
@@ -2642,6 +2751,9 @@ int main(void)
 	    SUB_TEST(test_sub_add_recorder_refuses_more_than_max_sinks),
 	    SUB_TEST(test_sub_open_checks_latency_and_channels),
 	    SUB_TEST(test_sub_stray_ssrc_is_ignored_while_the_stream_lives),
+	    SUB_TEST(test_sub_spoof_during_a_sender_stall_does_not_take_over),
+	    SUB_TEST(test_sub_new_ssrc_off_the_timeline_waits_for_20ms_of_quiet),
+	    SUB_TEST(test_sub_new_ssrc_on_the_clock_is_taken_at_once),
 	    SUB_TEST(test_sub_handover_on_one_timeline_loses_nothing),
 	    SUB_TEST(test_sub_moved_stream_plays_what_the_old_address_brought),
 	    SUB_TEST(test_sub_take_over_only_a_move_on_the_same_timeline),
