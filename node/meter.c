@@ -8,7 +8,8 @@
  * sequence doubles as the count of windows published.
  *
  * Summing is the media thread's only work a sample, so it is written for
- * gcc -O2 to vectorise (SSE2, NEON). The interleaved frames of a call are
+ * gcc -O2 to vectorise (SSE2, NEON; on x86-64 also built for AVX2 and
+ * picked where the CPU has it, common/simd.h). The interleaved frames of a call are
  * one run of samples read in rows of m->lanes, a multiple of both the
  * channel count and 8 (8 for 1, 2, 4 or 8 channels, 24 for 6, 64 for
  * 64), so column l of every row holds channel l % nch; each group of 8
@@ -20,6 +21,7 @@
  * double, and a column sums at most METER_ROWS of them (2^53 at most). */
 #include "node/meter.h"
 #include "common/mem.h"
+#include "common/simd.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -120,7 +122,8 @@ static inline void take(struct meter_chan *ch, int32_t v)
 /* RT. Columns @s[0..7] of @rows rows @stride samples apart: the largest
  * magnitude and the sum of squares of each column. Two loops, since gcc
  * vectorises a loop whose lanes are all one width. */
-static void columns(const int32_t *restrict s, size_t stride, size_t rows,
+D4_CLONES static void columns(const int32_t *restrict s, size_t stride,
+			       size_t rows,
 		    int32_t *restrict peak, double *restrict sumsq)
 {
 	int32_t p[METER_COLS] = {0};

@@ -1,10 +1,14 @@
 /* RTP header codec and L16/L24 packers. */
 #include "node/rtp.h"
+#include "common/simd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#if D4_HAVE_SSSE3
+#include <tmmintrin.h>
+#endif
 #include <strings.h>
 
 const char *rtp_encoding_name(enum rtp_encoding enc)
@@ -90,8 +94,10 @@ int rtp_hdr_decode(const uint8_t *buf, size_t len, struct rtp_hdr *h,
  *   L16, both ways: SSE2 on x86-64, NEON on AArch64;
  *   L24: NEON's three-way structure loads and stores (ld3/st3, about a
  *   cycle a sample). SSE2, x86-64's baseline, has no byte shuffle: its
- *   vectorised L24 blocks cost 1.4 times the plain loop (callgrind), so
- *   without NEON L24 moves each sample with one 4-byte load or store in
+ *   vectorised L24 blocks cost 1.4 times the plain loop (callgrind). So
+ *   on x86-64 L24 takes SSSE3's byte shuffle where the CPU has one
+ *   (common/simd.h, four samples a shuffle), and otherwise, and for the
+ *   last samples, moves each sample with one 4-byte load or store in
  *   network order, overlapping the next sample's first byte (the buffer's
  *   last sample by bytes, so nothing outside it is touched): 2.9 times
  *   fewer instructions than three byte stores. */
@@ -133,11 +139,56 @@ static inline uint32_t l24_get4(const uint8_t *in)
 	return ntohl(be) & 0xffffff00u;
 }
 
+#if D4_HAVE_SSSE3
+/* SSSE3, where the CPU has it (every x86-64 CPU since 2006 save a few
+ * early AMD ones): one byte shuffle takes 4 samples to their 12 bytes in
+ * network order (16 stored, the last 4 overwritten by the next block's,
+ * so a block runs only while 16 bytes fit the buffer). */
+D4_TARGET_SSSE3 static size_t l24_pack_ssse3(const int32_t *restrict in,
+					     size_t n, uint8_t *restrict out)
+{
+	const __m128i pick = _mm_setr_epi8(3, 2, 1, 7, 6, 5, 11, 10, 9, 15,
+					   14, 13, -1, -1, -1, -1);
+	size_t i;
+
+	for (i = 0; i + 6 <= n; i += 4) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(in + i));
+
+		_mm_storeu_si128((__m128i *)(out + 3 * i),
+				 _mm_shuffle_epi8(v, pick));
+	}
+	return i;
+}
+
+/* The other way: 16 bytes read (4 past the 4 samples' 12: the block runs
+ * only while they are in the buffer), each sample's bytes to the top of
+ * its 32 bits. */
+D4_TARGET_SSSE3 static size_t l24_unpack_ssse3(const uint8_t *restrict in,
+					       size_t n, int32_t *restrict out)
+{
+	const __m128i pick = _mm_setr_epi8(-1, 2, 1, 0, -1, 5, 4, 3, -1, 8,
+					   7, 6, -1, 11, 10, 9);
+	size_t i;
+
+	for (i = 0; i + 6 <= n; i += 4) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(in + 3 * i));
+
+		_mm_storeu_si128((__m128i *)(out + i),
+				 _mm_shuffle_epi8(v, pick));
+	}
+	return i;
+}
+#endif
+
 static void l24_pack(const int32_t *restrict in, size_t n,
 		     uint8_t *restrict out)
 {
 	size_t i = 0, k;
 
+#if D4_HAVE_SSSE3
+	if (d4_cpu_ssse3())
+		i = l24_pack_ssse3(in, n, out);
+#endif
 	if (L24_BLOCKS) {
 		for (; i + RTP_BLOCK <= n; i += RTP_BLOCK)
 			for (k = 0; k < RTP_BLOCK; k++)
@@ -159,6 +210,10 @@ static void l24_unpack(const uint8_t *restrict in, size_t n,
 {
 	size_t i = 0, k;
 
+#if D4_HAVE_SSSE3
+	if (d4_cpu_ssse3())
+		i = l24_unpack_ssse3(in, n, out);
+#endif
 	if (L24_BLOCKS) {
 		for (; i + RTP_BLOCK <= n; i += RTP_BLOCK)
 			for (k = 0; k < RTP_BLOCK; k++)

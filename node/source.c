@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/ring.h"
 #include "node/sndfile_lib.h"
+#include "common/simd.h"
 #include "ptp/mclock.h"
 
 #include <errno.h>
@@ -25,6 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if D4_HAVE_SSSE3
+#include <tmmintrin.h>
+#endif
 
 /* How far back a position can be read again: covers flows that run up to
  * this many frames apart. */
@@ -48,6 +52,11 @@ struct source {
 	SNDFILE *sf;
 	struct ring *ring;
 	int32_t *io_buf;
+	/* a file of 16- or 24-bit little-endian PCM (WAV, WAVEX, W64, RF64)
+	 * is read as its bytes and widened here, libsndfile's int
+	 * conversion being most of the file thread's work a sample */
+	unsigned int raw_bytes; /* 2 or 3 a sample, 0: readf_int */
+	uint8_t *raw_buf;
 	uint64_t file_frames; /* the file's length */
 	_Atomic bool eof;
 	/* a seek: requested by the media thread, stopped and done by the
@@ -117,6 +126,83 @@ uint64_t source_underruns(const struct source *src)
 	return atomic_load_explicit(&src->underruns, memory_order_relaxed);
 }
 
+#if D4_HAVE_SSSE3
+/* Four samples a shuffle: each one's three bytes to the top of its 32
+ * bits (16 bytes read: a block runs while they are in the buffer). */
+D4_TARGET_SSSE3 static size_t le24_widen_ssse3(const uint8_t *restrict in,
+					       size_t n, int32_t *restrict out)
+{
+	const __m128i pick = _mm_setr_epi8(-1, 0, 1, 2, -1, 3, 4, 5, -1, 6, 7,
+					   8, -1, 9, 10, 11);
+	size_t i;
+
+	for (i = 0; i + 6 <= n; i += 4)
+		_mm_storeu_si128(
+		    (__m128i *)(out + i),
+		    _mm_shuffle_epi8(
+			_mm_loadu_si128((const __m128i *)(in + 3 * i)), pick));
+	return i;
+}
+#endif
+
+/* @n samples of @bytes-byte little-endian PCM to int32 as libsndfile's
+ * readf_int gives them: the value in the top bits. */
+static void le_widen(const uint8_t *restrict in, unsigned int bytes, size_t n,
+		     int32_t *restrict out)
+{
+	size_t i = 0;
+
+	if (bytes == 2) {
+		for (; i < n; i++)
+			out[i] = (int32_t)((uint32_t)in[2 * i] << 16 |
+					   (uint32_t)in[2 * i + 1] << 24);
+		return;
+	}
+#if D4_HAVE_SSSE3
+	if (d4_cpu_ssse3())
+		i = le24_widen_ssse3(in, n, out);
+#endif
+	for (; i < n; i++)
+		out[i] = (int32_t)((uint32_t)in[3 * i] << 8 |
+				   (uint32_t)in[3 * i + 1] << 16 |
+				   (uint32_t)in[3 * i + 2] << 24);
+}
+
+/* Frames of @info read as their bytes: 16- and 24-bit PCM, little-endian
+ * (as WAV and its kin are unless they say otherwise). 0: not so. */
+static unsigned int raw_sample_bytes(const SF_INFO *info)
+{
+	int type = info->format & SF_FORMAT_TYPEMASK;
+	int sub = info->format & SF_FORMAT_SUBMASK;
+	int endian = info->format & SF_FORMAT_ENDMASK;
+	bool le = endian == SF_ENDIAN_LITTLE ||
+		  (endian == SF_ENDIAN_FILE &&
+		   (type == SF_FORMAT_WAV || type == SF_FORMAT_WAVEX ||
+		    type == SF_FORMAT_W64 || type == SF_FORMAT_RF64));
+
+	if (!le)
+		return 0;
+	return sub == SF_FORMAT_PCM_24 ? 3 : sub == SF_FORMAT_PCM_16 ? 2 : 0;
+}
+
+/* Up to @frames frames into io_buf. */
+static sf_count_t read_frames(struct source *src, sf_count_t frames)
+{
+	size_t frame_bytes = (size_t)src->raw_bytes * src->channels;
+	sf_count_t got;
+
+	if (!src->raw_bytes)
+		return src->lib->readf_int(src->sf, src->io_buf, frames);
+	got = src->lib->read_raw(src->sf, src->raw_buf,
+				 frames * (sf_count_t)frame_bytes);
+	if (got <= 0)
+		return got;
+	got /= (sf_count_t)frame_bytes;
+	le_widen(src->raw_buf, src->raw_bytes, (size_t)got * src->channels,
+		 src->io_buf);
+	return got;
+}
+
 static int open_file(struct source *src, char *err, size_t err_len)
 {
 	SF_INFO info = {0};
@@ -146,7 +232,11 @@ static int open_file(struct source *src, char *err, size_t err_len)
 	src->ring = ring_new(src->channels * sizeof(int32_t),
 			     src->rate * SOURCE_READAHEAD_S);
 	src->io_buf = calloc((size_t)IO_CHUNK * src->channels, sizeof(int32_t));
-	if (!src->ring || !src->io_buf) {
+	src->raw_bytes = raw_sample_bytes(&info);
+	if (src->raw_bytes)
+		src->raw_buf =
+		    malloc((size_t)IO_CHUNK * src->channels * src->raw_bytes);
+	if (!src->ring || !src->io_buf || (src->raw_bytes && !src->raw_buf)) {
 		snprintf(err, err_len, "source %s: out of memory",
 			 src->cfg.name);
 		return -ENOMEM;
@@ -212,6 +302,7 @@ void source_destroy(struct source *src)
 		src->lib->close(src->sf);
 	ring_destroy(src->ring);
 	free(src->io_buf);
+	free(src->raw_buf);
 	free(src->hist);
 	free(src);
 }
@@ -248,7 +339,7 @@ int source_io_fill(struct source *src)
 
 		if (space < IO_CHUNK)
 			return 0;
-		got = src->lib->readf_int(src->sf, src->io_buf, IO_CHUNK);
+		got = read_frames(src, IO_CHUNK);
 		if (got < 0)
 			return -EIO;
 		if (got == 0) {
@@ -441,6 +532,17 @@ static void produce(struct source *src, uint64_t from, uint64_t to)
 	}
 }
 
+/* Whether channel map @chans takes channel c to c for all @n. */
+static bool identity(const uint8_t *chans, unsigned int n)
+{
+	unsigned int c;
+
+	for (c = 0; c < n; c++)
+		if (chans[c] != c)
+			return false;
+	return true;
+}
+
 void source_read(struct source *src, uint64_t x, unsigned int frames,
 		 const uint8_t *chans, unsigned int nch, int32_t *out)
 {
@@ -469,6 +571,24 @@ void source_read(struct source *src, uint64_t x, unsigned int frames,
 	if (end > src->end_x) {
 		produce(src, src->end_x, end);
 		src->end_x = end;
+	}
+	if (nch == ch && identity(chans, nch) &&
+	    x + SOURCE_HISTORY >= src->end_x) {
+		/* every channel in its place, all still held: whole runs
+		 * (the history wraps at most once) */
+		while (frames) {
+			uint64_t off = x & (SOURCE_HISTORY - 1);
+			uint64_t run = SOURCE_HISTORY - off < frames
+					   ? SOURCE_HISTORY - off
+					   : frames;
+
+			memcpy(out, src->hist + off * ch,
+			       (size_t)run * ch * sizeof(*out));
+			out += run * ch;
+			x += run;
+			frames -= (unsigned int)run;
+		}
+		return;
 	}
 	for (i = 0; i < frames; i++) {
 		uint64_t pos = x + i;

@@ -212,6 +212,83 @@ static void test_source_file_past_end_is_silence(void **state)
 	source_destroy(src);
 }
 
+/* A file of each format reads as libsndfile's readf_int gives it: 16- and
+ * 24-bit little-endian PCM are read as bytes and widened by d4 (every
+ * byte value at every place, 3 channels, lengths that leave a tail),
+ * other formats through readf_int. */
+static void test_source_file_formats_read_as_libsndfile_does(void **state)
+{
+	static const int formats[] = {
+	    SF_FORMAT_WAV | SF_FORMAT_PCM_24,
+	    SF_FORMAT_WAV | SF_FORMAT_PCM_16,
+	    SF_FORMAT_W64 | SF_FORMAT_PCM_24,
+	    SF_FORMAT_WAVEX | SF_FORMAT_PCM_24,
+	    SF_FORMAT_AIFF | SF_FORMAT_PCM_24,
+	    SF_FORMAT_WAV | SF_FORMAT_PCM_32,
+	};
+	enum { NCH = 3, FRAMES = 3001 };
+	static int32_t in[FRAMES * NCH], want[FRAMES * NCH];
+	static const uint8_t map[NCH] = {0, 1, 2};
+	int32_t out[CHUNK * NCH];
+	char fpath[64];
+	unsigned int f, i;
+
+	for (i = 0; i < FRAMES * NCH; i++) {
+		/* the low 24 bits walk every byte value at each place */
+		uint32_t b = i % 256, v = b << 8 | (255 - b) << 16 |
+					  ((i / 256) * 37 % 256) << 24;
+
+		in[i] = (int32_t)v;
+	}
+	for (f = 0; f < sizeof(formats) / sizeof(formats[0]); f++) {
+		SF_INFO info = {
+		    .samplerate = RATE, .channels = NCH, .format = formats[f]};
+		struct source_config cfg = {.type = SOURCE_FILE,
+					    .start = START_AT};
+		char err[256] = "";
+		struct source *src;
+		SNDFILE *sf;
+		uint64_t x;
+		int fd;
+
+		snprintf(fpath, sizeof(fpath), "/tmp/d4-test-source-XXXXXX");
+		fd = mkstemp(fpath);
+		assert_true(fd >= 0);
+		close(fd);
+		sf = sf_open(fpath, SFM_WRITE, &info);
+		assert_non_null(sf);
+		assert_int_equal(sf_writef_int(sf, in, FRAMES), FRAMES);
+		sf_close(sf);
+		memset(&info, 0, sizeof(info));
+		sf = sf_open(fpath, SFM_READ, &info);
+		assert_non_null(sf);
+		assert_int_equal(sf_readf_int(sf, want, FRAMES), FRAMES);
+		sf_close(sf);
+
+		snprintf(cfg.name, sizeof(cfg.name), "f");
+		snprintf(cfg.path, sizeof(cfg.path), "%s", fpath);
+		cfg.start_ns = mclock_samples_to_ns(X_START, RATE);
+		src = source_open(&cfg, err, sizeof(err));
+		if (!src)
+			fail_msg("source_open: %s", err);
+		for (x = X_START; x < X_START + FRAMES; x += CHUNK) {
+			unsigned int n = (unsigned int)(X_START + FRAMES - x);
+
+			if (n > CHUNK)
+				n = CHUNK;
+			source_read(src, x, n, map, NCH, out);
+			assert_int_equal(source_io_fill(src), 0);
+			if (memcmp(out, want + (x - X_START) * NCH,
+				   (size_t)n * NCH * sizeof(int32_t)))
+				fail_msg("format 0x%x: frames from %llu differ",
+					 formats[f],
+					 (unsigned long long)(x - X_START));
+		}
+		source_destroy(src);
+		unlink(fpath);
+	}
+}
+
 /* A tone's sample at a position does not depend on when the source
  * started or what it read before. */
 static void test_source_tone_is_the_same_at_the_same_position(void **state)
@@ -288,6 +365,7 @@ int main(void)
 	    cmocka_unit_test(test_source_file_late_123s_looping),
 	    cmocka_unit_test(test_source_file_after_long_stall),
 	    cmocka_unit_test(test_source_file_past_end_is_silence),
+	    cmocka_unit_test(test_source_file_formats_read_as_libsndfile_does),
 	    cmocka_unit_test(test_source_tone_is_the_same_at_the_same_position),
 	    cmocka_unit_test(test_source_tone_is_clean_at_todays_ptp_time),
 	};
