@@ -1635,8 +1635,9 @@ static void report_one(struct rx_sub *r, bool flush)
 			snprintf(part, sizeof(part), "%s", what[k]);
 		off += (size_t)snprintf(
 		    msg + off, off < sizeof(msg) ? sizeof(msg) - off : 0,
-		    "%s%llu %s", off ? ", " : "",
-		    (unsigned long long)(v[k] - *old[k]), part);
+		    "%s%llu packet%s %s", off ? ", " : "",
+		    (unsigned long long)(v[k] - *old[k]),
+		    v[k] - *old[k] == 1 ? "" : "s", part);
 	}
 	if (off && (log_ratelimit_ok(&seen->rl, &suppressed) || flush)) {
 		log_warn("subscription %s: dropped %s", r->set.name, msg);

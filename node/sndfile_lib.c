@@ -6,7 +6,7 @@
 static const struct dlib_sym syms[] = {
     SYM(open), SYM(open_virtual), SYM(close),	   SYM(format_check),
     SYM(seek), SYM(readf_int),	  SYM(writef_int), SYM(strerror),
-    SYM(read_raw),
+    SYM(read_raw), SYM(readf_float),
 };
 #undef SYM
 

@@ -19,6 +19,7 @@ struct sndfile_lib {
 	sf_count_t (*seek)(SNDFILE *, sf_count_t, int);
 	sf_count_t (*readf_int)(SNDFILE *, int *, sf_count_t);
 	sf_count_t (*read_raw)(SNDFILE *, void *, sf_count_t);
+	sf_count_t (*readf_float)(SNDFILE *, float *, sf_count_t);
 	sf_count_t (*writef_int)(SNDFILE *, const int *, sf_count_t);
 	const char *(*strerror)(SNDFILE *);
 };

@@ -56,7 +56,12 @@ struct source {
 	 * is read as its bytes and widened here, libsndfile's int
 	 * conversion being most of the file thread's work a sample */
 	unsigned int raw_bytes; /* 2 or 3 a sample, 0: readf_int */
-	uint8_t *raw_buf;
+	/* floating-point data (float, double, and the lossy codecs, which
+	 * libsndfile decodes to float) is read as float and scaled here:
+	 * readf_int gives such a file's [-1, 1] as -1, 0, 1 (a new user's
+	 * float WAV played at -138 dBFS) */
+	bool floats;
+	void *raw_buf; /* the bytes or floats of IO_CHUNK frames */
 	uint64_t file_frames; /* the file's length */
 	_Atomic bool eof;
 	/* a seek: requested by the media thread, stopped and done by the
@@ -168,6 +173,43 @@ static void le_widen(const uint8_t *restrict in, unsigned int bytes, size_t n,
 				   (uint32_t)in[3 * i + 2] << 24);
 }
 
+/* Samples in [-1, 1) to int32, rounded to 24 bits (the most the wire
+ * carries) and clipped: 1.0 and beyond is the largest value. */
+static void float_to_s32(const float *restrict in, size_t n,
+			 int32_t *restrict out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		float v = in[i] * 8388608.0f;
+
+		if (!(v > -8388608.0f)) /* NaN too */
+			v = v < 0 ? -8388608.0f : 0.0f;
+		else if (v > 8388607.0f)
+			v = 8388607.0f;
+		out[i] = (int32_t)lrintf(v) * 256;
+	}
+}
+
+/* Whether libsndfile decodes @info's data to floating point. */
+static bool float_data(const SF_INFO *info)
+{
+	switch (info->format & SF_FORMAT_SUBMASK) {
+	case SF_FORMAT_FLOAT:
+	case SF_FORMAT_DOUBLE:
+	case SF_FORMAT_VORBIS:
+	case SF_FORMAT_OPUS:
+#ifdef SF_FORMAT_MPEG_LAYER_III
+	case SF_FORMAT_MPEG_LAYER_I:
+	case SF_FORMAT_MPEG_LAYER_II:
+	case SF_FORMAT_MPEG_LAYER_III:
+#endif
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* Frames of @info read as their bytes: 16- and 24-bit PCM, little-endian
  * (as WAV and its kin are unless they say otherwise). 0: not so. */
 static unsigned int raw_sample_bytes(const SF_INFO *info)
@@ -191,6 +233,13 @@ static sf_count_t read_frames(struct source *src, sf_count_t frames)
 	size_t frame_bytes = (size_t)src->raw_bytes * src->channels;
 	sf_count_t got;
 
+	if (src->floats) {
+		got = src->lib->readf_float(src->sf, src->raw_buf, frames);
+		if (got > 0)
+			float_to_s32(src->raw_buf, (size_t)got * src->channels,
+				     src->io_buf);
+		return got;
+	}
 	if (!src->raw_bytes)
 		return src->lib->readf_int(src->sf, src->io_buf, frames);
 	got = src->lib->read_raw(src->sf, src->raw_buf,
@@ -233,10 +282,13 @@ static int open_file(struct source *src, char *err, size_t err_len)
 			     src->rate * SOURCE_READAHEAD_S);
 	src->io_buf = calloc((size_t)IO_CHUNK * src->channels, sizeof(int32_t));
 	src->raw_bytes = raw_sample_bytes(&info);
-	if (src->raw_bytes)
-		src->raw_buf =
-		    malloc((size_t)IO_CHUNK * src->channels * src->raw_bytes);
-	if (!src->ring || !src->io_buf || (src->raw_bytes && !src->raw_buf)) {
+	src->floats = float_data(&info);
+	if (src->raw_bytes || src->floats)
+		src->raw_buf = malloc((size_t)IO_CHUNK * src->channels *
+				      (src->floats ? sizeof(float)
+						   : src->raw_bytes));
+	if (!src->ring || !src->io_buf ||
+	    ((src->raw_bytes || src->floats) && !src->raw_buf)) {
 		snprintf(err, err_len, "source %s: out of memory",
 			 src->cfg.name);
 		return -ENOMEM;

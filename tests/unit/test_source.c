@@ -212,6 +212,67 @@ static void test_source_file_past_end_is_silence(void **state)
 	source_destroy(src);
 }
 
+/* A floating-point file plays at its level: [-1, 1) to 24 bits, rounded,
+ * and clipped beyond (readf_int made -1, 0 or 1 of every sample: a
+ * new user's float WAV played at -138 dBFS). */
+static void test_source_float_file_plays_at_its_level(void **state)
+{
+	static const int formats[] = {SF_FORMAT_WAV | SF_FORMAT_FLOAT,
+				      SF_FORMAT_WAV | SF_FORMAT_DOUBLE};
+	static const double v[] = {0.5,	       -0.5,	  0.25, -1.0,
+				   1.0,	       1.5,	  -2.0, 0.0,
+				   1.0 / 8388608, -3.0 / 16777216};
+	static const int32_t want[] = {
+	    0x40000000, -0x40000000, 0x20000000, INT32_MIN,
+	    0x7FFFFF00, 0x7FFFFF00,  INT32_MIN,	 0,
+	    0x100,	-0x200, /* -1.5 LSB rounds to even: -2 */
+	};
+	enum { N = sizeof(v) / sizeof(v[0]) };
+	static const uint8_t map[1] = {0};
+	int32_t out[N];
+	char fpath[64];
+	unsigned int f;
+
+	for (f = 0; f < sizeof(formats) / sizeof(formats[0]); f++) {
+		SF_INFO info = {
+		    .samplerate = RATE, .channels = 1, .format = formats[f]};
+		struct source_config cfg = {.type = SOURCE_FILE,
+					    .start = START_AT};
+		char err[256] = "";
+		struct source *src;
+		SNDFILE *sf;
+		unsigned int i;
+		int fd;
+
+		snprintf(fpath, sizeof(fpath), "/tmp/d4-test-source-XXXXXX");
+		fd = mkstemp(fpath);
+		assert_true(fd >= 0);
+		close(fd);
+		sf = sf_open(fpath, SFM_WRITE, &info);
+		assert_non_null(sf);
+		/* as written: no normalising, no clipping by libsndfile */
+		sf_command(sf, SFC_SET_NORM_DOUBLE, NULL, SF_FALSE);
+		sf_command(sf, SFC_SET_CLIPPING, NULL, SF_FALSE);
+		assert_int_equal(sf_writef_double(sf, v, N), N);
+		sf_close(sf);
+		snprintf(cfg.name, sizeof(cfg.name), "f");
+		snprintf(cfg.path, sizeof(cfg.path), "%s", fpath);
+		cfg.start_ns = mclock_samples_to_ns(X_START, RATE);
+		src = source_open(&cfg, err, sizeof(err));
+		if (!src)
+			fail_msg("source_open: %s", err);
+		source_read(src, X_START, N, map, 1, out);
+		for (i = 0; i < N; i++)
+			if (out[i] != want[i])
+				fail_msg("format 0x%x sample %u (%g): 0x%x, not "
+					 "0x%x",
+					 formats[f], i, v[i], (unsigned)out[i],
+					 (unsigned)want[i]);
+		source_destroy(src);
+		unlink(fpath);
+	}
+}
+
 /* A file of each format reads as libsndfile's readf_int gives it: 16- and
  * 24-bit little-endian PCM are read as bytes and widened by d4 (every
  * byte value at every place, 3 channels, lengths that leave a tail),
@@ -366,6 +427,7 @@ int main(void)
 	    cmocka_unit_test(test_source_file_after_long_stall),
 	    cmocka_unit_test(test_source_file_past_end_is_silence),
 	    cmocka_unit_test(test_source_file_formats_read_as_libsndfile_does),
+	    cmocka_unit_test(test_source_float_file_plays_at_its_level),
 	    cmocka_unit_test(test_source_tone_is_the_same_at_the_same_position),
 	    cmocka_unit_test(test_source_tone_is_clean_at_todays_ptp_time),
 	};
