@@ -210,19 +210,20 @@ static bool float_data(const SF_INFO *info)
 	}
 }
 
-/* Frames of @info read as their bytes: 16- and 24-bit PCM, little-endian
- * (as WAV and its kin are unless they say otherwise). 0: not so. */
+/* Frames of @info read as their bytes: 16- and 24-bit PCM in WAV and its
+ * kin, little-endian unless they say otherwise (RIFX). 0: not so. */
 static unsigned int raw_sample_bytes(const SF_INFO *info)
 {
 	int type = info->format & SF_FORMAT_TYPEMASK;
 	int sub = info->format & SF_FORMAT_SUBMASK;
 	int endian = info->format & SF_FORMAT_ENDMASK;
-	bool le = endian == SF_ENDIAN_LITTLE ||
-		  (endian == SF_ENDIAN_FILE &&
-		   (type == SF_FORMAT_WAV || type == SF_FORMAT_WAVEX ||
-		    type == SF_FORMAT_W64 || type == SF_FORMAT_RF64));
+	/* only containers that store samples packed, one after another
+	 * (PAF reports 24-bit little-endian too, in blocks of its own: an
+	 * attacker heard noise) */
+	bool packed = type == SF_FORMAT_WAV || type == SF_FORMAT_WAVEX ||
+		      type == SF_FORMAT_W64 || type == SF_FORMAT_RF64;
 
-	if (!le)
+	if (!packed || (endian != SF_ENDIAN_FILE && endian != SF_ENDIAN_LITTLE))
 		return 0;
 	return sub == SF_FORMAT_PCM_24 ? 3 : sub == SF_FORMAT_PCM_16 ? 2 : 0;
 }
@@ -273,6 +274,12 @@ static int open_file(struct source *src, char *err, size_t err_len)
 			 "source %s: '%s' has %d channels; d4 takes 1-%d",
 			 src->cfg.name, src->cfg.path, info.channels,
 			 SOURCE_MAX_CHANNELS);
+		return -EINVAL;
+	}
+	if (info.frames == 0) {
+		/* nothing to play, looping or not (looped, it spun) */
+		snprintf(err, err_len, "source %s: '%s' holds no audio",
+			 src->cfg.name, src->cfg.path);
 		return -EINVAL;
 	}
 	src->channels = (unsigned int)info.channels;
@@ -361,6 +368,7 @@ void source_destroy(struct source *src)
 
 int source_io_fill(struct source *src)
 {
+	bool rewound = false;
 	unsigned int req;
 
 	if (!src->sf)
@@ -395,13 +403,19 @@ int source_io_fill(struct source *src)
 		if (got < 0)
 			return -EIO;
 		if (got == 0) {
-			if (!src->cfg.loop ||
+			/* a file that gives nothing from its start either
+			 * (no frames, or none readable) ends too: looping
+			 * it spun for ever (an attacker's empty WAV held
+			 * the node's start) */
+			if (!src->cfg.loop || rewound ||
 			    src->lib->seek(src->sf, 0, SEEK_SET) < 0) {
 				atomic_store(&src->eof, true);
 				return 0;
 			}
+			rewound = true;
 			continue;
 		}
+		rewound = false;
 		ring_write(src->ring, src->io_buf, (uint32_t)got);
 	}
 }

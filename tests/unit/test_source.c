@@ -273,6 +273,34 @@ static void test_source_float_file_plays_at_its_level(void **state)
 	}
 }
 
+/* A file with no frames is refused, saying so (looped, it spun for ever:
+ * the node's start waited on it). */
+static void test_source_empty_file_is_refused(void **state)
+{
+	SF_INFO info = {.samplerate = RATE,
+			.channels = CH,
+			.format = SF_FORMAT_WAV | SF_FORMAT_PCM_24};
+	struct source_config cfg = {
+	    .type = SOURCE_FILE, .loop = true, .start = START_AT};
+	char err[256] = "", fpath[64];
+	SNDFILE *sf;
+	int fd;
+
+	snprintf(fpath, sizeof(fpath), "/tmp/d4-test-source-XXXXXX");
+	fd = mkstemp(fpath);
+	assert_true(fd >= 0);
+	close(fd);
+	sf = sf_open(fpath, SFM_WRITE, &info);
+	assert_non_null(sf);
+	sf_close(sf);
+	snprintf(cfg.name, sizeof(cfg.name), "f");
+	snprintf(cfg.path, sizeof(cfg.path), "%s", fpath);
+	cfg.start_ns = mclock_samples_to_ns(X_START, RATE);
+	assert_null(source_open(&cfg, err, sizeof(err)));
+	assert_non_null(strstr(err, "holds no audio"));
+	unlink(fpath);
+}
+
 /* A file of each format reads as libsndfile's readf_int gives it: 16- and
  * 24-bit little-endian PCM are read as bytes and widened by d4 (every
  * byte value at every place, 3 channels, lengths that leave a tail),
@@ -286,6 +314,9 @@ static void test_source_file_formats_read_as_libsndfile_does(void **state)
 	    SF_FORMAT_WAVEX | SF_FORMAT_PCM_24,
 	    SF_FORMAT_AIFF | SF_FORMAT_PCM_24,
 	    SF_FORMAT_WAV | SF_FORMAT_PCM_32,
+	    /* little-endian 24-bit in blocks of its own: not raw */
+	    SF_FORMAT_PAF | SF_FORMAT_PCM_24 | SF_ENDIAN_LITTLE,
+	    SF_FORMAT_WAV | SF_FORMAT_PCM_24 | SF_ENDIAN_BIG, /* RIFX */
 	};
 	enum { NCH = 3, FRAMES = 3001 };
 	static int32_t in[FRAMES * NCH], want[FRAMES * NCH];
@@ -427,6 +458,7 @@ int main(void)
 	    cmocka_unit_test(test_source_file_after_long_stall),
 	    cmocka_unit_test(test_source_file_past_end_is_silence),
 	    cmocka_unit_test(test_source_file_formats_read_as_libsndfile_does),
+	    cmocka_unit_test(test_source_empty_file_is_refused),
 	    cmocka_unit_test(test_source_float_file_plays_at_its_level),
 	    cmocka_unit_test(test_source_tone_is_the_same_at_the_same_position),
 	    cmocka_unit_test(test_source_tone_is_clean_at_todays_ptp_time),
