@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <string.h>
 #if D4_HAVE_SSSE3
-#include <tmmintrin.h>
+#include <immintrin.h>
 #endif
 #include <strings.h>
 
@@ -95,9 +95,9 @@ int rtp_hdr_decode(const uint8_t *buf, size_t len, struct rtp_hdr *h,
  *   L24: NEON's three-way structure loads and stores (ld3/st3, about a
  *   cycle a sample). SSE2, x86-64's baseline, has no byte shuffle: its
  *   vectorised L24 blocks cost 1.4 times the plain loop (callgrind). So
- *   on x86-64 L24 takes SSSE3's byte shuffle where the CPU has one
- *   (common/simd.h, four samples a shuffle), and otherwise, and for the
- *   last samples, moves each sample with one 4-byte load or store in
+ *   on x86-64 L24 takes AVX2's or SSSE3's byte shuffle where the CPU has
+ *   one (common/simd.h; 8 or 4 samples a shuffle), and otherwise, and for
+ *   the last samples, moves each sample with one 4-byte load or store in
  *   network order, overlapping the next sample's first byte (the buffer's
  *   last sample by bytes, so nothing outside it is touched): 2.9 times
  *   fewer instructions than three byte stores. */
@@ -140,18 +140,61 @@ static inline uint32_t l24_get4(const uint8_t *in)
 }
 
 #if D4_HAVE_SSSE3
+/* AVX2: 8 samples a shuffle (within each 128-bit half) and a move of the
+ * halves' 12 bytes together; 32 bytes stored, so a block runs while they
+ * fit the buffer. */
+D4_TARGET_AVX2 static size_t l24_pack_avx2(const int32_t *restrict in,
+					   size_t n, uint8_t *restrict out)
+{
+	const __m256i pick = _mm256_setr_epi8(
+	    3, 2, 1, 7, 6, 5, 11, 10, 9, 15, 14, 13, -1, -1, -1, -1, 3, 2, 1,
+	    7, 6, 5, 11, 10, 9, 15, 14, 13, -1, -1, -1, -1);
+	const __m256i join = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7);
+	size_t i;
+
+	for (i = 0; i + 11 <= n; i += 8) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(in + i));
+
+		v = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(v, pick),
+						join);
+		_mm256_storeu_si256((__m256i *)(out + 3 * i), v);
+	}
+	return i;
+}
+
+/* The other way: 32 bytes read (a block runs while they are in the
+ * buffer), each half's 12 to its own 128 bits, then shuffled. */
+D4_TARGET_AVX2 static size_t l24_unpack_avx2(const uint8_t *restrict in,
+					     size_t n, int32_t *restrict out)
+{
+	const __m256i split = _mm256_setr_epi32(0, 1, 2, 0, 3, 4, 5, 0);
+	const __m256i pick = _mm256_setr_epi8(
+	    -1, 2, 1, 0, -1, 5, 4, 3, -1, 8, 7, 6, -1, 11, 10, 9, -1, 2, 1, 0,
+	    -1, 5, 4, 3, -1, 8, 7, 6, -1, 11, 10, 9);
+	size_t i;
+
+	for (i = 0; i + 11 <= n; i += 8) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(in + 3 * i));
+
+		v = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(v, split),
+					pick);
+		_mm256_storeu_si256((__m256i *)(out + i), v);
+	}
+	return i;
+}
+
 /* SSSE3, where the CPU has it (every x86-64 CPU since 2006 save a few
  * early AMD ones): one byte shuffle takes 4 samples to their 12 bytes in
  * network order (16 stored, the last 4 overwritten by the next block's,
  * so a block runs only while 16 bytes fit the buffer). */
 D4_TARGET_SSSE3 static size_t l24_pack_ssse3(const int32_t *restrict in,
-					     size_t n, uint8_t *restrict out)
+					     size_t i, size_t n,
+					     uint8_t *restrict out)
 {
 	const __m128i pick = _mm_setr_epi8(3, 2, 1, 7, 6, 5, 11, 10, 9, 15,
 					   14, 13, -1, -1, -1, -1);
-	size_t i;
 
-	for (i = 0; i + 6 <= n; i += 4) {
+	for (; i + 6 <= n; i += 4) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(in + i));
 
 		_mm_storeu_si128((__m128i *)(out + 3 * i),
@@ -164,13 +207,13 @@ D4_TARGET_SSSE3 static size_t l24_pack_ssse3(const int32_t *restrict in,
  * only while they are in the buffer), each sample's bytes to the top of
  * its 32 bits. */
 D4_TARGET_SSSE3 static size_t l24_unpack_ssse3(const uint8_t *restrict in,
-					       size_t n, int32_t *restrict out)
+					       size_t i, size_t n,
+					       int32_t *restrict out)
 {
 	const __m128i pick = _mm_setr_epi8(-1, 2, 1, 0, -1, 5, 4, 3, -1, 8,
 					   7, 6, -1, 11, 10, 9);
-	size_t i;
 
-	for (i = 0; i + 6 <= n; i += 4) {
+	for (; i + 6 <= n; i += 4) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(in + 3 * i));
 
 		_mm_storeu_si128((__m128i *)(out + i),
@@ -186,8 +229,10 @@ static void l24_pack(const int32_t *restrict in, size_t n,
 	size_t i = 0, k;
 
 #if D4_HAVE_SSSE3
+	if (d4_cpu_avx2())
+		i = l24_pack_avx2(in, n, out);
 	if (d4_cpu_ssse3())
-		i = l24_pack_ssse3(in, n, out);
+		i = l24_pack_ssse3(in, i, n, out);
 #endif
 	if (L24_BLOCKS) {
 		for (; i + RTP_BLOCK <= n; i += RTP_BLOCK)
@@ -211,8 +256,10 @@ static void l24_unpack(const uint8_t *restrict in, size_t n,
 	size_t i = 0, k;
 
 #if D4_HAVE_SSSE3
+	if (d4_cpu_avx2())
+		i = l24_unpack_avx2(in, n, out);
 	if (d4_cpu_ssse3())
-		i = l24_unpack_ssse3(in, n, out);
+		i = l24_unpack_ssse3(in, i, n, out);
 #endif
 	if (L24_BLOCKS) {
 		for (; i + RTP_BLOCK <= n; i += RTP_BLOCK)

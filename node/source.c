@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #if D4_HAVE_SSSE3
-#include <tmmintrin.h>
+#include <immintrin.h>
 #endif
 
 /* How far back a position can be read again: covers flows that run up to
@@ -132,16 +132,39 @@ uint64_t source_underruns(const struct source *src)
 }
 
 #if D4_HAVE_SSSE3
+/* AVX2: eight samples a shuffle, each half's 12 bytes moved to its own
+ * 128 bits first (32 bytes read: a block runs while they are in the
+ * buffer). */
+D4_TARGET_AVX2 static size_t le24_widen_avx2(const uint8_t *restrict in,
+					     size_t n, int32_t *restrict out)
+{
+	const __m256i split = _mm256_setr_epi32(0, 1, 2, 0, 3, 4, 5, 0);
+	const __m256i pick = _mm256_setr_epi8(
+	    -1, 0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1, 0, 1, 2,
+	    -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11);
+	size_t i;
+
+	for (i = 0; i + 11 <= n; i += 8)
+		_mm256_storeu_si256(
+		    (__m256i *)(out + i),
+		    _mm256_shuffle_epi8(
+			_mm256_permutevar8x32_epi32(
+			    _mm256_loadu_si256((const __m256i *)(in + 3 * i)),
+			    split),
+			pick));
+	return i;
+}
+
 /* Four samples a shuffle: each one's three bytes to the top of its 32
  * bits (16 bytes read: a block runs while they are in the buffer). */
 D4_TARGET_SSSE3 static size_t le24_widen_ssse3(const uint8_t *restrict in,
-					       size_t n, int32_t *restrict out)
+					       size_t i, size_t n,
+					       int32_t *restrict out)
 {
 	const __m128i pick = _mm_setr_epi8(-1, 0, 1, 2, -1, 3, 4, 5, -1, 6, 7,
 					   8, -1, 9, 10, 11);
-	size_t i;
 
-	for (i = 0; i + 6 <= n; i += 4)
+	for (; i + 6 <= n; i += 4)
 		_mm_storeu_si128(
 		    (__m128i *)(out + i),
 		    _mm_shuffle_epi8(
@@ -164,8 +187,10 @@ static void le_widen(const uint8_t *restrict in, unsigned int bytes, size_t n,
 		return;
 	}
 #if D4_HAVE_SSSE3
+	if (d4_cpu_avx2())
+		i = le24_widen_avx2(in, n, out);
 	if (d4_cpu_ssse3())
-		i = le24_widen_ssse3(in, n, out);
+		i = le24_widen_ssse3(in, i, n, out);
 #endif
 	for (; i < n; i++)
 		out[i] = (int32_t)((uint32_t)in[3 * i] << 8 |
