@@ -43,22 +43,15 @@ void rtp_hdr_encode(const struct rtp_hdr *h, uint8_t *buf);
 int rtp_hdr_decode(const uint8_t *buf, size_t len, struct rtp_hdr *h,
 		   const uint8_t **payload, size_t *payload_len);
 
+/* Wrap-safe comparisons: positive when @a is after @b. Valid while the two
+ * are less than half the number space apart (32768 packets; 2^31 samples,
+ * about 12 hours at 48 kHz). */
 /* The timestamp of a packet rtp_hdr_decode() accepted. */
 static inline uint32_t rtp_peek_ts(const uint8_t *buf)
 {
 	return (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 |
 	       (uint32_t)buf[6] << 8 | buf[7];
 }
-
-/* Its sequence number. */
-static inline uint16_t rtp_peek_seq(const uint8_t *buf)
-{
-	return (uint16_t)(buf[2] << 8 | buf[3]);
-}
-
-/* Wrap-safe comparisons: positive when @a is after @b. Valid while the two
- * are less than half the number space apart (32768 packets; 2^31 samples,
- * about 12 hours at 48 kHz). */
 
 static inline int16_t rtp_seq_diff(uint16_t a, uint16_t b)
 {

@@ -65,16 +65,6 @@
  * packets from its address (it took the route so with 2 ms) keeps its
  * stream. */
 #define SSRC_QUIET_OFF_NS (20 * 1000 * 1000ull)
-/* An SSRC that held the stream this long and was displaced takes it back
- * at once, without waiting for quiet, when within SSRC_BACK_NS its
- * packets continue its own numbers: it was a sender stalled, not gone (a
- * restarted one comes with a new SSRC), and what displaced it a spoofer
- * or a stray that sent during the stall (an attacker's, sending on
- * without a pause, kept the route for good). What displaced it gets no
- * such right back: it held the stream for less. */
-#define SSRC_HELD_NS (1000 * 1000 * 1000ull)
-#define SSRC_BACK_NS (2000 * 1000 * 1000ull)
-#define SSRC_BACK_SEQS 1000
 /* The latest packets kept while a new SSRC proves itself: those before
  * them (a proof that outlasts 8 packets: a second leg skewed behind the
  * first keeps the old SSRC live) are dropped as foreign, and the stream's
@@ -156,14 +146,6 @@ struct sub {
 	bool have_ssrc;
 	uint32_t ssrc;
 	uint64_t ssrc_last_ns; /* arrival of the stream's last packet */
-	uint64_t ssrc_since_ns; /* when the stream's SSRC became it */
-	/* the SSRC a new one displaced, if it had held the stream for
-	 * SSRC_HELD_NS: until back_until_ns, its packets continuing its
-	 * numbers take the stream back at once (a stalled sender) */
-	bool back_on;
-	uint32_t back_ssrc;
-	uint16_t back_seq; /* its last number */
-	uint64_t back_until_ns;
 	/* a new SSRC proving itself, on each leg */
 	struct candidate cand[SUB_LEGS];
 	/* packets that fit no timeline, in a row */
@@ -462,8 +444,6 @@ void sub_resync(struct sub *s, uint64_t now_ns)
 	 * timescale; a new SSRC's stash, stamped on the old timescale, is let
 	 * go (its next SSRC_PROVE packets prove it again). */
 	s->ssrc_last_ns = now_ns;
-	s->ssrc_since_ns = 0; /* its time on the old timescale: held */
-	s->back_on = false;
 	STAT_SET(s->stats.started_ns, now_ns);
 	STAT_SET(s->stats.drained_ns, now_ns);
 	for (i = 0; i < SUB_LEGS; i++) {
@@ -941,11 +921,6 @@ static void take_candidate(struct sub *s, unsigned int leg, uint64_t now_ns)
 	unsigned int l;
 
 	STAT_INC(s->stats.ssrc_changes);
-	s->back_on = s->seq.have && now_ns >= s->ssrc_since_ns + SSRC_HELD_NS;
-	s->back_ssrc = s->ssrc;
-	s->back_seq = s->seq.max_seq;
-	s->back_until_ns = now_ns + SSRC_BACK_NS;
-	s->ssrc_since_ns = now_ns;
 	seq_restart(&s->seq);
 	for (l = 0; l < SUB_LEGS; l++)
 		seq_restart(&s->legseq[l]);
@@ -966,21 +941,6 @@ static void take_candidate(struct sub *s, unsigned int leg, uint64_t now_ns)
 			s->cand[l].on = false;
 		}
 	}
-}
-
-/* Whether candidate @c is the SSRC the stream's displaced, continuing
- * its own numbers in time (SSRC_HELD_NS). */
-static bool coming_back(const struct sub *s, const struct candidate *c,
-			uint64_t arrival_ns)
-{
-	const struct stashed *first = stash_first(c);
-	int16_t d;
-
-	if (!s->back_on || c->ssrc != s->back_ssrc ||
-	    arrival_ns >= s->back_until_ns || c->n > SSRC_STASH)
-		return false;
-	d = rtp_seq_diff(rtp_peek_seq(first->buf), s->back_seq);
-	return d > 0 && d <= SSRC_BACK_SEQS;
 }
 
 /* A packet of another SSRC than the stream's, on leg @leg. */
@@ -1013,10 +973,6 @@ static void candidate(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 	c->n++;
 	if (c->n < SSRC_PROVE)
 		return;
-	if (coming_back(s, c, arrival_ns)) {
-		take_candidate(s, leg, now_ns);
-		return;
-	}
 	if (s->synced && quiet < SSRC_QUIET_OFF_NS &&
 	    !on_timeline(s, rtp_peek_ts(stash_first(c)->buf)) &&
 	    !on_clock(s, h->ts, arrival_ns))
@@ -1068,17 +1024,13 @@ void sub_rx_packet_leg(struct sub *s, unsigned int leg, const uint8_t *buf,
 		/* the first stream: nothing to defend yet */
 		s->have_ssrc = true;
 		s->ssrc = h.ssrc;
-		s->ssrc_since_ns = arrival_ns;
 		STAT_SET(s->stats.ssrc, h.ssrc);
 	} else if (h.ssrc != s->ssrc) {
 		STAT_INC(s->stats.leg[leg].other_ssrc);
 		candidate(s, leg, &h, buf, len, from, arrival_ns, now_ns);
 		return;
-	} else if (s->cand[leg].on &&
-		   !(s->back_on && s->cand[leg].ssrc == s->back_ssrc)) {
-		/* the stream goes on: what claimed to follow it was not
-		 * (unless it is the SSRC the stream displaced, coming
-		 * back: it proves itself beside the stream) */
+	} else if (s->cand[leg].on) {
+		/* the stream goes on: what claimed to follow it was not */
 		STAT_SET(s->stats.foreign_ssrc,
 			 STAT_GET(s->stats.foreign_ssrc) + s->cand[leg].n);
 		s->cand[leg].on = false;
