@@ -951,6 +951,7 @@ static void candidate(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 {
 	uint64_t quiet = mclock_samples_to_ns(2 * s->chunk, s->cfg.rate);
 	struct candidate *c = &s->cand[leg];
+	const struct stashed *first;
 	struct stashed *k;
 
 	if (quiet < SSRC_QUIET_NS)
@@ -973,9 +974,13 @@ static void candidate(struct sub *s, unsigned int leg, const struct rtp_hdr *h,
 	c->n++;
 	if (c->n < SSRC_PROVE)
 		return;
+	/* judged on the oldest packet kept, the one the stream would be
+	 * timed from (an attacker: the first on the timeline, the rest
+	 * off, was judged on two packets) */
+	first = stash_first(c);
 	if (s->synced && quiet < SSRC_QUIET_OFF_NS &&
-	    !on_timeline(s, rtp_peek_ts(stash_first(c)->buf)) &&
-	    !on_clock(s, h->ts, arrival_ns))
+	    !on_timeline(s, rtp_peek_ts(first->buf)) &&
+	    !on_clock(s, rtp_peek_ts(first->buf), first->arrival_ns))
 		quiet = SSRC_QUIET_OFF_NS;
 	/* the stream's SSRC must be quiet on every leg */
 	if (arrival_ns >= s->ssrc_last_ns + quiet)
