@@ -462,18 +462,25 @@ void sub_resync(struct sub *s, uint64_t now_ns)
 /* Pick the timestamp offset for a stream's first packet (or after a new
  * SSRC on another timeline, or a run of misfits) and point the jitter
  * buffer at the playout position. */
-static void sync_stream(struct sub *s, uint32_t ts, uint64_t arrival_ns)
+/* Whether a packet stamped @ts that came at @arrival_ns reads as stamped
+ * on this node's media clock: at most a second old and a tenth of one
+ * ahead on arrival (the kernel's stamp, not now, which after a stall of
+ * this node is seconds later for the packets queued meanwhile: a stream
+ * so judged stayed aligned on arrival for good). */
+static bool ptp_stamped(const struct sub *s, uint32_t ts, uint64_t arrival_ns)
 {
 	uint64_t arr_x = mclock_ns_to_samples(arrival_ns, s->cfg.rate);
 	int32_t d = rtp_ts_diff(ts, (uint32_t)arr_x + s->cfg.mediaclk_offset);
+
+	return d <= (int32_t)s->cfg.rate / 10 && d >= -(int32_t)s->cfg.rate;
+}
+
+static void sync_stream(struct sub *s, uint32_t ts, uint64_t arrival_ns)
+{
+	uint64_t arr_x = mclock_ns_to_samples(arrival_ns, s->cfg.rate);
 	bool arrival = s->cfg.timing == SUB_TIMING_ARRIVAL;
 
-	/* PTP-stamped packets are at most a few packets old on arrival:
-	 * their arrival (the kernel's stamp), not now, which after a stall
-	 * of this node is seconds later for the packets queued meanwhile
-	 * (a stream so judged stayed aligned on arrival for good). */
-	if (s->cfg.timing == SUB_TIMING_AUTO &&
-	    (d > (int32_t)s->cfg.rate / 10 || d < -(int32_t)s->cfg.rate))
+	if (s->cfg.timing == SUB_TIMING_AUTO && !ptp_stamped(s, ts, arrival_ns))
 		arrival = true;
 	if (arrival)
 		s->offset = ts - (uint32_t)arr_x;
@@ -868,16 +875,12 @@ static bool on_timeline(const struct sub *s, uint32_t ts)
 	       d < (int32_t)jbuf_capacity(s->jb);
 }
 
-/* Whether a packet stamped @ts that came at @arrival_ns is on this node's
- * media clock as a PTP sender's is (sync_stream's window): a d4 sender
- * that locked or stepped with its grandmaster sends so at once. */
+/* Whether such a packet is on this node's media clock while it keeps
+ * one: a d4 sender that locked or stepped with its grandmaster sends so
+ * at once. */
 static bool on_clock(const struct sub *s, uint32_t ts, uint64_t arrival_ns)
 {
-	uint64_t arr_x = mclock_ns_to_samples(arrival_ns, s->cfg.rate);
-	int32_t d = rtp_ts_diff(ts, (uint32_t)arr_x + s->cfg.mediaclk_offset);
-
-	return s->timescale_ok && d <= (int32_t)s->cfg.rate / 10 &&
-	       d >= -(int32_t)s->cfg.rate;
+	return s->timescale_ok && ptp_stamped(s, ts, arrival_ns);
 }
 
 /* The oldest packet leg @c's stash (a ring of the latest) still has. */
