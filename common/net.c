@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,112 @@ int net_udp_tx_open(const struct sockaddr_in *dst,
 out_close:
 	close(fd);
 	return err;
+}
+
+/* The shared sending sockets: one per set of options, so that the media
+ * thread sends the packets of every flow that shares it in one
+ * sendmmsg(). A flow's packets then leave from the socket's port, which
+ * AES67 receivers do not look at (they know a stream by its group, port
+ * and SSRC; a source filter by its address). */
+#define TX_SHARED_MAX 256
+
+struct tx_shared {
+	int fd; /* -1: a free slot */
+	unsigned int refs;
+	struct in_addr src;
+	int dscp, ttl;
+	bool mcast;
+	char ifname[IF_NAMESIZE];
+};
+
+static struct tx_shared tx_shared[TX_SHARED_MAX];
+static unsigned int tx_nshared;
+static pthread_mutex_t tx_shared_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool tx_shared_match(const struct tx_shared *t, bool mcast,
+			    const struct net_tx_opts *opts)
+{
+	const char *ifname = opts->ifname ? opts->ifname : "";
+
+	return t->fd >= 0 && t->mcast == mcast &&
+	       t->src.s_addr == opts->src.s_addr && t->dscp == opts->dscp &&
+	       (!mcast || (t->ttl == opts->ttl && !strcmp(t->ifname, ifname)));
+}
+
+int net_udp_tx_share(const struct sockaddr_in *dst,
+		     const struct net_tx_opts *opts)
+{
+	bool mcast = net_is_multicast(dst);
+	struct tx_shared *t, *free_slot = NULL;
+	unsigned int i;
+	int fd;
+
+	pthread_mutex_lock(&tx_shared_lock);
+	for (i = 0; i < tx_nshared; i++) {
+		t = &tx_shared[i];
+		if (tx_shared_match(t, mcast, opts)) {
+			t->refs++;
+			pthread_mutex_unlock(&tx_shared_lock);
+			return t->fd;
+		}
+		if (t->fd < 0 && !free_slot)
+			free_slot = t;
+	}
+	if (!free_slot && tx_nshared < TX_SHARED_MAX)
+		free_slot = &tx_shared[tx_nshared++];
+	fd = net_udp_tx_open(dst, opts);
+	if (fd >= 0 && free_slot) {
+		*free_slot = (struct tx_shared){
+		    .fd = fd,
+		    .refs = 1,
+		    .src = opts->src,
+		    .dscp = opts->dscp,
+		    .ttl = opts->ttl,
+		    .mcast = mcast,
+		};
+		snprintf(free_slot->ifname, sizeof(free_slot->ifname), "%s",
+			 opts->ifname ? opts->ifname : "");
+	} else if (free_slot && free_slot == &tx_shared[tx_nshared - 1]) {
+		/* not used after all (the socket failed) */
+		tx_nshared--;
+	}
+	/* a full table: a socket of the caller's own, closed by
+	 * net_udp_tx_unshare() as one it does not find */
+	pthread_mutex_unlock(&tx_shared_lock);
+	return fd;
+}
+
+void net_udp_tx_unshare(int fd)
+{
+	unsigned int i;
+
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&tx_shared_lock);
+	for (i = 0; i < tx_nshared; i++) {
+		if (tx_shared[i].fd != fd)
+			continue;
+		if (--tx_shared[i].refs == 0) {
+			tx_shared[i].fd = -1;
+			close(fd);
+		}
+		pthread_mutex_unlock(&tx_shared_lock);
+		return;
+	}
+	pthread_mutex_unlock(&tx_shared_lock);
+	close(fd);
+}
+
+unsigned int net_udp_tx_shared_users(int fd)
+{
+	unsigned int i, refs = 0;
+
+	pthread_mutex_lock(&tx_shared_lock);
+	for (i = 0; i < tx_nshared; i++)
+		if (tx_shared[i].fd == fd)
+			refs = tx_shared[i].refs;
+	pthread_mutex_unlock(&tx_shared_lock);
+	return refs;
 }
 
 /* net_udp_rx_open()'s failures to bind or join (control thread) */

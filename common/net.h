@@ -38,6 +38,17 @@ struct net_tx_opts {
 int net_udp_tx_open(const struct sockaddr_in *dst,
 		    const struct net_tx_opts *opts);
 
+/* A sending socket as net_udp_tx_open()'s, shared by every caller that
+ * asks with the same options (source, DSCP, and for a group the TTL and
+ * interface): counted, and closed by the last net_udp_tx_unshare(). The
+ * media thread sends all of a pass's packets on it in one sendmmsg().
+ * Control thread. -errno on failure. */
+int net_udp_tx_share(const struct sockaddr_in *dst,
+		     const struct net_tx_opts *opts);
+void net_udp_tx_unshare(int fd);
+/* How many hold @fd (0: not a shared socket). */
+unsigned int net_udp_tx_shared_users(int fd);
+
 /* A non-blocking UDP socket bound to @addr (unicast address, 0.0.0.0, or a
  * multicast group it joins on @ifname or the default interface), with
  * SO_TIMESTAMPNS receive timestamps. -errno on failure. */

@@ -226,7 +226,7 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 		return NULL;
 	}
 	f->src_addr = opts.src;
-	f->fd = net_udp_tx_open(&cfg->dest, &opts);
+	f->fd = net_udp_tx_share(&cfg->dest, &opts);
 	if (f->fd < 0) {
 		snprintf(err, err_len, "flow %s: cannot open socket: %s",
 			 cfg->name, strerror(-f->fd));
@@ -246,7 +246,7 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 			return NULL;
 		}
 		f->src_addr2 = opts.src;
-		f->fd2 = net_udp_tx_open(&cfg->dest2, &opts);
+		f->fd2 = net_udp_tx_share(&cfg->dest2, &opts);
 		if (f->fd2 < 0) {
 			snprintf(err, err_len,
 				 "flow %s: cannot open its second leg's "
@@ -273,10 +273,8 @@ void flow_destroy(struct flow *f)
 {
 	if (!f)
 		return;
-	if (f->fd >= 0)
-		close(f->fd);
-	if (f->fd2 >= 0)
-		close(f->fd2);
+	net_udp_tx_unshare(f->fd);
+	net_udp_tx_unshare(f->fd2);
 	free(f->frames);
 	meter_destroy(f->meter);
 	free(f);

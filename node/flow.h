@@ -86,7 +86,8 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 void flow_destroy(struct flow *f);
 
 const struct flow_config *flow_config(const struct flow *f);
-/* The flow's socket (its DSCP, TTL and interface), for its D4 program. */
+/* The flow's socket (its DSCP, TTL and interface), for its D4 program:
+ * shared with every flow of the same options (net_udp_tx_share). */
 int flow_fd(const struct flow *f);
 /* The second leg's socket (its interface), or -1 without a second leg. */
 int flow_fd2(const struct flow *f);

@@ -54,6 +54,8 @@ struct media {
 	bool timescale_known;
 	uint64_t spin_ns;
 	struct rxbus *rxbus; /* RX channels; NULL: none */
+	void (*pass_end)(void *ctx); /* after the flows' sends; NULL: none */
+	void *pass_end_ctx;
 	_Atomic unsigned int resyncs;
 	_Atomic unsigned long passes; /* of the loop: proof of life */
 	_Atomic bool stop;
@@ -204,6 +206,8 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 		if (t < next)
 			next = t;
 	}
+	if (m->pass_end)
+		m->pass_end(m->pass_end_ctx);
 	for (i = 0; i < m->nsubs; i++) {
 		if (!m->subs[i])
 			continue;
@@ -371,6 +375,12 @@ unsigned int media_resyncs(const struct media *m)
 {
 	return atomic_load_explicit(&((struct media *)m)->resyncs,
 				    memory_order_relaxed);
+}
+
+void media_set_pass_end(struct media *m, void (*fn)(void *ctx), void *ctx)
+{
+	m->pass_end = fn;
+	m->pass_end_ctx = ctx;
 }
 
 void media_set_rxbus(struct media *m, struct rxbus *b)

@@ -32,6 +32,9 @@ void media_set_spin(struct media *m, unsigned int spin_us);
 /* Hand the node's RX channels on to their sinks (node/rxbus.h). Call
  * before media_start. */
 struct rxbus;
+/* Called at the end of each pass's sends (after every flow's due
+ * packets): relay_flush_flows, which sends them together. RT. */
+void media_set_pass_end(struct media *m, void (*fn)(void *ctx), void *ctx);
 void media_set_rxbus(struct media *m, struct rxbus *b);
 /* Put @f (@s) in table slot @slot, or empty it with NULL, while the thread
  * runs (or before). A new flow or subscription starts on the next pass;

@@ -159,6 +159,12 @@ static void hold_libraries(void)
 }
 #endif
 
+/* The media pass's end: the flows' packets out together. RT. */
+static void flush_flows(void *relay)
+{
+	relay_flush_flows(relay);
+}
+
 /* The end-of-run report: one line per object, stable key=value fields. */
 static void print_final(struct node *n)
 {
@@ -761,6 +767,7 @@ static int node_build(struct node *n)
 	if (!n->tx || !n->rx)
 		goto out_err;
 	media_set_rxbus(n->media, rx_bus(n->rx));
+	media_set_pass_end(n->media, flush_flows, n->relay);
 	for (i = 0; i < cfg->nflows; i++)
 		if (tx_flow_create(n->tx, &cfg->flows[i], TX_CONFIG, err,
 				   sizeof(err)) < 0)

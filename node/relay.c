@@ -45,6 +45,9 @@
 #define RELAY_STACK	  (128 * 1024)
 #define RELAY_STACK_HELD  (RELAY_STACK - 32 * 1024)
 #define RELAY_TICKS_PER_S 10 /* relay_tick is called every 100 ms */
+/* A media pass's flow packets on one socket per sendmmsg(): 64 flows and
+ * their second legs, with room for a catch-up */
+#define PASS_BATCH 256
 #define EAGER_TICKS	  10
 
 struct relay_out {
@@ -64,6 +67,11 @@ struct relay_out {
 	unsigned int ncopies;
 	const uint8_t *last;
 	size_t last_len;
+	/* a flow's output (the media thread's): its packets wait in the
+	 * pass's pending list, to leave with every other flow's on the
+	 * same socket (relay_flush_flows) */
+	bool flow;
+	bool pending;
 };
 
 /* A batch of @cap packets: a full one is sent at once, so a small batch
@@ -140,6 +148,12 @@ struct relay {
 	struct relay_out *out[D4_MAX_PROGRAMS];
 	struct relay_port ports[D4_MAX_PROGRAMS];
 	struct relay_loop loops[D4_MAX_PROGRAMS];
+	/* the media thread's pass: flow outputs holding packets, and the
+	 * sendmmsg() batch of those that share a socket */
+	struct relay_out *pend[D4_MAX_PROGRAMS];
+	unsigned int npend;
+	struct mmsghdr *pass_msgs;   /* PASS_BATCH */
+	struct relay_out **pass_own; /* each message's output */
 	/* the relay thread */
 	int epfd;
 	int wakefd; /* in the epoll set with a NULL pointer */
@@ -218,6 +232,10 @@ static int host_send(void *ctx, int handle, const uint8_t *pkt, size_t len,
 	    .msg_iovlen = 1,
 	};
 	o->n++;
+	if (o->flow && !o->pending) {
+		o->pending = true;
+		r->pend[r->npend++] = o;
+	}
 	return 0;
 }
 
@@ -272,6 +290,10 @@ struct relay *relay_new(uint32_t per_packet, uint32_t per_second)
 		return NULL;
 	r->epfd = r->wakefd = -1;
 	host.ctx = r;
+	r->pass_msgs = mem_calloc_held(PASS_BATCH, sizeof(*r->pass_msgs));
+	r->pass_own = mem_calloc_held(PASS_BATCH, sizeof(*r->pass_own));
+	if (!r->pass_msgs || !r->pass_own)
+		goto out_free;
 	r->rt = d4_runtime_new(&host);
 	if (!r->rt || d4_runtime_set_budget(r->rt, per_packet, per_second))
 		goto out_free;
@@ -317,6 +339,8 @@ void relay_destroy(struct relay *r)
 		close(r->epfd);
 	if (r->wakefd >= 0)
 		close(r->wakefd);
+	free(r->pass_msgs);
+	free(r->pass_own);
 	free(r);
 }
 
@@ -401,6 +425,8 @@ int relay_attach_output(struct relay *r, int handle, int fd,
 		o->own_fd = true;
 	}
 	o->fd = fd;
+	/* a flow's socket given: the media thread's output */
+	o->flow = !o->own_fd;
 	r->out[handle] = o;
 	return 0;
 }
@@ -414,15 +440,72 @@ static void flush_handle(struct relay *r, int handle)
 		out_flush(r->out[handle]);
 }
 
-/* A flow's packet through its loop, and its copies out at once: each of
- * a flow's packets leaves on its own tick. RT. */
+/* A flow's packet through its loop: its copies wait for the pass's end
+ * (relay_flush_flows). RT. */
 int relay_run(struct relay *r, int handle, uint8_t *pkt, size_t len,
 	      const struct sockaddr_in *src)
 {
-	int rc = d4_run_lane(r->rt, FLOW_LANE, handle, pkt, len, src);
+	return d4_run_lane(r->rt, FLOW_LANE, handle, pkt, len, src);
+}
 
-	flush_handle(r, handle);
-	return rc;
+/* The gathered messages [0, n) out on @fd: each counted on its own
+ * output, a refused one as its output's error. RT. */
+static void pass_send(struct relay *r, int fd, unsigned int n)
+{
+	unsigned int done = 0, i;
+
+	while (done < n) {
+		int k = sendmmsg(fd, r->pass_msgs + done, n - done,
+				 MSG_DONTWAIT);
+
+		if (k <= 0) {
+			ADD(r->pass_own[done]->stats.send_errors, 1);
+			done++;
+			continue;
+		}
+		for (i = done; i < done + (unsigned int)k; i++)
+			ADD(r->pass_own[i]->stats.datagrams, 1);
+		done += (unsigned int)k;
+	}
+}
+
+void relay_flush_flows(struct relay *r)
+{
+	unsigned int i, j, n, m;
+
+	for (i = 0; i < r->npend; i++) {
+		struct relay_out *o = r->pend[i];
+
+		if (!o->pending)
+			continue; /* gone out with an earlier one's socket */
+		n = 0;
+		/* every pending output on the same socket, in one batch
+		 * while they fit */
+		for (j = i; j < r->npend; j++) {
+			struct relay_out *p = r->pend[j];
+
+			if (!p->pending || p->fd != o->fd)
+				continue;
+			p->pending = false;
+			if (n + p->n > PASS_BATCH) {
+				pass_send(r, o->fd, n);
+				n = 0;
+			}
+			for (m = 0; m < p->n; m++) {
+				r->pass_msgs[n] = p->msgs[m];
+				r->pass_own[n++] = p;
+			}
+		}
+		if (n)
+			pass_send(r, o->fd, n);
+	}
+	/* all out: the outputs' slots are free again */
+	for (i = 0; i < r->npend; i++) {
+		r->pend[i]->n = 0;
+		r->pend[i]->ncopies = 0;
+		r->pend[i]->last = NULL;
+	}
+	r->npend = 0;
 }
 
 /* A flow's packet through its loop. RT. */

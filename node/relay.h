@@ -121,9 +121,14 @@ int relay_kern_stats(struct relay *r, int handle, struct d4_kern_stats *st);
 int relay_start(struct relay *r, int rt_prio);
 void relay_stop(struct relay *r);
 
-/* Media side. Run flow loop @handle on @pkt and send what it sent.
- * Returns the number of packets it sent, or < 0 as d4_run. RT. */
+/* Media side. Run flow loop @handle on @pkt; what it sent waits for
+ * relay_flush_flows. Returns the number of packets it sent, or < 0 as
+ * d4_run. RT. */
 int relay_run(struct relay *r, int handle, uint8_t *pkt, size_t len,
 	      const struct sockaddr_in *src);
+/* The end of a media pass: what the flows' loops sent, out in one
+ * sendmmsg() per shared socket (net_udp_tx_share; a batch of 256 at
+ * most). RT. */
+void relay_flush_flows(struct relay *r);
 
 #endif

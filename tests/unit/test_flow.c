@@ -19,7 +19,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/net.h"
+#include "d4/d4.h"
 #include "node/flow.h"
+#include "node/relay.h"
 #include "node/rtp.h"
 #include "node/source.h"
 #include "ptp/mclock.h"
@@ -667,6 +670,98 @@ static void test_flow_second_leg_gets_its_own_copy(void **state)
 	assert_int_equal(atomic_load(&flow_stats(t->f)->packets2), 1);
 }
 
+/* Flows of the same options (source, DSCP, TTL, interface) send on one
+ * socket, which the last of them closes; another DSCP gets its own. */
+static void test_flows_of_the_same_options_share_one_socket(void **state)
+{
+	struct ctx *t = *state;
+	struct flow_config c2 = t->fcfg, c3 = t->fcfg;
+	struct flow *g, *h;
+	char err[256] = "";
+	int fd;
+
+	open_flow(t);
+	snprintf(c2.name, sizeof(c2.name), "mix-2");
+	g = flow_open(&c2, t->src, err, sizeof(err));
+	if (!g)
+		fail_msg("flow_open: %s", err);
+	fd = flow_fd(t->f);
+	assert_int_equal(flow_fd(g), fd);
+	assert_int_equal(net_udp_tx_shared_users(fd), 2);
+	snprintf(c3.name, sizeof(c3.name), "mix-3");
+	c3.dscp = 46;
+	h = flow_open(&c3, t->src, err, sizeof(err));
+	if (!h)
+		fail_msg("flow_open: %s", err);
+	assert_int_not_equal(flow_fd(h), fd);
+	assert_int_equal(net_udp_tx_shared_users(flow_fd(h)), 1);
+	/* the first one gone, the second still sends on the socket */
+	flow_destroy(t->f);
+	t->f = NULL;
+	assert_int_equal(net_udp_tx_shared_users(fd), 1);
+	flow_start(g, T_BASE);
+	flow_send_due(g, T_BASE + 1 * MS);
+	assert_int_equal(recv_all(t), 1);
+	assert_int_equal(t->pkts[0].tos, DSCP << 2);
+	assert_int_equal(atomic_load(&flow_stats(g)->send_errors), 0);
+	flow_destroy(g);
+	assert_int_equal(net_udp_tx_shared_users(fd), 0);
+	flow_destroy(h);
+}
+
+/* Through their D4 loops, two flows' packets wait for the media pass's
+ * end and leave together, each counted on its own loop. */
+static void test_relay_sends_a_pass_of_flows_together(void **state)
+{
+	struct ctx *t = *state;
+	struct flow_config c2 = t->fcfg;
+	struct relay *r = relay_new(8, 100000);
+	char err[256] = "", text[256], dest[32];
+	int h[2], i;
+	struct flow *g;
+
+	assert_non_null(r);
+	open_flow(t);
+	snprintf(c2.name, sizeof(c2.name), "mix-2");
+	g = flow_open(&c2, t->src, err, sizeof(err));
+	if (!g)
+		fail_msg("flow_open: %s", err);
+	net_endpoint_str(&t->rx_addr, dest, sizeof(dest));
+	for (i = 0; i < 2; i++) {
+		snprintf(text, sizeof(text),
+			 "loop f%d {\npkt = recv()\nsendto(pkt, %s)\n}\n", i,
+			 dest);
+		assert_int_equal(d4_exec(relay_runtime(r), text, strlen(text),
+					 &h[i], err, sizeof(err)),
+				 0);
+		assert_int_equal(
+		    relay_attach_flow(r, h[i], i ? g : t->f), 0);
+		d4_start(relay_runtime(r), h[i]);
+	}
+	flow_start(t->f, T_BASE);
+	flow_start(g, T_BASE);
+	flow_send_due(t->f, T_BASE + 1 * MS);
+	flow_send_due(g, T_BASE + 1 * MS);
+	assert_int_equal(recv_all(t), 0);
+	relay_flush_flows(r);
+	assert_int_equal(recv_all(t), 2);
+	/* one from each flow: their SSRCs (bytes 8-11) differ */
+	assert_memory_not_equal(t->pkts[0].buf + 8, t->pkts[1].buf + 8, 4);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(atomic_load(&relay_stats(r, h[i])->datagrams),
+				 1);
+		assert_int_equal(
+		    atomic_load(&relay_stats(r, h[i])->send_errors), 0);
+	}
+	/* a second pass: nothing left over from the first */
+	flow_send_due(t->f, T_BASE + 2 * MS);
+	relay_flush_flows(r);
+	assert_int_equal(recv_all(t), 1);
+	assert_int_equal(atomic_load(&relay_stats(r, h[0])->datagrams), 2);
+	relay_destroy(r);
+	flow_destroy(g);
+}
+
 #define FLOW_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -688,6 +783,8 @@ int main(void)
 	    FLOW_TEST(test_flow_origin_is_loopback_for_loopback_dest),
 	    FLOW_TEST(test_flow_second_leg_sends_identical_packets),
 	    FLOW_TEST(test_flow_second_leg_gets_its_own_copy),
+	    FLOW_TEST(test_flows_of_the_same_options_share_one_socket),
+	    FLOW_TEST(test_relay_sends_a_pass_of_flows_together),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
