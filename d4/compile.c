@@ -637,6 +637,7 @@ int d4_compile(const struct ast *loop, const struct d4_scope *scope,
 {
 	struct compiler c = {.scope = scope, .d = d, .loop = loop};
 	uint64_t cost;
+	uint32_t i;
 	int ret;
 
 	*out = NULL;
@@ -661,6 +662,10 @@ int d4_compile(const struct ast *loop, const struct d4_scope *scope,
 	}
 	c.code->wcet = cost;
 	c.code->max_sends = loop->sends;
+	for (i = 0; i < c.code->ninsn; i++)
+		if (d4_op(c.code->insn[i]) == D4_OP_STP ||
+		    d4_op(c.code->insn[i]) == D4_OP_STPV)
+			c.code->writes_pkt = true;
 	if (cost > D4_MAX_INSNS) {
 		d4_diag_set(d, loop->line, loop->col, D4_ERR_WCET, loop->name,
 			    (unsigned long long)cost, D4_MAX_INSNS);

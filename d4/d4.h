@@ -42,6 +42,12 @@ struct d4_host { /* callbacks supplied by the embedder */
 	 * the packet and send it again. Returns 0 or -errno. */
 	int (*send)(void *ctx, int prog_handle, const uint8_t *pkt, size_t len,
 		    const struct sockaddr_in *dst);
+	/* as send, for a loop with no store to the packet: its bytes stay
+	 * as they are to the run's end and after, so a host whose buffer
+	 * stays its own until it sends may queue @pkt itself, not a copy.
+	 * NULL: send. */
+	int (*send_unchanged)(void *ctx, int prog_handle, const uint8_t *pkt,
+			      size_t len, const struct sockaddr_in *dst);
 	void *ctx;
 	/* the time for per-second budgets, in ns of any monotonic clock;
 	 * NULL: CLOCK_MONOTONIC. Called on the media side. */

@@ -290,6 +290,7 @@ struct d4_code {
 	uint64_t wcet;	    /* proven most instructions one packet executes */
 	uint64_t max_sends; /* proven most datagrams one packet sends */
 	uint32_t min_slots;
+	bool writes_pkt; /* has a store to the packet (STP, STPV) */
 };
 
 /* Compile a verified loop. 0 or -EINVAL with @d set (size limits), or

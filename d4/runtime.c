@@ -931,9 +931,13 @@ static int run_send(void *ctx, const uint8_t *pkt, size_t len, uint64_t ep)
 			return 1; /* over the budget: not sent */
 		rc->p->credit -= NSEC_PER_SEC;
 	}
-	if (!rc->host->send)
+	if (rc->host->send_unchanged && !rc->p->code->writes_pkt)
+		ret = rc->host->send_unchanged(rc->host->ctx, rc->handle, pkt,
+					       len, &dst);
+	else if (rc->host->send)
+		ret = rc->host->send(rc->host->ctx, rc->handle, pkt, len, &dst);
+	else
 		return 0;
-	ret = rc->host->send(rc->host->ctx, rc->handle, pkt, len, &dst);
 	return ret > 0 ? 0 : ret;
 }
 

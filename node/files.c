@@ -53,31 +53,39 @@ int files_add_source(struct files *f, struct source *src)
 	return 0;
 }
 
-static void drain(struct files *f)
+/* Drain the recorders; whether there were any. */
+static bool drain(struct files *f)
 {
-	unsigned int i;
+	unsigned int i, n;
 
 	pthread_mutex_lock(&f->lock);
-	for (i = 0; i < f->nrecs; i++)
+	n = f->nrecs;
+	for (i = 0; i < n; i++)
 		recorder_io_drain(f->recs[i]);
 	pthread_mutex_unlock(&f->lock);
+	return n > 0;
 }
 
 static void *files_main(void *arg)
 {
 	struct files *f = arg;
 	/* Sources read 1 s ahead, recorders buffer 2 s: 20 ms is plenty,
-	 * and 50 wake-ups a second cost next to nothing. */
-	struct timespec ts = {0, 20 * 1000 * 1000};
+	 * and 50 wake-ups a second cost next to nothing. With neither (a
+	 * relay, a node that only sends tones), 5 a second: a recorder
+	 * started later is drained within 200 ms, a tenth of its buffer. */
+	struct timespec busy = {0, 20 * 1000 * 1000};
+	struct timespec idle = {0, 200 * 1000 * 1000};
 	unsigned int i;
 
 	while (!atomic_load(&f->stop)) {
+		bool recs;
+
 		for (i = 0; i < f->nsources; i++)
 			if (source_io_fill(f->sources[i]) < 0)
 				log_err("source %s: read error",
 					source_name(f->sources[i]));
-		drain(f);
-		nanosleep(&ts, NULL);
+		recs = drain(f);
+		nanosleep(f->nsources || recs ? &busy : &idle, NULL);
 	}
 	return NULL;
 }

@@ -196,6 +196,44 @@ static void out_flush(struct relay_out *o)
 	o->last = NULL;
 }
 
+/* The relay thread's clock for a received batch: every packet of it is
+ * judged against the send budget at the moment it was taken, one
+ * clock_gettime() a batch instead of one a packet. 0: no batch (the media
+ * thread's flows), read the clock. */
+static __thread uint64_t batch_ns;
+
+static uint64_t host_now(void *ctx)
+{
+	struct timespec ts;
+
+	(void)ctx;
+	if (batch_ns)
+		return batch_ns;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
+}
+
+/* Queue @pkt's bytes at @bytes (a copy of the batch's, or the packet's
+ * own buffer) for @dst. RT. */
+static void out_queue(struct relay *r, struct relay_out *o,
+		      const uint8_t *bytes, size_t len,
+		      const struct sockaddr_in *dst)
+{
+	o->dst[o->n] = *dst;
+	o->iov[o->n] = (struct iovec){(void *)bytes, len};
+	o->msgs[o->n].msg_hdr = (struct msghdr){
+	    .msg_name = &o->dst[o->n],
+	    .msg_namelen = sizeof(o->dst[o->n]),
+	    .msg_iov = &o->iov[o->n],
+	    .msg_iovlen = 1,
+	};
+	o->n++;
+	if (o->flow && !o->pending) {
+		o->pending = true;
+		r->pend[r->npend++] = o;
+	}
+}
+
 /* libd4's host callback: copy into the loop's batch. RT. */
 static int host_send(void *ctx, int handle, const uint8_t *pkt, size_t len,
 		     const struct sockaddr_in *dst)
@@ -223,19 +261,33 @@ static int host_send(void *ctx, int handle, const uint8_t *pkt, size_t len,
 		o->last = slot;
 		o->last_len = len;
 	}
-	o->dst[o->n] = *dst;
-	o->iov[o->n] = (struct iovec){(void *)o->last, len};
-	o->msgs[o->n].msg_hdr = (struct msghdr){
-	    .msg_name = &o->dst[o->n],
-	    .msg_namelen = sizeof(o->dst[o->n]),
-	    .msg_iov = &o->iov[o->n],
-	    .msg_iovlen = 1,
-	};
-	o->n++;
-	if (o->flow && !o->pending) {
-		o->pending = true;
-		r->pend[r->npend++] = o;
+	out_queue(r, o, o->last, len, dst);
+	return 0;
+}
+
+/* libd4's callback for a loop that cannot change its packet: a UDP
+ * loop's packet is a receive buffer of its batch, untouched until the
+ * batch's copies are out (rx_drain), so it is queued itself, as the
+ * hand-written relay does; a flow's buffer is its next packet's too, so
+ * copied. RT. */
+static int host_send_unchanged(void *ctx, int handle, const uint8_t *pkt,
+			       size_t len, const struct sockaddr_in *dst)
+{
+	struct relay *r = ctx;
+	struct relay_out *o;
+
+	if (handle < 0 || handle >= D4_MAX_PROGRAMS || !r->out[handle])
+		return -ENOTCONN;
+	o = r->out[handle];
+	if (o->flow)
+		return host_send(ctx, handle, pkt, len, dst);
+	if (len > OUT_MTU) {
+		ADD(o->stats.too_big, 1);
+		return -EMSGSIZE;
 	}
+	if (o->n == o->cap)
+		out_flush(o);
+	out_queue(r, o, pkt, len, dst);
 	return 0;
 }
 
@@ -283,7 +335,9 @@ static void kcaps_lower(cap_t old)
 struct relay *relay_new(uint32_t per_packet, uint32_t per_second)
 {
 	struct relay *r = calloc(1, sizeof(*r));
-	struct d4_host host = {.send = host_send};
+	struct d4_host host = {.send = host_send,
+				.send_unchanged = host_send_unchanged,
+				.now_ns = host_now};
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 
 	if (!r)
@@ -554,9 +608,13 @@ static int rx_drain(struct relay *r, struct relay_rx *rx)
 		};
 	}
 	n = recvmmsg(rx->fd, rx->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
-	for (k = 0; k < n; k++)
-		d4_run_lane(r->rt, RELAY_LANE, rx->handle, rx->bufs[k],
-			    rx->msgs[k].msg_len, &rx->from[k]);
+	if (n > 0) {
+		batch_ns = host_now(NULL);
+		for (k = 0; k < n; k++)
+			d4_run_lane(r->rt, RELAY_LANE, rx->handle, rx->bufs[k],
+				    rx->msgs[k].msg_len, &rx->from[k]);
+		batch_ns = 0;
+	}
 	flush_handle(r, rx->handle);
 	return n;
 }
@@ -779,6 +837,12 @@ static int bind_one(struct relay *r, const struct d4_program_info *info,
 		rc = rx->fd;
 		goto out_free;
 	}
+	/* A relay reads no arrival times: without them the kernel neither
+	 * stamps nor hands over a time per datagram (while no other socket
+	 * of the host asks, no clock is read per packet at all). */
+	if (setsockopt(rx->fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){0},
+		       sizeof(int)) < 0)
+		log_warn("d4: loop %s: SO_TIMESTAMPNS off: %m", info->name);
 	*l = (struct relay_loop){
 	    .backend = o->backend,
 	    .dscp = o->dscp,

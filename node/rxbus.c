@@ -231,6 +231,11 @@ uint64_t rxbus_playout(struct rxbus *b, uint64_t now_ns)
 		memset(f, 0, (size_t)n * b->nch * sizeof(int32_t));
 		b->play_x += n;
 	}
+	/* With no recorder nothing waits for the bus: it moves on at the
+	 * passes others' deadlines make (at least every MEDIA_IDLE_NS, far
+	 * within half its ring), not at wake-ups of its own. */
+	if (!b->nrec)
+		return UINT64_MAX;
 	return mclock_samples_to_ns(b->play_x + RXBUS_CHUNK + b->delay,
 				    b->rate);
 }

@@ -66,7 +66,7 @@ void rxbus_start(struct rxbus *b, uint64_t now_ns);
 void rxbus_resync(struct rxbus *b, uint64_t now_ns);
 void rxbus_set_timescale_ok(struct rxbus *b, bool ok);
 /* Hand every position due by @now_ns to the sinks; returns when the next
- * is due. RT. */
+ * is due (UINT64_MAX without a recorder: no wake-up of its own). RT. */
 uint64_t rxbus_playout(struct rxbus *b, uint64_t now_ns);
 
 /* Positions dropped because they came after their hand-on (a clock step)

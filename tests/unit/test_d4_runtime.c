@@ -392,6 +392,81 @@ static void test_d4_media_never_sees_a_torn_list(void **state)
 	free(s);
 }
 
+struct by_way {
+	int copied, kept;
+	const uint8_t *kept_pkt;
+};
+
+static int copy_send(void *ctx, int handle, const uint8_t *pkt, size_t len,
+		     const struct sockaddr_in *dst)
+{
+	((struct by_way *)ctx)->copied++;
+	return 0;
+}
+
+static int kept_send(void *ctx, int handle, const uint8_t *pkt, size_t len,
+		     const struct sockaddr_in *dst)
+{
+	struct by_way *w = ctx;
+
+	w->kept++;
+	w->kept_pkt = pkt;
+	return 0;
+}
+
+/* A loop with no store to its packet sends through send_unchanged (the
+ * host may queue the packet itself); one that writes the packet through
+ * send (the host copies), and so does every loop of a host without
+ * send_unchanged. */
+static void test_d4_unchanged_packets_go_through_send_unchanged(void **state)
+{
+	struct by_way w = {0};
+	struct d4_host host = {
+	    .send = copy_send, .send_unchanged = kept_send, .ctx = &w};
+	struct d4_runtime *rt = d4_runtime_new(&host);
+	uint8_t pkt[16] = {0x80, 96};
+	char err[256];
+	int ro, rw;
+
+	assert_non_null(rt);
+	assert_int_equal(exec(rt,
+			      "loop ro {\npkt = recv()\n"
+			      "sendto(pkt, 10.0.0.5:5004)\n}\n",
+			      &ro, err, sizeof(err)),
+			 0);
+	assert_int_equal(exec(rt,
+			      "loop rw {\npkt = recv()\n"
+			      "sendto(pkt, 10.0.0.5:5004)\npkt[1] = 97\n"
+			      "sendto(pkt, 10.0.0.5:5005)\n}\n",
+			      &rw, err, sizeof(err)),
+			 0);
+	d4_start(rt, ro);
+	d4_start(rt, rw);
+	assert_int_equal(d4_run(rt, ro, pkt, sizeof(pkt), NULL), 1);
+	assert_int_equal(w.kept, 1);
+	assert_ptr_equal(w.kept_pkt, pkt);
+	assert_int_equal(w.copied, 0);
+	assert_int_equal(d4_run(rt, rw, pkt, sizeof(pkt), NULL), 2);
+	assert_int_equal(w.kept, 1);
+	assert_int_equal(w.copied, 2);
+	assert_int_equal(pkt[1], 97);
+	d4_runtime_destroy(rt);
+
+	memset(&w, 0, sizeof(w));
+	host.send_unchanged = NULL;
+	rt = d4_runtime_new(&host);
+	assert_int_equal(exec(rt,
+			      "loop ro {\npkt = recv()\n"
+			      "sendto(pkt, 10.0.0.5:5004)\n}\n",
+			      &ro, err, sizeof(err)),
+			 0);
+	d4_start(rt, ro);
+	assert_int_equal(d4_run(rt, ro, pkt, sizeof(pkt), NULL), 1);
+	assert_int_equal(w.copied, 1);
+	assert_int_equal(w.kept, 0);
+	d4_runtime_destroy(rt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +480,7 @@ int main(void)
 	    cmocka_unit_test(test_d4_loop_longer_than_code_limit_is_refused),
 	    cmocka_unit_test(test_d4_program_dump_names_opcodes),
 	    cmocka_unit_test(test_d4_media_never_sees_a_torn_list),
+	    cmocka_unit_test(test_d4_unchanged_packets_go_through_send_unchanged),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
