@@ -204,6 +204,15 @@ out_close:
  * AES67 receivers do not look at (they know a stream by its group, port
  * and SSRC; a source filter by its address). */
 #define TX_SHARED_MAX 256
+/* Flows on one socket at most: they share its send buffer too, which a
+ * network card's queue holds on to until the packets are on the wire; a
+ * flow's catch-up after a stall (up to 100 packets) must fit beside the
+ * others'. Each user adds TX_SHARED_SNDBUF to the buffer (a socket of its
+ * own had the default, about 208 KB): forced where permitted
+ * (CAP_NET_ADMIN: the flows a node starts with), else up to
+ * net.core.wmem_max. */
+#define TX_SHARED_USERS	 16
+#define TX_SHARED_SNDBUF (256 * 1024)
 
 struct tx_shared {
 	int fd; /* -1: a free slot */
@@ -211,7 +220,7 @@ struct tx_shared {
 	struct in_addr src;
 	int dscp, ttl;
 	bool mcast;
-	char ifname[IF_NAMESIZE];
+	int ifindex; /* as opened: a re-created interface gets a new one */
 };
 
 static struct tx_shared tx_shared[TX_SHARED_MAX];
@@ -219,28 +228,40 @@ static unsigned int tx_nshared;
 static pthread_mutex_t tx_shared_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static bool tx_shared_match(const struct tx_shared *t, bool mcast,
-			    const struct net_tx_opts *opts)
+			    int ifindex, const struct net_tx_opts *opts)
 {
-	const char *ifname = opts->ifname ? opts->ifname : "";
-
-	return t->fd >= 0 && t->mcast == mcast &&
+	return t->fd >= 0 && t->refs < TX_SHARED_USERS && t->mcast == mcast &&
 	       t->src.s_addr == opts->src.s_addr && t->dscp == opts->dscp &&
-	       (!mcast || (t->ttl == opts->ttl && !strcmp(t->ifname, ifname)));
+	       (!mcast || (t->ttl == opts->ttl && t->ifindex == ifindex));
+}
+
+/* The send buffer for @refs users. */
+static void tx_shared_size(int fd, unsigned int refs)
+{
+	int want = (int)(refs * TX_SHARED_SNDBUF);
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) <
+	    0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
 }
 
 int net_udp_tx_share(const struct sockaddr_in *dst,
 		     const struct net_tx_opts *opts)
 {
 	bool mcast = net_is_multicast(dst);
+	int ifindex = mcast ? ifindex_of(opts->ifname) : 0;
 	struct tx_shared *t, *free_slot = NULL;
 	unsigned int i;
 	int fd;
 
+	if (ifindex < 0)
+		return ifindex;
 	pthread_mutex_lock(&tx_shared_lock);
 	for (i = 0; i < tx_nshared; i++) {
 		t = &tx_shared[i];
-		if (tx_shared_match(t, mcast, opts)) {
+		if (tx_shared_match(t, mcast, ifindex, opts)) {
 			t->refs++;
+			tx_shared_size(t->fd, t->refs);
 			pthread_mutex_unlock(&tx_shared_lock);
 			return t->fd;
 		}
@@ -258,9 +279,8 @@ int net_udp_tx_share(const struct sockaddr_in *dst,
 		    .dscp = opts->dscp,
 		    .ttl = opts->ttl,
 		    .mcast = mcast,
+		    .ifindex = ifindex,
 		};
-		snprintf(free_slot->ifname, sizeof(free_slot->ifname), "%s",
-			 opts->ifname ? opts->ifname : "");
 	} else if (free_slot && free_slot == &tx_shared[tx_nshared - 1]) {
 		/* not used after all (the socket failed) */
 		tx_nshared--;

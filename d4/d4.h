@@ -42,9 +42,10 @@ struct d4_host { /* callbacks supplied by the embedder */
 	 * the packet and send it again. Returns 0 or -errno. */
 	int (*send)(void *ctx, int prog_handle, const uint8_t *pkt, size_t len,
 		    const struct sockaddr_in *dst);
-	/* as send, for a loop with no store to the packet: its bytes stay
-	 * as they are to the run's end and after, so a host whose buffer
-	 * stays its own until it sends may queue @pkt itself, not a copy.
+	/* as send, for a loop with no store to the packet: nothing in the
+	 * run changes its bytes, so a host whose buffer stays as it is
+	 * until its batch is sent may queue @pkt itself, not a copy (what
+	 * happens to the buffer after the run is the host's to know).
 	 * NULL: send. */
 	int (*send_unchanged)(void *ctx, int prog_handle, const uint8_t *pkt,
 			      size_t len, const struct sockaddr_in *dst);

@@ -20,6 +20,8 @@ struct files {
 	/* recs and nrecs change under lock (control thread); the file
 	 * thread reads them under it */
 	pthread_mutex_t lock;
+	/* the file thread's idle wait, cut short by a stop or a recorder */
+	pthread_cond_t wake;
 	struct recorder *recs[FILES_MAX_RECORDERS];
 	unsigned int nrecs;
 	pthread_t thread;
@@ -30,9 +32,15 @@ struct files {
 struct files *files_new(void)
 {
 	struct files *f = calloc(1, sizeof(*f));
+	pthread_condattr_t ca;
 
-	if (f)
-		pthread_mutex_init(&f->lock, NULL);
+	if (!f)
+		return NULL;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&f->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	return f;
 }
 
@@ -41,6 +49,7 @@ void files_destroy(struct files *f)
 	if (!f)
 		return;
 	files_stop(f);
+	pthread_cond_destroy(&f->wake);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
@@ -71,21 +80,32 @@ static void *files_main(void *arg)
 	struct files *f = arg;
 	/* Sources read 1 s ahead, recorders buffer 2 s: 20 ms is plenty,
 	 * and 50 wake-ups a second cost next to nothing. With neither (a
-	 * relay, a node that only sends tones), 5 a second: a recorder
-	 * started later is drained within 200 ms, a tenth of its buffer. */
+	 * relay, a node that only sends tones), 5 a second, cut short by a
+	 * stop or a new recorder. */
 	struct timespec busy = {0, 20 * 1000 * 1000};
-	struct timespec idle = {0, 200 * 1000 * 1000};
 	unsigned int i;
 
 	while (!atomic_load(&f->stop)) {
-		bool recs;
+		struct timespec until;
 
 		for (i = 0; i < f->nsources; i++)
 			if (source_io_fill(f->sources[i]) < 0)
 				log_err("source %s: read error",
 					source_name(f->sources[i]));
-		recs = drain(f);
-		nanosleep(f->nsources || recs ? &busy : &idle, NULL);
+		if (drain(f) || f->nsources) {
+			nanosleep(&busy, NULL);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += 200 * 1000 * 1000;
+		if (until.tv_nsec >= 1000 * 1000 * 1000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000 * 1000 * 1000;
+		}
+		pthread_mutex_lock(&f->lock);
+		if (!f->nrecs && !atomic_load(&f->stop))
+			pthread_cond_timedwait(&f->wake, &f->lock, &until);
+		pthread_mutex_unlock(&f->lock);
 	}
 	return NULL;
 }
@@ -114,7 +134,10 @@ void files_stop(struct files *f)
 {
 	if (!f->running)
 		return;
+	pthread_mutex_lock(&f->lock);
 	atomic_store(&f->stop, true);
+	pthread_cond_signal(&f->wake);
+	pthread_mutex_unlock(&f->lock);
 	pthread_join(f->thread, NULL);
 	f->running = false;
 	drain(f); /* the last frames, before the report */
@@ -129,6 +152,7 @@ int files_add_recorder(struct files *f, struct recorder *rec)
 		rc = -ENOSPC;
 	else
 		f->recs[f->nrecs++] = rec;
+	pthread_cond_signal(&f->wake);
 	pthread_mutex_unlock(&f->lock);
 	return rc;
 }

@@ -26,10 +26,6 @@
 
 /* The longest the loop sleeps with nothing to do (a stop is seen this fast). */
 #define MEDIA_IDLE_NS (10 * 1000 * 1000ull)
-/* ... with no flow and no subscription (a relay): a table change waits at
- * most this for its pass, and systemd's watchdog, fed every 100 ms tick
- * that saw a pass, still sees several each tick. */
-#define MEDIA_EMPTY_NS (20 * 1000 * 1000ull)
 
 /* A change of the media table, handed from the control thread to the media
  * thread through one mailbox: the control side writes @req and bumps
@@ -158,14 +154,9 @@ static void apply_req(struct media *m, uint64_t now_ns, int64_t clock_off)
 	atomic_store_explicit(&m->ack_seq, seq, memory_order_release);
 }
 
-static uint64_t idle_ns(const struct media *m)
-{
-	return m->nflows || m->nsubs ? MEDIA_IDLE_NS : MEDIA_EMPTY_NS;
-}
-
 unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 {
-	uint64_t next = now_ns + idle_ns(m), t;
+	uint64_t next = now_ns + MEDIA_IDLE_NS, t;
 	int64_t off = realtime_offset(now_ns);
 	unsigned int i, gen = mclock_generation(m->mc);
 	bool ok = mclock_timescale_ok(m->mc);
@@ -312,8 +303,8 @@ static void *media_main(void *arg)
 		 * lock: 37 s back from TAI to a grandmaster's ARB time)
 		 * leaves @next on the old timescale, as far away as the
 		 * step: no deadline is ever more than an idle period ahead. */
-		if (next > after + idle_ns(m))
-			next = after + idle_ns(m);
+		if (next > after + MEDIA_IDLE_NS)
+			next = after + MEDIA_IDLE_NS;
 		atomic_fetch_add_explicit(&m->passes, 1, memory_order_relaxed);
 		/* Sleep to just before the deadline, then spin the rest:
 		 * the timer's wake-up jitter becomes the spin's accuracy. */

@@ -513,8 +513,17 @@ static void pass_send(struct relay *r, int fd, unsigned int n)
 				 MSG_DONTWAIT);
 
 		if (k <= 0) {
-			ADD(r->pass_own[done]->stats.send_errors, 1);
-			done++;
+			/* A full send buffer takes no more this pass:
+			 * the rest are lost, counted, without a system
+			 * call each. Another error is one receiver's:
+			 * the others go on. */
+			bool full = k < 0 && (errno == EAGAIN ||
+					      errno == EWOULDBLOCK ||
+					      errno == ENOBUFS);
+
+			do
+				ADD(r->pass_own[done]->stats.send_errors, 1);
+			while (++done < n && full);
 			continue;
 		}
 		for (i = done; i < done + (unsigned int)k; i++)

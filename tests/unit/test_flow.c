@@ -670,6 +670,25 @@ static void test_flow_second_leg_gets_its_own_copy(void **state)
 	assert_int_equal(atomic_load(&flow_stats(t->f)->packets2), 1);
 }
 
+/* Every sendmmsg() of the node's code (linked with --wrap=sendmmsg). */
+int __real_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags);
+static unsigned int sendmmsg_calls;
+
+int __wrap_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags)
+{
+	sendmmsg_calls++;
+	return __real_sendmmsg(fd, m, n, flags);
+}
+
+static int sndbuf_of(int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len);
+	return v;
+}
+
 /* Flows of the same options (source, DSCP, TTL, interface) send on one
  * socket, which the last of them closes; another DSCP gets its own. */
 static void test_flows_of_the_same_options_share_one_socket(void **state)
@@ -680,7 +699,10 @@ static void test_flows_of_the_same_options_share_one_socket(void **state)
 	char err[256] = "";
 	int fd;
 
+	int one_user;
+
 	open_flow(t);
+	one_user = sndbuf_of(flow_fd(t->f));
 	snprintf(c2.name, sizeof(c2.name), "mix-2");
 	g = flow_open(&c2, t->src, err, sizeof(err));
 	if (!g)
@@ -688,6 +710,12 @@ static void test_flows_of_the_same_options_share_one_socket(void **state)
 	fd = flow_fd(t->f);
 	assert_int_equal(flow_fd(g), fd);
 	assert_int_equal(net_udp_tx_shared_users(fd), 2);
+	/* the send buffer grows with its users (up to wmem_max unless
+	 * forced, which root may) */
+	if (geteuid() == 0)
+		assert_true(sndbuf_of(fd) > one_user);
+	else
+		assert_true(sndbuf_of(fd) >= one_user);
 	snprintf(c3.name, sizeof(c3.name), "mix-3");
 	c3.dscp = 46;
 	h = flow_open(&c3, t->src, err, sizeof(err));
@@ -709,8 +737,37 @@ static void test_flows_of_the_same_options_share_one_socket(void **state)
 	flow_destroy(h);
 }
 
+/* At most 16 flows share a socket (its send buffer holds their
+ * catch-ups): the 17th opens another, and the next flow joins that. */
+static void test_flows_share_a_socket_sixteen_at_most(void **state)
+{
+	struct ctx *t = *state;
+	struct flow *fl[18];
+	char err[256] = "";
+	unsigned int i;
+
+	open_flow(t);
+	for (i = 0; i < 18; i++) {
+		struct flow_config c = t->fcfg;
+
+		snprintf(c.name, sizeof(c.name), "many-%u", i);
+		fl[i] = flow_open(&c, t->src, err, sizeof(err));
+		if (!fl[i])
+			fail_msg("flow_open: %s", err);
+	}
+	/* t->f and fl[0..14] on one socket, fl[15..17] on the next */
+	assert_int_equal(flow_fd(fl[14]), flow_fd(t->f));
+	assert_int_equal(net_udp_tx_shared_users(flow_fd(t->f)), 16);
+	assert_int_not_equal(flow_fd(fl[15]), flow_fd(t->f));
+	assert_int_equal(flow_fd(fl[17]), flow_fd(fl[15]));
+	assert_int_equal(net_udp_tx_shared_users(flow_fd(fl[15])), 3);
+	for (i = 0; i < 18; i++)
+		flow_destroy(fl[i]);
+}
+
 /* Through their D4 loops, two flows' packets wait for the media pass's
- * end and leave together, each counted on its own loop. */
+ * end and leave together, in one sendmmsg(), each counted on its own
+ * loop. */
 static void test_relay_sends_a_pass_of_flows_together(void **state)
 {
 	struct ctx *t = *state;
@@ -743,7 +800,9 @@ static void test_relay_sends_a_pass_of_flows_together(void **state)
 	flow_send_due(t->f, T_BASE + 1 * MS);
 	flow_send_due(g, T_BASE + 1 * MS);
 	assert_int_equal(recv_all(t), 0);
+	sendmmsg_calls = 0;
 	relay_flush_flows(r);
+	assert_int_equal(sendmmsg_calls, 1);
 	assert_int_equal(recv_all(t), 2);
 	/* one from each flow: their SSRCs (bytes 8-11) differ */
 	assert_memory_not_equal(t->pkts[0].buf + 8, t->pkts[1].buf + 8, 4);
@@ -784,6 +843,7 @@ int main(void)
 	    FLOW_TEST(test_flow_second_leg_sends_identical_packets),
 	    FLOW_TEST(test_flow_second_leg_gets_its_own_copy),
 	    FLOW_TEST(test_flows_of_the_same_options_share_one_socket),
+	    FLOW_TEST(test_flows_share_a_socket_sixteen_at_most),
 	    FLOW_TEST(test_relay_sends_a_pass_of_flows_together),
 	};
 
