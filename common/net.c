@@ -204,19 +204,20 @@ out_close:
  * AES67 receivers do not look at (they know a stream by its group, port
  * and SSRC; a source filter by its address). */
 #define TX_SHARED_MAX 256
-/* Flows on one socket at most: they share its send buffer too, which a
- * network card's queue holds on to until the packets are on the wire; a
- * flow's catch-up after a stall (up to 100 packets) must fit beside the
- * others'. Each user adds TX_SHARED_SNDBUF to the buffer (a socket of its
- * own had the default, about 208 KB): forced where permitted
- * (CAP_NET_ADMIN: the flows a node starts with), else up to
- * net.core.wmem_max. */
-#define TX_SHARED_USERS	 16
-#define TX_SHARED_SNDBUF (256 * 1024)
+/* Flows on one socket at most. They share its send buffer too, which a
+ * network card's queue holds on to until the packets are on the wire:
+ * a socket takes another flow only where its buffer can grow to what
+ * each flow had on a socket of its own (the default, wmem_default) times
+ * its users, forced where permitted (CAP_NET_ADMIN: a node started as
+ * root, for the flows it starts with), else as far as net.core.wmem_max
+ * lets it; never shrunk. Where it cannot, the flow tries the next
+ * socket of its options, or opens one of its own. */
+#define TX_SHARED_USERS 16
 
 struct tx_shared {
 	int fd; /* -1: a free slot */
 	unsigned int refs;
+	int unit; /* a lone socket's send buffer (SO_SNDBUF as opened) */
 	struct in_addr src;
 	int dscp, ttl;
 	bool mcast;
@@ -226,6 +227,7 @@ struct tx_shared {
 static struct tx_shared tx_shared[TX_SHARED_MAX];
 static unsigned int tx_nshared;
 static pthread_mutex_t tx_shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool tx_shared_said; /* the wmem_max advice, once */
 
 static bool tx_shared_match(const struct tx_shared *t, bool mcast,
 			    int ifindex, const struct net_tx_opts *opts)
@@ -235,14 +237,58 @@ static bool tx_shared_match(const struct tx_shared *t, bool mcast,
 	       (!mcast || (t->ttl == opts->ttl && t->ifindex == ifindex));
 }
 
-/* The send buffer for @refs users. */
-static void tx_shared_size(int fd, unsigned int refs)
+static int sndbuf_of(int fd)
 {
-	int want = (int)(refs * TX_SHARED_SNDBUF);
+	int v = 0;
+	socklen_t len = sizeof(v);
 
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof(want)) <
-	    0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof(want));
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len) < 0)
+		return 0;
+	return v;
+}
+
+/* net.core.wmem_max, or 0 where unreadable. */
+static long wmem_max(void)
+{
+	FILE *f = fopen("/proc/sys/net/core/wmem_max", "r");
+	long v = 0;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Grow @t's send buffer for one more user; whether it now holds what
+ * each of them had alone. The kernel keeps twice what it is asked for. */
+static bool tx_shared_grow(struct tx_shared *t)
+{
+	long want = (long)(t->refs + 1) * t->unit, max;
+	int ask = (int)(want / 2), cur = sndbuf_of(t->fd);
+
+	if (cur >= want)
+		return true;
+	if (setsockopt(t->fd, SOL_SOCKET, SO_SNDBUFFORCE, &ask, sizeof(ask)) <
+	    0) {
+		/* SO_SNDBUF is capped at wmem_max: asked only where that
+		 * grows the buffer (a forced one must not shrink) */
+		max = wmem_max();
+		if (max > 0 && 2 * (ask < max ? ask : max) > cur)
+			setsockopt(t->fd, SOL_SOCKET, SO_SNDBUF, &ask,
+				   sizeof(ask));
+	}
+	if (sndbuf_of(t->fd) >= want)
+		return true;
+	if (!tx_shared_said) {
+		tx_shared_said = true;
+		log_info("flows share a sending socket %u at a time: "
+			 "net.core.wmem_max (%ld) holds no more; raise it "
+			 "(docs/config.md) for fewer system calls",
+			 t->refs, wmem_max());
+	}
+	return false;
 }
 
 int net_udp_tx_share(const struct sockaddr_in *dst,
@@ -259,9 +305,9 @@ int net_udp_tx_share(const struct sockaddr_in *dst,
 	pthread_mutex_lock(&tx_shared_lock);
 	for (i = 0; i < tx_nshared; i++) {
 		t = &tx_shared[i];
-		if (tx_shared_match(t, mcast, ifindex, opts)) {
+		if (tx_shared_match(t, mcast, ifindex, opts) &&
+		    tx_shared_grow(t)) {
 			t->refs++;
-			tx_shared_size(t->fd, t->refs);
 			pthread_mutex_unlock(&tx_shared_lock);
 			return t->fd;
 		}
@@ -275,6 +321,7 @@ int net_udp_tx_share(const struct sockaddr_in *dst,
 		*free_slot = (struct tx_shared){
 		    .fd = fd,
 		    .refs = 1,
+		    .unit = sndbuf_of(fd),
 		    .src = opts->src,
 		    .dscp = opts->dscp,
 		    .ttl = opts->ttl,

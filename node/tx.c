@@ -47,6 +47,11 @@ struct tx_flow {
 	unsigned int sdp_version;
 	uint64_t skipped_seen;	 /* skipped packets logged so far */
 	uint64_t skipped_log_ns; /* when they were last logged */
+	/* its loops' datagrams the kernel refused (a full send buffer: the
+	 * sending socket is shared, docs/d4.md "On the node"), both legs',
+	 * as last logged */
+	uint64_t refused_seen;
+	uint64_t refused_log_ns;
 	/* the rules its last AES67 check found: a finding is
 	 * logged when it appears, and said gone when it goes (a flow that
 	 * starts before the clock's lock fails a=ts-refclk until then);
@@ -811,6 +816,36 @@ int tx_flow_link(const struct tx *tx, unsigned int slot, unsigned int leg)
 	return tx->flows[slot].link[leg];
 }
 
+/* Datagrams of @f's loops the kernel refused, logged at most every
+ * TX_SKIP_LOG_NS (the media thread does not log; the counts are its
+ * loops'). */
+static void refused_log(struct tx *tx, struct tx_flow *f, uint64_t mono_ns)
+{
+	int loops[2] = {f->loop, f->loop2};
+	uint64_t now = 0;
+	unsigned int l;
+
+	for (l = 0; l < 2; l++) {
+		const struct relay_out_stats *os =
+		    loops[l] >= 0 ? relay_stats(tx->env.relay, loops[l]) : NULL;
+
+		now += os ? GET(os->send_errors) : 0;
+	}
+	if (now < f->refused_seen)
+		f->refused_seen = now; /* a loop made anew */
+	if (now == f->refused_seen ||
+	    (f->refused_log_ns &&
+	     mono_ns - f->refused_log_ns < TX_SKIP_LOG_NS))
+		return;
+	log_warn("flow %s: the kernel refused %llu packet(s) (%llu in all): "
+		 "a send buffer full after a stall, or a receiver it cannot "
+		 "reach; per loop: d4ctl programs --json, send_errors",
+		 f->set.name, (unsigned long long)(now - f->refused_seen),
+		 (unsigned long long)now);
+	f->refused_seen = now;
+	f->refused_log_ns = mono_ns;
+}
+
 void tx_tick(struct tx *tx, uint64_t mono_ns)
 {
 	unsigned int i;
@@ -822,6 +857,7 @@ void tx_tick(struct tx *tx, uint64_t mono_ns)
 		if (!f->used)
 			continue;
 		watch_links(tx, f);
+		refused_log(tx, f, mono_ns);
 		now = GET(flow_stats(f->flow)->skipped);
 		if (now < f->skipped_seen)
 			f->skipped_seen = now; /* a flow made anew in place */
