@@ -31,6 +31,12 @@ struct tx_port {
 	int handle;
 };
 
+/* A count logged as it grows, at most every TX_SKIP_LOG_NS. */
+struct tx_count_log {
+	uint64_t seen;	 /* logged so far */
+	uint64_t log_ns; /* when last logged */
+};
+
 struct tx_flow {
 	bool used;
 	bool dropping; /* being deleted: left out of the state written */
@@ -45,13 +51,10 @@ struct tx_flow {
 	char list2[40];
 	struct tx_port port2;
 	unsigned int sdp_version;
-	uint64_t skipped_seen;	 /* skipped packets logged so far */
-	uint64_t skipped_log_ns; /* when they were last logged */
+	struct tx_count_log skipped; /* packets skipped after a stall */
 	/* its loops' datagrams the kernel refused (a full send buffer: the
-	 * sending socket is shared, docs/d4.md "On the node"), both legs',
-	 * as last logged */
-	uint64_t refused_seen;
-	uint64_t refused_log_ns;
+	 * sending socket is shared, docs/d4.md "On the node"), both legs' */
+	struct tx_count_log refused;
 	/* the rules its last AES67 check found: a finding is
 	 * logged when it appears, and said gone when it goes (a flow that
 	 * starts before the clock's lock fails a=ts-refclk until then);
@@ -816,13 +819,30 @@ int tx_flow_link(const struct tx *tx, unsigned int slot, unsigned int leg)
 	return tx->flows[slot].link[leg];
 }
 
-/* Datagrams of @f's loops the kernel refused, logged at most every
- * TX_SKIP_LOG_NS (the media thread does not log; the counts are its
- * loops'). */
+/* How much @c grew to @now since it was last logged, where a line is due
+ * (0: none); then logged as of @mono_ns. */
+static uint64_t count_due(struct tx_count_log *c, uint64_t now,
+			  uint64_t mono_ns)
+{
+	uint64_t grew;
+
+	if (now < c->seen)
+		c->seen = now; /* made anew in place */
+	if (now == c->seen ||
+	    (c->log_ns && mono_ns - c->log_ns < TX_SKIP_LOG_NS))
+		return 0;
+	grew = now - c->seen;
+	c->seen = now;
+	c->log_ns = mono_ns;
+	return grew;
+}
+
+/* Datagrams of @f's loops the kernel refused (the media thread does not
+ * log; the counts are its loops'). */
 static void refused_log(struct tx *tx, struct tx_flow *f, uint64_t mono_ns)
 {
 	int loops[2] = {f->loop, f->loop2};
-	uint64_t now = 0;
+	uint64_t now = 0, grew;
 	unsigned int l;
 
 	for (l = 0; l < 2; l++) {
@@ -831,19 +851,14 @@ static void refused_log(struct tx *tx, struct tx_flow *f, uint64_t mono_ns)
 
 		now += os ? GET(os->send_errors) : 0;
 	}
-	if (now < f->refused_seen)
-		f->refused_seen = now; /* a loop made anew */
-	if (now == f->refused_seen ||
-	    (f->refused_log_ns &&
-	     mono_ns - f->refused_log_ns < TX_SKIP_LOG_NS))
-		return;
-	log_warn("flow %s: the kernel refused %llu packet(s) (%llu in all): "
-		 "a send buffer full after a stall, or a receiver it cannot "
-		 "reach; per loop: d4ctl programs --json, send_errors",
-		 f->set.name, (unsigned long long)(now - f->refused_seen),
-		 (unsigned long long)now);
-	f->refused_seen = now;
-	f->refused_log_ns = mono_ns;
+	grew = count_due(&f->refused, now, mono_ns);
+	if (grew)
+		log_warn("flow %s: the kernel refused %llu packet(s) (%llu in "
+			 "all): a send buffer full after a stall, or a "
+			 "receiver it cannot reach; per loop: d4ctl programs "
+			 "--json, send_errors",
+			 f->set.name, (unsigned long long)grew,
+			 (unsigned long long)now);
 }
 
 void tx_tick(struct tx *tx, uint64_t mono_ns)
@@ -852,27 +867,21 @@ void tx_tick(struct tx *tx, uint64_t mono_ns)
 
 	for (i = 0; i < tx->nslots; i++) {
 		struct tx_flow *f = &tx->flows[i];
-		uint64_t now;
+		uint64_t now, grew;
 
 		if (!f->used)
 			continue;
 		watch_links(tx, f);
 		refused_log(tx, f, mono_ns);
 		now = GET(flow_stats(f->flow)->skipped);
-		if (now < f->skipped_seen)
-			f->skipped_seen = now; /* a flow made anew in place */
-		if (now == f->skipped_seen ||
-		    (f->skipped_log_ns &&
-		     mono_ns - f->skipped_log_ns < TX_SKIP_LOG_NS))
-			continue;
-		log_warn("flow %s: skipped %llu packet(s) (%llu in all): the "
-			 "media thread was held up longer than a receiver's "
-			 "largest latency; receivers hear a gap",
-			 f->set.name,
-			 (unsigned long long)(now - f->skipped_seen),
-			 (unsigned long long)now);
-		f->skipped_seen = now;
-		f->skipped_log_ns = mono_ns;
+		grew = count_due(&f->skipped, now, mono_ns);
+		if (grew)
+			log_warn("flow %s: skipped %llu packet(s) (%llu in all): "
+				 "the media thread was held up longer than a "
+				 "receiver's largest latency; receivers hear a "
+				 "gap",
+				 f->set.name, (unsigned long long)grew,
+				 (unsigned long long)now);
 	}
 }
 
