@@ -13,6 +13,7 @@
 #include "node/flow.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +36,9 @@
 #define OUT_MTU	   1500
 #define RX_BATCH   64 /* as bench/d4relay.c's C relay */
 #define RX_RUN	   16 /* full batches from one socket between epoll_waits */
+/* The one socket's blocking wait (a relay thread with a single loop): how
+ * soon it looks again at a stop or a change of its loops. */
+#define RX_WAIT_MS 20
 #define RX_BUF	   2048
 #define FLOW_LANE  0  /* the media thread's runs */
 #define RELAY_LANE 1  /* the relay thread's */
@@ -117,6 +122,7 @@ static void out_free(struct relay_out *o)
 struct relay_rx {
 	int fd;
 	int handle;
+	int used; /* headers the last recvmmsg() filled in (rx_drain) */
 	struct mmsghdr msgs[RX_BATCH];
 	struct iovec iov[RX_BATCH];
 	struct sockaddr_in from[RX_BATCH];
@@ -161,6 +167,9 @@ struct relay {
 	bool running;
 	_Atomic bool stop;
 	_Atomic unsigned long passes; /* wake-ups handled */
+	/* the socket of the only loop bound here, which the thread waits on
+	 * in recvmmsg() itself (NULL: two or more, or none: epoll) */
+	struct relay_rx *_Atomic only;
 	/* control side: ticks of relay_tick, and how many more of them ask
 	 * the kernel's neighbours at once (after an attach or a change) */
 	unsigned long ticks;
@@ -600,12 +609,9 @@ void relay_detach(struct relay *r, int handle)
 
 /* ---- the relay thread ---- */
 
-/* One batch from @rx, each packet through its loop, and what they all
- * send out together: one sendmmsg() per received batch where the copies
- * fit one output batch (as bench/d4relay.c's hand-written relay does). */
-static int rx_drain(struct relay *r, struct relay_rx *rx)
+static void rx_init(struct relay_rx *rx)
 {
-	int k, n;
+	int k;
 
 	for (k = 0; k < RX_BATCH; k++) {
 		rx->iov[k] = (struct iovec){rx->bufs[k], RX_BUF};
@@ -616,7 +622,21 @@ static int rx_drain(struct relay *r, struct relay_rx *rx)
 		    .msg_iovlen = 1,
 		};
 	}
-	n = recvmmsg(rx->fd, rx->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+}
+
+/* One batch from @rx, each packet through its loop, and what they all
+ * send out together: one sendmmsg() per received batch where the copies
+ * fit one output batch (as bench/d4relay.c's hand-written relay does). */
+static int rx_drain(struct relay *r, struct relay_rx *rx, int flags)
+{
+	int k, n;
+
+	/* (the headers are set once, rx_init; the kernel changes only the
+	 * address lengths and flags of those it filled in) */
+	for (k = 0; k < rx->used; k++)
+		rx->msgs[k].msg_hdr.msg_namelen = sizeof(rx->from[k]);
+	n = recvmmsg(rx->fd, rx->msgs, RX_BATCH, flags, NULL);
+	rx->used = n > 0 ? n : 0;
 	if (n > 0) {
 		batch_ns = host_now(NULL);
 		for (k = 0; k < n; k++)
@@ -629,21 +649,36 @@ static int rx_drain(struct relay *r, struct relay_rx *rx)
 }
 
 /* Level-triggered: a socket with more than a batch waiting is ready again
- * at the next epoll_wait, after every other ready one had its batch. */
+ * at the next epoll_wait, after every other ready one had its batch.
+ *
+ * With a single loop the thread waits in recvmmsg() on its socket instead
+ * (blocking until the first datagram, then what else is queued: as the
+ * hand-written relay of bench/d4relay.c does), which saves an epoll_wait()
+ * per batch: about 7 % of the relay's CPU at 200 000 packets a second. The
+ * socket's SO_RCVTIMEO (RX_WAIT_MS) brings the thread back to look at a
+ * stop or a change of its loops (relay_quiesce waits for that pass). */
 static void *relay_main(void *arg)
 {
 	struct relay *r = arg;
 	struct epoll_event ev[D4_MAX_PROGRAMS + 1];
+	struct relay_rx *one;
 	uint64_t v;
 	int n, i, got;
 
 	mem_hold_stack(RELAY_STACK_HELD);
 	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		one = atomic_load(&r->only);
+		if (one) {
+			rx_drain(r, one, MSG_WAITFORONE);
+			atomic_fetch_add(&r->passes, 1);
+			continue;
+		}
 		n = epoll_wait(r->epfd, ev, D4_MAX_PROGRAMS + 1, -1);
 		got = 0;
 		for (i = 0; i < n; i++) {
 			if (ev[i].data.ptr)
-				got = rx_drain(r, ev[i].data.ptr);
+				got = rx_drain(r, ev[i].data.ptr,
+					       MSG_DONTWAIT);
 			else if (read(r->wakefd, &v, sizeof(v)) < 0)
 				v = 0;
 		}
@@ -655,8 +690,8 @@ static void *relay_main(void *arg)
 		for (i = 1; n == 1 && got == RX_BATCH && i < RX_RUN &&
 			    !atomic_load_explicit(&r->stop, memory_order_relaxed);
 		     i++)
-			got = rx_drain(r, ev[0].data.ptr);
-		atomic_fetch_add_explicit(&r->passes, 1, memory_order_release);
+			got = rx_drain(r, ev[0].data.ptr, MSG_DONTWAIT);
+		atomic_fetch_add(&r->passes, 1);
 	}
 	return NULL;
 }
@@ -725,10 +760,25 @@ static void relay_quiesce(struct relay *r)
 
 	if (!r->running)
 		return;
-	p = atomic_load_explicit(&r->passes, memory_order_acquire);
+	p = atomic_load(&r->passes);
 	wake(r);
-	while (atomic_load_explicit(&r->passes, memory_order_acquire) == p)
+	while (atomic_load(&r->passes) == p)
 		nanosleep(&ms, NULL);
+}
+
+/* The socket the relay thread waits on alone: the only loop's, or NULL
+ * (epoll) when two or none are bound. Control thread. */
+static void set_only(struct relay *r)
+{
+	struct relay_rx *one = NULL;
+	unsigned int i, n = 0;
+
+	for (i = 0; i < D4_MAX_PROGRAMS; i++)
+		if (r->loops[i].rx) {
+			one = r->loops[i].rx;
+			n++;
+		}
+	atomic_store(&r->only, n == 1 ? one : NULL);
 }
 
 /* ---- binding loops to UDP ---- */
@@ -839,6 +889,7 @@ static int bind_one(struct relay *r, const struct d4_program_info *info,
 		return -ENOMEM;
 	}
 	rx->handle = info->handle;
+	rx_init(rx);
 	rx->fd = net_udp_rx_open(&info->bind_addr, txo.ifname);
 	if (rx->fd < 0) {
 		snprintf(err, err_len, "loop %s: cannot listen on %s: %s",
@@ -852,6 +903,17 @@ static int bind_one(struct relay *r, const struct d4_program_info *info,
 	if (setsockopt(rx->fd, SOL_SOCKET, SO_TIMESTAMPNS, &(int){0},
 		       sizeof(int)) < 0)
 		log_warn("d4: loop %s: SO_TIMESTAMPNS off: %m", info->name);
+	/* Blocking, with a timeout, for the thread's wait in recvmmsg() on a
+	 * single loop's socket (relay_main; epoll's reads say MSG_DONTWAIT). */
+	if (fcntl(rx->fd, F_SETFL, fcntl(rx->fd, F_GETFL) & ~O_NONBLOCK) < 0 ||
+	    setsockopt(rx->fd, SOL_SOCKET, SO_RCVTIMEO,
+		       &(struct timeval){0, RX_WAIT_MS * 1000},
+		       sizeof(struct timeval)) < 0) {
+		rc = -errno;
+		snprintf(err, err_len, "loop %s: socket: %s", info->name,
+			 strerror(-rc));
+		goto out_close;
+	}
 	*l = (struct relay_loop){
 	    .backend = o->backend,
 	    .dscp = o->dscp,
@@ -876,6 +938,9 @@ static int bind_one(struct relay *r, const struct d4_program_info *info,
 		goto out_close;
 	}
 	l->rx = rx;
+	/* (a second loop's first datagrams may wait RX_WAIT_MS for the
+	 * thread to leave the first loop's socket for epoll) */
+	set_only(r);
 	if (start)
 		d4_start(r->rt, info->handle);
 	rc = apply_backend(r, info->handle, msg, sizeof(msg));
@@ -946,10 +1011,12 @@ void relay_unbind(struct relay *r, int handle)
 	l = &r->loops[handle];
 	kern_detach(r, handle);
 	epoll_ctl(r->epfd, EPOLL_CTL_DEL, l->rx->fd, NULL);
+	atomic_store(&r->only, NULL);
 	relay_quiesce(r);
 	close(l->rx->fd);
 	free(l->rx);
 	l->rx = NULL;
+	set_only(r);
 	relay_detach(r, handle);
 }
 

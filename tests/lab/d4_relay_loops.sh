@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The relay thread's two ways of waiting (node/relay.c relay_main): with a
+# single loop bound to UDP it waits in recvmmsg() on that loop's socket,
+# with two or more in epoll_wait(). A node starts with loop a; loop b is
+# loaded and started through the API (two loops: epoll), unloaded again
+# (one loop: its socket alone), and the node stopped. Asserted at each
+# step: every datagram sent to a bound loop comes out at its receiver
+# (a: 10.77.0.1:7000, b: :7001), none comes out for b once it is gone,
+# and the node stops within 10 s of SIGTERM (a thread blocked in a
+# socket's read without a way back would hang it).
+. "$(dirname "$0")/../lib.sh"
+lab=d4l$$
+d4_lab_hosts $lab 1
+h=$lab-h1
+relay_text() { # NAME VAR
+	printf 'IP[] %s\nloop %s {\npkt = recv()\nfor ip in %s:\nsendto(pkt, ip)\nendfor\n}\n' "$2" "$1" "$2"
+}
+relay_text a _ra >"$T/a.d4"
+cat >"$T/R.ini" <<INI
+[node]
+name = R
+[discovery]
+sap = off
+mdns = off
+[d4 a]
+file = $T/a.d4
+bind = a udp 10.77.0.1:6000
+backend = vm
+exec = _ra += [10.77.0.1:7000]
+INI
+d4_node $h R "$T/R.ini"
+node=$!
+d4_wait_log "$T/R.log" "d4: loop a on udp" 10
+d4_wait_log "$T/R.log" "api: listening" 10
+
+# send PORT COUNT: COUNT datagrams to PORT, 1 ms apart; then how many
+# arrived at 7000 and at 7001, once both counts have been still for 1 s
+# (at most 20 s)
+send() {
+	ip netns exec $h python3 - "$1" "$2" <<'PY'
+import socket, sys, time
+port, count = int(sys.argv[1]), int(sys.argv[2])
+rx = []
+for p in (7000, 7001):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("10.77.0.1", p))
+    s.setblocking(False)
+    rx.append(s)
+tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+got = [0, 0]
+def drain():
+    for k, s in enumerate(rx):
+        while True:
+            try:
+                s.recv(2048)
+            except BlockingIOError:
+                break
+            got[k] += 1
+for i in range(count):
+    tx.sendto(b"d4 relay loops %d" % i, ("10.77.0.1", port))
+    time.sleep(0.001)
+    drain()
+last, still, end = list(got), time.monotonic(), time.monotonic() + 20
+while time.monotonic() < end and time.monotonic() - still < 1:
+    time.sleep(0.05)
+    drain()
+    if got != last:
+        last, still = list(got), time.monotonic()
+print(got[0], got[1])
+PY
+}
+expect() { # WHAT GOT WANT
+	[ "$2" = "$3" ] || fail "$1: arrived at 7000 and 7001: $2, expected $3"
+}
+
+expect "loop a alone (its socket's own wait), 300 to a" "$(send 6000 300)" "300 0"
+pass "one loop: 300 of 300 datagrams relayed"
+
+d4_api $h R POST /d4/exec "{\"text\": \"$(relay_text b _rb | sed 's/^loop b {/loop b on udp 10.77.0.1:6001 {/' |
+	sed ':a;N;$!ba;s/\n/\\n/g')\"}" >/dev/null || fail "loading loop b: $(cat "$T/api-answer")"
+d4_api $h R POST /d4/exec '{"text": "_rb += 10.77.0.1:7001"}' >/dev/null ||
+	fail "_rb: $(cat "$T/api-answer")"
+d4_api $h R POST /d4/programs/b/start >/dev/null || fail "starting b: $(cat "$T/api-answer")"
+expect "two loops (epoll), 300 to b" "$(send 6001 300)" "0 300"
+expect "two loops (epoll), 300 to a" "$(send 6000 300)" "300 0"
+pass "two loops: 300 of 300 relayed by each"
+
+d4_api $h R DELETE /d4/programs/b >/dev/null || fail "unloading b: $(cat "$T/api-answer")"
+expect "b unloaded, 300 to a" "$(send 6000 300)" "300 0"
+expect "b unloaded, 100 to b's old port" "$(send 6001 100)" "0 0"
+pass "b unloaded: a relays all 300 on its own again; b's port relays nothing"
+
+kill -TERM $node
+d4_wait_pid $node 10 || fail "the node exited with an error"
+grep -q "final: d4 a backend=vm in=900 sent=900 " "$T/R.log" ||
+	fail "loop a's final counts: $(grep 'final: d4 a' "$T/R.log")"
+pass "stopped on SIGTERM; loop a's final counts: in=900 sent=900"
