@@ -26,8 +26,9 @@
  *                packet lands on the thread that sent it, so the kernel
  *                relay's work shows on the generator's thread
  *   --mode gen   sends RTP packets to --to as fast as it can
- *   --mode sink  binds N ports from --to on and drains them, without
- *                sleeping; with per-source-port counts for --mode three
+ *   --mode sink  binds N ports from --to on (and N from --to2) and drains
+ *                them, without sleeping; with per-source-port counts for
+ *                --mode three
  *
  * A relay measures from its first packet for --seconds and prints one line
  * of key=value figures: packets received and forwarded, packets/s, and CPU
@@ -41,7 +42,9 @@
  *                kernel back end cannot run here)
  *        d4relay --mode gen --to ADDR:PORT [--seconds S] [--size BYTES]
  *                [--rate PACKETS_PER_S]
- *        d4relay --mode sink --to ADDR:PORT --n N [--seconds S]
+ *        d4relay --mode sink --to ADDR:PORT --n N [--to2 ADDR:PORT]
+ *                [--seconds S]   (--to2: N more ports, counted apart:
+ *                two relays' receivers drained by one sink)
  */
 #include "common/net.h"
 #include "d4/d4.h"
@@ -102,6 +105,7 @@ struct opts {
 	const char *account; /* three: more threads whose CPU counts */
 	struct sockaddr_in listen;
 	struct sockaddr_in to;
+	struct sockaddr_in to2; /* sink: N more ports from here (port 0: no) */
 	unsigned int n;
 	double seconds;
 	const char *program;
@@ -849,15 +853,15 @@ static int run_sink(const struct opts *o)
 	static struct mmsghdr msgs[RX_BATCH];
 	static struct iovec iov[RX_BATCH];
 	static struct sockaddr_in from[RX_BATCH];
-	int fds[MAX_RECV], i, k;
-	uint64_t got = 0, polls = 0, by[3] = {0};
+	int fds[2 * MAX_RECV], i, k;
+	uint64_t got = 0, got2 = 0, polls = 0, by[3] = {0};
 	double t0 = now_s();
-	unsigned int j;
+	unsigned int j, nfd = o->to2.sin_port ? 2 * o->n : o->n;
 
-	for (j = 0; j < o->n; j++) {
-		struct sockaddr_in sa = o->to;
+	for (j = 0; j < nfd; j++) {
+		struct sockaddr_in sa = j < o->n ? o->to : o->to2;
 
-		sa.sin_port = htons((uint16_t)(ntohs(o->to.sin_port) + j));
+		sa.sin_port = htons((uint16_t)(ntohs(sa.sin_port) + j % o->n));
 		fds[j] = udp_socket(&sa);
 		if (fds[j] < 0)
 			return 1;
@@ -869,7 +873,7 @@ static int run_sink(const struct opts *o)
 		msgs[i].msg_hdr.msg_name = &from[i];
 	}
 	while (!stop && ((++polls & 255) || now_s() - t0 < o->seconds)) {
-		for (j = 0; j < o->n; j++) {
+		for (j = 0; j < nfd; j++) {
 			for (;;) {
 				for (i = 0; i < RX_BATCH; i++)
 					msgs[i].msg_hdr.msg_namelen =
@@ -878,7 +882,10 @@ static int run_sink(const struct opts *o)
 					     MSG_DONTWAIT, NULL);
 				if (k <= 0)
 					break;
-				got += (uint64_t)k;
+				if (j < o->n)
+					got += (uint64_t)k;
+				else
+					got2 += (uint64_t)k;
 				/* --mode three: whose copy, by source port */
 				for (i = 0; i < k; i++) {
 					unsigned int sp =
@@ -890,10 +897,11 @@ static int run_sink(const struct opts *o)
 			}
 		}
 	}
-	printf("sink n=%u pkts=%llu c=%llu vm=%llu kernel=%llu\n", o->n,
-	       (unsigned long long)got, (unsigned long long)by[0],
-	       (unsigned long long)by[1], (unsigned long long)by[2]);
-	for (j = 0; j < o->n; j++)
+	printf("sink n=%u pkts=%llu pkts2=%llu c=%llu vm=%llu kernel=%llu\n",
+	       o->n, (unsigned long long)got, (unsigned long long)got2,
+	       (unsigned long long)by[0], (unsigned long long)by[1],
+	       (unsigned long long)by[2]);
+	for (j = 0; j < nfd; j++)
 		close(fds[j]);
 	return 0;
 }
@@ -918,6 +926,7 @@ int main(int argc, char *argv[])
 	    {"if", required_argument, NULL, 'i'},
 	    {"account", required_argument, NULL, 'a'},
 	    {"rate", required_argument, NULL, 'r'},
+	    {"to2", required_argument, NULL, 'T'},
 	    {0},
 	};
 	struct opts o = {.n = 1, .seconds = 5, .size = RTP_BYTES};
@@ -973,6 +982,14 @@ int main(int argc, char *argv[])
 			break;
 		case 'r':
 			o.rate = atof(optarg);
+			break;
+		case 'T':
+			if (net_parse_endpoint(optarg, 0, &o.to2) < 0 ||
+			    !o.to2.sin_port) {
+				fprintf(stderr, "d4relay: bad --to2 '%s'\n",
+					optarg);
+				return 2;
+			}
 			break;
 		default:
 			return usage();

@@ -8,11 +8,13 @@
 #   node     d4node itself relays: a [d4] section loads the seed program,
 #            binds it to the UDP port and fills _receivers (docs/d4.md "On
 #            the node"); against bench/d4relay.c --mode c as its own
-#            process, one after the other, each fed by the same generator
-#            and read by the same sink. Datagrams are counted where they
-#            arrive for the receivers' sockets (an nftables input
-#            counter, and the sink's own count), CPU is the relay
-#            process's (all its threads) over the same window. The node
+#            process, the two side by side on CPU 1, each fed by its own
+#            generator at the same paced rate (rate_of: below what either
+#            can forward, and what the sink keeps up with), its receivers
+#            drained by one sink. Datagrams are counted where they arrive for
+#            the receivers' sockets (nftables input counters, and the
+#            sink's own counts), CPU is each relay process's (all its
+#            threads) over the same window: the VM's swings fall on both. The node
 #            runs as SCHED_OTHER (rt_priority = 0) like the C relay: a
 #            SCHED_FIFO thread at 100 % of a core would meet the kernel's
 #            real-time throttling. The section says backend = vm (the
@@ -24,12 +26,13 @@
 #            loop, in one process taking turns of 0.1 s (--mode both): the
 #            VM's cost without the node around it.
 #
-# All in a private network namespace. The relay has CPU 1 to itself; the
-# generator, which sends 1164-byte RTP packets (8 ch L24, 1 ms: 1172-byte
-# UDP datagrams) as fast as it can, and the sink, which drains the N
-# receiving ports, share CPU 0 (on 3+ CPUs the sink gets CPU 2). "relay
-# CPU %" near 100 means the relay was the bottleneck; below it, the
-# generator was (N = 1 on two cores), and packets per CPU-second is the
+# All in a private network namespace. The relays run on CPU 1; the
+# generators, which send 1164-byte RTP packets (8 ch L24, 1 ms: 1172-byte
+# UDP datagrams; for "vm" as fast as they can, for "node" at the paced
+# rate), and the sink, which drains the receiving ports without
+# sleeping, share CPU 0 (on 3+ CPUs the sink gets CPU 2). For "vm",
+# "relay CPU %" near 100 means the relay was the bottleneck; below it,
+# the generator was (N = 1 on two cores). Packets per CPU-second is the
 # figure to compare. Tables give the medians of ROUNDS rounds; ratios are
 # taken within a round.
 # usage: bench/d4relay.sh [SECONDS] [ROUNDS]
@@ -93,14 +96,21 @@ for n in 1 10 100; do
 	done
 done
 
-# The node's relay and the C relay as processes, one after the other.
-bench_count_add - input relayed udp dport 7000-7099
-bench_count_add - input offered udp dport 6000
+# The node's relay and the C relay as processes, side by side: each fed by
+# its own generator at the same paced rate, its receivers drained by one
+# sink (counted apart), and
+# measured over the same window, so that the machine's swings (on this VM
+# the same relay's CPU for the same load varies by a third from one 5 s
+# round to the next) fall on both alike.
+bench_count_add - input offered_c udp dport 6000
+bench_count_add - input offered_node udp dport 6001
+bench_count_add - input relayed_c udp dport 7000-7099
+bench_count_add - input relayed_node udp dport 7200-7299
 relay_ini() { # N
 	local i line=
-	printf '[node]\nname = relay\nrt_priority = 0\napi = off\n[d4 r]\nfile = %s\nbind = rtp_1_to_n udp 127.0.0.1:6000\nbackend = vm\nmax_sends_per_second = 1000000\n' "$program"
+	printf '[node]\nname = relay\nrt_priority = 0\napi = off\n[d4 r]\nfile = %s\nbind = rtp_1_to_n udp 127.0.0.1:6001\nbackend = vm\nmax_sends_per_second = 1000000\n' "$program"
 	for i in $(seq 0 $(($1 - 1))); do
-		line="$line${line:+, }127.0.0.1:$((7000 + i))"
+		line="$line${line:+, }127.0.0.1:$((7200 + i))"
 		if [ $((i % 10)) = 9 ] || [ "$i" = $(($1 - 1)) ]; then
 			echo "exec = _receivers += [$line]"
 			line=
@@ -108,68 +118,97 @@ relay_ini() { # N
 	done
 }
 
-# proc_round N PEER: one relay process (c or node) on N receivers; a line
-# to procs.tsv: PEER N offered/s datagrams/s relay-CPU-s/s sink-missed
+# rate_of N: the packets a second offered to each relay on N receivers:
+# below what either relay can forward with both on one CPU, and what the
+# sink, on the other, keeps up with (at N = 10 and 100 a generator as
+# fast as it can made 350 000 datagrams a second and more, and the sink
+# fell millions behind)
+rate_of() {
+	case $1 in
+	1) echo "${D4RELAY_RATE_1:-100000}" ;;
+	10) echo "${D4RELAY_RATE_10:-15000}" ;;
+	*) echo "${D4RELAY_RATE_100:-1500}" ;;
+	esac
+}
+
+# proc_round N: the two relay processes on N receivers each; a line per
+# relay to procs.tsv: PEER N offered/s datagrams/s relay-CPU-s/s
+# sink-missed
 proc_round() {
-	local n=$1 peer=$2 sink relay gen o0 o1 p0 p1 c0 c1 t0 t1 tc0 tc1 got i start
-	start=$(bench_count - relayed)
+	local n=$1 rate sink c node gc gn i t0 t1 tc0 tc1 \
+		oc0 oc1 on0 on1 pc0 pc1 pn0 pn1 cc0 cc1 cn0 cn1 sc0 sn0 gotc gotn
+	rate=$(rate_of "$n")
+	sc0=$(bench_count - relayed_c) sn0=$(bench_count - relayed_node)
+	# one sink for both relays' receivers (counted apart)
 	taskset -c $cpu_sink "$D4RELAY" --mode sink --to 127.0.0.1:7000 \
-		--n "$n" --seconds $((secs + 600)) >"$T/psink.out" 2>"$T/psink.log" &
+		--to2 127.0.0.1:7200 --n "$n" --seconds $((secs + 600)) \
+		>"$T/psink.out" 2>"$T/psink.log" &
 	sink=$!
 	_pids="$_pids $sink"
-	if [ "$peer" = c ]; then
-		taskset -c 1 "$D4RELAY" --mode c --listen 127.0.0.1:6000 \
-			--to 127.0.0.1:7000 --n "$n" --seconds $((secs + 600)) \
-			>"$T/prelay.out" 2>"$T/prelay.log" &
-		relay=$!
-		sleep 0.3
-	else
-		relay_ini "$n" >"$T/relay.ini"
-		taskset -c 1 "$D4NODE" --config "$T/relay.ini" >"$T/prelay.log" 2>&1 &
-		relay=$!
-		for i in $(seq 1 100); do
-			grep -q "d4: loop rtp_1_to_n on" "$T/prelay.log" && break
-			sleep 0.1
-		done
-		grep -q "d4: loop rtp_1_to_n on" "$T/prelay.log" ||
-			fail "d4node relay did not start: $(tail -n 5 "$T/prelay.log")"
-	fi
-	_pids="$_pids $relay"
-	taskset -c 0 "$D4RELAY" --mode gen --to 127.0.0.1:6000 \
-		--seconds $((secs + 600)) >"$T/pgen.out" 2>"$T/pgen.log" &
-	gen=$!
-	_pids="$_pids $gen"
+	taskset -c 1 "$D4RELAY" --mode c --listen 127.0.0.1:6000 \
+		--to 127.0.0.1:7000 --n "$n" --seconds $((secs + 600)) \
+		>"$T/prelay.out" 2>"$T/prelay.log" &
+	c=$!
+	relay_ini "$n" >"$T/relay.ini"
+	taskset -c 1 "$D4NODE" --config "$T/relay.ini" >"$T/pnode.log" 2>&1 &
+	node=$!
+	_pids="$_pids $c $node"
+	for i in $(seq 1 100); do
+		grep -q "d4: loop rtp_1_to_n on" "$T/pnode.log" && break
+		sleep 0.1
+	done
+	grep -q "d4: loop rtp_1_to_n on" "$T/pnode.log" ||
+		fail "d4node relay did not start: $(tail -n 5 "$T/pnode.log")"
+	kill -0 $c || fail "C relay did not start: $(cat "$T/prelay.log")"
+	taskset -c 0 "$D4RELAY" --mode gen --to 127.0.0.1:6000 --rate "$rate" \
+		--seconds $((secs + 600)) >"$T/pgen_c.out" 2>"$T/pgen_c.log" &
+	gc=$!
+	taskset -c 0 "$D4RELAY" --mode gen --to 127.0.0.1:6001 --rate "$rate" \
+		--seconds $((secs + 600)) >"$T/pgen_n.out" 2>"$T/pgen_n.log" &
+	gn=$!
+	_pids="$_pids $gc $gn"
 	sleep 1
-	o0=$(bench_count - offered) p0=$(bench_count - relayed) t0=$(date +%s%N)
-	c0=$(bench_cpu_ns $relay) tc0=$(date +%s%N)
+	oc0=$(bench_count - offered_c) on0=$(bench_count - offered_node)
+	pc0=$(bench_count - relayed_c) pn0=$(bench_count - relayed_node)
+	t0=$(date +%s%N)
+	cc0=$(bench_cpu_ns $c) cn0=$(bench_cpu_ns $node) tc0=$(date +%s%N)
 	sleep "$secs"
-	o1=$(bench_count - offered) p1=$(bench_count - relayed) t1=$(date +%s%N)
-	c1=$(bench_cpu_ns $relay) tc1=$(date +%s%N)
+	oc1=$(bench_count - offered_c) on1=$(bench_count - offered_node)
+	pc1=$(bench_count - relayed_c) pn1=$(bench_count - relayed_node)
+	t1=$(date +%s%N)
+	cc1=$(bench_cpu_ns $c) cn1=$(bench_cpu_ns $node) tc1=$(date +%s%N)
 	# (each runs until stopped: on a busy machine reading the counters can
 	# take seconds)
-	kill $gen 2>/dev/null || true
-	wait $gen || true
-	sleep 0.3 # the relay and the sink drain what is still queued
-	kill $relay 2>/dev/null || true
-	wait $relay || true
+	kill $gc $gn 2>/dev/null || true
+	wait $gc $gn || true
+	sleep 0.3 # the relays and the sink drain what is still queued
+	kill $c $node 2>/dev/null || true
+	wait $c $node || true
 	kill $sink 2>/dev/null || true
 	wait $sink || true
-	got=$(sed -n 's/.* pkts=\([0-9]*\).*/\1/p' "$T/psink.out")
-	python3 - "$peer" "$n" $((o1 - o0)) $((p1 - p0)) $((t1 - t0)) $((c1 - c0)) $((tc1 - tc0)) \
-		$(($(bench_count - relayed) - start)) "${got:-0}" >>"$T/procs.tsv" <<'PY'
+	gotc=$(sed -n 's/.* pkts=\([0-9]*\) .*/\1/p' "$T/psink.out")
+	gotn=$(sed -n 's/.* pkts2=\([0-9]*\) .*/\1/p' "$T/psink.out")
+	python3 - "$n" $((t1 - t0)) $((tc1 - tc0)) \
+		c $((oc1 - oc0)) $((pc1 - pc0)) $((cc1 - cc0)) \
+		$(($(bench_count - relayed_c) - sc0 - ${gotc:-0})) \
+		node $((on1 - on0)) $((pn1 - pn0)) $((cn1 - cn0)) \
+		$(($(bench_count - relayed_node) - sn0 - ${gotn:-0})) \
+		>>"$T/procs.tsv" <<'PY'
 import sys
-peer, n = sys.argv[1], int(sys.argv[2])
-offered, dgrams, wall, cpu, cwall, total, got = map(int, sys.argv[3:10])
-print(f"{peer}\t{n}\t{offered / wall * 1e9:.0f}\t{dgrams / wall * 1e9:.0f}\t"
-      f"{cpu / cwall:.3f}\t{total - got}")
+n, wall, cwall = map(int, sys.argv[1:4])
+a = sys.argv[4:]
+for i in (0, 5):
+    peer = a[i]
+    offered, dgrams, cpu, missed = map(int, a[i + 1:i + 5])
+    print(f"{peer}\t{n}\t{offered / wall * 1e9:.0f}\t{dgrams / wall * 1e9:.0f}\t"
+          f"{cpu / cwall:.3f}\t{missed}")
 PY
 }
 
 : >"$T/procs.tsv"
 for n in 1 10 100; do
 	for r in $(seq 1 "$rounds"); do
-		proc_round $n c
-		proc_round $n node
+		proc_round $n
 	done
 done
 python3 - "$T/procs.tsv" >"$T/prows.tsv" 2>"$T/pratios.txt" <<'PY'
@@ -192,8 +231,8 @@ for n in sorted(runs):
           f"{sum(r['missed'] for r in c + d)}")
     print(n, ratio, file=sys.stderr)
 PY
-bench_table "D4 relay through d4node: 1 -> N on loopback, d4node and the C relay as processes, one after the other, ${secs} s each, median of ${rounds} rounds; datagrams counted arriving for the receivers" \
-	"N	offered pkt/s	C pkt/s	d4node pkt/s	relay CPU % C / d4node	C pkt per CPU-s	d4node pkt per CPU-s	d4node/C per CPU-s	sink missed" \
+bench_table "D4 relay through d4node: 1 -> N on loopback, d4node and the C relay as processes side by side on one CPU, each offered the same paced rate, ${secs} s, median of ${rounds} rounds; datagrams counted arriving for the receivers" \
+	"N	offered pkt/s (each)	C pkt/s	d4node pkt/s	relay CPU % C / d4node	C pkt per CPU-s	d4node pkt per CPU-s	d4node/C per CPU-s	sink missed" \
 	"$T/prows.tsv"
 bench_record "$T/prows.tsv"
 while read -r n ratio; do
