@@ -6,18 +6,21 @@ static const char usage[] =
     "\n"
     "D4 loops of NODE: name, binding, running, back end (vm or kernel),\n"
     "worst-case instructions per packet, packets in/sent/dropped, errors,\n"
-    "the last error, and why the loop runs where it does ('-' from a node\n"
-    "that does not say).\n";
+    "datagrams the kernel refused to send (SEND_ERRORS: a full send buffer,\n"
+    "no route; not in ERRORS), the last error, and why the loop runs where\n"
+    "it does ('-' from a node that does not say).\n";
 
 int cmd_programs(struct d4ctl *ctl, int argc, char *argv[])
 {
 	static const char *const headers[] = {
-	    "NAME", "BINDING", "RUNNING", "BACKEND",	"WCET", "IN",
-	    "SENT", "DROPPED", "ERRORS",  "LAST_ERROR", "WHY",	NULL};
+	    "NAME",	  "BINDING", "RUNNING", "BACKEND", "WCET",
+	    "IN",	  "SENT",    "DROPPED", "ERRORS",  "SEND_ERRORS",
+	    "LAST_ERROR", "WHY",     NULL};
 	static const char *const keys[] = {
-	    "name",   "binding",    "running",	   "backend",
-	    "wcet",   "pkts_in",    "pkts_sent",   "pkts_dropped",
-	    "errors", "last_error", "backend_why", NULL};
+	    "name",   "binding",     "running",	   "backend",
+	    "wcet",   "pkts_in",     "pkts_sent",  "pkts_dropped",
+	    "errors", "send_errors", "last_error", "backend_why",
+	    NULL};
 	struct d4ctl_node node;
 	json_t *v = NULL;
 	int first, rc;

@@ -90,6 +90,26 @@ expect "b unloaded, 300 to a" "$(send 6000 300)" "300 0"
 expect "b unloaded, 100 to b's old port" "$(send 6001 100)" "0 0"
 pass "b unloaded: a relays all 300 on its own again; b's port relays nothing"
 
+# d4ctl programs: the kernel's refusals in a column of their own
+ip netns exec $h env XDG_CONFIG_HOME="$T" D4_TOKEN="$(cat "$D4_STATE_DIR/R/token")" \
+	"$D4CTL" programs 10.77.0.1:8080 >"$T/programs.txt" 2>&1 ||
+	fail "d4ctl programs: $(cat "$T/programs.txt")"
+python3 - "$T/programs.txt" <<'PY' || fail "d4ctl programs: $(cat "$T/programs.txt")"
+import sys
+lines = [l.rstrip("\n") for l in open(sys.argv[1]) if l.strip()]
+names = lines[0].split()
+starts = [lines[0].index(" " + n + " ") + 1 if i else 0
+          for i, n in enumerate(names[:-1])] + [lines[0].rindex(" " + names[-1]) + 1]
+def row(l):  # columns by the header's positions (LAST_ERROR may be blank)
+    return {n: l[s:e].strip() for n, s, e in
+            zip(names, starts, starts[1:] + [len(l) + 1])}
+a = [row(l) for l in lines[1:] if l.split()[0] == "a"]
+assert "SEND_ERRORS" in names and len(a) == 1, lines
+assert a[0]["SEND_ERRORS"] == "0", a
+assert a[0]["IN"] == "900" and a[0]["SENT"] == "900", a
+PY
+pass "d4ctl programs: loop a in 900, sent 900, SEND_ERRORS 0"
+
 kill -TERM $node
 d4_wait_pid $node 10 || fail "the node exited with an error"
 grep -q "final: d4 a backend=vm in=900 sent=900 " "$T/R.log" ||
