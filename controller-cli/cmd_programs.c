@@ -5,10 +5,11 @@ static const char usage[] =
     "usage: d4ctl programs [--json] NODE\n"
     "\n"
     "D4 loops of NODE: name, binding, running, back end (vm or kernel),\n"
-    "worst-case instructions per packet, packets in/sent/dropped, errors,\n"
-    "datagrams the kernel refused to send (SEND_ERRORS: a full send buffer,\n"
-    "no route; not in ERRORS), the last error, and why the loop runs where\n"
-    "it does ('-' from a node that does not say).\n";
+    "worst-case instructions per packet, packets in, sends made (SENT) and\n"
+    "runs that sent nothing (DROPPED), errors, sends the kernel refused\n"
+    "(SEND_ERRORS, of SENT: a full send buffer, no route; not in ERRORS;\n"
+    "the node logs them with the reason), the last error, and why the loop\n"
+    "runs where it does ('-' from a node that does not say).\n";
 
 int cmd_programs(struct d4ctl *ctl, int argc, char *argv[])
 {

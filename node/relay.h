@@ -26,6 +26,10 @@ struct relay_out_stats {
 	_Atomic uint64_t datagrams; /* handed to the kernel */
 	_Atomic uint64_t send_errors;
 	_Atomic uint64_t too_big; /* packets over the batch's 1500 bytes */
+	/* the last refused: its errno, and its receiver (address << 16 |
+	 * port, host order; 0: none) */
+	_Atomic int last_errno;
+	_Atomic uint64_t last_refused;
 };
 
 /* How a [d4] section (or the API, with the section defaults) runs the

@@ -6,7 +6,9 @@
 # (one loop: its socket alone), and the node stopped. Asserted at each
 # step: every datagram sent to a bound loop comes out at its receiver
 # (a: 10.77.0.1:7000, b: :7001), none comes out for b once it is gone,
-# and the node stops within 10 s of SIGTERM (a thread blocked in a
+# a receiver the kernel refuses does not cost the others a datagram and
+# its refusals are counted and logged with the reason, and the node
+# stops within 10 s of SIGTERM (a thread blocked in a
 # socket's read without a way back would hang it).
 . "$(dirname "$0")/../lib.sh"
 lab=d4l$$
@@ -110,8 +112,18 @@ assert a[0]["IN"] == "900" and a[0]["SENT"] == "900", a
 PY
 pass "d4ctl programs: loop a in 900, sent 900, SEND_ERRORS 0"
 
+# a receiver the kernel refuses (no route to 10.9.9.9): the other still
+# gets every datagram, the refusals are counted and said, with the reason
+d4_api $h R POST /d4/exec '{"text": "_ra += 10.9.9.9:7000"}' >/dev/null ||
+	fail "_ra += 10.9.9.9: $(cat "$T/api-answer")"
+expect "an unreachable receiver beside 7000, 50 to a" "$(send 6000 50)" "50 0"
+# (the line may come while the 50 are still being sent: its count is any;
+# the final line below holds the 50)
+d4_wait_log "$T/R.log" "d4: loop a: [0-9]+ datagrams refused by the kernel since it started \(Network is unreachable; the last to 10\.9\.9\.9:7000; [0-9]+ in all\)" 10
+pass "an unreachable receiver: 50 of 50 still at 7000; the refusals logged with the reason and the receiver"
+
 kill -TERM $node
 d4_wait_pid $node 10 || fail "the node exited with an error"
-grep -q "final: d4 a backend=vm in=900 sent=900 " "$T/R.log" ||
+grep -q "final: d4 a backend=vm in=950 sent=1000 .* datagrams=950 send_errors=50 " "$T/R.log" ||
 	fail "loop a's final counts: $(grep 'final: d4 a' "$T/R.log")"
-pass "stopped on SIGTERM; loop a's final counts: in=900 sent=900"
+pass "stopped on SIGTERM; loop a's final counts: in=950 sent=1000 datagrams=950 send_errors=50"
