@@ -5,7 +5,7 @@
 # D4 at >= 0.95 of the C relay in packets per CPU-second.
 #
 # Two comparisons, in one run:
-#   node     d4node itself relays: a [d4] section loads the seed program,
+#   node     d4node itself relays: a [d4 NAME] section loads the seed program,
 #            binds it to the UDP port and fills _receivers (docs/d4.md "On
 #            the node"); against bench/d4relay.c --mode c as its own
 #            process, the two side by side on CPU 1, each fed by its own
@@ -14,7 +14,14 @@
 #            drained by one sink. Datagrams are counted where they arrive for
 #            the receivers' sockets (nftables input counters, and the
 #            sink's own counts), CPU is each relay process's (all its
-#            threads) over the same window: the VM's swings fall on both. The node
+#            threads, schedstat) over the same window: the VM's swings
+#            fall on both. A round counts where both forwarded >= 99 % of
+#            what they were offered (else a relay fell behind: not CPU per
+#            packet at the same load); the verdict is the median of the
+#            valid rounds' ratios, none with fewer than half valid. Every
+#            round is a row too (d4relay-round). D4NODE_CONTROL=PATH
+#            measures another d4node (a build before a change) the same
+#            way, round for round, in the same run. The node
 #            runs as SCHED_OTHER (rt_priority = 0) like the C relay: a
 #            SCHED_FIFO thread at 100 % of a core would meet the kernel's
 #            real-time throttling. The section says backend = vm (the
@@ -131,11 +138,11 @@ rate_of() {
 	esac
 }
 
-# proc_round N: the two relay processes on N receivers each; a line per
-# relay to procs.tsv: PEER N offered/s datagrams/s relay-CPU-s/s
-# sink-missed
+# proc_round N LABEL D4NODE: the C relay and the node D4NODE side by side
+# on N receivers each; a line to procs.tsv: LABEL N, then for C and the
+# node each: offered/s, datagrams/s, relay CPU s/s, sink missed
 proc_round() {
-	local n=$1 rate sink c node gc gn i t0 t1 tc0 tc1 \
+	local n=$1 label=$2 nodebin=$3 rate sink c node gc gn i t0 t1 tc0 tc1 \
 		oc0 oc1 on0 on1 pc0 pc1 pn0 pn1 cc0 cc1 cn0 cn1 sc0 sn0 gotc gotn
 	rate=$(rate_of "$n")
 	sc0=$(bench_count - relayed_c) sn0=$(bench_count - relayed_node)
@@ -150,7 +157,7 @@ proc_round() {
 		>"$T/prelay.out" 2>"$T/prelay.log" &
 	c=$!
 	relay_ini "$n" >"$T/relay.ini"
-	taskset -c 1 "$D4NODE" --config "$T/relay.ini" >"$T/pnode.log" 2>&1 &
+	taskset -c 1 "$nodebin" --config "$T/relay.ini" >"$T/pnode.log" 2>&1 &
 	node=$!
 	_pids="$_pids $c $node"
 	for i in $(seq 1 100); do
@@ -171,12 +178,12 @@ proc_round() {
 	oc0=$(bench_count - offered_c) on0=$(bench_count - offered_node)
 	pc0=$(bench_count - relayed_c) pn0=$(bench_count - relayed_node)
 	t0=$(date +%s%N)
-	cc0=$(bench_cpu_ns $c) cn0=$(bench_cpu_ns $node) tc0=$(date +%s%N)
+	cc0=$(bench_sched_ns $c) cn0=$(bench_sched_ns $node) tc0=$(date +%s%N)
 	sleep "$secs"
 	oc1=$(bench_count - offered_c) on1=$(bench_count - offered_node)
 	pc1=$(bench_count - relayed_c) pn1=$(bench_count - relayed_node)
 	t1=$(date +%s%N)
-	cc1=$(bench_cpu_ns $c) cn1=$(bench_cpu_ns $node) tc1=$(date +%s%N)
+	cc1=$(bench_sched_ns $c) cn1=$(bench_sched_ns $node) tc1=$(date +%s%N)
 	# (each runs until stopped: on a busy machine reading the counters can
 	# take seconds)
 	kill $gc $gn 2>/dev/null || true
@@ -188,55 +195,97 @@ proc_round() {
 	wait $sink || true
 	gotc=$(sed -n 's/.* pkts=\([0-9]*\) .*/\1/p' "$T/psink.out")
 	gotn=$(sed -n 's/.* pkts2=\([0-9]*\) .*/\1/p' "$T/psink.out")
-	python3 - "$n" $((t1 - t0)) $((tc1 - tc0)) \
-		c $((oc1 - oc0)) $((pc1 - pc0)) $((cc1 - cc0)) \
+	python3 - "$label" "$n" $((t1 - t0)) $((tc1 - tc0)) \
+		$((oc1 - oc0)) $((pc1 - pc0)) $((cc1 - cc0)) \
 		$(($(bench_count - relayed_c) - sc0 - ${gotc:-0})) \
-		node $((on1 - on0)) $((pn1 - pn0)) $((cn1 - cn0)) \
+		$((on1 - on0)) $((pn1 - pn0)) $((cn1 - cn0)) \
 		$(($(bench_count - relayed_node) - sn0 - ${gotn:-0})) \
 		>>"$T/procs.tsv" <<'PY'
 import sys
-n, wall, cwall = map(int, sys.argv[1:4])
-a = sys.argv[4:]
-for i in (0, 5):
-    peer = a[i]
-    offered, dgrams, cpu, missed = map(int, a[i + 1:i + 5])
-    print(f"{peer}\t{n}\t{offered / wall * 1e9:.0f}\t{dgrams / wall * 1e9:.0f}\t"
-          f"{cpu / cwall:.3f}\t{missed}")
+label, n = sys.argv[1], int(sys.argv[2])
+wall, cwall = map(int, sys.argv[3:5])
+out = [label, str(n)]
+for i in (5, 9):
+    offered, dgrams, cpu, missed = map(int, sys.argv[i:i + 4])
+    out += [f"{offered / wall * 1e9:.0f}", f"{dgrams / wall * 1e9:.0f}",
+            f"{cpu / cwall:.4f}", str(missed)]
+print("\t".join(out))
 PY
 }
 
 : >"$T/procs.tsv"
+# D4NODE_CONTROL=PATH: another d4node (say, a build before a change),
+# measured the same way in the same run, round for round after d4node
 for n in 1 10 100; do
 	for r in $(seq 1 "$rounds"); do
-		proc_round $n
+		proc_round $n node "$D4NODE"
+		[ -z "${D4NODE_CONTROL:-}" ] ||
+			proc_round $n control "$D4NODE_CONTROL"
 	done
 done
-python3 - "$T/procs.tsv" >"$T/prows.tsv" 2>"$T/pratios.txt" <<'PY'
+# A round is valid where both relays forwarded at least 99 % of what was
+# offered them: the rate is below what either can forward (CPU per packet
+# at the same load), which a round where one fell behind does not show.
+# The verdict is the median of the valid rounds' ratios, each taken
+# within its round; fewer than half the rounds valid: no verdict.
+python3 - "$T/procs.tsv" "$T/prows.tsv" "$T/pround.tsv" >"$T/pratios.txt" <<'PY'
 import statistics as st, sys
 runs = {}
+rounds_out = open(sys.argv[3], "w")
 for line in open(sys.argv[1]):
-    peer, n, offered, dgrams, cpu, missed = line.split("\t")
-    n = int(n)
-    pps = float(dgrams) / n  # packets relayed a second
-    runs.setdefault(n, {}).setdefault(peer, []).append(
-        dict(offered=float(offered), pps=pps, cpu=float(cpu),
-             ppcs=pps / float(cpu) if float(cpu) else 0, missed=int(missed)))
-for n in sorted(runs):
-    c, d = runs[n]["c"], runs[n]["node"]
-    med = lambda rs, k: st.median(r[k] for r in rs)
-    ratio = st.median(b["ppcs"] / a["ppcs"] for a, b in zip(c, d))
-    print(f"{n}\t{med(c, 'offered'):.0f}\t{med(c, 'pps'):.0f}\t{med(d, 'pps'):.0f}\t"
-          f"{100 * med(c, 'cpu'):.0f} / {100 * med(d, 'cpu'):.0f}\t"
-          f"{med(c, 'ppcs'):.0f}\t{med(d, 'ppcs'):.0f}\t{ratio:.3f}\t"
-          f"{sum(r['missed'] for r in c + d)}")
-    print(n, ratio, file=sys.stderr)
+    f = line.rstrip("\n").split("\t")
+    label, n = f[0], int(f[1])
+    r = {}
+    for peer, i in (("c", 2), ("node", 6)):
+        offered, dgrams, cpu, missed = float(f[i]), float(f[i + 1]), float(f[i + 2]), int(f[i + 3])
+        pps = dgrams / n  # packets relayed a second
+        r[peer] = dict(offered=offered, pps=pps, cpu=cpu, missed=missed,
+                       fwd=pps / offered if offered else 0,
+                       ppcs=pps / cpu if cpu else 0)
+    r["ratio"] = r["node"]["ppcs"] / r["c"]["ppcs"] if r["c"]["ppcs"] else 0
+    r["valid"] = r["c"]["fwd"] >= 0.99 and r["node"]["fwd"] >= 0.99
+    rs = runs.setdefault((label, n), [])
+    rs.append(r)
+    c, d = r["c"], r["node"]
+    print(f"{label}\t{n}\t{len(rs)}\t{c['offered']:.0f}\t{d['offered']:.0f}\t"
+          f"{100 * c['fwd']:.1f} / {100 * d['fwd']:.1f}\t"
+          f"{100 * c['cpu']:.1f} / {100 * d['cpu']:.1f}\t{c['ppcs']:.0f}\t"
+          f"{d['ppcs']:.0f}\t{r['ratio']:.3f}\t{c['missed'] + d['missed']}\t"
+          f"{'yes' if r['valid'] else 'no'}", file=rounds_out)
+rows = open(sys.argv[2], "w")
+for (label, n) in sorted(runs, key=lambda k: (k[0] != "node", k[1])):
+    rs = runs[(label, n)]
+    ok = [r for r in rs if r["valid"]]
+    med = lambda k, p: st.median(r[p][k] for r in rs)
+    ratio = st.median(r["ratio"] for r in ok) if 2 * len(ok) >= len(rs) and ok else None
+    lo = min(r["ratio"] for r in ok) if ok else 0
+    hi = max(r["ratio"] for r in ok) if ok else 0
+    print(f"{label}\t{n}\t{med('offered', 'c'):.0f}\t{med('offered', 'node'):.0f}\t"
+          f"{100 * med('fwd', 'c'):.1f} / {100 * med('fwd', 'node'):.1f}\t"
+          f"{100 * med('cpu', 'c'):.1f} / {100 * med('cpu', 'node'):.1f}\t"
+          f"{med('ppcs', 'c'):.0f}\t{med('ppcs', 'node'):.0f}\t"
+          f"{ratio if ratio is not None else 0:.3f}\t{lo:.3f}–{hi:.3f}\t"
+          f"{len(ok)} of {len(rs)}\t{sum(r['c']['missed'] + r['node']['missed'] for r in rs)}",
+          file=rows)
+    print(label, n, "-" if ratio is None else f"{ratio:.3f}", len(ok), len(rs))
 PY
-bench_table "D4 relay through d4node: 1 -> N on loopback, d4node and the C relay as processes side by side on one CPU, each offered the same paced rate, ${secs} s, median of ${rounds} rounds; datagrams counted arriving for the receivers" \
-	"N	offered pkt/s (each)	C pkt/s	d4node pkt/s	relay CPU % C / d4node	C pkt per CPU-s	d4node pkt per CPU-s	d4node/C per CPU-s	sink missed" \
+bench_table "D4 relay through d4node: 1 -> N on loopback, d4node and the C relay as processes side by side on one CPU, each offered the same paced rate, ${secs} s a round, ${rounds} rounds; datagrams counted arriving for the receivers, CPU from schedstat; node = d4node${D4NODE_CONTROL:+, control = $D4NODE_CONTROL}" \
+	"node	N	offered pkt/s C	offered pkt/s d4node	forwarded % C / d4node	relay CPU % C / d4node	C pkt per CPU-s	d4node pkt per CPU-s	d4node/C per CPU-s (median of valid rounds)	valid rounds' range	valid rounds (both >= 99 % forwarded)	sink missed" \
 	"$T/prows.tsv"
 bench_record "$T/prows.tsv"
-while read -r n ratio; do
-	bench_ratio "N = $n: packets per CPU-second d4node / C relay" "$ratio" 1 0.95 higher
+BENCH_NAME=d4relay-round bench_record "$T/pround.tsv"
+while read -r label n ratio ok all; do
+	what="N = $n: packets per CPU-second d4node / C relay"
+	[ "$label" = node ] || what="$what (control: $D4NODE_CONTROL)"
+	if [ "$ratio" = - ]; then
+		printf 'ratio\t%s\t-\t>= 0.95\tno verdict (%s of %s rounds valid)\n' \
+			"$what" "$ok" "$all" >"$T/ratio.tsv"
+		echo
+		echo "$what: no verdict ($ok of $all rounds valid: a relay fell behind the paced rate)"
+		bench_record "$T/ratio.tsv"
+	else
+		bench_ratio "$what" "$ratio" 1 0.95 higher
+	fi
 done <"$T/pratios.txt"
 
 # One row per N: medians over the rounds; ratios within each round.
@@ -272,7 +321,7 @@ while read -r n pps_ratio cpu_ratio; do
 	BENCH_NAME=d4relay-vm bench_ratio "N = $n: CPU per packet C / VM in a host loop" "$cpu_ratio" 1 0.95 higher
 done <"$T/ratios.txt"
 echo
-echo "per round, d4node vs C (relay, N, offered/s, datagrams/s, relay CPU s/s, sink missed):"
-sed 's/^/  /' "$T/procs.tsv"
+echo "per round, d4node vs C (node, N, round, offered/s C, offered/s d4node, forwarded % C / d4node, relay CPU % C / d4node, C and d4node pkt per CPU-s, ratio, sink missed, valid):"
+sed 's/^/  /' "$T/pround.tsv"
 echo "per round, VM in a host loop vs C (relay, N, pkt/s, CPU s/Mpkt, user s, packets, CPU s, s, offered pkt/s, datagrams out):"
 sed 's/^/  /' "$T/runs.tsv"

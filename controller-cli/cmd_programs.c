@@ -7,9 +7,10 @@ static const char usage[] =
     "D4 loops of NODE: name, binding, running, back end (vm or kernel),\n"
     "worst-case instructions per packet, packets in, sends made (SENT) and\n"
     "runs that sent nothing (DROPPED), errors, sends the kernel refused\n"
-    "(SEND_ERRORS, of SENT: a full send buffer, no route; not in ERRORS;\n"
-    "the node logs them with the reason), the last error, and why the loop\n"
-    "runs where it does ('-' from a node that does not say).\n";
+    "(SEND_ERRORS, of SENT: a full send buffer, no route; the node logs\n"
+    "them with the reason; not in ERRORS, but for a loop in the kernel the\n"
+    "copies it refused are in both), the last error, and why the loop runs\n"
+    "where it does ('-' from a node that does not say).\n";
 
 int cmd_programs(struct d4ctl *ctl, int argc, char *argv[])
 {

@@ -859,15 +859,18 @@ static int h_d4_programs(void *ctx, const struct api_req *r, json_t **out,
 		    "backend_setting",
 		    d4_backend_name(relay_backend(n->relay, handles[i])));
 		/* what reached the kernel (the VM's sends and the kernel back
-		 * end's copies), what it refused, and what was over the
-		 * 1500 bytes a datagram may have (all three also in errors) */
+		 * end's copies), what it refused (the VM's sends, not in
+		 * errors; the kernel back end's copies, which the kernel
+		 * counts in errors too), and what was over the 1500 bytes a
+		 * datagram may have (in errors) */
 		json_object_set_new(
 		    o, "datagrams",
 		    json_integer(
 			(json_int_t)((os ? GET(os->datagrams) : 0) + ks.sent)));
 		json_object_set_new(
 		    o, "send_errors",
-		    json_integer((json_int_t)(os ? GET(os->send_errors) : 0)));
+		    json_integer((json_int_t)((os ? GET(os->send_errors) : 0) +
+					      ks.send_fail)));
 		json_object_set_new(
 		    o, "too_big",
 		    json_integer((json_int_t)(os ? GET(os->too_big) : 0)));

@@ -788,7 +788,8 @@ static void relay_quiesce(struct relay *r)
 }
 
 /* The socket the relay thread waits on alone: the only loop's, or NULL
- * (epoll) when two or none are bound. Control thread. */
+ * (epoll) when two or none are bound; the thread, if it waits in epoll,
+ * is woken to take it up. Control thread. */
 static void set_only(struct relay *r)
 {
 	struct relay_rx *one = NULL;
@@ -800,6 +801,8 @@ static void set_only(struct relay *r)
 			n++;
 		}
 	atomic_store(&r->only, n == 1 ? one : NULL);
+	if (r->running)
+		wake(r);
 }
 
 /* ---- binding loops to UDP ---- */
@@ -1033,6 +1036,10 @@ void relay_unbind(struct relay *r, int handle)
 	kern_detach(r, handle);
 	epoll_ctl(r->epfd, EPOLL_CTL_DEL, l->rx->fd, NULL);
 	atomic_store(&r->only, NULL);
+	/* A thread blocked in this socket's recvmmsg() returns at once
+	 * (0: no more to read), not at its timeout. (ENOTCONN for an
+	 * unconnected UDP socket, which still wakes its readers.) */
+	shutdown(l->rx->fd, SHUT_RD);
 	relay_quiesce(r);
 	close(l->rx->fd);
 	free(l->rx);

@@ -74,9 +74,26 @@ PY
 expect() { # WHAT GOT WANT
 	[ "$2" = "$3" ] || fail "$1: arrived at 7000 and 7001: $2, expected $3"
 }
+# wakeups: how often the idle relay thread woke in 2 s (voluntary context
+# switches). Waiting on a single loop's socket it wakes at the socket's
+# 20 ms timeout (about 100 in 2 s; at least 20 asserted, for a busy
+# machine); in epoll with two loops nothing wakes it.
+wakeups() {
+	local t a b
+	for t in /proc/$node/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = d4-relay ] && break
+	done
+	[ "$(cat "$t/comm" 2>/dev/null)" = d4-relay ] || fail "no d4-relay thread in $node"
+	a=$(sed -n 's/^voluntary_ctxt_switches:\s*//p' "$t/status")
+	sleep 2
+	b=$(sed -n 's/^voluntary_ctxt_switches:\s*//p' "$t/status")
+	echo $((b - a))
+}
 
+w=$(wakeups)
+[ "$w" -ge 20 ] || fail "one loop: the idle relay thread woke $w times in 2 s: not waiting on the loop's socket"
 expect "loop a alone (its socket's own wait), 300 to a" "$(send 6000 300)" "300 0"
-pass "one loop: 300 of 300 datagrams relayed"
+pass "one loop: the idle thread waits on its socket (woke $w times in 2 s); 300 of 300 datagrams relayed"
 
 d4_api $h R POST /d4/exec "{\"text\": \"$(relay_text b _rb | sed 's/^loop b {/loop b on udp 10.77.0.1:6001 {/' |
 	sed ':a;N;$!ba;s/\n/\\n/g')\"}" >/dev/null || fail "loading loop b: $(cat "$T/api-answer")"
@@ -85,9 +102,13 @@ d4_api $h R POST /d4/exec '{"text": "_rb += 10.77.0.1:7001"}' >/dev/null ||
 d4_api $h R POST /d4/programs/b/start >/dev/null || fail "starting b: $(cat "$T/api-answer")"
 expect "two loops (epoll), 300 to b" "$(send 6001 300)" "0 300"
 expect "two loops (epoll), 300 to a" "$(send 6000 300)" "300 0"
-pass "two loops: 300 of 300 relayed by each"
+w=$(wakeups)
+[ "$w" -le 3 ] || fail "two loops: the idle relay thread woke $w times in 2 s: not in epoll"
+pass "two loops: 300 of 300 relayed by each; the idle thread in epoll (woke $w times in 2 s)"
 
 d4_api $h R DELETE /d4/programs/b >/dev/null || fail "unloading b: $(cat "$T/api-answer")"
+w=$(wakeups)
+[ "$w" -ge 20 ] || fail "b unloaded: the idle relay thread woke $w times in 2 s: not back on a's socket"
 expect "b unloaded, 300 to a" "$(send 6000 300)" "300 0"
 expect "b unloaded, 100 to b's old port" "$(send 6001 100)" "0 0"
 pass "b unloaded: a relays all 300 on its own again; b's port relays nothing"
