@@ -94,6 +94,37 @@ bench_count() {
 	echo "$n"
 }
 
+# bench_sched_ns PID...: time on a CPU of the live threads of PIDs so far,
+# in ns, exactly (schedstat), not in clock ticks: for windows of a few
+# seconds of a process at a fifth of a core, where ticks of 10 ms would
+# be a ±2 % error.
+bench_sched_ns() {
+	local p t sum=0
+	for p in "$@"; do
+		for t in /proc/$p/task/*/schedstat; do
+			read -r t _ <"$t" 2>/dev/null || t=0
+			sum=$((sum + t))
+		done
+	done
+	echo $sum
+}
+
+# bench_counts NETNS|- NAME...: the datagrams counted as each NAME so far,
+# on one line, all from one listing (one moment, where bench_count after
+# bench_count reads each at its own)
+bench_counts() {
+	local ns=$1 run=() list n out=
+	shift
+	[ "$ns" = - ] || run=(ip netns exec "$ns")
+	list=$("${run[@]}" nft list table ip d4bench)
+	for name in "$@"; do
+		n=$(sed -n "s/.* counter packets \([0-9]*\) bytes [0-9]* comment \"$name\".*/\1/p" <<<"$list")
+		[ -n "$n" ] || fail "bench_counts: no counter $name"
+		out="$out${out:+ }$n"
+	done
+	echo "$out"
+}
+
 # bench_cpu_ns PID...: CPU time (user + system) of PIDs so far, all
 # their threads, those that ended too, in ns (the kernel's total of its
 # exact run time, in clock ticks).
