@@ -7,10 +7,11 @@ static const char usage[] =
     "D4 loops of NODE: name, binding, running, back end (vm or kernel),\n"
     "worst-case instructions per packet, packets in, sends made (SENT) and\n"
     "runs that sent nothing (DROPPED), errors, sends the kernel refused\n"
-    "(SEND_ERRORS, of SENT: a full send buffer, no route; the node logs\n"
-    "them with the reason; not in ERRORS, but for a loop in the kernel the\n"
-    "copies it refused are in both), the last error, and why the loop runs\n"
-    "where it does ('-' from a node that does not say).\n";
+    "(SEND_ERRORS: a full send buffer, no route; on the VM they are among\n"
+    "SENT, not in ERRORS, and logged with the reason; in the kernel, the\n"
+    "copies it could not make, not in SENT but in ERRORS too), the last\n"
+    "error, and why the loop runs where it does ('-' from a node that does\n"
+    "not say).\n";
 
 int cmd_programs(struct d4ctl *ctl, int argc, char *argv[])
 {

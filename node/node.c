@@ -201,7 +201,9 @@ static void print_final(struct node *n)
 			  * the kernel's copies */
 			 (unsigned long long)((os ? GET(os->datagrams) : 0) +
 					      ks.sent),
-			 (unsigned long long)(os ? GET(os->send_errors) : 0),
+			 /* both back ends' refusals, as GET /d4/programs */
+			 (unsigned long long)((os ? GET(os->send_errors) : 0) +
+					      ks.send_fail),
 			 (unsigned long long)(os ? GET(os->too_big) : 0),
 			 (unsigned long long)pi.max_insns,
 			 (unsigned long long)pi.wcet_insns,

@@ -660,9 +660,13 @@ static int rx_drain(struct relay *r, struct relay_rx *rx, int flags)
 	rx->used = n > 0 ? n : 0;
 	if (n > 0) {
 		batch_ns = host_now(NULL);
+		/* (an entry without a sender is no datagram: the 0-byte
+		 * read that ends a wait on a socket relay_unbind shut down) */
 		for (k = 0; k < n; k++)
-			d4_run_lane(r->rt, RELAY_LANE, rx->handle, rx->bufs[k],
-				    rx->msgs[k].msg_len, &rx->from[k]);
+			if (rx->msgs[k].msg_hdr.msg_namelen)
+				d4_run_lane(r->rt, RELAY_LANE, rx->handle,
+					    rx->bufs[k], rx->msgs[k].msg_len,
+					    &rx->from[k]);
 		batch_ns = 0;
 	}
 	flush_handle(r, rx->handle);
@@ -1036,9 +1040,10 @@ void relay_unbind(struct relay *r, int handle)
 	kern_detach(r, handle);
 	epoll_ctl(r->epfd, EPOLL_CTL_DEL, l->rx->fd, NULL);
 	atomic_store(&r->only, NULL);
-	/* A thread blocked in this socket's recvmmsg() returns at once
-	 * (0: no more to read), not at its timeout. (ENOTCONN for an
-	 * unconnected UDP socket, which still wakes its readers.) */
+	/* A thread blocked in this socket's recvmmsg() returns at once, not
+	 * at its timeout, with an empty entry that has no sender (rx_drain
+	 * runs no loop on it). (ENOTCONN for an unconnected UDP socket,
+	 * which still wakes its readers.) */
 	shutdown(l->rx->fd, SHUT_RD);
 	relay_quiesce(r);
 	close(l->rx->fd);
