@@ -80,6 +80,9 @@ pass() {
 # multicast-capable loopback (lab/RECIPES.md "One host alone").
 d4_private_netns() {
 	if [ -z "${D4_IN_NETNS:-}" ]; then
+		# (the run inside makes its own; exec leaves no trap to
+		# remove this one)
+		rmdir "$T" 2>/dev/null || true
 		exec unshare -n env D4_IN_NETNS=1 bash "$0" "$@"
 	fi
 	ip link set lo up
