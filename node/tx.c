@@ -855,8 +855,8 @@ static void refused_log(struct tx *tx, struct tx_flow *f, uint64_t mono_ns)
 	if (grew)
 		log_warn("flow %s: the kernel refused %llu packet(s) (%llu in "
 			 "all): a send buffer full after a stall, or a "
-			 "receiver it cannot reach; per loop: d4ctl programs "
-			 "--json, send_errors",
+			 "receiver it cannot reach; per loop: d4ctl programs, "
+			 "SEND_ERRORS",
 			 f->set.name, (unsigned long long)grew,
 			 (unsigned long long)now);
 }
