@@ -148,6 +148,10 @@ struct relay_loop {
 	struct log_ratelimit rl;
 	uint64_t refused_seen; /* the kernel's refusals when last logged */
 	uint64_t refused_at;   /* ticks of relay_tick then */
+	/* the same for the copies the kernel back end's
+	 * bpf_clone_redirect() refused (its send_fail) */
+	uint64_t kref_seen;
+	uint64_t kref_at;
 };
 
 struct relay {
@@ -209,12 +213,18 @@ static void out_flush(struct relay_out *o)
 		    sendmmsg(o->fd, o->msgs + done, o->n - done, MSG_DONTWAIT);
 
 		if (k <= 0) {
-			/* Count the one that failed and go on with the
-			 * rest: one bad receiver must not silence the others.
-			 */
-			note_refused(&o->stats, &o->msgs[done].msg_hdr,
-				     k < 0 ? errno : EIO);
-			done++;
+			/* As pass_send: a full send buffer takes none of
+			 * the rest, counted without a system call each;
+			 * another error is one receiver's, and the others
+			 * go on. */
+			int err = k < 0 ? errno : EIO;
+			bool full = err == EAGAIN || err == EWOULDBLOCK ||
+				    err == ENOBUFS;
+
+			do
+				note_refused(&o->stats, &o->msgs[done].msg_hdr,
+					     err);
+			while (++done < o->n && full);
 			continue;
 		}
 		ADD(o->stats.datagrams, (unsigned int)k);
@@ -1165,6 +1175,35 @@ static void report_refused(struct relay *r, const struct d4_program_info *pi)
 	l->refused_at = r->ticks;
 }
 
+/* The same for a loop in the kernel: the copies bpf_clone_redirect()
+ * refused (no reason or receiver: the program counts only), at most every
+ * 10 s. Its counters go when the loop leaves the kernel (d4_kern_stats),
+ * so a count below the last one seen starts over. Control thread. */
+static void report_kern_refused(struct relay *r,
+				const struct d4_program_info *pi)
+{
+	struct relay_loop *l = &r->loops[pi->handle];
+	struct d4_kern_stats ks = {0};
+
+	if (!r->kern || d4_kern_stats(r->kern, pi->handle, &ks) < 0) {
+		l->kref_seen = l->kref_at = 0; /* not in the kernel now */
+		return;
+	}
+	if (ks.send_fail < l->kref_seen)
+		l->kref_seen = 0;
+	if (ks.send_fail == l->kref_seen ||
+	    (l->kref_at && r->ticks - l->kref_at < 10 * RELAY_TICKS_PER_S))
+		return;
+	log_warn("d4: loop %s: %llu copies refused by the kernel back end "
+		 "(bpf_clone_redirect) since %s (%llu in all; d4ctl programs: "
+		 "SEND_ERRORS)",
+		 pi->name, (unsigned long long)(ks.send_fail - l->kref_seen),
+		 l->kref_at ? "the last such line" : "it entered the kernel",
+		 (unsigned long long)ks.send_fail);
+	l->kref_seen = ks.send_fail;
+	l->kref_at = r->ticks;
+}
+
 void relay_tick(struct relay *r)
 {
 	int handles[D4_MAX_PROGRAMS], n, i;
@@ -1190,6 +1229,7 @@ void relay_tick(struct relay *r)
 		if (relay_program_info(r, handles[i], &pi) == 0) {
 			report_drops(r, &pi);
 			report_refused(r, &pi);
+			report_kern_refused(r, &pi);
 		}
 	}
 }

@@ -15,7 +15,9 @@
 # - the API moves a running loop to the VM and back into the kernel;
 # - the send budgets: a loop over max_sends_per_packet keeps the node from
 #   starting, naming the sendto; in the kernel, max_sends_per_second holds
-#   a burst of 1000 copies to its bucket and counts the rest.
+#   a burst of 1000 copies to its bucket and counts the rest;
+# - copies the kernel refuses (a veth whose queue takes nothing): counted
+#   as send_fail and send_errors, and logged.
 . "$(dirname "$0")/../lib.sh"
 d4_need_kernel_backend
 d4_private_netns "$@"
@@ -244,3 +246,35 @@ most=$(python3 -c "import math; print(100 + math.ceil(20 * ($t1 - $t0)) + 20)")
 grep -q "d4: loop rtp_1_to_n: [0-9]* datagrams not sent, over its budget of 20 a second" "$T/budget.log" ||
 	fail "budget: no line logged: $(cat "$T/budget.log")"
 pass "max_sends_per_second = 20 in the kernel: $ks of 1000 copies sent (at most $most), $bd counted as budget drops and logged"
+
+# Copies the kernel refuses: the receiver is behind a veth whose queue
+# takes nothing (pfifo, limit 0; its neighbour entry fixed), so each
+# bpf_clone_redirect() to it fails. Counted as send_fail (and
+# send_errors), and logged, once.
+ip link add d4v0 type veth peer name d4v1
+ip addr add 10.98.0.1/24 dev d4v0
+ip link set d4v0 up
+ip link set d4v1 up
+ip neigh add 10.98.0.2 lladdr 02:00:00:00:00:02 dev d4v0 nud permanent
+tc qdisc add dev d4v0 root pfifo limit 0
+name=refusing
+node_ini $name "$T/seed.d4" kernel "exec = _receivers = [10.98.0.2:7000]"
+start $name
+python3 - <<'PY'
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(50):
+    s.sendto(b"refused %d" % i, ("127.0.0.1", 6000))
+    time.sleep(0.01)
+PY
+d4_wait_log "$T/$name.log" "d4: loop rtp_1_to_n: [0-9]+ copies refused by the kernel back end \(bpf_clone_redirect\) since it entered the kernel \([0-9]+ in all; d4ctl programs: SEND_ERRORS\)" 10 ||
+	fail "refusing: no line logged: $(cat "$T/$name.log")"
+stop || fail "refusing: $(cat "$T/$name.log")"
+sf=$(final $name send_fail)
+[ "$(final $name backend)" = kernel ] && [ "$(final $name kernel_in)" = 50 ] &&
+	[ "$sf" -ge 1 ] && [ $((sf + $(final $name no_neigh))) = 50 ] &&
+	[ "$(final $name send_errors)" = "$sf" ] ||
+	fail "refusing: $(grep final "$T/$name.log")"
+[ "$(grep -c "copies refused by the kernel back end" "$T/$name.log")" = 1 ] ||
+	fail "refusing: not one line: $(grep refused "$T/$name.log")"
+pass "a receiver whose network takes nothing: $sf copies refused in the kernel, counted as send_fail and send_errors, and logged once"
