@@ -44,6 +44,7 @@ struct flow {
 	uint8_t mac[6];
 	uint64_t next_x;
 	uint64_t next_ns;
+	uint64_t pass_due_ns; /* the earliest due of this pass's packets; 0 */
 	uint32_t lag;	 /* frames after their PTP time that positions exist */
 	int32_t *frames; /* fpp x nch, sized at open */
 	uint8_t pkt[1500];
@@ -467,10 +468,24 @@ uint64_t flow_send_due(struct flow *f, uint64_t now_ns)
 			atomic_store_explicit(&f->stats.send_late_max_ns,
 					      now_ns - f->next_ns,
 					      memory_order_relaxed);
+		if (!f->pass_due_ns)
+			f->pass_due_ns = f->next_ns;
 		send_one(f);
 		f->next_x += f->cfg.fpp;
 		f->next_ns =
 		    mclock_samples_to_ns(f->next_x + f->lag, f->cfg.rate);
 	}
 	return f->next_ns;
+}
+
+void flow_pass_end(struct flow *f, uint64_t sent_ns)
+{
+	if (f->pass_due_ns && sent_ns > f->pass_due_ns &&
+	    sent_ns - f->pass_due_ns >
+		atomic_load_explicit(&f->stats.send_late_max_ns,
+				     memory_order_relaxed))
+		atomic_store_explicit(&f->stats.send_late_max_ns,
+				      sent_ns - f->pass_due_ns,
+				      memory_order_relaxed);
+	f->pass_due_ns = 0;
 }

@@ -46,7 +46,9 @@ struct flow_stats {
 	_Atomic uint64_t send_errors;
 	_Atomic uint64_t skipped; /* packets not sent after a long stall */
 	/* the latest a packet left after its due time: a sender that ran
-	 * late (a stalled machine) makes late packets at every receiver */
+	 * late (a stalled machine) makes late packets at every receiver.
+	 * Where the media pass sends its flows' packets at its end
+	 * (flow_pass_end), as late as that send. */
 	_Atomic uint64_t send_late_max_ns;
 	_Atomic uint64_t dropped; /* its D4 program sent it nowhere */
 	_Atomic int last_errno;
@@ -120,5 +122,9 @@ void flow_resync(struct flow *f, uint64_t now_ns);
 /* Send every packet due by @now_ns; returns the PTP time the next is due.
  * RT: no alloc; sendto() on a non-blocking socket. */
 uint64_t flow_send_due(struct flow *f, uint64_t now_ns);
+/* The media pass's queued sends went out at @sent_ns (the same clock):
+ * the packets flow_send_due built in this pass were as late as that, if
+ * later than it saw. Then a new pass. RT. */
+void flow_pass_end(struct flow *f, uint64_t sent_ns);
 
 #endif

@@ -206,8 +206,19 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 		if (t < next)
 			next = t;
 	}
-	if (m->pass_end)
+	if (m->pass_end) {
+		uint64_t sent;
+
 		m->pass_end(m->pass_end_ctx);
+		/* The packets left now, not when the pass began: their
+		 * lateness is this (unless the clock stepped meanwhile). */
+		sent = mclock_now_ns(m->mc);
+		if (mclock_generation(m->mc) != gen)
+			sent = 0;
+		for (i = 0; i < m->nflows; i++)
+			if (m->flows[i])
+				flow_pass_end(m->flows[i], sent);
+	}
 	for (i = 0; i < m->nsubs; i++) {
 		if (!m->subs[i])
 			continue;

@@ -527,6 +527,34 @@ static void test_flow_skips_ahead_after_long_stall(void **state)
 	assert_int_equal(atomic_load(&flow_stats(t->f)->skipped), 149);
 }
 
+/* The media pass sends its flows' packets at its end: a packet due at
+ * 1 ms, built at 1.2 ms and sent at 1.7 ms was 0.7 ms late, not 0.2. */
+static void test_flow_late_is_when_the_pass_sent(void **state)
+{
+	struct ctx *t = *state;
+	const struct flow_stats *st;
+
+	open_flow(t);
+	st = flow_stats(t->f);
+	flow_start(t->f, T_BASE);
+	flow_send_due(t->f, T_BASE + 1 * MS + 200 * 1000);
+	assert_int_equal(atomic_load(&st->send_late_max_ns), 200 * 1000);
+	flow_pass_end(t->f, T_BASE + 1 * MS + 700 * 1000);
+	assert_int_equal(atomic_load(&st->send_late_max_ns), 700 * 1000);
+	/* a pass that built nothing changes nothing */
+	flow_pass_end(t->f, T_BASE + 50 * MS);
+	assert_int_equal(atomic_load(&st->send_late_max_ns), 700 * 1000);
+	/* two packets in one pass: the earlier's due counts */
+	flow_send_due(t->f, T_BASE + 3 * MS + 100 * 1000);
+	flow_pass_end(t->f, T_BASE + 3 * MS + 900 * 1000);
+	assert_int_equal(atomic_load(&st->send_late_max_ns), 1900 * 1000);
+	/* a pass across a clock step (sent 0): not counted */
+	flow_send_due(t->f, T_BASE + 4 * MS);
+	flow_pass_end(t->f, 0);
+	assert_int_equal(atomic_load(&st->send_late_max_ns), 1900 * 1000);
+	assert_int_equal(recv_all(t), 4);
+}
+
 static void test_flow_catches_up_short_stall_without_skipping(void **state)
 {
 	struct ctx *t = *state;
@@ -869,6 +897,7 @@ int main(void)
 	    FLOW_TEST(test_flow_payload_carries_the_chosen_source_channels),
 	    FLOW_TEST(test_flow_timestamps_follow_media_clock_across_wrap),
 	    FLOW_TEST(test_flow_skips_ahead_after_long_stall),
+	    FLOW_TEST(test_flow_late_is_when_the_pass_sent),
 	    FLOW_TEST(test_flow_catches_up_short_stall_without_skipping),
 	    FLOW_TEST(test_flow_marks_packets_with_dscp),
 	    FLOW_TEST(test_flow_origin_is_loopback_for_loopback_dest),
