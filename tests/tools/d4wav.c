@@ -638,6 +638,7 @@ out_ref:
 static int info_main(int argc, char *argv[])
 {
 	SF_INFO info;
+	SF_FORMAT_INFO major = {0}, sub = {0};
 	SNDFILE *sf;
 
 	if (argc != 1 || !strncmp(argv[0], "--", 2)) {
@@ -651,9 +652,20 @@ static int info_main(int argc, char *argv[])
 			sf_strerror(NULL));
 		return EXIT_USAGE;
 	}
-	printf("frames=%lld channels=%d rate=%d format=0x%06x\n",
+	/* the format's number for scripts, and its names for people */
+	major.format = info.format & SF_FORMAT_TYPEMASK;
+	sub.format = info.format & SF_FORMAT_SUBMASK;
+	printf("frames=%lld channels=%d rate=%d format=0x%06x (%s, %s)\n",
 	       (long long)info.frames, info.channels, info.samplerate,
-	       (unsigned int)info.format);
+	       (unsigned int)info.format,
+	       sf_command(NULL, SFC_GET_FORMAT_INFO, &major, sizeof(major)) ||
+		       !major.name
+		   ? "unknown type"
+		   : major.name,
+	       sf_command(NULL, SFC_GET_FORMAT_INFO, &sub, sizeof(sub)) ||
+		       !sub.name
+		   ? "unknown encoding"
+		   : sub.name);
 	sf_close(sf);
 	return 0;
 }
