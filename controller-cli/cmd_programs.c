@@ -7,9 +7,11 @@ static const char usage[] =
     "D4 loops of NODE: name, binding, running, back end (vm or kernel),\n"
     "worst-case instructions per packet, packets in, sends made (SENT) and\n"
     "runs that sent nothing (DROPPED), errors, sends the kernel refused\n"
-    "(SEND_ERRORS: a full send buffer, no route; on the VM they are among\n"
-    "SENT, not in ERRORS, and logged with the reason; in the kernel, the\n"
-    "copies it could not make, not in SENT but in ERRORS too), the last\n"
+    "(SEND_ERRORS: on the VM a full send buffer or no route, among SENT,\n"
+    "not in ERRORS, logged with the reason and the receiver; in the\n"
+    "kernel the copies bpf_clone_redirect could not send (a device or\n"
+    "queue that takes nothing), not in SENT but in ERRORS too, logged\n"
+    "without a reason; logs at most every 10 s), the last\n"
     "error, and why the loop runs where it does ('-' from a node that does\n"
     "not say).\n";
 
