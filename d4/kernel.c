@@ -55,6 +55,7 @@ struct kprog {
 	int mcast_ifindex;
 	uint8_t ttl, mcast_ttl;
 	uint32_t verified_insns;
+	uint64_t attach_seq; /* which attachment (d4_kern_stats) */
 	uint32_t send_rate; /* the loop's per-second budget, 0: any */
 	/* addresses in the neighbour map (host order); those the last
 	 * collect left out, to delete once the snapshot without them is
@@ -78,6 +79,7 @@ struct d4_kern {
 	char why[D4_MAX_PROGRAMS][160]; /* why not the kernel, for AUTO */
 	struct kroute route;
 	uint64_t gen;
+	uint64_t attaches; /* programs made so far: each one's attach_seq */
 };
 
 static int why_set(char *why, size_t len, int ret, const char *fmt, ...)
@@ -792,6 +794,7 @@ int d4_kern_attach(struct d4_kern *k, int handle, const struct d4_kern_opts *o,
 	}
 	kp->opts.ifname = kp->ifname;
 	kp->opts.mcast_ifname = kp->mcast_ifname;
+	kp->attach_seq = ++k->attaches;
 	k->prog[handle] = kp;
 	k->why[handle][0] = '\0';
 	return 0;
@@ -1054,6 +1057,7 @@ int d4_kern_stats(struct d4_kern *k, int handle, struct d4_kern_stats *st)
 	st->bpf_insns = kp->bpf->ninsn;
 	st->verified_insns = kp->verified_insns;
 	st->walk_estimate = kp->bpf->walk;
+	st->attach_seq = kp->attach_seq;
 	snprintf(st->ifname, sizeof(st->ifname), "%s", kp->ifname);
 	return 0;
 }

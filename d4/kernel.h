@@ -56,6 +56,9 @@ struct d4_kern_stats {
 	uint32_t bpf_insns;	 /* instructions of the program */
 	uint32_t verified_insns; /* what the kernel's verifier walked */
 	uint64_t walk_estimate;	 /* the translator's bound for that */
+	/* this attachment: another each time a loop enters the kernel (its
+	 * counters start at 0 then) */
+	uint64_t attach_seq;
 	char ifname[16];
 };
 

@@ -149,9 +149,11 @@ struct relay_loop {
 	uint64_t refused_seen; /* the kernel's refusals when last logged */
 	uint64_t refused_at;   /* ticks of relay_tick then */
 	/* the same for the copies the kernel back end's
-	 * bpf_clone_redirect() refused (its send_fail) */
+	 * bpf_clone_redirect() refused (its send_fail), of its attachment
+	 * kref_attach */
 	uint64_t kref_seen;
 	uint64_t kref_at;
+	uint64_t kref_attach;
 };
 
 struct relay {
@@ -1177,20 +1179,24 @@ static void report_refused(struct relay *r, const struct d4_program_info *pi)
 
 /* The same for a loop in the kernel: the copies bpf_clone_redirect()
  * refused (no reason or receiver: the program counts only), at most every
- * 10 s. Its counters go when the loop leaves the kernel (d4_kern_stats),
- * so a count below the last one seen starts over. Control thread. */
+ * 10 s. Its counters start at 0 each time the loop enters the kernel (a
+ * move, a new binding, a reload on the handle; attach_seq says which), so
+ * a new attachment starts the count over. Control thread. */
 static void report_kern_refused(struct relay *r,
 				const struct d4_program_info *pi)
 {
 	struct relay_loop *l = &r->loops[pi->handle];
 	struct d4_kern_stats ks = {0};
 
-	if (!r->kern || d4_kern_stats(r->kern, pi->handle, &ks) < 0) {
-		l->kref_seen = l->kref_at = 0; /* not in the kernel now */
+	if (!r->kern || d4_kern_stats(r->kern, pi->handle, &ks) < 0)
 		return;
+	if (ks.attach_seq != l->kref_attach) {
+		/* entered the kernel since the last look: what the last
+		 * attachment refused and no line said is gone with it (the
+		 * API's counters lose it too) */
+		l->kref_attach = ks.attach_seq;
+		l->kref_seen = l->kref_at = 0;
 	}
-	if (ks.send_fail < l->kref_seen)
-		l->kref_seen = 0;
 	if (ks.send_fail == l->kref_seen ||
 	    (l->kref_at && r->ticks - l->kref_at < 10 * RELAY_TICKS_PER_S))
 		return;
