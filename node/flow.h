@@ -48,7 +48,9 @@ struct flow_stats {
 	/* the latest a packet left after its due time: a sender that ran
 	 * late (a stalled machine) makes late packets at every receiver.
 	 * Where the media pass sends its flows' packets at its end
-	 * (flow_pass_end), as late as that send. */
+	 * (flow_pass_end), as late as that send: an upper bound for copies
+	 * a loop sent earlier in the pass (a fan-out over its batch of 8)
+	 * and for a packet its loop sent nowhere. */
 	_Atomic uint64_t send_late_max_ns;
 	_Atomic uint64_t dropped; /* its D4 program sent it nowhere */
 	_Atomic int last_errno;

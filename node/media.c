@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,8 +155,17 @@ static void apply_req(struct media *m, uint64_t now_ns, int64_t clock_off)
 	atomic_store_explicit(&m->ack_seq, seq, memory_order_release);
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 {
+	uint64_t pass_mono = mono_ns();
 	uint64_t next = now_ns + MEDIA_IDLE_NS, t;
 	int64_t off = realtime_offset(now_ns);
 	unsigned int i, gen = mclock_generation(m->mc);
@@ -210,9 +220,11 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 		uint64_t sent;
 
 		m->pass_end(m->pass_end_ctx);
-		/* The packets left now, not when the pass began: their
-		 * lateness is this (unless the clock stepped meanwhile). */
-		sent = mclock_now_ns(m->mc);
+		/* The packets left now, not when the pass began: @now_ns
+		 * and the pass's duration on the monotonic clock, which no
+		 * step of the media clock's base (an NTP or ptp4l step of
+		 * the system clock) moves. */
+		sent = now_ns + (mono_ns() - pass_mono);
 		if (mclock_generation(m->mc) != gen)
 			sent = 0;
 		for (i = 0; i < m->nflows; i++)

@@ -22,9 +22,11 @@
 #include "common/net.h"
 #include "d4/d4.h"
 #include "node/flow.h"
+#include "node/media.h"
 #include "node/relay.h"
 #include "node/rtp.h"
 #include "node/source.h"
+#include "ptp/mclock.h"
 #include "ptp/mclock.h"
 
 #define RATE 48000
@@ -555,6 +557,43 @@ static void test_flow_late_is_when_the_pass_sent(void **state)
 	assert_int_equal(recv_all(t), 4);
 }
 
+/* A step of the media clock's base during a pass (ntpd or ptp4l stepping
+ * the system clock: no new generation) is no lateness: the media pass
+ * times its send on the monotonic clock. */
+static uint64_t injected_ns;
+static uint64_t injected_now(void *ctx)
+{
+	(void)ctx;
+	return injected_ns;
+}
+static void step_forward(void *ctx)
+{
+	(void)ctx;
+	injected_ns += 37ull * NSEC_PER_SEC;
+}
+
+static void test_flow_late_ignores_a_clock_step_in_the_pass(void **state)
+{
+	struct ctx *t = *state;
+	struct mclock *mc = mclock_new_injected(injected_now, NULL, NULL);
+	struct media *m;
+
+	assert_non_null(mc);
+	open_flow(t);
+	m = media_new(mc, &t->f, 1, NULL, 0);
+	assert_non_null(m);
+	media_set_pass_end(m, step_forward, NULL);
+	flow_start(t->f, T_BASE);
+	injected_ns = T_BASE + 1 * MS + 100 * 1000;
+	media_run_once(m, injected_now(NULL));
+	assert_int_equal(recv_all(t), 1);
+	/* 0.1 ms late when built, and the send at most a second after */
+	assert_in_range(atomic_load(&flow_stats(t->f)->send_late_max_ns),
+			100 * 1000, 100 * 1000 + NSEC_PER_SEC);
+	media_destroy(m);
+	mclock_destroy(mc);
+}
+
 static void test_flow_catches_up_short_stall_without_skipping(void **state)
 {
 	struct ctx *t = *state;
@@ -898,6 +937,7 @@ int main(void)
 	    FLOW_TEST(test_flow_timestamps_follow_media_clock_across_wrap),
 	    FLOW_TEST(test_flow_skips_ahead_after_long_stall),
 	    FLOW_TEST(test_flow_late_is_when_the_pass_sent),
+	    FLOW_TEST(test_flow_late_ignores_a_clock_step_in_the_pass),
 	    FLOW_TEST(test_flow_catches_up_short_stall_without_skipping),
 	    FLOW_TEST(test_flow_marks_packets_with_dscp),
 	    FLOW_TEST(test_flow_origin_is_loopback_for_loopback_dest),
