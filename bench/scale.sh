@@ -163,7 +163,11 @@ bench_table "Scale and memory: one node sending and receiving N flows of 8 ch at
 bench_table "Where the peak RSS is: resident memory of node A by part, read at the end of its window" \
 	"TX x RX channels	what	part	MB" "$T/parts.tsv"
 echo
-echo "scale limit: $((best * 8)) x $((best * 8)) channels"
+if [ "$best" = 0 ]; then
+	echo "scale limit: none of the sizes was under 50 % with no loss and no late packet at 2 ms"
+else
+	echo "scale limit: $((best * 8)) x $((best * 8)) channels"
+fi
 bench_record "$T/rows.tsv" "$T/parts.tsv"
 col() { awk -F'\t' -v c="$1" -v k="$2" '$1 == c && $2 == "2 ms" { print $k }' "$T/rows.tsv"; }
 if [ -n "$(col "64 x 64" 10)" ]; then
