@@ -2,8 +2,9 @@
 # Benchmarks 5 and 6, scale and memory: node A (host h1, pinned to CPU 0)
 # sends N flows and receives N flows (8 ch, L24, 1 ms each; B on h2, pinned
 # to CPU 1, sends A's receive side). For each N: A's CPU share of one core,
-# its losses, and its peak RSS (VmHWM). The scale figure is the largest N
-# at under 50 % of a core with zero loss.
+# its losses, and its peak RSS (VmHWM). The scale figure is the last N
+# (in the order given) at under 50 % of a core with no loss and no late
+# packet at 2 ms latency.
 # The node locks its memory with mlockall(MCL_CURRENT | MCL_FUTURE |
 # MCL_ONFAULT) and makes its real-time threads' buffers and stacks
 # resident before they run (common/mem.h): the page faults of A's media
@@ -122,6 +123,8 @@ run() {
 	# until both have stopped.
 	d4_spawn "$T/cyclic-$n-$lat.txt" cyclictest -m -p 80 -i 1000 -t 2 -a 0,1 -q -h 1000
 	cy=$!
+	sleep 0.5
+	kill -0 $cy 2>/dev/null || fail "cyclictest did not start: $(tail -n 3 "$T/cyclic-$n-$lat.txt")"
 	# Both run well past the window and are stopped after it: on a busy
 	# machine reading /proc can take seconds.
 	d4_spawn "$T/b-$n-$lat.log" ip netns exec $lab-h2 taskset -c 1 "$D4NODE" --config "$T/b.ini" --run-seconds $((secs + 120))
@@ -138,8 +141,8 @@ run() {
 	d4_wait_pid $a 30 || fail "node A failed: $(tail -n 5 "$T/a-$n-$lat.log")"
 	kill -TERM $b
 	d4_wait_pid $b 30 || true
-	kill -INT $cy # it prints its summary and ends
-	d4_wait_pid $cy 10 || fail "cyclictest did not end: $(tail -n 3 "$T/cyclic-$n-$lat.txt")"
+	kill -TERM $cy # it prints its summary and ends
+	d4_wait_pid $cy 10 || fail "cyclictest failed: $(tail -n 3 "$T/cyclic-$n-$lat.txt")"
 	lost=0 late=0
 	for i in $(seq 1 $n); do
 		lost=$((lost + $(d4_sub_stat "$T/a-$n-$lat.log" i$i lost)))

@@ -124,9 +124,10 @@ void flow_resync(struct flow *f, uint64_t now_ns);
 /* Send every packet due by @now_ns; returns the PTP time the next is due.
  * RT: no alloc; sendto() on a non-blocking socket. */
 uint64_t flow_send_due(struct flow *f, uint64_t now_ns);
-/* The media pass's queued sends went out at @sent_ns (the same clock):
- * the packets flow_send_due built in this pass were as late as that, if
- * later than it saw. Then a new pass. RT. */
+/* The media pass's queued sends went out at @sent_ns (the same clock; 0:
+ * not known, the clock stepped): the packets flow_send_due built in this
+ * pass were as late as that, if later than it saw. Then a new pass: the
+ * media thread calls it at every pass's end. RT. */
 void flow_pass_end(struct flow *f, uint64_t sent_ns);
 
 #endif

@@ -216,15 +216,15 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 		if (t < next)
 			next = t;
 	}
-	if (m->pass_end) {
-		uint64_t sent;
-
+	if (m->pass_end)
 		m->pass_end(m->pass_end_ctx);
+	if (m->nflows) {
 		/* The packets left now, not when the pass began: @now_ns
 		 * and the pass's duration on the monotonic clock, which no
 		 * step of the media clock's base (an NTP or ptp4l step of
 		 * the system clock) moves. */
-		sent = now_ns + (mono_ns() - pass_mono);
+		uint64_t sent = now_ns + (mono_ns() - pass_mono);
+
 		if (mclock_generation(m->mc) != gen)
 			sent = 0;
 		for (i = 0; i < m->nflows; i++)

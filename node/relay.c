@@ -215,13 +215,12 @@ static void out_flush(struct relay_out *o)
 		    sendmmsg(o->fd, o->msgs + done, o->n - done, MSG_DONTWAIT);
 
 		if (k <= 0) {
-			/* As pass_send: a full send buffer takes none of
-			 * the rest, counted without a system call each;
-			 * another error is one receiver's, and the others
-			 * go on. */
+			/* As pass_send: a full send buffer (EAGAIN) takes
+			 * none of the rest, counted without a system call
+			 * each; another error is one receiver's, and the
+			 * others go on. */
 			int err = k < 0 ? errno : EIO;
-			bool full = err == EAGAIN || err == EWOULDBLOCK ||
-				    err == ENOBUFS;
+			bool full = err == EAGAIN || err == EWOULDBLOCK;
 
 			do
 				note_refused(&o->stats, &o->msgs[done].msg_hdr,
@@ -554,13 +553,13 @@ static void pass_send(struct relay *r, int fd, unsigned int n)
 		    sendmmsg(fd, r->pass_msgs + done, n - done, MSG_DONTWAIT);
 
 		if (k <= 0) {
-			/* A full send buffer takes no more this pass:
-			 * the rest are lost, counted, without a system
-			 * call each. Another error is one receiver's:
-			 * the others go on. */
+			/* A full send buffer (EAGAIN) takes no more this
+			 * pass: the rest are lost, counted, without a
+			 * system call each. Another error (ENOBUFS too,
+			 * which may be one route's) is one receiver's: the
+			 * others go on. */
 			int err = k < 0 ? errno : EIO;
-			bool full = err == EAGAIN || err == EWOULDBLOCK ||
-				    err == ENOBUFS;
+			bool full = err == EAGAIN || err == EWOULDBLOCK;
 
 			do
 				note_refused(&r->pass_own[done]->stats,
@@ -1197,7 +1196,9 @@ static void report_kern_refused(struct relay *r,
 		l->kref_attach = ks.attach_seq;
 		l->kref_seen = l->kref_at = 0;
 	}
-	if (ks.send_fail == l->kref_seen ||
+	/* below the last look within one attachment: a failed read of
+	 * the counters (they read 0) */
+	if (ks.send_fail <= l->kref_seen ||
 	    (l->kref_at && r->ticks - l->kref_at < 10 * RELAY_TICKS_PER_S))
 		return;
 	log_warn("d4: loop %s: %llu copies refused by the kernel back end "

@@ -91,7 +91,7 @@ PY
 start() {
 	local name=$1 i
 	shift
-	"$@" "$D4NODE" --config "$T/$name.ini" --run-seconds 30 \
+	"$@" "$D4NODE" --config "$T/$name.ini" --run-seconds "${run_secs:-30}" \
 		>"$T/$name.log" 2>&1 &
 	node=$!
 	_pids="$_pids $node"
@@ -250,7 +250,8 @@ pass "max_sends_per_second = 20 in the kernel: $ks of 1000 copies sent (at most 
 # Copies the kernel refuses: the receiver is behind a veth whose queue
 # takes nothing (pfifo, limit 0; its neighbour entry fixed), so each
 # bpf_clone_redirect() to it fails. Counted as send_fail (and
-# send_errors), and logged, once.
+# send_errors), and logged; moved out of the kernel and back, counted and
+# logged again from its return. (Up to 30 s of waits: the node runs 120.)
 ip link add d4v0 type veth peer name d4v1
 ip addr add 10.98.0.1/24 dev d4v0
 ip link set d4v0 up
@@ -259,7 +260,7 @@ ip neigh add 10.98.0.2 lladdr 02:00:00:00:00:02 dev d4v0 nud permanent
 tc qdisc add dev d4v0 root pfifo limit 0
 name=refusing
 node_ini $name "$T/seed.d4" kernel "exec = _receivers = [10.98.0.2:7000]"
-start $name
+run_secs=120 start $name
 # send_n N: N datagrams into the relay, 10 ms apart
 send_n() {
 	python3 - "$1" <<'PY'

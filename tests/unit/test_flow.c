@@ -27,7 +27,6 @@
 #include "node/rtp.h"
 #include "node/source.h"
 #include "ptp/mclock.h"
-#include "ptp/mclock.h"
 
 #define RATE 48000
 #define FPP  48
@@ -550,9 +549,11 @@ static void test_flow_late_is_when_the_pass_sent(void **state)
 	flow_send_due(t->f, T_BASE + 3 * MS + 100 * 1000);
 	flow_pass_end(t->f, T_BASE + 3 * MS + 900 * 1000);
 	assert_int_equal(atomic_load(&st->send_late_max_ns), 1900 * 1000);
-	/* a pass across a clock step (sent 0): not counted */
+	/* a pass across a clock step (sent 0): not counted, and over */
 	flow_send_due(t->f, T_BASE + 4 * MS);
 	flow_pass_end(t->f, 0);
+	assert_int_equal(atomic_load(&st->send_late_max_ns), 1900 * 1000);
+	flow_pass_end(t->f, T_BASE + 60 * MS);
 	assert_int_equal(atomic_load(&st->send_late_max_ns), 1900 * 1000);
 	assert_int_equal(recv_all(t), 4);
 }
@@ -741,9 +742,18 @@ static void test_flow_second_leg_gets_its_own_copy(void **state)
 int __real_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags);
 static unsigned int sendmmsg_calls;
 
+/* errno the next sendmmsg() calls fail with (0: none), how many */
+static int sendmmsg_fail_errno;
+static unsigned int sendmmsg_fails;
+
 int __wrap_sendmmsg(int fd, struct mmsghdr *m, unsigned int n, int flags)
 {
 	sendmmsg_calls++;
+	if (sendmmsg_fails) {
+		sendmmsg_fails--;
+		errno = sendmmsg_fail_errno;
+		return -1;
+	}
 	return __real_sendmmsg(fd, m, n, flags);
 }
 
@@ -920,6 +930,69 @@ static void test_relay_sends_a_pass_of_flows_together(void **state)
 	flow_destroy(g);
 }
 
+/* A send the kernel refuses, in a pass of three flows on one socket: a
+ * full send buffer (EAGAIN) takes none of the pass, all three counted
+ * after one call; another error (ENOBUFS, which may be one route's) is
+ * that message's, and the other two go. */
+static void test_relay_pass_refusals_full_buffer_and_one_receiver(void **state)
+{
+	struct ctx *t = *state;
+	struct relay *r = relay_new(8, 100000);
+	char err[256] = "", text[256], dest[32];
+	struct flow *fl[3];
+	struct flow_config c[3];
+	unsigned int k;
+	int h[3], i;
+	uint64_t sent = 0, refused = 0;
+
+	assert_non_null(r);
+	open_flow(t);
+	net_endpoint_str(&t->rx_addr, dest, sizeof(dest));
+	for (i = 0; i < 3; i++) {
+		c[i] = t->fcfg;
+		snprintf(c[i].name, sizeof(c[i].name), "pass-%d", i);
+		fl[i] = i ? flow_open(&c[i], t->src, err, sizeof(err)) : t->f;
+		if (!fl[i])
+			fail_msg("flow_open: %s", err);
+		snprintf(text, sizeof(text),
+			 "loop p%d {\npkt = recv()\nsendto(pkt, %s)\n}\n", i,
+			 dest);
+		assert_int_equal(d4_exec(relay_runtime(r), text, strlen(text),
+					 &h[i], err, sizeof(err)),
+				 0);
+		assert_int_equal(relay_attach_flow(r, h[i], fl[i]), 0);
+		d4_start(relay_runtime(r), h[i]);
+		flow_start(fl[i], T_BASE);
+	}
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < 3; i++)
+			flow_send_due(fl[i], T_BASE + (1 + k) * MS);
+		sendmmsg_calls = 0;
+		sendmmsg_fail_errno = k ? ENOBUFS : EAGAIN;
+		sendmmsg_fails = 1;
+		relay_flush_flows(r);
+		sendmmsg_fails = 0;
+		if (k == 0) {
+			assert_int_equal(sendmmsg_calls, 1);
+			assert_int_equal(recv_all(t), 0);
+		} else {
+			assert_int_equal(sendmmsg_calls, 2);
+			assert_int_equal(recv_all(t), 2);
+		}
+	}
+	for (i = 0; i < 3; i++) {
+		sent += atomic_load(&relay_stats(r, h[i])->datagrams);
+		refused += atomic_load(&relay_stats(r, h[i])->send_errors);
+	}
+	assert_int_equal(sent, 2);
+	assert_int_equal(refused, 4);
+	/* the first flow's message was the one refused both times */
+	assert_int_equal(atomic_load(&relay_stats(r, h[0])->send_errors), 2);
+	relay_destroy(r);
+	for (i = 1; i < 3; i++)
+		flow_destroy(fl[i]);
+}
+
 #define FLOW_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -946,6 +1019,7 @@ int main(void)
 	    FLOW_TEST(test_flows_of_the_same_options_share_one_socket),
 	    FLOW_TEST(test_flows_share_a_socket_sixteen_at_most),
 	    FLOW_TEST(test_relay_sends_a_pass_of_flows_together),
+	    FLOW_TEST(test_relay_pass_refusals_full_buffer_and_one_receiver),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
