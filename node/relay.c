@@ -208,19 +208,20 @@ static void note_refused(struct relay_out_stats *st, const struct msghdr *h,
 
 static void out_flush(struct relay_out *o)
 {
-	unsigned int done = 0;
+	unsigned int done = 0, nobufs = 0;
 
 	while (done < o->n) {
 		int k =
 		    sendmmsg(o->fd, o->msgs + done, o->n - done, MSG_DONTWAIT);
 
 		if (k <= 0) {
-			/* As pass_send: a full send buffer (EAGAIN) takes
-			 * none of the rest, counted without a system call
-			 * each; another error is one receiver's, and the
-			 * others go on. */
+			/* As pass_send: a full send buffer (EAGAIN, or a
+			 * second ENOBUFS) takes none of the rest, counted
+			 * without a system call each; another error is one
+			 * receiver's, and the others go on. */
 			int err = k < 0 ? errno : EIO;
-			bool full = err == EAGAIN || err == EWOULDBLOCK;
+			bool full = err == EAGAIN || err == EWOULDBLOCK ||
+				    (err == ENOBUFS && nobufs++);
 
 			do
 				note_refused(&o->stats, &o->msgs[done].msg_hdr,
@@ -546,7 +547,7 @@ int relay_run(struct relay *r, int handle, uint8_t *pkt, size_t len,
  * output, a refused one as its output's error. RT. */
 static void pass_send(struct relay *r, int fd, unsigned int n)
 {
-	unsigned int done = 0, i;
+	unsigned int done = 0, i, nobufs = 0;
 
 	while (done < n) {
 		int k =
@@ -555,11 +556,13 @@ static void pass_send(struct relay *r, int fd, unsigned int n)
 		if (k <= 0) {
 			/* A full send buffer (EAGAIN) takes no more this
 			 * pass: the rest are lost, counted, without a
-			 * system call each. Another error (ENOBUFS too,
-			 * which may be one route's) is one receiver's: the
-			 * others go on. */
+			 * system call each. Another error is one
+			 * receiver's: the others go on. ENOBUFS may be one
+			 * route's, but a second in the pass is memory
+			 * short for all: full. */
 			int err = k < 0 ? errno : EIO;
-			bool full = err == EAGAIN || err == EWOULDBLOCK;
+			bool full = err == EAGAIN || err == EWOULDBLOCK ||
+				    (err == ENOBUFS && nobufs++);
 
 			do
 				note_refused(&r->pass_own[done]->stats,
