@@ -874,6 +874,24 @@ static void test_flows_share_a_socket_sixteen_at_most(void **state)
 		flow_destroy(fl[i]);
 }
 
+/* A running D4 loop of @r that sends flow @f's packets to @dest; its
+ * handle. */
+static int start_flow_loop(struct relay *r, struct flow *f, const char *dest)
+{
+	static unsigned int n;
+	char err[256] = "", text[256];
+	int h;
+
+	snprintf(text, sizeof(text),
+		 "loop f%u {\npkt = recv()\nsendto(pkt, %s)\n}\n", n++, dest);
+	assert_int_equal(
+	    d4_exec(relay_runtime(r), text, strlen(text), &h, err, sizeof(err)),
+	    0);
+	assert_int_equal(relay_attach_flow(r, h, f), 0);
+	d4_start(relay_runtime(r), h);
+	return h;
+}
+
 /* Through their D4 loops, two flows' packets wait for the media pass's
  * end and leave together, in one sendmmsg(), each counted on its own
  * loop. */
@@ -882,7 +900,7 @@ static void test_relay_sends_a_pass_of_flows_together(void **state)
 	struct ctx *t = *state;
 	struct flow_config c2 = t->fcfg;
 	struct relay *r = relay_new(8, 100000);
-	char err[256] = "", text[256], dest[32];
+	char err[256] = "", dest[32];
 	int h[2], i;
 	struct flow *g;
 
@@ -893,17 +911,8 @@ static void test_relay_sends_a_pass_of_flows_together(void **state)
 	if (!g)
 		fail_msg("flow_open: %s", err);
 	net_endpoint_str(&t->rx_addr, dest, sizeof(dest));
-	for (i = 0; i < 2; i++) {
-		snprintf(text, sizeof(text),
-			 "loop f%d {\npkt = recv()\nsendto(pkt, %s)\n}\n", i,
-			 dest);
-		assert_int_equal(d4_exec(relay_runtime(r), text, strlen(text),
-					 &h[i], err, sizeof(err)),
-				 0);
-		assert_int_equal(
-		    relay_attach_flow(r, h[i], i ? g : t->f), 0);
-		d4_start(relay_runtime(r), h[i]);
-	}
+	for (i = 0; i < 2; i++)
+		h[i] = start_flow_loop(r, i ? g : t->f, dest);
 	flow_start(t->f, T_BASE);
 	flow_start(g, T_BASE);
 	flow_send_due(t->f, T_BASE + 1 * MS);
@@ -940,7 +949,7 @@ static void test_relay_pass_refusals_full_buffer_and_one_receiver(void **state)
 {
 	struct ctx *t = *state;
 	struct relay *r = relay_new(8, 100000);
-	char err[256] = "", text[256], dest[32];
+	char err[256] = "", dest[32];
 	struct flow_config c2 = t->fcfg;
 	struct flow *fl[2];
 	unsigned int k;
@@ -956,14 +965,7 @@ static void test_relay_pass_refusals_full_buffer_and_one_receiver(void **state)
 	assert_int_equal(flow_fd(fl[0]), flow_fd(fl[1]));
 	net_endpoint_str(&t->rx_addr, dest, sizeof(dest));
 	for (i = 0; i < 2; i++) {
-		snprintf(text, sizeof(text),
-			 "loop p%d {\npkt = recv()\nsendto(pkt, %s)\n}\n", i,
-			 dest);
-		assert_int_equal(d4_exec(relay_runtime(r), text, strlen(text),
-					 &h[i], err, sizeof(err)),
-				 0);
-		assert_int_equal(relay_attach_flow(r, h[i], fl[i]), 0);
-		d4_start(relay_runtime(r), h[i]);
+		h[i] = start_flow_loop(r, fl[i], dest);
 		flow_start(fl[i], T_BASE);
 	}
 	/* pass 0: EAGAIN; pass 1: one ENOBUFS; pass 2 (two packets of each
