@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 int net_parse_endpoint(const char *s, uint16_t default_port,
@@ -447,6 +448,42 @@ int net_udp_rx_open(const struct sockaddr_in *addr, const char *ifname)
 out_close:
 	close(fd);
 	return err;
+}
+
+uint64_t net_rx_stamp(const struct msghdr *mh, uint64_t now_ns,
+		      int64_t clock_offset_ns)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
+		struct timespec ts;
+
+		if (c->cmsg_level != SOL_SOCKET ||
+		    c->cmsg_type != SCM_TIMESTAMPNS)
+			continue;
+		memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+		return (uint64_t)ts.tv_sec * 1000000000ull +
+		       (uint64_t)ts.tv_nsec + (uint64_t)clock_offset_ns;
+	}
+	return now_ns;
+}
+
+void net_rx_dest(const struct msghdr *mh, uint32_t *daddr, int *ifindex)
+{
+	struct cmsghdr *c;
+
+	*daddr = 0;
+	*ifindex = 0;
+	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
+		struct in_pktinfo pi;
+
+		if (c->cmsg_level != IPPROTO_IP || c->cmsg_type != IP_PKTINFO)
+			continue;
+		memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+		*daddr = pi.ipi_addr.s_addr;
+		*ifindex = pi.ipi_ifindex;
+		return;
+	}
 }
 
 int net_iface_addr(const char *ifname, struct in_addr *addr, uint8_t mac[6])

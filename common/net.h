@@ -54,6 +54,15 @@ unsigned int net_udp_tx_shared_users(int fd);
  * SO_TIMESTAMPNS receive timestamps. -errno on failure. */
 int net_udp_rx_open(const struct sockaddr_in *addr, const char *ifname);
 
+struct msghdr;
+/* A datagram's arrival from its SO_TIMESTAMPNS control message plus
+ * @clock_offset_ns (the caller's clock minus CLOCK_REALTIME); @now_ns
+ * where it has none. */
+uint64_t net_rx_stamp(const struct msghdr *mh, uint64_t now_ns,
+		      int64_t clock_offset_ns);
+/* Its destination address and interface (IP_PKTINFO); 0 where none. */
+void net_rx_dest(const struct msghdr *mh, uint32_t *daddr, int *ifindex);
+
 /* The first IPv4 address of interface @ifname and its MAC (zeros when it
  * has none): a sender's origin on that network. 0 or -ENODEV. */
 int net_iface_addr(const char *ifname, struct in_addr *addr, uint8_t mac[6]);

@@ -5,14 +5,18 @@
 #include "node/media.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "common/net.h"
 #include "node/flow.h"
 #include "node/rxbus.h"
+#include "node/rxshare.h"
 #include "node/sub.h"
 #include "ptp/mclock.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +43,37 @@ struct media_req {
 	void *obj; /* the new flow or sub, NULL to empty the slot */
 };
 
+/* Datagrams one recvmmsg() of a shared receiving socket reads at most. */
+#define RD_BATCH 32
+
+/* A shared receiving socket (node/rxshare.h) and the subscriptions in the
+ * table that read through it, each by its group and interface (0: any). */
+struct media_rd {
+	int fd;
+	unsigned int port;
+	unsigned int n;
+	uint32_t grp[RXSHARE_USERS];
+	int ifindex[RXSHARE_USERS];
+	struct sub *sub[RXSHARE_USERS];
+};
+
+/* A unicast subscription's port: a unicast datagram for it that the
+ * kernel handed a shared socket on that port (both are bound to any
+ * address) goes to it. */
+struct media_uc {
+	unsigned int port;
+	struct sub *sub;
+};
+
+struct media_rxbuf {
+	struct mmsghdr msgs[RD_BATCH];
+	struct iovec iov[RD_BATCH];
+	struct sockaddr_in from[RD_BATCH];
+	uint8_t bufs[RD_BATCH][SUB_RX_BUF];
+	uint8_t ctrl[RD_BATCH][CMSG_SPACE(sizeof(struct timespec)) +
+			       CMSG_SPACE(sizeof(struct in_pktinfo))];
+};
+
 struct media {
 	struct mclock *mc;
 	struct flow *flows[MEDIA_MAX_FLOWS];
@@ -47,6 +82,15 @@ struct media {
 	unsigned int nsubs;
 	struct media_req req;
 	_Atomic unsigned int req_seq, ack_seq;
+	/* the shared receiving sockets the table's subscriptions read
+	 * through, rebuilt with the table (rd_dirty: before the next pass) */
+	struct media_rd rd[MEDIA_MAX_SUBS];
+	unsigned int nrd;
+	struct media_uc uc[MEDIA_MAX_SUBS];
+	unsigned int nuc;
+	bool rd_dirty;
+	struct media_rxbuf *rxb;
+	_Atomic unsigned long long rx_unclaimed;
 	pthread_t thread;
 	bool running;
 	bool realtime;
@@ -71,6 +115,12 @@ struct media *media_new(struct mclock *mc, struct flow **flows,
 
 	if (!m)
 		return NULL;
+	m->rxb = mem_calloc_held(1, sizeof(*m->rxb));
+	if (!m->rxb) {
+		free(m);
+		return NULL;
+	}
+	m->rd_dirty = true;
 	m->mc = mc;
 	for (i = 0; i < nflows && i < MEDIA_MAX_FLOWS; i++)
 		m->flows[i] = flows[i];
@@ -86,6 +136,7 @@ void media_destroy(struct media *m)
 	if (!m)
 		return;
 	media_stop(m);
+	free(m->rxb);
 	free(m);
 }
 
@@ -124,6 +175,165 @@ static void shrink(struct media *m)
 		m->nsubs--;
 }
 
+static void rd_setup(struct media_rxbuf *b)
+{
+	int k;
+
+	for (k = 0; k < RD_BATCH; k++) {
+		b->iov[k].iov_base = b->bufs[k];
+		b->iov[k].iov_len = SUB_RX_BUF;
+		b->msgs[k].msg_hdr = (struct msghdr){
+		    .msg_name = &b->from[k],
+		    .msg_namelen = sizeof(b->from[k]),
+		    .msg_iov = &b->iov[k],
+		    .msg_iovlen = 1,
+		    .msg_control = b->ctrl[k],
+		    .msg_controllen = sizeof(b->ctrl[k]),
+		};
+	}
+}
+
+/* What queued on a shared socket before any subscription of the table
+ * read through it: it came before each of them started, and never was
+ * playable (what sub_start drops from a socket of its own). RT. */
+static void rd_flush(struct media *m, int fd)
+{
+	int n;
+
+	do {
+		rd_setup(m->rxb);
+		n = recvmmsg(fd, m->rxb->msgs, RD_BATCH,
+			     MSG_DONTWAIT | MSG_TRUNC, NULL);
+		if (n > 0)
+			atomic_fetch_add_explicit(&m->rx_unclaimed,
+						  (unsigned long long)n,
+						  memory_order_relaxed);
+	} while (n == RD_BATCH);
+}
+
+/* The table's shared receiving sockets, from its subscriptions; one new
+ * to the table is flushed (rd_flush). RT. */
+static void rd_rebuild(struct media *m)
+{
+	int old[MEDIA_MAX_SUBS];
+	unsigned int i, j, nold = m->nrd;
+	bool known;
+
+	for (i = 0; i < nold; i++)
+		old[i] = m->rd[i].fd;
+	m->nrd = 0;
+	m->nuc = 0;
+	m->rd_dirty = false;
+	for (i = 0; i < m->nsubs; i++) {
+		struct sub *s = m->subs[i];
+		const struct sub_config *c;
+		struct rxshare *r;
+		struct media_rd *d = NULL;
+		int fd;
+
+		if (!s)
+			continue;
+		r = sub_rxshare(s);
+		if (!r) {
+			c = sub_config(s);
+			if (sub_config_legs(c) == 1 && !net_is_multicast(&c->addr))
+				m->uc[m->nuc++] = (struct media_uc){
+				    ntohs(c->addr.sin_port), s};
+			continue;
+		}
+		fd = rxshare_fd(r);
+		for (j = 0; j < m->nrd && !d; j++)
+			if (m->rd[j].fd == fd)
+				d = &m->rd[j];
+		if (!d) {
+			d = &m->rd[m->nrd++];
+			d->fd = fd;
+			d->port = rxshare_port(r);
+			d->n = 0;
+		}
+		/* each subscription holds one of its RXSHARE_USERS places */
+		if (d->n < RXSHARE_USERS) {
+			d->grp[d->n] = sub_rx_group(s);
+			d->ifindex[d->n] = sub_rx_ifindex(s);
+			d->sub[d->n++] = s;
+		}
+	}
+	for (i = 0; i < m->nrd; i++) {
+		known = false;
+		for (j = 0; j < nold && !known; j++)
+			known = old[j] == m->rd[i].fd;
+		if (!known)
+			rd_flush(m, m->rd[i].fd);
+	}
+}
+
+static bool is_multicast_be(uint32_t a)
+{
+	return (ntohl(a) & 0xf0000000u) == 0xe0000000u;
+}
+
+/* Hand one datagram of @d to the subscriptions it is for. RT. */
+static void rd_dispatch(struct media *m, const struct media_rd *d,
+			unsigned int k, uint64_t arrival_ns, uint64_t now_ns)
+{
+	struct media_rxbuf *b = m->rxb;
+	const struct msghdr *mh = &b->msgs[k].msg_hdr;
+	bool trunc = mh->msg_flags & MSG_TRUNC, hit = false;
+	uint32_t daddr;
+	unsigned int j;
+	int ifx;
+
+	net_rx_dest(mh, &daddr, &ifx);
+	if (is_multicast_be(daddr)) {
+		/* every subscription of the group (two of one stream each
+		 * get it, as each had its own socket) */
+		for (j = 0; j < d->n; j++) {
+			if (d->grp[j] != daddr ||
+			    (d->ifindex[j] && d->ifindex[j] != ifx))
+				continue;
+			sub_rx_datagram(d->sub[j], b->bufs[k],
+					b->msgs[k].msg_len, trunc, &b->from[k],
+					arrival_ns, now_ns);
+			hit = true;
+		}
+	} else {
+		for (j = 0; j < m->nuc && !hit; j++) {
+			if (m->uc[j].port != d->port)
+				continue;
+			sub_rx_datagram(m->uc[j].sub, b->bufs[k],
+					b->msgs[k].msg_len, trunc, &b->from[k],
+					arrival_ns, now_ns);
+			hit = true;
+		}
+	}
+	if (!hit)
+		atomic_fetch_add_explicit(&m->rx_unclaimed, 1,
+					  memory_order_relaxed);
+}
+
+/* Drain every shared receiving socket. RT. */
+static void rd_drain(struct media *m, uint64_t now_ns, int64_t clock_off)
+{
+	struct media_rxbuf *b = m->rxb;
+	unsigned int i;
+	int k, n;
+
+	for (i = 0; i < m->nrd; i++) {
+		do {
+			rd_setup(b);
+			/* MSG_TRUNC: a datagram longer than its buffer says
+			 * its real length, for last_bad_size */
+			n = recvmmsg(m->rd[i].fd, b->msgs, RD_BATCH,
+				     MSG_DONTWAIT | MSG_TRUNC, NULL);
+			for (k = 0; k < n; k++)
+				rd_dispatch(m, &m->rd[i], (unsigned int)k,
+					    net_rx_stamp(&b->msgs[k].msg_hdr,
+							 now_ns, clock_off),
+					    now_ns);
+		} while (n == RD_BATCH);
+	}
+}
+
 /* Apply a pending table change. RT: pointer stores, and for a moved
  * stream one non-blocking drain of the old socket (sub_take_over). */
 static void apply_req(struct media *m, uint64_t now_ns, int64_t clock_off)
@@ -150,8 +360,12 @@ static void apply_req(struct media *m, uint64_t now_ns, int64_t clock_off)
 			if (r->slot >= m->nsubs)
 				m->nsubs = r->slot + 1;
 		}
+		m->rd_dirty = true;
 	}
 	shrink(m);
+	/* before the ack: then the caller may free what the slot held */
+	if (m->rd_dirty)
+		rd_rebuild(m);
 	atomic_store_explicit(&m->ack_seq, seq, memory_order_release);
 }
 
@@ -204,6 +418,13 @@ unsigned long long media_run_once(struct media *m, unsigned long long now_ns)
 			rxbus_resync(m->rxbus, now_ns);
 		atomic_fetch_add_explicit(&m->resyncs, 1, memory_order_relaxed);
 	}
+	/* The shared sockets first, on the table as it was: what came for
+	 * a subscription an apply_req() replaces is its own (a moved
+	 * stream's, sub_take_over); what came for one not in place yet went
+	 * to none (what sub_start drops from its own socket). */
+	if (m->rd_dirty)
+		rd_rebuild(m);
+	rd_drain(m, now_ns, off);
 	apply_req(m, now_ns, off);
 
 	for (i = 0; i < m->nsubs; i++)
@@ -268,6 +489,8 @@ static void post_req(struct media *m, bool is_flow, unsigned int slot,
 				m->nsubs = slot + 1;
 		}
 		shrink(m);
+		if (!is_flow)
+			m->rd_dirty = true;
 		return;
 	}
 	m->req = (struct media_req){is_flow, slot, obj};
@@ -392,6 +615,11 @@ unsigned long media_passes(const struct media *m)
 {
 	return atomic_load_explicit(&((struct media *)m)->passes,
 				    memory_order_relaxed);
+}
+
+unsigned long long media_rx_unclaimed(const struct media *m)
+{
+	return atomic_load_explicit(&m->rx_unclaimed, memory_order_relaxed);
 }
 
 unsigned int media_resyncs(const struct media *m)

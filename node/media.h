@@ -45,6 +45,10 @@ int media_set_flow(struct media *m, unsigned int slot, struct flow *f);
 int media_set_sub(struct media *m, unsigned int slot, struct sub *s);
 /* Passes of the loop so far: moves while the thread is alive. */
 unsigned long media_passes(const struct media *m);
+/* Datagrams a shared receiving socket read for no subscription in the
+ * table (one not in place yet, one just gone, a group another of its
+ * subscriptions left, a unicast one on its port for none). */
+unsigned long long media_rx_unclaimed(const struct media *m);
 /* How often flows and subscriptions restarted after a media clock step. */
 unsigned int media_resyncs(const struct media *m);
 

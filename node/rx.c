@@ -609,9 +609,14 @@ static struct sub *open_receiver(struct rx *rx, struct rx_sub *r,
 				 const struct sub_config *cfg, char *err,
 				 size_t err_len, int *rc)
 {
-	struct sub_config keep = r->cfg;
-	struct sub *s = sub_open(cfg, err, err_len);
+	struct sub_config keep = r->cfg, open_cfg = *cfg;
+	struct sub *s;
 	int why;
+
+	/* a group's subscription reads through its port's shared socket
+	 * (node/rxshare.h) where one takes it */
+	open_cfg.share = true;
+	s = sub_open(&open_cfg, err, err_len);
 
 	if (rc)
 		*rc = -EINVAL;

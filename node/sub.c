@@ -33,6 +33,7 @@
 #include "node/jbuf.h"
 #include "node/meter.h"
 #include "node/recorder.h"
+#include "node/rxshare.h"
 #include "ptp/mclock.h"
 
 #include <errno.h>
@@ -162,6 +163,15 @@ struct sub {
 
 	int32_t *unpacked; /* SUB_MAX_FRAMES frames */
 	int32_t *out;	   /* PLAYOUT_CHUNK frames */
+	/* reading through a shared socket: it, the group, the interface */
+	struct rxshare *rxs;
+	struct in_addr rxs_grp;
+	int rxs_ifindex;
+	struct rxbatch *rb; /* its own sockets' reads; NULL: shared */
+};
+
+/* What one recvmmsg() of its own sockets reads into. */
+struct rxbatch {
 	struct mmsghdr msgs[RX_BATCH];
 	struct iovec iov[RX_BATCH];
 	struct sockaddr_in from[RX_BATCH];
@@ -258,9 +268,27 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 			 cfg->name);
 		goto out_destroy;
 	}
-	s->fd = open_leg(s, &cfg->addr, cfg->ifname, err, err_len);
-	if (s->fd < 0)
-		goto out_destroy;
+	if (cfg->share && s->legs == 1 && net_is_multicast(&cfg->addr)) {
+		char why[128];
+
+		/* no shared socket can take it (the reason is the
+		 * table's: rmem_max logged once, or the kernel's): one of
+		 * its own, as before sharing */
+		s->rxs = rxshare_join(&cfg->addr, cfg->ifname, &s->rxs_ifindex,
+				      why, sizeof(why));
+		s->rxs_grp = cfg->addr.sin_addr;
+	}
+	if (!s->rxs) {
+		s->rb = mem_calloc_held(1, sizeof(*s->rb));
+		if (!s->rb) {
+			snprintf(err, err_len,
+				 "subscription %s: out of memory", cfg->name);
+			goto out_destroy;
+		}
+		s->fd = open_leg(s, &cfg->addr, cfg->ifname, err, err_len);
+		if (s->fd < 0)
+			goto out_destroy;
+	}
 	if (s->legs == 2) {
 		s->fd2 = open_leg(s, &cfg->addr2, cfg->ifname2, err, err_len);
 		if (s->fd2 < 0)
@@ -290,6 +318,8 @@ void sub_destroy(struct sub *s)
 		close(s->fd);
 	if (s->fd2 >= 0)
 		close(s->fd2);
+	rxshare_leave(s->rxs, s->rxs_grp, s->rxs_ifindex);
+	free(s->rb);
 	jbuf_destroy(s->jb);
 	arrival_destroy(s->arr);
 	free(s->unpacked);
@@ -345,17 +375,34 @@ int sub_fd2(const struct sub *s)
 	return s->fd2;
 }
 
+struct rxshare *sub_rxshare(const struct sub *s)
+{
+	return s->rxs;
+}
+
+uint32_t sub_rx_group(const struct sub *s)
+{
+	return s->rxs_grp.s_addr;
+}
+
+int sub_rx_ifindex(const struct sub *s)
+{
+	return s->rxs_ifindex;
+}
+
 void sub_start(struct sub *s, uint64_t now_ns)
 {
 	uint64_t x = mclock_ns_to_samples(now_ns, s->cfg.rate);
 
 	/* What queued up between opening the socket and now predates the
 	 * first playout position: it was never playable, so it is neither
-	 * received nor late. */
-	while (recv(s->fd, s->bufs[0], RX_BUF, MSG_DONTWAIT) >= 0)
+	 * received nor late. (On a shared socket, what came for it before
+	 * the media thread put it in place went to no subscription.) */
+	while (s->fd >= 0 &&
+	       recv(s->fd, s->rb->bufs[0], RX_BUF, MSG_DONTWAIT) >= 0)
 		;
 	while (s->fd2 >= 0 &&
-	       recv(s->fd2, s->bufs[0], RX_BUF, MSG_DONTWAIT) >= 0)
+	       recv(s->fd2, s->rb->bufs[0], RX_BUF, MSG_DONTWAIT) >= 0)
 		;
 	s->play_x = x - s->latency_frames + s->lead_frames;
 	STAT_SET(s->stats.started_ns, now_ns);
@@ -364,7 +411,28 @@ void sub_start(struct sub *s, uint64_t now_ns)
 
 void sub_set_continues(struct sub *s)
 {
+	char err[160];
+	int fd;
+
 	s->continues = true;
+	/* What reaches it between now and the media thread putting it in
+	 * place plays (sub_take_over): a socket of its own holds that, a
+	 * shared one would hand it to no subscription. Where none opens, it
+	 * stays on the shared one and loses at most that. */
+	if (!s->rxs)
+		return;
+	s->rb = mem_calloc_held(1, sizeof(*s->rb));
+	if (!s->rb)
+		return;
+	fd = open_leg(s, &s->cfg.addr, s->cfg.ifname, err, sizeof(err));
+	if (fd < 0) {
+		free(s->rb);
+		s->rb = NULL;
+		return;
+	}
+	s->fd = fd;
+	rxshare_leave(s->rxs, s->rxs_grp, s->rxs_ifindex);
+	s->rxs = NULL;
 }
 
 bool sub_continued(const struct sub *s)
@@ -1096,55 +1164,59 @@ static void rx_truncated(struct sub *s, unsigned int leg, const uint8_t *buf,
 	}
 }
 
+/* One datagram on leg @leg (see sub_rx_datagram). RT. */
+static void rx_datagram(struct sub *s, unsigned int leg, const uint8_t *buf,
+			size_t len, bool truncated,
+			const struct sockaddr_in *from, uint64_t arrival_ns,
+			uint64_t now_ns)
+{
+	if (truncated)
+		rx_truncated(s, leg, buf, len, from);
+	else
+		sub_rx_packet_leg(s, leg, buf, len, from, arrival_ns, now_ns);
+}
+
+void sub_rx_datagram(struct sub *s, const uint8_t *buf, size_t len,
+		     bool truncated, const struct sockaddr_in *from,
+		     uint64_t arrival_ns, uint64_t now_ns)
+{
+	rx_datagram(s, 0, buf, len, truncated, from, arrival_ns, now_ns);
+}
+
 /* Drain leg @leg's socket @fd. RT. */
 static void drain_leg(struct sub *s, unsigned int leg, int fd, uint64_t now_ns,
 		      int64_t clock_offset_ns)
 {
+	struct rxbatch *rb = s->rb;
+
 	for (;;) {
 		int i, n;
 
 		for (i = 0; i < RX_BATCH; i++) {
-			s->iov[i].iov_base = s->bufs[i];
-			s->iov[i].iov_len = RX_BUF;
-			s->msgs[i].msg_hdr = (struct msghdr){
-			    .msg_name = &s->from[i],
-			    .msg_namelen = sizeof(s->from[i]),
-			    .msg_iov = &s->iov[i],
+			rb->iov[i].iov_base = rb->bufs[i];
+			rb->iov[i].iov_len = RX_BUF;
+			rb->msgs[i].msg_hdr = (struct msghdr){
+			    .msg_name = &rb->from[i],
+			    .msg_namelen = sizeof(rb->from[i]),
+			    .msg_iov = &rb->iov[i],
 			    .msg_iovlen = 1,
-			    .msg_control = s->ctrl[i],
-			    .msg_controllen = sizeof(s->ctrl[i]),
+			    .msg_control = rb->ctrl[i],
+			    .msg_controllen = sizeof(rb->ctrl[i]),
 			};
 		}
 		/* MSG_TRUNC: a datagram longer than its buffer says its real
 		 * length, for last_bad_size */
-		n = recvmmsg(fd, s->msgs, RX_BATCH, MSG_DONTWAIT | MSG_TRUNC,
+		n = recvmmsg(fd, rb->msgs, RX_BATCH, MSG_DONTWAIT | MSG_TRUNC,
 			     NULL);
 		if (n <= 0)
 			return;
 		for (i = 0; i < n; i++) {
-			struct msghdr *mh = &s->msgs[i].msg_hdr;
-			uint64_t arrival = now_ns;
-			struct cmsghdr *c;
+			struct msghdr *mh = &rb->msgs[i].msg_hdr;
 
-			for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-				struct timespec ts;
-
-				if (c->cmsg_level != SOL_SOCKET ||
-				    c->cmsg_type != SCM_TIMESTAMPNS)
-					continue;
-				memcpy(&ts, CMSG_DATA(c), sizeof(ts));
-				arrival = (uint64_t)ts.tv_sec * NSEC_PER_SEC +
-					  (uint64_t)ts.tv_nsec +
-					  (uint64_t)clock_offset_ns;
-			}
-			if (mh->msg_flags & MSG_TRUNC) {
-				rx_truncated(s, leg, s->bufs[i],
-					     s->msgs[i].msg_len, &s->from[i]);
-				continue;
-			}
-			sub_rx_packet_leg(s, leg, s->bufs[i],
-					  s->msgs[i].msg_len, &s->from[i],
-					  arrival, now_ns);
+			rx_datagram(s, leg, rb->bufs[i], rb->msgs[i].msg_len,
+				    mh->msg_flags & MSG_TRUNC, &rb->from[i],
+				    net_rx_stamp(mh, now_ns, clock_offset_ns),
+				    now_ns);
 		}
 		if (n < RX_BATCH)
 			return;
@@ -1153,7 +1225,8 @@ static void drain_leg(struct sub *s, unsigned int leg, int fd, uint64_t now_ns,
 
 void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns)
 {
-	drain_leg(s, 0, s->fd, now_ns, clock_offset_ns);
+	if (s->fd >= 0)
+		drain_leg(s, 0, s->fd, now_ns, clock_offset_ns);
 	if (s->fd2 >= 0)
 		drain_leg(s, 1, s->fd2, now_ns, clock_offset_ns);
 	STAT_SET(s->stats.drained_ns, now_ns);

@@ -50,6 +50,10 @@ struct sub_config {
 	char ifname2[32];
 	bool has_source_filter2;
 	struct in_addr source_filter2;
+	/* One leg on a multicast group: read through the port's shared
+	 * socket (node/rxshare.h) where one can take it, else a socket of
+	 * its own. False (and always with two legs): a socket of its own. */
+	bool share;
 };
 
 /* How many legs @cfg has: 1, or 2 with a second. */
@@ -177,9 +181,17 @@ const struct sub_stats *sub_stats(const struct sub *s);
 /* Peak and RMS of what it plays out, per stream channel (node/meter.h). */
 struct meter;
 const struct meter *sub_meter(const struct sub *s);
+/* The first leg's own socket; -1 when it reads through a shared one. */
 int sub_fd(const struct sub *s);
 /* The second leg's socket, or -1 without a second leg. */
 int sub_fd2(const struct sub *s);
+/* The shared socket it reads through (node/rxshare.h), NULL: its own;
+ * then its group (network order) and the interface it joined on (0: the
+ * kernel's choice), which the media thread dispatches by. */
+struct rxshare;
+struct rxshare *sub_rxshare(const struct sub *s);
+uint32_t sub_rx_group(const struct sub *s);
+int sub_rx_ifindex(const struct sub *s);
 /* Mark @s, opened to replace the receiver its slot has, as the same
  * stream moved (its SDP gave a new address or port): when the media
  * thread puts it in place, sub_take_over() lets it play what the old one
@@ -221,11 +233,18 @@ void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
 void sub_rx_packet_leg(struct sub *s, unsigned int leg, const uint8_t *buf,
 		       size_t len, const struct sockaddr_in *from,
 		       uint64_t arrival_ns, uint64_t now_ns);
+/* One datagram read from the shared socket for @s (its first leg):
+ * @len bytes, @truncated if it was longer than SUB_RX_BUF (then @len is
+ * its real length, MSG_TRUNC). RT. */
+void sub_rx_datagram(struct sub *s, const uint8_t *buf, size_t len,
+		     bool truncated, const struct sockaddr_in *from,
+		     uint64_t arrival_ns, uint64_t now_ns);
 /* Packets of a new SSRC kept aside while it proves itself, on either leg:
  * each packet is, in the end, exactly one of received, bad_header,
  * foreign, bad_pt, bad_size or foreign_ssrc, or still pending. */
 unsigned int sub_pending(const struct sub *s);
-/* Drain the sockets, both legs' (recvmmsg, non-blocking); @now_ns maps
+/* Drain its own sockets, both legs' (recvmmsg, non-blocking; a shared
+ * socket is the media thread's to drain); @now_ns maps
  * kernel receive timestamps onto PTP time through @clock_offset_ns (PTP -
  * CLOCK_REALTIME). */
 void sub_rx_drain(struct sub *s, uint64_t now_ns, int64_t clock_offset_ns);

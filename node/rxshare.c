@@ -1,0 +1,261 @@
+/* The table of shared receive sockets (see rxshare.h). */
+#include "node/rxshare.h"
+#include "common/log.h"
+#include "common/net.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Readers at most (each of up to RXSHARE_USERS subscriptions; the media
+ * table holds 64). */
+#define RXSHARE_MAX 64
+
+struct member {
+	struct in_addr grp;
+	int ifindex;
+	unsigned int refs;
+};
+
+struct rxshare {
+	int fd; /* -1: a free slot */
+	unsigned int port;
+	unsigned int refs;
+	int unit; /* a lone socket's receive buffer (SO_RCVBUF as opened) */
+	unsigned int nmemb;
+	struct member memb[RXSHARE_USERS];
+};
+
+static struct rxshare readers[RXSHARE_MAX];
+static unsigned int nreaders;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static bool rmem_said; /* the rmem_max advice, once */
+
+static int rcvbuf_of(int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &len) < 0)
+		return 0;
+	return v;
+}
+
+/* net.core.rmem_max, or 0 where unreadable. */
+static long rmem_max(void)
+{
+	FILE *f = fopen("/proc/sys/net/core/rmem_max", "r");
+	long v = 0;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Grow @r's receive buffer for one more subscription; whether it now holds
+ * what each had alone. The kernel keeps twice what it is asked for. */
+static bool grow(struct rxshare *r)
+{
+	long want = (long)(r->refs + 1) * r->unit, max;
+	int ask = want / 2 > 0x3fffffff ? 0x3fffffff : (int)(want / 2);
+	int cur = rcvbuf_of(r->fd);
+
+	if (cur >= want)
+		return true;
+	if (setsockopt(r->fd, SOL_SOCKET, SO_RCVBUFFORCE, &ask, sizeof(ask)) <
+	    0) {
+		/* SO_RCVBUF is capped at rmem_max: asked only where that
+		 * grows the buffer (a forced one must not shrink) */
+		max = rmem_max();
+		if (max > 0 && 2 * (ask < max ? ask : max) > cur)
+			setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &ask,
+				   sizeof(ask));
+	}
+	if (rcvbuf_of(r->fd) >= want)
+		return true;
+	if (!rmem_said) {
+		rmem_said = true;
+		log_info("subscriptions share a receiving socket %u at a "
+			 "time: net.core.rmem_max (%ld) holds no more; raise "
+			 "it (docs/config.md) for fewer system calls",
+			 r->refs, rmem_max());
+	}
+	return false;
+}
+
+static struct member *member_find(struct rxshare *r, struct in_addr grp,
+				  int ifindex)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nmemb; i++)
+		if (r->memb[i].grp.s_addr == grp.s_addr &&
+		    r->memb[i].ifindex == ifindex)
+			return &r->memb[i];
+	return NULL;
+}
+
+/* -errno */
+static int member_add(struct rxshare *r, struct in_addr grp, int ifindex)
+{
+	struct ip_mreqn mreq = {.imr_multiaddr = grp, .imr_ifindex = ifindex};
+
+	if (setsockopt(r->fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq,
+		       sizeof(mreq)) < 0)
+		return -errno;
+	r->memb[r->nmemb++] = (struct member){grp, ifindex, 1};
+	return 0;
+}
+
+/* Whether @r can take group @grp on @ifindex: a membership it has or a
+ * free one, and room in its buffer. Takes it if so. */
+static bool take(struct rxshare *r, struct in_addr grp, int ifindex)
+{
+	struct member *mb = member_find(r, grp, ifindex);
+
+	if (r->refs >= RXSHARE_USERS || (!mb && r->nmemb >= RXSHARE_USERS))
+		return false;
+	if (!grow(r))
+		return false;
+	if (mb)
+		mb->refs++;
+	else if (member_add(r, grp, ifindex) < 0)
+		return false; /* the kernel's limit (ENOBUFS): the next one */
+	r->refs++;
+	return true;
+}
+
+/* A reader on @port, in a free slot: NULL with @err. */
+static struct rxshare *reader_open(unsigned int port, char *err,
+				   size_t err_len)
+{
+	struct sockaddr_in any = {.sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_ANY)};
+	struct rxshare *r = NULL;
+	unsigned int i;
+	int fd, on = 1;
+
+	for (i = 0; i < nreaders && !r; i++)
+		if (readers[i].fd < 0)
+			r = &readers[i];
+	if (!r && nreaders < RXSHARE_MAX)
+		r = &readers[nreaders];
+	if (!r) {
+		snprintf(err, err_len, "%d shared receiving sockets in use",
+			 RXSHARE_MAX);
+		return NULL;
+	}
+	fd = net_udp_rx_open(&any, NULL);
+	if (fd < 0) {
+		snprintf(err, err_len, "cannot listen on port %u: %s", port,
+			 strerror(-fd));
+		return NULL;
+	}
+	/* each datagram's group and interface, for its subscription */
+	if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)) < 0) {
+		snprintf(err, err_len, "IP_PKTINFO: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (r == &readers[nreaders])
+		nreaders++;
+	*r = (struct rxshare){.fd = fd, .port = port, .unit = rcvbuf_of(fd)};
+	return r;
+}
+
+struct rxshare *rxshare_join(const struct sockaddr_in *grp, const char *ifname,
+			     int *ifindex, char *err, size_t err_len)
+{
+	unsigned int port = ntohs(grp->sin_port), i;
+	struct rxshare *r;
+	int idx = 0, rc;
+
+	if (!net_is_multicast(grp)) {
+		snprintf(err, err_len, "not a multicast group");
+		return NULL;
+	}
+	if (ifname && *ifname) {
+		idx = (int)if_nametoindex(ifname);
+		if (!idx) {
+			snprintf(err, err_len, "interface '%s': %s", ifname,
+				 strerror(errno));
+			return NULL;
+		}
+	}
+	*ifindex = idx;
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nreaders; i++) {
+		r = &readers[i];
+		if (r->fd >= 0 && r->port == port &&
+		    take(r, grp->sin_addr, idx)) {
+			pthread_mutex_unlock(&lock);
+			return r;
+		}
+	}
+	r = reader_open(port, err, err_len);
+	if (r && (rc = member_add(r, grp->sin_addr, idx)) < 0) {
+		snprintf(err, err_len, "IP_ADD_MEMBERSHIP: %s", strerror(-rc));
+		close(r->fd);
+		r->fd = -1;
+		r = NULL;
+	}
+	if (r)
+		r->refs = 1;
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+void rxshare_leave(struct rxshare *r, struct in_addr grp, int ifindex)
+{
+	struct member *mb;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&lock);
+	mb = member_find(r, grp, ifindex);
+	if (mb && --mb->refs == 0) {
+		struct ip_mreqn mreq = {.imr_multiaddr = grp,
+					.imr_ifindex = ifindex};
+
+		/* fails only for an interface gone (the kernel dropped
+		 * the membership with it) */
+		setsockopt(r->fd, IPPROTO_IP, IP_DROP_MEMBERSHIP, &mreq,
+			   sizeof(mreq));
+		*mb = r->memb[--r->nmemb];
+	}
+	if (r->refs && --r->refs == 0) {
+		close(r->fd);
+		r->fd = -1;
+		r->nmemb = 0;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+int rxshare_fd(const struct rxshare *r)
+{
+	return r->fd;
+}
+
+unsigned int rxshare_port(const struct rxshare *r)
+{
+	return r->port;
+}
+
+unsigned int rxshare_users(const struct rxshare *r)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&lock);
+	n = r->refs;
+	pthread_mutex_unlock(&lock);
+	return n;
+}

@@ -1,0 +1,47 @@
+/* Shared receive sockets: the subscriptions of multicast groups on one UDP
+ * port read from one socket, so that the media thread drains a
+ * millisecond's packets of all of them in one recvmmsg() (node/media.c
+ * hands each datagram to its subscription by destination group and
+ * interface, IP_PKTINFO).
+ *
+ * A reader is bound to its port on any address and joins each of its
+ * groups itself; it takes only the groups it joined (IP_MULTICAST_ALL
+ * off), so RXSHARE_USERS, under the kernel's limit of memberships a socket
+ * (net.ipv4.igmp_max_memberships, 20), bounds it, and a port's groups
+ * beyond that go to its next reader. A reader takes another subscription
+ * only where its receive buffer can grow to what a subscription's own
+ * socket had (net_udp_rx_open) times its subscriptions, forced where
+ * permitted (CAP_NET_ADMIN), else as far as net.core.rmem_max lets it;
+ * where none can, the subscription opens a socket of its own.
+ *
+ * Control thread only (a lock guards the table: several nodes may run in
+ * one process). */
+#ifndef D4_NODE_RXSHARE_H
+#define D4_NODE_RXSHARE_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+
+/* Subscriptions on one reader at most. */
+#define RXSHARE_USERS 16
+
+struct rxshare;
+
+/* Join group @grp (its port is the reader's) on interface @ifname (NULL or
+ * "": the kernel's choice) for one subscription. The reader, and in
+ * *@ifindex the interface as joined (for rxshare_leave); NULL with @err
+ * when no reader could be opened or joined (the caller opens a socket of
+ * its own). */
+struct rxshare *rxshare_join(const struct sockaddr_in *grp, const char *ifname,
+			     int *ifindex, char *err, size_t err_len);
+/* Let go of what rxshare_join() took: the membership leaves with its last
+ * subscription, the reader closes with its last. Call only once the media
+ * thread no longer reads through it (media_set_sub returned). */
+void rxshare_leave(struct rxshare *r, struct in_addr grp, int ifindex);
+/* The reader's socket; its port (host order). */
+int rxshare_fd(const struct rxshare *r);
+unsigned int rxshare_port(const struct rxshare *r);
+/* Subscriptions on @r now (tests, benchmarks). */
+unsigned int rxshare_users(const struct rxshare *r);
+
+#endif

@@ -1,0 +1,368 @@
+/* Shared receive sockets (node/rxshare.h) and the media thread's dispatch
+ * through them (node/media.c): groups on one port share one socket, up to
+ * RXSHARE_USERS; every datagram reaches its own subscription and only
+ * it; what came before a subscription started, or for none, is counted
+ * and dropped; a unicast datagram the kernel gives the shared socket still
+ * reaches the unicast subscription of its port; a moved stream's new
+ * receiver reads on a socket of its own. Runs in a network namespace of
+ * its own, groups looped back on lo (needs root: skipped otherwise). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "node/media.h"
+#include "node/rtp.h"
+#include "node/rxshare.h"
+#include "node/sub.h"
+#include "ptp/mclock.h"
+#include "qemu_user.h"
+
+#include <arpa/inet.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RATE  48000
+#define CH    8
+#define FPP   48
+#define PT    97
+#define PORT  5004
+#define PORT2 5006
+#define MS    1000000ull
+#define T0    (1000ull * NSEC_PER_SEC)
+
+static bool netns_ok;
+static uint64_t now_ns = T0;
+
+static uint64_t injected_now(void *ctx)
+{
+	(void)ctx;
+	return now_ns;
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (geteuid() != 0 || qemu_user_lacks_timestampns() ||
+	    unshare(CLONE_NEWNET) < 0 ||
+	    system("ip link set lo up && "
+		   "ip route add 224.0.0.0/4 dev lo") != 0)
+		return 0; /* each test skips */
+	netns_ok = true;
+	return 0;
+}
+
+static void need_netns(void)
+{
+	if (!netns_ok)
+		skip(); /* needs root and ip(8) */
+}
+
+static struct sub_config cfg_for(const char *addr, unsigned int port,
+				 bool share)
+{
+	struct sub_config c = {0};
+
+	snprintf(c.name, sizeof(c.name), "%s", addr);
+	c.addr.sin_family = AF_INET;
+	c.addr.sin_port = htons((uint16_t)port);
+	c.addr.sin_addr.s_addr = inet_addr(addr);
+	c.enc = RTP_ENC_L24;
+	c.rate = RATE;
+	c.channels = CH;
+	c.pt = PT;
+	c.fpp = FPP;
+	c.latency_ns = 5 * MS;
+	c.timing = SUB_TIMING_PTP;
+	c.share = share;
+	return c;
+}
+
+static struct sub *open_one(const char *addr, unsigned int port, bool share)
+{
+	struct sub_config c = cfg_for(addr, port, share);
+	char err[256] = "";
+	struct sub *s = sub_open(&c, err, sizeof(err));
+
+	if (!s)
+		fail_msg("sub_open %s: %s", addr, err);
+	return s;
+}
+
+/* @n RTP packets of stream @ssrc to @addr:@port, numbered from @seq0,
+ * stamped at now_ns on. */
+static void send_seq(const char *addr, unsigned int port, uint32_t ssrc,
+		     unsigned int n, uint16_t seq0)
+{
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port)};
+	uint8_t buf[RTP_HDR_LEN + FPP * CH * 3];
+	int32_t frames[FPP * CH] = {0};
+	uint32_t ts0 = (uint32_t)mclock_ns_to_samples(now_ns, RATE);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	unsigned int k;
+
+	assert_true(fd >= 0);
+	to.sin_addr.s_addr = inet_addr(addr);
+	for (k = 0; k < n; k++) {
+		struct rtp_hdr h = {.pt = PT,
+				    .seq = (uint16_t)(seq0 + k),
+				    .ts = ts0 + k * FPP,
+				    .ssrc = ssrc};
+
+		rtp_hdr_encode(&h, buf);
+		rtp_pack(RTP_ENC_L24, frames, CH, FPP, buf + RTP_HDR_LEN);
+		assert_int_equal(sendto(fd, buf, sizeof(buf), 0,
+					(struct sockaddr *)&to, sizeof(to)),
+				 (ssize_t)sizeof(buf));
+	}
+	close(fd);
+}
+
+static void send_rtp(const char *addr, unsigned int port, uint32_t ssrc,
+		     unsigned int n)
+{
+	send_seq(addr, port, ssrc, n, 0);
+}
+
+static uint64_t received(const struct sub *s)
+{
+	return atomic_load(&sub_stats(s)->received);
+}
+
+static uint64_t refused(const struct sub *s)
+{
+	const struct sub_stats *st = sub_stats(s);
+
+	return atomic_load(&st->bad_header) + atomic_load(&st->foreign_ssrc) +
+	       atomic_load(&st->bad_pt) + atomic_load(&st->bad_size);
+}
+
+/* One pass of @m now, after what was sent reached the sockets. */
+static void pass(struct media *m)
+{
+	usleep(20 * 1000);
+	media_run_once(m, now_ns);
+}
+
+static void test_groups_on_one_port_share_one_socket(void **state)
+{
+	struct sub *a, *b, *c;
+
+	(void)state;
+	need_netns();
+	a = open_one("239.77.0.1", PORT, true);
+	b = open_one("239.77.0.2", PORT, true);
+	c = open_one("239.77.0.3", PORT2, true);
+	assert_non_null(sub_rxshare(a));
+	assert_ptr_equal(sub_rxshare(a), sub_rxshare(b));
+	assert_ptr_not_equal(sub_rxshare(a), sub_rxshare(c));
+	assert_int_equal(sub_fd(a), -1);
+	assert_int_equal(rxshare_users(sub_rxshare(a)), 2);
+	assert_int_equal(rxshare_port(sub_rxshare(c)), PORT2);
+	sub_destroy(b);
+	assert_int_equal(rxshare_users(sub_rxshare(a)), 1);
+	sub_destroy(a);
+	sub_destroy(c);
+}
+
+/* Two legs, a unicast address, or share off: a socket of its own. */
+static void test_only_one_leg_groups_share(void **state)
+{
+	struct sub_config two = cfg_for("239.77.0.9", PORT, true);
+	struct sub *u, *own, *s2;
+	char err[256] = "";
+
+	(void)state;
+	need_netns();
+	u = open_one("127.0.0.1", PORT, true);
+	own = open_one("239.77.0.8", PORT, false);
+	two.addr2 = two.addr;
+	two.addr2.sin_addr.s_addr = inet_addr("239.77.1.9");
+	snprintf(two.ifname2, sizeof(two.ifname2), "lo");
+	snprintf(two.ifname, sizeof(two.ifname), "lo");
+	s2 = sub_open(&two, err, sizeof(err));
+	assert_non_null(s2);
+	assert_null(sub_rxshare(u));
+	assert_null(sub_rxshare(own));
+	assert_null(sub_rxshare(s2));
+	assert_true(sub_fd(u) >= 0 && sub_fd(own) >= 0 && sub_fd(s2) >= 0);
+	sub_destroy(u);
+	sub_destroy(own);
+	sub_destroy(s2);
+}
+
+/* Each datagram reaches its own group's subscription, and only it; one of
+ * a group whose subscription is not in the table is counted unclaimed;
+ * what queued before the subscriptions started plays no part. */
+static void test_media_hands_each_datagram_to_its_subscription(void **state)
+{
+	struct mclock *mc = mclock_new_injected(injected_now, NULL, NULL);
+	struct sub *s[3];
+	struct media *m;
+
+	(void)state;
+	need_netns();
+	assert_non_null(mc);
+	s[0] = open_one("239.77.0.1", PORT, true);
+	s[1] = open_one("239.77.0.2", PORT, true);
+	s[2] = open_one("239.77.0.3", PORT, true); /* never in the table */
+	assert_ptr_equal(sub_rxshare(s[0]), sub_rxshare(s[2]));
+	/* before any subscription started: never playable */
+	send_rtp("239.77.0.1", PORT, 0x1111, 7);
+	m = media_new(mc, NULL, 0, s, 2);
+	assert_non_null(m);
+	sub_start(s[0], now_ns);
+	sub_start(s[1], now_ns);
+	pass(m);
+	assert_int_equal(received(s[0]), 0);
+	assert_int_equal(media_rx_unclaimed(m), 7);
+
+	send_rtp("239.77.0.1", PORT, 0x1111, 5);
+	send_rtp("239.77.0.2", PORT, 0x2222, 3);
+	send_rtp("239.77.0.3", PORT, 0x3333, 4);
+	pass(m);
+	assert_int_equal(received(s[0]), 5);
+	assert_int_equal(received(s[1]), 3);
+	assert_int_equal(refused(s[0]) + refused(s[1]), 0);
+	assert_int_equal(received(s[2]), 0);
+	assert_int_equal(media_rx_unclaimed(m), 7 + 4);
+
+	/* out of the table: its group's datagrams go to none */
+	media_set_sub(m, 1, NULL);
+	send_rtp("239.77.0.2", PORT, 0x2222, 2);
+	pass(m);
+	assert_int_equal(received(s[1]), 3);
+	assert_int_equal(media_rx_unclaimed(m), 7 + 4 + 2);
+	media_destroy(m);
+	mclock_destroy(mc);
+	sub_destroy(s[0]);
+	sub_destroy(s[1]);
+	sub_destroy(s[2]);
+}
+
+/* A port's groups beyond RXSHARE_USERS go to a second socket; the media
+ * thread reads both, each group to its own subscription. */
+static void test_more_groups_than_a_socket_takes(void **state)
+{
+	struct mclock *mc = mclock_new_injected(injected_now, NULL, NULL);
+	struct sub *s[RXSHARE_USERS + 1];
+	struct media *m;
+	unsigned int i, n = RXSHARE_USERS + 1;
+	char addr[32];
+
+	(void)state;
+	need_netns();
+	assert_non_null(mc);
+	for (i = 0; i < n; i++) {
+		snprintf(addr, sizeof(addr), "239.77.2.%u", i + 1);
+		s[i] = open_one(addr, PORT, true);
+		assert_non_null(sub_rxshare(s[i]));
+	}
+	assert_int_equal(rxshare_users(sub_rxshare(s[0])), RXSHARE_USERS);
+	assert_ptr_not_equal(sub_rxshare(s[0]), sub_rxshare(s[n - 1]));
+	assert_int_equal(rxshare_users(sub_rxshare(s[n - 1])), 1);
+	m = media_new(mc, NULL, 0, s, n);
+	assert_non_null(m);
+	for (i = 0; i < n; i++)
+		sub_start(s[i], now_ns);
+	pass(m);
+	for (i = 0; i < n; i++) {
+		snprintf(addr, sizeof(addr), "239.77.2.%u", i + 1);
+		send_rtp(addr, PORT, 0x100 + i, 1 + i % 3);
+	}
+	pass(m);
+	for (i = 0; i < n; i++)
+		assert_int_equal(received(s[i]), 1 + i % 3);
+	assert_int_equal(media_rx_unclaimed(m), 0);
+	media_destroy(m);
+	mclock_destroy(mc);
+	for (i = 0; i < n; i++)
+		sub_destroy(s[i]);
+}
+
+/* A unicast subscription and a shared socket on one port are both bound
+ * to any address: whichever the kernel hands a unicast datagram (the
+ * socket bound last, here), the unicast subscription gets every one.
+ * Both orders of opening. */
+static void unicast_beside_a_shared_port(bool unicast_first)
+{
+	struct mclock *mc = mclock_new_injected(injected_now, NULL, NULL);
+	struct sub *s[2];
+	struct media *m;
+	unsigned int round;
+
+	assert_non_null(mc);
+	if (unicast_first)
+		s[1] = open_one("0.0.0.0", PORT, true);
+	s[0] = open_one("239.77.0.1", PORT, true);
+	if (!unicast_first)
+		s[1] = open_one("0.0.0.0", PORT, true);
+	assert_null(sub_rxshare(s[1]));
+	m = media_new(mc, NULL, 0, s, 2);
+	assert_non_null(m);
+	sub_start(s[0], now_ns);
+	sub_start(s[1], now_ns);
+	pass(m);
+	for (round = 0; round < 4; round++) {
+		send_seq("127.0.0.1", PORT, 0x5555, 5, (uint16_t)(round * 5));
+		send_seq("239.77.0.1", PORT, 0x1111, 2, (uint16_t)(round * 2));
+		pass(m);
+		now_ns += 5 * FPP * NSEC_PER_SEC / RATE;
+	}
+	assert_int_equal(received(s[1]), 20);
+	assert_int_equal(received(s[0]), 8);
+	assert_int_equal(refused(s[0]) + refused(s[1]), 0);
+	assert_int_equal(media_rx_unclaimed(m), 0);
+	media_destroy(m);
+	mclock_destroy(mc);
+	sub_destroy(s[0]);
+	sub_destroy(s[1]);
+}
+
+static void test_unicast_beside_a_shared_port(void **state)
+{
+	(void)state;
+	need_netns();
+	unicast_beside_a_shared_port(false);
+	unicast_beside_a_shared_port(true);
+}
+
+/* A moved stream's new receiver keeps what reaches it before it is put in
+ * place (sub_take_over): it reads on a socket of its own. */
+static void test_a_continuing_receiver_reads_on_its_own_socket(void **state)
+{
+	struct sub *a, *b;
+	struct rxshare *r;
+
+	(void)state;
+	need_netns();
+	a = open_one("239.77.0.1", PORT, true);
+	b = open_one("239.77.0.2", PORT, true);
+	r = sub_rxshare(a);
+	assert_int_equal(rxshare_users(r), 2);
+	sub_set_continues(b);
+	assert_null(sub_rxshare(b));
+	assert_true(sub_fd(b) >= 0);
+	assert_int_equal(rxshare_users(r), 1);
+	sub_destroy(b);
+	sub_destroy(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_groups_on_one_port_share_one_socket),
+	    cmocka_unit_test(test_only_one_leg_groups_share),
+	    cmocka_unit_test(test_media_hands_each_datagram_to_its_subscription),
+	    cmocka_unit_test(test_more_groups_than_a_socket_takes),
+	    cmocka_unit_test(test_unicast_beside_a_shared_port),
+	    cmocka_unit_test(test_a_continuing_receiver_reads_on_its_own_socket),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, NULL);
+}
