@@ -21,6 +21,7 @@
 #include "node/relay.h"
 #include "node/settings.h"
 #include "node/rx.h"
+#include "node/rxshare.h"
 #include "node/source.h"
 #include "node/tx.h"
 #include "ptp/mclock.h"
@@ -174,6 +175,14 @@ static void print_final(struct node *n)
 
 	tx_final(n->tx);
 	rx_final(n->rx);
+	if (n->media) {
+		unsigned int socks, users;
+
+		rxshare_count(&socks, &users);
+		log_info("final: receive shared_sockets=%u "
+			 "shared_subscriptions=%u unclaimed=%llu",
+			 socks, users, media_rx_unclaimed(n->media));
+	}
 	nh = d4_program_list(rt, handles, D4_MAX_PROGRAMS);
 	for (i = 0; i < nh; i++) {
 		const struct relay_out_stats *os =

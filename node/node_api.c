@@ -959,7 +959,23 @@ int node_d4_bind(struct node *n, int handle, char *err, size_t err_len)
 		for (unsigned int l = 0; l < sub_config_legs(sc); l++) {
 			const struct sockaddr_in *a =
 			    l ? &sc->addr2 : &sc->addr;
+			const struct sub *rs = rx_sub_receiver(n->rx, i);
 
+			/* a group read through a shared socket: bound to
+			 * the port on any address, it would take some of a
+			 * unicast loop's packets (node/rxshare.h) */
+			if (rs && sub_rxshare(rs) && !l &&
+			    !net_is_multicast(&pi.bind_addr) &&
+			    a->sin_port == pi.bind_addr.sin_port) {
+				snprintf(err, err_len,
+					 "%s: subscription '%s' receives a "
+					 "group on that port through a shared "
+					 "socket, which would take the loop's "
+					 "unicast packets: bind the loop to "
+					 "another port",
+					 pi.binding, sc->name);
+				return -EADDRINUSE;
+			}
 			if (!ports_clash(a, &pi.bind_addr))
 				continue;
 			snprintf(err, err_len,

@@ -613,9 +613,22 @@ static struct sub *open_receiver(struct rx *rx, struct rx_sub *r,
 	struct sub *s;
 	int why;
 
-	/* a group's subscription reads through its port's shared socket
-	 * (node/rxshare.h) where one takes it */
+	/* A group's subscription reads through its port's shared socket
+	 * (node/rxshare.h) where one takes it. That socket is bound to the
+	 * port on any address, as a D4 loop's unicast socket is: the kernel
+	 * would hand it some of the loop's packets. Not on such a port (and
+	 * node_d4_bind refuses a loop on a shared one). */
 	open_cfg.share = true;
+	if (rx->env.port_used) {
+		struct sockaddr_in any = {.sin_family = AF_INET,
+					  .sin_port = cfg->addr.sin_port,
+					  .sin_addr.s_addr = htonl(INADDR_ANY)};
+		char used[160];
+
+		open_cfg.share =
+		    rx->env.port_used(rx->env.port_ctx, &any, used,
+				      sizeof(used)) == 0;
+	}
 	s = sub_open(&open_cfg, err, err_len);
 
 	if (rc)

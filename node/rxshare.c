@@ -259,3 +259,18 @@ unsigned int rxshare_users(const struct rxshare *r)
 	pthread_mutex_unlock(&lock);
 	return n;
 }
+
+void rxshare_count(unsigned int *sockets, unsigned int *users)
+{
+	unsigned int i;
+
+	*sockets = *users = 0;
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nreaders; i++) {
+		if (readers[i].fd < 0)
+			continue;
+		(*sockets)++;
+		*users += readers[i].refs;
+	}
+	pthread_mutex_unlock(&lock);
+}

@@ -41,6 +41,9 @@ void rxshare_leave(struct rxshare *r, struct in_addr grp, int ifindex);
 /* The reader's socket; its port (host order). */
 int rxshare_fd(const struct rxshare *r);
 unsigned int rxshare_port(const struct rxshare *r);
+/* Shared sockets open now, and the subscriptions on them (all nodes of
+ * the process). */
+void rxshare_count(unsigned int *sockets, unsigned int *users);
 /* Subscriptions on @r now (tests, benchmarks). */
 unsigned int rxshare_users(const struct rxshare *r);
 
