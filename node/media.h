@@ -1,5 +1,7 @@
 /* The real-time media thread: wakes on the media clock, sends every due
- * packet of every flow, drains every subscription's socket and plays out
+ * packet of every flow, drains the receive sockets (each subscription's
+ * own, and the shared ones of node/rxshare.h, whose datagrams it hands to
+ * their subscriptions by group and interface) and plays out
  * what is due. It owns flows and subscriptions while it runs; other threads
  * only read their atomic counters. */
 #ifndef D4_NODE_MEDIA_H
