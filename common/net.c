@@ -468,11 +468,13 @@ uint64_t net_rx_stamp(const struct msghdr *mh, uint64_t now_ns,
 	return now_ns;
 }
 
-void net_rx_dest(const struct msghdr *mh, uint32_t *daddr, int *ifindex)
+void net_rx_dest(const struct msghdr *mh, uint32_t *daddr, uint32_t *local,
+		 int *ifindex)
 {
 	struct cmsghdr *c;
 
 	*daddr = 0;
+	*local = 0;
 	*ifindex = 0;
 	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR((struct msghdr *)mh, c)) {
 		struct in_pktinfo pi;
@@ -481,6 +483,7 @@ void net_rx_dest(const struct msghdr *mh, uint32_t *daddr, int *ifindex)
 			continue;
 		memcpy(&pi, CMSG_DATA(c), sizeof(pi));
 		*daddr = pi.ipi_addr.s_addr;
+		*local = pi.ipi_spec_dst.s_addr;
 		*ifindex = pi.ipi_ifindex;
 		return;
 	}

@@ -60,8 +60,11 @@ struct msghdr;
  * where it has none. */
 uint64_t net_rx_stamp(const struct msghdr *mh, uint64_t now_ns,
 		      int64_t clock_offset_ns);
-/* Its destination address and interface (IP_PKTINFO); 0 where none. */
-void net_rx_dest(const struct msghdr *mh, uint32_t *daddr, int *ifindex);
+/* Its destination address, the local address it came to (the same for
+ * unicast; for a broadcast or a group, the interface's) and interface
+ * (IP_PKTINFO), network order; 0 where none. */
+void net_rx_dest(const struct msghdr *mh, uint32_t *daddr, uint32_t *local,
+		 int *ifindex);
 
 /* The first IPv4 address of interface @ifname and its MAC (zeros when it
  * has none): a sender's origin on that network. 0 or -ENODEV. */

@@ -57,15 +57,25 @@ struct media_rd {
 	struct sub *sub[RXSHARE_USERS];
 };
 
-/* A unicast subscription's port: a unicast datagram for it that the
+/* A unicast subscription leg's port: a unicast datagram for it that the
  * kernel handed a shared socket on that port (both are bound to any
- * address) goes to it. */
+ * address) goes to it, if it came on the leg's interface (0: any). */
 struct media_uc {
 	unsigned int port;
 	struct sub *sub;
+	unsigned int leg;
+	int ifindex;
 };
 
+/* The media thread's receive tables and buffers: held (mem.h), so its
+ * first writes fault nothing in. */
 struct media_rxbuf {
+	/* the shared receiving sockets the table's subscriptions read
+	 * through, rebuilt with the table (rd_dirty: before the next pass) */
+	struct media_rd rd[MEDIA_MAX_SUBS];
+	unsigned int nrd;
+	struct media_uc uc[2 * MEDIA_MAX_SUBS];
+	unsigned int nuc;
 	struct mmsghdr msgs[RD_BATCH];
 	struct iovec iov[RD_BATCH];
 	struct sockaddr_in from[RD_BATCH];
@@ -82,12 +92,6 @@ struct media {
 	unsigned int nsubs;
 	struct media_req req;
 	_Atomic unsigned int req_seq, ack_seq;
-	/* the shared receiving sockets the table's subscriptions read
-	 * through, rebuilt with the table (rd_dirty: before the next pass) */
-	struct media_rd rd[MEDIA_MAX_SUBS];
-	unsigned int nrd;
-	struct media_uc uc[MEDIA_MAX_SUBS];
-	unsigned int nuc;
 	bool rd_dirty;
 	struct media_rxbuf *rxb;
 	_Atomic unsigned long long rx_unclaimed;
@@ -215,14 +219,15 @@ static void rd_flush(struct media *m, int fd)
  * to the table is flushed (rd_flush). RT. */
 static void rd_rebuild(struct media *m)
 {
+	struct media_rxbuf *b = m->rxb;
 	int old[MEDIA_MAX_SUBS];
-	unsigned int i, j, nold = m->nrd;
+	unsigned int i, j, l, nold = b->nrd;
 	bool known;
 
 	for (i = 0; i < nold; i++)
-		old[i] = m->rd[i].fd;
-	m->nrd = 0;
-	m->nuc = 0;
+		old[i] = b->rd[i].fd;
+	b->nrd = 0;
+	b->nuc = 0;
 	m->rd_dirty = false;
 	for (i = 0; i < m->nsubs; i++) {
 		struct sub *s = m->subs[i];
@@ -236,17 +241,23 @@ static void rd_rebuild(struct media *m)
 		r = sub_rxshare(s);
 		if (!r) {
 			c = sub_config(s);
-			if (sub_config_legs(c) == 1 && !net_is_multicast(&c->addr))
-				m->uc[m->nuc++] = (struct media_uc){
-				    ntohs(c->addr.sin_port), s};
+			for (l = 0; l < sub_config_legs(c); l++) {
+				const struct sockaddr_in *a =
+				    l ? &c->addr2 : &c->addr;
+
+				if (!net_is_multicast(a))
+					b->uc[b->nuc++] = (struct media_uc){
+					    ntohs(a->sin_port), s, l,
+					    sub_leg_ifindex(s, l)};
+			}
 			continue;
 		}
 		fd = rxshare_fd(r);
-		for (j = 0; j < m->nrd && !d; j++)
-			if (m->rd[j].fd == fd)
-				d = &m->rd[j];
+		for (j = 0; j < b->nrd && !d; j++)
+			if (b->rd[j].fd == fd)
+				d = &b->rd[j];
 		if (!d) {
-			d = &m->rd[m->nrd++];
+			d = &b->rd[b->nrd++];
 			d->fd = fd;
 			d->port = rxshare_port(r);
 			d->n = 0;
@@ -258,12 +269,12 @@ static void rd_rebuild(struct media *m)
 			d->sub[d->n++] = s;
 		}
 	}
-	for (i = 0; i < m->nrd; i++) {
+	for (i = 0; i < b->nrd; i++) {
 		known = false;
 		for (j = 0; j < nold && !known; j++)
-			known = old[j] == m->rd[i].fd;
+			known = old[j] == b->rd[i].fd;
 		if (!known)
-			rd_flush(m, m->rd[i].fd);
+			rd_flush(m, b->rd[i].fd);
 	}
 }
 
@@ -279,28 +290,35 @@ static void rd_dispatch(struct media *m, const struct media_rd *d,
 	struct media_rxbuf *b = m->rxb;
 	const struct msghdr *mh = &b->msgs[k].msg_hdr;
 	bool trunc = mh->msg_flags & MSG_TRUNC, hit = false;
-	uint32_t daddr;
+	uint32_t daddr, local;
 	unsigned int j;
 	int ifx;
 
-	net_rx_dest(mh, &daddr, &ifx);
-	if (is_multicast_be(daddr)) {
+	net_rx_dest(mh, &daddr, &local, &ifx);
+	if (!daddr) {
+		/* no IP_PKTINFO: not for anyone this can tell */
+	} else if (is_multicast_be(daddr)) {
 		/* every subscription of the group (two of one stream each
 		 * get it, as each had its own socket) */
 		for (j = 0; j < d->n; j++) {
 			if (d->grp[j] != daddr ||
 			    (d->ifindex[j] && d->ifindex[j] != ifx))
 				continue;
-			sub_rx_datagram(d->sub[j], b->bufs[k],
+			sub_rx_datagram(d->sub[j], 0, b->bufs[k],
 					b->msgs[k].msg_len, trunc, &b->from[k],
 					arrival_ns, now_ns);
 			hit = true;
 		}
-	} else {
-		for (j = 0; j < m->nuc && !hit; j++) {
-			if (m->uc[j].port != d->port)
+	} else if (daddr == local) {
+		/* unicast (a broadcast, to a local address of another
+		 * kind, reached every socket on the port: the unicast
+		 * subscription's own has it too) */
+		for (j = 0; j < b->nuc && !hit; j++) {
+			const struct media_uc *u = &b->uc[j];
+
+			if (u->port != d->port || (u->ifindex && u->ifindex != ifx))
 				continue;
-			sub_rx_datagram(m->uc[j].sub, b->bufs[k],
+			sub_rx_datagram(u->sub, u->leg, b->bufs[k],
 					b->msgs[k].msg_len, trunc, &b->from[k],
 					arrival_ns, now_ns);
 			hit = true;
@@ -318,15 +336,15 @@ static void rd_drain(struct media *m, uint64_t now_ns, int64_t clock_off)
 	unsigned int i;
 	int k, n;
 
-	for (i = 0; i < m->nrd; i++) {
+	for (i = 0; i < b->nrd; i++) {
 		do {
 			rd_setup(b);
 			/* MSG_TRUNC: a datagram longer than its buffer says
 			 * its real length, for last_bad_size */
-			n = recvmmsg(m->rd[i].fd, b->msgs, RD_BATCH,
+			n = recvmmsg(b->rd[i].fd, b->msgs, RD_BATCH,
 				     MSG_DONTWAIT | MSG_TRUNC, NULL);
 			for (k = 0; k < n; k++)
-				rd_dispatch(m, &m->rd[i], (unsigned int)k,
+				rd_dispatch(m, &b->rd[i], (unsigned int)k,
 					    net_rx_stamp(&b->msgs[k].msg_hdr,
 							 now_ns, clock_off),
 					    now_ns);

@@ -959,23 +959,6 @@ int node_d4_bind(struct node *n, int handle, char *err, size_t err_len)
 		for (unsigned int l = 0; l < sub_config_legs(sc); l++) {
 			const struct sockaddr_in *a =
 			    l ? &sc->addr2 : &sc->addr;
-			const struct sub *rs = rx_sub_receiver(n->rx, i);
-
-			/* a group read through a shared socket: bound to
-			 * the port on any address, it would take some of a
-			 * unicast loop's packets (node/rxshare.h) */
-			if (rs && sub_rxshare(rs) && !l &&
-			    !net_is_multicast(&pi.bind_addr) &&
-			    a->sin_port == pi.bind_addr.sin_port) {
-				snprintf(err, err_len,
-					 "%s: subscription '%s' receives a "
-					 "group on that port through a shared "
-					 "socket, which would take the loop's "
-					 "unicast packets: bind the loop to "
-					 "another port",
-					 pi.binding, sc->name);
-				return -EADDRINUSE;
-			}
 			if (!ports_clash(a, &pi.bind_addr))
 				continue;
 			snprintf(err, err_len,
@@ -985,6 +968,22 @@ int node_d4_bind(struct node *n, int handle, char *err, size_t err_len)
 				 l ? " (its second leg)" : "");
 			return -EADDRINUSE;
 		}
+	}
+	/* A shared receiving socket on the port, bound there on any
+	 * address, would take some of a unicast loop's packets
+	 * (node/rxshare.h): the groups it reads for subscriptions move to
+	 * sockets of their own first. */
+	if (!net_is_multicast(&pi.bind_addr)) {
+		char why[128];
+		int rc;
+
+		snprintf(why, sizeof(why),
+			 "D4 loop '%s' receives unicast on port %u", pi.name,
+			 ntohs(pi.bind_addr.sin_port));
+		rc = rx_unshare_port(n->rx, pi.bind_addr.sin_port, why, err,
+				     err_len);
+		if (rc < 0)
+			return rc;
 	}
 	/* a [d4] section's defaults: no interface (the default route's),
 	 * DSCP 34, multicast TTL 16, back end auto */

@@ -617,8 +617,10 @@ static struct sub *open_receiver(struct rx *rx, struct rx_sub *r,
 	 * (node/rxshare.h) where one takes it. That socket is bound to the
 	 * port on any address, as a D4 loop's unicast socket is: the kernel
 	 * would hand it some of the loop's packets. Not on such a port (and
-	 * node_d4_bind refuses a loop on a shared one). */
+	 * node_d4_bind moves those on a shared one to sockets of their own
+	 * before a loop takes unicast there: rx_unshare_port). */
 	open_cfg.share = true;
+	open_cfg.share_owner = rx->env.media;
 	if (rx->env.port_used) {
 		struct sockaddr_in any = {.sin_family = AF_INET,
 					  .sin_port = cfg->addr.sin_port,
@@ -1139,6 +1141,48 @@ int rx_sub_set_latency(struct rx *rx, unsigned int slot, uint64_t latency_ns,
 				    r->out[i].play,
 				    (uint32_t)mclock_ns_to_samples(latency_ns,
 								   sc.rate));
+	}
+	return 0;
+}
+
+int rx_unshare_port(struct rx *rx, uint16_t port, const char *why, char *err,
+		    size_t err_len)
+{
+	unsigned int i;
+
+	for (i = 0; i < rx->nslots; i++) {
+		struct rx_sub *r = &rx->subs[i];
+		struct sub *s, *prev = r->sub;
+		int rc;
+
+		if (!r->used || !prev || !sub_rxshare(prev) ||
+		    r->cfg.addr.sin_port != port)
+			continue;
+		s = open_receiver(rx, r, &r->cfg, err, err_len, &rc);
+		if (!s)
+			return rc;
+		/* a socket of its own; it plays on what the old one holds
+		 * (sub_take_over), as a moved stream does */
+		sub_set_continues(s);
+		if (sub_rxshare(s)) {
+			sub_destroy(s);
+			snprintf(err, err_len,
+				 "subscription %s cannot read on a socket of "
+				 "its own (%s)",
+				 r->set.name, why);
+			return -EIO;
+		}
+		report_one(r, true); /* what the old receiver held back */
+		media_set_sub(rx->env.media, i, s);
+		r->sub = s;
+		carry_counts(r, prev);
+		sub_destroy(prev);
+		log_info("subscription %s: reads on a socket of its own now: "
+			 "%s; %s",
+			 r->set.name, why,
+			 sub_continued(s) ? "it plays on from its buffer"
+					  : "it started anew (a gap of up to "
+					    "its latency)");
 	}
 	return 0;
 }

@@ -185,6 +185,14 @@ int rx_sub_set_until(struct rx *rx, unsigned int slot, uint64_t until_ns);
  * open it, or move it when its SDP moved the stream. */
 void rx_resolve(struct rx *rx, struct disco *d);
 
+/* Move the subscriptions that read groups on @port (network order)
+ * through a shared socket (node/rxshare.h) to sockets of their own, each
+ * taking over what its old receiver holds; @why is logged. Before a D4
+ * loop takes unicast on that port, which a shared socket bound there
+ * would take some of. 0, or -errno with @err (those moved stay moved). */
+int rx_unshare_port(struct rx *rx, uint16_t port, const char *why, char *err,
+		    size_t err_len);
+
 /* Read access. */
 int rx_sub_find(const struct rx *rx, const char *name);
 /* Slots in use are those below rx_slots() with rx_sub_exists(). */

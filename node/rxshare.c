@@ -24,9 +24,9 @@ struct member {
 
 struct rxshare {
 	int fd; /* -1: a free slot */
+	const void *owner;
 	unsigned int port;
 	unsigned int refs;
-	int unit; /* a lone socket's receive buffer (SO_RCVBUF as opened) */
 	unsigned int nmemb;
 	struct member memb[RXSHARE_USERS];
 };
@@ -60,11 +60,11 @@ static long rmem_max(void)
 	return v;
 }
 
-/* Grow @r's receive buffer for one more subscription; whether it now holds
- * what each had alone. The kernel keeps twice what it is asked for. */
-static bool grow(struct rxshare *r)
+/* Grow @r's receive buffer to @users subscriptions' share; whether it
+ * now holds it. The kernel keeps twice what it is asked for. */
+static bool grow(struct rxshare *r, unsigned int users)
 {
-	long want = (long)(r->refs + 1) * r->unit, max;
+	long want = (long)users * RXSHARE_UNIT, max;
 	int ask = want / 2 > 0x3fffffff ? 0x3fffffff : (int)(want / 2);
 	int cur = rcvbuf_of(r->fd);
 
@@ -86,7 +86,7 @@ static bool grow(struct rxshare *r)
 		log_info("subscriptions share a receiving socket %u at a "
 			 "time: net.core.rmem_max (%ld) holds no more; raise "
 			 "it (docs/config.md) for fewer system calls",
-			 r->refs, rmem_max());
+			 users - 1, rmem_max());
 	}
 	return false;
 }
@@ -111,31 +111,60 @@ static int member_add(struct rxshare *r, struct in_addr grp, int ifindex)
 	if (setsockopt(r->fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq,
 		       sizeof(mreq)) < 0)
 		return -errno;
-	r->memb[r->nmemb++] = (struct member){grp, ifindex, 1};
+	r->memb[r->nmemb++] = (struct member){grp, ifindex, 0};
 	return 0;
 }
 
+/* Leave @mb's group (it has no subscription left). */
+static void member_drop(struct rxshare *r, struct member *mb)
+{
+	struct ip_mreqn mreq = {.imr_multiaddr = mb->grp,
+				.imr_ifindex = mb->ifindex};
+
+	/* fails only for an interface gone (the kernel dropped the
+	 * membership with it), or, joined on the kernel's choice, when the
+	 * route to the group moved since: then it stays until the reader
+	 * closes */
+	setsockopt(r->fd, IPPROTO_IP, IP_DROP_MEMBERSHIP, &mreq, sizeof(mreq));
+	*mb = r->memb[--r->nmemb];
+}
+
+/* Whether @r holds group @grp on another interface than @ifindex. */
+static bool group_elsewhere(const struct rxshare *r, struct in_addr grp,
+			    int ifindex)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nmemb; i++)
+		if (r->memb[i].grp.s_addr == grp.s_addr &&
+		    r->memb[i].ifindex != ifindex)
+			return true;
+	return false;
+}
+
 /* Whether @r can take group @grp on @ifindex: a membership it has or a
- * free one, and room in its buffer. Takes it if so. */
+ * free one, and room in its buffer (grown for it: never shrunk). Takes
+ * it if so. */
 static bool take(struct rxshare *r, struct in_addr grp, int ifindex)
 {
 	struct member *mb = member_find(r, grp, ifindex);
 
-	if (r->refs >= RXSHARE_USERS || (!mb && r->nmemb >= RXSHARE_USERS))
+	if (r->refs >= RXSHARE_USERS || (!mb && r->nmemb >= RXSHARE_USERS) ||
+	    group_elsewhere(r, grp, ifindex) || !grow(r, r->refs + 1))
 		return false;
-	if (!grow(r))
-		return false;
-	if (mb)
-		mb->refs++;
-	else if (member_add(r, grp, ifindex) < 0)
-		return false; /* the kernel's limit (ENOBUFS): the next one */
+	if (!mb) {
+		if (member_add(r, grp, ifindex) < 0)
+			return false; /* the kernel's limit (ENOBUFS) */
+		mb = &r->memb[r->nmemb - 1];
+	}
+	mb->refs++;
 	r->refs++;
 	return true;
 }
 
 /* A reader on @port, in a free slot: NULL with @err. */
-static struct rxshare *reader_open(unsigned int port, char *err,
-				   size_t err_len)
+static struct rxshare *reader_open(const void *owner, unsigned int port,
+				   char *err, size_t err_len)
 {
 	struct sockaddr_in any = {.sin_family = AF_INET,
 				  .sin_port = htons((uint16_t)port),
@@ -166,18 +195,28 @@ static struct rxshare *reader_open(unsigned int port, char *err,
 		close(fd);
 		return NULL;
 	}
+	*r = (struct rxshare){.fd = fd, .owner = owner, .port = port};
+	/* one that cannot hold two subscriptions would share nothing */
+	if (!grow(r, 2)) {
+		snprintf(err, err_len,
+			 "a receiving socket's buffer holds one "
+			 "subscription's (net.core.rmem_max)");
+		close(fd);
+		r->fd = -1;
+		return NULL;
+	}
 	if (r == &readers[nreaders])
 		nreaders++;
-	*r = (struct rxshare){.fd = fd, .port = port, .unit = rcvbuf_of(fd)};
 	return r;
 }
 
-struct rxshare *rxshare_join(const struct sockaddr_in *grp, const char *ifname,
-			     int *ifindex, char *err, size_t err_len)
+struct rxshare *rxshare_join(const void *owner, const struct sockaddr_in *grp,
+			     const char *ifname, int *ifindex, char *err,
+			     size_t err_len)
 {
 	unsigned int port = ntohs(grp->sin_port), i;
 	struct rxshare *r;
-	int idx = 0, rc;
+	int idx = 0;
 
 	if (!net_is_multicast(grp)) {
 		snprintf(err, err_len, "not a multicast group");
@@ -195,21 +234,20 @@ struct rxshare *rxshare_join(const struct sockaddr_in *grp, const char *ifname,
 	pthread_mutex_lock(&lock);
 	for (i = 0; i < nreaders; i++) {
 		r = &readers[i];
-		if (r->fd >= 0 && r->port == port &&
+		if (r->fd >= 0 && r->owner == owner && r->port == port &&
 		    take(r, grp->sin_addr, idx)) {
 			pthread_mutex_unlock(&lock);
 			return r;
 		}
 	}
-	r = reader_open(port, err, err_len);
-	if (r && (rc = member_add(r, grp->sin_addr, idx)) < 0) {
-		snprintf(err, err_len, "IP_ADD_MEMBERSHIP: %s", strerror(-rc));
+	r = reader_open(owner, port, err, err_len);
+	if (r && !take(r, grp->sin_addr, idx)) {
+		snprintf(err, err_len, "IP_ADD_MEMBERSHIP: %s", strerror(errno));
 		close(r->fd);
 		r->fd = -1;
+		r->nmemb = 0;
 		r = NULL;
 	}
-	if (r)
-		r->refs = 1;
 	pthread_mutex_unlock(&lock);
 	return r;
 }
@@ -222,16 +260,8 @@ void rxshare_leave(struct rxshare *r, struct in_addr grp, int ifindex)
 		return;
 	pthread_mutex_lock(&lock);
 	mb = member_find(r, grp, ifindex);
-	if (mb && --mb->refs == 0) {
-		struct ip_mreqn mreq = {.imr_multiaddr = grp,
-					.imr_ifindex = ifindex};
-
-		/* fails only for an interface gone (the kernel dropped
-		 * the membership with it) */
-		setsockopt(r->fd, IPPROTO_IP, IP_DROP_MEMBERSHIP, &mreq,
-			   sizeof(mreq));
-		*mb = r->memb[--r->nmemb];
-	}
+	if (mb && --mb->refs == 0)
+		member_drop(r, mb);
 	if (r->refs && --r->refs == 0) {
 		close(r->fd);
 		r->fd = -1;

@@ -9,13 +9,16 @@
  * off), so RXSHARE_USERS, under the kernel's limit of memberships a socket
  * (net.ipv4.igmp_max_memberships, 20), bounds it, and a port's groups
  * beyond that go to its next reader. A reader takes another subscription
- * only where its receive buffer can grow to what a subscription's own
- * socket had (net_udp_rx_open) times its subscriptions, forced where
- * permitted (CAP_NET_ADMIN), else as far as net.core.rmem_max lets it;
- * where none can, the subscription opens a socket of its own.
+ * only where its receive buffer can grow to RXSHARE_UNIT times its
+ * subscriptions, forced where permitted (CAP_NET_ADMIN), else as far as
+ * net.core.rmem_max lets it; a reader opens only where its buffer holds
+ * two subscriptions' (else one would share nothing, bound to the port on
+ * any address all the same): where none can, the subscription opens a
+ * socket of its own, bound to its group.
  *
- * Control thread only (a lock guards the table: several nodes may run in
- * one process). */
+ * Readers belong to an owner (the node's media thread, which drains
+ * them): several nodes in one process never share one. Control thread
+ * only (a lock guards the table). */
 #ifndef D4_NODE_RXSHARE_H
 #define D4_NODE_RXSHARE_H
 
@@ -24,16 +27,25 @@
 
 /* Subscriptions on one reader at most. */
 #define RXSHARE_USERS 16
+/* A subscription's share of a reader's receive buffer: what a socket of
+ * its own holds on a stock kernel (rmem_max 212 992, doubled), about
+ * 180 ms of a 1 ms, 8-channel L24 stream queued behind a held-up media
+ * thread. */
+#define RXSHARE_UNIT 425984
 
 struct rxshare;
 
 /* Join group @grp (its port is the reader's) on interface @ifname (NULL or
- * "": the kernel's choice) for one subscription. The reader, and in
+ * "": the kernel's choice) for one subscription of @owner's. A reader
+ * holds a group on one interface only (a membership on "the kernel's
+ * choice" beside one on a named interface would hand the first the
+ * second's copies). The reader, and in
  * *@ifindex the interface as joined (for rxshare_leave); NULL with @err
  * when no reader could be opened or joined (the caller opens a socket of
  * its own). */
-struct rxshare *rxshare_join(const struct sockaddr_in *grp, const char *ifname,
-			     int *ifindex, char *err, size_t err_len);
+struct rxshare *rxshare_join(const void *owner, const struct sockaddr_in *grp,
+			     const char *ifname, int *ifindex, char *err,
+			     size_t err_len);
 /* Let go of what rxshare_join() took: the membership leaves with its last
  * subscription, the reader closes with its last. Call only once the media
  * thread no longer reads through it (media_set_sub returned). */

@@ -7,10 +7,13 @@
 # - R reads the 20 groups through 2 shared sockets (16 + 4): its final
 #   line says so, and ss(8) shows R with 3 sockets on port 5004 (the two,
 #   and the unicast subscription's), not 21;
-# - a D4 loop on unicast port 5004 is refused, saying why (the shared
-#   socket would take its packets); one on port 5006 is taken; a group's
-#   subscription on 5006 made after it reads on a socket of its own, and
-#   every unicast datagram sent to the loop reaches it.
+# - two groups on port 5008 share a socket until a D4 loop takes unicast
+#   on 5008: then they move to sockets of their own (the shared socket,
+#   bound to the port on any address, would take some of the loop's
+#   packets), saying so, without a lost packet, and every datagram sent
+#   to the loop reaches it;
+# - a group's subscription made on port 5006 after a loop took unicast
+#   there reads on a socket of its own, and the loop gets every datagram.
 . "$(dirname "$0")/../lib.sh"
 lab=d4x$$
 d4_lab_hosts $lab 2
@@ -23,6 +26,9 @@ n=20
 	done
 	printf '[flow u]\nsource = t\ndestination = 10.77.0.2:5004\n'
 	printf '[flow g6]\nsource = t\ndestination = 239.69.61.1:5006\ninterface = eth0\n'
+	for j in 1 2; do
+		printf '[flow j%d]\nsource = t\ndestination = 239.69.62.%d:5008\ninterface = eth0\n' "$j" "$j"
+	done
 } >"$T/S.ini"
 {
 	printf '[node]\nname = R\n[discovery]\nsap = off\nmdns = off\n'
@@ -32,6 +38,10 @@ n=20
 	done
 	printf '[subscription u]\naddress = 10.77.0.2:5004\nchannels = 8\nlatency = 20ms\n'
 	printf '[sink nu]\ntype = null\nsubscription = u\n'
+	for j in 1 2; do
+		printf '[subscription j%d]\naddress = 239.69.62.%d:5008\ninterface = eth0\nchannels = 8\nlatency = 20ms\n' "$j" "$j"
+		printf '[sink nj%d]\ntype = null\nsubscription = j%d\n' "$j" "$j"
+	done
 } >"$T/R.ini"
 
 d4_node $lab-h1 S "$T/S.ini" --run-seconds 60
@@ -39,23 +49,41 @@ s=$!
 d4_node $lab-h2 R "$T/R.ini" --run-seconds 40
 r=$!
 d4_wait_log "$T/R.log" "api: listening" 20
-subs="$(seq -f 'i%g' 1 $n) u"
+subs="$(seq -f 'i%g' 1 $n) u j1 j2"
 for i in $subs; do
 	d4_wait_log "$T/R.log" "subscription $i: waiting -> receiving" 20
 done
 
-# R's sockets on port 5004: two shared ones and the unicast one
-socks=$(ip netns exec $lab-h2 ss -uanp 'sport = :5004' | grep -c "pid=$r," || true)
-[ "$socks" = 3 ] || fail "R has $socks sockets on port 5004, want 3 (2 shared, 1 unicast): $(ip netns exec $lab-h2 ss -uanp 'sport = :5004')"
+# socks PORT: R's sockets on PORT
+socks() {
+	ip netns exec $lab-h2 ss -uanp "sport = :$1" | grep -c "pid=$r," || true
+}
+[ "$(socks 5004)" = 3 ] || fail "R has $(socks 5004) sockets on port 5004, want 3 (2 shared, 1 unicast): $(ip netns exec $lab-h2 ss -uanp 'sport = :5004')"
+[ "$(socks 5008)" = 1 ] || fail "R has $(socks 5008) sockets on port 5008, want 1 (shared)"
 
 api() { # METHOD PATH [BODY], to R
 	ip netns exec $lab-h2 curl -s -X "$1" -H "Authorization: Bearer $(cat "$D4_STATE_DIR/R/token")" \
 		${3:+-H "Content-Type: application/json" --data-binary "$3"} \
 		"http://127.0.0.1:8080/api/v1$2"
 }
-out=$(api POST /d4/exec '{"text": "loop l4 on udp 10.77.0.2:5004 {\npkt = recv()\n}\n"}')
-case $out in *"subscription 'i1' receives a group on that port through a shared socket, which would take the loop's unicast packets"*) ;;
-*) fail "a loop on a shared socket's port: $out" ;; esac
+# send PORT: 300 datagrams from h1 to R's PORT, 1 ms apart
+send() {
+	ip netns exec $lab-h1 python3 - "$1" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for k in range(300):
+    s.sendto(b"d4 shared rx %d" % k, ("10.77.0.2", int(sys.argv[1])))
+    time.sleep(0.001)
+PY
+}
+out=$(api POST /d4/exec '{"text": "loop l8 on udp 10.77.0.2:5008 {\npkt = recv()\n}\n"}')
+case $out in *error*) fail "a loop on a shared socket's port: $out" ;; esac
+for j in 1 2; do
+	d4_wait_log "$T/R.log" "subscription j$j: reads on a socket of its own now: D4 loop 'l8' receives unicast on port 5008; it plays on from its buffer" 10
+done
+out=$(api POST /d4/programs/l8/start) || fail "starting l8: $out"
+[ "$(socks 5008)" = 3 ] || fail "R has $(socks 5008) sockets on port 5008, want 3 (j1's, j2's, the loop's): $(ip netns exec $lab-h2 ss -uanp 'sport = :5008')"
+send 5008
 out=$(api POST /d4/exec '{"text": "loop l6 on udp 10.77.0.2:5006 {\npkt = recv()\n}\n"}')
 case $out in *error*) fail "a loop on port 5006: $out" ;; esac
 out=$(api POST /d4/programs/l6/start) || fail "starting l6: $out"
@@ -64,13 +92,8 @@ d4_wait_log "$T/R.log" "d4: loop l6 on udp" 10
 out=$(api POST /subscriptions '{"name": "g6", "address": "239.69.61.1:5006", "channels": 8, "latency_us": 20000}') ||
 	fail "a group on the loop's port: $out"
 d4_wait_log "$T/R.log" "subscription g6: waiting -> receiving" 20
-ip netns exec $lab-h1 python3 - <<'PY'
-import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for k in range(300):
-    s.sendto(b"d4 shared rx %d" % k, ("10.77.0.2", 5006))
-    time.sleep(0.001)
-PY
+[ "$(socks 5006)" = 2 ] || fail "R has $(socks 5006) sockets on port 5006, want 2 (the loop's, g6's own)"
+send 5006
 sleep 1
 kill -TERM $r
 d4_wait_pid $r 30 || fail "R failed: $(tail -n 5 "$T/R.log")"
@@ -87,6 +110,8 @@ for i in $subs g6; do
 done
 grep -q "final: receive shared_sockets=2 shared_subscriptions=$n " "$T/R.log" ||
 	fail "R's shared sockets: $(grep 'final: receive' "$T/R.log")"
-in=$(grep "final: d4 l6 " "$T/R.log" | tr ' ' '\n' | sed -n 's/^in=//p')
-[ "$in" = 300 ] || fail "the loop on 5006 got $in of 300 datagrams"
-pass "$n groups on port 5004 through 2 shared sockets and a unicast subscription beside them, each its own stream; a loop refused on the shared port, taken on 5006 with a group's own socket beside it, all 300 datagrams"
+for l in l6 l8; do
+	in=$(grep "final: d4 $l " "$T/R.log" | tr ' ' '\n' | sed -n 's/^in=//p')
+	[ "$in" = 300 ] || fail "loop $l got $in of 300 datagrams"
+done
+pass "$n groups on port 5004 through 2 shared sockets and a unicast subscription beside them, each its own stream; two groups moved off a shared socket for a unicast loop on 5008 without a loss; a group on 5006 on its own socket beside a loop; each loop all 300 datagrams"

@@ -19,7 +19,9 @@
 #include "qemu_user.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <sched.h>
+#include <sys/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +52,15 @@ static int group_setup(void **state)
 	if (geteuid() != 0 || qemu_user_lacks_timestampns() ||
 	    unshare(CLONE_NEWNET) < 0 ||
 	    system("ip link set lo up && "
-		   "ip route add 224.0.0.0/4 dev lo") != 0)
+		   "ip route add 224.0.0.0/4 dev lo && "
+		   "ip link add v0 type veth peer name v1 && "
+		   "ip addr add 10.99.0.1/24 dev v0 && "
+		   "ip addr add 10.99.0.2/24 dev v1 && "
+		   "ip link set v0 up && ip link set v1 up && "
+		   /* v1's packets come from this host's own address */
+		   "sysctl -qw net.ipv4.conf.v0.accept_local=1 "
+		   "net.ipv4.conf.all.rp_filter=0 "
+		   "net.ipv4.conf.v0.rp_filter=0") != 0)
 		return 0; /* each test skips */
 	netns_ok = true;
 	return 0;
@@ -95,8 +105,8 @@ static struct sub *open_one(const char *addr, unsigned int port, bool share)
 
 /* @n RTP packets of stream @ssrc to @addr:@port, numbered from @seq0,
  * stamped at now_ns on. */
-static void send_seq(const char *addr, unsigned int port, uint32_t ssrc,
-		     unsigned int n, uint16_t seq0)
+static void send_via(const char *addr, unsigned int port, uint32_t ssrc,
+		     unsigned int n, uint16_t seq0, const char *ifname)
 {
 	struct sockaddr_in to = {.sin_family = AF_INET,
 				 .sin_port = htons((uint16_t)port)};
@@ -107,6 +117,14 @@ static void send_seq(const char *addr, unsigned int port, uint32_t ssrc,
 	unsigned int k;
 
 	assert_true(fd >= 0);
+	if (ifname) {
+		struct ip_mreqn via = {.imr_ifindex =
+					   (int)if_nametoindex(ifname)};
+
+		assert_int_equal(setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF,
+					    &via, sizeof(via)),
+				 0);
+	}
 	to.sin_addr.s_addr = inet_addr(addr);
 	for (k = 0; k < n; k++) {
 		struct rtp_hdr h = {.pt = PT,
@@ -121,6 +139,12 @@ static void send_seq(const char *addr, unsigned int port, uint32_t ssrc,
 				 (ssize_t)sizeof(buf));
 	}
 	close(fd);
+}
+
+static void send_seq(const char *addr, unsigned int port, uint32_t ssrc,
+		     unsigned int n, uint16_t seq0)
+{
+	send_via(addr, port, ssrc, n, seq0, NULL);
 }
 
 static void send_rtp(const char *addr, unsigned int port, uint32_t ssrc,
@@ -353,6 +377,152 @@ static void test_a_continuing_receiver_reads_on_its_own_socket(void **state)
 	sub_destroy(a);
 }
 
+/* A group joined on "the kernel's choice" (lo, by the route) and the same
+ * group on a named interface (v0) never sit on one socket, where the first
+ * would get the second's copies too: each subscription gets what came on
+ * its own interface, once. */
+static void test_a_group_on_two_interfaces_reads_apart(void **state)
+{
+	struct mclock *mc = mclock_new_injected(injected_now, NULL, NULL);
+	struct sub_config named = cfg_for("239.77.0.5", PORT, true);
+	struct sub *s[2];
+	struct media *m;
+	char err[256] = "";
+
+	(void)state;
+	need_netns();
+	assert_non_null(mc);
+	s[0] = open_one("239.77.0.5", PORT, true);
+	snprintf(named.ifname, sizeof(named.ifname), "v0");
+	s[1] = sub_open(&named, err, sizeof(err));
+	assert_non_null(s[1]);
+	assert_non_null(sub_rxshare(s[0]));
+	assert_non_null(sub_rxshare(s[1]));
+	assert_ptr_not_equal(sub_rxshare(s[0]), sub_rxshare(s[1]));
+	m = media_new(mc, NULL, 0, s, 2);
+	assert_non_null(m);
+	sub_start(s[0], now_ns);
+	sub_start(s[1], now_ns);
+	pass(m);
+	send_rtp("239.77.0.5", PORT, 0x5151, 6);	       /* on lo */
+	send_via("239.77.0.5", PORT, 0x5252, 4, 0, "v1"); /* on v0 */
+	pass(m);
+	assert_int_equal(received(s[0]), 6);
+	assert_int_equal(received(s[1]), 4);
+	assert_int_equal(atomic_load(&sub_stats(s[0])->foreign_ssrc), 0);
+	assert_int_equal(atomic_load(&sub_stats(s[0])->duplicate), 0);
+	assert_int_equal(atomic_load(&sub_stats(s[1])->duplicate), 0);
+	media_destroy(m);
+	mclock_destroy(mc);
+	sub_destroy(s[0]);
+	sub_destroy(s[1]);
+}
+
+/* Two subscriptions of one group on one socket both get every datagram;
+ * when one leaves, the group stays joined for the other. A member that
+ * leaves from the middle of the socket's list leaves the others theirs. */
+static void test_a_group_held_by_two_outlives_one(void **state)
+{
+	struct mclock *mc = mclock_new_injected(injected_now, NULL, NULL);
+	struct sub *s[4];
+	struct media *m;
+
+	(void)state;
+	need_netns();
+	assert_non_null(mc);
+	s[0] = open_one("239.77.0.6", PORT, true);
+	s[1] = open_one("239.77.0.6", PORT, true);
+	s[2] = open_one("239.77.0.7", PORT, true);
+	s[3] = open_one("239.77.0.8", PORT, true);
+	assert_ptr_equal(sub_rxshare(s[0]), sub_rxshare(s[1]));
+	assert_ptr_equal(sub_rxshare(s[0]), sub_rxshare(s[3]));
+	m = media_new(mc, NULL, 0, s, 4);
+	assert_non_null(m);
+	for (unsigned int i = 0; i < 4; i++)
+		sub_start(s[i], now_ns);
+	pass(m);
+	send_rtp("239.77.0.6", PORT, 0x6666, 4);
+	pass(m);
+	assert_int_equal(received(s[0]), 4);
+	assert_int_equal(received(s[1]), 4);
+
+	/* s[1] leaves, then s[2] (the middle of the list) */
+	media_set_sub(m, 1, NULL);
+	sub_destroy(s[1]);
+	media_set_sub(m, 2, NULL);
+	sub_destroy(s[2]);
+	assert_int_equal(rxshare_users(sub_rxshare(s[0])), 2);
+	send_seq("239.77.0.6", PORT, 0x6666, 3, 4);
+	send_rtp("239.77.0.8", PORT, 0x8888, 5);
+	send_rtp("239.77.0.7", PORT, 0x7777, 2); /* left: the kernel drops */
+	pass(m);
+	assert_int_equal(received(s[0]), 7);
+	assert_int_equal(received(s[3]), 5);
+	assert_int_equal(media_rx_unclaimed(m), 0);
+	media_destroy(m);
+	mclock_destroy(mc);
+	sub_destroy(s[0]);
+	sub_destroy(s[3]);
+}
+
+/* net.core.rmem_max, or 0. */
+static long rmem_max(void)
+{
+	FILE *f = fopen("/proc/sys/net/core/rmem_max", "r");
+	long v = 0;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Without CAP_NET_ADMIN a socket's buffer stops at twice rmem_max: a
+ * socket takes as many subscriptions as that holds RXSHARE_UNIT (16 at
+ * most), and none opens that would hold only one (then each subscription
+ * has a socket of its own, bound to its group, as before sharing). */
+static void test_without_cap_net_admin_rmem_max_decides(void **state)
+{
+	long max = rmem_max();
+	unsigned int fit, i, n = RXSHARE_USERS + 1;
+	struct sub *s[RXSHARE_USERS + 1];
+	cap_t caps;
+	cap_value_t na = CAP_NET_ADMIN;
+	char addr[32];
+
+	(void)state;
+	need_netns();
+	caps = cap_get_proc();
+	assert_non_null(caps);
+	assert_int_equal(cap_set_flag(caps, CAP_EFFECTIVE, 1, &na, CAP_CLEAR),
+			 0);
+	assert_int_equal(cap_set_proc(caps), 0);
+	fit = (unsigned int)(2 * max / RXSHARE_UNIT);
+	if (fit > RXSHARE_USERS)
+		fit = RXSHARE_USERS;
+	for (i = 0; i < n; i++) {
+		snprintf(addr, sizeof(addr), "239.77.3.%u", i + 1);
+		s[i] = open_one(addr, PORT, true);
+	}
+	if (fit < 2) {
+		for (i = 0; i < n; i++) {
+			assert_null(sub_rxshare(s[i]));
+			assert_true(sub_fd(s[i]) >= 0);
+		}
+	} else {
+		assert_int_equal(rxshare_users(sub_rxshare(s[0])), fit);
+		assert_ptr_not_equal(sub_rxshare(s[0]), sub_rxshare(s[fit]));
+	}
+	print_message("# rmem_max %ld: %u a socket\n", max, fit < 2 ? 1 : fit);
+	for (i = 0; i < n; i++)
+		sub_destroy(s[i]);
+	assert_int_equal(cap_set_flag(caps, CAP_EFFECTIVE, 1, &na, CAP_SET), 0);
+	assert_int_equal(cap_set_proc(caps), 0);
+	cap_free(caps);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -362,6 +532,10 @@ int main(void)
 	    cmocka_unit_test(test_more_groups_than_a_socket_takes),
 	    cmocka_unit_test(test_unicast_beside_a_shared_port),
 	    cmocka_unit_test(test_a_continuing_receiver_reads_on_its_own_socket),
+	    cmocka_unit_test(test_a_group_on_two_interfaces_reads_apart),
+	    cmocka_unit_test(test_a_group_held_by_two_outlives_one),
+	    /* last: it lowers the process's capabilities for a while */
+	    cmocka_unit_test(test_without_cap_net_admin_rmem_max_decides),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
