@@ -177,11 +177,15 @@ static void print_final(struct node *n)
 	rx_final(n->rx);
 	if (n->media) {
 		unsigned int socks, users;
+		char each[256];
 
-		rxshare_count(&socks, &users);
+		/* as they are now, at the end (a D4 loop that took unicast
+		 * on a port moved its groups to sockets of their own) */
+		rxshare_count(n->media, &socks, &users, each, sizeof(each));
 		log_info("final: receive shared_sockets=%u "
-			 "shared_subscriptions=%u unclaimed=%llu",
-			 socks, users, media_rx_unclaimed(n->media));
+			 "shared_subscriptions=%u per_socket=%s unclaimed=%llu",
+			 socks, users, socks ? each : "-",
+			 media_rx_unclaimed(n->media));
 	}
 	nh = d4_program_list(rt, handles, D4_MAX_PROGRAMS);
 	for (i = 0; i < nh; i++) {

@@ -83,10 +83,13 @@ static bool grow(struct rxshare *r, unsigned int users)
 		return true;
 	if (!rmem_said) {
 		rmem_said = true;
-		log_info("subscriptions share a receiving socket %u at a "
-			 "time: net.core.rmem_max (%ld) holds no more; raise "
-			 "it (docs/config.md) for fewer system calls",
-			 users - 1, rmem_max());
+		log_info("a subscription on port %u could not share a "
+			 "receiving socket with %u other%s: net.core.rmem_max "
+			 "(%ld) holds no more; raise it (on the host: "
+			 "docs/config.md \"Receiving sockets\") for fewer "
+			 "system calls",
+			 r->port, users - 1, users == 2 ? "" : "s",
+			 rmem_max());
 	}
 	return false;
 }
@@ -290,17 +293,29 @@ unsigned int rxshare_users(const struct rxshare *r)
 	return n;
 }
 
-void rxshare_count(unsigned int *sockets, unsigned int *users)
+void rxshare_count(const void *owner, unsigned int *sockets,
+		   unsigned int *users, char *each, size_t each_len)
 {
 	unsigned int i;
+	size_t at = 0;
 
 	*sockets = *users = 0;
+	if (each_len)
+		each[0] = '\0';
 	pthread_mutex_lock(&lock);
 	for (i = 0; i < nreaders; i++) {
-		if (readers[i].fd < 0)
+		int k;
+
+		if (readers[i].fd < 0 || readers[i].owner != owner)
 			continue;
 		(*sockets)++;
 		*users += readers[i].refs;
+		if (at < each_len) {
+			k = snprintf(each + at, each_len - at, "%s%u:%u",
+				     at ? "," : "", readers[i].port,
+				     readers[i].refs);
+			at += k > 0 ? (size_t)k : 0;
+		}
 	}
 	pthread_mutex_unlock(&lock);
 }

@@ -53,9 +53,11 @@ void rxshare_leave(struct rxshare *r, struct in_addr grp, int ifindex);
 /* The reader's socket; its port (host order). */
 int rxshare_fd(const struct rxshare *r);
 unsigned int rxshare_port(const struct rxshare *r);
-/* Shared sockets open now, and the subscriptions on them (all nodes of
- * the process). */
-void rxshare_count(unsigned int *sockets, unsigned int *users);
+/* @owner's shared sockets open now, the subscriptions on them, and in
+ * @each "PORT:USERS" for each socket, comma-separated (truncated to
+ * @each_len). */
+void rxshare_count(const void *owner, unsigned int *sockets,
+		   unsigned int *users, char *each, size_t each_len);
 /* Subscriptions on @r now (tests, benchmarks). */
 unsigned int rxshare_users(const struct rxshare *r);
 
