@@ -57,16 +57,6 @@ struct media_rd {
 	struct sub *sub[RXSHARE_USERS];
 };
 
-/* A unicast subscription leg's port: a unicast datagram for it that the
- * kernel handed a shared socket on that port (both are bound to any
- * address) goes to it, if it came on the leg's interface (0: any). */
-struct media_uc {
-	unsigned int port;
-	struct sub *sub;
-	unsigned int leg;
-	int ifindex;
-};
-
 /* The media thread's receive tables and buffers: held (mem.h), so its
  * first writes fault nothing in. */
 struct media_rxbuf {
@@ -74,8 +64,6 @@ struct media_rxbuf {
 	 * through, rebuilt with the table (rd_dirty: before the next pass) */
 	struct media_rd rd[MEDIA_MAX_SUBS];
 	unsigned int nrd;
-	struct media_uc uc[2 * MEDIA_MAX_SUBS];
-	unsigned int nuc;
 	struct mmsghdr msgs[RD_BATCH];
 	struct iovec iov[RD_BATCH];
 	struct sockaddr_in from[RD_BATCH];
@@ -221,17 +209,15 @@ static void rd_rebuild(struct media *m)
 {
 	struct media_rxbuf *b = m->rxb;
 	int old[MEDIA_MAX_SUBS];
-	unsigned int i, j, l, nold = b->nrd;
+	unsigned int i, j, nold = b->nrd;
 	bool known;
 
 	for (i = 0; i < nold; i++)
 		old[i] = b->rd[i].fd;
 	b->nrd = 0;
-	b->nuc = 0;
 	m->rd_dirty = false;
 	for (i = 0; i < m->nsubs; i++) {
 		struct sub *s = m->subs[i];
-		const struct sub_config *c;
 		struct rxshare *r;
 		struct media_rd *d = NULL;
 		int fd;
@@ -239,19 +225,8 @@ static void rd_rebuild(struct media *m)
 		if (!s)
 			continue;
 		r = sub_rxshare(s);
-		if (!r) {
-			c = sub_config(s);
-			for (l = 0; l < sub_config_legs(c); l++) {
-				const struct sockaddr_in *a =
-				    l ? &c->addr2 : &c->addr;
-
-				if (!net_is_multicast(a))
-					b->uc[b->nuc++] = (struct media_uc){
-					    ntohs(a->sin_port), s, l,
-					    sub_leg_ifindex(s, l)};
-			}
+		if (!r)
 			continue;
-		}
 		fd = rxshare_fd(r);
 		for (j = 0; j < b->nrd && !d; j++)
 			if (b->rd[j].fd == fd)
@@ -283,7 +258,8 @@ static bool is_multicast_be(uint32_t a)
 	return (ntohl(a) & 0xf0000000u) == 0xe0000000u;
 }
 
-/* Hand one datagram of @d to the subscriptions it is for. RT. */
+/* Hand one datagram of @d to the subscriptions of its group (its socket
+ * takes multicast only: rxshare.c's socket filter). RT. */
 static void rd_dispatch(struct media *m, const struct media_rd *d,
 			unsigned int k, uint64_t arrival_ns, uint64_t now_ns)
 {
@@ -295,34 +271,15 @@ static void rd_dispatch(struct media *m, const struct media_rd *d,
 	int ifx;
 
 	net_rx_dest(mh, &daddr, &local, &ifx);
-	if (!daddr) {
-		/* no IP_PKTINFO: not for anyone this can tell */
-	} else if (is_multicast_be(daddr)) {
-		/* every subscription of the group (two of one stream each
-		 * get it, as each had its own socket) */
-		for (j = 0; j < d->n; j++) {
-			if (d->grp[j] != daddr ||
-			    (d->ifindex[j] && d->ifindex[j] != ifx))
-				continue;
-			sub_rx_datagram(d->sub[j], 0, b->bufs[k],
-					b->msgs[k].msg_len, trunc, &b->from[k],
-					arrival_ns, now_ns);
-			hit = true;
-		}
-	} else if (daddr == local) {
-		/* unicast (a broadcast, to a local address of another
-		 * kind, reached every socket on the port: the unicast
-		 * subscription's own has it too) */
-		for (j = 0; j < b->nuc && !hit; j++) {
-			const struct media_uc *u = &b->uc[j];
-
-			if (u->port != d->port || (u->ifindex && u->ifindex != ifx))
-				continue;
-			sub_rx_datagram(u->sub, u->leg, b->bufs[k],
-					b->msgs[k].msg_len, trunc, &b->from[k],
-					arrival_ns, now_ns);
-			hit = true;
-		}
+	/* every subscription of the group (two of one stream each get it,
+	 * as each had its own socket) */
+	for (j = 0; j < d->n && is_multicast_be(daddr); j++) {
+		if (d->grp[j] != daddr ||
+		    (d->ifindex[j] && d->ifindex[j] != ifx))
+			continue;
+		sub_rx_datagram(d->sub[j], b->bufs[k], b->msgs[k].msg_len,
+				trunc, &b->from[k], arrival_ns, now_ns);
+		hit = true;
 	}
 	if (!hit)
 		atomic_fetch_add_explicit(&m->rx_unclaimed, 1,

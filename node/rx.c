@@ -602,6 +602,29 @@ too_many:
 	return -ENOSPC;
 }
 
+/* Whether a subscription other than @self receives unicast on @port
+ * (network order): its socket is bound to the port on any address. */
+static bool unicast_on_port(const struct rx *rx, const struct rx_sub *self,
+			    uint16_t port)
+{
+	unsigned int i, l;
+
+	for (i = 0; i < rx->nslots; i++) {
+		const struct rx_sub *o = &rx->subs[i];
+
+		if (o == self || !o->used || !o->sub)
+			continue;
+		for (l = 0; l < sub_config_legs(&o->cfg); l++) {
+			const struct sockaddr_in *a =
+			    l ? &o->cfg.addr2 : &o->cfg.addr;
+
+			if (!net_is_multicast(a) && a->sin_port == port)
+				return true;
+		}
+	}
+	return false;
+}
+
 /* A receiver for @cfg with @r's sinks on it (opened on the first). NULL
  * with @err and, if @rc is not NULL, a negative errno in *@rc: -ELIBACC
  * when a library a sink needs cannot be loaded, else -EINVAL. */
@@ -611,17 +634,39 @@ static struct sub *open_receiver(struct rx *rx, struct rx_sub *r,
 {
 	struct sub_config keep = r->cfg, open_cfg = *cfg;
 	struct sub *s;
+	unsigned int l;
 	int why;
 
+	if (rc)
+		*rc = -EINVAL;
 	/* A group's subscription reads through its port's shared socket
 	 * (node/rxshare.h) where one takes it. That socket is bound to the
-	 * port on any address, as a D4 loop's unicast socket is: the kernel
-	 * would hand it some of the loop's packets. Not on such a port (and
-	 * node_d4_bind moves those on a shared one to sockets of their own
-	 * before a loop takes unicast there: rx_unshare_port). */
-	open_cfg.share = true;
+	 * port on any address, as a unicast subscription's or a D4 loop's
+	 * socket is: the kernel would hand it some of their datagrams (and
+	 * its filter drop them). So none on a port where the node receives
+	 * unicast: a unicast subscription moves the groups a shared socket
+	 * reads on its port to sockets of their own first, as node_d4_bind
+	 * does for a loop (rx_unshare_port). */
+	for (l = 0; l < sub_config_legs(cfg); l++) {
+		const struct sockaddr_in *a = l ? &cfg->addr2 : &cfg->addr;
+		char says[160];
+
+		if (net_is_multicast(a))
+			continue;
+		snprintf(says, sizeof(says),
+			 "subscription %s receives unicast on port %u",
+			 r->set.name, ntohs(a->sin_port));
+		why = rx_unshare_port(rx, a->sin_port, says, err, err_len);
+		if (why < 0) {
+			if (rc)
+				*rc = why;
+			return NULL;
+		}
+	}
+	open_cfg.share = net_is_multicast(&cfg->addr) &&
+			 !unicast_on_port(rx, r, cfg->addr.sin_port);
 	open_cfg.share_owner = rx->env.media;
-	if (rx->env.port_used) {
+	if (open_cfg.share && rx->env.port_used) {
 		struct sockaddr_in any = {.sin_family = AF_INET,
 					  .sin_port = cfg->addr.sin_port,
 					  .sin_addr.s_addr = htonl(INADDR_ANY)};
@@ -632,9 +677,6 @@ static struct sub *open_receiver(struct rx *rx, struct rx_sub *r,
 				      sizeof(used)) == 0;
 	}
 	s = sub_open(&open_cfg, err, err_len);
-
-	if (rc)
-		*rc = -EINVAL;
 	if (!s)
 		return NULL;
 	r->cfg = *cfg;

@@ -4,6 +4,7 @@
 #include "common/net.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -165,6 +166,30 @@ static bool take(struct rxshare *r, struct in_addr grp, int ifindex)
 	return true;
 }
 
+/* The kernel keeps only multicast datagrams for a reader (a classic BPF
+ * socket filter: the IPv4 destination in 224.0.0.0/4), so unicast and
+ * broadcast ones to its port, which a socket bound to a group never saw,
+ * never take room in its buffer (a flood of them from any host would
+ * cost its groups their packets while the media thread is held up). */
+static int only_multicast(int fd)
+{
+	static const struct sock_filter code[] = {
+	    /* A = the IPv4 header's destination, host order */
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, SKF_NET_OFF + 16),
+	    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xf0000000),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0xe0000000, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, 0xffffffff),
+	    BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	const struct sock_fprog prog = {
+	    .len = sizeof(code) / sizeof(code[0]),
+	    .filter = (struct sock_filter *)code,
+	};
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+			  sizeof(prog));
+}
+
 /* A reader on @port, in a free slot: NULL with @err. */
 static struct rxshare *reader_open(const void *owner, unsigned int port,
 				   char *err, size_t err_len)
@@ -193,8 +218,10 @@ static struct rxshare *reader_open(const void *owner, unsigned int port,
 		return NULL;
 	}
 	/* each datagram's group and interface, for its subscription */
-	if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)) < 0) {
-		snprintf(err, err_len, "IP_PKTINFO: %s", strerror(errno));
+	if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &on, sizeof(on)) < 0 ||
+	    only_multicast(fd) < 0) {
+		snprintf(err, err_len, "IP_PKTINFO/SO_ATTACH_FILTER: %s",
+			 strerror(errno));
 		close(fd);
 		return NULL;
 	}

@@ -6,7 +6,9 @@
  *
  * A reader is bound to its port on any address and joins each of its
  * groups itself; it takes only the groups it joined (IP_MULTICAST_ALL
- * off), so RXSHARE_USERS, under the kernel's limit of memberships a socket
+ * off) and no unicast or broadcast datagram (a socket filter drops them
+ * in the kernel: the node opens none on a port where it receives unicast,
+ * node/rx.c), so RXSHARE_USERS, under the kernel's limit of memberships a socket
  * (net.ipv4.igmp_max_memberships, 20), bounds it, and a port's groups
  * beyond that go to its next reader. A reader takes another subscription
  * only where its receive buffer can grow to RXSHARE_UNIT times its

@@ -37,7 +37,6 @@
 #include "ptp/mclock.h"
 
 #include <errno.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,7 +167,6 @@ struct sub {
 	struct rxshare *rxs;
 	struct in_addr rxs_grp;
 	int rxs_ifindex;
-	int leg_ifindex[SUB_LEGS]; /* its own sockets' SO_BINDTODEVICE */
 	struct rxbatch *rb; /* its own sockets' reads; NULL: shared */
 };
 
@@ -217,12 +215,6 @@ static int open_leg(const struct sub *s, const struct sockaddr_in *addr,
 		}
 	}
 	return fd;
-}
-
-/* The interface a leg's socket is bound to (open_leg), 0: none. */
-static int leg_bound_ifindex(const struct sub *s, const char *ifname)
-{
-	return s->legs == 2 && ifname[0] ? (int)if_nametoindex(ifname) : 0;
 }
 
 struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
@@ -296,13 +288,11 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 		s->fd = open_leg(s, &cfg->addr, cfg->ifname, err, err_len);
 		if (s->fd < 0)
 			goto out_destroy;
-		s->leg_ifindex[0] = leg_bound_ifindex(s, cfg->ifname);
 	}
 	if (s->legs == 2) {
 		s->fd2 = open_leg(s, &cfg->addr2, cfg->ifname2, err, err_len);
 		if (s->fd2 < 0)
 			goto out_destroy;
-		s->leg_ifindex[1] = leg_bound_ifindex(s, cfg->ifname2);
 	}
 	STAT_SET(s->stats.delay_min_ns, INT64_MAX);
 	STAT_SET(s->stats.delay_max_ns, INT64_MIN);
@@ -398,11 +388,6 @@ uint32_t sub_rx_group(const struct sub *s)
 int sub_rx_ifindex(const struct sub *s)
 {
 	return s->rxs_ifindex;
-}
-
-int sub_leg_ifindex(const struct sub *s, unsigned int leg)
-{
-	return s->leg_ifindex[leg ? 1 : 0];
 }
 
 void sub_start(struct sub *s, uint64_t now_ns)
@@ -1191,13 +1176,11 @@ static void rx_datagram(struct sub *s, unsigned int leg, const uint8_t *buf,
 		sub_rx_packet_leg(s, leg, buf, len, from, arrival_ns, now_ns);
 }
 
-void sub_rx_datagram(struct sub *s, unsigned int leg, const uint8_t *buf,
-		     size_t len, bool truncated,
-		     const struct sockaddr_in *from, uint64_t arrival_ns,
-		     uint64_t now_ns)
+void sub_rx_datagram(struct sub *s, const uint8_t *buf, size_t len,
+		     bool truncated, const struct sockaddr_in *from,
+		     uint64_t arrival_ns, uint64_t now_ns)
 {
-	rx_datagram(s, leg ? 1 : 0, buf, len, truncated, from, arrival_ns,
-		    now_ns);
+	rx_datagram(s, 0, buf, len, truncated, from, arrival_ns, now_ns);
 }
 
 /* Drain leg @leg's socket @fd. RT. */

@@ -194,9 +194,7 @@ struct rxshare;
 struct rxshare *sub_rxshare(const struct sub *s);
 uint32_t sub_rx_group(const struct sub *s);
 int sub_rx_ifindex(const struct sub *s);
-/* The interface leg @leg's own socket is bound to (SO_BINDTODEVICE), 0:
- * none. */
-int sub_leg_ifindex(const struct sub *s, unsigned int leg);
+
 /* Mark @s, opened to replace the receiver its slot has, as the same
  * stream moved (its SDP gave a new address or port): when the media
  * thread puts it in place, sub_take_over() lets it play what the old one
@@ -238,13 +236,12 @@ void sub_rx_packet(struct sub *s, const uint8_t *buf, size_t len,
 void sub_rx_packet_leg(struct sub *s, unsigned int leg, const uint8_t *buf,
 		       size_t len, const struct sockaddr_in *from,
 		       uint64_t arrival_ns, uint64_t now_ns);
-/* One datagram for @s's leg @leg read from a shared socket: @len bytes,
- * @truncated if it was longer than SUB_RX_BUF (then @len is its real
- * length, MSG_TRUNC). RT. */
-void sub_rx_datagram(struct sub *s, unsigned int leg, const uint8_t *buf,
-		     size_t len, bool truncated,
-		     const struct sockaddr_in *from, uint64_t arrival_ns,
-		     uint64_t now_ns);
+/* One datagram read from the shared socket for @s (its one leg): @len
+ * bytes, @truncated if it was longer than SUB_RX_BUF (then @len is its
+ * real length, MSG_TRUNC). RT. */
+void sub_rx_datagram(struct sub *s, const uint8_t *buf, size_t len,
+		     bool truncated, const struct sockaddr_in *from,
+		     uint64_t arrival_ns, uint64_t now_ns);
 /* Packets of a new SSRC kept aside while it proves itself, on either leg:
  * each packet is, in the end, exactly one of received, bad_header,
  * foreign, bad_pt, bad_size or foreign_ssrc, or still pending. */
