@@ -625,12 +625,14 @@ static bool unicast_on_port(const struct rx *rx, const struct rx_sub *self,
 	return false;
 }
 
-/* A receiver for @cfg with @r's sinks on it (opened on the first). NULL
- * with @err and, if @rc is not NULL, a negative errno in *@rc: -ELIBACC
- * when a library a sink needs cannot be loaded, else -EINVAL. */
+/* A receiver for @cfg with @r's sinks on it (opened on the first),
+ * reading a group through a shared socket where @may_share and the port
+ * allows. NULL with @err and, if @rc is not NULL, a negative errno in
+ * *@rc: -ELIBACC when a library a sink needs cannot be loaded, else
+ * -EINVAL. */
 static struct sub *open_receiver(struct rx *rx, struct rx_sub *r,
-				 const struct sub_config *cfg, char *err,
-				 size_t err_len, int *rc)
+				 const struct sub_config *cfg, bool may_share,
+				 char *err, size_t err_len, int *rc)
 {
 	struct sub_config keep = r->cfg, open_cfg = *cfg;
 	struct sub *s;
@@ -663,7 +665,7 @@ static struct sub *open_receiver(struct rx *rx, struct rx_sub *r,
 			return NULL;
 		}
 	}
-	open_cfg.share = net_is_multicast(&cfg->addr) &&
+	open_cfg.share = may_share && net_is_multicast(&cfg->addr) &&
 			 !unicast_on_port(rx, r, cfg->addr.sin_port);
 	open_cfg.share_owner = rx->env.media;
 	if (open_cfg.share && rx->env.port_used) {
@@ -1058,7 +1060,7 @@ int rx_sub_create(struct rx *rx, const struct sub_settings *s,
 		}
 	}
 	if (!s->stream[0]) {
-		r->sub = open_receiver(rx, r, &sc, err, err_len, &rc);
+		r->sub = open_receiver(rx, r, &sc, true, err, err_len, &rc);
 		if (!r->sub)
 			goto out_clear;
 	}
@@ -1147,7 +1149,7 @@ int rx_sub_set_latency(struct rx *rx, unsigned int slot, uint64_t latency_ns,
 			return -EINVAL;
 		}
 	if (prev) {
-		s = open_receiver(rx, r, &sc, err, err_len, &rc);
+		s = open_receiver(rx, r, &sc, true, err, err_len, &rc);
 		if (!s)
 			return rc;
 	}
@@ -1195,36 +1197,36 @@ int rx_unshare_port(struct rx *rx, uint16_t port, const char *why, char *err,
 	for (i = 0; i < rx->nslots; i++) {
 		struct rx_sub *r = &rx->subs[i];
 		struct sub *s, *prev = r->sub;
+		char e[256];
 		int rc;
 
 		if (!r->used || !prev || !sub_rxshare(prev) ||
 		    r->cfg.addr.sin_port != port)
 			continue;
-		s = open_receiver(rx, r, &r->cfg, err, err_len, &rc);
-		if (!s)
-			return rc;
-		/* a socket of its own; it plays on what the old one holds
-		 * (sub_take_over), as a moved stream does */
-		sub_set_continues(s);
-		if (sub_rxshare(s)) {
-			sub_destroy(s);
+		s = open_receiver(rx, r, &r->cfg, false, e, sizeof(e), &rc);
+		if (!s) {
 			snprintf(err, err_len,
-				 "subscription %s cannot read on a socket of "
-				 "its own (%s)",
-				 r->set.name, why);
-			return -EIO;
+				 "moving subscription %s to a socket of its "
+				 "own: %s",
+				 r->set.name, e);
+			return rc;
 		}
+		/* it plays on from what the old one holds (sub_take_over),
+		 * as a moved stream does */
+		sub_set_continues(s);
 		report_one(r, true); /* what the old receiver held back */
 		media_set_sub(rx->env.media, i, s);
 		r->sub = s;
 		carry_counts(r, prev);
 		sub_destroy(prev);
 		log_info("subscription %s: reads on a socket of its own now: "
-			 "%s; %s",
+			 "%s%s",
 			 r->set.name, why,
-			 sub_continued(s) ? "it plays on from its buffer"
-					  : "it started anew (a gap of up to "
-					    "its latency)");
+			 !media_passes(rx->env.media) ? "" /* before playing */
+			 : sub_continued(s)
+			     ? "; it plays on from its buffer"
+			     : "; it started anew (a gap of up to its "
+			       "latency)");
 	}
 	return 0;
 }
@@ -1327,7 +1329,7 @@ static void apply_stream(struct rx *rx, struct rx_sub *r, const char *sdp,
 				supp ? " (and earlier ones not logged)" : "");
 		return;
 	}
-	s = open_receiver(rx, r, &sc, err, sizeof(err), NULL);
+	s = open_receiver(rx, r, &sc, true, err, sizeof(err), NULL);
 	if (!s) {
 		refuse(r, err);
 		if (log_ratelimit_ok(&rx->stream_rl, &supp))
