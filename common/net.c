@@ -238,28 +238,40 @@ static bool tx_shared_match(const struct tx_shared *t, bool mcast,
 	       (!mcast || (t->ttl == opts->ttl && t->ifindex == ifindex));
 }
 
-static int sndbuf_of(int fd)
+int net_sockbuf(int fd, int opt)
 {
 	int v = 0;
 	socklen_t len = sizeof(v);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &len) < 0)
+	if (getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0)
 		return 0;
 	return v;
 }
 
-/* net.core.wmem_max, or 0 where unreadable. */
-static long wmem_max(void)
+long net_core_sysctl(const char *name)
 {
-	FILE *f = fopen("/proc/sys/net/core/wmem_max", "r");
+	char path[64];
+	FILE *f;
 	long v = 0;
 
+	snprintf(path, sizeof(path), "/proc/sys/net/core/%s", name);
+	f = fopen(path, "r");
 	if (f) {
 		if (fscanf(f, "%ld", &v) != 1)
 			v = 0;
 		fclose(f);
 	}
 	return v;
+}
+
+static int sndbuf_of(int fd)
+{
+	return net_sockbuf(fd, SO_SNDBUF);
+}
+
+static long wmem_max(void)
+{
+	return net_core_sysctl("wmem_max");
 }
 
 /* Grow @t's send buffer for one more user; whether it now holds what

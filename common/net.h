@@ -54,6 +54,12 @@ unsigned int net_udp_tx_shared_users(int fd);
  * SO_TIMESTAMPNS receive timestamps. -errno on failure. */
 int net_udp_rx_open(const struct sockaddr_in *addr, const char *ifname);
 
+/* A socket's SO_RCVBUF or SO_SNDBUF (@opt): what the kernel keeps, twice
+ * what was asked; 0 on error. */
+int net_sockbuf(int fd, int opt);
+/* net.core.NAME (rmem_max, wmem_max), or 0 where unreadable. */
+long net_core_sysctl(const char *name);
+
 struct msghdr;
 /* A datagram's arrival from its SO_TIMESTAMPNS control message plus
  * @clock_offset_ns (the caller's clock minus CLOCK_REALTIME); @now_ns

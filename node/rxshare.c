@@ -39,26 +39,12 @@ static bool rmem_said; /* the rmem_max advice, once */
 
 static int rcvbuf_of(int fd)
 {
-	int v = 0;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, &len) < 0)
-		return 0;
-	return v;
+	return net_sockbuf(fd, SO_RCVBUF);
 }
 
-/* net.core.rmem_max, or 0 where unreadable. */
 static long rmem_max(void)
 {
-	FILE *f = fopen("/proc/sys/net/core/rmem_max", "r");
-	long v = 0;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v;
+	return net_core_sysctl("rmem_max");
 }
 
 /* Grow @r's receive buffer to @users subscriptions' share; whether it

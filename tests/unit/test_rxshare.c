@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "common/net.h"
 #include "node/media.h"
 #include "node/rtp.h"
 #include "node/rxshare.h"
@@ -462,27 +463,13 @@ static void test_a_group_held_by_two_outlives_one(void **state)
 	sub_destroy(s[3]);
 }
 
-/* net.core.rmem_max, or 0. */
-static long rmem_max(void)
-{
-	FILE *f = fopen("/proc/sys/net/core/rmem_max", "r");
-	long v = 0;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = 0;
-		fclose(f);
-	}
-	return v;
-}
-
 /* Without CAP_NET_ADMIN a socket's buffer stops at twice rmem_max: a
  * socket takes as many subscriptions as that holds RXSHARE_UNIT (16 at
  * most), and none opens that would hold only one (then each subscription
  * has a socket of its own, bound to its group, as before sharing). */
 static void test_without_cap_net_admin_rmem_max_decides(void **state)
 {
-	long max = rmem_max();
+	long max = net_core_sysctl("rmem_max");
 	unsigned int fit, i, n = RXSHARE_USERS + 1;
 	struct sub *s[RXSHARE_USERS + 1];
 	cap_t caps;
