@@ -26,6 +26,7 @@ void servo_config_default(struct servo_config *cfg, uint32_t rate)
 	    .measure_ns = 1000 * 1000 * 1000ull,
 	    .fast_hz = 0.2,
 	    .slow_hz = 0.02,
+	    .narrow_ns = 3000 * 1000 * 1000ull,
 	    .lock_samples = 0.5,
 	    .lock_ns = 2000 * 1000 * 1000ull,
 	    .unlock_samples = 8,
@@ -118,8 +119,18 @@ static enum servo_result servo_window(struct servo *s, uint64_t t, double e,
 		}
 		break;
 	}
-	w = 2.0 * M_PI *
-	    (s->state == SERVO_LOCKED ? s->cfg.slow_hz : s->cfg.fast_hz);
+	/* Locked, the bandwidth narrows by half every narrow_ns down to
+	 * slow_hz, never at once: at the lock the integrator is still a few
+	 * ppm off what the wide loop's proportional term made up for, and
+	 * a tenth of that term at once left the error to build up (to 2.7
+	 * samples for 10 ppm) faster than the narrow loop works it off. */
+	if (s->state == SERVO_LOCKED) {
+		s->bw_hz *= exp2(-dt * 1e9 / (double)s->cfg.narrow_ns);
+		if (s->bw_hz < s->cfg.slow_hz)
+			s->bw_hz = s->cfg.slow_hz;
+	} else
+		s->bw_hz = s->cfg.fast_hz;
+	w = 2.0 * M_PI * s->bw_hz;
 	kp = 2.0 * DAMPING * w / s->cfg.rate;
 	ki = w * w / s->cfg.rate;
 	s->integral = clamp_ratio(s, s->integral + ki * e * dt);

@@ -21,7 +21,8 @@ struct servo_config {
 	uint64_t window_ns;  /* errors are averaged over this long */
 	uint64_t measure_ns; /* frequency estimate: two windows this apart */
 	double fast_hz;	     /* loop bandwidth while locking */
-	double slow_hz;	     /* loop bandwidth once locked */
+	double slow_hz;	     /* loop bandwidth once locked, reached by */
+	uint64_t narrow_ns;  /* halving the bandwidth every this long */
 	double lock_samples; /* |error| below this for lock_ns: locked */
 	uint64_t lock_ns;
 	double unlock_samples;	/* |error| above this: back to locking */
@@ -32,9 +33,9 @@ struct servo_config {
 };
 
 /* Defaults for @rate: 100 ms windows, 1 s frequency estimate, 0.2 Hz
- * while locking, 0.02 Hz locked at |error| < 0.5 sample for 2 s, unlock
- * at 8 samples, realign at 48 samples (1 ms), outliers 8 samples off the
- * last window, +-1000 ppm. */
+ * while locking, locked at |error| < 0.5 sample for 2 s, then halving
+ * every 3 s down to 0.02 Hz, unlock at 8 samples, realign at 48 samples
+ * (1 ms), outliers 8 samples off the last window, +-1000 ppm. */
 void servo_config_default(struct servo_config *cfg, uint32_t rate);
 
 struct servo {
@@ -42,6 +43,7 @@ struct servo {
 	enum servo_state state;
 	double ratio;	 /* card frames per PTP sample, the output */
 	double integral; /* the PI loop's frequency term */
+	double bw_hz;	 /* the loop's bandwidth now */
 	/* the current averaging window */
 	uint64_t win_start;
 	double win_sum;
