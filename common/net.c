@@ -123,18 +123,31 @@ void net_egress(const struct sockaddr_in *dst, struct in_addr *addr,
 	close(fd);
 }
 
-static int ifindex_of(const char *ifname)
+int net_ifindex(const char *ifname)
 {
-	unsigned int idx;
+	struct ifreq ifr = {0};
+	int fd, err;
 
 	if (!ifname || !*ifname)
 		return 0;
-	idx = if_nametoindex(ifname);
-	if (idx == 0) {
-		log_err("interface '%s': %m", ifname);
+	if (strlen(ifname) >= sizeof(ifr.ifr_name))
 		return -ENODEV;
-	}
-	return (int)idx;
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	err = ioctl(fd, SIOCGIFINDEX, &ifr) < 0 ? -errno : ifr.ifr_ifindex;
+	close(fd);
+	return err;
+}
+
+static int ifindex_of(const char *ifname)
+{
+	int idx = net_ifindex(ifname);
+
+	if (idx < 0)
+		log_err("interface '%s': %s", ifname, strerror(-idx));
+	return idx;
 }
 
 int net_udp_tx_open(const struct sockaddr_in *dst,

@@ -49,6 +49,12 @@ void net_udp_tx_unshare(int fd);
 /* How many hold @fd (0: not a shared socket). */
 unsigned int net_udp_tx_shared_users(int fd);
 
+/* The index of interface @ifname, 0 for none (NULL or ""), or -errno:
+ * -ENODEV for a name no interface has, -EMFILE when out of descriptors
+ * (if_nametoindex(3) says neither: it asks through a socket of its own
+ * and leaves ENOENT). */
+int net_ifindex(const char *ifname);
+
 /* A non-blocking UDP socket bound to @addr (unicast address, 0.0.0.0, or a
  * multicast group it joins on @ifname or the default interface), with
  * SO_TIMESTAMPNS receive timestamps. -errno on failure. */

@@ -239,10 +239,10 @@ struct rxshare *rxshare_join(const void *owner, const struct sockaddr_in *grp,
 		return NULL;
 	}
 	if (ifname && *ifname) {
-		idx = (int)if_nametoindex(ifname);
-		if (!idx) {
+		idx = net_ifindex(ifname);
+		if (idx <= 0) {
 			snprintf(err, err_len, "interface '%s': %s", ifname,
-				 strerror(errno));
+				 strerror(idx < 0 ? -idx : ENODEV));
 			return NULL;
 		}
 	}

@@ -19,12 +19,14 @@
 #include "qemu_user.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <net/if.h>
 #include <sched.h>
 #include <sys/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -507,6 +509,40 @@ static void test_without_cap_net_admin_rmem_max_decides(void **state)
 	cap_free(caps);
 }
 
+/* An interface name the kernel cannot look up for want of a descriptor
+ * (if_nametoindex opens a socket to ask) is EMFILE, as the failure is,
+ * not "No such device" (an attacker's prlimit); a name no interface
+ * has is ENODEV. */
+static void test_out_of_descriptors_is_not_no_such_device(void **state)
+{
+	struct sockaddr_in g = {.sin_family = AF_INET, .sin_port = htons(5999)};
+	struct rlimit old, low;
+	int fds[64], n = 0, fd, rc;
+
+	(void)state;
+	if (!netns_ok)
+		skip();
+	inet_pton(AF_INET, "239.69.77.1", &g.sin_addr);
+	assert_int_equal(net_udp_rx_open(&g, "nosuch0"), -ENODEV);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	fd = dup(0);
+	assert_true(fd >= 0);
+	close(fd);
+	low = old;
+	low.rlim_cur = (rlim_t)fd + 8;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < 64 && (fd = dup(0)) >= 0)
+		fds[n++] = fd;
+	rc = net_udp_rx_open(&g, "v0");
+	while (n)
+		close(fds[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(rc, -EMFILE);
+	fd = net_udp_rx_open(&g, "v0");
+	assert_true(fd >= 0);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +554,7 @@ int main(void)
 	    cmocka_unit_test(test_a_continuing_receiver_reads_on_its_own_socket),
 	    cmocka_unit_test(test_a_group_on_two_interfaces_reads_apart),
 	    cmocka_unit_test(test_a_group_held_by_two_outlives_one),
+	    cmocka_unit_test(test_out_of_descriptors_is_not_no_such_device),
 	    /* last: it lowers the process's capabilities for a while */
 	    cmocka_unit_test(test_without_cap_net_admin_rmem_max_decides),
 	};
