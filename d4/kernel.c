@@ -804,7 +804,8 @@ int d4_kern_apply(struct d4_kern *k, int handle, enum d4_backend backend,
 		  const struct d4_kern_opts *o, char *msg, size_t msg_len)
 {
 	struct d4_program_info info;
-	char why[160];
+	char why[160], lead[D4_MAX_NAME + 8];
+	const char *r;
 	int ret;
 
 	if (msg && msg_len)
@@ -821,12 +822,15 @@ int d4_kern_apply(struct d4_kern *k, int handle, enum d4_backend backend,
 		return why_set(msg, msg_len, 0,
 			       "d4: loop %s in the kernel at %s ingress",
 			       info.name, o->ifname);
-	snprintf(k->why[handle], sizeof(k->why[handle]), "%s", why);
+	/* the reason without its "loop NAME: ", which the line says */
+	snprintf(lead, sizeof(lead), "loop %s: ", info.name);
+	r = strncmp(why, lead, strlen(lead)) ? why : why + strlen(lead);
+	snprintf(k->why[handle], sizeof(k->why[handle]), "%s", r);
 	if (backend == D4_BACKEND_KERNEL)
 		return why_set(msg, msg_len, ret,
-			       "loop %s: backend = kernel: %s", info.name, why);
+			       "loop %s: backend = kernel: %s", info.name, r);
 	return why_set(msg, msg_len, 0, "d4: loop %s on the VM: %s", info.name,
-		       why);
+		       r);
 }
 
 int d4_kern_detach(struct d4_kern *k, int handle)

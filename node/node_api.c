@@ -961,10 +961,13 @@ int node_d4_bind(struct node *n, int handle, char *err, size_t err_len)
 			    l ? &sc->addr2 : &sc->addr;
 			if (!ports_clash(a, &pi.bind_addr))
 				continue;
+			/* a group clashes with that group only: say which
+			 * (a new user read "that port" as the port) */
 			snprintf(err, err_len,
-				 "%s: subscription '%s' receives on that "
-				 "port%s",
+				 "%s: subscription '%s' receives %s%s",
 				 pi.binding, sc->name,
+				 net_is_multicast(a) ? "that group"
+						     : "on that port",
 				 l ? " (its second leg)" : "");
 			return -EADDRINUSE;
 		}

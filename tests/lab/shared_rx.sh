@@ -132,6 +132,12 @@ out=$(api POST /subscriptions '{"name": "k3", "address": "239.69.63.3:5010", "ch
 any=$(ip netns exec $lab-h2 ss -uanp 'sport = :5010' | grep "pid=$r," | grep -c '0\.0\.0\.0:5010' || true)
 [ "$(socks 5010)" = 4 ] && [ "$any" = 1 ] ||
 	fail "k3 beside u: want 4 sockets on 5010, one (u's) on any address: $(ip netns exec $lab-h2 ss -uanp 'sport = :5010')"
+# a loop on a subscribed group is refused, and the answer names the group
+out=$(api POST /d4/exec '{"text": "loop lk on udp 239.69.63.3:5010 {\npkt = recv()\n}\n"}')
+case $out in
+*"udp 239.69.63.3:5010: subscription 'k3' receives that group"*) ;;
+*) fail "a loop on k3's group: $out" ;;
+esac
 
 out=$(api POST /d4/exec '{"text": "loop l6 on udp 10.77.0.2:5006 {\npkt = recv()\n}\n"}')
 case $out in *error*) fail "a loop on port 5006: $out" ;; esac
@@ -172,4 +178,4 @@ for l in l6 l8; do
 	in=$(grep "final: d4 $l " "$T/R.log" | tr ' ' '\n' | sed -n 's/^in=//p')
 	[ "$in" = 300 ] || fail "loop $l got $in of 300 datagrams"
 done
-pass "$n groups on port 5004 through 2 shared sockets (16 + 4), each its own stream, 600 junk datagrams kept out ($unclaimed read for no subscription); two groups moved off a shared socket for a unicast loop on 5008, two for a unicast subscription on 5010, without a loss; a group on 5006 on its own socket beside a loop; each loop all 300 datagrams"
+pass "$n groups on port 5004 through 2 shared sockets (16 + 4), each its own stream, 600 junk datagrams kept out ($unclaimed read for no subscription); two groups moved off a shared socket for a unicast loop on 5008, two for a unicast subscription on 5010, without a loss; a group on 5006 on its own socket beside a loop; a loop on a subscribed group refused, naming the group; each loop all 300 datagrams"
