@@ -202,9 +202,9 @@ int state_rotate_token(struct node *n, char *err, size_t err_len)
 	if (rc == 0)
 		rc = write_small(n->state_dir, "token", tok, true);
 	if (rc < 0) {
-		snprintf(err, err_len, "cannot write %s/token: %s",
+		/* the API's error line says it (once: it was said twice) */
+		snprintf(err, err_len, "token not rotated: cannot write %s/token: %s",
 			 n->state_dir, strerror(-rc));
-		log_err("api: token not rotated: %s", err);
 		return rc;
 	}
 	memcpy(n->token, tok, sizeof(tok));

@@ -283,6 +283,20 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Beare
 [ "$code" = 401 ] || fail "the old token answered $code after rotate"
 "$D4CTL" flow delete $N after >/dev/null || fail "a write with the rotated token"
 pass "d4ctl token rotate: the old token gets 401, d4ctl writes with the new one"
+# a token that cannot be saved is not rotated: 507, the token in use
+# still answers, and the node says it once (it said it twice)
+mv "$D4_STATE_DIR/n/token" "$T/token.keep"
+mkdir "$D4_STATE_DIR/n/token"
+code=$(curl -s -o "$T/out" -w '%{http_code}' -X POST -H "Authorization: Bearer $NEW" $API/token)
+rmdir "$D4_STATE_DIR/n/token"
+mv "$T/token.keep" "$D4_STATE_DIR/n/token"
+[ "$code" = 507 ] || fail "a rotate that cannot be saved answered $code: $(cat "$T/out")"
+grep -q "token not rotated: cannot write" "$T/out" || fail "507 without its reason: $(cat "$T/out")"
+"$D4CTL" flow create $N kept --source tone --dest 127.0.0.1:5032 >/dev/null ||
+	fail "the token in use was lost with a rotate that failed"
+n_said=$(grep -c "cannot write .*/token" "$T/n.log" || true)
+[ "$n_said" = 1 ] || fail "the failed rotate was logged $n_said times"
+pass "a rotate that cannot be saved: 507 with its reason, the token in use kept, one log line"
 
 # ---- bash completion ----
 PATH=$(dirname "$D4CTL"):$PATH
