@@ -328,6 +328,8 @@ struct dev {
 	_Atomic uint64_t xruns, missing, steps;
 	_Atomic uint64_t wait_max_ns; /* longest wait for the other side */
 	_Atomic uint64_t outliers;    /* the servo's, published */
+	_Atomic uint64_t unlocks;     /* the servo's, published */
+	_Atomic int64_t locked_err_max_milli;
 	unsigned int gen;	      /* the timescale aligned on */
 	_Atomic unsigned int gen_pub; /* the same, for the media side */
 	_Atomic int64_t ppm_milli, err_milli;
@@ -595,6 +597,9 @@ static void dev_publish(struct dev *d)
 	STAT_SET(d->ppm_milli, (int64_t)llround(servo_ppm(&d->servo) * 1000));
 	STAT_SET(d->err_milli, (int64_t)llround(d->servo.last_err * 1000));
 	STAT_SET(d->outliers, d->servo.outliers);
+	STAT_SET(d->unlocks, d->servo.unlocks);
+	STAT_SET(d->locked_err_max_milli,
+		 (int64_t)llround(d->servo.locked_err_max * 1000));
 	STAT_SET(d->state, (int)d->servo.state);
 }
 
@@ -677,6 +682,9 @@ static void dev_stats(const struct dev *d, struct alsa_stats *st)
 	st->steps = STAT_GET(m->steps);
 	st->wait_max_us = STAT_GET(m->wait_max_ns) / 1000;
 	st->outliers = STAT_GET(m->outliers);
+	st->unlocks = STAT_GET(m->unlocks);
+	st->locked_err_max =
+	    (double)STAT_GET(m->locked_err_max_milli) / 1000;
 	st->ppm = (double)STAT_GET(m->ppm_milli) / 1000;
 	st->err_samples = (double)STAT_GET(m->err_milli) / 1000;
 	st->state = servo_state_name((enum servo_state)STAT_GET(m->state));
@@ -1359,11 +1367,11 @@ void alsa_log_stats(const struct alsa_stats *st)
 {
 	log_info(
 	    "final: alsa %s xruns=%llu missing=%llu overflows=%llu "
-	    "steps=%llu wait_max_us=%llu outliers=%llu ppm=%.3f error=%.3f "
-	    "servo=%s",
+	    "steps=%llu wait_max_us=%llu outliers=%llu unlocks=%llu "
+	    "locked_error_max=%.3f ppm=%.3f error=%.3f servo=%s",
 	    st->name, (unsigned long long)st->xruns,
 	    (unsigned long long)st->missing, (unsigned long long)st->overflows,
 	    (unsigned long long)st->steps, (unsigned long long)st->wait_max_us,
-	    (unsigned long long)st->outliers, st->ppm, st->err_samples,
-	    st->state);
+	    (unsigned long long)st->outliers, (unsigned long long)st->unlocks,
+	    st->locked_err_max, st->ppm, st->err_samples, st->state);
 }

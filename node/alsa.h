@@ -106,6 +106,8 @@ struct alsa_stats {
 	uint64_t steps;	      /* realignments */
 	uint64_t wait_max_us; /* longest wait for the other side's thread */
 	uint64_t outliers;    /* clock readings the servo left out */
+	uint64_t unlocks;     /* times the servo's error left 8 samples */
+	double locked_err_max; /* its largest window error while locked */
 	double ppm;	      /* the card against PTP, as the servo sees it */
 	double err_samples;   /* the servo's last window */
 	const char *state;

@@ -113,9 +113,12 @@ static enum servo_result servo_window(struct servo *s, uint64_t t, double e,
 			s->state = SERVO_LOCKED;
 		break;
 	case SERVO_LOCKED:
+		if (fabs(e) > s->locked_err_max)
+			s->locked_err_max = fabs(e);
 		if (fabs(e) > s->cfg.unlock_samples) {
 			s->state = SERVO_LOCKING;
 			s->good_since = t;
+			s->unlocks++;
 		}
 		break;
 	}

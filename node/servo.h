@@ -57,6 +57,8 @@ struct servo {
 	double last_err;     /* the last window's mean error */
 	uint64_t steps;	     /* realignments asked for */
 	uint64_t outliers;   /* readings left out */
+	uint64_t unlocks;    /* locked -> locking: the error left 8 samples */
+	double locked_err_max; /* largest |window error| while locked */
 };
 
 enum servo_result {

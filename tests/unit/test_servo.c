@@ -126,10 +126,15 @@ static void test_servo_small_step_recovers_without_realign(void **st)
 	sim_init(&m, 50, 0);
 	sim_run(&m, 20, 0);
 	assert_int_equal(m.s.state, SERVO_LOCKED);
+	assert_int_equal(m.s.unlocks, 0);
+	assert_true(m.s.locked_err_max < 0.5);
 	m.err += 10; /* e.g. a PTP correction */
 	worst = sim_run(&m, 30, 15);
 	assert_true(worst < 0.5);
 	assert_int_equal(m.steps, 0);
+	/* the final line says it: one unlock, a window 10 samples off */
+	assert_int_equal(m.s.unlocks, 1);
+	assert_true(m.s.locked_err_max > 9.5 && m.s.locked_err_max < 10.5);
 	/* The phase came back through the frequency: it is settling. */
 	assert_true(fabs(servo_ppm(&m.s) - 50) < 0.5);
 }
