@@ -301,6 +301,20 @@ bool args_is_addr_port(const char *s)
 	return port >= 1 && port <= 65535;
 }
 
+bool args_host(const char *s, char *out, size_t len)
+{
+	struct in_addr a;
+	int n;
+
+	if (args_is_addr_port(s))
+		n = snprintf(out, len, "%s", s);
+	else if (inet_pton(AF_INET, s, &a) == 1)
+		n = snprintf(out, len, "%s:%d", s, ARGS_API_PORT);
+	else
+		return false;
+	return n > 0 && (size_t)n < len;
+}
+
 void args_url_escape(const char *s, char *buf, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";

@@ -49,4 +49,12 @@ void args_url_escape(const char *s, char *buf, size_t len);
 /* Whether @s is a numeric "A.B.C.D:PORT". */
 bool args_is_addr_port(const char *s);
 
+/* The node's API port when a user gives an address alone ([node] api's
+ * default). */
+#define ARGS_API_PORT 8080
+
+/* @s as "A.B.C.D:PORT" in @out: as it is, or a bare "A.B.C.D" with
+ * ARGS_API_PORT. false for anything else. */
+bool args_host(const char *s, char *out, size_t len);
+
 #endif

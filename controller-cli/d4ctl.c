@@ -1,5 +1,6 @@
 /* d4ctl: global options, the subcommand table, and the helpers every
  * subcommand uses to find a node and talk to it (d4ctl.h). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <getopt.h>
@@ -54,7 +55,8 @@ static const char usage[] =
     "usage: d4ctl [OPTIONS] COMMAND [ARGS]\n"
     "\n"
     "Options (before COMMAND):\n"
-    "  --host ADDR:PORT  the node to talk to, instead of finding it by mDNS\n"
+    "  --host ADDR[:PORT] the node to talk to, instead of finding it by\n"
+    "                    mDNS (port 8080, the node's default, if left out)\n"
     "  --token TOKEN     bearer token for writes (else D4_TOKEN, else the\n"
     "                    config file)\n"
     "  --config FILE     config file (default ~/.config/d4ctl/config)\n"
@@ -817,6 +819,7 @@ int d4ctl_main(int argc, char *argv[])
 	struct d4ctl ctl = {.browse_s = 1.5, .timeout_ms = 10000};
 	const char *config = NULL, *cmd;
 	const struct d4ctl_cmd *k;
+	static char host[INET_ADDRSTRLEN + 8];
 	char *end;
 	double v;
 	int c, rc;
@@ -825,14 +828,16 @@ int d4ctl_main(int argc, char *argv[])
 	while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'H':
-			if (!args_is_addr_port(optarg)) {
+			/* an address alone is the node's default API port,
+			 * as Dante Controller users type an address */
+			if (!args_host(optarg, host, sizeof(host))) {
 				d4ctl_err(NULL,
-					  "--host '%s' is not ADDR:PORT (e.g. "
-					  "10.77.0.1:8080)",
+					  "--host '%s' is not ADDR[:PORT] (e.g. "
+					  "10.77.0.1 or 10.77.0.1:8080)",
 					  optarg);
 				return D4CTL_EXIT_USAGE;
 			}
-			ctl.host = optarg;
+			ctl.host = host;
 			break;
 		case 't':
 			ctl.token = optarg;

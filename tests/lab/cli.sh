@@ -297,6 +297,13 @@ grep -q "token not rotated: cannot write" "$T/out" || fail "507 without its reas
 n_said=$(grep -c "cannot write .*/token" "$T/n.log" || true)
 [ "$n_said" = 1 ] || fail "the failed rotate was logged $n_said times"
 pass "a rotate that cannot be saved: 507 with its reason, the token in use kept, one log line"
+# --host with an address alone is the node's default API port
+"$D4CTL" --host 127.0.0.1 show >"$T/out" 2>"$T/err" || fail "--host 127.0.0.1: $(cat "$T/err")"
+grep -q "^name: *renamed$" "$T/out" || fail "--host 127.0.0.1 showed: $(head -3 "$T/out")"
+rc=0
+"$D4CTL" --host stagebox show 2>"$T/err" || rc=$?
+[ $rc = 2 ] && grep -q "is not ADDR\[:PORT\]" "$T/err" || fail "--host stagebox: exit $rc $(cat "$T/err")"
+pass "--host 127.0.0.1 is the node at 127.0.0.1:8080; --host stagebox is refused (exit 2)"
 
 # ---- bash completion ----
 PATH=$(dirname "$D4CTL"):$PATH

@@ -197,6 +197,21 @@ static void test_addr_port(void **state)
 	assert_false(args_is_addr_port("10.77.0.1:80x"));
 }
 
+/* --host takes an address alone as the node's default API port. */
+static void test_host(void **state)
+{
+	char out[32];
+
+	assert_true(args_host("10.77.0.1:9000", out, sizeof(out)));
+	assert_string_equal(out, "10.77.0.1:9000");
+	assert_true(args_host("10.77.0.1", out, sizeof(out)));
+	assert_string_equal(out, "10.77.0.1:8080");
+	assert_false(args_host("stagebox", out, sizeof(out)));
+	assert_false(args_host("10.77.0.1:", out, sizeof(out)));
+	assert_false(args_host("10.77.0", out, sizeof(out)));
+	assert_false(args_host("10.77.0.1", out, 8)); /* does not fit */
+}
+
 static void test_url_escape(void **state)
 {
 	char buf[64];
@@ -278,6 +293,7 @@ int main(void)
 	    cmocka_unit_test(test_node_sub),
 	    cmocka_unit_test(test_latency_units_and_range),
 	    cmocka_unit_test(test_addr_port),
+	    cmocka_unit_test(test_host),
 	    cmocka_unit_test(test_url_escape),
 	    cmocka_unit_test(test_config_token_and_nodes),
 	    cmocka_unit_test(test_config_rejects_with_line),
