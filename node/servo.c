@@ -81,6 +81,23 @@ static enum servo_result servo_window(struct servo *s, uint64_t t, double e,
 	s->last_err = e;
 	if (fabs(e) > s->cfg.step_samples) {
 		s->steps++;
+		if (s->state == SERVO_LOCKED) {
+			/* the final line counts it: an excursion, the largest */
+			s->unlocks++;
+			if (fabs(e) > s->locked_err_max)
+				s->locked_err_max = fabs(e);
+		}
+		/* A card far off (900 ppm and more) runs past the step while
+		 * it is being measured: the slope so far is its frequency,
+		 * not a reason to measure again (it did for ever, realigning
+		 * every 1.2 s: an attacker's card at 900 ppm never locked). */
+		if (s->state == SERVO_MEASURING && t > s->meas_t) {
+			s->integral = clamp_ratio(
+			    s, s->ratio + (e - s->meas_err) /
+					      ((double)(t - s->meas_t) / 1e9) /
+					      s->cfg.rate);
+			s->state = SERVO_LOCKING;
+		}
 		servo_restart(s, true);
 		return SERVO_STEP;
 	}
@@ -146,6 +163,15 @@ enum servo_result servo_sample(struct servo *s, uint64_t t_ns,
 {
 	double dt, e;
 
+	/* A reading that is no number, or from before the window opened
+	 * (a driver's time stamp a little old): left out. Taken, one NaN
+	 * made the ratio NaN for good, and time going back wrapped dt to
+	 * 584 years: the ratio went to the clamp. */
+	if (!isfinite(err_samples) ||
+	    ((s->win_n || s->out_n) && (int64_t)(t_ns - s->win_start) < 0)) {
+		s->outliers++;
+		return SERVO_HOLD;
+	}
 	if (!s->win_n && !s->out_n)
 		s->win_start = t_ns;
 	/* One wild reading (a clock read that went wrong) must not kick

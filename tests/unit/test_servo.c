@@ -243,6 +243,67 @@ static void test_servo_restart_keeps_or_drops_ratio(void **st)
 	assert_int_equal(m.s.state, SERVO_UNLOCKED);
 }
 
+/* A card 950 ppm off runs past the 48-sample step while it is measured:
+ * it locks on the slope measured so far after one realignment (it
+ * measured again for ever, an attacker's card at 900 ppm). */
+static void test_servo_card_far_off_locks_after_one_step(void **st)
+{
+	struct sim m;
+	double worst;
+
+	sim_init(&m, 950, 0.3);
+	worst = sim_run(&m, 40, 20);
+	assert_int_equal(m.steps, 1);
+	assert_int_equal(m.s.state, SERVO_LOCKED);
+	assert_true(worst < 0.5);
+	assert_true(fabs(servo_ppm(&m.s) - 950) < 0.5);
+}
+
+/* Readings that are no number, or from before their window opened, are
+ * left out: one NaN made the ratio NaN for good, and time going back
+ * wrapped the window's length and sent the ratio to the clamp. */
+static void test_servo_nan_and_time_going_back_are_left_out(void **st)
+{
+	struct sim m;
+	uint64_t out;
+	double worst;
+
+	sim_init(&m, 80, 0);
+	sim_run(&m, 30, 0);
+	assert_int_equal(m.s.state, SERVO_LOCKED);
+	out = m.s.outliers;
+	assert_int_equal(servo_sample(&m.s, m.t, NAN), SERVO_HOLD);
+	assert_int_equal(servo_sample(&m.s, m.t, INFINITY), SERVO_HOLD);
+	sim_period(&m); /* a window is open now */
+	assert_true(m.s.win_n > 0);
+	assert_int_equal(servo_sample(&m.s, m.s.win_start - 1000, m.err),
+			 SERVO_HOLD);
+	assert_int_equal(m.s.outliers, out + 3);
+	worst = sim_run(&m, 10, 0);
+	assert_true(isfinite(m.s.ratio));
+	assert_true(worst < 0.5);
+	assert_true(fabs(servo_ppm(&m.s) - 80) < 0.5);
+	assert_int_equal(m.s.unlocks, 0);
+	assert_int_equal(m.steps, 0);
+}
+
+/* A jump past the step while locked is counted in the final line's
+ * unlocks and locked_error_max too (they missed it: the step came
+ * first). */
+static void test_servo_step_while_locked_is_counted(void **st)
+{
+	struct sim m;
+
+	sim_init(&m, 20, 0);
+	sim_run(&m, 30, 0);
+	assert_int_equal(m.s.state, SERVO_LOCKED);
+	m.err += 60;
+	sim_run(&m, 1, 0);
+	assert_int_equal(m.steps, 1);
+	assert_int_equal(m.s.unlocks, 1);
+	assert_true(m.s.locked_err_max > 59);
+}
+
 /* The lab's media clock as the card's thread reads it: still settling
  * while the servo measures the card (a ramp of @ramp samples over the
  * first 1.5 s: the estimate learns ptp4l's rate), then wandering a few
@@ -324,6 +385,9 @@ int main(void)
 	    cmocka_unit_test(test_servo_restart_keeps_or_drops_ratio),
 	    cmocka_unit_test(
 		test_servo_settling_clock_no_error_build_up_after_lock),
+	    cmocka_unit_test(test_servo_card_far_off_locks_after_one_step),
+	    cmocka_unit_test(test_servo_nan_and_time_going_back_are_left_out),
+	    cmocka_unit_test(test_servo_step_while_locked_is_counted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
