@@ -594,7 +594,8 @@ static int dev_position(struct dev *d, snd_pcm_sframes_t *delay,
 
 static void dev_publish(struct dev *d)
 {
-	STAT_SET(d->ppm_milli, (int64_t)llround(servo_ppm(&d->servo) * 1000));
+	STAT_SET(d->ppm_milli,
+		 (int64_t)llround(servo_card_ppm(&d->servo) * 1000));
 	STAT_SET(d->err_milli, (int64_t)llround(d->servo.last_err * 1000));
 	STAT_SET(d->outliers, d->servo.outliers);
 	STAT_SET(d->unlocks, d->servo.unlocks);

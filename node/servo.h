@@ -83,6 +83,14 @@ static inline double servo_ppm(const struct servo *s)
 	return (s->ratio - 1.0) * 1e6;
 }
 
+/* The card's frequency as measured (the loop's integral), not the ratio
+ * in use, which adds the proportional term's push on the error (a card
+ * at 0 ppm read "ppm=1.669" with 0.45 sample of error left). */
+static inline double servo_card_ppm(const struct servo *s)
+{
+	return (s->integral - 1.0) * 1e6;
+}
+
 const char *servo_state_name(enum servo_state st);
 
 #endif
