@@ -141,12 +141,19 @@ int net_ifindex(const char *ifname)
 	return err;
 }
 
+/* An interface name comes from a config or an API request (each one a
+ * line, unless limited); the callers say it again with their context. */
+static struct log_ratelimit ifindex_rl =
+    LOG_RATELIMIT_INIT(10 * 1000 * 1000 * 1000ull, 5);
+
 static int ifindex_of(const char *ifname)
 {
 	int idx = net_ifindex(ifname);
+	unsigned int supp;
 
-	if (idx < 0)
-		log_err("interface '%s': %s", ifname, strerror(-idx));
+	if (idx < 0 && log_ratelimit_ok(&ifindex_rl, &supp))
+		log_err("interface '%s': %s%s", ifname, strerror(-idx),
+			supp ? " (and earlier ones not logged)" : "");
 	return idx;
 }
 
@@ -531,6 +538,13 @@ int net_iface_addr(const char *ifname, struct in_addr *addr, uint8_t mac[6])
 		break;
 	}
 	freeifaddrs(ifa);
+	if (rc < 0) {
+		/* none with an IPv4 address: say whether there is no such
+		 * interface (or no descriptor to ask with), or no address */
+		int idx = net_ifindex(ifname);
+
+		return idx < 0 ? idx : -EADDRNOTAVAIL;
+	}
 	if (rc == 0) {
 		struct ifreq ifr = {0};
 		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -79,7 +79,9 @@ void net_rx_dest(const struct msghdr *mh, uint32_t *daddr, uint32_t *local,
 		 int *ifindex);
 
 /* The first IPv4 address of interface @ifname and its MAC (zeros when it
- * has none): a sender's origin on that network. 0 or -ENODEV. */
+ * has none): a sender's origin on that network. 0, -EADDRNOTAVAIL (it
+ * has no IPv4 address), or net_ifindex()'s error (-ENODEV: no such
+ * interface; -EMFILE: out of descriptors). */
 int net_iface_addr(const char *ifname, struct in_addr *addr, uint8_t mac[6]);
 
 /* The up interface whose IPv4 subnet holds @addr (a peer on a network

@@ -169,6 +169,16 @@ static int leg_origin(const struct sockaddr_in *dest, const char *ifname,
 	return 0;
 }
 
+/* What leg_origin's error says, after "interface 'X' ". */
+static const char *origin_error(int rc)
+{
+	if (rc == -EADDRNOTAVAIL)
+		return "has no IPv4 address";
+	if (rc == -ENODEV)
+		return "does not exist";
+	return strerror(-rc);
+}
+
 struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 		       char *err, size_t err_len)
 {
@@ -176,6 +186,7 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 	struct flow *f;
 	uint32_t rnd[2];
 	unsigned int c;
+	int rc;
 
 	if (flow_config_check(cfg, err, err_len) < 0)
 		return NULL;
@@ -218,11 +229,10 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 		return NULL;
 	}
 	opts.ifname = cfg->ifname[0] ? cfg->ifname : NULL;
-	if (leg_origin(&cfg->dest, opts.ifname, &opts.src, f->mac) < 0) {
-		snprintf(err, err_len,
-			 "flow %s: interface '%s' has no IPv4 "
-			 "address",
-			 cfg->name, cfg->ifname);
+	rc = leg_origin(&cfg->dest, opts.ifname, &opts.src, f->mac);
+	if (rc < 0) {
+		snprintf(err, err_len, "flow %s: interface '%s' %s", cfg->name,
+			 cfg->ifname, origin_error(rc));
 		flow_destroy(f);
 		return NULL;
 	}
@@ -238,11 +248,10 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 		uint8_t mac2[6];
 
 		opts.ifname = cfg->ifname2[0] ? cfg->ifname2 : NULL;
-		if (leg_origin(&cfg->dest2, opts.ifname, &opts.src, mac2) < 0) {
-			snprintf(err, err_len,
-				 "flow %s: interface2 '%s' has no IPv4 "
-				 "address",
-				 cfg->name, cfg->ifname2);
+		rc = leg_origin(&cfg->dest2, opts.ifname, &opts.src, mac2);
+		if (rc < 0) {
+			snprintf(err, err_len, "flow %s: interface2 '%s' %s",
+				 cfg->name, cfg->ifname2, origin_error(rc));
 			flow_destroy(f);
 			return NULL;
 		}

@@ -790,7 +790,16 @@ static int node_build(struct node *n)
 	for (i = 0; i < cfg->nsubs; i++)
 		if (rx_sub_create(n->rx, &cfg->subs[i], RX_CONFIG, NULL, err,
 				  sizeof(err)) < 0) {
-			log_err("subscription %s: %s", cfg->subs[i].name, err);
+			char lead[SUB_NAME_MAX + 16];
+
+			/* most errors name their subscription already (a new
+			 * user read "subscription s: subscription s: ...") */
+			snprintf(lead, sizeof(lead), "subscription %s:",
+				 cfg->subs[i].name);
+			if (strncmp(err, lead, strlen(lead)))
+				log_err("%s %s", lead, err);
+			else
+				log_err("%s", err);
 			return -EINVAL;
 		}
 	for (i = 0; i < cfg->nsources; i++) {

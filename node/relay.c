@@ -934,8 +934,11 @@ static int bind_one(struct relay *r, const struct d4_program_info *info,
 	rx_init(rx);
 	rx->fd = net_udp_rx_open(&info->bind_addr, txo.ifname);
 	if (rx->fd < 0) {
-		snprintf(err, err_len, "loop %s: cannot listen on %s: %s",
-			 info->name, info->binding + 4, strerror(-rx->fd));
+		snprintf(err, err_len, "loop %s: cannot listen on %s%s%s%s: %s",
+			 info->name, info->binding + 4,
+			 txo.ifname ? " (interface '" : "",
+			 txo.ifname ? txo.ifname : "", txo.ifname ? "')" : "",
+			 strerror(-rx->fd));
 		rc = rx->fd;
 		goto out_free;
 	}

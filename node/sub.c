@@ -194,10 +194,13 @@ static int open_leg(const struct sub *s, const struct sockaddr_in *addr,
 	char ep[32];
 
 	if (fd < 0) {
+		/* the interface named, where there is one: the answer to an
+		 * API request is all its client sees */
 		snprintf(err, err_len,
-			 "subscription %s: cannot listen on %s: %s",
+			 "subscription %s: cannot listen on %s%s%s%s: %s",
 			 s->cfg.name, net_endpoint_str(addr, ep, sizeof(ep)),
-			 strerror(-fd));
+			 ifname[0] ? " (interface '" : "", ifname,
+			 ifname[0] ? "')" : "", strerror(-fd));
 		return fd;
 	}
 	if (s->legs == 2 && ifname[0]) {

@@ -517,13 +517,17 @@ static void test_out_of_descriptors_is_not_no_such_device(void **state)
 {
 	struct sockaddr_in g = {.sin_family = AF_INET, .sin_port = htons(5999)};
 	struct rlimit old, low;
-	int fds[64], n = 0, fd, rc;
+	struct in_addr ia;
+	uint8_t mac[6];
+	int fds[64], n = 0, fd, rc, rc_addr;
 
 	(void)state;
 	if (!netns_ok)
 		skip();
 	inet_pton(AF_INET, "239.69.77.1", &g.sin_addr);
 	assert_int_equal(net_udp_rx_open(&g, "nosuch0"), -ENODEV);
+	assert_int_equal(net_iface_addr("nosuch0", &ia, mac), -ENODEV);
+	assert_int_equal(net_iface_addr("v0", &ia, mac), 0);
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
 	fd = dup(0);
 	assert_true(fd >= 0);
@@ -534,10 +538,12 @@ static void test_out_of_descriptors_is_not_no_such_device(void **state)
 	while (n < 64 && (fd = dup(0)) >= 0)
 		fds[n++] = fd;
 	rc = net_udp_rx_open(&g, "v0");
+	rc_addr = net_iface_addr("v0", &ia, mac);
 	while (n)
 		close(fds[--n]);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
 	assert_int_equal(rc, -EMFILE);
+	assert_int_equal(rc_addr, -EMFILE); /* it said "no IPv4 address" */
 	fd = net_udp_rx_open(&g, "v0");
 	assert_true(fd >= 0);
 	close(fd);
