@@ -12,6 +12,7 @@
  * mapping, so a node may drop its capabilities once its loops are in. */
 #include "d4/kernel.h"
 #include "common/dlib.h"
+#include "common/net.h"
 #include "d4/bpf.h"
 #include "d4/internal.h"
 #include "d4/kern_route.h"
@@ -508,8 +509,10 @@ static int make_maps(struct kprog *kp, char *why, size_t why_len)
 			       "mmap of the shared map: %s", strerror(errno));
 	}
 	kp->ncpus = B.libbpf_num_possible_cpus();
-	if (kp->ncpus < 1)
-		return why_set(why, why_len, -EIO, "no CPUs to count");
+	if (kp->ncpus < 1) /* libbpf's -errno: EMFILE is no descriptor */
+		return why_set(why, why_len, kp->ncpus < 0 ? kp->ncpus : -EIO,
+			       "cannot count the CPUs: %s",
+			       strerror(kp->ncpus < 0 ? -kp->ncpus : EIO));
 	return 0;
 }
 
@@ -673,18 +676,25 @@ static int kprog_make(struct d4_kern *k, struct kprog *kp,
 	struct d4_bpf_opts bo;
 	int ifindex, mtu, ret;
 
-	ifindex = (int)if_nametoindex(o->ifname);
-	if (!ifindex)
-		return why_set(why, why_len, -ENODEV, "no interface '%s'",
-			       o->ifname);
+	/* net_ifindex: out of descriptors is not "no interface" */
+	ifindex = net_ifindex(o->ifname);
+	if (ifindex <= 0)
+		return why_set(why, why_len, ifindex < 0 ? ifindex : -ENODEV,
+			       "interface '%s': %s", o->ifname,
+			       strerror(ifindex < 0 ? -ifindex : ENODEV));
 	snprintf(kp->ifname, sizeof(kp->ifname), "%s", o->ifname);
 	snprintf(kp->mcast_ifname, sizeof(kp->mcast_ifname), "%s",
 		 o->mcast_ifname && *o->mcast_ifname ? o->mcast_ifname
 						     : o->ifname);
-	kp->mcast_ifindex = (int)if_nametoindex(kp->mcast_ifname);
-	if (!kp->mcast_ifindex)
-		return why_set(why, why_len, -ENODEV, "no interface '%s'",
-			       kp->mcast_ifname);
+	kp->mcast_ifindex = net_ifindex(kp->mcast_ifname);
+	if (kp->mcast_ifindex <= 0)
+		return why_set(why, why_len,
+			       kp->mcast_ifindex < 0 ? kp->mcast_ifindex
+						     : -ENODEV,
+			       "interface '%s': %s", kp->mcast_ifname,
+			       strerror(kp->mcast_ifindex < 0
+					    ? -kp->mcast_ifindex
+					    : ENODEV));
 	kp->ttl = o->ttl > 0 && o->ttl < 256 ? (uint8_t)o->ttl : default_ttl();
 	kp->mcast_ttl =
 	    o->mcast_ttl > 0 && o->mcast_ttl < 256 ? (uint8_t)o->mcast_ttl : 1;
