@@ -63,8 +63,11 @@ static int write_small(const char *dir, const char *name, const char *text,
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	/* O_NOFOLLOW: a link planted at token.tmp is not written through
+	 * (an attacker's, who could write the state directory) */
 	fd = open(replace ? tmp : path,
-		  O_WRONLY | O_CREAT | O_CLOEXEC | (replace ? O_TRUNC : O_EXCL),
+		  O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+		      (replace ? O_TRUNC : O_EXCL),
 		  0600);
 	if (fd < 0)
 		return -errno;
@@ -420,8 +423,13 @@ int state_save(struct node *n)
 	len = strlen(text);
 	snprintf(path, sizeof(path), "%s/state.json", n->state_dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	errno = 0;
+	/* O_NOFOLLOW: a link planted at the temporary name is not written
+	 * through; errno cleared only for the writes (it was cleared after
+	 * the open: a read-only disk said "Input/output error") */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
+	if (fd >= 0)
+		errno = 0;
 	if (fd < 0 || (wr = write(fd, text, len)) != (ssize_t)len ||
 	    fsync(fd) < 0) {
 		/* a short write sets no errno: the disk is full */
