@@ -4,6 +4,7 @@
 #define D4_COMMON_NET_H
 
 #include <netinet/in.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -54,6 +55,14 @@ unsigned int net_udp_tx_shared_users(int fd);
  * (if_nametoindex(3) says neither: it asks through a socket of its own
  * and leaves ENOENT). */
 int net_ifindex(const char *ifname);
+
+/* Whether -errno @rc says the host ran out of something (descriptors,
+ * socket buffers, memory) rather than that a request was wrong. */
+static inline bool net_resource_error(int rc)
+{
+	return rc == -EMFILE || rc == -ENFILE || rc == -ENOBUFS ||
+	       rc == -ENOMEM;
+}
 
 /* A non-blocking UDP socket bound to @addr (unicast address, 0.0.0.0, or a
  * multicast group it joins on @ifname or the default interface), with

@@ -48,6 +48,11 @@ static int status_of(int rc)
 		return 400;
 	case -EIO:
 		return 507; /* not on disk: nothing changed */
+	case -EMFILE:
+	case -ENFILE:
+	case -ENOBUFS:
+	case -ENOMEM:
+		return 503; /* the node is out of something: try later */
 	default:
 		return 500;
 	}
@@ -1025,7 +1030,7 @@ static int h_d4_exec(void *ctx, const struct api_req *r, json_t **out,
 	if (handle >= 0) {
 		rc = node_d4_bind(n, handle, err, err_len);
 		if (rc < 0) {
-			code = 400;
+			code = net_resource_error(rc) ? 503 : 400;
 			goto out_undo;
 		}
 		n->d4_texts[n->nd4_texts] =

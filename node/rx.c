@@ -679,8 +679,13 @@ static struct sub *open_receiver(struct rx *rx, struct rx_sub *r,
 				      sizeof(used)) == 0;
 	}
 	s = sub_open(&open_cfg, err, err_len);
-	if (!s)
+	if (!s) {
+		/* the node out of something (descriptors, memory): the
+		 * request was fine, the API answers 503, not 400 */
+		if (rc && net_resource_error(-errno))
+			*rc = -errno;
 		return NULL;
+	}
 	r->cfg = *cfg;
 	if (!r->outs_open && (why = open_outs(rx, r, err, err_len)) < 0) {
 		if (rc)

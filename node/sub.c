@@ -225,9 +225,11 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 	struct sub *s = mem_calloc_held(1, sizeof(*s));
 	uint64_t lat = cfg->latency_ns;
 	uint32_t cap;
+	int err_no = EINVAL;
 
 	if (!s) {
 		snprintf(err, err_len, "out of memory");
+		errno = ENOMEM;
 		return NULL;
 	}
 	s->cfg = *cfg;
@@ -289,13 +291,17 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 			goto out_destroy;
 		}
 		s->fd = open_leg(s, &cfg->addr, cfg->ifname, err, err_len);
-		if (s->fd < 0)
+		if (s->fd < 0) {
+			err_no = -s->fd;
 			goto out_destroy;
+		}
 	}
 	if (s->legs == 2) {
 		s->fd2 = open_leg(s, &cfg->addr2, cfg->ifname2, err, err_len);
-		if (s->fd2 < 0)
+		if (s->fd2 < 0) {
+			err_no = -s->fd2;
 			goto out_destroy;
+		}
 	}
 	STAT_SET(s->stats.delay_min_ns, INT64_MAX);
 	STAT_SET(s->stats.delay_max_ns, INT64_MIN);
@@ -310,6 +316,7 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 
 out_destroy:
 	sub_destroy(s);
+	errno = err_no;
 	return NULL;
 }
 

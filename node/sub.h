@@ -159,6 +159,8 @@ struct sub_stats {
 struct sub;
 struct recorder;
 
+/* NULL with @err, and errno: the socket's error where a socket could
+ * not be opened (EMFILE: out of descriptors), else EINVAL or ENOMEM. */
 struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len);
 void sub_destroy(struct sub *s);
 

@@ -62,3 +62,18 @@ out=$(curl -s -X POST -H "Authorization: Bearer $tok" -H "Content-Type: applicat
 	http://127.0.0.1:8080/api/v1/flows)
 case $out in *"interface 'nosuch0' does not exist"*) ;; *) fail "API flow: $out" ;; esac
 pass "over the API the answers name the interface"
+
+# out of descriptors: the request was fine, the node is short of
+# something: 503 with the reason, not 400
+pid=$(echo $_pids | awk '{print $NF}')
+nfd=$(ls /proc/$pid/fd | wc -l)
+soft=$(prlimit --pid "$pid" --nofile --output SOFT --noheadings | tr -d ' ')
+prlimit --pid "$pid" --nofile=$((nfd + 1)):
+code=$(curl -s -o "$T/out" -w '%{http_code}' -X POST -H "Authorization: Bearer $tok" \
+	-H "Content-Type: application/json" \
+	--data-binary '{"name": "m", "address": "239.69.1.6:5004", "channels": 2}' \
+	http://127.0.0.1:8080/api/v1/subscriptions)
+prlimit --pid "$pid" --nofile="$soft":
+[ "$code" = 503 ] && grep -q "Too many open files" "$T/out" ||
+	fail "a subscription out of descriptors: $code $(cat "$T/out")"
+pass "a subscription the node has no descriptor for: 503, $(cat "$T/out")"
