@@ -995,11 +995,13 @@ static int bind_one(struct relay *r, const struct d4_program_info *info,
 	}
 	if (*msg)
 		log_info("%s", msg);
-	log_info("d4: loop %s on %s, worst case %llu instructions and %llu "
-		 "datagrams per packet, at most %u datagrams a second%s",
+	log_info("d4: loop %s on %s, worst case %llu instruction%s and %llu "
+		 "datagram%s per packet, at most %u datagrams a second%s",
 		 info->name, info->binding,
 		 (unsigned long long)info->wcet_insns,
-		 (unsigned long long)info->max_sends, info->send_budget_s,
+		 info->wcet_insns == 1 ? "" : "s",
+		 (unsigned long long)info->max_sends,
+		 info->max_sends == 1 ? "" : "s", info->send_budget_s,
 		 info->send_budget_s ? "" : " (no limit)");
 	return 0;
 

@@ -96,7 +96,7 @@ start() {
 	node=$!
 	_pids="$_pids $node"
 	for i in $(seq 1 100); do
-		grep -qE "datagrams per packet|error" "$T/$name.log" && break
+		grep -qE "datagrams? per packet|error" "$T/$name.log" && break
 		kill -0 $node 2>/dev/null || break
 		sleep 0.1
 	done
