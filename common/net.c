@@ -420,7 +420,11 @@ int net_udp_rx_open(const struct sockaddr_in *addr, const char *ifname)
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		err = -errno;
-		log_err("socket: %m");
+		/* the caller says it with its context; API requests can ask
+		 * for sockets as fast as they come */
+		if (log_ratelimit_ok(&rx_open_rl, &supp))
+			log_err("receive socket: %s%s", strerror(-err),
+				supp ? " (and earlier ones not logged)" : "");
 		return err;
 	}
 	/* Several receivers of one group on a host each get every packet. */
