@@ -17,6 +17,10 @@
 #include <string.h>
 
 #define DAMPING 0.7
+/* A reading's magnitude is capped here (a day of samples at 192 kHz is
+ * 1.7e10): 1e300 made locked_err_max overflow the int64 it is
+ * published in. */
+#define SERVO_ERR_MAX 1e12
 
 void servo_config_default(struct servo_config *cfg, uint32_t rate)
 {
@@ -90,13 +94,22 @@ static enum servo_result servo_window(struct servo *s, uint64_t t, double e,
 		/* A card far off (900 ppm and more) runs past the step while
 		 * it is being measured: the slope so far is its frequency,
 		 * not a reason to measure again (it did for ever, realigning
-		 * every 1.2 s: an attacker's card at 900 ppm never locked). */
-		if (s->state == SERVO_MEASURING && t > s->meas_t) {
-			s->integral = clamp_ratio(
-			    s, s->ratio + (e - s->meas_err) /
-					      ((double)(t - s->meas_t) / 1e9) /
-					      s->cfg.rate);
-			s->state = SERVO_LOCKING;
+		 * every 1.2 s: an attacker's card at 900 ppm never locked).
+		 * Only a slope a card can have, over half the measurement at
+		 * least: a real jump (a sender's timestamps, a stall) reads
+		 * as thousands of ppm and is measured again, as before (taken,
+		 * it sent the ratio to the clamp: 18.8 samples of swing). */
+		if (s->state == SERVO_MEASURING &&
+		    t - s->meas_t >= s->cfg.measure_ns / 2) {
+			double f = s->ratio +
+				   (e - s->meas_err) /
+				       ((double)(t - s->meas_t) / 1e9) /
+				       s->cfg.rate;
+
+			if (fabs(f - 1.0) <= s->cfg.max_ppm / 1e6) {
+				s->integral = f;
+				s->state = SERVO_LOCKING;
+			}
 		}
 		servo_restart(s, true);
 		return SERVO_STEP;
@@ -172,6 +185,11 @@ enum servo_result servo_sample(struct servo *s, uint64_t t_ns,
 		s->outliers++;
 		return SERVO_HOLD;
 	}
+	/* far past any step, and bounded: the counters stay numbers */
+	if (err_samples > SERVO_ERR_MAX)
+		err_samples = SERVO_ERR_MAX;
+	if (err_samples < -SERVO_ERR_MAX)
+		err_samples = -SERVO_ERR_MAX;
 	if (!s->win_n && !s->out_n)
 		s->win_start = t_ns;
 	/* One wild reading (a clock read that went wrong) must not kick

@@ -259,6 +259,52 @@ static void test_servo_card_far_off_locks_after_one_step(void **st)
 	assert_true(fabs(servo_ppm(&m.s) - 950) < 0.5);
 }
 
+/* A real jump while the card is measured (a sender's timestamps, a
+ * stall) reads as thousands of ppm: measured again, not taken as the
+ * card's frequency (taken, it sent the ratio to the clamp and the error
+ * swung 18.8 samples: a reviewer's). */
+static void test_servo_jump_while_measuring_is_measured_again(void **st)
+{
+	struct sim m;
+	double worst = 0;
+	unsigned int i;
+
+	sim_init(&m, 20, 0);
+	sim_run(&m, 0.5, 0);
+	assert_int_equal(m.s.state, SERVO_MEASURING);
+	m.err += 500;
+	sim_period(&m);
+	sim_period(&m);
+	assert_true(fabs(servo_card_ppm(&m.s)) < 100);
+	for (i = 0; i < 15 * 200; i++) {
+		sim_period(&m);
+		if (m.steps && fabs(m.err) > worst)
+			worst = fabs(m.err);
+	}
+	assert_int_equal(m.steps, 1);
+	assert_true(worst < 2.0);
+	assert_int_equal(m.s.state, SERVO_LOCKED);
+	assert_true(fabs(servo_ppm(&m.s) - 20) < 0.5);
+}
+
+/* A reading of 1e300 is capped: the counters stay numbers an int64 of
+ * milli-samples holds. */
+static void test_servo_huge_readings_are_capped(void **st)
+{
+	struct sim m;
+	unsigned int i;
+
+	sim_init(&m, 20, 0);
+	sim_run(&m, 30, 0);
+	assert_int_equal(m.s.state, SERVO_LOCKED);
+	for (i = 0; i < 100; i++) {
+		servo_sample(&m.s, m.t, i % 2 ? 1e300 : -1e300);
+		m.t += PERIOD_NS;
+	}
+	assert_true(m.s.locked_err_max * 1000 < 9e18);
+	assert_true(isfinite(m.s.ratio));
+}
+
 /* Readings that are no number, or from before their window opened, are
  * left out: one NaN made the ratio NaN for good, and time going back
  * wrapped the window's length and sent the ratio to the clamp. */
@@ -386,6 +432,8 @@ int main(void)
 	    cmocka_unit_test(
 		test_servo_settling_clock_no_error_build_up_after_lock),
 	    cmocka_unit_test(test_servo_card_far_off_locks_after_one_step),
+	    cmocka_unit_test(test_servo_jump_while_measuring_is_measured_again),
+	    cmocka_unit_test(test_servo_huge_readings_are_capped),
 	    cmocka_unit_test(test_servo_nan_and_time_going_back_are_left_out),
 	    cmocka_unit_test(test_servo_step_while_locked_is_counted),
 	};
