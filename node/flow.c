@@ -169,14 +169,20 @@ static int leg_origin(const struct sockaddr_in *dest, const char *ifname,
 	return 0;
 }
 
-/* What leg_origin's error says, after "interface 'X' ". */
-static const char *origin_error(int rc)
+/* leg_origin's error @rc for the flow's interface (@what: "interface" or
+ * "interface2") in @err. */
+static void origin_error(char *err, size_t err_len, const char *flow,
+			 const char *what, const char *ifname, int rc)
 {
 	if (rc == -EADDRNOTAVAIL)
-		return "has no IPv4 address";
-	if (rc == -ENODEV)
-		return "does not exist";
-	return strerror(-rc);
+		snprintf(err, err_len, "flow %s: %s '%s' has no IPv4 address",
+			 flow, what, ifname);
+	else if (rc == -ENODEV)
+		snprintf(err, err_len, "flow %s: %s '%s' does not exist", flow,
+			 what, ifname);
+	else
+		snprintf(err, err_len, "flow %s: %s '%s': %s", flow, what,
+			 ifname, strerror(-rc));
 }
 
 struct flow *flow_open(const struct flow_config *cfg, struct source *src,
@@ -231,9 +237,10 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 	opts.ifname = cfg->ifname[0] ? cfg->ifname : NULL;
 	rc = leg_origin(&cfg->dest, opts.ifname, &opts.src, f->mac);
 	if (rc < 0) {
-		snprintf(err, err_len, "flow %s: interface '%s' %s", cfg->name,
-			 cfg->ifname, origin_error(rc));
+		origin_error(err, err_len, cfg->name, "interface", cfg->ifname,
+			     rc);
 		flow_destroy(f);
+		errno = -rc;
 		return NULL;
 	}
 	f->src_addr = opts.src;
@@ -241,7 +248,9 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 	if (f->fd < 0) {
 		snprintf(err, err_len, "flow %s: cannot open socket: %s",
 			 cfg->name, strerror(-f->fd));
+		rc = f->fd;
 		flow_destroy(f);
+		errno = -rc;
 		return NULL;
 	}
 	if (flow_config_has_leg2(cfg)) {
@@ -250,9 +259,10 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 		opts.ifname = cfg->ifname2[0] ? cfg->ifname2 : NULL;
 		rc = leg_origin(&cfg->dest2, opts.ifname, &opts.src, mac2);
 		if (rc < 0) {
-			snprintf(err, err_len, "flow %s: interface2 '%s' %s",
-				 cfg->name, cfg->ifname2, origin_error(rc));
+			origin_error(err, err_len, cfg->name, "interface2",
+				     cfg->ifname2, rc);
 			flow_destroy(f);
+			errno = -rc;
 			return NULL;
 		}
 		f->src_addr2 = opts.src;
@@ -262,7 +272,9 @@ struct flow *flow_open(const struct flow_config *cfg, struct source *src,
 				 "flow %s: cannot open its second leg's "
 				 "socket: %s",
 				 cfg->name, strerror(-f->fd2));
+			rc = f->fd2;
 			flow_destroy(f);
+			errno = -rc;
 			return NULL;
 		}
 	}

@@ -271,6 +271,7 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 	if (!s->jb || !s->unpacked || !s->out || !s->meter || !s->arr) {
 		snprintf(err, err_len, "subscription %s: out of memory",
 			 cfg->name);
+		err_no = ENOMEM;
 		goto out_destroy;
 	}
 	if (cfg->share && s->legs == 1 && net_is_multicast(&cfg->addr)) {
@@ -288,6 +289,7 @@ struct sub *sub_open(const struct sub_config *cfg, char *err, size_t err_len)
 		if (!s->rb) {
 			snprintf(err, err_len,
 				 "subscription %s: out of memory", cfg->name);
+			err_no = ENOMEM;
 			goto out_destroy;
 		}
 		s->fd = open_leg(s, &cfg->addr, cfg->ifname, err, err_len);

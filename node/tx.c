@@ -559,9 +559,10 @@ int tx_flow_create(struct tx *tx, const struct flow_config *fc,
 		for (c = 0; c < f->set.nch; c++)
 			f->set.chans[c] = (uint8_t)c;
 	}
+	errno = EINVAL;
 	f->flow = flow_open(&f->set, src, err, err_len);
-	if (!f->flow)
-		return -EINVAL;
+	if (!f->flow) /* out of descriptors: the request was fine (503) */
+		return net_resource_error(-errno) ? -errno : -EINVAL;
 	f->set.fpp = flow_config(f->flow)->fpp;
 	f->used = true;
 	f->link[0] = f->link[1] = -1; /* not known yet */

@@ -73,7 +73,16 @@ code=$(curl -s -o "$T/out" -w '%{http_code}' -X POST -H "Authorization: Bearer $
 	-H "Content-Type: application/json" \
 	--data-binary '{"name": "m", "address": "239.69.1.6:5004", "channels": 2}' \
 	http://127.0.0.1:8080/api/v1/subscriptions)
+cp "$T/out" "$T/out.sub"
+nfd=$(ls /proc/$pid/fd | wc -l)
+prlimit --pid "$pid" --nofile=$((nfd + 1)):
+code2=$(curl -s -o "$T/out" -w '%{http_code}' -X POST -H "Authorization: Bearer $tok" \
+	-H "Content-Type: application/json" \
+	--data-binary '{"name": "f2", "source": "t", "destination": "239.69.1.7:5004", "interface": "lo"}' \
+	http://127.0.0.1:8080/api/v1/flows)
 prlimit --pid "$pid" --nofile="$soft":
-[ "$code" = 503 ] && grep -q "Too many open files" "$T/out" ||
-	fail "a subscription out of descriptors: $code $(cat "$T/out")"
-pass "a subscription the node has no descriptor for: 503, $(cat "$T/out")"
+[ "$code" = 503 ] && grep -q "Too many open files" "$T/out.sub" ||
+	fail "a subscription out of descriptors: $code $(cat "$T/out.sub")"
+[ "$code2" = 503 ] && grep -q "interface 'lo': Too many open files" "$T/out" ||
+	fail "a flow out of descriptors: $code2 $(cat "$T/out")"
+pass "a subscription and a flow the node has no descriptor for: 503, $(cat "$T/out.sub") $(cat "$T/out")"
