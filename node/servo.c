@@ -46,6 +46,7 @@ void servo_init(struct servo *s, const struct servo_config *cfg)
 	s->cfg = *cfg;
 	s->ratio = 1.0;
 	s->integral = 1.0;
+	s->bw_hz = cfg->fast_hz;
 }
 
 void servo_restart(struct servo *s, bool keep_ratio)
@@ -61,7 +62,8 @@ void servo_restart(struct servo *s, bool keep_ratio)
 	s->win_sum = 0;
 	s->out_n = 0;
 	s->out_sum = 0;
-	s->good_since = 0;
+	s->good_since = 0; /* not yet: the next window's time */
+	s->bw_hz = s->cfg.fast_hz; /* narrowed again after the next lock */
 	s->last_err = 0; /* realigned: no error to compare readings with */
 }
 
@@ -95,12 +97,15 @@ static enum servo_result servo_window(struct servo *s, uint64_t t, double e,
 		 * it is being measured: the slope so far is its frequency,
 		 * not a reason to measure again (it did for ever, realigning
 		 * every 1.2 s: an attacker's card at 900 ppm never locked).
-		 * Only a slope a card can have, over half the measurement at
-		 * least: a real jump (a sender's timestamps, a stall) reads
-		 * as thousands of ppm and is measured again, as before (taken,
-		 * it sent the ratio to the clamp: 18.8 samples of swing). */
+		 * Only a slope a card can have, over a quarter of the
+		 * measurement at least (a card 1000 ppm off at 96 kHz passes
+		 * 48 samples in half of it): a real jump (a sender's
+		 * timestamps, a stall) reads as thousands of ppm and is
+		 * measured again, as before (taken, it sent the ratio to the
+		 * clamp: 18.8 samples of swing). */
 		if (s->state == SERVO_MEASURING &&
-		    t - s->meas_t >= s->cfg.measure_ns / 2) {
+		    (int64_t)(t - s->meas_t) >=
+			(int64_t)(s->cfg.measure_ns / 4)) {
 			double f = s->ratio +
 				   (e - s->meas_err) /
 				       ((double)(t - s->meas_t) / 1e9) /
@@ -121,6 +126,12 @@ static enum servo_result servo_window(struct servo *s, uint64_t t, double e,
 		s->state = SERVO_MEASURING;
 		return SERVO_HOLD;
 	case SERVO_MEASURING:
+		if ((int64_t)(t - s->meas_t) < 0) {
+			/* time went back: measure from here */
+			s->meas_t = t;
+			s->meas_err = e;
+			return SERVO_HOLD;
+		}
 		if (t - s->meas_t < s->cfg.measure_ns)
 			return SERVO_HOLD;
 		/* The error's slope is the frequency we are off by. */
@@ -137,7 +148,10 @@ static enum servo_result servo_window(struct servo *s, uint64_t t, double e,
 					 s->cfg.fast_hz / s->cfg.rate * e);
 		return SERVO_UPDATE;
 	case SERVO_LOCKING:
-		if (fabs(e) >= s->cfg.lock_samples)
+		/* good_since 0: just restarted (it locked at once after a
+		 * step, t being absolute); before it: time went back */
+		if (fabs(e) >= s->cfg.lock_samples || !s->good_since ||
+		    (int64_t)(t - s->good_since) < 0)
 			s->good_since = t;
 		else if (t - s->good_since >= s->cfg.lock_ns)
 			s->state = SERVO_LOCKED;

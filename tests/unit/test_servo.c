@@ -287,6 +287,61 @@ static void test_servo_jump_while_measuring_is_measured_again(void **st)
 	assert_true(fabs(servo_ppm(&m.s) - 20) < 0.5);
 }
 
+/* After a step (a realignment) the servo locks again only once the
+ * error stayed small for lock_ns, and narrows again from its wide
+ * bandwidth: it relocked at the next small window (good_since 0 read as
+ * "since 1970") and kept the narrow bandwidth, or the first lock after
+ * a far-off card's step went to 0.02 Hz at once (a reviewer's). */
+static void check_relock(double ppm, double jump)
+{
+	struct sim m;
+	uint64_t t_step, t_lock = 0;
+	unsigned int i;
+
+	sim_init(&m, ppm, 0);
+	if (jump != 0) {
+		sim_run(&m, 30, 0);
+		assert_int_equal(m.s.state, SERVO_LOCKED);
+		assert_true(m.s.bw_hz < 0.021);
+		m.err += jump;
+	}
+	t_step = m.t;
+	for (i = 0; i < 20 * 200 && !t_lock; i++) {
+		sim_period(&m);
+		if (m.steps && m.s.state == SERVO_LOCKED)
+			t_lock = m.t;
+	}
+	assert_int_equal(m.steps, 1);
+	assert_true(t_lock > 0);
+	assert_true(t_lock - t_step >= 2000000000ull);
+	assert_true(m.s.bw_hz > 0.15); /* wide at the lock, then narrowing */
+	sim_run(&m, 15, 0);
+	assert_true(m.s.bw_hz < 0.021);
+}
+
+static void test_servo_relock_after_a_step_waits_and_narrows(void **st)
+{
+	check_relock(20, 60);  /* a step while locked */
+	check_relock(950, 0);  /* a far-off card's step while measured */
+}
+
+/* Time going back across windows (a reading older than the last
+ * window's close) neither wraps the measurement's length nor locks at
+ * once. */
+static void test_servo_time_back_across_windows(void **st)
+{
+	struct sim m;
+
+	sim_init(&m, 80, 0);
+	sim_run(&m, 0.5, 0);
+	assert_int_equal(m.s.state, SERVO_MEASURING);
+	m.t -= 2000000000ull; /* 2 s back, between windows */
+	sim_run(&m, 30, 0);
+	assert_int_equal(m.s.state, SERVO_LOCKED);
+	assert_true(fabs(servo_ppm(&m.s) - 80) < 0.5);
+	assert_int_equal(m.steps, 0);
+}
+
 /* A reading of 1e300 is capped: the counters stay numbers an int64 of
  * milli-samples holds. */
 static void test_servo_huge_readings_are_capped(void **st)
@@ -434,6 +489,8 @@ int main(void)
 	    cmocka_unit_test(test_servo_card_far_off_locks_after_one_step),
 	    cmocka_unit_test(test_servo_jump_while_measuring_is_measured_again),
 	    cmocka_unit_test(test_servo_huge_readings_are_capped),
+	    cmocka_unit_test(test_servo_relock_after_a_step_waits_and_narrows),
+	    cmocka_unit_test(test_servo_time_back_across_windows),
 	    cmocka_unit_test(test_servo_nan_and_time_going_back_are_left_out),
 	    cmocka_unit_test(test_servo_step_while_locked_is_counted),
 	};
