@@ -21,6 +21,7 @@
  * 0.3.65: 21 packets at once every 21.3 ms) has its earliest packet a
  * cycle ahead of the first one, a phase and no rate. */
 #include "node/arrival.h"
+#include "ptp/mclock.h"
 #include "common/mem.h"
 #include "node/jbuf.h"
 #include "node/servo.h"
@@ -331,7 +332,10 @@ uint32_t arrival_position(const struct arrival *a, uint64_t x)
 
 void arrival_note(struct arrival *a, uint64_t x_arr, uint32_t ts)
 {
-	uint64_t t_ns = x_arr * 1000000000ull / a->rate;
+	/* (x_arr * 1e9 overflowed: t went back to 0 every 384 s at 48 kHz,
+	 * and a servo that leaves out readings from before their window
+	 * then held one open for ever; a reviewer's) */
+	uint64_t t_ns = mclock_samples_to_ns(x_arr, a->rate);
 	int32_t e = (int32_t)(ts - arrival_position(a, x_arr));
 	uint32_t next;
 
