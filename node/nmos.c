@@ -916,7 +916,9 @@ void nmos_save(struct nmos *m)
 	len = strlen(text);
 	snprintf(path, sizeof(path), "%s/nmos.json", m->n->state_dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	unlink(tmp); /* a new file, never one planted there (state.c) */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
 	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) < 0 ||
 	    rename(tmp, path) < 0) {
 		log_err("nmos: cannot write %s: %m", path);

@@ -63,12 +63,14 @@ static int write_small(const char *dir, const char *name, const char *text,
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	/* O_NOFOLLOW: a link planted at token.tmp is not written through
-	 * (an attacker's, who could write the state directory) */
+	/* A new file, never one planted at token.tmp: a link was written
+	 * through, and a file of someone else's (mode 0666) became the
+	 * token (an attacker's, a reviewer's, who could write the state
+	 * directory) */
+	if (replace)
+		unlink(tmp);
 	fd = open(replace ? tmp : path,
-		  O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-		      (replace ? O_TRUNC : O_EXCL),
-		  0600);
+		  O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_EXCL, 0600);
 	if (fd < 0)
 		return -errno;
 	errno = 0;
@@ -426,7 +428,8 @@ int state_save(struct node *n)
 	/* O_NOFOLLOW: a link planted at the temporary name is not written
 	 * through; errno cleared only for the writes (it was cleared after
 	 * the open: a read-only disk said "Input/output error") */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	unlink(tmp); /* a new file, never one planted there */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		  0600);
 	if (fd >= 0)
 		errno = 0;

@@ -297,14 +297,24 @@ grep -q "token not rotated: cannot write" "$T/out" || fail "507 without its reas
 n_said=$(grep -c "cannot write .*/token" "$T/n.log" || true)
 [ "$n_said" = 1 ] || fail "the failed rotate was logged $n_said times"
 pass "a rotate that cannot be saved: 507 with its reason, the token in use kept, one log line"
-# a link planted at token.tmp is not written through
+# a link planted at token.tmp is not written through: the token goes to
+# a new file
 echo keep >"$T/victim"
 ln -s "$T/victim" "$D4_STATE_DIR/n/token.tmp"
-code=$(curl -s -o "$T/out" -w '%{http_code}' -X POST -H "Authorization: Bearer $NEW" $API/token)
-rm -f "$D4_STATE_DIR/n/token.tmp"
-[ "$code" = 507 ] && [ "$(cat "$T/victim")" = keep ] && [ ! -L "$D4_STATE_DIR/n/token" ] ||
-	fail "a link at token.tmp: $code, victim '$(cat "$T/victim")', $(ls -l "$D4_STATE_DIR/n/")"
-pass "a link planted at token.tmp is not written through (507)"
+"$D4CTL" token rotate $N >"$T/out" || fail "rotate over a link at token.tmp: $(cat "$T/out")"
+[ "$(cat "$T/victim")" = keep ] && [ ! -L "$D4_STATE_DIR/n/token" ] ||
+	fail "a link at token.tmp: victim '$(cat "$T/victim")', $(ls -l "$D4_STATE_DIR/n/")"
+pass "a link planted at token.tmp is not written through"
+# nor is a file planted there, readable by all: the token goes to a new file
+# (someone else's, mode 0666: before, it was opened and renamed over
+# the token, keeping its owner and mode)
+echo planted >"$D4_STATE_DIR/n/token.tmp"
+chown nobody "$D4_STATE_DIR/n/token.tmp"
+chmod 666 "$D4_STATE_DIR/n/token.tmp"
+"$D4CTL" token rotate $N >"$T/out" || fail "rotate over a planted token.tmp: $(cat "$T/out")"
+[ "$(stat -c %U:%a "$D4_STATE_DIR/n/token")" = "$(id -un):600" ] ||
+	fail "a file planted at token.tmp became the token: $(ls -l "$D4_STATE_DIR/n/")"
+pass "a file planted at token.tmp does not become the token (a new file, mode 0600)"
 # --host with an address alone is the node's default API port
 "$D4CTL" --host 127.0.0.1 show >"$T/out" 2>"$T/err" || fail "--host 127.0.0.1: $(cat "$T/err")"
 grep -q "^name: *renamed$" "$T/out" || fail "--host 127.0.0.1 showed: $(head -3 "$T/out")"
