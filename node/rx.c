@@ -628,8 +628,9 @@ static bool unicast_on_port(const struct rx *rx, const struct rx_sub *self,
 /* A receiver for @cfg with @r's sinks on it (opened on the first),
  * reading a group through a shared socket where @may_share and the port
  * allows. NULL with @err and, if @rc is not NULL, a negative errno in
- * *@rc: -ELIBACC when a library a sink needs cannot be loaded, else
- * -EINVAL. */
+ * *@rc: -ELIBACC when a library a sink needs cannot be loaded, the
+ * host's shortage (net_resource_error: -EMFILE, -ENOMEM, ...) when the
+ * receiver could not be opened for one, else -EINVAL. */
 static struct sub *open_receiver(struct rx *rx, struct rx_sub *r,
 				 const struct sub_config *cfg, bool may_share,
 				 char *err, size_t err_len, int *rc)
