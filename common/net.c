@@ -284,22 +284,12 @@ long net_core_sysctl(const char *name)
 	return v;
 }
 
-static int sndbuf_of(int fd)
-{
-	return net_sockbuf(fd, SO_SNDBUF);
-}
-
-static long wmem_max(void)
-{
-	return net_core_sysctl("wmem_max");
-}
-
 /* Grow @t's send buffer for one more user; whether it now holds what
  * each of them had alone. The kernel keeps twice what it is asked for. */
 static bool tx_shared_grow(struct tx_shared *t)
 {
 	long want = (long)(t->refs + 1) * t->unit, max;
-	int ask = (int)(want / 2), cur = sndbuf_of(t->fd);
+	int ask = (int)(want / 2), cur = net_sockbuf(t->fd, SO_SNDBUF);
 
 	if (cur >= want)
 		return true;
@@ -307,19 +297,19 @@ static bool tx_shared_grow(struct tx_shared *t)
 	    0) {
 		/* SO_SNDBUF is capped at wmem_max: asked only where that
 		 * grows the buffer (a forced one must not shrink) */
-		max = wmem_max();
+		max = net_core_sysctl("wmem_max");
 		if (max > 0 && 2 * (ask < max ? ask : max) > cur)
 			setsockopt(t->fd, SOL_SOCKET, SO_SNDBUF, &ask,
 				   sizeof(ask));
 	}
-	if (sndbuf_of(t->fd) >= want)
+	if (net_sockbuf(t->fd, SO_SNDBUF) >= want)
 		return true;
 	if (!tx_shared_said) {
 		tx_shared_said = true;
 		log_info("flows share a sending socket %u at a time: "
 			 "net.core.wmem_max (%ld) holds no more; raise it "
 			 "(docs/config.md) for fewer system calls",
-			 t->refs, wmem_max());
+			 t->refs, net_core_sysctl("wmem_max"));
 	}
 	return false;
 }
@@ -354,7 +344,7 @@ int net_udp_tx_share(const struct sockaddr_in *dst,
 		*free_slot = (struct tx_shared){
 		    .fd = fd,
 		    .refs = 1,
-		    .unit = sndbuf_of(fd),
+		    .unit = net_sockbuf(fd, SO_SNDBUF),
 		    .src = opts->src,
 		    .dscp = opts->dscp,
 		    .ttl = opts->ttl,
@@ -528,7 +518,8 @@ void net_rx_dest(const struct msghdr *mh, uint32_t *daddr, uint32_t *local,
 int net_iface_addr(const char *ifname, struct in_addr *addr, uint8_t mac[6])
 {
 	struct ifaddrs *ifa, *i;
-	int rc = -ENODEV;
+	struct ifreq ifr = {0};
+	int rc = -ENODEV, fd;
 
 	memset(mac, 0, 6);
 	if (getifaddrs(&ifa) < 0)
@@ -549,17 +540,13 @@ int net_iface_addr(const char *ifname, struct in_addr *addr, uint8_t mac[6])
 
 		return idx < 0 ? idx : -EADDRNOTAVAIL;
 	}
-	if (rc == 0) {
-		struct ifreq ifr = {0};
-		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-		if (fd >= 0 && ioctl(fd, SIOCGIFHWADDR, &ifr) == 0)
-			memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-		if (fd >= 0)
-			close(fd);
-	}
-	return rc;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (fd >= 0 && ioctl(fd, SIOCGIFHWADDR, &ifr) == 0)
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	if (fd >= 0)
+		close(fd);
+	return 0;
 }
 
 int net_iface_for(struct in_addr addr, char *ifname, size_t len)

@@ -832,8 +832,9 @@ int d4ctl_main(int argc, char *argv[])
 			 * as Dante Controller users type an address */
 			if (!args_host(optarg, host, sizeof(host))) {
 				d4ctl_err(NULL,
-					  "--host '%s' is not ADDR[:PORT] (e.g. "
-					  "10.77.0.1 or 10.77.0.1:8080)",
+					  "--host '%s' is not ADDR[:PORT] "
+					  "(e.g. 10.77.0.1 or "
+					  "10.77.0.1:8080)",
 					  optarg);
 				return D4CTL_EXIT_USAGE;
 			}

@@ -37,23 +37,13 @@ static unsigned int nreaders;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static bool rmem_said; /* the rmem_max advice, once */
 
-static int rcvbuf_of(int fd)
-{
-	return net_sockbuf(fd, SO_RCVBUF);
-}
-
-static long rmem_max(void)
-{
-	return net_core_sysctl("rmem_max");
-}
-
 /* Grow @r's receive buffer to @users subscriptions' share; whether it
  * now holds it. The kernel keeps twice what it is asked for. */
 static bool grow(struct rxshare *r, unsigned int users)
 {
 	long want = (long)users * RXSHARE_UNIT, max;
 	int ask = want / 2 > 0x3fffffff ? 0x3fffffff : (int)(want / 2);
-	int cur = rcvbuf_of(r->fd);
+	int cur = net_sockbuf(r->fd, SO_RCVBUF);
 
 	if (cur >= want)
 		return true;
@@ -61,12 +51,12 @@ static bool grow(struct rxshare *r, unsigned int users)
 	    0) {
 		/* SO_RCVBUF is capped at rmem_max: asked only where that
 		 * grows the buffer (a forced one must not shrink) */
-		max = rmem_max();
+		max = net_core_sysctl("rmem_max");
 		if (max > 0 && 2 * (ask < max ? ask : max) > cur)
 			setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &ask,
 				   sizeof(ask));
 	}
-	if (rcvbuf_of(r->fd) >= want)
+	if (net_sockbuf(r->fd, SO_RCVBUF) >= want)
 		return true;
 	if (!rmem_said) {
 		rmem_said = true;
@@ -76,7 +66,7 @@ static bool grow(struct rxshare *r, unsigned int users)
 			 "docs/config.md \"Receiving sockets\") for fewer "
 			 "system calls",
 			 r->port, users - 1, users == 2 ? "" : "s",
-			 rmem_max());
+			 net_core_sysctl("rmem_max"));
 	}
 	return false;
 }

@@ -88,7 +88,7 @@ static enum servo_result servo_window(struct servo *s, uint64_t t, double e,
 	if (fabs(e) > s->cfg.step_samples) {
 		s->steps++;
 		if (s->state == SERVO_LOCKED) {
-			/* the final line counts it: an excursion, the largest */
+			/* the final line counts it, the largest excursion */
 			s->unlocks++;
 			if (fabs(e) > s->locked_err_max)
 				s->locked_err_max = fabs(e);

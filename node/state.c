@@ -208,7 +208,8 @@ int state_rotate_token(struct node *n, char *err, size_t err_len)
 		rc = write_small(n->state_dir, "token", tok, true);
 	if (rc < 0) {
 		/* the API's error line says it (once: it was said twice) */
-		snprintf(err, err_len, "token not rotated: cannot write %s/token: %s",
+		snprintf(err, err_len,
+			 "token not rotated: cannot write %s/token: %s",
 			 n->state_dir, strerror(-rc));
 		return rc;
 	}
