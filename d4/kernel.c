@@ -676,25 +676,21 @@ static int kprog_make(struct d4_kern *k, struct kprog *kp,
 	struct d4_bpf_opts bo;
 	int ifindex, mtu, ret;
 
-	/* net_ifindex: out of descriptors is not "no interface" */
+	/* net_ifindex: out of descriptors is not "no interface" (both
+	 * names are set: d4_kern_attach refuses a loop without one) */
 	ifindex = net_ifindex(o->ifname);
-	if (ifindex <= 0)
-		return why_set(why, why_len, ifindex < 0 ? ifindex : -ENODEV,
-			       "interface '%s': %s", o->ifname,
-			       strerror(ifindex < 0 ? -ifindex : ENODEV));
+	if (ifindex < 0)
+		return why_set(why, why_len, ifindex, "interface '%s': %s",
+			       o->ifname, strerror(-ifindex));
 	snprintf(kp->ifname, sizeof(kp->ifname), "%s", o->ifname);
 	snprintf(kp->mcast_ifname, sizeof(kp->mcast_ifname), "%s",
 		 o->mcast_ifname && *o->mcast_ifname ? o->mcast_ifname
 						     : o->ifname);
 	kp->mcast_ifindex = net_ifindex(kp->mcast_ifname);
-	if (kp->mcast_ifindex <= 0)
-		return why_set(why, why_len,
-			       kp->mcast_ifindex < 0 ? kp->mcast_ifindex
-						     : -ENODEV,
+	if (kp->mcast_ifindex < 0)
+		return why_set(why, why_len, kp->mcast_ifindex,
 			       "interface '%s': %s", kp->mcast_ifname,
-			       strerror(kp->mcast_ifindex < 0
-					    ? -kp->mcast_ifindex
-					    : ENODEV));
+			       strerror(-kp->mcast_ifindex));
 	kp->ttl = o->ttl > 0 && o->ttl < 256 ? (uint8_t)o->ttl : default_ttl();
 	kp->mcast_ttl =
 	    o->mcast_ttl > 0 && o->mcast_ttl < 256 ? (uint8_t)o->mcast_ttl : 1;

@@ -230,9 +230,9 @@ struct rxshare *rxshare_join(const void *owner, const struct sockaddr_in *grp,
 	}
 	if (ifname && *ifname) {
 		idx = net_ifindex(ifname);
-		if (idx <= 0) {
+		if (idx < 0) {
 			snprintf(err, err_len, "interface '%s': %s", ifname,
-				 strerror(idx < 0 ? -idx : ENODEV));
+				 strerror(-idx));
 			return NULL;
 		}
 	}
